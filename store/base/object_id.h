@@ -1,0 +1,47 @@
+// ObjectId: the 32-byte address of a stored object (a keyed BLAKE2b-256 of its
+// plaintext), and ObjectKind, which column family it lives in.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/base/bytes.h"
+
+namespace coffer {
+
+// Written into every sealed object's associated data: never renumber.
+enum class ObjectKind : uint8_t { kChunk = 1, kTree = 2, kSnapshot = 3 };
+
+std::string_view KindName(ObjectKind kind);
+
+struct ObjectId {
+  static constexpr size_t kSize = 32;
+  std::array<uint8_t, kSize> bytes{};
+
+  ByteView view() const { return {bytes.data(), bytes.size()}; }
+  std::string hex() const { return ToHex(view()); }
+  std::string short_hex() const { return hex().substr(0, 12); }
+
+  // Returns nullopt unless `b` is exactly kSize bytes.
+  static std::optional<ObjectId> FromBytes(ByteView b);
+  static std::optional<ObjectId> FromHex(std::string_view hex);
+
+  auto operator<=>(const ObjectId&) const = default;
+};
+
+struct ObjectIdHash {
+  size_t operator()(const ObjectId& id) const {
+    // Ids are uniformly random already; the first word is a fine hash.
+    size_t h;
+    std::memcpy(&h, id.bytes.data(), sizeof h);
+    return h;
+  }
+};
+
+}  // namespace coffer
