@@ -53,7 +53,9 @@ class ObjectStore {
   // For each id, whether an object of `kind` with that id is stored.
   virtual Result<std::vector<bool>> Contains(ObjectKind kind,
                                              std::span<const ObjectId> ids) = 0;
-  // Stores `sealed` under (kind, id). Storing an id that exists is a no-op.
+  // Stores `sealed` under (kind, id), replacing any value there. Callers put
+  // only ids that Contains() reported absent; two sealings of one id are
+  // equivalent, so a race between two writers of one id is harmless.
   virtual Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) = 0;
   // kNotFound if absent; kCorruption if the database itself reports damage.
   virtual Result<Bytes> Get(ObjectKind kind, const ObjectId& id) = 0;
