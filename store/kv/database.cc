@@ -1,0 +1,253 @@
+#include "store/kv/database.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "store/kv/rocks_options.h"
+#include "store/kv/rocks_status.h"
+
+namespace coffer::kv {
+
+std::string_view ColumnName(Column column) {
+  switch (column) {
+    case Column::kMeta: return "meta";
+    case Column::kChunks: return "chunks";
+    case Column::kTrees: return "trees";
+    case Column::kSnapshots: return "snapshots";
+  }
+  return "unknown";
+}
+
+namespace {
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+rocksdb::Slice ToSlice(ByteView b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// The column families RocksDB must find in the directory: its own "default"
+// (unused by Coffer) and ours.
+std::vector<std::string> ExpectedColumnNames() {
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
+  for (Column c : kAllColumns) names.emplace_back(ColumnName(c));
+  return names;
+}
+
+// The smallest string greater than every string starting with `prefix`, or
+// nullopt if there is none (empty or all 0xff).
+std::optional<std::string> PrefixSuccessor(std::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty() && static_cast<uint8_t>(s.back()) == 0xff) s.pop_back();
+  if (s.empty()) return std::nullopt;
+  s.back() = static_cast<char>(static_cast<uint8_t>(s.back()) + 1);
+  return s;
+}
+
+}  // namespace
+
+// Owns the RocksDB objects. Members are destroyed in reverse order of
+// declaration: column family handles first, then the DB, then the cache it
+// uses.
+struct Database::Handles {
+  struct DbDeleter {
+    void operator()(rocksdb::DB* db) const {
+      db->Close().PermitUncheckedError();
+      delete db;
+    }
+  };
+  // Releases the handles, last opened first, while the DB is still open.
+  struct ColumnFamilies {
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;  // [0] is "default"
+    ~ColumnFamilies() {
+      for (auto it = handles.rbegin(); it != handles.rend(); ++it) {
+        db->DestroyColumnFamilyHandle(*it).PermitUncheckedError();
+      }
+    }
+  };
+
+  std::string dir;
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::unique_ptr<rocksdb::DB, DbDeleter> db;
+  ColumnFamilies column_families;
+
+  rocksdb::ColumnFamilyHandle* cf(Column c) const {
+    return column_families.handles[1 + static_cast<size_t>(c)];
+  }
+};
+
+Database::Database(std::unique_ptr<Handles> handles) : handles_(std::move(handles)) {}
+Database::~Database() = default;
+
+Result<std::unique_ptr<Database>> Database::Create(const std::string& dir) {
+  return OpenImpl(dir, /*create=*/true);
+}
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& dir) {
+  return OpenImpl(dir, /*create=*/false);
+}
+
+Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, bool create) {
+  rocksdb::DBOptions db_options = MakeDbOptions(create);
+  const std::string context = std::string(create ? "creating" : "opening") + " database " + dir;
+
+  // Every RocksDB database has a CURRENT file naming its MANIFEST.
+  std::error_code error;
+  const bool exists = std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", error);
+  if (error) return Status::FromErrno(error.value(), context);
+  if (create && exists) return Status::AlreadyExists(context + ": a database is already there");
+  if (!create && !exists) return Status::NotFound(context + ": no database there");
+  if (!create) {
+    // Reads the MANIFEST without taking the lock: a database of another
+    // layout is refused with a clear message before RocksDB opens it.
+    std::vector<std::string> found;
+    COFFER_RETURN_IF_ERROR(
+        FromRocks(rocksdb::DB::ListColumnFamilies(db_options, dir, &found), context));
+    std::vector<std::string> expected = ExpectedColumnNames();
+    std::set<std::string> found_set(found.begin(), found.end());
+    for (const std::string& name : expected) {
+      if (!found_set.count(name)) {
+        return Status::Corruption(context + ": column family '" + name + "' is missing");
+      }
+    }
+    if (found_set.size() != expected.size()) {
+      return Status::Unsupported(context + ": it has column families this build does not know");
+    }
+  }
+
+  auto handles = std::make_unique<Handles>();
+  handles->dir = dir;
+  handles->block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (Column c : kAllColumns) {
+    descriptors.emplace_back(std::string(ColumnName(c)),
+                             MakeColumnOptions(c, handles->block_cache));
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf_handles;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &cf_handles, &raw);
+  if (!s.ok()) return FromRocks(s, context);
+  handles->db.reset(raw);
+  handles->column_families.db = raw;
+  handles->column_families.handles = std::move(cf_handles);
+  return std::unique_ptr<Database>(new Database(std::move(handles)));
+}
+
+Status Database::Put(Column column, std::string_view key, ByteView value,
+                     Durability durability) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = durability == Durability::kBuffered;
+  options.sync = durability == Durability::kSynced;
+  return FromRocks(handles_->db->Put(options, handles_->cf(column), ToSlice(key), ToSlice(value)),
+                   std::string("put to ") + std::string(ColumnName(column)));
+}
+
+Status Database::Delete(Column column, std::string_view key, Durability durability) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = durability == Durability::kBuffered;
+  options.sync = durability == Durability::kSynced;
+  return FromRocks(handles_->db->Delete(options, handles_->cf(column), ToSlice(key)),
+                   std::string("delete from ") + std::string(ColumnName(column)));
+}
+
+Result<Bytes> Database::Get(Column column, std::string_view key) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = handles_->db->Get(rocksdb::ReadOptions(), handles_->cf(column),
+                                        ToSlice(key), &value);
+  if (!s.ok()) return FromRocks(s, std::string("get from ") + std::string(ColumnName(column)));
+  const auto* data = reinterpret_cast<const uint8_t*>(value.data());
+  return Bytes(data, data + value.size());
+}
+
+// Contains: RocksDB 7.8 has no way to ask "is this key present" without
+// fetching its value; for a blob value that is a read of the whole blob.
+// KeyMayExist() is no help: it is a Get() restricted to kBlockCacheTier that
+// also copies the value into a std::string. So we do that Get ourselves,
+// into a PinnableSlice:
+//   - OK: present (found in a memtable, or fully cached);
+//   - NotFound: absent, decided from memtables, bloom filters (held in memory
+//     by the table readers) and cached blocks alone, without any disk read;
+//   - Incomplete: an index/data block or the blob is not cached, so we
+//     cannot tell; only then a full Get() decides, which reads the blob.
+// So an absent id (the common case during a backup) costs no I/O, and a
+// present one at most one blob read. One Get per key, not a MultiGet: a
+// MultiGet would hold every present value of the batch in memory at once.
+Result<std::vector<bool>> Database::Contains(Column column,
+                                             std::span<const std::string_view> keys) {
+  rocksdb::ColumnFamilyHandle* cf = handles_->cf(column);
+  rocksdb::ReadOptions cache_only;
+  cache_only.read_tier = rocksdb::kBlockCacheTier;
+  const rocksdb::ReadOptions full;
+  std::vector<bool> present(keys.size(), false);
+  rocksdb::PinnableSlice value;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    value.Reset();
+    rocksdb::Status s = handles_->db->Get(cache_only, cf, ToSlice(keys[i]), &value);
+    if (s.IsIncomplete()) {
+      value.Reset();
+      s = handles_->db->Get(full, cf, ToSlice(keys[i]), &value);
+    }
+    if (s.ok()) {
+      present[i] = true;
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, std::string("lookup in ") + std::string(ColumnName(column)));
+    }
+  }
+  return present;
+}
+
+Status Database::Scan(Column column, std::string_view prefix, const ScanVisitor& visit) {
+  rocksdb::ReadOptions options;
+  std::optional<std::string> upper = PrefixSuccessor(prefix);
+  rocksdb::Slice upper_slice;
+  if (upper) {
+    upper_slice = ToSlice(*upper);
+    options.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(options, handles_->cf(column)));
+  for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    rocksdb::Slice v = it->value();
+    if (!visit(std::string_view(k.data(), k.size()),
+               ByteView(reinterpret_cast<const uint8_t*>(v.data()), v.size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), std::string("scan of ") + std::string(ColumnName(column)));
+}
+
+Status Database::Flush(std::initializer_list<Column> columns) {
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  for (Column c : columns) cfs.push_back(handles_->cf(c));
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  // Flushing now matters more than avoiding a short write stall.
+  options.allow_write_stall = true;
+  return FromRocks(handles_->db->Flush(options, cfs), "flush");
+}
+
+Result<uint64_t> Database::ApproximateSizeBytes() {
+  uint64_t total = 0;
+  for (Column c : kAllColumns) {
+    for (const std::string& property : {std::string("rocksdb.live-sst-files-size"),
+                                        rocksdb::DB::Properties::kLiveBlobFileSize}) {
+      uint64_t value = 0;
+      if (!handles_->db->GetIntProperty(handles_->cf(c), property, &value)) {
+        return Status::IoError("size of " + std::string(ColumnName(c)) + ": no property " +
+                               property);
+      }
+      total += value;
+    }
+  }
+  return total;
+}
+
+}  // namespace coffer::kv

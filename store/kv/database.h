@@ -1,0 +1,109 @@
+// kv::Database: the repository's RocksDB database, its column families and
+// their options. store/kv is the only code in Coffer that includes RocksDB
+// headers; everything above it sees keys, values and coffer::Status.
+//
+// Column families (all created by Create(), never added later):
+//   meta       repository settings: format version, config, wrapped keys
+//   chunks     object id -> sealed chunk. BlobDB: values >= 4 KiB live in blob
+//              files; no compression (values are compressed and encrypted)
+//   trees      object id -> sealed tree; no compression
+//   snapshots  snapshot key -> snapshot value (encoded by store/objects)
+// chunks and trees carry 10-bit bloom filters so a lookup of an absent key
+// costs no disk read; all share one 32 MiB LRU block cache.
+//
+// Durability: the write ordering the whole product rests on.
+//   - Durability::kBuffered writes (chunks, trees) skip the WAL: they are
+//     large, and writing them twice (WAL, then blob file) halves throughput.
+//     They live only in memory until their column family is flushed; a crash
+//     before that loses them.
+//   - Flush(columns) writes those memtables to SST and blob files, syncs them,
+//     their directory and the MANIFEST, and returns only then.
+//   - Durability::kSynced writes (meta, snapshots, deletions) go through the
+//     WAL and are fsynced before the call returns.
+// A snapshot commit is: Flush({kChunks, kTrees}), then the snapshot record
+// with kSynced. So after a SIGKILL or power loss at any point, every visible
+// snapshot's objects are on disk; objects written after the last commit may
+// be lost, which is harmless because nothing references them.
+//
+// Thread-safety: every method may be called concurrently from many threads.
+// Only one Database (in any process) may have a directory open at a time;
+// Open() of a directory in use fails with kBusy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/base/bytes.h"
+#include "store/base/status.h"
+
+namespace coffer::kv {
+
+// The column families. Their names are written to disk: never rename.
+enum class Column : uint8_t { kMeta = 0, kChunks = 1, kTrees = 2, kSnapshots = 3 };
+inline constexpr size_t kColumnCount = 4;
+inline constexpr Column kAllColumns[kColumnCount] = {Column::kMeta, Column::kChunks,
+                                                     Column::kTrees, Column::kSnapshots};
+// "meta", "chunks", "trees", "snapshots".
+std::string_view ColumnName(Column column);
+
+enum class Durability {
+  kBuffered,  // no WAL: durable only after Flush() of its column family
+  kSynced,    // WAL, fsynced before the call returns
+};
+
+// Called for each entry of a Scan(); return false to stop early. The views
+// are valid only during the call.
+using ScanVisitor = std::function<bool(std::string_view key, ByteView value)>;
+
+class Database {
+ public:
+  // Creates a new database in `dir` (created if missing) with every column
+  // family. kAlreadyExists if `dir` already holds a database.
+  static Result<std::unique_ptr<Database>> Create(const std::string& dir);
+  // Opens an existing database. kNotFound if `dir` holds none; kBusy if
+  // another Database, in this process or another, has it open.
+  static Result<std::unique_ptr<Database>> Open(const std::string& dir);
+
+  // Closes the database: column families first, then the DB. A clean close
+  // flushes buffered writes (RocksDB does so for memtables without a WAL);
+  // only a crash loses them.
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Stores `value` under `key`, replacing any value there.
+  Status Put(Column column, std::string_view key, ByteView value, Durability durability);
+  // Deletes `key`; deleting an absent key is not an error.
+  Status Delete(Column column, std::string_view key, Durability durability);
+  // kNotFound if `key` is absent.
+  Result<Bytes> Get(Column column, std::string_view key);
+  // For each key, whether it is present. Absent keys are answered from the
+  // memtables and bloom filters without disk reads; see database.cc.
+  Result<std::vector<bool>> Contains(Column column, std::span<const std::string_view> keys);
+  // Visits, in key order, every entry whose key starts with `prefix` (every
+  // entry when `prefix` is empty). Stops at the first error.
+  Status Scan(Column column, std::string_view prefix, const ScanVisitor& visit);
+
+  // Makes every buffered write to `columns` made before the call durable
+  // (see the ordering above). Waits for the flush to finish.
+  Status Flush(std::initializer_list<Column> columns);
+
+  // Estimated bytes on disk of all column families (SST and blob files).
+  Result<uint64_t> ApproximateSizeBytes();
+
+  struct Handles;  // RocksDB objects; defined in database.cc
+
+ private:
+  explicit Database(std::unique_ptr<Handles> handles);
+  static Result<std::unique_ptr<Database>> OpenImpl(const std::string& dir, bool create);
+
+  std::unique_ptr<Handles> handles_;
+};
+
+}  // namespace coffer::kv

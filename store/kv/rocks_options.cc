@@ -1,0 +1,57 @@
+#include "store/kv/rocks_options.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+namespace coffer::kv {
+
+rocksdb::DBOptions MakeDbOptions(bool create) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = create;
+  options.error_if_exists = create;
+  options.create_missing_column_families = create;
+  options.max_background_jobs = 2;
+  // Write back SST and blob files as they grow, so a flush's final fsync
+  // does not find hundreds of dirty MiB.
+  options.bytes_per_sync = 1 * kMiB;
+  options.wal_bytes_per_sync = 0;  // WAL writes are small and synced anyway
+  // RocksDB's own LOG: small and few.
+  options.max_log_file_size = 4 * kMiB;
+  options.keep_log_file_num = 4;
+  return options;
+}
+
+rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
+                                               const std::shared_ptr<rocksdb::Cache>& block_cache) {
+  rocksdb::ColumnFamilyOptions options;
+  // Every value is already compressed (zstd) and encrypted.
+  options.compression = rocksdb::kNoCompression;
+  options.bottommost_compression = rocksdb::kNoCompression;
+  options.level_compaction_dynamic_level_bytes = true;
+  options.max_write_buffer_number = 2;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = block_cache;
+  switch (column) {
+    case Column::kChunks:
+      options.write_buffer_size = 32 * kMiB;
+      options.enable_blob_files = true;
+      options.min_blob_size = kMinBlobBytes;
+      options.blob_compression_type = rocksdb::kNoCompression;
+      options.enable_blob_garbage_collection = true;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      break;
+    case Column::kTrees:
+      options.write_buffer_size = 16 * kMiB;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      break;
+    case Column::kMeta:
+    case Column::kSnapshots:
+      options.write_buffer_size = 4 * kMiB;
+      break;
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+}  // namespace coffer::kv

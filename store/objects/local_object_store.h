@@ -1,0 +1,69 @@
+// LocalObjectStore: the in-process ObjectStore over the repository's RocksDB
+// database (kv::Database). This is what `coffer serve` owns; only one
+// process may have a repository's database open (Open() fails with kBusy).
+//
+// Where things live: chunks and trees by id in their column families,
+// snapshots in `snapshots` under the key of snapshot_key.h, repository
+// settings in `meta` under the caller's key.
+//
+// Durability, in the order the product relies on:
+//   Put()             no WAL: buffered in memory, lost on a crash until the
+//                     next CommitSnapshot().
+//   CommitSnapshot()  1. flushes chunks and trees (SST and blob files, their
+//                        directory and the MANIFEST are fsynced), then
+//                     2. writes the record through the WAL with fsync.
+//                     So a visible snapshot's objects are always on disk.
+//   PutMeta(), DeleteSnapshot()  WAL + fsync before returning.
+// After a crash (SIGKILL, power loss) at any point the store opens; every
+// snapshot listed is complete; objects put after the last commit may be
+// missing, which is harmless since nothing references them.
+//
+// Thread-safety: every method may be called concurrently from many threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/kv/database.h"
+#include "store/objects/object_store.h"
+
+namespace coffer {
+
+class LocalObjectStore final : public ObjectStore {
+ public:
+  // Creates the database in `db_dir`. kAlreadyExists if one is there.
+  static Result<std::unique_ptr<LocalObjectStore>> Create(const std::string& db_dir);
+  // kNotFound if `db_dir` holds no database; kBusy if it is open elsewhere.
+  static Result<std::unique_ptr<LocalObjectStore>> Open(const std::string& db_dir);
+
+  Result<std::optional<Bytes>> GetMeta(std::string_view key) override;
+  Status PutMeta(std::string_view key, ByteView value) override;
+
+  // kInvalidArgument for ObjectKind::kSnapshot (snapshots live in the index).
+  Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override;
+  Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override;
+  Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
+
+  // kInvalidArgument if ref.group is empty or contains 0x00. Committing a
+  // (group, time) that exists is OK if id and record are identical (a
+  // retried commit) and kAlreadyExists otherwise: nothing is overwritten.
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) override;
+  // kInvalidArgument if `group` contains 0x00.
+  Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override;
+  // kNotFound unless a snapshot with ref's group, time and id is stored.
+  Status DeleteSnapshot(const SnapshotRef& ref) override;
+
+  // Estimated bytes on disk (SST and blob files of every column family).
+  Result<uint64_t> ApproximateSizeBytes();
+
+ private:
+  explicit LocalObjectStore(std::unique_ptr<kv::Database> db);
+
+  std::unique_ptr<kv::Database> db_;
+  // Serializes the check-then-write of CommitSnapshot and DeleteSnapshot.
+  std::mutex index_mu_;
+};
+
+}  // namespace coffer

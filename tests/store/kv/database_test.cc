@@ -1,0 +1,233 @@
+#include "store/kv/database.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "tests/store/kv/temp_dir.h"
+
+namespace coffer::kv {
+namespace {
+
+Bytes RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Bytes out(n);
+  for (auto& b : out) b = static_cast<uint8_t>(rng());
+  return out;
+}
+
+std::string Key(int i) { return "key-" + std::to_string(i); }
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Database> CreateDb() {
+    auto db = Database::Create(dir_);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return db.ok() ? std::move(db).value() : nullptr;
+  }
+  std::unique_ptr<Database> OpenDb() {
+    auto db = Database::Open(dir_);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return db.ok() ? std::move(db).value() : nullptr;
+  }
+
+  testing::TempDir tmp_;
+  std::string dir_ = tmp_.Sub("db");
+};
+
+TEST_F(DatabaseTest, CreateThenOpenSucceeds) {
+  ASSERT_NE(CreateDb(), nullptr);
+  ASSERT_NE(OpenDb(), nullptr);
+}
+
+TEST_F(DatabaseTest, CreateFailsWithAlreadyExistsWhenDatabaseIsThere) {
+  ASSERT_NE(CreateDb(), nullptr);
+  auto again = Database::Create(dir_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kAlreadyExists) << again.status().ToString();
+}
+
+TEST_F(DatabaseTest, OpenFailsWithNotFoundWhenDirectoryIsMissing) {
+  auto db = Database::Open(dir_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Code::kNotFound) << db.status().ToString();
+}
+
+TEST_F(DatabaseTest, OpenFailsWithNotFoundWhenDirectoryIsEmpty) {
+  auto db = Database::Open(tmp_.path().string());
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Code::kNotFound) << db.status().ToString();
+}
+
+TEST_F(DatabaseTest, SecondOpenInSameProcessFailsWithBusy) {
+  auto first = CreateDb();
+  ASSERT_NE(first, nullptr);
+  auto second = Database::Open(dir_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kBusy) << second.status().ToString();
+}
+
+TEST_F(DatabaseTest, OpenSucceedsAfterTheHolderCloses) {
+  ASSERT_NE(CreateDb(), nullptr);  // destroyed at once, releasing the lock
+  ASSERT_NE(OpenDb(), nullptr);
+}
+
+TEST_F(DatabaseTest, FlushedBufferedWritesSurviveReopen) {
+  Bytes small = RandomBytes(10, 1);
+  Bytes large = RandomBytes(1 << 20, 2);
+  {
+    auto db = CreateDb();
+    ASSERT_TRUE(db->Put(Column::kChunks, "small", small, Durability::kBuffered).ok());
+    ASSERT_TRUE(db->Put(Column::kChunks, "large", large, Durability::kBuffered).ok());
+    ASSERT_TRUE(db->Put(Column::kTrees, "tree", small, Durability::kBuffered).ok());
+    ASSERT_TRUE(db->Flush({Column::kChunks, Column::kTrees}).ok());
+  }
+  auto db = OpenDb();
+  auto got_small = db->Get(Column::kChunks, "small");
+  auto got_large = db->Get(Column::kChunks, "large");
+  auto got_tree = db->Get(Column::kTrees, "tree");
+  ASSERT_TRUE(got_small.ok() && got_large.ok() && got_tree.ok());
+  EXPECT_EQ(*got_small, small);
+  EXPECT_EQ(*got_large, large);
+  EXPECT_EQ(*got_tree, small);
+}
+
+TEST_F(DatabaseTest, BufferedWritesAreFlushedByACleanClose) {
+  {
+    auto db = CreateDb();
+    ASSERT_TRUE(db->Put(Column::kChunks, "k", AsBytes("v"), Durability::kBuffered).ok());
+  }
+  EXPECT_TRUE(OpenDb()->Get(Column::kChunks, "k").ok());
+}
+
+TEST_F(DatabaseTest, SyncedWritesSurviveReopenWithoutFlush) {
+  {
+    auto db = CreateDb();
+    ASSERT_TRUE(db->Put(Column::kMeta, "version", AsBytes("1"), Durability::kSynced).ok());
+  }
+  auto got = OpenDb()->Get(Column::kMeta, "version");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(AsChars(*got), "1");
+}
+
+TEST_F(DatabaseTest, GetOfAbsentKeyIsNotFound) {
+  auto db = CreateDb();
+  auto got = db->Get(Column::kChunks, "nothing");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Code::kNotFound);
+}
+
+TEST_F(DatabaseTest, ColumnFamiliesAreSeparate) {
+  auto db = CreateDb();
+  ASSERT_TRUE(db->Put(Column::kChunks, "k", AsBytes("v"), Durability::kBuffered).ok());
+  EXPECT_FALSE(db->Get(Column::kTrees, "k").ok());
+  EXPECT_TRUE(db->Get(Column::kChunks, "k").ok());
+}
+
+TEST_F(DatabaseTest, ContainsAnswersForMemtableFlushedAndAbsentKeys) {
+  auto db = CreateDb();
+  // Even keys in SST/blob files, keys divisible by 3 in the memtable.
+  for (int i = 0; i < 200; i += 2) {
+    Bytes value = RandomBytes(i % 4 == 0 ? 8192 : 100, i);  // blob and inline
+    ASSERT_TRUE(db->Put(Column::kChunks, Key(i), value, Durability::kBuffered).ok());
+  }
+  ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
+  for (int i = 0; i < 200; i += 3) {
+    ASSERT_TRUE(db->Put(Column::kChunks, Key(i), RandomBytes(50, i), Durability::kBuffered).ok());
+  }
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back(Key(i));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  auto present = db->Contains(Column::kChunks, views);
+  ASSERT_TRUE(present.ok()) << present.status().ToString();
+  ASSERT_EQ(present->size(), keys.size());
+  for (int i = 0; i < 1000; ++i) {
+    bool expected = i < 200 && (i % 2 == 0 || i % 3 == 0);
+    EXPECT_EQ((*present)[i], expected) << Key(i);
+  }
+}
+
+TEST_F(DatabaseTest, ContainsFindsBlobValuesAfterReopen) {
+  {
+    auto db = CreateDb();
+    ASSERT_TRUE(db->Put(Column::kChunks, "blob", RandomBytes(1 << 20, 7),
+                        Durability::kBuffered).ok());
+    ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
+  }
+  auto db = OpenDb();  // cold block cache: the first lookup is Incomplete
+  std::vector<std::string_view> keys = {"blob", "absent"};
+  auto present = db->Contains(Column::kChunks, keys);
+  ASSERT_TRUE(present.ok());
+  EXPECT_EQ(*present, (std::vector<bool>{true, false}));
+}
+
+TEST_F(DatabaseTest, ScanVisitsOnlyThePrefixInKeyOrder) {
+  auto db = CreateDb();
+  for (std::string key : {"b/2", "a/1", "b/1", "b", "c/1", "b/\xff"}) {
+    ASSERT_TRUE(db->Put(Column::kSnapshots, key, AsBytes(key), Durability::kSynced).ok());
+  }
+  std::vector<std::string> seen;
+  ASSERT_TRUE(db->Scan(Column::kSnapshots, "b/", [&](std::string_view k, ByteView v) {
+                  EXPECT_EQ(AsChars(v), k);
+                  seen.emplace_back(k);
+                  return true;
+                }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"b/1", "b/2", "b/\xff"}));
+
+  seen.clear();
+  ASSERT_TRUE(db->Scan(Column::kSnapshots, "", [&](std::string_view k, ByteView) {
+                  seen.emplace_back(k);
+                  return seen.size() < 3;  // stops early
+                }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/1", "b", "b/1"}));
+}
+
+TEST_F(DatabaseTest, DeleteRemovesKeyDurably) {
+  {
+    auto db = CreateDb();
+    ASSERT_TRUE(db->Put(Column::kSnapshots, "s", AsBytes("x"), Durability::kSynced).ok());
+    ASSERT_TRUE(db->Delete(Column::kSnapshots, "s", Durability::kSynced).ok());
+    EXPECT_EQ(db->Get(Column::kSnapshots, "s").status().code(), Code::kNotFound);
+  }
+  EXPECT_EQ(OpenDb()->Get(Column::kSnapshots, "s").status().code(), Code::kNotFound);
+}
+
+TEST_F(DatabaseTest, ConcurrentPutsFromFourThreadsAreAllReadable) {
+  auto db = CreateDb();
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&db, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        int n = t * kPerThread + i;
+        Status s = db->Put(Column::kChunks, Key(n), RandomBytes(5000 + n, n),
+                           Durability::kBuffered);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int n = 0; n < kThreads * kPerThread; ++n) {
+    auto got = db->Get(Column::kChunks, Key(n));
+    ASSERT_TRUE(got.ok()) << Key(n);
+    ASSERT_EQ(*got, RandomBytes(5000 + n, n));
+  }
+}
+
+TEST_F(DatabaseTest, ApproximateSizeGrowsAfterFlush) {
+  auto db = CreateDb();
+  ASSERT_TRUE(db->Put(Column::kChunks, "big", RandomBytes(1 << 20, 3),
+                      Durability::kBuffered).ok());
+  ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
+  auto size = db->ApproximateSizeBytes();
+  ASSERT_TRUE(size.ok()) << size.status().ToString();
+  EXPECT_GE(*size, uint64_t{1} << 20);
+}
+
+}  // namespace
+}  // namespace coffer::kv
