@@ -1,0 +1,41 @@
+#include "store/base/crash_point.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <atomic>
+
+namespace coffer {
+namespace {
+
+struct CrashSpec {
+  std::string name;
+  long countdown = 0;  // hits left before the crash
+};
+
+const CrashSpec* Spec() {
+  static const CrashSpec* spec = [] () -> const CrashSpec* {
+    const char* env = std::getenv("COFFER_CRASH_AT");
+    if (env == nullptr || *env == '\0') return nullptr;
+    auto* s = new CrashSpec;
+    std::string text = env;
+    size_t colon = text.find(':');
+    s->name = text.substr(0, colon);
+    s->countdown = colon == std::string::npos ? 1 : std::atol(text.c_str() + colon + 1);
+    if (s->countdown < 1) s->countdown = 1;
+    return s;
+  }();
+  return spec;
+}
+
+std::atomic<long> hits{0};
+
+}  // namespace
+
+void CrashPoint(std::string_view name) {
+  const CrashSpec* spec = Spec();
+  if (spec == nullptr || spec->name != name) return;
+  if (hits.fetch_add(1) + 1 >= spec->countdown) std::raise(SIGKILL);
+}
+
+}  // namespace coffer

@@ -1,0 +1,546 @@
+#include "store/ingest/archiver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+
+#include "store/base/crash_point.h"
+#include "store/base/executor.h"
+#include "store/base/unique_fd.h"
+#include "store/chunk/fastcdc.h"
+#include "store/ingest/exclude.h"
+#include "store/ingest/source_meta.h"
+#include "store/model/tree.h"
+#include "store/repo/write_session.h"
+
+namespace coffer::ingest {
+namespace {
+
+struct FileContent {
+  std::vector<pb::Extent> extents;
+  uint64_t size = 0;
+};
+using ContentFuture = std::shared_future<Result<FileContent>>;
+
+// An entry of the directory being walked; files may still be reading.
+struct PendingEntry {
+  pb::Entry entry;
+  std::string path;
+  std::optional<ContentFuture> content;
+};
+
+bool SameFile(const pb::Entry& old, const struct stat& st) {
+  return old.type() == pb::Entry::FILE && old.size() == static_cast<uint64_t>(st.st_size) &&
+         old.mtime_ns() == ToNanos(st.st_mtim) && old.ctime_ns() == ToNanos(st.st_ctim) &&
+         old.inode() == st.st_ino;
+}
+
+// Reads one file's content into chunks. Runs on a file worker.
+class FileReader {
+ public:
+  FileReader(WriteSession& session, const chunk::FastCdc& cdc, BackupProgress& progress)
+      : session_(session), cdc_(cdc), progress_(progress) {}
+
+  Result<FileContent> Read(int fd, const struct stat& st) {
+    FileContent content;
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    // Only a file with fewer blocks than its size can have holes.
+    bool maybe_sparse = static_cast<uint64_t>(st.st_blocks) * 512 < size;
+    uint64_t pos = 0;
+    while (pos < size) {
+      uint64_t data = pos, hole = size;
+      if (maybe_sparse) {
+        off_t d = lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+        if (d < 0 && errno != ENXIO) return Status::FromErrno(errno, "seek");
+        data = d < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(d), size);
+        if (data > pos) AddHole(content, data - pos);
+        if (data >= size) break;
+        off_t h = lseek(fd, static_cast<off_t>(data), SEEK_HOLE);
+        if (h < 0) return Status::FromErrno(errno, "seek");
+        hole = std::min<uint64_t>(static_cast<uint64_t>(h), size);
+      }
+      COFFER_ASSIGN_OR_RETURN(uint64_t got, ReadRange(fd, data, hole - data, content));
+      pos = data + got;
+      if (got < hole - data) break;  // the file shrank while we read it
+    }
+    content.size = pos;
+    return content;
+  }
+
+ private:
+  static void AddHole(FileContent& content, uint64_t size) {
+    if (!content.extents.empty() && content.extents.back().chunk_id().empty()) {
+      content.extents.back().set_size(content.extents.back().size() + size);
+      return;
+    }
+    pb::Extent extent;  // a hole: no chunk id
+    extent.set_size(size);
+    content.extents.push_back(std::move(extent));
+  }
+
+  Result<uint64_t> ReadRange(int fd, uint64_t offset, uint64_t length, FileContent& content) {
+    chunk::FdChunker chunker(cdc_, fd, offset, length);
+    for (;;) {
+      COFFER_ASSIGN_OR_RETURN(std::optional<ByteView> piece, chunker.Next());
+      if (!piece) break;
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(*piece));
+      pb::Extent& extent = content.extents.emplace_back();
+      extent.set_chunk_id(id.bytes.data(), id.bytes.size());
+      extent.set_size(piece->size());
+      progress_.bytes_read += piece->size();
+      CrashPoint("file-chunk");
+    }
+    return chunker.bytes_read();
+  }
+
+  WriteSession& session_;
+  const chunk::FastCdc& cdc_;
+  BackupProgress& progress_;
+};
+
+// One backup run: the walk, its statistics and the errors it met.
+class Walk {
+ public:
+  Walk(Repository& repo, const BackupOptions& options, BackupProgress& progress)
+      : repo_(repo),
+        options_(options),
+        progress_(progress),
+        excludes_(options.excludes),
+        session_(repo, Threads()),
+        files_(Threads(), 4 * Threads()),
+        reader_(session_, repo.chunker(), progress) {}
+
+  Result<BackupResult> Run(const std::vector<std::string>& paths);
+  Result<BackupResult> RunStream(int fd, const std::string& name,
+                                 const std::function<Status()>& producer_done);
+
+ private:
+  struct VirtualDir {  // a parent directory of a backed-up path
+    pb::Entry meta;
+    std::map<std::string, VirtualDir> dirs;
+    std::map<std::string, pb::Entry> leaves;
+  };
+
+  unsigned Threads() const {
+    return options_.threads ? options_.threads : Executor::DefaultThreads();
+  }
+
+  void Report(const std::string& path, const Status& status) {
+    errors_.push_back({path, status});
+    ++progress_.errors;
+    stats_.set_errors(stats_.errors() + 1);
+  }
+
+  std::optional<pb::Tree> LoadParentTree(const pb::Entry* entry) {
+    if (entry == nullptr || entry->type() != pb::Entry::DIRECTORY) return std::nullopt;
+    auto id = ObjectId::FromBytes(AsBytes(entry->subtree_id()));
+    if (!id) return std::nullopt;
+    auto tree = repo_.ReadTree(*id);
+    // A damaged parent only costs a full read, never the backup.
+    if (!tree.ok()) return std::nullopt;
+    return std::move(tree).value();
+  }
+
+  Result<ObjectId> WalkDir(UniqueFd dirfd, const std::string& path, const pb::Tree* parent,
+                           dev_t root_dev);
+  Result<std::optional<PendingEntry>> Visit(int dirfd, const std::string& name,
+                                            const std::string& path, const pb::Entry* parent,
+                                            dev_t root_dev);
+  ContentFuture ReadLater(int dirfd, const std::string& name, const struct stat& st);
+  // Waits for file contents; entries whose content failed are reported and dropped.
+  void Resolve(std::vector<PendingEntry>& pending, pb::Tree* tree);
+  Result<ObjectId> StoreVirtual(const VirtualDir& dir);
+  Result<BackupResult> Commit(const ObjectId& root, std::vector<std::string> paths,
+                              std::chrono::steady_clock::time_point start);
+
+  Repository& repo_;
+  const BackupOptions& options_;
+  BackupProgress& progress_;
+  ExcludeMatcher excludes_;
+  OwnerNames owners_;
+  std::optional<Snapshot> parent_;
+  pb::SnapshotStats stats_;
+  std::vector<SourceError> errors_;
+  std::map<std::pair<dev_t, ino_t>, ContentFuture> hardlinks_;
+  WriteSession session_;
+  Executor files_;  // after session_: its workers stop before the session goes
+  FileReader reader_;
+};
+
+ContentFuture Walk::ReadLater(int dirfd, const std::string& name, const struct stat& st) {
+  return files_
+      .Async([this, dirfd, name, st]() -> Result<FileContent> {
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+        UniqueFd fd(openat(dirfd, name.c_str(), flags | O_NOATIME));
+        if (!fd.valid() && errno == EPERM) fd.reset(openat(dirfd, name.c_str(), flags));
+        if (!fd.valid()) return Status::FromErrno(errno, "open");
+        return reader_.Read(fd.get(), st);
+      })
+      .share();
+}
+
+Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& name,
+                                                const std::string& path, const pb::Entry* parent,
+                                                dev_t root_dev) {
+  struct stat st;
+  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    Report(path, Status::FromErrno(errno, "stat"));
+    return std::optional<PendingEntry>();
+  }
+  pb::Entry::Type type;
+  if (!EntryTypeOf(st.st_mode, &type)) return std::optional<PendingEntry>();  // sockets
+
+  PendingEntry p;
+  p.path = path;
+  p.entry.set_name(name);
+  FillMetadata(st, owners_, &p.entry);
+  bool unchanged = !options_.force && parent != nullptr && SameFile(*parent, st);
+  if (unchanged) {
+    *p.entry.mutable_xattrs() = parent->xattrs();  // same ctime: same xattrs
+  } else if (Status s = ReadXattrs(dirfd, name, &p.entry); !s.ok()) {
+    Report(path, s);
+  }
+
+  switch (type) {
+    case pb::Entry::SYMLINK:
+      if (Status s = ReadSymlink(dirfd, name, &p.entry); !s.ok()) {
+        Report(path, s);
+        return std::optional<PendingEntry>();
+      }
+      break;
+    case pb::Entry::DIRECTORY: {
+      ++progress_.dirs;
+      stats_.set_dirs(stats_.dirs() + 1);
+      progress_.set_current(path);
+      if (options_.one_file_system && st.st_dev != root_dev) {
+        COFFER_ASSIGN_OR_RETURN(ObjectId empty, session_.AddTree(pb::Tree()));
+        p.entry.set_subtree_id(empty.bytes.data(), empty.bytes.size());
+        break;
+      }
+      UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd.valid()) {
+        Report(path, Status::FromErrno(errno, "open directory"));
+        return std::optional<PendingEntry>();
+      }
+      std::optional<pb::Tree> parent_tree = options_.force ? std::nullopt : LoadParentTree(parent);
+      COFFER_ASSIGN_OR_RETURN(
+          ObjectId id, WalkDir(std::move(fd), path, parent_tree ? &*parent_tree : nullptr, root_dev));
+      p.entry.set_subtree_id(id.bytes.data(), id.bytes.size());
+      break;
+    }
+    case pb::Entry::FILE: {
+      ++progress_.files;
+      stats_.set_files_total(stats_.files_total() + 1);
+      stats_.set_bytes_total(stats_.bytes_total() + static_cast<uint64_t>(st.st_size));
+      if (unchanged) {
+        *p.entry.mutable_extents() = parent->extents();
+        stats_.set_files_unchanged(stats_.files_unchanged() + 1);
+        break;
+      }
+      if (parent != nullptr) {
+        stats_.set_files_changed(stats_.files_changed() + 1);
+      } else {
+        stats_.set_files_new(stats_.files_new() + 1);
+      }
+      if (st.st_nlink > 1) {  // read a hardlinked file once
+        auto key = std::make_pair(st.st_dev, st.st_ino);
+        auto it = hardlinks_.find(key);
+        if (it == hardlinks_.end()) it = hardlinks_.emplace(key, ReadLater(dirfd, name, st)).first;
+        p.content = it->second;
+      } else {
+        p.content = ReadLater(dirfd, name, st);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return std::optional<PendingEntry>(std::move(p));
+}
+
+void Walk::Resolve(std::vector<PendingEntry>& pending, pb::Tree* tree) {
+  for (PendingEntry& p : pending) {
+    if (p.content) {
+      const Result<FileContent>& content = p.content->get();
+      if (!content.ok()) {
+        Report(p.path, content.status());
+        continue;
+      }
+      for (const pb::Extent& e : content->extents) *p.entry.add_extents() = e;
+      p.entry.set_size(content->size);
+    }
+    *tree->add_entries() = std::move(p.entry);
+  }
+}
+
+Result<ObjectId> Walk::WalkDir(UniqueFd dirfd, const std::string& path, const pb::Tree* parent,
+                               dev_t root_dev) {
+  std::vector<std::string> names;
+  {
+    int listing_fd = dup(dirfd.get());
+    DIR* dir = listing_fd < 0 ? nullptr : fdopendir(listing_fd);
+    if (dir == nullptr) {
+      if (listing_fd >= 0) close(listing_fd);
+      Report(path, Status::FromErrno(errno, "list directory"));
+      return session_.AddTree(pb::Tree());
+    }
+    errno = 0;
+    while (dirent* e = readdir(dir)) {
+      std::string_view n = e->d_name;
+      if (n != "." && n != "..") names.emplace_back(n);
+    }
+    if (errno != 0) Report(path, Status::FromErrno(errno, "list directory"));
+    closedir(dir);
+  }
+  std::sort(names.begin(), names.end());
+
+  std::vector<PendingEntry> pending;
+  pending.reserve(names.size());
+  for (const std::string& name : names) {
+    std::string child = path == "/" ? "/" + name : path + "/" + name;
+    if (!excludes_.empty() && excludes_.Excluded(child, name)) continue;
+    const pb::Entry* old = parent ? model::FindEntry(*parent, name) : nullptr;
+    COFFER_ASSIGN_OR_RETURN(auto entry, Visit(dirfd.get(), name, child, old, root_dev));
+    if (entry) pending.push_back(std::move(*entry));
+  }
+  pb::Tree tree;
+  Resolve(pending, &tree);  // before dirfd closes: file workers open relative to it
+  return session_.AddTree(tree);
+}
+
+Result<ObjectId> Walk::StoreVirtual(const VirtualDir& dir) {
+  pb::Tree tree;
+  for (const auto& [name, sub] : dir.dirs) {
+    pb::Entry* e = tree.add_entries();
+    *e = sub.meta;
+    e->set_name(name);
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, StoreVirtual(sub));
+    e->set_subtree_id(id.bytes.data(), id.bytes.size());
+  }
+  for (const auto& [name, leaf] : dir.leaves) *tree.add_entries() = leaf;
+  model::SortEntries(&tree);
+  return session_.AddTree(tree);
+}
+
+Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
+  auto start = std::chrono::steady_clock::now();
+  char cwd_buf[PATH_MAX];
+  std::string cwd = getcwd(cwd_buf, sizeof cwd_buf) ? cwd_buf : "/";
+  std::vector<std::string> paths;
+  for (const auto& p : raw_paths) paths.push_back(AbsolutePath(p, cwd));
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  // A path inside another given path is already covered by it.
+  std::erase_if(paths, [&](const std::string& p) {
+    return std::any_of(paths.begin(), paths.end(), [&](const std::string& q) {
+      return q != p && (q == "/" || p.starts_with(q + "/"));
+    });
+  });
+
+  if (!options_.force) {
+    COFFER_ASSIGN_OR_RETURN(parent_, repo_.LatestSnapshot(options_.group));
+  }
+  std::optional<pb::Tree> parent_root;
+  if (parent_) {
+    auto root_id = ObjectId::FromBytes(AsBytes(parent_->record.root_tree_id()));
+    if (root_id) {
+      auto tree = repo_.ReadTree(*root_id);
+      if (tree.ok()) parent_root = std::move(tree).value();
+    }
+  }
+
+  if (paths.size() == 1 && paths[0] == "/") {
+    UniqueFd fd(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct stat st;
+    if (!fd.valid() || fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "open /");
+    COFFER_ASSIGN_OR_RETURN(ObjectId root,
+                            WalkDir(std::move(fd), "/", parent_root ? &*parent_root : nullptr, st.st_dev));
+    return Commit(root, paths, start);
+  }
+
+  VirtualDir root;
+  size_t stored = 0;
+  for (const std::string& path : paths) {
+    std::vector<std::string> parts = model::SplitPath(path);
+    VirtualDir* node = &root;
+    std::optional<pb::Tree> parent_tree = parent_root;
+    std::string prefix;
+    bool ok = true;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      prefix += "/" + parts[i];
+      auto [it, inserted] = node->dirs.try_emplace(parts[i]);
+      node = &it->second;
+      if (inserted) {
+        struct stat st;
+        if (lstat(prefix.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+          Report(path, Status::FromErrno(errno ? errno : ENOTDIR, "stat " + prefix));
+          ok = false;
+          break;
+        }
+        FillMetadata(st, owners_, &node->meta);
+      }
+      const pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts[i]) : nullptr;
+      parent_tree = LoadParentTree(old);
+    }
+    if (!ok) continue;
+    std::string dir = prefix.empty() ? "/" : prefix;
+    UniqueFd dirfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct stat st;
+    if (!dirfd.valid() || fstatat(dirfd.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      Report(path, Status::FromErrno(errno, "stat"));
+      continue;
+    }
+    const pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts.back()) : nullptr;
+    COFFER_ASSIGN_OR_RETURN(auto entry, Visit(dirfd.get(), parts.back(), path, old, st.st_dev));
+    if (!entry) continue;
+    std::vector<PendingEntry> pending;
+    pending.push_back(std::move(*entry));
+    pb::Tree one;
+    Resolve(pending, &one);
+    if (one.entries_size() == 1) {
+      node->leaves[parts.back()] = one.entries(0);
+      ++stored;
+    }
+  }
+  if (stored == 0) {
+    return Status::NotFound(errors_.empty() ? "nothing to back up"
+                                            : errors_.front().path + ": " + errors_.front().status.message());
+  }
+  COFFER_ASSIGN_OR_RETURN(ObjectId root_id, StoreVirtual(root));
+  return Commit(root_id, paths, start);
+}
+
+Result<BackupResult> Walk::RunStream(int fd, const std::string& name,
+                                     const std::function<Status()>& producer_done) {
+  auto start = std::chrono::steady_clock::now();
+  const chunk::FastCdc& cdc = repo_.chunker();
+  pb::Entry entry;
+  entry.set_name(name);
+  entry.set_type(pb::Entry::FILE);
+  entry.set_mode(0600);
+  entry.set_uid(getuid());
+  entry.set_gid(getgid());
+  entry.set_user(owners_.User(getuid()));
+  entry.set_group(owners_.Group(getgid()));
+  entry.set_mtime_ns(options_.time_ns);
+  entry.set_ctime_ns(options_.time_ns);
+  entry.set_nlink(1);
+
+  // A pipe cannot be pread, so the stream is chunked from a sliding buffer.
+  const size_t max = cdc.params().max_size;
+  Bytes buffer(4 * max);
+  size_t begin = 0, end = 0;
+  bool eof = false;
+  uint64_t total = 0;
+  while (!eof || begin < end) {
+    if (!eof && end - begin < max) {
+      if (begin > 0) {
+        std::memmove(buffer.data(), buffer.data() + begin, end - begin);
+        end -= begin;
+        begin = 0;
+      }
+      while (end < buffer.size()) {
+        ssize_t n = read(fd, buffer.data() + end, buffer.size() - end);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Status::FromErrno(errno, "read standard input");
+        if (n == 0) {
+          eof = true;
+          break;
+        }
+        end += static_cast<size_t>(n);
+      }
+    }
+    if (begin == end) break;
+    ByteView available(buffer.data() + begin, end - begin);
+    size_t cut = cdc.NextBoundary(available, eof);
+    if (cut == 0) continue;  // needs more bytes: the refill above reads them
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(available.first(cut)));
+    pb::Extent* extent = entry.add_extents();
+    extent->set_chunk_id(id.bytes.data(), id.bytes.size());
+    extent->set_size(cut);
+    begin += cut;
+    total += cut;
+    progress_.bytes_read += cut;
+    CrashPoint("file-chunk");
+  }
+  entry.set_size(total);
+  COFFER_RETURN_IF_ERROR(producer_done());
+  ++progress_.files;
+  stats_.set_files_new(1);
+  stats_.set_files_total(1);
+  stats_.set_bytes_total(total);
+  pb::Tree tree;
+  *tree.add_entries() = entry;
+  COFFER_ASSIGN_OR_RETURN(ObjectId root, session_.AddTree(tree));
+  return Commit(root, {name}, start);
+}
+
+Result<BackupResult> Walk::Commit(const ObjectId& root, std::vector<std::string> paths,
+                                  std::chrono::steady_clock::time_point start) {
+  pb::Snapshot record;
+  record.set_version(1);
+  record.set_group(options_.group);
+  record.set_time_ns(options_.time_ns);
+  record.set_root_tree_id(root.bytes.data(), root.bytes.size());
+  for (auto& p : paths) record.add_paths(std::move(p));
+  for (const auto& t : options_.tags) record.add_tags(t);
+  record.set_hostname(options_.hostname);
+  record.set_username(options_.username);
+  if (parent_) record.set_parent_id(parent_->ref.id.bytes.data(), parent_->ref.id.bytes.size());
+  record.set_incomplete(!errors_.empty());
+  stats_.set_bytes_read(progress_.bytes_read);
+  // The record carries what was stored, so wait for the last chunk first.
+  COFFER_RETURN_IF_ERROR(session_.Flush());
+  stats_.set_bytes_added(session_.stats().bytes_added);
+  stats_.set_chunks_added(session_.stats().chunks_added);
+  stats_.set_duration_ns(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
+  *record.mutable_stats() = stats_;
+  COFFER_ASSIGN_OR_RETURN(Snapshot committed, session_.Commit(record));
+  return BackupResult{std::move(committed), std::move(errors_)};
+}
+
+}  // namespace
+
+Archiver::Archiver(Repository& repo, BackupOptions options, BackupProgress* progress)
+    : repo_(repo), options_(std::move(options)), progress_(progress ? progress : &own_progress_) {}
+
+Result<BackupResult> Archiver::BackupPaths(const std::vector<std::string>& paths) {
+  Walk walk(repo_, options_, *progress_);
+  return walk.Run(paths);
+}
+
+Result<BackupResult> Archiver::BackupStream(int fd, const std::string& name,
+                                            const std::function<Status()>& producer_done) {
+  Walk walk(repo_, options_, *progress_);
+  return walk.RunStream(fd, name, producer_done);
+}
+
+std::string AbsolutePath(const std::string& path, const std::string& cwd) {
+  std::vector<std::string> parts;
+  std::string full = path.starts_with("/") ? path : cwd + "/" + path;
+  for (std::string& part : model::SplitPath(full)) {
+    if (part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(std::move(part));
+  }
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace coffer::ingest

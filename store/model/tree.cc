@@ -1,0 +1,46 @@
+#include "store/model/tree.h"
+
+#include <algorithm>
+
+namespace coffer::model {
+
+Bytes Encode(const google::protobuf::MessageLite& message) {
+  // Coffer's records have no map fields, for which alone protobuf's default
+  // serialization is not deterministic.
+  Bytes out(message.ByteSizeLong());
+  message.SerializeWithCachedSizesToArray(out.data());
+  return out;
+}
+
+Status Decode(ByteView bytes, google::protobuf::MessageLite* message, std::string_view what) {
+  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return Status::Corruption("cannot decode " + std::string(what));
+  return Status::Ok();
+}
+
+void SortEntries(pb::Tree* tree) {
+  std::sort(tree->mutable_entries()->begin(), tree->mutable_entries()->end(),
+            [](const pb::Entry& a, const pb::Entry& b) { return a.name() < b.name(); });
+}
+
+const pb::Entry* FindEntry(const pb::Tree& tree, std::string_view name) {
+  const auto& entries = tree.entries();
+  auto it = std::lower_bound(entries.begin(), entries.end(), name,
+                             [](const pb::Entry& e, std::string_view n) { return e.name() < n; });
+  if (it == entries.end() || it->name() != name) return nullptr;
+  return &*it;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) parts.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+}  // namespace coffer::model

@@ -1,0 +1,29 @@
+// Helpers over the protobuf records: deterministic encoding, decoding with a
+// clear error, sorted-entry lookup, and snapshot paths.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/base/bytes.h"
+#include "store/base/status.h"
+#include "store/model/coffer.pb.h"
+
+namespace coffer::model {
+
+// Deterministic bytes: identical records give identical bytes, so identical
+// directories produce identical tree ids and deduplicate.
+Bytes Encode(const google::protobuf::MessageLite& message);
+// kCorruption when `bytes` do not parse as `what`.
+Status Decode(ByteView bytes, google::protobuf::MessageLite* message, std::string_view what);
+
+// Sorts entries by name (bytewise), the order lookups rely on.
+void SortEntries(pb::Tree* tree);
+// Binary search; nullptr if absent. `tree` must be sorted.
+const pb::Entry* FindEntry(const pb::Tree& tree, std::string_view name);
+
+// "a//b/c/" -> {"a", "b", "c"}; a leading slash is ignored.
+std::vector<std::string> SplitPath(std::string_view path);
+
+}  // namespace coffer::model

@@ -1,0 +1,29 @@
+// Opening a repository that lives in a local folder: the marker check, the
+// lock, and the in-process store over RocksDB. (The client of `coffer serve`
+// will offer the same calls over its socket.)
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "store/repo/repository.h"
+
+namespace coffer {
+
+struct LocalOpenOptions {
+  std::chrono::milliseconds lock_wait{0};
+  std::string holder_description;  // shown to whoever waits for the lock
+};
+
+// Creates DIR (if absent; it must be empty otherwise), the marker and the
+// database, then initializes it.
+Status InitLocalRepository(const std::string& dir, const InitOptions& options,
+                           std::string_view passphrase);
+
+// kNotFound (with "no Coffer repository at DIR") when DIR is not a repository.
+Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
+                                                        const LocalOpenOptions& options,
+                                                        const PassphraseFn& passphrase);
+
+}  // namespace coffer

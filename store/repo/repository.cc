@@ -1,0 +1,160 @@
+#include "store/repo/repository.h"
+
+#include <sodium.h>
+
+#include "store/model/snapshot_name.h"
+#include "store/model/tree.h"
+#include "store/repo/layout.h"
+
+namespace coffer {
+namespace {
+
+// Meta keys. These names are written to disk: never change them.
+constexpr std::string_view kMetaConfig = "config";
+constexpr std::string_view kMetaWrappedKey = "key";
+
+}  // namespace
+
+std::string Snapshot::name() const { return ref.group + "/" + model::FormatTime(ref.time_ns); }
+
+Repository::~Repository() = default;
+
+Status Repository::Initialize(ObjectStore& store, const InitOptions& options,
+                              std::string_view passphrase) {
+  COFFER_RETURN_IF_ERROR(options.chunker.Validate());
+  COFFER_ASSIGN_OR_RETURN(auto existing, store.GetMeta(kMetaConfig));
+  if (existing) return Status::AlreadyExists("the repository is already initialized");
+
+  pb::RepoConfig config;
+  config.set_format_version(kFormatVersion);
+  config.set_encrypted(options.encrypted);
+  config.set_chunk_min_size(options.chunker.min_size);
+  config.set_chunk_avg_size(options.chunker.avg_size);
+  config.set_chunk_max_size(options.chunker.max_size);
+  config.set_zstd_level(options.zstd_level);
+  std::string repo_id(32, '\0');
+  randombytes_buf(repo_id.data(), repo_id.size());
+  config.set_repository_id(repo_id);
+
+  if (options.encrypted) {
+    crypto::KeySet keys = crypto::KeySet::Generate();
+    COFFER_ASSIGN_OR_RETURN(Bytes wrapped, keys.Wrap(passphrase, options.kdf));
+    COFFER_RETURN_IF_ERROR(store.PutMeta(kMetaWrappedKey, wrapped));
+  }
+  // The config goes last: a repository without it is not initialized.
+  return store.PutMeta(kMetaConfig, model::Encode(config));
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<ObjectStore> store,
+                                                     const PassphraseFn& passphrase) {
+  std::unique_ptr<Repository> repo(new Repository());
+  COFFER_ASSIGN_OR_RETURN(auto config_bytes, store->GetMeta(kMetaConfig));
+  if (!config_bytes) return Status::NotFound("the repository is not initialized");
+  COFFER_RETURN_IF_ERROR(model::Decode(*config_bytes, &repo->config_, "repository config"));
+  if (repo->config_.format_version() != kFormatVersion) {
+    return Status::Unsupported("repository format " +
+                               std::to_string(repo->config_.format_version()) +
+                               " is not supported by this version of Coffer");
+  }
+  if (repo->config_.encrypted()) {
+    COFFER_ASSIGN_OR_RETURN(auto wrapped, store->GetMeta(kMetaWrappedKey));
+    if (!wrapped) return Status::Corruption("the repository key is missing");
+    COFFER_ASSIGN_OR_RETURN(std::string pass, passphrase());
+    COFFER_ASSIGN_OR_RETURN(crypto::KeySet keys, crypto::KeySet::Unwrap(*wrapped, pass));
+    sodium_memzero(pass.data(), pass.size());
+    repo->keys_ = std::make_unique<crypto::KeySet>(std::move(keys));
+  } else {
+    repo->keys_ = std::make_unique<crypto::KeySet>(crypto::KeySet::Unencrypted());
+  }
+  chunk::ChunkerParams params{repo->config_.chunk_min_size(), repo->config_.chunk_avg_size(),
+                              repo->config_.chunk_max_size()};
+  COFFER_RETURN_IF_ERROR(params.Validate());
+  repo->sealer_ = std::make_unique<crypto::Sealer>(*repo->keys_, repo->config_.zstd_level());
+  repo->chunker_ = std::make_unique<chunk::FastCdc>(repo->keys_->chunker_seed(), params);
+  repo->store_ = std::move(store);
+  return repo;
+}
+
+Result<Bytes> Repository::ReadObject(ObjectKind kind, const ObjectId& id, crypto::IdCheck check) {
+  auto sealed = store_->Get(kind, id);
+  if (!sealed.ok()) {
+    return sealed.status().WithContext(std::string(KindName(kind)) + " " + id.short_hex());
+  }
+  return sealer_->Open(kind, id, *sealed, check);
+}
+
+Result<pb::Tree> Repository::ReadTree(const ObjectId& id) {
+  COFFER_ASSIGN_OR_RETURN(Bytes plain, ReadObject(ObjectKind::kTree, id));
+  pb::Tree tree;
+  COFFER_RETURN_IF_ERROR(model::Decode(plain, &tree, "tree " + id.short_hex()));
+  return tree;
+}
+
+Result<std::vector<Snapshot>> Repository::ListSnapshots(std::string_view group) {
+  COFFER_ASSIGN_OR_RETURN(auto stored, store_->ListSnapshots(group));
+  std::vector<Snapshot> out;
+  out.reserve(stored.size());
+  for (const StoredSnapshot& s : stored) {
+    COFFER_ASSIGN_OR_RETURN(Bytes plain, sealer_->Open(ObjectKind::kSnapshot, s.ref.id, s.sealed));
+    Snapshot snap{s.ref, {}};
+    COFFER_RETURN_IF_ERROR(model::Decode(plain, &snap.record, "snapshot " + s.ref.id.short_hex()));
+    // The index is visible to the store; trust only what the sealed record says.
+    if (snap.record.group() != s.ref.group || snap.record.time_ns() != s.ref.time_ns) {
+      return Status::Corruption("snapshot " + s.ref.id.short_hex() + " is indexed under the wrong name");
+    }
+    out.push_back(std::move(snap));
+  }
+  return out;
+}
+
+Result<std::optional<Snapshot>> Repository::LatestSnapshot(std::string_view group) {
+  COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
+  COFFER_ASSIGN_OR_RETURN(auto snaps, ListSnapshots(group));
+  if (snaps.empty()) return std::optional<Snapshot>();
+  return std::optional<Snapshot>(std::move(snaps.back()));
+}
+
+Result<Snapshot> Repository::FindSnapshot(std::string_view name) {
+  COFFER_ASSIGN_OR_RETURN(model::SnapshotSelector sel, model::ParseSnapshotName(name));
+  using Kind = model::SnapshotSelector::Kind;
+  COFFER_ASSIGN_OR_RETURN(auto snaps, ListSnapshots(sel.kind == Kind::kIdPrefix ? "" : sel.group));
+  std::optional<Snapshot> found;
+  for (Snapshot& s : snaps) {
+    bool match = sel.kind == Kind::kLatest ||
+                 (sel.kind == Kind::kExact && s.ref.time_ns == sel.time_ns) ||
+                 (sel.kind == Kind::kIdPrefix && s.ref.id.hex().starts_with(sel.id_prefix));
+    if (!match) continue;
+    if (found && sel.kind == Kind::kIdPrefix) {
+      return Status::InvalidArgument("snapshot id prefix '" + sel.id_prefix +
+                                     "' is ambiguous: give more digits");
+    }
+    found = std::move(s);  // for kLatest the last one wins: snapshots are in time order
+  }
+  if (!found) return Status::NotFound("no snapshot " + std::string(name));
+  return std::move(*found);
+}
+
+Result<pb::Entry> Repository::LookupPath(const Snapshot& snapshot, std::string_view path) {
+  pb::Entry entry;
+  entry.set_type(pb::Entry::DIRECTORY);
+  entry.set_mode(0755);
+  entry.set_mtime_ns(snapshot.ref.time_ns);
+  entry.set_ctime_ns(snapshot.ref.time_ns);
+  entry.set_subtree_id(snapshot.record.root_tree_id());
+  for (const std::string& part : model::SplitPath(path)) {
+    if (entry.type() != pb::Entry::DIRECTORY) {
+      return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
+    }
+    auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
+    if (!id) return Status::Corruption("directory with a malformed tree id");
+    COFFER_ASSIGN_OR_RETURN(pb::Tree tree, ReadTree(*id));
+    const pb::Entry* child = model::FindEntry(tree, part);
+    if (child == nullptr) {
+      return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
+    }
+    entry = *child;
+  }
+  return entry;
+}
+
+}  // namespace coffer

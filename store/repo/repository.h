@@ -1,0 +1,88 @@
+// Repository: the keys, the codecs and an ObjectStore, together.
+//
+// This is where plaintext meets the blind store: objects are sealed on the
+// way in and opened (authenticated, decompressed, checked against their id)
+// on the way out. Reading methods are thread-safe; writing goes through a
+// WriteSession (write_session.h).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/base/status.h"
+#include "store/chunk/fastcdc.h"
+#include "store/crypto/keys.h"
+#include "store/crypto/sealer.h"
+#include "store/model/coffer.pb.h"
+#include "store/objects/object_store.h"
+
+namespace coffer {
+
+struct InitOptions {
+  bool encrypted = true;
+  crypto::KdfParams kdf = crypto::KdfParams::Default();
+  int zstd_level = 3;
+  chunk::ChunkerParams chunker;
+};
+
+// Asked only when the repository is encrypted.
+using PassphraseFn = std::function<Result<std::string>()>;
+
+// A snapshot record together with where it is indexed.
+struct Snapshot {
+  SnapshotRef ref;
+  pb::Snapshot record;
+  // "host/web1/2026-11-24T02:00:00Z"
+  std::string name() const;
+};
+
+class Repository {
+ public:
+  // Writes the config and the wrapped key into an empty store.
+  static Status Initialize(ObjectStore& store, const InitOptions& options,
+                           std::string_view passphrase);
+  // kUnauthenticated for a wrong passphrase; kUnsupported for a newer format.
+  static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<ObjectStore> store,
+                                                  const PassphraseFn& passphrase);
+  ~Repository();
+
+  const pb::RepoConfig& config() const { return config_; }
+  const crypto::Sealer& sealer() const { return *sealer_; }
+  const chunk::FastCdc& chunker() const { return *chunker_; }
+  ObjectStore& store() { return *store_; }
+
+  // Fetches and opens an object: kNotFound if missing, kCorruption if damaged.
+  Result<Bytes> ReadObject(ObjectKind kind, const ObjectId& id,
+                           crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
+  Result<pb::Tree> ReadTree(const ObjectId& id);
+
+  // Ordered by group, then time.
+  Result<std::vector<Snapshot>> ListSnapshots(std::string_view group = {});
+  // Resolves GROUP/TIME, GROUP/latest or an id prefix (model/snapshot_name.h).
+  Result<Snapshot> FindSnapshot(std::string_view name);
+  // The newest snapshot of `group`, if any.
+  Result<std::optional<Snapshot>> LatestSnapshot(std::string_view group);
+
+  // The entry at `path` ("" or "/" is the root, a synthetic directory).
+  Result<pb::Entry> LookupPath(const Snapshot& snapshot, std::string_view path);
+
+  // Keeps `resource` alive as long as the repository (e.g. its lock).
+  void Retain(std::shared_ptr<void> resource) { retained_.push_back(std::move(resource)); }
+
+ private:
+  Repository() = default;
+
+  // First, so it is destroyed last: the lock outlives the open database.
+  std::vector<std::shared_ptr<void>> retained_;
+  std::unique_ptr<ObjectStore> store_;
+  pb::RepoConfig config_;
+  std::unique_ptr<crypto::KeySet> keys_;
+  std::unique_ptr<crypto::Sealer> sealer_;
+  std::unique_ptr<chunk::FastCdc> chunker_;
+};
+
+}  // namespace coffer

@@ -1,0 +1,333 @@
+#include "store/restore/restorer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "store/base/executor.h"
+#include "store/base/unique_fd.h"
+#include "store/model/tree.h"
+
+namespace coffer::restore {
+namespace {
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = ns / 1'000'000'000;
+  ts.tv_nsec = ns % 1'000'000'000;
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1'000'000'000;
+    --ts.tv_sec;
+  }
+  return ts;
+}
+
+std::string ProcFdPath(int dirfd, const std::string& name) {
+  return "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
+}
+
+Status WriteAll(int fd, ByteView data, uint64_t offset) {
+  while (!data.empty()) {
+    ssize_t n = pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "write");
+    data = data.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+Result<ObjectId> ExtentId(const pb::Extent& extent) {
+  auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
+  if (!id) return Status::Corruption("extent with a malformed chunk id");
+  return *id;
+}
+
+class Run {
+ public:
+  Run(Repository& repo, const RestoreOptions& options, RestoreProgress& progress)
+      : repo_(repo),
+        options_(options),
+        progress_(progress),
+        threads_(options.threads ? options.threads : Executor::DefaultThreads()),
+        writers_(std::make_unique<Executor>(threads_, 2 * threads_)) {}
+
+  Result<RestoreResult> Go(const Snapshot& snapshot, std::string_view path);
+
+ private:
+  void Report(const std::string& path, const Status& status) {
+    std::lock_guard lock(mutex_);
+    result_.errors.push_back({path, status});
+    ++progress_.errors;
+  }
+
+  // Creates `entry` in `dirfd` and, for directories, everything below it.
+  void RestoreEntry(int dirfd, const pb::Entry& entry, const std::string& rel);
+  void RestoreDirectory(int dirfd, const pb::Entry& entry, const std::string& rel);
+  void RestoreFile(int dirfd, const pb::Entry& entry, const std::string& rel);
+  Status WriteContent(int fd, const pb::Entry& entry);
+  // Owner, mode, xattrs and times; `fd` may be -1 (then by name in `dirfd`).
+  Status ApplyMetadata(int fd, int dirfd, const std::string& name, const pb::Entry& entry);
+  Status RemoveExisting(int dirfd, const std::string& name);
+
+  Repository& repo_;
+  const RestoreOptions& options_;
+  RestoreProgress& progress_;
+  unsigned threads_;
+  UniqueFd target_;
+  std::mutex mutex_;
+  RestoreResult result_;
+  std::map<std::pair<uint64_t, uint64_t>, std::string> first_link_;  // (dev, ino) -> rel path
+  std::unique_ptr<Executor> writers_;
+};
+
+Status Run::RemoveExisting(int dirfd, const std::string& name) {
+  struct stat st;
+  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Status::Ok();
+  if (S_ISDIR(st.st_mode)) return Status::AlreadyExists("a directory is in the way");
+  if (unlinkat(dirfd, name.c_str(), 0) != 0) return Status::FromErrno(errno, "remove existing");
+  return Status::Ok();
+}
+
+Status Run::ApplyMetadata(int fd, int dirfd, const std::string& name, const pb::Entry& entry) {
+  bool is_link = entry.type() == pb::Entry::SYMLINK;
+  if (options_.restore_owners) {
+    int rc = fd >= 0 ? fchown(fd, entry.uid(), entry.gid())
+                     : fchownat(dirfd, name.c_str(), entry.uid(), entry.gid(), AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) return Status::FromErrno(errno, "chown");
+  }
+  // After chown, which clears setuid and setgid.
+  if (!is_link) {
+    int rc = fd >= 0 ? fchmod(fd, entry.mode()) : fchmodat(dirfd, name.c_str(), entry.mode(), 0);
+    if (rc != 0) return Status::FromErrno(errno, "chmod");
+  }
+  std::string path = fd >= 0 ? std::string() : ProcFdPath(dirfd, name);
+  for (const pb::Xattr& x : entry.xattrs()) {
+    int rc = fd >= 0 ? fsetxattr(fd, x.name().c_str(), x.value().data(), x.value().size(), 0)
+                     : lsetxattr(path.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0);
+    if (rc != 0) return Status::FromErrno(errno, "setxattr " + x.name());
+  }
+  struct timespec times[2] = {ToTimespec(entry.mtime_ns()), ToTimespec(entry.mtime_ns())};
+  int rc = fd >= 0 ? futimens(fd, times)
+                   : utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  if (rc != 0) return Status::FromErrno(errno, "set times");
+  return Status::Ok();
+}
+
+Status Run::WriteContent(int fd, const pb::Entry& entry) {
+  uint64_t offset = 0;
+  for (const pb::Extent& extent : entry.extents()) {
+    if (!extent.chunk_id().empty()) {
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extent));
+      COFFER_ASSIGN_OR_RETURN(Bytes data, repo_.ReadObject(ObjectKind::kChunk, id));
+      if (data.size() != extent.size()) {
+        return Status::Corruption("chunk " + id.short_hex() + " has the wrong size");
+      }
+      COFFER_RETURN_IF_ERROR(WriteAll(fd, data, offset));
+      progress_.bytes += data.size();
+    }
+    offset += extent.size();
+  }
+  // Sets the length, and leaves a trailing hole a hole.
+  if (ftruncate(fd, static_cast<off_t>(entry.size())) != 0) return Status::FromErrno(errno, "truncate");
+  return Status::Ok();
+}
+
+void Run::RestoreFile(int dirfd, const pb::Entry& entry, const std::string& rel) {
+  const std::string& name = entry.name();
+  if (Status s = RemoveExisting(dirfd, name); !s.ok()) return Report(rel, s);
+  if (entry.nlink() > 1) {
+    auto key = std::make_pair(entry.device(), entry.inode());
+    auto it = first_link_.find(key);
+    if (it != first_link_.end()) {
+      if (linkat(target_.get(), it->second.c_str(), dirfd, name.c_str(), 0) != 0) {
+        Report(rel, Status::FromErrno(errno, "link to " + it->second));
+      }
+      return;
+    }
+    first_link_.emplace(key, rel);
+  }
+  UniqueFd fd(openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Report(rel, Status::FromErrno(errno, "create"));
+  ++result_.files;
+  auto shared_fd = std::make_shared<UniqueFd>(std::move(fd));
+  writers_->Submit([this, shared_fd, entry, rel] {
+    Status s = WriteContent(shared_fd->get(), entry);
+    if (s.ok()) s = ApplyMetadata(shared_fd->get(), -1, entry.name(), entry);
+    if (!s.ok()) Report(rel, s);
+    ++progress_.files;
+  });
+}
+
+void Run::RestoreDirectory(int dirfd, const pb::Entry& entry, const std::string& rel) {
+  const std::string& name = entry.name();
+  if (mkdirat(dirfd, name.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Report(rel, Status::FromErrno(errno, "create directory"));
+  }
+  UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return Report(rel, Status::FromErrno(errno, "open directory"));
+  ++result_.dirs;
+  auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
+  if (!id) return Report(rel, Status::Corruption("directory with a malformed tree id"));
+  auto tree = repo_.ReadTree(*id);
+  if (!tree.ok()) return Report(rel, tree.status());
+  for (const pb::Entry& child : tree->entries()) {
+    RestoreEntry(fd.get(), child, rel.empty() ? child.name() : rel + "/" + child.name());
+  }
+  if (Status s = ApplyMetadata(fd.get(), -1, name, entry); !s.ok()) Report(rel, s);
+}
+
+void Run::RestoreEntry(int dirfd, const pb::Entry& entry, const std::string& rel) {
+  const std::string& name = entry.name();
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    return Report(rel, Status::Corruption("invalid file name in the snapshot"));
+  }
+  switch (entry.type()) {
+    case pb::Entry::DIRECTORY:
+      return RestoreDirectory(dirfd, entry, rel);
+    case pb::Entry::FILE:
+      return RestoreFile(dirfd, entry, rel);
+    default:
+      break;
+  }
+  if (Status s = RemoveExisting(dirfd, name); !s.ok()) return Report(rel, s);
+  int rc = 0;
+  switch (entry.type()) {
+    case pb::Entry::SYMLINK:
+      rc = symlinkat(entry.symlink_target().c_str(), dirfd, name.c_str());
+      break;
+    case pb::Entry::FIFO:
+      rc = mkfifoat(dirfd, name.c_str(), 0600);
+      break;
+    case pb::Entry::CHAR_DEVICE:
+    case pb::Entry::BLOCK_DEVICE: {
+      mode_t type = entry.type() == pb::Entry::CHAR_DEVICE ? S_IFCHR : S_IFBLK;
+      rc = mknodat(dirfd, name.c_str(), type | 0600, static_cast<dev_t>(entry.rdev()));
+      break;
+    }
+    default:
+      return Report(rel, Status::Unsupported("unknown entry type"));
+  }
+  if (rc != 0) return Report(rel, Status::FromErrno(errno, "create"));
+  ++result_.files;
+  ++progress_.files;
+  if (Status s = ApplyMetadata(-1, dirfd, name, entry); !s.ok()) Report(rel, s);
+}
+
+Status MakeDirectories(const std::string& path) {
+  std::string prefix = path.starts_with("/") ? "" : ".";
+  for (const std::string& part : model::SplitPath(path)) {
+    prefix += "/" + part;
+    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::FromErrno(errno, "create " + prefix);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<RestoreResult> Run::Go(const Snapshot& snapshot, std::string_view path) {
+  COFFER_RETURN_IF_ERROR(MakeDirectories(options_.target));
+  target_.reset(open(options_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!target_.valid()) return Status::FromErrno(errno, "open " + options_.target);
+
+  std::vector<std::string> parts = model::SplitPath(path);
+  auto root_id = ObjectId::FromBytes(AsBytes(snapshot.record.root_tree_id()));
+  if (!root_id) return Status::Corruption("snapshot with a malformed root tree id");
+  COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTree(*root_id));
+
+  // Walk down to the requested entry, creating its parents with their metadata
+  // (applied once everything below is in place).
+  std::vector<std::pair<UniqueFd, pb::Entry>> parents;
+  int dirfd = target_.get();
+  std::string rel;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const pb::Entry* found = model::FindEntry(tree, parts[i]);
+    if (found == nullptr) {
+      return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
+    }
+    pb::Entry entry = *found;
+    if (i + 1 == parts.size()) {
+      RestoreEntry(dirfd, entry, rel.empty() ? entry.name() : rel + "/" + entry.name());
+      break;
+    }
+    if (entry.type() != pb::Entry::DIRECTORY) {
+      return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
+    }
+    rel = rel.empty() ? entry.name() : rel + "/" + entry.name();
+    if (mkdirat(dirfd, entry.name().c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::FromErrno(errno, "create " + rel);
+    }
+    UniqueFd fd(openat(dirfd, entry.name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return Status::FromErrno(errno, "open " + rel);
+    auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
+    if (!id) return Status::Corruption("directory with a malformed tree id");
+    COFFER_ASSIGN_OR_RETURN(tree, repo_.ReadTree(*id));
+    dirfd = fd.get();
+    parents.emplace_back(std::move(fd), std::move(entry));
+  }
+  if (parts.empty()) {
+    for (const pb::Entry& child : tree.entries()) RestoreEntry(target_.get(), child, child.name());
+  }
+  writers_->WaitIdle();
+  for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+    if (Status s = ApplyMetadata(it->first.get(), -1, it->second.name(), it->second); !s.ok()) {
+      Report(it->second.name(), s);
+    }
+  }
+  writers_.reset();
+  result_.bytes = progress_.bytes;
+  return std::move(result_);
+}
+
+}  // namespace
+
+bool RestoreResult::damaged() const {
+  for (const auto& e : errors) {
+    if (e.status.code() == Code::kCorruption) return true;
+  }
+  return false;
+}
+
+Restorer::Restorer(Repository& repo, RestoreOptions options, RestoreProgress* progress)
+    : repo_(repo), options_(std::move(options)), progress_(progress ? progress : &own_progress_) {}
+
+Result<RestoreResult> Restorer::Restore(const Snapshot& snapshot, std::string_view path) {
+  Run run(repo_, options_, *progress_);
+  return run.Go(snapshot, path);
+}
+
+Status WriteFileContent(Repository& repo, const pb::Entry& entry, int fd) {
+  if (entry.type() != pb::Entry::FILE) return Status::InvalidArgument("not a regular file");
+  static const Bytes kZeros(1 << 20, 0);
+  auto write_all = [fd](ByteView data) -> Status {
+    while (!data.empty()) {
+      ssize_t n = write(fd, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "write");
+      data = data.subspan(static_cast<size_t>(n));
+    }
+    return Status::Ok();
+  };
+  for (const pb::Extent& extent : entry.extents()) {
+    if (extent.chunk_id().empty()) {
+      for (uint64_t left = extent.size(); left > 0;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(left, kZeros.size()));
+        COFFER_RETURN_IF_ERROR(write_all(ByteView(kZeros.data(), n)));
+        left -= n;
+      }
+      continue;
+    }
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extent));
+    COFFER_ASSIGN_OR_RETURN(Bytes data, repo.ReadObject(ObjectKind::kChunk, id));
+    COFFER_RETURN_IF_ERROR(write_all(data));
+  }
+  return Status::Ok();
+}
+
+}  // namespace coffer::restore

@@ -1,0 +1,220 @@
+#include "store/ingest/archiver.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "store/model/tree.h"
+#include "store/restore/restorer.h"
+#include "tests/store/repo/repo_test_util.h"
+
+namespace coffer::ingest {
+namespace {
+
+using testing::TempDir;
+
+class ArchiverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = testing::InitAndOpen(tmp_ / "repo");
+    ASSERT_NE(repo_, nullptr);
+    source_ = tmp_ / "src";
+    mkdir(source_.c_str(), 0755);
+  }
+
+  Result<BackupResult> Backup(const std::vector<std::string>& paths, int64_t seconds,
+                              BackupOptions options = {}) {
+    options.group = "host/test";
+    options.time_ns = seconds * 1'000'000'000;
+    Archiver archiver(*repo_, options, nullptr);
+    return archiver.BackupPaths(paths);
+  }
+
+  // The entry of `source_` in a snapshot: paths are stored without the leading slash.
+  std::string InSnapshot(const std::string& rel = "") {
+    return source_.substr(1) + (rel.empty() ? "" : "/" + rel);
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Repository> repo_;
+  std::string source_;
+};
+
+TEST_F(ArchiverTest, StoresPathsAsAbsolutePathsWithoutTheLeadingSlash) {
+  testing::WriteFile(source_ + "/a.txt", "alpha");
+  auto result = Backup({source_}, 1000);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  auto entry = repo_->LookupPath(result->snapshot, InSnapshot("a.txt"));
+  ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+  EXPECT_EQ(entry->size(), 5u);
+  EXPECT_EQ(result->snapshot.record.paths(0), source_);
+  EXPECT_EQ(result->snapshot.record.stats().files_new(), 1u);
+}
+
+TEST_F(ArchiverTest, UnchangedFilesAreNotReadAgain) {
+  testing::WriteFile(source_ + "/big", testing::RandomBytes(5 << 20, 1));
+  testing::WriteFile(source_ + "/small", "small");
+  auto first = Backup({source_}, 1000);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->snapshot.record.stats().bytes_read(), (5u << 20) + 5);
+
+  auto second = Backup({source_}, 2000);
+  ASSERT_TRUE(second.ok());
+  const auto& stats = second->snapshot.record.stats();
+  EXPECT_EQ(stats.bytes_read(), 0u);
+  EXPECT_EQ(stats.files_unchanged(), 2u);
+  EXPECT_EQ(stats.chunks_added(), 0u);
+  // Identical trees deduplicate: nothing new but the snapshot record.
+  EXPECT_EQ(second->snapshot.record.root_tree_id(), first->snapshot.record.root_tree_id());
+  EXPECT_EQ(second->snapshot.record.parent_id(),
+            std::string(first->snapshot.ref.id.bytes.begin(), first->snapshot.ref.id.bytes.end()));
+}
+
+TEST_F(ArchiverTest, ForceReadsEverythingAgain) {
+  testing::WriteFile(source_ + "/f", "content");
+  ASSERT_TRUE(Backup({source_}, 1000).ok());
+  BackupOptions options;
+  options.force = true;
+  auto second = Backup({source_}, 2000, options);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->snapshot.record.stats().bytes_read(), 7u);
+}
+
+TEST_F(ArchiverTest, AnInsertionInABigFileStoresAboutOneChunk) {
+  std::string data = testing::RandomBytes(32 << 20, 2);
+  testing::WriteFile(source_ + "/big", data);
+  auto first = Backup({source_}, 1000);
+  ASSERT_TRUE(first.ok());
+  data.insert(data.size() / 2, "inserted in the middle");
+  testing::WriteFile(source_ + "/big", data);
+  auto second = Backup({source_}, 2000);
+  ASSERT_TRUE(second.ok());
+  const auto& stats = second->snapshot.record.stats();
+  EXPECT_EQ(stats.files_changed(), 1u);
+  EXPECT_LE(stats.chunks_added(), 3u);
+  EXPECT_LT(stats.bytes_added(), 10u << 20) << "a 22-byte insertion re-stored most of 32 MiB";
+}
+
+TEST_F(ArchiverTest, DuplicateFilesAreStoredOnce) {
+  std::string data = testing::RandomBytes(2 << 20, 3);
+  testing::WriteFile(source_ + "/one", data);
+  testing::WriteFile(source_ + "/two", data);
+  auto result = Backup({source_}, 1000);
+  ASSERT_TRUE(result.ok());
+  EXPECT_LT(result->snapshot.record.stats().bytes_added(), (2u << 20) + (256u << 10));
+}
+
+TEST_F(ArchiverTest, HardlinksAreReadOnceAndKeepTheirInode) {
+  testing::WriteFile(source_ + "/a", testing::RandomBytes(1 << 20, 4));
+  ASSERT_EQ(link((source_ + "/a").c_str(), (source_ + "/b").c_str()), 0);
+  auto result = Backup({source_}, 1000);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->snapshot.record.stats().bytes_read(), 1u << 20);
+  auto a = repo_->LookupPath(result->snapshot, InSnapshot("a"));
+  auto b = repo_->LookupPath(result->snapshot, InSnapshot("b"));
+  EXPECT_EQ(a->inode(), b->inode());
+  EXPECT_EQ(a->nlink(), 2u);
+}
+
+TEST_F(ArchiverTest, HolesAreNotStoredAsData) {
+  testing::MakeSparseFile(source_ + "/sparse", 256ull << 20, {100 << 20}, 4096);
+  auto result = Backup({source_}, 1000);
+  ASSERT_TRUE(result.ok());
+  EXPECT_LE(result->snapshot.record.stats().bytes_read(), 1u << 20);
+  auto entry = repo_->LookupPath(result->snapshot, InSnapshot("sparse"));
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ(entry->size(), 256ull << 20);
+  uint64_t total = 0;
+  for (const auto& e : entry->extents()) total += e.size();
+  EXPECT_EQ(total, 256ull << 20);
+}
+
+TEST_F(ArchiverTest, ExcludedEntriesAreLeftOut) {
+  testing::WriteFile(source_ + "/keep.txt", "k");
+  testing::WriteFile(source_ + "/skip.tmp", "s");
+  mkdir((source_ + "/cache").c_str(), 0755);
+  testing::WriteFile(source_ + "/cache/inner", "i");
+  BackupOptions options;
+  options.excludes = {"*.tmp", "cache"};
+  auto result = Backup({source_}, 1000, options);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(repo_->LookupPath(result->snapshot, InSnapshot("keep.txt")).ok());
+  EXPECT_FALSE(repo_->LookupPath(result->snapshot, InSnapshot("skip.tmp")).ok());
+  EXPECT_FALSE(repo_->LookupPath(result->snapshot, InSnapshot("cache")).ok());
+}
+
+TEST_F(ArchiverTest, AMissingPathIsReportedAndTheRestStored) {
+  testing::WriteFile(source_ + "/here", "h");
+  auto result = Backup({source_, tmp_ / "does-not-exist"}, 1000);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->errors.size(), 1u);
+  EXPECT_EQ(result->errors[0].path, tmp_ / "does-not-exist");
+  EXPECT_TRUE(result->snapshot.record.incomplete());
+  EXPECT_TRUE(repo_->LookupPath(result->snapshot, InSnapshot("here")).ok());
+}
+
+TEST_F(ArchiverTest, NothingToBackUpIsAnError) {
+  auto result = Backup({tmp_ / "nope"}, 1000);
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(repo_->ListSnapshots()->empty());
+}
+
+TEST_F(ArchiverTest, StreamFailsWithoutSnapshotWhenTheProducerFails) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "partial dump", 12), 12);
+  close(fds[1]);
+  BackupOptions options;
+  options.group = "host/db";
+  options.time_ns = 1'000'000'000;
+  Archiver archiver(*repo_, options, nullptr);
+  auto result = archiver.BackupStream(fds[0], "db.sql", [] { return Status::Aborted("pg_dump exited with status 1"); });
+  close(fds[0]);
+  EXPECT_EQ(result.status().code(), Code::kAborted);
+  EXPECT_TRUE(repo_->ListSnapshots()->empty());
+}
+
+TEST_F(ArchiverTest, StreamIsStoredAsOneFile) {
+  std::string data = testing::RandomBytes(9 << 20, 5);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t writer = fork();
+  if (writer == 0) {
+    close(fds[0]);
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = write(fds[1], data.data() + off, std::min<size_t>(65536, data.size() - off));
+      if (n <= 0) _exit(1);
+      off += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  BackupOptions options;
+  options.group = "host/db";
+  options.time_ns = 1'000'000'000;
+  Archiver archiver(*repo_, options, nullptr);
+  auto result = archiver.BackupStream(fds[0], "db.sql", [] { return Status::Ok(); });
+  close(fds[0]);
+  waitpid(writer, nullptr, 0);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  auto entry = repo_->LookupPath(result->snapshot, "db.sql");
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ(entry->size(), data.size());
+  testing::TempDir out;
+  int fd = open((out / "copy").c_str(), O_WRONLY | O_CREAT, 0600);
+  ASSERT_TRUE(restore::WriteFileContent(*repo_, *entry, fd).ok());
+  close(fd);
+  EXPECT_EQ(testing::ReadFile(out / "copy"), data);
+}
+
+TEST(AbsolutePathTest, NormalizesLexically) {
+  EXPECT_EQ(AbsolutePath("a/./b/../c", "/home/u"), "/home/u/a/c");
+  EXPECT_EQ(AbsolutePath("/srv/data/", "/x"), "/srv/data");
+  EXPECT_EQ(AbsolutePath("../..", "/a"), "/");
+  EXPECT_EQ(AbsolutePath(".", "/"), "/");
+}
+
+}  // namespace
+}  // namespace coffer::ingest

@@ -1,0 +1,65 @@
+#include "store/model/tree.h"
+
+#include <gtest/gtest.h>
+
+namespace coffer::model {
+namespace {
+
+pb::Tree SampleTree() {
+  pb::Tree tree;
+  for (const char* name : {"zeta", "alpha", "line\nbreak", "\xff\xfe", "mid"}) {
+    pb::Entry* e = tree.add_entries();
+    e->set_name(name);
+    e->set_type(pb::Entry::FILE);
+    e->set_mode(0644);
+    e->set_mtime_ns(1'700'000'000'123'456'789);
+    pb::Extent* x = e->add_extents();
+    x->set_chunk_id(std::string(32, 'c'));
+    x->set_size(10);
+    pb::Xattr* a = e->add_xattrs();
+    a->set_name("user.k");
+    a->set_value(std::string("v\0v", 3));
+  }
+  SortEntries(&tree);
+  return tree;
+}
+
+TEST(TreeTest, EncodeDecodeEncodeIsIdentical) {
+  pb::Tree tree = SampleTree();
+  Bytes first = Encode(tree);
+  pb::Tree decoded;
+  ASSERT_TRUE(Decode(first, &decoded, "tree").ok());
+  EXPECT_EQ(Encode(decoded), first);
+}
+
+TEST(TreeTest, IdenticalTreesEncodeIdentically) {
+  EXPECT_EQ(Encode(SampleTree()), Encode(SampleTree()));
+}
+
+TEST(TreeTest, FindsEveryEntryByBinarySearch) {
+  pb::Tree tree = SampleTree();
+  for (const auto& e : tree.entries()) {
+    const pb::Entry* found = FindEntry(tree, e.name());
+    ASSERT_NE(found, nullptr) << e.name();
+    EXPECT_EQ(found->name(), e.name());
+  }
+  EXPECT_EQ(FindEntry(tree, "absent"), nullptr);
+  EXPECT_EQ(FindEntry(pb::Tree(), "x"), nullptr);
+}
+
+TEST(TreeTest, GarbageDoesNotDecode) {
+  Bytes garbage = {0xff, 0xff, 0xff, 0xff, 0x0f};
+  pb::Tree tree;
+  Status s = Decode(garbage, &tree, "tree abc");
+  EXPECT_EQ(s.code(), Code::kCorruption);
+  EXPECT_NE(s.message().find("tree abc"), std::string::npos);
+}
+
+TEST(TreeTest, SplitsPaths) {
+  EXPECT_EQ(SplitPath("/srv//data/"), (std::vector<std::string>{"srv", "data"}));
+  EXPECT_TRUE(SplitPath("/").empty());
+  EXPECT_TRUE(SplitPath("").empty());
+}
+
+}  // namespace
+}  // namespace coffer::model

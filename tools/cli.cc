@@ -1,0 +1,228 @@
+#include "tools/cli.h"
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "store/base/unique_fd.h"
+#include "store/repo/local.h"
+#include "tools/exit_codes.h"
+
+namespace coffer::tools {
+
+int Fail(const Status& status) {
+  fmt::print(stderr, "coffer: {}\n", status.message());
+  return ExitCodeFor(status);
+}
+
+Opened OpenRepository(const GlobalOptions& global) {
+  Opened opened;
+  if (global.repo.empty()) {
+    opened.exit_code = Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+    return opened;
+  }
+  auto wait = ParseDuration(global.lock_wait);
+  if (!wait.ok()) {
+    opened.exit_code = Fail(wait.status());
+    return opened;
+  }
+  LocalOpenOptions options{*wait, global.command_line};
+  auto repo = OpenLocalRepository(global.repo, options,
+                                  [&] { return ReadPassphrase(global, /*confirm=*/false); });
+  if (!repo.ok()) {
+    int code = Fail(repo.status());
+    opened.exit_code = repo.status().code() == Code::kNotFound ? kExitNoRepository : code;
+    return opened;
+  }
+  opened.repo = std::move(repo).value();
+  return opened;
+}
+
+namespace {
+
+Result<std::string> ReadLine(int fd, std::string_view what) {
+  std::string line;
+  char c;
+  for (;;) {
+    ssize_t n = read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "read passphrase from " + std::string(what));
+    if (n == 0 || c == '\n') break;
+    line.push_back(c);
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+Result<std::string> Prompt(const char* question) {
+  UniqueFd tty(open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+  if (!tty.valid()) {
+    return Status::InvalidArgument(
+        "no passphrase: set COFFER_PASSPHRASE or COFFER_PASSPHRASE_FILE, or give "
+        "--passphrase-file or --passphrase-fd (there is no terminal to ask)");
+  }
+  if (write(tty.get(), question, strlen(question)) < 0) return Status::FromErrno(errno, "prompt");
+  struct termios old {};
+  bool have_termios = tcgetattr(tty.get(), &old) == 0;
+  if (have_termios) {
+    struct termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(tty.get(), TCSAFLUSH, &quiet);
+  }
+  auto line = ReadLine(tty.get(), "the terminal");
+  if (have_termios) tcsetattr(tty.get(), TCSAFLUSH, &old);
+  (void)!write(tty.get(), "\n", 1);
+  return line;
+}
+
+}  // namespace
+
+Result<std::string> ReadPassphrase(const GlobalOptions& global, bool confirm) {
+  std::string file = global.passphrase_file;
+  if (file.empty()) {
+    if (const char* env = std::getenv("COFFER_PASSPHRASE_FILE")) file = env;
+  }
+  if (global.passphrase_fd >= 0) return ReadLine(global.passphrase_fd, "--passphrase-fd");
+  if (!file.empty()) {
+    UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return Status::FromErrno(errno, "cannot read passphrase file " + file);
+    return ReadLine(fd.get(), file);
+  }
+  if (const char* env = std::getenv("COFFER_PASSPHRASE")) return std::string(env);
+  COFFER_ASSIGN_OR_RETURN(std::string first, Prompt("Passphrase: "));
+  if (confirm) {
+    if (first.empty()) return Status::InvalidArgument("the passphrase is empty");
+    COFFER_ASSIGN_OR_RETURN(std::string second, Prompt("Passphrase again: "));
+    if (first != second) return Status::InvalidArgument("the passphrases do not match");
+  }
+  return first;
+}
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return Status::InvalidArgument("invalid duration '" + std::string(text) +
+                                   "': use e.g. 30s, 5m, 1h30m or seconds");
+  };
+  if (text.empty()) return bad();
+  double total = 0, number = 0, fraction = 0;
+  bool have_number = false, in_fraction = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      if (in_fraction) {
+        fraction /= 10;
+        number += (c - '0') * fraction;
+      } else {
+        number = number * 10 + (c - '0');
+      }
+      have_number = true;
+      continue;
+    }
+    if (c == '.' && !in_fraction) {
+      in_fraction = true;
+      fraction = 1;
+      continue;
+    }
+    double unit;
+    switch (c) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      default: return bad();
+    }
+    if (!have_number) return bad();
+    total += number * unit;
+    number = 0;
+    have_number = in_fraction = false;
+  }
+  total += number;  // a trailing bare number counts as seconds
+  return std::chrono::milliseconds(static_cast<int64_t>(total * 1000));
+}
+
+Result<uint64_t> ParseSize(std::string_view text) {
+  auto bad = [&] {
+    return Status::InvalidArgument("invalid size '" + std::string(text) + "': use e.g. 64M, 1G, 512K");
+  };
+  if (text.empty()) return bad();
+  uint64_t multiplier = 1;
+  char last = static_cast<char>(std::toupper(static_cast<unsigned char>(text.back())));
+  if (last == 'K' || last == 'M' || last == 'G') {
+    multiplier = last == 'K' ? 1024 : last == 'M' ? 1024 * 1024 : 1024ull * 1024 * 1024;
+    text.remove_suffix(1);
+  }
+  if (text.empty()) return bad();
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return bad();
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value * multiplier;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1024 && unit < 5) {
+    v /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[unit]);
+}
+
+std::string HumanDuration(int64_t nanos) {
+  double s = static_cast<double>(nanos) / 1e9;
+  if (s < 60) return fmt::format("{:.1f} s", s);
+  auto total = static_cast<int64_t>(s);
+  if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}h{:02}m{:02}s", total / 3600, total / 60 % 60, total % 60);
+}
+
+std::string EscapeName(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (unsigned char c : name) {
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\\': out += "\\\\"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += fmt::format("\\x{:02x}", c);
+        } else {
+          out.push_back(static_cast<char>(c));  // UTF-8 passes through
+        }
+    }
+  }
+  return out;
+}
+
+std::string ModeString(const pb::Entry& entry) {
+  std::string s = "----------";
+  switch (entry.type()) {
+    case pb::Entry::DIRECTORY: s[0] = 'd'; break;
+    case pb::Entry::SYMLINK: s[0] = 'l'; break;
+    case pb::Entry::FIFO: s[0] = 'p'; break;
+    case pb::Entry::CHAR_DEVICE: s[0] = 'c'; break;
+    case pb::Entry::BLOCK_DEVICE: s[0] = 'b'; break;
+    default: break;
+  }
+  uint32_t m = entry.mode();
+  const char* rwx = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) {
+    if (m & (1u << (8 - i))) s[1 + i] = rwx[i];
+  }
+  if (m & 04000) s[3] = (m & 0100) ? 's' : 'S';
+  if (m & 02000) s[6] = (m & 0010) ? 's' : 'S';
+  if (m & 01000) s[9] = (m & 0001) ? 't' : 'T';
+  return s;
+}
+
+}  // namespace coffer::tools

@@ -1,0 +1,60 @@
+// What every subcommand shares: the global options, opening the repository,
+// reporting errors, and formatting sizes, durations and names for people.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "store/repo/repository.h"
+
+namespace coffer::tools {
+
+struct GlobalOptions {
+  std::string repo;
+  std::string passphrase_file;
+  int passphrase_fd = -1;
+  std::string lock_wait = "0";
+  bool quiet = false;
+  std::string command_line;  // shown to a process waiting for our lock
+};
+
+// Prints "coffer: MESSAGE" on stderr and returns the exit code for `status`.
+int Fail(const Status& status);
+
+// Opens the repository named by -r/COFFER_REPO; a missing one exits 10.
+struct Opened {
+  std::unique_ptr<Repository> repo;
+  int exit_code = 0;  // non-zero when repo is null
+};
+Opened OpenRepository(const GlobalOptions& global);
+
+// The passphrase from --passphrase-fd, --passphrase-file, COFFER_PASSPHRASE_FILE,
+// COFFER_PASSPHRASE or the terminal, in that order. `confirm` asks twice.
+Result<std::string> ReadPassphrase(const GlobalOptions& global, bool confirm);
+
+// "30s", "5m", "1h30m", "2d", or plain seconds.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+// "64M", "1G", "512K", or plain bytes (powers of 1024).
+Result<uint64_t> ParseSize(std::string_view text);
+
+std::string HumanBytes(uint64_t bytes);       // "1.2 GiB"
+std::string HumanDuration(int64_t nanos);     // "6.2 s"
+// Bytes as a person can read them: non-printable bytes as \n, \t, \xNN.
+std::string EscapeName(std::string_view name);
+// "drwxr-xr-x" from an entry's type and mode.
+std::string ModeString(const pb::Entry& entry);
+
+// Registration of each subcommand (tools/cmd_*.cc). Each sets a callback that
+// stores the command's exit code in `*exit_code`.
+void RegisterInit(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterSnapshots(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterLs(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);
+
+}  // namespace coffer::tools

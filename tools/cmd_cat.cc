@@ -1,0 +1,41 @@
+// coffer cat: write one file of a snapshot to standard output.
+#include <unistd.h>
+
+#include "store/restore/restorer.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
+
+namespace coffer::tools {
+namespace {
+
+struct CatArgs {
+  std::string snapshot;
+  std::string path;
+};
+
+int RunCat(const GlobalOptions& global, const CatArgs& args) {
+  Opened opened = OpenRepository(global);
+  if (!opened.repo) return opened.exit_code;
+  Repository& repo = *opened.repo;
+  auto snapshot = repo.FindSnapshot(args.snapshot);
+  if (!snapshot.ok()) return Fail(snapshot.status());
+  auto entry = repo.LookupPath(*snapshot, args.path);
+  if (!entry.ok()) return Fail(entry.status());
+  if (entry->type() != pb::Entry::FILE) {
+    return Fail(Status::NotFound("'" + args.path + "' is not a regular file"));
+  }
+  Status s = restore::WriteFileContent(repo, *entry, STDOUT_FILENO);
+  return s.ok() ? kExitOk : Fail(s.WithContext(args.path));
+}
+
+}  // namespace
+
+void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  auto args = std::make_shared<CatArgs>();
+  CLI::App* cmd = app.add_subcommand("cat", "Write a file of a snapshot to standard output");
+  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")->required();
+  cmd->add_option("PATH", args->path, "File in the snapshot")->required();
+  cmd->callback([&global, args, exit_code] { *exit_code = RunCat(global, *args); });
+}
+
+}  // namespace coffer::tools

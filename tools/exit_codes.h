@@ -1,0 +1,32 @@
+// The exit codes of every coffer command; man/coffer.1 lists the same table.
+#pragma once
+
+#include "store/base/status.h"
+
+namespace coffer::tools {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,          // anything else; the message says what
+  kExitUsage = 2,          // unknown option, missing argument, bad value
+  kExitIncomplete = 3,     // backup stored, but some sources could not be read
+  kExitDamaged = 4,        // a stored object failed authentication or its checksum
+  kExitNoRepository = 10,  // no Coffer repository at the given folder
+  kExitLocked = 11,        // another process holds the repository
+  kExitWrongPassphrase = 12,
+  kExitInterrupted = 130,
+};
+
+// The one mapping from a Status to an exit code.
+inline int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk: return kExitOk;
+    case Code::kInvalidArgument: return kExitUsage;
+    case Code::kCorruption: return kExitDamaged;
+    case Code::kBusy: return kExitLocked;
+    case Code::kUnauthenticated: return kExitWrongPassphrase;
+    default: return kExitError;
+  }
+}
+
+}  // namespace coffer::tools

@@ -1,0 +1,70 @@
+// coffer: the command line. Each subcommand lives in tools/cmd_NAME.cc.
+#include <sys/resource.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
+
+namespace {
+
+// Deep trees keep one directory open per level while they are walked.
+void RaiseOpenFileLimit() {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace coffer::tools;
+  RaiseOpenFileLimit();
+
+  CLI::App app{"Coffer: encrypted, deduplicating, incremental backups.\n"
+               "Every command and exit code is described in coffer(1) and coffer-COMMAND(1).",
+               "coffer"};
+  app.set_version_flag("--version", "coffer 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the command name
+
+  GlobalOptions global;
+  for (int i = 0; i < argc; ++i) global.command_line += (i ? " " : "") + std::string(argv[i]);
+  app.add_option("-r,--repo", global.repo, "Repository folder")->envname("COFFER_REPO");
+  app.add_option("--passphrase-file", global.passphrase_file,
+                 "Read the passphrase from the first line of FILE")
+      ->envname("COFFER_PASSPHRASE_FILE");
+  app.add_option("--passphrase-fd", global.passphrase_fd,
+                 "Read the passphrase from file descriptor N");
+  app.add_option("--lock-wait", global.lock_wait,
+                 "How long to wait for a repository locked by another process (e.g. 30s, 5m)")
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", global.quiet, "No progress and no summary, only errors");
+
+  int exit_code = kExitOk;
+  RegisterInit(app, global, &exit_code);
+  RegisterBackup(app, global, &exit_code);
+  RegisterSnapshots(app, global, &exit_code);
+  RegisterLs(app, global, &exit_code);
+  RegisterRestore(app, global, &exit_code);
+  RegisterCat(app, global, &exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "coffer: {} (see coffer --help)\n", e.what());
+    return kExitUsage;
+  }
+  std::fflush(stdout);
+  return exit_code;
+}
