@@ -1,4 +1,5 @@
 // coffer backup: store a new snapshot of files, directories or a stream.
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>

@@ -64,7 +64,10 @@ class FileReader {
         if (d < 0 && errno != ENXIO) return Status::FromErrno(errno, "seek");
         data = d < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(d), size);
         if (data > pos) AddHole(content, data - pos);
-        if (data >= size) break;
+        if (data >= size) {  // a trailing hole
+          pos = size;
+          break;
+        }
         off_t h = lseek(fd, static_cast<off_t>(data), SEEK_HOLE);
         if (h < 0) return Status::FromErrno(errno, "seek");
         hole = std::min<uint64_t>(static_cast<uint64_t>(h), size);
