@@ -1,0 +1,276 @@
+#include "tests/e2e/e2e_util.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace coffer::e2e {
+namespace {
+
+void Check(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "COFFER_", 7) == 0) continue;
+    env.push_back(*e);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+void IgnoreSigpipeOnce() {
+  static bool done = [] {
+    signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)done;
+}
+
+// Forks and execs; the three pipe ends the parent keeps are returned.
+pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
+            int* in_fd, int* out_fd, int* err_fd) {
+  IgnoreSigpipeOnce();
+  int in[2], out[2], err[2];
+  Check(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0,
+        "pipe");
+  std::vector<std::string> env = ChildEnv(extra_env);
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = fork();
+  Check(pid >= 0, "fork");
+  if (pid == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    execvpe(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  *in_fd = in[1];
+  *out_fd = out[0];
+  *err_fd = err[0];
+  return pid;
+}
+
+// Writes `data` to in_fd (then closes it, if close_in) while draining both
+// output pipes until they reach end of file.
+void Pump(int in_fd, const std::string& data, bool close_in, int out_fd, int err_fd,
+          std::string* out, std::string* err) {
+  size_t written = 0;
+  if (in_fd >= 0) fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+  bool in_open = in_fd >= 0 && (written < data.size() || close_in);
+  if (in_fd >= 0 && data.empty() && close_in) {
+    close(in_fd);
+    in_open = false;
+  }
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open) {
+    pollfd fds[3];
+    int n = 0;
+    int i_in = -1, i_out = -1, i_err = -1;
+    if (in_open && written < data.size()) {
+      i_in = n;
+      fds[n++] = {in_fd, POLLOUT, 0};
+    }
+    if (out_open) {
+      i_out = n;
+      fds[n++] = {out_fd, POLLIN, 0};
+    }
+    if (err_open) {
+      i_err = n;
+      fds[n++] = {err_fd, POLLIN, 0};
+    }
+    int r = poll(fds, static_cast<nfds_t>(n), -1);
+    if (r < 0 && errno == EINTR) continue;
+    Check(r >= 0, "poll");
+    if (i_in >= 0 && fds[i_in].revents) {
+      ssize_t w = write(in_fd, data.data() + written, data.size() - written);
+      if (w > 0) written += static_cast<size_t>(w);
+      if (w < 0 && errno != EAGAIN && errno != EINTR) written = data.size();  // EPIPE: reader gone
+      if (written >= data.size() && close_in) {
+        close(in_fd);
+        in_open = false;
+      }
+    }
+    if (i_out >= 0 && fds[i_out].revents) {
+      ssize_t k = read(out_fd, buf, sizeof buf);
+      if (k > 0) out->append(buf, static_cast<size_t>(k));
+      else if (k == 0 || errno != EINTR) out_open = false;
+    }
+    if (i_err >= 0 && fds[i_err].revents) {
+      ssize_t k = read(err_fd, buf, sizeof buf);
+      if (k > 0) err->append(buf, static_cast<size_t>(k));
+      else if (k == 0 || errno != EINTR) err_open = false;
+    }
+  }
+  if (in_open) close(in_fd);
+  close(out_fd);
+  close(err_fd);
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+Output RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+           const std::string& stdin_data) {
+  int in, out, err;
+  pid_t pid = Spawn(argv, env, &in, &out, &err);
+  Output result;
+  Pump(in, stdin_data, /*close_in=*/true, out, err, &result.out, &result.err);
+  result.code = WaitExit(pid);
+  return result;
+}
+
+Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  pid_ = Spawn(argv, env, &stdin_fd_, &stdout_fd_, &stderr_fd_);
+}
+
+Child::~Child() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    CloseStdin();
+    if (stdout_fd_ >= 0) close(stdout_fd_);
+    if (stderr_fd_ >= 0) close(stderr_fd_);
+    WaitExit(pid_);
+  }
+}
+
+void Child::WriteStdin(const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = write(stdin_fd_, data.data() + done, data.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    Check(w > 0, "write to child");
+    done += static_cast<size_t>(w);
+  }
+}
+
+void Child::CloseStdin() {
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
+Output Child::Wait() {
+  Output result;
+  Pump(stdin_fd_, {}, /*close_in=*/true, stdout_fd_, stderr_fd_, &result.out, &result.err);
+  stdin_fd_ = stdout_fd_ = stderr_fd_ = -1;
+  result.code = WaitExit(pid_);
+  pid_ = -1;
+  return result;
+}
+
+bool WaitForFileContaining(const std::string& path, const std::string& needle, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (testing::ReadFile(path).find(needle) != std::string::npos) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval, not a sync
+  }
+}
+
+static std::vector<std::string>* g_files;
+
+std::vector<std::string> FilesBelow(const std::string& root) {
+  std::vector<std::string> files;
+  g_files = &files;
+  nftw(root.c_str(), [](const char* p, const struct stat* st, int type, struct FTW*) {
+    if (type == FTW_F && S_ISREG(st->st_mode)) g_files->push_back(p);
+    return 0;
+  }, 32, FTW_PHYS);
+  g_files = nullptr;
+  return files;
+}
+
+std::string Hex(const std::string& bytes) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
+
+void CofferTest::SetUp() {
+  repo_ = tmp_ / "repo";
+  Output init = Coffer({"init", "--kdf-ops", "1", "--kdf-memory", "8K"});
+  ASSERT_EQ(init.code, 0) << init.all();
+}
+
+Output CofferTest::Coffer(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                          const std::string& stdin_data) {
+  std::vector<std::string> argv = {COFFER_BINARY, "-r", repo_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> full_env = PassEnv();
+  full_env.insert(full_env.end(), env.begin(), env.end());
+  return e2e::RunProcess(argv, full_env, stdin_data);
+}
+
+Output CofferTest::CofferRaw(const std::vector<std::string>& args,
+                             const std::vector<std::string>& env, const std::string& stdin_data) {
+  std::vector<std::string> argv = {COFFER_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return e2e::RunProcess(argv, env, stdin_data);
+}
+
+nlohmann::json CofferTest::Snapshots() {
+  Output o = Coffer({"snapshots", "--json"});
+  EXPECT_EQ(o.code, 0) << o.all();
+  auto j = nlohmann::json::parse(o.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_TRUE(j.is_array()) << o.out;
+  return j.is_array() ? j : nlohmann::json::array();
+}
+
+nlohmann::json CofferTest::Backup(const std::vector<std::string>& paths,
+                                  const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"backup", "--json", "--group", group_};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), paths.begin(), paths.end());
+  Output o = Coffer(args);
+  EXPECT_EQ(o.code, 0) << o.all();
+  auto j = nlohmann::json::parse(o.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_TRUE(j.is_object()) << o.all();
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+std::string CofferTest::RestoreAll(const std::string& snapshot) {
+  std::string target = tmp_ / ("restore" + std::to_string(restores_++));
+  Output o = Coffer({"restore", "--target", target, snapshot});
+  EXPECT_EQ(o.code, 0) << o.all();
+  return target;
+}
+
+std::vector<std::string> CofferTest::Compare(const std::string& source, const std::string& target) {
+  return testing::CompareTrees(source, target + source, geteuid() == 0);
+}
+
+}  // namespace coffer::e2e

@@ -1,0 +1,248 @@
+// Every exit code coffer(1) documents that a test can provoke, with the
+// message that goes with it.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/e2e_util.h"
+
+namespace coffer::e2e {
+namespace {
+
+using testing::ReadFile;
+using testing::WriteFile;
+
+class ExitCodesTest : public CofferTest {};
+
+TEST_F(ExitCodesTest, UnknownOptionExitsWith2) {
+  Output sub = Coffer({"snapshots", "--no-such-option"});
+  EXPECT_EQ(sub.code, 2) << sub.all();
+  EXPECT_NE(sub.err.find("--no-such-option"), std::string::npos) << sub.err;
+  Output global = Coffer({"--no-such-option", "snapshots"});
+  EXPECT_EQ(global.code, 2) << global.all();
+}
+
+TEST_F(ExitCodesTest, NoCommandOrMissingArgumentExitsWith2) {
+  EXPECT_EQ(Coffer({}).code, 2);
+  EXPECT_EQ(Coffer({"ls"}).code, 2) << "SNAPSHOT is required";
+  EXPECT_EQ(Coffer({"restore", "host/e2e/latest"}).code, 2) << "--target is required";
+  EXPECT_EQ(Coffer({"backup", "--group", group_}).code, 2) << "no PATH";
+}
+
+TEST_F(ExitCodesTest, BadTimeExitsWith2) {
+  WriteFile(tmp_ / "f", "x");
+  for (std::string bad : {"yesterday", "2020-13-01T00:00:00Z", "2020-01-02T03:04:05.5Z"}) {
+    Output o = Coffer({"backup", "--group", group_, "--time", bad, tmp_ / "f"});
+    EXPECT_EQ(o.code, 2) << bad << ": " << o.all();
+    EXPECT_FALSE(o.err.empty()) << bad;
+  }
+  EXPECT_TRUE(Snapshots().empty());
+}
+
+TEST_F(ExitCodesTest, BadValuesExitWith2) {
+  EXPECT_EQ(Coffer({"--lock-wait", "soon", "snapshots"}).code, 2);
+  EXPECT_EQ(Coffer({"backup", "--group", "no-slash", tmp_.path()}).code, 2);
+  EXPECT_EQ(Coffer({"snapshots", "--group", "no-slash"}).code, 2);
+  Output level = CofferRaw({"-r", tmp_ / "other", "init", "--compression-level", "20"}, PassEnv());
+  EXPECT_EQ(level.code, 2) << level.all();
+  Output mode = CofferRaw({"-r", tmp_ / "other", "init", "--encryption", "rot13"}, PassEnv());
+  EXPECT_EQ(mode.code, 2) << mode.all();
+}
+
+TEST_F(ExitCodesTest, NoRepositoryGivenExitsWith2) {
+  Output o = CofferRaw({"snapshots"}, PassEnv());
+  EXPECT_EQ(o.code, 2) << o.all();
+  EXPECT_NE(o.err.find("no repository"), std::string::npos) << o.err;
+}
+
+TEST_F(ExitCodesTest, RepositoryFromEnvironmentIsUsed) {
+  std::vector<std::string> env = PassEnv();
+  env.push_back("COFFER_REPO=" + repo_);
+  Output o = CofferRaw({"snapshots", "--json"}, env);
+  EXPECT_EQ(o.code, 0) << o.all();
+  EXPECT_EQ(o.out, "[]\n");
+}
+
+TEST_F(ExitCodesTest, FolderThatIsNoRepositoryExitsWith10) {
+  mkdir((tmp_ / "empty").c_str(), 0755);
+  Output empty = CofferRaw({"-r", tmp_ / "empty", "snapshots"}, PassEnv());
+  EXPECT_EQ(empty.code, 10) << empty.all();
+  EXPECT_NE(empty.err.find("no Coffer repository"), std::string::npos) << empty.err;
+  Output missing = CofferRaw({"-r", tmp_ / "missing", "ls", "host/x/latest"}, PassEnv());
+  EXPECT_EQ(missing.code, 10) << missing.all();
+  struct stat st;
+  EXPECT_NE(stat((tmp_ / "missing").c_str(), &st), 0) << "a read command created the folder";
+}
+
+TEST_F(ExitCodesTest, InitIntoANonEmptyFolderExitsWith1) {
+  mkdir((tmp_ / "full").c_str(), 0755);
+  WriteFile(tmp_ / "full/file", "x");
+  Output o = CofferRaw({"-r", tmp_ / "full", "init", "--kdf-ops", "1", "--kdf-memory", "8K"},
+                       PassEnv());
+  EXPECT_EQ(o.code, 1) << o.all();
+  EXPECT_EQ(ReadFile(tmp_ / "full/file"), "x");
+}
+
+TEST_F(ExitCodesTest, WrongPassphraseExitsWith12) {
+  Output o = CofferRaw({"-r", repo_, "snapshots"}, {"COFFER_PASSPHRASE=not the passphrase"});
+  EXPECT_EQ(o.code, 12) << o.all();
+  EXPECT_NE(o.err.find("wrong passphrase"), std::string::npos) << o.err;
+}
+
+TEST_F(ExitCodesTest, PassphraseFromFileAndFdAreAccepted) {
+  WriteFile(tmp_ / "pass", passphrase_ + "\n");
+  Output file = CofferRaw({"-r", repo_, "--passphrase-file", tmp_ / "pass", "snapshots"});
+  EXPECT_EQ(file.code, 0) << file.all();
+  Output env_file = CofferRaw({"-r", repo_, "snapshots"}, {"COFFER_PASSPHRASE_FILE=" + tmp_ / "pass"});
+  EXPECT_EQ(env_file.code, 0) << env_file.all();
+  Output fd = CofferRaw({"-r", repo_, "--passphrase-fd", "0", "snapshots"}, {}, passphrase_ + "\n");
+  EXPECT_EQ(fd.code, 0) << fd.all();
+  Output wrong_fd = CofferRaw({"-r", repo_, "--passphrase-fd", "0", "snapshots"}, {}, "nope\n");
+  EXPECT_EQ(wrong_fd.code, 12) << wrong_fd.all();
+}
+
+TEST_F(ExitCodesTest, NoPassphraseAndNoTerminalFails) {
+  Output o = CofferRaw({"-r", repo_, "snapshots"});
+  EXPECT_NE(o.code, 0) << o.all();
+  EXPECT_NE(o.err.find("no passphrase"), std::string::npos) << o.err;
+}
+
+// True once some fd of `pid` refers to `path`: the process has opened it.
+bool HasOpen(pid_t pid, const std::string& path) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (dirent* e = readdir(d)) {
+    char target[PATH_MAX];
+    ssize_t n = readlink((dir + "/" + e->d_name).c_str(), target, sizeof target);
+    if (n > 0 && std::string(target, static_cast<size_t>(n)) == path) found = true;
+  }
+  closedir(d);
+  return found;
+}
+
+TEST_F(ExitCodesTest, LockedRepositoryExitsWith11AndLockWaitSucceedsWhenFreed) {
+  // A backup of stdin holds the repository while it reads.
+  Child holder({COFFER_BINARY, "-r", repo_, "backup", "--stdin", "--stdin-name", "held", "--group",
+                group_},
+               PassEnv());
+  std::string pid = std::to_string(holder.pid());
+  ASSERT_TRUE(WaitForFileContaining(repo_ + "/lock", "pid " + pid + " ", 10000))
+      << "lock file: " << ReadFile(repo_ + "/lock");
+  holder.WriteStdin("written while locked\n");
+
+  Output locked = Coffer({"snapshots"});
+  EXPECT_EQ(locked.code, 11) << locked.all();
+  EXPECT_NE(locked.err.find("pid " + pid), std::string::npos) << locked.err;
+  EXPECT_NE(locked.err.find("backup"), std::string::npos) << locked.err;
+
+  Child waiter({COFFER_BINARY, "-r", repo_, "--lock-wait", "30s", "snapshots", "--json"}, PassEnv());
+  // The waiter has reached the lock once it holds the lock file open.
+  char real[PATH_MAX];
+  ASSERT_NE(realpath((repo_ + "/lock").c_str(), real), nullptr);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!HasOpen(waiter.pid(), real) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling interval
+  }
+  EXPECT_TRUE(HasOpen(waiter.pid(), real)) << "the waiter never opened the lock file";
+
+  holder.CloseStdin();
+  Output held = holder.Wait();
+  EXPECT_EQ(held.code, 0) << held.all();
+  Output waited = waiter.Wait();
+  EXPECT_EQ(waited.code, 0) << waited.all();
+  auto list = nlohmann::json::parse(waited.out, nullptr, false);
+  ASSERT_TRUE(list.is_array()) << waited.out;
+  ASSERT_EQ(list.size(), 1u) << "the waiter ran after the holder committed";
+  Output cat = Coffer({"cat", group_ + "/latest", "held"});
+  EXPECT_EQ(cat.out, "written while locked\n");
+}
+
+// Runs coffer as uid/gid 65534 when root (so that a mode-000 file is unreadable).
+class UnreadableTest : public CofferTest {
+ protected:
+  void SetUp() override {
+    as_root_ = geteuid() == 0;
+    base_ = tmp_ / "nobody";
+    mkdir(base_.c_str(), 0755);
+    if (as_root_) {
+      chmod(tmp_.path().c_str(), 0755);
+      ASSERT_EQ(chown(base_.c_str(), 65534, 65534), 0);
+    }
+    repo_ = base_ + "/repo";
+    Output init = As({"-r", repo_, "init", "--kdf-ops", "1", "--kdf-memory", "8K"});
+    ASSERT_EQ(init.code, 0) << init.all();
+  }
+
+  Output As(const std::vector<std::string>& args) {
+    std::vector<std::string> argv;
+    if (as_root_) argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    argv.push_back(COFFER_BINARY);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProcess(argv, PassEnv());
+  }
+
+  void Own(const std::string& path) {
+    if (as_root_) ASSERT_EQ(lchown(path.c_str(), 65534, 65534), 0) << path;
+  }
+
+  bool as_root_ = false;
+  std::string base_;
+};
+
+TEST_F(UnreadableTest, UnreadableFileExitsWith3AndTheRestIsStored) {
+  std::string src = base_ + "/src";
+  mkdir(src.c_str(), 0755);
+  mkdir((src + "/sub").c_str(), 0755);
+  WriteFile(src + "/a.txt", "alpha");
+  WriteFile(src + "/sub/b.txt", "beta");
+  WriteFile(src + "/secret", "do not read");
+  for (const char* p : {"", "/sub", "/a.txt", "/sub/b.txt"}) Own(src + p);
+  chmod((src + "/secret").c_str(), 0);  // owned by root when root, by us otherwise
+
+  Output backup = As({"-r", repo_, "backup", "--group", group_, src});
+  EXPECT_EQ(backup.code, 3) << backup.all();
+  EXPECT_NE(backup.err.find(InSnapshot(src) + "/secret"), std::string::npos) << backup.err;
+  EXPECT_NE(backup.err.find("incomplete"), std::string::npos) << backup.err;
+
+  Output list = As({"-r", repo_, "snapshots", "--json"});
+  ASSERT_EQ(list.code, 0) << list.all();
+  auto snaps = nlohmann::json::parse(list.out, nullptr, false);
+  ASSERT_TRUE(snaps.is_array() && snaps.size() == 1) << list.out;
+  EXPECT_TRUE(snaps[0].value("incomplete", false)) << list.out;
+
+  std::string target = base_ + "/restore";
+  mkdir(target.c_str(), 0755);
+  Own(target);
+  Output restore = As({"-r", repo_, "restore", "--target", target, group_ + "/latest"});
+  EXPECT_EQ(restore.code, 0) << restore.all();
+  EXPECT_EQ(ReadFile(target + src + "/a.txt"), "alpha");
+  EXPECT_EQ(ReadFile(target + src + "/sub/b.txt"), "beta");
+  struct stat st;
+  EXPECT_NE(lstat((target + src + "/secret").c_str(), &st), 0) << "the unreadable file was stored";
+}
+
+TEST(HelpExitTest, HelpOfCofferAndEveryCommandExitsWith0) {
+  for (std::string cmd : {"", "init", "backup", "snapshots", "ls", "restore", "cat"}) {
+    std::vector<std::string> argv = {COFFER_BINARY};
+    if (!cmd.empty()) argv.push_back(cmd);
+    argv.push_back("--help");
+    Output o = RunProcess(argv);
+    EXPECT_EQ(o.code, 0) << cmd << ": " << o.all();
+    EXPECT_NE(o.out.find("Usage"), std::string::npos) << cmd << ": " << o.out;
+  }
+  Output version = RunProcess({COFFER_BINARY, "--version"});
+  EXPECT_EQ(version.code, 0);
+  EXPECT_NE(version.out.find("coffer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace coffer::e2e
