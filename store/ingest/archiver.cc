@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstring>
 #include <chrono>
+#include <deque>
 #include <future>
 #include <map>
 #include <memory>
@@ -30,14 +31,55 @@ struct FileContent {
   std::vector<pb::Extent> extents;
   uint64_t size = 0;
 };
-using ContentFuture = std::shared_future<Result<FileContent>>;
 
-// An entry of the directory being walked; files may still be reading.
+// Files read one after another by one worker: a single hand-off between
+// threads for many small files, which is what a tree of 60,000 files is made of.
+struct ReadBatch {
+  struct Job {
+    UniqueFd fd;  // opened by the walk, so the batch needs no directory
+    struct stat st;
+    Result<FileContent> result = Status::Aborted("not read");
+  };
+  std::vector<Job> jobs;
+  uint64_t bytes = 0;
+  std::shared_future<void> done;
+};
+
+// One file's place in a batch.
+struct ContentRef {
+  std::shared_ptr<ReadBatch> batch;
+  size_t index = 0;
+  const Result<FileContent>& get() const {
+    batch->done.wait();
+    return batch->jobs[index].result;
+  }
+};
+
+struct PendingDir;
+
+// An entry whose content or subtree may still be in the making.
 struct PendingEntry {
   pb::Entry entry;
   std::string path;
-  std::optional<ContentFuture> content;
+  std::optional<ContentRef> content;    // FILE being read
+  std::shared_ptr<PendingDir> subdir;   // DIRECTORY whose tree is not stored yet
 };
+
+// A walked directory waiting for its files; its tree is stored once they are read.
+struct PendingDir {
+  std::string path;
+  std::vector<PendingEntry> entries;
+  std::optional<ObjectId> tree_id;  // set when stored
+};
+
+// Files larger than this get a batch of their own and seal their chunks on the
+// session's workers, so that one big file still keeps every core busy.
+constexpr uint64_t kLargeFile = 8 << 20;
+constexpr size_t kBatchFiles = 32;
+constexpr uint64_t kBatchBytes = 8 << 20;
+// How far the walk may run ahead of the readers, in entries. It keeps the
+// workers fed without holding a whole huge tree in memory.
+constexpr size_t kMaxPendingEntries = 8192;
 
 bool SameFile(const pb::Entry& old, const struct stat& st) {
   return old.type() == pb::Entry::FILE && old.size() == static_cast<uint64_t>(st.st_size) &&
@@ -53,6 +95,7 @@ class FileReader {
 
   Result<FileContent> Read(int fd, const struct stat& st) {
     FileContent content;
+    background_ = static_cast<uint64_t>(st.st_size) > kLargeFile;
     uint64_t size = static_cast<uint64_t>(st.st_size);
     // Only a file with fewer blocks than its size can have holes.
     bool maybe_sparse = static_cast<uint64_t>(st.st_blocks) * 512 < size;
@@ -96,7 +139,7 @@ class FileReader {
     for (;;) {
       COFFER_ASSIGN_OR_RETURN(std::optional<ByteView> piece, chunker.Next());
       if (!piece) break;
-      COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(*piece));
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(*piece, background_));
       pb::Extent& extent = content.extents.emplace_back();
       extent.set_chunk_id(id.bytes.data(), id.bytes.size());
       extent.set_size(piece->size());
@@ -109,9 +152,16 @@ class FileReader {
   WriteSession& session_;
   const chunk::FastCdc& cdc_;
   BackupProgress& progress_;
+  bool background_ = false;
 };
 
 // One backup run: the walk, its statistics and the errors it met.
+//
+// The walk visits directories depth-first and queues file reads in batches;
+// it does not wait for them. Walked directories wait in post-order in
+// `pending_` (children before parents) and their trees are stored from the
+// front of that queue once it holds more than kMaxPendingEntries entries, or
+// at the end. So readers always have work and memory stays bounded.
 class Walk {
  public:
   Walk(Repository& repo, const BackupOptions& options, BackupProgress& progress)
@@ -120,8 +170,7 @@ class Walk {
         progress_(progress),
         excludes_(options.excludes),
         session_(repo, Threads()),
-        files_(Threads(), 4 * Threads()),
-        reader_(session_, repo.chunker(), progress) {}
+        files_(Threads(), 4 * Threads()) {}
 
   Result<BackupResult> Run(const std::vector<std::string>& paths);
   Result<BackupResult> RunStream(int fd, const std::string& name,
@@ -131,7 +180,7 @@ class Walk {
   struct VirtualDir {  // a parent directory of a backed-up path
     pb::Entry meta;
     std::map<std::string, VirtualDir> dirs;
-    std::map<std::string, pb::Entry> leaves;
+    std::map<std::string, PendingEntry> leaves;
   };
 
   unsigned Threads() const {
@@ -154,15 +203,21 @@ class Walk {
     return std::move(tree).value();
   }
 
-  Result<ObjectId> WalkDir(UniqueFd dirfd, const std::string& path, const pb::Tree* parent,
-                           dev_t root_dev);
+  std::shared_ptr<PendingDir> WalkDir(UniqueFd dirfd, const std::string& path,
+                                      const pb::Tree* parent, dev_t root_dev);
   Result<std::optional<PendingEntry>> Visit(int dirfd, const std::string& name,
                                             const std::string& path, const pb::Entry* parent,
                                             dev_t root_dev);
-  ContentFuture ReadLater(int dirfd, const std::string& name, const struct stat& st);
-  // Waits for file contents; entries whose content failed are reported and dropped.
-  void Resolve(std::vector<PendingEntry>& pending, pb::Tree* tree);
-  Result<ObjectId> StoreVirtual(const VirtualDir& dir);
+  // Queues an open file for reading; the batch goes to a worker when full.
+  ContentRef ReadLater(UniqueFd fd, const struct stat& st);
+  void FlushBatch();
+  // The entry as stored: content or subtree filled in; nullopt (reported) if
+  // its content could not be read.
+  std::optional<pb::Entry> Finish(PendingEntry& p);
+  // Stores the trees of walked directories, oldest first, until at most
+  // `keep` entries are pending.
+  Status StorePending(size_t keep);
+  Result<ObjectId> StoreVirtual(VirtualDir& dir);
   Result<BackupResult> Commit(const ObjectId& root, std::vector<std::string> paths,
                               std::chrono::steady_clock::time_point start);
 
@@ -174,22 +229,39 @@ class Walk {
   std::optional<Snapshot> parent_;
   pb::SnapshotStats stats_;
   std::vector<SourceError> errors_;
-  std::map<std::pair<dev_t, ino_t>, ContentFuture> hardlinks_;
+  std::map<std::pair<dev_t, ino_t>, ContentRef> hardlinks_;
+  std::shared_ptr<ReadBatch> batch_;
+  std::deque<std::shared_ptr<PendingDir>> pending_;
+  size_t pending_entries_ = 0;
+  Status walk_error_;  // a failure of the store: ends the walk
   WriteSession session_;
   Executor files_;  // after session_: its workers stop before the session goes
-  FileReader reader_;
 };
 
-ContentFuture Walk::ReadLater(int dirfd, const std::string& name, const struct stat& st) {
-  return files_
-      .Async([this, dirfd, name, st]() -> Result<FileContent> {
-        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-        UniqueFd fd(openat(dirfd, name.c_str(), flags | O_NOATIME));
-        if (!fd.valid() && errno == EPERM) fd.reset(openat(dirfd, name.c_str(), flags));
-        if (!fd.valid()) return Status::FromErrno(errno, "open");
-        return reader_.Read(fd.get(), st);
-      })
-      .share();
+ContentRef Walk::ReadLater(UniqueFd fd, const struct stat& st) {
+  bool large = static_cast<uint64_t>(st.st_size) > kLargeFile;
+  if (large) FlushBatch();
+  if (!batch_) batch_ = std::make_shared<ReadBatch>();
+  batch_->jobs.push_back({std::move(fd), st});
+  batch_->bytes += static_cast<uint64_t>(st.st_size);
+  ContentRef ref{batch_, batch_->jobs.size() - 1};
+  if (large || batch_->jobs.size() >= kBatchFiles || batch_->bytes >= kBatchBytes) FlushBatch();
+  return ref;
+}
+
+void Walk::FlushBatch() {
+  if (!batch_) return;
+  std::shared_ptr<ReadBatch> batch = std::move(batch_);
+  batch_.reset();
+  batch->done = files_
+                    .Async([this, batch] {
+                      FileReader reader(session_, repo_.chunker(), progress_);
+                      for (ReadBatch::Job& job : batch->jobs) {
+                        job.result = reader.Read(job.fd.get(), job.st);
+                        job.fd.reset();
+                      }
+                    })
+                    .share();
 }
 
 Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& name,
@@ -226,8 +298,9 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
       stats_.set_dirs(stats_.dirs() + 1);
       progress_.set_current(path);
       if (options_.one_file_system && st.st_dev != root_dev) {
-        COFFER_ASSIGN_OR_RETURN(ObjectId empty, session_.AddTree(pb::Tree()));
-        p.entry.set_subtree_id(empty.bytes.data(), empty.bytes.size());
+        p.subdir = std::make_shared<PendingDir>();  // the mount point, empty
+        p.subdir->path = path;
+        pending_.push_back(p.subdir);
         break;
       }
       UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -236,9 +309,7 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
         return std::optional<PendingEntry>();
       }
       std::optional<pb::Tree> parent_tree = options_.force ? std::nullopt : LoadParentTree(parent);
-      COFFER_ASSIGN_OR_RETURN(
-          ObjectId id, WalkDir(std::move(fd), path, parent_tree ? &*parent_tree : nullptr, root_dev));
-      p.entry.set_subtree_id(id.bytes.data(), id.bytes.size());
+      p.subdir = WalkDir(std::move(fd), path, parent_tree ? &*parent_tree : nullptr, root_dev);
       break;
     }
     case pb::Entry::FILE: {
@@ -255,14 +326,22 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
       } else {
         stats_.set_files_new(stats_.files_new() + 1);
       }
+      auto key = std::make_pair(st.st_dev, st.st_ino);
       if (st.st_nlink > 1) {  // read a hardlinked file once
-        auto key = std::make_pair(st.st_dev, st.st_ino);
-        auto it = hardlinks_.find(key);
-        if (it == hardlinks_.end()) it = hardlinks_.emplace(key, ReadLater(dirfd, name, st)).first;
-        p.content = it->second;
-      } else {
-        p.content = ReadLater(dirfd, name, st);
+        if (auto it = hardlinks_.find(key); it != hardlinks_.end()) {
+          p.content = it->second;
+          break;
+        }
       }
+      int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+      UniqueFd fd(openat(dirfd, name.c_str(), flags | O_NOATIME));
+      if (!fd.valid() && errno == EPERM) fd.reset(openat(dirfd, name.c_str(), flags));
+      if (!fd.valid()) {
+        Report(path, Status::FromErrno(errno, "open"));
+        return std::optional<PendingEntry>();
+      }
+      p.content = ReadLater(std::move(fd), st);
+      if (st.st_nlink > 1) hardlinks_.emplace(key, *p.content);
       break;
     }
     default:
@@ -271,66 +350,97 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
   return std::optional<PendingEntry>(std::move(p));
 }
 
-void Walk::Resolve(std::vector<PendingEntry>& pending, pb::Tree* tree) {
-  for (PendingEntry& p : pending) {
-    if (p.content) {
-      const Result<FileContent>& content = p.content->get();
-      if (!content.ok()) {
-        Report(p.path, content.status());
-        continue;
-      }
-      for (const pb::Extent& e : content->extents) *p.entry.add_extents() = e;
-      p.entry.set_size(content->size);
+std::optional<pb::Entry> Walk::Finish(PendingEntry& p) {
+  if (p.content) {
+    const Result<FileContent>& content = p.content->get();
+    if (!content.ok()) {
+      Report(p.path, content.status());
+      return std::nullopt;
     }
-    *tree->add_entries() = std::move(p.entry);
+    for (const pb::Extent& e : content->extents) *p.entry.add_extents() = e;
+    p.entry.set_size(content->size);
   }
+  if (p.subdir) {
+    // Post-order: a subdirectory's tree is stored before its parent's.
+    const ObjectId& id = *p.subdir->tree_id;
+    p.entry.set_subtree_id(id.bytes.data(), id.bytes.size());
+  }
+  return std::move(p.entry);
 }
 
-Result<ObjectId> Walk::WalkDir(UniqueFd dirfd, const std::string& path, const pb::Tree* parent,
-                               dev_t root_dev) {
+std::shared_ptr<PendingDir> Walk::WalkDir(UniqueFd dirfd, const std::string& path,
+                                          const pb::Tree* parent, dev_t root_dev) {
+  auto dir = std::make_shared<PendingDir>();
+  dir->path = path;
   std::vector<std::string> names;
   {
     int listing_fd = dup(dirfd.get());
-    DIR* dir = listing_fd < 0 ? nullptr : fdopendir(listing_fd);
-    if (dir == nullptr) {
+    DIR* listing = listing_fd < 0 ? nullptr : fdopendir(listing_fd);
+    if (listing == nullptr) {
       if (listing_fd >= 0) close(listing_fd);
       Report(path, Status::FromErrno(errno, "list directory"));
-      return session_.AddTree(pb::Tree());
+    } else {
+      errno = 0;
+      while (dirent* e = readdir(listing)) {
+        std::string_view n = e->d_name;
+        if (n != "." && n != "..") names.emplace_back(n);
+      }
+      if (errno != 0) Report(path, Status::FromErrno(errno, "list directory"));
+      closedir(listing);
     }
-    errno = 0;
-    while (dirent* e = readdir(dir)) {
-      std::string_view n = e->d_name;
-      if (n != "." && n != "..") names.emplace_back(n);
-    }
-    if (errno != 0) Report(path, Status::FromErrno(errno, "list directory"));
-    closedir(dir);
   }
   std::sort(names.begin(), names.end());
 
-  std::vector<PendingEntry> pending;
-  pending.reserve(names.size());
+  dir->entries.reserve(names.size());
   for (const std::string& name : names) {
+    if (!walk_error_.ok()) break;
     std::string child = path == "/" ? "/" + name : path + "/" + name;
     if (!excludes_.empty() && excludes_.Excluded(child, name)) continue;
     const pb::Entry* old = parent ? model::FindEntry(*parent, name) : nullptr;
-    COFFER_ASSIGN_OR_RETURN(auto entry, Visit(dirfd.get(), name, child, old, root_dev));
-    if (entry) pending.push_back(std::move(*entry));
+    auto entry = Visit(dirfd.get(), name, child, old, root_dev);
+    if (!entry.ok()) {
+      walk_error_ = entry.status();
+      break;
+    }
+    if (*entry) dir->entries.push_back(std::move(**entry));
   }
-  pb::Tree tree;
-  Resolve(pending, &tree);  // before dirfd closes: file workers open relative to it
-  return session_.AddTree(tree);
+  pending_entries_ += dir->entries.size();
+  pending_.push_back(dir);
+  if (pending_entries_ > kMaxPendingEntries && walk_error_.ok()) {
+    walk_error_ = StorePending(kMaxPendingEntries / 2);
+  }
+  return dir;
 }
 
-Result<ObjectId> Walk::StoreVirtual(const VirtualDir& dir) {
+Status Walk::StorePending(size_t keep) {
+  FlushBatch();  // the oldest directories may wait for the open batch
+  while (!pending_.empty() && pending_entries_ > keep) {
+    std::shared_ptr<PendingDir> dir = std::move(pending_.front());
+    pending_.pop_front();
+    pb::Tree tree;
+    for (PendingEntry& p : dir->entries) {
+      if (auto entry = Finish(p)) *tree.add_entries() = std::move(*entry);
+    }
+    pending_entries_ -= dir->entries.size();
+    dir->entries.clear();
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddTree(tree));
+    dir->tree_id = id;
+  }
+  return Status::Ok();
+}
+
+Result<ObjectId> Walk::StoreVirtual(VirtualDir& dir) {
   pb::Tree tree;
-  for (const auto& [name, sub] : dir.dirs) {
+  for (auto& [name, sub] : dir.dirs) {
     pb::Entry* e = tree.add_entries();
     *e = sub.meta;
     e->set_name(name);
     COFFER_ASSIGN_OR_RETURN(ObjectId id, StoreVirtual(sub));
     e->set_subtree_id(id.bytes.data(), id.bytes.size());
   }
-  for (const auto& [name, leaf] : dir.leaves) *tree.add_entries() = leaf;
+  for (auto& [name, leaf] : dir.leaves) {
+    if (auto entry = Finish(leaf)) *tree.add_entries() = std::move(*entry);
+  }
   model::SortEntries(&tree);
   return session_.AddTree(tree);
 }
@@ -366,9 +476,10 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
     UniqueFd fd(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     struct stat st;
     if (!fd.valid() || fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "open /");
-    COFFER_ASSIGN_OR_RETURN(ObjectId root,
-                            WalkDir(std::move(fd), "/", parent_root ? &*parent_root : nullptr, st.st_dev));
-    return Commit(root, paths, start);
+    auto root = WalkDir(std::move(fd), "/", parent_root ? &*parent_root : nullptr, st.st_dev);
+    COFFER_RETURN_IF_ERROR(walk_error_);
+    COFFER_RETURN_IF_ERROR(StorePending(0));
+    return Commit(*root->tree_id, paths, start);
   }
 
   VirtualDir root;
@@ -405,20 +516,16 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
     }
     const pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts.back()) : nullptr;
     COFFER_ASSIGN_OR_RETURN(auto entry, Visit(dirfd.get(), parts.back(), path, old, st.st_dev));
+    COFFER_RETURN_IF_ERROR(walk_error_);
     if (!entry) continue;
-    std::vector<PendingEntry> pending;
-    pending.push_back(std::move(*entry));
-    pb::Tree one;
-    Resolve(pending, &one);
-    if (one.entries_size() == 1) {
-      node->leaves[parts.back()] = one.entries(0);
-      ++stored;
-    }
+    node->leaves.emplace(parts.back(), std::move(*entry));
+    ++stored;
   }
   if (stored == 0) {
     return Status::NotFound(errors_.empty() ? "nothing to back up"
                                             : errors_.front().path + ": " + errors_.front().status.message());
   }
+  COFFER_RETURN_IF_ERROR(StorePending(0));
   COFFER_ASSIGN_OR_RETURN(ObjectId root_id, StoreVirtual(root));
   return Commit(root_id, paths, start);
 }

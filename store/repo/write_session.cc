@@ -38,10 +38,20 @@ Status WriteSession::StoreIfAbsent(ObjectKind kind, const ObjectId& id, ByteView
   return Status::Ok();
 }
 
-Result<ObjectId> WriteSession::AddChunk(ByteView data) {
+Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background) {
   COFFER_RETURN_IF_ERROR(FirstError());
   ObjectId id = repo_.sealer().IdOf(data);
   if (!Claim(id)) return id;
+  if (!background) {
+    Status s = StoreIfAbsent(ObjectKind::kChunk, id, data);
+    if (!s.ok()) {
+      s = s.WithContext("storing chunk " + id.short_hex());
+      RecordError(s);
+      return s;
+    }
+    CrashPoint("chunk-stored");
+    return id;
+  }
   auto copy = std::make_shared<Bytes>(data.begin(), data.end());
   sealers_->Submit([this, id, copy] {
     if (failed_) return;

@@ -30,8 +30,10 @@ class WriteSession {
   explicit WriteSession(Repository& repo, unsigned seal_threads = Executor::DefaultThreads());
   ~WriteSession();
 
-  // Returns the chunk's id; the bytes are copied if they must be stored.
-  Result<ObjectId> AddChunk(ByteView data);
+  // Returns the chunk's id. A new chunk is sealed and stored on the session's
+  // workers (the bytes are copied) when `background`, else in this thread,
+  // which saves the hand-off when the caller is a worker itself.
+  Result<ObjectId> AddChunk(ByteView data, bool background = true);
   // Seals and stores a tree (entries must be sorted); returns its id.
   Result<ObjectId> AddTree(const pb::Tree& tree);
   // Waits for every pending store; the first error any of them met.
