@@ -1,4 +1,5 @@
 // coffer: the command line. Each subcommand lives in tools/cmd_NAME.cc.
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -19,11 +20,17 @@ void RaiseOpenFileLimit() {
   }
 }
 
+// glibc gives each thread its own heap arena, and each arena keeps the
+// megabyte-sized chunk buffers it once held: with eight threads that alone
+// was 30 MiB of peak memory. Two arenas cost no measurable time.
+void LimitMallocArenas() { mallopt(M_ARENA_MAX, 2); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace coffer::tools;
   RaiseOpenFileLimit();
+  LimitMallocArenas();
 
   CLI::App app{"Coffer: encrypted, deduplicating, incremental backups.\n"
                "Every command and exit code is described in coffer(1) and coffer-COMMAND(1).",

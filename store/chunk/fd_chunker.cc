@@ -12,8 +12,8 @@ namespace {
 
 // Room for several maximal chunks, so the tail moved by compaction (always
 // shorter than max_size) is small next to the bytes read per refill.
-constexpr size_t kMinBufferSize = 16 * 1024 * 1024;
-constexpr size_t kBufferMaxChunks = 4;
+constexpr size_t kMinBufferSize = 8 * 1024 * 1024;
+constexpr size_t kBufferMaxChunks = 2;
 // One pread asks for at most this much, so the kernel's readahead keeps up.
 constexpr size_t kReadBlock = 4 * 1024 * 1024;
 

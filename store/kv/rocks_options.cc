@@ -34,7 +34,7 @@ rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
   table.block_cache = block_cache;
   switch (column) {
     case Column::kChunks:
-      options.write_buffer_size = 32 * kMiB;
+      options.write_buffer_size = 16 * kMiB;
       options.enable_blob_files = true;
       options.min_blob_size = kMinBlobBytes;
       options.blob_compression_type = rocksdb::kNoCompression;
@@ -42,12 +42,12 @@ rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       break;
     case Column::kTrees:
-      options.write_buffer_size = 16 * kMiB;
+      options.write_buffer_size = 8 * kMiB;
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       break;
     case Column::kMeta:
     case Column::kSnapshots:
-      options.write_buffer_size = 4 * kMiB;
+      options.write_buffer_size = 1 * kMiB;
       break;
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));

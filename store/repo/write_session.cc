@@ -6,7 +6,7 @@
 namespace coffer {
 
 WriteSession::WriteSession(Repository& repo, unsigned seal_threads)
-    : repo_(repo), sealers_(std::make_unique<Executor>(seal_threads, 2 * seal_threads)) {}
+    : repo_(repo), sealers_(std::make_unique<Executor>(seal_threads, seal_threads)) {}
 
 WriteSession::~WriteSession() { sealers_.reset(); }
 
