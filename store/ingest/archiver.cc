@@ -79,7 +79,7 @@ constexpr size_t kBatchFiles = 32;
 constexpr uint64_t kBatchBytes = 8 << 20;
 // How far the walk may run ahead of the readers, in entries. It keeps the
 // workers fed without holding a whole huge tree in memory.
-constexpr size_t kMaxPendingEntries = 8192;
+constexpr size_t kMaxPendingEntries = 4096;
 
 bool SameFile(const pb::Entry& old, const struct stat& st) {
   return old.type() == pb::Entry::FILE && old.size() == static_cast<uint64_t>(st.st_size) &&
