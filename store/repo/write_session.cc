@@ -4,6 +4,15 @@
 #include "store/model/tree.h"
 
 namespace coffer {
+namespace {
+
+// A batch is stored when it holds this many objects or bytes: large enough
+// that a round trip to the server is a small part of its cost, small enough
+// that a few batches in flight stay a few MiB.
+constexpr size_t kBatchObjects = 256;
+constexpr size_t kBatchBytes = 4 << 20;
+
+}  // namespace
 
 WriteSession::WriteSession(Repository& repo, unsigned seal_threads)
     : repo_(repo), sealers_(std::make_unique<Executor>(seal_threads, seal_threads)) {}
@@ -27,53 +36,82 @@ Status WriteSession::FirstError() {
   return first_error_;
 }
 
-Status WriteSession::StoreIfAbsent(ObjectKind kind, const ObjectId& id, ByteView plaintext) {
+Status WriteSession::StoreBatch(Batch& batch) {
   ObjectStore& store = repo_.store();
-  COFFER_ASSIGN_OR_RETURN(auto present, store.Contains(kind, std::span(&id, 1)));
-  if (present[0]) return Status::Ok();
-  COFFER_ASSIGN_OR_RETURN(Bytes sealed, repo_.sealer().Seal(kind, id, plaintext));
-  COFFER_RETURN_IF_ERROR(store.Put(kind, id, sealed));
-  stats_.bytes_added += sealed.size();
-  (kind == ObjectKind::kChunk ? stats_.chunks_added : stats_.trees_added)++;
+  for (ObjectKind kind : {ObjectKind::kChunk, ObjectKind::kTree}) {
+    std::vector<size_t> members;
+    std::vector<ObjectId> ids;
+    for (size_t i = 0; i < batch.ids.size(); ++i) {
+      if (batch.kinds[i] != kind) continue;
+      members.push_back(i);
+      ids.push_back(batch.ids[i]);
+    }
+    if (ids.empty()) continue;
+    COFFER_ASSIGN_OR_RETURN(std::vector<bool> present, store.Contains(kind, ids));
+    for (size_t j = 0; j < members.size(); ++j) {
+      if (present[j]) continue;
+      size_t i = members[j];
+      auto sealed = repo_.sealer().Seal(kind, ids[j], batch.plaintexts[i]);
+      if (!sealed.ok()) {
+        return sealed.status().WithContext("sealing " + std::string(KindName(kind)) + " " +
+                                           ids[j].short_hex());
+      }
+      COFFER_RETURN_IF_ERROR(store.Put(kind, ids[j], *sealed));
+      stats_.bytes_added += sealed->size();
+      (kind == ObjectKind::kChunk ? stats_.chunks_added : stats_.trees_added)++;
+      CrashPoint(kind == ObjectKind::kChunk ? "chunk-stored" : "tree-stored");
+    }
+  }
   return Status::Ok();
 }
 
-Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background) {
-  COFFER_RETURN_IF_ERROR(FirstError());
-  ObjectId id = repo_.sealer().IdOf(data);
-  if (!Claim(id)) return id;
+void WriteSession::Submit(std::unique_ptr<Batch> batch, bool background) {
   if (!background) {
-    Status s = StoreIfAbsent(ObjectKind::kChunk, id, data);
-    if (!s.ok()) {
-      s = s.WithContext("storing chunk " + id.short_hex());
-      RecordError(s);
-      return s;
+    if (!failed_) {
+      if (Status s = StoreBatch(*batch); !s.ok()) RecordError(s);
     }
-    CrashPoint("chunk-stored");
-    return id;
+    return;
   }
-  auto copy = std::make_shared<Bytes>(data.begin(), data.end());
-  sealers_->Submit([this, id, copy] {
+  std::shared_ptr<Batch> shared = std::move(batch);
+  sealers_->Submit([this, shared] {
     if (failed_) return;
-    Status s = StoreIfAbsent(ObjectKind::kChunk, id, *copy);
-    if (!s.ok()) RecordError(s.WithContext("storing chunk " + id.short_hex()));
-    CrashPoint("chunk-stored");
+    if (Status s = StoreBatch(*shared); !s.ok()) RecordError(s);
   });
+}
+
+Result<ObjectId> WriteSession::Add(ObjectKind kind, ByteView plaintext, bool background) {
+  COFFER_RETURN_IF_ERROR(FirstError());
+  ObjectId id = repo_.sealer().IdOf(plaintext);
+  if (!Claim(id)) return id;
+  std::unique_ptr<Batch> full;
+  {
+    std::lock_guard lock(batch_mutex_);
+    if (!batch_) batch_ = std::make_unique<Batch>();
+    batch_->kinds.push_back(kind);
+    batch_->ids.push_back(id);
+    batch_->plaintexts.emplace_back(plaintext.begin(), plaintext.end());
+    batch_->bytes += plaintext.size();
+    if (batch_->ids.size() >= kBatchObjects || batch_->bytes >= kBatchBytes) full = std::move(batch_);
+  }
+  if (full) Submit(std::move(full), background);
   return id;
+}
+
+Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background) {
+  return Add(ObjectKind::kChunk, data, background);
 }
 
 Result<ObjectId> WriteSession::AddTree(const pb::Tree& tree) {
-  COFFER_RETURN_IF_ERROR(FirstError());
-  Bytes plain = model::Encode(tree);
-  ObjectId id = repo_.sealer().IdOf(plain);
-  if (Claim(id)) {
-    COFFER_RETURN_IF_ERROR(StoreIfAbsent(ObjectKind::kTree, id, plain));
-    CrashPoint("tree-stored");
-  }
-  return id;
+  return Add(ObjectKind::kTree, model::Encode(tree), /*background=*/true);
 }
 
 Status WriteSession::Flush() {
+  std::unique_ptr<Batch> last;
+  {
+    std::lock_guard lock(batch_mutex_);
+    last = std::move(batch_);
+  }
+  if (last) Submit(std::move(last), /*background=*/true);
   sealers_->WaitIdle();
   return FirstError();
 }

@@ -1,9 +1,12 @@
 // WriteSession: adds chunks and trees to a repository and commits a snapshot.
 //
-// A chunk is hashed in the caller's thread (its id is needed at once for the
-// file's extent list); if neither this session nor the store has it, sealing
-// and storing happen on background workers. The bounded queue keeps at most a
-// few chunks in flight, so memory stays flat however large the backup.
+// An object is hashed in the caller's thread (its id is needed at once for
+// the file's extent list or the parent's tree) and, unless this session has
+// seen it, copied into a batch. A full batch costs one Contains() call to the
+// store for all its ids, then the new objects are sealed and stored, either
+// on the session's workers or in the adding thread. One round trip per batch,
+// not per object, is what keeps a backup through `coffer serve` as fast as
+// one in-process. Batches are small and few, so memory stays flat.
 //
 // Thread-safety: AddChunk/AddTree may be called from many threads; Commit once,
 // after every Add has returned. The Repository must outlive the session.
@@ -13,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
 
 #include "store/base/executor.h"
 #include "store/repo/repository.h"
@@ -30,13 +34,13 @@ class WriteSession {
   explicit WriteSession(Repository& repo, unsigned seal_threads = Executor::DefaultThreads());
   ~WriteSession();
 
-  // Returns the chunk's id. A new chunk is sealed and stored on the session's
-  // workers (the bytes are copied) when `background`, else in this thread,
-  // which saves the hand-off when the caller is a worker itself.
+  // Returns the chunk's id. When its batch fills, the batch is stored on the
+  // session's workers if `background`, else in this thread (which saves a
+  // hand-off when the caller is a worker itself).
   Result<ObjectId> AddChunk(ByteView data, bool background = true);
-  // Seals and stores a tree (entries must be sorted); returns its id.
+  // Encodes a tree (entries must be sorted) and adds it like a chunk.
   Result<ObjectId> AddTree(const pb::Tree& tree);
-  // Waits for every pending store; the first error any of them met.
+  // Stores every pending batch and waits for them; the first error any met.
   Status Flush();
   // Flushes, then commits the record as given (the caller sets group, time,
   // root and stats).
@@ -45,9 +49,18 @@ class WriteSession {
   const WriteStats& stats() const { return stats_; }
 
  private:
+  struct Batch {
+    std::vector<ObjectKind> kinds;
+    std::vector<ObjectId> ids;
+    std::vector<Bytes> plaintexts;
+    size_t bytes = 0;
+  };
+
+  Result<ObjectId> Add(ObjectKind kind, ByteView plaintext, bool background);
   // True if this session stores `id` (first to claim it), false if known.
   bool Claim(const ObjectId& id);
-  Status StoreIfAbsent(ObjectKind kind, const ObjectId& id, ByteView plaintext);
+  void Submit(std::unique_ptr<Batch> batch, bool background);
+  Status StoreBatch(Batch& batch);
   void RecordError(Status status);
   Status FirstError();
 
@@ -55,6 +68,8 @@ class WriteSession {
   WriteStats stats_;
   std::mutex known_mutex_;
   std::unordered_set<ObjectId, ObjectIdHash> known_;
+  std::mutex batch_mutex_;
+  std::unique_ptr<Batch> batch_;
   std::mutex error_mutex_;
   Status first_error_;
   std::atomic<bool> failed_{false};
