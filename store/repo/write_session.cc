@@ -10,7 +10,7 @@ namespace {
 // that a round trip to the server is a small part of its cost, small enough
 // that a few batches in flight stay a few MiB.
 constexpr size_t kBatchObjects = 256;
-constexpr size_t kBatchBytes = 4 << 20;
+constexpr size_t kBatchBytes = 2 << 20;
 
 }  // namespace
 
