@@ -1,0 +1,39 @@
+// The object service's limits, in one place. Both ends enforce them: the
+// client refuses early, the server refuses whatever a client sends anyway
+// (INVALID_ARGUMENT or RESOURCE_EXHAUSTED, nothing stored, still serving).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace coffer::service {
+
+// Bumped whenever the messages or their meaning change incompatibly.
+constexpr uint32_t kProtocolVersion = 1;
+
+// Largest gRPC message either way. Holds one maximal object plus framing, or
+// one full PutObjects batch.
+constexpr size_t kMaxMessageBytes = 32u << 20;
+// Largest sealed object (a 4 MiB chunk seals to a bit more; trees are split).
+constexpr size_t kMaxObjectBytes = 16u << 20;
+// Largest meta key and value.
+constexpr size_t kMaxMetaKeyBytes = 1024;
+constexpr size_t kMaxMetaValueBytes = 1u << 20;
+// Largest snapshot group name.
+constexpr size_t kMaxGroupBytes = 4096;
+// Ids per Contains call (16 KiB of ids is 512 KiB of request).
+constexpr size_t kMaxContainsIds = 16384;
+// Objects per PutObjects call; their bytes are bounded by kMaxMessageBytes.
+constexpr size_t kMaxPutObjects = 1024;
+
+// What RemoteObjectStore sends in one PutObjects call: a batch is sent once
+// it holds this many bytes or objects (a single larger object goes alone).
+constexpr size_t kBatchBytes = 8u << 20;
+constexpr size_t kBatchObjects = 256;
+// Snapshots per ListSnapshots response page.
+constexpr size_t kListPageBytes = 4u << 20;
+
+static_assert(kBatchBytes + kMaxObjectBytes + (64u << 10) <= kMaxMessageBytes);
+static_assert(kBatchObjects <= kMaxPutObjects);
+
+}  // namespace coffer::service

@@ -1,0 +1,347 @@
+#include "store/service/remote_object_store.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstring>
+
+#include "store/service/grpc_status.h"
+#include "store/service/limits.h"
+#include "store/service/service.grpc.pb.h"
+
+namespace coffer::service {
+namespace {
+
+// Batches queued or in flight at once; Put() waits beyond that.
+constexpr size_t kMaxOutstandingBatches = 2;
+constexpr int kSenderThreads = 2;
+
+Status CheckStoredKind(ObjectKind kind) {
+  if (kind == ObjectKind::kChunk || kind == ObjectKind::kTree) return Status::Ok();
+  return Status::InvalidArgument("objects of kind " + std::string(KindName(kind)) +
+                                 " are not stored by id; use the snapshot index");
+}
+
+void SetRef(const coffer::SnapshotRef& ref, SnapshotRefMsg* out) {
+  out->set_group(ref.group);
+  out->set_time_ns(ref.time_ns);
+  out->set_id(ref.id.bytes.data(), ref.id.bytes.size());
+}
+
+}  // namespace
+
+struct RemoteObjectStore::Rpc {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<ObjectService::Stub> stub;
+};
+
+RemoteObjectStore::RemoteObjectStore() : batch_(std::make_unique<PutObjectsRequest>()) {}
+
+Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
+    const std::string& address, const ConnectOptions& options) {
+  COFFER_ASSIGN_OR_RETURN(ServiceAddress parsed, ParseServiceAddress(address));
+  if (parsed.kind != ServiceAddress::Kind::kUnix) {
+    return Status::Unsupported("connecting to " + parsed.ToString() +
+                               ": TCP with TLS is not implemented yet; use unix:PATH");
+  }
+  std::unique_ptr<RemoteObjectStore> store(new RemoteObjectStore());
+  store->address_ = parsed;
+  store->protocol_version_ = options.protocol_version ? options.protocol_version : kProtocolVersion;
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
+  args.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
+  // A connection of our own: a subchannel shared with an earlier failed
+  // attempt would still be backing off when a freshly started server is up.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  store->rpc_ = std::make_unique<Rpc>();
+  store->rpc_->channel =
+      grpc::CreateCustomChannel(parsed.GrpcTarget(), grpc::InsecureChannelCredentials(), args);
+  store->rpc_->stub = ObjectService::NewStub(store->rpc_->channel);
+
+  HelloRequest req;
+  req.set_protocol_version(store->protocol_version_);
+  req.set_client(options.client_name);
+  HelloResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
+  grpc::Status st = store->rpc_->stub->Hello(&ctx, req, &resp);
+  if (!st.ok()) {
+    if (IsTransportStatus(st) && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      return Status::NotFound("no server at " + parsed.ToString() + " (" + st.error_message() + ")");
+    }
+    if (IsTransportStatus(st) && st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return Status::IoError("the server at " + parsed.ToString() + " did not answer within " +
+                             std::to_string(options.timeout.count()) + " ms");
+    }
+    return FromGrpcStatus(st).WithContext(parsed.ToString());
+  }
+  if (resp.protocol_version() != store->protocol_version_) {
+    return Status::Unsupported("the server at " + parsed.ToString() + " speaks object protocol " +
+                               std::to_string(resp.protocol_version()) + ", this client " +
+                               std::to_string(store->protocol_version_) +
+                               ": run the same coffer version on both sides");
+  }
+  store->repository_format_ = resp.repository_format();
+  store->server_idle_exit_ = std::chrono::milliseconds(resp.idle_exit_ms());
+
+  RemoteObjectStore* self = store.get();
+  for (int i = 0; i < kSenderThreads; ++i) {
+    store->senders_.emplace_back([self] { self->SenderLoop(); });
+  }
+  if (store->server_idle_exit_.count() > 0) {
+    auto interval = std::max(store->server_idle_exit_ / 3, std::chrono::milliseconds(10));
+    store->keep_alive_ = std::thread([self, interval] { self->KeepAliveLoop(interval); });
+  }
+  return store;
+}
+
+RemoteObjectStore::~RemoteObjectStore() {
+  {
+    std::lock_guard lock(mu_);
+    if (batch_->objects_size() > 0) {
+      uint64_t seq = next_seq_++;
+      outstanding_.insert(seq);
+      queue_.emplace_back(seq, std::move(batch_));
+    }
+    stop_ = true;
+  }
+  changed_.notify_all();
+  for (std::thread& t : senders_) t.join();
+  if (keep_alive_.joinable()) keep_alive_.join();
+}
+
+void RemoteObjectStore::SenderLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything is sent
+    auto [seq, batch] = std::move(queue_.front());
+    queue_.pop_front();
+    ++in_flight_;
+    bool failed = !sticky_error_.ok();
+    lock.unlock();
+    Status status = failed ? Status::Ok() : SendBatch(*batch);
+    lock.lock();
+    --in_flight_;
+    outstanding_.erase(seq);
+    for (const SealedObject& o : batch->objects()) {
+      PendingKey key{static_cast<ObjectKind>(o.kind()), {}};
+      std::memcpy(key.id.bytes.data(), o.id().data(), ObjectId::kSize);
+      auto it = pending_.find(key);
+      if (it != pending_.end() && --it->second == 0) pending_.erase(it);
+    }
+    if (!status.ok() && sticky_error_.ok()) {
+      sticky_error_ = status.WithContext("storing a batch of " +
+                                         std::to_string(batch->objects_size()) + " objects");
+    }
+    changed_.notify_all();
+  }
+}
+
+void RemoteObjectStore::KeepAliveLoop(std::chrono::milliseconds interval) {
+  std::unique_lock lock(mu_);
+  while (!changed_.wait_for(lock, interval, [&] { return stop_; })) {
+    lock.unlock();
+    HelloRequest req;
+    req.set_protocol_version(version());
+    req.set_client("keep-alive");
+    HelloResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    (void)rpc_->stub->Hello(&ctx, req, &resp);  // a lost server shows on the next real call
+    lock.lock();
+  }
+}
+
+Status RemoteObjectStore::SendBatch(const PutObjectsRequest& batch) {
+  PutObjectsResponse resp;
+  grpc::ClientContext ctx;
+  return FromGrpcStatus(rpc_->stub->PutObjects(&ctx, batch, &resp));
+}
+
+void RemoteObjectStore::EnqueueLocked(std::unique_lock<std::mutex>& lock) {
+  if (batch_->objects_size() == 0) return;
+  changed_.wait(lock, [&] {
+    return outstanding_.size() < kMaxOutstandingBatches || !sticky_error_.ok();
+  });
+  uint64_t seq = next_seq_++;
+  outstanding_.insert(seq);
+  queue_.emplace_back(seq, std::move(batch_));
+  batch_ = std::make_unique<PutObjectsRequest>();
+  batch_->set_protocol_version(version());
+  batch_bytes_ = 0;
+  changed_.notify_all();
+}
+
+Status RemoteObjectStore::FlushLocked(std::unique_lock<std::mutex>& lock) {
+  EnqueueLocked(lock);
+  uint64_t last = next_seq_ - 1;  // every batch up to this one holds an earlier Put()
+  changed_.wait(lock, [&] { return outstanding_.empty() || *outstanding_.begin() > last; });
+  return sticky_error_;
+}
+
+Status RemoteObjectStore::Flush() {
+  std::unique_lock lock(mu_);
+  return FlushLocked(lock);
+}
+
+Status RemoteObjectStore::Put(ObjectKind kind, const ObjectId& id, ByteView sealed) {
+  COFFER_RETURN_IF_ERROR(CheckStoredKind(kind));
+  if (sealed.size() > kMaxObjectBytes) {
+    return Status::InvalidArgument("object " + id.short_hex() + " is " +
+                                   std::to_string(sealed.size()) + " bytes; the server takes at most " +
+                                   std::to_string(kMaxObjectBytes));
+  }
+  std::unique_lock lock(mu_);
+  if (!sticky_error_.ok()) return sticky_error_;
+  if (batch_->objects_size() > 0 && batch_bytes_ + sealed.size() > kBatchBytes) {
+    EnqueueLocked(lock);
+  }
+  if (batch_->objects_size() == 0) batch_->set_protocol_version(version());
+  SealedObject* o = batch_->add_objects();
+  o->set_kind(static_cast<uint32_t>(kind));
+  o->set_id(id.bytes.data(), id.bytes.size());
+  o->set_sealed(sealed.data(), sealed.size());
+  batch_bytes_ += sealed.size() + ObjectId::kSize + 8;
+  ++pending_[PendingKey{kind, id}];
+  if (batch_bytes_ >= kBatchBytes || static_cast<size_t>(batch_->objects_size()) >= kBatchObjects) {
+    EnqueueLocked(lock);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<bool>> RemoteObjectStore::Contains(ObjectKind kind,
+                                                      std::span<const ObjectId> ids) {
+  COFFER_RETURN_IF_ERROR(CheckStoredKind(kind));
+  std::vector<bool> present(ids.size(), false);
+  std::vector<size_t> ask;  // indexes of the ids to ask the server about
+  ask.reserve(ids.size());
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_error_.ok()) return sticky_error_;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!pending_.empty() && pending_.count(PendingKey{kind, ids[i]})) {
+        present[i] = true;
+      } else {
+        ask.push_back(i);
+      }
+    }
+  }
+  for (size_t begin = 0; begin < ask.size(); begin += kMaxContainsIds) {
+    size_t n = std::min(kMaxContainsIds, ask.size() - begin);
+    ContainsRequest req;
+    req.set_protocol_version(version());
+    req.set_kind(static_cast<uint32_t>(kind));
+    std::string* raw = req.mutable_ids();
+    raw->resize(n * ObjectId::kSize);
+    for (size_t j = 0; j < n; ++j) {
+      std::memcpy(raw->data() + j * ObjectId::kSize, ids[ask[begin + j]].bytes.data(),
+                  ObjectId::kSize);
+    }
+    ContainsResponse resp;
+    grpc::ClientContext ctx;
+    COFFER_RETURN_IF_ERROR(FromGrpcStatus(rpc_->stub->Contains(&ctx, req, &resp)));
+    if (resp.present().size() != n) {
+      return Status::IoError("object service: Contains answered " +
+                             std::to_string(resp.present().size()) + " of " + std::to_string(n));
+    }
+    for (size_t j = 0; j < n; ++j) {
+      if (resp.present()[j] != 0) present[ask[begin + j]] = true;
+    }
+  }
+  return present;
+}
+
+Result<Bytes> RemoteObjectStore::Get(ObjectKind kind, const ObjectId& id) {
+  COFFER_RETURN_IF_ERROR(Flush());
+  GetRequest req;
+  req.set_protocol_version(version());
+  req.set_kind(static_cast<uint32_t>(kind));
+  req.set_id(id.bytes.data(), id.bytes.size());
+  GetResponse resp;
+  grpc::ClientContext ctx;
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(rpc_->stub->Get(&ctx, req, &resp)));
+  const std::string& s = resp.sealed();
+  return Bytes(s.begin(), s.end());
+}
+
+Result<std::optional<Bytes>> RemoteObjectStore::GetMeta(std::string_view key) {
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_error_.ok()) return sticky_error_;
+  }
+  GetMetaRequest req;
+  req.set_protocol_version(version());
+  req.set_key(std::string(key));
+  GetMetaResponse resp;
+  grpc::ClientContext ctx;
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(rpc_->stub->GetMeta(&ctx, req, &resp)));
+  if (!resp.found()) return std::optional<Bytes>();
+  const std::string& s = resp.value();
+  return std::optional<Bytes>(Bytes(s.begin(), s.end()));
+}
+
+Status RemoteObjectStore::PutMeta(std::string_view key, ByteView value) {
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_error_.ok()) return sticky_error_;
+  }
+  PutMetaRequest req;
+  req.set_protocol_version(version());
+  req.set_key(std::string(key));
+  req.set_value(value.data(), value.size());
+  PutMetaResponse resp;
+  grpc::ClientContext ctx;
+  return FromGrpcStatus(rpc_->stub->PutMeta(&ctx, req, &resp));
+}
+
+Status RemoteObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) {
+  COFFER_RETURN_IF_ERROR(Flush());
+  CommitSnapshotRequest req;
+  req.set_protocol_version(version());
+  SetRef(ref, req.mutable_ref());
+  req.set_sealed_record(sealed_record.data(), sealed_record.size());
+  CommitSnapshotResponse resp;
+  grpc::ClientContext ctx;
+  return FromGrpcStatus(rpc_->stub->CommitSnapshot(&ctx, req, &resp));
+}
+
+Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string_view group) {
+  COFFER_RETURN_IF_ERROR(Flush());
+  ListSnapshotsRequest req;
+  req.set_protocol_version(version());
+  req.set_group(std::string(group));
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReader<ListSnapshotsResponse>> reader =
+      rpc_->stub->ListSnapshots(&ctx, req);
+  std::vector<coffer::StoredSnapshot> out;
+  ListSnapshotsResponse page;
+  Status bad_reply;
+  while (reader->Read(&page)) {
+    for (const StoredSnapshotMsg& s : page.snapshots()) {
+      auto id = ObjectId::FromBytes(AsBytes(s.ref().id()));
+      if (!id && bad_reply.ok()) bad_reply = Status::IoError("object service: bad snapshot id");
+      coffer::StoredSnapshot& o = out.emplace_back();
+      o.ref = {s.ref().group(), s.ref().time_ns(), id.value_or(ObjectId{})};
+      o.sealed.assign(s.sealed().begin(), s.sealed().end());
+    }
+  }
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
+  COFFER_RETURN_IF_ERROR(bad_reply);
+  return out;
+}
+
+Status RemoteObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
+  COFFER_RETURN_IF_ERROR(Flush());
+  DeleteSnapshotRequest req;
+  req.set_protocol_version(version());
+  SetRef(ref, req.mutable_ref());
+  DeleteSnapshotResponse resp;
+  grpc::ClientContext ctx;
+  return FromGrpcStatus(rpc_->stub->DeleteSnapshot(&ctx, req, &resp));
+}
+
+}  // namespace coffer::service

@@ -1,0 +1,131 @@
+// RemoteObjectStore: the ObjectStore of a client process, talking to the
+// ObjectServer (`coffer serve`) that owns the repository's database. It
+// behaves like LocalObjectStore, down to the Status codes (the typed suite in
+// tests/store/service proves it); commands cannot tell the two apart.
+//
+// Batching: Put() checks its arguments at once (kind chunk or tree, at most
+// kMaxObjectBytes), then buffers the object; a batch of kBatchBytes or
+// kBatchObjects (limits.h) goes to the server in one PutObjects call, sent by
+// a background thread while the caller goes on (at most two batches in
+// flight; Put() waits beyond that). Flush(), Get(), CommitSnapshot(),
+// ListSnapshots() and DeleteSnapshot() first send the pending batch and wait
+// for it (and for every batch before it), so the server sees every earlier
+// Put() before them: CommitSnapshot() keeps the durability contract.
+// Contains() does not wait: ids still on their way count as present
+// (read-your-writes without breaking batches).
+//
+// Errors: a failed background batch is never lost. Its Status becomes this
+// store's sticky error, which every later call returns; connect again to
+// start over.
+//
+// Keep-alive: while this object exists, it calls Hello every third of the
+// server's idle-exit period, so the server does not exit under it.
+//
+// Thread-safety: every method may be called concurrently from many threads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <set>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/objects/object_store.h"
+#include "store/service/address.h"
+
+namespace coffer::service {
+
+class PutObjectsRequest;  // generated from service.proto
+
+struct ConnectOptions {
+  // Shown in the server's logs.
+  std::string client_name = "coffer";
+  // How long Connect() waits for the Hello answer.
+  std::chrono::milliseconds timeout{10'000};
+  // For tests of the version check only.
+  uint32_t protocol_version = 0;  // 0: limits.h's kProtocolVersion
+};
+
+class RemoteObjectStore final : public ObjectStore {
+ public:
+  // Connects to the server at `address` (address.h) and says Hello.
+  // kNotFound "no server at ADDRESS" when nothing listens there (no socket
+  // file, or a stale one): the caller may start a server and retry.
+  // kUnsupported when the server speaks another protocol version.
+  // kInvalidArgument for a bad address.
+  static Result<std::unique_ptr<RemoteObjectStore>> Connect(const std::string& address,
+                                                            const ConnectOptions& options = {});
+  // Sends what is still buffered (errors are dropped: call Flush() first to
+  // see them), then stops the background threads.
+  ~RemoteObjectStore() override;
+
+  Result<std::optional<Bytes>> GetMeta(std::string_view key) override;
+  Status PutMeta(std::string_view key, ByteView value) override;
+  Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override;
+  Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override;
+  Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) override;
+  Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override;
+  Status DeleteSnapshot(const SnapshotRef& ref) override;
+
+  // Sends every buffered object and waits until the server has them (stored
+  // like Put(): durable only after the next commit). Returns the sticky error.
+  Status Flush();
+
+  // What the server said in Hello.
+  uint32_t repository_format() const { return repository_format_; }
+  std::chrono::milliseconds server_idle_exit() const { return server_idle_exit_; }
+  const ServiceAddress& address() const { return address_; }
+
+ private:
+  struct PendingKey {
+    ObjectKind kind;
+    ObjectId id;
+    bool operator==(const PendingKey&) const = default;
+  };
+  struct PendingKeyHash {
+    size_t operator()(const PendingKey& k) const {
+      return ObjectIdHash()(k.id) ^ static_cast<size_t>(k.kind);
+    }
+  };
+
+  struct Rpc;  // the gRPC channel and stub
+  RemoteObjectStore();
+  // Moves the current batch to the send queue; waits while two are in flight.
+  void EnqueueLocked(std::unique_lock<std::mutex>& lock);
+  Status FlushLocked(std::unique_lock<std::mutex>& lock);
+  void SenderLoop();
+  void KeepAliveLoop(std::chrono::milliseconds interval);
+  Status SendBatch(const PutObjectsRequest& batch);
+  uint32_t version() const { return protocol_version_; }
+
+  ServiceAddress address_;
+  uint32_t protocol_version_ = 0;
+  uint32_t repository_format_ = 0;
+  std::chrono::milliseconds server_idle_exit_{0};
+  std::unique_ptr<Rpc> rpc_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;          // queue, in-flight count, stop_
+  std::unique_ptr<PutObjectsRequest> batch_;  // being filled; never null
+  size_t batch_bytes_ = 0;
+  std::deque<std::pair<uint64_t, std::unique_ptr<PutObjectsRequest>>> queue_;  // not yet sent
+  int in_flight_ = 0;
+  // Sequence numbers of the batches queued or in flight.
+  uint64_t next_seq_ = 1;
+  std::set<uint64_t> outstanding_;
+  // Objects put but not yet acknowledged by the server, with their count.
+  std::unordered_map<PendingKey, int, PendingKeyHash> pending_;
+  Status sticky_error_;
+  bool stop_ = false;
+  std::vector<std::thread> senders_;
+  std::thread keep_alive_;
+};
+
+}  // namespace coffer::service

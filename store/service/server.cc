@@ -1,0 +1,322 @@
+#include "store/service/server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
+#include <exception>
+#include <thread>
+
+#include "store/service/grpc_status.h"
+#include "store/service/limits.h"
+#include "store/service/service.grpc.pb.h"
+
+namespace coffer::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+Status CheckVersion(uint32_t version) {
+  if (version == kProtocolVersion) return Status::Ok();
+  return Status::Unsupported("this coffer server speaks object protocol " +
+                             std::to_string(kProtocolVersion) + ", the client speaks " +
+                             std::to_string(version) +
+                             ": run the same coffer version on both sides");
+}
+
+Result<ObjectKind> ParseKind(uint32_t kind) {
+  switch (kind) {
+    case static_cast<uint32_t>(ObjectKind::kChunk): return ObjectKind::kChunk;
+    case static_cast<uint32_t>(ObjectKind::kTree): return ObjectKind::kTree;
+    case static_cast<uint32_t>(ObjectKind::kSnapshot): return ObjectKind::kSnapshot;
+  }
+  return Status::InvalidArgument("unknown object kind " + std::to_string(kind));
+}
+
+Result<ObjectId> ParseId(const std::string& bytes) {
+  auto id = ObjectId::FromBytes(AsBytes(bytes));
+  if (!id) {
+    return Status::InvalidArgument("object id of " + std::to_string(bytes.size()) +
+                                   " bytes; ids are " + std::to_string(ObjectId::kSize));
+  }
+  return *id;
+}
+
+Result<SnapshotRef> ParseRef(const SnapshotRefMsg& in) {
+  if (in.group().size() > kMaxGroupBytes) return Status::InvalidArgument("snapshot group too long");
+  COFFER_ASSIGN_OR_RETURN(ObjectId id, ParseId(in.id()));
+  return coffer::SnapshotRef{in.group(), in.time_ns(), id};
+}
+
+void SetRef(const coffer::SnapshotRef& ref, SnapshotRefMsg* out) {
+  out->set_group(ref.group);
+  out->set_time_ns(ref.time_ns);
+  out->set_id(ref.id.bytes.data(), ref.id.bytes.size());
+}
+
+ByteView ViewOf(const std::string& s) { return AsBytes(s); }
+
+}  // namespace
+
+// The gRPC handlers. Each checks the protocol version and the limits, calls
+// the store and maps its Status; exceptions stop here (INTERNAL).
+class ObjectServiceImpl final : public ObjectService::Service {
+ public:
+  ObjectServiceImpl(ObjectStore& store, const ServerOptions& options)
+      : store_(store), options_(options), last_end_ns_(NowNs()) {}
+
+  int active() const { return active_.load(); }
+  std::chrono::milliseconds IdleFor() const {
+    if (active_.load() > 0) return std::chrono::milliseconds(0);
+    int64_t idle_ns = NowNs() - last_end_ns_.load();
+    return std::chrono::milliseconds(idle_ns > 0 ? idle_ns / 1'000'000 : 0);
+  }
+
+  grpc::Status Hello(grpc::ServerContext*, const HelloRequest* req, HelloResponse* resp) override {
+    return Run([&] {
+      resp->set_protocol_version(kProtocolVersion);
+      resp->set_repository_format(options_.repository_format);
+      resp->set_idle_exit_ms(static_cast<uint64_t>(options_.idle_exit.count()));
+      resp->set_max_message_bytes(kMaxMessageBytes);
+      resp->set_max_object_bytes(kMaxObjectBytes);
+      resp->set_max_contains_ids(kMaxContainsIds);
+      resp->set_max_put_objects(kMaxPutObjects);
+      return CheckVersion(req->protocol_version());
+    });
+  }
+
+  grpc::Status GetMeta(grpc::ServerContext*, const GetMetaRequest* req,
+                       GetMetaResponse* resp) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (req->key().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
+      COFFER_ASSIGN_OR_RETURN(std::optional<Bytes> value, store_.GetMeta(req->key()));
+      resp->set_found(value.has_value());
+      if (value) resp->set_value(value->data(), value->size());
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status PutMeta(grpc::ServerContext*, const PutMetaRequest* req,
+                       PutMetaResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (req->key().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
+      if (req->value().size() > kMaxMetaValueBytes) {
+        return Status::InvalidArgument("meta value too large");
+      }
+      return store_.PutMeta(req->key(), ViewOf(req->value()));
+    });
+  }
+
+  grpc::Status Contains(grpc::ServerContext*, const ContainsRequest* req,
+                        ContainsResponse* resp) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
+      const std::string& raw = req->ids();
+      if (raw.size() % ObjectId::kSize != 0) {
+        return Status::InvalidArgument("Contains: ids are not a whole number of 32-byte ids");
+      }
+      size_t n = raw.size() / ObjectId::kSize;
+      if (n > kMaxContainsIds) {
+        return Status::InvalidArgument("Contains: " + std::to_string(n) + " ids; at most " +
+                                       std::to_string(kMaxContainsIds) + " per call");
+      }
+      std::vector<ObjectId> ids(n);
+      for (size_t i = 0; i < n; ++i) {
+        std::memcpy(ids[i].bytes.data(), raw.data() + i * ObjectId::kSize, ObjectId::kSize);
+      }
+      COFFER_ASSIGN_OR_RETURN(std::vector<bool> present, store_.Contains(kind, ids));
+      std::string* out = resp->mutable_present();
+      out->resize(n);
+      for (size_t i = 0; i < n; ++i) (*out)[i] = present[i] ? 1 : 0;
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status PutObjects(grpc::ServerContext*, const PutObjectsRequest* req,
+                          PutObjectsResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (static_cast<size_t>(req->objects_size()) > kMaxPutObjects) {
+        return Status::InvalidArgument("PutObjects: " + std::to_string(req->objects_size()) +
+                                       " objects; at most " + std::to_string(kMaxPutObjects));
+      }
+      // Validate everything first, so a bad request stores nothing.
+      std::vector<std::pair<ObjectKind, ObjectId>> keys;
+      keys.reserve(req->objects_size());
+      for (const SealedObject& object : req->objects()) {
+        COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(object.kind()));
+        if (kind == ObjectKind::kSnapshot) {
+          return Status::InvalidArgument("objects of kind snapshot are not stored by id");
+        }
+        COFFER_ASSIGN_OR_RETURN(ObjectId id, ParseId(object.id()));
+        if (object.sealed().size() > kMaxObjectBytes) {
+          return Status::InvalidArgument("object " + id.short_hex() + " is " +
+                                         std::to_string(object.sealed().size()) +
+                                         " bytes; at most " + std::to_string(kMaxObjectBytes));
+        }
+        keys.emplace_back(kind, id);
+      }
+      for (int i = 0; i < req->objects_size(); ++i) {
+        COFFER_RETURN_IF_ERROR(
+            store_.Put(keys[i].first, keys[i].second, ViewOf(req->objects(i).sealed())));
+      }
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status Get(grpc::ServerContext*, const GetRequest* req, GetResponse* resp) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, ParseId(req->id()));
+      COFFER_ASSIGN_OR_RETURN(Bytes sealed, store_.Get(kind, id));
+      if (sealed.size() + 1024 > kMaxMessageBytes) {
+        return Status::InvalidArgument("object " + id.short_hex() + " is too large to send");
+      }
+      resp->set_sealed(sealed.data(), sealed.size());
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status CommitSnapshot(grpc::ServerContext*, const CommitSnapshotRequest* req,
+                              CommitSnapshotResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
+      if (req->sealed_record().size() > kMaxObjectBytes) {
+        return Status::InvalidArgument("snapshot record too large");
+      }
+      return store_.CommitSnapshot(ref, ViewOf(req->sealed_record()));
+    });
+  }
+
+  grpc::Status ListSnapshots(grpc::ServerContext*, const ListSnapshotsRequest* req,
+                             grpc::ServerWriter<ListSnapshotsResponse>* writer) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (req->group().size() > kMaxGroupBytes) {
+        return Status::InvalidArgument("snapshot group too long");
+      }
+      COFFER_ASSIGN_OR_RETURN(std::vector<coffer::StoredSnapshot> list,
+                              store_.ListSnapshots(req->group()));
+      ListSnapshotsResponse page;
+      size_t page_bytes = 0;
+      for (const coffer::StoredSnapshot& s : list) {
+        StoredSnapshotMsg* out = page.add_snapshots();
+        SetRef(s.ref, out->mutable_ref());
+        out->set_sealed(s.sealed.data(), s.sealed.size());
+        page_bytes += s.sealed.size() + s.ref.group.size() + 64;
+        if (page_bytes >= kListPageBytes) {
+          if (!writer->Write(page)) return Status::IoError("ListSnapshots: client went away");
+          page.Clear();
+          page_bytes = 0;
+        }
+      }
+      if (page.snapshots_size() > 0 && !writer->Write(page)) {
+        return Status::IoError("ListSnapshots: client went away");
+      }
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status DeleteSnapshot(grpc::ServerContext*, const DeleteSnapshotRequest* req,
+                              DeleteSnapshotResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
+      return store_.DeleteSnapshot(ref);
+    });
+  }
+
+ private:
+  // Counts the call as active while `body` runs and maps its Status.
+  template <typename F>
+  grpc::Status Run(F&& body) {
+    active_.fetch_add(1);
+    Status status;
+    try {
+      status = body();
+    } catch (const std::exception& e) {
+      status = Status::IoError(std::string("object server: ") + e.what());
+    } catch (...) {
+      status = Status::IoError("object server: unknown exception");
+    }
+    last_end_ns_.store(NowNs());
+    active_.fetch_sub(1);
+    return ToGrpcStatus(status);
+  }
+
+  ObjectStore& store_;
+  const ServerOptions options_;
+  std::atomic<int> active_{0};
+  std::atomic<int64_t> last_end_ns_;
+};
+
+Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
+                                                          const std::string& address,
+                                                          const ServerOptions& options) {
+  COFFER_ASSIGN_OR_RETURN(ServiceAddress parsed, ParseServiceAddress(address));
+  if (parsed.kind != ServiceAddress::Kind::kUnix) {
+    return Status::Unsupported("listening on " + parsed.ToString() +
+                               ": TCP with TLS is not implemented yet; use unix:PATH");
+  }
+  std::unique_ptr<ObjectServer> server(new ObjectServer());
+  server->address_ = parsed;
+  server->service_ = std::make_unique<ObjectServiceImpl>(store, options);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(parsed.GrpcTarget(), grpc::InsecureServerCredentials());
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
+  grpc::ResourceQuota quota("coffer-object-server");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+
+  // The socket is created with mode 0600 (then chmod'ed to be sure): the
+  // umask is process-wide, so another thread creating a file meanwhile gets
+  // stricter permissions too, which is harmless.
+  mode_t old_umask = ::umask(0077);
+  server->server_ = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (!server->server_) {
+    return Status::IoError("cannot listen on " + parsed.ToString() +
+                           " (is the folder writable? the gRPC log above may say more)");
+  }
+  if (::chmod(parsed.path.c_str(), 0600) != 0) {
+    return Status::FromErrno(errno, "chmod " + parsed.path);
+  }
+  return server;
+}
+
+ObjectServer::~ObjectServer() { StopServing(); }
+
+Status ObjectServer::Serve(std::chrono::milliseconds idle_exit) {
+  constexpr auto kPoll = std::chrono::milliseconds(20);
+  while (!shutdown_requested_.load(std::memory_order_relaxed)) {
+    if (idle_exit.count() > 0 && IdleFor() >= idle_exit) break;
+    std::this_thread::sleep_for(kPoll);
+  }
+  StopServing();
+  return Status::Ok();
+}
+
+void ObjectServer::StopServing() {
+  if (stopped_ || !server_) return;
+  stopped_ = true;
+  // Calls in flight get a few seconds to finish; new calls are refused.
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server_->Wait();
+}
+
+std::chrono::milliseconds ObjectServer::IdleFor() const { return service_->IdleFor(); }
+int ObjectServer::active_calls() const { return service_->active(); }
+
+}  // namespace coffer::service

@@ -1,0 +1,86 @@
+// ObjectServer: serves one ObjectStore (the repository's LocalObjectStore)
+// to client processes over the object service (service.proto). This is the
+// core of `coffer serve`: the only process that has the database open.
+//
+// Life cycle: Start() binds and listens (the caller has already opened the
+// store, so it holds the database lock: a second server for the same
+// repository fails there, before it could take over the socket); Serve()
+// blocks until the server has been idle long enough or Shutdown() is called;
+// the destructor stops serving and removes the socket file.
+//
+// Idle means: no call in flight and none finished for `idle_exit`. Clients
+// (RemoteObjectStore) call Hello every third of the idle period while they
+// exist, so a server outlives every connected client by about `idle_exit`.
+//
+// Thread-safety: Shutdown(), IdleFor() and active_calls() may be called from
+// any thread; Shutdown() only stores to a lock-free atomic, so it may also be
+// called from a signal handler. Serve() is called once, from one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/base/status.h"
+#include "store/objects/object_store.h"
+#include "store/service/address.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace coffer::service {
+
+class ObjectServiceImpl;
+
+struct ServerOptions {
+  // Reported to clients in Hello (store/repo/layout.h's kFormatVersion).
+  uint32_t repository_format = 0;
+  // Reported to clients in Hello so they keep the server alive; Serve()'s
+  // own argument decides when it returns.
+  std::chrono::milliseconds idle_exit{0};
+  // Most threads serving calls at once (gRPC ResourceQuota).
+  int max_threads = 16;
+};
+
+class ObjectServer {
+ public:
+  // Listens on `address` (see address.h) and serves `store`, which must
+  // remain live while the server exists. A unix socket gets mode 0600; a
+  // stale socket file at that path is replaced. kInvalidArgument for a bad
+  // address, kUnsupported for tcp:// (TLS comes later), kIoError if gRPC
+  // cannot bind.
+  static Result<std::unique_ptr<ObjectServer>> Start(ObjectStore& store,
+                                                     const std::string& address,
+                                                     const ServerOptions& options);
+  ~ObjectServer();
+  ObjectServer(const ObjectServer&) = delete;
+  ObjectServer& operator=(const ObjectServer&) = delete;
+
+  // Blocks until no call has been in flight for `idle_exit` (0: never idle
+  // out), or until Shutdown(). Then stops accepting calls, lets the calls in
+  // flight finish (bounded by a few seconds) and returns OK.
+  Status Serve(std::chrono::milliseconds idle_exit);
+  // Asks Serve() to return. Async-signal-safe.
+  void Shutdown() { shutdown_requested_.store(true, std::memory_order_relaxed); }
+
+  // Time since the last call ended, or zero while a call is in flight.
+  std::chrono::milliseconds IdleFor() const;
+  int active_calls() const;
+  const ServiceAddress& address() const { return address_; }
+
+ private:
+  ObjectServer() = default;
+  void StopServing();
+
+  ServiceAddress address_;
+  std::unique_ptr<ObjectServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::atomic<bool> shutdown_requested_{false};
+  bool stopped_ = false;
+  static_assert(std::atomic<bool>::is_always_lock_free);
+};
+
+}  // namespace coffer::service

@@ -1,0 +1,60 @@
+#include "store/service/address.h"
+
+#include <gtest/gtest.h>
+
+#include "store/objects/local_object_store.h"
+#include "store/service/remote_object_store.h"
+#include "store/service/server.h"
+#include "tests/testing/fs_fixtures.h"
+
+namespace coffer::service {
+namespace {
+
+TEST(ServiceAddressTest, ParsesUnixAndTcp) {
+  auto unix_address = ParseServiceAddress("unix:/srv/repo/serve.sock");
+  ASSERT_TRUE(unix_address.ok());
+  EXPECT_EQ(unix_address->kind, ServiceAddress::Kind::kUnix);
+  EXPECT_EQ(unix_address->path, "/srv/repo/serve.sock");
+  EXPECT_EQ(unix_address->GrpcTarget(), "unix:/srv/repo/serve.sock");
+  auto tcp = ParseServiceAddress("tcp://backup.example:7070");
+  ASSERT_TRUE(tcp.ok());
+  EXPECT_EQ(tcp->kind, ServiceAddress::Kind::kTcp);
+  EXPECT_EQ(tcp->host, "backup.example");
+  EXPECT_EQ(tcp->port, 7070);
+  EXPECT_EQ(tcp->ToString(), "tcp://backup.example:7070");
+}
+
+TEST(ServiceAddressTest, RefusesMalformedAddresses) {
+  for (const char* bad : {"", "unix:", "/srv/repo/serve.sock", "tcp://host", "tcp://host:0",
+                          "tcp://host:70000", "tcp://:80", "http://host:80"}) {
+    EXPECT_EQ(ParseServiceAddress(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ServiceAddressTest, SocketPathLongerThanSunPathIsRefusedClearly) {
+  std::string path = "/" + std::string(kMaxUnixPathBytes, 'p');
+  Status s = ParseServiceAddress("unix:" + path).status();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("at most 107"), std::string::npos) << s.message();
+  EXPECT_TRUE(ParseServiceAddress("unix:" + path.substr(1)).ok());  // exactly 107
+}
+
+TEST(ServiceAddressTest, DefaultIsServeSockInTheRepository) {
+  EXPECT_EQ(DefaultServiceAddress("/srv/repo"), "unix:/srv/repo/serve.sock");
+}
+
+TEST(ServiceAddressTest, TcpIsNotServedYet) {
+  testing::TempDir tmp;
+  auto local = LocalObjectStore::Create(tmp / "db");
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(ObjectServer::Start(**local, "tcp://127.0.0.1:7070", {}).status().code(),
+            Code::kUnsupported);
+  EXPECT_EQ(RemoteObjectStore::Connect("tcp://127.0.0.1:7070").status().code(),
+            Code::kUnsupported);
+  std::string too_long = "unix:" + tmp.path() + "/" + std::string(120, 's');
+  EXPECT_EQ(ObjectServer::Start(**local, too_long, {}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(RemoteObjectStore::Connect(too_long).status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace coffer::service

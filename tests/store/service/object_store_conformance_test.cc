@@ -1,0 +1,263 @@
+// The behaviour every ObjectStore must have, run against LocalObjectStore and
+// against RemoteObjectStore through a real server (store_envs.h). Status
+// codes included: commands must not be able to tell the two apart.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/store/objects/test_objects.h"
+#include "tests/store/service/store_envs.h"
+
+namespace coffer {
+namespace {
+
+using testing::TestId;
+using testing::TestValue;
+using Listing = std::vector<std::pair<std::string, int64_t>>;
+
+template <typename Env>
+class ObjectStoreConformanceTest : public ::testing::Test {
+ protected:
+  ObjectStore& store() { return env_.store(); }
+  void Reopen() { env_.Reopen(); }
+
+  void Put(ObjectKind kind, uint32_t n, size_t size) {
+    Status s = store().Put(kind, TestId(n), TestValue(n, size));
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  void Commit(const std::string& group, int64_t time, uint32_t n, size_t size = 40) {
+    Status s = store().CommitSnapshot({group, time, TestId(n)}, TestValue(n, size));
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  Listing Listed(std::string_view group) {
+    auto list = store().ListSnapshots(group);
+    EXPECT_TRUE(list.ok()) << list.status().ToString();
+    Listing out;
+    if (list.ok()) {
+      for (const auto& s : *list) out.emplace_back(s.ref.group, s.ref.time_ns);
+    }
+    return out;
+  }
+  void ExpectValue(ObjectKind kind, uint32_t n, size_t size) {
+    auto got = store().Get(kind, TestId(n));
+    ASSERT_TRUE(got.ok()) << n << ": " << got.status().ToString();
+    EXPECT_EQ(*got, TestValue(n, size)) << n;
+  }
+
+  Env env_;
+};
+
+struct EnvNames {
+  template <typename T>
+  static std::string GetName(int) { return T::kName; }
+};
+using Envs = ::testing::Types<testing::LocalEnv, testing::RemoteEnv>;
+TYPED_TEST_SUITE(ObjectStoreConformanceTest, Envs, EnvNames);
+
+TYPED_TEST(ObjectStoreConformanceTest, CommittedObjectsSurviveReopen) {
+  this->Put(ObjectKind::kChunk, 1, 1 << 20);
+  this->Put(ObjectKind::kChunk, 2, 10);
+  this->Put(ObjectKind::kTree, 3, 300);
+  this->Commit("host/a", 1, 100);
+  this->Reopen();
+  this->ExpectValue(ObjectKind::kChunk, 1, 1 << 20);
+  this->ExpectValue(ObjectKind::kChunk, 2, 10);
+  this->ExpectValue(ObjectKind::kTree, 3, 300);
+  std::vector<ObjectId> ids = {TestId(1), TestId(2), TestId(3)};
+  auto chunks = this->store().Contains(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(chunks.ok());
+  EXPECT_EQ(*chunks, (std::vector<bool>{true, true, false}));
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, PutObjectsAreVisibleBeforeCommit) {
+  this->Put(ObjectKind::kChunk, 1, 5000);
+  this->Put(ObjectKind::kTree, 2, 70);
+  std::vector<ObjectId> ids = {TestId(1), TestId(2)};
+  auto chunks = this->store().Contains(ObjectKind::kChunk, ids);
+  auto trees = this->store().Contains(ObjectKind::kTree, ids);
+  ASSERT_TRUE(chunks.ok() && trees.ok());
+  EXPECT_EQ(*chunks, (std::vector<bool>{true, false}));
+  EXPECT_EQ(*trees, (std::vector<bool>{false, true}));
+  this->ExpectValue(ObjectKind::kChunk, 1, 5000);
+  this->ExpectValue(ObjectKind::kTree, 2, 70);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, EmptyValueRoundTrips) {
+  this->Put(ObjectKind::kChunk, 1, 0);
+  this->ExpectValue(ObjectKind::kChunk, 1, 0);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, GetOfAbsentObjectIsNotFound) {
+  EXPECT_EQ(this->store().Get(ObjectKind::kChunk, TestId(9)).status().code(), Code::kNotFound);
+  EXPECT_EQ(this->store().Get(ObjectKind::kTree, TestId(9)).status().code(), Code::kNotFound);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, KindsAreSeparateNamespaces) {
+  this->Put(ObjectKind::kTree, 1, 10);
+  EXPECT_EQ(this->store().Get(ObjectKind::kChunk, TestId(1)).status().code(), Code::kNotFound);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, SnapshotKindIsNotStoredById) {
+  ObjectStore& store = this->store();
+  EXPECT_EQ(store.Put(ObjectKind::kSnapshot, TestId(1), TestValue(1, 10)).code(),
+            Code::kInvalidArgument);
+  std::vector<ObjectId> ids = {TestId(1)};
+  EXPECT_EQ(store.Contains(ObjectKind::kSnapshot, ids).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store.Get(ObjectKind::kSnapshot, TestId(1)).status().code(), Code::kInvalidArgument);
+  // The refusal leaves the store usable.
+  this->Put(ObjectKind::kChunk, 2, 10);
+  this->Commit("host/a", 1, 3);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, ContainsOfNoIdsIsEmpty) {
+  auto none = this->store().Contains(ObjectKind::kChunk, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, ContainsAnswersForManyPresentAndAbsentIds) {
+  constexpr uint32_t kPresent = 2000;
+  for (uint32_t i = 0; i < kPresent; ++i) {
+    this->Put(ObjectKind::kChunk, i, i % 2 ? 8000 : 200);  // blob and inline values
+  }
+  this->Commit("host/a", 1, 1);
+  for (uint32_t i = kPresent; i < kPresent + 500; ++i) this->Put(ObjectKind::kChunk, i, 100);
+  std::vector<ObjectId> ids;  // more than one Contains call holds
+  for (uint32_t i = 0; i < 40000; ++i) ids.push_back(TestId(i));
+  auto present = this->store().Contains(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(present.ok()) << present.status().ToString();
+  ASSERT_EQ(present->size(), ids.size());
+  for (uint32_t i = 0; i < ids.size(); ++i) ASSERT_EQ((*present)[i], i < kPresent + 500) << i;
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, MetaRoundTripsAndSurvivesReopenWithoutCommit) {
+  auto absent = this->store().GetMeta("format");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->has_value());
+  ASSERT_TRUE(this->store().PutMeta("format", AsBytes("1")).ok());
+  ASSERT_TRUE(this->store().PutMeta("config", TestValue(5, 300)).ok());
+  ASSERT_TRUE(this->store().PutMeta("empty", {}).ok());
+  this->Reopen();
+  auto format = this->store().GetMeta("format");
+  auto config = this->store().GetMeta("config");
+  auto empty = this->store().GetMeta("empty");
+  ASSERT_TRUE(format.ok() && config.ok() && empty.ok());
+  ASSERT_TRUE(format->has_value() && config->has_value() && empty->has_value());
+  EXPECT_EQ(AsChars(**format), "1");
+  EXPECT_EQ(**config, TestValue(5, 300));
+  EXPECT_TRUE((*empty)->empty());
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, SnapshotsAreListedByGroupThenTime) {
+  this->Commit("host/ab", 5, 1);
+  this->Commit("host/a", 10, 2);
+  this->Commit("host/a", -3'000'000'000, 3);
+  this->Commit("host/a", 0, 4);
+  this->Commit("ct/101", 7, 5);
+  this->Commit("host/ab", -1, 6);
+  EXPECT_EQ(this->Listed("host/a"),
+            (Listing{{"host/a", -3'000'000'000}, {"host/a", 0}, {"host/a", 10}}));
+  EXPECT_EQ(this->Listed("host/ab"), (Listing{{"host/ab", -1}, {"host/ab", 5}}));
+  EXPECT_EQ(this->Listed("host/"), Listing{});
+  EXPECT_EQ(this->Listed(""), (Listing{{"ct/101", 7},
+                                       {"host/a", -3'000'000'000},
+                                       {"host/a", 0},
+                                       {"host/a", 10},
+                                       {"host/ab", -1},
+                                       {"host/ab", 5}}));
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, ListedSnapshotCarriesIdAndSealedRecord) {
+  this->Commit("vm/100", 42, 7);
+  this->Reopen();
+  auto list = this->store().ListSnapshots("vm/100");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].ref, (SnapshotRef{"vm/100", 42, TestId(7)}));
+  EXPECT_EQ((*list)[0].sealed, TestValue(7, 40));
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, LongListingKeepsOrderAndRecords) {
+  // 12 MiB of records: more than one page of the server's stream.
+  for (uint32_t i = 0; i < 12; ++i) this->Commit("host/big", 100 - i, i, 1 << 20);
+  auto list = this->store().ListSnapshots("");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 12u);
+  for (uint32_t k = 0; k < 12; ++k) {
+    uint32_t i = 11 - k;
+    EXPECT_EQ((*list)[k].ref, (SnapshotRef{"host/big", 100 - int64_t(i), TestId(i)}));
+    EXPECT_EQ((*list)[k].sealed, TestValue(i, 1 << 20));
+  }
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, GroupWithNulIsRejected) {
+  std::string bad("host\0x", 6);
+  EXPECT_EQ(this->store().CommitSnapshot({bad, 1, TestId(1)}, {}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store().ListSnapshots(bad).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store().CommitSnapshot({"", 1, TestId(1)}, {}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store().DeleteSnapshot({bad, 1, TestId(1)}).code(), Code::kInvalidArgument);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, RecommittingSameSnapshotIsOkButAnotherAtSameTimeIsRejected) {
+  this->Commit("host/a", 1, 1);
+  this->Commit("host/a", 1, 1);
+  EXPECT_EQ(this->store().CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40)).code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(this->Listed("host/a").size(), 1u);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, DeletedSnapshotIsGoneAfterReopen) {
+  this->Commit("host/a", 1, 1);
+  this->Commit("host/a", 2, 2);
+  ASSERT_TRUE(this->store().DeleteSnapshot({"host/a", 1, TestId(1)}).ok());
+  this->Reopen();
+  EXPECT_EQ(this->Listed("host/a"), (Listing{{"host/a", 2}}));
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, DeleteOfMissingSnapshotIsNotFound) {
+  this->Commit("host/a", 1, 1);
+  EXPECT_EQ(this->store().DeleteSnapshot({"host/a", 2, TestId(1)}).code(), Code::kNotFound);
+  EXPECT_EQ(this->store().DeleteSnapshot({"host/a", 1, TestId(2)}).code(), Code::kNotFound);
+  EXPECT_EQ(this->Listed("host/a").size(), 1u);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, ConcurrentPutsFromEightThreadsAreAllReadable) {
+  constexpr uint32_t kThreads = 8, kPerThread = 150;
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t] {
+      for (uint32_t i = 0; i < kPerThread; ++i) {
+        uint32_t n = t * kPerThread + i;
+        Status s = this->store().Put(ObjectKind::kChunk, TestId(n), TestValue(n, 1000 + 97 * n));
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        if (i % 50 == 0) {  // reads interleaved with other threads' writes
+          std::vector<ObjectId> ids = {TestId(n)};
+          auto present = this->store().Contains(ObjectKind::kChunk, ids);
+          ASSERT_TRUE(present.ok() && (*present)[0]) << n;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  this->Commit("host/a", 1, 0);
+  this->Reopen();
+  for (uint32_t n = 0; n < kThreads * kPerThread; ++n) {
+    this->ExpectValue(ObjectKind::kChunk, n, 1000 + 97 * n);
+  }
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, OneMebibyteAndTenByteValuesRoundTrip) {
+  this->Put(ObjectKind::kChunk, 1, 1 << 20);
+  this->Put(ObjectKind::kChunk, 2, 10);
+  for (int pass = 0; pass < 2; ++pass) {
+    this->ExpectValue(ObjectKind::kChunk, 1, 1 << 20);
+    this->ExpectValue(ObjectKind::kChunk, 2, 10);
+    this->Commit("host/a", pass, 3 + pass);
+    this->Reopen();
+  }
+}
+
+}  // namespace
+}  // namespace coffer

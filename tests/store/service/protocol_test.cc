@@ -1,0 +1,260 @@
+// The wire contract: version check, limits, malformed requests, and what a
+// client sees when there is no server. Raw requests go through the generated
+// stub, as a foreign or broken client would send them.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "store/service/limits.h"
+#include "store/service/service.grpc.pb.h"
+#include "tests/store/objects/test_objects.h"
+#include "tests/store/service/store_envs.h"
+
+namespace coffer::service {
+namespace {
+
+using coffer::testing::ServedStore;
+using coffer::testing::TempDir;
+using coffer::testing::TestId;
+using coffer::testing::TestValue;
+
+class ProtocolTest : public ::testing::Test {
+ protected:
+  ProtocolTest() {
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(64 << 20);  // larger than the server takes
+    args.SetMaxReceiveMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel("unix:" + tmp_ / "serve.sock",
+                                         grpc::InsecureChannelCredentials(), args);
+    stub_ = ObjectService::NewStub(channel_);
+  }
+
+  SealedObject* AddObject(PutObjectsRequest* req, uint32_t n, size_t size) {
+    SealedObject* o = req->add_objects();
+    o->set_kind(static_cast<uint32_t>(ObjectKind::kChunk));
+    o->set_id(TestId(n).bytes.data(), ObjectId::kSize);
+    o->set_sealed(std::string(size, 'x'));
+    return o;
+  }
+  grpc::Status Send(const PutObjectsRequest& req) {
+    grpc::ClientContext ctx;
+    PutObjectsResponse resp;
+    return stub_->PutObjects(&ctx, req, &resp);
+  }
+  bool Stored(uint32_t n) {
+    std::vector<ObjectId> ids = {TestId(n)};
+    auto present = local_->Contains(ObjectKind::kChunk, ids);
+    return present.ok() && (*present)[0];
+  }
+  // The server still answers after whatever came before.
+  void ExpectServing() {
+    auto remote = RemoteObjectStore::Connect(served_.address());
+    ASSERT_TRUE(remote.ok()) << remote.status().ToString();
+    ASSERT_TRUE((*remote)->Put(ObjectKind::kChunk, TestId(1000), TestValue(1000, 10)).ok());
+    EXPECT_TRUE((*remote)->Get(ObjectKind::kChunk, TestId(1000)).ok());
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<LocalObjectStore> local_ =
+      std::move(LocalObjectStore::Create(tmp_ / "db")).value();
+  ServedStore served_{tmp_.path(), local_.get()};
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<ObjectService::Stub> stub_;
+};
+
+TEST_F(ProtocolTest, ClientOfAnotherProtocolVersionIsRefusedWithClearMessage) {
+  ConnectOptions options;
+  options.protocol_version = kProtocolVersion + 1;
+  auto remote = RemoteObjectStore::Connect(served_.address(), options);
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.status().code(), Code::kUnsupported);
+  EXPECT_NE(remote.status().message().find("speaks object protocol"), std::string::npos)
+      << remote.status().message();
+  ExpectServing();
+}
+
+TEST_F(ProtocolTest, EveryRequestCarriesTheVersion) {
+  GetRequest req;  // protocol_version left 0
+  req.set_kind(1);
+  req.set_id(TestId(1).bytes.data(), ObjectId::kSize);
+  grpc::ClientContext ctx;
+  GetResponse resp;
+  grpc::Status st = stub_->Get(&ctx, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  PutObjectsRequest put;
+  AddObject(&put, 1, 10);
+  EXPECT_EQ(Send(put).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_FALSE(Stored(1));
+}
+
+TEST_F(ProtocolTest, ShortIdIsRefusedAndNothingOfTheBatchIsStored) {
+  PutObjectsRequest req;
+  req.set_protocol_version(kProtocolVersion);
+  AddObject(&req, 1, 100);
+  AddObject(&req, 2, 100)->set_id(std::string(31, 'i'));
+  grpc::Status st = Send(req);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("31 bytes"), std::string::npos) << st.error_message();
+  EXPECT_FALSE(Stored(1));
+  ExpectServing();
+}
+
+TEST_F(ProtocolTest, OversizedObjectIsRefusedAndNothingIsStored) {
+  PutObjectsRequest req;
+  req.set_protocol_version(kProtocolVersion);
+  AddObject(&req, 1, 100);
+  AddObject(&req, 2, kMaxObjectBytes + 1);
+  EXPECT_EQ(Send(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(Stored(1));
+  EXPECT_FALSE(Stored(2));
+  ExpectServing();
+}
+
+TEST_F(ProtocolTest, OversizedMessageIsRefusedByTheTransport) {
+  PutObjectsRequest req;
+  req.set_protocol_version(kProtocolVersion);
+  for (uint32_t n = 1; n <= 3; ++n) AddObject(&req, n, 12 << 20);  // 36 MiB
+  EXPECT_EQ(Send(req).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_FALSE(Stored(1));
+  ExpectServing();
+}
+
+TEST_F(ProtocolTest, UnknownKindAndSnapshotKindAreRefused) {
+  PutObjectsRequest req;
+  req.set_protocol_version(kProtocolVersion);
+  AddObject(&req, 1, 100)->set_kind(7);
+  EXPECT_EQ(Send(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.mutable_objects(0)->set_kind(static_cast<uint32_t>(ObjectKind::kSnapshot));
+  EXPECT_EQ(Send(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(Stored(1));
+}
+
+TEST_F(ProtocolTest, TooManyObjectsInOneCallAreRefused) {
+  PutObjectsRequest req;
+  req.set_protocol_version(kProtocolVersion);
+  for (uint32_t n = 0; n <= kMaxPutObjects; ++n) AddObject(&req, n, 1);
+  EXPECT_EQ(Send(req).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(Stored(0));
+}
+
+TEST_F(ProtocolTest, MalformedContainsIsRefused) {
+  ContainsRequest req;
+  req.set_protocol_version(kProtocolVersion);
+  req.set_kind(1);
+  req.set_ids(std::string(33, 'i'));
+  ContainsResponse resp;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Contains(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  req.set_ids(std::string((kMaxContainsIds + 1) * ObjectId::kSize, 'i'));
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->Contains(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  ExpectServing();
+}
+
+TEST_F(ProtocolTest, ClientRefusesAnOversizedObjectAtOnce) {
+  auto remote = served_.Connect();
+  ASSERT_NE(remote, nullptr);
+  Bytes big(kMaxObjectBytes + 1);
+  EXPECT_EQ(remote->Put(ObjectKind::kChunk, TestId(1), big).code(), Code::kInvalidArgument);
+  EXPECT_TRUE(remote->Flush().ok());  // the refusal did not poison the store
+  EXPECT_FALSE(Stored(1));
+}
+
+TEST_F(ProtocolTest, SocketIsPrivateToItsOwner) {
+  struct stat st;
+  ASSERT_EQ(::stat((tmp_ / "serve.sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// A store whose writes fail, to show what a client does with a failed batch.
+class FullDiskStore final : public ObjectStore {
+ public:
+  Result<std::optional<Bytes>> GetMeta(std::string_view) override { return std::optional<Bytes>(); }
+  Status PutMeta(std::string_view, ByteView) override { return Status::NoSpace("disk full"); }
+  Result<std::vector<bool>> Contains(ObjectKind, std::span<const ObjectId> ids) override {
+    return std::vector<bool>(ids.size(), false);
+  }
+  Status Put(ObjectKind, const ObjectId&, ByteView) override { return Status::NoSpace("disk full"); }
+  Result<Bytes> Get(ObjectKind, const ObjectId&) override { return Status::NotFound("absent"); }
+  Status CommitSnapshot(const SnapshotRef&, ByteView) override { return Status::Ok(); }
+  Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view) override {
+    return std::vector<StoredSnapshot>();
+  }
+  Status DeleteSnapshot(const SnapshotRef&) override { return Status::NotFound("absent"); }
+};
+
+TEST(RemoteObjectStoreErrorTest, FailedBackgroundBatchSurfacesOnEveryLaterCall) {
+  TempDir tmp;
+  FullDiskStore full;
+  ServedStore served(tmp.path(), &full);
+  auto remote = served.Connect();
+  ASSERT_NE(remote, nullptr);
+  // Buffered: these succeed, the server has not seen them yet.
+  for (uint32_t n = 0; n < 10; ++n) {
+    ASSERT_TRUE(remote->Put(ObjectKind::kChunk, TestId(n), TestValue(n, 100)).ok());
+  }
+  Status commit = remote->CommitSnapshot({"host/a", 1, TestId(99)}, TestValue(99, 40));
+  EXPECT_EQ(commit.code(), Code::kNoSpace) << commit.ToString();
+  EXPECT_EQ(remote->Put(ObjectKind::kChunk, TestId(50), TestValue(50, 10)).code(), Code::kNoSpace);
+  EXPECT_EQ(remote->ListSnapshots("").status().code(), Code::kNoSpace);
+  EXPECT_EQ(remote->Flush().code(), Code::kNoSpace);
+}
+
+TEST(RemoteObjectStoreErrorTest, ServerStatusCodesArriveUnchanged) {
+  TempDir tmp;
+  FullDiskStore full;
+  ServedStore served(tmp.path(), &full);
+  auto remote = served.Connect();
+  ASSERT_NE(remote, nullptr);
+  Status s = remote->PutMeta("k", AsBytes("v"));
+  EXPECT_EQ(s.code(), Code::kNoSpace);
+  EXPECT_EQ(s.message(), "disk full");
+}
+
+TEST(ConnectTest, NoServerIsNotFound) {
+  TempDir tmp;
+  auto remote = RemoteObjectStore::Connect(DefaultServiceAddress(tmp.path()));
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.status().code(), Code::kNotFound);
+  EXPECT_NE(remote.status().message().find("no server at unix:"), std::string::npos)
+      << remote.status().message();
+}
+
+TEST(ConnectTest, StaleSocketIsNotFound) {
+  TempDir tmp;
+  std::string path = tmp / "serve.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(fd);  // bound, never listened: what a killed server leaves behind
+  auto remote = RemoteObjectStore::Connect("unix:" + path);
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.status().code(), Code::kNotFound) << remote.status().ToString();
+  // A new server takes the stale socket's place.
+  ServedStore served(tmp.path());
+  EXPECT_NE(served.Connect(), nullptr);
+}
+
+TEST(ConnectTest, ServerStartedAfterAFailedConnectIsFound) {
+  TempDir tmp;
+  ASSERT_EQ(RemoteObjectStore::Connect(DefaultServiceAddress(tmp.path())).status().code(),
+            Code::kNotFound);
+  ServedStore served(tmp.path());
+  EXPECT_NE(served.Connect(), nullptr);
+}
+
+}  // namespace
+}  // namespace coffer::service

@@ -1,0 +1,84 @@
+// Throughput of the service against the in-process store. Disabled: run with
+//   coffer_service_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "tests/store/objects/test_objects.h"
+#include "tests/store/service/store_envs.h"
+
+namespace coffer::service {
+namespace {
+
+using coffer::testing::LocalEnv;
+using coffer::testing::RemoteEnv;
+using coffer::testing::TestId;
+using coffer::testing::TestValue;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// Puts 1 GiB of 1 MiB random objects from `threads` threads, then commits.
+template <typename Env>
+double PutGibibyte(int threads) {
+  Env env;
+  constexpr uint32_t kObjects = 1024;
+  const Bytes random = TestValue(7, 1 << 20);
+  auto start = Clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      Bytes value = random;
+      for (uint32_t n = t; n < kObjects; n += threads) {
+        std::memcpy(value.data(), &n, sizeof n);  // distinct objects
+        Status s = env.store().Put(ObjectKind::kChunk, TestId(n), value);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  Status s = env.store().CommitSnapshot({"host/bench", 1, TestId(1u << 30)}, TestValue(1, 100));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return Seconds(start);
+}
+
+template <typename Env>
+double ContainsAbsent(uint32_t count) {
+  Env env;
+  std::vector<ObjectId> ids;
+  for (uint32_t n = 0; n < count; ++n) ids.push_back(TestId(n + 10'000'000));
+  auto start = Clock::now();
+  auto present = env.store().Contains(ObjectKind::kChunk, ids);
+  double seconds = Seconds(start);
+  EXPECT_TRUE(present.ok());
+  return seconds;
+}
+
+TEST(ServiceThroughputTest, DISABLED_PutGibibyteLocalVersusRemote) {
+  for (int threads : {1, 4}) {
+    for (int round = 0; round < 2; ++round) {
+      double local = PutGibibyte<LocalEnv>(threads);
+      double remote = PutGibibyte<RemoteEnv>(threads);
+      std::printf("1 GiB of 1 MiB objects + commit, %d thread(s): local %.2f s (%.0f MiB/s), "
+                  "remote %.2f s (%.0f MiB/s), remote/local %.2f\n",
+                  threads, local, 1024 / local, remote, 1024 / remote, remote / local);
+    }
+  }
+}
+
+TEST(ServiceThroughputTest, DISABLED_ContainsOfHundredThousandAbsentIds) {
+  for (int round = 0; round < 2; ++round) {
+    double local = ContainsAbsent<LocalEnv>(100'000);
+    double remote = ContainsAbsent<RemoteEnv>(100'000);
+    std::printf("Contains of 100k absent ids: local %.1f ms, remote %.1f ms\n", local * 1e3,
+                remote * 1e3);
+  }
+}
+
+}  // namespace
+}  // namespace coffer::service
