@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "store/base/unique_fd.h"
+#include "store/model/snapshot_name.h"
 #include "store/repo/local.h"
 #include "tools/exit_codes.h"
 
@@ -43,6 +44,27 @@ Opened OpenRepository(const GlobalOptions& global) {
   }
   opened.repo = std::move(repo).value();
   return opened;
+}
+
+OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name) {
+  OpenedSnapshot out;
+  if (auto sel = model::ParseSnapshotName(name); !sel.ok()) {
+    out.exit_code = Fail(sel.status());
+    return out;
+  }
+  Opened opened = OpenRepository(global);
+  if (!opened.repo) {
+    out.exit_code = opened.exit_code;
+    return out;
+  }
+  auto snapshot = opened.repo->FindSnapshot(name);
+  if (!snapshot.ok()) {
+    out.exit_code = Fail(snapshot.status());
+    return out;
+  }
+  out.repo = std::move(opened.repo);
+  out.snapshot = std::move(snapshot).value();
+  return out;
 }
 
 namespace {

@@ -32,6 +32,15 @@ struct Opened {
 };
 Opened OpenRepository(const GlobalOptions& global);
 
+// Validates the snapshot name (a bad one exits 2 before any passphrase is
+// asked), opens the repository and finds the snapshot.
+struct OpenedSnapshot {
+  std::unique_ptr<Repository> repo;
+  Snapshot snapshot;
+  int exit_code = 0;  // non-zero when repo is null
+};
+OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name);
+
 // The passphrase from --passphrase-fd, --passphrase-file, COFFER_PASSPHRASE_FILE,
 // COFFER_PASSPHRASE or the terminal, in that order. `confirm` asks twice.
 Result<std::string> ReadPassphrase(const GlobalOptions& global, bool confirm);
@@ -56,5 +65,7 @@ void RegisterSnapshots(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterLs(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterUmount(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

@@ -14,12 +14,10 @@ struct CatArgs {
 };
 
 int RunCat(const GlobalOptions& global, const CatArgs& args) {
-  Opened opened = OpenRepository(global);
+  OpenedSnapshot opened = OpenSnapshot(global, args.snapshot);
   if (!opened.repo) return opened.exit_code;
   Repository& repo = *opened.repo;
-  auto snapshot = repo.FindSnapshot(args.snapshot);
-  if (!snapshot.ok()) return Fail(snapshot.status());
-  auto entry = repo.LookupPath(*snapshot, args.path);
+  auto entry = repo.LookupPath(opened.snapshot, args.path);
   if (!entry.ok()) return Fail(entry.status());
   if (entry->type() != pb::Entry::FILE) {
     return Fail(Status::NotFound("'" + args.path + "' is not a regular file"));

@@ -55,13 +55,10 @@ Status ListTree(Repository& repo, const pb::Entry& dir, const std::string& prefi
 }
 
 int RunLs(const GlobalOptions& global, const LsArgs& args) {
-  if (auto sel = model::ParseSnapshotName(args.snapshot); !sel.ok()) return Fail(sel.status());
-  Opened opened = OpenRepository(global);
+  OpenedSnapshot opened = OpenSnapshot(global, args.snapshot);
   if (!opened.repo) return opened.exit_code;
   Repository& repo = *opened.repo;
-  auto snapshot = repo.FindSnapshot(args.snapshot);
-  if (!snapshot.ok()) return Fail(snapshot.status());
-  auto entry = repo.LookupPath(*snapshot, args.path);
+  auto entry = repo.LookupPath(opened.snapshot, args.path);
   if (!entry.ok()) return Fail(entry.status());
   std::string prefix;
   for (const auto& part : model::SplitPath(args.path)) prefix += (prefix.empty() ? "" : "/") + part;

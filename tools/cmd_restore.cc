@@ -20,11 +20,9 @@ struct RestoreArgs {
 };
 
 int RunRestore(const GlobalOptions& global, const RestoreArgs& args) {
-  Opened opened = OpenRepository(global);
+  OpenedSnapshot opened = OpenSnapshot(global, args.snapshot);
   if (!opened.repo) return opened.exit_code;
   Repository& repo = *opened.repo;
-  auto snapshot = repo.FindSnapshot(args.snapshot);
-  if (!snapshot.ok()) return Fail(snapshot.status());
 
   restore::RestoreOptions options;
   options.target = args.target;
@@ -38,7 +36,7 @@ int RunRestore(const GlobalOptions& global, const RestoreArgs& args) {
                        HumanBytes(static_cast<uint64_t>(secs > 0 ? bytes / secs : 0)));
   });
   restore::Restorer restorer(repo, options, &progress);
-  auto result = restorer.Restore(*snapshot, args.path);
+  auto result = restorer.Restore(opened.snapshot, args.path);
   line.Stop();
   if (!result.ok()) return Fail(result.status());
   for (const auto& e : result->errors) {
