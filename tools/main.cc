@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   RegisterLs(app, global, &exit_code);
   RegisterRestore(app, global, &exit_code);
   RegisterCat(app, global, &exit_code);
+  RegisterMount(app, global, &exit_code);
+  RegisterUmount(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);
