@@ -67,7 +67,5 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterUmount(CLI::App& app, GlobalOptions& global, int* exit_code);
-void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code);
-void RegisterUmount(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools
