@@ -1,0 +1,262 @@
+// SnapshotFs without a mount: lookups, attributes, listings, reads at odd
+// offsets, holes, hardlinks, xattrs, refresh and damage, over a real
+// repository made with the store API.
+#include "fs/snapshot_fs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "store/ingest/archiver.h"
+#include "store/model/snapshot_name.h"
+#include "store/model/tree.h"
+#include "tests/store/repo/repo_test_util.h"
+
+namespace coffer::fs {
+namespace {
+
+using testing::TempDir;
+
+constexpr int64_t kSecond = 1'000'000'000;
+
+class SnapshotFsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = testing::InitAndOpen(tmp_ / "repo");
+    ASSERT_NE(repo_, nullptr);
+    source_ = tmp_ / "src";
+    ASSERT_EQ(mkdir(source_.c_str(), 0755), 0);
+    big_ = testing::RandomBytes(5 * 1024 * 1024 + 123, 77);  // several chunks
+    testing::WriteFile(source_ + "/big.bin", big_);
+    testing::WriteFile(source_ + "/small.txt", "hello coffer\n");
+    testing::SetXattr(source_ + "/small.txt", "user.colour", "blue");
+    testing::SetXattr(source_ + "/small.txt", "user.empty", "");
+    ASSERT_EQ(link((source_ + "/small.txt").c_str(), (source_ + "/link.txt").c_str()), 0);
+    ASSERT_EQ(symlink("small.txt", (source_ + "/sym").c_str()), 0);
+    ASSERT_EQ(mkdir((source_ + "/sub").c_str(), 0700), 0);
+    testing::MakeSparseFile(source_ + "/sub/sparse.img", 8 << 20, {0, 3 << 20}, 4096);
+    options_.now_ns = [this] { return now_; };
+    options_.log = [this](const std::string& line) { log_.push_back(line); };
+  }
+
+  Snapshot Backup(int64_t time_ns) {
+    ingest::BackupOptions options;
+    options.group = "host/test";
+    options.time_ns = time_ns;
+    ingest::Archiver archiver(*repo_, options, nullptr);
+    auto result = archiver.BackupPaths({source_});
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result->snapshot;
+  }
+
+  void StartFs() {
+    fs_ = std::make_unique<SnapshotFs>(*repo_, options_);
+    ASSERT_TRUE(fs_->Start().ok());
+  }
+
+  // Looks up every component of `path` from the root (counting lookups as the kernel would).
+  Result<Attr> Walk(const std::string& path) {
+    uint64_t ino = InodeTable::kRootIno;
+    Result<Attr> attr = Status::NotFound(path);
+    for (const std::string& part : model::SplitPath(path)) {
+      attr = fs_->Lookup(ino, part);
+      if (!attr.ok()) return attr;
+      ino = attr->ino;
+    }
+    return attr;
+  }
+  std::string InSnapshot(const std::string& time, const std::string& rel) {
+    return "host/test/" + time + source_ + (rel.empty() ? "" : "/" + rel);
+  }
+
+  std::string ReadAt(const FileHandle& file, uint64_t offset, size_t size) {
+    auto data = fs_->Read(file, offset, size);
+    EXPECT_TRUE(data.ok()) << data.status().ToString();
+    if (!data.ok()) return {};
+    std::string out;
+    for (const auto& v : data->iov) out.append(static_cast<const char*>(v.iov_base), v.iov_len);
+    EXPECT_EQ(out.size(), data->size);
+    return out;
+  }
+
+  std::unique_ptr<FileHandle> OpenPath(const std::string& path) {
+    auto attr = Walk(path);
+    EXPECT_TRUE(attr.ok()) << path << ": " << attr.status().ToString();
+    if (!attr.ok()) return nullptr;
+    auto file = fs_->Open(attr->ino);
+    EXPECT_TRUE(file.ok()) << file.status().ToString();
+    return file.ok() ? std::move(file).value() : nullptr;
+  }
+
+  std::vector<std::string> List(const std::string& path) {
+    uint64_t ino = InodeTable::kRootIno;
+    if (!path.empty()) ino = Walk(path)->ino;
+    auto dir = fs_->OpenDir(ino);
+    EXPECT_TRUE(dir.ok()) << dir.status().ToString();
+    std::vector<std::string> names;
+    for (const auto& item : (*dir)->items) names.push_back(item.name);
+    return names;
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<Repository> repo_;
+  std::string source_, big_;
+  int64_t now_ = 1000 * kSecond;
+  FsOptions options_;
+  std::vector<std::string> log_;
+  std::unique_ptr<SnapshotFs> fs_;
+  const std::string t1_ = "1970-01-01T00:00:01Z";
+};
+
+TEST_F(SnapshotFsTest, SyntheticLayoutIsTypeGroupTimeAndLatest) {
+  Backup(1 * kSecond);
+  StartFs();
+  EXPECT_EQ(List(""), (std::vector<std::string>{".", "..", "host"}));
+  EXPECT_EQ(List("host"), (std::vector<std::string>{".", "..", "test"}));
+  EXPECT_EQ(List("host/test"), (std::vector<std::string>{".", "..", t1_, "latest"}));
+  auto group = Walk("host/test");
+  ASSERT_TRUE(group.ok());
+  EXPECT_EQ(group->st.st_mode, S_IFDIR | 0555);
+  EXPECT_EQ(group->st.st_mtim.tv_sec, 1);
+  auto latest = Walk("host/test/latest");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_TRUE(S_ISLNK(latest->st.st_mode));
+  EXPECT_EQ(*fs_->ReadLink(latest->ino), t1_);
+  EXPECT_EQ(Walk("host/nope").status().code(), Code::kNotFound);
+  EXPECT_EQ(Walk("vm").status().code(), Code::kNotFound);
+}
+
+TEST_F(SnapshotFsTest, AttributesAreTheStoredOnes) {
+  Backup(1 * kSecond);
+  StartFs();
+  struct stat src;
+  ASSERT_EQ(lstat((source_ + "/big.bin").c_str(), &src), 0);
+  auto attr = Walk(InSnapshot(t1_, "big.bin"));
+  ASSERT_TRUE(attr.ok()) << attr.status().ToString();
+  EXPECT_EQ(attr->st.st_mode, src.st_mode);
+  EXPECT_EQ(attr->st.st_size, src.st_size);
+  EXPECT_EQ(attr->st.st_uid, src.st_uid);
+  EXPECT_EQ(attr->st.st_mtim.tv_sec, src.st_mtim.tv_sec);
+  EXPECT_EQ(attr->st.st_mtim.tv_nsec, src.st_mtim.tv_nsec);
+  EXPECT_EQ(attr->st.st_blocks, (src.st_size + 511) / 512);
+  EXPECT_EQ(attr->timeout, SnapshotFs::kSnapshotTimeout);
+
+  auto sym = Walk(InSnapshot(t1_, "sym"));
+  ASSERT_TRUE(sym.ok());
+  EXPECT_TRUE(S_ISLNK(sym->st.st_mode));
+  EXPECT_EQ(*fs_->ReadLink(sym->ino), "small.txt");
+
+  auto sparse = Walk(InSnapshot(t1_, "sub/sparse.img"));
+  ASSERT_TRUE(sparse.ok());
+  EXPECT_EQ(sparse->st.st_size, 8 << 20);
+  EXPECT_LT(sparse->st.st_blocks, (1 << 20) / 512) << "holes counted as stored bytes";
+  EXPECT_EQ(Walk(InSnapshot(t1_, "sub"))->st.st_mode, S_IFDIR | 0700);
+}
+
+TEST_F(SnapshotFsTest, ReadsAtOddOffsetsAcrossChunkBoundaries) {
+  Backup(1 * kSecond);
+  StartFs();
+  auto file = OpenPath(InSnapshot(t1_, "big.bin"));
+  ASSERT_NE(file, nullptr);
+  ASSERT_GT(file->starts.size(), 3u) << "expected several chunks";
+  for (uint64_t boundary : {file->starts[1], file->starts[2]}) {
+    EXPECT_EQ(ReadAt(*file, boundary - 7, 131072), big_.substr(boundary - 7, 131072));
+  }
+  EXPECT_EQ(ReadAt(*file, 1, 3), big_.substr(1, 3));
+  EXPECT_EQ(ReadAt(*file, big_.size() - 5, 4096), big_.substr(big_.size() - 5));
+  EXPECT_EQ(ReadAt(*file, big_.size(), 4096), "");
+  EXPECT_EQ(ReadAt(*file, 0, big_.size() + 100), big_);
+  // Sequential 128 KiB reads open each chunk once.
+  uint64_t before = fs_->chunk_cache().loads();
+  for (uint64_t off = 0; off < big_.size(); off += 131072) ReadAt(*file, off, 131072);
+  EXPECT_EQ(fs_->chunk_cache().loads(), before) << "chunks already cached were opened again";
+}
+
+TEST_F(SnapshotFsTest, HolesReadAsZerosAndSeekFindsData) {
+  Backup(1 * kSecond);
+  StartFs();
+  std::string expected = testing::ReadFile(source_ + "/sub/sparse.img");
+  auto file = OpenPath(InSnapshot(t1_, "sub/sparse.img"));
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(ReadAt(*file, 4090, 20), expected.substr(4090, 20));
+  EXPECT_EQ(ReadAt(*file, (3 << 20) - 10, 100), expected.substr((3 << 20) - 10, 100));
+  EXPECT_EQ(ReadAt(*file, 5 << 20, 1 << 20), std::string(1 << 20, '\0'));
+  EXPECT_EQ(**fs_->Seek(*file, 0, SEEK_DATA), 0u);
+  EXPECT_EQ(**fs_->Seek(*file, 0, SEEK_HOLE), 4096u);
+  EXPECT_EQ(**fs_->Seek(*file, 5000, SEEK_DATA), uint64_t{3} << 20);
+  EXPECT_EQ(**fs_->Seek(*file, (3 << 20) + 4096, SEEK_HOLE), (uint64_t{3} << 20) + 4096);
+  EXPECT_FALSE(fs_->Seek(*file, (3 << 20) + 4096, SEEK_DATA)->has_value()) << "only a hole after";
+  EXPECT_FALSE(fs_->Seek(*file, 8 << 20, SEEK_HOLE)->has_value()) << "at EOF: ENXIO";
+}
+
+TEST_F(SnapshotFsTest, HardlinksShareAnInodeAndXattrsAreThere) {
+  Backup(1 * kSecond);
+  StartFs();
+  auto a = Walk(InSnapshot(t1_, "small.txt"));
+  auto b = Walk(InSnapshot(t1_, "link.txt"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->ino, b->ino);
+  EXPECT_EQ(a->st.st_nlink, 2u);
+  EXPECT_NE(Walk(InSnapshot(t1_, "big.bin"))->ino, a->ino);
+
+  auto names = fs_->ListXattr(a->ino);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, std::string("user.colour\0user.empty\0", 23));
+  EXPECT_EQ(**fs_->GetXattr(a->ino, "user.colour"), "blue");
+  EXPECT_EQ(**fs_->GetXattr(a->ino, "user.empty"), "");
+  EXPECT_FALSE(fs_->GetXattr(a->ino, "user.none")->has_value());
+}
+
+TEST_F(SnapshotFsTest, ForgottenInodesAreDroppedAndLookedUpAgain) {
+  Backup(1 * kSecond);
+  StartFs();
+  auto big = Walk(InSnapshot(t1_, "big.bin"));
+  ASSERT_TRUE(big.ok());
+  size_t before = fs_->inode_count();
+  fs_->Forget(big->ino, 1);
+  EXPECT_EQ(fs_->inode_count(), before - 1);
+  EXPECT_EQ(fs_->GetAttr(big->ino).status().code(), Code::kNotFound);
+  auto again = Walk(InSnapshot(t1_, "big.bin"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->ino, big->ino) << "inode numbers are never reused";
+}
+
+TEST_F(SnapshotFsTest, NewSnapshotsAppearAfterTheRefreshInterval) {
+  Backup(1 * kSecond);
+  StartFs();
+  Backup(2 * kSecond);
+  const std::string t2 = "1970-01-01T00:00:02Z";
+  EXPECT_EQ(Walk("host/test/" + t2).status().code(), Code::kNotFound) << "listing is fresh";
+  now_ += 3 * kSecond;
+  EXPECT_TRUE(Walk("host/test/" + t2).ok());
+  EXPECT_EQ(*fs_->ReadLink(Walk("host/test/latest")->ino), t2);
+  EXPECT_EQ(List("host/test"), (std::vector<std::string>{".", "..", t1_, t2, "latest"}));
+}
+
+TEST_F(SnapshotFsTest, DamagedChunkFailsOnlyTheFileThatUsesIt) {
+  Snapshot snap = Backup(1 * kSecond);
+  auto entry = repo_->LookupPath(snap, source_.substr(1) + "/big.bin");
+  ASSERT_TRUE(entry.ok());
+  auto id = ObjectId::FromBytes(AsBytes(entry->extents(1).chunk_id()));
+  ASSERT_TRUE(id.has_value());
+  Bytes garbage(1000, 0x5a);
+  ASSERT_TRUE(repo_->store().Put(ObjectKind::kChunk, *id, garbage).ok());
+  StartFs();
+
+  auto file = OpenPath(InSnapshot(t1_, "big.bin"));
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(ReadAt(*file, 0, 4096), big_.substr(0, 4096)) << "the first chunk is intact";
+  auto bad = fs_->Read(*file, file->starts[1], 4096);
+  EXPECT_EQ(bad.status().code(), Code::kCorruption);
+  ASSERT_FALSE(log_.empty());
+  EXPECT_NE(log_.back().find(id->hex()), std::string::npos) << log_.back();
+  EXPECT_NE(log_.back().find("big.bin"), std::string::npos) << log_.back();
+
+  auto small = OpenPath(InSnapshot(t1_, "small.txt"));
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(ReadAt(*small, 0, 100), "hello coffer\n");
+}
+
+}  // namespace
+}  // namespace coffer::fs
