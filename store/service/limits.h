@@ -33,6 +33,13 @@ constexpr size_t kBatchObjects = 256;
 // Snapshots per ListSnapshots response page.
 constexpr size_t kListPageBytes = 4u << 20;
 
+// HTTP/2 tuning, both ends: the largest frame a peer may send (the protocol
+// allows up to 2^24-1) and the initial flow-control window of a stream.
+constexpr int kHttp2MaxFrameBytes = (1 << 24) - 1;
+constexpr int kHttp2WindowBytes = 32 << 20;
+// Bytes gRPC asks of the socket per read (its default starts at 8 KiB).
+constexpr int kSocketReadBytes = 1 << 20;
+
 static_assert(kBatchBytes + kMaxObjectBytes + (64u << 10) <= kMaxMessageBytes);
 static_assert(kBatchObjects <= kMaxPutObjects);
 

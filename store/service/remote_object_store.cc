@@ -27,6 +27,29 @@ void SetRef(const coffer::SnapshotRef& ref, SnapshotRefMsg* out) {
   out->set_id(ref.id.bytes.data(), ref.id.bytes.size());
 }
 
+// gRPC's sync server refuses a call with RESOURCE_EXHAUSTED ("Server
+// Threadpool Exhausted") when all its threads are busy; its handler never
+// ran, so the call is retried. A message too large is not retried.
+bool ServerWasBusy(const grpc::Status& status) {
+  return IsTransportStatus(status) && status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+         status.error_message().find("larger than max") == std::string::npos;
+}
+
+// Runs `call` with a fresh context until the server had a thread for it
+// (backing off up to 100 ms between tries, for at most a minute).
+template <typename Call>
+grpc::Status WithRetry(Call&& call) {
+  auto delay = std::chrono::milliseconds(1);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  for (;;) {
+    grpc::ClientContext ctx;
+    grpc::Status status = call(ctx);
+    if (!ServerWasBusy(status) || std::chrono::steady_clock::now() > give_up) return status;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 
 struct RemoteObjectStore::Rpc {
@@ -50,6 +73,11 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   args.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
+  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kHttp2MaxFrameBytes);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kHttp2WindowBytes);
+  args.SetInt(GRPC_ARG_TCP_READ_CHUNK_SIZE, kSocketReadBytes);
+  args.SetInt(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, kSocketReadBytes);
+  args.SetInt(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, kSocketReadBytes);
   // A connection of our own: a subchannel shared with an earlier failed
   // attempt would still be backing off when a freshly started server is up.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -65,9 +93,11 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   req.set_protocol_version(store->protocol_version_);
   req.set_client(options.client_name);
   HelloResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
-  grpc::Status st = store->rpc_->stub->Hello(&ctx, req, &resp);
+  auto deadline = std::chrono::system_clock::now() + options.timeout;
+  grpc::Status st = WithRetry([&](grpc::ClientContext& ctx) {
+    ctx.set_deadline(deadline);
+    return store->rpc_->stub->Hello(&ctx, req, &resp);
+  });
   if (!st.ok()) {
     if (IsTransportStatus(st) && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return Status::NotFound("no server at " + parsed.ToString() + " (" + st.error_message() + ")");
@@ -137,6 +167,10 @@ void RemoteObjectStore::SenderLoop() {
       sticky_error_ = status.WithContext("storing a batch of " +
                                          std::to_string(batch->objects_size()) + " objects");
     }
+    if (spare_batches_.size() < kMaxOutstandingBatches) {
+      batch->Clear();
+      spare_batches_.push_back(std::move(batch));
+    }
     changed_.notify_all();
   }
 }
@@ -158,8 +192,9 @@ void RemoteObjectStore::KeepAliveLoop(std::chrono::milliseconds interval) {
 
 Status RemoteObjectStore::SendBatch(const PutObjectsRequest& batch) {
   PutObjectsResponse resp;
-  grpc::ClientContext ctx;
-  return FromGrpcStatus(rpc_->stub->PutObjects(&ctx, batch, &resp));
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->PutObjects(&ctx, batch, &resp);
+  }));
 }
 
 void RemoteObjectStore::EnqueueLocked(std::unique_lock<std::mutex>& lock) {
@@ -170,7 +205,12 @@ void RemoteObjectStore::EnqueueLocked(std::unique_lock<std::mutex>& lock) {
   uint64_t seq = next_seq_++;
   outstanding_.insert(seq);
   queue_.emplace_back(seq, std::move(batch_));
-  batch_ = std::make_unique<PutObjectsRequest>();
+  if (spare_batches_.empty()) {
+    batch_ = std::make_unique<PutObjectsRequest>();
+  } else {
+    batch_ = std::move(spare_batches_.back());
+    spare_batches_.pop_back();
+  }
   batch_->set_protocol_version(version());
   batch_bytes_ = 0;
   changed_.notify_all();
@@ -242,8 +282,9 @@ Result<std::vector<bool>> RemoteObjectStore::Contains(ObjectKind kind,
                   ObjectId::kSize);
     }
     ContainsResponse resp;
-    grpc::ClientContext ctx;
-    COFFER_RETURN_IF_ERROR(FromGrpcStatus(rpc_->stub->Contains(&ctx, req, &resp)));
+    COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+      return rpc_->stub->Contains(&ctx, req, &resp);
+    })));
     if (resp.present().size() != n) {
       return Status::IoError("object service: Contains answered " +
                              std::to_string(resp.present().size()) + " of " + std::to_string(n));
@@ -262,8 +303,9 @@ Result<Bytes> RemoteObjectStore::Get(ObjectKind kind, const ObjectId& id) {
   req.set_kind(static_cast<uint32_t>(kind));
   req.set_id(id.bytes.data(), id.bytes.size());
   GetResponse resp;
-  grpc::ClientContext ctx;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(rpc_->stub->Get(&ctx, req, &resp)));
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->Get(&ctx, req, &resp);
+  })));
   const std::string& s = resp.sealed();
   return Bytes(s.begin(), s.end());
 }
@@ -277,8 +319,9 @@ Result<std::optional<Bytes>> RemoteObjectStore::GetMeta(std::string_view key) {
   req.set_protocol_version(version());
   req.set_key(std::string(key));
   GetMetaResponse resp;
-  grpc::ClientContext ctx;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(rpc_->stub->GetMeta(&ctx, req, &resp)));
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->GetMeta(&ctx, req, &resp);
+  })));
   if (!resp.found()) return std::optional<Bytes>();
   const std::string& s = resp.value();
   return std::optional<Bytes>(Bytes(s.begin(), s.end()));
@@ -294,8 +337,9 @@ Status RemoteObjectStore::PutMeta(std::string_view key, ByteView value) {
   req.set_key(std::string(key));
   req.set_value(value.data(), value.size());
   PutMetaResponse resp;
-  grpc::ClientContext ctx;
-  return FromGrpcStatus(rpc_->stub->PutMeta(&ctx, req, &resp));
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->PutMeta(&ctx, req, &resp);
+  }));
 }
 
 Status RemoteObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) {
@@ -305,8 +349,9 @@ Status RemoteObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed
   SetRef(ref, req.mutable_ref());
   req.set_sealed_record(sealed_record.data(), sealed_record.size());
   CommitSnapshotResponse resp;
-  grpc::ClientContext ctx;
-  return FromGrpcStatus(rpc_->stub->CommitSnapshot(&ctx, req, &resp));
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->CommitSnapshot(&ctx, req, &resp);
+  }));
 }
 
 Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string_view group) {
@@ -314,13 +359,14 @@ Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string
   ListSnapshotsRequest req;
   req.set_protocol_version(version());
   req.set_group(std::string(group));
-  grpc::ClientContext ctx;
-  std::unique_ptr<grpc::ClientReader<ListSnapshotsResponse>> reader =
-      rpc_->stub->ListSnapshots(&ctx, req);
   std::vector<coffer::StoredSnapshot> out;
-  ListSnapshotsResponse page;
   Status bad_reply;
-  while (reader->Read(&page)) {
+  grpc::Status finished = WithRetry([&](grpc::ClientContext& ctx) {
+    std::unique_ptr<grpc::ClientReader<ListSnapshotsResponse>> reader =
+        rpc_->stub->ListSnapshots(&ctx, req);
+    out.clear();
+    ListSnapshotsResponse page;
+    while (reader->Read(&page)) {
     for (const StoredSnapshotMsg& s : page.snapshots()) {
       auto id = ObjectId::FromBytes(AsBytes(s.ref().id()));
       if (!id && bad_reply.ok()) bad_reply = Status::IoError("object service: bad snapshot id");
@@ -328,8 +374,10 @@ Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string
       o.ref = {s.ref().group(), s.ref().time_ns(), id.value_or(ObjectId{})};
       o.sealed.assign(s.sealed().begin(), s.sealed().end());
     }
-  }
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
+    }
+    return reader->Finish();
+  });
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(finished));
   COFFER_RETURN_IF_ERROR(bad_reply);
   return out;
 }
@@ -340,8 +388,9 @@ Status RemoteObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
   req.set_protocol_version(version());
   SetRef(ref, req.mutable_ref());
   DeleteSnapshotResponse resp;
-  grpc::ClientContext ctx;
-  return FromGrpcStatus(rpc_->stub->DeleteSnapshot(&ctx, req, &resp));
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->DeleteSnapshot(&ctx, req, &resp);
+  }));
 }
 
 }  // namespace coffer::service

@@ -8,7 +8,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "store/service/limits.h"
 #include "store/service/service.grpc.pb.h"
@@ -254,6 +257,41 @@ TEST(ConnectTest, ServerStartedAfterAFailedConnectIsFound) {
             Code::kNotFound);
   ServedStore served(tmp.path());
   EXPECT_NE(served.Connect(), nullptr);
+}
+
+}  // namespace
+}  // namespace coffer::service
+
+namespace coffer::service {
+namespace {
+
+// More concurrent calls than the server has threads: they wait, none fails.
+TEST(ServerThreadsTest, MoreCallersThanServerThreadsAllSucceed) {
+  TempDir tmp;
+  ServerOptions options;
+  options.max_threads = 2;
+  coffer::testing::ServedStore served(tmp.path(), nullptr, options);
+  auto remote = served.Connect();
+  ASSERT_NE(remote, nullptr);
+  std::vector<ObjectId> ids;
+  for (uint32_t n = 0; n < 2000; ++n) ids.push_back(TestId(n));
+  std::atomic<int> failures{0};
+  std::string first_failure;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 24; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        auto present = remote->Contains(ObjectKind::kChunk, ids);
+        if (!present.ok()) {
+          std::lock_guard lock(mu);
+          if (failures++ == 0) first_failure = present.status().ToString();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0) << first_failure;
 }
 
 }  // namespace
