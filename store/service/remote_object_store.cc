@@ -367,13 +367,13 @@ Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string
     out.clear();
     ListSnapshotsResponse page;
     while (reader->Read(&page)) {
-    for (const StoredSnapshotMsg& s : page.snapshots()) {
-      auto id = ObjectId::FromBytes(AsBytes(s.ref().id()));
-      if (!id && bad_reply.ok()) bad_reply = Status::IoError("object service: bad snapshot id");
-      coffer::StoredSnapshot& o = out.emplace_back();
-      o.ref = {s.ref().group(), s.ref().time_ns(), id.value_or(ObjectId{})};
-      o.sealed.assign(s.sealed().begin(), s.sealed().end());
-    }
+      for (const StoredSnapshotMsg& s : page.snapshots()) {
+        auto id = ObjectId::FromBytes(AsBytes(s.ref().id()));
+        if (!id && bad_reply.ok()) bad_reply = Status::IoError("object service: bad snapshot id");
+        coffer::StoredSnapshot& o = out.emplace_back();
+        o.ref = {s.ref().group(), s.ref().time_ns(), id.value_or(ObjectId{})};
+        o.sealed.assign(s.sealed().begin(), s.sealed().end());
+      }
     }
     return reader->Finish();
   });
