@@ -15,6 +15,7 @@
 #include "store/model/snapshot_name.h"
 #include "store/repo/local.h"
 #include "tools/exit_codes.h"
+#include "tools/server_client.h"
 
 namespace coffer::tools {
 
@@ -34,12 +35,17 @@ Opened OpenRepository(const GlobalOptions& global) {
     opened.exit_code = Fail(wait.status());
     return opened;
   }
-  LocalOpenOptions options{*wait, global.command_line};
-  auto repo = OpenLocalRepository(global.repo, options,
-                                  [&] { return ReadPassphrase(global, /*confirm=*/false); });
+  ServerClientOptions options{*wait, global.command_line, global.no_server};
+  auto store = ConnectRepository(global.repo, options);
+  if (!store.ok()) {
+    int code = Fail(store.status());
+    opened.exit_code = store.status().code() == Code::kNotFound ? kExitNoRepository : code;
+    return opened;
+  }
+  auto repo = Repository::Open(std::move(store).value(),
+                               [&] { return ReadPassphrase(global, /*confirm=*/false); });
   if (!repo.ok()) {
-    int code = Fail(repo.status());
-    opened.exit_code = repo.status().code() == Code::kNotFound ? kExitNoRepository : code;
+    opened.exit_code = Fail(repo.status());
     return opened;
   }
   opened.repo = std::move(repo).value();

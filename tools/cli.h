@@ -19,6 +19,7 @@ struct GlobalOptions {
   int passphrase_fd = -1;
   std::string lock_wait = "0";
   bool quiet = false;
+  bool no_server = false;  // open the database in this process, under the lock
   std::string command_line;  // shown to a process waiting for our lock
 };
 
@@ -67,5 +68,6 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterUmount(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

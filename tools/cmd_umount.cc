@@ -17,6 +17,8 @@
 
 #include "store/base/unique_fd.h"
 #include "store/repo/layout.h"
+#include "store/service/address.h"
+#include "store/service/remote_object_store.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 
@@ -67,8 +69,11 @@ int RunFusermount(const std::string& mountpoint) {
   return kExitOk;
 }
 
-// Waits (bounded) until nobody holds the repository's lock.
+// Waits (bounded) until nobody holds the repository's lock. A mount through
+// the repository's server holds no lock, and the server's is no obstacle to
+// the next command: nothing to wait for then.
 void AwaitRelease(const std::string& repo) {
+  if (service::RemoteObjectStore::Connect(service::DefaultServiceAddress(repo)).ok()) return;
   UniqueFd fd(open(RepoLayout(repo).lock().c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

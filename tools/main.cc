@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
                  "How long to wait for a repository locked by another process (e.g. 30s, 5m)")
       ->capture_default_str();
   app.add_flag("-q,--quiet", global.quiet, "No progress and no summary, only errors");
+  app.add_flag("--no-server", global.no_server,
+               "Open the repository in this process instead of through its server");
 
   int exit_code = kExitOk;
   RegisterInit(app, global, &exit_code);
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   RegisterCat(app, global, &exit_code);
   RegisterMount(app, global, &exit_code);
   RegisterUmount(app, global, &exit_code);
+  RegisterServe(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);

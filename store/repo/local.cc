@@ -51,21 +51,63 @@ Status InitLocalRepository(const std::string& dir, const InitOptions& options,
   return WriteMarker(layout);
 }
 
-Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
-                                                        const LocalOpenOptions& options,
-                                                        const PassphraseFn& passphrase) {
-  RepoLayout layout(dir);
+namespace {
+
+// A LocalObjectStore that owns the repository lock and gives it up only
+// after the database is closed.
+class LockedStore final : public ObjectStore {
+ public:
+  LockedStore(RepoLock lock, std::unique_ptr<LocalObjectStore> store)
+      : lock_(std::move(lock)), store_(std::move(store)) {}
+  ~LockedStore() override { store_.reset(); }
+
+  Result<std::optional<Bytes>> GetMeta(std::string_view key) override { return store_->GetMeta(key); }
+  Status PutMeta(std::string_view key, ByteView value) override { return store_->PutMeta(key, value); }
+  Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override {
+    return store_->Contains(kind, ids);
+  }
+  Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override {
+    return store_->Put(kind, id, sealed);
+  }
+  Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override { return store_->Get(kind, id); }
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed) override {
+    return store_->CommitSnapshot(ref, sealed);
+  }
+  Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override {
+    return store_->ListSnapshots(group);
+  }
+  Status DeleteSnapshot(const SnapshotRef& ref) override { return store_->DeleteSnapshot(ref); }
+
+ private:
+  RepoLock lock_;
+  std::unique_ptr<LocalObjectStore> store_;
+};
+
+}  // namespace
+
+Status CheckLocalRepository(const std::string& dir) {
   struct stat st;
-  if (stat(layout.marker().c_str(), &st) != 0) {
+  if (stat(RepoLayout(dir).marker().c_str(), &st) != 0) {
     return Status::NotFound("no Coffer repository at " + dir);
   }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const std::string& dir,
+                                                    const LocalOpenOptions& options) {
+  COFFER_RETURN_IF_ERROR(CheckLocalRepository(dir));
+  RepoLayout layout(dir);
   COFFER_ASSIGN_OR_RETURN(RepoLock lock,
                           RepoLock::Acquire(layout.lock(), options.lock_wait,
                                             options.holder_description));
   COFFER_ASSIGN_OR_RETURN(auto store, LocalObjectStore::Open(layout.db()));
-  COFFER_ASSIGN_OR_RETURN(auto repo, Repository::Open(std::move(store), passphrase));
-  repo->Retain(std::make_shared<RepoLock>(std::move(lock)));
-  return repo;
+  return std::unique_ptr<ObjectStore>(std::make_unique<LockedStore>(std::move(lock), std::move(store)));
 }
 
+Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
+                                                        const LocalOpenOptions& options,
+                                                        const PassphraseFn& passphrase) {
+  COFFER_ASSIGN_OR_RETURN(auto store, OpenLocalStore(dir, options));
+  return Repository::Open(std::move(store), passphrase);
+}
 }  // namespace coffer

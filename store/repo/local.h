@@ -21,6 +21,15 @@ struct LocalOpenOptions {
 Status InitLocalRepository(const std::string& dir, const InitOptions& options,
                            std::string_view passphrase);
 
+// Whether DIR holds a repository (its marker file); the kNotFound says so.
+Status CheckLocalRepository(const std::string& dir);
+
+// The repository's database, opened in this process under the repository
+// lock, without keys: what `coffer serve` serves. The lock is released when
+// the returned store is destroyed, after the database is closed.
+Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const std::string& dir,
+                                                    const LocalOpenOptions& options);
+
 // kNotFound (with "no Coffer repository at DIR") when DIR is not a repository.
 Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
                                                         const LocalOpenOptions& options,

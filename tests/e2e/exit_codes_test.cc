@@ -130,21 +130,23 @@ bool HasOpen(pid_t pid, const std::string& path) {
 }
 
 TEST_F(ExitCodesTest, LockedRepositoryExitsWith11AndLockWaitSucceedsWhenFreed) {
-  // A backup of stdin holds the repository while it reads.
-  Child holder({COFFER_BINARY, "-r", repo_, "backup", "--stdin", "--stdin-name", "held", "--group",
-                group_},
+  // With --no-server a command opens the database itself and holds the lock:
+  // a backup of stdin holds it while it reads.
+  Child holder({COFFER_BINARY, "-r", repo_, "--no-server", "backup", "--stdin", "--stdin-name",
+                "held", "--group", group_},
                PassEnv());
   std::string pid = std::to_string(holder.pid());
   ASSERT_TRUE(WaitForFileContaining(repo_ + "/lock", "pid " + pid + " ", 10000))
       << "lock file: " << ReadFile(repo_ + "/lock");
   holder.WriteStdin("written while locked\n");
 
-  Output locked = Coffer({"snapshots"});
+  Output locked = Coffer({"--no-server", "snapshots"});
   EXPECT_EQ(locked.code, 11) << locked.all();
   EXPECT_NE(locked.err.find("pid " + pid), std::string::npos) << locked.err;
   EXPECT_NE(locked.err.find("backup"), std::string::npos) << locked.err;
 
-  Child waiter({COFFER_BINARY, "-r", repo_, "--lock-wait", "30s", "snapshots", "--json"}, PassEnv());
+  Child waiter({COFFER_BINARY, "-r", repo_, "--no-server", "--lock-wait", "30s", "snapshots", "--json"},
+               PassEnv());
   // The waiter has reached the lock once it holds the lock file open.
   char real[PATH_MAX];
   ASSERT_NE(realpath((repo_ + "/lock").c_str(), real), nullptr);

@@ -113,14 +113,15 @@ TEST_P(CommandHelpTest, OptionsInHelpMatchTheCommandManPage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
-                         ::testing::Values("init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount"),
+                         ::testing::Values("init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount",
+                                           "serve"),
                          [](const auto& info) { return std::string(info.param); });
 
 TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   std::ifstream in(std::string(COFFER_MAN_DIR) + "/coffer.1");
   std::stringstream ss;
   ss << in.rdbuf();
-  for (std::string cmd : {"init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount"}) {
+  for (std::string cmd : {"init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount", "serve"}) {
     EXPECT_NE(ss.str().find("coffer\\-" + cmd), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
     EXPECT_TRUE(page.good()) << cmd;

@@ -1,0 +1,140 @@
+// coffer serve: the one process that owns a repository's database and serves
+// it to every other coffer command. It never needs the passphrase.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "store/repo/layout.h"
+#include "store/repo/local.h"
+#include "store/service/address.h"
+#include "store/service/server.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
+
+namespace coffer::tools {
+namespace {
+
+struct ServeArgs {
+  std::string listen;
+  std::string idle_exit = "0";
+  bool foreground = false;
+  int ready_fd = -1;
+};
+
+std::atomic<service::ObjectServer*> g_server{nullptr};
+
+void RequestShutdown(int) {
+  if (auto* server = g_server.load()) server->Shutdown();
+}
+
+// Detaches into the background; the parent returns once the child says it
+// listens (a byte on the pipe) or has failed (end of file, exit code 1).
+// Forks before the database is opened: RocksDB's threads do not survive fork.
+bool Daemonize(int* ready_fd, int* parent_exit) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    *parent_exit = Fail(Status::FromErrno(errno, "pipe"));
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    *parent_exit = Fail(Status::FromErrno(errno, "fork"));
+    return false;
+  }
+  if (pid > 0) {
+    close(fds[1]);
+    char byte;
+    ssize_t n;
+    do {
+      n = read(fds[0], &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    *parent_exit = n == 1 ? kExitOk : kExitError;
+    return false;
+  }
+  close(fds[0]);
+  setsid();
+  *ready_fd = fds[1];
+  return true;
+}
+
+int RunServe(const GlobalOptions& global, ServeArgs args) {
+  if (global.repo.empty()) {
+    return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+  }
+  auto idle = ParseDuration(args.idle_exit);
+  if (!idle.ok()) return Fail(idle.status());
+  auto wait = ParseDuration(global.lock_wait);
+  if (!wait.ok()) return Fail(wait.status());
+  std::string address = args.listen.empty() ? service::DefaultServiceAddress(global.repo) : args.listen;
+  if (auto parsed = service::ParseServiceAddress(address); !parsed.ok()) return Fail(parsed.status());
+  if (Status s = CheckLocalRepository(global.repo); !s.ok()) {
+    Fail(s);
+    return kExitNoRepository;
+  }
+
+  bool quiet_loss = args.ready_fd >= 0;  // started by a client: losing a race is normal
+  if (!args.foreground) {
+    int parent_exit = 0;
+    if (!Daemonize(&args.ready_fd, &parent_exit)) {
+      if (parent_exit == kExitOk && !global.quiet) fmt::print("serving {} on {}\n", global.repo, address);
+      return parent_exit;
+    }
+  }
+
+  auto store = OpenLocalStore(global.repo, {*wait, "coffer serve"});
+  if (!store.ok()) {
+    if (quiet_loss && store.status().code() == Code::kBusy) return kExitLocked;
+    return Fail(store.status());
+  }
+  service::ServerOptions options;
+  options.repository_format = kFormatVersion;
+  options.idle_exit = *idle;
+  auto server = service::ObjectServer::Start(**store, address, options);
+  if (!server.ok()) return Fail(server.status());
+
+  g_server = server->get();
+  struct sigaction sa {};
+  sa.sa_handler = RequestShutdown;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (args.ready_fd >= 0) {
+    (void)!write(args.ready_fd, "r", 1);
+    close(args.ready_fd);
+    if (!args.foreground) {  // the daemon's stdio goes nowhere once it listens
+      int null = open("/dev/null", O_RDWR);
+      dup2(null, STDIN_FILENO);
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+      close(null);
+    }
+  } else if (!global.quiet) {
+    fmt::print(stderr, "serving {} on {}\n", global.repo, address);
+  }
+  Status s = (*server)->Serve(*idle);
+  g_server = nullptr;
+  return s.ok() ? kExitOk : Fail(s);
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve a repository to other coffer commands");
+  cmd->add_option("--listen", args->listen, "Address to serve on (default unix:REPO/serve.sock)");
+  cmd->add_option("--idle-exit", args->idle_exit,
+                  "Exit after this long with no client (e.g. 30s; 0: never)")
+      ->capture_default_str();
+  cmd->add_flag("--foreground", args->foreground, "Stay in the foreground");
+  cmd->add_option("--ready-fd", args->ready_fd,
+                  "Write one byte to file descriptor N once listening (used when coffer starts a server)");
+  cmd->callback([&global, args, exit_code] { *exit_code = RunServe(global, *args); });
+}
+
+}  // namespace coffer::tools

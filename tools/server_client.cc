@@ -1,0 +1,100 @@
+#include "tools/server_client.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+#include "store/base/unique_fd.h"
+#include "store/repo/local.h"
+#include "store/service/address.h"
+#include "store/service/remote_object_store.h"
+
+namespace coffer::tools {
+namespace {
+
+std::string DurationArg(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(static_cast<double>(d.count()) / 1000) + "s";
+}
+
+// Starts `coffer serve` for `repo_dir`, detached (its own session, stdio on
+// /dev/null so it holds no pipe of ours). Returns once it listens, or once it
+// exited without listening (it lost the race for the lock to another server).
+Status StartServer(const std::string& repo_dir, const ServerClientOptions& options) {
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd read_end(ready[0]), write_end(ready[1]);
+  pid_t child = fork();
+  if (child < 0) return Status::FromErrno(errno, "fork");
+  if (child == 0) {
+    // The intermediate child exits at once; the server is reparented to init.
+    setsid();
+    if (fork() != 0) _exit(0);
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    int fd = dup(write_end.get());  // without O_CLOEXEC: it crosses exec
+    std::string fd_arg = std::to_string(fd);
+    std::string idle = DurationArg(kAutoServerIdleExit);
+    std::string wait = DurationArg(options.lock_wait);
+    execl("/proc/self/exe", "coffer", "serve", "-r", repo_dir.c_str(), "--foreground",
+          "--idle-exit", idle.c_str(), "--lock-wait", wait.c_str(), "--ready-fd", fd_arg.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  write_end.reset();
+  int status;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  char byte;
+  ssize_t n;
+  do {
+    n = read(read_end.get(), &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  return Status::Ok();  // ready (n == 1) or gone (n == 0): the caller connects
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_dir,
+                                                       const ServerClientOptions& options) {
+  COFFER_RETURN_IF_ERROR(CheckLocalRepository(repo_dir));
+  LocalOpenOptions local{options.lock_wait, options.command_line};
+  std::string address = service::DefaultServiceAddress(repo_dir);
+  // A repository path too long for a unix socket is served in-process.
+  if (options.no_server || !service::ParseServiceAddress(address).ok()) {
+    return OpenLocalStore(repo_dir, local);
+  }
+  service::ConnectOptions connect;
+  connect.client_name = options.command_line;
+  auto remote = service::RemoteObjectStore::Connect(address, connect);
+  if (remote.ok()) return std::unique_ptr<ObjectStore>(std::move(remote).value());
+  if (remote.status().code() != Code::kNotFound) return remote.status();
+
+  // Start a server and connect. One that lost the race for the lock, or met
+  // a server still shutting down, exits at once: then try again, within the
+  // lock wait the user granted (at least a few seconds).
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::max<std::chrono::milliseconds>(options.lock_wait, std::chrono::seconds(10));
+  while (std::chrono::steady_clock::now() < deadline) {
+    COFFER_RETURN_IF_ERROR(StartServer(repo_dir, options));
+    auto attempt_end = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    while (std::chrono::steady_clock::now() < attempt_end) {
+      remote = service::RemoteObjectStore::Connect(address, connect);
+      if (remote.ok()) return std::unique_ptr<ObjectStore>(std::move(remote).value());
+      if (remote.status().code() != Code::kNotFound && remote.status().code() != Code::kBusy) {
+        return remote.status();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the winner is opening the database
+    }
+  }
+  // No server came up: most likely a process holds the database in-process,
+  // and this names it (exit 11).
+  return OpenLocalStore(repo_dir, local);
+}
+
+}  // namespace coffer::tools

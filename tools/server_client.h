@@ -1,0 +1,32 @@
+// How a command reaches a repository: through the repository's server
+// (`coffer serve`), started on demand, or in-process with --no-server.
+//
+// One process owns a repository's database (DESIGN.md, "Process model"). A
+// command connects to the server's socket in the repository folder; when
+// none answers it starts `coffer serve` detached, which exits after it has
+// been idle for a while. Two commands starting servers at once race on the
+// repository lock: the loser exits quietly and both connect to the winner.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "store/objects/object_store.h"
+
+namespace coffer::tools {
+
+struct ServerClientOptions {
+  std::chrono::milliseconds lock_wait{0};  // for the server's lock, and --no-server
+  std::string command_line;                // shown to whoever waits for a lock
+  bool no_server = false;                  // open the database in this process
+};
+
+// How long an automatically started server stays up with no client.
+constexpr std::chrono::seconds kAutoServerIdleExit{30};
+
+// The repository's objects: remote through the server, or local.
+Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_dir,
+                                                       const ServerClientOptions& options);
+
+}  // namespace coffer::tools
