@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <thread>
 
 #include "store/base/unique_fd.h"
@@ -37,6 +38,7 @@ Status StartServer(const std::string& repo_dir, const ServerClientOptions& optio
     dup2(null, STDIN_FILENO);
     dup2(null, STDOUT_FILENO);
     dup2(null, STDERR_FILENO);
+    unsetenv("COFFER_CRASH_AT");  // a client's crash test must not kill its server
     int fd = dup(write_end.get());  // without O_CLOEXEC: it crosses exec
     std::string fd_arg = std::to_string(fd);
     std::string idle = DurationArg(kAutoServerIdleExit);

@@ -167,10 +167,8 @@ void RemoteObjectStore::SenderLoop() {
       sticky_error_ = status.WithContext("storing a batch of " +
                                          std::to_string(batch->objects_size()) + " objects");
     }
-    if (spare_batches_.size() < kMaxOutstandingBatches) {
-      batch->Clear();
-      spare_batches_.push_back(std::move(batch));
-    }
+    // Not reused: a cleared request keeps every element's string capacity,
+    // and slots that once held 4 MiB chunks held 100 MB of a client's memory.
     changed_.notify_all();
   }
 }
@@ -205,12 +203,7 @@ void RemoteObjectStore::EnqueueLocked(std::unique_lock<std::mutex>& lock) {
   uint64_t seq = next_seq_++;
   outstanding_.insert(seq);
   queue_.emplace_back(seq, std::move(batch_));
-  if (spare_batches_.empty()) {
-    batch_ = std::make_unique<PutObjectsRequest>();
-  } else {
-    batch_ = std::move(spare_batches_.back());
-    spare_batches_.pop_back();
-  }
+  batch_ = std::make_unique<PutObjectsRequest>();
   batch_->set_protocol_version(version());
   batch_bytes_ = 0;
   changed_.notify_all();

@@ -124,7 +124,6 @@ class RemoteObjectStore final : public ObjectStore {
   std::unordered_map<PendingKey, int, PendingKeyHash> pending_;
   // Sent batches kept for reuse: a cleared request keeps its strings'
   // capacity, which spares the allocator megabytes per batch.
-  std::vector<std::unique_ptr<PutObjectsRequest>> spare_batches_;
   Status sticky_error_;
   bool stop_ = false;
   std::vector<std::thread> senders_;
