@@ -122,8 +122,6 @@ class RemoteObjectStore final : public ObjectStore {
   std::set<uint64_t> outstanding_;
   // Objects put but not yet acknowledged by the server, with their count.
   std::unordered_map<PendingKey, int, PendingKeyHash> pending_;
-  // Sent batches kept for reuse: a cleared request keeps its strings'
-  // capacity, which spares the allocator megabytes per batch.
   Status sticky_error_;
   bool stop_ = false;
   std::vector<std::thread> senders_;
