@@ -70,14 +70,9 @@ class Repository {
   // The entry at `path` ("" or "/" is the root, a synthetic directory).
   Result<pb::Entry> LookupPath(const Snapshot& snapshot, std::string_view path);
 
-  // Keeps `resource` alive as long as the repository (e.g. its lock).
-  void Retain(std::shared_ptr<void> resource) { retained_.push_back(std::move(resource)); }
-
  private:
   Repository() = default;
 
-  // First, so it is destroyed last: the lock outlives the open database.
-  std::vector<std::shared_ptr<void>> retained_;
   std::unique_ptr<ObjectStore> store_;
   pb::RepoConfig config_;
   std::unique_ptr<crypto::KeySet> keys_;
