@@ -14,7 +14,9 @@ std::string ServiceAddress::ToString() const {
   return "tcp://" + host + ":" + std::to_string(port);
 }
 
-Result<ServiceAddress> ParseServiceAddress(std::string_view address) {
+namespace {
+
+Result<ServiceAddress> Parse(std::string_view address, bool any_port) {
   ServiceAddress out;
   if (address.starts_with("unix:")) {
     out.kind = ServiceAddress::Kind::kUnix;
@@ -42,13 +44,24 @@ Result<ServiceAddress> ParseServiceAddress(std::string_view address) {
     out.host = std::string(rest.substr(0, colon));
     std::string_view port = rest.substr(colon + 1);
     auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
-    if (ec != std::errc() || ptr != port.data() + port.size() || out.port <= 0 || out.port > 65535) {
+    if (ec != std::errc() || ptr != port.data() + port.size() || out.port < (any_port ? 0 : 1) ||
+        out.port > 65535) {
       return Status::InvalidArgument("address " + std::string(address) + ": bad port");
     }
     return out;
   }
   return Status::InvalidArgument("address " + std::string(address) +
                                  ": expected unix:PATH or tcp://HOST:PORT");
+}
+
+}  // namespace
+
+Result<ServiceAddress> ParseServiceAddress(std::string_view address) {
+  return Parse(address, /*any_port=*/false);
+}
+
+Result<ServiceAddress> ParseListenAddress(std::string_view address) {
+  return Parse(address, /*any_port=*/true);
 }
 
 std::string DefaultServiceAddress(const std::string& repo_dir) {

@@ -1,7 +1,7 @@
 // ServiceAddress: where an object server listens and a client connects.
 //   unix:PATH          a unix socket (the default: REPO/serve.sock)
-//   tcp://HOST:PORT    reserved for TCP with TLS; parsed, refused for now
-//                      with kUnsupported
+//   tcp://HOST:PORT    TCP with TLS and a bearer token (ServerOptions,
+//                      ConnectOptions), to serve other hosts
 // Unix socket paths are limited by sun_path (108 bytes with the NUL). A longer
 // path is refused with a clear kInvalidArgument rather than shortened by a
 // chdir trick (chdir is process-wide, and a server has many threads).
@@ -31,6 +31,9 @@ struct ServiceAddress {
 };
 
 Result<ServiceAddress> ParseServiceAddress(std::string_view address);
+// The same for an address to listen on, where tcp://HOST:0 asks for any free
+// port (ObjectServer::address() then has the one chosen).
+Result<ServiceAddress> ParseListenAddress(std::string_view address);
 
 // "unix:REPO/serve.sock".
 std::string DefaultServiceAddress(const std::string& repo_dir);

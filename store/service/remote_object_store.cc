@@ -1,9 +1,11 @@
 #include "store/service/remote_object_store.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
 
 #include <cstring>
 
+#include "store/service/auth.h"
 #include "store/service/grpc_status.h"
 #include "store/service/limits.h"
 #include "store/service/service.grpc.pb.h"
@@ -62,9 +64,16 @@ RemoteObjectStore::RemoteObjectStore() : batch_(std::make_unique<PutObjectsReque
 Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
     const std::string& address, const ConnectOptions& options) {
   COFFER_ASSIGN_OR_RETURN(ServiceAddress parsed, ParseServiceAddress(address));
-  if (parsed.kind != ServiceAddress::Kind::kUnix) {
-    return Status::Unsupported("connecting to " + parsed.ToString() +
-                               ": TCP with TLS is not implemented yet; use unix:PATH");
+  bool tcp = parsed.kind == ServiceAddress::Kind::kTcp;
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (tcp) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_ca_pem;
+    creds = grpc::SslCredentials(ssl);
+    if (!options.token.empty()) {
+      COFFER_RETURN_IF_ERROR(ParseToken(options.token, "the client options").status());
+      creds = grpc::CompositeChannelCredentials(creds, grpc::AccessTokenCredentials(options.token));
+    }
   }
   std::unique_ptr<RemoteObjectStore> store(new RemoteObjectStore());
   store->address_ = parsed;
@@ -86,7 +95,7 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   store->rpc_ = std::make_unique<Rpc>();
   store->rpc_->channel =
-      grpc::CreateCustomChannel(parsed.GrpcTarget(), grpc::InsecureChannelCredentials(), args);
+      grpc::CreateCustomChannel(parsed.GrpcTarget(), creds, args);
   store->rpc_->stub = ObjectService::NewStub(store->rpc_->channel);
 
   HelloRequest req;
@@ -99,6 +108,15 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
     return store->rpc_->stub->Hello(&ctx, req, &resp);
   });
   if (!st.ok()) {
+    if (tcp && IsTransportStatus(st) && st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      return Status::Unauthenticated(std::string(kTokenRefused) + " at " + parsed.ToString() +
+                                     (options.token.empty() ? " (none was given)" : ""));
+    }
+    if (tcp && IsTransportStatus(st) && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      return Status::IoError("cannot reach the server at " + parsed.ToString() +
+                             " (is it running, and is its certificate signed by the given CA?): " +
+                             st.error_message());
+    }
     if (IsTransportStatus(st) && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return Status::NotFound("no server at " + parsed.ToString() + " (" + st.error_message() + ")");
     }

@@ -50,6 +50,13 @@ struct ConnectOptions {
   std::chrono::milliseconds timeout{10'000};
   // For tests of the version check only.
   uint32_t protocol_version = 0;  // 0: limits.h's kProtocolVersion
+  // For tcp:// only (unix sockets ignore them). The certificate (PEM) of
+  // the CA that signed the server's certificate, or the server's own
+  // self-signed one; empty: the system's CAs. The server's certificate must
+  // name the HOST of the address (DNS or IP subjectAltName).
+  std::string tls_ca_pem;
+  // Sent with every call as "authorization: Bearer TOKEN"; empty: none.
+  std::string token;
 };
 
 class RemoteObjectStore final : public ObjectStore {
@@ -58,7 +65,9 @@ class RemoteObjectStore final : public ObjectStore {
   // kNotFound "no server at ADDRESS" when nothing listens there (no socket
   // file, or a stale one): the caller may start a server and retry.
   // kUnsupported when the server speaks another protocol version.
-  // kInvalidArgument for a bad address.
+  // kInvalidArgument for a bad address. For tcp://: kIoError when there is
+  // no server or the TLS handshake fails (e.g. a certificate not signed by
+  // tls_ca_pem), kUnauthenticated "the server refused the token".
   static Result<std::unique_ptr<RemoteObjectStore>> Connect(const std::string& address,
                                                             const ConnectOptions& options = {});
   // Sends what is still buffered (errors are dropped: call Flush() first to

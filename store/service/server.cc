@@ -1,11 +1,14 @@
 #include "store/service/server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/security/server_credentials.h>
 #include <sys/stat.h>
 
 #include <exception>
 #include <thread>
 
+#include "store/service/auth.h"
 #include "store/service/grpc_status.h"
 #include "store/service/limits.h"
 #include "store/service/service.grpc.pb.h"
@@ -59,6 +62,53 @@ void SetRef(const coffer::SnapshotRef& ref, SnapshotRefMsg* out) {
 }
 
 ByteView ViewOf(const std::string& s) { return AsBytes(s); }
+
+// The one place tokens are checked: gRPC runs it on every call's metadata,
+// before the handler and before the request message is read, so a client
+// without the token costs no handler thread and keeps no server alive.
+class TokenChecker final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit TokenChecker(std::string token) : token_(std::move(token)) {}
+  // A comparison takes no time: run inline rather than on another thread.
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext*, OutputMetadata* consumed,
+                       OutputMetadata*) override {
+    auto [begin, end] = metadata.equal_range(grpc::string_ref(kAuthorizationKey.data(),
+                                                              kAuthorizationKey.size()));
+    bool ok = false;
+    int seen = 0;
+    for (auto it = begin; it != end; ++it) {
+      ++seen;
+      ok = BearerMatches(std::string_view(it->second.data(), it->second.size()), token_);
+    }
+    if (!ok || seen != 1) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(kTokenRefused));
+    }
+    // The handlers never need the token: keep it out of their metadata.
+    consumed->emplace(std::string(kAuthorizationKey),
+                      std::string(begin->second.data(), begin->second.size()));
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::string token_;
+};
+
+// Credentials for `address`: none for a unix socket, TLS and the token
+// check for tcp://.
+Result<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const ServiceAddress& address,
+                                                                   const ServerOptions& options) {
+  if (address.kind == ServiceAddress::Kind::kUnix) return grpc::InsecureServerCredentials();
+  if (options.tls_cert_pem.empty() || options.tls_key_pem.empty() || options.token.empty()) {
+    return Status::InvalidArgument("listening on " + address.ToString() +
+                                   " needs a TLS certificate, its key and a client token");
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(ssl);
+  creds->SetAuthMetadataProcessor(std::make_shared<TokenChecker>(options.token));
+  return creds;
+}
 
 }  // namespace
 
@@ -262,17 +312,17 @@ class ObjectServiceImpl final : public ObjectService::Service {
 Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
                                                           const std::string& address,
                                                           const ServerOptions& options) {
-  COFFER_ASSIGN_OR_RETURN(ServiceAddress parsed, ParseServiceAddress(address));
-  if (parsed.kind != ServiceAddress::Kind::kUnix) {
-    return Status::Unsupported("listening on " + parsed.ToString() +
-                               ": TCP with TLS is not implemented yet; use unix:PATH");
-  }
+  COFFER_ASSIGN_OR_RETURN(ServiceAddress parsed, ParseListenAddress(address));
+  COFFER_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                          ListenCredentials(parsed, options));
+  bool unix_socket = parsed.kind == ServiceAddress::Kind::kUnix;
   std::unique_ptr<ObjectServer> server(new ObjectServer());
   server->address_ = parsed;
   server->service_ = std::make_unique<ObjectServiceImpl>(store, options);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(parsed.GrpcTarget(), grpc::InsecureServerCredentials());
+  int selected_port = 0;
+  builder.AddListeningPort(parsed.GrpcTarget(), creds, &selected_port);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
@@ -293,9 +343,15 @@ Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
   mode_t old_umask = ::umask(0077);
   server->server_ = builder.BuildAndStart();
   ::umask(old_umask);
-  if (!server->server_) {
+  if (!server->server_ || (!unix_socket && selected_port == 0)) {
     return Status::IoError("cannot listen on " + parsed.ToString() +
-                           " (is the folder writable? the gRPC log above may say more)");
+                           (unix_socket ? " (is the folder writable? the gRPC log above may say more)"
+                                        : " (is the port in use, the certificate and key a pair? "
+                                          "the gRPC log above may say more)"));
+  }
+  if (!unix_socket) {
+    server->address_.port = selected_port;
+    return server;
   }
   if (::chmod(parsed.path.c_str(), 0600) != 0) {
     return Status::FromErrno(errno, "chmod " + parsed.path);

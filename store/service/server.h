@@ -43,15 +43,25 @@ struct ServerOptions {
   std::chrono::milliseconds idle_exit{0};
   // Most threads serving calls at once (gRPC ResourceQuota).
   int max_threads = 16;
+  // For tcp:// only, where all three are required (unix sockets ignore
+  // them): the server's certificate chain and private key (PEM), and the
+  // token every call must carry as "authorization: Bearer TOKEN" metadata.
+  // A call without it, or with another token, is refused with
+  // UNAUTHENTICATED before its request is read (auth.h).
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  std::string token;
 };
 
 class ObjectServer {
  public:
   // Listens on `address` (see address.h) and serves `store`, which must
   // remain live while the server exists. A unix socket gets mode 0600; a
-  // stale socket file at that path is replaced. kInvalidArgument for a bad
-  // address, kUnsupported for tcp:// (TLS comes later), kIoError if gRPC
-  // cannot bind.
+  // stale socket file at that path is replaced. tcp://HOST:PORT serves TLS
+  // with options' certificate and key and checks options' token; port 0
+  // picks a free port (see address()). kInvalidArgument for a bad address
+  // or tcp:// without certificate, key and token; kIoError if gRPC cannot
+  // bind (or refuses the certificate or key).
   static Result<std::unique_ptr<ObjectServer>> Start(ObjectStore& store,
                                                      const std::string& address,
                                                      const ServerOptions& options);
@@ -69,6 +79,7 @@ class ObjectServer {
   // Time since the last call ended, or zero while a call is in flight.
   std::chrono::milliseconds IdleFor() const;
   int active_calls() const;
+  // Where it listens (for tcp://HOST:0, with the port chosen).
   const ServiceAddress& address() const { return address_; }
 
  private:

@@ -1,5 +1,6 @@
 // The behaviour every ObjectStore must have, run against LocalObjectStore and
-// against RemoteObjectStore through a real server (store_envs.h). Status
+// against RemoteObjectStore through a real server (store_envs.h), over a
+// unix socket and over TLS on loopback. Status
 // codes included: commands must not be able to tell the two apart.
 #include <gtest/gtest.h>
 
@@ -53,7 +54,7 @@ struct EnvNames {
   template <typename T>
   static std::string GetName(int) { return T::kName; }
 };
-using Envs = ::testing::Types<testing::LocalEnv, testing::RemoteEnv>;
+using Envs = ::testing::Types<testing::LocalEnv, testing::RemoteEnv, testing::TlsEnv>;
 TYPED_TEST_SUITE(ObjectStoreConformanceTest, Envs, EnvNames);
 
 TYPED_TEST(ObjectStoreConformanceTest, CommittedObjectsSurviveReopen) {

@@ -14,6 +14,7 @@
 #include "store/objects/local_object_store.h"
 #include "store/service/remote_object_store.h"
 #include "store/service/server.h"
+#include "tests/store/service/tls_fixtures.h"
 #include "tests/testing/fs_fixtures.h"
 
 namespace coffer::testing {
@@ -39,12 +40,15 @@ class LocalEnv {
   std::unique_ptr<LocalObjectStore> local_;
 };
 
-// A LocalObjectStore served by an ObjectServer on a thread of its own.
+// A LocalObjectStore served by an ObjectServer on a thread of its own, on
+// `address` (default: DIR/serve.sock); Connect() uses `connect`.
 class ServedStore {
  public:
   explicit ServedStore(const std::string& dir, ObjectStore* store = nullptr,
-                       service::ServerOptions options = {})
-      : address_(service::DefaultServiceAddress(dir)) {
+                       service::ServerOptions options = {}, const std::string& address = {},
+                       service::ConnectOptions connect = {})
+      : address_(address.empty() ? service::DefaultServiceAddress(dir) : address),
+        connect_(std::move(connect)) {
     if (store == nullptr) {
       auto local = LocalObjectStore::Open(dir + "/db");
       if (!local.ok()) local = LocalObjectStore::Create(dir + "/db");
@@ -55,6 +59,7 @@ class ServedStore {
     auto server = service::ObjectServer::Start(*store, address_, options);
     EXPECT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
+    address_ = server_->address().ToString();  // tcp://HOST:0 has its port now
     thread_ = std::thread([this] { (void)server_->Serve(std::chrono::milliseconds(0)); });
   }
   ~ServedStore() {
@@ -67,13 +72,14 @@ class ServedStore {
   service::ObjectServer& server() { return *server_; }
 
   std::unique_ptr<service::RemoteObjectStore> Connect() {
-    auto remote = service::RemoteObjectStore::Connect(address_);
+    auto remote = service::RemoteObjectStore::Connect(address_, connect_);
     EXPECT_TRUE(remote.ok()) << remote.status().ToString();
     return remote.ok() ? std::move(remote).value() : nullptr;
   }
 
  private:
   std::string address_;
+  service::ConnectOptions connect_;
   std::unique_ptr<LocalObjectStore> local_;
   std::unique_ptr<service::ObjectServer> server_;
   std::thread thread_;
@@ -82,7 +88,8 @@ class ServedStore {
 class RemoteEnv {
  public:
   static constexpr const char* kName = "Remote";
-  RemoteEnv() { Open(); }
+  // tls: over tcp://127.0.0.1 with TLS and a token rather than a unix socket.
+  explicit RemoteEnv(bool tls = false) : tls_(tls) { Open(); }
   ~RemoteEnv() {
     remote_.reset();
     served_.reset();
@@ -98,13 +105,23 @@ class RemoteEnv {
 
  private:
   void Open() {
-    served_ = std::make_unique<ServedStore>(tmp_.path());
+    served_ = tls_ ? std::make_unique<ServedStore>(tmp_.path(), nullptr, TlsServerOptions(),
+                                                   kLoopbackAnyPort, TlsConnectOptions())
+                   : std::make_unique<ServedStore>(tmp_.path());
     remote_ = served_->Connect();
     ASSERT_NE(remote_, nullptr);
   }
+  bool tls_;
   TempDir tmp_;
   std::unique_ptr<ServedStore> served_;
   std::unique_ptr<service::RemoteObjectStore> remote_;
+};
+
+// RemoteEnv over TLS: tcp://127.0.0.1, a self-signed certificate, a token.
+class TlsEnv : public RemoteEnv {
+ public:
+  static constexpr const char* kName = "Tls";
+  TlsEnv() : RemoteEnv(/*tls=*/true) {}
 };
 
 }  // namespace coffer::testing
