@@ -17,7 +17,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  attr acl util-linux man-db groff-base
+  attr acl util-linux man-db groff-base openssl
 )
 
 sudo_if_needed() {

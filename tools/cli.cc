@@ -26,7 +26,7 @@ int Fail(const Status& status) {
 
 Opened OpenRepository(const GlobalOptions& global) {
   Opened opened;
-  if (global.repo.empty()) {
+  if (global.repo.empty() && global.server.empty()) {
     opened.exit_code = Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
     return opened;
   }
@@ -35,7 +35,8 @@ Opened OpenRepository(const GlobalOptions& global) {
     opened.exit_code = Fail(wait.status());
     return opened;
   }
-  ServerClientOptions options{*wait, global.command_line, global.no_server};
+  ServerClientOptions options{*wait, global.command_line, global.no_server,
+                              global.server, global.tls_ca, global.token_file};
   auto store = ConnectRepository(global.repo, options);
   if (!store.ok()) {
     int code = Fail(store.status());

@@ -20,6 +20,9 @@ struct GlobalOptions {
   std::string lock_wait = "0";
   bool quiet = false;
   bool no_server = false;  // open the database in this process, under the lock
+  std::string server;       // --server, COFFER_SERVER: tcp://HOST:PORT of a remote server
+  std::string tls_ca;       // --tls-ca, COFFER_TLS_CA: the CA of the remote server's certificate
+  std::string token_file;   // --token-file, COFFER_TOKEN_FILE (else COFFER_TOKEN)
   std::string command_line;  // shown to a process waiting for our lock
 };
 

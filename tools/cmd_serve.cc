@@ -12,6 +12,7 @@
 #include "store/repo/layout.h"
 #include "store/repo/local.h"
 #include "store/service/address.h"
+#include "store/service/auth.h"
 #include "store/service/server.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -24,7 +25,36 @@ struct ServeArgs {
   std::string idle_exit = "0";
   bool foreground = false;
   int ready_fd = -1;
+  std::string tls_cert;    // tcp:// only, like the two below
+  std::string tls_key;
+  std::string token_file;
 };
+
+// For a tcp:// listener, the certificate, key and token from their files
+// (all three required); a unix socket takes none of them.
+Status LoadTcpCredentials(const service::ServiceAddress& address, const ServeArgs& args,
+                          service::ServerOptions* options) {
+  bool any = !args.tls_cert.empty() || !args.tls_key.empty() || !args.token_file.empty();
+  if (address.kind != service::ServiceAddress::Kind::kTcp) {
+    if (any) {
+      return Status::InvalidArgument(
+          "--tls-cert, --tls-key and --token-file are for a tcp:// listener; " +
+          address.ToString() + " is a unix socket, guarded by its file mode");
+    }
+    return Status::Ok();
+  }
+  if (args.tls_cert.empty() || args.tls_key.empty() || args.token_file.empty()) {
+    return Status::InvalidArgument("listening on " + address.ToString() +
+                                   " needs --tls-cert FILE, --tls-key FILE and --token-file FILE");
+  }
+  COFFER_ASSIGN_OR_RETURN(options->tls_cert_pem,
+                          service::ReadCredentialFile(args.tls_cert, "certificate"));
+  COFFER_ASSIGN_OR_RETURN(options->tls_key_pem, service::ReadCredentialFile(args.tls_key, "key"));
+  COFFER_ASSIGN_OR_RETURN(std::string token,
+                          service::ReadCredentialFile(args.token_file, "token"));
+  COFFER_ASSIGN_OR_RETURN(options->token, service::ParseToken(token, args.token_file));
+  return Status::Ok();
+}
 
 std::atomic<service::ObjectServer*> g_server{nullptr};
 
@@ -71,7 +101,10 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   auto wait = ParseDuration(global.lock_wait);
   if (!wait.ok()) return Fail(wait.status());
   std::string address = args.listen.empty() ? service::DefaultServiceAddress(global.repo) : args.listen;
-  if (auto parsed = service::ParseServiceAddress(address); !parsed.ok()) return Fail(parsed.status());
+  auto parsed = service::ParseListenAddress(address);
+  if (!parsed.ok()) return Fail(parsed.status());
+  service::ServerOptions options;
+  if (Status s = LoadTcpCredentials(*parsed, args, &options); !s.ok()) return Fail(s);
   if (Status s = CheckLocalRepository(global.repo); !s.ok()) {
     Fail(s);
     return kExitNoRepository;
@@ -91,7 +124,6 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
     if (quiet_loss && store.status().code() == Code::kBusy) return kExitLocked;
     return Fail(store.status());
   }
-  service::ServerOptions options;
   options.repository_format = kFormatVersion;
   options.idle_exit = *idle;
   auto server = service::ObjectServer::Start(**store, address, options);
@@ -115,7 +147,7 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
       close(null);
     }
   } else if (!global.quiet) {
-    fmt::print(stderr, "serving {} on {}\n", global.repo, address);
+    fmt::print(stderr, "serving {} on {}\n", global.repo, (*server)->address().ToString());
   }
   Status s = (*server)->Serve(*idle);
   g_server = nullptr;
@@ -127,10 +159,15 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
 void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve a repository to other coffer commands");
-  cmd->add_option("--listen", args->listen, "Address to serve on (default unix:REPO/serve.sock)");
+  cmd->add_option("--listen", args->listen, "Address to serve on: unix:PATH (default REPO/serve.sock) or tcp://HOST:PORT");
   cmd->add_option("--idle-exit", args->idle_exit,
                   "Exit after this long with no client (e.g. 30s; 0: never)")
       ->capture_default_str();
+  cmd->add_option("--tls-cert", args->tls_cert,
+                  "Certificate (PEM) of a tcp:// listener, signed by a CA its clients trust");
+  cmd->add_option("--tls-key", args->tls_key, "Private key (PEM) of the --tls-cert certificate");
+  cmd->add_option("--token-file", args->token_file,
+                  "File holding the token clients of a tcp:// listener must send");
   cmd->add_flag("--foreground", args->foreground, "Stay in the foreground");
   cmd->add_option("--ready-fd", args->ready_fd,
                   "Write one byte to file descriptor N once listening (used when coffer starts a server)");

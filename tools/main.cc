@@ -53,6 +53,15 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "No progress and no summary, only errors");
   app.add_flag("--no-server", global.no_server,
                "Open the repository in this process instead of through its server");
+  app.add_option("--server", global.server,
+                 "Use the coffer serve at tcp://HOST:PORT (TLS, with a token) instead of -r")
+      ->envname("COFFER_SERVER");
+  app.add_option("--tls-ca", global.tls_ca,
+                 "The CA certificate (PEM) that signed the --server's certificate")
+      ->envname("COFFER_TLS_CA");
+  app.add_option("--token-file", global.token_file,
+                 "Read the token for --server from FILE (default: COFFER_TOKEN)")
+      ->envname("COFFER_TOKEN_FILE");
 
   int exit_code = kExitOk;
   RegisterInit(app, global, &exit_code);

@@ -11,6 +11,7 @@
 #include "store/base/unique_fd.h"
 #include "store/repo/local.h"
 #include "store/service/address.h"
+#include "store/service/auth.h"
 #include "store/service/remote_object_store.h"
 
 namespace coffer::tools {
@@ -60,10 +61,44 @@ Status StartServer(const std::string& repo_dir, const ServerClientOptions& optio
   return Status::Ok();  // ready (n == 1) or gone (n == 0): the caller connects
 }
 
+// Connects to the server at options.server over TLS, with the token from
+// --token-file, COFFER_TOKEN_FILE or COFFER_TOKEN.
+Result<std::unique_ptr<ObjectStore>> ConnectRemote(const ServerClientOptions& options) {
+  if (options.no_server) {
+    return Status::InvalidArgument("--no-server and --server (or COFFER_SERVER) exclude each other");
+  }
+  COFFER_ASSIGN_OR_RETURN(service::ServiceAddress address,
+                          service::ParseServiceAddress(options.server));
+  if (address.kind != service::ServiceAddress::Kind::kTcp) {
+    return Status::InvalidArgument("--server " + options.server +
+                                   ": expected tcp://HOST:PORT (a local server is found by -r)");
+  }
+  service::ConnectOptions connect;
+  connect.client_name = options.command_line;
+  if (!options.token_file.empty()) {
+    COFFER_ASSIGN_OR_RETURN(std::string text,
+                            service::ReadCredentialFile(options.token_file, "token"));
+    COFFER_ASSIGN_OR_RETURN(connect.token, service::ParseToken(text, options.token_file));
+  } else if (const char* env = std::getenv("COFFER_TOKEN"); env != nullptr && *env != '\0') {
+    COFFER_ASSIGN_OR_RETURN(connect.token, service::ParseToken(env, "COFFER_TOKEN"));
+  } else {
+    return Status::InvalidArgument("no token for " + address.ToString() +
+                                   ": set COFFER_TOKEN or COFFER_TOKEN_FILE, or give --token-file");
+  }
+  if (!options.tls_ca_file.empty()) {
+    COFFER_ASSIGN_OR_RETURN(connect.tls_ca_pem,
+                            service::ReadCredentialFile(options.tls_ca_file, "CA certificate"));
+  }
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<service::RemoteObjectStore> remote,
+                          service::RemoteObjectStore::Connect(options.server, connect));
+  return std::unique_ptr<ObjectStore>(std::move(remote));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_dir,
                                                        const ServerClientOptions& options) {
+  if (!options.server.empty()) return ConnectRemote(options);
   COFFER_RETURN_IF_ERROR(CheckLocalRepository(repo_dir));
   LocalOpenOptions local{options.lock_wait, options.command_line};
   std::string address = service::DefaultServiceAddress(repo_dir);

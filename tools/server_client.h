@@ -6,6 +6,9 @@
 // none answers it starts `coffer serve` detached, which exits after it has
 // been idle for a while. Two commands starting servers at once race on the
 // repository lock: the loser exits quietly and both connect to the winner.
+//
+// With a remote server (--server tcp://HOST:PORT), a command connects to it
+// over TLS with a token, needs no repository folder here and starts nothing.
 #pragma once
 
 #include <chrono>
@@ -20,6 +23,11 @@ struct ServerClientOptions {
   std::chrono::milliseconds lock_wait{0};  // for the server's lock, and --no-server
   std::string command_line;                // shown to whoever waits for a lock
   bool no_server = false;                  // open the database in this process
+  // A server on another host, tcp://HOST:PORT (--server, COFFER_SERVER);
+  // empty: the repository's own server. With it, repo_dir is unused.
+  std::string server;
+  std::string tls_ca_file;  // --tls-ca, COFFER_TLS_CA; empty: the system's CAs
+  std::string token_file;   // --token-file, COFFER_TOKEN_FILE; else COFFER_TOKEN
 };
 
 // How long an automatically started server stays up with no client.
