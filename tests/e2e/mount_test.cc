@@ -118,6 +118,24 @@ TEST_F(MountTest, SnapshotReadsBackExactlyAsBackedUp) {
   EXPECT_EQ(after.code, 0) << after.all();
 }
 
+// What users check with: GNU tar compares modes, owners, times, sizes,
+// contents, link targets and xattrs of an archive of the source against the
+// mounted snapshot. (The path deeper than PATH_MAX is left out: tar --compare
+// cannot stat it even on the source; CompareTrees covers it.)
+TEST_F(MountTest, TarCompareOfTheSourceAgainstTheMountFindsNothing) {
+  testing::MakeKitchenSinkTree(source_);
+  Backup({source_});
+  Mount();
+  std::string archive = tmp_ / "source.tar";
+  Output create = RunProcess({"tar", "--xattrs", "--xattrs-include=*", "--exclude=deep", "-cf",
+                              archive, "-C", "/", source_.substr(1)});
+  ASSERT_EQ(create.code, 0) << create.all();
+  Output compare = RunProcess({"tar", "--xattrs", "--xattrs-include=*", "--compare", "-f", archive,
+                               "-C", Latest()});
+  EXPECT_EQ(compare.code, 0) << compare.all();
+  EXPECT_EQ(compare.out, "") << compare.all();
+}
+
 TEST_F(MountTest, WritesFailWithErofs) {
   mkdir(source_.c_str(), 0755);
   WriteFile(source_ + "/f", "data");
