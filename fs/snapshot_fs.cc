@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <map>
 
+#include "store/base/timespec.h"
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
 
@@ -46,17 +47,6 @@ int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-struct timespec ToTimespec(int64_t ns) {
-  struct timespec ts;
-  ts.tv_sec = ns / 1'000'000'000;
-  ts.tv_nsec = ns % 1'000'000'000;
-  if (ts.tv_nsec < 0) {
-    ts.tv_nsec += 1'000'000'000;
-    --ts.tv_sec;
-  }
-  return ts;
 }
 
 mode_t TypeBits(pb::Entry::Type type) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "store/base/status.h"
+#include "store/base/timespec.h"
 #include "store/model/coffer.pb.h"
 
 namespace coffer::ingest {
@@ -40,9 +41,5 @@ Status ReadXattrs(int dirfd, const std::string& name, pb::Entry* entry);
 
 // A path naming `name` in the directory open as `dirfd`, short whatever the depth.
 std::string ProcFdPath(int dirfd, const std::string& name);
-
-inline int64_t ToNanos(const struct timespec& ts) {
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace coffer::ingest

@@ -11,22 +11,12 @@
 #include <mutex>
 
 #include "store/base/executor.h"
+#include "store/base/timespec.h"
 #include "store/base/unique_fd.h"
 #include "store/model/tree.h"
 
 namespace coffer::restore {
 namespace {
-
-struct timespec ToTimespec(int64_t ns) {
-  struct timespec ts;
-  ts.tv_sec = ns / 1'000'000'000;
-  ts.tv_nsec = ns % 1'000'000'000;
-  if (ts.tv_nsec < 0) {
-    ts.tv_nsec += 1'000'000'000;
-    --ts.tv_sec;
-  }
-  return ts;
-}
 
 std::string ProcFdPath(int dirfd, const std::string& name) {
   return "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;

@@ -1,5 +1,6 @@
 #include "tests/e2e/e2e_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
@@ -9,6 +10,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -272,5 +274,59 @@ std::string CofferTest::RestoreAll(const std::string& snapshot) {
 std::vector<std::string> CofferTest::Compare(const std::string& source, const std::string& target) {
   return testing::CompareTrees(source, target + source, geteuid() == 0);
 }
+
+std::vector<std::string> CommandLine(pid_t pid) {
+  std::string raw = testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> args;
+  size_t start = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\0') {
+      args.push_back(raw.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return args;
+}
+
+bool Alive(pid_t pid) {
+  std::string stat = testing::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+  char state = stat[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
+std::vector<pid_t> ServersOf(const std::string& repo) {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return pids;
+  while (dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::vector<std::string> args = CommandLine(static_cast<pid_t>(pid));
+    bool serve = false, names_repo = false;
+    for (const auto& a : args) {
+      if (a == "serve") serve = true;
+      if (a.find(repo) != std::string::npos) names_repo = true;
+    }
+    if (serve && names_repo && !args.empty() && args[0].find("coffer") != std::string::npos &&
+        Alive(static_cast<pid_t>(pid))) {
+      pids.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  closedir(proc);
+  return pids;
+}
+
+bool KillServersOf(const std::string& repo) {
+  for (pid_t pid : ServersOf(repo)) kill(pid, SIGKILL);
+  for (int i = 0; i < 1000; ++i) {
+    if (ServersOf(repo).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval, not a sync
+  }
+  return false;
+}
+
 
 }  // namespace coffer::e2e

@@ -87,4 +87,14 @@ class CofferTest : public ::testing::Test {
 // A snapshot path (no leading slash) for an absolute source path.
 inline std::string InSnapshot(const std::string& abs) { return abs.substr(1); }
 
+// The arguments of process `pid` (empty if it is gone).
+std::vector<std::string> CommandLine(pid_t pid);
+// True while `pid` exists and is not a zombie.
+bool Alive(pid_t pid);
+// Every live `coffer serve` process whose command line names `repo`.
+std::vector<pid_t> ServersOf(const std::string& repo);
+// SIGKILLs the servers of `repo` (started on demand, they would outlive a
+// test by 30 s) and waits (bounded) until they are gone; false if they stay.
+bool KillServersOf(const std::string& repo);
+
 }  // namespace coffer::e2e

@@ -39,40 +39,6 @@ bool AwaitUnmounted(const std::string& mountpoint) {
   return false;
 }
 
-// Every live `coffer serve` process whose command line names `repo`.
-std::vector<pid_t> ServersOf(const std::string& repo) {
-  std::vector<pid_t> pids;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return pids;
-  while (dirent* e = readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    std::string dir = std::string("/proc/") + e->d_name;
-    std::string cmdline = ReadFile(dir + "/cmdline");
-    std::string stat = ReadFile(dir + "/stat");
-    size_t paren = stat.rfind(')');
-    bool zombie = paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z';
-    if (!zombie && cmdline.find(std::string("\0serve\0", 7)) != std::string::npos &&
-        cmdline.find(repo) != std::string::npos) {
-      pids.push_back(static_cast<pid_t>(pid));
-    }
-  }
-  closedir(proc);
-  return pids;
-}
-
-// SIGKILLs the servers of `repo` (started on demand, they would outlive the
-// test by 30 s) and waits (bounded) until they are gone.
-bool KillServersOf(const std::string& repo) {
-  for (pid_t pid : ServersOf(repo)) kill(pid, SIGKILL);
-  for (int i = 0; i < 1000; ++i) {
-    if (ServersOf(repo).empty()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
 class MountTest : public CofferTest {
  protected:
   void SetUp() override {

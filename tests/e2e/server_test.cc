@@ -43,60 +43,6 @@ bool PollUntil(F done, std::chrono::milliseconds timeout) {
   }
 }
 
-// The arguments of process `pid` (empty if it is gone).
-std::vector<std::string> CommandLine(pid_t pid) {
-  std::string raw = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
-  std::vector<std::string> args;
-  size_t start = 0;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\0') {
-      args.push_back(raw.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return args;
-}
-
-// True while `pid` exists and is not a zombie.
-bool Alive(pid_t pid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
-  char state = stat[paren + 2];
-  return state != 'Z' && state != 'X';
-}
-
-// Every live `coffer serve` process whose command line names `repo`.
-std::vector<pid_t> ServersOf(const std::string& repo) {
-  std::vector<pid_t> pids;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return pids;
-  while (dirent* e = readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    std::vector<std::string> args = CommandLine(static_cast<pid_t>(pid));
-    bool serve = false, names_repo = false;
-    for (const auto& a : args) {
-      if (a == "serve") serve = true;
-      if (a.find(repo) != std::string::npos) names_repo = true;
-    }
-    if (serve && names_repo && !args.empty() && args[0].find("coffer") != std::string::npos &&
-        Alive(static_cast<pid_t>(pid))) {
-      pids.push_back(static_cast<pid_t>(pid));
-    }
-  }
-  closedir(proc);
-  return pids;
-}
-
-// SIGKILLs every server of `repo` and waits (bounded) until they are gone.
-void KillServersOf(const std::string& repo) {
-  for (pid_t pid : ServersOf(repo)) kill(pid, SIGKILL);
-  EXPECT_TRUE(PollUntil([&] { return ServersOf(repo).empty(); }, std::chrono::seconds(10)))
-      << "coffer serve processes of " << repo << " survived SIGKILL";
-}
-
 // The pid in REPO/lock ("pid N (coffer serve)"), or -1.
 pid_t LockHolder(const std::string& repo) {
   std::string lock = ReadFile(repo + "/lock");
@@ -141,7 +87,9 @@ class ServerTest : public CofferTest {
     if (HasFatalFailure()) return;
     socket_ = repo_ + "/serve.sock";
   }
-  void TearDown() override { KillServersOf(repo_); }
+  void TearDown() override {
+    EXPECT_TRUE(KillServersOf(repo_)) << "coffer serve processes of " << repo_ << " survived SIGKILL";
+  }
 
   std::vector<std::string> CofferArgv(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {COFFER_BINARY, "-r", repo_};
