@@ -32,20 +32,6 @@ bool NamesDamage(const std::string& err) {
          e.find("checksum") != std::string::npos;
 }
 
-// Flips the byte in the middle of every blob file under `db`; returns how many.
-int FlipMiddleOfBlobFiles(const std::string& db) {
-  int flipped = 0;
-  for (const auto& path : FilesBelow(db)) {
-    if (!path.ends_with(".blob")) continue;
-    std::string data = ReadFile(path);
-    if (data.size() < 1024) continue;
-    data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x5a);
-    WriteFile(path, data);
-    ++flipped;
-  }
-  return flipped;
-}
-
 class AtRestTest : public CofferTest {
  protected:
   void SetUp() override {

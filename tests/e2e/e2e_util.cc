@@ -329,4 +329,17 @@ bool KillServersOf(const std::string& repo) {
 }
 
 
+int FlipMiddleOfBlobFiles(const std::string& db) {
+  int flipped = 0;
+  for (const auto& path : FilesBelow(db)) {
+    if (!path.ends_with(".blob")) continue;
+    std::string data = testing::ReadFile(path);
+    if (data.size() < 1024) continue;
+    data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x5a);
+    testing::WriteFile(path, data);
+    ++flipped;
+  }
+  return flipped;
+}
+
 }  // namespace coffer::e2e

@@ -97,4 +97,8 @@ std::vector<pid_t> ServersOf(const std::string& repo);
 // test by 30 s) and waits (bounded) until they are gone; false if they stay.
 bool KillServersOf(const std::string& repo);
 
+// Flips the byte in the middle of every blob file (chunk data) under `db`;
+// returns how many files it changed.
+int FlipMiddleOfBlobFiles(const std::string& db);
+
 }  // namespace coffer::e2e

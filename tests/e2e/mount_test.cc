@@ -127,16 +127,7 @@ TEST_F(MountTest, DamagedChunkGivesEioOnThatFileOnly) {
   WriteFile(source_ + "/data.bin", content);
   WriteFile(source_ + "/small.txt", "a small file kept inline");
   Backup({source_});
-  int flipped = 0;
-  for (const auto& path : FilesBelow(repo_ + "/db")) {
-    if (!path.ends_with(".blob")) continue;
-    std::string data = ReadFile(path);
-    if (data.size() < 1024) continue;
-    data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x5a);
-    WriteFile(path, data);
-    ++flipped;
-  }
-  ASSERT_GT(flipped, 0);
+  ASSERT_GT(FlipMiddleOfBlobFiles(repo_ + "/db"), 0);
   Mount();
   std::string dir = Latest() + source_;
   int fd = open((dir + "/data.bin").c_str(), O_RDONLY);
