@@ -173,21 +173,39 @@ class UnreadableTest : public CofferTest {
  protected:
   void SetUp() override {
     as_root_ = geteuid() == 0;
+    binary_ = COFFER_BINARY;
     base_ = tmp_ / "nobody";
-    mkdir(base_.c_str(), 0755);
     if (as_root_) {
-      chmod(tmp_.path().c_str(), 0755);
-      ASSERT_EQ(chown(base_.c_str(), 65534, 65534), 0);
+      // uid 65534 must reach the binary and every folder: the checkout may
+      // sit below a private folder (mktemp -d makes 0700 ones), so both go to
+      // a fresh world-traversable folder under /tmp.
+      char pattern[] = "/tmp/coffer-nobody-XXXXXX";
+      ASSERT_NE(mkdtemp(pattern), nullptr);
+      outside_ = pattern;
+      ASSERT_EQ(chmod(outside_.c_str(), 0755), 0);
+      binary_ = outside_ + "/coffer";
+      WriteFile(binary_, ReadFile(COFFER_BINARY));
+      ASSERT_EQ(chmod(binary_.c_str(), 0755), 0);
+      base_ = outside_ + "/nobody";
     }
+    mkdir(base_.c_str(), 0755);
+    if (as_root_) ASSERT_EQ(chown(base_.c_str(), 65534, 65534), 0);
     repo_ = base_ + "/repo";
     Output init = As({"-r", repo_, "init", "--kdf-ops", "1", "--kdf-memory", "8K"});
     ASSERT_EQ(init.code, 0) << init.all();
   }
 
+  void TearDown() override {
+    if (!outside_.empty()) testing::RemoveTree(outside_);
+  }
+
+  // Runs coffer as uid 65534 when root, in-process (--no-server) so that no
+  // server outlives the test.
   Output As(const std::vector<std::string>& args) {
     std::vector<std::string> argv;
     if (as_root_) argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
-    argv.push_back(COFFER_BINARY);
+    argv.push_back(binary_);
+    argv.push_back("--no-server");
     argv.insert(argv.end(), args.begin(), args.end());
     return RunProcess(argv, PassEnv());
   }
@@ -197,7 +215,7 @@ class UnreadableTest : public CofferTest {
   }
 
   bool as_root_ = false;
-  std::string base_;
+  std::string binary_, outside_, base_;
 };
 
 TEST_F(UnreadableTest, UnreadableFileExitsWith3AndTheRestIsStored) {
