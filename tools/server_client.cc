@@ -40,6 +40,7 @@ Status StartServer(const std::string& repo_dir, const ServerClientOptions& optio
     dup2(null, STDOUT_FILENO);
     dup2(null, STDERR_FILENO);
     unsetenv("COFFER_CRASH_AT");  // a client's crash test must not kill its server
+    unsetenv("COFFER_PAUSE_AT");  // nor hold it
     int fd = dup(write_end.get());  // without O_CLOEXEC: it crosses exec
     std::string fd_arg = std::to_string(fd);
     std::string idle = DurationArg(kAutoServerIdleExit);

@@ -1,5 +1,8 @@
 #include "store/base/crash_point.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -36,6 +39,23 @@ void CrashPoint(std::string_view name) {
   const CrashSpec* spec = Spec();
   if (spec == nullptr || spec->name != name) return;
   if (hits.fetch_add(1) + 1 >= spec->countdown) std::raise(SIGKILL);
+}
+
+void PausePoint(std::string_view name) {
+  static const std::string spec = [] {
+    const char* env = std::getenv("COFFER_PAUSE_AT");
+    return std::string(env == nullptr ? "" : env);
+  }();
+  static std::atomic<bool> paused{false};
+  if (spec.empty()) return;
+  const size_t colon = spec.find(':');
+  if (colon == std::string::npos || spec.compare(0, colon, name) != 0 || colon != name.size()) return;
+  if (paused.exchange(true)) return;
+  const std::string base = spec.substr(colon + 1) + "/" + std::string(name);
+  int reached = ::open((base + ".reached").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (reached >= 0) ::close(reached);
+  int release = ::open((base + ".release").c_str(), O_RDONLY | O_CLOEXEC);
+  if (release >= 0) ::close(release);
 }
 
 }  // namespace coffer

@@ -10,4 +10,12 @@ namespace coffer {
 
 void CrashPoint(std::string_view name);
 
+// PausePoint: a seam for concurrency tests. When COFFER_PAUSE_AT is
+// "NAME:DIR", the first time the process passes the point NAME it creates
+// DIR/NAME.reached and then opens the FIFO DIR/NAME.release for reading,
+// which blocks until the test opens it for writing. So a test can hold, say,
+// a garbage collection between its mark and its sweep, run a backup, and let
+// it go on, without sleeping. Unset, a point costs one load.
+void PausePoint(std::string_view name);
+
 }  // namespace coffer

@@ -7,6 +7,7 @@ std::string_view KindName(ObjectKind kind) {
     case ObjectKind::kChunk: return "chunk";
     case ObjectKind::kTree: return "tree";
     case ObjectKind::kSnapshot: return "snapshot";
+    case ObjectKind::kSnapshotNote: return "snapshot note";
   }
   return "object";
 }

@@ -16,7 +16,9 @@
 namespace coffer {
 
 // Written into every sealed object's associated data: never renumber.
-enum class ObjectKind : uint8_t { kChunk = 1, kTree = 2, kSnapshot = 3 };
+// Sealed into every object's associated data: never renumber.
+// kSnapshotNote seals a snapshot's note under the snapshot's id.
+enum class ObjectKind : uint8_t { kChunk = 1, kTree = 2, kSnapshot = 3, kSnapshotNote = 4 };
 
 std::string_view KindName(ObjectKind kind);
 
@@ -27,6 +29,14 @@ struct ObjectId {
   ByteView view() const { return {bytes.data(), bytes.size()}; }
   std::string hex() const { return ToHex(view()); }
   std::string short_hex() const { return hex().substr(0, 12); }
+  // The first 8 bytes, big-endian: what garbage collection marks. Ids are
+  // uniformly random, so 8 bytes tell millions of objects apart well enough
+  // where a collision only keeps an unreferenced object.
+  uint64_t prefix64() const {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v = (v << 8) | bytes[i];
+    return v;
+  }
 
   // Returns nullopt unless `b` is exactly kSize bytes.
   static std::optional<ObjectId> FromBytes(ByteView b);

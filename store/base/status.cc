@@ -18,6 +18,7 @@ std::string_view CodeName(Code code) {
     case Code::kAlreadyExists: return "already exists";
     case Code::kUnsupported: return "unsupported";
     case Code::kAborted: return "aborted";
+    case Code::kFailedPrecondition: return "failed precondition";
   }
   return "unknown";
 }

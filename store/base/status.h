@@ -27,6 +27,7 @@ enum class Code {
   kAlreadyExists,
   kUnsupported,      // format version or feature this build does not know
   kAborted,          // a producer (e.g. --stdin-from-command) failed
+  kFailedPrecondition,  // refused in this state (e.g. a protected snapshot)
 };
 
 std::string_view CodeName(Code code);
@@ -47,6 +48,9 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
   static Status Unsupported(std::string m) { return {Code::kUnsupported, std::move(m)}; }
   static Status Aborted(std::string m) { return {Code::kAborted, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) {
+    return {Code::kFailedPrecondition, std::move(m)};
+  }
   // An error from a system call: errno decides the code (ENOSPC -> kNoSpace, ...).
   static Status FromErrno(int err, std::string_view what);
 

@@ -56,7 +56,8 @@ class Sealer {
   // encrypt. Verifies the result before returning it: opens it again and
   // compares with `plaintext` (kCorruption if that fails, e.g. bad RAM).
   // kInvalidArgument if the plaintext is larger than kMaxPlaintextSize.
-  // `id` must be IdOf(plaintext).
+  // `id` must be IdOf(plaintext), except for a kSnapshotNote, which is sealed
+  // under its snapshot's id.
   Result<Bytes> Seal(ObjectKind kind, const ObjectId& id, ByteView plaintext) const;
 
   // kCorruption (message names the kind and short id) on any failure: bad

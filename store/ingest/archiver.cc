@@ -460,8 +460,22 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
     });
   });
 
-  if (!options_.force) {
-    COFFER_ASSIGN_OR_RETURN(parent_, repo_.LatestSnapshot(options_.group));
+  // Registered before anything is stored or reused, so a garbage collection
+  // running meanwhile keeps the parent's objects even if it is pruned. A
+  // parent pruned between the listing and the registration: take the next.
+  for (int attempt = 0;; ++attempt) {
+    if (!options_.force) {
+      COFFER_ASSIGN_OR_RETURN(parent_, repo_.LatestSnapshot(options_.group));
+    }
+    Status begun =
+        session_.Begin(parent_ ? std::optional<SnapshotRef>(parent_->ref) : std::nullopt);
+    if (begun.ok()) {
+      PausePoint("backup-registered");
+      break;
+    }
+    if (begun.code() != Code::kNotFound || attempt == 2) {
+      return begun.WithContext("registering the backup");
+    }
   }
   std::optional<pb::Tree> parent_root;
   if (parent_) {

@@ -224,6 +224,32 @@ Status Database::Scan(Column column, std::string_view prefix, const ScanVisitor&
   return FromRocks(it->status(), std::string("scan of ") + std::string(ColumnName(column)));
 }
 
+Status Database::ScanKeys(Column column, const std::function<bool(std::string_view)>& visit) {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;  // one pass over everything: keep the cache for the hot set
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(options, handles_->cf(column)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (!visit(std::string_view(k.data(), k.size()))) break;
+  }
+  return FromRocks(it->status(), std::string("key scan of ") + std::string(ColumnName(column)));
+}
+
+Status Database::CompactAll(std::initializer_list<Column> columns) {
+  rocksdb::CompactRangeOptions options;
+  // Rewrite the last level too: that is where deleted entries' old versions sit.
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  // Relocate every live blob value, so blob files of deleted values go away.
+  options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+  options.blob_garbage_collection_age_cutoff = 1.0;
+  for (Column c : columns) {
+    COFFER_RETURN_IF_ERROR(FromRocks(
+        handles_->db->CompactRange(options, handles_->cf(c), nullptr, nullptr),
+        std::string("compaction of ") + std::string(ColumnName(c))));
+  }
+  return Status::Ok();
+}
+
 Status Database::Flush(std::initializer_list<Column> columns) {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   for (Column c : columns) cfs.push_back(handles_->cf(c));

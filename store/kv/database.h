@@ -90,6 +90,16 @@ class Database {
   // entry when `prefix` is empty). Stops at the first error.
   Status Scan(Column column, std::string_view prefix, const ScanVisitor& visit);
 
+  // Visits every key of `column` in order, without handing out values (garbage
+  // collection needs only the keys). Stops at the first error or when `visit`
+  // returns false.
+  Status ScanKeys(Column column, const std::function<bool(std::string_view key)>& visit);
+
+  // Rewrites every file of `columns` so that deleted entries and the blob
+  // values only they referenced stop taking disk space. Slow: the whole column
+  // is read and written again. Used by garbage collection after a sweep.
+  Status CompactAll(std::initializer_list<Column> columns);
+
   // Makes every buffered write to `columns` made before the call durable
   // (see the ordering above). Waits for the flush to finish.
   Status Flush(std::initializer_list<Column> columns);

@@ -1,7 +1,10 @@
 #include "store/objects/local_object_store.h"
 
+#include <map>
+#include <shared_mutex>
 #include <utility>
 
+#include "store/base/crash_point.h"
 #include "store/objects/snapshot_key.h"
 
 namespace coffer {
@@ -14,13 +17,30 @@ Result<Column> ColumnFor(ObjectKind kind) {
   switch (kind) {
     case ObjectKind::kChunk: return Column::kChunks;
     case ObjectKind::kTree: return Column::kTrees;
-    case ObjectKind::kSnapshot: break;
+    case ObjectKind::kSnapshot:
+    case ObjectKind::kSnapshotNote: break;
   }
   return Status::InvalidArgument("objects of kind " + std::string(KindName(kind)) +
                                  " are not stored by id; use the snapshot index");
 }
 
 std::string_view KeyOf(const ObjectId& id) { return AsChars(id.view()); }
+
+// Meta key prefixes for a snapshot's protection and note. Written to disk:
+// never change them.
+constexpr std::string_view kProtectedPrefix = "snapshot-protected/";
+constexpr std::string_view kNotePrefix = "snapshot-note/";
+
+std::string ProtectedKey(const SnapshotRef& ref) {
+  return std::string(kProtectedPrefix) + SnapshotKey(ref.group, ref.time_ns);
+}
+std::string NoteKey(const SnapshotRef& ref) {
+  return std::string(kNotePrefix) + SnapshotKey(ref.group, ref.time_ns);
+}
+
+// Deletions per exclusive hold of the sweep lock: writers' Contains() wait
+// at most this many deletions.
+constexpr size_t kSweepBatch = 1024;
 
 std::string Describe(const SnapshotRef& ref) {
   return "snapshot " + ref.group + " @" + std::to_string(ref.time_ns) + " (" +
@@ -58,12 +78,37 @@ Result<std::vector<bool>> LocalObjectStore::Contains(ObjectKind kind,
   std::vector<std::string_view> keys;
   keys.reserve(ids.size());
   for (const ObjectId& id : ids) keys.push_back(KeyOf(id));
-  return db_->Contains(column, keys);
+  // A writer told "present" will reference the object: a sweep must see that
+  // before it decides, hence one shared hold around the lookup and the note.
+  std::shared_lock sweep_guard(gc_.sweep_lock());
+  COFFER_ASSIGN_OR_RETURN(std::vector<bool> present, db_->Contains(column, keys));
+  std::vector<ObjectId> found;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (present[i]) found.push_back(ids[i]);
+  }
+  gc_.NoteTouched(found);
+  return present;
 }
 
 Status LocalObjectStore::Put(ObjectKind kind, const ObjectId& id, ByteView sealed) {
   COFFER_ASSIGN_OR_RETURN(Column column, ColumnFor(kind));
+  std::shared_lock sweep_guard(gc_.sweep_lock());
+  gc_.NoteTouched(id);
   return db_->Put(column, KeyOf(id), sealed, Durability::kBuffered);
+}
+
+Result<WriteId> LocalObjectStore::BeginWrite(const std::optional<SnapshotRef>& parent) {
+  return gc_.BeginWrite([&]() -> Result<std::optional<StoredSnapshot>> {
+    if (!parent) return std::optional<StoredSnapshot>();
+    std::lock_guard lock(index_mu_);
+    COFFER_ASSIGN_OR_RETURN(StoredSnapshot found, FindSnapshotLocked(*parent));
+    return std::optional<StoredSnapshot>(std::move(found));
+  });
+}
+
+Status LocalObjectStore::EndWrite(WriteId writer) {
+  gc_.EndWrite(writer);
+  return Status::Ok();
 }
 
 Result<Bytes> LocalObjectStore::Get(ObjectKind kind, const ObjectId& id) {
@@ -75,7 +120,8 @@ Result<Bytes> LocalObjectStore::Get(ObjectKind kind, const ObjectId& id) {
   return value;
 }
 
-Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) {
+Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
+                                        WriteId writer) {
   COFFER_RETURN_IF_ERROR(CheckSnapshotGroup(ref.group));
   // 1. Everything put so far is durable. meta and snapshots hold only WAL
   // writes that are durable already; flushing them too lets RocksDB retire
@@ -85,18 +131,25 @@ Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_
   // 2. Only then the record, through the WAL, fsynced.
   const std::string key = SnapshotKey(ref.group, ref.time_ns);
   const Bytes value = SnapshotValue(ref.id, sealed_record);
-  std::lock_guard<std::mutex> lock(index_mu_);
-  Result<Bytes> existing = db_->Get(Column::kSnapshots, key);
-  if (existing.ok()) {
-    if (*existing == value) return Status::Ok();
-    return Status::AlreadyExists(Describe(ref) + ": another snapshot has this group and time");
-  }
-  if (existing.status().code() != Code::kNotFound) return existing.status();
-  return db_->Put(Column::kSnapshots, key, value, Durability::kSynced)
-      .WithContext("committing " + Describe(ref));
+  return gc_.Commit(writer, [&]() -> Status {
+    std::lock_guard lock(index_mu_);
+    Result<Bytes> existing = db_->Get(Column::kSnapshots, key);
+    if (existing.ok()) {
+      if (*existing == value) return Status::Ok();
+      return Status::AlreadyExists(Describe(ref) + ": another snapshot has this group and time");
+    }
+    if (existing.status().code() != Code::kNotFound) return existing.status();
+    return db_->Put(Column::kSnapshots, key, value, Durability::kSynced)
+        .WithContext("committing " + Describe(ref));
+  });
 }
 
 Result<std::vector<StoredSnapshot>> LocalObjectStore::ListSnapshots(std::string_view group) {
+  std::lock_guard lock(index_mu_);
+  return ListSnapshotsLocked(group);
+}
+
+Result<std::vector<StoredSnapshot>> LocalObjectStore::ListSnapshotsLocked(std::string_view group) {
   std::string prefix;
   if (!group.empty()) {
     COFFER_RETURN_IF_ERROR(CheckSnapshotGroup(group));
@@ -115,13 +168,29 @@ Result<std::vector<StoredSnapshot>> LocalObjectStore::ListSnapshots(std::string_
                                      return true;
                                    }));
   COFFER_RETURN_IF_ERROR(decode_error);
+  // Protection and notes: one scan of each meta prefix, joined by index key.
+  std::map<std::string, StoredSnapshot*, std::less<>> by_key;
+  for (StoredSnapshot& s : out) by_key[SnapshotKey(s.ref.group, s.ref.time_ns)] = &s;
+  for (std::string_view meta_prefix : {kProtectedPrefix, kNotePrefix}) {
+    const bool is_note = meta_prefix == kNotePrefix;
+    COFFER_RETURN_IF_ERROR(db_->Scan(
+        Column::kMeta, std::string(meta_prefix) + prefix, [&](std::string_view key, ByteView value) {
+          auto it = by_key.find(key.substr(meta_prefix.size()));
+          if (it == by_key.end()) return true;  // left over from a deleted snapshot
+          if (is_note) {
+            it->second->sealed_note.assign(value.begin(), value.end());
+          } else {
+            it->second->is_protected = true;
+          }
+          return true;
+        }));
+  }
   return out;
 }
 
-Status LocalObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
+Result<StoredSnapshot> LocalObjectStore::FindSnapshotLocked(const SnapshotRef& ref) {
   COFFER_RETURN_IF_ERROR(CheckSnapshotGroup(ref.group));
   const std::string key = SnapshotKey(ref.group, ref.time_ns);
-  std::lock_guard<std::mutex> lock(index_mu_);
   Result<Bytes> existing = db_->Get(Column::kSnapshots, key);
   if (!existing.ok()) {
     if (existing.status().code() == Code::kNotFound) {
@@ -134,8 +203,109 @@ Status LocalObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
     return Status::NotFound(Describe(ref) + " not found (that group and time hold " +
                             stored.ref.id.short_hex() + ")");
   }
-  return db_->Delete(Column::kSnapshots, key, Durability::kSynced)
-      .WithContext("deleting " + Describe(ref));
+  Result<Bytes> flag = db_->Get(Column::kMeta, ProtectedKey(ref));
+  if (flag.ok()) {
+    stored.is_protected = true;
+  } else if (flag.status().code() != Code::kNotFound) {
+    return flag.status();
+  }
+  Result<Bytes> note = db_->Get(Column::kMeta, NoteKey(ref));
+  if (note.ok()) {
+    stored.sealed_note = std::move(note).value();
+  } else if (note.status().code() != Code::kNotFound) {
+    return note.status();
+  }
+  return stored;
+}
+
+Status LocalObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
+  std::lock_guard lock(index_mu_);
+  COFFER_ASSIGN_OR_RETURN(StoredSnapshot stored, FindSnapshotLocked(ref));
+  if (stored.is_protected) {
+    return Status::FailedPrecondition(Describe(ref) + " is protected; unprotect it first");
+  }
+  COFFER_RETURN_IF_ERROR(
+      db_->Delete(Column::kSnapshots, SnapshotKey(ref.group, ref.time_ns), Durability::kSynced)
+          .WithContext("deleting " + Describe(ref)));
+  // The record is gone; a note left behind by a crash here is never listed.
+  return db_->Delete(Column::kMeta, NoteKey(ref), Durability::kSynced);
+}
+
+Status LocalObjectStore::SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) {
+  std::lock_guard lock(index_mu_);
+  COFFER_RETURN_IF_ERROR(FindSnapshotLocked(ref).status());
+  if (is_protected) return db_->Put(Column::kMeta, ProtectedKey(ref), {}, Durability::kSynced);
+  return db_->Delete(Column::kMeta, ProtectedKey(ref), Durability::kSynced);
+}
+
+Status LocalObjectStore::SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) {
+  std::lock_guard lock(index_mu_);
+  COFFER_RETURN_IF_ERROR(FindSnapshotLocked(ref).status());
+  return db_->Put(Column::kMeta, NoteKey(ref), sealed_note, Durability::kSynced);
+}
+
+Result<GcStart> LocalObjectStore::BeginGc() {
+  return gc_.BeginGc([&]() -> Result<std::vector<StoredSnapshot>> {
+    std::lock_guard lock(index_mu_);
+    return ListSnapshotsLocked("");
+  });
+}
+
+Status LocalObjectStore::AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) {
+  return gc_.AddMarks(gc_id, id_prefixes);
+}
+
+Status LocalObjectStore::AbortGc(uint64_t gc_id) {
+  gc_.EndGc(gc_id, /*swept=*/false);
+  return Status::Ok();
+}
+
+Status LocalObjectStore::SweepColumn(Column column, const GcCoordinator::Sweep& sweep,
+                                     GcResult& result) {
+  std::vector<ObjectId> candidates;
+  auto delete_candidates = [&]() -> Status {
+    std::unique_lock sweep_guard(gc_.sweep_lock());
+    for (const ObjectId& id : candidates) {
+      if (gc_.IsTouched(id)) {
+        ++result.objects_kept_for_writers;
+        continue;
+      }
+      COFFER_RETURN_IF_ERROR(db_->Delete(column, KeyOf(id), Durability::kBuffered));
+      ++result.objects_deleted;
+    }
+    candidates.clear();
+    return Status::Ok();
+  };
+  Status status;
+  COFFER_RETURN_IF_ERROR(db_->ScanKeys(column, [&](std::string_view key) {
+    ++result.objects_examined;
+    auto id = ObjectId::FromBytes(AsBytes(key));
+    if (!id || sweep.IsMarked(*id)) return true;  // a malformed key is not ours to judge
+    candidates.push_back(*id);
+    if (candidates.size() < kSweepBatch) return true;
+    status = delete_candidates();
+    return status.ok();
+  }));
+  COFFER_RETURN_IF_ERROR(status);
+  return delete_candidates();
+}
+
+Result<GcResult> LocalObjectStore::FinishGc(uint64_t gc_id) {
+  COFFER_ASSIGN_OR_RETURN(GcCoordinator::Sweep sweep, gc_.StartSweep(gc_id));
+  PausePoint("gc-sweeping");
+  GcResult result;
+  Status swept = [&]() -> Status {
+    COFFER_ASSIGN_OR_RETURN(result.bytes_before, db_->ApproximateSizeBytes());
+    COFFER_RETURN_IF_ERROR(SweepColumn(Column::kTrees, sweep, result));
+    return SweepColumn(Column::kChunks, sweep, result);
+  }();
+  // Even a sweep that failed half-way may have deleted objects.
+  gc_.EndGc(gc_id, /*swept=*/true);
+  COFFER_RETURN_IF_ERROR(swept);
+  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees}));
+  COFFER_RETURN_IF_ERROR(db_->CompactAll({Column::kTrees, Column::kChunks}));
+  COFFER_ASSIGN_OR_RETURN(result.bytes_after, db_->ApproximateSizeBytes());
+  return result;
 }
 
 Result<uint64_t> LocalObjectStore::ApproximateSizeBytes() { return db_->ApproximateSizeBytes(); }

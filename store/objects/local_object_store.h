@@ -13,7 +13,14 @@
 //                        directory and the MANIFEST are fsynced), then
 //                     2. writes the record through the WAL with fsync.
 //                     So a visible snapshot's objects are always on disk.
-//   PutMeta(), DeleteSnapshot()  WAL + fsync before returning.
+//   PutMeta(), DeleteSnapshot(), SetSnapshotProtected(), SetSnapshotNote()
+//                     WAL + fsync before returning.
+// A snapshot's protection and note live in `meta` beside it, under
+// "snapshot-protected/" and "snapshot-note/" + its index key.
+//
+// Garbage collection: gc_coordinator.h says how a sweep stays safe while
+// backups write; FinishGc() deletes without the WAL (a crash only undoes
+// deletions), then compacts chunks and trees so the space comes back.
 // After a crash (SIGKILL, power loss) at any point the store opens; every
 // snapshot listed is complete; objects put after the last commit may be
 // missing, which is harmless since nothing references them.
@@ -27,6 +34,7 @@
 #include <string>
 
 #include "store/kv/database.h"
+#include "store/objects/gc_coordinator.h"
 #include "store/objects/object_store.h"
 
 namespace coffer {
@@ -46,14 +54,30 @@ class LocalObjectStore final : public ObjectStore {
   Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override;
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
 
+  Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override;
+  Status EndWrite(WriteId writer) override;
+  // Remote writers' registrations lapse unless refreshed (the server calls
+  // this on every keep-alive).
+  Status RefreshWriters(std::span<const WriteId> writers) override {
+    gc_.Refresh(writers);
+    return Status::Ok();
+  }
+
   // kInvalidArgument if ref.group is empty or contains 0x00. Committing a
   // (group, time) that exists is OK if id and record are identical (a
   // retried commit) and kAlreadyExists otherwise: nothing is overwritten.
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) override;
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId writer) override;
   // kInvalidArgument if `group` contains 0x00.
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override;
   // kNotFound unless a snapshot with ref's group, time and id is stored.
   Status DeleteSnapshot(const SnapshotRef& ref) override;
+  Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) override;
+  Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) override;
+
+  Result<GcStart> BeginGc() override;
+  Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override;
+  Result<GcResult> FinishGc(uint64_t gc_id) override;
+  Status AbortGc(uint64_t gc_id) override;
 
   // Estimated bytes on disk (SST and blob files of every column family).
   Result<uint64_t> ApproximateSizeBytes();
@@ -61,9 +85,17 @@ class LocalObjectStore final : public ObjectStore {
  private:
   explicit LocalObjectStore(std::unique_ptr<kv::Database> db);
 
+  // The stored snapshot at ref (group, time and id must match), with its
+  // protection and note. Call with index_mu_ held.
+  Result<StoredSnapshot> FindSnapshotLocked(const SnapshotRef& ref);
+  Result<std::vector<StoredSnapshot>> ListSnapshotsLocked(std::string_view group);
+  // Deletes every chunk and tree neither marked nor touched.
+  Status SweepColumn(kv::Column column, const GcCoordinator::Sweep& sweep, GcResult& result);
+
   std::unique_ptr<kv::Database> db_;
-  // Serializes the check-then-write of CommitSnapshot and DeleteSnapshot.
+  // Serializes the check-then-write of the snapshot index and its notes.
   std::mutex index_mu_;
+  GcCoordinator gc_;
 };
 
 }  // namespace coffer

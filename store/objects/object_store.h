@@ -10,6 +10,10 @@
 // Durability contract: Put() may buffer. CommitSnapshot() first makes every
 // object put before it durable, then writes the record durably, so a snapshot
 // is never visible before what it references.
+//
+// Garbage collection contract: an object is deleted only if no snapshot
+// reaches it and no registered writer (BeginWrite) has put it or been told it
+// exists; a commit that cannot be sure of that is refused (kAborted).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +42,32 @@ struct SnapshotRef {
 struct StoredSnapshot {
   SnapshotRef ref;
   Bytes sealed;  // the sealed snapshot record
+  // Visible to the store, which refuses to delete a protected snapshot (as
+  // Proxmox Backup Server's protected flag).
+  bool is_protected = false;
+  // The client's sealed notes about the snapshot (when it was last verified
+  // and how that went); empty if there are none. Opaque to the store.
+  Bytes sealed_note;
+};
+
+// A registered backup writer (BeginWrite). 0 is never a live writer.
+using WriteId = uint64_t;
+inline constexpr WriteId kNoWriter = 0;
+
+// What a garbage collection starts from (BeginGc).
+struct GcStart {
+  uint64_t gc_id = 0;
+  // Every snapshot, and the parents running writers reuse objects from even
+  // if they have been deleted since: everything reachable from these is live.
+  std::vector<StoredSnapshot> roots;
+};
+
+struct GcResult {
+  uint64_t objects_examined = 0;
+  uint64_t objects_deleted = 0;
+  uint64_t objects_kept_for_writers = 0;  // unmarked, but used by a running backup
+  uint64_t bytes_before = 0;              // database size on disk before the sweep
+  uint64_t bytes_after = 0;               // ... and after the compaction that follows it
 };
 
 class ObjectStore {
@@ -60,12 +90,44 @@ class ObjectStore {
   // kNotFound if absent; kCorruption if the database itself reports damage.
   virtual Result<Bytes> Get(ObjectKind kind, const ObjectId& id) = 0;
 
-  // Makes everything put so far durable, then writes the record durably.
-  virtual Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) = 0;
+  // Registers a backup about to write, so that a garbage collection running
+  // at the same time keeps what it needs: every object it puts or finds with
+  // Contains(), and everything reachable from `parent` (the snapshot whose
+  // unchanged files and directories it reuses without asking), even if that
+  // snapshot is deleted meanwhile. kNotFound if `parent` does not exist.
+  // The registration ends with EndWrite() or CommitSnapshot(); a remote
+  // writer's lapses if its process stops sending keep-alives.
+  virtual Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) = 0;
+  virtual Status EndWrite(WriteId writer) = 0;
+  // Keeps registrations from lapsing; unknown ids are ignored.
+  virtual Status RefreshWriters(std::span<const WriteId> writers) = 0;
+
+  // Makes everything put so far durable, then writes the record durably and
+  // ends `writer`'s registration. kAborted if a garbage collection may have
+  // freed objects the writer relies on: `writer` is not registered (it
+  // lapsed, or the store restarted, or kNoWriter) and a collection has swept
+  // since; nothing is committed then, and the backup must run again.
+  virtual Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
+                                WriteId writer) = 0;
   // Snapshots of `group` (all groups when empty), ordered by group, then time.
   virtual Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) = 0;
-  // kNotFound if no such snapshot.
+  // kNotFound if no such snapshot; kFailedPrecondition if it is protected.
   virtual Status DeleteSnapshot(const SnapshotRef& ref) = 0;
+  // kNotFound if no such snapshot. Durable before returning.
+  virtual Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) = 0;
+  virtual Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) = 0;
+
+  // Garbage collection without the key (DESIGN.md): the client lists the
+  // roots with BeginGc(), walks them and sends the ids of every reachable
+  // object with AddGcMarks() (8-byte id prefixes: a collision only keeps an
+  // object longer), then FinishGc() deletes every chunk and tree that is
+  // neither marked nor put or found by a writer registered at any time since
+  // BeginGc(), and gives the disk space back. One collection at a time:
+  // kBusy while another runs (one abandoned for 10 minutes is taken over).
+  virtual Result<GcStart> BeginGc() = 0;
+  virtual Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) = 0;
+  virtual Result<GcResult> FinishGc(uint64_t gc_id) = 0;
+  virtual Status AbortGc(uint64_t gc_id) = 0;
 };
 
 }  // namespace coffer

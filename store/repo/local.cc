@@ -70,13 +70,32 @@ class LockedStore final : public ObjectStore {
     return store_->Put(kind, id, sealed);
   }
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override { return store_->Get(kind, id); }
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed) override {
-    return store_->CommitSnapshot(ref, sealed);
+  Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override {
+    return store_->BeginWrite(parent);
+  }
+  Status EndWrite(WriteId writer) override { return store_->EndWrite(writer); }
+  Status RefreshWriters(std::span<const WriteId> writers) override {
+    return store_->RefreshWriters(writers);
+  }
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed, WriteId writer) override {
+    return store_->CommitSnapshot(ref, sealed, writer);
   }
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override {
     return store_->ListSnapshots(group);
   }
   Status DeleteSnapshot(const SnapshotRef& ref) override { return store_->DeleteSnapshot(ref); }
+  Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) override {
+    return store_->SetSnapshotProtected(ref, is_protected);
+  }
+  Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) override {
+    return store_->SetSnapshotNote(ref, sealed_note);
+  }
+  Result<GcStart> BeginGc() override { return store_->BeginGc(); }
+  Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override {
+    return store_->AddGcMarks(gc_id, id_prefixes);
+  }
+  Result<GcResult> FinishGc(uint64_t gc_id) override { return store_->FinishGc(gc_id); }
+  Status AbortGc(uint64_t gc_id) override { return store_->AbortGc(gc_id); }
 
  private:
   RepoLock lock_;

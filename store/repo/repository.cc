@@ -96,8 +96,14 @@ Result<std::vector<Snapshot>> Repository::ListSnapshots(std::string_view group) 
   out.reserve(stored.size());
   for (const StoredSnapshot& s : stored) {
     COFFER_ASSIGN_OR_RETURN(Bytes plain, sealer_->Open(ObjectKind::kSnapshot, s.ref.id, s.sealed));
-    Snapshot snap{s.ref, {}};
+    Snapshot snap{s.ref, {}, s.is_protected, {}};
     COFFER_RETURN_IF_ERROR(model::Decode(plain, &snap.record, "snapshot " + s.ref.id.short_hex()));
+    if (!s.sealed_note.empty()) {
+      COFFER_ASSIGN_OR_RETURN(Bytes note,
+                              sealer_->Open(ObjectKind::kSnapshotNote, s.ref.id, s.sealed_note));
+      COFFER_RETURN_IF_ERROR(
+          model::Decode(note, &snap.note, "note of snapshot " + s.ref.id.short_hex()));
+    }
     // The index is visible to the store; trust only what the sealed record says.
     if (snap.record.group() != s.ref.group || snap.record.time_ns() != s.ref.time_ns) {
       return Status::Corruption("snapshot " + s.ref.id.short_hex() + " is indexed under the wrong name");
@@ -132,6 +138,25 @@ Result<Snapshot> Repository::FindSnapshot(std::string_view name) {
   }
   if (!found) return Status::NotFound("no snapshot " + std::string(name));
   return std::move(*found);
+}
+
+Status Repository::SetProtected(const Snapshot& snapshot, bool is_protected) {
+  return store_->SetSnapshotProtected(snapshot.ref, is_protected)
+      .WithContext(snapshot.name());
+}
+
+Status Repository::Forget(const Snapshot& snapshot) {
+  return store_->DeleteSnapshot(snapshot.ref).WithContext(snapshot.name());
+}
+
+Status Repository::RecordVerification(const Snapshot& snapshot, const pb::VerifyRecord& record) {
+  pb::SnapshotNote note = snapshot.note;
+  *note.mutable_last_verify() = record;
+  // Sealed under the snapshot's id with its own kind: the store can neither
+  // read the note nor move it to another snapshot unnoticed.
+  COFFER_ASSIGN_OR_RETURN(Bytes sealed, sealer_->Seal(ObjectKind::kSnapshotNote, snapshot.ref.id,
+                                                      model::Encode(note)));
+  return store_->SetSnapshotNote(snapshot.ref, sealed).WithContext(snapshot.name());
 }
 
 Result<pb::Entry> Repository::LookupPath(const Snapshot& snapshot, std::string_view path) {

@@ -36,6 +36,8 @@ using PassphraseFn = std::function<Result<std::string>()>;
 struct Snapshot {
   SnapshotRef ref;
   pb::Snapshot record;
+  bool is_protected = false;  // prune and forget leave it alone
+  pb::SnapshotNote note;      // e.g. note.has_last_verify()
   // "host/web1/2026-11-24T02:00:00Z"
   std::string name() const;
 };
@@ -66,6 +68,14 @@ class Repository {
   Result<Snapshot> FindSnapshot(std::string_view name);
   // The newest snapshot of `group`, if any.
   Result<std::optional<Snapshot>> LatestSnapshot(std::string_view group);
+
+  // Marks `snapshot` as kept by prune and forget (or no longer).
+  Status SetProtected(const Snapshot& snapshot, bool is_protected);
+  // Deletes the snapshot record (not its objects: that is gc's job).
+  // kFailedPrecondition if it is protected.
+  Status Forget(const Snapshot& snapshot);
+  // Remembers the outcome of a verification in the snapshot's note.
+  Status RecordVerification(const Snapshot& snapshot, const pb::VerifyRecord& record);
 
   // The entry at `path` ("" or "/" is the root, a synthetic directory).
   Result<pb::Entry> LookupPath(const Snapshot& snapshot, std::string_view path);

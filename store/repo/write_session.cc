@@ -17,7 +17,27 @@ constexpr size_t kBatchBytes = 2 << 20;
 WriteSession::WriteSession(Repository& repo, unsigned seal_threads)
     : repo_(repo), sealers_(std::make_unique<Executor>(seal_threads, seal_threads)) {}
 
-WriteSession::~WriteSession() { sealers_.reset(); }
+WriteSession::~WriteSession() {
+  sealers_.reset();
+  if (writer_) (void)repo_.store().EndWrite(*writer_);  // an abandoned backup
+}
+
+Status WriteSession::Begin(const std::optional<SnapshotRef>& parent) {
+  std::lock_guard lock(writer_mutex_);
+  if (writer_) return Status::InvalidArgument("WriteSession::Begin called twice");
+  COFFER_ASSIGN_OR_RETURN(WriteId id, repo_.store().BeginWrite(parent));
+  writer_ = id;
+  return Status::Ok();
+}
+
+Result<WriteId> WriteSession::Writer() {
+  std::lock_guard lock(writer_mutex_);
+  if (!writer_) {
+    COFFER_ASSIGN_OR_RETURN(WriteId id, repo_.store().BeginWrite(std::nullopt));
+    writer_ = id;
+  }
+  return *writer_;
+}
 
 bool WriteSession::Claim(const ObjectId& id) {
   std::lock_guard lock(known_mutex_);
@@ -38,6 +58,7 @@ Status WriteSession::FirstError() {
 
 Status WriteSession::StoreBatch(Batch& batch) {
   ObjectStore& store = repo_.store();
+  COFFER_RETURN_IF_ERROR(Writer().status());  // registered before the first Contains()
   for (ObjectKind kind : {ObjectKind::kChunk, ObjectKind::kTree}) {
     std::vector<size_t> members;
     std::vector<ObjectId> ids;
@@ -123,7 +144,12 @@ Result<Snapshot> WriteSession::Commit(const pb::Snapshot& record) {
   COFFER_ASSIGN_OR_RETURN(Bytes sealed,
                           repo_.sealer().Seal(ObjectKind::kSnapshot, snapshot.ref.id, plain));
   CrashPoint("before-commit");
-  COFFER_RETURN_IF_ERROR(repo_.store().CommitSnapshot(snapshot.ref, sealed));
+  COFFER_ASSIGN_OR_RETURN(WriteId writer, Writer());
+  COFFER_RETURN_IF_ERROR(repo_.store().CommitSnapshot(snapshot.ref, sealed, writer));
+  {
+    std::lock_guard lock(writer_mutex_);
+    writer_.reset();  // the commit ended the registration
+  }
   return snapshot;
 }
 

@@ -32,7 +32,15 @@ struct WriteStats {
 class WriteSession {
  public:
   explicit WriteSession(Repository& repo, unsigned seal_threads = Executor::DefaultThreads());
+  // Ends the writer's registration if nothing was committed.
   ~WriteSession();
+
+  // Registers this session as a writer with the store before anything is
+  // added, naming the snapshot it reuses unchanged objects from, so that a
+  // concurrent garbage collection keeps them (ObjectStore::BeginWrite).
+  // kNotFound if `parent` was deleted meanwhile. Optional: a session that
+  // reuses nothing registers itself when it first stores.
+  Status Begin(const std::optional<SnapshotRef>& parent);
 
   // Returns the chunk's id. When its batch fills, the batch is stored on the
   // session's workers if `background`, else in this thread (which saves a
@@ -57,6 +65,8 @@ class WriteSession {
   };
 
   Result<ObjectId> Add(ObjectKind kind, ByteView plaintext, bool background);
+  // The writer id, registering without a parent if Begin() was not called.
+  Result<WriteId> Writer();
   // True if this session stores `id` (first to claim it), false if known.
   bool Claim(const ObjectId& id);
   void Submit(std::unique_ptr<Batch> batch, bool background);
@@ -66,6 +76,8 @@ class WriteSession {
 
   Repository& repo_;
   WriteStats stats_;
+  std::mutex writer_mutex_;
+  std::optional<WriteId> writer_;  // registered and not yet committed
   std::mutex known_mutex_;
   std::unordered_set<ObjectId, ObjectIdHash> known_;
   std::mutex batch_mutex_;

@@ -22,6 +22,7 @@ grpc::StatusCode GrpcCodeOf(Code code) {
     case Code::kAlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
     case Code::kUnsupported: return grpc::StatusCode::FAILED_PRECONDITION;
     case Code::kAborted: return grpc::StatusCode::ABORTED;
+    case Code::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
   }
   return grpc::StatusCode::UNKNOWN;
 }
@@ -55,7 +56,7 @@ std::optional<Code> MarkedCode(const grpc::Status& status) {
   const char* end = details.data() + details.size();
   auto [ptr, ec] = std::from_chars(begin, end, n);
   if (ec != std::errc() || ptr != end) return std::nullopt;
-  if (n <= static_cast<int>(Code::kOk) || n > static_cast<int>(Code::kAborted)) return std::nullopt;
+  if (n <= static_cast<int>(Code::kOk) || n > static_cast<int>(Code::kFailedPrecondition)) return std::nullopt;
   return static_cast<Code>(n);
 }
 

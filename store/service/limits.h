@@ -9,7 +9,7 @@
 namespace coffer::service {
 
 // Bumped whenever the messages or their meaning change incompatibly.
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;
 
 // Largest gRPC message either way. Holds one maximal object plus framing, or
 // one full PutObjects batch.
@@ -30,7 +30,11 @@ constexpr size_t kMaxPutObjects = 1024;
 // it holds this many bytes or objects (a single larger object goes alone).
 constexpr size_t kBatchBytes = 8u << 20;
 constexpr size_t kBatchObjects = 256;
-// Snapshots per ListSnapshots response page.
+// Id prefixes per AddGcMarks call (8 MiB of request).
+constexpr size_t kMaxGcMarks = 1u << 20;
+// Writer registrations a Hello may refresh.
+constexpr size_t kMaxHelloWriters = 1024;
+// Snapshots per ListSnapshots (and BeginGc) response page.
 constexpr size_t kListPageBytes = 4u << 20;
 
 // HTTP/2 tuning, both ends: the largest frame a peer may send (the protocol

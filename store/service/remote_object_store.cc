@@ -52,6 +52,17 @@ grpc::Status WithRetry(Call&& call) {
   }
 }
 
+coffer::StoredSnapshot FromMsg(const StoredSnapshotMsg& s, Status* bad_reply) {
+  auto id = ObjectId::FromBytes(AsBytes(s.ref().id()));
+  if (!id && bad_reply->ok()) *bad_reply = Status::IoError("object service: bad snapshot id");
+  coffer::StoredSnapshot o;
+  o.ref = {s.ref().group(), s.ref().time_ns(), id.value_or(ObjectId{})};
+  o.sealed.assign(s.sealed().begin(), s.sealed().end());
+  o.is_protected = s.is_protected();
+  o.sealed_note.assign(s.sealed_note().begin(), s.sealed_note().end());
+  return o;
+}
+
 }  // namespace
 
 struct RemoteObjectStore::Rpc {
@@ -139,10 +150,13 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   for (int i = 0; i < kSenderThreads; ++i) {
     store->senders_.emplace_back([self] { self->SenderLoop(); });
   }
+  // Writer registrations lapse after GcCoordinator::kWriterLapse (10 min)
+  // without a refresh: once a minute is plenty.
+  std::chrono::milliseconds interval = std::chrono::minutes(1);
   if (store->server_idle_exit_.count() > 0) {
-    auto interval = std::max(store->server_idle_exit_ / 3, std::chrono::milliseconds(10));
-    store->keep_alive_ = std::thread([self, interval] { self->KeepAliveLoop(interval); });
+    interval = std::min(interval, std::max(store->server_idle_exit_ / 3, std::chrono::milliseconds(10)));
   }
+  store->keep_alive_ = std::thread([self, interval] { self->KeepAliveLoop(interval); });
   return store;
 }
 
@@ -194,16 +208,22 @@ void RemoteObjectStore::SenderLoop() {
 void RemoteObjectStore::KeepAliveLoop(std::chrono::milliseconds interval) {
   std::unique_lock lock(mu_);
   while (!changed_.wait_for(lock, interval, [&] { return stop_; })) {
+    std::vector<WriteId> writers(writers_.begin(), writers_.end());
     lock.unlock();
-    HelloRequest req;
-    req.set_protocol_version(version());
-    req.set_client("keep-alive");
-    HelloResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    (void)rpc_->stub->Hello(&ctx, req, &resp);  // a lost server shows on the next real call
+    (void)SendHello(writers);  // a lost server shows on the next real call
     lock.lock();
   }
+}
+
+Status RemoteObjectStore::SendHello(std::span<const WriteId> writers) {
+  HelloRequest req;
+  req.set_protocol_version(version());
+  req.set_client("keep-alive");
+  for (WriteId w : writers) req.add_writers(w);
+  HelloResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return FromGrpcStatus(rpc_->stub->Hello(&ctx, req, &resp));
 }
 
 Status RemoteObjectStore::SendBatch(const PutObjectsRequest& batch) {
@@ -353,16 +373,52 @@ Status RemoteObjectStore::PutMeta(std::string_view key, ByteView value) {
   }));
 }
 
-Status RemoteObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) {
+Result<WriteId> RemoteObjectStore::BeginWrite(const std::optional<SnapshotRef>& parent) {
+  BeginWriteRequest req;
+  req.set_protocol_version(version());
+  if (parent) SetRef(*parent, req.mutable_parent());
+  BeginWriteResponse resp;
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->BeginWrite(&ctx, req, &resp);
+  })));
+  std::lock_guard lock(mu_);
+  writers_.insert(resp.writer());
+  return WriteId{resp.writer()};
+}
+
+Status RemoteObjectStore::EndWrite(WriteId writer) {
+  {
+    std::lock_guard lock(mu_);
+    writers_.erase(writer);
+  }
+  EndWriteRequest req;
+  req.set_protocol_version(version());
+  req.set_writer(writer);
+  EndWriteResponse resp;
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->EndWrite(&ctx, req, &resp);
+  }));
+}
+
+Status RemoteObjectStore::RefreshWriters(std::span<const WriteId> writers) {
+  return SendHello(writers);
+}
+
+Status RemoteObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
+                                         WriteId writer) {
   COFFER_RETURN_IF_ERROR(Flush());
   CommitSnapshotRequest req;
   req.set_protocol_version(version());
   SetRef(ref, req.mutable_ref());
   req.set_sealed_record(sealed_record.data(), sealed_record.size());
+  req.set_writer(writer);
   CommitSnapshotResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
     return rpc_->stub->CommitSnapshot(&ctx, req, &resp);
-  }));
+  })));
+  std::lock_guard lock(mu_);
+  writers_.erase(writer);
+  return Status::Ok();
 }
 
 Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string_view group) {
@@ -379,11 +435,7 @@ Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string
     ListSnapshotsResponse page;
     while (reader->Read(&page)) {
       for (const StoredSnapshotMsg& s : page.snapshots()) {
-        auto id = ObjectId::FromBytes(AsBytes(s.ref().id()));
-        if (!id && bad_reply.ok()) bad_reply = Status::IoError("object service: bad snapshot id");
-        coffer::StoredSnapshot& o = out.emplace_back();
-        o.ref = {s.ref().group(), s.ref().time_ns(), id.value_or(ObjectId{})};
-        o.sealed.assign(s.sealed().begin(), s.sealed().end());
+        out.push_back(FromMsg(s, &bad_reply));
       }
     }
     return reader->Finish();
@@ -401,6 +453,102 @@ Status RemoteObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
   DeleteSnapshotResponse resp;
   return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
     return rpc_->stub->DeleteSnapshot(&ctx, req, &resp);
+  }));
+}
+
+Status RemoteObjectStore::SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) {
+  SetSnapshotProtectedRequest req;
+  req.set_protocol_version(version());
+  SetRef(ref, req.mutable_ref());
+  req.set_is_protected(is_protected);
+  SetSnapshotProtectedResponse resp;
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->SetSnapshotProtected(&ctx, req, &resp);
+  }));
+}
+
+Status RemoteObjectStore::SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) {
+  SetSnapshotNoteRequest req;
+  req.set_protocol_version(version());
+  SetRef(ref, req.mutable_ref());
+  req.set_sealed_note(sealed_note.data(), sealed_note.size());
+  SetSnapshotNoteResponse resp;
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->SetSnapshotNote(&ctx, req, &resp);
+  }));
+}
+
+Result<GcStart> RemoteObjectStore::BeginGc() {
+  COFFER_RETURN_IF_ERROR(Flush());
+  BeginGcRequest req;
+  req.set_protocol_version(version());
+  GcStart start;
+  Status bad_reply;
+  grpc::Status finished = WithRetry([&](grpc::ClientContext& ctx) {
+    std::unique_ptr<grpc::ClientReader<BeginGcResponse>> reader = rpc_->stub->BeginGc(&ctx, req);
+    start = {};
+    BeginGcResponse page;
+    while (reader->Read(&page)) {
+      start.gc_id = page.gc_id();
+      for (const StoredSnapshotMsg& s : page.roots()) start.roots.push_back(FromMsg(s, &bad_reply));
+    }
+    return reader->Finish();
+  });
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(finished));
+  COFFER_RETURN_IF_ERROR(bad_reply);
+  if (start.gc_id == 0) return Status::IoError("object service: BeginGc answered no collection id");
+  return start;
+}
+
+Status RemoteObjectStore::AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) {
+  for (size_t begin = 0; begin < id_prefixes.size() || begin == 0; begin += kMaxGcMarks) {
+    size_t n = std::min(kMaxGcMarks, id_prefixes.size() - begin);
+    AddGcMarksRequest req;
+    req.set_protocol_version(version());
+    req.set_gc_id(gc_id);
+    std::string* raw = req.mutable_prefixes();
+    raw->resize(n * 8);
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t v = id_prefixes[begin + i];
+      for (int b = 7; b >= 0; --b) {
+        (*raw)[i * 8 + b] = static_cast<char>(v & 0xff);
+        v >>= 8;
+      }
+    }
+    AddGcMarksResponse resp;
+    COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+      return rpc_->stub->AddGcMarks(&ctx, req, &resp);
+    })));
+    if (n == 0) break;
+  }
+  return Status::Ok();
+}
+
+Result<GcResult> RemoteObjectStore::FinishGc(uint64_t gc_id) {
+  COFFER_RETURN_IF_ERROR(Flush());
+  FinishGcRequest req;
+  req.set_protocol_version(version());
+  req.set_gc_id(gc_id);
+  FinishGcResponse resp;
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->FinishGc(&ctx, req, &resp);
+  })));
+  GcResult result;
+  result.objects_examined = resp.objects_examined();
+  result.objects_deleted = resp.objects_deleted();
+  result.objects_kept_for_writers = resp.objects_kept_for_writers();
+  result.bytes_before = resp.bytes_before();
+  result.bytes_after = resp.bytes_after();
+  return result;
+}
+
+Status RemoteObjectStore::AbortGc(uint64_t gc_id) {
+  AbortGcRequest req;
+  req.set_protocol_version(version());
+  req.set_gc_id(gc_id);
+  AbortGcResponse resp;
+  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    return rpc_->stub->AbortGc(&ctx, req, &resp);
   }));
 }
 

@@ -8,7 +8,7 @@
 // kBatchObjects (limits.h) goes to the server in one PutObjects call, sent by
 // a background thread while the caller goes on (at most two batches in
 // flight; Put() waits beyond that). Flush(), Get(), CommitSnapshot(),
-// ListSnapshots() and DeleteSnapshot() first send the pending batch and wait
+// ListSnapshots(), DeleteSnapshot(), BeginGc() and FinishGc() first send the pending batch and wait
 // for it (and for every batch before it), so the server sees every earlier
 // Put() before them: CommitSnapshot() keeps the durability contract.
 // Contains() does not wait: ids still on their way count as present
@@ -19,7 +19,8 @@
 // start over.
 //
 // Keep-alive: while this object exists, it calls Hello every third of the
-// server's idle-exit period, so the server does not exit under it.
+// server's idle-exit period (at least once a minute), so the server does not
+// exit under it and the writers it registered do not lapse.
 //
 // Thread-safety: every method may be called concurrently from many threads.
 #pragma once
@@ -79,9 +80,20 @@ class RemoteObjectStore final : public ObjectStore {
   Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override;
   Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override;
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record) override;
+  Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override;
+  Status EndWrite(WriteId writer) override;
+  // Sends a Hello now, naming `writers` (the keep-alive names every writer
+  // this store registered anyway).
+  Status RefreshWriters(std::span<const WriteId> writers) override;
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId writer) override;
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override;
   Status DeleteSnapshot(const SnapshotRef& ref) override;
+  Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) override;
+  Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) override;
+  Result<GcStart> BeginGc() override;
+  Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override;
+  Result<GcResult> FinishGc(uint64_t gc_id) override;
+  Status AbortGc(uint64_t gc_id) override;
 
   // Sends every buffered object and waits until the server has them (stored
   // like Put(): durable only after the next commit). Returns the sticky error.
@@ -111,6 +123,7 @@ class RemoteObjectStore final : public ObjectStore {
   Status FlushLocked(std::unique_lock<std::mutex>& lock);
   void SenderLoop();
   void KeepAliveLoop(std::chrono::milliseconds interval);
+  Status SendHello(std::span<const WriteId> writers);
   Status SendBatch(const PutObjectsRequest& batch);
   uint32_t version() const { return protocol_version_; }
 
@@ -134,6 +147,7 @@ class RemoteObjectStore final : public ObjectStore {
   Status sticky_error_;
   bool stop_ = false;
   std::vector<std::thread> senders_;
+  std::set<WriteId> writers_;  // registered here and not yet ended: kept alive
   std::thread keep_alive_;
 };
 

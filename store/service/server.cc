@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <exception>
+#include <functional>
 #include <thread>
 
 #include "store/service/auth.h"
@@ -59,6 +60,42 @@ void SetRef(const coffer::SnapshotRef& ref, SnapshotRefMsg* out) {
   out->set_group(ref.group);
   out->set_time_ns(ref.time_ns);
   out->set_id(ref.id.bytes.data(), ref.id.bytes.size());
+}
+
+void SetStored(const coffer::StoredSnapshot& s, StoredSnapshotMsg* out) {
+  SetRef(s.ref, out->mutable_ref());
+  out->set_sealed(s.sealed.data(), s.sealed.size());
+  out->set_is_protected(s.is_protected);
+  out->set_sealed_note(s.sealed_note.data(), s.sealed_note.size());
+}
+
+// Sends `list` in pages of about kListPageBytes; `start_page` prepares each page.
+template <typename Response>
+Status WritePages(const std::vector<coffer::StoredSnapshot>& list,
+                  grpc::ServerWriter<Response>* writer,
+                  const std::function<void(Response&)>& start_page,
+                  const std::function<StoredSnapshotMsg*(Response&)>& add) {
+  Response page;
+  start_page(page);
+  size_t page_bytes = 0;
+  bool page_sent = false;
+  for (const coffer::StoredSnapshot& s : list) {
+    SetStored(s, add(page));
+    page_bytes += s.sealed.size() + s.sealed_note.size() + s.ref.group.size() + 64;
+    if (page_bytes >= kListPageBytes) {
+      if (!writer->Write(page)) return Status::IoError("the client went away");
+      page.Clear();
+      start_page(page);
+      page_bytes = 0;
+      page_sent = true;
+    }
+  }
+  // An empty listing still sends one page when start_page carries data.
+  bool has_header = page.ByteSizeLong() > 0;
+  if ((page_bytes > 0 || (!page_sent && has_header)) && !writer->Write(page)) {
+    return Status::IoError("the client went away");
+  }
+  return Status::Ok();
 }
 
 ByteView ViewOf(const std::string& s) { return AsBytes(s); }
@@ -135,7 +172,13 @@ class ObjectServiceImpl final : public ObjectService::Service {
       resp->set_max_object_bytes(kMaxObjectBytes);
       resp->set_max_contains_ids(kMaxContainsIds);
       resp->set_max_put_objects(kMaxPutObjects);
-      return CheckVersion(req->protocol_version());
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (static_cast<size_t>(req->writers_size()) > kMaxHelloWriters) {
+        return Status::InvalidArgument("Hello: too many writers");
+      }
+      if (req->writers_size() == 0) return Status::Ok();
+      std::vector<WriteId> writers(req->writers().begin(), req->writers().end());
+      return store_.RefreshWriters(writers);
     });
   }
 
@@ -243,7 +286,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
       if (req->sealed_record().size() > kMaxObjectBytes) {
         return Status::InvalidArgument("snapshot record too large");
       }
-      return store_.CommitSnapshot(ref, ViewOf(req->sealed_record()));
+      return store_.CommitSnapshot(ref, ViewOf(req->sealed_record()), req->writer());
     });
   }
 
@@ -256,22 +299,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
       }
       COFFER_ASSIGN_OR_RETURN(std::vector<coffer::StoredSnapshot> list,
                               store_.ListSnapshots(req->group()));
-      ListSnapshotsResponse page;
-      size_t page_bytes = 0;
-      for (const coffer::StoredSnapshot& s : list) {
-        StoredSnapshotMsg* out = page.add_snapshots();
-        SetRef(s.ref, out->mutable_ref());
-        out->set_sealed(s.sealed.data(), s.sealed.size());
-        page_bytes += s.sealed.size() + s.ref.group.size() + 64;
-        if (page_bytes >= kListPageBytes) {
-          if (!writer->Write(page)) return Status::IoError("ListSnapshots: client went away");
-          page.Clear();
-          page_bytes = 0;
-        }
-      }
-      if (page.snapshots_size() > 0 && !writer->Write(page)) {
-        return Status::IoError("ListSnapshots: client went away");
-      }
+      COFFER_RETURN_IF_ERROR(WritePages<ListSnapshotsResponse>(
+          list, writer, [](ListSnapshotsResponse&) {},
+          [](ListSnapshotsResponse& page) { return page.add_snapshots(); }));
       return Status::Ok();
     });
   }
@@ -282,6 +312,103 @@ class ObjectServiceImpl final : public ObjectService::Service {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
       return store_.DeleteSnapshot(ref);
+    });
+  }
+
+  grpc::Status SetSnapshotProtected(grpc::ServerContext*, const SetSnapshotProtectedRequest* req,
+                                    SetSnapshotProtectedResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
+      return store_.SetSnapshotProtected(ref, req->is_protected());
+    });
+  }
+
+  grpc::Status SetSnapshotNote(grpc::ServerContext*, const SetSnapshotNoteRequest* req,
+                               SetSnapshotNoteResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
+      if (req->sealed_note().size() > kMaxMetaValueBytes) {
+        return Status::InvalidArgument("snapshot note too large");
+      }
+      return store_.SetSnapshotNote(ref, ViewOf(req->sealed_note()));
+    });
+  }
+
+  grpc::Status BeginWrite(grpc::ServerContext*, const BeginWriteRequest* req,
+                          BeginWriteResponse* resp) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      std::optional<coffer::SnapshotRef> parent;
+      if (req->has_parent()) {
+        COFFER_ASSIGN_OR_RETURN(parent, ParseRef(req->parent()));
+      }
+      COFFER_ASSIGN_OR_RETURN(WriteId writer, store_.BeginWrite(parent));
+      resp->set_writer(writer);
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status EndWrite(grpc::ServerContext*, const EndWriteRequest* req,
+                        EndWriteResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      return store_.EndWrite(req->writer());
+    });
+  }
+
+  grpc::Status BeginGc(grpc::ServerContext*, const BeginGcRequest* req,
+                       grpc::ServerWriter<BeginGcResponse>* writer) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(GcStart start, store_.BeginGc());
+      Status sent = WritePages<BeginGcResponse>(
+          start.roots, writer, [&](BeginGcResponse& page) { page.set_gc_id(start.gc_id); },
+          [](BeginGcResponse& page) { return page.add_roots(); });
+      if (!sent.ok()) (void)store_.AbortGc(start.gc_id);
+      return sent;
+    });
+  }
+
+  grpc::Status AddGcMarks(grpc::ServerContext*, const AddGcMarksRequest* req,
+                          AddGcMarksResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      const std::string& raw = req->prefixes();
+      if (raw.size() % 8 != 0 || raw.size() / 8 > kMaxGcMarks) {
+        return Status::InvalidArgument("AddGcMarks: not a whole number of 8-byte prefixes, or more than " +
+                                       std::to_string(kMaxGcMarks));
+      }
+      std::vector<uint64_t> prefixes(raw.size() / 8);
+      for (size_t i = 0; i < prefixes.size(); ++i) {
+        uint64_t v = 0;
+        for (size_t b = 0; b < 8; ++b) v = (v << 8) | static_cast<uint8_t>(raw[i * 8 + b]);
+        prefixes[i] = v;
+      }
+      return store_.AddGcMarks(req->gc_id(), prefixes);
+    });
+  }
+
+  grpc::Status FinishGc(grpc::ServerContext*, const FinishGcRequest* req,
+                        FinishGcResponse* resp) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(GcResult result, store_.FinishGc(req->gc_id()));
+      resp->set_objects_examined(result.objects_examined);
+      resp->set_objects_deleted(result.objects_deleted);
+      resp->set_objects_kept_for_writers(result.objects_kept_for_writers);
+      resp->set_bytes_before(result.bytes_before);
+      resp->set_bytes_after(result.bytes_after);
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status AbortGc(grpc::ServerContext*, const AbortGcRequest* req,
+                       AbortGcResponse*) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      return store_.AbortGc(req->gc_id());
     });
   }
 

@@ -47,12 +47,12 @@ size_t ChunkSize(uint32_t n) { return n % 3 == 0 ? 10 : (n % 3 == 1 ? 2 << 20 : 
     if (!store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, ChunkSize(n))).ok()) _exit(11);
   }
   if (!store.Put(ObjectKind::kTree, TestId(1'000), TestValue(1'000, 700)).ok()) _exit(12);
-  if (!store.CommitSnapshot(kFirst, TestValue(1, 64)).ok()) _exit(13);
+  if (!store.CommitSnapshot(kFirst, TestValue(1, 64), kNoWriter).ok()) _exit(13);
   for (uint32_t n = kFirstObjects; n < kFirstObjects + kSecondObjects; ++n) {
     if (!store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, ChunkSize(n))).ok()) _exit(14);
   }
   if (!store.Put(ObjectKind::kTree, TestId(1'001), TestValue(1'001, 700)).ok()) _exit(15);
-  // The moment before CommitSnapshot(kSecond): everything since the first
+  // The moment before CommitSnapshot(kSecond, kNoWriter): everything since the first
   // commit is buffered in memory only.
   raise(SIGKILL);
   _exit(16);
@@ -128,7 +128,7 @@ TEST(LocalObjectStoreCrashTest, SigkillBeforeCommitKeepsEarlierSnapshotAndItsObj
     ASSERT_TRUE(store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, ChunkSize(n))).ok());
   }
   ASSERT_TRUE(store.Put(ObjectKind::kTree, TestId(1'001), TestValue(1'001, 700)).ok());
-  ASSERT_TRUE(store.CommitSnapshot(kSecond, TestValue(2, 64)).ok());
+  ASSERT_TRUE(store.CommitSnapshot(kSecond, TestValue(2, 64), kNoWriter).ok());
   opened->reset();
   auto reopened = LocalObjectStore::Open(dir);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();

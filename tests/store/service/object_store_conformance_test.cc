@@ -29,7 +29,7 @@ class ObjectStoreConformanceTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   void Commit(const std::string& group, int64_t time, uint32_t n, size_t size = 40) {
-    Status s = store().CommitSnapshot({group, time, TestId(n)}, TestValue(n, size));
+    Status s = store().CommitSnapshot({group, time, TestId(n)}, TestValue(n, size), kNoWriter);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   Listing Listed(std::string_view group) {
@@ -195,16 +195,16 @@ TYPED_TEST(ObjectStoreConformanceTest, LongListingKeepsOrderAndRecords) {
 
 TYPED_TEST(ObjectStoreConformanceTest, GroupWithNulIsRejected) {
   std::string bad("host\0x", 6);
-  EXPECT_EQ(this->store().CommitSnapshot({bad, 1, TestId(1)}, {}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store().CommitSnapshot({bad, 1, TestId(1)}, {}, kNoWriter).code(), Code::kInvalidArgument);
   EXPECT_EQ(this->store().ListSnapshots(bad).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(this->store().CommitSnapshot({"", 1, TestId(1)}, {}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store().CommitSnapshot({"", 1, TestId(1)}, {}, kNoWriter).code(), Code::kInvalidArgument);
   EXPECT_EQ(this->store().DeleteSnapshot({bad, 1, TestId(1)}).code(), Code::kInvalidArgument);
 }
 
 TYPED_TEST(ObjectStoreConformanceTest, RecommittingSameSnapshotIsOkButAnotherAtSameTimeIsRejected) {
   this->Commit("host/a", 1, 1);
   this->Commit("host/a", 1, 1);
-  EXPECT_EQ(this->store().CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40)).code(),
+  EXPECT_EQ(this->store().CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40), kNoWriter).code(),
             Code::kAlreadyExists);
   EXPECT_EQ(this->Listed("host/a").size(), 1u);
 }
@@ -258,6 +258,139 @@ TYPED_TEST(ObjectStoreConformanceTest, OneMebibyteAndTenByteValuesRoundTrip) {
     this->Commit("host/a", pass, 3 + pass);
     this->Reopen();
   }
+}
+
+// Protection and notes.
+
+TYPED_TEST(ObjectStoreConformanceTest, ProtectedSnapshotIsListedAndCannotBeDeleted) {
+  this->Commit("host/a", 1, 1);
+  const SnapshotRef ref{"host/a", 1, TestId(1)};
+  ASSERT_TRUE(this->store().SetSnapshotProtected(ref, true).ok());
+  this->Reopen();
+  auto list = this->store().ListSnapshots("");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_TRUE((*list)[0].is_protected);
+  EXPECT_EQ(this->store().DeleteSnapshot(ref).code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(this->store().SetSnapshotProtected(ref, false).ok());
+  EXPECT_FALSE((*this->store().ListSnapshots(""))[0].is_protected);
+  EXPECT_TRUE(this->store().DeleteSnapshot(ref).ok());
+  EXPECT_EQ(this->store().SetSnapshotProtected(ref, true).code(), Code::kNotFound);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, NoteIsListedAndGoesWithItsSnapshot) {
+  this->Commit("host/a", 1, 1);
+  this->Commit("host/a", 2, 2);
+  const SnapshotRef first{"host/a", 1, TestId(1)};
+  ASSERT_TRUE(this->store().SetSnapshotNote(first, TestValue(7, 100)).ok());
+  this->Reopen();
+  auto list = this->store().ListSnapshots("host/a");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].sealed_note, TestValue(7, 100));
+  EXPECT_TRUE((*list)[1].sealed_note.empty());
+  // A snapshot made later at the same group and time does not inherit it.
+  ASSERT_TRUE(this->store().DeleteSnapshot(first).ok());
+  this->Commit("host/a", 1, 3);
+  EXPECT_TRUE((*this->store().ListSnapshots("host/a"))[0].sealed_note.empty());
+  EXPECT_EQ(this->store().SetSnapshotNote({"host/a", 9, TestId(9)}, TestValue(1, 10)).code(),
+            Code::kNotFound);
+}
+
+// Garbage collection.
+
+TYPED_TEST(ObjectStoreConformanceTest, SweepDeletesExactlyWhatIsNotMarked) {
+  for (uint32_t n = 1; n <= 10; ++n) this->Put(ObjectKind::kChunk, n, 5000);
+  for (uint32_t n = 11; n <= 12; ++n) this->Put(ObjectKind::kTree, n, 100);
+  this->Commit("host/a", 1, 100);
+  auto start = this->store().BeginGc();
+  ASSERT_TRUE(start.ok()) << start.status().ToString();
+  ASSERT_EQ(start->roots.size(), 1u);
+  EXPECT_EQ(start->roots[0].ref.id, TestId(100));
+  std::vector<uint64_t> marks;
+  for (uint32_t n : {1, 2, 3, 4, 5, 11}) marks.push_back(TestId(n).prefix64());
+  ASSERT_TRUE(this->store().AddGcMarks(start->gc_id, marks).ok());
+  auto result = this->store().FinishGc(start->gc_id);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->objects_examined, 12u);
+  EXPECT_EQ(result->objects_deleted, 6u);
+  this->Reopen();
+  for (uint32_t n = 1; n <= 5; ++n) this->ExpectValue(ObjectKind::kChunk, n, 5000);
+  this->ExpectValue(ObjectKind::kTree, 11, 100);
+  for (uint32_t n = 6; n <= 10; ++n) {
+    EXPECT_EQ(this->store().Get(ObjectKind::kChunk, TestId(n)).status().code(), Code::kNotFound) << n;
+  }
+  EXPECT_EQ(this->store().Get(ObjectKind::kTree, TestId(12)).status().code(), Code::kNotFound);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, SweepKeepsWhatARegisteredWriterFoundOrPut) {
+  this->Put(ObjectKind::kChunk, 1, 5000);  // unreferenced, about to be found by a writer
+  this->Put(ObjectKind::kChunk, 2, 5000);  // unreferenced, nobody wants it
+  this->Commit("host/a", 1, 100);
+  auto writer = this->store().BeginWrite(std::nullopt);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  auto start = this->store().BeginGc();
+  ASSERT_TRUE(start.ok());
+  std::vector<ObjectId> ids = {TestId(1)};
+  auto present = this->store().Contains(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(present.ok() && (*present)[0]);
+  this->Put(ObjectKind::kChunk, 3, 5000);  // uploaded during the collection
+  auto result = this->store().FinishGc(start->gc_id);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->objects_deleted, 1u);
+  EXPECT_EQ(result->objects_kept_for_writers, 2u);
+  this->ExpectValue(ObjectKind::kChunk, 1, 5000);
+  this->ExpectValue(ObjectKind::kChunk, 3, 5000);
+  EXPECT_EQ(this->store().Get(ObjectKind::kChunk, TestId(2)).status().code(), Code::kNotFound);
+  Status commit = this->store().CommitSnapshot({"host/a", 2, TestId(101)}, TestValue(101, 40), *writer);
+  EXPECT_TRUE(commit.ok()) << commit.ToString();
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, CommitOfUnregisteredWriterAfterASweepIsAborted) {
+  this->Commit("host/a", 1, 100);  // no collection yet: allowed
+  auto start = this->store().BeginGc();
+  ASSERT_TRUE(start.ok());
+  ASSERT_TRUE(this->store().FinishGc(start->gc_id).ok());
+  EXPECT_EQ(this->store().CommitSnapshot({"host/a", 2, TestId(101)}, TestValue(101, 40), kNoWriter).code(),
+            Code::kAborted);
+  EXPECT_EQ(this->Listed("host/a").size(), 1u);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, DeletedParentOfARegisteredWriterIsStillARoot) {
+  this->Commit("host/a", 1, 100);
+  const SnapshotRef parent{"host/a", 1, TestId(100)};
+  auto writer = this->store().BeginWrite(parent);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  ASSERT_TRUE(this->store().DeleteSnapshot(parent).ok());
+  auto start = this->store().BeginGc();
+  ASSERT_TRUE(start.ok());
+  ASSERT_EQ(start->roots.size(), 1u);
+  EXPECT_EQ(start->roots[0].ref, parent);
+  EXPECT_EQ(start->roots[0].sealed, TestValue(100, 40));
+  ASSERT_TRUE(this->store().AbortGc(start->gc_id).ok());
+  // Once the writer is gone, so is the pin.
+  ASSERT_TRUE(this->store().EndWrite(*writer).ok());
+  start = this->store().BeginGc();
+  ASSERT_TRUE(start.ok());
+  EXPECT_TRUE(start->roots.empty());
+  ASSERT_TRUE(this->store().AbortGc(start->gc_id).ok());
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, OneCollectionAtATime) {
+  auto first = this->store().BeginGc();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(this->store().BeginGc().status().code(), Code::kBusy);
+  ASSERT_TRUE(this->store().AbortGc(first->gc_id).ok());
+  std::vector<uint64_t> marks = {1};
+  EXPECT_EQ(this->store().AddGcMarks(first->gc_id, marks).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(this->store().FinishGc(first->gc_id).status().code(), Code::kFailedPrecondition);
+  auto second = this->store().BeginGc();
+  EXPECT_TRUE(second.ok()) << second.status().ToString();
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, WriterWithAMissingParentIsNotRegistered) {
+  EXPECT_EQ(this->store().BeginWrite(SnapshotRef{"host/a", 1, TestId(1)}).status().code(),
+            Code::kNotFound);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/testing/stub_object_store.h"
 #include "store/service/limits.h"
 #include "store/service/service.grpc.pb.h"
 #include "tests/store/objects/test_objects.h"
@@ -180,20 +181,10 @@ TEST_F(ProtocolTest, SocketIsPrivateToItsOwner) {
 }
 
 // A store whose writes fail, to show what a client does with a failed batch.
-class FullDiskStore final : public ObjectStore {
+class FullDiskStore final : public testing::StubObjectStore {
  public:
-  Result<std::optional<Bytes>> GetMeta(std::string_view) override { return std::optional<Bytes>(); }
   Status PutMeta(std::string_view, ByteView) override { return Status::NoSpace("disk full"); }
-  Result<std::vector<bool>> Contains(ObjectKind, std::span<const ObjectId> ids) override {
-    return std::vector<bool>(ids.size(), false);
-  }
   Status Put(ObjectKind, const ObjectId&, ByteView) override { return Status::NoSpace("disk full"); }
-  Result<Bytes> Get(ObjectKind, const ObjectId&) override { return Status::NotFound("absent"); }
-  Status CommitSnapshot(const SnapshotRef&, ByteView) override { return Status::Ok(); }
-  Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view) override {
-    return std::vector<StoredSnapshot>();
-  }
-  Status DeleteSnapshot(const SnapshotRef&) override { return Status::NotFound("absent"); }
 };
 
 TEST(RemoteObjectStoreErrorTest, FailedBackgroundBatchSurfacesOnEveryLaterCall) {
@@ -206,7 +197,7 @@ TEST(RemoteObjectStoreErrorTest, FailedBackgroundBatchSurfacesOnEveryLaterCall) 
   for (uint32_t n = 0; n < 10; ++n) {
     ASSERT_TRUE(remote->Put(ObjectKind::kChunk, TestId(n), TestValue(n, 100)).ok());
   }
-  Status commit = remote->CommitSnapshot({"host/a", 1, TestId(99)}, TestValue(99, 40));
+  Status commit = remote->CommitSnapshot({"host/a", 1, TestId(99)}, TestValue(99, 40), kNoWriter);
   EXPECT_EQ(commit.code(), Code::kNoSpace) << commit.ToString();
   EXPECT_EQ(remote->Put(ObjectKind::kChunk, TestId(50), TestValue(50, 10)).code(), Code::kNoSpace);
   EXPECT_EQ(remote->ListSnapshots("").status().code(), Code::kNoSpace);

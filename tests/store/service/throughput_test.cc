@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <thread>
 
+#include "tests/testing/stub_object_store.h"
 #include "tests/store/objects/test_objects.h"
 #include "tests/store/service/store_envs.h"
 
@@ -39,21 +40,7 @@ struct Timing {
 };
 
 // A store that keeps nothing: measures the transport alone.
-class NullStore final : public ObjectStore {
- public:
-  Result<std::optional<Bytes>> GetMeta(std::string_view) override { return std::optional<Bytes>(); }
-  Status PutMeta(std::string_view, ByteView) override { return Status::Ok(); }
-  Result<std::vector<bool>> Contains(ObjectKind, std::span<const ObjectId> ids) override {
-    return std::vector<bool>(ids.size(), false);
-  }
-  Status Put(ObjectKind, const ObjectId&, ByteView) override { return Status::Ok(); }
-  Result<Bytes> Get(ObjectKind, const ObjectId&) override { return Status::NotFound("absent"); }
-  Status CommitSnapshot(const SnapshotRef&, ByteView) override { return Status::Ok(); }
-  Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view) override {
-    return std::vector<StoredSnapshot>();
-  }
-  Status DeleteSnapshot(const SnapshotRef&) override { return Status::Ok(); }
-};
+class NullStore final : public testing::StubObjectStore {};
 
 class NullRemoteEnv {
  public:
@@ -86,7 +73,7 @@ Timing PutGibibyte(int threads) {
     });
   }
   for (auto& w : workers) w.join();
-  Status s = env.store().CommitSnapshot({"host/bench", 1, TestId(1u << 30)}, TestValue(1, 100));
+  Status s = env.store().CommitSnapshot({"host/bench", 1, TestId(1u << 30)}, TestValue(1, 100), kNoWriter);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return {Seconds(start), CpuSeconds() - cpu};
 }

@@ -1,0 +1,119 @@
+#include "store/gc/collector.h"
+
+#include <unordered_set>
+#include <vector>
+
+#include "store/base/crash_point.h"
+#include "store/model/snapshot_name.h"
+#include "store/model/tree.h"
+
+namespace coffer::gc {
+namespace {
+
+// Prefixes sent per AddGcMarks call from the client's buffer.
+constexpr size_t kMarkBatch = 1 << 20;
+
+class Marker {
+ public:
+  Marker(Repository& repo, uint64_t gc_id, const GcProgressFn& progress)
+      : repo_(repo), gc_id_(gc_id), progress_(progress) {}
+
+  // Marks everything reachable from `root`.
+  Status MarkSnapshot(const StoredSnapshot& root) {
+    Result<Bytes> plain = repo_.sealer().Open(ObjectKind::kSnapshot, root.ref.id, root.sealed);
+    const std::string name = root.ref.group + " (" + root.ref.id.short_hex() + ")";
+    if (!plain.ok()) return plain.status().WithContext("snapshot " + name);
+    pb::Snapshot record;
+    COFFER_RETURN_IF_ERROR(model::Decode(*plain, &record, "snapshot " + name));
+    auto root_tree = ObjectId::FromBytes(AsBytes(record.root_tree_id()));
+    if (!root_tree) return Status::Corruption("snapshot " + name + " has a malformed root tree id");
+    // Depth-first with an explicit stack: trees can be deeper than the C++ stack.
+    std::vector<std::pair<ObjectId, std::string>> stack{{*root_tree, "/"}};
+    while (!stack.empty()) {
+      auto [id, path] = std::move(stack.back());
+      stack.pop_back();
+      if (!visited_.insert(id).second) continue;
+      COFFER_RETURN_IF_ERROR(Mark(id));
+      Result<pb::Tree> tree = repo_.ReadTree(id);
+      if (!tree.ok()) {
+        return tree.status().WithContext("directory " + model::FormatTime(record.time_ns()) + " " +
+                                          record.group() + ":" + path);
+      }
+      ++progress_state_.trees_walked;
+      for (const pb::Entry& entry : tree->entries()) {
+        for (const pb::Extent& extent : entry.extents()) {
+          if (extent.chunk_id().empty()) continue;  // a hole
+          auto chunk = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
+          if (!chunk) return Status::Corruption("malformed chunk id in " + path);
+          ++progress_state_.chunks_marked;
+          COFFER_RETURN_IF_ERROR(Mark(*chunk));
+        }
+        if (entry.type() == pb::Entry::DIRECTORY && !entry.subtree_id().empty()) {
+          auto sub = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
+          if (!sub) return Status::Corruption("malformed tree id in " + path);
+          if (!visited_.count(*sub)) {
+            stack.emplace_back(*sub, (path == "/" ? "/" : path + "/") + entry.name());
+          }
+        }
+      }
+      if (progress_ && progress_state_.trees_walked % 256 == 0) progress_(progress_state_);
+    }
+    return Status::Ok();
+  }
+
+  Status SendMarks() {
+    if (pending_.empty()) return Status::Ok();
+    std::sort(pending_.begin(), pending_.end());
+    pending_.erase(std::unique(pending_.begin(), pending_.end()), pending_.end());
+    COFFER_RETURN_IF_ERROR(repo_.store().AddGcMarks(gc_id_, pending_));
+    pending_.clear();
+    return Status::Ok();
+  }
+
+  GcProgress& progress_state() { return progress_state_; }
+
+ private:
+  Status Mark(const ObjectId& id) {
+    pending_.push_back(id.prefix64());
+    if (pending_.size() >= kMarkBatch) return SendMarks();
+    return Status::Ok();
+  }
+
+  Repository& repo_;
+  const uint64_t gc_id_;
+  const GcProgressFn& progress_;
+  GcProgress progress_state_;
+  std::unordered_set<ObjectId, ObjectIdHash> visited_;
+  std::vector<uint64_t> pending_;
+};
+
+}  // namespace
+
+Result<GcReport> CollectGarbage(Repository& repo, const GcProgressFn& progress) {
+  COFFER_ASSIGN_OR_RETURN(GcStart start, repo.store().BeginGc());
+  PausePoint("gc-marking");
+  Marker marker(repo, start.gc_id, progress);
+  marker.progress_state().snapshots_total = start.roots.size();
+  Status marked = [&]() -> Status {
+    for (const StoredSnapshot& root : start.roots) {
+      COFFER_RETURN_IF_ERROR(marker.MarkSnapshot(root));
+      ++marker.progress_state().snapshots_done;
+      if (progress) progress(marker.progress_state());
+    }
+    return marker.SendMarks();
+  }();
+  if (!marked.ok()) {
+    (void)repo.store().AbortGc(start.gc_id);
+    return marked.WithContext("garbage collection stopped before deleting anything");
+  }
+  marker.progress_state().sweeping = true;
+  if (progress) progress(marker.progress_state());
+  GcReport report;
+  report.roots = start.roots.size();
+  report.trees_walked = marker.progress_state().trees_walked;
+  report.chunk_references = marker.progress_state().chunks_marked;
+  COFFER_ASSIGN_OR_RETURN(report.sweep, repo.store().FinishGc(start.gc_id));
+  return report;
+}
+
+}  // namespace coffer::gc

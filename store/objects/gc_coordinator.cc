@@ -1,0 +1,155 @@
+#include "store/objects/gc_coordinator.h"
+
+#include <algorithm>
+#include <random>
+
+namespace coffer {
+namespace {
+
+// Random, so a writer registered with an earlier server process is unknown
+// to a later one rather than mistaken for one of its writers.
+uint64_t RandomNonZero() {
+  static std::mutex mu;
+  static std::mt19937_64 engine{std::random_device{}()};
+  std::lock_guard lock(mu);
+  uint64_t v = 0;
+  while (v == 0) v = engine();
+  return v;
+}
+
+}  // namespace
+
+GcCoordinator::GcCoordinator() = default;
+
+Result<WriteId> GcCoordinator::BeginWrite(
+    const std::function<Result<std::optional<StoredSnapshot>>()>& find_parent) {
+  std::lock_guard lock(mu_);
+  COFFER_ASSIGN_OR_RETURN(std::optional<StoredSnapshot> parent, find_parent());
+  WriteId id = RandomNonZero();
+  writers_[id] = Writer{std::move(parent), Clock::now()};
+  return id;
+}
+
+void GcCoordinator::EndWrite(WriteId writer) {
+  std::lock_guard lock(mu_);
+  writers_.erase(writer);
+  MaybeClearLocked();
+}
+
+void GcCoordinator::Refresh(std::span<const WriteId> writers) {
+  std::lock_guard lock(mu_);
+  const auto now = Clock::now();
+  for (WriteId id : writers) {
+    auto it = writers_.find(id);
+    if (it != writers_.end()) it->second.refreshed = now;
+  }
+}
+
+Status GcCoordinator::Commit(WriteId writer, const std::function<Status()>& write_record) {
+  std::lock_guard lock(mu_);
+  DropLapsedWritersLocked();
+  // An unregistered writer's objects were never protected; that is harmless
+  // only if no collection has swept or is running.
+  if (writers_.count(writer) || (sweeps_completed_ == 0 && gc_id_ == 0)) {
+    COFFER_RETURN_IF_ERROR(write_record());
+    writers_.erase(writer);
+    MaybeClearLocked();
+    return Status::Ok();
+  }
+  return Status::Aborted(
+      "a garbage collection ran while this backup was not registered with the repository "
+      "(it stalled, or the server restarted): nothing was committed; run the backup again");
+}
+
+void GcCoordinator::NoteTouched(std::span<const ObjectId> ids) {
+  std::lock_guard lock(mu_);
+  if (!Tracking()) return;
+  for (const ObjectId& id : ids) touched_.insert(id.prefix64());
+}
+
+void GcCoordinator::NoteTouched(const ObjectId& id) { NoteTouched(std::span(&id, 1)); }
+
+Result<GcStart> GcCoordinator::BeginGc(
+    const std::function<Result<std::vector<StoredSnapshot>>()>& list_snapshots) {
+  std::lock_guard lock(mu_);
+  if (gc_id_ != 0 && Clock::now() - gc_last_call_ < kGcAbandoned) {
+    return Status::Busy("another garbage collection is running");
+  }
+  DropLapsedWritersLocked();
+  COFFER_ASSIGN_OR_RETURN(std::vector<StoredSnapshot> snapshots, list_snapshots());
+  GcStart start;
+  start.gc_id = RandomNonZero();
+  start.roots = std::move(snapshots);
+  for (const auto& [id, writer] : writers_) {
+    if (!writer.pinned_parent) continue;
+    bool listed = std::any_of(start.roots.begin(), start.roots.end(), [&](const StoredSnapshot& s) {
+      return s.ref == writer.pinned_parent->ref;
+    });
+    if (!listed) start.roots.push_back(*writer.pinned_parent);
+  }
+  gc_id_ = start.gc_id;
+  gc_last_call_ = Clock::now();
+  marks_.clear();
+  return start;
+}
+
+Status GcCoordinator::AddMarks(uint64_t gc_id, std::span<const uint64_t> prefixes) {
+  std::lock_guard lock(mu_);
+  if (gc_id == 0 || gc_id != gc_id_) {
+    return Status::FailedPrecondition("this garbage collection is no longer running");
+  }
+  gc_last_call_ = Clock::now();
+  marks_.insert(marks_.end(), prefixes.begin(), prefixes.end());
+  // Keep the set compact while it grows: sort and dedupe when it doubles.
+  static constexpr size_t kCompactEvery = 1 << 20;
+  if (marks_.size() >= kCompactEvery && marks_.size() % kCompactEvery < prefixes.size()) {
+    std::sort(marks_.begin(), marks_.end());
+    marks_.erase(std::unique(marks_.begin(), marks_.end()), marks_.end());
+  }
+  return Status::Ok();
+}
+
+bool GcCoordinator::Sweep::IsMarked(const ObjectId& id) const {
+  return std::binary_search(marks.begin(), marks.end(), id.prefix64());
+}
+
+Result<GcCoordinator::Sweep> GcCoordinator::StartSweep(uint64_t gc_id) {
+  std::lock_guard lock(mu_);
+  if (gc_id == 0 || gc_id != gc_id_) {
+    return Status::FailedPrecondition("this garbage collection is no longer running");
+  }
+  gc_last_call_ = Clock::now();
+  Sweep sweep;
+  sweep.marks = std::move(marks_);
+  marks_ = {};
+  std::sort(sweep.marks.begin(), sweep.marks.end());
+  sweep.marks.erase(std::unique(sweep.marks.begin(), sweep.marks.end()), sweep.marks.end());
+  return sweep;
+}
+
+bool GcCoordinator::IsTouched(const ObjectId& id) {
+  std::lock_guard lock(mu_);
+  gc_last_call_ = Clock::now();
+  return touched_.count(id.prefix64()) != 0;
+}
+
+void GcCoordinator::EndGc(uint64_t gc_id, bool swept) {
+  std::lock_guard lock(mu_);
+  if (gc_id != gc_id_) return;
+  gc_id_ = 0;
+  marks_ = {};
+  if (swept) ++sweeps_completed_;
+  MaybeClearLocked();
+}
+
+void GcCoordinator::DropLapsedWritersLocked() {
+  const auto now = Clock::now();
+  std::erase_if(writers_, [&](const auto& entry) { return now - entry.second.refreshed > kWriterLapse; });
+  MaybeClearLocked();
+}
+
+void GcCoordinator::MaybeClearLocked() {
+  if (!Tracking()) touched_ = {};
+}
+
+}  // namespace coffer
