@@ -36,7 +36,11 @@ class Marker {
       COFFER_RETURN_IF_ERROR(Mark(id));
       Result<pb::Tree> tree = repo_.ReadTree(id);
       if (!tree.ok()) {
-        return tree.status().WithContext("directory " + model::FormatTime(record.time_ns()) + " " +
+        // A tree a snapshot references is damage when it is missing, too.
+        Status status = tree.status().code() == Code::kNotFound
+                            ? Status::Corruption(tree.status().message())
+                            : tree.status();
+        return status.WithContext("directory " + model::FormatTime(record.time_ns()) + " " +
                                           record.group() + ":" + path);
       }
       ++progress_state_.trees_walked;
