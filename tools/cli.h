@@ -72,5 +72,9 @@ void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterUmount(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterPrune(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterForget(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterProtect(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

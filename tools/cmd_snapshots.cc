@@ -42,7 +42,8 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
                       {"hostname", r.hostname()},
                       {"files", r.stats().files_total()},
                       {"bytes", r.stats().bytes_total()},
-                      {"incomplete", r.incomplete()}});
+                      {"incomplete", r.incomplete()},
+                      {"protected", s.is_protected}});
     }
     fmt::print("{}\n", list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitOk;
@@ -56,10 +57,10 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
   for (const Snapshot& s : *snapshots) {
     const pb::Snapshot& r = s.record;
     std::string tags = r.tags().empty() ? "" : "[" + Join(r.tags(), ",") + "] ";
-    fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {}{}{}\n", s.ref.id.short_hex(),
+    fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {}{}{}{}\n", s.ref.id.short_hex(),
                model::FormatTime(r.time_ns()), r.group(), r.stats().files_total(),
                HumanBytes(r.stats().bytes_total()), tags, EscapeName(Join(r.paths(), " ")),
-               r.incomplete() ? " (incomplete)" : "");
+               r.incomplete() ? " (incomplete)" : "", s.is_protected ? " (protected)" : "");
   }
   return kExitOk;
 }

@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
   RegisterMount(app, global, &exit_code);
   RegisterUmount(app, global, &exit_code);
   RegisterServe(app, global, &exit_code);
+  RegisterPrune(app, global, &exit_code);
+  RegisterForget(app, global, &exit_code);
+  RegisterProtect(app, global, &exit_code);
+  RegisterUnprotect(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);
