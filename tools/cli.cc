@@ -20,6 +20,14 @@
 namespace coffer::tools {
 
 int Fail(const Status& status) {
+  if (status.code() == Code::kNoSpace) {
+    // The RocksDB detail alone does not say what the user should do.
+    fmt::print(stderr,
+               "coffer: no space left for the repository: this command's changes were not "
+               "committed, earlier snapshots are intact; free some space and run it again ({})\n",
+               status.message());
+    return ExitCodeFor(status);
+  }
   fmt::print(stderr, "coffer: {}\n", status.message());
   return ExitCodeFor(status);
 }

@@ -5,6 +5,9 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -26,6 +29,9 @@ std::string_view ColumnName(Column column) {
 }
 
 namespace {
+
+// How long a write waits for RocksDB to recover from an earlier full disk.
+constexpr auto kResumeWait = std::chrono::seconds(12);
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 rocksdb::Slice ToSlice(ByteView b) {
@@ -74,6 +80,10 @@ struct Database::Handles {
   };
 
   std::string dir;
+  // Set when a write or flush failed with an I/O error (a full disk, most
+  // often): RocksDB then refuses every write until Resume() succeeds, which
+  // the next write tries, so freeing space is enough to go on.
+  std::atomic<bool> needs_resume{false};
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::unique_ptr<rocksdb::DB, DbDeleter> db;
   ColumnFamilies column_families;
@@ -126,7 +136,9 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
   handles->dir = dir;
   handles->block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  rocksdb::ColumnFamilyOptions unused;  // RocksDB's "default": never written
+  unused.write_buffer_size = 1 * kMiB;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, unused);
   for (Column c : kAllColumns) {
     descriptors.emplace_back(std::string(ColumnName(c)),
                              MakeColumnOptions(c, handles->block_cache));
@@ -141,21 +153,48 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
   return std::unique_ptr<Database>(new Database(std::move(handles)));
 }
 
+Status Database::ResumeIfNeeded() {
+  if (!handles_->needs_resume.load()) return Status::Ok();
+  // After a full disk RocksDB's SstFileManager polls the free space (every
+  // 5 s) and recovers by itself once there is room for its buffer; until
+  // then Resume() answers Busy. So wait a little for that, then give up with
+  // the error: a write should not hang on a full disk.
+  const auto give_up = std::chrono::steady_clock::now() + kResumeWait;
+  for (;;) {
+    rocksdb::Status s = handles_->db->Resume();
+    if (s.ok()) break;
+    if (!s.IsBusy() || std::chrono::steady_clock::now() > give_up) {
+      return Status::NoSpace("the repository's disk was full and has not enough room yet (" +
+                             s.ToString() + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  handles_->needs_resume = false;
+  return Status::Ok();
+}
+
+Status Database::Written(const rocksdb::Status& s, std::string_view context) {
+  if (s.IsIOError() || s.IsNoSpace()) handles_->needs_resume = true;
+  return FromRocks(s, context);
+}
+
 Status Database::Put(Column column, std::string_view key, ByteView value,
                      Durability durability) {
+  COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
   rocksdb::WriteOptions options;
   options.disableWAL = durability == Durability::kBuffered;
   options.sync = durability == Durability::kSynced;
-  return FromRocks(handles_->db->Put(options, handles_->cf(column), ToSlice(key), ToSlice(value)),
-                   std::string("put to ") + std::string(ColumnName(column)));
+  return Written(handles_->db->Put(options, handles_->cf(column), ToSlice(key), ToSlice(value)),
+                 std::string("put to ") + std::string(ColumnName(column)));
 }
 
 Status Database::Delete(Column column, std::string_view key, Durability durability) {
+  COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
   rocksdb::WriteOptions options;
   options.disableWAL = durability == Durability::kBuffered;
   options.sync = durability == Durability::kSynced;
-  return FromRocks(handles_->db->Delete(options, handles_->cf(column), ToSlice(key)),
-                   std::string("delete from ") + std::string(ColumnName(column)));
+  return Written(handles_->db->Delete(options, handles_->cf(column), ToSlice(key)),
+                 std::string("delete from ") + std::string(ColumnName(column)));
 }
 
 Result<Bytes> Database::Get(Column column, std::string_view key) {
@@ -242,8 +281,9 @@ Status Database::CompactAll(std::initializer_list<Column> columns) {
   // Relocate every live blob value, so blob files of deleted values go away.
   options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
   options.blob_garbage_collection_age_cutoff = 1.0;
+  COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
   for (Column c : columns) {
-    COFFER_RETURN_IF_ERROR(FromRocks(
+    COFFER_RETURN_IF_ERROR(Written(
         handles_->db->CompactRange(options, handles_->cf(c), nullptr, nullptr),
         std::string("compaction of ") + std::string(ColumnName(c))));
   }
@@ -257,7 +297,8 @@ Status Database::Flush(std::initializer_list<Column> columns) {
   options.wait = true;
   // Flushing now matters more than avoiding a short write stall.
   options.allow_write_stall = true;
-  return FromRocks(handles_->db->Flush(options, cfs), "flush");
+  COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
+  return Written(handles_->db->Flush(options, cfs), "flush");
 }
 
 Result<uint64_t> Database::ApproximateSizeBytes() {

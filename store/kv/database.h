@@ -42,6 +42,10 @@
 #include "store/base/bytes.h"
 #include "store/base/status.h"
 
+namespace rocksdb {
+class Status;
+}
+
 namespace coffer::kv {
 
 // The column families. Their names are written to disk: never rename.
@@ -111,6 +115,10 @@ class Database {
 
  private:
   explicit Database(std::unique_ptr<Handles> handles);
+  // After a failed write, asks RocksDB to leave its read-only error state.
+  Status ResumeIfNeeded();
+  // Maps the status of a write, noting an I/O error for ResumeIfNeeded().
+  Status Written(const rocksdb::Status& s, std::string_view context);
   static Result<std::unique_ptr<Database>> OpenImpl(const std::string& dir, bool create);
 
   std::unique_ptr<Handles> handles_;
