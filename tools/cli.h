@@ -76,5 +76,6 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterForget(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterProtect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

@@ -20,6 +20,22 @@ std::string Join(const google::protobuf::RepeatedPtrField<std::string>& items, s
   return out;
 }
 
+// The last `coffer verify` of a snapshot: "2026-11-30 ok", "2026-11-30 DAMAGED" or "-".
+std::string LastVerify(const Snapshot& s) {
+  if (!s.note.has_last_verify()) return "-";
+  const pb::VerifyRecord& v = s.note.last_verify();
+  return model::FormatTime(v.time_ns()).substr(0, 10) +
+         (!v.ok() ? " DAMAGED" : v.sampled() ? " sample ok" : " ok");
+}
+
+nlohmann::json LastVerifyJson(const Snapshot& s) {
+  if (!s.note.has_last_verify()) return nullptr;
+  const pb::VerifyRecord& v = s.note.last_verify();
+  return {{"time", model::FormatTime(v.time_ns())}, {"time_ns", v.time_ns()},
+          {"ok", v.ok()}, {"sampled", v.sampled()}, {"objects_checked", v.objects_checked()},
+          {"bytes_checked", v.bytes_checked()}, {"damaged_objects", v.damaged_objects()}};
+}
+
 int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
   if (!args.group.empty()) {
     if (Status s = model::ValidateGroup(args.group); !s.ok()) return Fail(s);
@@ -43,6 +59,7 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
                       {"files", r.stats().files_total()},
                       {"bytes", r.stats().bytes_total()},
                       {"incomplete", r.incomplete()},
+                      {"last_verify", LastVerifyJson(s)},
                       {"protected", s.is_protected}});
     }
     fmt::print("{}\n", list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -52,14 +69,15 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
     if (!global.quiet) fmt::print(stderr, "no snapshots\n");
     return kExitOk;
   }
-  fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {}\n", "ID", "Time", "Group", "Files", "Size",
-             "Tags / Paths");
+  fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}\n", "ID", "Time", "Group", "Files",
+             "Size", "Verified", "Tags / Paths");
   for (const Snapshot& s : *snapshots) {
     const pb::Snapshot& r = s.record;
     std::string tags = r.tags().empty() ? "" : "[" + Join(r.tags(), ",") + "] ";
-    fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {}{}{}{}\n", s.ref.id.short_hex(),
+    fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}{}{}{}\n", s.ref.id.short_hex(),
                model::FormatTime(r.time_ns()), r.group(), r.stats().files_total(),
-               HumanBytes(r.stats().bytes_total()), tags, EscapeName(Join(r.paths(), " ")),
+               HumanBytes(r.stats().bytes_total()), LastVerify(s), tags,
+               EscapeName(Join(r.paths(), " ")),
                r.incomplete() ? " (incomplete)" : "", s.is_protected ? " (protected)" : "");
   }
   return kExitOk;

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   RegisterForget(app, global, &exit_code);
   RegisterProtect(app, global, &exit_code);
   RegisterUnprotect(app, global, &exit_code);
+  RegisterVerify(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);

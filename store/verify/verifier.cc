@@ -350,6 +350,25 @@ bool SampleTakes(const ObjectId& id, double percent, uint64_t seed) {
   return Mix(word ^ Mix(seed)) < static_cast<uint64_t>(threshold);
 }
 
+bool DueForVerification(const Snapshot& snapshot, int64_t now_ns, int64_t max_age_ns) {
+  if (!snapshot.note.has_last_verify()) return true;
+  return snapshot.note.last_verify().time_ns() < now_ns - max_age_ns;
+}
+
+Status RecordVerifications(Repository& repo, const VerifyResult& result, int64_t now_ns) {
+  for (const SnapshotVerdict& verdict : result.snapshots) {
+    pb::VerifyRecord record;
+    record.set_time_ns(now_ns);
+    record.set_ok(verdict.ok());
+    record.set_objects_checked(verdict.objects_checked);
+    record.set_bytes_checked(verdict.bytes_checked);
+    record.set_damaged_objects(verdict.damaged_objects);
+    record.set_sampled(result.sampled);
+    COFFER_RETURN_IF_ERROR(repo.RecordVerification(verdict.snapshot, record));
+  }
+  return Status::Ok();
+}
+
 Verifier::Verifier(Repository& repo, VerifyOptions options, VerifyProgress* progress)
     : repo_(repo), options_(options), progress_(progress ? progress : &own_progress_) {}
 

@@ -99,4 +99,11 @@ class Verifier {
 // Whether a sample of `percent` with `seed` checks the chunk `id`.
 bool SampleTakes(const ObjectId& id, double percent, uint64_t seed);
 
+// Whether `snapshot` is due for verification: never verified, or last
+// verified (well or not) more than `max_age_ns` before `now_ns`.
+bool DueForVerification(const Snapshot& snapshot, int64_t now_ns, int64_t max_age_ns);
+
+// Stores each verified snapshot's outcome (time `now_ns`) in its note.
+Status RecordVerifications(Repository& repo, const VerifyResult& result, int64_t now_ns);
+
 }  // namespace coffer::verify

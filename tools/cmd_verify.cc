@@ -1,0 +1,218 @@
+// coffer verify: read back every object of some snapshots and prove it restores.
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "store/model/snapshot_name.h"
+#include "store/verify/verifier.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
+#include "tools/progress.h"
+
+namespace coffer::tools {
+namespace {
+
+struct VerifyArgs {
+  std::vector<std::string> snapshots;
+  std::string sample;
+  std::string older_than;
+  bool json = false;
+};
+
+// "10", "2.5" or "10%": a share between 0 and 100.
+Result<double> ParsePercent(std::string text) {
+  auto bad = [&] {
+    return Status::InvalidArgument("invalid --sample '" + text +
+                                   "': give a percentage from 0 to 100, e.g. 10");
+  };
+  if (!text.empty() && text.back() == '%') text.pop_back();
+  if (text.empty()) return bad();
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !(value >= 0 && value <= 100)) return bad();
+  return value;
+}
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string State(const verify::DamagedObject& object) {
+  return object.missing() ? "missing" : "damaged";
+}
+
+// All snapshots, or those named (each once, in the order given).
+Result<std::vector<Snapshot>> ChooseSnapshots(Repository& repo, const std::vector<std::string>& names) {
+  if (names.empty()) return repo.ListSnapshots();
+  std::vector<Snapshot> out;
+  std::set<SnapshotRef> seen;
+  for (const std::string& name : names) {
+    COFFER_ASSIGN_OR_RETURN(Snapshot snapshot, repo.FindSnapshot(name));
+    if (seen.insert(snapshot.ref).second) out.push_back(std::move(snapshot));
+  }
+  return out;
+}
+
+void PrintJson(const verify::VerifyResult& result, double sample_percent, int64_t nanos) {
+  nlohmann::json snapshots = nlohmann::json::array();
+  for (const verify::SnapshotVerdict& v : result.snapshots) {
+    snapshots.push_back({{"name", v.snapshot.name()},
+                         {"id", v.snapshot.ref.id.hex()},
+                         {"ok", v.ok()},
+                         {"objects_checked", v.objects_checked},
+                         {"bytes_checked", v.bytes_checked},
+                         {"damaged_objects", v.damaged_objects}});
+  }
+  nlohmann::json damaged = nlohmann::json::array();
+  for (const verify::DamagedObject& object : result.damaged) {
+    nlohmann::json uses = nlohmann::json::array();
+    for (const verify::ObjectUse& use : object.uses) {
+      uses.push_back({{"snapshot", use.snapshot}, {"path", use.path}});
+    }
+    damaged.push_back({{"kind", KindName(object.kind)},
+                       {"id", object.id.hex()},
+                       {"state", State(object)},
+                       {"error", object.status.message()},
+                       {"uses", uses},
+                       {"more_uses", object.more_uses}});
+  }
+  nlohmann::json j = {{"ok", result.ok()},
+                      {"snapshots", snapshots},
+                      {"objects_checked", result.objects_checked()},
+                      {"trees_checked", result.trees_checked},
+                      {"chunks_checked", result.chunks_checked},
+                      {"bytes_checked", result.bytes_checked},
+                      {"sampled", result.sampled},
+                      {"sample_percent", sample_percent},
+                      {"duration_seconds", static_cast<double>(nanos) / 1e9},
+                      {"damaged", damaged}};
+  fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void PrintText(const verify::VerifyResult& result, double sample_percent, int64_t nanos,
+               bool quiet) {
+  for (const verify::DamagedObject& object : result.damaged) {
+    std::string what = fmt::format("{} {} {}", State(object), KindName(object.kind), object.id.hex());
+    if (object.uses.empty()) fmt::print("{}: {}\n", what, object.status.message());
+    for (const verify::ObjectUse& use : object.uses) {
+      fmt::print("{}: {}:{}\n", what, use.snapshot, EscapeName(use.path));
+    }
+    if (object.more_uses) fmt::print("{}: and {} more paths\n", what, object.more_uses);
+  }
+  if (quiet) return;
+  double secs = static_cast<double>(nanos) / 1e9;
+  fmt::print(stderr, "checked {} objects ({} trees, {} chunks{}) of {} snapshot{}: {} in {}, {}/s\n",
+             result.objects_checked(), result.trees_checked, result.chunks_checked,
+             result.sampled ? fmt::format(", a {}% sample", sample_percent) : "",
+             result.snapshots.size(), result.snapshots.size() == 1 ? "" : "s",
+             HumanBytes(result.bytes_checked), HumanDuration(nanos),
+             HumanBytes(static_cast<uint64_t>(secs > 0 ? result.bytes_checked / secs : 0)));
+  if (result.ok()) {
+    fmt::print(stderr, "no damage found\n");
+    return;
+  }
+  size_t affected = 0;
+  for (const auto& v : result.snapshots) affected += v.ok() ? 0 : 1;
+  fmt::print(stderr, "coffer: {} objects damaged or missing, used by {} of {} snapshots\n",
+             result.damaged.size(), affected, result.snapshots.size());
+}
+
+int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
+  verify::VerifyOptions options;
+  if (!args.sample.empty()) {
+    auto percent = ParsePercent(args.sample);
+    if (!percent.ok()) return Fail(percent.status());
+    options.sample_percent = *percent;
+  }
+  for (const std::string& name : args.snapshots) {
+    if (auto sel = model::ParseSnapshotName(name); !sel.ok()) return Fail(sel.status());
+  }
+  std::optional<std::chrono::milliseconds> max_age;
+  if (!args.older_than.empty()) {
+    auto age = ParseDuration(args.older_than);
+    if (!age.ok()) return Fail(age.status().WithContext("--older-than"));
+    max_age = *age;
+  }
+
+  Opened opened = OpenRepository(global);
+  if (!opened.repo) return opened.exit_code;
+  Repository& repo = *opened.repo;
+  auto snapshots = ChooseSnapshots(repo, args.snapshots);
+  if (!snapshots.ok()) return Fail(snapshots.status());
+  size_t chosen = snapshots->size();
+  if (max_age) {
+    int64_t max_age_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*max_age).count();
+    int64_t now = NowNanos();
+    std::erase_if(*snapshots, [&](const Snapshot& s) {
+      return !verify::DueForVerification(s, now, max_age_ns);
+    });
+  }
+  if (snapshots->empty()) {
+    if (!global.quiet && !args.json) {
+      if (chosen) {
+        fmt::print(stderr, "all {} snapshots were verified within {}\n", chosen, args.older_than);
+      } else {
+        fmt::print(stderr, "no snapshots to verify\n");
+      }
+    }
+    if (args.json) PrintJson(verify::VerifyResult{}, options.sample_percent, 0);
+    return kExitOk;
+  }
+
+  verify::VerifyProgress progress;
+  auto started = std::chrono::steady_clock::now();
+  ProgressLine line(ProgressWanted(global.quiet), [&] {
+    if (progress.locating) {
+      return fmt::format("finding the paths that use {} damaged objects", progress.damaged.load());
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    uint64_t bytes = progress.bytes;
+    uint64_t damaged = progress.damaged;
+    return fmt::format("{} objects, {} checked, {}/s{}", progress.objects.load(), HumanBytes(bytes),
+                       HumanBytes(static_cast<uint64_t>(secs > 0 ? bytes / secs : 0)),
+                       damaged ? fmt::format(", {} DAMAGED", damaged) : "");
+  });
+  verify::Verifier verifier(repo, options, &progress);
+  auto result = verifier.Verify(*snapshots);
+  line.Stop();
+  if (!result.ok()) return Fail(result.status());
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::steady_clock::now() - started).count();
+  Status recorded = verify::RecordVerifications(repo, *result, NowNanos());
+
+  if (args.json) {
+    PrintJson(*result, options.sample_percent, nanos);
+  } else {
+    PrintText(*result, options.sample_percent, nanos, global.quiet);
+  }
+  if (!recorded.ok()) {
+    int code = Fail(recorded.WithContext("the outcome could not be recorded"));
+    if (result->ok()) return code;
+  }
+  return result->ok() ? kExitOk : kExitDamaged;
+}
+
+}  // namespace
+
+void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  auto args = std::make_shared<VerifyArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Read back every object of the snapshots and check that it restores");
+  cmd->add_option("--snapshot", args->snapshots,
+                  "Verify this snapshot (GROUP/TIME, GROUP/latest or an id prefix; repeatable; "
+                  "default: all)");
+  cmd->add_option("--sample", args->sample,
+                  "Check every tree but only PERCENT of the data chunks, chosen at random");
+  cmd->add_option("--older-than", args->older_than,
+                  "Only snapshots last verified longer ago than DURATION (e.g. 30d), or never");
+  cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
+  cmd->callback([&global, args, exit_code] { *exit_code = RunVerify(global, *args); });
+}
+
+}  // namespace coffer::tools
