@@ -124,6 +124,9 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
     if (quiet_loss && store.status().code() == Code::kBusy) return kExitLocked;
     return Fail(store.status());
   }
+  auto check = UnencryptedObjectCheck(**store);
+  if (!check.ok()) return Fail(check.status());
+  options.check_object = *check;
   options.repository_format = kFormatVersion;
   options.idle_exit = *idle;
   auto server = service::ObjectServer::Start(**store, address, options);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -49,6 +50,10 @@ struct StoredSnapshot {
   // and how that went); empty if there are none. Opaque to the store.
   Bytes sealed_note;
 };
+
+// Checks a sealed object against the id it is stored under (a server of an
+// unencrypted repository can); OK or the reason to refuse it.
+using ObjectCheck = std::function<Status(ObjectKind kind, const ObjectId& id, ByteView sealed)>;
 
 // A registered backup writer (BeginWrite). 0 is never a live writer.
 using WriteId = uint64_t;

@@ -123,6 +123,16 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const std::string& dir,
   return std::unique_ptr<ObjectStore>(std::make_unique<LockedStore>(std::move(lock), std::move(store)));
 }
 
+Result<ObjectCheck> UnencryptedObjectCheck(ObjectStore& store) {
+  COFFER_ASSIGN_OR_RETURN(pb::RepoConfig config, Repository::ReadConfig(store));
+  if (config.encrypted()) return ObjectCheck();
+  auto keys = std::make_shared<crypto::KeySet>(crypto::KeySet::Unencrypted());
+  auto sealer = std::make_shared<crypto::Sealer>(*keys, config.zstd_level());
+  return ObjectCheck([keys, sealer](ObjectKind kind, const ObjectId& id, ByteView sealed) {
+    return sealer->Open(kind, id, sealed, crypto::IdCheck::kAlways).status();
+  });
+}
+
 Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
                                                         const LocalOpenOptions& options,
                                                         const PassphraseFn& passphrase) {

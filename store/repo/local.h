@@ -31,6 +31,12 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const std::string& dir,
                                                     const LocalOpenOptions& options);
 
 // kNotFound (with "no Coffer repository at DIR") when DIR is not a repository.
+// For a server of an unencrypted repository: a check that opens each object
+// a client puts and recomputes its id (an encrypted repository's server has
+// no key, and the clients' AEAD tags protect the ids). Null for an encrypted
+// repository.
+Result<ObjectCheck> UnencryptedObjectCheck(ObjectStore& store);
+
 Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
                                                         const LocalOpenOptions& options,
                                                         const PassphraseFn& passphrase);

@@ -45,12 +45,18 @@ Status Repository::Initialize(ObjectStore& store, const InitOptions& options,
   return store.PutMeta(kMetaConfig, model::Encode(config));
 }
 
+Result<pb::RepoConfig> Repository::ReadConfig(ObjectStore& store) {
+  COFFER_ASSIGN_OR_RETURN(auto config_bytes, store.GetMeta(kMetaConfig));
+  if (!config_bytes) return Status::NotFound("the repository is not initialized");
+  pb::RepoConfig config;
+  COFFER_RETURN_IF_ERROR(model::Decode(*config_bytes, &config, "repository config"));
+  return config;
+}
+
 Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<ObjectStore> store,
                                                      const PassphraseFn& passphrase) {
   std::unique_ptr<Repository> repo(new Repository());
-  COFFER_ASSIGN_OR_RETURN(auto config_bytes, store->GetMeta(kMetaConfig));
-  if (!config_bytes) return Status::NotFound("the repository is not initialized");
-  COFFER_RETURN_IF_ERROR(model::Decode(*config_bytes, &repo->config_, "repository config"));
+  COFFER_ASSIGN_OR_RETURN(repo->config_, ReadConfig(*store));
   if (repo->config_.format_version() != kFormatVersion) {
     return Status::Unsupported("repository format " +
                                std::to_string(repo->config_.format_version()) +

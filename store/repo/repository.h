@@ -52,6 +52,10 @@ class Repository {
                                                   const PassphraseFn& passphrase);
   ~Repository();
 
+  // The repository's config, readable without the key. kNotFound if the
+  // store is not initialized.
+  static Result<pb::RepoConfig> ReadConfig(ObjectStore& store);
+
   const pb::RepoConfig& config() const { return config_; }
   const crypto::Sealer& sealer() const { return *sealer_; }
   const chunk::FastCdc& chunker() const { return *chunker_; }

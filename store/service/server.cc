@@ -254,6 +254,13 @@ class ObjectServiceImpl final : public ObjectService::Service {
                                          std::to_string(object.sealed().size()) +
                                          " bytes; at most " + std::to_string(kMaxObjectBytes));
         }
+        if (options_.check_object) {
+          Status valid = options_.check_object(kind, id, ViewOf(object.sealed()));
+          if (!valid.ok()) {
+            return Status::InvalidArgument("PutObjects: " + std::string(KindName(kind)) + " " +
+                                           id.short_hex() + " refused: " + valid.message());
+          }
+        }
         keys.emplace_back(kind, id);
       }
       for (int i = 0; i < req->objects_size(); ++i) {

@@ -51,6 +51,11 @@ struct ServerOptions {
   std::string tls_cert_pem;
   std::string tls_key_pem;
   std::string token;
+  // If set, called for every object a client puts, before anything of its
+  // request is stored; an error refuses the whole request (INVALID_ARGUMENT).
+  // `coffer serve` sets it for unencrypted repositories, whose object ids the
+  // server can recompute (store/repo/local.h, UnencryptedObjectCheck).
+  ObjectCheck check_object;
 };
 
 class ObjectServer {

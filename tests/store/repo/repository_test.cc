@@ -106,6 +106,27 @@ TEST_F(RepositoryTest, SwappedObjectsFailToOpen) {
   EXPECT_EQ(AsChars(*repo->ReadObject(ObjectKind::kChunk, a)), "first chunk");
 }
 
+TEST_F(RepositoryTest, ServerOfAnUnencryptedRepositoryChecksObjectIds) {
+  ASSERT_TRUE(InitLocalRepository(dir_, testing::CheapInitOptions(false), "").ok());
+  auto repo = OpenLocalRepository(dir_, {}, [] { return Result<std::string>(""); });
+  ASSERT_TRUE(repo.ok());
+  auto check = UnencryptedObjectCheck((*repo)->store());
+  ASSERT_TRUE(check.ok() && *check) << "no check for an unencrypted repository";
+  Bytes content = Bytes(AsBytes("some content").begin(), AsBytes("some content").end());
+  ObjectId id = (*repo)->sealer().IdOf(content);
+  Bytes sealed = *(*repo)->sealer().Seal(ObjectKind::kChunk, id, content);
+  EXPECT_TRUE((*check)(ObjectKind::kChunk, id, sealed).ok());
+  ObjectId other = (*repo)->sealer().IdOf(AsBytes("other content"));
+  EXPECT_EQ((*check)(ObjectKind::kChunk, other, sealed).code(), Code::kCorruption);
+}
+
+TEST_F(RepositoryTest, ServerOfAnEncryptedRepositoryHasNoObjectCheck) {
+  auto repo = InitAndOpen(dir_);
+  auto check = UnencryptedObjectCheck(repo->store());
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(*check);
+}
+
 TEST_F(RepositoryTest, LookupPathWalksTheSnapshotTree) {
   auto repo = InitAndOpen(dir_);
   WriteSession session(*repo, 1);

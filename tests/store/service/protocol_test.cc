@@ -187,6 +187,33 @@ class FullDiskStore final : public testing::StubObjectStore {
   Status Put(ObjectKind, const ObjectId&, ByteView) override { return Status::NoSpace("disk full"); }
 };
 
+// A server that checks objects (as `coffer serve` does for an unencrypted
+// repository) refuses a request with one bad object whole, and serves on.
+TEST(ObjectCheckTest, ObjectThatFailsTheCheckRefusesItsWholeRequest) {
+  TempDir tmp;
+  ServerOptions options;
+  options.check_object = [](ObjectKind, const ObjectId& id, ByteView) {
+    return id == TestId(13) ? Status::Corruption("content does not match its id") : Status::Ok();
+  };
+  ServedStore served(tmp.path(), nullptr, options);
+  auto remote = served.Connect();
+  ASSERT_NE(remote, nullptr);
+  for (uint32_t n : {11, 12, 13}) {
+    ASSERT_TRUE(remote->Put(ObjectKind::kChunk, TestId(n), TestValue(n, 100)).ok());
+  }
+  Status flushed = remote->Flush();
+  EXPECT_EQ(flushed.code(), Code::kInvalidArgument) << flushed.ToString();
+  EXPECT_NE(flushed.message().find("does not match its id"), std::string::npos) << flushed.message();
+  auto again = served.Connect();
+  ASSERT_NE(again, nullptr);
+  std::vector<ObjectId> ids = {TestId(11), TestId(12), TestId(13)};
+  auto present = again->Contains(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(present.ok());
+  EXPECT_EQ(*present, std::vector<bool>({false, false, false}));
+  ASSERT_TRUE(again->Put(ObjectKind::kChunk, TestId(11), TestValue(11, 100)).ok());
+  EXPECT_TRUE(again->Flush().ok());
+}
+
 TEST(RemoteObjectStoreErrorTest, FailedBackgroundBatchSurfacesOnEveryLaterCall) {
   TempDir tmp;
   FullDiskStore full;
