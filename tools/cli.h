@@ -77,5 +77,6 @@ void RegisterForget(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterProtect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

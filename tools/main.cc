@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   RegisterProtect(app, global, &exit_code);
   RegisterUnprotect(app, global, &exit_code);
   RegisterVerify(app, global, &exit_code);
+  RegisterGc(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);
