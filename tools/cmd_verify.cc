@@ -48,7 +48,8 @@ std::string State(const verify::DamagedObject& object) {
 }
 
 // All snapshots, or those named (each once, in the order given).
-Result<std::vector<Snapshot>> ChooseSnapshots(Repository& repo, const std::vector<std::string>& names) {
+Result<std::vector<Snapshot>> ChooseSnapshots(Repository& repo,
+                                              const std::vector<std::string>& names) {
   if (names.empty()) return repo.ListSnapshots();
   std::vector<Snapshot> out;
   std::set<SnapshotRef> seen;
@@ -98,7 +99,8 @@ void PrintJson(const verify::VerifyResult& result, double sample_percent, int64_
 void PrintText(const verify::VerifyResult& result, double sample_percent, int64_t nanos,
                bool quiet) {
   for (const verify::DamagedObject& object : result.damaged) {
-    std::string what = fmt::format("{} {} {}", State(object), KindName(object.kind), object.id.hex());
+    std::string what =
+        fmt::format("{} {} {}", State(object), KindName(object.kind), object.id.hex());
     if (object.uses.empty()) fmt::print("{}: {}\n", what, object.status.message());
     for (const verify::ObjectUse& use : object.uses) {
       fmt::print("{}: {}:{}\n", what, use.snapshot, EscapeName(use.path));
@@ -107,7 +109,8 @@ void PrintText(const verify::VerifyResult& result, double sample_percent, int64_
   }
   if (quiet) return;
   double secs = static_cast<double>(nanos) / 1e9;
-  fmt::print(stderr, "checked {} objects ({} trees, {} chunks{}) of {} snapshot{}: {} in {}, {}/s\n",
+  fmt::print(stderr,
+             "checked {} objects ({} trees, {} chunks{}) of {} snapshot{}: {} in {}, {}/s\n",
              result.objects_checked(), result.trees_checked, result.chunks_checked,
              result.sampled ? fmt::format(", a {}% sample", sample_percent) : "",
              result.snapshots.size(), result.snapshots.size() == 1 ? "" : "s",
@@ -121,6 +124,12 @@ void PrintText(const verify::VerifyResult& result, double sample_percent, int64_
   for (const auto& v : result.snapshots) affected += v.ok() ? 0 : 1;
   fmt::print(stderr, "coffer: {} objects damaged or missing, used by {} of {} snapshots\n",
              result.damaged.size(), affected, result.snapshots.size());
+  size_t trees = 0;
+  for (const auto& object : result.damaged) trees += object.kind == ObjectKind::kTree ? 1 : 0;
+  if (trees) {
+    fmt::print(stderr, "coffer: nothing below the {} damaged or missing trees could be checked\n",
+               trees);
+  }
 }
 
 int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {

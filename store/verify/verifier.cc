@@ -1,12 +1,14 @@
 #include "store/verify/verifier.h"
 
 #include <algorithm>
+#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "store/base/executor.h"
 #include "store/model/tree.h"
@@ -76,8 +78,8 @@ class CheckRun {
 
  private:
   static constexpr unsigned kTreeReaders = 2;
-  static constexpr size_t kReadAhead = 8;       // subtrees read ahead per directory
-  static constexpr size_t kBatchChunks = 64;    // chunks handed to a checker at once
+  static constexpr size_t kReadAhead = 8;     // subtrees read ahead per directory
+  static constexpr size_t kBatchChunks = 64;  // chunks handed to a checker at once
   static constexpr uint64_t kBatchBytes = 8u << 20;
 
   struct PendingChunk {
@@ -268,7 +270,9 @@ class Locator {
   // The number of distinct damaged objects `snapshot` uses.
   Result<uint64_t> Locate(const Snapshot& snapshot) {
     auto root = ObjectId::FromBytes(AsBytes(snapshot.record.root_tree_id()));
-    if (!root) return Status::Corruption("snapshot " + snapshot.name() + " has a malformed root tree id");
+    if (!root) {
+      return Status::Corruption("snapshot " + snapshot.name() + " has a malformed root tree id");
+    }
     found_.clear();
     snapshot_name_ = snapshot.name();
     COFFER_RETURN_IF_ERROR(Walk(*root, "/").status());
@@ -412,11 +416,10 @@ Result<VerifyResult> Verifier::Verify(const std::vector<Snapshot>& snapshots) {
   std::sort(result.damaged.begin(), result.damaged.end(), [](const auto& a, const auto& b) {
     return std::tie(a.kind, a.id) < std::tie(b.kind, b.id);
   });
-  result.damaged.erase(std::unique(result.damaged.begin(), result.damaged.end(),
-                                   [](const auto& a, const auto& b) {
-                                     return a.kind == b.kind && a.id == b.id;
-                                   }),
-                       result.damaged.end());
+  result.damaged.erase(
+      std::unique(result.damaged.begin(), result.damaged.end(),
+                  [](const auto& a, const auto& b) { return a.kind == b.kind && a.id == b.id; }),
+      result.damaged.end());
   progress_->locating = true;
   Locator locator(repo_, result.damaged);
   for (SnapshotVerdict& verdict : result.snapshots) {

@@ -32,10 +32,10 @@ struct VerifyOptions {
 };
 
 struct VerifyProgress {
-  std::atomic<uint64_t> objects{0};  // distinct objects checked so far
-  std::atomic<uint64_t> bytes{0};    // their plaintext bytes
-  std::atomic<uint64_t> damaged{0};  // damaged or missing objects found
-  std::atomic<bool> locating{false}; // naming the paths that use damaged objects
+  std::atomic<uint64_t> objects{0};   // distinct objects checked so far
+  std::atomic<uint64_t> bytes{0};     // their plaintext bytes
+  std::atomic<uint64_t> damaged{0};   // damaged or missing objects found
+  std::atomic<bool> locating{false};  // naming the paths that use damaged objects
 };
 
 // One place where a snapshot uses an object.
@@ -62,19 +62,19 @@ struct DamagedObject {
 struct SnapshotVerdict {
   Snapshot snapshot;
   uint64_t objects_checked = 0;
-  uint64_t bytes_checked = 0;   // plaintext
-  uint64_t damaged_objects = 0; // distinct damaged or missing objects it uses
+  uint64_t bytes_checked = 0;    // plaintext
+  uint64_t damaged_objects = 0;  // distinct damaged or missing objects it uses
   bool ok() const { return damaged_objects == 0; }
 };
 
 struct VerifyResult {
-  uint64_t trees_checked = 0;   // distinct
-  uint64_t chunks_checked = 0;  // distinct
-  uint64_t bytes_checked = 0;   // plaintext of the distinct objects checked
-  bool sampled = false;         // only a share of the chunks was checked
-  uint64_t seed = 0;            // the seed of the sample
-  std::vector<DamagedObject> damaged;     // ordered by kind, then id
-  std::vector<SnapshotVerdict> snapshots; // in the order given
+  uint64_t trees_checked = 0;              // distinct
+  uint64_t chunks_checked = 0;             // distinct
+  uint64_t bytes_checked = 0;              // plaintext of the distinct objects checked
+  bool sampled = false;                    // only a share of the chunks was checked
+  uint64_t seed = 0;                       // the seed of the sample
+  std::vector<DamagedObject> damaged;      // ordered by kind, then id
+  std::vector<SnapshotVerdict> snapshots;  // in the order given
 
   uint64_t objects_checked() const { return trees_checked + chunks_checked; }
   bool ok() const { return damaged.empty(); }
