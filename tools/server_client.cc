@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "store/base/unique_fd.h"
@@ -109,6 +110,13 @@ Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_d
   }
   service::ConnectOptions connect;
   connect.client_name = options.command_line;
+  // A server that dies under a long-lived client (a mount) is started again.
+  // A backup that was writing fails at its commit instead (ObjectStore).
+  connect.restart_server = [repo_dir, options] {
+    static std::mutex one_at_a_time;
+    std::lock_guard lock(one_at_a_time);
+    return StartServer(repo_dir, options);
+  };
   auto remote = service::RemoteObjectStore::Connect(address, connect);
   if (remote.ok()) return std::unique_ptr<ObjectStore>(std::move(remote).value());
   if (remote.status().code() != Code::kNotFound) return remote.status();

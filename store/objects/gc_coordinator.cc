@@ -48,9 +48,18 @@ void GcCoordinator::Refresh(std::span<const WriteId> writers) {
 Status GcCoordinator::Commit(WriteId writer, const std::function<Status()>& write_record) {
   std::lock_guard lock(mu_);
   DropLapsedWritersLocked();
-  // An unregistered writer's objects were never protected; that is harmless
-  // only if no collection has swept or is running.
-  if (writers_.count(writer) || (sweeps_completed_ == 0 && gc_id_ == 0)) {
+  if (writer != kNoWriter && !writers_.count(writer)) {
+    // Registered with another server process (this one restarted, and may
+    // have lost objects the writer was told were stored: they are durable
+    // only at a commit) or lapsed: nothing vouches for its objects.
+    return Status::Aborted(
+        "this backup's registration with the repository server was lost (the server restarted, "
+        "or the backup stalled for more than 10 minutes): nothing was committed; run the "
+        "backup again");
+  }
+  // A commit without registration (kNoWriter) had its objects unprotected;
+  // that is harmless only if no collection has swept or is running.
+  if (writer != kNoWriter || (sweeps_completed_ == 0 && gc_id_ == 0)) {
     COFFER_RETURN_IF_ERROR(write_record());
     writers_.erase(writer);
     MaybeClearLocked();

@@ -12,8 +12,11 @@
 // a writer is never told an object exists that the sweep is deleting.
 //
 // A writer that is not registered when it commits (its registration lapsed,
-// or the store restarted under it) cannot be vouched for: its commit is
-// refused once any sweep has completed in this process.
+// or the server restarted under it and may have lost objects it had
+// acknowledged but not yet flushed) cannot be vouched for: its commit is
+// refused. A commit without any registration (kNoWriter, tests and tools
+// that write directly) is refused once a sweep has completed or while a
+// collection runs.
 //
 // Memory: 8 bytes per touched object (a hash set of id prefixes) while any
 // writer or collection is active, plus 8 bytes per marked object during a

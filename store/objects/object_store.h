@@ -108,10 +108,11 @@ class ObjectStore {
   virtual Status RefreshWriters(std::span<const WriteId> writers) = 0;
 
   // Makes everything put so far durable, then writes the record durably and
-  // ends `writer`'s registration. kAborted if a garbage collection may have
-  // freed objects the writer relies on: `writer` is not registered (it
-  // lapsed, or the store restarted, or kNoWriter) and a collection has swept
-  // since; nothing is committed then, and the backup must run again.
+  // ends `writer`'s registration. kAborted, committing nothing, when the
+  // store cannot vouch for the writer's objects: `writer` is not registered
+  // here (it lapsed, or the server restarted and may have lost objects put
+  // since the last commit), or it is kNoWriter and a collection has swept or
+  // is running. The backup must then run again.
   virtual Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
                                 WriteId writer) = 0;
   // Snapshots of `group` (all groups when empty), ordered by group, then time.

@@ -1,5 +1,7 @@
 #include "store/service/remote_object_store.h"
 
+#include <functional>
+
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
 
@@ -38,14 +40,29 @@ bool ServerWasBusy(const grpc::Status& status) {
 }
 
 // Runs `call` with a fresh context until the server had a thread for it
-// (backing off up to 100 ms between tries, for at most a minute).
+// (backing off up to 100 ms between tries, for at most a minute). If the
+// server is gone and `restart` is set (a server started on demand), starts a
+// new one once and runs the call again: objects, snapshots and meta live in
+// the database, not in the server, so every call may be repeated.
 template <typename Call>
-grpc::Status WithRetry(Call&& call) {
+grpc::Status WithRetry(const std::function<Status()>& restart, Call&& call) {
   auto delay = std::chrono::milliseconds(1);
   auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  bool restarted = false;
   for (;;) {
     grpc::ClientContext ctx;
+    if (restarted) {
+      // The channel reconnects on its own; wait for it rather than fail fast.
+      ctx.set_wait_for_ready(true);
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    }
     grpc::Status status = call(ctx);
+    if (restart && !restarted && status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        IsTransportStatus(status)) {
+      restarted = true;
+      if (!restart().ok()) return status;
+      continue;
+    }
     if (!ServerWasBusy(status) || std::chrono::steady_clock::now() > give_up) return status;
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(100));
@@ -88,6 +105,7 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   }
   std::unique_ptr<RemoteObjectStore> store(new RemoteObjectStore());
   store->address_ = parsed;
+  store->restart_server_ = options.restart_server;
   store->protocol_version_ = options.protocol_version ? options.protocol_version : kProtocolVersion;
 
   grpc::ChannelArguments args;
@@ -114,7 +132,7 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   req.set_client(options.client_name);
   HelloResponse resp;
   auto deadline = std::chrono::system_clock::now() + options.timeout;
-  grpc::Status st = WithRetry([&](grpc::ClientContext& ctx) {
+  grpc::Status st = WithRetry({}, [&](grpc::ClientContext& ctx) {
     ctx.set_deadline(deadline);
     return store->rpc_->stub->Hello(&ctx, req, &resp);
   });
@@ -228,7 +246,7 @@ Status RemoteObjectStore::SendHello(std::span<const WriteId> writers) {
 
 Status RemoteObjectStore::SendBatch(const PutObjectsRequest& batch) {
   PutObjectsResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->PutObjects(&ctx, batch, &resp);
   }));
 }
@@ -313,7 +331,7 @@ Result<std::vector<bool>> RemoteObjectStore::Contains(ObjectKind kind,
                   ObjectId::kSize);
     }
     ContainsResponse resp;
-    COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
       return rpc_->stub->Contains(&ctx, req, &resp);
     })));
     if (resp.present().size() != n) {
@@ -334,7 +352,7 @@ Result<Bytes> RemoteObjectStore::Get(ObjectKind kind, const ObjectId& id) {
   req.set_kind(static_cast<uint32_t>(kind));
   req.set_id(id.bytes.data(), id.bytes.size());
   GetResponse resp;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->Get(&ctx, req, &resp);
   })));
   const std::string& s = resp.sealed();
@@ -350,7 +368,7 @@ Result<std::optional<Bytes>> RemoteObjectStore::GetMeta(std::string_view key) {
   req.set_protocol_version(version());
   req.set_key(std::string(key));
   GetMetaResponse resp;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->GetMeta(&ctx, req, &resp);
   })));
   if (!resp.found()) return std::optional<Bytes>();
@@ -368,7 +386,7 @@ Status RemoteObjectStore::PutMeta(std::string_view key, ByteView value) {
   req.set_key(std::string(key));
   req.set_value(value.data(), value.size());
   PutMetaResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->PutMeta(&ctx, req, &resp);
   }));
 }
@@ -378,7 +396,7 @@ Result<WriteId> RemoteObjectStore::BeginWrite(const std::optional<SnapshotRef>& 
   req.set_protocol_version(version());
   if (parent) SetRef(*parent, req.mutable_parent());
   BeginWriteResponse resp;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->BeginWrite(&ctx, req, &resp);
   })));
   std::lock_guard lock(mu_);
@@ -395,7 +413,7 @@ Status RemoteObjectStore::EndWrite(WriteId writer) {
   req.set_protocol_version(version());
   req.set_writer(writer);
   EndWriteResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->EndWrite(&ctx, req, &resp);
   }));
 }
@@ -413,7 +431,7 @@ Status RemoteObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed
   req.set_sealed_record(sealed_record.data(), sealed_record.size());
   req.set_writer(writer);
   CommitSnapshotResponse resp;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->CommitSnapshot(&ctx, req, &resp);
   })));
   std::lock_guard lock(mu_);
@@ -428,7 +446,7 @@ Result<std::vector<StoredSnapshot>> RemoteObjectStore::ListSnapshots(std::string
   req.set_group(std::string(group));
   std::vector<coffer::StoredSnapshot> out;
   Status bad_reply;
-  grpc::Status finished = WithRetry([&](grpc::ClientContext& ctx) {
+  grpc::Status finished = WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     std::unique_ptr<grpc::ClientReader<ListSnapshotsResponse>> reader =
         rpc_->stub->ListSnapshots(&ctx, req);
     out.clear();
@@ -451,7 +469,7 @@ Status RemoteObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
   req.set_protocol_version(version());
   SetRef(ref, req.mutable_ref());
   DeleteSnapshotResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->DeleteSnapshot(&ctx, req, &resp);
   }));
 }
@@ -462,7 +480,7 @@ Status RemoteObjectStore::SetSnapshotProtected(const SnapshotRef& ref, bool is_p
   SetRef(ref, req.mutable_ref());
   req.set_is_protected(is_protected);
   SetSnapshotProtectedResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->SetSnapshotProtected(&ctx, req, &resp);
   }));
 }
@@ -473,7 +491,7 @@ Status RemoteObjectStore::SetSnapshotNote(const SnapshotRef& ref, ByteView seale
   SetRef(ref, req.mutable_ref());
   req.set_sealed_note(sealed_note.data(), sealed_note.size());
   SetSnapshotNoteResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->SetSnapshotNote(&ctx, req, &resp);
   }));
 }
@@ -484,7 +502,7 @@ Result<GcStart> RemoteObjectStore::BeginGc() {
   req.set_protocol_version(version());
   GcStart start;
   Status bad_reply;
-  grpc::Status finished = WithRetry([&](grpc::ClientContext& ctx) {
+  grpc::Status finished = WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     std::unique_ptr<grpc::ClientReader<BeginGcResponse>> reader = rpc_->stub->BeginGc(&ctx, req);
     start = {};
     BeginGcResponse page;
@@ -516,7 +534,7 @@ Status RemoteObjectStore::AddGcMarks(uint64_t gc_id, std::span<const uint64_t> i
       }
     }
     AddGcMarksResponse resp;
-    COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+    COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
       return rpc_->stub->AddGcMarks(&ctx, req, &resp);
     })));
     if (n == 0) break;
@@ -530,7 +548,7 @@ Result<GcResult> RemoteObjectStore::FinishGc(uint64_t gc_id) {
   req.set_protocol_version(version());
   req.set_gc_id(gc_id);
   FinishGcResponse resp;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->FinishGc(&ctx, req, &resp);
   })));
   GcResult result;
@@ -547,7 +565,7 @@ Status RemoteObjectStore::AbortGc(uint64_t gc_id) {
   req.set_protocol_version(version());
   req.set_gc_id(gc_id);
   AbortGcResponse resp;
-  return FromGrpcStatus(WithRetry([&](grpc::ClientContext& ctx) {
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->AbortGc(&ctx, req, &resp);
   }));
 }

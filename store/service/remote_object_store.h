@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <set>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,10 @@ struct ConnectOptions {
   std::string tls_ca_pem;
   // Sent with every call as "authorization: Bearer TOKEN"; empty: none.
   std::string token;
+  // For a server started on demand: starts a new one when the server went
+  // away (killed, crashed) under a long-lived client such as a mount; the
+  // failed call then runs again. Empty: such a call fails.
+  std::function<Status()> restart_server;
 };
 
 class RemoteObjectStore final : public ObjectStore {
@@ -132,6 +137,7 @@ class RemoteObjectStore final : public ObjectStore {
   uint32_t repository_format_ = 0;
   std::chrono::milliseconds server_idle_exit_{0};
   std::unique_ptr<Rpc> rpc_;
+  std::function<Status()> restart_server_;
 
   std::mutex mu_;
   std::condition_variable changed_;          // queue, in-flight count, stop_

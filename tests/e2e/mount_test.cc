@@ -145,6 +145,19 @@ TEST_F(MountTest, DamagedChunkGivesEioOnThatFileOnly) {
   EXPECT_EQ(ReadFile(dir + "/small.txt"), "a small file kept inline");
 }
 
+// The mount is a long-lived client of the repository's server: when that
+// server dies, the next read starts a new one and goes on.
+TEST_F(MountTest, ServerKilledUnderTheMountIsStartedAgain) {
+  mkdir(source_.c_str(), 0755);
+  std::string content = RandomBytes(2 * 1024 * 1024 + 3, 77);
+  WriteFile(source_ + "/data.bin", content);
+  Backup({source_});
+  Mount();
+  ASSERT_TRUE(KillServersOf(repo_));
+  EXPECT_EQ(ReadFile(Latest() + source_ + "/data.bin"), content);
+  EXPECT_EQ(ServersOf(repo_).size(), 1u);
+}
+
 TEST_F(MountTest, FailsBeforeMountingOnBadInput) {
   mkdir(source_.c_str(), 0755);
   WriteFile(source_ + "/f", "x");

@@ -356,6 +356,15 @@ TYPED_TEST(ObjectStoreConformanceTest, CommitOfUnregisteredWriterAfterASweepIsAb
   EXPECT_EQ(this->Listed("host/a").size(), 1u);
 }
 
+TYPED_TEST(ObjectStoreConformanceTest, CommitOfAWriterTheStoreDoesNotKnowIsAborted) {
+  // As after a server restart: the id came from another server process.
+  Status commit = this->store().CommitSnapshot({"host/a", 1, TestId(101)}, TestValue(101, 40),
+                                               WriteId{0x5eed});
+  EXPECT_EQ(commit.code(), Code::kAborted) << commit.ToString();
+  EXPECT_NE(commit.message().find("run the backup again"), std::string::npos) << commit.message();
+  EXPECT_TRUE(this->Listed("host/a").empty());
+}
+
 TYPED_TEST(ObjectStoreConformanceTest, DeletedParentOfARegisteredWriterIsStillARoot) {
   this->Commit("host/a", 1, 100);
   const SnapshotRef parent{"host/a", 1, TestId(100)};
