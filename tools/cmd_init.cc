@@ -1,4 +1,6 @@
 // coffer init: create a repository.
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "store/repo/local.h"
@@ -13,7 +15,31 @@ struct InitArgs {
   uint64_t kdf_ops = crypto::KdfParams::Default().opslimit;
   std::string kdf_memory = "64M";
   int compression_level = 3;
+  std::string chunk_size;  // "MIN,AVG,MAX"; empty: the defaults
 };
+
+// "MIN,AVG,MAX", each a size such as 512K or 1M, checked by ChunkerParams::Validate.
+Result<chunk::ChunkerParams> ParseChunkSizes(std::string_view text) {
+  auto bad = [&](std::string why) {
+    return Status::InvalidArgument("invalid --chunk-size '" + std::string(text) + "': " + why);
+  };
+  uint64_t sizes[3];
+  std::string_view rest = text;
+  for (int i = 0; i < 3; ++i) {
+    const size_t comma = rest.find(',');
+    if ((i < 2) != (comma != std::string_view::npos)) return bad("give MIN,AVG,MAX, e.g. 256K,1M,4M");
+    auto size = ParseSize(rest.substr(0, comma));
+    if (!size.ok()) return bad(size.status().message());
+    if (*size > UINT32_MAX) return bad("a size is too large");
+    sizes[i] = *size;
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  chunk::ChunkerParams params{static_cast<uint32_t>(sizes[0]), static_cast<uint32_t>(sizes[1]),
+                              static_cast<uint32_t>(sizes[2])};
+  Status valid = params.Validate();
+  if (!valid.ok()) return bad(valid.message());
+  return params;
+}
 
 int RunInit(const GlobalOptions& global, const InitArgs& args) {
   if (global.repo.empty()) return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
@@ -24,6 +50,11 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
   auto memory = ParseSize(args.kdf_memory);
   if (!memory.ok()) return Fail(memory.status());
   options.kdf.memlimit = *memory;
+  if (!args.chunk_size.empty()) {
+    auto chunker = ParseChunkSizes(args.chunk_size);
+    if (!chunker.ok()) return Fail(chunker.status());
+    options.chunker = *chunker;
+  }
   std::string passphrase;
   if (options.encrypted) {
     auto p = ReadPassphrase(global, /*confirm=*/true);
@@ -58,6 +89,8 @@ void RegisterInit(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("--compression-level", args->compression_level, "zstd level, 1 to 19")
       ->check(CLI::Range(1, 19))
       ->capture_default_str();
+  cmd->add_option("--chunk-size", args->chunk_size,
+                  "Content-defined chunk sizes MIN,AVG,MAX (default 256K,1M,4M; AVG a power of two)");
   cmd->callback([&global, args, exit_code] { *exit_code = RunInit(global, *args); });
 }
 

@@ -56,6 +56,31 @@ TEST_F(ExitCodesTest, BadValuesExitWith2) {
   EXPECT_EQ(mode.code, 2) << mode.all();
 }
 
+TEST_F(ExitCodesTest, InitChunkSizeOutsideTheRulesExitsWith2) {
+  for (std::string bad : {"4K,2K,8K", "1K,3K,8K", "1K,4K,16M", "1K,4K", "1K,4K,8K,16K", "1K,x,8K"}) {
+    Output o = CofferRaw({"-r", tmp_ / "other", "init", "--chunk-size", bad}, PassEnv());
+    EXPECT_EQ(o.code, 2) << bad << ": " << o.all();
+    EXPECT_NE(o.err.find("--chunk-size"), std::string::npos) << bad << ": " << o.err;
+    struct stat st;
+    EXPECT_NE(stat((tmp_ / "other").c_str(), &st), 0) << bad << ": the folder was created";
+  }
+}
+
+TEST_F(ExitCodesTest, InitChunkSizeSetsTheChunksOfBackups) {
+  const std::string small = tmp_ / "small";
+  Output init = CofferRaw({"-r", small, "init", "--kdf-ops", "1", "--kdf-memory", "8K",
+                           "--chunk-size", "1K,4K,16K"}, PassEnv());
+  ASSERT_EQ(init.code, 0) << init.all();
+  WriteFile(tmp_ / "data", testing::RandomBytes(1 << 20, 7));
+  Output backup = CofferRaw({"-r", small, "backup", "--group", "host/x", "--json", tmp_ / "data"},
+                            PassEnv());
+  ASSERT_EQ(backup.code, 0) << backup.all();
+  // 1 MiB at a 4 KiB average: about 256 chunks; the default 1 MiB average gives a handful.
+  const uint64_t chunks = nlohmann::json::parse(backup.out).value("chunks_added", uint64_t{0});
+  EXPECT_GT(chunks, 64u) << backup.out;
+  EXPECT_LE(chunks, 1024u) << backup.out;
+}
+
 TEST_F(ExitCodesTest, NoRepositoryGivenExitsWith2) {
   Output o = CofferRaw({"snapshots"}, PassEnv());
   EXPECT_EQ(o.code, 2) << o.all();
