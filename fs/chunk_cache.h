@@ -1,17 +1,28 @@
 // ChunkCache: opened (authenticated, decompressed) chunks, bounded by their
 // total size and evicted least recently used first.
 //
-// Thread-safe. Concurrent requests for one chunk load it once: the first
-// caller runs the loader, the others wait for its result. Failures are not
-// cached, so a transient error is retried on the next read.
+// Chunks are opened by the cache's own loader threads, so different chunks
+// load in parallel while their number stays fixed: each load holds a few
+// copies of its chunk while it is fetched and opened, and the codecs keep
+// per-thread scratch buffers, so a fixed set of loaders bounds that memory
+// however many threads ask. Requests for one chunk load it once: the first
+// queues the load, the others wait for the same result. Readahead (Prefetch)
+// queues behind every pending Get and is dropped when too much is queued.
+// Failures are not cached, so a transient error is retried on the next read.
+//
+// Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "fs/lru_cache.h"
 #include "store/base/bytes.h"
@@ -26,21 +37,52 @@ class ChunkCache {
  public:
   using Loader = std::function<Result<Bytes>(const ObjectId&)>;
 
-  explicit ChunkCache(uint64_t capacity_bytes) : lru_(capacity_bytes) {}
+  // `load` runs on `loaders` threads of the cache's own.
+  ChunkCache(uint64_t capacity_bytes, Loader load, unsigned loaders = 3);
+  // Finishes the loads in progress; queued ones fail.
+  ~ChunkCache();
+  ChunkCache(const ChunkCache&) = delete;
+  ChunkCache& operator=(const ChunkCache&) = delete;
 
-  // The chunk `id`, from the cache or from `load`.
-  Result<ChunkPtr> Get(const ObjectId& id, const Loader& load);
+  // The chunk `id`, from the cache or loaded now.
+  Result<ChunkPtr> Get(const ObjectId& id);
+  // Queues a load of `id` if it is neither cached nor loading; false when it
+  // was not queued (already there, or too much readahead waiting).
+  bool Prefetch(const ObjectId& id);
+  // Whether `id` is cached or being loaded (no load, no change of order).
+  bool Has(const ObjectId& id) const;
+  // Blocks until no load is queued or running (for tests).
+  void WaitIdle() const;
 
   uint64_t loads() const;   // loader calls so far
   uint64_t used_bytes() const;
+  unsigned max_parallel_loads() const;  // the most loads that ran at once
 
  private:
   using Pending = std::shared_future<Result<ChunkPtr>>;
+  struct Load {
+    std::promise<Result<ChunkPtr>> promise;
+    Pending result;
+    bool wanted = false;   // a Get waits for it: in the demand queue
+    bool started = false;
+  };
+  void Work();
+  // Runs `load` and publishes the result; called by a loader without the lock.
+  void Run(const ObjectId& id, const std::shared_ptr<Load>& job);
 
+  const Loader load_;
   mutable std::mutex mu_;
+  std::condition_variable work_;
+  mutable std::condition_variable idle_;
   LruCache<ObjectId, ChunkPtr, ObjectIdHash> lru_;
-  std::unordered_map<ObjectId, Pending, ObjectIdHash> loading_;
+  std::unordered_map<ObjectId, std::shared_ptr<Load>, ObjectIdHash> loading_;
+  std::deque<ObjectId> wanted_;    // loads a reader waits for, first
+  std::deque<ObjectId> ahead_;     // readahead, when no reader waits
   uint64_t loads_ = 0;
+  unsigned running_ = 0;
+  unsigned max_running_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> loaders_;  // last: they use everything above
 };
 
 }  // namespace coffer::fs

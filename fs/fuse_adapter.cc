@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace coffer::fs {
@@ -58,6 +60,7 @@ fuse_entry_param ToEntry(const Attr& a) {
 }
 
 void Init(void* userdata, struct fuse_conn_info* conn) {
+  auto& fs = *static_cast<SnapshotFs*>(userdata);
   auto enable = [conn](unsigned cap) {
     if (conn->capable & cap) conn->want |= cap;
   };
@@ -65,7 +68,15 @@ void Init(void* userdata, struct fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;  // always plus: one round trip per entry fewer
   enable(FUSE_CAP_ASYNC_READ);
   enable(FUSE_CAP_PARALLEL_DIROPS);
-  enable(FUSE_CAP_POSIX_ACL);  // the kernel enforces stored ACLs (with default_permissions)
+  // The kernel enforces stored ACLs (with default_permissions) when others
+  // may use the mount. Otherwise it does not ask for ACLs on every access,
+  // and entries without attributes may answer ENOTSUP (see GetXattr).
+  if (fs.options().enforce_acls) enable(FUSE_CAP_POSIX_ACL);
+  fs.SetKernelEnforcesAcls((conn->want & FUSE_CAP_POSIX_ACL) != 0);
+  // Symlinks never change (`latest` gets a new inode for a new target), so
+  // the kernel may keep their targets: a path through `latest` then costs no
+  // readlink request per system call.
+  enable(FUSE_CAP_CACHE_SYMLINKS);
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   // Up to 1 MiB per request (libfuse derives max_pages from max_write).
   conn->max_write = 1u << 20;
@@ -152,20 +163,20 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
     auto* dir = reinterpret_cast<DirHandle*>(fi->fh);
     std::vector<char> buf(size);
     size_t used = 0;
-    for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < dir->items.size(); ++i) {
-      const DirItem& item = dir->items[i];
+    for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < dir->count(); ++i) {
+      std::string name(dir->NameAt(i));
       size_t room = size - used;
       size_t n;
+      off_t next = static_cast<off_t>(i + 1);
       if (plus) {
-        auto a = Fs(req).LookupItem(*dir, item);
+        auto a = Fs(req).LookupItem(*dir, i);
         if (!a.ok()) {
           if (used == 0) return ReplyStatus(req, a.status());
           break;
         }
         fuse_entry_param e = ToEntry(*a);
-        if (e.ino == 0) e.attr.st_ino = item.name == "." ? dir->ino : FUSE_ROOT_ID;
-        n = fuse_add_direntry_plus(req, buf.data() + used, room, item.name.c_str(), &e,
-                                   static_cast<off_t>(item.next_offset));
+        if (e.ino == 0) e.attr.st_ino = i == 0 ? dir->ino : FUSE_ROOT_ID;
+        n = fuse_add_direntry_plus(req, buf.data() + used, room, name.c_str(), &e, next);
         if (n > room) {
           if (e.ino) Fs(req).Forget(e.ino, 1);
           break;
@@ -174,9 +185,8 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
         struct stat st;
         std::memset(&st, 0, sizeof st);
         st.st_ino = i + 2;  // never 0: programs skip entries with inode 0
-        st.st_mode = item.type;
-        n = fuse_add_direntry(req, buf.data() + used, room, item.name.c_str(), &st,
-                              static_cast<off_t>(item.next_offset));
+        st.st_mode = dir->TypeAt(i);
+        n = fuse_add_direntry(req, buf.data() + used, room, name.c_str(), &st, next);
         if (n > room) break;
       }
       used += n;
@@ -219,12 +229,27 @@ void ReplyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
   }
 }
 
+bool IsAclName(std::string_view name) {
+  return name == "system.posix_acl_access" || name == "system.posix_acl_default";
+}
+
 void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Guard(req, "getxattr", [&] {
-    auto value = Fs(req).GetXattr(ino, name);
-    if (!value.ok()) return ReplyStatus(req, value.status());
-    if (!value->has_value()) return (void)fuse_reply_err(req, ENODATA);
-    ReplyXattrValue(req, **value, size);
+    auto found = Fs(req).GetXattr(ino, name);
+    if (!found.ok()) return ReplyStatus(req, found.status());
+    using Found = SnapshotFs::XattrLookup::Found;
+    switch (found->found) {
+      case Found::kValue:
+        return ReplyXattrValue(req, found->value, size);
+      case Found::kNoneHere:
+        // Like a filesystem without attributes, so `ls -l` stops asking for
+        // labels and ACLs on every file; but when the kernel enforces ACLs it
+        // asks for them itself, and there ENOTSUP would deny access.
+        if (!(IsAclName(name) && Fs(req).kernel_enforces_acls())) return (void)fuse_reply_err(req, ENOTSUP);
+        [[fallthrough]];
+      case Found::kAbsent:
+        return (void)fuse_reply_err(req, ENODATA);
+    }
   });
 }
 

@@ -1,5 +1,10 @@
 #include "fs/fuse_session.h"
 
+#include <poll.h>
+
+#include <cerrno>
+#include <cstdlib>
+
 namespace coffer::fs {
 
 namespace {
@@ -55,9 +60,25 @@ Status FuseSession::Loop() {
   fuse_loop_cfg_set_clone_fd(config, 0);
   int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
+  fuse_session_reset(session_);  // a signal ended the loop; ServeOne() may still answer
   // A signal ending the loop is a normal way to stop.
   if (rc < 0) return Status::FromErrno(-rc, "FUSE loop");
   return Status::Ok();
+}
+
+bool FuseSession::ServeOne(int timeout_ms) {
+  struct pollfd p = {fuse_session_fd(session_), POLLIN, 0};
+  int ready = poll(&p, 1, timeout_ms);
+  if (ready < 0) return errno == EINTR;
+  if (ready == 0) return true;
+  if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) return false;
+  struct fuse_buf buf = {};
+  int n = fuse_session_receive_buf(session_, &buf);
+  if (n > 0) fuse_session_process_buf(session_, &buf);
+  std::free(buf.mem);
+  // libfuse answers an unmount (ENODEV) with 0 and marks the session exited.
+  if (n == 0) return !fuse_session_exited(session_);
+  return n > 0 || n == -EINTR || n == -EAGAIN;
 }
 
 void FuseSession::Exit() { fuse_session_exit(session_); }

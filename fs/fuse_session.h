@@ -32,8 +32,13 @@ class FuseSession {
 
   // Serves requests on several threads until unmounted or signalled.
   Status Loop();
+  // After Loop(): answers at most one request that arrives within `timeout_ms`
+  // on this thread. False once the kernel side is gone (unmounted).
+  bool ServeOne(int timeout_ms);
   // Asks the loop to end (from any thread); the kernel side ends at unmount.
   void Exit();
+  // For notifications to the kernel (kernel_notifier.h).
+  struct fuse_session* raw() const { return session_; }
 
  private:
   FuseSession() = default;

@@ -22,14 +22,18 @@ class LruCache {
     return &it->second->value;
   }
 
-  // Inserts or replaces; a value costing more than the capacity is not kept.
+  // Whether `key` is present; does not count as a use.
+  bool Contains(const K& key) const { return index_.count(key) > 0; }
+
+  // Inserts or replaces. A value costing more than the capacity is kept
+  // alone, so the most recent one is always there (a huge directory read
+  // entry by entry must not be decoded again for every entry).
   void Insert(const K& key, V value, uint64_t cost) {
     Erase(key);
-    if (cost > capacity_) return;
     order_.push_front(Item{key, std::move(value), cost});
     index_.emplace(key, order_.begin());
     used_ += cost;
-    while (used_ > capacity_) Erase(order_.back().key);
+    while (used_ > capacity_ && order_.size() > 1) Erase(order_.back().key);
   }
 
   void Erase(const K& key) {

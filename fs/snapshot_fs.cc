@@ -43,6 +43,8 @@ struct SnapshotFs::Index {
 
 namespace {
 
+constexpr uint64_t kPage = 4096;
+
 int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -65,7 +67,7 @@ bool IsSyntheticDir(Node::Kind kind) {
 }
 
 bool IsDirectory(const Node& node) {
-  if (node.kind == Node::Kind::kEntry) return node.entry.type() == pb::Entry::DIRECTORY;
+  if (node.kind == Node::Kind::kEntry) return node.type == pb::Entry::DIRECTORY;
   return node.kind != Node::Kind::kLatest;
 }
 
@@ -84,16 +86,49 @@ const std::vector<uint8_t>& Zeros() {
 
 Status Stale() { return Status::NotFound("unknown inode"); }
 
+// Attributes of entries come from the stored entry alone.
+const Node& AnyEntry() {
+  static const Node node = [] {
+    Node n;
+    n.kind = Node::Kind::kEntry;
+    return n;
+  }();
+  return node;
+}
+
 }  // namespace
+
+size_t DirHandle::count() const {
+  return 2 + (listing ? static_cast<size_t>(listing->tree.entries_size()) : synthetic.size());
+}
+
+std::string_view DirHandle::NameAt(size_t index) const {
+  if (index == 0) return ".";
+  if (index == 1) return "..";
+  if (listing) return listing->tree.entries(static_cast<int>(index - 2)).name();
+  return synthetic[index - 2].name;
+}
+
+mode_t DirHandle::TypeAt(size_t index) const {
+  if (index < 2) return S_IFDIR;
+  if (listing) return TypeBits(listing->tree.entries(static_cast<int>(index - 2)).type());
+  return synthetic[index - 2].type;
+}
 
 SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
     : repo_(repo),
       options_(std::move(options)),
-      chunks_(options_.chunk_cache_bytes),
-      trees_(options_.tree_cache_bytes) {
+      inode_budget_(options_.cache_bytes / 8),
+      chunks_(options_.cache_bytes / 4,
+              [this](const ObjectId& id) { return repo_.ReadObject(ObjectKind::kChunk, id); }),
+      trees_(options_.cache_bytes / 8) {
   if (!options_.now_ns) options_.now_ns = SteadyNowNs;
   if (!options_.log) options_.log = [](const std::string&) {};
 }
+
+SnapshotFs::~SnapshotFs() = default;
+
+void SnapshotFs::SetKernelCache(KernelCache* kernel) { kernel_.store(kernel); }
 
 Status SnapshotFs::Start() {
   COFFER_ASSIGN_OR_RETURN(auto index, ListNow());
@@ -157,37 +192,51 @@ std::shared_ptr<const SnapshotFs::Index> SnapshotFs::CurrentIndex(bool refresh) 
   return index_;
 }
 
-Result<std::shared_ptr<const pb::Tree>> SnapshotFs::ReadTree(const std::string& id_bytes) {
+Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
   {
     std::lock_guard lock(trees_mu_);
-    if (auto* hit = trees_.Find(id_bytes)) return *hit;
+    if (auto* hit = trees_.Find(id)) return *hit;
   }
-  auto id = ObjectId::FromBytes(AsBytes(id_bytes));
-  if (!id) return Status::Corruption("directory with a malformed tree id");
-  COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTree(*id));
-  uint64_t cost = tree.ByteSizeLong() + 160 * static_cast<uint64_t>(tree.entries_size());
-  auto shared = std::make_shared<const pb::Tree>(std::move(tree));
+  auto listing = std::make_shared<Listing>();
+  COFFER_ASSIGN_OR_RETURN(listing->tree, repo_.ReadTree(id));
+  for (const pb::Entry& e : listing->tree.entries()) listing->any_xattrs |= e.xattrs_size() > 0;
+  // What the decoded tree occupies (its strings and repeated fields), not its encoding.
+  uint64_t cost = listing->tree.SpaceUsedLong() + 128;
+  TreePtr shared = std::move(listing);
   std::lock_guard lock(trees_mu_);
-  trees_.Insert(id_bytes, shared, cost);
+  trees_.Insert(id, shared, cost);
   return shared;
 }
 
-Result<std::shared_ptr<const pb::Tree>> SnapshotFs::TreeOf(const Node& node) {
-  if (node.kind == Node::Kind::kSnapshot) return ReadTree(node.snapshot->record.root_tree_id());
-  if (node.kind == Node::Kind::kEntry && node.entry.type() == pb::Entry::DIRECTORY) {
-    return ReadTree(node.entry.subtree_id());
+uint64_t SnapshotFs::tree_cache_bytes() const {
+  std::lock_guard lock(trees_mu_);
+  return trees_.used();
+}
+
+Result<SnapshotFs::TreePtr> SnapshotFs::TreeOf(const Node& node) {
+  if (node.kind == Node::Kind::kSnapshot ||
+      (node.kind == Node::Kind::kEntry && node.type == pb::Entry::DIRECTORY)) {
+    return ReadTree(node.subtree);
   }
   return Status::InvalidArgument("not a directory");
 }
 
-Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const Index& index) const {
+Result<std::pair<SnapshotFs::TreePtr, const pb::Entry*>> SnapshotFs::EntryOf(const Node& node) {
+  COFFER_ASSIGN_OR_RETURN(TreePtr tree, ReadTree(node.holder));
+  const pb::Entry* entry = model::FindEntry(tree->tree, node.name);
+  if (!entry) return Status::Corruption("entry " + node.name + " is missing from its tree");
+  return std::make_pair(std::move(tree), entry);
+}
+
+Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
+                        const Index& index) const {
   Attr a;
   a.ino = ino;
   struct stat& st = a.st;
   st.st_ino = ino;
   st.st_blksize = 1 << 20;
   if (node.kind == Node::Kind::kEntry) {
-    const pb::Entry& e = node.entry;
+    const pb::Entry& e = *entry;
     bool dir = e.type() == pb::Entry::DIRECTORY;
     st.st_mode = TypeBits(e.type()) | (e.mode() & 07777);
     st.st_nlink = e.nlink() ? e.nlink() : (dir ? 2 : 1);
@@ -211,19 +260,15 @@ Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const Index& index) cons
       t = index.newest;
       break;
     case Node::Kind::kType:
-      if (auto* type = index.FindType(node.path)) t = type->newest;
+      if (auto* type = index.FindType(node.name)) t = type->newest;
       break;
     case Node::Kind::kGroup:
-    case Node::Kind::kLatest: {
-      std::string group = node.kind == Node::Kind::kGroup
-                              ? node.path
-                              : node.path.substr(0, node.path.rfind('/'));
-      if (auto* g = index.FindGroup(group)) {
-        t = g->newest;
-        if (node.kind == Node::Kind::kLatest) st.st_size = static_cast<off_t>(g->newest_name.size());
-      }
+      if (auto* g = index.FindGroup(node.name)) t = g->newest;
       break;
-    }
+    case Node::Kind::kLatest:
+      t = node.snapshot->ref.time_ns;
+      st.st_size = static_cast<off_t>(model::FormatTime(t).size());
+      break;
     case Node::Kind::kSnapshot:
       t = node.snapshot->ref.time_ns;
       break;
@@ -244,42 +289,54 @@ Result<uint64_t> SnapshotFs::AcquireSynthetic(const NodePtr& parent, std::string
   std::string name(name_view);
   auto node = std::make_shared<Node>();
   node->parent = 0;
-  node->name = name;
+  std::string key;
+  bool pinned = true;
   switch (parent->kind) {
     case Node::Kind::kRoot:
       if (!index.FindType(name)) return Status::NotFound(name);
       node->kind = Node::Kind::kType;
-      node->path = name;
+      node->name = name;
       break;
     case Node::Kind::kType: {
-      const Index::Type* type = index.FindType(parent->path);
+      const Index::Type* type = index.FindType(parent->name);
       if (!type || !type->groups.count(name)) return Status::NotFound(name);
       node->kind = Node::Kind::kGroup;
-      node->path = parent->path + "/" + name;
+      node->name = parent->name + "/" + name;
       break;
     }
     case Node::Kind::kGroup: {
-      const Index::Group* g = index.FindGroup(parent->path);
+      const Index::Group* g = index.FindGroup(parent->name);
       if (!g) return Status::NotFound(name);
-      node->path = parent->path + "/" + name;
+      node->name = parent->name + "/" + name;
       if (name == "latest") {
+        // One inode per target: when a newer snapshot arrives, the kernel's
+        // next lookup finds a different inode and drops the cached link.
         node->kind = Node::Kind::kLatest;
+        node->snapshot = g->by_time.at(g->newest_name);
+        key = "s:" + node->name + "@" + g->newest_name;
+        pinned = false;
         break;
       }
       auto it = g->by_time.find(name);
       if (it == g->by_time.end()) return Status::NotFound(name);
       node->kind = Node::Kind::kSnapshot;
       node->snapshot = it->second;
+      auto root = ObjectId::FromBytes(AsBytes(it->second->record.root_tree_id()));
+      if (!root) return Status::Corruption("snapshot " + node->name + " has a malformed root tree id");
+      node->subtree = *root;
       break;
     }
     default:
       return Status::NotFound(name);
   }
+  if (key.empty()) key = "s:" + node->name;
   NodePtr made = node;
-  return inodes_.Acquire("s:" + node->path, [&] { return made; }, /*pinned=*/true);
+  return inodes_.Acquire(key, [&] { return made; }, pinned);
 }
 
-Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, const pb::Entry& entry) {
+Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, const pb::Entry& entry,
+                                      bool xattrs_nearby) {
+  Status failure = Status::Ok();
   bool shared = entry.nlink() > 1 && entry.type() != pb::Entry::DIRECTORY;
   std::string key = shared ? "h:" + parent.snapshot->ref.id.hex() + ":" + std::to_string(entry.device()) +
                                  ":" + std::to_string(entry.inode())
@@ -289,17 +346,34 @@ Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, c
       [&] {
         auto node = std::make_shared<Node>();
         node->kind = Node::Kind::kEntry;
+        node->type = entry.type();
+        node->has_xattrs = entry.xattrs_size() > 0;
+        node->xattrs_nearby = xattrs_nearby;
         node->parent = parent_ino;
         node->name = entry.name();
         node->snapshot = parent.snapshot;
-        node->entry = entry;
+        node->holder = parent.subtree;
+        if (entry.type() == pb::Entry::DIRECTORY) {
+          auto subtree = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
+          if (subtree) node->subtree = *subtree;
+          else failure = Status::Corruption("directory " + entry.name() + " has a malformed tree id");
+        }
         return NodePtr(std::move(node));
       },
       /*pinned=*/false);
-  NodePtr node = inodes_.Get(ino);
-  if (!node) return Stale();
+  if (!failure.ok()) {
+    inodes_.Forget(ino, 1);
+    return failure;
+  }
+  if (inodes_.bytes() > inode_budget_) {
+    if (KernelCache* kernel = kernel_.load()) kernel->Trim();
+  }
   static const Index kEmpty;
-  return AttrOf(ino, *node, kEmpty);
+  return AttrOf(ino, AnyEntry(), &entry, kEmpty);
+}
+
+std::vector<Eviction> SnapshotFs::TakeEvictions(size_t max) {
+  return inodes_.TakeEvictions(inode_budget_, max);
 }
 
 Result<Attr> SnapshotFs::Lookup(uint64_t parent_ino, std::string_view name) {
@@ -310,15 +384,13 @@ Result<Attr> SnapshotFs::Lookup(uint64_t parent_ino, std::string_view name) {
     COFFER_ASSIGN_OR_RETURN(uint64_t ino, AcquireSynthetic(parent, name, *index));
     NodePtr node = inodes_.Get(ino);
     if (!node) return Stale();
-    return AttrOf(ino, *node, *index);
+    return AttrOf(ino, *node, nullptr, *index);
   }
-  if (parent->kind != Node::Kind::kSnapshot && parent->kind != Node::Kind::kEntry) {
-    return Status::NotFound(std::string(name));
-  }
+  if (!IsDirectory(*parent)) return Status::NotFound(std::string(name));
   COFFER_ASSIGN_OR_RETURN(auto tree, TreeOf(*parent));
-  const pb::Entry* entry = model::FindEntry(*tree, name);
+  const pb::Entry* entry = model::FindEntry(tree->tree, name);
   if (!entry) return Status::NotFound(std::string(name));
-  return AcquireChild(parent_ino, *parent, *entry);
+  return AcquireChild(parent_ino, *parent, *entry, tree->any_xattrs);
 }
 
 void SnapshotFs::Forget(uint64_t ino, uint64_t n) { inodes_.Forget(ino, n); }
@@ -326,23 +398,24 @@ void SnapshotFs::Forget(uint64_t ino, uint64_t n) { inodes_.Forget(ino, n); }
 Result<Attr> SnapshotFs::GetAttr(uint64_t ino) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
-  bool synthetic = node->kind != Node::Kind::kEntry && node->kind != Node::Kind::kSnapshot;
+  if (node->kind == Node::Kind::kEntry) {
+    COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
+    static const Index kEmpty;
+    return AttrOf(ino, *node, found.second, kEmpty);
+  }
+  bool synthetic = node->kind != Node::Kind::kSnapshot;
   auto index = CurrentIndex(/*refresh=*/synthetic);
-  return AttrOf(ino, *node, *index);
+  return AttrOf(ino, *node, nullptr, *index);
 }
 
 Result<std::string> SnapshotFs::ReadLink(uint64_t ino) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
-  if (node->kind == Node::Kind::kEntry && node->entry.type() == pb::Entry::SYMLINK) {
-    return node->entry.symlink_target();
+  if (node->kind == Node::Kind::kEntry && node->type == pb::Entry::SYMLINK) {
+    COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
+    return found.second->symlink_target();
   }
-  if (node->kind == Node::Kind::kLatest) {
-    auto index = CurrentIndex(/*refresh=*/true);
-    const Index::Group* g = index->FindGroup(node->path.substr(0, node->path.rfind('/')));
-    if (!g) return Status::NotFound("the group has no snapshots");
-    return g->newest_name;
-  }
+  if (node->kind == Node::Kind::kLatest) return model::FormatTime(node->snapshot->ref.time_ns);
   return Status::InvalidArgument("not a symlink");
 }
 
@@ -352,39 +425,37 @@ Result<std::unique_ptr<DirHandle>> SnapshotFs::OpenDir(uint64_t ino) {
   if (!IsDirectory(*node)) return Status::InvalidArgument("not a directory");
   auto dir = std::make_unique<DirHandle>();
   dir->ino = ino;
-  auto add = [&](std::string name, mode_t type) {
-    dir->items.push_back(DirItem{std::move(name), type, dir->items.size() + 1});
-  };
-  add(".", S_IFDIR);
-  add("..", S_IFDIR);
+  dir->node = node;
   if (IsSyntheticDir(node->kind)) {
     auto index = CurrentIndex(/*refresh=*/true);
+    auto add = [&](const std::string& name, mode_t type) { dir->synthetic.push_back(DirItem{name, type}); };
     if (node->kind == Node::Kind::kRoot) {
       for (const auto& [name, type] : index->types) add(name, S_IFDIR);
     } else if (node->kind == Node::Kind::kType) {
-      if (auto* type = index->FindType(node->path)) {
+      if (auto* type = index->FindType(node->name)) {
         for (const auto& [name, g] : type->groups) add(name, S_IFDIR);
       }
-    } else if (auto* g = index->FindGroup(node->path)) {
+    } else if (auto* g = index->FindGroup(node->name)) {
       for (const auto& [name, snap] : g->by_time) add(name, S_IFDIR);
       add("latest", S_IFLNK);
     }
     return dir;
   }
-  COFFER_ASSIGN_OR_RETURN(auto tree, TreeOf(*node));
+  COFFER_ASSIGN_OR_RETURN(dir->listing, TreeOf(*node));
   dir->immutable = true;
-  dir->items.reserve(tree->entries_size() + 2);
-  for (const pb::Entry& e : tree->entries()) add(e.name(), TypeBits(e.type()));
   return dir;
 }
 
-Result<Attr> SnapshotFs::LookupItem(const DirHandle& dir, const DirItem& item) {
-  if (item.name == "." || item.name == "..") {
+Result<Attr> SnapshotFs::LookupItem(const DirHandle& dir, size_t index) {
+  if (index < 2) {
     Attr a;
-    a.st.st_mode = item.type;
+    a.st.st_mode = S_IFDIR;
     return a;
   }
-  return Lookup(dir.ino, item.name);
+  if (!dir.listing) return Lookup(dir.ino, dir.NameAt(index));
+  // The open listing holds the entry: no tree lookup.
+  return AcquireChild(dir.ino, *dir.node, dir.listing->tree.entries(static_cast<int>(index - 2)),
+                      dir.listing->any_xattrs);
 }
 
 std::string SnapshotFs::PathOf(const Node& node) const {
@@ -393,7 +464,7 @@ std::string SnapshotFs::PathOf(const Node& node) const {
   for (int depth = 0; depth < 4096; ++depth) {
     NodePtr p = inodes_.Get(parent);
     if (!p) return "?/" + path;
-    if (p->kind != Node::Kind::kEntry) return p->path + "/" + path;
+    if (p->kind != Node::Kind::kEntry) return p->name + "/" + path;
     path = p->name + "/" + path;
     parent = p->parent;
   }
@@ -403,27 +474,81 @@ std::string SnapshotFs::PathOf(const Node& node) const {
 Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
-  if (node->kind != Node::Kind::kEntry || node->entry.type() != pb::Entry::FILE) {
+  if (node->kind != Node::Kind::kEntry || node->type != pb::Entry::FILE) {
     return Status::InvalidArgument("not a regular file");
   }
+  COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
   auto file = std::make_unique<FileHandle>();
-  file->node = node;
-  file->starts.reserve(node->entry.extents_size() + 1);
+  file->ino = ino;
+  file->entry = *found.second;
+  file->starts.reserve(file->entry.extents_size() + 1);
   uint64_t offset = 0;
   file->starts.push_back(0);
-  for (const pb::Extent& e : node->entry.extents()) {
+  for (const pb::Extent& e : file->entry.extents()) {
     offset += e.size();
     file->starts.push_back(offset);
   }
+  file->offered.assign(file->entry.extents_size(), false);
   file->path = PathOf(*node);
   return file;
 }
 
-Result<ReadData> SnapshotFs::Read(const FileHandle& file, uint64_t offset, size_t size) {
-  const pb::Entry& entry = file.node->entry;
+void SnapshotFs::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, bool* random) {
+  // The kernel's own readahead sends several reads at once, so they may
+  // arrive a little out of order: near the expected offset counts as sequential.
+  constexpr uint64_t kSlack = 2ull << 20;
+  std::vector<ObjectId> ahead;
+  {
+    std::lock_guard lock(file.mu);
+    bool continues = file.any_read ? offset + kSlack >= file.expected && offset <= file.expected + kSlack
+                                   : offset == 0;
+    file.any_read = true;
+    file.sequential_run = continues ? file.sequential_run + 1 : 0;
+    file.expected = continues ? std::max(file.expected, end) : end;
+    *random = !continues;
+    if (!continues || options_.readahead_bytes == 0) return;
+    uint64_t from = std::max(end, file.readahead_to);
+    uint64_t to = std::min<uint64_t>(file.entry.size(), end + options_.readahead_bytes);
+    if (from >= to) return;
+    file.readahead_to = to;
+    size_t i = static_cast<size_t>(std::upper_bound(file.starts.begin(), file.starts.end(), from) -
+                                   file.starts.begin()) - 1;
+    for (; i + 1 < file.starts.size() && file.starts[i] < to; ++i) {
+      const std::string& raw = file.entry.extents(static_cast<int>(i)).chunk_id();
+      auto id = ObjectId::FromBytes(AsBytes(raw));
+      if (id && !chunks_.Has(*id)) ahead.push_back(*id);
+    }
+  }
+  // Errors are left for the read that needs the chunk to report.
+  for (const ObjectId& id : ahead) chunks_.Prefetch(id);
+}
+
+void SnapshotFs::OfferChunk(FileHandle& file, size_t extent, const ChunkPtr& chunk) {
+  KernelCache* kernel = kernel_.load();
+  if (!kernel) return;
+  {
+    std::lock_guard lock(file.mu);
+    if (file.offered[extent]) return;
+    file.offered[extent] = true;
+  }
+  // Only whole pages: the kernel keeps a page only when it gets all of it
+  // (or everything up to the end of the file).
+  uint64_t start = file.starts[extent];
+  uint64_t stop = file.starts[extent + 1];
+  uint64_t first = (start + kPage - 1) / kPage * kPage;
+  uint64_t last = stop == file.entry.size() ? stop : stop / kPage * kPage;
+  if (first >= last) return;
+  ByteView data(chunk->data() + (first - start), static_cast<size_t>(last - first));
+  kernel->Offer(file.ino, first, data, chunk);
+}
+
+Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size) {
+  const pb::Entry& entry = file.entry;
   ReadData data;
   uint64_t end = std::min<uint64_t>(entry.size(), offset + size);
   if (offset >= end) return data;
+  bool random = false;
+  PlanReadahead(file, offset, end, &random);
   const std::vector<uint8_t>& zeros = Zeros();
   auto add_zeros = [&](uint64_t n) {
     while (n > 0) {
@@ -454,9 +579,7 @@ Result<ReadData> SnapshotFs::Read(const FileHandle& file, uint64_t offset, size_
       auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
       Result<ChunkPtr> chunk = Status::Corruption("malformed chunk id");
       if (id) {
-        chunk = chunks_.Get(*id, [this](const ObjectId& cid) {
-          return repo_.ReadObject(ObjectKind::kChunk, cid);
-        });
+        chunk = chunks_.Get(*id);
         if (chunk.ok() && (*chunk)->size() != extent.size()) {
           chunk = Status::Corruption("chunk " + id->short_hex() + " has the wrong size");
         }
@@ -470,6 +593,7 @@ Result<ReadData> SnapshotFs::Read(const FileHandle& file, uint64_t offset, size_
       uint64_t within = pos - file.starts[i];
       data.iov.push_back({const_cast<uint8_t*>((*chunk)->data() + within),
                           static_cast<size_t>(piece_end - pos)});
+      if (random) OfferChunk(file, i, *chunk);
       data.keep.push_back(std::move(chunk).value());
     }
     pos = piece_end;
@@ -479,8 +603,10 @@ Result<ReadData> SnapshotFs::Read(const FileHandle& file, uint64_t offset, size_
   return data;
 }
 
+void SnapshotFs::WaitForReadahead() { chunks_.WaitIdle(); }
+
 Result<std::optional<uint64_t>> SnapshotFs::Seek(const FileHandle& file, uint64_t offset, int whence) {
-  const pb::Entry& entry = file.node->entry;
+  const pb::Entry& entry = file.entry;
   uint64_t size = entry.size();
   if (offset >= size) return std::optional<uint64_t>();
   const size_t count = static_cast<size_t>(entry.extents_size());
@@ -503,26 +629,36 @@ Result<std::optional<uint64_t>> SnapshotFs::Seek(const FileHandle& file, uint64_
   return std::optional<uint64_t>(std::min(size, std::max(offset, file.starts[count])));
 }
 
-Result<std::optional<std::string>> SnapshotFs::GetXattr(uint64_t ino, std::string_view name) {
+Result<SnapshotFs::XattrLookup> SnapshotFs::GetXattr(uint64_t ino, std::string_view name) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
-  if (node->kind == Node::Kind::kEntry) {
-    for (const pb::Xattr& x : node->entry.xattrs()) {
-      if (x.name() == name) return std::optional<std::string>(x.value());
+  XattrLookup out;
+  bool entry = node->kind == Node::Kind::kEntry;
+  if (!entry || !node->has_xattrs) {  // most entries: no tree needed
+    out.found = entry && node->xattrs_nearby ? XattrLookup::Found::kAbsent : XattrLookup::Found::kNoneHere;
+    return out;
+  }
+  COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
+  out.found = XattrLookup::Found::kAbsent;
+  for (const pb::Xattr& x : found.second->xattrs()) {
+    if (x.name() == name) {
+      out.found = XattrLookup::Found::kValue;
+      out.value = x.value();
+      break;
     }
   }
-  return std::optional<std::string>();
+  return out;
 }
 
 Result<std::string> SnapshotFs::ListXattr(uint64_t ino) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
   std::string names;
-  if (node->kind == Node::Kind::kEntry) {
-    for (const pb::Xattr& x : node->entry.xattrs()) {
-      names += x.name();
-      names.push_back('\0');
-    }
+  if (node->kind != Node::Kind::kEntry || !node->has_xattrs) return names;
+  COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
+  for (const pb::Xattr& x : found.second->xattrs()) {
+    names += x.name();
+    names.push_back('\0');
   }
   return names;
 }

@@ -8,9 +8,19 @@
 // The type, group and snapshot directories are synthetic (mode 0555, owned by
 // the mounting user, times of the newest snapshot below them). The snapshot
 // list is read again when a synthetic directory is used and the last listing
-// is older than `refresh_after`, so new snapshots appear without remounting.
+// is older than `refresh_after`, so new snapshots appear without remounting;
+// a new newest snapshot gives `latest` a new inode, so the kernel may cache
+// the link's target.
+//
 // Trees are read lazily, one directory at a time, and kept in a bounded cache;
-// chunks come from a ChunkCache.
+// chunks come from a ChunkCache. Memory is bounded by `cache_bytes`, split
+// between opened chunks, trees and the inode table (which asks the kernel,
+// through KernelCache, to drop old names when it is over its share).
+//
+// Reads: a handle that reads sequentially has the next chunks opened by the
+// cache's loaders (readahead), so opening them overlaps with the reader; a handle
+// that reads at random offers the rest of every chunk it had to open to the
+// kernel's page cache, so later reads nearby need no request at all.
 //
 // Thread-safe. All data access goes through `Repository&`, which must remain
 // live while this SnapshotFs is in use.
@@ -19,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -37,16 +48,36 @@
 namespace coffer::fs {
 
 struct FsOptions {
-  uint64_t chunk_cache_bytes = 64ull << 20;
-  uint64_t tree_cache_bytes = 32ull << 20;
+  // Memory for caches: a quarter for opened chunks, an eighth for directory
+  // listings, an eighth for the inodes the kernel remembers. The rest is
+  // left for chunks being fetched and opened, and the allocator's slack.
+  uint64_t cache_bytes = 64ull << 20;
+  // How far a sequential reader's chunks are opened ahead of its reads.
+  uint64_t readahead_bytes = 4ull << 20;
   std::chrono::milliseconds refresh_after{2000};
   std::string group;  // show only this group ("host/web1"); all when empty
+  // Have the kernel enforce stored POSIX ACLs (needed when other users may
+  // use the mount; the user who mounted holds the key and can read it all).
+  bool enforce_acls = false;
   // Seams for tests: a monotonic clock in nanoseconds, and where damage is reported.
   std::function<int64_t()> now_ns;
   std::function<void(const std::string&)> log;
   // Owner of the synthetic directories.
   uid_t uid = 0;
   gid_t gid = 0;
+};
+
+// What SnapshotFs tells the kernel's caches besides answering requests.
+// The FUSE side implements it (kernel_notifier.h); calls must not block.
+class KernelCache {
+ public:
+  virtual ~KernelCache() = default;
+  // File data the kernel has not asked for: `data` is [offset, offset +
+  // data.size()) of file `ino`, whole pages (or up to the end of the file);
+  // `keep` owns the memory.
+  virtual void Offer(uint64_t ino, uint64_t offset, ByteView data, ChunkPtr keep) = 0;
+  // The inode table is over its share: drop SnapshotFs::TakeEvictions().
+  virtual void Trim() = 0;
 };
 
 // What lookup and getattr answer.
@@ -56,25 +87,46 @@ struct Attr {
   double timeout = 0;  // seconds the kernel may cache it
 };
 
-// One entry of a directory listing.
+// A directory inside a snapshot, as read from the repository.
+struct Listing {
+  pb::Tree tree;
+  bool any_xattrs = false;  // some entry has extended attributes
+};
+
+// One entry of a synthetic directory's listing.
 struct DirItem {
   std::string name;
   mode_t type = 0;  // S_IFDIR, S_IFREG, ...
-  uint64_t next_offset = 0;
 };
 
 // An open directory: its listing, fixed at open so offsets stay meaningful.
+// Item 0 is ".", item 1 "..", then the entries.
 struct DirHandle {
   uint64_t ino = 0;
-  bool immutable = false;      // inside a snapshot: the kernel may cache the listing
-  std::vector<DirItem> items;  // ".", "..", then the entries
+  NodePtr node;
+  bool immutable = false;                  // inside a snapshot: the kernel may cache the listing
+  std::shared_ptr<const Listing> listing;  // inside a snapshot: the entries
+  std::vector<DirItem> synthetic;          // synthetic directories: the entries
+
+  size_t count() const;
+  std::string_view NameAt(size_t index) const;
+  mode_t TypeAt(size_t index) const;
 };
 
-// An open file: its entry and the start offset of every extent.
+// An open file: its entry and the start offset of every extent, and how it
+// has been read so far.
 struct FileHandle {
-  NodePtr node;
+  uint64_t ino = 0;
+  pb::Entry entry;
   std::vector<uint64_t> starts;  // starts[i] = offset of extent i; one past the end: the sum
   std::string path;              // for log lines: "host/web1/TIME/etc/fstab"
+
+  std::mutex mu;                 // guards the read state below
+  bool any_read = false;
+  uint64_t expected = 0;         // where a sequential reader reads next
+  unsigned sequential_run = 0;   // reads in a row that continued the previous one
+  uint64_t readahead_to = 0;     // chunks before this offset were queued for opening
+  std::vector<bool> offered;     // per extent: offered to the kernel already
 };
 
 // The data of one read: iovecs into chunks kept alive by `keep`.
@@ -90,9 +142,13 @@ class SnapshotFs {
   static constexpr double kSyntheticTimeout = 1;
 
   SnapshotFs(Repository& repo, FsOptions options);
+  ~SnapshotFs();
 
   // Lists the snapshots once; an error here means the repository is unusable.
   Status Start();
+  // Where offers and trims go; nullptr (the default) for none. `kernel` must
+  // remain live while set; clear it before destroying it.
+  void SetKernelCache(KernelCache* kernel);
 
   // Counts one kernel lookup of the returned inode.
   Result<Attr> Lookup(uint64_t parent, std::string_view name);
@@ -103,46 +159,78 @@ class SnapshotFs {
   Result<std::unique_ptr<DirHandle>> OpenDir(uint64_t ino);
   // For readdirplus: the item at `index` of an open directory, looked up
   // (counts one lookup). "." and ".." give ino 0 (not looked up).
-  Result<Attr> LookupItem(const DirHandle& dir, const DirItem& item);
+  Result<Attr> LookupItem(const DirHandle& dir, size_t index);
 
   Result<std::unique_ptr<FileHandle>> Open(uint64_t ino);
-  Result<ReadData> Read(const FileHandle& file, uint64_t offset, size_t size);
+  Result<ReadData> Read(FileHandle& file, uint64_t offset, size_t size);
   // SEEK_DATA / SEEK_HOLE; nullopt means ENXIO (no data or hole at or after `offset`).
   Result<std::optional<uint64_t>> Seek(const FileHandle& file, uint64_t offset, int whence);
 
-  // nullopt: no such attribute (ENODATA).
-  Result<std::optional<std::string>> GetXattr(uint64_t ino, std::string_view name);
+  // What GetXattr finds. kNoneHere: neither the entry nor any other entry of
+  // its directory has extended attributes (a filesystem without them would
+  // say ENOTSUP, and `ls -l` then stops asking for every file); kAbsent: the
+  // entry has no attribute of that name (ENODATA).
+  struct XattrLookup {
+    enum class Found { kValue, kAbsent, kNoneHere };
+    Found found = Found::kNoneHere;
+    std::string value;
+  };
+  // Answered from the inode table alone when the entry has no attributes.
+  Result<XattrLookup> GetXattr(uint64_t ino, std::string_view name);
   // Names, each followed by a NUL byte.
   Result<std::string> ListXattr(uint64_t ino);
+
+  // Names the kernel should drop to bring the inode table back within its share.
+  std::vector<Eviction> TakeEvictions(size_t max);
 
   // Reports damage and errors (stderr or syslog, as the options say).
   void Log(const std::string& message) const { options_.log(message); }
 
+  const FsOptions& options() const { return options_; }
+  // Whether the kernel took on ACL enforcement (set by the FUSE side at init).
+  void SetKernelEnforcesAcls(bool on) { kernel_acls_.store(on); }
+  bool kernel_enforces_acls() const { return kernel_acls_.load(); }
+
   const ChunkCache& chunk_cache() const { return chunks_; }
   size_t inode_count() const { return inodes_.size(); }
+  uint64_t inode_bytes() const { return inodes_.bytes(); }
+  uint64_t inode_budget() const { return inode_budget_; }
+  uint64_t tree_cache_bytes() const;
+  // Blocks until queued readahead has finished (for tests).
+  void WaitForReadahead();
 
  private:
   struct Index;
+  using TreePtr = std::shared_ptr<const Listing>;
   std::shared_ptr<const Index> CurrentIndex(bool refresh);
   Result<std::shared_ptr<const Index>> ListNow();
-  Result<std::shared_ptr<const pb::Tree>> TreeOf(const Node& node);
-  Result<std::shared_ptr<const pb::Tree>> ReadTree(const std::string& id_bytes);
-  Result<Attr> AcquireChild(uint64_t parent_ino, const Node& parent, const pb::Entry& entry);
+  Result<TreePtr> TreeOf(const Node& node);
+  Result<TreePtr> ReadTree(const ObjectId& id);
+  // The stored entry of a kEntry node, and the tree that holds it.
+  Result<std::pair<TreePtr, const pb::Entry*>> EntryOf(const Node& node);
+  Result<Attr> AcquireChild(uint64_t parent_ino, const Node& parent, const pb::Entry& entry,
+                            bool xattrs_nearby);
   Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name, const Index& index);
-  Attr AttrOf(uint64_t ino, const Node& node, const Index& index) const;
+  Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry, const Index& index) const;
   std::string PathOf(const Node& node) const;
+  void PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, bool* random);
+  void OfferChunk(FileHandle& file, size_t extent, const ChunkPtr& chunk);
 
   Repository& repo_;
   FsOptions options_;
+  uint64_t inode_budget_;
   InodeTable inodes_;
-  ChunkCache chunks_;
+  ChunkCache chunks_;  // its loaders use repo_
 
   std::mutex index_mu_;
   std::shared_ptr<const Index> index_;
   std::mutex refresh_mu_;  // one listing at a time
 
-  std::mutex trees_mu_;
-  LruCache<std::string, std::shared_ptr<const pb::Tree>> trees_;
+  mutable std::mutex trees_mu_;
+  LruCache<ObjectId, TreePtr, ObjectIdHash> trees_;
+
+  std::atomic<KernelCache*> kernel_{nullptr};
+  std::atomic<bool> kernel_acls_{false};
 };
 
 }  // namespace coffer::fs

@@ -22,6 +22,7 @@
 
 #include "fs/fuse_adapter.h"
 #include "fs/fuse_session.h"
+#include "fs/kernel_notifier.h"
 #include "fs/snapshot_fs.h"
 #include "store/base/unique_fd.h"
 #include "store/model/snapshot_name.h"
@@ -139,11 +140,12 @@ int Serve(GlobalOptions global, const MountArgs& args, uint64_t cache_bytes, int
     return opened.exit_code;
   }
   fs::FsOptions options;
-  options.chunk_cache_bytes = cache_bytes;
+  options.cache_bytes = cache_bytes;
   options.uid = getuid();
   options.gid = getgid();
   options.log = Log;
   options.group = args.group;
+  options.enforce_acls = args.allow_other;
   fs::SnapshotFs snapshot_fs(*opened.repo, options);
   if (Status s = snapshot_fs.Start(); !s.ok()) {
     int code = Fail(s.WithContext("cannot list snapshots"));
@@ -170,7 +172,16 @@ int Serve(GlobalOptions global, const MountArgs& args, uint64_t cache_bytes, int
     Detach();
     Report(ready_fd, kExitOk);
   });
+  auto notifier = std::make_unique<fs::KernelNotifier>((*session)->raw(), snapshot_fs);
+  snapshot_fs.SetKernelCache(notifier.get());
   Status loop = (*session)->Loop();
+  snapshot_fs.SetKernelCache(nullptr);
+  notifier->Stop();
+  // A notification in progress may wait for a request that arrived after a
+  // signal ended the loop: answer requests until it is done.
+  while (!notifier->stopped() && (*session)->ServeOne(50)) {
+  }
+  notifier.reset();
   session->reset();  // unmounts (if still mounted), before the repository closes
   if (ready.joinable()) ready.join();
   if (!loop.ok()) {
@@ -219,8 +230,8 @@ void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("MOUNTPOINT", args->mountpoint, "An empty directory")->required();
   cmd->add_flag("--foreground", args->foreground, "Stay in the foreground (log to stderr)");
   cmd->add_flag("--allow-other", args->allow_other,
-                "Let other users see the mount (file modes still apply)");
-  cmd->add_option("--cache-size", args->cache_size, "Memory for opened chunks (e.g. 64M, 1G)")
+                "Let other users see the mount (modes and ACLs apply)");
+  cmd->add_option("--cache-size", args->cache_size, "Memory for the mount's caches (e.g. 64M, 1G)")
       ->capture_default_str();
   cmd->add_option("--group", args->group, "Show only this group (e.g. host/web1)");
   cmd->callback([&global, args, exit_code] { *exit_code = RunMount(global, *args); });

@@ -1,6 +1,9 @@
 #include "fs/chunk_cache.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -22,11 +25,54 @@ ChunkCache::Loader Counting(std::atomic<int>* calls, size_t size) {
   };
 }
 
+// A loader that holds every load until released, counting those it holds.
+class Gate {
+ public:
+  ChunkCache::Loader Loader(size_t size) {
+    return [this, size](const ObjectId& id) -> Result<Bytes> {
+      std::unique_lock lock(mu_);
+      ++waiting_;
+      started_.insert(id.bytes[0]);
+      order_.push_back(id.bytes[0]);
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return open_; });
+      --waiting_;
+      return Bytes(size, id.bytes[0]);
+    };
+  }
+  // Waits until `n` loads are held at once (bounded: false after 10 s).
+  bool AwaitWaiting(int n) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return waiting_ >= n; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  std::set<uint8_t> started() {
+    std::lock_guard lock(mu_);
+    return started_;
+  }
+  std::vector<uint8_t> order() {
+    std::lock_guard lock(mu_);
+    return order_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int waiting_ = 0;
+  bool open_ = false;
+  std::set<uint8_t> started_;
+  std::vector<uint8_t> order_;
+};
+
 TEST(ChunkCacheTest, SecondGetIsServedFromTheCache) {
-  ChunkCache cache(1 << 20);
   std::atomic<int> calls{0};
-  auto a = cache.Get(Id(1), Counting(&calls, 100));
-  auto b = cache.Get(Id(1), Counting(&calls, 100));
+  ChunkCache cache(1 << 20, Counting(&calls, 100));
+  auto a = cache.Get(Id(1));
+  auto b = cache.Get(Id(1));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(a->get(), b->get());
@@ -34,61 +80,119 @@ TEST(ChunkCacheTest, SecondGetIsServedFromTheCache) {
 }
 
 TEST(ChunkCacheTest, EvictsLeastRecentlyUsedWhenFull) {
-  ChunkCache cache(2 * 1100);  // room for two chunks of 1000 bytes
   std::atomic<int> calls{0};
-  auto load = Counting(&calls, 1000);
-  ASSERT_TRUE(cache.Get(Id(1), load).ok());
-  ASSERT_TRUE(cache.Get(Id(2), load).ok());
-  ASSERT_TRUE(cache.Get(Id(1), load).ok());  // 1 is now the most recent
-  ASSERT_TRUE(cache.Get(Id(3), load).ok());  // evicts 2
+  ChunkCache cache(2 * 1200, Counting(&calls, 1000));  // room for two chunks of 1000 bytes
+  ASSERT_TRUE(cache.Get(Id(1)).ok());
+  ASSERT_TRUE(cache.Get(Id(2)).ok());
+  ASSERT_TRUE(cache.Get(Id(1)).ok());  // 1 is now the most recent
+  ASSERT_TRUE(cache.Get(Id(3)).ok());  // evicts 2
   EXPECT_EQ(calls, 3);
-  ASSERT_TRUE(cache.Get(Id(1), load).ok());
+  ASSERT_TRUE(cache.Get(Id(1)).ok());
   EXPECT_EQ(calls, 3);
-  ASSERT_TRUE(cache.Get(Id(2), load).ok());
+  ASSERT_TRUE(cache.Get(Id(2)).ok());
   EXPECT_EQ(calls, 4);
-  EXPECT_LE(cache.used_bytes(), 2u * 1100);
+  EXPECT_LE(cache.used_bytes(), 2u * 1200);
+}
+
+TEST(ChunkCacheTest, KeepsTheLatestChunkEvenWhenItIsLargerThanTheCache) {
+  std::atomic<int> calls{0};
+  ChunkCache cache(1000, Counting(&calls, 4000));
+  ASSERT_TRUE(cache.Get(Id(1)).ok());
+  ASSERT_TRUE(cache.Get(Id(1)).ok());
+  EXPECT_EQ(calls, 1) << "a chunk read piece by piece must not be opened for every piece";
+  ASSERT_TRUE(cache.Get(Id(2)).ok());
+  ASSERT_TRUE(cache.Get(Id(1)).ok());
+  EXPECT_EQ(calls, 3) << "only the latest one stays";
 }
 
 TEST(ChunkCacheTest, FailuresAreNotCached) {
-  ChunkCache cache(1 << 20);
-  int calls = 0;
-  auto failing = [&](const ObjectId&) -> Result<Bytes> {
+  std::atomic<int> calls{0};
+  ChunkCache cache(1 << 20, [&](const ObjectId&) -> Result<Bytes> {
     ++calls;
     return Status::Corruption("bad tag");
-  };
-  EXPECT_EQ(cache.Get(Id(1), failing).status().code(), Code::kCorruption);
-  EXPECT_EQ(cache.Get(Id(1), failing).status().code(), Code::kCorruption);
+  });
+  EXPECT_EQ(cache.Get(Id(1)).status().code(), Code::kCorruption);
+  EXPECT_EQ(cache.Get(Id(1)).status().code(), Code::kCorruption);
   EXPECT_EQ(calls, 2);
 }
 
 TEST(ChunkCacheTest, ConcurrentReadersOfOneChunkLoadItOnce) {
-  ChunkCache cache(64 << 20);
+  Gate gate;
   std::atomic<int> calls{0};
-  std::atomic<bool> go{false};
-  auto slow = [&](const ObjectId& id) -> Result<Bytes> {
+  auto held = gate.Loader(1 << 20);
+  ChunkCache cache(64 << 20, [&](const ObjectId& id) {
     ++calls;
-    while (!go) std::this_thread::yield();  // hold every other reader in the wait
-    return Bytes(1 << 20, id.bytes[0]);
-  };
+    return held(id);
+  });
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
-      if (cache.Get(Id(7), slow).ok()) ++ok;
+      if (cache.Get(Id(7)).ok()) ++ok;
     });
   }
-  while (calls == 0) std::this_thread::yield();
-  go = true;
+  ASSERT_TRUE(gate.AwaitWaiting(1));
+  gate.Open();
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok, 8);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(cache.loads(), 1u);
 }
 
+TEST(ChunkCacheTest, DifferentChunksLoadInParallelUpToTheLoaderCount) {
+  Gate gate;
+  ChunkCache cache(64 << 20, gate.Loader(1000), /*loaders=*/3);
+  std::vector<std::thread> readers;
+  std::atomic<int> ok{0};
+  for (uint8_t n = 1; n <= 5; ++n) {
+    readers.emplace_back([&, n] {
+      auto chunk = cache.Get(Id(n));
+      if (chunk.ok() && (**chunk)[0] == n) ++ok;
+    });
+  }
+  // Three loads are held at once: none waits for another to finish.
+  ASSERT_TRUE(gate.AwaitWaiting(3)) << "loads of different chunks ran one after another";
+  EXPECT_EQ(gate.started().size(), 3u) << "more loads ran at once than there are loaders";
+  gate.Open();
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(cache.max_parallel_loads(), 3u);
+}
+
+TEST(ChunkCacheTest, PrefetchLoadsInTheBackgroundAndGetFindsIt) {
+  std::atomic<int> calls{0};
+  ChunkCache cache(1 << 20, Counting(&calls, 100));
+  EXPECT_TRUE(cache.Prefetch(Id(4)));
+  EXPECT_FALSE(cache.Prefetch(Id(4))) << "queued already";
+  cache.WaitIdle();
+  EXPECT_TRUE(cache.Has(Id(4)));
+  auto chunk = cache.Get(Id(4));
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ((**chunk)[0], 4);
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(cache.Prefetch(Id(4))) << "cached already";
+}
+
+TEST(ChunkCacheTest, AReaderIsServedBeforeQueuedReadahead) {
+  Gate gate;
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1);
+  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
+  ASSERT_TRUE(gate.AwaitWaiting(1));
+  for (uint8_t n = 2; n <= 5; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
+  std::thread reader([&] { (void)cache.Get(Id(9)); });
+  // Bounded poll until the reader has asked (Has() turns true then).
+  for (int i = 0; i < 100000 && !cache.Has(Id(9)); ++i) std::this_thread::yield();
+  ASSERT_TRUE(cache.Has(Id(9)));
+  gate.Open();
+  first.join();
+  reader.join();
+  cache.WaitIdle();
+  EXPECT_EQ(gate.order(), (std::vector<uint8_t>{1, 9, 2, 3, 4, 5}));
+}
+
 TEST(ChunkCacheTest, ExceptionFromLoaderBecomesAnError) {
-  ChunkCache cache(1 << 20);
-  auto throwing = [](const ObjectId&) -> Result<Bytes> { throw std::runtime_error("boom"); };
-  auto r = cache.Get(Id(9), throwing);
+  ChunkCache cache(1 << 20, [](const ObjectId&) -> Result<Bytes> { throw std::runtime_error("boom"); });
+  auto r = cache.Get(Id(9));
   EXPECT_FALSE(r.ok());
 }
 

@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "store/ingest/archiver.h"
@@ -19,6 +22,27 @@ namespace {
 using testing::TempDir;
 
 constexpr int64_t kSecond = 1'000'000'000;
+
+// Records what SnapshotFs tells the kernel.
+class RecordingKernel : public KernelCache {
+ public:
+  struct Offered {
+    uint64_t ino, offset;
+    std::string data;
+  };
+  void Offer(uint64_t ino, uint64_t offset, ByteView data, ChunkPtr keep) override {
+    ASSERT_NE(keep, nullptr);
+    std::lock_guard lock(mu);
+    offers.push_back({ino, offset, std::string(data.begin(), data.end())});
+  }
+  void Trim() override {
+    std::lock_guard lock(mu);
+    ++trims;
+  }
+  std::mutex mu;
+  std::vector<Offered> offers;
+  int trims = 0;
+};
 
 class SnapshotFsTest : public ::testing::Test {
  protected:
@@ -70,7 +94,7 @@ class SnapshotFsTest : public ::testing::Test {
     return "host/test/" + time + source_ + (rel.empty() ? "" : "/" + rel);
   }
 
-  std::string ReadAt(const FileHandle& file, uint64_t offset, size_t size) {
+  std::string ReadAt(FileHandle& file, uint64_t offset, size_t size) {
     auto data = fs_->Read(file, offset, size);
     EXPECT_TRUE(data.ok()) << data.status().ToString();
     if (!data.ok()) return {};
@@ -95,7 +119,7 @@ class SnapshotFsTest : public ::testing::Test {
     auto dir = fs_->OpenDir(ino);
     EXPECT_TRUE(dir.ok()) << dir.status().ToString();
     std::vector<std::string> names;
-    for (const auto& item : (*dir)->items) names.push_back(item.name);
+    for (size_t i = 0; i < (*dir)->count(); ++i) names.emplace_back((*dir)->NameAt(i));
     return names;
   }
 
@@ -203,9 +227,14 @@ TEST_F(SnapshotFsTest, HardlinksShareAnInodeAndXattrsAreThere) {
   auto names = fs_->ListXattr(a->ino);
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(*names, std::string("user.colour\0user.empty\0", 23));
-  EXPECT_EQ(**fs_->GetXattr(a->ino, "user.colour"), "blue");
-  EXPECT_EQ(**fs_->GetXattr(a->ino, "user.empty"), "");
-  EXPECT_FALSE(fs_->GetXattr(a->ino, "user.none")->has_value());
+  using Found = SnapshotFs::XattrLookup::Found;
+  auto colour = fs_->GetXattr(a->ino, "user.colour");
+  ASSERT_TRUE(colour.ok());
+  EXPECT_EQ(colour->found, Found::kValue);
+  EXPECT_EQ(colour->value, "blue");
+  EXPECT_EQ(fs_->GetXattr(a->ino, "user.empty")->found, Found::kValue);
+  EXPECT_EQ(fs_->GetXattr(a->ino, "user.empty")->value, "");
+  EXPECT_EQ(fs_->GetXattr(a->ino, "user.none")->found, Found::kAbsent);
 }
 
 TEST_F(SnapshotFsTest, ForgottenInodesAreDroppedAndLookedUpAgain) {
@@ -256,6 +285,163 @@ TEST_F(SnapshotFsTest, DamagedChunkFailsOnlyTheFileThatUsesIt) {
   auto small = OpenPath(InSnapshot(t1_, "small.txt"));
   ASSERT_NE(small, nullptr);
   EXPECT_EQ(ReadAt(*small, 0, 100), "hello coffer\n");
+}
+
+TEST_F(SnapshotFsTest, AttributeQuestionsAreAnsweredFromTheStoredEntry) {
+  Backup(1 * kSecond);
+  StartFs();
+  using Found = SnapshotFs::XattrLookup::Found;
+  // big.bin has none, but small.txt beside it has some: a name that is not there.
+  auto big = Walk(InSnapshot(t1_, "big.bin"));
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(fs_->GetXattr(big->ino, "security.selinux")->found, Found::kAbsent);
+  EXPECT_EQ(*fs_->ListXattr(big->ino), "");
+  // Nothing in sub/ has any: like a filesystem without attributes.
+  auto sparse = Walk(InSnapshot(t1_, "sub/sparse.img"));
+  ASSERT_TRUE(sparse.ok());
+  EXPECT_EQ(fs_->GetXattr(sparse->ino, "security.selinux")->found, Found::kNoneHere);
+  EXPECT_EQ(fs_->GetXattr(sparse->ino, "system.posix_acl_access")->found, Found::kNoneHere);
+  EXPECT_EQ(*fs_->ListXattr(sparse->ino), "");
+  // Synthetic directories have none either.
+  EXPECT_EQ(fs_->GetXattr(InodeTable::kRootIno, "user.x")->found, Found::kNoneHere);
+}
+
+TEST_F(SnapshotFsTest, LatestGetsANewInodeWhenANewerSnapshotArrives) {
+  Backup(1 * kSecond);
+  StartFs();
+  auto first = Walk("host/test/latest");
+  ASSERT_TRUE(first.ok());
+  Backup(2 * kSecond);
+  now_ += 3 * kSecond;
+  auto second = Walk("host/test/latest");
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(first->ino, second->ino) << "the kernel would keep showing the cached old target";
+  EXPECT_EQ(*fs_->ReadLink(second->ino), "1970-01-01T00:00:02Z");
+  EXPECT_EQ(*fs_->ReadLink(first->ino), t1_) << "an inode's target never changes";
+  EXPECT_EQ(Walk("host/test/latest")->ino, second->ino) << "the same target, the same inode";
+}
+
+TEST_F(SnapshotFsTest, SequentialReaderHasTheNextChunksOpenedAhead) {
+  Backup(1 * kSecond);
+  options_.readahead_bytes = 8 << 20;  // the whole file
+  StartFs();
+  auto file = OpenPath(InSnapshot(t1_, "big.bin"));
+  ASSERT_NE(file, nullptr);
+  ASSERT_GT(file->starts.size(), 3u);
+  EXPECT_EQ(ReadAt(*file, 0, 65536), big_.substr(0, 65536));
+  fs_->WaitForReadahead();
+  uint64_t loaded = fs_->chunk_cache().loads();
+  EXPECT_EQ(loaded, file->starts.size() - 1) << "every chunk of the file should be open by now";
+  // The rest reads back identical, and opens nothing more.
+  std::string all;
+  for (uint64_t off = 0; off < big_.size(); off += 65536) all += ReadAt(*file, off, 65536);
+  EXPECT_EQ(all, big_);
+  EXPECT_EQ(fs_->chunk_cache().loads(), loaded);
+}
+
+TEST_F(SnapshotFsTest, RandomReaderOffersWholePagesOfItsChunksToTheKernel) {
+  Backup(1 * kSecond);
+  StartFs();
+  RecordingKernel kernel;
+  fs_->SetKernelCache(&kernel);
+  auto file = OpenPath(InSnapshot(t1_, "big.bin"));
+  ASSERT_NE(file, nullptr);
+  uint64_t in_second = file->starts[1] + 5000;
+  uint64_t in_last = big_.size() - 10;
+  EXPECT_EQ(ReadAt(*file, in_second, 4096), big_.substr(in_second, 4096));
+  EXPECT_EQ(ReadAt(*file, in_last, 4096), big_.substr(in_last));
+  EXPECT_EQ(ReadAt(*file, in_second + 8192, 100), big_.substr(in_second + 8192, 100));
+  fs_->SetKernelCache(nullptr);
+  ASSERT_EQ(kernel.offers.size(), 2u) << "one offer per chunk, once";
+  for (const auto& o : kernel.offers) {
+    EXPECT_EQ(o.ino, file->ino);
+    EXPECT_EQ(o.offset % 4096, 0u);
+    bool at_end = o.offset + o.data.size() == big_.size();
+    EXPECT_TRUE(o.data.size() % 4096 == 0 || at_end) << "the kernel keeps whole pages only";
+    EXPECT_EQ(o.data, big_.substr(o.offset, o.data.size())) << "offered bytes differ from the file";
+  }
+  EXPECT_GE(kernel.offers[0].offset, file->starts[1]);
+  EXPECT_LE(kernel.offers[0].offset + kernel.offers[0].data.size(), file->starts[2]);
+  EXPECT_EQ(kernel.offers[1].offset + kernel.offers[1].data.size(), big_.size());
+}
+
+TEST_F(SnapshotFsTest, ConcurrentReadersOfDifferentChunksGetTheirOwnBytes) {
+  Backup(1 * kSecond);
+  options_.readahead_bytes = 0;
+  StartFs();
+  auto probe = OpenPath(InSnapshot(t1_, "big.bin"));
+  ASSERT_NE(probe, nullptr);
+  std::vector<uint64_t> starts = probe->starts;
+  std::vector<std::thread> readers;
+  std::atomic<int> right{0};
+  for (size_t i = 0; i + 1 < starts.size(); ++i) {
+    readers.emplace_back([&, i] {
+      auto attr = fs_->Lookup(Walk(InSnapshot(t1_, ""))->ino, "big.bin");
+      if (!attr.ok()) return;
+      auto file = fs_->Open(attr->ino);
+      if (!file.ok()) return;
+      uint64_t off = starts[i] + 17;
+      auto data = fs_->Read(**file, off, 50000);
+      if (!data.ok()) return;
+      std::string got;
+      for (const auto& v : data->iov) got.append(static_cast<const char*>(v.iov_base), v.iov_len);
+      if (got == big_.substr(off, 50000)) ++right;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(right, static_cast<int>(starts.size() - 1));
+  EXPECT_EQ(fs_->chunk_cache().loads(), starts.size() - 1) << "each chunk opened once";
+}
+
+TEST_F(SnapshotFsTest, InodeTableOverItsShareOffersOldFilesForEviction) {
+  for (int i = 0; i < 300; ++i) testing::WriteFile(source_ + "/sub/f" + std::to_string(i), "x");
+  Backup(1 * kSecond);
+  options_.cache_bytes = 256 << 10;  // a quarter, 64 KiB, for inodes: fewer than 300 of them
+  StartFs();
+  RecordingKernel kernel;
+  fs_->SetKernelCache(&kernel);
+  auto sub = Walk(InSnapshot(t1_, "sub"));
+  ASSERT_TRUE(sub.ok());
+  auto dir = fs_->OpenDir(sub->ino);
+  ASSERT_TRUE(dir.ok());
+  for (size_t i = 2; i < (*dir)->count(); ++i) ASSERT_TRUE(fs_->LookupItem(**dir, i).ok());
+  EXPECT_GT(fs_->inode_bytes(), fs_->inode_budget());
+  EXPECT_GT(kernel.trims, 0) << "the kernel was never asked to drop names";
+  // What the kernel does with the evictions: it drops the names and forgets the inodes.
+  std::vector<Eviction> evictions = fs_->TakeEvictions(1000);
+  ASSERT_FALSE(evictions.empty());
+  EXPECT_TRUE(fs_->TakeEvictions(1000).empty()) << "each is offered once";
+  for (const Eviction& e : evictions) {
+    EXPECT_EQ(e.parent, sub->ino);
+    EXPECT_EQ(e.name[0], 'f') << "only files are evicted, never directories";
+    fs_->Forget(e.ino, 1);
+  }
+  EXPECT_LE(fs_->inode_bytes(), fs_->inode_budget());
+  fs_->SetKernelCache(nullptr);
+  // An evicted name is simply looked up again.
+  auto again = fs_->Lookup(sub->ino, evictions.front().name);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->ino, evictions.front().ino);
+}
+
+TEST_F(SnapshotFsTest, DirectoryListingsStayWithinTheirShare) {
+  for (int d = 0; d < 40; ++d) {
+    std::string dir = source_ + "/sub/d" + std::to_string(d);
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    for (int f = 0; f < 20; ++f) testing::WriteFile(dir + "/file-with-a-longish-name-" + std::to_string(f), "y");
+  }
+  Backup(1 * kSecond);
+  options_.cache_bytes = 256 << 10;  // 64 KiB for listings: far fewer than 40 of them
+  StartFs();
+  for (int d = 0; d < 40; ++d) {
+    auto dir = Walk(InSnapshot(t1_, "sub/d" + std::to_string(d)));
+    ASSERT_TRUE(dir.ok());
+    auto listing = fs_->OpenDir(dir->ino);
+    ASSERT_TRUE(listing.ok());
+    EXPECT_EQ((*listing)->count(), 22u);
+  }
+  EXPECT_LE(fs_->tree_cache_bytes(), (256u << 10) / 4);
+  EXPECT_GT(fs_->tree_cache_bytes(), 0u);
 }
 
 }  // namespace
