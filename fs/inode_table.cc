@@ -14,13 +14,6 @@ uint64_t HeapBytes(const std::string& s) {
 
 }  // namespace
 
-std::string_view Node::Basename() const {
-  std::string_view n = name;
-  if (kind == Kind::kEntry) return n;
-  size_t slash = n.rfind('/');
-  return slash == std::string_view::npos ? n : n.substr(slash + 1);
-}
-
 InodeTable::InodeTable() {
   auto root = std::make_shared<Node>();
   root->kind = Node::Kind::kRoot;
@@ -131,8 +124,8 @@ std::vector<Eviction> InodeTable::TakeEvictions(uint64_t budget_bytes, size_t ma
   if (!trimming_ && bytes_ - offered_bytes_ <= budget_bytes) return out;
   trimming_ = true;
   uint64_t target = budget_bytes / 4 * 3;
-  size_t visits = evictable_.size();
-  while (out.size() < max && visits-- > 0 && bytes_ - offered_bytes_ > target) {
+  size_t visits = 2 * evictable_.size();  // a used node comes round once more
+  while (out.size() < max && visits-- > 0 && !evictable_.empty() && bytes_ - offered_bytes_ > target) {
     uint64_t ino = evictable_.front();
     evictable_.pop_front();
     auto it = slots_.find(ino);

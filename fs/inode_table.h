@@ -9,7 +9,7 @@
 //
 // Nodes are small on purpose: an entry's node says where the entry is (the
 // tree that holds it, and its name), not what it holds, so the table costs
-// about 250 bytes per inode the kernel remembers. The kernel keeps a dentry
+// a few hundred bytes per inode the kernel remembers. The kernel keeps a dentry
 // and an inode for every name it has seen until memory runs short, so a walk
 // over a million files would still make a million nodes; the table therefore
 // counts its bytes, and when they exceed the budget it offers the oldest
@@ -54,9 +54,6 @@ struct Node {
   std::shared_ptr<const Snapshot> snapshot;  // kSnapshot, kEntry; kLatest: its target
   ObjectId holder;   // kEntry: the tree that holds the entry
   ObjectId subtree;  // directories inside a snapshot: their tree; kSnapshot: the root tree
-
-  // The last path component.
-  std::string_view Basename() const;
 };
 using NodePtr = std::shared_ptr<const Node>;
 
