@@ -6,6 +6,7 @@
 // has gone through the mount, so the tree is usable when the command returns.
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -134,6 +135,11 @@ int AwaitChild(pid_t child, int fd) {
 }
 
 int Serve(GlobalOptions global, const MountArgs& args, uint64_t cache_bytes, int ready_fd) {
+  // One heap arena for the whole mount (before any thread starts): its memory
+  // is mostly chunk-sized buffers freed by one thread and wanted by another,
+  // and with a second arena each kept its own free megabytes (about 15 MiB
+  // more at peak, at no measurable speed gain).
+  mallopt(M_ARENA_MAX, 1);
   Opened opened = OpenRepository(global);
   if (!opened.repo) {
     Report(ready_fd, opened.exit_code);
