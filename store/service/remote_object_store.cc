@@ -120,7 +120,11 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   // attempt would still be backing off when a freshly started server is up.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // gRPC also takes this as the shortest time a connection attempt may take
+  // (the deadline for connect, TLS handshake and the first SETTINGS frame);
+  // 100 ms failed TLS handshakes on a busy machine. Retries after a refused
+  // connection still come after the initial backoff above.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   store->rpc_ = std::make_unique<Rpc>();
   store->rpc_->channel =
