@@ -34,7 +34,9 @@ class Marker {
       stack.pop_back();
       if (!visited_.insert(id).second) continue;
       COFFER_RETURN_IF_ERROR(Mark(id));
-      Result<pb::Tree> tree = repo_.ReadTree(id);
+      // The stored object, not the assembled directory: a split tree's parts
+      // are objects to mark, too.
+      Result<pb::Tree> tree = repo_.ReadTreeObject(id);
       if (!tree.ok()) {
         // A tree a snapshot references is damage when it is missing, too.
         Status status = tree.status().code() == Code::kNotFound
@@ -44,7 +46,17 @@ class Marker {
                                           record.group() + ":" + path);
       }
       ++progress_state_.trees_walked;
+      auto follow = [&](const std::string& tree_id, const std::string& tree_path) -> Status {
+        auto next = ObjectId::FromBytes(AsBytes(tree_id));
+        if (!next) return Status::Corruption("malformed tree id in " + path);
+        if (!visited_.count(*next)) stack.emplace_back(*next, tree_path);
+        return Status::Ok();
+      };
+      for (const pb::TreePart& part : tree->parts()) {
+        COFFER_RETURN_IF_ERROR(follow(part.tree_id(), path));
+      }
       for (const pb::Entry& entry : tree->entries()) {
+        auto entry_path = [&] { return (path == "/" ? "/" : path + "/") + entry.name(); };
         for (const pb::Extent& extent : entry.extents()) {
           if (extent.chunk_id().empty()) continue;  // a hole
           auto chunk = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
@@ -52,12 +64,11 @@ class Marker {
           ++progress_state_.chunks_marked;
           COFFER_RETURN_IF_ERROR(Mark(*chunk));
         }
+        for (const pb::ExtentPart& part : entry.extent_parts()) {
+          COFFER_RETURN_IF_ERROR(follow(part.tree_id(), entry_path()));
+        }
         if (entry.type() == pb::Entry::DIRECTORY && !entry.subtree_id().empty()) {
-          auto sub = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
-          if (!sub) return Status::Corruption("malformed tree id in " + path);
-          if (!visited_.count(*sub)) {
-            stack.emplace_back(*sub, (path == "/" ? "/" : path + "/") + entry.name());
-          }
+          COFFER_RETURN_IF_ERROR(follow(entry.subtree_id(), entry_path()));
         }
       }
       if (progress_ && progress_state_.trees_walked % 256 == 0) progress_(progress_state_);

@@ -2,8 +2,11 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
+#include "store/model/tree_split.h"
 #include "store/repo/layout.h"
 
 namespace coffer {
@@ -89,11 +92,22 @@ Result<Bytes> Repository::ReadObject(ObjectKind kind, const ObjectId& id, crypto
   return sealer_->Open(kind, id, *sealed, check);
 }
 
-Result<pb::Tree> Repository::ReadTree(const ObjectId& id) {
-  COFFER_ASSIGN_OR_RETURN(Bytes plain, ReadObject(ObjectKind::kTree, id));
+Result<pb::Tree> Repository::ReadTreeObject(const ObjectId& id, crypto::IdCheck check) {
+  COFFER_ASSIGN_OR_RETURN(Bytes plain, ReadObject(ObjectKind::kTree, id, check));
   pb::Tree tree;
   COFFER_RETURN_IF_ERROR(model::Decode(plain, &tree, "tree " + id.short_hex()));
   return tree;
+}
+
+Result<pb::Tree> Repository::ReadTree(const ObjectId& id) {
+  COFFER_ASSIGN_OR_RETURN(pb::Tree stored, ReadTreeObject(id));
+  if (stored.parts_size() == 0 &&
+      std::none_of(stored.entries().begin(), stored.entries().end(),
+                   [](const pb::Entry& e) { return e.extent_parts_size() > 0; })) {
+    return stored;
+  }
+  return model::AssembleTree(id, std::move(stored),
+                             [this](const ObjectId& part) { return ReadTreeObject(part); });
 }
 
 Result<std::vector<Snapshot>> Repository::ListSnapshots(std::string_view group) {

@@ -64,7 +64,12 @@ class Repository {
   // Fetches and opens an object: kNotFound if missing, kCorruption if damaged.
   Result<Bytes> ReadObject(ObjectKind kind, const ObjectId& id,
                            crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
+  // A directory's whole tree, its parts joined if it was split
+  // (model/tree_split.h).
   Result<pb::Tree> ReadTree(const ObjectId& id);
+  // One tree object as stored: possibly an index of parts.
+  Result<pb::Tree> ReadTreeObject(const ObjectId& id,
+                                  crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
 
   // Ordered by group, then time.
   Result<std::vector<Snapshot>> ListSnapshots(std::string_view group = {});

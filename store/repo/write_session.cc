@@ -1,7 +1,10 @@
 #include "store/repo/write_session.h"
 
+#include <algorithm>
+
 #include "store/base/crash_point.h"
 #include "store/model/tree.h"
+#include "store/model/tree_split.h"
 
 namespace coffer {
 namespace {
@@ -123,7 +126,17 @@ Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background) {
 }
 
 Result<ObjectId> WriteSession::AddTree(const pb::Tree& tree) {
-  return Add(ObjectKind::kTree, model::Encode(tree), /*background=*/true);
+  auto store = [this](const pb::Tree& part) {
+    return Add(ObjectKind::kTree, model::Encode(part), /*background=*/true);
+  };
+  // Almost every tree fits in one object; only those that do not are copied.
+  bool fits = tree.ByteSizeLong() <= model::kMaxTreeBytes &&
+              std::none_of(tree.entries().begin(), tree.entries().end(), [](const pb::Entry& e) {
+                return e.extents_size() > static_cast<int>(model::kMaxInlineExtents);
+              });
+  if (fits) return store(tree);
+  COFFER_ASSIGN_OR_RETURN(pb::Tree split, model::SplitTree(tree, store));
+  return store(split);
 }
 
 Status WriteSession::Flush() {

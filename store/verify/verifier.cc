@@ -96,7 +96,7 @@ class CheckRun {
 
   Result<TreeTotals> Visit(const ObjectId& id, TreeFuture* read_ahead);
   void CollectEntries(const ObjectId& tree_id, const pb::Tree& tree, TreeTotals& totals,
-                      std::vector<ObjectId>& subdirs);
+                      std::vector<ObjectId>& subtrees);
   void Queue(const ObjectId& id, uint64_t size);
   void Flush();
   void CheckChunk(const PendingChunk& chunk);
@@ -160,21 +160,21 @@ Result<TreeTotals> CheckRun::Visit(const ObjectId& id, TreeFuture* read_ahead) {
   bytes_checked_ += opened->size;
   Checked(opened->size);
 
-  std::vector<ObjectId> subdirs;
-  CollectEntries(id, opened->tree, totals, subdirs);
+  std::vector<ObjectId> subtrees;
+  CollectEntries(id, opened->tree, totals, subtrees);
   opened->tree.Clear();  // only the subtree ids are needed below
 
-  std::vector<TreeFuture> ahead(subdirs.size());
+  std::vector<TreeFuture> ahead(subtrees.size());
   size_t launched = 0;
-  for (size_t i = 0; i < subdirs.size(); ++i) {
-    for (; launched < subdirs.size() && launched < i + kReadAhead; ++launched) {
-      const ObjectId& sub = subdirs[launched];
+  for (size_t i = 0; i < subtrees.size(); ++i) {
+    for (; launched < subtrees.size() && launched < i + kReadAhead; ++launched) {
+      const ObjectId& sub = subtrees[launched];
       if (trees_seen_.Contains(sub)) continue;
       Repository* repo = &repo_;
       ahead[launched] = tree_readers_.Async([repo, sub] { return OpenTree(*repo, sub); });
     }
     COFFER_ASSIGN_OR_RETURN(TreeTotals child,
-                            Visit(subdirs[i], ahead[i].valid() ? &ahead[i] : nullptr));
+                            Visit(subtrees[i], ahead[i].valid() ? &ahead[i] : nullptr));
     totals.objects += child.objects;
     totals.bytes += child.bytes;
   }
@@ -183,20 +183,26 @@ Result<TreeTotals> CheckRun::Visit(const ObjectId& id, TreeFuture* read_ahead) {
 }
 
 void CheckRun::CollectEntries(const ObjectId& tree_id, const pb::Tree& tree, TreeTotals& totals,
-                              std::vector<ObjectId>& subdirs) {
+                              std::vector<ObjectId>& subtrees) {
+  // A split tree's parts and a large file's extent parts are trees to visit
+  // like subdirectories (model/tree_split.h).
+  auto follow = [&](const std::string& id, const char* what) {
+    if (auto sub = ObjectId::FromBytes(AsBytes(id))) {
+      subtrees.push_back(*sub);
+    } else {
+      AddDamage(ObjectKind::kTree, tree_id,
+                Status::Corruption("tree " + tree_id.short_hex() + " has " + what +
+                                   " with a malformed tree id"));
+    }
+  };
+  for (const pb::TreePart& part : tree.parts()) follow(part.tree_id(), "a part");
   for (const pb::Entry& entry : tree.entries()) {
     if (entry.type() == pb::Entry::DIRECTORY) {
-      auto sub = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
-      if (sub) {
-        subdirs.push_back(*sub);
-      } else {
-        AddDamage(ObjectKind::kTree, tree_id,
-                  Status::Corruption("tree " + tree_id.short_hex() +
-                                     " has a directory with a malformed tree id"));
-      }
+      follow(entry.subtree_id(), "a directory");
       continue;
     }
     if (entry.type() != pb::Entry::FILE) continue;
+    for (const pb::ExtentPart& part : entry.extent_parts()) follow(part.tree_id(), "a file part");
     for (const pb::Extent& extent : entry.extents()) {
       if (extent.chunk_id().empty()) continue;  // a hole
       auto chunk = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
@@ -280,7 +286,8 @@ class Locator {
   }
 
  private:
-  // Whether anything below `id` (the tree of `dir`) is damaged.
+  // Whether anything below `id` (the tree, or a part of the tree, of `dir`)
+  // is damaged. Walks the trees as stored, so a damaged part is found too.
   Result<bool> Walk(const ObjectId& id, const std::string& dir) {
     if (auto it = index_.find(Key(ObjectKind::kTree, id)); it != index_.end()) {
       AddUse(it->second, dir);
@@ -288,8 +295,14 @@ class Locator {
     }
     if (clean_.Contains(id)) return false;
     // Pass 1 checked this tree, and it was not damaged then.
-    COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTree(id));
+    COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTreeObject(id));
     bool found = false;
+    for (const pb::TreePart& part : tree.parts()) {
+      auto part_id = ObjectId::FromBytes(AsBytes(part.tree_id()));
+      if (!part_id) continue;  // reported as damage to this tree in pass 1
+      COFFER_ASSIGN_OR_RETURN(bool below, Walk(*part_id, dir));
+      found = found || below;
+    }
     for (const pb::Entry& entry : tree.entries()) {
       std::string path = ChildPath(dir, entry.name());
       if (entry.type() == pb::Entry::DIRECTORY) {
@@ -301,16 +314,38 @@ class Locator {
       }
       if (entry.type() != pb::Entry::FILE) continue;
       std::set<size_t> in_file;  // a chunk used twice by one file names it once
-      for (const pb::Extent& extent : entry.extents()) {
-        auto chunk = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
-        if (!chunk) continue;
-        auto it = index_.find(Key(ObjectKind::kChunk, *chunk));
-        if (it == index_.end()) continue;
-        if (in_file.insert(it->second).second) AddUse(it->second, path);
-        found = true;
-      }
+      COFFER_ASSIGN_OR_RETURN(bool damaged, WalkFile(entry, path, in_file));
+      found = found || damaged;
     }
     if (!found) clean_.Insert(id);
+    return found;
+  }
+
+  // Whether the file `entry` at `path` uses a damaged chunk or extent part.
+  Result<bool> WalkFile(const pb::Entry& entry, const std::string& path, std::set<size_t>& in_file) {
+    bool found = false;
+    for (const pb::Extent& extent : entry.extents()) {
+      auto chunk = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
+      if (!chunk) continue;
+      auto it = index_.find(Key(ObjectKind::kChunk, *chunk));
+      if (it == index_.end()) continue;
+      if (in_file.insert(it->second).second) AddUse(it->second, path);
+      found = true;
+    }
+    for (const pb::ExtentPart& part : entry.extent_parts()) {
+      auto part_id = ObjectId::FromBytes(AsBytes(part.tree_id()));
+      if (!part_id) continue;  // reported as damage to this tree in pass 1
+      if (auto it = index_.find(Key(ObjectKind::kTree, *part_id)); it != index_.end()) {
+        if (in_file.insert(it->second).second) AddUse(it->second, path);
+        found = true;
+        continue;
+      }
+      COFFER_ASSIGN_OR_RETURN(pb::Tree holder, repo_.ReadTreeObject(*part_id));
+      for (const pb::Entry& piece : holder.entries()) {
+        COFFER_ASSIGN_OR_RETURN(bool damaged, WalkFile(piece, path, in_file));
+        found = found || damaged;
+      }
+    }
     return found;
   }
 

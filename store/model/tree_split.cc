@@ -1,0 +1,163 @@
+#include "store/model/tree_split.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace coffer::model {
+namespace {
+
+// A part ends after an item whose hash has these bits clear (once the part
+// has its minimum size): about one item in 1024 resp. 2048.
+constexpr uint64_t kEntryCutMask = 1023;
+constexpr uint64_t kExtentCutMask = 2047;
+
+// FNV-1a, then a final mix so that the low bits depend on every byte.
+uint64_t NameHash(std::string_view name) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+// Chunk ids are keyed hashes, uniformly random: their bytes are the hash.
+uint64_t ExtentHash(const pb::Extent& extent) {
+  if (extent.chunk_id().size() < 16) return NameHash(std::to_string(extent.size()));  // a hole
+  uint64_t h;
+  std::memcpy(&h, extent.chunk_id().data() + 8, sizeof h);
+  return h;
+}
+
+std::string IdBytes(const ObjectId& id) { return std::string(AsChars(id.view())); }
+
+}  // namespace
+
+Cuts CutEntries(const pb::Tree& tree) {
+  Cuts cuts;
+  const int n = tree.entries_size();
+  size_t begin = 0, bytes = 0;
+  for (int i = 0; i < n; ++i) {
+    const pb::Entry& entry = tree.entries(i);
+    bytes += entry.ByteSizeLong() + 4;  // and its tag and length
+    if (i + 1 == n || bytes >= kMaxPartBytes ||
+        (bytes >= kMinPartBytes && (NameHash(entry.name()) & kEntryCutMask) == 0)) {
+      cuts.emplace_back(begin, i + 1);
+      begin = i + 1;
+      bytes = 0;
+    }
+  }
+  return cuts;
+}
+
+Cuts CutExtents(const pb::Entry& entry) {
+  Cuts cuts;
+  const int n = entry.extents_size();
+  size_t begin = 0;
+  for (int i = 0; i < n; ++i) {
+    size_t count = i + 1 - begin;
+    if (i + 1 == n || count >= kMaxInlineExtents ||
+        (count >= kMinPartExtents && (ExtentHash(entry.extents(i)) & kExtentCutMask) == 0)) {
+      cuts.emplace_back(begin, i + 1);
+      begin = i + 1;
+    }
+  }
+  return cuts;
+}
+
+Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store) {
+  for (pb::Entry& entry : *tree.mutable_entries()) {
+    if (entry.extents_size() <= static_cast<int>(kMaxInlineExtents)) continue;
+    const Cuts cuts = CutExtents(entry);
+    google::protobuf::RepeatedPtrField<pb::Extent> extents;
+    extents.Swap(entry.mutable_extents());
+    for (auto [begin, end] : cuts) {
+      pb::Tree part;
+      pb::Entry* holder = part.add_entries();
+      holder->set_type(pb::Entry::FILE);
+      holder->mutable_extents()->Reserve(static_cast<int>(end - begin));
+      uint64_t size = 0;
+      for (size_t i = begin; i < end; ++i) {
+        size += extents.Get(static_cast<int>(i)).size();
+        holder->add_extents()->Swap(extents.Mutable(static_cast<int>(i)));
+      }
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, store(part));
+      pb::ExtentPart* ref = entry.add_extent_parts();
+      ref->set_tree_id(IdBytes(id));
+      ref->set_size(size);
+    }
+  }
+  if (tree.ByteSizeLong() <= kMaxTreeBytes) return tree;
+
+  pb::Tree index;
+  for (auto [begin, end] : CutEntries(tree)) {
+    pb::Tree part;
+    part.mutable_entries()->Reserve(static_cast<int>(end - begin));
+    for (size_t i = begin; i < end; ++i) {
+      part.add_entries()->Swap(tree.mutable_entries(static_cast<int>(i)));
+    }
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, store(part));
+    pb::TreePart* ref = index.add_parts();
+    ref->set_tree_id(IdBytes(id));
+    ref->set_first_name(part.entries(0).name());
+    ref->set_entries(end - begin);
+  }
+  return index;
+}
+
+Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read) {
+  auto damaged = [&id](const std::string& what) {
+    return Status::Corruption("tree " + id.short_hex() + " " + what);
+  };
+  auto read_part = [&](const std::string& bytes) -> Result<pb::Tree> {
+    auto part_id = ObjectId::FromBytes(AsBytes(bytes));
+    if (!part_id) return damaged("names a part with a malformed id");
+    Result<pb::Tree> part = read(*part_id);
+    if (!part.ok()) return part.status().WithContext("part of tree " + id.short_hex());
+    if (part->parts_size() > 0) return damaged("has a part that is split itself");
+    return part;
+  };
+
+  if (stored.parts_size() > 0) {
+    if (stored.entries_size() > 0) return damaged("has both entries and parts");
+    uint64_t total = 0;
+    for (const pb::TreePart& ref : stored.parts()) total += ref.entries();
+    pb::Tree whole;
+    whole.mutable_entries()->Reserve(static_cast<int>(std::min<uint64_t>(total, 1u << 24)));
+    for (const pb::TreePart& ref : stored.parts()) {
+      COFFER_ASSIGN_OR_RETURN(pb::Tree part, read_part(ref.tree_id()));
+      if (part.entries_size() == 0 || static_cast<uint64_t>(part.entries_size()) != ref.entries() ||
+          part.entries(0).name() != ref.first_name()) {
+        return damaged("has a part that does not match its index");
+      }
+      if (whole.entries_size() > 0 &&
+          !(whole.entries(whole.entries_size() - 1).name() < part.entries(0).name())) {
+        return damaged("has parts out of order");
+      }
+      for (pb::Entry& entry : *part.mutable_entries()) whole.add_entries()->Swap(&entry);
+    }
+    stored = std::move(whole);
+  }
+
+  for (pb::Entry& entry : *stored.mutable_entries()) {
+    if (entry.extent_parts_size() == 0) continue;
+    if (entry.extents_size() > 0) return damaged("has a file with both extents and extent parts");
+    for (const pb::ExtentPart& ref : entry.extent_parts()) {
+      COFFER_ASSIGN_OR_RETURN(pb::Tree part, read_part(ref.tree_id()));
+      if (part.entries_size() != 1 || part.entries(0).extent_parts_size() > 0) {
+        return damaged("has a malformed extent part");
+      }
+      uint64_t size = 0;
+      for (pb::Extent& extent : *part.mutable_entries(0)->mutable_extents()) {
+        size += extent.size();
+        entry.add_extents()->Swap(&extent);
+      }
+      if (size != ref.size()) return damaged("has an extent part of the wrong size");
+    }
+    entry.clear_extent_parts();
+  }
+  return stored;
+}
+
+}  // namespace coffer::model

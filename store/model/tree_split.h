@@ -1,0 +1,58 @@
+// Trees too large for one object: a directory with very many entries, or a
+// file with very many extents (a multi-terabyte disk image).
+//
+// Such a tree is stored as an index naming its parts (store/FORMAT.md): a
+// directory's entries are cut into part trees, a file's extents into part
+// trees of one entry each. The cuts are content-defined (an entry's name, an
+// extent's chunk id decide where a part ends), so adding one file to a huge
+// directory, or inserting bytes into a huge image, changes one or two parts
+// and the index; the other parts deduplicate against the last backup.
+//
+// Readers that need the whole directory use AssembleTree; walkers that visit
+// every object (gc, verify) follow `parts` and `extent_parts` themselves.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "store/base/object_id.h"
+#include "store/base/status.h"
+#include "store/model/coffer.pb.h"
+
+namespace coffer::model {
+
+// A directory whose encoded tree exceeds this is split.
+inline constexpr size_t kMaxTreeBytes = 4u << 20;
+// Cuts between directory parts: not before kMinPartBytes, always by kMaxPartBytes.
+inline constexpr size_t kMinPartBytes = 256u << 10;
+inline constexpr size_t kMaxPartBytes = 2u << 20;
+// A file with more extents than this keeps them in parts.
+inline constexpr size_t kMaxInlineExtents = 8192;
+// Cuts between extent parts: not before kMinPartExtents, always by kMaxInlineExtents.
+inline constexpr size_t kMinPartExtents = 1024;
+
+// Stores one tree object and returns its id.
+using StoreTreeFn = std::function<Result<ObjectId>(const pb::Tree&)>;
+// Reads one tree object as stored (parts not assembled).
+using ReadTreeFn = std::function<Result<pb::Tree>(const ObjectId&)>;
+
+// [begin, end) index ranges covering `count` items in order.
+using Cuts = std::vector<std::pair<size_t, size_t>>;
+// Where a directory's entries are cut into parts.
+Cuts CutEntries(const pb::Tree& tree);
+// Where a file's extents are cut into parts.
+Cuts CutExtents(const pb::Entry& entry);
+
+// The tree to store for `tree` (entries sorted): `tree` itself when it fits
+// in one object, else an index; the parts it names are stored through
+// `store` first. Files with more than kMaxInlineExtents extents get their
+// extents stored as parts either way.
+Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store);
+
+// The whole directory of a tree read as stored: parts read through `read` and
+// joined, files' extent parts inlined. kCorruption, naming `id`, when the
+// parts do not fit together as SplitTree made them.
+Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read);
+
+}  // namespace coffer::model
