@@ -266,6 +266,29 @@ TEST_F(VerifierTest, DamagedTreeNamesItsDirectoryAndHidesWhatIsBelow) {
   EXPECT_EQ(result.chunks_checked, intact.chunks_checked - 2);  // d.txt and e.bin
 }
 
+TEST_F(VerifierTest, DamagedPartOfASplitDirectoryNamesTheDirectory) {
+  // Enough files with long names that the directory's tree is split.
+  mkdir((source_ + "/many").c_str(), 0755);
+  for (int i = 0; i < 30'000; ++i) {
+    WriteFile(source_ + "/many/" + ToHex(AsBytes(RandomBytes(70, i + 1))), "x");
+  }
+  Snapshot snap = Backup(1);
+  auto index = repo_->ReadTreeObject(TreeOf(snap, "many"));
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  ASSERT_GE(index->parts_size(), 2);
+  ObjectId part = *ObjectId::FromBytes(AsBytes(index->parts(1).tree_id()));
+  VerifyResult intact = Verify({snap});
+  EXPECT_TRUE(intact.damaged.empty());
+  EXPECT_GE(intact.trees_checked, 1u + index->parts_size());  // the parts are checked, too
+
+  Damage([&](kv::Database& db) { FlipMiddleByte(db, kv::Column::kTrees, part); });
+  VerifyResult result = Verify({snap});
+  ASSERT_EQ(result.damaged.size(), 1u);
+  EXPECT_EQ(result.damaged[0].kind, ObjectKind::kTree);
+  EXPECT_EQ(result.damaged[0].id, part);
+  EXPECT_EQ(UsesOf(result.damaged[0]), (std::set<std::string>{snap.name() + ":" + SnapPath("many")}));
+}
+
 TEST_F(VerifierTest, DamagedRootTreeNamesTheWholeSnapshot) {
   Snapshot snap = Backup(1);
   ObjectId root = *ObjectId::FromBytes(AsBytes(snap.record.root_tree_id()));
