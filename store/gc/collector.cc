@@ -10,8 +10,10 @@
 namespace coffer::gc {
 namespace {
 
-// Prefixes sent per AddGcMarks call from the client's buffer.
-constexpr size_t kMarkBatch = 1 << 20;
+// Prefixes sent per AddGcMarks call (512 KiB): a call costs little next to
+// walking the trees, while a large request would be held twice by the
+// server (message and marks) at the moment it arrives.
+constexpr size_t kMarkBatch = 1 << 16;
 
 class Marker {
  public:

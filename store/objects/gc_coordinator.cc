@@ -1,6 +1,8 @@
 #include "store/objects/gc_coordinator.h"
 
 #include <algorithm>
+#include <bit>
+#include <new>
 #include <random>
 
 namespace coffer {
@@ -98,9 +100,12 @@ Result<GcStart> GcCoordinator::BeginGc(
   }
   gc_id_ = start.gc_id;
   gc_last_call_ = Clock::now();
-  marks_.clear();
+  marks_.Clear();
   return start;
 }
+
+// Below this many marks, repeats cost less than sorting them away.
+constexpr size_t kDedupeFrom = 1 << 20;
 
 Status GcCoordinator::AddMarks(uint64_t gc_id, std::span<const uint64_t> prefixes) {
   std::lock_guard lock(mu_);
@@ -108,18 +113,22 @@ Status GcCoordinator::AddMarks(uint64_t gc_id, std::span<const uint64_t> prefixe
     return Status::FailedPrecondition("this garbage collection is no longer running");
   }
   gc_last_call_ = Clock::now();
-  marks_.insert(marks_.end(), prefixes.begin(), prefixes.end());
-  // Keep the set compact while it grows: sort and dedupe when it doubles.
-  static constexpr size_t kCompactEvery = 1 << 20;
-  if (marks_.size() >= kCompactEvery && marks_.size() % kCompactEvery < prefixes.size()) {
-    std::sort(marks_.begin(), marks_.end());
-    marks_.erase(std::unique(marks_.begin(), marks_.end()), marks_.end());
+  const size_t before = marks_.size();
+  try {
+    marks_.Append(prefixes);
+  } catch (const std::bad_alloc&) {
+    return Status::IoError("out of memory for the marks of this garbage collection");
+  }
+  // Objects reached from many snapshots arrive many times: drop the repeats
+  // whenever the set has doubled since the last time.
+  if (marks_.size() >= kDedupeFrom && std::bit_floor(marks_.size()) > std::bit_floor(before)) {
+    marks_.SortUnique();
   }
   return Status::Ok();
 }
 
 bool GcCoordinator::Sweep::IsMarked(const ObjectId& id) const {
-  return std::binary_search(marks.begin(), marks.end(), id.prefix64());
+  return marks.Contains(id.prefix64());
 }
 
 Result<GcCoordinator::Sweep> GcCoordinator::StartSweep(uint64_t gc_id) {
@@ -130,9 +139,7 @@ Result<GcCoordinator::Sweep> GcCoordinator::StartSweep(uint64_t gc_id) {
   gc_last_call_ = Clock::now();
   Sweep sweep;
   sweep.marks = std::move(marks_);
-  marks_ = {};
-  std::sort(sweep.marks.begin(), sweep.marks.end());
-  sweep.marks.erase(std::unique(sweep.marks.begin(), sweep.marks.end()), sweep.marks.end());
+  sweep.marks.SortUnique();
   return sweep;
 }
 
@@ -146,7 +153,7 @@ void GcCoordinator::EndGc(uint64_t gc_id, bool swept) {
   std::lock_guard lock(mu_);
   if (gc_id != gc_id_) return;
   gc_id_ = 0;
-  marks_ = {};
+  marks_.Clear();
   if (swept) ++sweeps_completed_;
   MaybeClearLocked();
 }

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "store/base/status.h"
+#include "store/objects/mark_set.h"
 #include "store/objects/object_store.h"
 
 namespace coffer {
@@ -78,7 +79,7 @@ class GcCoordinator {
   // Sorts the marks and returns a decider for the sweep: called with
   // sweep_lock() held exclusively, it says whether an object may be deleted.
   struct Sweep {
-    std::vector<uint64_t> marks;  // sorted, unique
+    MarkSet marks;  // sorted, unique
     bool IsMarked(const ObjectId& id) const;
   };
   Result<Sweep> StartSweep(uint64_t gc_id);
@@ -102,7 +103,7 @@ class GcCoordinator {
   std::unordered_set<uint64_t> touched_;
   uint64_t gc_id_ = 0;  // 0: no collection
   Clock::time_point gc_last_call_;
-  std::vector<uint64_t> marks_;
+  MarkSet marks_;
   uint64_t sweeps_completed_ = 0;
 };
 
