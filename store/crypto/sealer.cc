@@ -165,7 +165,7 @@ Result<Bytes> Sealer::Open(ObjectKind kind, const ObjectId& id, ByteView sealed,
   // A snapshot note is sealed under its snapshot's id, not its own hash.
   const bool content_addressed = kind != ObjectKind::kSnapshotNote;
   if (content_addressed && (check == IdCheck::kAlways || !encrypted()) && IdOf(plaintext) != id) {
-    return Damaged(kind, id, "content does not match its id");
+    return Damaged(kind, id, "damaged: content does not match its id");
   }
   return plaintext;
 }

@@ -29,7 +29,7 @@ std::string Lower(std::string s) {
 bool NamesDamage(const std::string& err) {
   std::string e = Lower(err);
   return e.find("corrupt") != std::string::npos || e.find("authenticat") != std::string::npos ||
-         e.find("checksum") != std::string::npos;
+         e.find("checksum") != std::string::npos || e.find("damaged") != std::string::npos;
 }
 
 class AtRestTest : public CofferTest {
