@@ -188,4 +188,25 @@ Result<pb::Entry> Repository::LookupPath(const Snapshot& snapshot, std::string_v
   return entry;
 }
 
+Result<std::vector<Result<Bytes>>> Repository::ReadObjects(ObjectKind kind,
+                                                           std::span<const ObjectId> ids,
+                                                           crypto::IdCheck check) {
+  COFFER_ASSIGN_OR_RETURN(std::vector<Result<Bytes>> objects, store_->GetMany(kind, ids));
+  if (objects.size() != ids.size()) {
+    return Status::IoError("the store answered " + std::to_string(objects.size()) + " of " +
+                           std::to_string(ids.size()) + " objects");
+  }
+  // Each sealed object is replaced by its plaintext as soon as it is opened.
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string name = std::string(KindName(kind)) + " " + ids[i].short_hex();
+    if (!objects[i].ok()) {
+      objects[i] = objects[i].status().WithContext(name);
+      continue;
+    }
+    Result<Bytes> plain = sealer_->Open(kind, ids[i], *objects[i], check);
+    objects[i] = std::move(plain);
+  }
+  return objects;
+}
+
 }  // namespace coffer

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,14 @@ class Repository {
 
   // The entry at `path` ("" or "/" is the root, a synthetic directory).
   Result<pb::Entry> LookupPath(const Snapshot& snapshot, std::string_view path);
+
+  // ReadObject() of every id with one ObjectStore::GetMany(): one answer per
+  // id, in order, kNotFound or kCorruption for that object alone. Any other
+  // error fails the whole call. Every object is in memory at once: callers
+  // bound their batches.
+  Result<std::vector<Result<Bytes>>> ReadObjects(
+      ObjectKind kind, std::span<const ObjectId> ids,
+      crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
 
  private:
   Repository() = default;
