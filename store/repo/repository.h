@@ -92,6 +92,12 @@ class Repository {
   Result<std::vector<Result<Bytes>>> ReadObjects(
       ObjectKind kind, std::span<const ObjectId> ids,
       crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
+  // The same, handing each answer to `use` (in order, with its index) as soon
+  // as it is opened: beyond the sealed batch, one plaintext at a time is in
+  // memory. A whole-call error is returned before `use` is called at all.
+  using ObjectVisitor = std::function<void(size_t index, Result<Bytes> object)>;
+  Status ReadObjects(ObjectKind kind, std::span<const ObjectId> ids, crypto::IdCheck check,
+                     const ObjectVisitor& use);
 
  private:
   Repository() = default;

@@ -127,7 +127,7 @@ Status Run::ApplyMetadata(int fd, int dirfd, const std::string& name, const pb::
 
 // The chunks of the files in a write batch are fetched a window at a time:
 // through a server, one round trip per window rather than one per chunk.
-// The window's plaintext is in memory at once.
+// The window's sealed chunks are in memory at once, opened one at a time.
 constexpr size_t kFetchChunks = 64;
 constexpr uint64_t kFetchBytes = 8u << 20;
 
@@ -146,27 +146,25 @@ void Run::WriteFiles(std::vector<WriteJob>& jobs) {
     std::vector<ObjectId> ids;
     ids.reserve(window.size());
     for (const Piece& piece : window) ids.push_back(piece.id);
-    Result<std::vector<Result<Bytes>>> data = repo_.ReadObjects(ObjectKind::kChunk, ids);
-    for (size_t i = 0; i < window.size(); ++i) {
-      const Piece& piece = window[i];
-      Status& status = written[piece.job];
-      if (!status.ok()) continue;
-      if (!data.ok()) {
-        status = data.status();
-        continue;
+    Status read = repo_.ReadObjects(
+        ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
+        [&](size_t i, Result<Bytes> chunk) {
+          const Piece& piece = window[i];
+          Status& status = written[piece.job];
+          if (!status.ok()) return;
+          if (!chunk.ok()) {
+            status = chunk.status();
+          } else if (chunk->size() != piece.size) {
+            status = Status::Corruption("chunk " + piece.id.short_hex() + " has the wrong size");
+          } else {
+            status = WriteAll(jobs[piece.job].fd.get(), *chunk, piece.offset);
+            if (status.ok()) progress_.bytes += chunk->size();
+          }
+        });
+    if (!read.ok()) {
+      for (const Piece& piece : window) {
+        if (written[piece.job].ok()) written[piece.job] = read;
       }
-      Result<Bytes>& chunk = (*data)[i];
-      if (!chunk.ok()) {
-        status = chunk.status();
-        continue;
-      }
-      if (chunk->size() != piece.size) {
-        status = Status::Corruption("chunk " + piece.id.short_hex() + " has the wrong size");
-      } else {
-        status = WriteAll(jobs[piece.job].fd.get(), *chunk, piece.offset);
-        if (status.ok()) progress_.bytes += chunk->size();
-      }
-      Bytes().swap(*chunk);  // only what is still to be written stays in memory
     }
     window.clear();
     window_bytes = 0;

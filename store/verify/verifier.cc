@@ -237,11 +237,11 @@ void CheckRun::CheckBatch(const std::vector<PendingChunk>& batch) {
   std::vector<ObjectId> ids;
   ids.reserve(batch.size());
   for (const PendingChunk& chunk : batch) ids.push_back(chunk.id);
-  Result<std::vector<Result<Bytes>>> plain =
-      repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kAlways);
-  if (!plain.ok()) return SetFatal(plain.status());
-  // Each chunk's plaintext is freed as soon as it is checked.
-  for (size_t i = 0; i < batch.size(); ++i) CheckChunk(batch[i], std::move((*plain)[i]));
+  Status read = repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kAlways,
+                                  [&](size_t i, Result<Bytes> plain) {
+                                    CheckChunk(batch[i], std::move(plain));
+                                  });
+  if (!read.ok()) SetFatal(read);
 }
 
 void CheckRun::CheckChunk(const PendingChunk& chunk, Result<Bytes> plain) {
