@@ -12,11 +12,20 @@ constexpr uint64_t kChunkOverhead = 160;
 // Readahead waiting beyond this many chunks is dropped: it would arrive late.
 constexpr size_t kMaxQueuedAhead = 16;
 
+Result<ChunkPtr> Shared(Result<Bytes> loaded) {
+  if (!loaded.ok()) return loaded.status();
+  return ChunkPtr(std::make_shared<const Bytes>(std::move(loaded).value()));
+}
+
 }  // namespace
 
-ChunkCache::ChunkCache(uint64_t capacity_bytes, Loader load, unsigned loaders)
-    : load_(std::move(load)), lru_(capacity_bytes) {
-  for (unsigned i = 0; i < std::max(1u, loaders); ++i) loaders_.emplace_back([this] { Work(); });
+ChunkCache::ChunkCache(uint64_t capacity_bytes, Loader load, unsigned loaders,
+                       BatchLoader load_many)
+    : load_(std::move(load)),
+      load_many_(std::move(load_many)),
+      loader_count_(std::max(1u, loaders)),
+      lru_(capacity_bytes) {
+  for (unsigned i = 0; i < loader_count_; ++i) loaders_.emplace_back([this] { Work(); });
 }
 
 ChunkCache::~ChunkCache() {
@@ -81,42 +90,80 @@ void ChunkCache::Work() {
   for (;;) {
     work_.wait(lock, [this] { return stopping_ || !wanted_.empty() || !ahead_.empty(); });
     if (stopping_) return;
-    std::deque<ObjectId>& queue = wanted_.empty() ? ahead_ : wanted_;
-    ObjectId id = queue.front();
-    queue.pop_front();
-    auto it = loading_.find(id);
-    // Queued twice (readahead, then wanted): the first turn loaded it.
-    if (it == loading_.end() || it->second->started) continue;
-    std::shared_ptr<Load> job = it->second;
-    job->started = true;
+    std::vector<Job> jobs = TakeLocked();
+    if (jobs.empty()) continue;
     ++running_;
     max_running_ = std::max(max_running_, running_);
     lock.unlock();
-    Run(id, job);
+    if (jobs.size() == 1) {
+      Run(jobs.front());
+    } else {
+      RunMany(jobs);
+    }
     lock.lock();
     --running_;
     if (loading_.empty()) idle_.notify_all();
   }
 }
 
-void ChunkCache::Run(const ObjectId& id, const std::shared_ptr<Load>& job) {
+std::vector<ChunkCache::Job> ChunkCache::TakeLocked() {
+  const bool ahead = wanted_.empty();
+  std::deque<ObjectId>& queue = ahead ? ahead_ : wanted_;
+  // Readahead is shared among the loaders, so a batch never keeps the
+  // others idle (they open chunks in parallel).
+  size_t limit = 1;
+  if (ahead && load_many_) {
+    limit = std::clamp<size_t>(ahead_.size() / loader_count_, 1, kMaxAheadBatch);
+  }
+  std::vector<Job> jobs;
+  while (!queue.empty() && jobs.size() < limit) {
+    ObjectId id = queue.front();
+    queue.pop_front();
+    auto it = loading_.find(id);
+    // Queued twice (readahead, then wanted): the first turn loaded it.
+    if (it == loading_.end() || it->second->started) continue;
+    it->second->started = true;
+    jobs.emplace_back(id, it->second);
+  }
+  return jobs;
+}
+
+void ChunkCache::Run(const Job& job) {
   Result<ChunkPtr> result = Status::IoError("chunk loader threw");
   try {
-    Result<Bytes> loaded = load_(id);
-    if (loaded.ok()) {
-      result = ChunkPtr(std::make_shared<const Bytes>(std::move(loaded).value()));
-    } else {
-      result = loaded.status();
-    }
+    result = Shared(load_(job.first));
   } catch (const std::exception& e) {
-    result = Status::IoError(std::string("reading chunk ") + id.short_hex() + ": " + e.what());
+    result = Status::IoError(std::string("reading chunk ") + job.first.short_hex() + ": " + e.what());
   }
+  Publish(job, std::move(result));
+}
+
+void ChunkCache::RunMany(const std::vector<Job>& jobs) {
+  std::vector<ObjectId> ids;
+  ids.reserve(jobs.size());
+  for (const Job& job : jobs) ids.push_back(job.first);
+  Result<std::vector<Result<Bytes>>> loaded = Status::IoError("chunk loader threw");
+  try {
+    loaded = load_many_(ids);
+  } catch (const std::exception& e) {
+    loaded = Status::IoError(std::string("reading chunks: ") + e.what());
+  }
+  if (loaded.ok() && loaded->size() != ids.size()) {
+    loaded = Status::IoError("reading chunks: the loader answered " +
+                             std::to_string(loaded->size()) + " of " + std::to_string(ids.size()));
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Publish(jobs[i], loaded.ok() ? Shared(std::move((*loaded)[i])) : loaded.status());
+  }
+}
+
+void ChunkCache::Publish(const Job& job, Result<ChunkPtr> result) {
   {
     std::lock_guard lock(mu_);
-    if (result.ok()) lru_.Insert(id, *result, (*result)->capacity() + kChunkOverhead);
-    loading_.erase(id);
+    if (result.ok()) lru_.Insert(job.first, *result, (*result)->capacity() + kChunkOverhead);
+    loading_.erase(job.first);
   }
-  job->promise.set_value(std::move(result));
+  job.second->promise.set_value(std::move(result));
 }
 
 void ChunkCache::WaitIdle() const {

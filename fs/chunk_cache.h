@@ -8,6 +8,10 @@
 // however many threads ask. Requests for one chunk load it once: the first
 // queues the load, the others wait for the same result. Readahead (Prefetch)
 // queues behind every pending Get and is dropped when too much is queued.
+// Given a batch loader, a loader takes several queued readahead chunks at
+// once (its share of the queue, at most kMaxAheadBatch) and fetches them with
+// one call: through a server, one round trip for them all. A chunk a reader
+// waits for is always loaded alone.
 // Failures are not cached, so a transient error is retried on the next read.
 //
 // Thread-safe.
@@ -20,6 +24,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -36,9 +41,14 @@ using ChunkPtr = std::shared_ptr<const Bytes>;
 class ChunkCache {
  public:
   using Loader = std::function<Result<Bytes>(const ObjectId&)>;
+  // One answer per id, in order (as Repository::ReadObjects).
+  using BatchLoader =
+      std::function<Result<std::vector<Result<Bytes>>>(std::span<const ObjectId>)>;
+  static constexpr size_t kMaxAheadBatch = 4;
 
-  // `load` runs on `loaders` threads of the cache's own.
-  ChunkCache(uint64_t capacity_bytes, Loader load, unsigned loaders = 3);
+  // `load` (and `load_many`, if given) run on `loaders` threads of the cache's own.
+  ChunkCache(uint64_t capacity_bytes, Loader load, unsigned loaders = 3,
+             BatchLoader load_many = nullptr);
   // Finishes the loads in progress; queued ones fail.
   ~ChunkCache();
   ChunkCache(const ChunkCache&) = delete;
@@ -66,11 +76,19 @@ class ChunkCache {
     bool wanted = false;   // a Get waits for it: in the demand queue
     bool started = false;
   };
+  using Job = std::pair<ObjectId, std::shared_ptr<Load>>;
   void Work();
-  // Runs `load` and publishes the result; called by a loader without the lock.
-  void Run(const ObjectId& id, const std::shared_ptr<Load>& job);
+  // The next loads for one loader, marked started. Call with mu_ held.
+  std::vector<Job> TakeLocked();
+  // Run `load` or `load_many` and publish the results; called by a loader
+  // without the lock.
+  void Run(const Job& job);
+  void RunMany(const std::vector<Job>& jobs);
+  void Publish(const Job& job, Result<ChunkPtr> result);
 
   const Loader load_;
+  const BatchLoader load_many_;
+  const unsigned loader_count_;
   mutable std::mutex mu_;
   std::condition_variable work_;
   mutable std::condition_variable idle_;

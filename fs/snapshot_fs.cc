@@ -120,7 +120,11 @@ SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
       options_(std::move(options)),
       inode_budget_(options_.cache_bytes / 8),
       chunks_(options_.cache_bytes / 4,
-              [this](const ObjectId& id) { return repo_.ReadObject(ObjectKind::kChunk, id); }),
+              [this](const ObjectId& id) { return repo_.ReadObject(ObjectKind::kChunk, id); },
+              /*loaders=*/3,
+              [this](std::span<const ObjectId> ids) {
+                return repo_.ReadObjects(ObjectKind::kChunk, ids);
+              }),
       trees_(options_.cache_bytes / 8) {
   if (!options_.now_ns) options_.now_ns = SteadyNowNs;
   if (!options_.log) options_.log = [](const std::string&) {};

@@ -216,6 +216,29 @@ Result<Bytes> Database::Get(Column column, std::string_view key) {
   return Bytes(data, data + value.size());
 }
 
+std::vector<Result<Bytes>> Database::GetMany(Column column,
+                                             std::span<const std::string_view> keys) {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (std::string_view key : keys) slices.push_back(ToSlice(key));
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  handles_->db->MultiGet(rocksdb::ReadOptions(), handles_->cf(column), keys.size(), slices.data(),
+                         values.data(), statuses.data());
+  std::vector<Result<Bytes>> out;
+  out.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!statuses[i].ok()) {
+      out.emplace_back(FromRocks(statuses[i], "get from " + std::string(ColumnName(column))));
+      continue;
+    }
+    const auto* data = reinterpret_cast<const uint8_t*>(values[i].data());
+    out.emplace_back(Bytes(data, data + values[i].size()));
+    values[i].Reset();  // unpins the block or blob as soon as it is copied
+  }
+  return out;
+}
+
 // Contains: RocksDB 7.8 has no way to ask "is this key present" without
 // fetching its value; for a blob value that is a read of the whole blob.
 // KeyMayExist() is no help: it is a Get() restricted to kBlockCacheTier that

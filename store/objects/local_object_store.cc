@@ -26,6 +26,10 @@ Result<Column> ColumnFor(ObjectKind kind) {
 
 std::string_view KeyOf(const ObjectId& id) { return AsChars(id.view()); }
 
+Status NotFoundError(ObjectKind kind, const ObjectId& id) {
+  return Status::NotFound(std::string(KindName(kind)) + " " + id.short_hex() + " not found");
+}
+
 // Meta key prefixes for a snapshot's protection and note. Written to disk:
 // never change them.
 constexpr std::string_view kProtectedPrefix = "snapshot-protected/";
@@ -115,9 +119,28 @@ Result<Bytes> LocalObjectStore::Get(ObjectKind kind, const ObjectId& id) {
   COFFER_ASSIGN_OR_RETURN(Column column, ColumnFor(kind));
   Result<Bytes> value = db_->Get(column, KeyOf(id));
   if (!value.ok() && value.status().code() == Code::kNotFound) {
-    return Status::NotFound(std::string(KindName(kind)) + " " + id.short_hex() + " not found");
+    return NotFoundError(kind, id);
   }
   return value;
+}
+
+Result<std::vector<Result<Bytes>>> LocalObjectStore::GetMany(ObjectKind kind,
+                                                             std::span<const ObjectId> ids) {
+  COFFER_ASSIGN_OR_RETURN(Column column, ColumnFor(kind));
+  std::vector<std::string_view> keys;
+  keys.reserve(ids.size());
+  for (const ObjectId& id : ids) keys.push_back(KeyOf(id));
+  std::vector<Result<Bytes>> values = db_->GetMany(column, keys);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].ok()) continue;
+    const Status status = values[i].status();
+    if (status.code() == Code::kNotFound) {
+      values[i] = NotFoundError(kind, ids[i]);
+    } else if (!IsObjectFailure(status)) {
+      return status;
+    }
+  }
+  return values;
 }
 
 Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,

@@ -75,6 +75,12 @@ struct GcResult {
   uint64_t bytes_after = 0;               // ... and after the compaction that follows it
 };
 
+// Whether `status` is one object's failure (missing or damaged) rather than
+// the store's: what ObjectStore::GetMany() answers per id.
+inline bool IsObjectFailure(const Status& status) {
+  return status.code() == Code::kNotFound || status.code() == Code::kCorruption;
+}
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -94,6 +100,24 @@ class ObjectStore {
   virtual Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) = 0;
   // kNotFound if absent; kCorruption if the database itself reports damage.
   virtual Result<Bytes> Get(ObjectKind kind, const ObjectId& id) = 0;
+  // Get() of every id at once, for readers that know many ids ahead (a
+  // remote store fetches them in a few round trips, not one each). One
+  // answer per id, in order: the object, or kNotFound / kCorruption for that
+  // id alone, so the others still arrive. Any other error (a bad kind, the
+  // server gone) fails the whole call. Duplicates are answered each time.
+  // Every object is in memory at once: callers bound their batches. This
+  // default asks Get() for each id.
+  virtual Result<std::vector<Result<Bytes>>> GetMany(ObjectKind kind,
+                                                     std::span<const ObjectId> ids) {
+    std::vector<Result<Bytes>> out;
+    out.reserve(ids.size());
+    for (const ObjectId& id : ids) {
+      Result<Bytes> got = Get(kind, id);
+      if (!got.ok() && !IsObjectFailure(got.status())) return got.status();
+      out.push_back(std::move(got));
+    }
+    return out;
+  }
 
   // Registers a backup about to write, so that a garbage collection running
   // at the same time keeps what it needs: every object it puts or finds with

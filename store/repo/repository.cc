@@ -202,4 +202,35 @@ Result<pb::Entry> Repository::LookupPath(const Snapshot& snapshot, std::string_v
   return entry;
 }
 
+Result<std::vector<Result<Bytes>>> Repository::ReadObjects(ObjectKind kind,
+                                                           std::span<const ObjectId> ids,
+                                                           crypto::IdCheck check) {
+  std::vector<Result<Bytes>> out;
+  out.reserve(ids.size());
+  COFFER_RETURN_IF_ERROR(ReadObjects(kind, ids, check, [&](size_t, Result<Bytes> object) {
+    out.push_back(std::move(object));
+  }));
+  return out;
+}
+
+Status Repository::ReadObjects(ObjectKind kind, std::span<const ObjectId> ids,
+                               crypto::IdCheck check, const ObjectVisitor& use) {
+  COFFER_ASSIGN_OR_RETURN(std::vector<Result<Bytes>> sealed, store_->GetMany(kind, ids));
+  if (sealed.size() != ids.size()) {
+    return Status::IoError("the store answered " + std::to_string(sealed.size()) + " of " +
+                           std::to_string(ids.size()) + " objects");
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!sealed[i].ok()) {
+      use(i, sealed[i].status().WithContext(std::string(KindName(kind)) + " " +
+                                            ids[i].short_hex()));
+      continue;
+    }
+    Result<Bytes> plain = sealer_->Open(kind, ids[i], *sealed[i], check);
+    Bytes().swap(*sealed[i]);
+    use(i, std::move(plain));
+  }
+  return Status::Ok();
+}
+
 }  // namespace coffer

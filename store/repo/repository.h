@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,6 +89,20 @@ class Repository {
 
   // The entry at `path` ("" or "/" is the root, a synthetic directory).
   Result<pb::Entry> LookupPath(const Snapshot& snapshot, std::string_view path);
+
+  // ReadObject() of every id with one ObjectStore::GetMany(): one answer per
+  // id, in order, kNotFound or kCorruption for that object alone. Any other
+  // error fails the whole call. Every object is in memory at once: callers
+  // bound their batches.
+  Result<std::vector<Result<Bytes>>> ReadObjects(
+      ObjectKind kind, std::span<const ObjectId> ids,
+      crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
+  // The same, handing each answer to `use` (in order, with its index) as soon
+  // as it is opened: beyond the sealed batch, one plaintext at a time is in
+  // memory. A whole-call error is returned before `use` is called at all.
+  using ObjectVisitor = std::function<void(size_t index, Result<Bytes> object)>;
+  Status ReadObjects(ObjectKind kind, std::span<const ObjectId> ids, crypto::IdCheck check,
+                     const ObjectVisitor& use);
 
  private:
   Repository() = default;

@@ -61,7 +61,6 @@ class Run {
   void RestoreEntry(int dirfd, const pb::Entry& entry, const std::string& rel);
   void RestoreDirectory(int dirfd, const pb::Entry& entry, const std::string& rel);
   void RestoreFile(int dirfd, const pb::Entry& entry, const std::string& rel);
-  Status WriteContent(int fd, const pb::Entry& entry);
   // Owner, mode, xattrs and times; `fd` may be -1 (then by name in `dirfd`).
   Status ApplyMetadata(int fd, int dirfd, const std::string& name, const pb::Entry& entry);
   Status RemoveExisting(int dirfd, const std::string& name);
@@ -75,6 +74,10 @@ class Run {
   };
   void QueueWrite(WriteJob job);
   void FlushWrites();
+  // Writes the files' contents, fetching their chunks a window at a time,
+  // then sets each file's length and metadata.
+  void WriteFiles(std::vector<WriteJob>& jobs);
+  void FinishFile(WriteJob& job, const Status& written);
 
   Repository& repo_;
   const RestoreOptions& options_;
@@ -122,23 +125,85 @@ Status Run::ApplyMetadata(int fd, int dirfd, const std::string& name, const pb::
   return Status::Ok();
 }
 
-Status Run::WriteContent(int fd, const pb::Entry& entry) {
-  uint64_t offset = 0;
-  for (const pb::Extent& extent : entry.extents()) {
-    if (!extent.chunk_id().empty()) {
-      COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extent));
-      COFFER_ASSIGN_OR_RETURN(Bytes data, repo_.ReadObject(ObjectKind::kChunk, id));
-      if (data.size() != extent.size()) {
-        return Status::Corruption("chunk " + id.short_hex() + " has the wrong size");
+// The chunks of the files in a write batch are fetched a window at a time:
+// through a server, one round trip per window rather than one per chunk.
+// The window's sealed chunks are in memory at once, opened one at a time.
+constexpr size_t kFetchChunks = 64;
+constexpr uint64_t kFetchBytes = 8u << 20;
+
+void Run::WriteFiles(std::vector<WriteJob>& jobs) {
+  struct Piece {
+    size_t job;
+    uint64_t offset;
+    ObjectId id;
+    uint64_t size;
+  };
+  std::vector<Status> written(jobs.size());  // a file's first error
+  std::vector<Piece> window;
+  uint64_t window_bytes = 0;
+  auto fetch = [&] {
+    if (window.empty()) return;
+    std::vector<ObjectId> ids;
+    ids.reserve(window.size());
+    for (const Piece& piece : window) ids.push_back(piece.id);
+    Status read = repo_.ReadObjects(
+        ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
+        [&](size_t i, Result<Bytes> chunk) {
+          const Piece& piece = window[i];
+          Status& status = written[piece.job];
+          if (!status.ok()) return;
+          if (!chunk.ok()) {
+            status = chunk.status();
+          } else if (chunk->size() != piece.size) {
+            status = Status::Corruption("chunk " + piece.id.short_hex() + " has the wrong size");
+          } else {
+            status = WriteAll(jobs[piece.job].fd.get(), *chunk, piece.offset);
+            if (status.ok()) progress_.bytes += chunk->size();
+          }
+        });
+    if (!read.ok()) {
+      for (const Piece& piece : window) {
+        if (written[piece.job].ok()) written[piece.job] = read;
       }
-      COFFER_RETURN_IF_ERROR(WriteAll(fd, data, offset));
-      progress_.bytes += data.size();
     }
-    offset += extent.size();
+    window.clear();
+    window_bytes = 0;
+  };
+  size_t finished = 0;  // jobs before this one are done
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    uint64_t offset = 0;
+    for (const pb::Extent& extent : jobs[j].entry.extents()) {
+      if (!extent.chunk_id().empty()) {
+        Result<ObjectId> id = ExtentId(extent);
+        if (!id.ok()) {
+          written[j] = id.status();
+          break;
+        }
+        window.push_back({j, offset, *id, extent.size()});
+        window_bytes += extent.size();
+        if (window.size() >= kFetchChunks || window_bytes >= kFetchBytes) {
+          fetch();
+          // Every chunk of the files before this one has been written.
+          for (; finished < j; ++finished) FinishFile(jobs[finished], written[finished]);
+        }
+      }
+      offset += extent.size();
+    }
   }
+  fetch();
+  for (; finished < jobs.size(); ++finished) FinishFile(jobs[finished], written[finished]);
+}
+
+void Run::FinishFile(WriteJob& job, const Status& written) {
+  Status s = written;
   // Sets the length, and leaves a trailing hole a hole.
-  if (ftruncate(fd, static_cast<off_t>(entry.size())) != 0) return Status::FromErrno(errno, "truncate");
-  return Status::Ok();
+  if (s.ok() && ftruncate(job.fd.get(), static_cast<off_t>(job.entry.size())) != 0) {
+    s = Status::FromErrno(errno, "truncate");
+  }
+  if (s.ok()) s = ApplyMetadata(job.fd.get(), -1, job.entry.name(), job.entry);
+  if (!s.ok()) Report(job.rel, s);
+  job.fd.reset();
+  ++progress_.files;
 }
 
 void Run::RestoreFile(int dirfd, const pb::Entry& entry, const std::string& rel) {
@@ -173,15 +238,7 @@ void Run::FlushWrites() {
   std::shared_ptr<std::vector<WriteJob>> batch = std::move(writes_);
   writes_.reset();
   queued_bytes_ = 0;
-  writers_->Submit([this, batch] {
-    for (WriteJob& job : *batch) {
-      Status s = WriteContent(job.fd.get(), job.entry);
-      if (s.ok()) s = ApplyMetadata(job.fd.get(), -1, job.entry.name(), job.entry);
-      if (!s.ok()) Report(job.rel, s);
-      job.fd.reset();
-      ++progress_.files;
-    }
-  });
+  writers_->Submit([this, batch] { WriteFiles(*batch); });
 }
 
 void Run::RestoreDirectory(int dirfd, const pb::Entry& entry, const std::string& rel) {

@@ -9,7 +9,8 @@
 namespace coffer::service {
 
 // Bumped whenever the messages or their meaning change incompatibly.
-constexpr uint32_t kProtocolVersion = 2;
+// 3: GetObjects.
+constexpr uint32_t kProtocolVersion = 3;
 
 // Largest gRPC message either way. Holds one maximal object plus framing, or
 // one full PutObjects batch.
@@ -25,6 +26,12 @@ constexpr size_t kMaxGroupBytes = 4096;
 constexpr size_t kMaxContainsIds = 16384;
 // Objects per PutObjects call; their bytes are bounded by kMaxMessageBytes.
 constexpr size_t kMaxPutObjects = 1024;
+
+// Ids per GetObjects call (8 KiB of request).
+constexpr size_t kMaxGetObjectsIds = 256;
+// A GetObjects response holds objects up to this many bytes; it stops before
+// an object that would go beyond (a first object larger than this goes alone).
+constexpr size_t kGetObjectsReplyBytes = 8u << 20;
 
 // What RemoteObjectStore sends in one PutObjects call: a batch is sent once
 // it holds this many bytes or objects (a single larger object goes alone).
@@ -46,5 +53,6 @@ constexpr int kSocketReadBytes = 1 << 20;
 
 static_assert(kBatchBytes + kMaxObjectBytes + (64u << 10) <= kMaxMessageBytes);
 static_assert(kBatchObjects <= kMaxPutObjects);
+static_assert(kGetObjectsReplyBytes + kMaxObjectBytes + (64u << 10) <= kMaxMessageBytes);
 
 }  // namespace coffer::service

@@ -1,5 +1,6 @@
 #include "store/service/remote_object_store.h"
 
+#include <algorithm>
 #include <functional>
 
 #include <grpcpp/grpcpp.h>
@@ -361,6 +362,48 @@ Result<Bytes> RemoteObjectStore::Get(ObjectKind kind, const ObjectId& id) {
   })));
   const std::string& s = resp.sealed();
   return Bytes(s.begin(), s.end());
+}
+
+Result<std::vector<Result<Bytes>>> RemoteObjectStore::GetMany(ObjectKind kind,
+                                                              std::span<const ObjectId> ids) {
+  COFFER_RETURN_IF_ERROR(CheckStoredKind(kind));
+  COFFER_RETURN_IF_ERROR(Flush());
+  std::vector<Result<Bytes>> out;
+  out.reserve(ids.size());
+  while (out.size() < ids.size()) {
+    const size_t n = std::min(kMaxGetObjectsIds, ids.size() - out.size());
+    GetObjectsRequest req;
+    req.set_protocol_version(version());
+    req.set_kind(static_cast<uint32_t>(kind));
+    std::string* raw = req.mutable_ids();
+    raw->resize(n * ObjectId::kSize);
+    for (size_t j = 0; j < n; ++j) {
+      std::memcpy(raw->data() + j * ObjectId::kSize, ids[out.size() + j].bytes.data(),
+                  ObjectId::kSize);
+    }
+    GetObjectsResponse resp;
+    COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
+      return rpc_->stub->GetObjects(&ctx, req, &resp);
+    })));
+    const size_t answered = static_cast<size_t>(resp.objects_size());
+    if (answered == 0 || answered > n) {
+      return Status::IoError("object service: GetObjects answered " + std::to_string(answered) +
+                             " of " + std::to_string(n));
+    }
+    for (const FetchedObject& object : resp.objects()) {
+      if (object.code() == 0) {
+        out.emplace_back(Bytes(object.sealed().begin(), object.sealed().end()));
+        continue;
+      }
+      Status failure(static_cast<Code>(object.code()), object.error());
+      if (!IsObjectFailure(failure)) {
+        return Status::IoError("object service: GetObjects answered code " +
+                               std::to_string(object.code()) + " for one object");
+      }
+      out.emplace_back(std::move(failure));
+    }
+  }
+  return out;
 }
 
 Result<std::optional<Bytes>> RemoteObjectStore::GetMeta(std::string_view key) {

@@ -7,7 +7,7 @@
 // kMaxObjectBytes), then buffers the object; a batch of kBatchBytes or
 // kBatchObjects (limits.h) goes to the server in one PutObjects call, sent by
 // a background thread while the caller goes on (at most two batches in
-// flight; Put() waits beyond that). Flush(), Get(), CommitSnapshot(),
+// flight; Put() waits beyond that). Flush(), Get(), GetMany(), CommitSnapshot(),
 // ListSnapshots(), DeleteSnapshot(), BeginGc() and FinishGc() first send the pending batch and wait
 // for it (and for every batch before it), so the server sees every earlier
 // Put() before them: CommitSnapshot() keeps the durability contract.
@@ -85,6 +85,10 @@ class RemoteObjectStore final : public ObjectStore {
   Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override;
   Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override;
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
+  // GetObjects calls of at most kMaxGetObjectsIds ids each, asking again for
+  // what a reply had no room for.
+  Result<std::vector<Result<Bytes>>> GetMany(ObjectKind kind,
+                                             std::span<const ObjectId> ids) override;
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override;
   Status EndWrite(WriteId writer) override;
   // Sends a Hello now, naming `writers` (the keep-alive names every writer

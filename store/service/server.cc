@@ -5,6 +5,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <thread>
@@ -48,6 +50,25 @@ Result<ObjectId> ParseId(const std::string& bytes) {
                                    " bytes; ids are " + std::to_string(ObjectId::kSize));
   }
   return *id;
+}
+
+// `raw` as concatenated 32-byte ids, at most `max` of them; `call` names
+// the call in errors.
+Result<std::vector<ObjectId>> ParseIds(const std::string& raw, size_t max, std::string_view call) {
+  if (raw.size() % ObjectId::kSize != 0) {
+    return Status::InvalidArgument(std::string(call) +
+                                   ": ids are not a whole number of 32-byte ids");
+  }
+  size_t n = raw.size() / ObjectId::kSize;
+  if (n > max) {
+    return Status::InvalidArgument(std::string(call) + ": " + std::to_string(n) +
+                                   " ids; at most " + std::to_string(max) + " per call");
+  }
+  std::vector<ObjectId> ids(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::memcpy(ids[i].bytes.data(), raw.data() + i * ObjectId::kSize, ObjectId::kSize);
+  }
+  return ids;
 }
 
 Result<SnapshotRef> ParseRef(const SnapshotRefMsg& in) {
@@ -99,6 +120,11 @@ Status WritePages(const std::vector<coffer::StoredSnapshot>& list,
 }
 
 ByteView ViewOf(const std::string& s) { return AsBytes(s); }
+
+// Objects GetObjects reads from the store at once: the first slice, and at
+// most (which bounds what a call holds beyond its reply).
+constexpr size_t kFirstGetSlice = 4;
+constexpr size_t kMaxGetSlice = 16;
 
 // The one place tokens are checked: gRPC runs it on every call's metadata,
 // before the handler and before the request message is read, so a client
@@ -211,23 +237,12 @@ class ObjectServiceImpl final : public ObjectService::Service {
     return Run([&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
-      const std::string& raw = req->ids();
-      if (raw.size() % ObjectId::kSize != 0) {
-        return Status::InvalidArgument("Contains: ids are not a whole number of 32-byte ids");
-      }
-      size_t n = raw.size() / ObjectId::kSize;
-      if (n > kMaxContainsIds) {
-        return Status::InvalidArgument("Contains: " + std::to_string(n) + " ids; at most " +
-                                       std::to_string(kMaxContainsIds) + " per call");
-      }
-      std::vector<ObjectId> ids(n);
-      for (size_t i = 0; i < n; ++i) {
-        std::memcpy(ids[i].bytes.data(), raw.data() + i * ObjectId::kSize, ObjectId::kSize);
-      }
+      COFFER_ASSIGN_OR_RETURN(std::vector<ObjectId> ids,
+                              ParseIds(req->ids(), kMaxContainsIds, "Contains"));
       COFFER_ASSIGN_OR_RETURN(std::vector<bool> present, store_.Contains(kind, ids));
       std::string* out = resp->mutable_present();
-      out->resize(n);
-      for (size_t i = 0; i < n; ++i) (*out)[i] = present[i] ? 1 : 0;
+      out->resize(ids.size());
+      for (size_t i = 0; i < ids.size(); ++i) (*out)[i] = present[i] ? 1 : 0;
       return Status::Ok();
     });
   }
@@ -281,6 +296,51 @@ class ObjectServiceImpl final : public ObjectService::Service {
         return Status::InvalidArgument("object " + id.short_hex() + " is too large to send");
       }
       resp->set_sealed(sealed.data(), sealed.size());
+      return Status::Ok();
+    });
+  }
+
+  // Reads a few objects at a time, so that little is read that will not fit:
+  // after the first slice, each slice is the room left over the mean size so
+  // far. Whatever does not fit is not sent; the client asks for it again.
+  grpc::Status GetObjects(grpc::ServerContext*, const GetObjectsRequest* req,
+                          GetObjectsResponse* resp) override {
+    return Run([&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
+      COFFER_ASSIGN_OR_RETURN(std::vector<ObjectId> ids,
+                              ParseIds(req->ids(), kMaxGetObjectsIds, "GetObjects"));
+      size_t reply_bytes = 0;
+      size_t answered = 0;
+      while (answered < ids.size() && reply_bytes < kGetObjectsReplyBytes) {
+        size_t slice = kFirstGetSlice;
+        if (answered > 0) {
+          size_t mean = std::max<size_t>(1, reply_bytes / answered);
+          slice = std::clamp<size_t>((kGetObjectsReplyBytes - reply_bytes) / mean, 1, kMaxGetSlice);
+        }
+        slice = std::min(slice, ids.size() - answered);
+        COFFER_ASSIGN_OR_RETURN(
+            std::vector<Result<Bytes>> got,
+            store_.GetMany(kind, std::span<const ObjectId>(ids).subspan(answered, slice)));
+        if (got.size() != slice) return Status::IoError("GetObjects: the store answered too few");
+        for (Result<Bytes>& object : got) {
+          size_t size = object.ok() ? object->size() : object.status().message().size();
+          if (answered > 0 && reply_bytes + size > kGetObjectsReplyBytes) return Status::Ok();
+          if (object.ok() && size + 1024 > kMaxMessageBytes) {
+            return Status::InvalidArgument("object " + ids[answered].short_hex() +
+                                           " is too large to send");
+          }
+          FetchedObject* out = resp->add_objects();
+          if (object.ok()) {
+            out->set_sealed(object->data(), object->size());
+          } else {
+            out->set_code(static_cast<uint32_t>(object.status().code()));
+            out->set_error(object.status().message());
+          }
+          reply_bytes += size;
+          ++answered;
+        }
+      }
       return Status::Ok();
     });
   }

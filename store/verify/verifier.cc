@@ -99,7 +99,8 @@ class CheckRun {
                       std::vector<ObjectId>& subtrees);
   void Queue(const ObjectId& id, uint64_t size);
   void Flush();
-  void CheckChunk(const PendingChunk& chunk);
+  void CheckBatch(const std::vector<PendingChunk>& batch);
+  void CheckChunk(const PendingChunk& chunk, Result<Bytes> plain);
 
   void AddDamage(ObjectKind kind, const ObjectId& id, const Status& status) {
     std::lock_guard lock(mutex_);
@@ -232,15 +233,25 @@ void CheckRun::Flush() {
   std::shared_ptr<std::vector<PendingChunk>> batch = std::move(batch_);
   batch_.reset();
   batch_bytes_ = 0;
-  checkers_.Submit([this, batch] {
-    for (const PendingChunk& chunk : *batch) CheckChunk(chunk);
-  });
+  checkers_.Submit([this, batch] { CheckBatch(*batch); });
 }
 
-void CheckRun::CheckChunk(const PendingChunk& chunk) {
+// One fetch for the whole batch: through a server, one round trip rather
+// than one per chunk.
+void CheckRun::CheckBatch(const std::vector<PendingChunk>& batch) {
   if (failed_) return;
+  std::vector<ObjectId> ids;
+  ids.reserve(batch.size());
+  for (const PendingChunk& chunk : batch) ids.push_back(chunk.id);
+  Status read = repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kAlways,
+                                  [&](size_t i, Result<Bytes> plain) {
+                                    CheckChunk(batch[i], std::move(plain));
+                                  });
+  if (!read.ok()) SetFatal(read);
+}
+
+void CheckRun::CheckChunk(const PendingChunk& chunk, Result<Bytes> plain) {
   ++chunks_checked_;
-  Result<Bytes> plain = repo_.ReadObject(ObjectKind::kChunk, chunk.id, crypto::IdCheck::kAlways);
   if (!plain.ok()) {
     if (IsDamage(plain.status())) {
       AddDamage(ObjectKind::kChunk, chunk.id, plain.status());

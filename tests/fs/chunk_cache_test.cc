@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -188,6 +189,44 @@ TEST(ChunkCacheTest, AReaderIsServedBeforeQueuedReadahead) {
   reader.join();
   cache.WaitIdle();
   EXPECT_EQ(gate.order(), (std::vector<uint8_t>{1, 9, 2, 3, 4, 5}));
+}
+
+TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) {
+  Gate gate;
+  std::mutex mu;
+  std::vector<size_t> batches;
+  auto load_many = [&](std::span<const ObjectId> ids) -> Result<std::vector<Result<Bytes>>> {
+    std::lock_guard lock(mu);
+    batches.push_back(ids.size());
+    std::vector<Result<Bytes>> out;
+    for (const ObjectId& id : ids) {
+      if (id.bytes[0] == 3) {
+        out.push_back(Status::Corruption("bad tag"));
+      } else {
+        out.push_back(Bytes(10, id.bytes[0]));
+      }
+    }
+    return out;
+  };
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
+  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
+  ASSERT_TRUE(gate.AwaitWaiting(1));
+  for (uint8_t n = 2; n <= 7; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
+  gate.Open();
+  first.join();
+  cache.WaitIdle();
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(batches, (std::vector<size_t>{ChunkCache::kMaxAheadBatch, 2}));
+  }
+  EXPECT_FALSE(cache.Has(Id(3))) << "a failure is not cached";
+  for (uint8_t n : {2, 4, 5, 6, 7}) {
+    EXPECT_TRUE(cache.Has(Id(n))) << int(n);
+    auto chunk = cache.Get(Id(n));
+    ASSERT_TRUE(chunk.ok());
+    EXPECT_EQ(**chunk, Bytes(10, n));
+  }
+  EXPECT_EQ(gate.order(), std::vector<uint8_t>{1}) << "readahead went through the single loader";
 }
 
 TEST(ChunkCacheTest, ExceptionFromLoaderBecomesAnError) {

@@ -106,6 +106,34 @@ TEST_F(RepositoryTest, SwappedObjectsFailToOpen) {
   EXPECT_EQ(AsChars(*repo->ReadObject(ObjectKind::kChunk, a)), "first chunk");
 }
 
+TEST_F(RepositoryTest, ReadObjectsOpensEachAndFailsOnlyTheBadOnes) {
+  auto repo = InitAndOpen(dir_);
+  WriteSession session(*repo, 1);
+  ObjectId a = *session.AddChunk(AsBytes("first chunk"));
+  ObjectId b = *session.AddChunk(AsBytes("second chunk"));
+  ObjectId c = *session.AddChunk(AsBytes("third chunk"));
+  ASSERT_TRUE(session.Flush().ok());
+  Bytes sealed_a = *repo->store().Get(ObjectKind::kChunk, a);
+  ASSERT_TRUE(repo->store().Put(ObjectKind::kChunk, b, sealed_a).ok());  // b now holds a
+  ObjectId missing = repo->sealer().IdOf(AsBytes("never stored"));
+  std::vector<ObjectId> ids = {a, b, missing, c, a};
+  auto read = repo->ReadObjects(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), ids.size());
+  EXPECT_EQ(AsChars(*(*read)[0]), "first chunk");
+  EXPECT_EQ((*read)[1].status().code(), Code::kCorruption);
+  EXPECT_EQ((*read)[2].status().code(), Code::kNotFound);
+  EXPECT_NE((*read)[2].status().message().find(missing.short_hex()), std::string::npos)
+      << (*read)[2].status().message();
+  EXPECT_EQ(AsChars(*(*read)[3]), "third chunk");
+  EXPECT_EQ(AsChars(*(*read)[4]), "first chunk");
+  // As one ReadObject() each would say.
+  EXPECT_EQ((*read)[1].status().ToString(),
+            repo->ReadObject(ObjectKind::kChunk, b).status().ToString());
+  EXPECT_EQ((*read)[2].status().ToString(),
+            repo->ReadObject(ObjectKind::kChunk, missing).status().ToString());
+}
+
 TEST_F(RepositoryTest, ServerOfAnUnencryptedRepositoryChecksObjectIds) {
   ASSERT_TRUE(InitLocalRepository(dir_, testing::CheapInitOptions(false), "").ok());
   auto repo = OpenLocalRepository(dir_, {}, [] { return Result<std::string>(""); });

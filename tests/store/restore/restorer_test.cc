@@ -98,5 +98,39 @@ TEST_F(RestorerTest, ADamagedChunkFailsOnlyTheFilesThatUseIt) {
   EXPECT_EQ(testing::ReadFile(tmp_ / "out" + source_ + "/bystander"), "fine");
 }
 
+// More chunks than one fetch window holds: the last write batch holds small
+// files and then the large one, whose chunks span several windows.
+TEST_F(RestorerTest, FilesSpanningSeveralFetchWindowsRestoreWhole) {
+  mkdir(source_.c_str(), 0755);
+  for (int i = 0; i < 150; ++i) {
+    testing::WriteFile(source_ + "/small" + std::to_string(i), testing::RandomBytes(100 + 37 * i, i));
+  }
+  testing::WriteFile(source_ + "/zlarge", testing::RandomBytes(24 << 20, 1000));
+  Snapshot snap = BackupSource();
+  auto result = RestoreTo(snap, tmp_ / "out");
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  for (const auto& e : result->errors) ADD_FAILURE() << e.path << ": " << e.status.ToString();
+  auto diffs = testing::CompareTrees(source_, tmp_ / "out" + source_, geteuid() == 0);
+  for (const auto& d : diffs) ADD_FAILURE() << d;
+
+  // A damaged chunk in the middle of the large file fails that file alone.
+  auto large = repo_->LookupPath(snap, source_.substr(1) + "/zlarge");
+  ASSERT_TRUE(large.ok());
+  ASSERT_GT(large->extents_size(), 10);
+  auto id = *ObjectId::FromBytes(AsBytes(large->extents(large->extents_size() / 2).chunk_id()));
+  Bytes sealed = *repo_->store().Get(ObjectKind::kChunk, id);
+  sealed[sealed.size() / 2] ^= 0x40;
+  ASSERT_TRUE(repo_->store().Put(ObjectKind::kChunk, id, sealed).ok());
+  auto damaged = RestoreTo(snap, tmp_ / "again");
+  ASSERT_TRUE(damaged.ok()) << damaged.status().ToString();
+  ASSERT_EQ(damaged->errors.size(), 1u);
+  EXPECT_EQ(damaged->errors[0].path, source_.substr(1) + "/zlarge");
+  EXPECT_EQ(damaged->errors[0].status.code(), Code::kCorruption);
+  for (int i : {0, 75, 149}) {
+    std::string name = "/small" + std::to_string(i);
+    EXPECT_EQ(testing::ReadFile(tmp_ / "again" + source_ + name), testing::ReadFile(source_ + name));
+  }
+}
+
 }  // namespace
 }  // namespace coffer::restore

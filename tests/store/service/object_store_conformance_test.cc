@@ -112,6 +112,101 @@ TYPED_TEST(ObjectStoreConformanceTest, SnapshotKindIsNotStoredById) {
   this->Commit("host/a", 1, 3);
 }
 
+TYPED_TEST(ObjectStoreConformanceTest, GetManyAnswersEachIdInOrderMissingOnesAlone) {
+  this->Put(ObjectKind::kChunk, 1, 8000);  // a blob value
+  this->Put(ObjectKind::kChunk, 2, 200);   // an inline one
+  this->Put(ObjectKind::kTree, 3, 300);
+  this->Commit("host/a", 1, 100);
+  this->Put(ObjectKind::kChunk, 4, 5000);  // put, not yet committed
+  std::vector<ObjectId> ids = {TestId(1), TestId(9), TestId(2), TestId(3), TestId(4)};
+  auto got = this->store().GetMany(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), ids.size());
+  ASSERT_TRUE((*got)[0].ok()) << (*got)[0].status().ToString();
+  EXPECT_EQ(*(*got)[0], TestValue(1, 8000));
+  EXPECT_EQ((*got)[1].status().code(), Code::kNotFound);
+  ASSERT_TRUE((*got)[2].ok()) << (*got)[2].status().ToString();
+  EXPECT_EQ(*(*got)[2], TestValue(2, 200));
+  EXPECT_EQ((*got)[3].status().code(), Code::kNotFound);  // a tree, not a chunk
+  ASSERT_TRUE((*got)[4].ok()) << (*got)[4].status().ToString();
+  EXPECT_EQ(*(*got)[4], TestValue(4, 5000));
+  // Each missing answer is Get()'s, message included.
+  EXPECT_EQ((*got)[1].status().ToString(),
+            this->store().Get(ObjectKind::kChunk, TestId(9)).status().ToString());
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, GetManyOfNoIdsIsEmpty) {
+  auto none = this->store().GetMany(ObjectKind::kTree, {});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, GetManyAnswersADuplicateEachTime) {
+  this->Put(ObjectKind::kTree, 1, 100);
+  this->Put(ObjectKind::kTree, 2, 9000);
+  std::vector<ObjectId> ids = {TestId(1), TestId(2), TestId(1), TestId(7), TestId(1), TestId(7)};
+  auto got = this->store().GetMany(ObjectKind::kTree, ids);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), ids.size());
+  for (size_t i : {0, 2, 4}) {
+    ASSERT_TRUE((*got)[i].ok()) << i;
+    EXPECT_EQ(*(*got)[i], TestValue(1, 100)) << i;
+  }
+  ASSERT_TRUE((*got)[1].ok());
+  EXPECT_EQ(*(*got)[1], TestValue(2, 9000));
+  EXPECT_EQ((*got)[3].status().code(), Code::kNotFound);
+  EXPECT_EQ((*got)[5].status().code(), Code::kNotFound);
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, GetManyOfMoreThanOneReplyHoldsArrivesWhole) {
+  // 30 MiB in 1 MiB objects, one of 9 MiB (more than a reply holds, so it
+  // goes alone), missing ids between them: several replies of a server.
+  std::vector<ObjectId> ids;
+  std::vector<size_t> sizes;  // 0: missing
+  for (uint32_t i = 0; i < 40; ++i) {
+    size_t size = i % 4 == 3 ? 0 : i == 10 ? (9u << 20) : (1u << 20) + i;
+    if (size > 0) this->Put(ObjectKind::kChunk, i, size);
+    ids.push_back(TestId(i));
+    sizes.push_back(size);
+  }
+  this->Commit("host/a", 1, 100);
+  auto got = this->store().GetMany(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), ids.size());
+  for (uint32_t i = 0; i < ids.size(); ++i) {
+    if (sizes[i] == 0) {
+      EXPECT_EQ((*got)[i].status().code(), Code::kNotFound) << i;
+      continue;
+    }
+    ASSERT_TRUE((*got)[i].ok()) << i << ": " << (*got)[i].status().ToString();
+    EXPECT_EQ(*(*got)[i], TestValue(i, sizes[i])) << i;
+  }
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, GetManyOfMoreIdsThanOneCallCarriesArrivesWhole) {
+  constexpr uint32_t kIds = 1000;  // a remote store asks at most 256 per call
+  for (uint32_t i = 0; i < kIds; i += 2) this->Put(ObjectKind::kChunk, i, 64 + i);
+  std::vector<ObjectId> ids;
+  for (uint32_t i = 0; i < kIds; ++i) ids.push_back(TestId(i));
+  auto got = this->store().GetMany(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), ids.size());
+  for (uint32_t i = 0; i < kIds; ++i) {
+    if (i % 2) {
+      EXPECT_EQ((*got)[i].status().code(), Code::kNotFound) << i;
+    } else {
+      ASSERT_TRUE((*got)[i].ok()) << i;
+      EXPECT_EQ(*(*got)[i], TestValue(i, 64 + i)) << i;
+    }
+  }
+}
+
+TYPED_TEST(ObjectStoreConformanceTest, GetManyOfSnapshotKindFailsAsAWhole) {
+  std::vector<ObjectId> ids = {TestId(1), TestId(2)};
+  EXPECT_EQ(this->store().GetMany(ObjectKind::kSnapshot, ids).status().code(),
+            Code::kInvalidArgument);
+}
+
 TYPED_TEST(ObjectStoreConformanceTest, ContainsOfNoIdsIsEmpty) {
   auto none = this->store().Contains(ObjectKind::kChunk, {});
   ASSERT_TRUE(none.ok());

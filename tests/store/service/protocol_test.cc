@@ -164,6 +164,59 @@ TEST_F(ProtocolTest, MalformedContainsIsRefused) {
   ExpectServing();
 }
 
+TEST_F(ProtocolTest, GetObjectsReplyStopsBeforeItsLimitAndAlwaysAnswersOne) {
+  // The first object is larger than a reply holds; the rest are 1 MiB.
+  ASSERT_TRUE(local_->Put(ObjectKind::kChunk, TestId(0), TestValue(0, 9 << 20)).ok());
+  for (uint32_t n = 1; n <= 20; ++n) {
+    ASSERT_TRUE(local_->Put(ObjectKind::kChunk, TestId(n), TestValue(n, 1 << 20)).ok());
+  }
+  auto ask = [&](uint32_t first, uint32_t last) {
+    GetObjectsRequest req;
+    req.set_protocol_version(kProtocolVersion);
+    req.set_kind(static_cast<uint32_t>(ObjectKind::kChunk));
+    for (uint32_t n = first; n <= last; ++n) req.mutable_ids()->append(AsChars(TestId(n).view()));
+    GetObjectsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->GetObjects(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  GetObjectsResponse alone = ask(0, 20);
+  ASSERT_EQ(alone.objects_size(), 1);
+  EXPECT_EQ(alone.objects(0).sealed().size(), 9u << 20);
+  GetObjectsResponse some = ask(1, 20);
+  size_t bytes = 0;
+  for (const FetchedObject& o : some.objects()) bytes += o.sealed().size();
+  EXPECT_GT(some.objects_size(), 1);
+  EXPECT_LT(some.objects_size(), 20);
+  EXPECT_LE(bytes, kGetObjectsReplyBytes);
+  EXPECT_EQ(some.objects(1).sealed(), std::string(AsChars(TestValue(2, 1 << 20))));
+}
+
+TEST_F(ProtocolTest, MalformedGetObjectsIsRefused) {
+  GetObjectsRequest req;
+  req.set_protocol_version(kProtocolVersion);
+  req.set_kind(static_cast<uint32_t>(ObjectKind::kChunk));
+  GetObjectsResponse resp;
+  req.set_ids(std::string(33, 'i'));
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetObjects(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  req.set_ids(std::string((kMaxGetObjectsIds + 1) * ObjectId::kSize, 'i'));
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetObjects(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  req.set_ids(std::string(ObjectId::kSize, 'i'));
+  req.set_kind(7);
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->GetObjects(&ctx, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  ExpectServing();
+}
+
 TEST_F(ProtocolTest, ClientRefusesAnOversizedObjectAtOnce) {
   auto remote = served_.Connect();
   ASSERT_NE(remote, nullptr);
@@ -212,6 +265,35 @@ TEST(ObjectCheckTest, ObjectThatFailsTheCheckRefusesItsWholeRequest) {
   EXPECT_EQ(*present, std::vector<bool>({false, false, false}));
   ASSERT_TRUE(again->Put(ObjectKind::kChunk, TestId(11), TestValue(11, 100)).ok());
   EXPECT_TRUE(again->Flush().ok());
+}
+
+// A store with one damaged object, and one whose reads fail as a whole.
+class DamagedStore final : public testing::StubObjectStore {
+ public:
+  Result<Bytes> Get(ObjectKind, const ObjectId& id) override {
+    if (id == TestId(666)) return Status::IoError("the disk went away");
+    if (id == TestId(13)) return Status::Corruption("blob file checksum mismatch");
+    return TestValue(id.bytes[0], 10);
+  }
+};
+
+TEST(RemoteObjectStoreErrorTest, GetManyReportsADamagedObjectAloneAndAStoreErrorWhole) {
+  TempDir tmp;
+  DamagedStore damaged;
+  ServedStore served(tmp.path(), &damaged);
+  auto remote = served.Connect();
+  ASSERT_NE(remote, nullptr);
+  std::vector<ObjectId> ids = {TestId(1), TestId(13), TestId(2)};
+  auto got = remote->GetMany(ObjectKind::kChunk, ids);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ(*(*got)[0], TestValue(TestId(1).bytes[0], 10));
+  EXPECT_EQ((*got)[1].status().code(), Code::kCorruption);
+  EXPECT_EQ((*got)[1].status().message(), "blob file checksum mismatch");
+  EXPECT_EQ(*(*got)[2], TestValue(TestId(2).bytes[0], 10));
+  ids.push_back(TestId(666));
+  auto failed = remote->GetMany(ObjectKind::kChunk, ids);
+  EXPECT_EQ(failed.status().code(), Code::kIoError) << failed.status().ToString();
 }
 
 TEST(RemoteObjectStoreErrorTest, FailedBackgroundBatchSurfacesOnEveryLaterCall) {
