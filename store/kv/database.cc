@@ -223,7 +223,7 @@ std::vector<Result<Bytes>> Database::GetMany(Column column,
   for (std::string_view key : keys) slices.push_back(ToSlice(key));
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  handles_->db->MultiGet(rocksdb::ReadOptions(), handles_->cf(column), keys.size(), slices.data(),
+  handles_->db->MultiGet(ReadOptionsFor(column), handles_->cf(column), keys.size(), slices.data(),
                          values.data(), statuses.data());
   std::vector<Result<Bytes>> out;
   out.reserve(keys.size());
