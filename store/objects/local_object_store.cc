@@ -322,6 +322,7 @@ Result<GcResult> LocalObjectStore::FinishGc(uint64_t gc_id) {
     COFFER_RETURN_IF_ERROR(SweepColumn(Column::kTrees, sweep, result));
     return SweepColumn(Column::kChunks, sweep, result);
   }();
+  sweep.marks.Clear();  // not needed for the compaction below: its memory goes first
   // Even a sweep that failed half-way may have deleted objects.
   gc_.EndGc(gc_id, /*swept=*/true);
   COFFER_RETURN_IF_ERROR(swept);
