@@ -39,6 +39,13 @@ Result<ObjectId> ExtentId(const pb::Extent& extent) {
   return *id;
 }
 
+// An object the snapshot names but the repository lacks is damage (exit 4),
+// not a path that is not there.
+Status MissingIsDamage(const Status& status) {
+  if (status.code() != Code::kNotFound) return status;
+  return Status::Corruption(status.message() + " (missing from the repository)");
+}
+
 class Run {
  public:
   Run(Repository& repo, const RestoreOptions& options, RestoreProgress& progress)
@@ -153,7 +160,7 @@ void Run::WriteFiles(std::vector<WriteJob>& jobs) {
           Status& status = written[piece.job];
           if (!status.ok()) return;
           if (!chunk.ok()) {
-            status = chunk.status();
+            status = MissingIsDamage(chunk.status());
           } else if (chunk->size() != piece.size) {
             status = Status::Corruption("chunk " + piece.id.short_hex() + " has the wrong size");
           } else {
@@ -252,7 +259,7 @@ void Run::RestoreDirectory(int dirfd, const pb::Entry& entry, const std::string&
   auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
   if (!id) return Report(rel, Status::Corruption("directory with a malformed tree id"));
   auto tree = repo_.ReadTree(*id);
-  if (!tree.ok()) return Report(rel, tree.status());
+  if (!tree.ok()) return Report(rel, MissingIsDamage(tree.status()));
   for (const pb::Entry& child : tree->entries()) {
     RestoreEntry(fd.get(), child, rel.empty() ? child.name() : rel + "/" + child.name());
   }
