@@ -398,18 +398,44 @@ Status WriteFileContent(Repository& repo, const pb::Entry& entry, int fd) {
     }
     return Status::Ok();
   };
-  for (const pb::Extent& extent : entry.extents()) {
-    if (extent.chunk_id().empty()) {
-      for (uint64_t left = extent.size(); left > 0;) {
+  // Chunks are fetched a window at a time (one round trip to the server per
+  // window) and written in file order as each is opened.
+  const auto& extents = entry.extents();
+  for (int begin = 0; begin < extents.size();) {
+    if (extents[begin].chunk_id().empty()) {
+      for (uint64_t left = extents[begin].size(); left > 0;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(left, kZeros.size()));
         COFFER_RETURN_IF_ERROR(write_all(ByteView(kZeros.data(), n)));
         left -= n;
       }
+      ++begin;
       continue;
     }
-    COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extent));
-    COFFER_ASSIGN_OR_RETURN(Bytes data, repo.ReadObject(ObjectKind::kChunk, id));
-    COFFER_RETURN_IF_ERROR(write_all(data));
+    std::vector<ObjectId> ids;
+    uint64_t window_bytes = 0;
+    int end = begin;
+    for (; end < extents.size() && !extents[end].chunk_id().empty() &&
+           ids.size() < kFetchChunks && window_bytes < kFetchBytes;
+         ++end) {
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extents[end]));
+      ids.push_back(id);
+      window_bytes += extents[end].size();
+    }
+    Status written;
+    COFFER_RETURN_IF_ERROR(repo.ReadObjects(
+        ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
+        [&](size_t i, Result<Bytes> chunk) {
+          if (!written.ok()) return;
+          if (!chunk.ok()) {
+            written = MissingIsDamage(chunk.status());
+          } else if (chunk->size() != extents[begin + static_cast<int>(i)].size()) {
+            written = Status::Corruption("chunk " + ids[i].short_hex() + " has the wrong size");
+          } else {
+            written = write_all(*chunk);
+          }
+        }));
+    COFFER_RETURN_IF_ERROR(written);
+    begin = end;
   }
   return Status::Ok();
 }
