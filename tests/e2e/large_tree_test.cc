@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +20,7 @@ namespace {
 
 using testing::RandomBytes;
 using testing::ReadFile;
+using testing::Mounted;
 using testing::WriteFile;
 
 constexpr int kFiles = 60'000;
@@ -45,14 +45,6 @@ size_t CountEntries(const std::string& dir) {
   }
   closedir(d);
   return count;
-}
-
-bool Mounted(const std::string& mountpoint) {
-  std::ifstream mounts("/proc/mounts");
-  for (std::string line; std::getline(mounts, line);) {
-    if (line.find(" " + mountpoint + " ") != std::string::npos) return true;
-  }
-  return false;
 }
 
 class LargeTreeTest : public CofferTest {

@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -20,15 +19,8 @@ namespace {
 
 using testing::RandomBytes;
 using testing::ReadFile;
+using testing::Mounted;
 using testing::WriteFile;
-
-bool Mounted(const std::string& mountpoint) {
-  std::ifstream mounts("/proc/mounts");
-  for (std::string line; std::getline(mounts, line);) {
-    if (line.find(" " + mountpoint + " ") != std::string::npos) return true;
-  }
-  return false;
-}
 
 // Polls (bounded) until `mountpoint` is no longer in /proc/mounts.
 bool AwaitUnmounted(const std::string& mountpoint) {

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <cerrno>
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -26,15 +25,8 @@
 namespace coffer::fs {
 namespace {
 
+using testing::Mounted;
 using testing::TempDir;
-
-bool Mounted(const std::string& mountpoint) {
-  std::ifstream mounts("/proc/mounts");
-  for (std::string line; std::getline(mounts, line);) {
-    if (line.find(" " + mountpoint + " ") != std::string::npos) return true;
-  }
-  return false;
-}
 
 // Polls `done` every 10 ms for up to 10 s.
 template <typename F>

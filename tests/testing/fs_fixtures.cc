@@ -305,4 +305,12 @@ int RunCommand(const std::vector<std::string>& argv, std::string* out,
   return WEXITSTATUS(status);
 }
 
+bool Mounted(const std::string& mountpoint) {
+  std::ifstream mounts("/proc/mounts");
+  for (std::string line; std::getline(mounts, line);) {
+    if (line.find(" " + mountpoint + " ") != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace coffer::testing

@@ -44,6 +44,9 @@ void MakeKitchenSinkTree(const std::string& root);
 std::vector<std::string> CompareTrees(const std::string& expected, const std::string& actual,
                                       bool compare_owners);
 
+// Whether `mountpoint` is listed in /proc/mounts.
+bool Mounted(const std::string& mountpoint);
+
 // Runs `argv` and returns its exit code; stdout and stderr captured into `out`.
 int RunCommand(const std::vector<std::string>& argv, std::string* out,
                const std::vector<std::string>& extra_env = {}, const std::string& stdin_data = {});
