@@ -46,6 +46,15 @@ Status MissingIsDamage(const Status& status) {
   return Status::Corruption(status.message() + " (missing from the repository)");
 }
 
+// Whether a fetched chunk is the `size` bytes its extent says: damage if not.
+Status CheckChunk(const Result<Bytes>& chunk, const ObjectId& id, uint64_t size) {
+  if (!chunk.ok()) return MissingIsDamage(chunk.status());
+  if (chunk->size() != size) {
+    return Status::Corruption("chunk " + id.short_hex() + " has the wrong size");
+  }
+  return Status::Ok();
+}
+
 class Run {
  public:
   Run(Repository& repo, const RestoreOptions& options, RestoreProgress& progress)
@@ -159,14 +168,9 @@ void Run::WriteFiles(std::vector<WriteJob>& jobs) {
           const Piece& piece = window[i];
           Status& status = written[piece.job];
           if (!status.ok()) return;
-          if (!chunk.ok()) {
-            status = MissingIsDamage(chunk.status());
-          } else if (chunk->size() != piece.size) {
-            status = Status::Corruption("chunk " + piece.id.short_hex() + " has the wrong size");
-          } else {
-            status = WriteAll(jobs[piece.job].fd.get(), *chunk, piece.offset);
-            if (status.ok()) progress_.bytes += chunk->size();
-          }
+          status = CheckChunk(chunk, piece.id, piece.size);
+          if (status.ok()) status = WriteAll(jobs[piece.job].fd.get(), *chunk, piece.offset);
+          if (status.ok()) progress_.bytes += chunk->size();
         });
     if (!read.ok()) {
       for (const Piece& piece : window) {
@@ -426,13 +430,8 @@ Status WriteFileContent(Repository& repo, const pb::Entry& entry, int fd) {
         ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
         [&](size_t i, Result<Bytes> chunk) {
           if (!written.ok()) return;
-          if (!chunk.ok()) {
-            written = MissingIsDamage(chunk.status());
-          } else if (chunk->size() != extents[begin + static_cast<int>(i)].size()) {
-            written = Status::Corruption("chunk " + ids[i].short_hex() + " has the wrong size");
-          } else {
-            written = write_all(*chunk);
-          }
+          written = CheckChunk(chunk, ids[i], extents[begin + static_cast<int>(i)].size());
+          if (written.ok()) written = write_all(*chunk);
         }));
     COFFER_RETURN_IF_ERROR(written);
     begin = end;
