@@ -66,6 +66,13 @@ Cuts CutExtents(const pb::Entry& entry) {
   return cuts;
 }
 
+bool FitsInOneObject(const pb::Tree& tree) {
+  return tree.ByteSizeLong() <= kMaxTreeBytes &&
+         std::none_of(tree.entries().begin(), tree.entries().end(), [](const pb::Entry& entry) {
+           return entry.extents_size() > static_cast<int>(kMaxInlineExtents);
+         });
+}
+
 Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store) {
   for (pb::Entry& entry : *tree.mutable_entries()) {
     if (entry.extents_size() <= static_cast<int>(kMaxInlineExtents)) continue;

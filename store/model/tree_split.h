@@ -44,6 +44,9 @@ Cuts CutEntries(const pb::Tree& tree);
 // Where a file's extents are cut into parts.
 Cuts CutExtents(const pb::Entry& entry);
 
+// Whether `tree` is stored as it is: SplitTree would change nothing.
+bool FitsInOneObject(const pb::Tree& tree);
+
 // The tree to store for `tree` (entries sorted): `tree` itself when it fits
 // in one object, else an index; the parts it names are stored through
 // `store` first. Files with more than kMaxInlineExtents extents get their

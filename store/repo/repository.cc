@@ -2,8 +2,6 @@
 
 #include <sodium.h>
 
-#include <algorithm>
-
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
 #include "store/model/tree_split.h"
@@ -100,12 +98,8 @@ Result<pb::Tree> Repository::ReadTreeObject(const ObjectId& id, crypto::IdCheck 
 }
 
 Result<pb::Tree> Repository::ReadTree(const ObjectId& id) {
+  // An unsplit tree (almost all) comes back from AssembleTree as it is.
   COFFER_ASSIGN_OR_RETURN(pb::Tree stored, ReadTreeObject(id));
-  if (stored.parts_size() == 0 &&
-      std::none_of(stored.entries().begin(), stored.entries().end(),
-                   [](const pb::Entry& e) { return e.extent_parts_size() > 0; })) {
-    return stored;
-  }
   return model::AssembleTree(id, std::move(stored),
                              [this](const ObjectId& part) { return ReadTreeObject(part); });
 }

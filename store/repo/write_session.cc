@@ -1,7 +1,5 @@
 #include "store/repo/write_session.h"
 
-#include <algorithm>
-
 #include "store/base/crash_point.h"
 #include "store/model/tree.h"
 #include "store/model/tree_split.h"
@@ -130,11 +128,7 @@ Result<ObjectId> WriteSession::AddTree(const pb::Tree& tree) {
     return Add(ObjectKind::kTree, model::Encode(part), /*background=*/true);
   };
   // Almost every tree fits in one object; only those that do not are copied.
-  bool fits = tree.ByteSizeLong() <= model::kMaxTreeBytes &&
-              std::none_of(tree.entries().begin(), tree.entries().end(), [](const pb::Entry& e) {
-                return e.extents_size() > static_cast<int>(model::kMaxInlineExtents);
-              });
-  if (fits) return store(tree);
+  if (model::FitsInOneObject(tree)) return store(tree);
   COFFER_ASSIGN_OR_RETURN(pb::Tree split, model::SplitTree(tree, store));
   return store(split);
 }
