@@ -35,6 +35,16 @@ void SetRef(const coffer::SnapshotRef& ref, SnapshotRefMsg* out) {
 // gRPC's sync server refuses a call with RESOURCE_EXHAUSTED ("Server
 // Threadpool Exhausted") when all its threads are busy; its handler never
 // ran, so the call is retried. A message too large is not retried.
+// The wire form of a request's ids (the server's ParseIds reads it back):
+// `n` ids, 32 bytes each, back to back; `id_at(j)` is the j-th.
+template <typename IdAt>
+void PackIds(size_t n, IdAt&& id_at, std::string* raw) {
+  raw->resize(n * ObjectId::kSize);
+  for (size_t j = 0; j < n; ++j) {
+    std::memcpy(raw->data() + j * ObjectId::kSize, id_at(j).bytes.data(), ObjectId::kSize);
+  }
+}
+
 bool ServerWasBusy(const grpc::Status& status) {
   return IsTransportStatus(status) && status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
          status.error_message().find("larger than max") == std::string::npos;
@@ -329,12 +339,7 @@ Result<std::vector<bool>> RemoteObjectStore::Contains(ObjectKind kind,
     ContainsRequest req;
     req.set_protocol_version(version());
     req.set_kind(static_cast<uint32_t>(kind));
-    std::string* raw = req.mutable_ids();
-    raw->resize(n * ObjectId::kSize);
-    for (size_t j = 0; j < n; ++j) {
-      std::memcpy(raw->data() + j * ObjectId::kSize, ids[ask[begin + j]].bytes.data(),
-                  ObjectId::kSize);
-    }
+    PackIds(n, [&](size_t j) -> const ObjectId& { return ids[ask[begin + j]]; }, req.mutable_ids());
     ContainsResponse resp;
     COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
       return rpc_->stub->Contains(&ctx, req, &resp);
@@ -375,12 +380,7 @@ Result<std::vector<Result<Bytes>>> RemoteObjectStore::GetMany(ObjectKind kind,
     GetObjectsRequest req;
     req.set_protocol_version(version());
     req.set_kind(static_cast<uint32_t>(kind));
-    std::string* raw = req.mutable_ids();
-    raw->resize(n * ObjectId::kSize);
-    for (size_t j = 0; j < n; ++j) {
-      std::memcpy(raw->data() + j * ObjectId::kSize, ids[out.size() + j].bytes.data(),
-                  ObjectId::kSize);
-    }
+    PackIds(n, [&](size_t j) -> const ObjectId& { return ids[out.size() + j]; }, req.mutable_ids());
     GetObjectsResponse resp;
     COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
       return rpc_->stub->GetObjects(&ctx, req, &resp);
