@@ -1,6 +1,7 @@
 #include "tools/server_client.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,9 +24,23 @@ std::string DurationArg(std::chrono::milliseconds d) {
   return std::to_string(static_cast<double>(d.count()) / 1000) + "s";
 }
 
-// Starts `coffer serve` for `repo_dir`, detached (its own session, stdio on
-// /dev/null so it holds no pipe of ours). Returns once it listens, or once it
-// exited without listening (it lost the race for the lock to another server).
+// Where a server started on demand writes its error output: it holds no
+// terminal, and a server that stops unexpectedly must leave a trace. Started
+// afresh once it passes a mebibyte.
+int OpenServerLog(const std::string& repo_dir) {
+  constexpr off_t kMaxServerLogBytes = 1 << 20;
+  std::string path = repo_dir + "/" + std::string(kServerLogName);
+  struct stat st;
+  int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+  if (::stat(path.c_str(), &st) == 0 && st.st_size > kMaxServerLogBytes) flags |= O_TRUNC;
+  int fd = ::open(path.c_str(), flags, 0600);
+  return fd >= 0 ? fd : ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+}
+
+// Starts `coffer serve` for `repo_dir`, detached (its own session, stdin and
+// stdout on /dev/null and stderr to REPO/serve.log, so it holds no pipe of
+// ours). Returns once it listens, or once it exited without listening (it
+// lost the race for the lock to another server).
 Status StartServer(const std::string& repo_dir, const ServerClientOptions& options) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
@@ -39,7 +54,7 @@ Status StartServer(const std::string& repo_dir, const ServerClientOptions& optio
     int null = open("/dev/null", O_RDWR);
     dup2(null, STDIN_FILENO);
     dup2(null, STDOUT_FILENO);
-    dup2(null, STDERR_FILENO);
+    dup2(OpenServerLog(repo_dir), STDERR_FILENO);
     unsetenv("COFFER_CRASH_AT");  // a client's crash test must not kill its server
     unsetenv("COFFER_PAUSE_AT");  // nor hold it
     int fd = dup(write_end.get());  // without O_CLOEXEC: it crosses exec

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "store/objects/object_store.h"
 
@@ -32,6 +33,8 @@ struct ServerClientOptions {
 
 // How long an automatically started server stays up with no client.
 constexpr std::chrono::seconds kAutoServerIdleExit{30};
+// In the repository: the error output of servers started on demand.
+constexpr std::string_view kServerLogName = "serve.log";
 
 // The repository's objects: remote through the server, or local.
 Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_dir,

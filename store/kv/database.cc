@@ -13,6 +13,7 @@
 #include <set>
 #include <utility>
 
+#include "store/kv/rocks_logger.h"
 #include "store/kv/rocks_options.h"
 #include "store/kv/rocks_status.h"
 
@@ -141,6 +142,12 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
       return Status::Unsupported(context + ": it has column families this build does not know");
     }
   }
+
+  if (create) {
+    std::filesystem::create_directories(dir, error);
+    if (error) return Status::FromErrno(error.value(), context);
+  }
+  db_options.info_log = std::make_shared<FileInfoLogger>(dir, kMaxInfoLogBytes);
 
   auto handles = std::make_unique<Handles>();
   handles->dir = dir;

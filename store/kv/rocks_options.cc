@@ -15,8 +15,8 @@ rocksdb::DBOptions MakeDbOptions(bool create) {
   // does not find hundreds of dirty MiB.
   options.bytes_per_sync = 1 * kMiB;
   options.wal_bytes_per_sync = 0;  // WAL writes are small and synced anyway
-  // RocksDB's own LOG: small and few.
-  options.max_log_file_size = 4 * kMiB;
+  // RocksDB's LOG is written by FileInfoLogger (rocks_logger.h), which rolls
+  // at kMaxInfoLogBytes; this bounds the LOG.old.* files of older versions.
   options.keep_log_file_num = 4;
   // RocksDB preallocates each WAL file to 1.1x the largest write buffer
   // (64 MiB for the unused default column family): 70 MiB of disk for a WAL

@@ -19,6 +19,7 @@ namespace coffer::kv {
 
 inline constexpr size_t kMiB = size_t{1} << 20;
 inline constexpr size_t kBlockCacheBytes = 16 * kMiB;
+inline constexpr size_t kMaxInfoLogBytes = 4 * kMiB;
 // Values at least this long go to blob files in the chunks column family.
 inline constexpr uint64_t kMinBlobBytes = 4096;
 
