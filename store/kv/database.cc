@@ -42,6 +42,14 @@ rocksdb::ReadOptions ReadOptionsFor(Column column) {
 }
 
 // How long a write waits for RocksDB to recover from an earlier full disk.
+// Every write skips RocksDB's WAL; a synced write is followed by a flush of
+// its column family instead (see Durability in database.h for why).
+const rocksdb::WriteOptions kNoWal = [] {
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;
+  return options;
+}();
+
 constexpr auto kResumeWait = std::chrono::seconds(12);
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
@@ -198,20 +206,17 @@ Status Database::Written(const rocksdb::Status& s, std::string_view context) {
 Status Database::Put(Column column, std::string_view key, ByteView value,
                      Durability durability) {
   COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
-  rocksdb::WriteOptions options;
-  options.disableWAL = durability == Durability::kBuffered;
-  options.sync = durability == Durability::kSynced;
-  return Written(handles_->db->Put(options, handles_->cf(column), ToSlice(key), ToSlice(value)),
-                 std::string("put to ") + std::string(ColumnName(column)));
+  COFFER_RETURN_IF_ERROR(
+      Written(handles_->db->Put(kNoWal, handles_->cf(column), ToSlice(key), ToSlice(value)),
+              std::string("put to ") + std::string(ColumnName(column))));
+  return durability == Durability::kSynced ? FlushNow(column) : Status::Ok();
 }
 
 Status Database::Delete(Column column, std::string_view key, Durability durability) {
   COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
-  rocksdb::WriteOptions options;
-  options.disableWAL = durability == Durability::kBuffered;
-  options.sync = durability == Durability::kSynced;
-  return Written(handles_->db->Delete(options, handles_->cf(column), ToSlice(key)),
-                 std::string("delete from ") + std::string(ColumnName(column)));
+  COFFER_RETURN_IF_ERROR(Written(handles_->db->Delete(kNoWal, handles_->cf(column), ToSlice(key)),
+                                 std::string("delete from ") + std::string(ColumnName(column))));
+  return durability == Durability::kSynced ? FlushNow(column) : Status::Ok();
 }
 
 Result<Bytes> Database::Get(Column column, std::string_view key) {
@@ -339,6 +344,14 @@ Status Database::Flush(std::initializer_list<Column> columns) {
   options.allow_write_stall = true;
   COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
   return Written(handles_->db->Flush(options, cfs), "flush");
+}
+
+Status Database::FlushNow(Column column) {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  options.allow_write_stall = true;
+  return Written(handles_->db->Flush(options, handles_->cf(column)),
+                 "writing " + std::string(ColumnName(column)));
 }
 
 Result<uint64_t> Database::ApproximateSizeBytes() {

@@ -19,9 +19,9 @@ rocksdb::DBOptions MakeDbOptions(bool create) {
   // at kMaxInfoLogBytes; this bounds the LOG.old.* files of older versions.
   options.keep_log_file_num = 4;
   // RocksDB preallocates each WAL file to 1.1x the largest write buffer
-  // (64 MiB for the unused default column family): 70 MiB of disk for a WAL
-  // that holds only small meta and snapshot writes (objects skip the WAL).
-  // The cap keeps a new repository small and a nearly full disk usable.
+  // (64 MiB for the unused default column family). Coffer writes nothing to
+  // the WAL (database.h), and a repository written by an older version
+  // replays a small one; the cap keeps a nearly full disk usable.
   options.max_total_wal_size = 4 * kMiB;
   return options;
 }

@@ -146,12 +146,9 @@ Result<std::vector<Result<Bytes>>> LocalObjectStore::GetMany(ObjectKind kind,
 Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
                                         WriteId writer) {
   COFFER_RETURN_IF_ERROR(CheckSnapshotGroup(ref.group));
-  // 1. Everything put so far is durable. meta and snapshots hold only WAL
-  // writes that are durable already; flushing them too lets RocksDB retire
-  // old WAL files instead of keeping one per commit.
-  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees, Column::kMeta,
-                                     Column::kSnapshots}));
-  // 2. Only then the record, through the WAL, fsynced.
+  // 1. Everything put so far is durable.
+  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees}));
+  // 2. Only then the record, synced.
   const std::string key = SnapshotKey(ref.group, ref.time_ns);
   const Bytes value = SnapshotValue(ref.id, sealed_record);
   return gc_.Commit(writer, [&]() -> Status {

@@ -7,19 +7,19 @@
 // settings in `meta` under the caller's key.
 //
 // Durability, in the order the product relies on:
-//   Put()             no WAL: buffered in memory, lost on a crash until the
-//                     next CommitSnapshot().
+//   Put()             buffered in memory, lost on a crash until the next
+//                     CommitSnapshot().
 //   CommitSnapshot()  1. flushes chunks and trees (SST and blob files, their
 //                        directory and the MANIFEST are fsynced), then
-//                     2. writes the record through the WAL with fsync.
+//                     2. writes the record and syncs it (kSynced).
 //                     So a visible snapshot's objects are always on disk.
 //   PutMeta(), DeleteSnapshot(), SetSnapshotProtected(), SetSnapshotNote()
-//                     WAL + fsync before returning.
+//                     on disk (kSynced) before returning.
 // A snapshot's protection and note live in `meta` beside it, under
 // "snapshot-protected/" and "snapshot-note/" + its index key.
 //
 // Garbage collection: gc_coordinator.h says how a sweep stays safe while
-// backups write; FinishGc() deletes without the WAL (a crash only undoes
+// backups write; FinishGc() deletes buffered (a crash only undoes
 // deletions), then compacts chunks and trees so the space comes back.
 // After a crash (SIGKILL, power loss) at any point the store opens; every
 // snapshot listed is complete; objects put after the last commit may be
