@@ -164,7 +164,13 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
     std::vector<char> buf(size);
     size_t used = 0;
     for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < dir->count(); ++i) {
-      std::string name(dir->NameAt(i));
+      auto item = Fs(req).ItemAt(*dir, i);
+      if (!item.ok()) {
+        if (used == 0) return ReplyStatus(req, item.status());
+        break;
+      }
+      std::string name(item->name);
+      mode_t type = item->type;
       size_t room = size - used;
       size_t n;
       off_t next = static_cast<off_t>(i + 1);
@@ -185,7 +191,7 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
         struct stat st;
         std::memset(&st, 0, sizeof st);
         st.st_ino = i + 2;  // never 0: programs skip entries with inode 0
-        st.st_mode = dir->TypeAt(i);
+        st.st_mode = type;
         n = fuse_add_direntry(req, buf.data() + used, room, name.c_str(), &st, next);
         if (n > room) break;
       }

@@ -9,6 +9,7 @@
 #include "store/base/timespec.h"
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
+#include "store/model/tree_split.h"
 
 namespace coffer::fs {
 
@@ -99,20 +100,7 @@ const Node& AnyEntry() {
 }  // namespace
 
 size_t DirHandle::count() const {
-  return 2 + (listing ? static_cast<size_t>(listing->tree.entries_size()) : synthetic.size());
-}
-
-std::string_view DirHandle::NameAt(size_t index) const {
-  if (index == 0) return ".";
-  if (index == 1) return "..";
-  if (listing) return listing->tree.entries(static_cast<int>(index - 2)).name();
-  return synthetic[index - 2].name;
-}
-
-mode_t DirHandle::TypeAt(size_t index) const {
-  if (index < 2) return S_IFDIR;
-  if (listing) return TypeBits(listing->tree.entries(static_cast<int>(index - 2)).type());
-  return synthetic[index - 2].type;
+  return 2 + (listing ? static_cast<size_t>(listing->entry_count()) : synthetic.size());
 }
 
 SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
@@ -202,10 +190,27 @@ Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
     if (auto* hit = trees_.Find(id)) return *hit;
   }
   auto listing = std::make_shared<Listing>();
-  COFFER_ASSIGN_OR_RETURN(listing->tree, repo_.ReadTree(id));
+  // One object as stored: a split directory's parts are read when needed.
+  COFFER_ASSIGN_OR_RETURN(pb::Tree stored, repo_.ReadTreeObject(id));
+  COFFER_ASSIGN_OR_RETURN(
+      listing->tree, model::InlineExtentParts(id, std::move(stored), [this](const ObjectId& part) {
+        return repo_.ReadTreeObject(part);
+      }));
+  if (listing->split()) {
+    if (listing->tree.entries_size() > 0) {
+      return Status::Corruption("tree " + id.short_hex() + " has both entries and parts");
+    }
+    uint64_t start = 0;
+    listing->part_starts.reserve(listing->tree.parts_size() + 1);
+    for (const pb::TreePart& part : listing->tree.parts()) {
+      listing->part_starts.push_back(start);
+      start += part.entries();
+    }
+    listing->part_starts.push_back(start);
+  }
   for (const pb::Entry& e : listing->tree.entries()) listing->any_xattrs |= e.xattrs_size() > 0;
   // What the decoded tree occupies (its strings and repeated fields), not its encoding.
-  uint64_t cost = listing->tree.SpaceUsedLong() + 128;
+  uint64_t cost = listing->tree.SpaceUsedLong() + listing->part_starts.size() * 8 + 128;
   TreePtr shared = std::move(listing);
   std::lock_guard lock(trees_mu_);
   trees_.Insert(id, shared, cost);
@@ -215,6 +220,30 @@ Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
 uint64_t SnapshotFs::tree_cache_bytes() const {
   std::lock_guard lock(trees_mu_);
   return trees_.used();
+}
+
+Result<SnapshotFs::TreePtr> SnapshotFs::ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k) {
+  COFFER_ASSIGN_OR_RETURN(ObjectId part_id, model::PartId(dir_id, dir.tree, k));
+  COFFER_ASSIGN_OR_RETURN(TreePtr part, ReadTree(part_id));
+  COFFER_RETURN_IF_ERROR(model::CheckPart(dir_id, dir.tree, k, part->tree));
+  return part;
+}
+
+Result<SnapshotFs::Found> SnapshotFs::FindChild(const ObjectId& dir_id, const TreePtr& dir,
+                                                std::string_view name) {
+  Found found;
+  if (!dir->split()) {
+    found.entry = model::FindEntry(dir->tree, name);
+    found.holder = dir;
+    found.holder_id = dir_id;
+    return found;
+  }
+  std::optional<size_t> k = model::PartFor(dir->tree, name);
+  if (!k) return found;
+  COFFER_ASSIGN_OR_RETURN(found.holder, ReadPart(dir_id, *dir, *k));
+  COFFER_ASSIGN_OR_RETURN(found.holder_id, model::PartId(dir_id, dir->tree, *k));
+  found.entry = model::FindEntry(found.holder->tree, name);
+  return found;
 }
 
 Result<SnapshotFs::TreePtr> SnapshotFs::TreeOf(const Node& node) {
@@ -338,8 +367,8 @@ Result<uint64_t> SnapshotFs::AcquireSynthetic(const NodePtr& parent, std::string
   return inodes_.Acquire(key, [&] { return made; }, pinned);
 }
 
-Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, const pb::Entry& entry,
-                                      bool xattrs_nearby) {
+Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, const ObjectId& holder,
+                                      const pb::Entry& entry, bool xattrs_nearby) {
   Status failure = Status::Ok();
   bool shared = entry.nlink() > 1 && entry.type() != pb::Entry::DIRECTORY;
   std::string key = shared ? "h:" + parent.snapshot->ref.id.hex() + ":" + std::to_string(entry.device()) +
@@ -356,7 +385,7 @@ Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, c
         node->parent = parent_ino;
         node->name = entry.name();
         node->snapshot = parent.snapshot;
-        node->holder = parent.subtree;
+        node->holder = holder;
         if (entry.type() == pb::Entry::DIRECTORY) {
           auto subtree = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
           if (subtree) node->subtree = *subtree;
@@ -392,9 +421,9 @@ Result<Attr> SnapshotFs::Lookup(uint64_t parent_ino, std::string_view name) {
   }
   if (!IsDirectory(*parent)) return Status::NotFound(std::string(name));
   COFFER_ASSIGN_OR_RETURN(auto tree, TreeOf(*parent));
-  const pb::Entry* entry = model::FindEntry(tree->tree, name);
-  if (!entry) return Status::NotFound(std::string(name));
-  return AcquireChild(parent_ino, *parent, *entry, tree->any_xattrs);
+  COFFER_ASSIGN_OR_RETURN(Found found, FindChild(parent->subtree, tree, name));
+  if (!found.entry) return Status::NotFound(std::string(name));
+  return AcquireChild(parent_ino, *parent, found.holder_id, *found.entry, found.holder->any_xattrs);
 }
 
 void SnapshotFs::Forget(uint64_t ino, uint64_t n) { inodes_.Forget(ino, n); }
@@ -450,16 +479,56 @@ Result<std::unique_ptr<DirHandle>> SnapshotFs::OpenDir(uint64_t ino) {
   return dir;
 }
 
-Result<Attr> SnapshotFs::LookupItem(const DirHandle& dir, size_t index) {
+Result<DirItemView> SnapshotFs::ItemAt(DirHandle& dir, size_t index) {
+  DirItemView item;
+  if (index < 2) {
+    item.name = index == 0 ? "." : "..";
+    item.type = S_IFDIR;
+    return item;
+  }
+  if (!dir.listing) {
+    const DirItem& synthetic = dir.synthetic[index - 2];
+    item.name = synthetic.name;
+    item.type = synthetic.type;
+    return item;
+  }
+  const uint64_t n = index - 2;
+  const Listing& listing = *dir.listing;
+  const pb::Entry* entry;
+  if (!listing.split()) {
+    entry = &listing.tree.entries(static_cast<int>(n));
+    item.holder = dir.node->subtree;
+    item.any_xattrs = listing.any_xattrs;
+  } else {
+    // The part holding entry n: the last whose start is <= n.
+    if (!dir.part_listing || n < listing.part_starts[dir.part] || n >= listing.part_starts[dir.part + 1]) {
+      size_t k = static_cast<size_t>(std::upper_bound(listing.part_starts.begin(),
+                                                      listing.part_starts.end() - 1, n) -
+                                     listing.part_starts.begin()) - 1;
+      COFFER_ASSIGN_OR_RETURN(dir.part_listing, ReadPart(dir.node->subtree, listing, k));
+      COFFER_ASSIGN_OR_RETURN(dir.part_id, model::PartId(dir.node->subtree, listing.tree, k));
+      dir.part = k;
+    }
+    entry = &dir.part_listing->tree.entries(static_cast<int>(n - listing.part_starts[dir.part]));
+    item.holder = dir.part_id;
+    item.any_xattrs = dir.part_listing->any_xattrs;
+  }
+  item.entry = entry;
+  item.name = entry->name();
+  item.type = TypeBits(entry->type());
+  return item;
+}
+
+Result<Attr> SnapshotFs::LookupItem(DirHandle& dir, size_t index) {
+  COFFER_ASSIGN_OR_RETURN(DirItemView item, ItemAt(dir, index));
   if (index < 2) {
     Attr a;
     a.st.st_mode = S_IFDIR;
     return a;
   }
-  if (!dir.listing) return Lookup(dir.ino, dir.NameAt(index));
+  if (!item.entry) return Lookup(dir.ino, item.name);
   // The open listing holds the entry: no tree lookup.
-  return AcquireChild(dir.ino, *dir.node, dir.listing->tree.entries(static_cast<int>(index - 2)),
-                      dir.listing->any_xattrs);
+  return AcquireChild(dir.ino, *dir.node, item.holder, *item.entry, item.any_xattrs);
 }
 
 std::string SnapshotFs::PathOf(const Node& node) const {

@@ -13,7 +13,9 @@
 // the link's target.
 //
 // Trees are read lazily, one directory at a time, and kept in a bounded cache;
-// chunks come from a ChunkCache. Memory is bounded by `cache_bytes`, split
+// a directory split into parts (store/model/tree_split.h) one part at a time,
+// so a directory of millions of entries costs the cache a part or two, not
+// the whole listing. Chunks come from a ChunkCache. Memory is bounded by `cache_bytes`, split
 // between opened chunks, trees and the inode table (which asks the kernel,
 // through KernelCache, to drop old names when it is over its share).
 //
@@ -87,11 +89,25 @@ struct Attr {
   double timeout = 0;  // seconds the kernel may cache it
 };
 
-// A directory inside a snapshot, as read from the repository.
+// One tree object inside a snapshot, as read from the repository: a whole
+// directory, one part of a split directory, or a split directory's index.
+// Its files' extent parts are inlined.
 struct Listing {
   pb::Tree tree;
-  bool any_xattrs = false;  // some entry has extended attributes
+  // Some entry of this object has extended attributes. For a split
+  // directory this is known per part: an entry without them answers as if
+  // its directory had none when its part has none.
+  bool any_xattrs = false;
+  // A split directory's index: where each part's entries start in the
+  // directory, and (last) how many entries it has.
+  std::vector<uint64_t> part_starts;
+
+  bool split() const { return tree.parts_size() > 0; }
+  uint64_t entry_count() const {
+    return split() ? part_starts.back() : static_cast<uint64_t>(tree.entries_size());
+  }
 };
+using ListingPtr = std::shared_ptr<const Listing>;
 
 // One entry of a synthetic directory's listing.
 struct DirItem {
@@ -100,17 +116,30 @@ struct DirItem {
 };
 
 // An open directory: its listing, fixed at open so offsets stay meaningful.
-// Item 0 is ".", item 1 "..", then the entries.
+// Item 0 is ".", item 1 "..", then the entries. Used by one reader at a time
+// (the kernel serializes readdir on an open directory).
 struct DirHandle {
   uint64_t ino = 0;
   NodePtr node;
-  bool immutable = false;                  // inside a snapshot: the kernel may cache the listing
-  std::shared_ptr<const Listing> listing;  // inside a snapshot: the entries
-  std::vector<DirItem> synthetic;          // synthetic directories: the entries
+  bool immutable = false;          // inside a snapshot: the kernel may cache the listing
+  ListingPtr listing;              // inside a snapshot: the entries, or the index of the parts
+  std::vector<DirItem> synthetic;  // synthetic directories: the entries
+  // A split directory: the part read last, as readdir goes through them in order.
+  size_t part = 0;
+  ObjectId part_id;
+  ListingPtr part_listing;
 
   size_t count() const;
-  std::string_view NameAt(size_t index) const;
-  mode_t TypeAt(size_t index) const;
+};
+
+// Item `index` of an open directory (see SnapshotFs::ItemAt); the views are
+// valid while the DirHandle is open and no other item was asked for.
+struct DirItemView {
+  std::string_view name;
+  mode_t type = 0;
+  const pb::Entry* entry = nullptr;  // inside a snapshot: the stored entry
+  ObjectId holder;                   // inside a snapshot: the tree object holding it
+  bool any_xattrs = false;           // some entry of that tree object has extended attributes
 };
 
 // An open file: its entry and the start offset of every extent, and how it
@@ -159,7 +188,10 @@ class SnapshotFs {
   Result<std::unique_ptr<DirHandle>> OpenDir(uint64_t ino);
   // For readdirplus: the item at `index` of an open directory, looked up
   // (counts one lookup). "." and ".." give ino 0 (not looked up).
-  Result<Attr> LookupItem(const DirHandle& dir, size_t index);
+  Result<Attr> LookupItem(DirHandle& dir, size_t index);
+  // The item at `index` (< dir.count()) of an open directory; reads the part
+  // of a split directory that holds it.
+  Result<DirItemView> ItemAt(DirHandle& dir, size_t index);
 
   Result<std::unique_ptr<FileHandle>> Open(uint64_t ino);
   Result<ReadData> Read(FileHandle& file, uint64_t offset, size_t size);
@@ -201,15 +233,24 @@ class SnapshotFs {
 
  private:
   struct Index;
-  using TreePtr = std::shared_ptr<const Listing>;
+  using TreePtr = ListingPtr;
+  // An entry found in a directory, and the tree object that holds it.
+  struct Found {
+    TreePtr holder;
+    ObjectId holder_id;
+    const pb::Entry* entry = nullptr;  // nullptr: no such name
+  };
   std::shared_ptr<const Index> CurrentIndex(bool refresh);
   Result<std::shared_ptr<const Index>> ListNow();
   Result<TreePtr> TreeOf(const Node& node);
   Result<TreePtr> ReadTree(const ObjectId& id);
+  // Part `k` of split directory `dir` (tree `dir_id`), checked against its index.
+  Result<TreePtr> ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k);
+  Result<Found> FindChild(const ObjectId& dir_id, const TreePtr& dir, std::string_view name);
   // The stored entry of a kEntry node, and the tree that holds it.
   Result<std::pair<TreePtr, const pb::Entry*>> EntryOf(const Node& node);
-  Result<Attr> AcquireChild(uint64_t parent_ino, const Node& parent, const pb::Entry& entry,
-                            bool xattrs_nearby);
+  Result<Attr> AcquireChild(uint64_t parent_ino, const Node& parent, const ObjectId& holder,
+                            const pb::Entry& entry, bool xattrs_nearby);
   Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name, const Index& index);
   Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry, const Index& index) const;
   std::string PathOf(const Node& node) const;

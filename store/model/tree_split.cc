@@ -132,21 +132,28 @@ Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTre
     for (const pb::TreePart& ref : stored.parts()) total += ref.entries();
     pb::Tree whole;
     whole.mutable_entries()->Reserve(static_cast<int>(std::min<uint64_t>(total, 1u << 24)));
-    for (const pb::TreePart& ref : stored.parts()) {
-      COFFER_ASSIGN_OR_RETURN(pb::Tree part, read_part(ref.tree_id()));
-      if (part.entries_size() == 0 || static_cast<uint64_t>(part.entries_size()) != ref.entries() ||
-          part.entries(0).name() != ref.first_name()) {
-        return damaged("has a part that does not match its index");
-      }
-      if (whole.entries_size() > 0 &&
-          !(whole.entries(whole.entries_size() - 1).name() < part.entries(0).name())) {
-        return damaged("has parts out of order");
-      }
+    for (int k = 0; k < stored.parts_size(); ++k) {
+      COFFER_ASSIGN_OR_RETURN(pb::Tree part, read_part(stored.parts(k).tree_id()));
+      COFFER_RETURN_IF_ERROR(CheckPart(id, stored, static_cast<size_t>(k), part));
       for (pb::Entry& entry : *part.mutable_entries()) whole.add_entries()->Swap(&entry);
     }
     stored = std::move(whole);
   }
+  return InlineExtentParts(id, std::move(stored), read);
+}
 
+Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read) {
+  auto damaged = [&id](const std::string& what) {
+    return Status::Corruption("tree " + id.short_hex() + " " + what);
+  };
+  auto read_part = [&](const std::string& bytes) -> Result<pb::Tree> {
+    auto part_id = ObjectId::FromBytes(AsBytes(bytes));
+    if (!part_id) return damaged("names a part with a malformed id");
+    Result<pb::Tree> part = read(*part_id);
+    if (!part.ok()) return part.status().WithContext("part of tree " + id.short_hex());
+    if (part->parts_size() > 0) return damaged("has a part that is split itself");
+    return part;
+  };
   for (pb::Entry& entry : *stored.mutable_entries()) {
     if (entry.extent_parts_size() == 0) continue;
     if (entry.extents_size() > 0) return damaged("has a file with both extents and extent parts");
@@ -165,6 +172,39 @@ Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTre
     entry.clear_extent_parts();
   }
   return stored;
+}
+
+std::optional<size_t> PartFor(const pb::Tree& index, std::string_view name) {
+  const auto& parts = index.parts();
+  // The first part whose first name sorts after `name`; the one before it.
+  auto after = std::upper_bound(parts.begin(), parts.end(), name,
+                                [](std::string_view n, const pb::TreePart& p) { return n < p.first_name(); });
+  if (after == parts.begin()) return std::nullopt;
+  return static_cast<size_t>(after - parts.begin()) - 1;
+}
+
+Status CheckPart(const ObjectId& id, const pb::Tree& index, size_t k, const pb::Tree& part) {
+  auto damaged = [&id](const std::string& what) {
+    return Status::Corruption("tree " + id.short_hex() + " " + what);
+  };
+  if (part.parts_size() > 0) return damaged("has a part that is split itself");
+  const pb::TreePart& ref = index.parts(static_cast<int>(k));
+  if (part.entries_size() == 0 || static_cast<uint64_t>(part.entries_size()) != ref.entries() ||
+      part.entries(0).name() != ref.first_name()) {
+    return damaged("has a part that does not match its index");
+  }
+  // Parts in order: this part's last name sorts before the next part's first.
+  if (k + 1 < static_cast<size_t>(index.parts_size()) &&
+      !(part.entries(part.entries_size() - 1).name() < index.parts(static_cast<int>(k) + 1).first_name())) {
+    return damaged("has parts out of order");
+  }
+  return Status::Ok();
+}
+
+Result<ObjectId> PartId(const ObjectId& id, const pb::Tree& index, size_t k) {
+  auto part_id = ObjectId::FromBytes(AsBytes(index.parts(static_cast<int>(k)).tree_id()));
+  if (!part_id) return Status::Corruption("tree " + id.short_hex() + " names a part with a malformed id");
+  return *part_id;
 }
 
 }  // namespace coffer::model

@@ -14,6 +14,8 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "store/base/object_id.h"
@@ -57,5 +59,19 @@ Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store);
 // joined, files' extent parts inlined. kCorruption, naming `id`, when the
 // parts do not fit together as SplitTree made them.
 Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read);
+
+// For readers that load a split directory one part at a time (the mount):
+
+// `stored` (a whole directory or one part of one, tree `id`) with its files'
+// extent parts read through `read` and inlined; its directory parts untouched.
+Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read);
+// Which part of the split directory `index` would hold `name`: the last
+// whose first name is not after it; nullopt when `name` sorts before them all.
+std::optional<size_t> PartFor(const pb::Tree& index, std::string_view name);
+// kCorruption, naming directory `id`, unless `part` is what part `k` of its
+// index `index` says: no parts of its own, that many entries, that first name.
+Status CheckPart(const ObjectId& id, const pb::Tree& index, size_t k, const pb::Tree& part);
+// The id of part `k` of `index`; kCorruption naming `id` when malformed.
+Result<ObjectId> PartId(const ObjectId& id, const pb::Tree& index, size_t k);
 
 }  // namespace coffer::model

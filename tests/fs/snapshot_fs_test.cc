@@ -119,7 +119,11 @@ class SnapshotFsTest : public ::testing::Test {
     auto dir = fs_->OpenDir(ino);
     EXPECT_TRUE(dir.ok()) << dir.status().ToString();
     std::vector<std::string> names;
-    for (size_t i = 0; i < (*dir)->count(); ++i) names.emplace_back((*dir)->NameAt(i));
+    for (size_t i = 0; i < (*dir)->count(); ++i) {
+      auto item = fs_->ItemAt(**dir, i);
+      EXPECT_TRUE(item.ok()) << item.status().ToString();
+      if (item.ok()) names.emplace_back(item->name);
+    }
     return names;
   }
 
@@ -442,6 +446,87 @@ TEST_F(SnapshotFsTest, DirectoryListingsStayWithinTheirShare) {
   }
   EXPECT_LE(fs_->tree_cache_bytes(), (256u << 10) / 4);
   EXPECT_GT(fs_->tree_cache_bytes(), 0u);
+}
+
+// A directory too large for one tree object is stored in parts; the mount
+// reads the part a name or a listing position needs, so browsing it keeps
+// the tree cache near its share instead of holding the whole directory.
+TEST_F(SnapshotFsTest, AHugeDirectoryIsReadOnePartAtATime) {
+  const std::string huge = source_ + "/huge";
+  ASSERT_EQ(mkdir(huge.c_str(), 0755), 0);
+  constexpr int kFiles = 40000;  // with 180-byte names: ~9 MB of tree, several parts
+  auto name_of = [](int i) {
+    char head[16];
+    std::snprintf(head, sizeof head, "%06d-", i);
+    return std::string(head) + std::string(173, 'n');
+  };
+  for (int i = 0; i < kFiles; ++i) {
+    int fd = ::open((huge + "/" + name_of(i)).c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    if (i % 5000 == 0) ASSERT_EQ(::write(fd, "data", 4), 4);
+    ::close(fd);
+  }
+  Snapshot snap = Backup(1 * kSecond);
+  // The directory really is split, and what the whole of it would occupy.
+  auto root = repo_->ReadTree(*ObjectId::FromBytes(AsBytes(snap.record.root_tree_id())));
+  ASSERT_TRUE(root.ok());
+  std::optional<ObjectId> huge_id;
+  std::vector<std::string> components = model::SplitPath(huge);
+  pb::Tree at = *root;
+  for (const std::string& c : components) {
+    const pb::Entry* e = model::FindEntry(at, c);
+    ASSERT_NE(e, nullptr) << c;
+    huge_id = ObjectId::FromBytes(AsBytes(e->subtree_id()));
+    auto next = repo_->ReadTree(*huge_id);
+    ASSERT_TRUE(next.ok());
+    at = std::move(next).value();
+  }
+  auto stored = repo_->ReadTreeObject(*huge_id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_GT(stored->parts_size(), 2) << "the test needs a directory stored in parts";
+  const uint64_t whole_bytes = at.SpaceUsedLong();
+
+  options_.cache_bytes = 16 << 20;  // 2 MiB for trees, far less than the directory
+  StartFs();
+  auto dir_attr = Walk(InSnapshot(t1_, "huge"));
+  ASSERT_TRUE(dir_attr.ok()) << dir_attr.status().ToString();
+
+  // Lookups land in the right part, first, middle and last names included.
+  for (int i : {0, 1, kFiles / 2, kFiles - 2, kFiles - 1, 15000}) {
+    auto a = fs_->Lookup(dir_attr->ino, name_of(i));
+    ASSERT_TRUE(a.ok()) << i << ": " << a.status().ToString();
+    EXPECT_EQ(a->st.st_size, i % 5000 == 0 ? 4 : 0) << i;
+  }
+  EXPECT_EQ(fs_->Lookup(dir_attr->ino, "000000").status().code(), Code::kNotFound);
+  EXPECT_EQ(fs_->Lookup(dir_attr->ino, "a-name-after-all-of-them").status().code(), Code::kNotFound);
+
+  // A listing with readdirplus: every name in order, and the cache stays far
+  // below the whole directory however far the listing has gone.
+  auto dir = fs_->OpenDir(dir_attr->ino);
+  ASSERT_TRUE(dir.ok());
+  ASSERT_EQ((*dir)->count(), static_cast<size_t>(kFiles) + 2);
+  uint64_t peak = 0;
+  std::vector<uint64_t> some_inodes;
+  for (size_t i = 2; i < (*dir)->count(); ++i) {
+    auto item = fs_->ItemAt(**dir, i);
+    ASSERT_TRUE(item.ok()) << item.status().ToString();
+    ASSERT_EQ(item->name, name_of(static_cast<int>(i - 2)));
+    if (i % 4999 == 0) {
+      auto a = fs_->LookupItem(**dir, i);
+      ASSERT_TRUE(a.ok()) << a.status().ToString();
+      some_inodes.push_back(a->ino);
+    }
+    peak = std::max(peak, fs_->tree_cache_bytes());
+  }
+  EXPECT_LT(peak, whole_bytes / 2) << "the whole directory occupies " << whole_bytes;
+  // Entries whose part has left the cache are found again by their part.
+  for (uint64_t ino : some_inodes) {
+    auto a = fs_->GetAttr(ino);
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+  }
+  auto file = OpenPath(InSnapshot(t1_, "huge/" + name_of(10000)));
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(ReadAt(*file, 0, 100), "data");
 }
 
 }  // namespace
