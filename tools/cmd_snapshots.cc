@@ -14,7 +14,8 @@ struct SnapshotsArgs {
   bool json = false;
 };
 
-std::string Join(const google::protobuf::RepeatedPtrField<std::string>& items, std::string_view sep) {
+// Named apart from protobuf's own Join, which argument-dependent lookup would prefer.
+std::string JoinWith(const google::protobuf::RepeatedPtrField<std::string>& items, std::string_view sep) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : std::string(sep)) + item;
   return out;
@@ -73,11 +74,11 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
              "Size", "Verified", "Tags / Paths");
   for (const Snapshot& s : *snapshots) {
     const pb::Snapshot& r = s.record;
-    std::string tags = r.tags().empty() ? "" : "[" + Join(r.tags(), ",") + "] ";
+    std::string tags = r.tags().empty() ? "" : "[" + JoinWith(r.tags(), ",") + "] ";
     fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}{}{}{}\n", s.ref.id.short_hex(),
                model::FormatTime(r.time_ns()), r.group(), r.stats().files_total(),
                HumanBytes(r.stats().bytes_total()), LastVerify(s), tags,
-               EscapeName(Join(r.paths(), " ")),
+               EscapeName(JoinWith(r.paths(), " ")),
                r.incomplete() ? " (incomplete)" : "", s.is_protected ? " (protected)" : "");
   }
   return kExitOk;
