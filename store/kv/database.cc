@@ -41,7 +41,6 @@ rocksdb::ReadOptions ReadOptionsFor(Column column) {
   return options;
 }
 
-// How long a write waits for RocksDB to recover from an earlier full disk.
 // Every write skips RocksDB's WAL; a synced write is followed by a flush of
 // its column family instead (see Durability in database.h for why).
 const rocksdb::WriteOptions kNoWal = [] {
@@ -50,6 +49,7 @@ const rocksdb::WriteOptions kNoWal = [] {
   return options;
 }();
 
+// How long a write waits for RocksDB to recover from an earlier full disk.
 constexpr auto kResumeWait = std::chrono::seconds(12);
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }

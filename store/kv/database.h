@@ -25,6 +25,13 @@
 //   Resume(), which asserts (fatal in Debian's build); a flush that fails
 //   is recovered from cleanly. A synced write costs ~1.5 ms instead of
 //   ~0.3 ms, paid once per commit, forget or note.
+//   One difference remains: a synced write whose flush fails (a full disk)
+//   is reported as failed but stays in the memtable, and becomes durable if
+//   RocksDB later recovers and flushes it before the process ends. A commit
+//   flushes the snapshot's objects first, so such a snapshot is complete;
+//   it is simply there although the backup said otherwise. (Ingesting each
+//   synced write as a file would avoid that, but RocksDB 7.8 asserts in
+//   IngestExternalFile's error path on a full disk.)
 // A snapshot commit is: Flush({kChunks, kTrees}), then the snapshot record
 // with kSynced. So after a SIGKILL or power loss at any point, every visible
 // snapshot's objects are on disk; objects written after the last commit may
