@@ -72,11 +72,16 @@ bool IsDirectory(const Node& node) {
   return node.kind != Node::Kind::kLatest;
 }
 
+// What st_blocks counts: the bytes of data extents. A file in extent parts
+// (more than 8192 chunks) counts the bytes its parts cover: reading every
+// part for a stat would cost far more than the answer is worth, so holes
+// inside such a file count as data.
 uint64_t StoredBytes(const pb::Entry& entry) {
   uint64_t n = 0;
   for (const pb::Extent& e : entry.extents()) {
     if (!e.chunk_id().empty()) n += e.size();
   }
+  for (const pb::ExtentPart& part : entry.extent_parts()) n += part.size();
   return n;
 }
 
@@ -190,12 +195,9 @@ Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
     if (auto* hit = trees_.Find(id)) return *hit;
   }
   auto listing = std::make_shared<Listing>();
-  // One object as stored: a split directory's parts are read when needed.
-  COFFER_ASSIGN_OR_RETURN(pb::Tree stored, repo_.ReadTreeObject(id));
-  COFFER_ASSIGN_OR_RETURN(
-      listing->tree, model::InlineExtentParts(id, std::move(stored), [this](const ObjectId& part) {
-        return repo_.ReadTreeObject(part);
-      }));
+  // One object as stored: a split directory's parts, and a large file's
+  // extent parts, are read when needed.
+  COFFER_ASSIGN_OR_RETURN(listing->tree, repo_.ReadTreeObject(id));
   if (listing->split()) {
     if (listing->tree.entries_size() > 0) {
       return Status::Corruption("tree " + id.short_hex() + " has both entries and parts");
@@ -554,23 +556,85 @@ Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
   auto file = std::make_unique<FileHandle>();
   file->ino = ino;
   file->entry = *found.second;
-  file->starts.reserve(file->entry.extents_size() + 1);
+  file->path = PathOf(*node);
+  if (file->entry.extent_parts_size() > 0) {
+    if (file->entry.extents_size() > 0) {
+      return Status::Corruption(file->path + ": has both extents and extent parts");
+    }
+    uint64_t offset = 0;
+    file->part_starts.reserve(file->entry.extent_parts_size() + 1);
+    for (const pb::ExtentPart& part : file->entry.extent_parts()) {
+      file->part_starts.push_back(offset);
+      offset += part.size();
+    }
+    file->part_starts.push_back(offset);
+    return file;
+  }
+  auto whole = std::make_shared<ExtentRun>();
+  whole->extents = &file->entry.extents();  // the handle outlives its runs
+  whole->starts.reserve(file->entry.extents_size() + 1);
   uint64_t offset = 0;
-  file->starts.push_back(0);
+  whole->starts.push_back(0);
   for (const pb::Extent& e : file->entry.extents()) {
     offset += e.size();
-    file->starts.push_back(offset);
+    whole->starts.push_back(offset);
   }
-  file->offered.assign(file->entry.extents_size(), false);
-  file->path = PathOf(*node);
+  file->whole = std::move(whole);
   return file;
+}
+
+size_t ExtentRun::IndexOf(uint64_t offset) const {
+  return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, offset) - starts.begin()) - 1;
+}
+
+Result<ExtentRunPtr> SnapshotFs::RunAt(FileHandle& file, uint64_t offset) {
+  if (file.whole) return offset < file.whole->starts.back() ? file.whole : nullptr;
+  const std::vector<uint64_t>& starts = file.part_starts;
+  if (offset >= starts.back()) return ExtentRunPtr();
+  // The last part that begins at or before `offset` (and is not empty).
+  const size_t k = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, offset) -
+                                       starts.begin()) - 1;
+  {
+    std::lock_guard lock(file.mu);
+    for (const auto& [index, run] : file.recent_parts) {
+      if (index == k) return run;
+    }
+  }
+  const pb::ExtentPart& ref = file.entry.extent_parts(static_cast<int>(k));
+  auto damaged = [&](const std::string& what) {
+    return Status::Corruption(file.path + ": extent part " + std::to_string(k) + " " + what);
+  };
+  auto part_id = ObjectId::FromBytes(AsBytes(ref.tree_id()));
+  if (!part_id) return damaged("has a malformed id");
+  COFFER_ASSIGN_OR_RETURN(TreePtr part, ReadTree(*part_id));
+  if (part->tree.entries_size() != 1 || part->tree.parts_size() > 0 ||
+      part->tree.entries(0).extent_parts_size() > 0) {
+    return damaged("is malformed");
+  }
+  auto run = std::make_shared<ExtentRun>();
+  run->holder = part;
+  run->extents = &part->tree.entries(0).extents();
+  run->starts.reserve(run->extents->size() + 1);
+  uint64_t at = starts[k];
+  run->starts.push_back(at);
+  for (const pb::Extent& e : *run->extents) {
+    at += e.size();
+    run->starts.push_back(at);
+  }
+  if (at != starts[k + 1]) return damaged("does not cover the bytes its file says");
+  std::lock_guard lock(file.mu);
+  // The part being read and the one read ahead into; older ones go.
+  constexpr size_t kRecentParts = 3;
+  if (file.recent_parts.size() >= kRecentParts) file.recent_parts.erase(file.recent_parts.begin());
+  file.recent_parts.emplace_back(k, run);
+  return ExtentRunPtr(std::move(run));
 }
 
 void SnapshotFs::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, bool* random) {
   // The kernel's own readahead sends several reads at once, so they may
   // arrive a little out of order: near the expected offset counts as sequential.
   constexpr uint64_t kSlack = 2ull << 20;
-  std::vector<ObjectId> ahead;
+  uint64_t from, to;
   {
     std::lock_guard lock(file.mu);
     bool continues = file.any_read ? offset + kSlack >= file.expected && offset <= file.expected + kSlack
@@ -580,34 +644,36 @@ void SnapshotFs::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, 
     file.expected = continues ? std::max(file.expected, end) : end;
     *random = !continues;
     if (!continues || options_.readahead_bytes == 0) return;
-    uint64_t from = std::max(end, file.readahead_to);
-    uint64_t to = std::min<uint64_t>(file.entry.size(), end + options_.readahead_bytes);
+    from = std::max(end, file.readahead_to);
+    to = std::min<uint64_t>(file.entry.size(), end + options_.readahead_bytes);
     if (from >= to) return;
     file.readahead_to = to;
-    size_t i = static_cast<size_t>(std::upper_bound(file.starts.begin(), file.starts.end(), from) -
-                                   file.starts.begin()) - 1;
-    for (; i + 1 < file.starts.size() && file.starts[i] < to; ++i) {
-      const std::string& raw = file.entry.extents(static_cast<int>(i)).chunk_id();
-      auto id = ObjectId::FromBytes(AsBytes(raw));
+  }
+  std::vector<ObjectId> ahead;
+  for (uint64_t at = from; at < to;) {
+    Result<ExtentRunPtr> run = RunAt(file, at);
+    if (!run.ok() || !*run) break;  // errors are left for the read that needs the chunk
+    const ExtentRun& r = **run;
+    for (size_t i = r.IndexOf(at); i < r.count() && r.starts[i] < to; ++i) {
+      auto id = ObjectId::FromBytes(AsBytes((*r.extents)[static_cast<int>(i)].chunk_id()));
       if (id && !chunks_.Has(*id)) ahead.push_back(*id);
     }
+    at = r.starts.back();
   }
-  // Errors are left for the read that needs the chunk to report.
   for (const ObjectId& id : ahead) chunks_.Prefetch(id);
 }
 
-void SnapshotFs::OfferChunk(FileHandle& file, size_t extent, const ChunkPtr& chunk) {
+void SnapshotFs::OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk) {
   KernelCache* kernel = kernel_.load();
   if (!kernel) return;
+  uint64_t start = run.starts[extent];
+  uint64_t stop = run.starts[extent + 1];
   {
     std::lock_guard lock(file.mu);
-    if (file.offered[extent]) return;
-    file.offered[extent] = true;
+    if (!file.offered.insert(start).second) return;
   }
   // Only whole pages: the kernel keeps a page only when it gets all of it
   // (or everything up to the end of the file).
-  uint64_t start = file.starts[extent];
-  uint64_t stop = file.starts[extent + 1];
   uint64_t first = (start + kPage - 1) / kPage * kPage;
   uint64_t last = stop == file.entry.size() ? stop : stop / kPage * kPage;
   if (first >= last) return;
@@ -630,47 +696,44 @@ Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size
       n -= piece;
     }
   };
-  const size_t count = static_cast<size_t>(entry.extents_size());
-  // The extent holding `offset`: the last start <= offset.
-  size_t i = static_cast<size_t>(std::upper_bound(file.starts.begin(), file.starts.end(), offset) -
-                                 file.starts.begin()) - 1;
   uint64_t pos = offset;
   while (pos < end) {
-    if (i >= count) {  // past the last extent: a trailing hole
+    COFFER_ASSIGN_OR_RETURN(ExtentRunPtr run, RunAt(file, pos));
+    if (!run) {  // past the last extent: a trailing hole
       add_zeros(end - pos);
       break;
     }
-    const pb::Extent& extent = entry.extents(static_cast<int>(i));
-    uint64_t piece_end = std::min(end, file.starts[i + 1]);
-    if (piece_end <= pos) {
-      ++i;
-      continue;
-    }
-    if (extent.chunk_id().empty()) {
-      add_zeros(piece_end - pos);
-    } else {
-      auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
-      Result<ChunkPtr> chunk = Status::Corruption("malformed chunk id");
-      if (id) {
-        chunk = chunks_.Get(*id);
-        if (chunk.ok() && (*chunk)->size() != extent.size()) {
-          chunk = Status::Corruption("chunk " + id->short_hex() + " has the wrong size");
+    const uint64_t run_began_at = pos;
+    for (size_t i = run->IndexOf(pos); pos < end && i < run->count(); ++i) {
+      const pb::Extent& extent = (*run->extents)[static_cast<int>(i)];
+      uint64_t piece_end = std::min(end, run->starts[i + 1]);
+      if (piece_end <= pos) continue;
+      if (extent.chunk_id().empty()) {
+        add_zeros(piece_end - pos);
+      } else {
+        auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
+        Result<ChunkPtr> chunk = Status::Corruption("malformed chunk id");
+        if (id) {
+          chunk = chunks_.Get(*id);
+          if (chunk.ok() && (*chunk)->size() != extent.size()) {
+            chunk = Status::Corruption("chunk " + id->short_hex() + " has the wrong size");
+          }
         }
+        if (!chunk.ok()) {
+          std::string what = id ? id->hex() : std::string("(malformed id)");
+          const char* kind = chunk.status().code() == Code::kCorruption ? "damaged chunk" : "cannot read chunk";
+          options_.log(std::string(kind) + " " + what + " in " + file.path + ": " + chunk.status().message());
+          return chunk.status();
+        }
+        uint64_t within = pos - run->starts[i];
+        data.iov.push_back({const_cast<uint8_t*>((*chunk)->data() + within),
+                            static_cast<size_t>(piece_end - pos)});
+        if (random) OfferChunk(file, *run, i, *chunk);
+        data.keep.push_back(std::move(chunk).value());
       }
-      if (!chunk.ok()) {
-        std::string what = id ? id->hex() : std::string("(malformed id)");
-        const char* kind = chunk.status().code() == Code::kCorruption ? "damaged chunk" : "cannot read chunk";
-        options_.log(std::string(kind) + " " + what + " in " + file.path + ": " + chunk.status().message());
-        return chunk.status();
-      }
-      uint64_t within = pos - file.starts[i];
-      data.iov.push_back({const_cast<uint8_t*>((*chunk)->data() + within),
-                          static_cast<size_t>(piece_end - pos)});
-      if (random) OfferChunk(file, i, *chunk);
-      data.keep.push_back(std::move(chunk).value());
+      pos = piece_end;
     }
-    pos = piece_end;
-    ++i;
+    if (pos == run_began_at) return Status::Corruption(file.path + ": its extents do not cover its size");
   }
   data.size = static_cast<size_t>(end - offset);
   return data;
@@ -678,28 +741,31 @@ Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size
 
 void SnapshotFs::WaitForReadahead() { chunks_.WaitIdle(); }
 
-Result<std::optional<uint64_t>> SnapshotFs::Seek(const FileHandle& file, uint64_t offset, int whence) {
-  const pb::Entry& entry = file.entry;
-  uint64_t size = entry.size();
+Result<std::optional<uint64_t>> SnapshotFs::Seek(FileHandle& file, uint64_t offset, int whence) {
+  uint64_t size = file.entry.size();
   if (offset >= size) return std::optional<uint64_t>();
-  const size_t count = static_cast<size_t>(entry.extents_size());
-  size_t i = static_cast<size_t>(std::upper_bound(file.starts.begin(), file.starts.end(), offset) -
-                                 file.starts.begin()) - 1;
   bool want_data = whence == SEEK_DATA;
   if (whence != SEEK_DATA && whence != SEEK_HOLE) return Status::InvalidArgument("bad whence");
-  for (; i < count; ++i) {
-    const pb::Extent& extent = entry.extents(static_cast<int>(i));
-    if (extent.size() == 0) continue;
-    bool is_data = !extent.chunk_id().empty();
-    if (is_data == want_data) {
-      uint64_t at = std::max(offset, file.starts[i]);
-      if (at >= size) break;
-      return std::optional<uint64_t>(at);
+  uint64_t at = offset;
+  for (;;) {
+    COFFER_ASSIGN_OR_RETURN(ExtentRunPtr run, RunAt(file, at));
+    if (!run) break;
+    for (size_t i = run->IndexOf(at); i < run->count(); ++i) {
+      const pb::Extent& extent = (*run->extents)[static_cast<int>(i)];
+      if (extent.size() == 0) continue;
+      bool is_data = !extent.chunk_id().empty();
+      if (is_data == want_data) {
+        uint64_t found = std::max(offset, run->starts[i]);
+        if (found >= size) return want_data ? std::optional<uint64_t>() : std::optional<uint64_t>(size);
+        return std::optional<uint64_t>(found);
+      }
     }
+    if (run->starts.back() <= at) break;
+    at = run->starts.back();
   }
   if (want_data) return std::optional<uint64_t>();  // only holes from here on
   // Past the last extent up to the size is a hole, and EOF counts as one.
-  return std::optional<uint64_t>(std::min(size, std::max(offset, file.starts[count])));
+  return std::optional<uint64_t>(std::min(size, std::max(offset, at)));
 }
 
 Result<SnapshotFs::XattrLookup> SnapshotFs::GetXattr(uint64_t ino, std::string_view name) {

@@ -15,7 +15,8 @@
 // Trees are read lazily, one directory at a time, and kept in a bounded cache;
 // a directory split into parts (store/model/tree_split.h) one part at a time,
 // so a directory of millions of entries costs the cache a part or two, not
-// the whole listing. Chunks come from a ChunkCache. Memory is bounded by `cache_bytes`, split
+// the whole listing; likewise the extent parts of a file of millions of
+// chunks, as reads and seeks reach them. Chunks come from a ChunkCache. Memory is bounded by `cache_bytes`, split
 // between opened chunks, trees and the inode table (which asks the kernel,
 // through KernelCache, to drop old names when it is over its share).
 //
@@ -40,6 +41,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "fs/chunk_cache.h"
@@ -90,8 +93,8 @@ struct Attr {
 };
 
 // One tree object inside a snapshot, as read from the repository: a whole
-// directory, one part of a split directory, or a split directory's index.
-// Its files' extent parts are inlined.
+// directory, one part of a split directory, a split directory's index, or
+// one extent part of a file.
 struct Listing {
   pb::Tree tree;
   // Some entry of this object has extended attributes. For a split
@@ -142,12 +145,26 @@ struct DirItemView {
   bool any_xattrs = false;           // some entry of that tree object has extended attributes
 };
 
-// An open file: its entry and the start offset of every extent, and how it
-// has been read so far.
+// Consecutive extents of a file with the offset of each: all of a file's
+// extents, or those of one of its extent parts (a file of more than 8192
+// chunks keeps them in parts, read when a read or a seek needs them).
+struct ExtentRun {
+  const google::protobuf::RepeatedPtrField<pb::Extent>* extents = nullptr;
+  ListingPtr holder;             // the extent part that owns `extents` (none for a whole file)
+  std::vector<uint64_t> starts;  // starts[i]: file offset of extent i; back(): where the run ends
+  size_t count() const { return starts.size() - 1; }
+  // The extent holding `offset` (which the run covers).
+  size_t IndexOf(uint64_t offset) const;
+};
+using ExtentRunPtr = std::shared_ptr<const ExtentRun>;
+
+// An open file: its entry, its extents (or where each extent part begins),
+// and how it has been read so far.
 struct FileHandle {
   uint64_t ino = 0;
-  pb::Entry entry;
-  std::vector<uint64_t> starts;  // starts[i] = offset of extent i; one past the end: the sum
+  pb::Entry entry;               // as stored: extents, or extent parts
+  ExtentRunPtr whole;            // a file not in parts: all its extents
+  std::vector<uint64_t> part_starts;  // a file in parts: where each begins; back(): their end
   std::string path;              // for log lines: "host/web1/TIME/etc/fstab"
 
   std::mutex mu;                 // guards the read state below
@@ -155,7 +172,8 @@ struct FileHandle {
   uint64_t expected = 0;         // where a sequential reader reads next
   unsigned sequential_run = 0;   // reads in a row that continued the previous one
   uint64_t readahead_to = 0;     // chunks before this offset were queued for opening
-  std::vector<bool> offered;     // per extent: offered to the kernel already
+  std::unordered_set<uint64_t> offered;  // start offsets of chunks offered to the kernel
+  std::vector<std::pair<size_t, ExtentRunPtr>> recent_parts;  // a file in parts: the last read
 };
 
 // The data of one read: iovecs into chunks kept alive by `keep`.
@@ -196,7 +214,7 @@ class SnapshotFs {
   Result<std::unique_ptr<FileHandle>> Open(uint64_t ino);
   Result<ReadData> Read(FileHandle& file, uint64_t offset, size_t size);
   // SEEK_DATA / SEEK_HOLE; nullopt means ENXIO (no data or hole at or after `offset`).
-  Result<std::optional<uint64_t>> Seek(const FileHandle& file, uint64_t offset, int whence);
+  Result<std::optional<uint64_t>> Seek(FileHandle& file, uint64_t offset, int whence);
 
   // What GetXattr finds. kNoneHere: neither the entry nor any other entry of
   // its directory has extended attributes (a filesystem without them would
@@ -255,7 +273,9 @@ class SnapshotFs {
   Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry, const Index& index) const;
   std::string PathOf(const Node& node) const;
   void PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, bool* random);
-  void OfferChunk(FileHandle& file, size_t extent, const ChunkPtr& chunk);
+  void OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk);
+  // The extents around `offset`: nullptr past the last extent (a trailing hole).
+  Result<ExtentRunPtr> RunAt(FileHandle& file, uint64_t offset);
 
   Repository& repo_;
   FsOptions options_;

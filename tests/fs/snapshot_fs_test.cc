@@ -187,8 +187,8 @@ TEST_F(SnapshotFsTest, ReadsAtOddOffsetsAcrossChunkBoundaries) {
   StartFs();
   auto file = OpenPath(InSnapshot(t1_, "big.bin"));
   ASSERT_NE(file, nullptr);
-  ASSERT_GT(file->starts.size(), 3u) << "expected several chunks";
-  for (uint64_t boundary : {file->starts[1], file->starts[2]}) {
+  ASSERT_GT(file->whole->starts.size(), 3u) << "expected several chunks";
+  for (uint64_t boundary : {file->whole->starts[1], file->whole->starts[2]}) {
     EXPECT_EQ(ReadAt(*file, boundary - 7, 131072), big_.substr(boundary - 7, 131072));
   }
   EXPECT_EQ(ReadAt(*file, 1, 3), big_.substr(1, 3));
@@ -280,7 +280,7 @@ TEST_F(SnapshotFsTest, DamagedChunkFailsOnlyTheFileThatUsesIt) {
   auto file = OpenPath(InSnapshot(t1_, "big.bin"));
   ASSERT_NE(file, nullptr);
   EXPECT_EQ(ReadAt(*file, 0, 4096), big_.substr(0, 4096)) << "the first chunk is intact";
-  auto bad = fs_->Read(*file, file->starts[1], 4096);
+  auto bad = fs_->Read(*file, file->whole->starts[1], 4096);
   EXPECT_EQ(bad.status().code(), Code::kCorruption);
   ASSERT_FALSE(log_.empty());
   EXPECT_NE(log_.back().find(id->hex()), std::string::npos) << log_.back();
@@ -331,11 +331,11 @@ TEST_F(SnapshotFsTest, SequentialReaderHasTheNextChunksOpenedAhead) {
   StartFs();
   auto file = OpenPath(InSnapshot(t1_, "big.bin"));
   ASSERT_NE(file, nullptr);
-  ASSERT_GT(file->starts.size(), 3u);
+  ASSERT_GT(file->whole->starts.size(), 3u);
   EXPECT_EQ(ReadAt(*file, 0, 65536), big_.substr(0, 65536));
   fs_->WaitForReadahead();
   uint64_t loaded = fs_->chunk_cache().loads();
-  EXPECT_EQ(loaded, file->starts.size() - 1) << "every chunk of the file should be open by now";
+  EXPECT_EQ(loaded, file->whole->starts.size() - 1) << "every chunk of the file should be open by now";
   // The rest reads back identical, and opens nothing more.
   std::string all;
   for (uint64_t off = 0; off < big_.size(); off += 65536) all += ReadAt(*file, off, 65536);
@@ -350,7 +350,7 @@ TEST_F(SnapshotFsTest, RandomReaderOffersWholePagesOfItsChunksToTheKernel) {
   fs_->SetKernelCache(&kernel);
   auto file = OpenPath(InSnapshot(t1_, "big.bin"));
   ASSERT_NE(file, nullptr);
-  uint64_t in_second = file->starts[1] + 5000;
+  uint64_t in_second = file->whole->starts[1] + 5000;
   uint64_t in_last = big_.size() - 10;
   EXPECT_EQ(ReadAt(*file, in_second, 4096), big_.substr(in_second, 4096));
   EXPECT_EQ(ReadAt(*file, in_last, 4096), big_.substr(in_last));
@@ -364,8 +364,8 @@ TEST_F(SnapshotFsTest, RandomReaderOffersWholePagesOfItsChunksToTheKernel) {
     EXPECT_TRUE(o.data.size() % 4096 == 0 || at_end) << "the kernel keeps whole pages only";
     EXPECT_EQ(o.data, big_.substr(o.offset, o.data.size())) << "offered bytes differ from the file";
   }
-  EXPECT_GE(kernel.offers[0].offset, file->starts[1]);
-  EXPECT_LE(kernel.offers[0].offset + kernel.offers[0].data.size(), file->starts[2]);
+  EXPECT_GE(kernel.offers[0].offset, file->whole->starts[1]);
+  EXPECT_LE(kernel.offers[0].offset + kernel.offers[0].data.size(), file->whole->starts[2]);
   EXPECT_EQ(kernel.offers[1].offset + kernel.offers[1].data.size(), big_.size());
 }
 
@@ -375,7 +375,7 @@ TEST_F(SnapshotFsTest, ConcurrentReadersOfDifferentChunksGetTheirOwnBytes) {
   StartFs();
   auto probe = OpenPath(InSnapshot(t1_, "big.bin"));
   ASSERT_NE(probe, nullptr);
-  std::vector<uint64_t> starts = probe->starts;
+  std::vector<uint64_t> starts = probe->whole->starts;
   std::vector<std::thread> readers;
   std::atomic<int> right{0};
   for (size_t i = 0; i + 1 < starts.size(); ++i) {
@@ -463,7 +463,9 @@ TEST_F(SnapshotFsTest, AHugeDirectoryIsReadOnePartAtATime) {
   for (int i = 0; i < kFiles; ++i) {
     int fd = ::open((huge + "/" + name_of(i)).c_str(), O_CREAT | O_WRONLY, 0644);
     ASSERT_GE(fd, 0);
-    if (i % 5000 == 0) ASSERT_EQ(::write(fd, "data", 4), 4);
+    if (i % 5000 == 0) {
+      ASSERT_EQ(::write(fd, "data", 4), 4);
+    }
     ::close(fd);
   }
   Snapshot snap = Backup(1 * kSecond);
@@ -527,6 +529,65 @@ TEST_F(SnapshotFsTest, AHugeDirectoryIsReadOnePartAtATime) {
   auto file = OpenPath(InSnapshot(t1_, "huge/" + name_of(10000)));
   ASSERT_NE(file, nullptr);
   EXPECT_EQ(ReadAt(*file, 0, 100), "data");
+}
+
+// A file of more than 8192 chunks keeps its extents in parts; an open handle
+// reads the part a read or a seek needs and keeps only the last few, so a
+// multi-terabyte image does not put all its extents in memory.
+TEST_F(SnapshotFsTest, AFileInExtentPartsIsReadOnePartAtATime) {
+  InitOptions init = testing::CheapInitOptions();
+  init.chunker.min_size = 256;  // ~512-byte chunks: thousands of extents in a few MiB
+  init.chunker.avg_size = 512;
+  init.chunker.max_size = 1024;
+  const std::string dir = tmp_ / "tiny-chunks";
+  ASSERT_TRUE(InitLocalRepository(dir, init, "correct horse").ok());
+  auto opened = OpenLocalRepository(dir, {}, testing::Passphrase("correct horse"));
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  repo_ = std::move(opened).value();
+
+  // 6 MiB of data, a 4 MiB hole, 2 MiB of data: ~16k chunks.
+  constexpr uint64_t kMiB = 1 << 20;
+  const std::string image = source_ + "/image.raw";
+  const std::string head = testing::RandomBytes(6 * kMiB, 5), tail = testing::RandomBytes(2 * kMiB, 6);
+  {
+    int fd = ::open(image.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), 10 * kMiB), static_cast<ssize_t>(tail.size()));
+    ::close(fd);
+  }
+  const std::string expected = head + std::string(4 * kMiB, '\0') + tail;
+  Backup(1 * kSecond);
+  StartFs();
+
+  auto file = OpenPath(InSnapshot(t1_, "image.raw"));
+  ASSERT_NE(file, nullptr);
+  ASSERT_EQ(file->whole, nullptr) << "the test needs a file stored in extent parts";
+  ASSERT_GE(file->part_starts.size(), 4u);
+  EXPECT_EQ(file->part_starts.back(), expected.size());
+
+  // Reads across every part boundary, then the whole file in order.
+  for (size_t k = 1; k + 1 < file->part_starts.size(); ++k) {
+    uint64_t at = file->part_starts[k] - 300;
+    EXPECT_EQ(ReadAt(*file, at, 700), expected.substr(at, 700)) << "part boundary " << k;
+  }
+  std::string whole;
+  for (uint64_t at = 0; at < expected.size(); at += 128 << 10) whole += ReadAt(*file, at, 128 << 10);
+  EXPECT_TRUE(whole == expected) << "sequential read differs";
+  EXPECT_LE(file->recent_parts.size(), 3u);
+
+  // Holes are found across parts.
+  EXPECT_EQ(fs_->Seek(*file, 0, SEEK_HOLE).value(), std::optional<uint64_t>(6 * kMiB));
+  EXPECT_EQ(fs_->Seek(*file, 6 * kMiB, SEEK_DATA).value(), std::optional<uint64_t>(10 * kMiB));
+  EXPECT_EQ(fs_->Seek(*file, 10 * kMiB, SEEK_HOLE).value(), std::optional<uint64_t>(12 * kMiB));
+  EXPECT_EQ(fs_->Seek(*file, 11 * kMiB, SEEK_DATA).value(), std::optional<uint64_t>(11 * kMiB));
+
+  // A second handle reads the same bytes at random offsets.
+  auto again = OpenPath(InSnapshot(t1_, "image.raw"));
+  ASSERT_NE(again, nullptr);
+  for (uint64_t at : {11 * kMiB + 7, 5 * kMiB - 1, kMiB / 8, 7 * kMiB, 3 * kMiB + 4097}) {
+    EXPECT_EQ(ReadAt(*again, at, 5000), expected.substr(at, 5000)) << at;
+  }
 }
 
 }  // namespace
