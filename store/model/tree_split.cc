@@ -113,6 +113,12 @@ Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store) {
   return index;
 }
 
+namespace {
+// `stored` (a whole directory, tree `id`) with its files' extent parts read
+// through `read` and inlined.
+Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read);
+}  // namespace
+
 Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read) {
   auto damaged = [&id](const std::string& what) {
     return Status::Corruption("tree " + id.short_hex() + " " + what);
@@ -142,6 +148,7 @@ Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTre
   return InlineExtentParts(id, std::move(stored), read);
 }
 
+namespace {
 Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read) {
   auto damaged = [&id](const std::string& what) {
     return Status::Corruption("tree " + id.short_hex() + " " + what);
@@ -173,6 +180,8 @@ Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const Re
   }
   return stored;
 }
+
+}  // namespace
 
 std::optional<size_t> PartFor(const pb::Tree& index, std::string_view name) {
   const auto& parts = index.parts();

@@ -61,10 +61,6 @@ Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store);
 Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read);
 
 // For readers that load a split directory one part at a time (the mount):
-
-// `stored` (a whole directory or one part of one, tree `id`) with its files'
-// extent parts read through `read` and inlined; its directory parts untouched.
-Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read);
 // Which part of the split directory `index` would hold `name`: the last
 // whose first name is not after it; nullopt when `name` sorts before them all.
 std::optional<size_t> PartFor(const pb::Tree& index, std::string_view name);
