@@ -670,6 +670,10 @@ void SnapshotFs::OfferChunk(FileHandle& file, const ExtentRun& run, size_t exten
   uint64_t stop = run.starts[extent + 1];
   {
     std::lock_guard lock(file.mu);
+    // Offering a chunk twice is only wasted work: start afresh rather than
+    // let a random reader of a huge file grow the set without end.
+    constexpr size_t kMaxRemembered = 1 << 16;
+    if (file.offered.size() >= kMaxRemembered) file.offered.clear();
     if (!file.offered.insert(start).second) return;
   }
   // Only whole pages: the kernel keeps a page only when it gets all of it
