@@ -72,6 +72,19 @@ bool IsDirectory(const Node& node) {
   return node.kind != Node::Kind::kLatest;
 }
 
+// Where each of `items` begins when laid end to end from `first`, then
+// where the last one ends.
+template <typename Items, typename SizeOf>
+std::vector<uint64_t> Starts(const Items& items, uint64_t first, SizeOf size_of) {
+  std::vector<uint64_t> starts;
+  starts.reserve(static_cast<size_t>(items.size()) + 1);
+  starts.push_back(first);
+  for (const auto& item : items) starts.push_back(starts.back() + size_of(item));
+  return starts;
+}
+
+uint64_t ExtentSize(const pb::Extent& extent) { return extent.size(); }
+
 // What st_blocks counts: the bytes of data extents. A file in extent parts
 // (more than 8192 chunks) counts the bytes its parts cover: reading every
 // part for a stat would cost far more than the answer is worth, so holes
@@ -202,13 +215,8 @@ Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
     if (listing->tree.entries_size() > 0) {
       return Status::Corruption("tree " + id.short_hex() + " has both entries and parts");
     }
-    uint64_t start = 0;
-    listing->part_starts.reserve(listing->tree.parts_size() + 1);
-    for (const pb::TreePart& part : listing->tree.parts()) {
-      listing->part_starts.push_back(start);
-      start += part.entries();
-    }
-    listing->part_starts.push_back(start);
+    listing->part_starts =
+        Starts(listing->tree.parts(), 0, [](const pb::TreePart& part) { return part.entries(); });
   }
   for (const pb::Entry& e : listing->tree.entries()) listing->any_xattrs |= e.xattrs_size() > 0;
   // What the decoded tree occupies (its strings and repeated fields), not its encoding.
@@ -561,24 +569,13 @@ Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
     if (file->entry.extents_size() > 0) {
       return Status::Corruption(file->path + ": has both extents and extent parts");
     }
-    uint64_t offset = 0;
-    file->part_starts.reserve(file->entry.extent_parts_size() + 1);
-    for (const pb::ExtentPart& part : file->entry.extent_parts()) {
-      file->part_starts.push_back(offset);
-      offset += part.size();
-    }
-    file->part_starts.push_back(offset);
+    file->part_starts =
+        Starts(file->entry.extent_parts(), 0, [](const pb::ExtentPart& part) { return part.size(); });
     return file;
   }
   auto whole = std::make_shared<ExtentRun>();
   whole->extents = &file->entry.extents();  // the handle outlives its runs
-  whole->starts.reserve(file->entry.extents_size() + 1);
-  uint64_t offset = 0;
-  whole->starts.push_back(0);
-  for (const pb::Extent& e : file->entry.extents()) {
-    offset += e.size();
-    whole->starts.push_back(offset);
-  }
+  whole->starts = Starts(*whole->extents, 0, ExtentSize);
   file->whole = std::move(whole);
   return file;
 }
@@ -614,14 +611,8 @@ Result<ExtentRunPtr> SnapshotFs::RunAt(FileHandle& file, uint64_t offset) {
   auto run = std::make_shared<ExtentRun>();
   run->holder = part;
   run->extents = &part->tree.entries(0).extents();
-  run->starts.reserve(run->extents->size() + 1);
-  uint64_t at = starts[k];
-  run->starts.push_back(at);
-  for (const pb::Extent& e : *run->extents) {
-    at += e.size();
-    run->starts.push_back(at);
-  }
-  if (at != starts[k + 1]) return damaged("does not cover the bytes its file says");
+  run->starts = Starts(*run->extents, starts[k], ExtentSize);
+  if (run->starts.back() != starts[k + 1]) return damaged("does not cover the bytes its file says");
   std::lock_guard lock(file.mu);
   // The part being read and the one read ahead into; older ones go.
   constexpr size_t kRecentParts = 3;

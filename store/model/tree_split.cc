@@ -113,12 +113,6 @@ Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store) {
   return index;
 }
 
-namespace {
-// `stored` (a whole directory, tree `id`) with its files' extent parts read
-// through `read` and inlined.
-Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read);
-}  // namespace
-
 Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read) {
   auto damaged = [&id](const std::string& what) {
     return Status::Corruption("tree " + id.short_hex() + " " + what);
@@ -145,22 +139,7 @@ Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTre
     }
     stored = std::move(whole);
   }
-  return InlineExtentParts(id, std::move(stored), read);
-}
 
-namespace {
-Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read) {
-  auto damaged = [&id](const std::string& what) {
-    return Status::Corruption("tree " + id.short_hex() + " " + what);
-  };
-  auto read_part = [&](const std::string& bytes) -> Result<pb::Tree> {
-    auto part_id = ObjectId::FromBytes(AsBytes(bytes));
-    if (!part_id) return damaged("names a part with a malformed id");
-    Result<pb::Tree> part = read(*part_id);
-    if (!part.ok()) return part.status().WithContext("part of tree " + id.short_hex());
-    if (part->parts_size() > 0) return damaged("has a part that is split itself");
-    return part;
-  };
   for (pb::Entry& entry : *stored.mutable_entries()) {
     if (entry.extent_parts_size() == 0) continue;
     if (entry.extents_size() > 0) return damaged("has a file with both extents and extent parts");
@@ -180,8 +159,6 @@ Result<pb::Tree> InlineExtentParts(const ObjectId& id, pb::Tree stored, const Re
   }
   return stored;
 }
-
-}  // namespace
 
 std::optional<size_t> PartFor(const pb::Tree& index, std::string_view name) {
   const auto& parts = index.parts();
