@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <tuple>
 
 #include "store/base/timespec.h"
 #include "store/model/snapshot_name.h"
@@ -84,6 +85,12 @@ std::vector<uint64_t> Starts(const Items& items, uint64_t first, SizeOf size_of)
 }
 
 uint64_t ExtentSize(const pb::Extent& extent) { return extent.size(); }
+
+// Which item of `starts` (made by Starts) holds `at`: the last that begins at
+// or before it. `at` must be below starts.back().
+size_t ItemHolding(const std::vector<uint64_t>& starts, uint64_t at) {
+  return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, at) - starts.begin()) - 1;
+}
 
 // What st_blocks counts: the bytes of data extents. A file in extent parts
 // (more than 8192 chunks) counts the bytes its parts cover: reading every
@@ -232,11 +239,12 @@ uint64_t SnapshotFs::tree_cache_bytes() const {
   return trees_.used();
 }
 
-Result<SnapshotFs::TreePtr> SnapshotFs::ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k) {
+Result<std::pair<ObjectId, SnapshotFs::TreePtr>> SnapshotFs::ReadPart(const ObjectId& dir_id,
+                                                                     const Listing& dir, size_t k) {
   COFFER_ASSIGN_OR_RETURN(ObjectId part_id, model::PartId(dir_id, dir.tree, k));
   COFFER_ASSIGN_OR_RETURN(TreePtr part, ReadTree(part_id));
   COFFER_RETURN_IF_ERROR(model::CheckPart(dir_id, dir.tree, k, part->tree));
-  return part;
+  return std::make_pair(part_id, std::move(part));
 }
 
 Result<SnapshotFs::Found> SnapshotFs::FindChild(const ObjectId& dir_id, const TreePtr& dir,
@@ -250,8 +258,7 @@ Result<SnapshotFs::Found> SnapshotFs::FindChild(const ObjectId& dir_id, const Tr
   }
   std::optional<size_t> k = model::PartFor(dir->tree, name);
   if (!k) return found;
-  COFFER_ASSIGN_OR_RETURN(found.holder, ReadPart(dir_id, *dir, *k));
-  COFFER_ASSIGN_OR_RETURN(found.holder_id, model::PartId(dir_id, dir->tree, *k));
+  COFFER_ASSIGN_OR_RETURN((std::tie(found.holder_id, found.holder)), ReadPart(dir_id, *dir, *k));
   found.entry = model::FindEntry(found.holder->tree, name);
   return found;
 }
@@ -512,11 +519,9 @@ Result<DirItemView> SnapshotFs::ItemAt(DirHandle& dir, size_t index) {
   } else {
     // The part holding entry n: the last whose start is <= n.
     if (!dir.part_listing || n < listing.part_starts[dir.part] || n >= listing.part_starts[dir.part + 1]) {
-      size_t k = static_cast<size_t>(std::upper_bound(listing.part_starts.begin(),
-                                                      listing.part_starts.end() - 1, n) -
-                                     listing.part_starts.begin()) - 1;
-      COFFER_ASSIGN_OR_RETURN(dir.part_listing, ReadPart(dir.node->subtree, listing, k));
-      COFFER_ASSIGN_OR_RETURN(dir.part_id, model::PartId(dir.node->subtree, listing.tree, k));
+      size_t k = ItemHolding(listing.part_starts, n);
+      COFFER_ASSIGN_OR_RETURN((std::tie(dir.part_id, dir.part_listing)),
+                              ReadPart(dir.node->subtree, listing, k));
       dir.part = k;
     }
     entry = &dir.part_listing->tree.entries(static_cast<int>(n - listing.part_starts[dir.part]));
@@ -580,17 +585,13 @@ Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
   return file;
 }
 
-size_t ExtentRun::IndexOf(uint64_t offset) const {
-  return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, offset) - starts.begin()) - 1;
-}
+size_t ExtentRun::IndexOf(uint64_t offset) const { return ItemHolding(starts, offset); }
 
 Result<ExtentRunPtr> SnapshotFs::RunAt(FileHandle& file, uint64_t offset) {
   if (file.whole) return offset < file.whole->starts.back() ? file.whole : nullptr;
   const std::vector<uint64_t>& starts = file.part_starts;
   if (offset >= starts.back()) return ExtentRunPtr();
-  // The last part that begins at or before `offset` (and is not empty).
-  const size_t k = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, offset) -
-                                       starts.begin()) - 1;
+  const size_t k = ItemHolding(starts, offset);
   {
     std::lock_guard lock(file.mu);
     for (const auto& [index, run] : file.recent_parts) {
@@ -598,21 +599,16 @@ Result<ExtentRunPtr> SnapshotFs::RunAt(FileHandle& file, uint64_t offset) {
     }
   }
   const pb::ExtentPart& ref = file.entry.extent_parts(static_cast<int>(k));
-  auto damaged = [&](const std::string& what) {
-    return Status::Corruption(file.path + ": extent part " + std::to_string(k) + " " + what);
-  };
   auto part_id = ObjectId::FromBytes(AsBytes(ref.tree_id()));
-  if (!part_id) return damaged("has a malformed id");
-  COFFER_ASSIGN_OR_RETURN(TreePtr part, ReadTree(*part_id));
-  if (part->tree.entries_size() != 1 || part->tree.parts_size() > 0 ||
-      part->tree.entries(0).extent_parts_size() > 0) {
-    return damaged("is malformed");
+  if (!part_id) {
+    return Status::Corruption(file.path + ": extent part " + std::to_string(k) + " has a malformed id");
   }
+  COFFER_ASSIGN_OR_RETURN(TreePtr part, ReadTree(*part_id));
+  COFFER_RETURN_IF_ERROR(model::CheckExtentPart(*part_id, ref, part->tree).WithContext(file.path));
   auto run = std::make_shared<ExtentRun>();
   run->holder = part;
   run->extents = &part->tree.entries(0).extents();
   run->starts = Starts(*run->extents, starts[k], ExtentSize);
-  if (run->starts.back() != starts[k + 1]) return damaged("does not cover the bytes its file says");
   std::lock_guard lock(file.mu);
   // The part being read and the one read ahead into; older ones go.
   constexpr size_t kRecentParts = 3;

@@ -262,8 +262,9 @@ class SnapshotFs {
   Result<std::shared_ptr<const Index>> ListNow();
   Result<TreePtr> TreeOf(const Node& node);
   Result<TreePtr> ReadTree(const ObjectId& id);
-  // Part `k` of split directory `dir` (tree `dir_id`), checked against its index.
-  Result<TreePtr> ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k);
+  // Part `k` of split directory `dir` (tree `dir_id`), checked against its
+  // index, and its id.
+  Result<std::pair<ObjectId, TreePtr>> ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k);
   Result<Found> FindChild(const ObjectId& dir_id, const TreePtr& dir, std::string_view name);
   // The stored entry of a kEntry node, and the tree that holds it.
   Result<std::pair<TreePtr, const pb::Entry*>> EntryOf(const Node& node);

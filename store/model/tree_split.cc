@@ -145,15 +145,10 @@ Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTre
     if (entry.extents_size() > 0) return damaged("has a file with both extents and extent parts");
     for (const pb::ExtentPart& ref : entry.extent_parts()) {
       COFFER_ASSIGN_OR_RETURN(pb::Tree part, read_part(ref.tree_id()));
-      if (part.entries_size() != 1 || part.entries(0).extent_parts_size() > 0) {
-        return damaged("has a malformed extent part");
-      }
-      uint64_t size = 0;
+      COFFER_RETURN_IF_ERROR(CheckExtentPart(id, ref, part));
       for (pb::Extent& extent : *part.mutable_entries(0)->mutable_extents()) {
-        size += extent.size();
         entry.add_extents()->Swap(&extent);
       }
-      if (size != ref.size()) return damaged("has an extent part of the wrong size");
     }
     entry.clear_extent_parts();
   }
@@ -184,6 +179,20 @@ Status CheckPart(const ObjectId& id, const pb::Tree& index, size_t k, const pb::
       !(part.entries(part.entries_size() - 1).name() < index.parts(static_cast<int>(k) + 1).first_name())) {
     return damaged("has parts out of order");
   }
+  return Status::Ok();
+}
+
+Status CheckExtentPart(const ObjectId& id, const pb::ExtentPart& ref, const pb::Tree& part) {
+  auto damaged = [&id](const std::string& what) {
+    return Status::Corruption("tree " + id.short_hex() + " " + what);
+  };
+  if (part.parts_size() > 0) return damaged("has a part that is split itself");
+  if (part.entries_size() != 1 || part.entries(0).extent_parts_size() > 0) {
+    return damaged("has a malformed extent part");
+  }
+  uint64_t size = 0;
+  for (const pb::Extent& extent : part.entries(0).extents()) size += extent.size();
+  if (size != ref.size()) return damaged("has an extent part of the wrong size");
   return Status::Ok();
 }
 

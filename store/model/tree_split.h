@@ -67,6 +67,9 @@ std::optional<size_t> PartFor(const pb::Tree& index, std::string_view name);
 // kCorruption, naming directory `id`, unless `part` is what part `k` of its
 // index `index` says: no parts of its own, that many entries, that first name.
 Status CheckPart(const ObjectId& id, const pb::Tree& index, size_t k, const pb::Tree& part);
+// kCorruption, naming tree `id`, unless `part` is what the extent part `ref`
+// of one of its files says: one entry, no parts of its own, `ref.size()` bytes.
+Status CheckExtentPart(const ObjectId& id, const pb::ExtentPart& ref, const pb::Tree& part);
 // The id of part `k` of `index`; kCorruption naming `id` when malformed.
 Result<ObjectId> PartId(const ObjectId& id, const pb::Tree& index, size_t k);
 
