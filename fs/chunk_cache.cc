@@ -107,23 +107,31 @@ void ChunkCache::Work() {
 }
 
 std::vector<ChunkCache::Job> ChunkCache::TakeLocked() {
-  const bool ahead = wanted_.empty();
-  std::deque<ObjectId>& queue = ahead ? ahead_ : wanted_;
-  // Readahead is shared among the loaders, so a batch never keeps the
-  // others idle (they open chunks in parallel).
-  size_t limit = 1;
-  if (ahead && load_many_) {
-    limit = std::clamp<size_t>(ahead_.size() / loader_count_, 1, kMaxAheadBatch);
-  }
   std::vector<Job> jobs;
-  while (!queue.empty() && jobs.size() < limit) {
-    ObjectId id = queue.front();
-    queue.pop_front();
-    auto it = loading_.find(id);
-    // Queued twice (readahead, then wanted): the first turn loaded it.
-    if (it == loading_.end() || it->second->started) continue;
-    it->second->started = true;
-    jobs.emplace_back(id, it->second);
+  auto take = [&](std::deque<ObjectId>& queue, size_t limit) {
+    while (!queue.empty() && jobs.size() < limit) {
+      ObjectId id = queue.front();
+      queue.pop_front();
+      auto it = loading_.find(id);
+      // Queued twice (readahead, then wanted): the first turn loaded it.
+      if (it == loading_.end() || it->second->started) continue;
+      it->second->started = true;
+      jobs.emplace_back(id, it->second);
+    }
+  };
+  // One chunk a reader waits for; other waiting readers go to other loaders.
+  take(wanted_, 1);
+  if (!load_many_) {
+    if (jobs.empty()) take(ahead_, 1);
+    return jobs;
+  }
+  if (!jobs.empty()) {
+    // The readahead queued first rides along in the same round trip.
+    take(ahead_, kMaxAheadBatch);
+  } else {
+    // Readahead alone is shared among the loaders, so a batch never keeps
+    // the others idle (they open chunks in parallel).
+    take(ahead_, std::clamp<size_t>(ahead_.size() / loader_count_, 1, kMaxAheadBatch));
   }
   return jobs;
 }
@@ -142,19 +150,23 @@ void ChunkCache::RunMany(const std::vector<Job>& jobs) {
   std::vector<ObjectId> ids;
   ids.reserve(jobs.size());
   for (const Job& job : jobs) ids.push_back(job.first);
-  Result<std::vector<Result<Bytes>>> loaded = Status::IoError("chunk loader threw");
+  size_t answered = 0;
+  auto use = [&](size_t index, Result<Bytes> chunk) {
+    // In order, once each: anything else is the loader's bug, not a chunk.
+    if (index != answered || answered == jobs.size()) return;
+    Publish(jobs[answered++], Shared(std::move(chunk)));
+  };
+  Status status = Status::IoError("chunk loader threw");
   try {
-    loaded = load_many_(ids);
+    status = load_many_(ids, use);
   } catch (const std::exception& e) {
-    loaded = Status::IoError(std::string("reading chunks: ") + e.what());
+    status = Status::IoError(std::string("reading chunks: ") + e.what());
   }
-  if (loaded.ok() && loaded->size() != ids.size()) {
-    loaded = Status::IoError("reading chunks: the loader answered " +
-                             std::to_string(loaded->size()) + " of " + std::to_string(ids.size()));
+  if (status.ok() && answered != jobs.size()) {
+    status = Status::IoError("reading chunks: the loader answered " + std::to_string(answered) +
+                             " of " + std::to_string(jobs.size()));
   }
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    Publish(jobs[i], loaded.ok() ? Shared(std::move((*loaded)[i])) : loaded.status());
-  }
+  while (answered < jobs.size()) Publish(jobs[answered++], status);
 }
 
 void ChunkCache::Publish(const Job& job, Result<ChunkPtr> result) {

@@ -11,7 +11,10 @@
 // Given a batch loader, a loader takes several queued readahead chunks at
 // once (its share of the queue, at most kMaxAheadBatch) and fetches them with
 // one call: through a server, one round trip for them all. A chunk a reader
-// waits for is always loaded alone.
+// waits for leads its batch, followed by the readahead queued first (the
+// same reader's next chunks, usually), and each chunk of a batch is ready as
+// soon as it is opened: the reader waits for its own chunk only, and a
+// sequential reader costs one round trip per batch rather than per chunk.
 // Failures are not cached, so a transient error is retried on the next read.
 //
 // Thread-safe.
@@ -41,9 +44,11 @@ using ChunkPtr = std::shared_ptr<const Bytes>;
 class ChunkCache {
  public:
   using Loader = std::function<Result<Bytes>(const ObjectId&)>;
-  // One answer per id, in order (as Repository::ReadObjects).
-  using BatchLoader =
-      std::function<Result<std::vector<Result<Bytes>>>(std::span<const ObjectId>)>;
+  // Hands one answer per id to `use`, in order, each as soon as it is ready
+  // (as Repository::ReadObjects); an error of the whole call fails the ids
+  // not answered yet.
+  using BatchVisitor = std::function<void(size_t index, Result<Bytes> chunk)>;
+  using BatchLoader = std::function<Status(std::span<const ObjectId>, const BatchVisitor& use)>;
   static constexpr size_t kMaxAheadBatch = 4;
 
   // `load` (and `load_many`, if given) run on `loaders` threads of the cache's own.

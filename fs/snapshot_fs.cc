@@ -122,6 +122,9 @@ const Node& AnyEntry() {
   return node;
 }
 
+// The opened chunks' share of the caches' memory (see FsOptions::cache_bytes).
+uint64_t OpenedChunkBytes(const FsOptions& options) { return options.cache_bytes / 4; }
+
 }  // namespace
 
 size_t DirHandle::count() const {
@@ -132,13 +135,15 @@ SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
     : repo_(repo),
       options_(std::move(options)),
       inode_budget_(options_.cache_bytes / 8),
-      chunks_(options_.cache_bytes / 4,
+      chunks_(OpenedChunkBytes(options_),
               [this](const ObjectId& id) { return repo_.ReadObject(ObjectKind::kChunk, id); },
               /*loaders=*/3,
-              [this](std::span<const ObjectId> ids) {
-                return repo_.ReadObjects(ObjectKind::kChunk, ids);
+              [this](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
+                return repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
+                                         use);
               }),
       trees_(options_.cache_bytes / 8) {
+  options_.readahead_bytes = std::min(options_.readahead_bytes, OpenedChunkBytes(options_) / 2);
   if (!options_.now_ns) options_.now_ns = SteadyNowNs;
   if (!options_.log) options_.log = [](const std::string&) {};
 }

@@ -57,8 +57,11 @@ struct FsOptions {
   // listings, an eighth for the inodes the kernel remembers. The rest is
   // left for chunks being fetched and opened, and the allocator's slack.
   uint64_t cache_bytes = 64ull << 20;
-  // How far a sequential reader's chunks are opened ahead of its reads.
-  uint64_t readahead_bytes = 4ull << 20;
+  // How far a sequential reader's chunks are opened ahead of its reads (at
+  // most half the opened chunks' share, so readahead never evicts itself).
+  // Twice the kernel's own 4 MiB, so the next batch is on its way while the
+  // kernel's requests for the last one are answered.
+  uint64_t readahead_bytes = 8ull << 20;
   std::chrono::milliseconds refresh_after{2000};
   std::string group;  // show only this group ("host/web1"); all when empty
   // Have the kernel enforce stored POSIX ACLs (needed when other users may

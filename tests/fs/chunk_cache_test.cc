@@ -195,18 +195,19 @@ TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) 
   Gate gate;
   std::mutex mu;
   std::vector<size_t> batches;
-  auto load_many = [&](std::span<const ObjectId> ids) -> Result<std::vector<Result<Bytes>>> {
-    std::lock_guard lock(mu);
-    batches.push_back(ids.size());
-    std::vector<Result<Bytes>> out;
-    for (const ObjectId& id : ids) {
-      if (id.bytes[0] == 3) {
-        out.push_back(Status::Corruption("bad tag"));
+  auto load_many = [&](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
+    {
+      std::lock_guard lock(mu);
+      batches.push_back(ids.size());
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i].bytes[0] == 3) {
+        use(i, Status::Corruption("bad tag"));
       } else {
-        out.push_back(Bytes(10, id.bytes[0]));
+        use(i, Bytes(10, ids[i].bytes[0]));
       }
     }
-    return out;
+    return Status::Ok();
   };
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
   std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
@@ -227,6 +228,76 @@ TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) 
     EXPECT_EQ(**chunk, Bytes(10, n));
   }
   EXPECT_EQ(gate.order(), std::vector<uint8_t>{1}) << "readahead went through the single loader";
+}
+
+// A reader's chunk leads a batch with the readahead queued behind it, and the
+// reader has it as soon as it is opened, before the rest of the batch.
+TEST(ChunkCacheTest, AReadersChunkLeadsABatchOfTheReadaheadQueuedBehindIt) {
+  Gate gate;
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<std::vector<uint8_t>> batches;
+  bool reader_has_chunk = false;
+  auto load_many = [&](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
+    std::vector<uint8_t> batch;
+    for (const ObjectId& id : ids) batch.push_back(id.bytes[0]);
+    {
+      std::lock_guard lock(mu);
+      batches.push_back(batch);
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      use(i, Bytes(10, ids[i].bytes[0]));
+      if (i == 0 && ids[0].bytes[0] == 2) {  // the rest waits until the reader has its chunk
+        std::unique_lock lock(mu);
+        if (!changed.wait_for(lock, std::chrono::seconds(10), [&] { return reader_has_chunk; })) {
+          return Status::IoError("the reader never got the first chunk of its batch");
+        }
+      }
+    }
+    return Status::Ok();
+  };
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
+  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
+  ASSERT_TRUE(gate.AwaitWaiting(1));
+  for (uint8_t n = 3; n <= 7; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
+  Result<ChunkPtr> got = Status::IoError("not read");
+  std::thread reader([&] {
+    got = cache.Get(Id(2));
+    std::lock_guard lock(mu);
+    reader_has_chunk = true;
+    changed.notify_all();
+  });
+  // Bounded poll until the reader has asked (Has() turns true then).
+  for (int i = 0; i < 100000 && !cache.Has(Id(2)); ++i) std::this_thread::yield();
+  ASSERT_TRUE(cache.Has(Id(2)));
+  gate.Open();
+  first.join();
+  reader.join();
+  cache.WaitIdle();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(**got, Bytes(10, 2));
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(batches.empty());
+  EXPECT_EQ(batches.front(), (std::vector<uint8_t>{2, 3, 4, 5}))
+      << "the reader's chunk first, then the readahead queued first, kMaxAheadBatch in all";
+  for (uint8_t n = 2; n <= 7; ++n) EXPECT_TRUE(cache.Has(Id(n))) << int(n);
+}
+
+TEST(ChunkCacheTest, ALoaderThatAnswersTooFewFailsTheRestOnly) {
+  auto load_many = [](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
+    use(0, Bytes(10, ids[0].bytes[0]));
+    return Status::Ok();  // and forgets the others
+  };
+  Gate gate;
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
+  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
+  ASSERT_TRUE(gate.AwaitWaiting(1));
+  for (uint8_t n = 2; n <= 3; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
+  gate.Open();
+  first.join();
+  cache.WaitIdle();
+  EXPECT_TRUE(cache.Has(Id(2)));
+  EXPECT_FALSE(cache.Has(Id(3))) << "an unanswered chunk is an error, not cached";
 }
 
 TEST(ChunkCacheTest, ExceptionFromLoaderBecomesAnError) {
