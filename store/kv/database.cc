@@ -228,8 +228,8 @@ Result<Bytes> Database::Get(Column column, std::string_view key) {
   return Bytes(data, data + value.size());
 }
 
-std::vector<Result<Bytes>> Database::GetMany(Column column,
-                                             std::span<const std::string_view> keys) {
+void Database::GetMany(Column column, std::span<const std::string_view> keys,
+                       const ValueVisitor& use) {
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
   for (std::string_view key : keys) slices.push_back(ToSlice(key));
@@ -237,18 +237,14 @@ std::vector<Result<Bytes>> Database::GetMany(Column column,
   std::vector<rocksdb::Status> statuses(keys.size());
   handles_->db->MultiGet(ReadOptionsFor(column), handles_->cf(column), keys.size(), slices.data(),
                          values.data(), statuses.data());
-  std::vector<Result<Bytes>> out;
-  out.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!statuses[i].ok()) {
-      out.emplace_back(FromRocks(statuses[i], "get from " + std::string(ColumnName(column))));
+      use(i, FromRocks(statuses[i], "get from " + std::string(ColumnName(column))));
       continue;
     }
-    const auto* data = reinterpret_cast<const uint8_t*>(values[i].data());
-    out.emplace_back(Bytes(data, data + values[i].size()));
-    values[i].Reset();  // unpins the block or blob as soon as it is copied
+    use(i, ByteView(reinterpret_cast<const uint8_t*>(values[i].data()), values[i].size()));
+    values[i].Reset();  // unpins the block or frees the blob as soon as it is used
   }
-  return out;
 }
 
 // Contains: RocksDB 7.8 has no way to ask "is this key present" without

@@ -100,9 +100,12 @@ class Database {
   // kNotFound if `key` is absent.
   Result<Bytes> Get(Column column, std::string_view key);
   // Get() of every key in one RocksDB MultiGet (one pass over the memtables
-  // and files for the whole batch); an answer per key, in order. Every value
-  // is in memory at once: callers bound their batches.
-  std::vector<Result<Bytes>> GetMany(Column column, std::span<const std::string_view> keys);
+  // and files for the whole batch), handing `use` an answer per key, in
+  // order: a view of the value as RocksDB holds it (valid until `use`
+  // returns), or why there is none. Every value is in memory at once:
+  // callers bound their batches.
+  using ValueVisitor = std::function<void(size_t index, Result<ByteView> value)>;
+  void GetMany(Column column, std::span<const std::string_view> keys, const ValueVisitor& use);
   // For each key, whether it is present. Absent keys are answered from the
   // memtables and bloom filters without disk reads; see database.cc.
   Result<std::vector<bool>> Contains(Column column, std::span<const std::string_view> keys);

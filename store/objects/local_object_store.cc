@@ -124,23 +124,24 @@ Result<Bytes> LocalObjectStore::Get(ObjectKind kind, const ObjectId& id) {
   return value;
 }
 
-Result<std::vector<Result<Bytes>>> LocalObjectStore::GetMany(ObjectKind kind,
-                                                             std::span<const ObjectId> ids) {
+Status LocalObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids,
+                                 const SealedVisitor& use) {
   COFFER_ASSIGN_OR_RETURN(Column column, ColumnFor(kind));
   std::vector<std::string_view> keys;
   keys.reserve(ids.size());
   for (const ObjectId& id : ids) keys.push_back(KeyOf(id));
-  std::vector<Result<Bytes>> values = db_->GetMany(column, keys);
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (values[i].ok()) continue;
-    const Status status = values[i].status();
-    if (status.code() == Code::kNotFound) {
-      values[i] = NotFoundError(kind, ids[i]);
-    } else if (!IsObjectFailure(status)) {
-      return status;
+  Status failed;  // the store's own failure: no answer after it
+  db_->GetMany(column, keys, [&](size_t i, Result<ByteView> value) {
+    if (!failed.ok()) return;
+    if (!value.ok() && value.status().code() == Code::kNotFound) {
+      value = NotFoundError(kind, ids[i]);
+    } else if (!value.ok() && !IsObjectFailure(value.status())) {
+      failed = value.status();
+      return;
     }
-  }
-  return values;
+    use(i, std::move(value));
+  });
+  return failed;
 }
 
 Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,

@@ -54,8 +54,7 @@ class LocalObjectStore final : public ObjectStore {
   Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override;
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
   // One RocksDB MultiGet for the whole batch.
-  Result<std::vector<Result<Bytes>>> GetMany(ObjectKind kind,
-                                             std::span<const ObjectId> ids) override;
+  Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) override;
 
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override;
   Status EndWrite(WriteId writer) override;

@@ -101,22 +101,28 @@ class ObjectStore {
   // kNotFound if absent; kCorruption if the database itself reports damage.
   virtual Result<Bytes> Get(ObjectKind kind, const ObjectId& id) = 0;
   // Get() of every id at once, for readers that know many ids ahead (a
-  // remote store fetches them in a few round trips, not one each). One
-  // answer per id, in order: the object, or kNotFound / kCorruption for that
-  // id alone, so the others still arrive. Any other error (a bad kind, the
-  // server gone) fails the whole call. Duplicates are answered each time.
-  // Every object is in memory at once: callers bound their batches. This
-  // default asks Get() for each id.
-  virtual Result<std::vector<Result<Bytes>>> GetMany(ObjectKind kind,
-                                                     std::span<const ObjectId> ids) {
-    std::vector<Result<Bytes>> out;
-    out.reserve(ids.size());
-    for (const ObjectId& id : ids) {
-      Result<Bytes> got = Get(kind, id);
-      if (!got.ok() && !IsObjectFailure(got.status())) return got.status();
-      out.push_back(std::move(got));
+  // remote store fetches them in a few round trips, not one each). Hands one
+  // answer per id to `use`, in order: the sealed object, or kNotFound /
+  // kCorruption for that id alone, so the others still arrive. A view lives
+  // only until `use` returns, so a store passes bytes it already holds (a
+  // pinned RocksDB value, a reply from the server) without copying them. Any
+  // other error (a bad kind, the server gone) fails the whole call, possibly
+  // after some answers were handed over. Duplicates are answered each time.
+  // A store may hold a whole batch in memory: callers bound their batches.
+  // This default asks Get() for each id.
+  using SealedVisitor = std::function<void(size_t index, Result<ByteView> sealed)>;
+  virtual Status GetMany(ObjectKind kind, std::span<const ObjectId> ids,
+                         const SealedVisitor& use) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      Result<Bytes> got = Get(kind, ids[i]);
+      if (!got.ok()) {
+        if (!IsObjectFailure(got.status())) return got.status();
+        use(i, got.status());
+        continue;
+      }
+      use(i, ByteView(*got));
     }
-    return out;
+    return Status::Ok();
   }
 
   // Registers a backup about to write, so that a garbage collection running

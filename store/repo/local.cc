@@ -70,9 +70,8 @@ class LockedStore final : public ObjectStore {
     return store_->Put(kind, id, sealed);
   }
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override { return store_->Get(kind, id); }
-  Result<std::vector<Result<Bytes>>> GetMany(ObjectKind kind,
-                                             std::span<const ObjectId> ids) override {
-    return store_->GetMany(kind, ids);
+  Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) override {
+    return store_->GetMany(kind, ids, use);
   }
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override {
     return store_->BeginWrite(parent);

@@ -209,20 +209,19 @@ Result<std::vector<Result<Bytes>>> Repository::ReadObjects(ObjectKind kind,
 
 Status Repository::ReadObjects(ObjectKind kind, std::span<const ObjectId> ids,
                                crypto::IdCheck check, const ObjectVisitor& use) {
-  COFFER_ASSIGN_OR_RETURN(std::vector<Result<Bytes>> sealed, store_->GetMany(kind, ids));
-  if (sealed.size() != ids.size()) {
-    return Status::IoError("the store answered " + std::to_string(sealed.size()) + " of " +
-                           std::to_string(ids.size()) + " objects");
-  }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (!sealed[i].ok()) {
-      use(i, sealed[i].status().WithContext(std::string(KindName(kind)) + " " +
-                                            ids[i].short_hex()));
-      continue;
+  size_t answered = 0;
+  COFFER_RETURN_IF_ERROR(store_->GetMany(kind, ids, [&](size_t i, Result<ByteView> sealed) {
+    if (i != answered || i >= ids.size()) return;  // a store's bug: counted below
+    ++answered;
+    if (!sealed.ok()) {
+      use(i, sealed.status().WithContext(std::string(KindName(kind)) + " " + ids[i].short_hex()));
+      return;
     }
-    Result<Bytes> plain = sealer_->Open(kind, ids[i], *sealed[i], check);
-    Bytes().swap(*sealed[i]);
-    use(i, std::move(plain));
+    use(i, sealer_->Open(kind, ids[i], *sealed, check));
+  }));
+  if (answered != ids.size()) {
+    return Status::IoError("the store answered " + std::to_string(answered) + " of " +
+                           std::to_string(ids.size()) + " objects");
   }
   return Status::Ok();
 }

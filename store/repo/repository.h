@@ -99,7 +99,7 @@ class Repository {
       crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
   // The same, handing each answer to `use` (in order, with its index) as soon
   // as it is opened: beyond the sealed batch, one plaintext at a time is in
-  // memory. A whole-call error is returned before `use` is called at all.
+  // memory. A whole-call error may come after some answers were handed over.
   using ObjectVisitor = std::function<void(size_t index, Result<Bytes> object)>;
   Status ReadObjects(ObjectKind kind, std::span<const ObjectId> ids, crypto::IdCheck check,
                      const ObjectVisitor& use);

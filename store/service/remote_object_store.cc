@@ -369,18 +369,17 @@ Result<Bytes> RemoteObjectStore::Get(ObjectKind kind, const ObjectId& id) {
   return Bytes(s.begin(), s.end());
 }
 
-Result<std::vector<Result<Bytes>>> RemoteObjectStore::GetMany(ObjectKind kind,
-                                                              std::span<const ObjectId> ids) {
+Status RemoteObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids,
+                                  const SealedVisitor& use) {
   COFFER_RETURN_IF_ERROR(CheckStoredKind(kind));
   COFFER_RETURN_IF_ERROR(Flush());
-  std::vector<Result<Bytes>> out;
-  out.reserve(ids.size());
-  while (out.size() < ids.size()) {
-    const size_t n = std::min(kMaxGetObjectsIds, ids.size() - out.size());
+  size_t done = 0;  // ids answered so far
+  while (done < ids.size()) {
+    const size_t n = std::min(kMaxGetObjectsIds, ids.size() - done);
     GetObjectsRequest req;
     req.set_protocol_version(version());
     req.set_kind(static_cast<uint32_t>(kind));
-    PackIds(n, [&](size_t j) -> const ObjectId& { return ids[out.size() + j]; }, req.mutable_ids());
+    PackIds(n, [&](size_t j) -> const ObjectId& { return ids[done + j]; }, req.mutable_ids());
     GetObjectsResponse resp;
     COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
       return rpc_->stub->GetObjects(&ctx, req, &resp);
@@ -390,20 +389,26 @@ Result<std::vector<Result<Bytes>>> RemoteObjectStore::GetMany(ObjectKind kind,
       return Status::IoError("object service: GetObjects answered " + std::to_string(answered) +
                              " of " + std::to_string(n));
     }
+    auto failure = [](const FetchedObject& object) {
+      return Status(static_cast<Code>(object.code()), object.error());
+    };
+    // Every answer of the reply is checked before any is handed over.
     for (const FetchedObject& object : resp.objects()) {
-      if (object.code() == 0) {
-        out.emplace_back(Bytes(object.sealed().begin(), object.sealed().end()));
-        continue;
-      }
-      Status failure(static_cast<Code>(object.code()), object.error());
-      if (!IsObjectFailure(failure)) {
+      if (object.code() != 0 && !IsObjectFailure(failure(object))) {
         return Status::IoError("object service: GetObjects answered code " +
                                std::to_string(object.code()) + " for one object");
       }
-      out.emplace_back(std::move(failure));
+    }
+    // Views into the reply: the sealed bytes are not copied again.
+    for (const FetchedObject& object : resp.objects()) {
+      if (object.code() == 0) {
+        use(done++, AsBytes(object.sealed()));
+      } else {
+        use(done++, failure(object));
+      }
     }
   }
-  return out;
+  return Status::Ok();
 }
 
 Result<std::optional<Bytes>> RemoteObjectStore::GetMeta(std::string_view key) {

@@ -87,8 +87,7 @@ class RemoteObjectStore final : public ObjectStore {
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
   // GetObjects calls of at most kMaxGetObjectsIds ids each, asking again for
   // what a reply had no room for.
-  Result<std::vector<Result<Bytes>>> GetMany(ObjectKind kind,
-                                             std::span<const ObjectId> ids) override;
+  Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) override;
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override;
   Status EndWrite(WriteId writer) override;
   // Sends a Hello now, naming `writers` (the keep-alive names every writer

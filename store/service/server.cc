@@ -319,26 +319,38 @@ class ObjectServiceImpl final : public ObjectService::Service {
           slice = std::clamp<size_t>((kGetObjectsReplyBytes - reply_bytes) / mean, 1, kMaxGetSlice);
         }
         slice = std::min(slice, ids.size() - answered);
-        COFFER_ASSIGN_OR_RETURN(
-            std::vector<Result<Bytes>> got,
-            store_.GetMany(kind, std::span<const ObjectId>(ids).subspan(answered, slice)));
-        if (got.size() != slice) return Status::IoError("GetObjects: the store answered too few");
-        for (Result<Bytes>& object : got) {
-          size_t size = object.ok() ? object->size() : object.status().message().size();
-          if (answered > 0 && reply_bytes + size > kGetObjectsReplyBytes) return Status::Ok();
-          if (object.ok() && size + 1024 > kMaxMessageBytes) {
-            return Status::InvalidArgument("object " + ids[answered].short_hex() +
-                                           " is too large to send");
-          }
-          FetchedObject* out = resp->add_objects();
-          if (object.ok()) {
-            out->set_sealed(object->data(), object->size());
-          } else {
-            out->set_code(static_cast<uint32_t>(object.status().code()));
-            out->set_error(object.status().message());
-          }
-          reply_bytes += size;
-          ++answered;
+        const size_t asked_from = answered;
+        bool full = false;
+        Status too_large;
+        // Straight from RocksDB's buffers into the reply: no copy between.
+        COFFER_RETURN_IF_ERROR(store_.GetMany(
+            kind, std::span<const ObjectId>(ids).subspan(asked_from, slice),
+            [&](size_t i, Result<ByteView> object) {
+              if (full || !too_large.ok() || asked_from + i != answered) return;
+              size_t size = object.ok() ? object->size() : object.status().message().size();
+              if (answered > 0 && reply_bytes + size > kGetObjectsReplyBytes) {
+                full = true;
+                return;
+              }
+              if (object.ok() && size + 1024 > kMaxMessageBytes) {
+                too_large = Status::InvalidArgument("object " + ids[answered].short_hex() +
+                                                    " is too large to send");
+                return;
+              }
+              FetchedObject* out = resp->add_objects();
+              if (object.ok()) {
+                out->set_sealed(object->data(), object->size());
+              } else {
+                out->set_code(static_cast<uint32_t>(object.status().code()));
+                out->set_error(object.status().message());
+              }
+              reply_bytes += size;
+              ++answered;
+            }));
+        COFFER_RETURN_IF_ERROR(too_large);
+        if (full) return Status::Ok();
+        if (answered != asked_from + slice) {
+          return Status::IoError("GetObjects: the store answered too few");
         }
       }
       return Status::Ok();

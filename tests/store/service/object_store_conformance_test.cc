@@ -14,6 +14,7 @@
 namespace coffer {
 namespace {
 
+using testing::GetAll;
 using testing::TestId;
 using testing::TestValue;
 using Listing = std::vector<std::pair<std::string, int64_t>>;
@@ -119,7 +120,7 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyAnswersEachIdInOrderMissingOnesAlo
   this->Commit("host/a", 1, 100);
   this->Put(ObjectKind::kChunk, 4, 5000);  // put, not yet committed
   std::vector<ObjectId> ids = {TestId(1), TestId(9), TestId(2), TestId(3), TestId(4)};
-  auto got = this->store().GetMany(ObjectKind::kChunk, ids);
+  auto got = GetAll(this->store(), ObjectKind::kChunk, ids);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), ids.size());
   ASSERT_TRUE((*got)[0].ok()) << (*got)[0].status().ToString();
@@ -136,7 +137,7 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyAnswersEachIdInOrderMissingOnesAlo
 }
 
 TYPED_TEST(ObjectStoreConformanceTest, GetManyOfNoIdsIsEmpty) {
-  auto none = this->store().GetMany(ObjectKind::kTree, {});
+  auto none = GetAll(this->store(), ObjectKind::kTree, {});
   ASSERT_TRUE(none.ok()) << none.status().ToString();
   EXPECT_TRUE(none->empty());
 }
@@ -145,7 +146,7 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyAnswersADuplicateEachTime) {
   this->Put(ObjectKind::kTree, 1, 100);
   this->Put(ObjectKind::kTree, 2, 9000);
   std::vector<ObjectId> ids = {TestId(1), TestId(2), TestId(1), TestId(7), TestId(1), TestId(7)};
-  auto got = this->store().GetMany(ObjectKind::kTree, ids);
+  auto got = GetAll(this->store(), ObjectKind::kTree, ids);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), ids.size());
   for (size_t i : {0, 2, 4}) {
@@ -170,7 +171,7 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyOfMoreThanOneReplyHoldsArrivesWhol
     sizes.push_back(size);
   }
   this->Commit("host/a", 1, 100);
-  auto got = this->store().GetMany(ObjectKind::kChunk, ids);
+  auto got = GetAll(this->store(), ObjectKind::kChunk, ids);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), ids.size());
   for (uint32_t i = 0; i < ids.size(); ++i) {
@@ -188,7 +189,7 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyOfMoreIdsThanOneCallCarriesArrives
   for (uint32_t i = 0; i < kIds; i += 2) this->Put(ObjectKind::kChunk, i, 64 + i);
   std::vector<ObjectId> ids;
   for (uint32_t i = 0; i < kIds; ++i) ids.push_back(TestId(i));
-  auto got = this->store().GetMany(ObjectKind::kChunk, ids);
+  auto got = GetAll(this->store(), ObjectKind::kChunk, ids);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), ids.size());
   for (uint32_t i = 0; i < kIds; ++i) {
@@ -203,7 +204,7 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyOfMoreIdsThanOneCallCarriesArrives
 
 TYPED_TEST(ObjectStoreConformanceTest, GetManyOfSnapshotKindFailsAsAWhole) {
   std::vector<ObjectId> ids = {TestId(1), TestId(2)};
-  EXPECT_EQ(this->store().GetMany(ObjectKind::kSnapshot, ids).status().code(),
+  EXPECT_EQ(GetAll(this->store(), ObjectKind::kSnapshot, ids).status().code(),
             Code::kInvalidArgument);
 }
 

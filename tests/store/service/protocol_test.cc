@@ -22,6 +22,7 @@
 namespace coffer::service {
 namespace {
 
+using coffer::testing::GetAll;
 using coffer::testing::ServedStore;
 using coffer::testing::TempDir;
 using coffer::testing::TestId;
@@ -284,7 +285,7 @@ TEST(RemoteObjectStoreErrorTest, GetManyReportsADamagedObjectAloneAndAStoreError
   auto remote = served.Connect();
   ASSERT_NE(remote, nullptr);
   std::vector<ObjectId> ids = {TestId(1), TestId(13), TestId(2)};
-  auto got = remote->GetMany(ObjectKind::kChunk, ids);
+  auto got = GetAll(*remote, ObjectKind::kChunk, ids);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), 3u);
   EXPECT_EQ(*(*got)[0], TestValue(TestId(1).bytes[0], 10));
@@ -292,7 +293,7 @@ TEST(RemoteObjectStoreErrorTest, GetManyReportsADamagedObjectAloneAndAStoreError
   EXPECT_EQ((*got)[1].status().message(), "blob file checksum mismatch");
   EXPECT_EQ(*(*got)[2], TestValue(TestId(2).bytes[0], 10));
   ids.push_back(TestId(666));
-  auto failed = remote->GetMany(ObjectKind::kChunk, ids);
+  auto failed = GetAll(*remote, ObjectKind::kChunk, ids);
   EXPECT_EQ(failed.status().code(), Code::kIoError) << failed.status().ToString();
 }
 
