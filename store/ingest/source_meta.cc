@@ -44,7 +44,8 @@ bool EntryTypeOf(mode_t mode, pb::Entry::Type* type) {
 }
 
 void FillMetadata(const struct stat& st, OwnerNames& owners, pb::Entry* entry) {
-  pb::Entry::Type type;
+  // A type EntryTypeOf() does not know (a socket) keeps the entry's own.
+  pb::Entry::Type type = entry->type();
   if (EntryTypeOf(st.st_mode, &type)) entry->set_type(type);
   entry->set_mode(st.st_mode & 07777);
   entry->set_uid(st.st_uid);

@@ -214,7 +214,9 @@ class UnreadableTest : public CofferTest {
       base_ = outside_ + "/nobody";
     }
     mkdir(base_.c_str(), 0755);
-    if (as_root_) ASSERT_EQ(chown(base_.c_str(), 65534, 65534), 0);
+    if (as_root_) {
+      ASSERT_EQ(chown(base_.c_str(), 65534, 65534), 0);
+    }
     repo_ = base_ + "/repo";
     Output init = As({"-r", repo_, "init", "--kdf-ops", "1", "--kdf-memory", "8K"});
     ASSERT_EQ(init.code, 0) << init.all();
@@ -236,7 +238,9 @@ class UnreadableTest : public CofferTest {
   }
 
   void Own(const std::string& path) {
-    if (as_root_) ASSERT_EQ(lchown(path.c_str(), 65534, 65534), 0) << path;
+    if (as_root_) {
+      ASSERT_EQ(lchown(path.c_str(), 65534, 65534), 0) << path;
+    }
   }
 
   bool as_root_ = false;

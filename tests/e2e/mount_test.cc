@@ -45,7 +45,9 @@ class MountTest : public CofferTest {
       RunProcess({"fusermount3", "-u", mnt_});
       EXPECT_TRUE(AwaitUnmounted(mnt_));
     }
-    if (!repo_.empty()) EXPECT_TRUE(KillServersOf(repo_));
+    if (!repo_.empty()) {
+      EXPECT_TRUE(KillServersOf(repo_));
+    }
   }
   // Mounts and expects success; the tree must be usable right away.
   void Mount() {
