@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <span>
@@ -68,6 +69,23 @@ class Gate {
   std::set<uint8_t> started_;
   std::vector<uint8_t> order_;
 };
+
+// Holds a cache's only loader with a (gated) load of chunk 1, queues
+// readahead of chunks `from` to `to` behind it, runs `meanwhile` (which may
+// start readers), then opens the gate; returns once every load has run.
+void BehindABusyLoader(ChunkCache& cache, Gate& gate, uint8_t from, uint8_t to,
+                       const std::function<void()>& meanwhile = [] {}) {
+  std::thread first([&] { (void)cache.Get(Id(1)); });
+  const bool held = gate.AwaitWaiting(1);
+  EXPECT_TRUE(held) << "the first load never started";
+  if (held) {
+    for (uint8_t n = from; n <= to; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
+    meanwhile();
+  }
+  gate.Open();
+  first.join();
+  cache.WaitIdle();
+}
 
 TEST(ChunkCacheTest, SecondGetIsServedFromTheCache) {
   std::atomic<int> calls{0};
@@ -177,17 +195,14 @@ TEST(ChunkCacheTest, PrefetchLoadsInTheBackgroundAndGetFindsIt) {
 TEST(ChunkCacheTest, AReaderIsServedBeforeQueuedReadahead) {
   Gate gate;
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1);
-  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
-  ASSERT_TRUE(gate.AwaitWaiting(1));
-  for (uint8_t n = 2; n <= 5; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
-  std::thread reader([&] { (void)cache.Get(Id(9)); });
-  // Bounded poll until the reader has asked (Has() turns true then).
-  for (int i = 0; i < 100000 && !cache.Has(Id(9)); ++i) std::this_thread::yield();
-  ASSERT_TRUE(cache.Has(Id(9)));
-  gate.Open();
-  first.join();
-  reader.join();
-  cache.WaitIdle();
+  std::thread reader;
+  BehindABusyLoader(cache, gate, 2, 5, [&] {
+    reader = std::thread([&] { (void)cache.Get(Id(9)); });
+    // Bounded poll until the reader has asked (Has() turns true then).
+    for (int i = 0; i < 100000 && !cache.Has(Id(9)); ++i) std::this_thread::yield();
+    EXPECT_TRUE(cache.Has(Id(9)));
+  });
+  if (reader.joinable()) reader.join();
   EXPECT_EQ(gate.order(), (std::vector<uint8_t>{1, 9, 2, 3, 4, 5}));
 }
 
@@ -210,12 +225,7 @@ TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) 
     return Status::Ok();
   };
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
-  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
-  ASSERT_TRUE(gate.AwaitWaiting(1));
-  for (uint8_t n = 2; n <= 7; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
-  gate.Open();
-  first.join();
-  cache.WaitIdle();
+  BehindABusyLoader(cache, gate, 2, 7);
   {
     std::lock_guard lock(mu);
     EXPECT_EQ(batches, (std::vector<size_t>{ChunkCache::kMaxAheadBatch, 2}));
@@ -257,23 +267,20 @@ TEST(ChunkCacheTest, AReadersChunkLeadsABatchOfTheReadaheadQueuedBehindIt) {
     return Status::Ok();
   };
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
-  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
-  ASSERT_TRUE(gate.AwaitWaiting(1));
-  for (uint8_t n = 3; n <= 7; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
   Result<ChunkPtr> got = Status::IoError("not read");
-  std::thread reader([&] {
-    got = cache.Get(Id(2));
-    std::lock_guard lock(mu);
-    reader_has_chunk = true;
-    changed.notify_all();
+  std::thread reader;
+  BehindABusyLoader(cache, gate, 3, 7, [&] {
+    reader = std::thread([&] {
+      got = cache.Get(Id(2));
+      std::lock_guard lock(mu);
+      reader_has_chunk = true;
+      changed.notify_all();
+    });
+    // Bounded poll until the reader has asked (Has() turns true then).
+    for (int i = 0; i < 100000 && !cache.Has(Id(2)); ++i) std::this_thread::yield();
+    EXPECT_TRUE(cache.Has(Id(2)));
   });
-  // Bounded poll until the reader has asked (Has() turns true then).
-  for (int i = 0; i < 100000 && !cache.Has(Id(2)); ++i) std::this_thread::yield();
-  ASSERT_TRUE(cache.Has(Id(2)));
-  gate.Open();
-  first.join();
-  reader.join();
-  cache.WaitIdle();
+  if (reader.joinable()) reader.join();
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(**got, Bytes(10, 2));
   std::lock_guard lock(mu);
@@ -290,12 +297,7 @@ TEST(ChunkCacheTest, ALoaderThatAnswersTooFewFailsTheRestOnly) {
   };
   Gate gate;
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
-  std::thread first([&] { (void)cache.Get(Id(1)); });  // occupies the only loader
-  ASSERT_TRUE(gate.AwaitWaiting(1));
-  for (uint8_t n = 2; n <= 3; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
-  gate.Open();
-  first.join();
-  cache.WaitIdle();
+  BehindABusyLoader(cache, gate, 2, 3);
   EXPECT_TRUE(cache.Has(Id(2)));
   EXPECT_FALSE(cache.Has(Id(3))) << "an unanswered chunk is an error, not cached";
 }
