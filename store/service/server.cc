@@ -121,6 +121,15 @@ Status WritePages(const std::vector<coffer::StoredSnapshot>& list,
 
 ByteView ViewOf(const std::string& s) { return AsBytes(s); }
 
+// Whether a sealed object of `size` bytes fits in a reply with room to spare
+// for the message around it.
+Status CheckSendable(const ObjectId& id, size_t size) {
+  if (size + 1024 > kMaxMessageBytes) {
+    return Status::InvalidArgument("object " + id.short_hex() + " is too large to send");
+  }
+  return Status::Ok();
+}
+
 // Objects GetObjects reads from the store at once: the first slice, and at
 // most (which bounds what a call holds beyond its reply).
 constexpr size_t kFirstGetSlice = 4;
@@ -292,9 +301,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
       COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
       COFFER_ASSIGN_OR_RETURN(ObjectId id, ParseId(req->id()));
       COFFER_ASSIGN_OR_RETURN(Bytes sealed, store_.Get(kind, id));
-      if (sealed.size() + 1024 > kMaxMessageBytes) {
-        return Status::InvalidArgument("object " + id.short_hex() + " is too large to send");
-      }
+      COFFER_RETURN_IF_ERROR(CheckSendable(id, sealed.size()));
       resp->set_sealed(sealed.data(), sealed.size());
       return Status::Ok();
     });
@@ -332,10 +339,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
                 full = true;
                 return;
               }
-              if (object.ok() && size + 1024 > kMaxMessageBytes) {
-                too_large = Status::InvalidArgument("object " + ids[answered].short_hex() +
-                                                    " is too large to send");
-                return;
+              if (object.ok()) {
+                too_large = CheckSendable(ids[answered], size);
+                if (!too_large.ok()) return;
               }
               FetchedObject* out = resp->add_objects();
               if (object.ok()) {
