@@ -2,10 +2,16 @@
 // it to every other coffer command. It never needs the passphrase.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -92,6 +98,50 @@ bool Daemonize(int* ready_fd, int* parent_exit) {
   return true;
 }
 
+// Ends the process at once if the repository's folder is removed or replaced
+// (`rm -rf REPO && coffer init REPO` while this server idles). RocksDB names
+// its files by path, so closing the database normally would flush into, and
+// delete "obsolete" files from, whatever folder now has that name. Committed
+// snapshots are already durable; only a backup in progress is lost, and its
+// client sees the server go.
+class RepositoryWatch {
+ public:
+  static constexpr auto kInterval = std::chrono::milliseconds(200);
+
+  explicit RepositoryWatch(std::string repo) : repo_(std::move(repo)), identity_(Identity(repo_)) {}
+  void Start() {
+    thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+  }
+
+ private:
+  struct FolderId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool operator==(const FolderId&) const = default;
+  };
+  static FolderId Identity(const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return {};
+    return {st.st_dev, st.st_ino};
+  }
+  void Run(std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mu);
+    // Wakes every kInterval, and at once when the thread is asked to stop.
+    while (!wake.wait_for(lock, stop, kInterval, [&stop] { return stop.stop_requested(); })) {
+      if (Identity(repo_) == identity_) continue;
+      fmt::print(stderr, "coffer serve: {} was removed or replaced; stopping without writing to it\n",
+                 repo_);
+      _exit(kExitError);
+    }
+  }
+
+  const std::string repo_;
+  const FolderId identity_;
+  std::jthread thread_;  // last: it uses the members above
+};
+
 int RunServe(const GlobalOptions& global, ServeArgs args) {
   if (global.repo.empty()) {
     return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
@@ -119,6 +169,7 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
     }
   }
 
+  RepositoryWatch watch(global.repo);  // the folder as it is before the database opens
   auto store = OpenLocalStore(global.repo, {*wait, "coffer serve"});
   if (!store.ok()) {
     if (quiet_loss && store.status().code() == Code::kBusy) return kExitLocked;
@@ -152,6 +203,7 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   } else if (!global.quiet) {
     fmt::print(stderr, "serving {} on {}\n", global.repo, (*server)->address().ToString());
   }
+  watch.Start();
   Status s = (*server)->Serve(*idle);
   g_server = nullptr;
   return s.ok() ? kExitOk : Fail(s);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -304,6 +305,29 @@ TEST_F(ServerTest, IdleServerExitsByItselfAfterItsLastClient) {
   EXPECT_NE(lstat(socket_.c_str(), &st), 0) << "the socket outlived its server";
   // The next command is served again.
   EXPECT_EQ(Coffer({"snapshots"}).code, 0);
+}
+
+TEST_F(ServerTest, AServerWhoseRepositoryIsReplacedStopsWithoutTouchingTheNewOne) {
+  auto server = StartForegroundServer();  // no idle exit: only the replacement may end it
+  ASSERT_FALSE(HasFailure());
+  std::string src = tmp_ / "src";
+  MakeTree(src, 5, 2, 2 * kMiB);
+  Backup({src});
+  // `rm -rf REPO && coffer init REPO` while the server idles. Closing its
+  // database now would flush into the new folder and delete the new
+  // database's files as obsolete.
+  std::filesystem::remove_all(repo_);
+  Output init = Coffer({"init", "--kdf-ops", "1", "--kdf-memory", "8K"});
+  ASSERT_EQ(init.code, 0) << init.all();
+  Output old = WaitBounded(*server, std::chrono::seconds(20), "the server of the removed repository");
+  EXPECT_EQ(old.code, 1) << old.all();
+  EXPECT_NE(old.err.find("was removed or replaced"), std::string::npos) << old.all();
+
+  std::string next = Backup({src}).value("snapshot", "?");
+  EXPECT_EQ(Names(Snapshots()), std::vector<std::string>{next});
+  Output verify = Coffer({"verify"});
+  EXPECT_EQ(verify.code, 0) << verify.all();
+  ExpectRestoresExactly(next, src);
 }
 
 TEST_F(ServerTest, SocketIsOnlyForItsOwnerEvenUnderUmask0) {
