@@ -108,7 +108,7 @@ class RepositoryWatch {
  public:
   static constexpr auto kInterval = std::chrono::milliseconds(200);
 
-  explicit RepositoryWatch(std::string repo) : repo_(std::move(repo)), identity_(Identity(repo_)) {}
+  explicit RepositoryWatch(std::string repo) : repo_(std::move(repo)), identity_(Identity(repo_, FolderId{})) {}
   void Start() {
     thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
   }
@@ -119,10 +119,12 @@ class RepositoryWatch {
     ino_t ino = 0;
     bool operator==(const FolderId&) const = default;
   };
-  static FolderId Identity(const std::string& path) {
+  // The folder's identity; {} when nothing is at the path, and `otherwise`
+  // when it cannot be told (no permission, say), which is not taken as gone.
+  static FolderId Identity(const std::string& path, FolderId otherwise) {
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) return {};
-    return {st.st_dev, st.st_ino};
+    if (stat(path.c_str(), &st) == 0) return {st.st_dev, st.st_ino};
+    return errno == ENOENT || errno == ENOTDIR ? FolderId{} : otherwise;
   }
   void Run(std::stop_token stop) {
     std::mutex mu;
@@ -130,7 +132,7 @@ class RepositoryWatch {
     std::unique_lock lock(mu);
     // Wakes every kInterval, and at once when the thread is asked to stop.
     while (!wake.wait_for(lock, stop, kInterval, [&stop] { return stop.stop_requested(); })) {
-      if (Identity(repo_) == identity_) continue;
+      if (Identity(repo_, identity_) == identity_) continue;
       fmt::print(stderr, "coffer serve: {} was removed or replaced; stopping without writing to it\n",
                  repo_);
       _exit(kExitError);
