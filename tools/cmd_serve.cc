@@ -108,7 +108,8 @@ class RepositoryWatch {
  public:
   static constexpr auto kInterval = std::chrono::milliseconds(200);
 
-  explicit RepositoryWatch(std::string repo) : repo_(std::move(repo)), identity_(Identity(repo_, FolderId{})) {}
+  explicit RepositoryWatch(std::string repo)
+      : repo_(std::move(repo)), identity_(Identity(repo_, FolderId{})) {}
   void Start() {
     thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
   }

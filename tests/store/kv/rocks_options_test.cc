@@ -9,8 +9,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/metadata.h>
 
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -62,17 +62,6 @@ class ChunkColumnOptionsTest : public ::testing::Test {
     for (const auto& blob : meta.blob_files) numbers.insert(blob.blob_file_number);
     return numbers;
   }
-  void ExpectEveryValue() {
-    for (int f = 0; f < kFlushes; ++f) {
-      for (int v = 0; v < kValuesPerFlush; ++v) {
-        std::string value;
-        rocksdb::Status s = db_->Get({}, chunks_, Key(f, v), &value);
-        ASSERT_TRUE(s.ok()) << Key(f, v) << ": " << s.ToString();
-        EXPECT_EQ(value, std::string(kMinBlobBytes * 4, static_cast<char>('a' + f)));
-      }
-    }
-  }
-
   testing::TempDir tmp_;
   std::string dir_ = tmp_.Sub("db");
   std::unique_ptr<rocksdb::DB> db_;
