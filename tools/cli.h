@@ -78,5 +78,6 @@ void RegisterProtect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterRepair(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

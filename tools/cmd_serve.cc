@@ -145,6 +145,15 @@ class RepositoryWatch {
   std::jthread thread_;  // last: it uses the members above
 };
 
+// On --ready-fd, instead of the ready byte: 'e', the Code as one byte, then
+// the message (tools/server_client.cc reads it).
+void ReportStartFailure(int ready_fd, const Status& status) {
+  std::string report = "e";
+  report += static_cast<char>(status.code());
+  report += status.message();
+  (void)!write(ready_fd, report.data(), report.size());
+}
+
 int RunServe(const GlobalOptions& global, ServeArgs args) {
   if (global.repo.empty()) {
     return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
@@ -176,6 +185,9 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   auto store = OpenLocalStore(global.repo, {*wait, "coffer serve"});
   if (!store.ok()) {
     if (quiet_loss && store.status().code() == Code::kBusy) return kExitLocked;
+    // The client that started us says why, rather than waiting for a server
+    // that will not come (a damaged database, above all).
+    if (args.ready_fd >= 0) ReportStartFailure(args.ready_fd, store.status());
     return Fail(store.status());
   }
   auto check = UnencryptedObjectCheck(**store);
@@ -228,7 +240,7 @@ void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
                   "File holding the token clients of a tcp:// listener must send");
   cmd->add_flag("--foreground", args->foreground, "Stay in the foreground");
   cmd->add_option("--ready-fd", args->ready_fd,
-                  "Write one byte to file descriptor N once listening (used when coffer starts a server)");
+                  "Write one byte to file descriptor N once listening, or why not (used when coffer starts a server)");
   cmd->callback([&global, args, exit_code] { *exit_code = RunServe(global, *args); });
 }
 

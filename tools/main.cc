@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
   RegisterUnprotect(app, global, &exit_code);
   RegisterVerify(app, global, &exit_code);
   RegisterGc(app, global, &exit_code);
+  RegisterRepair(app, global, &exit_code);
 
   try {
     app.parse(argc, argv);

@@ -70,12 +70,21 @@ Status StartServer(const std::string& repo_dir, const ServerClientOptions& optio
   int status;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  char byte;
-  ssize_t n;
-  do {
-    n = read(read_end.get(), &byte, 1);
-  } while (n < 0 && errno == EINTR);
-  return Status::Ok();  // ready (n == 1) or gone (n == 0): the caller connects
+  // "r" once it listens; nothing if it exited without listening (another
+  // server won the race for the lock); 'e', a Code byte and a message if it
+  // cannot open the repository at all.
+  std::string report;
+  char buf[512];
+  for (;;) {
+    ssize_t n = read(read_end.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || report.size() > 4096) break;
+    report.append(buf, static_cast<size_t>(n));
+  }
+  if (report.size() >= 2 && report[0] == 'e') {
+    return Status(static_cast<Code>(static_cast<uint8_t>(report[1])), report.substr(2));
+  }
+  return Status::Ok();  // ready, or gone: the caller connects
 }
 
 // Connects to the server at options.server over TLS, with the token from

@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 
@@ -13,6 +14,8 @@
 #include <set>
 #include <utility>
 
+#include "store/kv/fault_injection.h"
+#include "store/kv/open_checks.h"
 #include "store/kv/rocks_logger.h"
 #include "store/kv/rocks_options.h"
 #include "store/kv/rocks_status.h"
@@ -91,11 +94,13 @@ struct Database::Handles {
   struct ColumnFamilies {
     rocksdb::DB* db = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> handles;  // [0] is "default"
-    ~ColumnFamilies() {
+    void Release() {
       for (auto it = handles.rbegin(); it != handles.rend(); ++it) {
         db->DestroyColumnFamilyHandle(*it).PermitUncheckedError();
       }
+      handles.clear();
     }
+    ~ColumnFamilies() { Release(); }
   };
 
   std::string dir;
@@ -103,6 +108,8 @@ struct Database::Handles {
   // often): RocksDB then refuses every write until Resume() succeeds, which
   // the next write tries, so freeing space is enough to go on.
   std::atomic<bool> needs_resume{false};
+  // Set only under COFFER_IO_FAULT (fault_injection.h); outlives the DB.
+  std::unique_ptr<rocksdb::Env> faulty_env;
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::unique_ptr<rocksdb::DB, DbDeleter> db;
   ColumnFamilies column_families;
@@ -113,7 +120,16 @@ struct Database::Handles {
 };
 
 Database::Database(std::unique_ptr<Handles> handles) : handles_(std::move(handles)) {}
-Database::~Database() = default;
+
+Database::~Database() {
+  // Only a close that RocksDB reports clean removes the in-use marker
+  // (open_checks.h): anything else is treated as a crash at the next open.
+  const std::string dir = handles_->dir;
+  handles_->column_families.Release();
+  const bool closed = handles_->db->Close().ok();
+  handles_.reset();
+  if (closed) (void)MarkClosed(dir);
+}
 
 Result<std::unique_ptr<Database>> Database::Create(const std::string& dir) {
   return OpenImpl(dir, /*create=*/true);
@@ -132,18 +148,26 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
   const bool exists = std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", error);
   if (error) return Status::FromErrno(error.value(), context);
   if (create && exists) return Status::AlreadyExists(context + ": a database is already there");
-  if (!create && !exists) return Status::NotFound(context + ": no database there");
+  if (!create && !exists) {
+    // Without CURRENT, RocksDB sees no database; with its files still there
+    // it is a damaged one.
+    if (!ListDataFiles(dir).empty()) return DamagedDatabase(dir, "its CURRENT file is missing");
+    return Status::NotFound(context + ": no database there");
+  }
   if (!create) {
     // Reads the MANIFEST without taking the lock: a database of another
     // layout is refused with a clear message before RocksDB opens it.
     std::vector<std::string> found;
-    COFFER_RETURN_IF_ERROR(
-        FromRocks(rocksdb::DB::ListColumnFamilies(db_options, dir, &found), context));
+    rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir, &found);
+    if (listed.IsCorruption() || listed.IsNotFound() || listed.IsPathNotFound()) {
+      return DamagedDatabase(dir, "its MANIFEST cannot be read (" + listed.ToString() + ")");
+    }
+    COFFER_RETURN_IF_ERROR(FromRocks(listed, context));
     std::vector<std::string> expected = ExpectedColumnNames();
     std::set<std::string> found_set(found.begin(), found.end());
     for (const std::string& name : expected) {
       if (!found_set.count(name)) {
-        return Status::Corruption(context + ": column family '" + name + "' is missing");
+        return DamagedDatabase(dir, "its MANIFEST lacks the column family '" + name + "'");
       }
     }
     if (found_set.size() != expected.size()) {
@@ -159,15 +183,15 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
 
   auto handles = std::make_unique<Handles>();
   handles->dir = dir;
-  handles->block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  rocksdb::ColumnFamilyOptions unused;  // RocksDB's "default": never written
-  unused.write_buffer_size = 1 * kMiB;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, unused);
-  for (Column c : kAllColumns) {
-    descriptors.emplace_back(std::string(ColumnName(c)),
-                             MakeColumnOptions(c, handles->block_cache));
+  if (std::shared_ptr<rocksdb::FileSystem> faulty = FaultInjectionFromEnvironment()) {
+    handles->faulty_env = rocksdb::NewCompositeEnv(faulty);
+    db_options.env = handles->faulty_env.get();
   }
+  handles->block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
+      MakeColumnDescriptors(handles->block_cache);
+  // Refuses a damaged database before RocksDB could delete any of its files.
+  if (!create) COFFER_RETURN_IF_ERROR(CheckBeforeOpen(dir, db_options, descriptors));
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &cf_handles, &raw);
@@ -175,7 +199,9 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
   handles->db.reset(raw);
   handles->column_families.db = raw;
   handles->column_families.handles = std::move(cf_handles);
-  return std::unique_ptr<Database>(new Database(std::move(handles)));
+  std::unique_ptr<Database> database(new Database(std::move(handles)));
+  COFFER_RETURN_IF_ERROR(MarkInUse(dir));
+  return database;
 }
 
 Status Database::ResumeIfNeeded() {

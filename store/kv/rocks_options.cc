@@ -64,4 +64,16 @@ rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
   return options;
 }
 
+std::vector<rocksdb::ColumnFamilyDescriptor> MakeColumnDescriptors(
+    const std::shared_ptr<rocksdb::Cache>& block_cache) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  rocksdb::ColumnFamilyOptions unused;
+  unused.write_buffer_size = 1 * kMiB;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, unused);
+  for (Column c : kAllColumns) {
+    descriptors.emplace_back(std::string(ColumnName(c)), MakeColumnOptions(c, block_cache));
+  }
+  return descriptors;
+}
+
 }  // namespace coffer::kv

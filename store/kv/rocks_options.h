@@ -9,9 +9,11 @@
 #pragma once
 
 #include <rocksdb/cache.h>
+#include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
 #include <memory>
+#include <vector>
 
 #include "store/kv/database.h"
 
@@ -28,5 +30,9 @@ inline constexpr uint64_t kMinBlobBytes = 4096;
 rocksdb::DBOptions MakeDbOptions(bool create);
 rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
                                                const std::shared_ptr<rocksdb::Cache>& block_cache);
+// Every column family the database has, in the order Database keeps their
+// handles: RocksDB's "default" (never written), then kAllColumns.
+std::vector<rocksdb::ColumnFamilyDescriptor> MakeColumnDescriptors(
+    const std::shared_ptr<rocksdb::Cache>& block_cache);
 
 }  // namespace coffer::kv

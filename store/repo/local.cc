@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <fstream>
 
 #include "store/objects/local_object_store.h"
@@ -142,4 +143,23 @@ Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
   COFFER_ASSIGN_OR_RETURN(auto store, OpenLocalStore(dir, options));
   return Repository::Open(std::move(store), passphrase);
 }
+
+Result<LocalRepairResult> RepairLocalRepository(const std::string& dir,
+                                                const LocalOpenOptions& options) {
+  COFFER_RETURN_IF_ERROR(CheckLocalRepository(dir));
+  RepoLayout layout(dir);
+  COFFER_ASSIGN_OR_RETURN(RepoLock lock,
+                          RepoLock::Acquire(layout.lock(), options.lock_wait,
+                                            options.holder_description));
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm utc;
+  gmtime_r(&now, &utc);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  LocalRepairResult result;
+  result.kept = layout.db() + ".damaged-" + stamp;
+  COFFER_ASSIGN_OR_RETURN(result.report, kv::RepairDatabase(layout.db(), result.kept));
+  return result;
+}
+
 }  // namespace coffer

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "store/kv/repair.h"
 #include "store/repo/repository.h"
 
 namespace coffer {
@@ -40,5 +41,16 @@ Result<ObjectCheck> UnencryptedObjectCheck(ObjectStore& store);
 Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
                                                         const LocalOpenOptions& options,
                                                         const PassphraseFn& passphrase);
+
+// Rebuilds the database of the repository at DIR after damage to its
+// MANIFEST, CURRENT or OPTIONS file (kv/repair.h), under the repository
+// lock, keeping the damaged database as DIR/db.damaged-TIME (returned in
+// `kept`). Needs no key: it works on stored objects as they are.
+struct LocalRepairResult {
+  std::string kept;
+  kv::RepairReport report;
+};
+Result<LocalRepairResult> RepairLocalRepository(const std::string& dir,
+                                                const LocalOpenOptions& options);
 
 }  // namespace coffer

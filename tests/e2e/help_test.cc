@@ -116,7 +116,7 @@ TEST_P(CommandHelpTest, OptionsInHelpMatchTheCommandManPage) {
 INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                          ::testing::Values("init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
-                                           "verify", "gc"),
+                                           "verify", "gc", "repair"),
                          [](const auto& info) { return std::string(info.param); });
 
 TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
@@ -124,7 +124,7 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   std::stringstream ss;
   ss << in.rdbuf();
   for (std::string cmd : {"init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount", "serve",
-                          "prune", "forget", "protect", "unprotect", "verify", "gc"}) {
+                          "prune", "forget", "protect", "unprotect", "verify", "gc", "repair"}) {
     EXPECT_NE(ss.str().find("coffer\\-" + cmd), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
     EXPECT_TRUE(page.good()) << cmd;
