@@ -173,6 +173,14 @@ Result<std::shared_ptr<const SnapshotFs::Index>> SnapshotFs::ListNow() {
   auto index = std::make_shared<Index>();
   index->listed_at = now;
   for (Snapshot& snap : snaps) {
+    if (snap.damaged()) {
+      // Nothing of it can be shown; the others still can.
+      std::lock_guard lock(damage_mu_);
+      if (damage_logged_.insert(snap.ref).second) {
+        options_.log(snap.CheckReadable().message() + "; it is left out of the mount");
+      }
+      continue;
+    }
     const std::string& group = snap.ref.group;
     size_t slash = group.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == group.size() ||

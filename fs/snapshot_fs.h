@@ -10,7 +10,8 @@
 // list is read again when a synthetic directory is used and the last listing
 // is older than `refresh_after`, so new snapshots appear without remounting;
 // a new newest snapshot gives `latest` a new inode, so the kernel may cache
-// the link's target.
+// the link's target. A damaged snapshot record (Snapshot::damaged()) is left
+// out, logged once through FsOptions::log; `latest` is the newest intact one.
 //
 // Trees are read lazily, one directory at a time, and kept in a bounded cache;
 // a directory split into parts (store/model/tree_split.h) one part at a time,
@@ -39,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -290,6 +292,9 @@ class SnapshotFs {
   std::mutex index_mu_;
   std::shared_ptr<const Index> index_;
   std::mutex refresh_mu_;  // one listing at a time
+  // Damaged records already logged, so each is logged once, not at every listing.
+  std::mutex damage_mu_;
+  std::set<SnapshotRef> damage_logged_;
 
   mutable std::mutex trees_mu_;
   LruCache<ObjectId, TreePtr, ObjectIdHash> trees_;

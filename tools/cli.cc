@@ -77,6 +77,10 @@ OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name
     out.exit_code = Fail(snapshot.status());
     return out;
   }
+  if (Status readable = snapshot->CheckReadable(); !readable.ok()) {
+    out.exit_code = Fail(readable);  // a damaged record: exit 4
+    return out;
+  }
   out.repo = std::move(opened.repo);
   out.snapshot = std::move(snapshot).value();
   return out;

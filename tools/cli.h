@@ -37,7 +37,8 @@ struct Opened {
 Opened OpenRepository(const GlobalOptions& global);
 
 // Validates the snapshot name (a bad one exits 2 before any passphrase is
-// asked), opens the repository and finds the snapshot.
+// asked), opens the repository and finds the snapshot, which must be
+// readable (a damaged record exits 4).
 struct OpenedSnapshot {
   std::unique_ptr<Repository> repo;
   Snapshot snapshot;

@@ -84,7 +84,9 @@ int RunPrune(const GlobalOptions& global, PruneArgs& args) {
   std::map<std::string, std::vector<retention::PruneCandidate>> by_group;
   for (size_t i = 0; i < snapshots.size(); ++i) {
     const Snapshot& s = snapshots[i];
-    by_group[s.ref.group].push_back({s.ref.time_ns, i, s.is_protected});
+    // A damaged record is kept whatever the policy (its time is the index's,
+    // but nothing else about it is known); forget removes it by name.
+    by_group[s.ref.group].push_back({s.ref.time_ns, i, s.is_protected, s.damaged()});
   }
   const retention::LocalTimeFn local_time = retention::SystemLocalTime();
   std::vector<retention::PruneDecision> plan;
@@ -121,13 +123,21 @@ int RunPrune(const GlobalOptions& global, PruneArgs& args) {
 
   size_t to_remove = 0;
   for (const auto& d : plan) to_remove += d.keep ? 0 : 1;
+  // Damaged records are reported (and make the exit code 4) after the work
+  // on everything else, which goes on as usual.
+  FirstFailure failure;
+  for (const Snapshot& s : snapshots) {
+    if (!s.damaged()) continue;
+    failure.Report(Status::Corruption(s.name() + ": the snapshot record is damaged (" +
+                                      s.damage.message() + "); kept: coffer forget " + s.name() +
+                                      " removes it"));
+  }
   if (args.dry_run) {
     if (!global.quiet) {
       fmt::print(stderr, "dry run: would remove {} of {} snapshots\n", to_remove, plan.size());
     }
-    return kExitOk;
+    return failure.exit_code;
   }
-  FirstFailure failure;
   size_t removed = 0;
   for (const auto& d : plan) {
     if (d.keep) continue;

@@ -21,8 +21,10 @@ std::string JoinWith(const google::protobuf::RepeatedPtrField<std::string>& item
   return out;
 }
 
-// The last `coffer verify` of a snapshot: "2026-11-30 ok", "2026-11-30 DAMAGED" or "-".
+// The last `coffer verify` of a snapshot: "2026-11-30 ok", "2026-11-30 DAMAGED",
+// "note DAMAGED" (the note itself does not open) or "-".
 std::string LastVerify(const Snapshot& s) {
+  if (!s.note_damage.ok()) return "note DAMAGED";
   if (!s.note.has_last_verify()) return "-";
   const pb::VerifyRecord& v = s.note.last_verify();
   return model::FormatTime(v.time_ns()).substr(0, 10) +
@@ -37,6 +39,76 @@ nlohmann::json LastVerifyJson(const Snapshot& s) {
           {"bytes_checked", v.bytes_checked()}, {"damaged_objects", v.damaged_objects()}};
 }
 
+nlohmann::json DamageJson(const Status& damage) {
+  return damage.ok() ? nlohmann::json(nullptr) : nlohmann::json(damage.message());
+}
+
+// A snapshot as JSON. Group, time and id are the index's; what only the
+// record knows is null when the record is damaged.
+nlohmann::json SnapshotJson(const Snapshot& s) {
+  const pb::Snapshot& r = s.record;
+  nlohmann::json j = {{"id", s.ref.id.hex()},
+                      {"name", s.name()},
+                      {"group", s.ref.group},
+                      {"time", model::FormatTime(s.ref.time_ns)},
+                      {"paths", nullptr},
+                      {"tags", nullptr},
+                      {"hostname", nullptr},
+                      {"files", nullptr},
+                      {"bytes", nullptr},
+                      {"incomplete", nullptr},
+                      {"last_verify", LastVerifyJson(s)},
+                      {"protected", s.is_protected},
+                      {"damaged", s.damaged()},
+                      {"damage", DamageJson(s.damage)},
+                      {"note_damage", DamageJson(s.note_damage)}};
+  if (s.damaged()) return j;
+  j["paths"] = std::vector<std::string>(r.paths().begin(), r.paths().end());
+  j["tags"] = std::vector<std::string>(r.tags().begin(), r.tags().end());
+  j["hostname"] = r.hostname();
+  j["files"] = r.stats().files_total();
+  j["bytes"] = r.stats().bytes_total();
+  j["incomplete"] = r.incomplete();
+  return j;
+}
+
+void PrintRow(const Snapshot& s) {
+  constexpr std::string_view kRow = "{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}\n";
+  const std::string protected_mark = s.is_protected ? " (protected)" : "";
+  if (s.damaged()) {
+    fmt::print(kRow, s.ref.id.short_hex(), model::FormatTime(s.ref.time_ns), s.ref.group, "-", "-",
+               "-", "DAMAGED: " + s.damage.message() + protected_mark);
+    return;
+  }
+  const pb::Snapshot& r = s.record;
+  std::string tags = r.tags().empty() ? "" : "[" + JoinWith(r.tags(), ",") + "] ";
+  fmt::print(kRow, s.ref.id.short_hex(), model::FormatTime(s.ref.time_ns), s.ref.group,
+             r.stats().files_total(), HumanBytes(r.stats().bytes_total()), LastVerify(s),
+             tags + EscapeName(JoinWith(r.paths(), " ")) + (r.incomplete() ? " (incomplete)" : "") +
+                 protected_mark);
+}
+
+// Says on stderr what is damaged and what to do; the exit code for the listing.
+int ReportDamage(const std::vector<Snapshot>& snapshots) {
+  int exit_code = kExitOk;
+  for (const Snapshot& s : snapshots) {
+    if (s.damaged()) {
+      fmt::print(stderr,
+                 "coffer: {}: the snapshot record is damaged ({}); it cannot be read: "
+                 "coffer forget {} removes it\n",
+                 s.name(), s.damage.message(), s.name());
+      exit_code = kExitDamaged;
+    } else if (!s.note_damage.ok()) {
+      fmt::print(stderr,
+                 "coffer: {}: its note (last verification) is damaged ({}); the snapshot is "
+                 "intact: coffer verify --snapshot {} writes a new note\n",
+                 s.name(), s.note_damage.message(), s.name());
+      exit_code = kExitDamaged;
+    }
+  }
+  return exit_code;
+}
+
 int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
   if (!args.group.empty()) {
     if (Status s = model::ValidateGroup(args.group); !s.ok()) return Fail(s);
@@ -46,25 +118,14 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
   auto snapshots = opened.repo->ListSnapshots(args.group);
   if (!snapshots.ok()) return Fail(snapshots.status());
 
+  // Everything is listed, damaged records in their place; the exit code
+  // (4) says that something is damaged.
   if (args.json) {
     nlohmann::json list = nlohmann::json::array();
-    for (const Snapshot& s : *snapshots) {
-      const pb::Snapshot& r = s.record;
-      list.push_back({{"id", s.ref.id.hex()},
-                      {"name", s.name()},
-                      {"group", r.group()},
-                      {"time", model::FormatTime(r.time_ns())},
-                      {"paths", std::vector<std::string>(r.paths().begin(), r.paths().end())},
-                      {"tags", std::vector<std::string>(r.tags().begin(), r.tags().end())},
-                      {"hostname", r.hostname()},
-                      {"files", r.stats().files_total()},
-                      {"bytes", r.stats().bytes_total()},
-                      {"incomplete", r.incomplete()},
-                      {"last_verify", LastVerifyJson(s)},
-                      {"protected", s.is_protected}});
-    }
+    for (const Snapshot& s : *snapshots) list.push_back(SnapshotJson(s));
     fmt::print("{}\n", list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
-    return kExitOk;
+    std::fflush(stdout);
+    return ReportDamage(*snapshots);
   }
   if (snapshots->empty()) {
     if (!global.quiet) fmt::print(stderr, "no snapshots\n");
@@ -72,16 +133,9 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
   }
   fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}\n", "ID", "Time", "Group", "Files",
              "Size", "Verified", "Tags / Paths");
-  for (const Snapshot& s : *snapshots) {
-    const pb::Snapshot& r = s.record;
-    std::string tags = r.tags().empty() ? "" : "[" + JoinWith(r.tags(), ",") + "] ";
-    fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}{}{}{}\n", s.ref.id.short_hex(),
-               model::FormatTime(r.time_ns()), r.group(), r.stats().files_total(),
-               HumanBytes(r.stats().bytes_total()), LastVerify(s), tags,
-               EscapeName(JoinWith(r.paths(), " ")),
-               r.incomplete() ? " (incomplete)" : "", s.is_protected ? " (protected)" : "");
-  }
-  return kExitOk;
+  for (const Snapshot& s : *snapshots) PrintRow(s);
+  std::fflush(stdout);
+  return ReportDamage(*snapshots);
 }
 
 }  // namespace

@@ -83,8 +83,17 @@ void PrintJson(const verify::VerifyResult& result, double sample_percent, int64_
                        {"uses", uses},
                        {"more_uses", object.more_uses}});
   }
+  nlohmann::json damaged_snapshots = nlohmann::json::array();
+  for (const Snapshot& s : result.damaged_records) {
+    damaged_snapshots.push_back({{"name", s.name()},
+                                 {"id", s.ref.id.hex()},
+                                 {"group", s.ref.group},
+                                 {"time", model::FormatTime(s.ref.time_ns)},
+                                 {"error", s.damage.message()}});
+  }
   nlohmann::json j = {{"ok", result.ok()},
                       {"snapshots", snapshots},
+                      {"damaged_snapshots", damaged_snapshots},
                       {"objects_checked", result.objects_checked()},
                       {"trees_checked", result.trees_checked},
                       {"chunks_checked", result.chunks_checked},
@@ -98,6 +107,9 @@ void PrintJson(const verify::VerifyResult& result, double sample_percent, int64_
 
 void PrintText(const verify::VerifyResult& result, double sample_percent, int64_t nanos,
                bool quiet) {
+  for (const Snapshot& s : result.damaged_records) {
+    fmt::print("damaged snapshot {}: {} ({})\n", s.ref.id.hex(), s.name(), s.damage.message());
+  }
   for (const verify::DamagedObject& object : result.damaged) {
     std::string what =
         fmt::format("{} {} {}", State(object), KindName(object.kind), object.id.hex());
@@ -120,6 +132,14 @@ void PrintText(const verify::VerifyResult& result, double sample_percent, int64_
     fmt::print(stderr, "no damage found\n");
     return;
   }
+  if (!result.damaged_records.empty()) {
+    fmt::print(stderr,
+               "coffer: {} snapshot record{} damaged and could not be verified: coffer forget "
+               "GROUP/TIME removes {}\n",
+               result.damaged_records.size(), result.damaged_records.size() == 1 ? " is" : "s are",
+               result.damaged_records.size() == 1 ? "it" : "them");
+  }
+  if (result.damaged.empty()) return;
   size_t affected = 0;
   for (const auto& v : result.snapshots) affected += v.ok() ? 0 : 1;
   fmt::print(stderr, "coffer: {} objects damaged or missing, used by {} of {} snapshots\n",
@@ -158,8 +178,9 @@ int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
   if (max_age) {
     int64_t max_age_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*max_age).count();
     int64_t now = NowNanos();
+    // A damaged record is always reported: it has no verification to be recent.
     std::erase_if(*snapshots, [&](const Snapshot& s) {
-      return !verify::DueForVerification(s, now, max_age_ns);
+      return !s.damaged() && !verify::DueForVerification(s, now, max_age_ns);
     });
   }
   if (snapshots->empty()) {

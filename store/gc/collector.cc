@@ -22,13 +22,25 @@ class Marker {
 
   // Marks everything reachable from `root`.
   Status MarkSnapshot(const StoredSnapshot& root) {
+    const std::string name = root.ref.group + "/" + model::FormatTime(root.ref.time_ns);
+    // A record that does not open references objects no one can name: any
+    // of them might be among those a sweep would delete.
+    auto refuse = [&](const Status& why) {
+      return Status::Corruption("the snapshot record " + name + " is damaged (" + why.message() +
+                                "), so what it references is unknown: forget it (coffer forget " +
+                                name + ") or repair the repository first");
+    };
     Result<Bytes> plain = repo_.sealer().Open(ObjectKind::kSnapshot, root.ref.id, root.sealed);
-    const std::string name = root.ref.group + " (" + root.ref.id.short_hex() + ")";
-    if (!plain.ok()) return plain.status().WithContext("snapshot " + name);
+    if (!plain.ok()) return refuse(plain.status());
     pb::Snapshot record;
-    COFFER_RETURN_IF_ERROR(model::Decode(*plain, &record, "snapshot " + name));
+    if (Status s = model::Decode(*plain, &record, "snapshot " + root.ref.id.short_hex()); !s.ok()) {
+      return refuse(s);
+    }
+    // A record that opens is authentic even if indexed under another name
+    // (the Repository lists it as damaged): what it references is known, and
+    // marking it only keeps more.
     auto root_tree = ObjectId::FromBytes(AsBytes(record.root_tree_id()));
-    if (!root_tree) return Status::Corruption("snapshot " + name + " has a malformed root tree id");
+    if (!root_tree) return refuse(Status::Corruption("a malformed root tree id"));
     // Depth-first with an explicit stack: trees can be deeper than the C++ stack.
     std::vector<std::pair<ObjectId, std::string>> stack{{*root_tree, "/"}};
     while (!stack.empty()) {

@@ -7,7 +7,9 @@
 //
 // Nothing is deleted unless the whole walk succeeded: a missing or damaged
 // tree stops the collection (whatever it references cannot be marked), and
-// the error says which snapshot and path.
+// the error says which snapshot and path. So does a snapshot record that
+// fails to open (kCorruption naming it): until it is forgotten or repaired,
+// nothing it might reference can be told from garbage.
 //
 // Memory: the ids of the trees visited (shared subtrees are walked once)
 // and at most kMarkBatch pending chunk prefixes (8 bytes each).

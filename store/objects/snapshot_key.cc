@@ -44,10 +44,6 @@ Result<StoredSnapshot> DecodeSnapshot(std::string_view key, ByteView value) {
   if (key.size() < 1 + 1 + kTimeBytes || key[key.size() - kTimeBytes - 1] != kSeparator) {
     return Status::Corruption("snapshot index: malformed key " + ToHex(AsBytes(key)));
   }
-  if (value.size() < ObjectId::kSize) {
-    return Status::Corruption("snapshot index: value shorter than an id under key " +
-                              ToHex(AsBytes(key)));
-  }
   StoredSnapshot out;
   out.ref.group = std::string(key.substr(0, key.size() - kTimeBytes - 1));
   uint64_t ordered = 0;
@@ -55,6 +51,10 @@ Result<StoredSnapshot> DecodeSnapshot(std::string_view key, ByteView value) {
     ordered = (ordered << 8) | static_cast<uint8_t>(c);
   }
   out.ref.time_ns = static_cast<int64_t>(ordered ^ kSignBit);
+  // A value too short to hold an id is damage the client reports for this
+  // snapshot alone: it lists with the zero id and no record (which fails to
+  // open), and can be forgotten by its name.
+  if (value.size() < ObjectId::kSize) return out;
   std::copy_n(value.begin(), ObjectId::kSize, out.ref.id.bytes.begin());
   out.sealed.assign(value.begin() + ObjectId::kSize, value.end());
   return out;

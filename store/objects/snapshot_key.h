@@ -29,7 +29,9 @@ std::string SnapshotKey(std::string_view group, int64_t time_ns);
 // The prefix shared by every key of `group` (assumed valid).
 std::string SnapshotGroupPrefix(std::string_view group);
 Bytes SnapshotValue(const ObjectId& id, ByteView sealed_record);
-// kCorruption if the key or value is not in the format above.
+// kCorruption if the key is not in the format above. A value shorter than an
+// id decodes with the zero id and an empty record, so that one damaged value
+// is listed (and found damaged by the client) instead of failing the listing.
 Result<StoredSnapshot> DecodeSnapshot(std::string_view key, ByteView value);
 
 }  // namespace coffer

@@ -18,6 +18,11 @@ constexpr std::string_view kMetaWrappedKey = "key";
 
 std::string Snapshot::name() const { return ref.group + "/" + model::FormatTime(ref.time_ns); }
 
+Status Snapshot::CheckReadable() const {
+  if (!damaged()) return Status::Ok();
+  return Status::Corruption(name() + ": the snapshot record is damaged: " + damage.message());
+}
+
 Repository::~Repository() = default;
 
 Status Repository::Initialize(ObjectStore& store, const InitOptions& options,
@@ -104,32 +109,60 @@ Result<pb::Tree> Repository::ReadTree(const ObjectId& id) {
                              [this](const ObjectId& part) { return ReadTreeObject(part); });
 }
 
+namespace {
+
+// Opens one indexed record; what fails to open is returned as damage, so one
+// damaged record never hides the others.
+Snapshot OpenStoredSnapshot(const crypto::Sealer& sealer, const StoredSnapshot& s) {
+  Snapshot snap;
+  snap.ref = s.ref;
+  snap.is_protected = s.is_protected;
+  Status opened = [&]() -> Status {
+    COFFER_ASSIGN_OR_RETURN(Bytes plain, sealer.Open(ObjectKind::kSnapshot, s.ref.id, s.sealed));
+    COFFER_RETURN_IF_ERROR(model::Decode(plain, &snap.record, "snapshot " + s.ref.id.short_hex()));
+    // The index is visible to the store; trust only what the sealed record says.
+    if (snap.record.group() != s.ref.group || snap.record.time_ns() != s.ref.time_ns) {
+      return Status::Corruption("snapshot " + s.ref.id.short_hex() +
+                                " is indexed under the wrong name (it names " +
+                                snap.record.group() + "/" +
+                                model::FormatTime(snap.record.time_ns()) + ")");
+    }
+    return Status::Ok();
+  }();
+  if (!opened.ok()) {
+    snap.record.Clear();
+    snap.damage = Status::Corruption(opened.message());
+    return snap;
+  }
+  if (!s.sealed_note.empty()) {
+    Status note = [&]() -> Status {
+      COFFER_ASSIGN_OR_RETURN(Bytes plain,
+                              sealer.Open(ObjectKind::kSnapshotNote, s.ref.id, s.sealed_note));
+      return model::Decode(plain, &snap.note, "note of snapshot " + s.ref.id.short_hex());
+    }();
+    if (!note.ok()) {
+      snap.note.Clear();
+      snap.note_damage = Status::Corruption(note.message());
+    }
+  }
+  return snap;
+}
+
+}  // namespace
+
 Result<std::vector<Snapshot>> Repository::ListSnapshots(std::string_view group) {
   COFFER_ASSIGN_OR_RETURN(auto stored, store_->ListSnapshots(group));
   std::vector<Snapshot> out;
   out.reserve(stored.size());
-  for (const StoredSnapshot& s : stored) {
-    COFFER_ASSIGN_OR_RETURN(Bytes plain, sealer_->Open(ObjectKind::kSnapshot, s.ref.id, s.sealed));
-    Snapshot snap{s.ref, {}, s.is_protected, {}};
-    COFFER_RETURN_IF_ERROR(model::Decode(plain, &snap.record, "snapshot " + s.ref.id.short_hex()));
-    if (!s.sealed_note.empty()) {
-      COFFER_ASSIGN_OR_RETURN(Bytes note,
-                              sealer_->Open(ObjectKind::kSnapshotNote, s.ref.id, s.sealed_note));
-      COFFER_RETURN_IF_ERROR(
-          model::Decode(note, &snap.note, "note of snapshot " + s.ref.id.short_hex()));
-    }
-    // The index is visible to the store; trust only what the sealed record says.
-    if (snap.record.group() != s.ref.group || snap.record.time_ns() != s.ref.time_ns) {
-      return Status::Corruption("snapshot " + s.ref.id.short_hex() + " is indexed under the wrong name");
-    }
-    out.push_back(std::move(snap));
-  }
+  for (const StoredSnapshot& s : stored) out.push_back(OpenStoredSnapshot(*sealer_, s));
   return out;
 }
 
 Result<std::optional<Snapshot>> Repository::LatestSnapshot(std::string_view group) {
   COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
   COFFER_ASSIGN_OR_RETURN(auto snaps, ListSnapshots(group));
+  // A damaged newest record cannot be built on: its tree is unknown.
+  while (!snaps.empty() && snaps.back().damaged()) snaps.pop_back();
   if (snaps.empty()) return std::optional<Snapshot>();
   return std::optional<Snapshot>(std::move(snaps.back()));
 }
@@ -138,6 +171,8 @@ Result<Snapshot> Repository::FindSnapshot(std::string_view name) {
   COFFER_ASSIGN_OR_RETURN(model::SnapshotSelector sel, model::ParseSnapshotName(name));
   using Kind = model::SnapshotSelector::Kind;
   COFFER_ASSIGN_OR_RETURN(auto snaps, ListSnapshots(sel.kind == Kind::kIdPrefix ? "" : sel.group));
+  // Matched against the index (group, time and id as the store keeps them),
+  // never against the record, so that a damaged record can be named too.
   std::optional<Snapshot> found;
   for (Snapshot& s : snaps) {
     bool match = sel.kind == Kind::kLatest ||
@@ -164,6 +199,8 @@ Status Repository::Forget(const Snapshot& snapshot) {
 }
 
 Status Repository::RecordVerification(const Snapshot& snapshot, const pb::VerifyRecord& record) {
+  COFFER_RETURN_IF_ERROR(snapshot.CheckReadable());
+  // A damaged note is replaced by one holding this record alone.
   pb::SnapshotNote note = snapshot.note;
   *note.mutable_last_verify() = record;
   // Sealed under the snapshot's id with its own kind: the store can neither
@@ -174,6 +211,7 @@ Status Repository::RecordVerification(const Snapshot& snapshot, const pb::Verify
 }
 
 Result<pb::Entry> Repository::LookupPath(const Snapshot& snapshot, std::string_view path) {
+  COFFER_RETURN_IF_ERROR(snapshot.CheckReadable());
   pb::Entry entry;
   entry.set_type(pb::Entry::DIRECTORY);
   entry.set_mode(0755);

@@ -34,11 +34,27 @@ struct InitOptions {
 using PassphraseFn = std::function<Result<std::string>()>;
 
 // A snapshot record together with where it is indexed.
+//
+// A record that fails to open (a damaged seal, a protobuf that does not
+// decode, or a record naming another group or time than its index key) is
+// still listed, as damaged: `ref` is the index's (group, time and id from the
+// store's key and value, all that is known), `record` is empty and `damage`
+// says why. Such a snapshot can be named, protected and forgotten, but not
+// read. A note that fails to open leaves the snapshot usable: `note` is
+// empty and `note_damage` says why.
 struct Snapshot {
   SnapshotRef ref;
-  pb::Snapshot record;
+  pb::Snapshot record;        // empty when damaged()
   bool is_protected = false;  // prune and forget leave it alone
   pb::SnapshotNote note;      // e.g. note.has_last_verify()
+  // kCorruption when the record failed to open, saying why ("snapshot
+  // 0123456789ab: authentication failed ...").
+  Status damage;
+  Status note_damage;  // kCorruption when the note failed to open
+
+  bool damaged() const { return !damage.ok(); }
+  // OK, or `damage` naming the snapshot: what a reader of it must stop with.
+  Status CheckReadable() const;
   // "host/web1/2026-11-24T02:00:00Z"
   std::string name() const;
 };
@@ -72,22 +88,26 @@ class Repository {
   Result<pb::Tree> ReadTreeObject(const ObjectId& id,
                                   crypto::IdCheck check = crypto::IdCheck::kIfUnencrypted);
 
-  // Ordered by group, then time.
+  // Ordered by group, then time; damaged records included (see Snapshot).
+  // Fails only when the store cannot list.
   Result<std::vector<Snapshot>> ListSnapshots(std::string_view group = {});
-  // Resolves GROUP/TIME, GROUP/latest or an id prefix (model/snapshot_name.h).
+  // Resolves GROUP/TIME, GROUP/latest or an id prefix (model/snapshot_name.h)
+  // against the index, so a damaged record is found too (by its index id for
+  // a prefix): callers that read it check Snapshot::CheckReadable().
   Result<Snapshot> FindSnapshot(std::string_view name);
-  // The newest snapshot of `group`, if any.
+  // The newest intact snapshot of `group`, if any: what a backup builds on.
   Result<std::optional<Snapshot>> LatestSnapshot(std::string_view group);
 
   // Marks `snapshot` as kept by prune and forget (or no longer).
   Status SetProtected(const Snapshot& snapshot, bool is_protected);
-  // Deletes the snapshot record (not its objects: that is gc's job).
-  // kFailedPrecondition if it is protected.
+  // Deletes the snapshot record (not its objects: that is gc's job), damaged
+  // or not: by its index key. kFailedPrecondition if it is protected.
   Status Forget(const Snapshot& snapshot);
   // Remembers the outcome of a verification in the snapshot's note.
   Status RecordVerification(const Snapshot& snapshot, const pb::VerifyRecord& record);
 
   // The entry at `path` ("" or "/" is the root, a synthetic directory).
+  // The snapshot's damage if it is damaged.
   Result<pb::Entry> LookupPath(const Snapshot& snapshot, std::string_view path);
 
   // ReadObject() of every id with one ObjectStore::GetMany(): one answer per

@@ -147,7 +147,9 @@ Status WriteSession::Flush() {
 Result<Snapshot> WriteSession::Commit(const pb::Snapshot& record) {
   COFFER_RETURN_IF_ERROR(Flush());
   Bytes plain = model::Encode(record);
-  Snapshot snapshot{{record.group(), record.time_ns(), repo_.sealer().IdOf(plain)}, record, false, {}};
+  Snapshot snapshot;
+  snapshot.ref = {record.group(), record.time_ns(), repo_.sealer().IdOf(plain)};
+  snapshot.record = record;
   COFFER_ASSIGN_OR_RETURN(Bytes sealed,
                           repo_.sealer().Seal(ObjectKind::kSnapshot, snapshot.ref.id, plain));
   CrashPoint("before-commit");

@@ -55,6 +55,26 @@ Status CheckChunk(const Result<Bytes>& chunk, const ObjectId& id, uint64_t size)
   return Status::Ok();
 }
 
+// An open directory of the target. Shared: a directory that holds the first
+// link of a hard-linked file stays open while later links may need it.
+using DirPtr = std::shared_ptr<const UniqueFd>;
+
+// Where the first link of a hard-linked file was made. Later links are made
+// relative to its directory's descriptor, never by a path from the target,
+// so a directory renamed or swapped for a symlink meanwhile cannot redirect
+// them.
+struct FirstLink {
+  DirPtr dir;        // null beyond kHeldLinkDirs: then reopened from the target
+  std::string name;  // in `dir`
+  std::string rel;   // relative to the target
+  uint64_t links_left = 0;  // further links the snapshot may hold
+};
+
+// Directories held open for first links; beyond this (a tree of many hard
+// links), later links reopen the first link's directory from the target,
+// one component at a time and never following a symlink.
+constexpr size_t kHeldLinkDirs = 256;
+
 class Run {
  public:
   Run(Repository& repo, const RestoreOptions& options, RestoreProgress& progress)
@@ -72,14 +92,28 @@ class Run {
     result_.errors.push_back({path, status});
     ++progress_.errors;
   }
+  void Step(RestoreStep step, const std::string& rel) {
+    if (options_.before_step) options_.before_step(step, rel);
+  }
 
-  // Creates `entry` in `dirfd` and, for directories, everything below it.
-  void RestoreEntry(int dirfd, const pb::Entry& entry, const std::string& rel);
-  void RestoreDirectory(int dirfd, const pb::Entry& entry, const std::string& rel);
-  void RestoreFile(int dirfd, const pb::Entry& entry, const std::string& rel);
-  // Owner, mode, xattrs and times; `fd` may be -1 (then by name in `dirfd`).
-  Status ApplyMetadata(int fd, int dirfd, const std::string& name, const pb::Entry& entry);
+  // Creates `entry` in `dir` and, for directories, everything below it.
+  void RestoreEntry(const DirPtr& dir, const pb::Entry& entry, const std::string& rel);
+  void RestoreDirectory(const DirPtr& dir, const pb::Entry& entry, const std::string& rel);
+  void RestoreFile(const DirPtr& dir, const pb::Entry& entry, const std::string& rel);
+  // A symlink, fifo or device node.
+  void RestoreNode(const DirPtr& dir, const pb::Entry& entry, const std::string& rel);
+  // A further link of a hard-linked file whose first link is `first`.
+  Status LinkAgain(FirstLink& first, int dirfd, const std::string& name);
+  // The directory of `rel`, opened from the target without following symlinks.
+  Result<UniqueFd> ReopenParent(const std::string& rel);
   Status RemoveExisting(int dirfd, const std::string& name);
+
+  // Owner, mode, xattrs and times of an entry opened as `fd`: a regular file
+  // or directory open for reading or writing, or (`fd_is_path`) a fifo or
+  // device opened with O_PATH, set through /proc/self/fd.
+  Status ApplyMetadata(int fd, bool fd_is_path, const pb::Entry& entry);
+  // The same for a symlink, by its name in `dirfd`, never following it.
+  Status ApplySymlinkMetadata(int dirfd, const std::string& name, const pb::Entry& entry);
 
   // Files written one after another by one worker: one hand-off for many
   // small files (a tree of 60,000 files cost 100,000 context switches).
@@ -101,10 +135,11 @@ class Run {
   unsigned threads_;
   std::shared_ptr<std::vector<WriteJob>> writes_;
   uint64_t queued_bytes_ = 0;
-  UniqueFd target_;
+  DirPtr target_;
   std::mutex mutex_;
   RestoreResult result_;
-  std::map<std::pair<uint64_t, uint64_t>, std::string> first_link_;  // (dev, ino) -> rel path
+  std::map<std::pair<uint64_t, uint64_t>, FirstLink> first_link_;  // (dev, ino)
+  size_t held_link_dirs_ = 0;  // entries of first_link_ holding a directory
   std::unique_ptr<Executor> writers_;
 };
 
@@ -116,28 +151,46 @@ Status Run::RemoveExisting(int dirfd, const std::string& name) {
   return Status::Ok();
 }
 
-Status Run::ApplyMetadata(int fd, int dirfd, const std::string& name, const pb::Entry& entry) {
-  bool is_link = entry.type() == pb::Entry::SYMLINK;
+Status Run::ApplyMetadata(int fd, bool fd_is_path, const pb::Entry& entry) {
+  // An O_PATH descriptor cannot be written through; its /proc/self/fd link
+  // leads to the very inode it holds, whatever its name leads to by now.
+  const std::string proc = fd_is_path ? "/proc/self/fd/" + std::to_string(fd) : std::string();
   if (options_.restore_owners) {
-    int rc = fd >= 0 ? fchown(fd, entry.uid(), entry.gid())
-                     : fchownat(dirfd, name.c_str(), entry.uid(), entry.gid(), AT_SYMLINK_NOFOLLOW);
+    int rc = fd_is_path ? chown(proc.c_str(), entry.uid(), entry.gid())
+                        : fchown(fd, entry.uid(), entry.gid());
     if (rc != 0) return Status::FromErrno(errno, "chown");
   }
   // After chown, which clears setuid and setgid.
-  if (!is_link) {
-    int rc = fd >= 0 ? fchmod(fd, entry.mode()) : fchmodat(dirfd, name.c_str(), entry.mode(), 0);
-    if (rc != 0) return Status::FromErrno(errno, "chmod");
-  }
-  std::string path = fd >= 0 ? std::string() : ProcFdPath(dirfd, name);
+  int rc = fd_is_path ? chmod(proc.c_str(), entry.mode()) : fchmod(fd, entry.mode());
+  if (rc != 0) return Status::FromErrno(errno, "chmod");
   for (const pb::Xattr& x : entry.xattrs()) {
-    int rc = fd >= 0 ? fsetxattr(fd, x.name().c_str(), x.value().data(), x.value().size(), 0)
-                     : lsetxattr(path.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0);
+    rc = fd_is_path ? setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0)
+                    : fsetxattr(fd, x.name().c_str(), x.value().data(), x.value().size(), 0);
     if (rc != 0) return Status::FromErrno(errno, "setxattr " + x.name());
   }
   struct timespec times[2] = {ToTimespec(entry.mtime_ns()), ToTimespec(entry.mtime_ns())};
-  int rc = fd >= 0 ? futimens(fd, times)
-                   : utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  rc = fd_is_path ? utimensat(AT_FDCWD, proc.c_str(), times, 0) : futimens(fd, times);
   if (rc != 0) return Status::FromErrno(errno, "set times");
+  return Status::Ok();
+}
+
+Status Run::ApplySymlinkMetadata(int dirfd, const std::string& name, const pb::Entry& entry) {
+  if (options_.restore_owners &&
+      fchownat(dirfd, name.c_str(), entry.uid(), entry.gid(), AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno(errno, "chown");
+  }
+  // A symlink has no mode of its own. Its xattrs by a path through the
+  // directory's descriptor, the last component not followed.
+  const std::string path = ProcFdPath(dirfd, name);
+  for (const pb::Xattr& x : entry.xattrs()) {
+    if (lsetxattr(path.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0) != 0) {
+      return Status::FromErrno(errno, "setxattr " + x.name());
+    }
+  }
+  struct timespec times[2] = {ToTimespec(entry.mtime_ns()), ToTimespec(entry.mtime_ns())};
+  if (utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno(errno, "set times");
+  }
   return Status::Ok();
 }
 
@@ -211,25 +264,63 @@ void Run::FinishFile(WriteJob& job, const Status& written) {
   if (s.ok() && ftruncate(job.fd.get(), static_cast<off_t>(job.entry.size())) != 0) {
     s = Status::FromErrno(errno, "truncate");
   }
-  if (s.ok()) s = ApplyMetadata(job.fd.get(), -1, job.entry.name(), job.entry);
+  if (s.ok()) s = ApplyMetadata(job.fd.get(), /*fd_is_path=*/false, job.entry);
   if (!s.ok()) Report(job.rel, s);
   job.fd.reset();
   ++progress_.files;
 }
 
-void Run::RestoreFile(int dirfd, const pb::Entry& entry, const std::string& rel) {
+Result<UniqueFd> Run::ReopenParent(const std::string& rel) {
+  std::vector<std::string> parts = model::SplitPath(rel);
+  UniqueFd dir(fcntl(target_->get(), F_DUPFD_CLOEXEC, 0));
+  if (!dir.valid()) return Status::FromErrno(errno, "open the target");
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    UniqueFd next(openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) return Status::FromErrno(errno, "open the directory of " + rel);
+    dir = std::move(next);
+  }
+  return dir;
+}
+
+Status Run::LinkAgain(FirstLink& first, int dirfd, const std::string& name) {
+  UniqueFd reopened;
+  int first_dir = first.dir ? first.dir->get() : -1;
+  if (!first.dir) {
+    COFFER_ASSIGN_OR_RETURN(reopened, ReopenParent(first.rel));
+    first_dir = reopened.get();
+  }
+  // No AT_SYMLINK_FOLLOW: whatever is at the first link's name is linked
+  // itself, never what a symlink there points to.
+  if (linkat(first_dir, first.name.c_str(), dirfd, name.c_str(), 0) != 0) {
+    return Status::FromErrno(errno, "link to " + first.rel);
+  }
+  return Status::Ok();
+}
+
+void Run::RestoreFile(const DirPtr& dir, const pb::Entry& entry, const std::string& rel) {
   const std::string& name = entry.name();
+  const int dirfd = dir->get();
   if (Status s = RemoveExisting(dirfd, name); !s.ok()) return Report(rel, s);
   if (entry.nlink() > 1) {
     auto key = std::make_pair(entry.device(), entry.inode());
     auto it = first_link_.find(key);
     if (it != first_link_.end()) {
-      if (linkat(target_.get(), it->second.c_str(), dirfd, name.c_str(), 0) != 0) {
-        Report(rel, Status::FromErrno(errno, "link to " + it->second));
+      Step(RestoreStep::kLink, rel);
+      FirstLink& first = it->second;
+      if (Status s = LinkAgain(first, dirfd, name); !s.ok()) Report(rel, s);
+      if (first.links_left > 0) --first.links_left;
+      if (first.links_left == 0) {  // every link is made: let its directory go
+        if (first.dir) --held_link_dirs_;
+        first_link_.erase(it);
       }
       return;
     }
-    first_link_.emplace(key, rel);
+    FirstLink first{nullptr, name, rel, entry.nlink() - 1};
+    if (held_link_dirs_ < kHeldLinkDirs) {
+      first.dir = dir;
+      ++held_link_dirs_;
+    }
+    first_link_.emplace(key, std::move(first));
   }
   UniqueFd fd(openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return Report(rel, Status::FromErrno(errno, "create"));
@@ -252,76 +343,122 @@ void Run::FlushWrites() {
   writers_->Submit([this, batch] { WriteFiles(*batch); });
 }
 
-void Run::RestoreDirectory(int dirfd, const pb::Entry& entry, const std::string& rel) {
-  const std::string& name = entry.name();
+// Creates directory `name` in `dirfd` if it is missing and opens it, never
+// following a symlink: something other than a directory in its place (put
+// there before or during the restore) is an error, neither followed nor
+// replaced.
+Result<UniqueFd> MakeAndOpenDirectory(int dirfd, const std::string& name, const std::string& rel) {
   if (mkdirat(dirfd, name.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Report(rel, Status::FromErrno(errno, "create directory"));
+    return Status::FromErrno(errno, "create directory");
   }
   UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return Report(rel, Status::FromErrno(errno, "open directory"));
+  if (fd.valid()) return fd;
+  if (errno == ELOOP || errno == ENOTDIR) {
+    return Status::AlreadyExists("a symlink or another non-directory is in the way of directory " +
+                                 rel + " (not followed, not replaced)");
+  }
+  return Status::FromErrno(errno, "open directory");
+}
+
+void Run::RestoreDirectory(const DirPtr& parent, const pb::Entry& entry, const std::string& rel) {
+  Result<UniqueFd> opened = MakeAndOpenDirectory(parent->get(), entry.name(), rel);
+  if (!opened.ok()) return Report(rel, opened.status());
+  DirPtr dir = std::make_shared<const UniqueFd>(std::move(opened).value());
   ++result_.dirs;
   auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
   if (!id) return Report(rel, Status::Corruption("directory with a malformed tree id"));
   auto tree = repo_.ReadTree(*id);
   if (!tree.ok()) return Report(rel, MissingIsDamage(tree.status()));
   for (const pb::Entry& child : tree->entries()) {
-    RestoreEntry(fd.get(), child, rel.empty() ? child.name() : rel + "/" + child.name());
+    RestoreEntry(dir, child, rel.empty() ? child.name() : rel + "/" + child.name());
   }
-  if (Status s = ApplyMetadata(fd.get(), -1, name, entry); !s.ok()) Report(rel, s);
+  if (Status s = ApplyMetadata(dir->get(), /*fd_is_path=*/false, entry); !s.ok()) Report(rel, s);
 }
 
-void Run::RestoreEntry(int dirfd, const pb::Entry& entry, const std::string& rel) {
+void Run::RestoreEntry(const DirPtr& dir, const pb::Entry& entry, const std::string& rel) {
   const std::string& name = entry.name();
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
     return Report(rel, Status::Corruption("invalid file name in the snapshot"));
   }
   switch (entry.type()) {
     case pb::Entry::DIRECTORY:
-      return RestoreDirectory(dirfd, entry, rel);
+      return RestoreDirectory(dir, entry, rel);
     case pb::Entry::FILE:
-      return RestoreFile(dirfd, entry, rel);
+      return RestoreFile(dir, entry, rel);
     default:
-      break;
+      return RestoreNode(dir, entry, rel);
   }
+}
+
+void Run::RestoreNode(const DirPtr& dir, const pb::Entry& entry, const std::string& rel) {
+  const std::string& name = entry.name();
+  const int dirfd = dir->get();
   if (Status s = RemoveExisting(dirfd, name); !s.ok()) return Report(rel, s);
   int rc = 0;
+  mode_t type = 0;
   switch (entry.type()) {
     case pb::Entry::SYMLINK:
       rc = symlinkat(entry.symlink_target().c_str(), dirfd, name.c_str());
+      type = S_IFLNK;
       break;
     case pb::Entry::FIFO:
       rc = mkfifoat(dirfd, name.c_str(), 0600);
+      type = S_IFIFO;
       break;
     case pb::Entry::CHAR_DEVICE:
-    case pb::Entry::BLOCK_DEVICE: {
-      mode_t type = entry.type() == pb::Entry::CHAR_DEVICE ? S_IFCHR : S_IFBLK;
+    case pb::Entry::BLOCK_DEVICE:
+      type = entry.type() == pb::Entry::CHAR_DEVICE ? S_IFCHR : S_IFBLK;
       rc = mknodat(dirfd, name.c_str(), type | 0600, static_cast<dev_t>(entry.rdev()));
       break;
-    }
     default:
       return Report(rel, Status::Unsupported("unknown entry type"));
   }
   if (rc != 0) return Report(rel, Status::FromErrno(errno, "create"));
   ++result_.files;
   ++progress_.files;
-  if (Status s = ApplyMetadata(-1, dirfd, name, entry); !s.ok()) Report(rel, s);
+  Step(RestoreStep::kNodeMetadata, rel);
+  if (type == S_IFLNK) {
+    if (Status s = ApplySymlinkMetadata(dirfd, name, entry); !s.ok()) Report(rel, s);
+    return;
+  }
+  // The node itself, held by an O_PATH descriptor: if its name was swapped
+  // for a symlink since it was made, the descriptor holds that symlink and
+  // is refused; after this, the name no longer matters.
+  UniqueFd node(openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!node.valid()) return Report(rel, Status::FromErrno(errno, "open"));
+  struct stat st;
+  if (fstat(node.get(), &st) != 0) return Report(rel, Status::FromErrno(errno, "stat"));
+  if ((st.st_mode & S_IFMT) != type) {
+    return Report(rel, Status::Aborted("replaced by something else while being restored; left alone"));
+  }
+  if (Status s = ApplyMetadata(node.get(), /*fd_is_path=*/true, entry); !s.ok()) Report(rel, s);
 }
 
-Status MakeDirectories(const std::string& path) {
-  std::string prefix = path.starts_with("/") ? "" : ".";
+// Opens the target folder, creating what is missing. Folders that already
+// exist are taken as the caller names them (a symlink in the target's own
+// path is the caller's choice); those made here are opened without following
+// symlinks, so one raced into their place is refused.
+Result<UniqueFd> OpenTarget(const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("no target folder");
+  UniqueFd dir(open(path.starts_with("/") ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return Status::FromErrno(errno, "open " + path);
+  std::string done = path.starts_with("/") ? "" : ".";
   for (const std::string& part : model::SplitPath(path)) {
-    prefix += "/" + part;
-    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::FromErrno(errno, "create " + prefix);
-    }
+    done += "/" + part;
+    bool made = mkdirat(dir.get(), part.c_str(), 0755) == 0;
+    if (!made && errno != EEXIST) return Status::FromErrno(errno, "create " + done);
+    int flags = O_PATH | O_DIRECTORY | O_CLOEXEC | (made ? O_NOFOLLOW : 0);
+    UniqueFd next(openat(dir.get(), part.c_str(), flags));
+    if (!next.valid()) return Status::FromErrno(errno, "open " + done);
+    dir = std::move(next);
   }
-  return Status::Ok();
+  return dir;
 }
 
 Result<RestoreResult> Run::Go(const Snapshot& snapshot, std::string_view path) {
-  COFFER_RETURN_IF_ERROR(MakeDirectories(options_.target));
-  target_.reset(open(options_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!target_.valid()) return Status::FromErrno(errno, "open " + options_.target);
+  COFFER_RETURN_IF_ERROR(snapshot.CheckReadable());
+  COFFER_ASSIGN_OR_RETURN(UniqueFd target, OpenTarget(options_.target));
+  target_ = std::make_shared<const UniqueFd>(std::move(target));
 
   std::vector<std::string> parts = model::SplitPath(path);
   auto root_id = ObjectId::FromBytes(AsBytes(snapshot.record.root_tree_id()));
@@ -330,8 +467,8 @@ Result<RestoreResult> Run::Go(const Snapshot& snapshot, std::string_view path) {
 
   // Walk down to the requested entry, creating its parents with their metadata
   // (applied once everything below is in place).
-  std::vector<std::pair<UniqueFd, pb::Entry>> parents;
-  int dirfd = target_.get();
+  std::vector<std::pair<DirPtr, pb::Entry>> parents;
+  DirPtr dir = target_;
   std::string rel;
   for (size_t i = 0; i < parts.size(); ++i) {
     const pb::Entry* found = model::FindEntry(tree, parts[i]);
@@ -340,35 +477,32 @@ Result<RestoreResult> Run::Go(const Snapshot& snapshot, std::string_view path) {
     }
     pb::Entry entry = *found;
     if (i + 1 == parts.size()) {
-      RestoreEntry(dirfd, entry, rel.empty() ? entry.name() : rel + "/" + entry.name());
+      RestoreEntry(dir, entry, rel.empty() ? entry.name() : rel + "/" + entry.name());
       break;
     }
     if (entry.type() != pb::Entry::DIRECTORY) {
       return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
     }
     rel = rel.empty() ? entry.name() : rel + "/" + entry.name();
-    if (mkdirat(dirfd, entry.name().c_str(), 0700) != 0 && errno != EEXIST) {
-      return Status::FromErrno(errno, "create " + rel);
-    }
-    UniqueFd fd(openat(dirfd, entry.name().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return Status::FromErrno(errno, "open " + rel);
+    COFFER_ASSIGN_OR_RETURN(UniqueFd opened, MakeAndOpenDirectory(dir->get(), entry.name(), rel));
     auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
     if (!id) return Status::Corruption("directory with a malformed tree id");
     COFFER_ASSIGN_OR_RETURN(tree, repo_.ReadTree(*id));
-    dirfd = fd.get();
-    parents.emplace_back(std::move(fd), std::move(entry));
+    dir = std::make_shared<const UniqueFd>(std::move(opened));
+    parents.emplace_back(dir, std::move(entry));
   }
   if (parts.empty()) {
-    for (const pb::Entry& child : tree.entries()) RestoreEntry(target_.get(), child, child.name());
+    for (const pb::Entry& child : tree.entries()) RestoreEntry(target_, child, child.name());
   }
   FlushWrites();
   writers_->WaitIdle();
   for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
-    if (Status s = ApplyMetadata(it->first.get(), -1, it->second.name(), it->second); !s.ok()) {
+    if (Status s = ApplyMetadata(it->first->get(), /*fd_is_path=*/false, it->second); !s.ok()) {
       Report(it->second.name(), s);
     }
   }
   writers_.reset();
+  first_link_.clear();
   result_.bytes = progress_.bytes;
   return std::move(result_);
 }

@@ -7,9 +7,20 @@
 // a read-only directory can still be filled. Holes are left as holes.
 //
 // An entry that cannot be restored is reported and the restore goes on.
+//
+// Safe in a target other users can write to (root restoring into a shared
+// folder): below the target, nothing is reached by a path. Each directory is
+// opened with O_NOFOLLOW relative to its parent's descriptor, each entry is
+// created relative to its directory's descriptor (O_EXCL, O_NOFOLLOW), and
+// its metadata set through a descriptor of the entry itself (an O_PATH one
+// for fifos and devices), or for a symlink by name without following it.
+// Further hard links are made with linkat() from the first link's directory
+// descriptor. A symlink found where a directory is to be restored is an
+// error for that directory; it is neither followed nor replaced.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,10 +28,20 @@
 
 namespace coffer::restore {
 
+// Moments between two system calls on one entry, where a race could change
+// what a name in the target refers to.
+enum class RestoreStep {
+  kNodeMetadata,  // a symlink, fifo or device was created; its metadata is next
+  kLink,          // a further hard link of a file is about to be made
+};
+
 struct RestoreOptions {
   std::string target;     // created if missing
   unsigned threads = 0;   // 0: one per core
   bool restore_owners = false;  // chown to the stored uid/gid (needs root)
+  // A seam for tests of races: called in the walking thread at each step,
+  // with the entry's path relative to the target.
+  std::function<void(RestoreStep step, const std::string& rel)> before_step;
 };
 
 struct RestoreProgress {
@@ -48,7 +69,8 @@ class Restorer {
   Restorer(Repository& repo, RestoreOptions options, RestoreProgress* progress = nullptr);
 
   // Restores `path` of the snapshot ("" for all of it) below the target,
-  // keeping its path: "etc/nginx" lands in TARGET/etc/nginx.
+  // keeping its path: "etc/nginx" lands in TARGET/etc/nginx. A damaged
+  // snapshot record fails with its damage (kCorruption).
   Result<RestoreResult> Restore(const Snapshot& snapshot, std::string_view path);
 
  private:

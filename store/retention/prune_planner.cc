@@ -25,6 +25,7 @@ std::string_view ReasonName(KeepReason reason) {
     case KeepReason::kYearly: return "yearly";
     case KeepReason::kProtected: return "protected";
     case KeepReason::kNoPolicy: return "no policy";
+    case KeepReason::kDamaged: return "damaged";
   }
   return "";
 }
@@ -101,7 +102,7 @@ void MarkSelections(std::vector<Planned>& list, uint64_t keep, const PeriodFn& p
   std::unordered_set<int64_t> kept_now;
   for (Planned& p : list) {
     if (p.mark != Mark::kNone) continue;
-    if (p.candidate.is_protected) {
+    if (p.candidate.is_protected || p.candidate.is_damaged) {
       p.mark = Mark::kProtected;
       continue;
     }
@@ -152,7 +153,9 @@ std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots, cons
   decisions.reserve(list.size());
   for (const Planned& p : list) {
     PruneDecision d{p.candidate.id, p.candidate.time_ns, true, KeepReason::kRemoved};
-    if (p.candidate.is_protected) {
+    if (p.candidate.is_damaged) {
+      d.reason = KeepReason::kDamaged;
+    } else if (p.candidate.is_protected) {
       d.reason = KeepReason::kProtected;
     } else if (keep_all) {
       d.reason = KeepReason::kNoPolicy;

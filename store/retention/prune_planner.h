@@ -13,7 +13,9 @@
 //   --keep-daily 7 keeps the newest snapshot of each of the 7 newest days
 //   that have one, however far apart.
 // - Protected snapshots are always kept, and they neither fill a period nor
-//   count towards N.
+//   count towards N. So are damaged records (Coffer's own rule: a record
+//   that does not open is never removed by a policy; coffer forget removes
+//   it by name).
 // - Periods are in local time (see LocalTimeFn); weeks are ISO 8601 weeks,
 //   so 2021-01-01 is in week 53 of 2020.
 // - A policy without any count above 0 keeps everything ("no policy"), as
@@ -48,12 +50,15 @@ struct PruneCandidate {
   int64_t time_ns = 0;  // UTC, nanoseconds since the epoch
   size_t id = 0;        // the caller's, returned unchanged
   bool is_protected = false;
+  bool is_damaged = false;  // its record does not open: kept, like a protected one
 };
 
 // Why a snapshot is kept; kRemoved when it is not.
-enum class KeepReason { kRemoved, kLast, kHourly, kDaily, kWeekly, kMonthly, kYearly, kProtected, kNoPolicy };
+enum class KeepReason {
+  kRemoved, kLast, kHourly, kDaily, kWeekly, kMonthly, kYearly, kProtected, kNoPolicy, kDamaged
+};
 
-// "last", "hourly", ..., "protected", "no policy"; "" for kRemoved.
+// "last", "hourly", ..., "protected", "no policy", "damaged"; "" for kRemoved.
 std::string_view ReasonName(KeepReason reason);
 
 struct PruneDecision {

@@ -435,7 +435,12 @@ Result<VerifyResult> Verifier::Verify(const std::vector<Snapshot>& snapshots) {
   }
   std::set<SnapshotRef> seen;
   for (const Snapshot& snapshot : snapshots) {
-    if (seen.insert(snapshot.ref).second) result.snapshots.push_back({snapshot, 0, 0, 0});
+    if (!seen.insert(snapshot.ref).second) continue;
+    if (snapshot.damaged()) {
+      result.damaged_records.push_back(snapshot);
+    } else {
+      result.snapshots.push_back({snapshot, 0, 0, 0});
+    }
   }
 
   {

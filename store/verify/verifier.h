@@ -12,7 +12,8 @@
 //
 // A damaged (kCorruption) or missing (kNotFound) object does not stop the
 // run; when there are any, a second walk names the snapshot paths that use
-// them. A damaged tree hides everything below it, which therefore goes
+// them. Neither does a damaged snapshot record (Snapshot::damaged()): it
+// cannot be walked, and is reported by name. A damaged tree hides everything below it, which therefore goes
 // unchecked. Any other error (the server went away) ends the run with it.
 #pragma once
 
@@ -74,10 +75,11 @@ struct VerifyResult {
   bool sampled = false;                    // only a share of the chunks was checked
   uint64_t seed = 0;                       // the seed of the sample
   std::vector<DamagedObject> damaged;      // ordered by kind, then id
-  std::vector<SnapshotVerdict> snapshots;  // in the order given
+  std::vector<SnapshotVerdict> snapshots;  // in the order given, damaged records left out
+  std::vector<Snapshot> damaged_records;   // records that do not open, in the order given
 
   uint64_t objects_checked() const { return trees_checked + chunks_checked; }
-  bool ok() const { return damaged.empty(); }
+  bool ok() const { return damaged.empty() && damaged_records.empty(); }
 };
 
 class Verifier {
@@ -85,7 +87,8 @@ class Verifier {
   // `repo` and `progress` (may be null) must remain live while the Verifier is in use.
   Verifier(Repository& repo, VerifyOptions options, VerifyProgress* progress = nullptr);
 
-  // Verifies `snapshots` (duplicates are verified once). Damage is reported
+  // Verifies `snapshots` (duplicates are verified once; damaged records are
+  // set aside in `damaged_records`). Damage is reported
   // in the result; the status is an error only when the run could not go on.
   Result<VerifyResult> Verify(const std::vector<Snapshot>& snapshots);
 

@@ -89,5 +89,46 @@ TEST(CollectorTest, ADamagedTreeStopsTheCollectionBeforeAnythingIsDeleted) {
   EXPECT_EQ(CollectGarbage(*repo).status().code(), Code::kCorruption);
 }
 
+TEST(CollectorTest, ADamagedSnapshotRecordStopsTheCollectionUntilItIsForgotten) {
+  TempDir tmp;
+  auto repo = InitAndOpen(tmp / "repo");
+  Snapshot forgotten = Commit(*repo, 100, {"garbage"});
+  Snapshot damaged = Commit(*repo, 200, {"data of the damaged one"});
+  Commit(*repo, 300, {"data"});
+  ASSERT_TRUE(repo->Forget(forgotten).ok());
+  // The damaged record's bytes flipped in place: it no longer says what it references.
+  Bytes sealed;
+  auto stored = repo->store().ListSnapshots("host/a");
+  ASSERT_TRUE(stored.ok());
+  for (const StoredSnapshot& s : *stored) {
+    if (s.ref == damaged.ref) sealed = s.sealed;
+  }
+  ASSERT_FALSE(sealed.empty());
+  sealed[sealed.size() / 2] ^= 0x01;
+  ASSERT_TRUE(repo->Forget(damaged).ok());
+  ASSERT_TRUE(repo->store().CommitSnapshot(damaged.ref, sealed, kNoWriter).ok());
+
+  auto report = CollectGarbage(*repo);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), Code::kCorruption);
+  const std::string message = report.status().message();
+  EXPECT_NE(message.find("before deleting anything"), std::string::npos) << message;
+  EXPECT_NE(message.find("host/a/1970-01-01T00:03:20Z is damaged"), std::string::npos) << message;
+  EXPECT_NE(message.find("coffer forget host/a/1970-01-01T00:03:20Z"), std::string::npos) << message;
+  EXPECT_TRUE(Stored(*repo, "garbage"));
+  EXPECT_TRUE(Stored(*repo, "data of the damaged one"));
+
+  // Forgotten, its data is garbage like any other.
+  auto listed = repo->ListSnapshots();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_TRUE((*listed)[0].damaged());
+  ASSERT_TRUE(repo->Forget((*listed)[0]).ok());
+  report = CollectGarbage(*repo);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(Stored(*repo, "garbage"));
+  EXPECT_FALSE(Stored(*repo, "data of the damaged one"));
+  EXPECT_TRUE(Stored(*repo, "data"));
+}
+
 }  // namespace
 }  // namespace coffer::gc

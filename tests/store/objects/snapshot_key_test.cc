@@ -53,7 +53,13 @@ TEST(SnapshotKeyTest, EmptyGroupAndGroupWithNulAreInvalid) {
 TEST(SnapshotKeyTest, DecodeRejectsMalformedEntries) {
   Bytes value = SnapshotValue(testing::TestId(1), {});
   EXPECT_EQ(DecodeSnapshot("short", value).status().code(), Code::kCorruption);
-  EXPECT_EQ(DecodeSnapshot(SnapshotKey("g", 1), Bytes(31)).status().code(), Code::kCorruption);
+}
+
+TEST(SnapshotKeyTest, AValueShorterThanAnIdDecodesAsAnEmptyRecordUnderItsName) {
+  auto decoded = DecodeSnapshot(SnapshotKey("g", 1), Bytes(31, 0xab));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->ref, (SnapshotRef{"g", 1, ObjectId()}));
+  EXPECT_TRUE(decoded->sealed.empty());
 }
 
 }  // namespace

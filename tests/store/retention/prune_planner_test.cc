@@ -201,6 +201,31 @@ TEST_F(PrunePlannerTest, ProtectedSnapshotsDoNotFillAPeriodNorCount) {
             (Names{"2019-12-01T12:00:00Z", "2019-12-04T12:00:00Z"}));
 }
 
+TEST_F(PrunePlannerTest, DamagedRecordsAreKeptAndDoNotFillAPeriodNorCount) {
+  const Names days = {"2019-12-01T12:00:00Z", "2019-12-02T12:00:00Z", "2019-12-03T12:00:00Z",
+                      "2019-12-04T12:00:00Z", "2019-12-04T18:00:00Z"};
+  std::vector<PruneCandidate> candidates;
+  for (size_t i = 0; i < days.size(); ++i) candidates.push_back({Time(days[i]), i});
+  candidates[4].is_damaged = true;  // the newest: its day's daily is still chosen
+  candidates[0].is_damaged = true;  // the oldest: past where keep-daily stops
+  candidates[0].is_protected = true;
+  std::map<std::string, std::string> reasons;
+  for (const PruneDecision& d : PlanPrune(candidates, {.keep_daily = 2}, local_time_)) {
+    reasons[days[d.id]] = std::string(ReasonName(d.reason));
+    EXPECT_EQ(d.keep, d.reason != KeepReason::kRemoved);
+  }
+  EXPECT_EQ(reasons["2019-12-04T18:00:00Z"], "damaged");
+  EXPECT_EQ(reasons["2019-12-04T12:00:00Z"], "daily");
+  EXPECT_EQ(reasons["2019-12-03T12:00:00Z"], "daily");
+  EXPECT_EQ(reasons["2019-12-02T12:00:00Z"], "");
+  EXPECT_EQ(reasons["2019-12-01T12:00:00Z"], "damaged");  // damaged says more than protected
+  // Without a policy, too.
+  for (const PruneDecision& d : PlanPrune(candidates, {}, local_time_)) {
+    EXPECT_TRUE(d.keep);
+    EXPECT_EQ(d.reason, candidates[d.id].is_damaged ? KeepReason::kDamaged : KeepReason::kNoPolicy);
+  }
+}
+
 TEST_F(PrunePlannerTest, PeriodsWithoutSnapshotsDoNotCount) {
   const Names sparse = {"2019-10-01T12:00:00Z", "2019-12-01T12:00:00Z", "2019-12-04T12:00:00Z",
                         "2019-12-10T12:00:00Z"};
@@ -288,6 +313,7 @@ TEST(KeepReasonTest, Names) {
   EXPECT_EQ(ReasonName(KeepReason::kMonthly), "monthly");
   EXPECT_EQ(ReasonName(KeepReason::kYearly), "yearly");
   EXPECT_EQ(ReasonName(KeepReason::kProtected), "protected");
+  EXPECT_EQ(ReasonName(KeepReason::kDamaged), "damaged");
   EXPECT_EQ(ReasonName(KeepReason::kNoPolicy), "no policy");
 }
 

@@ -415,6 +415,27 @@ TEST_F(VerifierTest, RecordsTheOutcomeInEachSnapshotsNote) {
   }
 }
 
+TEST_F(VerifierTest, ADamagedRecordIsSetAsideAndTheOthersAreVerified) {
+  Snapshot first = Backup(1);
+  Snapshot second = Backup(2);
+  Snapshot damaged = second;
+  damaged.record.Clear();
+  damaged.damage = Status::Corruption("snapshot " + second.ref.id.short_hex() + ": authentication failed");
+  VerifyResult result = Verify({first, damaged, damaged});
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(result.damaged.empty());
+  ASSERT_EQ(result.damaged_records.size(), 1u);
+  EXPECT_EQ(result.damaged_records[0].ref, second.ref);
+  ASSERT_EQ(result.snapshots.size(), 1u);
+  EXPECT_EQ(result.snapshots[0].snapshot.ref, first.ref);
+  EXPECT_TRUE(result.snapshots[0].ok());
+  EXPECT_GT(result.chunks_checked, 0u);
+  // Only the verified snapshot gets a record of it.
+  ASSERT_TRUE(RecordVerifications(*repo_, result, 5).ok());
+  EXPECT_TRUE(repo_->FindSnapshot(first.name())->note.has_last_verify());
+  EXPECT_FALSE(repo_->FindSnapshot(second.name())->note.has_last_verify());
+}
+
 TEST_F(VerifierTest, SampledVerificationIsRecordedAsSampled) {
   Snapshot snap = Backup(1);
   VerifyOptions options;
