@@ -140,6 +140,8 @@ Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
                                                         const LocalOpenOptions& options,
                                                         const PassphraseFn& passphrase) {
   COFFER_ASSIGN_OR_RETURN(auto store, OpenLocalStore(dir, options));
-  return Repository::Open(std::move(store), passphrase);
+  OpenOptions open;
+  open.allow_unencrypted = options.allow_unencrypted;
+  return Repository::Open(std::move(store), passphrase, open);
 }
 }  // namespace coffer
