@@ -54,7 +54,7 @@ Opened OpenRepository(const GlobalOptions& global) {
   OpenOptions open;
   open.allow_unencrypted = global.allow_unencrypted;
   open.allow_unencrypted_hint =
-      "give --allow-unencrypted or set COFFER_ALLOW_UNENCRYPTED=1 if it is meant to be";
+      "give --allow-unencrypted or set COFFER_ALLOW_UNENCRYPTED=1 if it is meant to be unencrypted";
   auto repo = Repository::Open(std::move(store).value(),
                                [&] { return ReadPassphrase(global, /*confirm=*/false); }, open);
   if (!repo.ok()) {

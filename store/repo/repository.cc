@@ -41,8 +41,8 @@ Result<crypto::KeySet> OpenKeys(ObjectStore& store, const pb::RepoConfig& config
                              ? ""
                              : " (" + options.allow_unencrypted_hint + ")";
       return Status::Corruption(
-          "the repository claims to be unencrypted; that is refused unless it is accepted "
-          "explicitly" + hint);
+          "the repository claims to be unencrypted, which is refused unless accepted explicitly, "
+          "as whoever can write a repository can clear its encryption flag" + hint);
     }
     return crypto::KeySet::Unencrypted();
   }
