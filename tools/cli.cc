@@ -51,8 +51,12 @@ Opened OpenRepository(const GlobalOptions& global) {
     opened.exit_code = store.status().code() == Code::kNotFound ? kExitNoRepository : code;
     return opened;
   }
+  OpenOptions open;
+  open.allow_unencrypted = global.allow_unencrypted;
+  open.allow_unencrypted_hint =
+      "give --allow-unencrypted or set COFFER_ALLOW_UNENCRYPTED=1 if it is meant to be unencrypted";
   auto repo = Repository::Open(std::move(store).value(),
-                               [&] { return ReadPassphrase(global, /*confirm=*/false); });
+                               [&] { return ReadPassphrase(global, /*confirm=*/false); }, open);
   if (!repo.ok()) {
     opened.exit_code = Fail(repo.status());
     return opened;

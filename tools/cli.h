@@ -23,6 +23,9 @@ struct GlobalOptions {
   std::string server;       // --server, COFFER_SERVER: tcp://HOST:PORT of a remote server
   std::string tls_ca;       // --tls-ca, COFFER_TLS_CA: the CA of the remote server's certificate
   std::string token_file;   // --token-file, COFFER_TOKEN_FILE (else COFFER_TOKEN)
+  // --allow-unencrypted, COFFER_ALLOW_UNENCRYPTED: accept a repository whose
+  // config says it is unencrypted (else refused: exit 4).
+  bool allow_unencrypted = false;
   std::string command_line;  // shown to a process waiting for our lock
 };
 

@@ -68,6 +68,10 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
     if (options.encrypted) {
       fmt::print(stderr,
                  "Keep the passphrase safe: without it the data in this repository cannot be read.\n");
+    } else {
+      fmt::print(stderr,
+                 "This repository is not encrypted: other commands open it only with "
+                 "--allow-unencrypted (or COFFER_ALLOW_UNENCRYPTED=1).\n");
     }
   }
   return kExitOk;

@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", global.token_file,
                  "Read the token for --server from FILE (default: COFFER_TOKEN)")
       ->envname("COFFER_TOKEN_FILE");
+  app.add_flag("--allow-unencrypted", global.allow_unencrypted,
+               "Accept a repository that says it is unencrypted (made with init --encryption "
+               "none); refused otherwise, as the claim cannot be authenticated")
+      ->envname("COFFER_ALLOW_UNENCRYPTED");
 
   int exit_code = kExitOk;
   RegisterInit(app, global, &exit_code);

@@ -14,6 +14,7 @@ namespace {
 constexpr char kIdContext[] = "coffrids";
 constexpr char kDataContext[] = "coffdata";
 constexpr char kChunkerContext[] = "coffcdc_";
+constexpr char kConfigContext[] = "coffconf";
 constexpr uint64_t kSubkeyId = 1;
 
 // Offsets of the keys inside KeySet::secrets_.
@@ -21,7 +22,14 @@ constexpr size_t kMasterAt = 0;
 constexpr size_t kIdAt = 32;
 constexpr size_t kDataAt = 64;
 constexpr size_t kSeedAt = 96;
-constexpr size_t kSecretsSize = 128;
+constexpr size_t kConfigAt = 128;
+constexpr size_t kSecretsSize = 160;
+
+// Config authentication code layout: see keys.h.
+constexpr uint8_t kConfigMacVersion = 1;
+constexpr size_t kConfigMacHashSize = crypto_generichash_BYTES;  // BLAKE2b-256
+constexpr size_t kConfigMacSize = 1 + kConfigMacHashSize;
+static_assert(kConfigMacHashSize == 32);
 
 // Public and fixed: unencrypted repositories chunk alike, so they dedupe alike.
 constexpr char kUnencryptedSeed[] = "coffer chunker seed, unencrypted";
@@ -92,6 +100,7 @@ KeySet KeySet::FromMaster(ByteView master) {
   crypto_kdf_derive_from_key(s + kIdAt, kKeySize, kSubkeyId, kIdContext, s + kMasterAt);
   crypto_kdf_derive_from_key(s + kDataAt, kKeySize, kSubkeyId, kDataContext, s + kMasterAt);
   crypto_kdf_derive_from_key(s + kSeedAt, kKeySize, kSubkeyId, kChunkerContext, s + kMasterAt);
+  crypto_kdf_derive_from_key(s + kConfigAt, kKeySize, kSubkeyId, kConfigContext, s + kMasterAt);
   return keys;
 }
 
@@ -104,6 +113,21 @@ ByteView KeySet::data_key() const {
 ByteView KeySet::chunker_seed() const {
   if (encrypted()) return secrets_.view().subspan(kSeedAt, kKeySize);
   return AsBytes(std::string_view(kUnencryptedSeed, kKeySize));
+}
+
+Bytes KeySet::ConfigMac(ByteView config) const {
+  if (!encrypted()) return Bytes();
+  Bytes out(kConfigMacSize);
+  out[0] = kConfigMacVersion;
+  crypto_generichash(&out[1], kConfigMacHashSize, config.data(), config.size(),
+                     secrets_.data() + kConfigAt, kKeySize);
+  return out;
+}
+
+bool KeySet::ConfigMacMatches(ByteView config, ByteView mac) const {
+  if (!encrypted() || mac.size() != kConfigMacSize || mac[0] != kConfigMacVersion) return false;
+  Bytes expected = ConfigMac(config);
+  return crypto_verify_32(&expected[1], &mac[1]) == 0;
 }
 
 Result<Bytes> KeySet::Wrap(std::string_view passphrase, KdfParams params) const {

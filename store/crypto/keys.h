@@ -1,6 +1,7 @@
 // KeySet: owns a repository's keys — a random 32-byte master secret and the
 // subkeys derived from it with crypto_kdf: the id key (keyed BLAKE2b-256 object
-// ids), the data key (XChaCha20-Poly1305) and the chunker seed. Also wraps the
+// ids), the data key (XChaCha20-Poly1305), the chunker seed and the config key
+// (authenticates the stored repository config). Also wraps the
 // master secret under a passphrase (Argon2id) for storage, and unwraps it.
 //
 // Secrets live in SecretBytes (sodium_malloc'd, mlocked, wiped on destruction).
@@ -51,6 +52,19 @@ class KeySet {
   ByteView id_key() const;        // 32 bytes; empty when unencrypted
   ByteView data_key() const;      // 32 bytes; empty when unencrypted
   ByteView chunker_seed() const;  // 32 bytes, always
+
+  // The authentication code of the stored repository config `config` (its
+  // exact bytes), as kept beside it. Layout, version 1 (33 bytes; written to
+  // disk, never change it — add a version instead):
+  //   [0]       version = 1
+  //   [1..33)   BLAKE2b-256 of `config`, keyed with the config key (crypto_kdf
+  //             context "coffconf")
+  // Empty when this KeySet is unencrypted: such a repository has no key to
+  // authenticate anything with.
+  Bytes ConfigMac(ByteView config) const;
+  // Whether `mac` is ConfigMac(config), compared in constant time. False for
+  // an unencrypted KeySet, a wrong version or a wrong length.
+  bool ConfigMacMatches(ByteView config, ByteView mac) const;
 
   // The master secret wrapped under a key derived from the passphrase with
   // Argon2id. kInvalidArgument when this KeySet is unencrypted or `params` is

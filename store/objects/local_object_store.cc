@@ -1,5 +1,6 @@
 #include "store/objects/local_object_store.h"
 
+#include <algorithm>
 #include <map>
 #include <shared_mutex>
 #include <utility>
@@ -73,6 +74,15 @@ Result<std::optional<Bytes>> LocalObjectStore::GetMeta(std::string_view key) {
 }
 
 Status LocalObjectStore::PutMeta(std::string_view key, ByteView value) {
+  std::lock_guard lock(meta_mu_);
+  Result<Bytes> existing = db_->Get(Column::kMeta, key);
+  if (existing.ok()) {
+    if (std::equal(existing->begin(), existing->end(), value.begin(), value.end())) {
+      return Status::Ok();  // a retried call
+    }
+    return Status::AlreadyExists("meta key " + std::string(key) + " is write-once");
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
   return db_->Put(Column::kMeta, key, value, Durability::kSynced);
 }
 

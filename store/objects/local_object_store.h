@@ -47,6 +47,7 @@ class LocalObjectStore final : public ObjectStore {
   static Result<std::unique_ptr<LocalObjectStore>> Open(const std::string& db_dir);
 
   Result<std::optional<Bytes>> GetMeta(std::string_view key) override;
+  // Write-once (ObjectStore::PutMeta): the check and the write are one step.
   Status PutMeta(std::string_view key, ByteView value) override;
 
   // kInvalidArgument for ObjectKind::kSnapshot (snapshots live in the index).
@@ -97,6 +98,8 @@ class LocalObjectStore final : public ObjectStore {
   std::unique_ptr<kv::Database> db_;
   // Serializes the check-then-write of the snapshot index and its notes.
   std::mutex index_mu_;
+  // Serializes PutMeta's check-then-write.
+  std::mutex meta_mu_;
   GcCoordinator gc_;
 };
 

@@ -88,7 +88,10 @@ class ObjectStore {
   // Repository-wide settings (format version, config, wrapped keys).
   // Returns nullopt when the key is absent.
   virtual Result<std::optional<Bytes>> GetMeta(std::string_view key) = 0;
-  // Written durably before returning.
+  // Written durably before returning. Write-once: the config, its
+  // authentication code and the wrapped key are the only copies, so a key
+  // that exists is never overwritten (kAlreadyExists, "meta key KEY is
+  // write-once"); putting the value it already holds is OK (a retried call).
   virtual Status PutMeta(std::string_view key, ByteView value) = 0;
 
   // For each id, whether an object of `kind` with that id is stored.

@@ -141,7 +141,9 @@ Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
                                                         const LocalOpenOptions& options,
                                                         const PassphraseFn& passphrase) {
   COFFER_ASSIGN_OR_RETURN(auto store, OpenLocalStore(dir, options));
-  return Repository::Open(std::move(store), passphrase);
+  OpenOptions open;
+  open.allow_unencrypted = options.allow_unencrypted;
+  return Repository::Open(std::move(store), passphrase, open);
 }
 
 Result<LocalRepairResult> RepairLocalRepository(const std::string& dir,

@@ -15,6 +15,8 @@ namespace coffer {
 struct LocalOpenOptions {
   std::chrono::milliseconds lock_wait{0};
   std::string holder_description;  // shown to whoever waits for the lock
+  // OpenLocalRepository() only: OpenOptions::allow_unencrypted.
+  bool allow_unencrypted = false;
 };
 
 // Creates DIR (if absent; it must be empty otherwise), the marker and the
@@ -35,7 +37,9 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const std::string& dir,
 // For a server of an unencrypted repository: a check that opens each object
 // a client puts and recomputes its id (an encrypted repository's server has
 // no key, and the clients' AEAD tags protect the ids). Null for an encrypted
-// repository.
+// repository. The server cannot authenticate the config's `encrypted` flag;
+// whoever changes it can switch this check off or make it refuse every
+// object, nothing more (store/FORMAT.md, threat model).
 Result<ObjectCheck> UnencryptedObjectCheck(ObjectStore& store);
 
 Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,

@@ -10,9 +10,59 @@
 namespace coffer {
 namespace {
 
-// Meta keys. These names are written to disk: never change them.
+// Meta keys. These names are written to disk: never change them. The store
+// keeps every one write-once (ObjectStore::PutMeta).
 constexpr std::string_view kMetaConfig = "config";
+constexpr std::string_view kMetaConfigMac = "config-mac";  // KeySet::ConfigMac of config
 constexpr std::string_view kMetaWrappedKey = "key";
+
+Result<pb::RepoConfig> DecodeConfig(ByteView bytes) {
+  pb::RepoConfig config;
+  COFFER_RETURN_IF_ERROR(model::Decode(bytes, &config, "repository config"));
+  return config;
+}
+
+// The repository's keys, once its config is authenticated with them; or the
+// public "keys" of an unencrypted repository if the caller accepts one.
+Result<crypto::KeySet> OpenKeys(ObjectStore& store, const pb::RepoConfig& config,
+                                ByteView config_bytes, const PassphraseFn& passphrase,
+                                const OpenOptions& options) {
+  COFFER_ASSIGN_OR_RETURN(auto wrapped, store.GetMeta(kMetaWrappedKey));
+  COFFER_ASSIGN_OR_RETURN(auto mac, store.GetMeta(kMetaConfigMac));
+  if (!config.encrypted()) {
+    // Only an encrypted repository has these: the flag was cleared.
+    if (wrapped || mac) {
+      return Status::Corruption(
+          "the repository config says the repository is unencrypted, but it holds an encryption "
+          "key: the config was changed by someone without the key, or damaged");
+    }
+    if (!options.allow_unencrypted) {
+      std::string hint = options.allow_unencrypted_hint.empty()
+                             ? ""
+                             : " (" + options.allow_unencrypted_hint + ")";
+      return Status::Corruption(
+          "the repository claims to be unencrypted, which is refused unless accepted explicitly, "
+          "as whoever can write a repository can clear its encryption flag" + hint);
+    }
+    return crypto::KeySet::Unencrypted();
+  }
+  if (!wrapped) return Status::Corruption("the repository key is missing");
+  COFFER_ASSIGN_OR_RETURN(std::string pass, passphrase());
+  auto keys = crypto::KeySet::Unwrap(*wrapped, pass);
+  sodium_memzero(pass.data(), pass.size());
+  if (!keys.ok()) return keys.status();
+  if (!mac) {
+    return Status::Corruption(
+        "the repository config has no authentication code: it was removed by someone without "
+        "the key, or damaged");
+  }
+  if (!keys->ConfigMacMatches(config_bytes, *mac)) {
+    return Status::Corruption(
+        "the repository config does not match its authentication code: it was changed by "
+        "someone without the key, or damaged");
+  }
+  return keys;
+}
 
 }  // namespace
 
@@ -42,45 +92,44 @@ Status Repository::Initialize(ObjectStore& store, const InitOptions& options,
   randombytes_buf(repo_id.data(), repo_id.size());
   config.set_repository_id(repo_id);
 
+  const Bytes config_bytes = model::Encode(config);
   if (options.encrypted) {
     crypto::KeySet keys = crypto::KeySet::Generate();
     COFFER_ASSIGN_OR_RETURN(Bytes wrapped, keys.Wrap(passphrase, options.kdf));
     COFFER_RETURN_IF_ERROR(store.PutMeta(kMetaWrappedKey, wrapped));
+    COFFER_RETURN_IF_ERROR(store.PutMeta(kMetaConfigMac, keys.ConfigMac(config_bytes)));
   }
   // The config goes last: a repository without it is not initialized.
-  return store.PutMeta(kMetaConfig, model::Encode(config));
+  return store.PutMeta(kMetaConfig, config_bytes);
 }
 
 Result<pb::RepoConfig> Repository::ReadConfig(ObjectStore& store) {
   COFFER_ASSIGN_OR_RETURN(auto config_bytes, store.GetMeta(kMetaConfig));
   if (!config_bytes) return Status::NotFound("the repository is not initialized");
-  pb::RepoConfig config;
-  COFFER_RETURN_IF_ERROR(model::Decode(*config_bytes, &config, "repository config"));
-  return config;
+  return DecodeConfig(*config_bytes);
 }
 
 Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<ObjectStore> store,
-                                                     const PassphraseFn& passphrase) {
+                                                     const PassphraseFn& passphrase,
+                                                     const OpenOptions& options) {
   std::unique_ptr<Repository> repo(new Repository());
-  COFFER_ASSIGN_OR_RETURN(repo->config_, ReadConfig(*store));
+  COFFER_ASSIGN_OR_RETURN(auto config_bytes, store->GetMeta(kMetaConfig));
+  if (!config_bytes) return Status::NotFound("the repository is not initialized");
+  COFFER_ASSIGN_OR_RETURN(repo->config_, DecodeConfig(*config_bytes));
+  // Nothing below may use the config before OpenKeys() vouched for it.
+  COFFER_ASSIGN_OR_RETURN(crypto::KeySet keys,
+                          OpenKeys(*store, repo->config_, *config_bytes, passphrase, options));
+  repo->keys_ = std::make_unique<crypto::KeySet>(std::move(keys));
   if (repo->config_.format_version() != kFormatVersion) {
     return Status::Unsupported("repository format " +
                                std::to_string(repo->config_.format_version()) +
                                " is not supported by this version of Coffer");
   }
-  if (repo->config_.encrypted()) {
-    COFFER_ASSIGN_OR_RETURN(auto wrapped, store->GetMeta(kMetaWrappedKey));
-    if (!wrapped) return Status::Corruption("the repository key is missing");
-    COFFER_ASSIGN_OR_RETURN(std::string pass, passphrase());
-    COFFER_ASSIGN_OR_RETURN(crypto::KeySet keys, crypto::KeySet::Unwrap(*wrapped, pass));
-    sodium_memzero(pass.data(), pass.size());
-    repo->keys_ = std::make_unique<crypto::KeySet>(std::move(keys));
-  } else {
-    repo->keys_ = std::make_unique<crypto::KeySet>(crypto::KeySet::Unencrypted());
-  }
   chunk::ChunkerParams params{repo->config_.chunk_min_size(), repo->config_.chunk_avg_size(),
                               repo->config_.chunk_max_size()};
-  COFFER_RETURN_IF_ERROR(params.Validate());
+  if (Status valid = params.Validate(); !valid.ok()) {
+    return Status::Corruption("the repository config is invalid: " + valid.message());
+  }
   repo->sealer_ = std::make_unique<crypto::Sealer>(*repo->keys_, repo->config_.zstd_level());
   repo->chunker_ = std::make_unique<chunk::FastCdc>(repo->keys_->chunker_seed(), params);
   repo->store_ = std::move(store);

@@ -33,6 +33,18 @@ struct InitOptions {
 // Asked only when the repository is encrypted.
 using PassphraseFn = std::function<Result<std::string>()>;
 
+struct OpenOptions {
+  // Accept a repository whose config says it is unencrypted. The config of
+  // such a repository cannot be authenticated (there is no key), so whoever
+  // can write the store could have cleared the flag of an encrypted one:
+  // without this, Open() refuses it. An encrypted repository opens as usual
+  // either way.
+  bool allow_unencrypted = false;
+  // Appended to that refusal: how the caller's user allows it (e.g. the
+  // command line option).
+  std::string allow_unencrypted_hint;
+};
+
 // A snapshot record together with where it is indexed.
 //
 // A record that fails to open (a damaged seal, a protobuf that does not
@@ -61,16 +73,27 @@ struct Snapshot {
 
 class Repository {
  public:
-  // Writes the config and the wrapped key into an empty store.
+  // Writes the wrapped key and the config's authentication code (encrypted
+  // repositories), then the config, into an empty store.
   static Status Initialize(ObjectStore& store, const InitOptions& options,
                            std::string_view passphrase);
-  // kUnauthenticated for a wrong passphrase; kUnsupported for a newer format.
+  // Opens the repository, trusting its config only once it is authenticated:
+  // for an encrypted repository the key is unwrapped and the config checked
+  // against meta/config-mac before anything uses it.
+  // kUnauthenticated for a wrong passphrase; kCorruption when the config
+  // does not match its authentication code or has none, when it claims the
+  // repository is unencrypted although a key is stored, or when it claims so
+  // and `options.allow_unencrypted` is false; kUnsupported for a newer
+  // format (an encrypted repository's version is believed only after the
+  // check, so a changed version is damage, not a newer format).
   static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<ObjectStore> store,
-                                                  const PassphraseFn& passphrase);
+                                                  const PassphraseFn& passphrase,
+                                                  const OpenOptions& options = {});
   ~Repository();
 
-  // The repository's config, readable without the key. kNotFound if the
-  // store is not initialized.
+  // The repository's config as stored, readable without the key and NOT
+  // authenticated (only Open() checks it): what a server, which has no key,
+  // can know. kNotFound if the store is not initialized.
   static Result<pb::RepoConfig> ReadConfig(ObjectStore& store);
 
   const pb::RepoConfig& config() const { return config_; }

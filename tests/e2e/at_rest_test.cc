@@ -101,14 +101,16 @@ TEST_F(AtRestTest, UnencryptedRepositoryRoundTrips) {
   ASSERT_EQ(init.code, 0) << init.all();
   testing::MakeKitchenSinkTree(source_ + "/tree");
   // No passphrase anywhere in the environment.
-  Output backup = CofferRaw({"-r", repo_, "backup", "--group", group_, source_});
+  Output backup = CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_});
   ASSERT_EQ(backup.code, 0) << backup.all();
   std::string target = tmp_ / "restore";
-  Output restore = CofferRaw({"-r", repo_, "restore", "--target", target, group_ + "/latest"});
+  Output restore = CofferRaw({"-r", repo_, "restore", "--target", target, group_ + "/latest"},
+                             {"COFFER_ALLOW_UNENCRYPTED=1"});
   ASSERT_EQ(restore.code, 0) << restore.all();
   auto diffs = Compare(source_, target);
   for (const auto& d : diffs) ADD_FAILURE() << d;
-  Output cat = CofferRaw({"-r", repo_, "cat", group_ + "/latest", InSnapshot(source_) + "/tree/big.bin"});
+  Output cat = CofferRaw({"-r", repo_, "cat", "--allow-unencrypted", group_ + "/latest",
+                          InSnapshot(source_) + "/tree/big.bin"});
   EXPECT_EQ(cat.code, 0) << cat.err;
   EXPECT_TRUE(cat.out == ReadFile(source_ + "/tree/big.bin"));
 }
@@ -118,9 +120,10 @@ TEST_F(AtRestTest, UnencryptedRepositoryStillDetectsDamage) {
   ASSERT_EQ(CofferRaw({"-r", repo_, "init", "--encryption", "none"}).code, 0);
   std::string content = RandomBytes(2 * 1024 * 1024, 99);
   WriteFile(source_ + "/data.bin", content);
-  ASSERT_EQ(CofferRaw({"-r", repo_, "backup", "--group", group_, source_}).code, 0);
+  ASSERT_EQ(CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_}).code, 0);
   ASSERT_GT(FlipMiddleOfBlobFiles(repo_ + "/db"), 0);
-  Output cat = CofferRaw({"-r", repo_, "cat", group_ + "/latest", InSnapshot(source_) + "/data.bin"});
+  Output cat = CofferRaw({"-r", repo_, "--allow-unencrypted", "cat", group_ + "/latest",
+                          InSnapshot(source_) + "/data.bin"});
   EXPECT_EQ(cat.code, 4) << cat.err;
   EXPECT_TRUE(NamesDamage(cat.err)) << cat.err;
   EXPECT_TRUE(content.compare(0, cat.out.size(), cat.out) == 0) << "cat wrote wrong data";

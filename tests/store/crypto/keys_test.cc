@@ -112,6 +112,40 @@ TEST_F(KeysTest, DefaultParamsAreThreeOpsAnd64MiB) {
   EXPECT_EQ(KdfParams::Default().memlimit, uint64_t{64} << 20);
 }
 
+TEST_F(KeysTest, ConfigMacIsAVersionedCodeOnlyTheSameKeysMatch) {
+  const Bytes config = ToBytes(AsBytes("a stored repository config"));
+  const Bytes mac = keys_.ConfigMac(config);
+  ASSERT_EQ(mac.size(), 33u);
+  EXPECT_EQ(mac[0], 1) << "version";
+  EXPECT_TRUE(keys_.ConfigMacMatches(config, mac));
+  // The same master key, unwrapped, gives the same code: it survives a reopen.
+  auto unwrapped = KeySet::Unwrap(WrapOrDie(keys_, "pass"), "pass");
+  ASSERT_TRUE(unwrapped.ok());
+  EXPECT_EQ(unwrapped->ConfigMac(config), mac);
+  // Another key, another config, or a changed code: no match.
+  KeySet other = KeySet::Generate();
+  EXPECT_NE(other.ConfigMac(config), mac);
+  EXPECT_FALSE(other.ConfigMacMatches(config, mac));
+  Bytes changed_config = config;
+  changed_config.back() ^= 0x01;
+  EXPECT_FALSE(keys_.ConfigMacMatches(changed_config, mac));
+  for (size_t i = 0; i < mac.size(); ++i) {
+    Bytes changed = mac;
+    changed[i] ^= 0x80;
+    EXPECT_FALSE(keys_.ConfigMacMatches(config, changed)) << i;
+  }
+  EXPECT_FALSE(keys_.ConfigMacMatches(config, Bytes(mac.begin(), mac.end() - 1)));
+  EXPECT_FALSE(keys_.ConfigMacMatches(config, {}));
+}
+
+TEST_F(KeysTest, AnUnencryptedKeySetHasNoConfigMac) {
+  KeySet none = KeySet::Unencrypted();
+  const Bytes config = ToBytes(AsBytes("config"));
+  EXPECT_TRUE(none.ConfigMac(config).empty());
+  EXPECT_FALSE(none.ConfigMacMatches(config, keys_.ConfigMac(config)));
+  EXPECT_FALSE(none.ConfigMacMatches(config, {}));
+}
+
 TEST_F(KeysTest, MovedKeySetKeepsItsKeys) {
   const Bytes id_key = ToBytes(keys_.id_key());
   KeySet moved = std::move(keys_);

@@ -25,7 +25,9 @@ inline PassphraseFn Passphrase(std::string p) {
 inline std::unique_ptr<Repository> InitAndOpen(const std::string& dir, bool encrypted = true) {
   Status s = InitLocalRepository(dir, CheapInitOptions(encrypted), "correct horse");
   EXPECT_TRUE(s.ok()) << s.ToString();
-  auto repo = OpenLocalRepository(dir, {}, Passphrase("correct horse"));
+  LocalOpenOptions open;
+  open.allow_unencrypted = !encrypted;
+  auto repo = OpenLocalRepository(dir, open, Passphrase("correct horse"));
   EXPECT_TRUE(repo.ok()) << repo.status().ToString();
   return repo.ok() ? std::move(repo).value() : nullptr;
 }

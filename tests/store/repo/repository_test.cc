@@ -51,7 +51,10 @@ TEST_F(RepositoryTest, InitRefusesANonEmptyFolder) {
 
 TEST_F(RepositoryTest, UnencryptedRepositoryNeedsNoPassphrase) {
   ASSERT_TRUE(InitLocalRepository(dir_, testing::CheapInitOptions(false), "").ok());
-  auto repo = OpenLocalRepository(dir_, {}, [] { return Result<std::string>(Status::Aborted("asked")); });
+  LocalOpenOptions options;
+  options.allow_unencrypted = true;
+  auto repo = OpenLocalRepository(dir_, options,
+                                  [] { return Result<std::string>(Status::Aborted("asked")); });
   ASSERT_TRUE(repo.ok()) << repo.status().ToString();
   EXPECT_FALSE((*repo)->config().encrypted());
 }
@@ -136,7 +139,9 @@ TEST_F(RepositoryTest, ReadObjectsOpensEachAndFailsOnlyTheBadOnes) {
 
 TEST_F(RepositoryTest, ServerOfAnUnencryptedRepositoryChecksObjectIds) {
   ASSERT_TRUE(InitLocalRepository(dir_, testing::CheapInitOptions(false), "").ok());
-  auto repo = OpenLocalRepository(dir_, {}, [] { return Result<std::string>(""); });
+  LocalOpenOptions options;
+  options.allow_unencrypted = true;
+  auto repo = OpenLocalRepository(dir_, options, [] { return Result<std::string>(""); });
   ASSERT_TRUE(repo.ok());
   auto check = UnencryptedObjectCheck((*repo)->store());
   ASSERT_TRUE(check.ok() && *check) << "no check for an unencrypted repository";

@@ -247,6 +247,27 @@ TYPED_TEST(ObjectStoreConformanceTest, MetaRoundTripsAndSurvivesReopenWithoutCom
   EXPECT_TRUE((*empty)->empty());
 }
 
+// The config, its MAC and the wrapped key are the only copies: no call may
+// replace them, and a client is told so with its own code and message.
+TYPED_TEST(ObjectStoreConformanceTest, MetaKeysAreWriteOnce) {
+  for (const char* key : {"key", "config", "config-mac"}) {
+    SCOPED_TRACE(key);
+    ASSERT_TRUE(this->store().PutMeta(key, TestValue(7, 121)).ok());
+    Status s = this->store().PutMeta(key, TestValue(8, 121));
+    EXPECT_EQ(s.code(), Code::kAlreadyExists) << s.ToString();
+    EXPECT_EQ(s.message(), "meta key " + std::string(key) + " is write-once");
+    EXPECT_EQ(this->store().PutMeta(key, {}).code(), Code::kAlreadyExists);
+    EXPECT_TRUE(this->store().PutMeta(key, TestValue(7, 121)).ok()) << "the same value is a retry";
+  }
+  this->Reopen();
+  for (const char* key : {"key", "config", "config-mac"}) {
+    auto value = this->store().GetMeta(key);
+    ASSERT_TRUE(value.ok() && value->has_value()) << key;
+    EXPECT_EQ(**value, TestValue(7, 121)) << key;
+    EXPECT_EQ(this->store().PutMeta(key, TestValue(9, 10)).code(), Code::kAlreadyExists) << key;
+  }
+}
+
 TYPED_TEST(ObjectStoreConformanceTest, SnapshotsAreListedByGroupThenTime) {
   this->Commit("host/ab", 5, 1);
   this->Commit("host/a", 10, 2);
