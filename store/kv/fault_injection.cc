@@ -50,6 +50,9 @@ class FaultPlan {
     if (is_write != writes()) return rocksdb::IOStatus::OK();
     const uint64_t n = ++count_;
     if (n < spec_.nth || (n > spec_.nth && !spec_.persistent)) return rocksdb::IOStatus::OK();
+    // Tells the campaign the fault fired (an operation may end before the Nth).
+    if (n == spec_.nth) std::fprintf(stderr, "coffer: COFFER_IO_FAULT fired at operation %llu\n",
+                                     static_cast<unsigned long long>(n));
     if (spec_.kind == FaultKind::kWriteNoSpace) {
       return rocksdb::IOStatus::NoSpace("injected fault", "No space left on device");
     }
