@@ -89,8 +89,12 @@ Status LoadTcpCredentials(const service::ServiceAddress& address, const ServeArg
 }
 
 std::atomic<service::ObjectServer*> g_server{nullptr};
+// Set by a SIGTERM or SIGINT that came before g_server was.
+std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 void RequestShutdown(int) {
+  g_stop_requested.store(true);
   if (auto* server = g_server.load()) server->Shutdown();
 }
 
@@ -221,15 +225,18 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   options.check_object = *check;
   options.repository_format = kFormatVersion;
   options.idle_exit = *idle;
-  auto server = service::ObjectServer::Start(**store, address, options);
-  if (!server.ok()) return Fail(server.status());
-
-  g_server = server->get();
+  // The handlers go in before the server listens: a SIGTERM sent as soon
+  // as the port answers (by a supervisor, or a test) must stop it cleanly,
+  // not kill it with the socket left behind.
   struct sigaction sa {};
   sa.sa_handler = RequestShutdown;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  auto server = service::ObjectServer::Start(**store, address, options);
+  if (!server.ok()) return Fail(server.status());
+  g_server = server->get();
+  if (g_stop_requested.load()) (*server)->Shutdown();
 
   if (args.ready_fd >= 0) {
     (void)!write(args.ready_fd, "r", 1);
