@@ -21,7 +21,8 @@ int ErrnoFor(const Status& status) {
     case Code::kBusy: return EBUSY;
     case Code::kNoSpace: return ENOSPC;
     case Code::kAlreadyExists: return EEXIST;
-    case Code::kUnauthenticated: return EACCES;
+    case Code::kUnauthenticated:
+    case Code::kPermissionDenied: return EACCES;
     case Code::kCorruption:  // damaged data is never returned as data
     case Code::kIoError:
     default: return EIO;

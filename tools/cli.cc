@@ -206,8 +206,10 @@ Result<uint64_t> ParseSize(std::string_view text) {
   uint64_t value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return bad();
+    if (value > (UINT64_MAX - 9) / 10) return bad();  // it would wrap around
     value = value * 10 + static_cast<uint64_t>(c - '0');
   }
+  if (value > UINT64_MAX / multiplier) return bad();
   return value * multiplier;
 }
 

@@ -41,15 +41,35 @@ Result<chunk::ChunkerParams> ParseChunkSizes(std::string_view text) {
   return params;
 }
 
+// The Argon2id costs a key can be wrapped with and unwrapped again: from
+// libsodium's minimum to the bounds Unwrap honours (store/crypto/keys.h).
+Result<crypto::KdfParams> ParseKdfParams(const InitArgs& args) {
+  const crypto::KdfParams min = crypto::KdfParams::Minimum();
+  if (args.kdf_ops < min.opslimit || args.kdf_ops > crypto::KdfParams::kMaxOpslimit) {
+    return Status::InvalidArgument(
+        fmt::format("invalid --kdf-ops {}: Argon2id passes go from {} to {}", args.kdf_ops,
+                    min.opslimit, crypto::KdfParams::kMaxOpslimit));
+  }
+  auto memory = ParseSize(args.kdf_memory);
+  if (!memory.ok()) return memory.status().WithContext("--kdf-memory");
+  if (*memory < min.memlimit || *memory > crypto::KdfParams::kMaxMemlimit) {
+    return Status::InvalidArgument(
+        fmt::format("invalid --kdf-memory {}: Argon2id memory goes from {} to {}", args.kdf_memory,
+                    HumanBytes(min.memlimit), HumanBytes(crypto::KdfParams::kMaxMemlimit)));
+  }
+  return crypto::KdfParams{args.kdf_ops, *memory};
+}
+
 int RunInit(const GlobalOptions& global, const InitArgs& args) {
   if (global.repo.empty()) return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+  // Every parameter is checked here, before the folder is touched: a value
+  // refused later would leave a half-made repository behind.
   InitOptions options;
   options.encrypted = args.encryption == "repokey";
   options.zstd_level = args.compression_level;
-  options.kdf.opslimit = args.kdf_ops;
-  auto memory = ParseSize(args.kdf_memory);
-  if (!memory.ok()) return Fail(memory.status());
-  options.kdf.memlimit = *memory;
+  auto kdf = ParseKdfParams(args);
+  if (!kdf.ok()) return Fail(kdf.status());
+  options.kdf = *kdf;
   if (!args.chunk_size.empty()) {
     auto chunker = ParseChunkSizes(args.chunk_size);
     if (!chunker.ok()) return Fail(chunker.status());
@@ -85,10 +105,10 @@ void RegisterInit(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("--encryption", args->encryption, "repokey (default) or none")
       ->check(CLI::IsMember({"repokey", "none"}))
       ->capture_default_str();
-  cmd->add_option("--kdf-ops", args->kdf_ops, "Argon2id passes for the passphrase")
-      ->check(CLI::Range(1, 100))
+  cmd->add_option("--kdf-ops", args->kdf_ops, "Argon2id passes for the passphrase, 1 to 64")
       ->capture_default_str();
-  cmd->add_option("--kdf-memory", args->kdf_memory, "Argon2id memory for the passphrase (e.g. 64M)")
+  cmd->add_option("--kdf-memory", args->kdf_memory,
+                  "Argon2id memory for the passphrase, 8K to 4G (e.g. 64M)")
       ->capture_default_str();
   cmd->add_option("--compression-level", args->compression_level, "zstd level, 1 to 19")
       ->check(CLI::Range(1, 19))

@@ -46,12 +46,15 @@ Status ParseKeepCount(const KeepOption& option) {
   return Status::Ok();
 }
 
-// The first failure decides the exit code; every one is reported as it happens.
+// The first failure decides the exit code; every one is reported as it
+// happens. Report() says whether to go on: a server that refuses a call for
+// lack of rights (an append-only token) would refuse every other one alike.
 struct FirstFailure {
   int exit_code = kExitOk;
-  void Report(const Status& status) {
+  bool Report(const Status& status) {
     int code = Fail(status);
     if (exit_code == kExitOk) exit_code = code;
+    return status.code() != Code::kPermissionDenied;
   }
 };
 
@@ -144,8 +147,8 @@ int RunPrune(const GlobalOptions& global, PruneArgs& args) {
     Status s = repo.Forget(snapshots[d.id]);
     if (s.ok()) {
       ++removed;
-    } else {
-      failure.Report(s);
+    } else if (!failure.Report(s)) {
+      break;
     }
   }
   if (!global.quiet) {
@@ -204,7 +207,7 @@ int RunForget(const GlobalOptions& global, const std::vector<std::string>& names
       continue;
     }
     if (Status status = resolved.repo->Forget(s); !status.ok()) {
-      resolved.failure.Report(status);
+      if (!resolved.failure.Report(status)) break;
     } else if (!global.quiet) {
       fmt::print("removed {}\n", s.name());
     }
@@ -217,7 +220,7 @@ int RunSetProtected(const GlobalOptions& global, const std::vector<std::string>&
   if (!resolved.repo) return resolved.exit_code;
   for (const Snapshot& s : resolved.snapshots) {
     if (Status status = resolved.repo->SetProtected(s, is_protected); !status.ok()) {
-      resolved.failure.Report(status);
+      if (!resolved.failure.Report(status)) break;
     } else if (!global.quiet) {
       fmt::print("{} {}\n", is_protected ? "protected" : "unprotected", s.name());
     }

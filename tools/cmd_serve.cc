@@ -11,7 +11,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <stop_token>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -31,40 +33,68 @@ struct ServeArgs {
   std::string idle_exit = "0";
   bool foreground = false;
   int ready_fd = -1;
-  std::string tls_cert;    // tcp:// only, like the two below
+  std::string tls_cert;    // tcp:// only, like the three below
   std::string tls_key;
-  std::string token_file;
+  std::string token_file;  // full rights
+  std::vector<std::string> append_only_token_files;
 };
 
-// For a tcp:// listener, the certificate, key and token from their files
-// (all three required); a unix socket takes none of them.
+Result<std::string> LoadToken(const std::string& file) {
+  COFFER_ASSIGN_OR_RETURN(std::string text, service::ReadCredentialFile(file, "token"));
+  return service::ParseToken(text, file);
+}
+
+// For a tcp:// listener, the certificate, key and tokens from their files
+// (certificate, key and at least one token required); a unix socket takes
+// none of them.
 Status LoadTcpCredentials(const service::ServiceAddress& address, const ServeArgs& args,
                           service::ServerOptions* options) {
-  bool any = !args.tls_cert.empty() || !args.tls_key.empty() || !args.token_file.empty();
+  bool any_token = !args.token_file.empty() || !args.append_only_token_files.empty();
+  bool any = !args.tls_cert.empty() || !args.tls_key.empty() || any_token;
   if (address.kind != service::ServiceAddress::Kind::kTcp) {
     if (any) {
       return Status::InvalidArgument(
-          "--tls-cert, --tls-key and --token-file are for a tcp:// listener; " +
-          address.ToString() + " is a unix socket, guarded by its file mode");
+          "--tls-cert, --tls-key, --token-file and --append-only-token-file are for a tcp:// "
+          "listener; " + address.ToString() + " is a unix socket, guarded by its file mode");
     }
     return Status::Ok();
   }
-  if (args.tls_cert.empty() || args.tls_key.empty() || args.token_file.empty()) {
+  if (args.tls_cert.empty() || args.tls_key.empty() || !any_token) {
     return Status::InvalidArgument("listening on " + address.ToString() +
-                                   " needs --tls-cert FILE, --tls-key FILE and --token-file FILE");
+                                   " needs --tls-cert FILE, --tls-key FILE and --token-file FILE "
+                                   "(or --append-only-token-file FILE)");
   }
   COFFER_ASSIGN_OR_RETURN(options->tls_cert_pem,
                           service::ReadCredentialFile(args.tls_cert, "certificate"));
   COFFER_ASSIGN_OR_RETURN(options->tls_key_pem, service::ReadCredentialFile(args.tls_key, "key"));
-  COFFER_ASSIGN_OR_RETURN(std::string token,
-                          service::ReadCredentialFile(args.token_file, "token"));
-  COFFER_ASSIGN_OR_RETURN(options->token, service::ParseToken(token, args.token_file));
+  if (!args.token_file.empty()) {
+    COFFER_ASSIGN_OR_RETURN(options->token, LoadToken(args.token_file));
+  }
+  for (const std::string& file : args.append_only_token_files) {
+    COFFER_ASSIGN_OR_RETURN(std::string token, LoadToken(file));
+    if (token == options->token) {
+      return Status::InvalidArgument("the append-only token in " + file +
+                                     " is the full token of --token-file: they must differ");
+    }
+    for (size_t i = 0; i < options->append_only_tokens.size(); ++i) {
+      if (token == options->append_only_tokens[i]) {
+        return Status::InvalidArgument("the append-only tokens in " +
+                                       args.append_only_token_files[i] + " and " + file +
+                                       " are the same");
+      }
+    }
+    options->append_only_tokens.push_back(std::move(token));
+  }
   return Status::Ok();
 }
 
 std::atomic<service::ObjectServer*> g_server{nullptr};
+// Set by a SIGTERM or SIGINT that came before g_server was.
+std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 void RequestShutdown(int) {
+  g_stop_requested.store(true);
   if (auto* server = g_server.load()) server->Shutdown();
 }
 
@@ -195,15 +225,18 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   options.check_object = *check;
   options.repository_format = kFormatVersion;
   options.idle_exit = *idle;
-  auto server = service::ObjectServer::Start(**store, address, options);
-  if (!server.ok()) return Fail(server.status());
-
-  g_server = server->get();
+  // The handlers go in before the server listens: a SIGTERM sent as soon
+  // as the port answers (by a supervisor, or a test) must stop it cleanly,
+  // not kill it with the socket left behind.
   struct sigaction sa {};
   sa.sa_handler = RequestShutdown;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  auto server = service::ObjectServer::Start(**store, address, options);
+  if (!server.ok()) return Fail(server.status());
+  g_server = server->get();
+  if (g_stop_requested.load()) (*server)->Shutdown();
 
   if (args.ready_fd >= 0) {
     (void)!write(args.ready_fd, "r", 1);
@@ -237,7 +270,11 @@ void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
                   "Certificate (PEM) of a tcp:// listener, signed by a CA its clients trust");
   cmd->add_option("--tls-key", args->tls_key, "Private key (PEM) of the --tls-cert certificate");
   cmd->add_option("--token-file", args->token_file,
-                  "File holding the token clients of a tcp:// listener must send");
+                  "File holding the full-rights token clients of a tcp:// listener may send");
+  cmd->add_option("--append-only-token-file", args->append_only_token_files,
+                  "File holding a token that may only add and read snapshots, never forget, "
+                  "prune or gc (repeatable)")
+      ->type_name("FILE");
   cmd->add_flag("--foreground", args->foreground, "Stay in the foreground");
   cmd->add_option("--ready-fd", args->ready_fd,
                   "Write one byte to file descriptor N once listening, or why not (used when coffer starts a server)");

@@ -221,14 +221,18 @@ int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
   } else {
     PrintText(*result, options.sample_percent, nanos, global.quiet);
   }
+  // The data was read back either way; the record is bookkeeping, and a
+  // full disk (when verifying matters most) must not turn a pass into a
+  // failure. A server that refuses this token the record (append-only) will
+  // always refuse it, and `verify --older-than` would never see the
+  // snapshots verified: that fails (exit 13), unless damage was found.
+  const bool refused = recorded.code() == Code::kPermissionDenied;
   if (!recorded.ok()) {
-    // The data was read back either way; the record is bookkeeping, and a
-    // full disk (when verifying matters most) must not turn a pass into a
-    // failure.
-    fmt::print(stderr, "coffer: warning: the outcome could not be recorded in the snapshots: {}\n",
-               recorded.message());
+    fmt::print(stderr, "coffer: {}the outcome could not be recorded in the snapshots: {}\n",
+               refused ? "" : "warning: ", recorded.message());
   }
-  return result->ok() ? kExitOk : kExitDamaged;
+  if (!result->ok()) return kExitDamaged;
+  return refused ? ExitCodeFor(recorded) : kExitOk;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ enum ExitCode : int {
   kExitNoRepository = 10,  // no Coffer repository at the given folder
   kExitLocked = 11,        // another process holds the repository
   kExitWrongPassphrase = 12,
+  kExitNotAllowed = 13,    // refused by the server: the token does not allow this
   kExitInterrupted = 130,
 };
 
@@ -25,6 +26,7 @@ inline int ExitCodeFor(const Status& status) {
     case Code::kCorruption: return kExitDamaged;
     case Code::kBusy: return kExitLocked;
     case Code::kUnauthenticated: return kExitWrongPassphrase;
+    case Code::kPermissionDenied: return kExitNotAllowed;
     default: return kExitError;
   }
 }

@@ -37,10 +37,15 @@ int OpenServerLog(const std::string& repo_dir) {
   return fd >= 0 ? fd : ::open("/dev/null", O_WRONLY | O_CLOEXEC);
 }
 
+// What a client may hold in its environment that its server must not inherit.
+constexpr const char* kSecretVariables[] = {"COFFER_PASSPHRASE", "COFFER_PASSPHRASE_FILE",
+                                            "COFFER_TOKEN", "COFFER_TOKEN_FILE"};
+
 // Starts `coffer serve` for `repo_dir`, detached (its own session, stdin and
 // stdout on /dev/null and stderr to REPO/serve.log, so it holds no pipe of
-// ours). Returns once it listens, or once it exited without listening (it
-// lost the race for the lock to another server).
+// ours) and without the client's secrets in its environment. Returns once
+// it listens, or once it exited without listening (it lost the race for the
+// lock to another server).
 Status StartServer(const std::string& repo_dir, const ServerClientOptions& options) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
@@ -57,6 +62,9 @@ Status StartServer(const std::string& repo_dir, const ServerClientOptions& optio
     dup2(OpenServerLog(repo_dir), STDERR_FILENO);
     unsetenv("COFFER_CRASH_AT");  // a client's crash test must not kill its server
     unsetenv("COFFER_PAUSE_AT");  // nor hold it
+    // The server never needs a secret, and would keep the client's visible
+    // in /proc/PID/environ for as long as it idles.
+    for (const char* secret : kSecretVariables) unsetenv(secret);
     int fd = dup(write_end.get());  // without O_CLOEXEC: it crosses exec
     std::string fd_arg = std::to_string(fd);
     std::string idle = DurationArg(kAutoServerIdleExit);

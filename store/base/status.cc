@@ -19,6 +19,7 @@ std::string_view CodeName(Code code) {
     case Code::kUnsupported: return "unsupported";
     case Code::kAborted: return "aborted";
     case Code::kFailedPrecondition: return "failed precondition";
+    case Code::kPermissionDenied: return "permission denied";
   }
   return "unknown";
 }

@@ -28,6 +28,7 @@ enum class Code {
   kUnsupported,      // format version or feature this build does not know
   kAborted,          // a producer (e.g. --stdin-from-command) failed
   kFailedPrecondition,  // refused in this state (e.g. a protected snapshot)
+  kPermissionDenied,    // the caller may not do this (e.g. an append-only token)
 };
 
 std::string_view CodeName(Code code);
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
   static Status FailedPrecondition(std::string m) {
     return {Code::kFailedPrecondition, std::move(m)};
   }
+  static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   // An error from a system call: errno decides the code (ENOSPC -> kNoSpace, ...).
   static Status FromErrno(int err, std::string_view what);
 

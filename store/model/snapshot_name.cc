@@ -36,6 +36,25 @@ bool TakeChar(std::string_view& s, char c) {
   return true;
 }
 
+bool IsLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
+}
+
+// Days from 1970-01-01 to the given date of the proleptic Gregorian
+// calendar (negative before it), without the C library's time_t and its
+// normalization of out-of-range fields.
+int64_t DaysSinceEpoch(int year, int month, int day) {
+  const int64_t y = month <= 2 ? year - 1 : year;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t year_of_era = y - era * 400;  // [0, 399]
+  const int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
 }  // namespace
 
 Result<int64_t> ParseTime(std::string_view text) {
@@ -43,8 +62,11 @@ Result<int64_t> ParseTime(std::string_view text) {
     return Status::InvalidArgument("cannot parse time '" + std::string(text) +
                                    "': expected ISO 8601 like 2026-11-24T02:00:00Z");
   };
+  auto no_such = [&](std::string_view what) {
+    return Status::InvalidArgument("invalid time '" + std::string(text) + "': " +
+                                   std::string(what));
+  };
   std::string_view s = text;
-  struct tm tm {};
   int year, month, day, hour = 0, minute = 0, second = 0;
   if (!TakeDigits(s, 4, &year) || !TakeChar(s, '-') || !TakeDigits(s, 2, &month) ||
       !TakeChar(s, '-') || !TakeDigits(s, 2, &day))
@@ -62,22 +84,31 @@ Result<int64_t> ParseTime(std::string_view text) {
       if (!TakeDigits(s, 2, &oh)) return bad();
       TakeChar(s, ':');
       if (!s.empty() && !TakeDigits(s, 2, &om)) return bad();
+      if (oh > 23 || om > 59) return no_such("the zone offset is not a time of day");
       offset_seconds = sign * (oh * 3600 + om * 60);
     } else {
       return bad();  // a time without a zone is ambiguous
     }
     if (!s.empty()) return bad();
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
-    return bad();
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  time_t t = timegm(&tm);
-  return (static_cast<int64_t>(t) - offset_seconds) * kNanosPerSecond;
+  // Every field is checked rather than normalized: 2026-02-31 is a typo,
+  // not March 3rd. A leap second (:60) is refused too, since a snapshot
+  // named with it could never be named back (FormatTime never writes one).
+  if (month < 1 || month > 12) return no_such("there is no month " + std::to_string(month));
+  if (day < 1 || day > DaysInMonth(year, month)) {
+    return no_such("there is no day " + std::to_string(day) + " in that month");
+  }
+  if (hour > 23 || minute > 59 || second > 59) {
+    return no_such("hours go to 23, minutes and seconds to 59");
+  }
+  const int64_t seconds = DaysSinceEpoch(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                          second - offset_seconds;
+  if (seconds < kMinTimeSeconds || seconds > kMaxTimeSeconds) {
+    return no_such("outside the times a snapshot can have, " +
+                   FormatTime(kMinTimeSeconds * kNanosPerSecond) + " to " +
+                   FormatTime(kMaxTimeSeconds * kNanosPerSecond));
+  }
+  return seconds * kNanosPerSecond;
 }
 
 Status ValidateGroup(std::string_view group) {

@@ -14,11 +14,19 @@
 namespace coffer::model {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+// The times a snapshot can have, in whole seconds since 1970-01-01T00:00:00Z:
+// from the epoch to 2262-04-11T23:47:16Z, the last whole second whose
+// nanoseconds fit the int64 the format stores.
+constexpr int64_t kMinTimeSeconds = 0;
+constexpr int64_t kMaxTimeSeconds = INT64_MAX / kNanosPerSecond;
 
 // UTC, whole seconds: "2026-11-24T02:00:00Z".
 std::string FormatTime(int64_t time_ns);
 // ISO 8601: "2026-11-24T02:00:00Z", "...T02:00:00+01:00", "2026-11-24 02:00:00Z",
-// or a date alone (midnight UTC). Fractions of a second are refused.
+// or a date alone (midnight UTC). Fractions of a second are refused, and so
+// (kInvalidArgument, one line) are dates and times that do not exist
+// (2026-02-31, 2025-02-29, month 13, 24:00, minute or second 60, a zone
+// offset past 23:59) and times outside [kMinTimeSeconds, kMaxTimeSeconds].
 Result<int64_t> ParseTime(std::string_view text);
 
 Status ValidateGroup(std::string_view group);

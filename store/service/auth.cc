@@ -45,6 +45,21 @@ Result<std::string> ParseToken(std::string_view text, std::string_view where) {
   return std::string(text);
 }
 
+std::string_view RoleName(TokenRole role) {
+  return role == TokenRole::kFull ? "full" : "append-only";
+}
+
+std::optional<TokenRole> MatchBearer(std::string_view value,
+                                     const std::vector<ServerToken>& tokens) {
+  std::optional<TokenRole> found;
+  for (const ServerToken& t : tokens) {
+    // No early exit: every token is compared whatever matched before.
+    bool match = BearerMatches(value, t.token);
+    if (match && !found) found = t.role;
+  }
+  return found;
+}
+
 bool BearerMatches(std::string_view value, std::string_view expected) {
   // Compares every byte of `expected` whatever the value's length, so the
   // time taken does not say how much of a guess was right.

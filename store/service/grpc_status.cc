@@ -23,6 +23,7 @@ grpc::StatusCode GrpcCodeOf(Code code) {
     case Code::kUnsupported: return grpc::StatusCode::FAILED_PRECONDITION;
     case Code::kAborted: return grpc::StatusCode::ABORTED;
     case Code::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case Code::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
   }
   return grpc::StatusCode::UNKNOWN;
 }
@@ -34,8 +35,8 @@ Code CofferCodeOf(grpc::StatusCode code) {
     case grpc::StatusCode::DATA_LOSS: return Code::kCorruption;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::OUT_OF_RANGE: return Code::kInvalidArgument;
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED: return Code::kUnauthenticated;
+    case grpc::StatusCode::UNAUTHENTICATED: return Code::kUnauthenticated;
+    case grpc::StatusCode::PERMISSION_DENIED: return Code::kPermissionDenied;
     case grpc::StatusCode::ALREADY_EXISTS: return Code::kAlreadyExists;
     case grpc::StatusCode::FAILED_PRECONDITION:
     case grpc::StatusCode::UNIMPLEMENTED: return Code::kUnsupported;
@@ -56,7 +57,9 @@ std::optional<Code> MarkedCode(const grpc::Status& status) {
   const char* end = details.data() + details.size();
   auto [ptr, ec] = std::from_chars(begin, end, n);
   if (ec != std::errc() || ptr != end) return std::nullopt;
-  if (n <= static_cast<int>(Code::kOk) || n > static_cast<int>(Code::kFailedPrecondition)) return std::nullopt;
+  if (n <= static_cast<int>(Code::kOk) || n > static_cast<int>(Code::kPermissionDenied)) {
+    return std::nullopt;
+  }
   return static_cast<Code>(n);
 }
 

@@ -9,7 +9,11 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "store/service/auth.h"
 #include "store/service/grpc_status.h"
@@ -140,24 +144,37 @@ constexpr int kMaxIdleThreads = 8;
 
 // The one place tokens are checked: gRPC runs it on every call's metadata,
 // before the handler and before the request message is read, so a client
-// without the token costs no handler thread and keeps no server alive.
+// without a token costs no handler thread and keeps no server alive.
+//
+// It also tells the handlers the caller's role, through the auth context.
+// gRPC gives the processor the connection's auth context, shared by every
+// call on the connection, not one per call; so the role of the first token
+// a connection carries is bound to it (once: the property is never written
+// again, so handlers read it without a lock), and a call with a token of
+// another role on that connection is refused. Our clients send one token
+// per connection.
 class TokenChecker final : public grpc::AuthMetadataProcessor {
  public:
-  explicit TokenChecker(std::string token) : token_(std::move(token)) {}
+  explicit TokenChecker(std::vector<ServerToken> tokens) : tokens_(std::move(tokens)) {}
   // A comparison takes no time: run inline rather than on another thread.
   bool IsBlocking() const override { return false; }
-  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext*, OutputMetadata* consumed,
-                       OutputMetadata*) override {
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* connection,
+                       OutputMetadata* consumed, OutputMetadata*) override {
     auto [begin, end] = metadata.equal_range(grpc::string_ref(kAuthorizationKey.data(),
                                                               kAuthorizationKey.size()));
-    bool ok = false;
+    std::optional<TokenRole> role;
     int seen = 0;
     for (auto it = begin; it != end; ++it) {
       ++seen;
-      ok = BearerMatches(std::string_view(it->second.data(), it->second.size()), token_);
+      role = MatchBearer(std::string_view(it->second.data(), it->second.size()), tokens_);
     }
-    if (!ok || seen != 1) {
+    if (!role || seen != 1) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(kTokenRefused));
+    }
+    if (!BindRole(*connection, *role)) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          std::string(kTokenRefused) +
+                              ": this connection already carries a token of another role");
     }
     // The handlers never need the token: keep it out of their metadata.
     consumed->emplace(std::string(kAuthorizationKey),
@@ -166,33 +183,85 @@ class TokenChecker final : public grpc::AuthMetadataProcessor {
   }
 
  private:
-  const std::string token_;
+  // Binds `role` to the connection unless it has one; false if it has another.
+  bool BindRole(grpc::AuthContext& connection, TokenRole role) {
+    const std::string name(RoleName(role));
+    std::lock_guard lock(mu_);
+    std::vector<grpc::string_ref> bound = connection.FindPropertyValues(std::string(kRoleProperty));
+    if (bound.empty()) {
+      connection.AddProperty(std::string(kRoleProperty), name);
+      connection.SetPeerIdentityPropertyName(std::string(kRoleProperty));
+      return true;
+    }
+    return bound.size() == 1 && std::string_view(bound[0].data(), bound[0].size()) == name;
+  }
+
+  const std::vector<ServerToken> tokens_;
+  std::mutex mu_;  // the processor runs on gRPC's threads, for many connections at once
 };
+
+// The server's tokens and their roles; kInvalidArgument when there is none
+// or one is given twice.
+Result<std::vector<ServerToken>> ServerTokens(const ServerOptions& options) {
+  std::vector<ServerToken> tokens;
+  if (!options.token.empty()) tokens.push_back({options.token, TokenRole::kFull});
+  for (const std::string& token : options.append_only_tokens) {
+    if (token.empty()) return Status::InvalidArgument("an append-only token is empty");
+    tokens.push_back({token, TokenRole::kAppendOnly});
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    for (size_t j = i + 1; j < tokens.size(); ++j) {
+      if (tokens[i].token == tokens[j].token) {
+        return Status::InvalidArgument(
+            tokens[i].role == tokens[j].role
+                ? "an append-only token is given twice"
+                : "the full token and an append-only token are the same: they must differ");
+      }
+    }
+  }
+  return tokens;
+}
 
 // Credentials for `address`: none for a unix socket, TLS and the token
 // check for tcp://.
 Result<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const ServiceAddress& address,
                                                                    const ServerOptions& options) {
   if (address.kind == ServiceAddress::Kind::kUnix) return grpc::InsecureServerCredentials();
-  if (options.tls_cert_pem.empty() || options.tls_key_pem.empty() || options.token.empty()) {
+  if (options.tls_cert_pem.empty() || options.tls_key_pem.empty() ||
+      (options.token.empty() && options.append_only_tokens.empty())) {
     return Status::InvalidArgument("listening on " + address.ToString() +
                                    " needs a TLS certificate, its key and a client token");
   }
+  COFFER_ASSIGN_OR_RETURN(std::vector<ServerToken> tokens, ServerTokens(options));
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(ssl);
-  creds->SetAuthMetadataProcessor(std::make_shared<TokenChecker>(options.token));
+  creds->SetAuthMetadataProcessor(std::make_shared<TokenChecker>(std::move(tokens)));
   return creds;
 }
 
+// What a call needs of its caller's token: each handler says which, and
+// ObjectServiceImpl::Run checks it before the handler's body runs.
+enum class Needs {
+  kAppend,  // adds or reads: any token
+  kFull,    // removes, protects, annotates, changes meta or collects garbage
+};
+
 }  // namespace
 
-// The gRPC handlers. Each checks the protocol version and the limits, calls
-// the store and maps its Status; exceptions stop here (INTERNAL).
+// The gRPC handlers. Each says what it needs of the caller's token, checks
+// the protocol version and the limits, calls the store and maps its Status;
+// exceptions stop here (INTERNAL).
 class ObjectServiceImpl final : public ObjectService::Service {
  public:
-  ObjectServiceImpl(ObjectStore& store, const ServerOptions& options)
-      : store_(store), options_(options), last_end_ns_(NowNs()) {}
+  // `checks_tokens`: whether calls come over tcp://, where TokenChecker
+  // binds a role to every connection; over a unix socket every caller has
+  // full rights.
+  ObjectServiceImpl(ObjectStore& store, const ServerOptions& options, bool checks_tokens)
+      : store_(store),
+        options_(options),
+        checks_tokens_(checks_tokens),
+        last_end_ns_(NowNs()) {}
 
   int active() const { return active_.load(); }
   std::chrono::milliseconds IdleFor() const {
@@ -201,8 +270,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     return std::chrono::milliseconds(idle_ns > 0 ? idle_ns / 1'000'000 : 0);
   }
 
-  grpc::Status Hello(grpc::ServerContext*, const HelloRequest* req, HelloResponse* resp) override {
-    return Run([&] {
+  grpc::Status Hello(grpc::ServerContext* ctx, const HelloRequest* req,
+                     HelloResponse* resp) override {
+    return Run(ctx, Needs::kAppend, [&] {
       resp->set_protocol_version(kProtocolVersion);
       resp->set_repository_format(options_.repository_format);
       resp->set_idle_exit_ms(static_cast<uint64_t>(options_.idle_exit.count()));
@@ -220,9 +290,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status GetMeta(grpc::ServerContext*, const GetMetaRequest* req,
+  grpc::Status GetMeta(grpc::ServerContext* ctx, const GetMetaRequest* req,
                        GetMetaResponse* resp) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       if (req->key().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
       COFFER_ASSIGN_OR_RETURN(std::optional<Bytes> value, store_.GetMeta(req->key()));
@@ -232,9 +302,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status PutMeta(grpc::ServerContext*, const PutMetaRequest* req,
+  grpc::Status PutMeta(grpc::ServerContext* ctx, const PutMetaRequest* req,
                        PutMetaResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       if (req->key().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
       if (req->value().size() > kMaxMetaValueBytes) {
@@ -244,9 +314,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status Contains(grpc::ServerContext*, const ContainsRequest* req,
+  grpc::Status Contains(grpc::ServerContext* ctx, const ContainsRequest* req,
                         ContainsResponse* resp) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
       COFFER_ASSIGN_OR_RETURN(std::vector<ObjectId> ids,
@@ -259,9 +329,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status PutObjects(grpc::ServerContext*, const PutObjectsRequest* req,
+  grpc::Status PutObjects(grpc::ServerContext* ctx, const PutObjectsRequest* req,
                           PutObjectsResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       if (static_cast<size_t>(req->objects_size()) > kMaxPutObjects) {
         return Status::InvalidArgument("PutObjects: " + std::to_string(req->objects_size()) +
@@ -269,6 +339,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
       }
       // Validate everything first, so a bad request stores nothing.
       std::vector<std::pair<ObjectKind, ObjectId>> keys;
+      std::vector<ObjectId> ids[2];  // chunks, trees: to look up for an append-only caller
       keys.reserve(req->objects_size());
       for (const SealedObject& object : req->objects()) {
         COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(object.kind()));
@@ -289,8 +360,25 @@ class ObjectServiceImpl final : public ObjectService::Service {
           }
         }
         keys.emplace_back(kind, id);
+        ids[kind == ObjectKind::kChunk ? 0 : 1].push_back(id);
+      }
+      // An append-only caller adds objects, never replaces one: what is
+      // stored under an id stays. (A full caller may store a good copy over
+      // a damaged one.) Those found count as put, as for a client that
+      // asked Contains first.
+      std::set<std::pair<ObjectKind, ObjectId>> present;
+      if (CallerRole(*ctx) != TokenRole::kFull) {
+        for (ObjectKind kind : {ObjectKind::kChunk, ObjectKind::kTree}) {
+          const std::vector<ObjectId>& of_kind = ids[kind == ObjectKind::kChunk ? 0 : 1];
+          if (of_kind.empty()) continue;
+          COFFER_ASSIGN_OR_RETURN(std::vector<bool> found, store_.Contains(kind, of_kind));
+          for (size_t i = 0; i < of_kind.size(); ++i) {
+            if (found[i]) present.emplace(kind, of_kind[i]);
+          }
+        }
       }
       for (int i = 0; i < req->objects_size(); ++i) {
+        if (present.count(keys[i])) continue;
         COFFER_RETURN_IF_ERROR(
             store_.Put(keys[i].first, keys[i].second, ViewOf(req->objects(i).sealed())));
       }
@@ -298,8 +386,8 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status Get(grpc::ServerContext*, const GetRequest* req, GetResponse* resp) override {
-    return Run([&]() -> Status {
+  grpc::Status Get(grpc::ServerContext* ctx, const GetRequest* req, GetResponse* resp) override {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
       COFFER_ASSIGN_OR_RETURN(ObjectId id, ParseId(req->id()));
@@ -313,9 +401,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
   // Reads a few objects at a time, so that little is read that will not fit:
   // after the first slice, each slice is the room left over the mean size so
   // far. Whatever does not fit is not sent; the client asks for it again.
-  grpc::Status GetObjects(grpc::ServerContext*, const GetObjectsRequest* req,
+  grpc::Status GetObjects(grpc::ServerContext* ctx, const GetObjectsRequest* req,
                           GetObjectsResponse* resp) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(req->kind()));
       COFFER_ASSIGN_OR_RETURN(std::vector<ObjectId> ids,
@@ -366,9 +454,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status CommitSnapshot(grpc::ServerContext*, const CommitSnapshotRequest* req,
+  grpc::Status CommitSnapshot(grpc::ServerContext* ctx, const CommitSnapshotRequest* req,
                               CommitSnapshotResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
       if (req->sealed_record().size() > kMaxObjectBytes) {
@@ -378,9 +466,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status ListSnapshots(grpc::ServerContext*, const ListSnapshotsRequest* req,
+  grpc::Status ListSnapshots(grpc::ServerContext* ctx, const ListSnapshotsRequest* req,
                              grpc::ServerWriter<ListSnapshotsResponse>* writer) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       if (req->group().size() > kMaxGroupBytes) {
         return Status::InvalidArgument("snapshot group too long");
@@ -394,27 +482,28 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status DeleteSnapshot(grpc::ServerContext*, const DeleteSnapshotRequest* req,
+  grpc::Status DeleteSnapshot(grpc::ServerContext* ctx, const DeleteSnapshotRequest* req,
                               DeleteSnapshotResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
       return store_.DeleteSnapshot(ref);
     });
   }
 
-  grpc::Status SetSnapshotProtected(grpc::ServerContext*, const SetSnapshotProtectedRequest* req,
+  grpc::Status SetSnapshotProtected(grpc::ServerContext* ctx,
+                                    const SetSnapshotProtectedRequest* req,
                                     SetSnapshotProtectedResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
       return store_.SetSnapshotProtected(ref, req->is_protected());
     });
   }
 
-  grpc::Status SetSnapshotNote(grpc::ServerContext*, const SetSnapshotNoteRequest* req,
+  grpc::Status SetSnapshotNote(grpc::ServerContext* ctx, const SetSnapshotNoteRequest* req,
                                SetSnapshotNoteResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
       if (req->sealed_note().size() > kMaxMetaValueBytes) {
@@ -424,9 +513,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status BeginWrite(grpc::ServerContext*, const BeginWriteRequest* req,
+  grpc::Status BeginWrite(grpc::ServerContext* ctx, const BeginWriteRequest* req,
                           BeginWriteResponse* resp) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       std::optional<coffer::SnapshotRef> parent;
       if (req->has_parent()) {
@@ -438,17 +527,17 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status EndWrite(grpc::ServerContext*, const EndWriteRequest* req,
+  grpc::Status EndWrite(grpc::ServerContext* ctx, const EndWriteRequest* req,
                         EndWriteResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       return store_.EndWrite(req->writer());
     });
   }
 
-  grpc::Status BeginGc(grpc::ServerContext*, const BeginGcRequest* req,
+  grpc::Status BeginGc(grpc::ServerContext* ctx, const BeginGcRequest* req,
                        grpc::ServerWriter<BeginGcResponse>* writer) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(GcStart start, store_.BeginGc());
       Status sent = WritePages<BeginGcResponse>(
@@ -459,9 +548,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status AddGcMarks(grpc::ServerContext*, const AddGcMarksRequest* req,
+  grpc::Status AddGcMarks(grpc::ServerContext* ctx, const AddGcMarksRequest* req,
                           AddGcMarksResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       const std::string& raw = req->prefixes();
       if (raw.size() % 8 != 0 || raw.size() / 8 > kMaxGcMarks) {
@@ -478,9 +567,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status FinishGc(grpc::ServerContext*, const FinishGcRequest* req,
+  grpc::Status FinishGc(grpc::ServerContext* ctx, const FinishGcRequest* req,
                         FinishGcResponse* resp) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(GcResult result, store_.FinishGc(req->gc_id()));
       resp->set_objects_examined(result.objects_examined);
@@ -492,22 +581,41 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
-  grpc::Status AbortGc(grpc::ServerContext*, const AbortGcRequest* req,
+  grpc::Status AbortGc(grpc::ServerContext* ctx, const AbortGcRequest* req,
                        AbortGcResponse*) override {
-    return Run([&]() -> Status {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       return store_.AbortGc(req->gc_id());
     });
   }
 
  private:
-  // Counts the call as active while `body` runs and maps its Status.
+  // The role of the caller of `ctx`'s call: full over a unix socket; over
+  // tcp:// the one TokenChecker bound to the connection (append-only, the
+  // lesser, should none be bound, which it never lets happen).
+  TokenRole CallerRole(const grpc::ServerContext& ctx) const {
+    if (!checks_tokens_) return TokenRole::kFull;
+    std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+    if (!auth) return TokenRole::kAppendOnly;
+    std::vector<grpc::string_ref> bound = auth->FindPropertyValues(std::string(kRoleProperty));
+    bool full = bound.size() == 1 &&
+                std::string_view(bound[0].data(), bound[0].size()) == RoleName(TokenRole::kFull);
+    return full ? TokenRole::kFull : TokenRole::kAppendOnly;
+  }
+
+  // The one place a call's needs meet the caller's role: refuses it
+  // (PERMISSION_DENIED) before `body` runs, so a refused call changes
+  // nothing. Counts the call as active while `body` runs and maps its Status.
   template <typename F>
-  grpc::Status Run(F&& body) {
+  grpc::Status Run(grpc::ServerContext* ctx, Needs needs, F&& body) {
     active_.fetch_add(1);
     Status status;
     try {
-      status = body();
+      if (needs == Needs::kFull && CallerRole(*ctx) != TokenRole::kFull) {
+        status = Status::PermissionDenied(std::string(kAppendOnlyRefused));
+      } else {
+        status = body();
+      }
     } catch (const std::exception& e) {
       status = Status::IoError(std::string("object server: ") + e.what());
     } catch (...) {
@@ -520,6 +628,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
 
   ObjectStore& store_;
   const ServerOptions options_;
+  const bool checks_tokens_;
   std::atomic<int> active_{0};
   std::atomic<int64_t> last_end_ns_;
 };
@@ -533,7 +642,7 @@ Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
   bool unix_socket = parsed.kind == ServiceAddress::Kind::kUnix;
   std::unique_ptr<ObjectServer> server(new ObjectServer());
   server->address_ = parsed;
-  server->service_ = std::make_unique<ObjectServiceImpl>(store, options);
+  server->service_ = std::make_unique<ObjectServiceImpl>(store, options, !unix_socket);
 
   grpc::ServerBuilder builder;
   int selected_port = 0;

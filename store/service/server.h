@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/base/status.h"
 #include "store/objects/object_store.h"
@@ -43,14 +44,21 @@ struct ServerOptions {
   std::chrono::milliseconds idle_exit{0};
   // Most threads serving calls at once (gRPC ResourceQuota).
   int max_threads = 16;
-  // For tcp:// only, where all three are required (unix sockets ignore
-  // them): the server's certificate chain and private key (PEM), and the
-  // token every call must carry as "authorization: Bearer TOKEN" metadata.
-  // A call without it, or with another token, is refused with
-  // UNAUTHENTICATED before its request is read (auth.h).
+  // For tcp:// only, where the certificate, the key and at least one token
+  // are required (unix sockets ignore them): the server's certificate chain
+  // and private key (PEM), and the tokens a call may carry as
+  // "authorization: Bearer TOKEN" metadata: `token` with full rights, each
+  // of `append_only_tokens` to add and read snapshots only (auth.h). No two
+  // may be the same. A call without a token, or with another one, is refused
+  // with UNAUTHENTICATED before its request is read; a call an append-only
+  // token does not allow, with PERMISSION_DENIED (kAppendOnlyRefused)
+  // before it changes anything. A connection carries one token: a call with
+  // a token of another role than the connection's first is UNAUTHENTICATED.
+  // Over a unix socket every caller has full rights.
   std::string tls_cert_pem;
   std::string tls_key_pem;
   std::string token;
+  std::vector<std::string> append_only_tokens;
   // If set, called for every object a client puts, before anything of its
   // request is stored; an error refuses the whole request (INVALID_ARGUMENT).
   // `coffer serve` sets it for unencrypted repositories, whose object ids the
@@ -63,10 +71,10 @@ class ObjectServer {
   // Listens on `address` (see address.h) and serves `store`, which must
   // remain live while the server exists. A unix socket gets mode 0600; a
   // stale socket file at that path is replaced. tcp://HOST:PORT serves TLS
-  // with options' certificate and key and checks options' token; port 0
-  // picks a free port (see address()). kInvalidArgument for a bad address
-  // or tcp:// without certificate, key and token; kIoError if gRPC cannot
-  // bind (or refuses the certificate or key).
+  // with options' certificate and key and checks options' tokens; port 0
+  // picks a free port (see address()). kInvalidArgument for a bad address,
+  // tcp:// without certificate, key and a token, or a token given twice;
+  // kIoError if gRPC cannot bind (or refuses the certificate or key).
   static Result<std::unique_ptr<ObjectServer>> Start(ObjectStore& store,
                                                      const std::string& address,
                                                      const ServerOptions& options);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <thread>
@@ -44,6 +45,72 @@ TEST_F(ExitCodesTest, BadTimeExitsWith2) {
     EXPECT_FALSE(o.err.empty()) << bad;
   }
   EXPECT_TRUE(Snapshots().empty());
+}
+
+// Times the format cannot hold, and days that do not exist: refused, not
+// wrapped around (3000 was stored as 1830) or normalized (Feb 31 as Mar 3).
+TEST_F(ExitCodesTest, TimeOutsideTheRangeOrOnADayThatDoesNotExistExitsWith2) {
+  WriteFile(tmp_ / "f", "x");
+  for (std::string bad : {"3000-01-01T00:00:00Z", "2262-04-11T23:47:17Z", "1969-12-31T23:59:59Z",
+                          "2026-02-31T00:00:00Z", "2025-02-29T00:00:00Z", "2026-01-01T24:00:00Z",
+                          "2026-01-01T12:60:00Z"}) {
+    Output o = Coffer({"backup", "--group", group_, "--time", bad, tmp_ / "f"});
+    EXPECT_EQ(o.code, 2) << bad << ": " << o.all();
+    EXPECT_NE(o.err.find("invalid time '" + bad + "'"), std::string::npos) << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  }
+  EXPECT_TRUE(Snapshots().empty());
+  // The ends of the range are taken.
+  Output last = Coffer({"backup", "--group", group_, "--time", "2262-04-11T23:47:16Z", tmp_ / "f"});
+  EXPECT_EQ(last.code, 0) << last.all();
+  ASSERT_EQ(Snapshots().size(), 1u);
+  EXPECT_EQ(Snapshots()[0].value("time", ""), "2262-04-11T23:47:16Z");
+
+  // Snapshot names on the command line go through the same check.
+  for (std::string name : {group_ + "/2026-02-31T00:00:00Z", group_ + "/3000-01-01T00:00:00Z"}) {
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"ls", name}, {"forget", name}, {"protect", name},
+          {"restore", name, "--target", tmp_ / "t"}, {"verify", "--snapshot", name}}) {
+      Output o = Coffer(args);
+      EXPECT_EQ(o.code, 2) << args[0] << " " << name << ": " << o.all();
+      EXPECT_NE(o.err.find("invalid time"), std::string::npos) << o.err;
+    }
+  }
+  EXPECT_EQ(Snapshots().size(), 1u);
+}
+
+// Argon2id costs the key could not be wrapped or unwrapped with are refused
+// before the folder is touched: none is created, an empty one stays empty.
+TEST_F(ExitCodesTest, InitKdfParametersOutOfRangeExitWith2AndLeaveNothing) {
+  const std::string existing = tmp_ / "empty";
+  ASSERT_EQ(mkdir(existing.c_str(), 0700), 0);
+  const std::vector<std::vector<std::string>> bad = {
+      {"--kdf-memory", "1K"},  {"--kdf-memory", "8191"}, {"--kdf-memory", "5G"},
+      {"--kdf-ops", "0"},      {"--kdf-ops", "65"},      {"--kdf-ops", "1000"},
+  };
+  for (const auto& option : bad) {
+    for (const std::string& dir : {tmp_ / "new", existing}) {
+      std::vector<std::string> args = {"-r", dir, "init"};
+      args.insert(args.end(), option.begin(), option.end());
+      Output o = CofferRaw(args, PassEnv());
+      EXPECT_EQ(o.code, 2) << option[0] << " " << option[1] << ": " << o.all();
+      EXPECT_NE(o.err.find(option[0]), std::string::npos) << o.err;
+      EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+    }
+    struct stat st;
+    EXPECT_NE(stat((tmp_ / "new").c_str(), &st), 0) << option[1] << ": the folder was created";
+    EXPECT_TRUE(FilesBelow(existing).empty()) << option[1];
+    DIR* d = opendir(existing.c_str());
+    ASSERT_NE(d, nullptr);
+    int entries = 0;
+    while (dirent* e = readdir(d)) entries += e->d_name[0] == '.' ? 0 : 1;
+    closedir(d);
+    EXPECT_EQ(entries, 0) << option[1] << ": the empty folder was written to";
+  }
+  // The ends of the ranges are taken.
+  Output low = CofferRaw({"-r", tmp_ / "low", "init", "--kdf-ops", "1", "--kdf-memory", "8K"},
+                         PassEnv());
+  EXPECT_EQ(low.code, 0) << low.all();
 }
 
 TEST_F(ExitCodesTest, BadValuesExitWith2) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -348,6 +349,45 @@ TEST_F(ServerTest, NoServerWhileAServerRunsFailsWith11NamingIt) {
   EXPECT_EQ(o.code, 11) << o.all();
   EXPECT_NE(o.err.find("coffer serve"), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("pid " + std::to_string(ServersOf(repo_)[0])), std::string::npos) << o.err;
+}
+
+// The environment of process `pid`, one "NAME=value" per entry.
+std::vector<std::string> EnvironmentOf(pid_t pid) {
+  std::string raw = ReadFile("/proc/" + std::to_string(pid) + "/environ");
+  std::vector<std::string> entries;
+  size_t start = 0;
+  for (size_t end; (end = raw.find('\0', start)) != std::string::npos; start = end + 1) {
+    entries.push_back(raw.substr(start, end - start));
+  }
+  return entries;
+}
+
+TEST_F(ServerTest, AServerStartedOnDemandHoldsNoneOfTheClientsSecrets) {
+  WriteFile(tmp_ / "passphrase", passphrase_ + "\n");
+  WriteFile(tmp_ / "token", "a-token-for-another-server\n");
+  // Every secret a client may hold in its environment (the token variables
+  // are unused without --server, but a client may well have them set).
+  const std::vector<std::string> secrets = {"COFFER_PASSPHRASE", "COFFER_PASSPHRASE_FILE",
+                                            "COFFER_TOKEN", "COFFER_TOKEN_FILE"};
+  // The passphrase itself, then a file naming it.
+  for (const std::string& passphrase : {"COFFER_PASSPHRASE=" + passphrase_,
+                                        "COFFER_PASSPHRASE_FILE=" + (tmp_ / "passphrase")}) {
+    std::vector<std::string> env = {passphrase, "COFFER_TOKEN=a-token-for-another-server",
+                                    "COFFER_TOKEN_FILE=" + (tmp_ / "token")};
+    Output o = CofferRaw({"-r", repo_, "snapshots"}, env);
+    ASSERT_EQ(o.code, 0) << o.all();
+    pid_t server = LockHolder(repo_);
+    ASSERT_GT(server, 0) << ReadFile(repo_ + "/lock");
+    ASSERT_EQ(ServersOf(repo_), std::vector<pid_t>{server});
+    std::vector<std::string> server_env = EnvironmentOf(server);
+    ASSERT_FALSE(server_env.empty()) << "cannot read /proc/" << server << "/environ";
+    for (const std::string& entry : server_env) {
+      for (const std::string& secret : secrets) {
+        EXPECT_FALSE(entry.starts_with(secret + "=")) << "the server holds " << entry;
+      }
+    }
+    ASSERT_TRUE(KillServersOf(repo_));
+  }
 }
 
 }  // namespace

@@ -6,7 +6,8 @@ namespace coffer::service {
 namespace {
 
 TEST(GrpcStatusTest, EveryCodeRoundTripsWithItsMessage) {
-  for (int c = static_cast<int>(Code::kNotFound); c <= static_cast<int>(Code::kAborted); ++c) {
+  for (int c = static_cast<int>(Code::kNotFound); c <= static_cast<int>(Code::kPermissionDenied);
+       ++c) {
     Status original(static_cast<Code>(c), "what happened");
     Status back = FromGrpcStatus(ToGrpcStatus(original));
     EXPECT_EQ(back.code(), original.code()) << CodeName(original.code());
@@ -27,6 +28,8 @@ TEST(GrpcStatusTest, GrpcCodesMeanTheSameToOtherClients) {
             grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ToGrpcStatus(Status::Unauthenticated("")).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ToGrpcStatus(Status::PermissionDenied("")).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST(GrpcStatusTest, TransportErrorsWithoutMarkerAreMappedByCode) {
@@ -37,6 +40,11 @@ TEST(GrpcStatusTest, TransportErrorsWithoutMarkerAreMappedByCode) {
             Code::kCorruption);
   EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too large")).code(),
             Code::kInvalidArgument);
+  // Refused for lack of rights is not a wrong passphrase or token.
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "x")).code(),
+            Code::kPermissionDenied);
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "x")).code(),
+            Code::kUnauthenticated);
   EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::NOT_FOUND, "x", "coffer-code:zz")).code(),
             Code::kNotFound);
   EXPECT_FALSE(IsTransportStatus(ToGrpcStatus(Status::Busy("locked"))));
