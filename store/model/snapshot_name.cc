@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <ctime>
 
 namespace coffer::model {
@@ -76,8 +77,10 @@ Result<int64_t> ParseTime(std::string_view text) {
   tm.tm_hour = hour;
   tm.tm_min = minute;
   tm.tm_sec = second;
-  time_t t = timegm(&tm);
-  return (static_cast<int64_t>(t) - offset_seconds) * kNanosPerSecond;
+  const int64_t seconds = static_cast<int64_t>(timegm(&tm)) - offset_seconds;
+  // Nanoseconds in 64 bits: 1677-09-21 to 2262-04-11.
+  if (seconds < INT64_MIN / kNanosPerSecond || seconds > INT64_MAX / kNanosPerSecond) return bad();
+  return seconds * kNanosPerSecond;
 }
 
 Status ValidateGroup(std::string_view group) {

@@ -27,6 +27,16 @@ TEST(SnapshotNameTest, RefusesAmbiguousOrMalformedTimes) {
   EXPECT_FALSE(ParseTime("2026-11-24T02:00:00.5Z").ok());
 }
 
+// Nanoseconds since 1970 in 64 bits reach from 1677-09-21 to 2262-04-11;
+// outside, the multiplication overflowed (undefined behaviour).
+TEST(SnapshotNameTest, RefusesTimesOutsideWhatNanosecondsHold) {
+  for (const char* far : {"2263-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1677-01-01", "0000-01-01"}) {
+    EXPECT_EQ(ParseTime(far).status().code(), Code::kInvalidArgument) << far;
+  }
+  EXPECT_TRUE(ParseTime("2262-04-11T00:00:00Z").ok());
+  EXPECT_TRUE(ParseTime("1677-09-22T00:00:00Z").ok());
+}
+
 TEST(SnapshotNameTest, ValidatesGroups) {
   EXPECT_TRUE(ValidateGroup("host/web1").ok());
   EXPECT_TRUE(ValidateGroup("ct/101").ok());
