@@ -77,10 +77,14 @@ asan_build() {
   cmake --build "$ASAN_BUILD_DIR" -j "$JOBS"
 }
 
+# The one scale test (a directory of 60,000 files, 8 minutes without
+# sanitizers) is left out: its code paths run in the smaller split-tree tests,
+# and under ASan it alone would not fit CI's time.
 asan_tests() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 1200
+    ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 1200 \
+      -E 'LargeTreeTest\.AHugeDirectoryIsStoredInParts'
 }
 
 fuzz_available() {
