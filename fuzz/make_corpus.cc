@@ -243,17 +243,21 @@ void RepoConfigs() {
     config.set_chunk_max_size(4 << 20);
     config.set_zstd_level(3);
     config.set_repository_id(std::string(32, '\x42'));
-    Bytes input{static_cast<uint8_t>(encrypted ? 1 : 0)};
-    fuzz::AppendRecord(input, model::Encode(config));
-    if (encrypted) fuzz::AppendRecord(input, fuzz::FixedWrappedKey());
-    Write("repo_config", encrypted ? "encrypted" : "unencrypted", input);
+    // Mode: the key's checksum and the config's code as stored (0), or
+    // written by the target (1 | 2); unencrypted ones allowed (4).
+    auto write = [&](const char* name, uint8_t mode) {
+      Bytes input{mode};
+      const Bytes bytes = model::Encode(config);
+      fuzz::AppendRecord(input, bytes);
+      fuzz::AppendRecord(input, encrypted ? fuzz::FixedWrappedKey() : ByteView());
+      fuzz::AppendRecord(input, encrypted ? fuzz::FixedKeys().ConfigMac(bytes) : Bytes());
+      Write("repo_config", name, input);
+    };
+    write(encrypted ? "encrypted" : "unencrypted", encrypted ? 0 : 4);
     config.set_chunk_min_size(64);
     config.set_chunk_avg_size(128);
     config.set_chunk_max_size(256);
-    input = {0};
-    fuzz::AppendRecord(input, model::Encode(config));
-    if (encrypted) fuzz::AppendRecord(input, fuzz::FixedWrappedKey());
-    Write("repo_config", encrypted ? "encrypted-small-chunks" : "unencrypted-small-chunks", input);
+    write(encrypted ? "encrypted-small-chunks" : "unencrypted-small-chunks", encrypted ? 3 : 4);
   }
 }
 

@@ -1,11 +1,15 @@
 // The repository config and the wrapped key, as Repository::Open reads them
-// from the store before anything else: pb::RepoConfig, the format version,
-// KeySet::Unwrap (store/crypto/keys.h) and the chunker parameters.
+// from the store before anything else: pb::RepoConfig, KeySet::Unwrap
+// (store/crypto/keys.h), the config's authentication code, the format
+// version and the chunker parameters.
 //
-// Input: [mode] then records (fuzz_util.h): config, wrapped key (no record:
-// absent). Mode bit 0: the target writes the right checksum into a 121-byte
-// wrapped key, so the fuzzer gets past it to the version and the cost
-// parameters. The passphrase is the fixed key's.
+// Input: [mode] then records (fuzz_util.h): config, wrapped key, config
+// authentication code (no record: absent). Mode bit 0: the target writes the
+// right checksum into a 121-byte wrapped key, so the fuzzer gets past it to
+// the version and the cost parameters; bit 1: the target writes the fixed
+// key's authentication code of the config instead of the third record, so
+// the config is believed and its contents checked; bit 2: unencrypted
+// repositories are allowed. The passphrase is the fixed key's.
 //
 // Unwrap must refuse cost parameters out of range before it runs Argon2id.
 // In range, Argon2id runs as asked, up to 64 passes over 4 GiB by design: the
@@ -34,9 +38,16 @@ uint64_t GetU64(const uint8_t* in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const uint8_t mode = data[0];
-  const std::vector<ByteView> records = fuzz::SplitRecords({data + 1, size - 1}, 2);
+  const std::vector<ByteView> records = fuzz::SplitRecords({data + 1, size - 1}, 3);
   auto store = std::make_unique<fuzz::MemoryStore>();
   if (records.size() > 0) store->meta["config"] = Bytes(records[0].begin(), records[0].end());
+  if (mode & 2) {
+    if (records.size() > 0) store->meta["config-mac"] = fuzz::FixedKeys().ConfigMac(records[0]);
+  } else if (records.size() > 2) {
+    store->meta["config-mac"] = Bytes(records[2].begin(), records[2].end());
+  }
+  OpenOptions open;
+  open.allow_unencrypted = (mode & 4) != 0;
   bool out_of_range = false;
   if (records.size() > 1) {
     Bytes wrapped(records[1].begin(), records[1].end());
@@ -53,10 +64,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     store->meta["key"] = std::move(wrapped);
   }
   bool asked = false;
-  Result<std::unique_ptr<Repository>> repo = Repository::Open(std::move(store), [&] {
-    asked = true;
-    return Result<std::string>(std::string(fuzz::kFixedPassphrase));
-  });
+  Result<std::unique_ptr<Repository>> repo = Repository::Open(
+      std::move(store),
+      [&] {
+        asked = true;
+        return Result<std::string>(std::string(fuzz::kFixedPassphrase));
+      },
+      open);
   if (!repo.ok()) {
     // A wrong passphrase or a failed Argon2id: the key was hashed.
     const Code code = repo.status().code();

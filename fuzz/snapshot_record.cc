@@ -1,7 +1,8 @@
 // The snapshot index and snapshot records: the index key and value decoder
 // (store/objects/snapshot_key.h), then Repository::ListSnapshots over them
 // (opening and decoding each record and note, and checking that the record
-// names the snapshot it is indexed under), as every command lists snapshots.
+// names the snapshot it is indexed under, else listing it as damaged), as
+// every command lists snapshots.
 //
 // Input: [mode] then records (fuzz_util.h) in threes: index key, index value
 // (32-byte id, sealed record), sealed note (empty: none). Mode bit 0: an
@@ -39,10 +40,13 @@ Opened OpenRepository(bool encrypted) {
   if (encrypted) {
     ByteView key = fuzz::FixedWrappedKey();
     store->meta["key"] = Bytes(key.begin(), key.end());
+    store->meta["config-mac"] = fuzz::FixedKeys().ConfigMac(store->meta["config"]);
   }
   fuzz::MemoryStore* raw = store.get();
-  auto repo = Repository::Open(std::move(store),
-                               [] { return Result<std::string>(std::string(fuzz::kFixedPassphrase)); });
+  OpenOptions open;
+  open.allow_unencrypted = true;
+  auto repo = Repository::Open(
+      std::move(store), [] { return Result<std::string>(std::string(fuzz::kFixedPassphrase)); }, open);
   if (!repo.ok()) fuzz::Fail("cannot open the repository: " + repo.status().message());
   return {raw, std::move(repo).value()};
 }
@@ -97,6 +101,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   for (const Snapshot& s : *listed) {
+    if (s.damaged()) {
+      if (s.damage.code() != Code::kCorruption) fuzz::Fail("damage that is not kCorruption");
+      if (s.record.ByteSizeLong() != 0) fuzz::Fail("a damaged snapshot with a record");
+      continue;
+    }
     if (s.record.group() != s.ref.group || s.record.time_ns() != s.ref.time_ns) {
       fuzz::Fail("a snapshot listed under another name than its record's");
     }
