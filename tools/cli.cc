@@ -188,6 +188,7 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     have_number = in_fraction = false;
   }
   total += number;  // a trailing bare number counts as seconds
+  if (!(total < 9e15)) return bad();  // more milliseconds than 64 bits hold
   return std::chrono::milliseconds(static_cast<int64_t>(total * 1000));
 }
 
@@ -206,8 +207,9 @@ Result<uint64_t> ParseSize(std::string_view text) {
   uint64_t value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return bad();
-    if (value > (UINT64_MAX - 9) / 10) return bad();  // it would wrap around
-    value = value * 10 + static_cast<uint64_t>(c - '0');
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return bad();  // would wrap around
+    value = value * 10 + digit;
   }
   if (value > UINT64_MAX / multiplier) return bad();
   return value * multiplier;

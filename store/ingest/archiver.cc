@@ -242,7 +242,11 @@ ContentRef Walk::ReadLater(UniqueFd fd, const struct stat& st) {
   bool large = static_cast<uint64_t>(st.st_size) > kLargeFile;
   if (large) FlushBatch();
   if (!batch_) batch_ = std::make_shared<ReadBatch>();
-  batch_->jobs.push_back({std::move(fd), st});
+  // Built in place: moving a temporary Job made GCC 12 warn (wrongly) that
+  // its result's vector may be used uninitialized.
+  ReadBatch::Job& job = batch_->jobs.emplace_back();
+  job.fd = std::move(fd);
+  job.st = st;
   batch_->bytes += static_cast<uint64_t>(st.st_size);
   ContentRef ref{batch_, batch_->jobs.size() - 1};
   if (large || batch_->jobs.size() >= kBatchFiles || batch_->bytes >= kBatchBytes) FlushBatch();

@@ -31,6 +31,14 @@ const pb::Entry* FindEntry(const pb::Tree& tree, std::string_view name) {
   return &*it;
 }
 
+Status CheckEntryName(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." ||
+      name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos) {
+    return Status::Corruption("invalid file name in the snapshot");
+  }
+  return Status::Ok();
+}
+
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
   size_t i = 0;

@@ -23,6 +23,11 @@ void SortEntries(pb::Tree* tree);
 // Binary search; nullptr if absent. `tree` must be sorted.
 const pb::Entry* FindEntry(const pb::Tree& tree, std::string_view name);
 
+// kCorruption unless `name` can be one entry of a directory: not empty, not
+// "." or "..", and without '/' or NUL bytes. Names go to the kernel as C
+// strings: "..\0x" would be "..", and a restore would write above its target.
+Status CheckEntryName(std::string_view name);
+
 // "a//b/c/" -> {"a", "b", "c"}; a leading slash is ignored.
 std::vector<std::string> SplitPath(std::string_view path);
 

@@ -91,7 +91,8 @@ Result<GcStart> GcCoordinator::BeginGc(
   GcStart start;
   start.gc_id = RandomNonZero();
   start.roots = std::move(snapshots);
-  for (const auto& [id, writer] : writers_) {
+  for (const auto& entry : writers_) {
+    const auto& writer = entry.second;  // clang 14 cannot capture a structured binding
     if (!writer.pinned_parent) continue;
     bool listed = std::any_of(start.roots.begin(), start.roots.end(), [&](const StoredSnapshot& s) {
       return s.ref == writer.pinned_parent->ref;

@@ -46,6 +46,10 @@ Result<StoredSnapshot> DecodeSnapshot(std::string_view key, ByteView value) {
   }
   StoredSnapshot out;
   out.ref.group = std::string(key.substr(0, key.size() - kTimeBytes - 1));
+  // A NUL in the group would list it with another group ("a\0b" under "a").
+  if (!CheckSnapshotGroup(out.ref.group).ok()) {
+    return Status::Corruption("snapshot index: malformed key " + ToHex(AsBytes(key)));
+  }
   uint64_t ordered = 0;
   for (char c : key.substr(key.size() - kTimeBytes)) {
     ordered = (ordered << 8) | static_cast<uint8_t>(c);

@@ -377,9 +377,7 @@ void Run::RestoreDirectory(const DirPtr& parent, const pb::Entry& entry, const s
 
 void Run::RestoreEntry(const DirPtr& dir, const pb::Entry& entry, const std::string& rel) {
   const std::string& name = entry.name();
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-    return Report(rel, Status::Corruption("invalid file name in the snapshot"));
-  }
+  if (Status s = model::CheckEntryName(name); !s.ok()) return Report(rel, s);
   switch (entry.type()) {
     case pb::Entry::DIRECTORY:
       return RestoreDirectory(dir, entry, rel);
@@ -476,6 +474,7 @@ Result<RestoreResult> Run::Go(const Snapshot& snapshot, std::string_view path) {
       return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
     }
     pb::Entry entry = *found;
+    COFFER_RETURN_IF_ERROR(model::CheckEntryName(entry.name()));
     if (i + 1 == parts.size()) {
       RestoreEntry(dir, entry, rel.empty() ? entry.name() : rel + "/" + entry.name());
       break;

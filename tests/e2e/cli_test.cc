@@ -98,6 +98,24 @@ TEST_F(CliTest, LsShowsANewlineInANameEscaped) {
   EXPECT_FALSE(HasLine(o.out, "sub/hardlink2")) << "not recursive without -R";
 }
 
+// A path and a tag that are not UTF-8 (a Latin-1 folder name): proto3
+// refused to parse them as string fields, so the server failed every call of
+// the backup (its command line is in Hello), and a record holding them made
+// the whole listing fail.
+TEST_F(CliTest, APathAndATagThatAreNotUtf8AreBackedUpAndListed) {
+  const std::string latin1 = tmp_ / "caf\xe9";
+  ASSERT_EQ(mkdir(latin1.c_str(), 0755), 0);
+  testing::WriteFile(latin1 + "/f", "hi");
+  Output backup = Coffer({"backup", "--group", "host/latin1", "--tag", "t\xe9", latin1});
+  ASSERT_EQ(backup.code, 0) << backup.all();
+  Output list = Coffer({"snapshots"});
+  EXPECT_EQ(list.code, 0) << list.all();
+  EXPECT_NE(list.out.find("host/latin1"), std::string::npos) << list.out;
+  Output cat = Coffer({"cat", "host/latin1/latest", InSnapshot(latin1) + "/f"});
+  EXPECT_EQ(cat.code, 0) << cat.all();
+  EXPECT_EQ(cat.out, "hi");
+}
+
 TEST_F(CliTest, LsLongShowsModesSizesAndLinkTargets) {
   Output o = Coffer({"ls", "-l", snapshot_, src_});
   ASSERT_EQ(o.code, 0) << o.all();

@@ -123,6 +123,17 @@ TEST_F(ExitCodesTest, BadValuesExitWith2) {
   EXPECT_EQ(mode.code, 2) << mode.all();
 }
 
+// Numbers too large for their type are refused, not wrapped around: 2^64 +
+// 256 bytes was read as a minimum chunk size of 256, and a lock wait of 10^20
+// seconds overflowed into a negative one.
+TEST_F(ExitCodesTest, NumbersTooLargeExitWith2) {
+  Output chunks = CofferRaw(
+      {"-r", tmp_ / "other", "init", "--chunk-size", "18446744073709551872,1M,4M"}, PassEnv());
+  EXPECT_EQ(chunks.code, 2) << chunks.all();
+  Output wait = Coffer({"--lock-wait", "100000000000000000000", "snapshots"});
+  EXPECT_EQ(wait.code, 2) << wait.all();
+}
+
 TEST_F(ExitCodesTest, InitChunkSizeOutsideTheRulesExitsWith2) {
   for (std::string bad : {"4K,2K,8K", "1K,3K,8K", "1K,4K,16M", "1K,4K", "1K,4K,8K,16K", "1K,x,8K"}) {
     Output o = CofferRaw({"-r", tmp_ / "other", "init", "--chunk-size", bad}, PassEnv());

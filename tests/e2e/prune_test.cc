@@ -94,9 +94,9 @@ TEST_F(PruneTest, PruneRemovesExactlyWhatTheJsonPlanRemoves) {
     EXPECT_EQ(name, d["group"].get<std::string>() + "/" + d["time"].get<std::string>());
     EXPECT_EQ(d["id"].get<std::string>().size(), 64u) << d;
     if (d["keep"].get<bool>()) kept.insert(name);
-    if (name == Name(elsa_, "2018-11-15T11:59:15Z")) EXPECT_EQ(d["reason"], "yearly");
-    if (name == Name(elsa_, "2019-12-04T11:59:15Z")) EXPECT_EQ(d["reason"], "last");
-    if (!d["keep"].get<bool>()) EXPECT_EQ(d["reason"], "") << d;
+    if (name == Name(elsa_, "2018-11-15T11:59:15Z")) { EXPECT_EQ(d["reason"], "yearly"); }
+    if (name == Name(elsa_, "2019-12-04T11:59:15Z")) { EXPECT_EQ(d["reason"], "last"); }
+    if (!d["keep"].get<bool>()) { EXPECT_EQ(d["reason"], "") << d; }
   }
   EXPECT_EQ(kept, expect_kept);
 

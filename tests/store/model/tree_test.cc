@@ -47,6 +47,31 @@ TEST(TreeTest, FindsEveryEntryByBinarySearch) {
   EXPECT_EQ(FindEntry(pb::Tree(), "x"), nullptr);
 }
 
+// Names, paths and tags are any bytes: as proto3 string fields, text that
+// is not UTF-8 encoded but did not decode.
+TEST(TreeTest, TextThatIsNotUtf8DecodesAsItWasEncoded) {
+  pb::Tree tree;
+  pb::Entry* e = tree.add_entries();
+  e->set_name("caf\xe9");
+  e->set_user("\xe9ric");
+  e->set_group("gr\xfcppe");
+  pb::Tree tree_back;
+  ASSERT_TRUE(Decode(Encode(tree), &tree_back, "tree").ok());
+  EXPECT_EQ(tree_back.entries(0).user(), "\xe9ric");
+  EXPECT_EQ(tree_back.entries(0).group(), "gr\xfcppe");
+  pb::Snapshot record;
+  record.set_group("host/a");
+  record.add_paths("tmp/caf\xe9");
+  record.add_tags("\xff");
+  record.set_hostname("h\xf4te");
+  record.set_username("\xe9ric");
+  pb::Snapshot record_back;
+  ASSERT_TRUE(Decode(Encode(record), &record_back, "snapshot").ok());
+  EXPECT_EQ(record_back.paths(0), "tmp/caf\xe9");
+  EXPECT_EQ(record_back.tags(0), "\xff");
+  EXPECT_EQ(record_back.hostname(), "h\xf4te");
+}
+
 TEST(TreeTest, GarbageDoesNotDecode) {
   Bytes garbage = {0xff, 0xff, 0xff, 0xff, 0x0f};
   pb::Tree tree;

@@ -62,5 +62,14 @@ TEST(SnapshotKeyTest, AValueShorterThanAnIdDecodesAsAnEmptyRecordUnderItsName) {
   EXPECT_TRUE(decoded->sealed.empty());
 }
 
+// A key whose group holds a NUL byte would be listed with another group
+// ("a\0b" under the prefix of "a"): the store never writes one, so it is damage.
+TEST(SnapshotKeyTest, DecodeRejectsAGroupWithANulByte) {
+  std::string key = SnapshotKey("host/a", 5);
+  key.insert(6, std::string("\0b", 2));  // group "host/a\0b"
+  auto decoded = DecodeSnapshot(key, SnapshotValue(testing::TestId(1), {}));
+  EXPECT_EQ(decoded.status().code(), Code::kCorruption);
+}
+
 }  // namespace
 }  // namespace coffer

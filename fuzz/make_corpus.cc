@@ -1,0 +1,384 @@
+// Writes the seed corpora of the fuzz targets: real objects made by Coffer's
+// own code under the fixed key (fuzz_util.h), in each target's input format.
+//
+//   fuzz_make_corpus DIR        writes DIR/TARGET/NAME (fuzz/corpus in the tree)
+//   fuzz_make_corpus --new-key  prints a new wrapped key for fuzz_util.cc
+//
+// Sealing draws random nonces, so each run writes other bytes; the seeds
+// committed are one run's.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "fuzz/fuzz_util.h"
+#include "store/crypto/padding.h"
+#include "store/crypto/zstd_codec.h"
+#include "store/model/tree.h"
+#include "store/objects/snapshot_key.h"
+#include "store/service/limits.h"
+#include "store/service/service.pb.h"
+
+using namespace coffer;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path g_dir;
+
+void Write(const std::string& target, const std::string& name, ByteView bytes) {
+  fs::create_directories(g_dir / target);
+  std::ofstream out(g_dir / target / name, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) fuzz::Fail("cannot write " + (g_dir / target / name).string());
+}
+void Write(const std::string& target, const std::string& name, std::string_view text) {
+  Write(target, name, AsBytes(text));
+}
+
+std::string IdBytes(const ObjectId& id) { return std::string(AsChars(id.view())); }
+
+// A directory with one of each kind of entry.
+pb::Tree KitchenSink() {
+  pb::Tree tree;
+  pb::Entry* dir = tree.add_entries();
+  dir->set_name("dir");
+  dir->set_type(pb::Entry::DIRECTORY);
+  dir->set_mode(0755);
+  dir->set_subtree_id(std::string(32, '\x07'));
+  pb::Entry* file = tree.add_entries();
+  file->set_name("file.txt");
+  file->set_mode(04755);
+  file->set_uid(1000);
+  file->set_user("alice");
+  file->set_mtime_ns(1'795'485'600'123'456'789);
+  file->set_size(3 << 20);
+  pb::Extent* e = file->add_extents();
+  e->set_chunk_id(std::string(32, '\x11'));
+  e->set_size(1 << 20);
+  file->add_extents()->set_size(1 << 20);  // a hole
+  e = file->add_extents();
+  e->set_chunk_id(std::string(32, '\x12'));
+  e->set_size(1 << 20);
+  pb::Xattr* x = file->add_xattrs();
+  x->set_name("user.comment");
+  x->set_value("kept");
+  file->set_nlink(2);
+  file->set_inode(42);
+  pb::Entry* link = tree.add_entries();
+  link->set_name("link");
+  link->set_type(pb::Entry::SYMLINK);
+  link->set_symlink_target("file.txt");
+  pb::Entry* dev = tree.add_entries();
+  dev->set_name("null");
+  dev->set_type(pb::Entry::CHAR_DEVICE);
+  dev->set_rdev(0x103);
+  return tree;
+}
+
+pb::Tree Named(std::initializer_list<const char*> names) {
+  pb::Tree tree;
+  for (const char* n : names) tree.add_entries()->set_name(n);
+  return tree;
+}
+
+// Tree part ids: first byte = the record that holds the part.
+std::string PartId(uint8_t record) {
+  std::string id(32, '\x5a');
+  id[0] = static_cast<char>(record);
+  return id;
+}
+
+void SealedObjects() {
+  const Bytes text = [] {
+    std::string s;
+    for (int i = 0; i < 40; ++i) s += "Coffer keeps this safe. ";
+    return Bytes(s.begin(), s.end());
+  }();
+  const Bytes tree = model::Encode(KitchenSink());
+  const Bytes random = [] {
+    Bytes b(300);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(i * 131 + (i >> 3) * 7);
+    return b;
+  }();
+  int n = 0;
+  auto add = [&](uint8_t mode, const ObjectId& id, ByteView bytes) {
+    Bytes input{mode};
+    input.insert(input.end(), id.bytes.begin(), id.bytes.end());
+    input.insert(input.end(), bytes.begin(), bytes.end());
+    char name[32];
+    std::snprintf(name, sizeof name, "seed-%02d", n++);
+    Write("sealed_object", name, input);
+  };
+  for (uint8_t kind = 0; kind < 4; ++kind) {
+    const ByteView plain = kind == 1 ? ByteView(tree) : kind == 0 ? ByteView(random) : ByteView(text);
+    for (int what = 0; what < 2; ++what) {
+      const crypto::Sealer& sealer = what == 0 ? fuzz::FixedSealer() : fuzz::PlainSealer();
+      const ObjectId id = sealer.IdOf(plain);
+      Result<Bytes> sealed = sealer.Seal(static_cast<ObjectKind>(kind + 1), id, plain);
+      if (!sealed.ok()) fuzz::Fail(sealed.status().message());
+      add(static_cast<uint8_t>(kind | what << 2), id, *sealed);
+    }
+  }
+  // Padded payloads, a zstd frame and raw bytes.
+  for (bool compressed : {true, false}) {
+    Bytes payload(text.size());
+    size_t n_payload = text.size();
+    if (compressed) {
+      auto size = crypto::ZstdCompress(text, 3, payload);
+      if (!size) fuzz::Fail("text does not compress");
+      n_payload = *size;
+    } else {
+      payload = text;
+    }
+    Bytes padded(crypto::PaddedSize(n_payload));
+    std::copy_n(payload.begin(), n_payload, padded.begin());
+    crypto::Pad(padded, n_payload);
+    const ObjectId id = fuzz::FixedSealer().IdOf(text);
+    add(static_cast<uint8_t>(1 | 2 << 2 | (compressed ? 0x20 : 0) | 0x10), id, padded);
+  }
+  add(static_cast<uint8_t>(1 | 3 << 2), ObjectId(), tree);
+  add(static_cast<uint8_t>(0 | 3 << 2 | 0x20), ObjectId(), text);
+}
+
+void Trees() {
+  auto write = [](const char* name, std::initializer_list<Bytes> records) {
+    Bytes input;
+    for (const Bytes& r : records) fuzz::AppendRecord(input, r);
+    Write("tree", name, input);
+  };
+  write("plain", {model::Encode(KitchenSink())});
+  // A directory split in two parts (records 1 and 2).
+  pb::Tree index;
+  pb::TreePart* p = index.add_parts();
+  p->set_tree_id(PartId(1));
+  p->set_first_name("a");
+  p->set_entries(2);
+  p = index.add_parts();
+  p->set_tree_id(PartId(2));
+  p->set_first_name("m");
+  p->set_entries(3);
+  write("split-directory", {model::Encode(index), model::Encode(Named({"a", "b"})),
+                            model::Encode(Named({"m", "n", "z"}))});
+  // A file whose extents are in two parts (records 1 and 2).
+  pb::Tree holder;
+  pb::Entry* file = holder.add_entries();
+  file->set_name("disk.img");
+  file->set_size(5 << 20);
+  for (uint8_t k : {1, 2}) {
+    pb::ExtentPart* ref = file->add_extent_parts();
+    ref->set_tree_id(PartId(k));
+    ref->set_size(k == 1 ? 2 << 20 : 3 << 20);
+  }
+  auto part = [](int extents) {
+    pb::Tree t;
+    pb::Entry* e = t.add_entries();
+    for (int i = 0; i < extents; ++i) {
+      pb::Extent* x = e->add_extents();
+      x->set_chunk_id(std::string(32, static_cast<char>(0x20 + i)));
+      x->set_size(1 << 20);
+    }
+    return t;
+  };
+  write("extent-parts", {model::Encode(holder), model::Encode(part(2)), model::Encode(part(3))});
+}
+
+pb::Snapshot Record(const std::string& group, int64_t seconds) {
+  pb::Snapshot r;
+  r.set_version(1);
+  r.set_group(group);
+  r.set_time_ns(seconds * 1'000'000'000);
+  r.set_root_tree_id(std::string(32, '\x33'));
+  r.add_paths("etc");
+  r.add_tags("daily");
+  r.set_hostname("web1");
+  r.set_username("root");
+  r.mutable_stats()->set_files_new(12);
+  r.mutable_stats()->set_bytes_added(4096);
+  return r;
+}
+
+void SnapshotRecords() {
+  pb::SnapshotNote note;
+  note.mutable_last_verify()->set_time_ns(1'795'489'200'000'000'000);
+  note.mutable_last_verify()->set_ok(true);
+  note.mutable_last_verify()->set_objects_checked(5);
+  const Bytes note_bytes = model::Encode(note);
+  for (uint8_t mode : {0, 1, 2, 3, 6}) {
+    const bool plain = mode & 2;
+    const crypto::Sealer& sealer = (mode & 1) ? fuzz::PlainSealer() : fuzz::FixedSealer();
+    Bytes input{mode};
+    int i = 0;
+    for (auto [group, seconds] : {std::pair<const char*, int64_t>{"host/web1", 1'795'485'600},
+                                  {"host/web1", 1'795'489'200},
+                                  {"ct/101", 1'795'485'600}}) {
+      const Bytes record = model::Encode(Record(group, seconds));
+      const ObjectId id = sealer.IdOf(record);
+      const std::string key = SnapshotKey(group, seconds * 1'000'000'000);
+      Bytes value;
+      Bytes sealed_note;
+      if (plain) {
+        value = SnapshotValue(id, record);
+        if (i == 0) sealed_note = note_bytes;
+      } else {
+        value = SnapshotValue(id, *sealer.Seal(ObjectKind::kSnapshot, id, record));
+        if (i == 0) sealed_note = *sealer.Seal(ObjectKind::kSnapshotNote, id, note_bytes);
+      }
+      fuzz::AppendRecord(input, AsBytes(key));
+      fuzz::AppendRecord(input, value);
+      fuzz::AppendRecord(input, sealed_note);
+      ++i;
+    }
+    Write("snapshot_record", "seed-mode" + std::to_string(mode), input);
+  }
+}
+
+void RepoConfigs() {
+  for (bool encrypted : {true, false}) {
+    pb::RepoConfig config;
+    config.set_format_version(1);
+    config.set_encrypted(encrypted);
+    config.set_chunk_min_size(256 << 10);
+    config.set_chunk_avg_size(1 << 20);
+    config.set_chunk_max_size(4 << 20);
+    config.set_zstd_level(3);
+    config.set_repository_id(std::string(32, '\x42'));
+    // Mode: the key's checksum and the config's code as stored (0), or
+    // written by the target (1 | 2); unencrypted ones allowed (4).
+    auto write = [&](const char* name, uint8_t mode) {
+      Bytes input{mode};
+      const Bytes bytes = model::Encode(config);
+      fuzz::AppendRecord(input, bytes);
+      fuzz::AppendRecord(input, encrypted ? fuzz::FixedWrappedKey() : ByteView());
+      fuzz::AppendRecord(input, encrypted ? fuzz::FixedKeys().ConfigMac(bytes) : Bytes());
+      Write("repo_config", name, input);
+    };
+    write(encrypted ? "encrypted" : "unencrypted", encrypted ? 0 : 4);
+    config.set_chunk_min_size(64);
+    config.set_chunk_avg_size(128);
+    config.set_chunk_max_size(256);
+    write(encrypted ? "encrypted-small-chunks" : "unencrypted-small-chunks", encrypted ? 3 : 4);
+  }
+}
+
+void Texts() {
+  int n = 0;
+  for (const char* text : {"host/web1/2026-11-24T02:00:00Z", "host/web1/latest", "ct/101/latest",
+                           "vm/100/2026-11-24 02:00:00+01:00", "host/a.b-c_d/2026-11-24",
+                           "0123abcd", "2026-11-24T02:00:00-05:30", "1970-01-01T00:00:00Z"}) {
+    Write("snapshot_name", "seed-" + std::to_string(n++), std::string_view(text));
+  }
+  n = 0;
+  for (const char* text : {"64M", "1G", "512K", "4096", "30s", "5m", "1h30m", "2d", "1.5h", "0"}) {
+    Write("cli_values", "seed-" + std::to_string(n++), std::string_view(text));
+  }
+}
+
+void ServerRequests() {
+  using namespace coffer::service;
+  const ObjectId id = fuzz::FixedSealer().IdOf(AsBytes(std::string_view("chunk")));
+  const std::string id_bytes = IdBytes(id);
+  const Bytes sealed = *fuzz::FixedSealer().Seal(ObjectKind::kChunk, id, AsBytes(std::string_view("chunk")));
+  auto ref = [&](SnapshotRefMsg* r) {
+    r->set_group("host/web1");
+    r->set_time_ns(1'795'485'600'000'000'000);
+    r->set_id(id_bytes);
+  };
+  auto write = [](int method, const google::protobuf::MessageLite& req) {
+    Bytes input{static_cast<uint8_t>(method)};
+    const Bytes body = model::Encode(req);
+    input.insert(input.end(), body.begin(), body.end());
+    Write("server_request", "method-" + std::to_string(method), input);
+  };
+  HelloRequest hello;
+  hello.set_client("fuzz");
+  hello.add_writers(1);
+  write(0, hello);
+  GetMetaRequest get_meta;
+  get_meta.set_key("config");
+  write(1, get_meta);
+  PutMetaRequest put_meta;
+  put_meta.set_key("snapshot-note/x");
+  put_meta.set_value("v");
+  write(2, put_meta);
+  ContainsRequest contains;
+  contains.set_kind(1);
+  contains.set_ids(id_bytes + id_bytes);
+  write(3, contains);
+  PutObjectsRequest put;
+  SealedObject* object = put.add_objects();
+  object->set_kind(1);
+  object->set_id(id_bytes);
+  object->set_sealed(std::string(AsChars(sealed)));
+  write(4, put);
+  GetRequest get;
+  get.set_kind(1);
+  get.set_id(id_bytes);
+  write(5, get);
+  GetObjectsRequest get_objects;
+  get_objects.set_kind(1);
+  get_objects.set_ids(id_bytes + std::string(32, '\0'));
+  write(6, get_objects);
+  CommitSnapshotRequest commit;
+  ref(commit.mutable_ref());
+  commit.set_sealed_record(std::string(AsChars(sealed)));
+  write(7, commit);
+  ListSnapshotsRequest list;
+  list.set_group("host/web1");
+  write(8, list);
+  DeleteSnapshotRequest del;
+  ref(del.mutable_ref());
+  write(9, del);
+  SetSnapshotProtectedRequest protect;
+  ref(protect.mutable_ref());
+  protect.set_is_protected(true);
+  write(10, protect);
+  SetSnapshotNoteRequest note;
+  ref(note.mutable_ref());
+  note.set_sealed_note("note");
+  write(11, note);
+  BeginWriteRequest begin;
+  ref(begin.mutable_parent());
+  write(12, begin);
+  EndWriteRequest end;
+  end.set_writer(1);
+  write(13, end);
+  write(14, BeginGcRequest());
+  AddGcMarksRequest marks;
+  marks.set_gc_id(1);
+  marks.set_prefixes(id_bytes.substr(0, 16));
+  write(15, marks);
+  FinishGcRequest finish;
+  finish.set_gc_id(1);
+  write(16, finish);
+  AbortGcRequest abort;
+  abort.set_gc_id(1);
+  write(17, abort);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--new-key") {
+    crypto::KeySet keys = crypto::KeySet::Generate();
+    Result<Bytes> wrapped = keys.Wrap(fuzz::kFixedPassphrase, crypto::KdfParams::Minimum());
+    if (!wrapped.ok()) fuzz::Fail(wrapped.status().message());
+    for (size_t i = 0; i < wrapped->size(); ++i) {
+      std::printf("0x%02x,%s", (*wrapped)[i], i % 12 == 11 ? "\n" : " ");
+    }
+    std::printf("\n");
+    return 0;
+  }
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_make_corpus DIR | --new-key\n");
+    return 2;
+  }
+  g_dir = argv[1];
+  SealedObjects();
+  Trees();
+  SnapshotRecords();
+  RepoConfigs();
+  Texts();
+  ServerRequests();
+  return 0;
+}
