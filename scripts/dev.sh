@@ -7,7 +7,8 @@
 #   scripts/dev.sh fuzz [SECONDS [TARGET...]]
 #                          deps + the libFuzzer targets (clang) into build-fuzz/, each run
 #                          SECONDS (default 5) on its seeds; new inputs go to build-fuzz/corpus/
-#   scripts/dev.sh ci      test, then asan, then fuzz: what CI runs (.ci/run)
+#   scripts/dev.sh campaigns  the kill and I/O-fault campaigns, short (scripts/campaign)
+#   scripts/dev.sh ci      test, campaigns, asan, then fuzz: what CI runs (.ci/run)
 #   scripts/dev.sh demo    deps + build + a backup, listing and restore of a sample tree
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  attr acl util-linux man-db groff-base openssl
+  attr acl util-linux man-db groff-base openssl python3
 )
 # The fuzz targets: clang with libFuzzer and its sanitizer runtimes, and
 # llvm-symbolizer for readable reports. Without them `fuzz` is skipped.
@@ -129,6 +130,13 @@ fuzz() {
   timed fuzz_run "$@"
 }
 
+# The kill and I/O-fault campaigns (scripts/campaign) in their short form;
+# the full form (200 kills, 100 faults) is run by hand.
+campaigns() {
+  scripts/campaign kill --rounds "${KILL_ROUNDS:-12}" --coffer "$BUILD_DIR/tools/coffer"
+  scripts/campaign fault --rounds "${FAULT_ROUNDS:-12}" --coffer "$BUILD_DIR/tools/coffer"
+}
+
 demo() {
   local work coffer=$PWD/$BUILD_DIR/tools/coffer
   work=$(mktemp -d)
@@ -151,7 +159,8 @@ case "${1:-}" in
   test) deps; timed build; timed run_tests ;;
   asan) deps; timed asan_build; timed asan_tests ;;
   fuzz) shift; deps; fuzz "$@" ;;
-  ci) deps; timed build; timed run_tests; timed asan_build; timed asan_tests; fuzz 5 ;;
+  campaigns) deps; campaigns ;;
+  ci) deps; timed build; timed run_tests; timed campaigns; timed asan_build; timed asan_tests; fuzz 5 ;;
   demo) deps; build; demo ;;
   *) echo "usage: scripts/dev.sh deps|build|test|asan|fuzz [SECONDS [TARGET...]]|ci|demo" >&2; exit 2 ;;
 esac
