@@ -116,13 +116,20 @@ Status CheckLocalRepository(const std::string& dir) {
   return Status::Ok();
 }
 
+namespace {
+
+// The repository at `dir` to this process alone: its marker checked, its lock held.
+Result<RepoLock> LockRepository(const std::string& dir, const LocalOpenOptions& options) {
+  COFFER_RETURN_IF_ERROR(CheckLocalRepository(dir));
+  return RepoLock::Acquire(RepoLayout(dir).lock(), options.lock_wait, options.holder_description);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const std::string& dir,
                                                     const LocalOpenOptions& options) {
-  COFFER_RETURN_IF_ERROR(CheckLocalRepository(dir));
+  COFFER_ASSIGN_OR_RETURN(RepoLock lock, LockRepository(dir, options));
   RepoLayout layout(dir);
-  COFFER_ASSIGN_OR_RETURN(RepoLock lock,
-                          RepoLock::Acquire(layout.lock(), options.lock_wait,
-                                            options.holder_description));
   COFFER_ASSIGN_OR_RETURN(auto store, LocalObjectStore::Open(layout.db()));
   return std::unique_ptr<ObjectStore>(std::make_unique<LockedStore>(std::move(lock), std::move(store)));
 }
@@ -148,11 +155,8 @@ Result<std::unique_ptr<Repository>> OpenLocalRepository(const std::string& dir,
 
 Result<LocalRepairResult> RepairLocalRepository(const std::string& dir,
                                                 const LocalOpenOptions& options) {
-  COFFER_RETURN_IF_ERROR(CheckLocalRepository(dir));
+  COFFER_ASSIGN_OR_RETURN(RepoLock lock, LockRepository(dir, options));
   RepoLayout layout(dir);
-  COFFER_ASSIGN_OR_RETURN(RepoLock lock,
-                          RepoLock::Acquire(layout.lock(), options.lock_wait,
-                                            options.holder_description));
   char stamp[32];
   const std::time_t now = std::time(nullptr);
   std::tm utc;
