@@ -257,13 +257,17 @@ void Walk::FlushBatch() {
   if (!batch_) return;
   std::shared_ptr<ReadBatch> batch = std::move(batch_);
   batch_.reset();
+  // The task lets go of the batch once it has run: the batch holds the
+  // task's future, whose shared state holds this function, so keeping the
+  // capture made a cycle that leaked every batch and its files' extents.
   batch->done = files_
-                    .Async([this, batch] {
+                    .Async([this, batch]() mutable {
                       FileReader reader(session_, repo_.chunker(), progress_);
                       for (ReadBatch::Job& job : batch->jobs) {
                         job.result = reader.Read(job.fd.get(), job.st);
                         job.fd.reset();
                       }
+                      batch.reset();
                     })
                     .share();
 }
