@@ -200,7 +200,9 @@ TEST_F(DamagedDatabaseTest, TruncatedManifestIsRefusedAtEveryLengthAndRepaired) 
     std::string outcome = OpenDamaged(
         [&](const std::string& dir) { fs::resize_file(dir + "/" + manifest_, size - cut); });
     ASSERT_TRUE(outcome == "refused" || outcome == "opened") << outcome;
-    if (outcome == "refused" && refused++ % 4 == 0) ASSERT_EQ(RepairAndCheck(), "");
+    if (outcome == "refused" && refused++ % 4 == 0) {
+      ASSERT_EQ(RepairAndCheck(), "");
+    }
   }
   EXPECT_GT(refused, 0);
 }
@@ -216,7 +218,9 @@ TEST_F(DamagedDatabaseTest, FlippedManifestBytesAreRefusedOrHarmless) {
       WriteFile(dir + "/" + manifest_, content);
     });
     ASSERT_TRUE(outcome == "refused" || outcome == "opened") << outcome;
-    if (outcome == "refused" && refused++ % 4 == 0) ASSERT_EQ(RepairAndCheck(), "");
+    if (outcome == "refused" && refused++ % 4 == 0) {
+      ASSERT_EQ(RepairAndCheck(), "");
+    }
   }
   EXPECT_GT(refused, 0);
 }
@@ -252,7 +256,9 @@ TEST_F(DamagedDatabaseTest, DamagedOptionsIsRefusedOrHarmlessAndRepaired) {
       WriteFile(dir + "/" + options, content);
     });
     ASSERT_TRUE(outcome == "refused" || outcome == "opened") << outcome;
-    if (outcome == "refused" && refused++ % 4 == 0) ASSERT_EQ(RepairAndCheck(), "");
+    if (outcome == "refused" && refused++ % 4 == 0) {
+      ASSERT_EQ(RepairAndCheck(), "");
+    }
   }
   for (uintmax_t keep : {uintmax_t{0}, size / 3, size / 2}) {
     SCOPED_TRACE(options + " cut to " + std::to_string(keep));
