@@ -8,7 +8,7 @@
 #                          deps + the libFuzzer targets (clang) into build-fuzz/, each run
 #                          SECONDS (default 5) on its seeds; new inputs go to build-fuzz/corpus/
 #   scripts/dev.sh campaigns  the kill and I/O-fault campaigns, short (scripts/campaign)
-#   scripts/dev.sh ci      test, campaigns, asan, then fuzz: what CI runs (.ci/run)
+#   scripts/dev.sh ci      test, campaigns, then fuzz: what CI runs (.ci/run)
 #   scripts/dev.sh demo    deps + build + a backup, listing and restore of a sample tree
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -160,7 +160,9 @@ case "${1:-}" in
   asan) deps; timed asan_build; timed asan_tests ;;
   fuzz) shift; deps; fuzz "$@" ;;
   campaigns) deps; campaigns ;;
-  ci) deps; timed build; timed run_tests; timed campaigns; timed asan_build; timed asan_tests; fuzz 5 ;;
+  # The ASan+UBSan suite (`asan`) is not in CI yet: it has not been run whole
+  # and timed here, and CI has 90 minutes on 2 cores for everything.
+  ci) deps; timed build; timed run_tests; timed campaigns; fuzz 5 ;;
   demo) deps; build; demo ;;
   *) echo "usage: scripts/dev.sh deps|build|test|asan|fuzz [SECONDS [TARGET...]]|ci|demo" >&2; exit 2 ;;
 esac

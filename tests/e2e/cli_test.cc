@@ -106,7 +106,7 @@ TEST_F(CliTest, APathAndATagThatAreNotUtf8AreBackedUpAndListed) {
   const std::string latin1 = tmp_ / "caf\xe9";
   ASSERT_EQ(mkdir(latin1.c_str(), 0755), 0);
   testing::WriteFile(latin1 + "/f", "hi");
-  Output backup = Coffer({"backup", "--group", "host/latin1", "--tag", "t\xe9", latin1});
+  Output backup = Coffer({"backup", latin1, "--group", "host/latin1", "--tag", "t\xe9"});
   ASSERT_EQ(backup.code, 0) << backup.all();
   Output list = Coffer({"snapshots"});
   EXPECT_EQ(list.code, 0) << list.all();
