@@ -113,6 +113,81 @@ Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store) {
   return index;
 }
 
+Status ExtentWriter::Add(pb::Extent extent) {
+  size_ += extent.size();
+  if (last_ && last_->chunk_id().empty() && extent.chunk_id().empty()) {
+    last_->set_size(last_->size() + extent.size());
+    return Status::Ok();
+  }
+  if (last_) COFFER_RETURN_IF_ERROR(Settle(std::move(*last_)));
+  last_ = std::move(extent);
+  return Status::Ok();
+}
+
+Status ExtentWriter::Settle(pb::Extent extent) {
+  current_.push_back(std::move(extent));
+  const size_t count = current_.size();
+  if (count >= kMaxInlineExtents ||
+      (count >= kMinPartExtents && (ExtentHash(current_.back()) & kExtentCutMask) == 0)) {
+    COFFER_RETURN_IF_ERROR(Cut());
+  }
+  if (!splitting_ && held_extents_ + current_.size() > kMaxInlineExtents) {
+    splitting_ = true;
+    for (auto& part : held_) COFFER_RETURN_IF_ERROR(StorePart(std::move(part)));
+    held_.clear();
+  }
+  return Status::Ok();
+}
+
+Status ExtentWriter::Cut() {
+  if (current_.empty()) return Status::Ok();
+  std::vector<pb::Extent> part;
+  part.swap(current_);
+  if (splitting_) return StorePart(std::move(part));
+  held_extents_ += part.size();
+  held_.push_back(std::move(part));
+  return Status::Ok();
+}
+
+Status ExtentWriter::StorePart(std::vector<pb::Extent> extents) {
+  pb::Tree part;
+  pb::Entry* holder = part.add_entries();
+  holder->set_type(pb::Entry::FILE);
+  holder->mutable_extents()->Reserve(static_cast<int>(extents.size()));
+  uint64_t size = 0;
+  for (pb::Extent& e : extents) {
+    size += e.size();
+    holder->add_extents()->Swap(&e);
+  }
+  COFFER_ASSIGN_OR_RETURN(ObjectId id, store_(part));
+  pb::ExtentPart& ref = parts_.emplace_back();
+  ref.set_tree_id(IdBytes(id));
+  ref.set_size(size);
+  return Status::Ok();
+}
+
+Status ExtentWriter::Finish(pb::Entry* entry) {
+  if (last_) {
+    COFFER_RETURN_IF_ERROR(Settle(std::move(*last_)));
+    last_.reset();
+  }
+  COFFER_RETURN_IF_ERROR(Cut());  // the last part ends with the last extent
+  entry->clear_extents();
+  entry->clear_extent_parts();
+  entry->set_size(size_);
+  if (splitting_) {
+    for (pb::ExtentPart& ref : parts_) entry->add_extent_parts()->Swap(&ref);
+  } else {
+    entry->mutable_extents()->Reserve(static_cast<int>(held_extents_));
+    for (auto& part : held_) {
+      for (pb::Extent& e : part) entry->add_extents()->Swap(&e);
+    }
+  }
+  held_.clear();
+  parts_.clear();
+  return Status::Ok();
+}
+
 Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTreeFn& read) {
   auto damaged = [&id](const std::string& what) {
     return Status::Corruption("tree " + id.short_hex() + " " + what);

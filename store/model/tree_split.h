@@ -55,6 +55,35 @@ bool FitsInOneObject(const pb::Tree& tree);
 // extents stored as parts either way.
 Result<pb::Tree> SplitTree(pb::Tree tree, const StoreTreeFn& store);
 
+// A file's extents built in order without holding them all (a disk image of
+// millions of extents): once more than kMaxInlineExtents have come, each part
+// is stored as soon as its cut is known. The parts and cuts are exactly those
+// SplitTree makes for the same extents, so an image imported this way and one
+// split after the fact deduplicate. Adjacent holes are merged as they come.
+class ExtentWriter {
+ public:
+  explicit ExtentWriter(StoreTreeFn store) : store_(std::move(store)) {}
+  Status Add(pb::Extent extent);
+  // Sets `entry`'s extents (few) or extent_parts (many) and its size.
+  Status Finish(pb::Entry* entry);
+
+ private:
+  // Appends `extent` to the current part and cuts it where CutExtents would.
+  Status Settle(pb::Extent extent);
+  Status Cut();
+  Status StorePart(std::vector<pb::Extent> extents);
+
+  StoreTreeFn store_;
+  // The last extent: a hole may still grow, and its size decides its cut.
+  std::optional<pb::Extent> last_;
+  std::vector<pb::Extent> current_;            // the part being filled
+  std::vector<std::vector<pb::Extent>> held_;  // cut, not stored: may yet be inline
+  size_t held_extents_ = 0;
+  bool splitting_ = false;  // more than kMaxInlineExtents have come
+  uint64_t size_ = 0;
+  std::vector<pb::ExtentPart> parts_;
+};
+
 // The whole directory of a tree read as stored: parts read through `read` and
 // joined, files' extent parts inlined. kCorruption, naming `id`, when the
 // parts do not fit together as SplitTree made them.

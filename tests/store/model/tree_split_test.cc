@@ -250,5 +250,47 @@ TEST(TreeSplitTest, AnExtentPartOfTheWrongSizeIsCorruption) {
   EXPECT_EQ(AssembleTree(ObjectId{}, *stored, objects.Read()).status().code(), Code::kCorruption);
 }
 
+// ExtentWriter must make exactly the parts SplitTree makes, on both sides of
+// the inline limit, so images imported in a stream dedupe with split files.
+TEST(ExtentWriterTest, StreamedExtentsGiveTheSameEntryAsSplitTree) {
+  for (int count : {0, 1, 1000, static_cast<int>(kMaxInlineExtents),
+                    static_cast<int>(kMaxInlineExtents) + 1, 30'000}) {
+    SCOPED_TRACE(count);
+    TreeObjects split_objects, streamed_objects;
+    pb::Tree tree;
+    *tree.add_entries() = FileEntry("disk.img", 7, count);
+    auto split = SplitTree(tree, split_objects.Store());
+    ASSERT_TRUE(split.ok());
+
+    ExtentWriter writer(streamed_objects.Store());
+    for (const pb::Extent& extent : tree.entries(0).extents()) ASSERT_TRUE(writer.Add(extent).ok());
+    pb::Entry streamed = tree.entries(0);
+    ASSERT_TRUE(writer.Finish(&streamed).ok());
+    EXPECT_EQ(streamed.SerializeAsString(), split->entries(0).SerializeAsString());
+    EXPECT_EQ(streamed_objects.Ids(), split_objects.Ids());
+  }
+}
+
+TEST(ExtentWriterTest, AdjacentHolesAreMergedIntoOne) {
+  TreeObjects objects;
+  ExtentWriter writer(objects.Store());
+  pb::Extent hole;
+  hole.set_size(65536);
+  pb::Extent data;
+  data.set_chunk_id(ChunkIdFor(1));
+  data.set_size(1000);
+  for (const pb::Extent* e : {&hole, &hole, &hole, &data, &hole, &hole}) {
+    ASSERT_TRUE(writer.Add(*e).ok());
+  }
+  pb::Entry entry;
+  ASSERT_TRUE(writer.Finish(&entry).ok());
+  ASSERT_EQ(entry.extents_size(), 3);
+  EXPECT_EQ(entry.extents(0).size(), 3 * 65536u);
+  EXPECT_TRUE(entry.extents(0).chunk_id().empty());
+  EXPECT_EQ(entry.extents(1).chunk_id(), ChunkIdFor(1));
+  EXPECT_EQ(entry.extents(2).size(), 2 * 65536u);
+  EXPECT_EQ(entry.size(), 5 * 65536u + 1000);
+}
+
 }  // namespace
 }  // namespace coffer::model
