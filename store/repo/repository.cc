@@ -248,10 +248,14 @@ Status Repository::Forget(const Snapshot& snapshot) {
 }
 
 Status Repository::RecordVerification(const Snapshot& snapshot, const pb::VerifyRecord& record) {
+  return UpdateNote(snapshot, [&record](pb::SnapshotNote& note) { *note.mutable_last_verify() = record; });
+}
+
+Status Repository::UpdateNote(const Snapshot& snapshot,
+                              const std::function<void(pb::SnapshotNote& note)>& change) {
   COFFER_RETURN_IF_ERROR(snapshot.CheckReadable());
-  // A damaged note is replaced by one holding this record alone.
-  pb::SnapshotNote note = snapshot.note;
-  *note.mutable_last_verify() = record;
+  pb::SnapshotNote note = snapshot.note;  // empty when it was damaged
+  change(note);
   // Sealed under the snapshot's id with its own kind: the store can neither
   // read the note nor move it to another snapshot unnoticed.
   COFFER_ASSIGN_OR_RETURN(Bytes sealed, sealer_->Seal(ObjectKind::kSnapshotNote, snapshot.ref.id,

@@ -128,6 +128,10 @@ class Repository {
   Status Forget(const Snapshot& snapshot);
   // Remembers the outcome of a verification in the snapshot's note.
   Status RecordVerification(const Snapshot& snapshot, const pb::VerifyRecord& record);
+  // Changes the snapshot's note with `change` and stores it; a damaged note
+  // is replaced by what `change` makes of an empty one.
+  Status UpdateNote(const Snapshot& snapshot,
+                    const std::function<void(pb::SnapshotNote& note)>& change);
 
   // The entry at `path` ("" or "/" is the root, a synthetic directory).
   // The snapshot's damage if it is damaged.
