@@ -90,6 +90,18 @@ OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name
   return out;
 }
 
+CLI::Option* AddRepeatableOption(CLI::App* cmd, const std::string& name, const std::string& value_name,
+                                 std::vector<std::string>& values, const std::string& description) {
+  // expected(1) alone keeps allow_extra_args from the vector default, which
+  // would still take the following words and split a "[a,b]" value; take_all
+  // keeps the values of every use instead of refusing a second one.
+  return cmd->add_option(name, values, description + " (repeatable)")
+      ->type_name(value_name)
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->take_all();
+}
+
 namespace {
 
 Result<std::string> ReadLine(int fd, std::string_view what) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -64,6 +65,16 @@ std::string HumanDuration(int64_t nanos);     // "6.2 s"
 std::string EscapeName(std::string_view name);
 // "drwxr-xr-x" from an entry's type and mode.
 std::string ModeString(const pb::Entry& entry);
+
+// Adds an option that may be given more than once and takes exactly one
+// value each time, as restic's and borg's do: `--exclude A DIR --exclude=B`
+// is two patterns and a path. CLI11's default for a vector takes every word
+// up to the next option, so an option before a positional argument
+// swallowed it. The value is never split: paths and patterns may hold
+// commas and brackets. The help shows VALUE_NAME and ends the description
+// with "(repeatable)", which tests/e2e/repeatable_option_test.cc relies on.
+CLI::Option* AddRepeatableOption(CLI::App* cmd, const std::string& name, const std::string& value_name,
+                                 std::vector<std::string>& values, const std::string& description);
 
 // Registration of each subcommand (tools/cmd_*.cc). Each sets a callback that
 // stores the command's exit code in `*exit_code`.

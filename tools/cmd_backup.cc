@@ -251,9 +251,10 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code) {
                   "Files and directories to back up (with --stdin-from-command: the command)");
   cmd->add_option("--group", args->group, "Backup group TYPE/NAME (default host/<hostname>)");
   cmd->add_option("--time", args->time, "Snapshot time, ISO 8601 (default now)");
-  cmd->add_option("--tag", args->tags, "Tag the snapshot (repeatable)");
-  cmd->add_option("--exclude", args->excludes, "Skip paths matching PATTERN (repeatable)");
-  cmd->add_option("--exclude-file", args->exclude_files, "Read exclude patterns from FILE (repeatable)");
+  AddRepeatableOption(cmd, "--tag", "TAG", args->tags, "Tag the snapshot");
+  AddRepeatableOption(cmd, "--exclude", "PATTERN", args->excludes, "Skip paths matching PATTERN");
+  AddRepeatableOption(cmd, "--exclude-file", "FILE", args->exclude_files,
+                      "Read exclude patterns from FILE, one a line");
   cmd->add_flag("-x,--one-file-system", args->one_file_system, "Do not cross filesystem boundaries");
   cmd->add_flag("--force", args->force, "Read every file again, even if unchanged");
   cmd->add_flag("--json", args->json, "Print the summary as JSON on stdout");

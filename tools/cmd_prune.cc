@@ -238,8 +238,7 @@ void AddSnapshotNames(CLI::App* cmd, std::vector<std::string>& names) {
 void RegisterPrune(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<PruneArgs>();
   CLI::App* cmd = app.add_subcommand("prune", "Remove the snapshots a keep policy does not keep");
-  cmd->add_option("--group", args->groups, "Only this group (repeatable; default: every group)")
-      ->type_name("GROUP");
+  AddRepeatableOption(cmd, "--group", "GROUP", args->groups, "Prune only GROUP, not every group");
   retention::KeepPolicy& p = args->policy;
   args->keep = {{"--keep-last", {}, &p.keep_last},       {"--keep-hourly", {}, &p.keep_hourly},
                 {"--keep-daily", {}, &p.keep_daily},     {"--keep-weekly", {}, &p.keep_weekly},

@@ -271,10 +271,9 @@ void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("--tls-key", args->tls_key, "Private key (PEM) of the --tls-cert certificate");
   cmd->add_option("--token-file", args->token_file,
                   "File holding the full-rights token clients of a tcp:// listener may send");
-  cmd->add_option("--append-only-token-file", args->append_only_token_files,
-                  "File holding a token that may only add and read snapshots, never forget, "
-                  "prune or gc (repeatable)")
-      ->type_name("FILE");
+  AddRepeatableOption(cmd, "--append-only-token-file", "FILE", args->append_only_token_files,
+                      "File holding a token that may only add and read snapshots, never forget, "
+                      "prune or gc");
   cmd->add_flag("--foreground", args->foreground, "Stay in the foreground");
   cmd->add_option("--ready-fd", args->ready_fd,
                   "Write one byte to file descriptor N once listening, or why not (used when coffer starts a server)");

@@ -241,9 +241,8 @@ void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<VerifyArgs>();
   CLI::App* cmd = app.add_subcommand(
       "verify", "Read back every object of the snapshots and check that it restores");
-  cmd->add_option("--snapshot", args->snapshots,
-                  "Verify this snapshot (GROUP/TIME, GROUP/latest or an id prefix; repeatable; "
-                  "default: all)");
+  AddRepeatableOption(cmd, "--snapshot", "SNAPSHOT", args->snapshots,
+                      "Verify only SNAPSHOT, not all: GROUP/TIME, GROUP/latest or an id prefix");
   cmd->add_option("--sample", args->sample,
                   "Check every tree but only PERCENT of the data chunks, chosen at random");
   cmd->add_option("--older-than", args->older_than,

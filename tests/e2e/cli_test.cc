@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -106,11 +107,18 @@ TEST_F(CliTest, APathAndATagThatAreNotUtf8AreBackedUpAndListed) {
   const std::string latin1 = tmp_ / "caf\xe9";
   ASSERT_EQ(mkdir(latin1.c_str(), 0755), 0);
   testing::WriteFile(latin1 + "/f", "hi");
-  Output backup = Coffer({"backup", latin1, "--group", "host/latin1", "--tag", "t\xe9"});
+  Output backup = Coffer({"backup", "--group", "host/latin1", "--tag", "t\xe9", latin1});
   ASSERT_EQ(backup.code, 0) << backup.all();
   Output list = Coffer({"snapshots"});
   EXPECT_EQ(list.code, 0) << list.all();
   EXPECT_NE(list.out.find("host/latin1"), std::string::npos) << list.out;
+  nlohmann::json listed = Snapshots();
+  auto latin1_snapshot = std::find_if(listed.begin(), listed.end(),
+                                      [](const auto& s) { return s["group"] == "host/latin1"; });
+  ASSERT_NE(latin1_snapshot, listed.end()) << listed.dump();
+  // The path after the tag is the path, not a second tag.
+  EXPECT_EQ((*latin1_snapshot)["tags"].size(), 1u) << latin1_snapshot->dump();
+  EXPECT_EQ((*latin1_snapshot)["paths"].size(), 1u) << latin1_snapshot->dump();
   Output cat = Coffer({"cat", "host/latin1/latest", InSnapshot(latin1) + "/f"});
   EXPECT_EQ(cat.code, 0) << cat.all();
   EXPECT_EQ(cat.out, "hi");
