@@ -80,11 +80,12 @@ std::string Hex16(uint16_t v) {
   return text;
 }
 
-// A name as messages show it: quoted, bytes that do not print as '?'.
+// A name as messages show it: quoted, bytes that do not print as '?', and
+// cut after 64 (a name may be 65534 bytes long).
 std::string Quoted(std::string_view name) {
   std::string out = "'";
-  for (char c : name) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out + "'";
+  for (char c : name.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out + (name.size() > 64 ? "'..." : "'");
 }
 
 // The blob buffer's records, by their offset in the buffer.
@@ -388,39 +389,37 @@ Result<bool> Reader::ReadExtent() {
   next_slot_ = 0;
   size_t blocks = 0;
   for (size_t i = 0; i < kSlotsPerExtent; ++i) {
-    const uint64_t slot_at = start + kSlotsAt + 8 * i;
     const uint64_t info = Be64(e + kSlotsAt + 8 * i);
+    // Messages are made only on the way out: this loop runs for every cluster.
+    auto slot_error = [&](const std::string& what) {
+      return CorruptAt(start + kSlotsAt + 8 * i, "slot " + std::to_string(i) + what);
+    };
     const uint8_t id = static_cast<uint8_t>(info >> 32);
-    const std::string which = "slot " + std::to_string(i);
     if (id == 0) {
       // Writers leave unused slots zero; anything else is not understood.
-      if (info != 0) return CorruptAt(slot_at, which + " has no device but is not zero");
+      if (info != 0) return slot_error(" has no device but is not zero");
       continue;
     }
-    if ((info >> 40 & 0xff) != 0) return CorruptAt(slot_at, which + " reserved byte is not 0");
-    const DeviceState* device = devices_[id].get();
+    if ((info >> 40 & 0xff) != 0) return slot_error(" reserved byte is not 0");
+    DeviceState* device = devices_[id].get();
     if (!device) {
-      return CorruptAt(slot_at, which + " names device " + std::to_string(id) +
-                                    ", which the header does not list");
+      return slot_error(" names device " + std::to_string(id) + ", which the header does not list");
     }
     const uint32_t index = static_cast<uint32_t>(info);
     const uint16_t mask = static_cast<uint16_t>(info >> 48);
     if (index >= device->clusters) {
-      return CorruptAt(slot_at, which + ": cluster " + std::to_string(index) +
-                                    " is past the end of " + device->Describe(id) + " (" +
-                                    std::to_string(device->clusters) + " clusters)");
+      return slot_error(": cluster " + std::to_string(index) + " is past the end of " +
+                        device->Describe(id) + " (" + std::to_string(device->clusters) +
+                        " clusters)");
     }
     const uint64_t left = device->size - uint64_t{index} * kClusterSize;
-    if (left < kClusterSize) {
-      const uint64_t blocks_inside = (left + kBlockSize - 1) / kBlockSize;
-      if (mask >> blocks_inside != 0) {
-        return CorruptAt(slot_at, which + ": mask " + Hex16(mask) +
-                                      " marks blocks past the end of " + device->Describe(id));
-      }
+    if (left < kClusterSize && mask >> ((left + kBlockSize - 1) / kBlockSize) != 0) {
+      return slot_error(": mask " + Hex16(mask) + " marks blocks past the end of " +
+                        device->Describe(id));
     }
-    if (!devices_[id]->MarkSeen(index)) {
-      return CorruptAt(slot_at, which + ": cluster " + std::to_string(index) + " of " +
-                                    device->Describe(id) + " appears twice");
+    if (!device->MarkSeen(index)) {
+      return slot_error(": cluster " + std::to_string(index) + " of " + device->Describe(id) +
+                        " appears twice");
     }
     slots_[slot_count_++] = {id, mask, index, blocks * kBlockSize};
     blocks += std::popcount(mask);
