@@ -21,10 +21,10 @@ JOBS=${JOBS:-$(nproc)}
 # Why each package is here: README.md, "Dependencies".
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  librocksdb-dev libsodium-dev libzstd-dev libfuse3-dev fuse3
+  librocksdb-dev libsodium-dev libzstd-dev libfuse3-dev fuse3 nettle-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libcli11-dev libfmt-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3
 )
 # The fuzz targets: clang with libFuzzer and its sanitizer runtimes, and
