@@ -1,0 +1,157 @@
+#include "store/ingest/vma_import.h"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "store/chunk/image_chunks.h"
+#include "store/ingest/image_builder.h"
+#include "store/repo/write_session.h"
+
+namespace coffer::ingest {
+namespace {
+
+static_assert(vma::kClusterSize == chunk::kImageChunkSize,
+              "a VMA cluster must be exactly one image chunk");
+
+constexpr uint32_t kFileMode = 0640;  // what /etc/pve gives a guest's config
+
+// A name from the archive is used as a file name in the snapshot.
+Status CheckFileName(const std::string& name, const std::string& what) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    return Status::Corruption(what + " '" + name + "' cannot be a file name");
+  }
+  return Status::Ok();
+}
+
+pb::Entry FileEntry(const std::string& name, int64_t time_ns) {
+  pb::Entry entry;
+  entry.set_name(name);
+  entry.set_type(pb::Entry::FILE);
+  entry.set_mode(kFileMode);
+  entry.set_user("root");
+  entry.set_group("root");
+  entry.set_mtime_ns(time_ns);
+  entry.set_ctime_ns(time_ns);
+  entry.set_nlink(1);
+  return entry;
+}
+
+}  // namespace
+
+std::string ImageFileName(std::string_view device_name) {
+  return std::string(device_name) + ".img";
+}
+
+VmaImporter::VmaImporter(Repository& repo, BackupOptions options, BackupProgress* progress)
+    : repo_(repo), options_(std::move(options)), progress_(progress ? progress : &own_progress_) {}
+
+Result<BackupResult> VmaImporter::Import(const vma::ReadFn& read, const std::string& source_name) {
+  const auto start = std::chrono::steady_clock::now();
+  auto in_source = [&source_name](const Status& status) {
+    return Status(status.code(), source_name + ": " + status.message());
+  };
+  vma::Reader reader(read);
+  auto header = reader.ReadHeader();
+  if (!header.ok()) return in_source(header.status());
+  const int64_t archive_time_ns = header->ctime * 1'000'000'000;
+
+  WriteSession session(repo_);
+  pb::Tree root;
+  std::set<std::string> names;
+  auto add_name = [&](const std::string& name, const std::string& what) -> Status {
+    COFFER_RETURN_IF_ERROR(CheckFileName(name, what));
+    if (!names.insert(name).second) {
+      return Status::Corruption(what + " '" + name + "' is in the archive twice");
+    }
+    return Status::Ok();
+  };
+
+  uint64_t config_bytes = 0;
+  for (const vma::Config& config : header->configs) {
+    if (Status s = add_name(config.name, "config"); !s.ok()) return in_source(s);
+    pb::Entry entry = FileEntry(config.name, archive_time_ns);
+    entry.set_size(config.data.size());
+    config_bytes += config.data.size();
+    if (!config.data.empty()) {
+      auto id = session.AddChunk(config.data);
+      if (!id.ok()) return id.status();
+      pb::Extent* extent = entry.add_extents();
+      extent->set_chunk_id(id->bytes.data(), id->bytes.size());
+      extent->set_size(config.data.size());
+    }
+    *root.add_entries() = std::move(entry);
+  }
+
+  struct Disk {
+    std::string file_name;
+    std::unique_ptr<ImageBuilder> image;
+  };
+  std::map<uint8_t, Disk> disks;
+  for (const vma::Device& device : header->devices) {
+    Disk disk{ImageFileName(device.name), nullptr};
+    if (Status s = add_name(disk.file_name, "device"); !s.ok()) return in_source(s);
+    COFFER_ASSIGN_OR_RETURN(disk.image,
+                            ImageBuilder::Create(session, device.size, ImageBuilder::Order::kAny));
+    disks.emplace(device.id, std::move(disk));
+  }
+
+  uint64_t bytes_read = 0;
+  progress_->set_current(source_name);
+  while (true) {
+    auto next = reader.Next();
+    if (!next.ok()) return in_source(next.status());
+    if (!next->has_value()) break;
+    const vma::Cluster& cluster = **next;
+    auto disk = disks.find(cluster.device_id);
+    if (disk == disks.end()) {  // the reader checks this; never trust one layer alone
+      return in_source(Status::Corruption("a cluster of unknown device " +
+                                          std::to_string(cluster.device_id)));
+    }
+    ImageBuilder& image = *disk->second.image;
+    const uint64_t length = chunk::ImageChunkLength(image.size(), cluster.index);
+    bytes_read += length;
+    progress_->bytes_read += length;
+    if (cluster.mask == 0) continue;  // all zero: stays a hole
+    if (Status s = image.Put(cluster.index, cluster.data.first(length)); !s.ok()) {
+      return s.code() == Code::kInvalidArgument ? in_source(Status::Corruption(s.message())) : s;
+    }
+  }
+
+  uint64_t bytes_total = config_bytes;
+  for (auto& [id, disk] : disks) {
+    pb::Entry entry = FileEntry(disk.file_name, archive_time_ns);
+    COFFER_RETURN_IF_ERROR(disk.image->Finish(&entry));
+    bytes_total += entry.size();
+    *root.add_entries() = std::move(entry);
+    ++progress_->files;
+  }
+  std::sort(root.mutable_entries()->begin(), root.mutable_entries()->end(),
+            [](const pb::Entry& a, const pb::Entry& b) { return a.name() < b.name(); });
+  COFFER_ASSIGN_OR_RETURN(ObjectId root_id, session.AddTree(root));
+
+  pb::Snapshot record;
+  record.set_version(1);
+  record.set_group(options_.group);
+  record.set_time_ns(options_.time_ns);
+  record.set_root_tree_id(root_id.bytes.data(), root_id.bytes.size());
+  record.add_paths(source_name);
+  for (const auto& tag : options_.tags) record.add_tags(tag);
+  record.set_hostname(options_.hostname);
+  record.set_username(options_.username);
+  COFFER_RETURN_IF_ERROR(session.Flush());
+  pb::SnapshotStats& stats = *record.mutable_stats();
+  stats.set_files_new(static_cast<uint64_t>(root.entries_size()));
+  stats.set_files_total(static_cast<uint64_t>(root.entries_size()));
+  stats.set_bytes_read(bytes_read);
+  stats.set_bytes_total(bytes_total);
+  stats.set_bytes_added(session.stats().bytes_added);
+  stats.set_chunks_added(session.stats().chunks_added);
+  stats.set_duration_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+  COFFER_ASSIGN_OR_RETURN(Snapshot committed, session.Commit(record));
+  return BackupResult{std::move(committed), {}};
+}
+
+}  // namespace coffer::ingest
