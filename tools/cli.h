@@ -80,7 +80,9 @@ CLI::Option* AddRepeatableOption(CLI::App* cmd, const std::string& name, const s
 // stores the command's exit code in `*exit_code`.
 void RegisterInit(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterImport(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterSnapshots(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterInfo(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterLs(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);

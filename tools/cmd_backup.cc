@@ -1,6 +1,5 @@
 // coffer backup: store a new snapshot of files, directories or a stream.
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "store/model/snapshot_name.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/new_snapshot.h"
 #include "tools/progress.h"
 
 namespace coffer::tools {
@@ -37,48 +37,6 @@ struct BackupArgs {
   std::string stdin_name = "stdin";
   bool stdin_from_command = false;
 };
-
-std::string ShortHostname() {
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  std::string name = buf;
-  name = name.substr(0, name.find('.'));
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '-';
-  }
-  return name.empty() ? "localhost" : name;
-}
-
-std::string UserName() {
-  struct passwd* pw = getpwuid(getuid());
-  return pw ? pw->pw_name : std::to_string(getuid());
-}
-
-// The snapshot time: --time as given (it must be free), or now, moved to the
-// next free second if the group already has a snapshot at this one.
-Result<int64_t> ChooseTime(Repository& repo, const std::string& group, const std::string& text) {
-  COFFER_ASSIGN_OR_RETURN(auto existing, repo.ListSnapshots(group));
-  auto taken = [&](int64_t t) {
-    for (const auto& s : existing) {
-      if (s.ref.time_ns == t) return true;
-    }
-    return false;
-  };
-  if (!text.empty()) {
-    COFFER_ASSIGN_OR_RETURN(int64_t t, model::ParseTime(text));
-    if (taken(t)) {
-      return Status::AlreadyExists(fmt::format("{} already has a snapshot at {}", group,
-                                               model::FormatTime(t)));
-    }
-    return t;
-  }
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count() *
-                model::kNanosPerSecond;
-  while (taken(now)) now += model::kNanosPerSecond;
-  return now;
-}
 
 // Runs `argv` with its stdout on a pipe; the read end is returned.
 struct Producer {

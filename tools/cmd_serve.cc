@@ -99,7 +99,8 @@ void RequestShutdown(int) {
 }
 
 // Detaches into the background; the parent returns once the child says it
-// listens (a byte on the pipe) or has failed (end of file, exit code 1).
+// listens (a byte on the pipe) or has failed: 'e' and the status code (the
+// child has printed the message), or end of file (exit code 1).
 // Forks before the database is opened: RocksDB's threads do not survive fork.
 bool Daemonize(int* ready_fd, int* parent_exit) {
   int fds[2];
@@ -119,7 +120,14 @@ bool Daemonize(int* ready_fd, int* parent_exit) {
     do {
       n = read(fds[0], &byte, 1);
     } while (n < 0 && errno == EINTR);
-    *parent_exit = n == 1 ? kExitOk : kExitError;
+    if (n == 1 && byte == 'e') {
+      char code = 0;
+      *parent_exit = read(fds[0], &code, 1) == 1
+                         ? ExitCodeFor(Status(static_cast<Code>(code), ""))
+                         : kExitError;
+    } else {
+      *parent_exit = n == 1 ? kExitOk : kExitError;
+    }
     return false;
   }
   close(fds[0]);

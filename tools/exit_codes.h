@@ -11,6 +11,7 @@ enum ExitCode : int {
   kExitUsage = 2,          // unknown option, missing argument, bad value
   kExitIncomplete = 3,     // backup stored, but some sources could not be read
   kExitDamaged = 4,        // a stored object failed authentication or its checksum
+  kExitBadArchive = 5,     // an archive to import is damaged or not one Coffer reads
   kExitNoRepository = 10,  // no Coffer repository at the given folder
   kExitLocked = 11,        // another process holds the repository
   kExitWrongPassphrase = 12,

@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   RegisterInit(app, global, &exit_code);
   RegisterBackup(app, global, &exit_code);
+  RegisterImport(app, global, &exit_code);
   RegisterSnapshots(app, global, &exit_code);
+  RegisterInfo(app, global, &exit_code);
   RegisterLs(app, global, &exit_code);
   RegisterRestore(app, global, &exit_code);
   RegisterCat(app, global, &exit_code);

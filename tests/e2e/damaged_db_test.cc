@@ -101,6 +101,10 @@ class DamagedDbTest : public CofferTest {
     EXPECT_EQ(served.code, 4) << served.all();
     EXPECT_NE(served.err.find("coffer repair"), std::string::npos) << served.err;
     EXPECT_EQ(In(repo, {"backup", "--group", "host/a", source_}).code, 4);
+    // A server started by hand in the background says so too, not "serving".
+    Output serve = In(repo, {"serve"});
+    EXPECT_EQ(serve.code, 4) << serve.all();
+    EXPECT_NE(serve.err.find("is damaged"), std::string::npos) << serve.err;
     EXPECT_EQ(DbFiles(repo), before) << "a refused open changed or removed files";
 
     Output repair = In(repo, {"repair"});

@@ -114,7 +114,8 @@ TEST_P(CommandHelpTest, OptionsInHelpMatchTheCommandManPage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
-                         ::testing::Values("init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount",
+                         ::testing::Values("init", "backup", "import", "snapshots", "info", "ls", "restore",
+                                           "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
                                            "verify", "gc", "repair"),
                          [](const auto& info) { return std::string(info.param); });
@@ -123,7 +124,8 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   std::ifstream in(std::string(COFFER_MAN_DIR) + "/coffer.1");
   std::stringstream ss;
   ss << in.rdbuf();
-  for (std::string cmd : {"init", "backup", "snapshots", "ls", "restore", "cat", "mount", "umount", "serve",
+  for (std::string cmd : {"init", "backup", "import", "snapshots", "info", "ls", "restore", "cat", "mount",
+                          "umount", "serve",
                           "prune", "forget", "protect", "unprotect", "verify", "gc", "repair"}) {
     EXPECT_NE(ss.str().find("coffer\\-" + cmd), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
