@@ -85,8 +85,8 @@ class Reader {
  public:
   explicit Reader(ReadFn read);
   ~Reader();
-  Reader(const Reader&) = delete;
-  Reader& operator=(const Reader&) = delete;
+  Reader(Reader&&) noexcept;
+  Reader& operator=(Reader&&) noexcept;
 
   // First: reads and checks the header.
   Result<Header> ReadHeader();
