@@ -207,6 +207,8 @@ struct Reader::DeviceState {
 
 Reader::Reader(ReadFn read) : read_(std::move(read)) {}
 Reader::~Reader() = default;
+Reader::Reader(Reader&&) noexcept = default;
+Reader& Reader::operator=(Reader&&) noexcept = default;
 
 Status Reader::Fail(Status status) {
   state_ = State::kFailed;

@@ -26,9 +26,14 @@
 // blob buffer, a cluster twice, a mask bit past the device's end, a cluster
 // missing at the end), is kCorruption with the byte position in its message;
 // a VM's saved RAM state (a device named "vmstate", which vzdump does not
-// write) is kUnsupported. Memory stays bounded whatever the disks' sizes: one extent,
-// one cluster, and one bit per cluster of each device, allocated as clusters
-// are seen.
+// write) is kUnsupported.
+//
+// On the import path, so: an extent is read in two calls (its header, then
+// all its blocks); a full cluster's data points into the extent, an all-zero
+// one at a static zero cluster, and only a cluster with absent blocks is put
+// together by copying. Memory stays bounded whatever the disks' sizes: one
+// extent, one cluster, and one bit per cluster of each device, in pages
+// allocated as clusters are seen.
 //
 // Not thread-safe; one Reader reads one stream once.
 #pragma once
@@ -85,8 +90,8 @@ class Reader {
  public:
   explicit Reader(ReadFn read);
   ~Reader();
-  Reader(const Reader&) = delete;
-  Reader& operator=(const Reader&) = delete;
+  Reader(Reader&&) noexcept;
+  Reader& operator=(Reader&&) noexcept;
 
   // First: reads and checks the header.
   Result<Header> ReadHeader();

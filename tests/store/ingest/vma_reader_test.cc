@@ -694,6 +694,21 @@ TEST(VmaReaderTest, AReadErrorKeepsItsCodeAndSaysWhere) {
   EXPECT_GT(delivered, 12800u);
 }
 
+TEST(VmaReaderTest, AMovedReaderGoesOn) {
+  const Bytes archive = WriteVma(Small()).bytes;
+  Reader first(ReadFrom(archive));
+  ASSERT_TRUE(first.ReadHeader().ok());
+  ASSERT_TRUE(first.Next().ok());
+  Reader second(std::move(first));
+  size_t clusters = 1;
+  for (Result<std::optional<Cluster>> next = second.Next(); next.ok() && *next;
+       next = second.Next()) {
+    ++clusters;
+  }
+  EXPECT_EQ(clusters, 5u);
+  EXPECT_EQ(second.position(), archive.size());
+}
+
 TEST(VmaReaderTest, AfterTheEndNextStaysAtTheEnd) {
   const Bytes archive = WriteVma(Small()).bytes;
   Reader reader(ReadFrom(archive));
