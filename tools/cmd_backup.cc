@@ -31,6 +31,7 @@ struct BackupArgs {
   std::vector<std::string> excludes;
   std::vector<std::string> exclude_files;
   bool one_file_system = false;
+  bool image = false;
   bool force = false;
   bool json = false;
   bool stdin_mode = false;
@@ -154,6 +155,7 @@ int RunBackup(const GlobalOptions& global, BackupArgs args) {
   options.tags = args.tags;
   options.excludes = args.excludes;
   options.one_file_system = args.one_file_system;
+  options.image = args.image;
   options.force = args.force;
   options.hostname = ShortHostname();
   options.username = UserName();
@@ -214,6 +216,9 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code) {
   AddRepeatableOption(cmd, "--exclude-file", "FILE", args->exclude_files,
                       "Read exclude patterns from FILE, one a line");
   cmd->add_flag("-x,--one-file-system", args->one_file_system, "Do not cross filesystem boundaries");
+  cmd->add_flag("--image", args->image,
+                "Files named as PATH are disk images: fixed 64 KiB chunks, zeros as holes "
+                "(block devices named as PATH always are)");
   cmd->add_flag("--force", args->force, "Read every file again, even if unchanged");
   cmd->add_flag("--json", args->json, "Print the summary as JSON on stdout");
   cmd->add_flag("--stdin", args->stdin_mode, "Back up standard input as one file");

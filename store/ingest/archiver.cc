@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,7 +21,9 @@
 #include "store/base/executor.h"
 #include "store/base/unique_fd.h"
 #include "store/chunk/fastcdc.h"
+#include "store/chunk/image_chunks.h"
 #include "store/ingest/exclude.h"
+#include "store/ingest/image_builder.h"
 #include "store/ingest/source_meta.h"
 #include "store/model/tree.h"
 #include "store/repo/write_session.h"
@@ -208,6 +212,9 @@ class Walk {
   Result<std::optional<PendingEntry>> Visit(int dirfd, const std::string& name,
                                             const std::string& path, const pb::Entry* parent,
                                             dev_t root_dev);
+  // A block device named on the command line, or a file with --image: its
+  // content read here, in order, as a disk image (image_builder.h).
+  Result<std::optional<PendingEntry>> VisitImage(const std::string& path, const std::string& name);
   // Queues an open file for reading; the batch goes to a worker when full.
   ContentRef ReadLater(UniqueFd fd, const struct stat& st);
   void FlushBatch();
@@ -355,6 +362,68 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
     default:
       break;
   }
+  return std::optional<PendingEntry>(std::move(p));
+}
+
+Result<std::optional<PendingEntry>> Walk::VisitImage(const std::string& path,
+                                                     const std::string& name) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  struct stat st;
+  if (!fd.valid() || fstat(fd.get(), &st) != 0) {
+    Report(path, Status::FromErrno(errno, "open"));
+    return std::optional<PendingEntry>();
+  }
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (S_ISBLK(st.st_mode) && ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
+    Report(path, Status::FromErrno(errno, "size of block device"));
+    return std::optional<PendingEntry>();
+  }
+  posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  PendingEntry p;
+  p.path = path;
+  p.entry.set_name(name);
+  FillMetadata(st, owners_, &p.entry);
+  p.entry.set_type(pb::Entry::FILE);  // a device's content, not the device
+  p.entry.set_rdev(0);
+  ++progress_.files;
+  progress_.set_current(path);
+  stats_.set_files_total(stats_.files_total() + 1);
+  stats_.set_files_new(stats_.files_new() + 1);
+  stats_.set_bytes_total(stats_.bytes_total() + size);
+
+  COFFER_ASSIGN_OR_RETURN(auto image,
+                          ImageBuilder::Create(session_, size, ImageBuilder::Order::kSequential));
+  // Large reads, cut into image chunks: a disk is read at its own speed.
+  constexpr uint64_t kReadSize = 64 * chunk::kImageChunkSize;
+  Bytes buffer(kReadSize);
+  uint64_t offset = 0;
+  while (offset < size) {
+    const uint64_t want = std::min(kReadSize, size - offset);
+    uint64_t got = 0;
+    while (got < want) {
+      ssize_t n = pread(fd.get(), buffer.data() + got, want - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        Report(path, Status::FromErrno(errno, "read at byte " + std::to_string(offset + got)));
+        return std::optional<PendingEntry>();
+      }
+      if (n == 0) break;
+      got += static_cast<uint64_t>(n);
+    }
+    if (got < want) {  // a file that shrank: an image must be whole
+      Report(path, Status::IoError("it shrank while it was read, at byte " +
+                                   std::to_string(offset + got)));
+      return std::optional<PendingEntry>();
+    }
+    for (uint64_t at = 0; at < got; at += chunk::kImageChunkSize) {
+      const uint64_t index = (offset + at) / chunk::kImageChunkSize;
+      ByteView piece(buffer.data() + at, std::min(chunk::kImageChunkSize, got - at));
+      COFFER_RETURN_IF_ERROR(image->Put(index, piece));
+    }
+    offset += got;
+    progress_.bytes_read += got;
+  }
+  COFFER_RETURN_IF_ERROR(image->Finish(&p.entry));
   return std::optional<PendingEntry>(std::move(p));
 }
 
@@ -534,6 +603,18 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
     struct stat st;
     if (!dirfd.valid() || fstatat(dirfd.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       Report(path, Status::FromErrno(errno, "stat"));
+      continue;
+    }
+    // Named on the command line, a block device (or its symlink, as LVM
+    // names them) is content; so is any file with --image.
+    struct stat target;
+    if (stat(path.c_str(), &target) == 0 &&
+        (S_ISBLK(target.st_mode) || (options_.image && S_ISREG(target.st_mode)))) {
+      COFFER_ASSIGN_OR_RETURN(auto image, VisitImage(path, parts.back()));
+      if (image) {
+        node->leaves.emplace(parts.back(), std::move(*image));
+        ++stored;
+      }
       continue;
     }
     const pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts.back()) : nullptr;

@@ -31,6 +31,9 @@ struct BackupOptions {
   std::vector<std::string> excludes;  // fnmatch patterns (exclude.h)
   bool one_file_system = false;
   bool force = false;            // read every file, ignore the parent
+  // Regular files named in the paths are disk images: fixed, aligned chunks
+  // (image_builder.h), as block devices named there always are.
+  bool image = false;
   std::string hostname;
   std::string username;
   unsigned threads = 0;          // 0: one per core

@@ -164,6 +164,89 @@ TEST_F(ArchiverTest, NothingToBackUpIsAnError) {
   EXPECT_TRUE(repo_->ListSnapshots()->empty());
 }
 
+// A disk image: 64 KiB chunks aligned to its start, zero chunks as holes.
+class ImageBackupTest : public ArchiverTest {
+ protected:
+  static constexpr uint64_t kChunk = 65536;
+
+  void SetUp() override {
+    ArchiverTest::SetUp();
+    // 100 chunks and 1000 bytes; chunks 20..59 zero.
+    image_ = testing::RandomBytes(100 * kChunk + 1000, 5);
+    std::fill_n(image_.begin() + 20 * kChunk, 40 * kChunk, '\0');
+    disk_ = source_ + "/disk.raw";
+    testing::WriteFile(disk_, image_);
+  }
+
+  std::string Restored(const Snapshot& snapshot, const std::string& path) {
+    std::string target = tmp_ / ("restored-" + std::to_string(++restores_));
+    restore::RestoreOptions options;
+    options.target = target;
+    restore::Restorer restorer(*repo_, options);
+    auto result = restorer.Restore(snapshot, path.substr(1));
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return target + path;
+  }
+
+  std::string image_, disk_;
+  int restores_ = 0;
+};
+
+TEST_F(ImageBackupTest, WithImageAFileIsStoredInAlignedChunksWithZerosAsHoles) {
+  BackupOptions options;
+  options.image = true;
+  auto first = Backup({disk_}, 1000, options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->snapshot.record.stats().chunks_added(), 61u);  // 60 chunks and the tail
+  auto entry = repo_->LookupPath(first->snapshot, disk_.substr(1));
+  ASSERT_TRUE(entry.ok());
+  ASSERT_EQ(entry->extents_size(), 20 + 1 + 41);
+  EXPECT_TRUE(entry->extents(20).chunk_id().empty());
+  EXPECT_EQ(entry->extents(20).size(), 40 * kChunk);
+  EXPECT_EQ(testing::ReadFile(Restored(first->snapshot, disk_)), image_);
+
+  // One byte changed in chunk 70: one chunk is new.
+  image_[70 * kChunk + 123] ^= 1;
+  testing::WriteFile(disk_, image_);
+  auto second = Backup({disk_}, 2000, options);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->snapshot.record.stats().chunks_added(), 1u);
+  EXPECT_EQ(testing::ReadFile(Restored(second->snapshot, disk_)), image_);
+}
+
+TEST_F(ImageBackupTest, ABlockDeviceNamedAsAPathIsReadAsItsContent) {
+  BackupOptions options;
+  options.image = true;
+  ASSERT_TRUE(Backup({disk_}, 1000, options).ok());
+
+  // A loop device over the same bytes: the device's content, under its name.
+  std::string device;
+  {
+    FILE* out = popen(("losetup --find --show " + disk_ + " 2>/dev/null").c_str(), "r");
+    char line[256] = {};
+    if (out && fgets(line, sizeof line, out)) device = line;
+    if (out) pclose(out);
+    if (!device.empty() && device.back() == '\n') device.pop_back();
+  }
+  if (device.empty()) GTEST_SKIP() << "cannot attach a loop device (needs root and /dev/loop-control)";
+  struct Detach {
+    std::string device;
+    ~Detach() { (void)!system(("losetup --detach " + device).c_str()); }
+  } detach{device};
+
+  // A loop device's size is whole 512-byte sectors.
+  const uint64_t sectors = image_.size() / 512 * 512;
+  auto result = Backup({device}, 2000);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  auto entry = repo_->LookupPath(result->snapshot, device.substr(1));
+  ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+  EXPECT_EQ(entry->type(), pb::Entry::FILE);
+  EXPECT_EQ(entry->size(), sectors);
+  // The same chunks as the file's image, but the cut last one.
+  EXPECT_LE(result->snapshot.record.stats().chunks_added(), 1u);
+  EXPECT_EQ(testing::ReadFile(Restored(result->snapshot, device)), image_.substr(0, sectors));
+}
+
 TEST_F(ArchiverTest, StreamFailsWithoutSnapshotWhenTheProducerFails) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
