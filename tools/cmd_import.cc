@@ -213,7 +213,12 @@ Result<Outcome> ImportOne(Repository& repo, const Archive& archive, const Import
   COFFER_ASSIGN_OR_RETURN(int64_t time_ns, ChooseTime(repo, group, time_text));
   COFFER_ASSIGN_OR_RETURN(Extras extras, ReadExtras(archive, args));
 
-  COFFER_ASSIGN_OR_RETURN(auto source, ingest::ArchiveSource::Open(archive.path));
+  auto opened = ingest::ArchiveSource::Open(archive.path);
+  // An empty file or stream is no archive (exit 5), not a usage error.
+  if (!opened.ok() && opened.status().code() == Code::kInvalidArgument) {
+    return Status::Corruption(opened.status().message());
+  }
+  COFFER_ASSIGN_OR_RETURN(auto source, std::move(opened));
   const bool is_tar = source->format() == ingest::ArchiveFormat::kTar;
   if (archive.vzdump && (archive.vzdump->format == "tar") != is_tar) {
     return Status::Corruption(fmt::format("{}: the name says {} but it holds {}", EscapeName(shown),
