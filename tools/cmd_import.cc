@@ -284,8 +284,15 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
   }
   auto archives = ListArchives(args.inputs);
   if (!archives.ok()) return Fail(archives.status());
-  if (std::count(args.inputs.begin(), args.inputs.end(), "-") > 1) {
+  const auto stdin_uses = std::count(args.inputs.begin(), args.inputs.end(), "-");
+  if (stdin_uses > 1) {
     return Fail(Status::InvalidArgument("standard input (-) can be imported once"));
+  }
+  // No group can come from a stream's name: refused before anything else is
+  // imported, and before the message about vzdump names, which it has none of.
+  if (stdin_uses == 1 && args.group.empty()) {
+    return Fail(Status::InvalidArgument(
+        "standard input has no vzdump name to tell which guest it is from: give --group"));
   }
   if (!args.time.empty() && archives->size() > 1) {
     return Fail(Status::InvalidArgument("--time names one snapshot: give one archive with it"));
