@@ -51,11 +51,13 @@ struct Archive {
   std::optional<ingest::VzdumpName> vzdump;
   fs::path folder;   // where its .notes, .protected and .log would be
   std::string file_name;
+  Status unreadable;  // why the path could not be looked at, told in its turn
 };
 
 // Named by its absolute path, as a backup names its sources.
 Archive Describe(const std::string& path) {
-  Archive archive{path, std::nullopt, {}, {}};
+  Archive archive;
+  archive.path = path;
   if (path == "-") return archive;
   std::error_code error;
   archive.path = ingest::AbsolutePath(path, fs::current_path(error).string());
@@ -68,7 +70,14 @@ Archive Describe(const std::string& path) {
 
 // The archives named on the command line, a folder's vzdump archives in
 // time order (then by name: a container and a VM backed up in one second).
-Result<std::vector<Archive>> ListArchives(const std::vector<std::string>& inputs) {
+// A path that cannot be looked at stays in the list, failing in its turn,
+// so that the other inputs are still imported.
+std::vector<Archive> ListArchives(const std::vector<std::string>& inputs) {
+  auto unreadable = [](const std::string& input, int error) {
+    Archive archive = Describe(input);
+    archive.unreadable = Status::FromErrno(error, input);
+    return archive;
+  };
   std::vector<Archive> archives;
   for (const std::string& input : inputs) {
     if (input == "-") {
@@ -76,7 +85,10 @@ Result<std::vector<Archive>> ListArchives(const std::vector<std::string>& inputs
       continue;
     }
     struct stat st {};
-    if (stat(input.c_str(), &st) != 0) return Status::FromErrno(errno, input);
+    if (stat(input.c_str(), &st) != 0) {
+      archives.push_back(unreadable(input, errno));
+      continue;
+    }
     if (!S_ISDIR(st.st_mode)) {
       archives.push_back(Describe(input));
       continue;
@@ -87,7 +99,10 @@ Result<std::vector<Archive>> ListArchives(const std::vector<std::string>& inputs
       Archive archive = Describe(item.path().string());
       if (archive.vzdump && item.is_regular_file()) found.push_back(std::move(archive));
     }
-    if (error) return Status::FromErrno(error.value(), input);
+    if (error) {
+      archives.push_back(unreadable(input, error.value()));
+      continue;
+    }
     std::sort(found.begin(), found.end(), [](const Archive& a, const Archive& b) {
       return std::pair(a.vzdump->time_ns, a.file_name) < std::pair(b.vzdump->time_ns, b.file_name);
     });
@@ -213,7 +228,12 @@ Result<Outcome> ImportOne(Repository& repo, const Archive& archive, const Import
   COFFER_ASSIGN_OR_RETURN(int64_t time_ns, ChooseTime(repo, group, time_text));
   COFFER_ASSIGN_OR_RETURN(Extras extras, ReadExtras(archive, args));
 
-  COFFER_ASSIGN_OR_RETURN(auto source, ingest::ArchiveSource::Open(archive.path));
+  auto opened = ingest::ArchiveSource::Open(archive.path);
+  // An empty file or stream is no archive (exit 5), not a usage error.
+  if (!opened.ok() && opened.status().code() == Code::kInvalidArgument) {
+    return Status::Corruption(opened.status().message());
+  }
+  COFFER_ASSIGN_OR_RETURN(auto source, std::move(opened));
   const bool is_tar = source->format() == ingest::ArchiveFormat::kTar;
   if (archive.vzdump && (archive.vzdump->format == "tar") != is_tar) {
     return Status::Corruption(fmt::format("{}: the name says {} but it holds {}", EscapeName(shown),
@@ -277,15 +297,21 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
   if (!args.time.empty()) {
     if (auto t = model::ParseTime(args.time); !t.ok()) return Fail(t.status());
   }
-  auto archives = ListArchives(args.inputs);
-  if (!archives.ok()) return Fail(archives.status());
-  if (std::count(args.inputs.begin(), args.inputs.end(), "-") > 1) {
+  const std::vector<Archive> archives = ListArchives(args.inputs);
+  const auto stdin_uses = std::count(args.inputs.begin(), args.inputs.end(), "-");
+  if (stdin_uses > 1) {
     return Fail(Status::InvalidArgument("standard input (-) can be imported once"));
   }
-  if (!args.time.empty() && archives->size() > 1) {
+  // No group can come from a stream's name: refused before anything else is
+  // imported, and before the message about vzdump names, which it has none of.
+  if (stdin_uses == 1 && args.group.empty()) {
+    return Fail(Status::InvalidArgument(
+        "standard input has no vzdump name to tell which guest it is from: give --group"));
+  }
+  if (!args.time.empty() && archives.size() > 1) {
     return Fail(Status::InvalidArgument("--time names one snapshot: give one archive with it"));
   }
-  if ((args.note || !args.log_file.empty()) && archives->size() > 1) {
+  if ((args.note || !args.log_file.empty()) && archives.size() > 1) {
     return Fail(Status::InvalidArgument("--note and --log belong to one snapshot: give one archive with them"));
   }
 
@@ -293,9 +319,10 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
   if (!opened.repo) return opened.exit_code;
 
   int exit_code = kExitOk;
-  for (const Archive& archive : *archives) {
+  for (const Archive& archive : archives) {
     const std::string shown = archive.path == "-" ? "standard input" : archive.path;
-    auto outcome = ImportOne(*opened.repo, archive, args, global.quiet);
+    auto outcome = archive.unreadable.ok() ? ImportOne(*opened.repo, archive, args, global.quiet)
+                                           : Result<Outcome>(archive.unreadable);
     if (!outcome.ok()) {
       // An import reads the archive and only writes to the repository, so
       // damage it meets is the archive's.

@@ -24,10 +24,21 @@ void Check(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+// The test's environment minus COFFER_*, with `extra` replacing any variable
+// of the same name: getenv finds the first of two, so a TZ a test sets must
+// not come after the one it runs under.
 std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
+  auto set_by_extra = [&extra](const char* entry) {
+    for (const std::string& e : extra) {
+      const size_t name_end = e.find('=');
+      if (name_end == std::string::npos) continue;
+      if (std::strncmp(entry, e.c_str(), name_end + 1) == 0) return true;
+    }
+    return false;
+  };
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "COFFER_", 7) == 0) continue;
+    if (std::strncmp(*e, "COFFER_", 7) == 0 || set_by_extra(*e)) continue;
     env.push_back(*e);
   }
   env.insert(env.end(), extra.begin(), extra.end());

@@ -24,7 +24,8 @@ struct Output {
 };
 
 // Runs `argv` (searched in PATH) with the test's environment minus every
-// COFFER_* variable, plus `env` ("NAME=value" entries), feeding `stdin_data`.
+// COFFER_* variable, plus `env` ("NAME=value" entries, each replacing a
+// variable of that name), feeding `stdin_data`.
 Output RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
            const std::string& stdin_data = {});
 

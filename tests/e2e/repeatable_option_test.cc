@@ -51,6 +51,7 @@ class RepeatableOptionTest : public CofferTest, public ::testing::WithParamInter
   void BackupExclude();
   void BackupExcludeFile();
   void BackupTag();
+  void ImportTag();
   void PruneGroup();
   void VerifySnapshot();
   void ServeAppendOnlyTokenFile();
@@ -143,6 +144,20 @@ void RepeatableOptionTest::BackupTag() {
   EXPECT_EQ(snapshot["paths"], nlohmann::json::array({source_})) << snapshot.dump();
 }
 
+void RepeatableOptionTest::ImportTag() {
+  const std::string archive = tmp_ / "src.tar";
+  std::string out;
+  ASSERT_EQ(testing::RunCommand({"tar", "-cf", archive, "-C", source_, "."}, &out), 0) << out;
+  Output o = Coffer({"import", "--group", "host/import-tag", "--tag", "daily", archive, "--tag=a,b", "--tag",
+                     "[c,d]"});
+  ASSERT_EQ(o.code, 0) << o.all();
+  nlohmann::json snapshot = OnlySnapshotOf("host/import-tag");
+  auto tags = snapshot["tags"].get<std::vector<std::string>>();
+  std::sort(tags.begin(), tags.end());
+  EXPECT_EQ(tags, (std::vector<std::string>{"[c,d]", "a,b", "daily"})) << snapshot.dump();
+  EXPECT_EQ(snapshot["paths"], nlohmann::json::array({archive})) << snapshot.dump();
+}
+
 void RepeatableOptionTest::PruneGroup() {
   for (const char* group : {"host/g1", "host/g2", "host/g3"}) {
     BackupAt(group, "2026-01-01T00:00:00Z");
@@ -217,6 +232,7 @@ const std::vector<RepeatableOption> kRepeatableOptions = {
     {"backup", "--exclude", &RepeatableOptionTest::BackupExclude},
     {"backup", "--exclude-file", &RepeatableOptionTest::BackupExcludeFile},
     {"backup", "--tag", &RepeatableOptionTest::BackupTag},
+    {"import", "--tag", &RepeatableOptionTest::ImportTag},
     {"prune", "--group", &RepeatableOptionTest::PruneGroup},
     {"verify", "--snapshot", &RepeatableOptionTest::VerifySnapshot},
     {"serve", "--append-only-token-file", &RepeatableOptionTest::ServeAppendOnlyTokenFile},
