@@ -329,6 +329,11 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
       int code = outcome.status().code() == Code::kCorruption ? kExitBadArchive
                                                               : ExitCodeFor(outcome.status());
       fmt::print(stderr, "coffer: {}\n", outcome.status().message());
+      if (args.json) {  // one object per archive, the failed ones too
+        nlohmann::json j = {{"archive", shown}, {"error", outcome.status().message()},
+                            {"exit_code", code}};
+        fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      }
       if (exit_code == kExitOk) exit_code = code;
       continue;
     }

@@ -48,7 +48,9 @@ VmaImporter::VmaImporter(Repository& repo, BackupOptions options, BackupProgress
 
 Result<BackupResult> VmaImporter::Import(const vma::ReadFn& read, const std::string& source_name) {
   const auto start = std::chrono::steady_clock::now();
+  // Named once: a failed read of the source already names it.
   auto in_source = [&source_name](const Status& status) {
+    if (status.message().find(source_name) != std::string::npos) return status;
     return Status(status.code(), source_name + ": " + status.message());
   };
   vma::Reader reader(read);

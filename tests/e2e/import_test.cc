@@ -451,6 +451,7 @@ TEST_F(ImportTest, ADamagedArchiveIsNamedWithAPositionAndNothingOfItIsCommitted)
     EXPECT_EQ(o.code, 5) << o.all();
     EXPECT_NE(o.err.find(path), std::string::npos) << o.err;
     EXPECT_TRUE(NamesABytePosition(o.err)) << o.err;
+    EXPECT_EQ(o.err.find(path), o.err.rfind(path)) << "the file is named twice: " << o.err;
     EXPECT_EQ(SnapshotIds(), before);
   }
 }
@@ -467,6 +468,16 @@ TEST_F(ImportTest, ADamagedArchiveInAFolderLeavesTheOthersImported) {
   EXPECT_NE(o.err.find(cut), std::string::npos) << o.err;
   EXPECT_TRUE(SaysImported(o.out, good)) << o.out;
   EXPECT_FALSE(SaysImported(o.out, cut)) << o.out;
+  // --json has a line for the failed archive too, with its message and code.
+  bool failure_line = false;
+  std::istringstream lines(o.out);
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.value("archive", "") == cut) {
+      failure_line = j.value("exit_code", 0) == 5 && !j.value("error", "").empty();
+    }
+  }
+  EXPECT_TRUE(failure_line) << o.out;
   const nlohmann::json listed = Snapshots();
   ASSERT_EQ(listed.size(), 1u) << listed.dump();
   EXPECT_EQ(listed[0].value("name", ""), "ct/100/2026-12-02T01:00:00Z");
