@@ -394,6 +394,10 @@ std::string ArchiveSource::At(uint64_t position) const {
   return where;
 }
 
+Status ArchiveSource::DamageHere(std::string_view what) const {
+  return Status::Corruption(display_name_ + ": " + std::string(what) + " " + At(position()));
+}
+
 Status ArchiveSource::Failure(struct archive* a, std::string_view what) const {
   if (!stream_error_.empty()) return DecompressionFailure();
   if (input_errno_ != 0) return Status::FromErrno(input_errno_, "read " + display_name_);

@@ -111,6 +111,10 @@ class ArchiveSource {
   // The current member's name as archived ("" before the first).
   const std::string& member_name() const { return member_; }
 
+  // kCorruption: "FILE: `what` at byte N of the decompressed stream, in
+  // member M", for damage a reader finds in what it was given.
+  Status DamageHere(std::string_view what) const;
+
   // kTar: the inner libarchive handle, for what this class does not wrap.
   struct archive* handle() { return inner_; }
 
