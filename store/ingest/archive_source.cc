@@ -381,6 +381,8 @@ Status ArchiveSource::OpenInner() {
 }
 
 Status ArchiveSource::DecompressionFailure() const {
+  // The input could not be read: not damage.
+  if (input_errno_ != 0) return Status::FromErrno(input_errno_, "read " + display_name_);
   return Status::Corruption(display_name_ + ": the " + compression_ + " stream is damaged after " +
                             std::to_string(decompressed_) + " decompressed bytes" +
                             (member_.empty() ? "" : ", in member " + member_) + ": " +
@@ -399,8 +401,7 @@ Status ArchiveSource::DamageHere(std::string_view what) const {
 }
 
 Status ArchiveSource::Failure(struct archive* a, std::string_view what) const {
-  if (!stream_error_.empty()) return DecompressionFailure();
-  if (input_errno_ != 0) return Status::FromErrno(input_errno_, "read " + display_name_);
+  if (!stream_error_.empty() || input_errno_ != 0) return DecompressionFailure();
   return Status::Corruption(display_name_ + ": " + std::string(what) + ": " + ErrorString(a));
 }
 
