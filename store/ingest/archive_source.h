@@ -59,7 +59,8 @@ class ArchiveSource {
  public:
   // "-" reads standard input. Fails (kInvalidArgument/kCorruption, message
   // naming the file) if libarchive cannot recognise anything: an empty file
-  // or stream, or a compressed stream damaged from its first bytes.
+  // or stream, or a compressed stream damaged from its first bytes;
+  // kUnsupported if the external `lzop -d` it needs cannot be run.
   static Result<std::unique_ptr<ArchiveSource>> Open(const std::string& path);
   // The same over bytes in memory, which must outlive the source; messages
   // call it `display_name`.
