@@ -23,7 +23,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   librocksdb-dev libsodium-dev libzstd-dev libfuse3-dev fuse3 nettle-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  libcli11-dev libfmt-dev nlohmann-json3-dev libarchive-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev libarchive-dev zlib1g-dev
   libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3
   gzip lzop zstd libcap2-bin

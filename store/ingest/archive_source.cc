@@ -5,12 +5,16 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <type_traits>
 #include <utility>
+
+#include "store/base/bytes.h"
 
 namespace coffer::ingest {
 namespace {
@@ -52,14 +56,83 @@ bool IsCharsetWarning(struct archive* a) {
 }
 
 std::string CompressionName(struct archive* outer) {
-  // Filter 0 is the last decompression before the format; the only program
-  // filter registered here is gzip's (see the header).
-  if (archive_filter_code(outer, 0) == ARCHIVE_FILTER_PROGRAM) return "gzip";
+  // Filter 0 is the last decompression before the format.
   const char* name = archive_filter_name(outer, 0);
   return name != nullptr ? name : "unknown";
 }
 
+bool AllZero(const uint8_t* p, size_t n) {
+  return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
+}
+
 }  // namespace
+
+// gzip, inflated in this process by zlib, which checks each member's CRC-32
+// and length; libarchive 3.6's gzip reader checks neither (see the header).
+// Members follow one another (`cat a.gz b.gz`); zeros after the last one
+// (a tape's padding) are ignored, anything else after it is damage.
+class ArchiveSource::GzipStream {
+ public:
+  GzipStream() : out_(std::make_unique_for_overwrite<uint8_t[]>(kOutBlock)) {
+    std::memset(&z_, 0, sizeof z_);
+    ready_ = inflateInit2(&z_, 15 + 16) == Z_OK;  // a gzip wrapper, nothing else
+  }
+  ~GzipStream() {
+    if (ready_) inflateEnd(&z_);
+  }
+  GzipStream(const GzipStream&) = delete;
+  GzipStream& operator=(const GzipStream&) = delete;
+
+  // The next inflated bytes, pulling compressed ones from `source`; empty at
+  // the end. Valid until the next call.
+  Result<ByteView> Next(ArchiveSource& source) {
+    if (!ready_) return Status::IoError("zlib: cannot start inflating");
+    for (;;) {
+      if (in_.empty() && !in_ended_) {
+        COFFER_ASSIGN_OR_RETURN(in_, source.ReadInput());
+        in_ended_ = in_.empty();
+      }
+      if (member_ended_) {
+        if (in_.empty()) return ByteView();
+        if (padding_ || in_[0] == 0) {
+          if (!AllZero(in_.data(), in_.size())) {
+            return Status::Corruption("gzip: data after the end of the compressed stream");
+          }
+          padding_ = true;
+          in_ = {};
+          continue;
+        }
+        if (inflateReset(&z_) != Z_OK) return Status::IoError("zlib: cannot inflate the next member");
+        member_ended_ = false;
+      }
+      if (in_.empty()) return Status::Corruption("gzip: the compressed stream ends early");
+      z_.next_in = const_cast<Bytef*>(in_.data());
+      z_.avail_in = static_cast<uInt>(std::min<size_t>(in_.size(), UINT_MAX));
+      z_.next_out = out_.get();
+      z_.avail_out = kOutBlock;
+      const uInt avail_in = z_.avail_in;
+      int r = inflate(&z_, Z_NO_FLUSH);
+      const size_t used = avail_in - z_.avail_in, made = kOutBlock - z_.avail_out;
+      in_ = in_.subspan(used);
+      if (r == Z_STREAM_END) {
+        member_ended_ = true;
+      } else if (r != Z_OK && !(r == Z_BUF_ERROR && in_.empty())) {
+        return Status::Corruption(std::string("gzip: ") + (z_.msg ? z_.msg : "cannot inflate"));
+      }
+      if (made > 0) return ByteView(out_.get(), made);
+    }
+  }
+
+ private:
+  static constexpr uInt kOutBlock = 256 << 10;
+  z_stream z_;
+  bool ready_ = false;
+  std::unique_ptr<uint8_t[]> out_;
+  ByteView in_;             // compressed bytes not yet inflated
+  bool in_ended_ = false;   // the input has no more
+  bool member_ended_ = false;
+  bool padding_ = false;    // zeros after the last member
+};
 
 Result<std::unique_ptr<ArchiveSource>> ArchiveSource::Open(const std::string& path) {
   std::unique_ptr<ArchiveSource> source(new ArchiveSource);
@@ -95,39 +168,76 @@ ArchiveSource::~ArchiveSource() {
 
 Result<std::unique_ptr<ArchiveSource>> ArchiveSource::Start(std::unique_ptr<ArchiveSource> source) {
   CLocaleScope locale;
+  COFFER_RETURN_IF_ERROR(source->PeekInput());
   COFFER_RETURN_IF_ERROR(source->OpenOuter());
   COFFER_RETURN_IF_ERROR(source->OpenInner());
   return source;
 }
 
-long ArchiveSource::ReadInput(struct archive* outer, void* self, const void** block) {
-  auto* source = static_cast<ArchiveSource*>(self);
-  if (source->fd_ < 0) {  // memory: all of it at once, then the end
-    *block = source->memory_.data();
-    size_t size = source->memory_.size();
-    source->memory_ = source->memory_.subspan(size);
-    source->input_bytes_ += size;
-    return static_cast<long>(size);
+Status ArchiveSource::PeekInput() {
+  ByteView first = memory_;
+  if (fd_ >= 0) {
+    // Enough of the file to know a gzip stream by its first three bytes.
+    size_t have = 0;
+    while (have < 3) {
+      ssize_t n = read(fd_, input_buffer_.get() + have, kInputBlock - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "read " + display_name_);
+      if (n == 0) {
+        input_ended_ = true;
+        break;
+      }
+      have += static_cast<size_t>(n);
+    }
+    peeked_ = ByteView(input_buffer_.get(), have);
+    first = peeked_;
   }
+  if (first.size() >= 3 && first[0] == 0x1f && first[1] == 0x8b && first[2] == 0x08) {
+    gzip_ = std::make_unique<GzipStream>();
+  }
+  return Status::Ok();
+}
+
+Result<ByteView> ArchiveSource::ReadInput() {
+  if (!peeked_.empty()) {
+    input_bytes_ += peeked_.size();
+    return std::exchange(peeked_, ByteView());
+  }
+  if (fd_ < 0) {  // memory: all of it at once, then the end
+    input_bytes_ += memory_.size();
+    return std::exchange(memory_, ByteView());
+  }
+  if (input_ended_) return ByteView();
   for (;;) {
-    ssize_t n = read(source->fd_, source->input_buffer_.get(), kInputBlock);
+    ssize_t n = read(fd_, input_buffer_.get(), kInputBlock);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      source->input_errno_ = errno;
-      archive_set_error(outer, errno, "read failed");
-      return ARCHIVE_FATAL;
+      input_errno_ = errno;
+      return Status::FromErrno(errno, "read " + display_name_);
     }
-    *block = source->input_buffer_.get();
-    source->input_bytes_ += static_cast<uint64_t>(n);
-    return n;
+    input_ended_ = n == 0;
+    input_bytes_ += static_cast<uint64_t>(n);
+    return ByteView(input_buffer_.get(), static_cast<size_t>(n));
   }
+}
+
+long ArchiveSource::ReadCompressed(struct archive* outer, void* self, const void** block) {
+  auto* source = static_cast<ArchiveSource*>(self);
+  Result<ByteView> bytes = source->gzip_ ? source->gzip_->Next(*source) : source->ReadInput();
+  if (!bytes.ok()) {
+    archive_set_error(outer, EIO, "%s", bytes.status().message().c_str());
+    return ARCHIVE_FATAL;
+  }
+  if (source->gzip_) source->gzip_bytes_ += bytes->size();
+  *block = bytes->data();
+  return static_cast<long>(bytes->size());
 }
 
 Status ArchiveSource::OpenOuter() {
   outer_ = archive_read_new();
   if (outer_ == nullptr) return Status::IoError("libarchive: out of memory");
-  // Every filter archive_read_support_filter_all() registers, but gzip's
-  // own reader, which does not check the gzip trailer: `gzip -d` instead.
+  // Every filter archive_read_support_filter_all() registers but gzip's own
+  // reader, which does not check the gzip trailer: GzipStream reads gzip.
   archive_read_support_filter_bzip2(outer_);
   archive_read_support_filter_compress(outer_);
   archive_read_support_filter_lzip(outer_);
@@ -140,13 +250,16 @@ Status ArchiveSource::OpenOuter() {
   archive_read_support_filter_grzip(outer_);
   archive_read_support_filter_lz4(outer_);
   archive_read_support_filter_zstd(outer_);
-  archive_read_support_filter_program_signature(outer_, "gzip -d", "\x1f\x8b\x08", 3);
   archive_read_support_format_raw(outer_);
   // The filters and the format are chosen here: the raw format takes any
   // first byte, so a failure means nothing came out of the input.
-  if (archive_read_open(outer_, this, nullptr, ReadInput, nullptr) != ARCHIVE_OK) {
+  if (archive_read_open(outer_, this, nullptr, ReadCompressed, nullptr) != ARCHIVE_OK) {
     if (input_errno_ != 0) return Status::FromErrno(input_errno_, "read " + display_name_);
     if (input_bytes_ == 0) return Status::InvalidArgument(display_name_ + " is empty");
+    if (gzip_ && gzip_bytes_ == 0) {
+      return Status::Corruption(display_name_ + ": nothing could be decompressed from its gzip stream: " +
+                                ErrorString(outer_));
+    }
     const std::string message = ErrorString(outer_);
     // An external decompressor that cannot be started, or a stream that
     // needs more filters than libarchive stacks.
@@ -162,7 +275,7 @@ Status ArchiveSource::OpenOuter() {
     return Status::Corruption(display_name_ + ": its compressed stream is damaged from the start: " +
                               message);
   }
-  compression_ = CompressionName(outer_);
+  compression_ = gzip_ ? "gzip" : CompressionName(outer_);
   struct archive_entry* stream;
   if (archive_read_next_header(outer_, &stream) != ARCHIVE_OK) {
     return Failure(outer_, "cannot read the decompressed stream");
@@ -189,14 +302,6 @@ long ArchiveSource::ReadDecompressed(struct archive* inner, void* self, const vo
   source->decompressed_ += size;
   return static_cast<long>(size);
 }
-
-namespace {
-
-bool AllZero(const uint8_t* p, size_t n) {
-  return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
-}
-
-}  // namespace
 
 void ArchiveSource::NoteZeroBlocks(const uint8_t* data, size_t size) {
   // What the tar reader has consumed it will not look at again, but for
@@ -276,6 +381,8 @@ Status ArchiveSource::OpenInner() {
 }
 
 Status ArchiveSource::DecompressionFailure() const {
+  // The input could not be read: not damage.
+  if (input_errno_ != 0) return Status::FromErrno(input_errno_, "read " + display_name_);
   return Status::Corruption(display_name_ + ": the " + compression_ + " stream is damaged after " +
                             std::to_string(decompressed_) + " decompressed bytes" +
                             (member_.empty() ? "" : ", in member " + member_) + ": " +
@@ -289,9 +396,12 @@ std::string ArchiveSource::At(uint64_t position) const {
   return where;
 }
 
+Status ArchiveSource::DamageHere(std::string_view what) const {
+  return Status::Corruption(display_name_ + ": " + std::string(what) + " " + At(position()));
+}
+
 Status ArchiveSource::Failure(struct archive* a, std::string_view what) const {
-  if (!stream_error_.empty()) return DecompressionFailure();
-  if (input_errno_ != 0) return Status::FromErrno(input_errno_, "read " + display_name_);
+  if (!stream_error_.empty() || input_errno_ != 0) return DecompressionFailure();
   return Status::Corruption(display_name_ + ": " + std::string(what) + ": " + ErrorString(a));
 }
 

@@ -409,10 +409,9 @@ Status Run::ReadContent(ArchiveSource& source, pb::Entry& entry) {
     if (block.end) break;
     if (block.bytes.empty()) continue;
     if (block.offset < pos || block.offset > size || block.bytes.size() > size - block.offset) {
-      return Status::Corruption(std::string(source.display_name()) + ": damaged sparse map of member " +
-                                source.member_name() + ": data at " + std::to_string(block.offset) +
-                                " of a file of " + std::to_string(size) + " bytes, after " +
-                                std::to_string(pos));
+      return source.DamageHere("a damaged sparse map (data at " + std::to_string(block.offset) +
+                               " of a file of " + std::to_string(size) + " bytes, after " +
+                               std::to_string(pos) + ")");
     }
     if (block.offset > pos) {  // a hole: the data range before it ends
       COFFER_RETURN_IF_ERROR(chunker_.Finish(emit));

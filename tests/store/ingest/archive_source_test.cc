@@ -196,6 +196,42 @@ TEST(ArchiveSourceOpenTest, MemoryIsReadLikeAFile) {
   EXPECT_EQ(*ReadAll(**source), data);
 }
 
+// Gzip "members" follow one another (`cat a.gz b.gz`); each is checked.
+TEST(ArchiveSourceOpenTest, GzipMembersInARowAreOneStream) {
+  TempDir tmp;
+  const std::string one = testing::RandomBytes(300000, 12), two = testing::RandomBytes(200000, 13);
+  testing::WriteFile(tmp / "one", one);
+  testing::WriteFile(tmp / "two", two);
+  const std::string members =
+      testing::ReadFile(testing::Compress(tmp / "one", "gzip")) + testing::ReadFile(testing::Compress(tmp / "two", "gzip"));
+  auto source = ArchiveSource::OpenMemory(AsBytes(members), "members");
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  EXPECT_EQ((*source)->compression(), "gzip");
+  auto read = ReadAll(**source);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(*read, one + two);
+
+  // Zeros after the last member are a tape's padding; anything else is damage.
+  const std::string padded = members + std::string(5000, '\0');
+  source = ArchiveSource::OpenMemory(AsBytes(padded), "padded");
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(*ReadAll(**source), one + two);
+  const std::string trailing = members + "trailing";
+  source = ArchiveSource::OpenMemory(AsBytes(trailing), "trailing");
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(ReadAll(**source).status().code(), Code::kCorruption);
+  // A damaged CRC-32 of the first member, which libarchive's reader ignores.
+  std::string first = testing::ReadFile(tmp / "one.gz");
+  first[first.size() - 8] ^= 1;
+  const std::string damaged = first + testing::ReadFile(tmp / "two.gz");
+  source = ArchiveSource::OpenMemory(AsBytes(damaged), "damaged");
+  ASSERT_TRUE(source.ok());
+  auto bad = ReadAll(**source);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kCorruption);
+  EXPECT_NE(bad.status().message().find("incorrect data check"), std::string::npos) << bad.status().message();
+}
+
 TEST(ArchiveSourceOpenTest, SkipToEndChecksWhatIsLeft) {
   TempDir tmp;
   testing::WriteFile(tmp / "data", testing::RandomBytes(2 << 20, 8));

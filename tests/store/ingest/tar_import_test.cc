@@ -345,6 +345,52 @@ TEST_F(TarImportTest, MembersTarWouldRefuseAreReportedAndLeftOut) {
   EXPECT_FALSE(repo_->LookupPath(imported->snapshot, "evil").ok());
 }
 
+TEST_F(TarImportTest, AnAclNamingAUserThisHostLacksIsReportedAndLeftOut) {
+  const std::string src = tmp_ / "src";
+  mkdir(src.c_str(), 0755);
+  testing::WriteFile(src + "/f", "acl");
+  testing::MustRun({"setfacl", "-m", "u:daemon:r", src + "/f"});
+  testing::MustRun({"tar", "cf", tmp_ / "acl.tar", "--format=posix", "--acls", "--directory=" + src, "./f"});
+  // GNU tar writes the name; one of the same length that no host has. The
+  // pax records carry no checksum.
+  std::string archive = testing::ReadFile(tmp_ / "acl.tar");
+  size_t at = archive.find("user:daemon:r--");
+  ASSERT_NE(at, std::string::npos);
+  archive.replace(at, 15, "user:zq9x7w:r--");
+  testing::WriteFile(tmp_ / "acl.tar", archive);
+  auto imported = Import(tmp_ / "acl.tar");
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  ASSERT_EQ(imported->errors.size(), 1u);
+  EXPECT_EQ(imported->errors[0].path, "./f");
+  EXPECT_NE(imported->errors[0].status.message().find("zq9x7w"), std::string::npos);
+  EXPECT_TRUE(imported->snapshot.record.incomplete());
+  auto f = repo_->LookupPath(imported->snapshot, "f");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->xattrs_size(), 0);
+}
+
+TEST_F(TarImportTest, WithoutPaxTimesTheCtimeIsTheMtime) {
+  const std::string src = tmp_ / "src";
+  mkdir(src.c_str(), 0755);
+  testing::WriteFile(src + "/f", "old format");
+  testing::MustRun({"tar", "cf", tmp_ / "ustar.tar", "--format=ustar", "--directory=" + src, "./f"});
+  auto imported = Import(tmp_ / "ustar.tar");
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  auto f = repo_->LookupPath(imported->snapshot, "f");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->mtime_ns(), Lstat(src + "/f").st_mtime * 1'000'000'000);
+  EXPECT_EQ(f->ctime_ns(), f->mtime_ns());
+}
+
+TEST_F(TarImportTest, AnArchiveWithoutMembersIsAnEmptySnapshot) {
+  testing::MustRun({"tar", "cf", tmp_ / "empty.tar", "--files-from=/dev/null"});
+  auto imported = Import(tmp_ / "empty.tar");
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  auto root = repo_->ReadTree(*ObjectId::FromBytes(AsBytes(imported->snapshot.record.root_tree_id())));
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->entries_size(), 0);
+}
+
 TEST_F(TarImportTest, ExcludedPathsAreLeftOut) {
   MakeContainer();
   BackupOptions options;
