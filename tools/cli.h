@@ -96,5 +96,6 @@ void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRepair(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

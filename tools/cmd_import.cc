@@ -19,6 +19,7 @@
 #include "store/ingest/vzdump_name.h"
 #include "store/model/snapshot_name.h"
 #include "tools/cli.h"
+#include "tools/cmd_import.h"
 #include "tools/exit_codes.h"
 #include "tools/new_snapshot.h"
 #include "tools/progress.h"
@@ -324,10 +325,7 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
     auto outcome = archive.unreadable.ok() ? ImportOne(*opened.repo, archive, args, global.quiet)
                                            : Result<Outcome>(archive.unreadable);
     if (!outcome.ok()) {
-      // An import reads the archive and only writes to the repository, so
-      // damage it meets is the archive's.
-      int code = outcome.status().code() == Code::kCorruption ? kExitBadArchive
-                                                              : ExitCodeFor(outcome.status());
+      int code = ImportExitCode(outcome.status());
       fmt::print(stderr, "coffer: {}\n", outcome.status().message());
       if (args.json) {  // one object per archive, the failed ones too
         nlohmann::json j = {{"archive", shown}, {"error", outcome.status().message()},
@@ -346,6 +344,23 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
 }
 
 }  // namespace
+
+Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, bool quiet) {
+  COFFER_ASSIGN_OR_RETURN(Outcome outcome, ImportOne(repo, Describe(path), ImportArgs{}, quiet));
+  return ArchiveImport{std::move(outcome.result), std::move(outcome.snapshot)};
+}
+
+int ImportExitCode(const Status& status) {
+  // An import reads the archive and only writes to the repository, so
+  // damage it meets is the archive's.
+  return status.code() == Code::kCorruption ? kExitBadArchive : ExitCodeFor(status);
+}
+
+Result<std::string> ReadImportLog(const std::string& path) {
+  COFFER_ASSIGN_OR_RETURN(auto log, ReadSideFile(path, kMaxLogBytes, /*keep_end=*/true));
+  if (!log) return Status::NotFound("log file " + EscapeName(path) + " does not exist");
+  return std::move(*log);
+}
 
 void RegisterImport(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<ImportArgs>();

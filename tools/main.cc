@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -34,6 +36,12 @@ void TuneMalloc() {
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
+// vzdump runs its hook script by path, with no way to add a subcommand: a
+// symlink coffer-vzdump-hook -> coffer runs `coffer vzdump-hook`.
+bool InvokedAsVzdumpHook(std::string_view argv0) {
+  return argv0.substr(argv0.rfind('/') + 1) == "coffer-vzdump-hook";
 }
 
 }  // namespace
@@ -97,9 +105,14 @@ int main(int argc, char** argv) {
   RegisterVerify(app, global, &exit_code);
   RegisterGc(app, global, &exit_code);
   RegisterRepair(app, global, &exit_code);
+  RegisterVzdumpHook(app, global, &exit_code);
+
+  std::vector<char*> args(argv, argv + argc);
+  char hook_command[] = "vzdump-hook";
+  if (argc > 0 && InvokedAsVzdumpHook(argv[0])) args.insert(args.begin() + 1, hook_command);
 
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -58,16 +58,11 @@ std::optional<int64_t> LocalToUtc(int year, int month, int day, int hour, int mi
   return found;
 }
 
-}  // namespace
-
-std::string VzdumpName::group() const {
-  return (guest == Guest::kContainer ? "ct/" : "vm/") + std::to_string(vmid);
-}
-
-std::optional<VzdumpName> ParseVzdumpName(std::string_view name) {
-  VzdumpName out;
-  size_t pos = 0;
-  if (!Take(name, pos, "vzdump-")) return std::nullopt;
+// The part every name vzdump gives a backup's files shares,
+// "vzdump-{lxc|qemu}-VMID-YYYY_MM_DD-HH_MM_SS": fills guest, vmid, format,
+// time_ns and base, and leaves `pos` after it.
+bool ParseBase(std::string_view name, size_t& pos, VzdumpName& out) {
+  if (!Take(name, pos, "vzdump-")) return false;
   if (Take(name, pos, "lxc-")) {
     out.guest = VzdumpName::Guest::kContainer;
     out.format = "tar";
@@ -75,46 +70,75 @@ std::optional<VzdumpName> ParseVzdumpName(std::string_view name) {
     out.guest = VzdumpName::Guest::kVm;
     out.format = "vma";
   } else {
-    return std::nullopt;
+    return false;
   }
   // VMID: 1 to 9 digits, no leading zero.
   size_t end = name.find('-', pos);
   if (end == std::string_view::npos || end == pos || end - pos > 9 || name[pos] == '0') {
-    return std::nullopt;
+    return false;
   }
   auto vmid = Digits(name, pos, end - pos);
-  if (!vmid || !Take(name, pos, "-")) return std::nullopt;
+  if (!vmid || !Take(name, pos, "-")) return false;
   out.vmid = *vmid;
 
   auto year = Digits(name, pos, 4);
-  if (!year || !Take(name, pos, "_")) return std::nullopt;
+  if (!year || !Take(name, pos, "_")) return false;
   auto month = Digits(name, pos, 2);
-  if (!month || !Take(name, pos, "_")) return std::nullopt;
+  if (!month || !Take(name, pos, "_")) return false;
   auto day = Digits(name, pos, 2);
-  if (!day || !Take(name, pos, "-")) return std::nullopt;
+  if (!day || !Take(name, pos, "-")) return false;
   auto hour = Digits(name, pos, 2);
-  if (!hour || !Take(name, pos, "_")) return std::nullopt;
+  if (!hour || !Take(name, pos, "_")) return false;
   auto minute = Digits(name, pos, 2);
-  if (!minute || !Take(name, pos, "_")) return std::nullopt;
+  if (!minute || !Take(name, pos, "_")) return false;
   auto second = Digits(name, pos, 2);
-  if (!second || *year < 1970) return std::nullopt;
+  if (!second || *year < 1970) return false;
   auto utc = LocalToUtc(static_cast<int>(*year), static_cast<int>(*month), static_cast<int>(*day),
                         static_cast<int>(*hour), static_cast<int>(*minute),
                         static_cast<int>(*second));
   // Snapshot times are nanoseconds in an int64: up to 2262.
-  if (!utc || *utc < 0 || *utc > INT64_MAX / 1'000'000'000) return std::nullopt;
+  if (!utc || *utc < 0 || *utc > INT64_MAX / 1'000'000'000) return false;
   out.time_ns = *utc * 1'000'000'000;
   out.base = std::string(name.substr(0, pos));
+  return true;
+}
 
+constexpr std::string_view kCompressions[] = {"zst", "gz", "lzo"};
+
+}  // namespace
+
+std::string VzdumpName::group() const {
+  return (guest == Guest::kContainer ? "ct/" : "vm/") + std::to_string(vmid);
+}
+
+std::vector<std::string> VzdumpName::archive_names() const {
+  std::vector<std::string> names = {base + "." + format};
+  for (std::string_view compression : kCompressions) {
+    names.push_back(base + "." + format + "." + std::string(compression));
+  }
+  return names;
+}
+
+std::optional<VzdumpName> ParseVzdumpName(std::string_view name) {
+  VzdumpName out;
+  size_t pos = 0;
+  if (!ParseBase(name, pos, out)) return std::nullopt;
   if (!Take(name, pos, "." + out.format)) return std::nullopt;
   if (pos == name.size()) return out;
-  for (std::string_view compression : {"zst", "gz", "lzo"}) {
+  for (std::string_view compression : kCompressions) {
     if (name.substr(pos) == "." + std::string(compression)) {
       out.compression = compression;
       return out;
     }
   }
   return std::nullopt;
+}
+
+std::optional<VzdumpName> ParseVzdumpLogName(std::string_view name) {
+  VzdumpName out;
+  size_t pos = 0;
+  if (!ParseBase(name, pos, out) || name.substr(pos) != ".log") return std::nullopt;
+  return out;
 }
 
 }  // namespace coffer::ingest

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace coffer::ingest {
 
@@ -27,11 +28,19 @@ struct VzdumpName {
 
   std::string group() const;  // "ct/VMID" or "vm/VMID"
   std::string log_name() const { return base + ".log"; }
+  // Every name an archive with this base can have, plain and compressed.
+  std::vector<std::string> archive_names() const;
 };
 
 // Parses a file name (no folder). nullopt unless it is exactly vzdump's
 // pattern with a date that exists. The local time is read in the process's
 // time zone (TZ); in the hour a DST change repeats, the earlier is taken.
 std::optional<VzdumpName> ParseVzdumpName(std::string_view file_name);
+
+// Parses the name of the log beside an archive, BASENAME.log: what the
+// archive's name says of guest, VMID and time (read as ParseVzdumpName
+// reads them), so that the log finds the archive's snapshot. The
+// compression is not in the log's name: "".
+std::optional<VzdumpName> ParseVzdumpLogName(std::string_view file_name);
 
 }  // namespace coffer::ingest

@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace coffer::ingest {
 namespace {
@@ -93,6 +96,62 @@ TEST(VzdumpNameTest, OtherNamesAreNotArchives) {
     EXPECT_FALSE(ParseVzdumpName(name)) << name;
   }
   EXPECT_TRUE(ParseVzdumpName("vzdump-lxc-101-2028_02_29-02_00_05.tar"));
+}
+
+TEST(VzdumpNameTest, ALogNamesTheArchiveItBelongsTo) {
+  TimeZone berlin("Europe/Berlin");
+  auto archive = ParseVzdumpName("vzdump-qemu-101-2026_12_01-03_00_05.vma.zst");
+  auto log = ParseVzdumpLogName("vzdump-qemu-101-2026_12_01-03_00_05.log");
+  ASSERT_TRUE(archive);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->group(), archive->group());
+  EXPECT_EQ(log->time_ns, archive->time_ns);  // read in the same zone
+  EXPECT_EQ(log->time_ns, 1796090405 * kSecond);
+  EXPECT_EQ(log->base, archive->base);
+  EXPECT_EQ(log->format, "vma");
+  EXPECT_EQ(log->compression, "");
+  EXPECT_EQ(log->log_name(), "vzdump-qemu-101-2026_12_01-03_00_05.log");
+
+  auto ct = ParseVzdumpLogName("vzdump-lxc-7-2026_07_01-04_00_00.log");
+  ASSERT_TRUE(ct);
+  EXPECT_EQ(ct->group(), "ct/7");
+  EXPECT_EQ(ct->format, "tar");
+}
+
+TEST(VzdumpNameTest, OnlyALogsNameIsALogName) {
+  TimeZone utc("UTC");
+  for (const char* name : {
+           "vzdump-lxc-101-2026_12_01-02_00_05.tar",
+           "vzdump-lxc-101-2026_12_01-02_00_05.tar.zst",
+           "vzdump-lxc-101-2026_12_01-02_00_05.tar.log",
+           "vzdump-lxc-101-2026_12_01-02_00_05.log.gz",
+           "vzdump-lxc-101-2026_12_01-02_00_05.log.notes",
+           "vzdump-lxc-101-2026_12_01-02_00_05.LOG",
+           "vzdump-lxc-101-2026_12_01-02_00_05",
+           "vzdump-lxc-101-2026_02_31-02_00_05.log",
+           "vzdump-lxc-0101-2026_12_01-02_00_05.log",
+           "vzdump-openvz-101-2026_12_01-02_00_05.log",
+           "lxc-101.log",  // vzdump's temporary log in /var/log/vzdump
+           "",
+       }) {
+    EXPECT_FALSE(ParseVzdumpLogName(name)) << name;
+  }
+}
+
+TEST(VzdumpNameTest, EveryNameAnArchiveOfTheBaseCanHave) {
+  TimeZone utc("UTC");
+  auto log = ParseVzdumpLogName("vzdump-lxc-101-2026_12_01-02_00_05.log");
+  ASSERT_TRUE(log);
+  const std::vector<std::string> names = log->archive_names();
+  EXPECT_EQ(names, (std::vector<std::string>{"vzdump-lxc-101-2026_12_01-02_00_05.tar",
+                                             "vzdump-lxc-101-2026_12_01-02_00_05.tar.zst",
+                                             "vzdump-lxc-101-2026_12_01-02_00_05.tar.gz",
+                                             "vzdump-lxc-101-2026_12_01-02_00_05.tar.lzo"}));
+  for (const std::string& name : names) {
+    auto archive = ParseVzdumpName(name);
+    ASSERT_TRUE(archive) << name;
+    EXPECT_EQ(archive->base, log->base);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+// What `coffer import` does to one archive, for the commands that import
+// too (`coffer vzdump-hook`): they call this code, never the binary.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "store/ingest/archiver.h"
+#include "store/repo/repository.h"
+
+namespace coffer::tools {
+
+// One archive's import: the snapshot it made, or none when its group
+// already had a snapshot at the archive's time (`snapshot` names that one).
+struct ArchiveImport {
+  std::optional<ingest::BackupResult> result;
+  std::string snapshot;
+};
+
+// Imports the archive at `path` exactly as `coffer import PATH` does: group
+// and time from its vzdump name, the .notes, .protected and BASENAME.log
+// beside it. Members left out are named on standard error and listed in
+// result->errors; the snapshot is then incomplete.
+Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, bool quiet);
+
+// The exit status of an import that failed with `status`: damage an import
+// meets is the archive's (5), as it only reads the archive.
+int ImportExitCode(const Status& status);
+
+// A log as an import keeps it: of one longer than 4 MiB, its last 4 MiB
+// (said on standard error). kNotFound if there is no such file.
+Result<std::string> ReadImportLog(const std::string& path);
+
+}  // namespace coffer::tools
