@@ -22,6 +22,7 @@
 #include "store/base/unique_fd.h"
 #include "store/chunk/fastcdc.h"
 #include "store/chunk/image_chunks.h"
+#include "store/ingest/commit_record.h"
 #include "store/ingest/exclude.h"
 #include "store/ingest/image_builder.h"
 #include "store/ingest/source_meta.h"
@@ -700,27 +701,12 @@ Result<BackupResult> Walk::RunStream(int fd, const std::string& name,
 
 Result<BackupResult> Walk::Commit(const ObjectId& root, std::vector<std::string> paths,
                                   std::chrono::steady_clock::time_point start) {
-  pb::Snapshot record;
-  record.set_version(1);
-  record.set_group(options_.group);
-  record.set_time_ns(options_.time_ns);
-  record.set_root_tree_id(root.bytes.data(), root.bytes.size());
-  for (auto& p : paths) record.add_paths(std::move(p));
-  for (const auto& t : options_.tags) record.add_tags(t);
-  record.set_hostname(options_.hostname);
-  record.set_username(options_.username);
-  if (parent_) record.set_parent_id(parent_->ref.id.bytes.data(), parent_->ref.id.bytes.size());
-  record.set_incomplete(!errors_.empty());
   stats_.set_bytes_read(progress_.bytes_read);
-  // The record carries what was stored, so wait for the last chunk first.
-  COFFER_RETURN_IF_ERROR(session_.Flush());
-  stats_.set_bytes_added(session_.stats().bytes_added);
-  stats_.set_chunks_added(session_.stats().chunks_added);
-  stats_.set_duration_ns(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count());
-  *record.mutable_stats() = stats_;
-  COFFER_ASSIGN_OR_RETURN(Snapshot committed, session_.Commit(record));
+  std::optional<SnapshotRef> parent;
+  if (parent_) parent = parent_->ref;
+  COFFER_ASSIGN_OR_RETURN(Snapshot committed,
+                          CommitRecord(session_, options_, root, std::move(paths), parent,
+                                       !errors_.empty(), stats_, start));
   return BackupResult{std::move(committed), std::move(errors_)};
 }
 

@@ -17,6 +17,7 @@
 
 #include "store/base/crash_point.h"
 #include "store/chunk/fastcdc.h"
+#include "store/ingest/commit_record.h"
 #include "store/ingest/exclude.h"
 #include "store/model/tree.h"
 #include "store/repo/write_session.h"
@@ -560,26 +561,10 @@ Result<BackupResult> Run::Go(ArchiveSource& source) {
 
 Result<BackupResult> Run::Commit(const ObjectId& root, const std::string& path,
                                  std::chrono::steady_clock::time_point start) {
-  pb::Snapshot record;
-  record.set_version(1);
-  record.set_group(options_.group);
-  record.set_time_ns(options_.time_ns);
-  record.set_root_tree_id(root.bytes.data(), root.bytes.size());
-  record.add_paths(path);
-  for (const auto& t : options_.tags) record.add_tags(t);
-  record.set_hostname(options_.hostname);
-  record.set_username(options_.username);
-  record.set_incomplete(!errors_.empty());
   stats_.set_bytes_read(progress_.bytes_read);
-  // The record carries what was stored, so wait for the last chunk first.
-  COFFER_RETURN_IF_ERROR(session_.Flush());
-  stats_.set_bytes_added(session_.stats().bytes_added);
-  stats_.set_chunks_added(session_.stats().chunks_added);
-  stats_.set_duration_ns(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count());
-  *record.mutable_stats() = stats_;
-  COFFER_ASSIGN_OR_RETURN(Snapshot committed, session_.Commit(record));
+  COFFER_ASSIGN_OR_RETURN(Snapshot committed,
+                          CommitRecord(session_, options_, root, {path}, std::nullopt,
+                                       !errors_.empty(), stats_, start));
   return BackupResult{std::move(committed), std::move(errors_)};
 }
 

@@ -5,7 +5,9 @@
 #include <set>
 
 #include "store/chunk/image_chunks.h"
+#include "store/ingest/commit_record.h"
 #include "store/ingest/image_builder.h"
+#include "store/model/tree.h"
 #include "store/repo/write_session.h"
 
 namespace coffer::ingest {
@@ -128,31 +130,17 @@ Result<BackupResult> VmaImporter::Import(const vma::ReadFn& read, const std::str
     *root.add_entries() = std::move(entry);
     ++progress_->files;
   }
-  std::sort(root.mutable_entries()->begin(), root.mutable_entries()->end(),
-            [](const pb::Entry& a, const pb::Entry& b) { return a.name() < b.name(); });
+  model::SortEntries(&root);
   COFFER_ASSIGN_OR_RETURN(ObjectId root_id, session.AddTree(root));
 
-  pb::Snapshot record;
-  record.set_version(1);
-  record.set_group(options_.group);
-  record.set_time_ns(options_.time_ns);
-  record.set_root_tree_id(root_id.bytes.data(), root_id.bytes.size());
-  record.add_paths(source_name);
-  for (const auto& tag : options_.tags) record.add_tags(tag);
-  record.set_hostname(options_.hostname);
-  record.set_username(options_.username);
-  COFFER_RETURN_IF_ERROR(session.Flush());
-  pb::SnapshotStats& stats = *record.mutable_stats();
+  pb::SnapshotStats stats;
   stats.set_files_new(static_cast<uint64_t>(root.entries_size()));
   stats.set_files_total(static_cast<uint64_t>(root.entries_size()));
   stats.set_bytes_read(bytes_read);
   stats.set_bytes_total(bytes_total);
-  stats.set_bytes_added(session.stats().bytes_added);
-  stats.set_chunks_added(session.stats().chunks_added);
-  stats.set_duration_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::steady_clock::now() - start)
-                            .count());
-  COFFER_ASSIGN_OR_RETURN(Snapshot committed, session.Commit(record));
+  COFFER_ASSIGN_OR_RETURN(Snapshot committed,
+                          CommitRecord(session, options_, root_id, {source_name}, std::nullopt,
+                                       /*incomplete=*/false, std::move(stats), start));
   return BackupResult{std::move(committed), {}};
 }
 
