@@ -159,25 +159,43 @@ void OpenDir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
   });
 }
 
+// Offsets: 2i + 1 follows item i of the directory, 2i + 2 the partitions
+// directory that may follow that item (SnapshotFs::PartitionsDirAfter), so
+// an offset says exactly where a listing stopped whichever items have one.
 void ReadDirCommon(fuse_req_t req, size_t size, off_t off, struct fuse_file_info* fi, bool plus) {
   Guard(req, plus ? "readdirplus" : "readdir", [&] {
     auto* dir = reinterpret_cast<DirHandle*>(fi->fh);
     std::vector<char> buf(size);
     size_t used = 0;
-    for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < dir->count(); ++i) {
-      auto item = Fs(req).ItemAt(*dir, i);
-      if (!item.ok()) {
-        if (used == 0) return ReplyStatus(req, item.status());
-        break;
+    for (size_t pos = off < 0 ? 0 : static_cast<size_t>(off); pos / 2 < dir->count(); ++pos) {
+      const size_t i = pos / 2;
+      const bool partitions = pos % 2 == 1;
+      std::string name;
+      mode_t type = S_IFDIR;
+      if (!partitions) {
+        auto item = Fs(req).ItemAt(*dir, i);
+        if (!item.ok()) {
+          if (used == 0) return ReplyStatus(req, item.status());
+          break;
+        }
+        name = item->name;
+        type = item->type;
+      } else {
+        auto after = Fs(req).PartitionsDirAfter(*dir, i);
+        if (!after.ok()) {
+          if (used == 0) return ReplyStatus(req, after.status());
+          break;
+        }
+        if (!*after) continue;
+        name = std::move(**after);
       }
-      std::string name(item->name);
-      mode_t type = item->type;
       size_t room = size - used;
       size_t n;
-      off_t next = static_cast<off_t>(i + 1);
+      off_t next = static_cast<off_t>(pos + 1);
       if (plus) {
-        auto a = Fs(req).LookupItem(*dir, i);
+        auto a = partitions ? Fs(req).Lookup(dir->ino, name) : Fs(req).LookupItem(*dir, i);
         if (!a.ok()) {
+          if (partitions) continue;  // an extra: the listing goes on without it
           if (used == 0) return ReplyStatus(req, a.status());
           break;
         }
@@ -191,7 +209,7 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
       } else {
         struct stat st;
         std::memset(&st, 0, sizeof st);
-        st.st_ino = i + 2;  // never 0: programs skip entries with inode 0
+        st.st_ino = pos + 2;  // never 0: programs skip entries with inode 0
         st.st_mode = type;
         n = fuse_add_direntry(req, buf.data() + used, room, name.c_str(), &st, next);
         if (n > room) break;

@@ -1,7 +1,8 @@
 // InodeTable: the inode numbers the kernel knows, with their lookup counts.
 //
 // Every node has a key that says what it is (a synthetic path, a child of a
-// directory by name, or a hardlink group of one snapshot), so looking the same
+// directory by name, a hardlink group of one snapshot, or an image's
+// partitions directory and a partition in it), so looking the same
 // thing up twice gives the same inode while the kernel remembers it. The
 // kernel's lookups are counted; a node whose count drops to zero is dropped
 // unless it is pinned (the synthetic directories, which are few). Inode
@@ -13,7 +14,8 @@
 // and an inode for every name it has seen until memory runs short, so a walk
 // over a million files would still make a million nodes; the table therefore
 // counts its bytes, and when they exceed the budget it offers the oldest
-// unused entries (files and symlinks, never directories) for eviction: the
+// unused entries (files and symlinks, never directories; partitions are few
+// and left to the kernel's own forgetting) for eviction: the
 // caller asks the kernel to drop those names, and the kernel's forgets then
 // shrink the table.
 #pragma once
@@ -34,6 +36,8 @@
 
 namespace coffer::fs {
 
+struct ImagePartitions;  // snapshot_fs.h
+
 struct Node {
   enum class Kind : uint8_t {
     kRoot,      // MOUNT/
@@ -42,11 +46,14 @@ struct Node {
     kLatest,    // MOUNT/host/web1/latest (a symlink to `snapshot`)
     kSnapshot,  // MOUNT/host/web1/2026-11-24T02:00:00Z
     kEntry,     // anything inside a snapshot
+    kPartitions,  // MOUNT/.../disk.img.partitions: beside a disk image inside a snapshot
+    kPartition,   // MOUNT/.../disk.img.partitions/1: one partition of that image
   };
   Kind kind = Kind::kRoot;
   pb::Entry::Type type = pb::Entry::FILE;  // kEntry
   bool has_xattrs = false;     // kEntry: the stored entry has extended attributes
   bool xattrs_nearby = false;  // kEntry: some entry of its directory has them
+  uint32_t partition = 0;      // kPartition: its index in image->table.partitions
   uint64_t parent = 0;  // the inode looked up in (for kEntry: the first link's)
   // kEntry: its name in `holder`; synthetic nodes: their path ("host",
   // "host/web1", "host/web1/TIME", "host/web1/latest").
@@ -54,6 +61,9 @@ struct Node {
   std::shared_ptr<const Snapshot> snapshot;  // kSnapshot, kEntry; kLatest: its target
   ObjectId holder;   // kEntry: the tree that holds the entry
   ObjectId subtree;  // directories inside a snapshot: their tree; kSnapshot: the root tree
+  // kPartitions, kPartition: the image and its partition table, parsed once
+  // when the directory was first looked up and kept while the kernel knows it.
+  std::shared_ptr<const ImagePartitions> image;
 };
 using NodePtr = std::shared_ptr<const Node>;
 

@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <thread>
 #include <tuple>
 
 #include "store/base/timespec.h"
+#include "store/chunk/image_chunks.h"
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
 #include "store/model/tree_split.h"
@@ -71,7 +74,45 @@ bool IsSyntheticDir(Node::Kind kind) {
 
 bool IsDirectory(const Node& node) {
   if (node.kind == Node::Kind::kEntry) return node.type == pb::Entry::DIRECTORY;
-  return node.kind != Node::Kind::kLatest;
+  return node.kind != Node::Kind::kLatest && node.kind != Node::Kind::kPartition;
+}
+
+constexpr std::string_view kPartitionsSuffix = ".partitions";
+
+bool EndsWithIgnoringCase(std::string_view s, std::string_view suffix) {
+  if (s.size() < suffix.size()) return false;
+  return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<ptrdiff_t>(suffix.size()),
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
+                                                std::tolower(static_cast<unsigned char>(b)); });
+}
+
+// Stored as a disk image: data in fixed 64 KiB chunks, holes in whole
+// chunks (store/chunk/image_chunks.h; adjacent holes are merged), the last
+// extent shorter. Content-defined chunks are almost never exactly 64 KiB,
+// let alone all of them, so the extents tell without reading anything; a
+// file in extent parts has parts of whole image chunks.
+bool StoredAsImage(const pb::Entry& entry) {
+  using chunk::kImageChunkSize;
+  if (entry.extents_size() == 0) {
+    return entry.extent_parts_size() >= 2 && entry.extent_parts(0).size() % kImageChunkSize == 0;
+  }
+  bool any_chunk = false;
+  for (int i = 0; i + 1 < entry.extents_size(); ++i) {
+    const pb::Extent& e = entry.extents(i);
+    const bool hole = e.chunk_id().empty();
+    if (hole ? e.size() % kImageChunkSize != 0 : e.size() != kImageChunkSize) return false;
+    any_chunk |= !hole;
+  }
+  return any_chunk;
+}
+
+// Whether the mount looks for a partition table in `entry`: a regular file
+// stored as a disk image or named like one. Nothing is read to decide, so
+// listing a directory reads the first sectors of such files only.
+bool MayHavePartitions(const pb::Entry& entry) {
+  if (entry.type() != pb::Entry::FILE || entry.size() < kMbrSectorSize) return false;
+  return EndsWithIgnoringCase(entry.name(), ".img") || EndsWithIgnoringCase(entry.name(), ".raw") ||
+         StoredAsImage(entry);
 }
 
 // Where each of `items` begins when laid end to end from `first`, then
@@ -103,6 +144,20 @@ uint64_t StoredBytes(const pb::Entry& entry) {
     if (!e.chunk_id().empty()) n += e.size();
   }
   for (const pb::ExtentPart& part : entry.extent_parts()) n += part.size();
+  return n;
+}
+
+// The bytes of data extents within [from, to) of `entry`: what st_blocks
+// counts for a partition. In extent parts, all of it (as StoredBytes).
+uint64_t StoredBytesIn(const pb::Entry& entry, uint64_t from, uint64_t to) {
+  if (entry.extent_parts_size() > 0) return to - from;
+  uint64_t n = 0, at = 0;
+  for (const pb::Extent& e : entry.extents()) {
+    const uint64_t end = at + e.size();
+    if (!e.chunk_id().empty() && end > from && at < to) n += std::min(end, to) - std::max(at, from);
+    at = end;
+    if (at >= to) break;
+  }
   return n;
 }
 
@@ -150,7 +205,8 @@ SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
                 return repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
                                          use);
               }),
-      trees_(options_.cache_bytes / 8) {
+      trees_(options_.cache_bytes / 8),
+      tables_(options_.cache_bytes / 64) {
   options_.readahead_bytes = std::min(options_.readahead_bytes, OpenedChunkBytes(options_) / 2);
   if (!options_.now_ns) options_.now_ns = SteadyNowNs;
   if (!options_.log) options_.log = [](const std::string&) {};
@@ -457,10 +513,11 @@ Result<Attr> SnapshotFs::Lookup(uint64_t parent_ino, std::string_view name) {
     if (!node) return Stale();
     return AttrOf(ino, *node, nullptr, *index);
   }
+  if (parent->kind == Node::Kind::kPartitions) return LookupPartition(parent_ino, *parent, name);
   if (!IsDirectory(*parent)) return Status::NotFound(std::string(name));
   COFFER_ASSIGN_OR_RETURN(auto tree, TreeOf(*parent));
   COFFER_ASSIGN_OR_RETURN(Found found, FindChild(parent->subtree, tree, name));
-  if (!found.entry) return Status::NotFound(std::string(name));
+  if (!found.entry) return LookupPartitions(parent_ino, *parent, tree, name);
   return AcquireChild(parent_ino, *parent, found.holder_id, *found.entry, found.holder->any_xattrs);
 }
 
@@ -473,6 +530,10 @@ Result<Attr> SnapshotFs::GetAttr(uint64_t ino) {
     COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
     static const Index kEmpty;
     return AttrOf(ino, *node, found.second, kEmpty);
+  }
+  if (node->kind == Node::Kind::kPartitions || node->kind == Node::Kind::kPartition) {
+    COFFER_ASSIGN_OR_RETURN(auto image, ImageEntryOf(*node));
+    return PartitionAttr(ino, *node, *image.second);
   }
   bool synthetic = node->kind != Node::Kind::kSnapshot;
   auto index = CurrentIndex(/*refresh=*/synthetic);
@@ -510,6 +571,13 @@ Result<std::unique_ptr<DirHandle>> SnapshotFs::OpenDir(uint64_t ino) {
       for (const auto& [name, snap] : g->by_time) add(name, S_IFDIR);
       add("latest", S_IFLNK);
     }
+    return dir;
+  }
+  if (node->kind == Node::Kind::kPartitions) {
+    for (const Partition& p : node->image->table.partitions) {
+      dir->synthetic.push_back(DirItem{std::to_string(p.number), S_IFREG});
+    }
+    dir->immutable = true;
     return dir;
   }
   COFFER_ASSIGN_OR_RETURN(dir->listing, TreeOf(*node));
@@ -567,30 +635,209 @@ Result<Attr> SnapshotFs::LookupItem(DirHandle& dir, size_t index) {
   return AcquireChild(dir.ino, *dir.node, item.holder, *item.entry, item.any_xattrs);
 }
 
+Result<std::optional<std::string>> SnapshotFs::PartitionsDirAfter(DirHandle& dir, size_t index) {
+  const std::optional<std::string> none;
+  if (!dir.listing || index < 2) return none;
+  COFFER_ASSIGN_OR_RETURN(DirItemView item, ItemAt(dir, index));
+  if (!item.entry || !MayHavePartitions(*item.entry)) return none;
+  std::string name = std::string(item.name) + std::string(kPartitionsSuffix);
+  COFFER_ASSIGN_OR_RETURN(Found stored, FindChild(dir.node->subtree, dir.listing, name));
+  if (stored.entry) return none;  // a stored entry of that name is shown instead
+  auto partitions = PartitionsOf(item.holder, *item.entry, PathIn(*dir.node, item.name));
+  if (!partitions.ok() || !*partitions) return none;  // logged there
+  return std::optional<std::string>(std::move(name));
+}
+
+Result<std::shared_ptr<const ImagePartitions>> SnapshotFs::PartitionsOf(const ObjectId& holder,
+                                                                        const pb::Entry& entry,
+                                                                        const std::string& path) {
+  // Trees are content-addressed: a tree id and a name say which image this is.
+  std::string key(reinterpret_cast<const char*>(holder.bytes.data()), holder.bytes.size());
+  key += entry.name();
+  {
+    std::lock_guard lock(tables_mu_);
+    if (const auto* hit = tables_.Find(key)) return *hit;
+  }
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<FileHandle> image, HandleFor(0, entry, path));
+  bool read_failed = false;
+  auto read_at = [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
+    // Through the chunk cache, without readahead: a few sectors are wanted.
+    const uint64_t end = std::min<uint64_t>(entry.size(), offset + out.size());
+    Result<ReadData> data = ReadContent(*image, offset, end, /*offer=*/false);
+    if (!data.ok()) {
+      read_failed = true;
+      return data.status();
+    }
+    size_t at = 0;
+    for (const struct iovec& piece : data->iov) {
+      std::memcpy(out.data() + at, piece.iov_base, piece.iov_len);
+      at += piece.iov_len;
+    }
+    return at;
+  };
+  Result<std::optional<PartitionTable>> table = ReadPartitionTable(entry.size(), read_at);
+  if (!table.ok() && read_failed) {
+    // Not cached: the image's data is damaged or the server is gone, and a
+    // later listing tries again.
+    options_.log("cannot read the partition table of " + path + ": " + table.status().message());
+    return table.status();
+  }
+  if (!table.ok()) {
+    options_.log(path + ": its partition table is refused (" + table.status().message() + "); no " +
+                 entry.name() + std::string(kPartitionsSuffix) + " is shown");
+  } else if (*table && (*table)->from_backup) {
+    options_.log(path + ": its primary GPT is damaged (" + (*table)->primary_damage +
+                 "); the partitions are those of the backup GPT at the image's end");
+  }
+  std::shared_ptr<const ImagePartitions> shown;
+  if (table.ok() && *table && !(*table)->partitions.empty()) {
+    auto partitions = std::make_shared<ImagePartitions>();
+    partitions->holder = holder;
+    partitions->image_name = entry.name();
+    partitions->table = std::move(**table);
+    shown = std::move(partitions);
+  }
+  uint64_t cost = 2 * key.size() + 128;  // the key twice (list and index), the nodes
+  if (shown) cost += sizeof(ImagePartitions) + shown->table.partitions.size() * (sizeof(Partition) + 64);
+  std::lock_guard lock(tables_mu_);
+  tables_.Insert(key, shown, cost);
+  return shown;
+}
+
+Result<Attr> SnapshotFs::LookupPartitions(uint64_t parent_ino, const Node& parent, const TreePtr& tree,
+                                          std::string_view name) {
+  if (name.size() <= kPartitionsSuffix.size() || !name.ends_with(kPartitionsSuffix)) {
+    return Status::NotFound(std::string(name));
+  }
+  const std::string_view image_name = name.substr(0, name.size() - kPartitionsSuffix.size());
+  COFFER_ASSIGN_OR_RETURN(Found image, FindChild(parent.subtree, tree, image_name));
+  if (!image.entry || !MayHavePartitions(*image.entry)) return Status::NotFound(std::string(name));
+  COFFER_ASSIGN_OR_RETURN(auto partitions,
+                          PartitionsOf(image.holder_id, *image.entry, PathIn(parent, image_name)));
+  if (!partitions) return Status::NotFound(std::string(name));
+  const uint64_t ino = inodes_.Acquire(
+      "p:" + std::to_string(parent_ino) + "/" + std::string(name),
+      [&] {
+        auto node = std::make_shared<Node>();
+        node->kind = Node::Kind::kPartitions;
+        node->parent = parent_ino;
+        node->name = std::string(name);
+        node->snapshot = parent.snapshot;
+        node->holder = image.holder_id;
+        node->image = partitions;
+        return NodePtr(std::move(node));
+      },
+      /*pinned=*/false);
+  NodePtr node = inodes_.Get(ino);
+  if (!node) return Stale();
+  return PartitionAttr(ino, *node, *image.entry);
+}
+
+Result<Attr> SnapshotFs::LookupPartition(uint64_t parent_ino, const Node& parent, std::string_view name) {
+  const std::vector<Partition>& partitions = parent.image->table.partitions;
+  auto it = std::find_if(partitions.begin(), partitions.end(),
+                         [&](const Partition& p) { return std::to_string(p.number) == name; });
+  if (it == partitions.end()) return Status::NotFound(std::string(name));
+  COFFER_ASSIGN_OR_RETURN(auto image, ImageEntryOf(parent));
+  const uint64_t ino = inodes_.Acquire(
+      "q:" + std::to_string(parent_ino) + "/" + std::string(name),
+      [&] {
+        auto node = std::make_shared<Node>();
+        node->kind = Node::Kind::kPartition;
+        node->parent = parent_ino;
+        node->name = std::string(name);
+        node->snapshot = parent.snapshot;
+        node->holder = parent.holder;
+        node->image = parent.image;
+        node->partition = static_cast<uint32_t>(it - partitions.begin());
+        return NodePtr(std::move(node));
+      },
+      /*pinned=*/false);
+  NodePtr node = inodes_.Get(ino);
+  if (!node) return Stale();
+  return PartitionAttr(ino, *node, *image.second);
+}
+
+Result<std::pair<SnapshotFs::TreePtr, const pb::Entry*>> SnapshotFs::ImageEntryOf(const Node& node) {
+  COFFER_ASSIGN_OR_RETURN(TreePtr tree, ReadTree(node.image->holder));
+  const pb::Entry* entry = model::FindEntry(tree->tree, node.image->image_name);
+  if (!entry) return Status::Corruption("entry " + node.image->image_name + " is missing from its tree");
+  return std::make_pair(std::move(tree), entry);
+}
+
+Attr SnapshotFs::PartitionAttr(uint64_t ino, const Node& node, const pb::Entry& image) const {
+  Attr a;
+  a.ino = ino;
+  struct stat& st = a.st;
+  st.st_ino = ino;
+  st.st_blksize = 1 << 20;
+  // Readable by whoever may read the image; never writable.
+  const mode_t readable = image.mode() & 0444;
+  if (node.kind == Node::Kind::kPartitions) {
+    st.st_mode = S_IFDIR | readable | readable >> 2;
+    st.st_nlink = 2;
+  } else {
+    const Partition& p = node.image->table.partitions[node.partition];
+    st.st_mode = S_IFREG | readable;
+    st.st_nlink = 1;
+    st.st_size = static_cast<off_t>(p.size);
+    st.st_blocks = static_cast<blkcnt_t>((StoredBytesIn(image, p.offset, p.offset + p.size) + 511) / 512);
+  }
+  st.st_uid = image.uid();
+  st.st_gid = image.gid();
+  st.st_mtim = ToTimespec(image.mtime_ns());
+  st.st_atim = st.st_mtim;
+  st.st_ctim = ToTimespec(image.ctime_ns());
+  a.timeout = kSnapshotTimeout;
+  return a;
+}
+
 std::string SnapshotFs::PathOf(const Node& node) const {
   std::string path = node.name;
   uint64_t parent = node.parent;
   for (int depth = 0; depth < 4096; ++depth) {
     NodePtr p = inodes_.Get(parent);
     if (!p) return "?/" + path;
-    if (p->kind != Node::Kind::kEntry) return p->name + "/" + path;
+    if (p->kind != Node::Kind::kEntry && p->kind != Node::Kind::kPartitions) return p->name + "/" + path;
     path = p->name + "/" + path;
     parent = p->parent;
   }
   return path;
 }
 
+std::string SnapshotFs::PathIn(const Node& dir, std::string_view name) const {
+  // A snapshot's node is named by its whole path already.
+  return (dir.kind == Node::Kind::kSnapshot ? dir.name : PathOf(dir)) + "/" + std::string(name);
+}
+
 Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
+  if (node->kind == Node::Kind::kPartition) {
+    COFFER_ASSIGN_OR_RETURN(auto image, ImageEntryOf(*node));
+    COFFER_ASSIGN_OR_RETURN(auto file, HandleFor(ino, *image.second, PathOf(*node)));
+    const Partition& p = node->image->table.partitions[node->partition];
+    if (p.offset > file->size || p.size > file->size - p.offset) {
+      return Status::Corruption(file->path + ": the partition lies past the image's end");
+    }
+    file->start = p.offset;
+    file->size = p.size;
+    return file;
+  }
   if (node->kind != Node::Kind::kEntry || node->type != pb::Entry::FILE) {
     return Status::InvalidArgument("not a regular file");
   }
   COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
+  return HandleFor(ino, *found.second, PathOf(*node));
+}
+
+Result<std::unique_ptr<FileHandle>> SnapshotFs::HandleFor(uint64_t ino, const pb::Entry& entry,
+                                                          std::string path) {
   auto file = std::make_unique<FileHandle>();
   file->ino = ino;
-  file->entry = *found.second;
-  file->path = PathOf(*node);
+  file->entry = entry;
+  file->path = std::move(path);
+  file->size = entry.size();
   if (file->entry.extent_parts_size() > 0) {
     if (file->entry.extents_size() > 0) {
       return Status::Corruption(file->path + ": has both extents and extent parts");
@@ -646,14 +893,14 @@ void SnapshotFs::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, 
   {
     std::lock_guard lock(file.mu);
     bool continues = file.any_read ? offset + kSlack >= file.expected && offset <= file.expected + kSlack
-                                   : offset == 0;
+                                   : offset == file.start;
     file.any_read = true;
     file.sequential_run = continues ? file.sequential_run + 1 : 0;
     file.expected = continues ? std::max(file.expected, end) : end;
     *random = !continues;
     if (!continues || options_.readahead_bytes == 0) return;
     from = std::max(end, file.readahead_to);
-    to = std::min<uint64_t>(file.entry.size(), end + options_.readahead_bytes);
+    to = std::min<uint64_t>(file.start + file.size, end + options_.readahead_bytes);
     if (from >= to) return;
     file.readahead_to = to;
   }
@@ -674,32 +921,39 @@ void SnapshotFs::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, 
 void SnapshotFs::OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk) {
   KernelCache* kernel = kernel_.load();
   if (!kernel) return;
-  uint64_t start = run.starts[extent];
-  uint64_t stop = run.starts[extent + 1];
+  const uint64_t chunk_start = run.starts[extent];
   {
     std::lock_guard lock(file.mu);
     // Offering a chunk twice is only wasted work: start afresh rather than
     // let a random reader of a huge file grow the set without end.
     constexpr size_t kMaxRemembered = 1 << 16;
     if (file.offered.size() >= kMaxRemembered) file.offered.clear();
-    if (!file.offered.insert(start).second) return;
+    if (!file.offered.insert(chunk_start).second) return;
   }
+  // What the handle shows of the chunk, in the handle's offsets (a
+  // partition starts anywhere in its image).
+  const uint64_t start = std::max(chunk_start, file.start) - file.start;
+  const uint64_t stop = std::min(run.starts[extent + 1], file.start + file.size) - file.start;
   // Only whole pages: the kernel keeps a page only when it gets all of it
   // (or everything up to the end of the file).
   uint64_t first = (start + kPage - 1) / kPage * kPage;
-  uint64_t last = stop == file.entry.size() ? stop : stop / kPage * kPage;
+  uint64_t last = stop == file.size ? stop : stop / kPage * kPage;
   if (first >= last) return;
-  ByteView data(chunk->data() + (first - start), static_cast<size_t>(last - first));
+  ByteView data(chunk->data() + (file.start + first - chunk_start), static_cast<size_t>(last - first));
   kernel->Offer(file.ino, first, data, chunk);
 }
 
 Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size) {
-  const pb::Entry& entry = file.entry;
-  ReadData data;
-  uint64_t end = std::min<uint64_t>(entry.size(), offset + size);
-  if (offset >= end) return data;
+  if (offset >= file.size || size == 0) return ReadData();
+  const uint64_t from = file.start + offset;
+  const uint64_t to = file.start + std::min<uint64_t>(file.size, offset + size);
   bool random = false;
-  PlanReadahead(file, offset, end, &random);
+  PlanReadahead(file, from, to, &random);
+  return ReadContent(file, from, to, random);
+}
+
+Result<ReadData> SnapshotFs::ReadContent(FileHandle& file, uint64_t offset, uint64_t end, bool offer) {
+  ReadData data;
   const std::vector<uint8_t>& zeros = Zeros();
   auto add_zeros = [&](uint64_t n) {
     while (n > 0) {
@@ -740,7 +994,7 @@ Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size
         uint64_t within = pos - run->starts[i];
         data.iov.push_back({const_cast<uint8_t*>((*chunk)->data() + within),
                             static_cast<size_t>(piece_end - pos)});
-        if (random) OfferChunk(file, *run, i, *chunk);
+        if (offer) OfferChunk(file, *run, i, *chunk);
         data.keep.push_back(std::move(chunk).value());
       }
       pos = piece_end;
@@ -754,30 +1008,27 @@ Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size
 void SnapshotFs::WaitForReadahead() { chunks_.WaitIdle(); }
 
 Result<std::optional<uint64_t>> SnapshotFs::Seek(FileHandle& file, uint64_t offset, int whence) {
-  uint64_t size = file.entry.size();
-  if (offset >= size) return std::optional<uint64_t>();
+  if (offset >= file.size) return std::optional<uint64_t>();
   bool want_data = whence == SEEK_DATA;
   if (whence != SEEK_DATA && whence != SEEK_HOLE) return Status::InvalidArgument("bad whence");
-  uint64_t at = offset;
-  for (;;) {
+  // In the entry's offsets: the handle shows [begin, end) of it.
+  const uint64_t begin = file.start, end = file.start + file.size, from = begin + offset;
+  uint64_t at = from;
+  while (at < end) {
     COFFER_ASSIGN_OR_RETURN(ExtentRunPtr run, RunAt(file, at));
     if (!run) break;
-    for (size_t i = run->IndexOf(at); i < run->count(); ++i) {
+    for (size_t i = run->IndexOf(at); i < run->count() && run->starts[i] < end; ++i) {
       const pb::Extent& extent = (*run->extents)[static_cast<int>(i)];
       if (extent.size() == 0) continue;
       bool is_data = !extent.chunk_id().empty();
-      if (is_data == want_data) {
-        uint64_t found = std::max(offset, run->starts[i]);
-        if (found >= size) return want_data ? std::optional<uint64_t>() : std::optional<uint64_t>(size);
-        return std::optional<uint64_t>(found);
-      }
+      if (is_data == want_data) return std::optional<uint64_t>(std::max(from, run->starts[i]) - begin);
     }
     if (run->starts.back() <= at) break;
     at = run->starts.back();
   }
   if (want_data) return std::optional<uint64_t>();  // only holes from here on
   // Past the last extent up to the size is a hole, and EOF counts as one.
-  return std::optional<uint64_t>(std::min(size, std::max(offset, at)));
+  return std::optional<uint64_t>(std::min(end, std::max(from, at)) - begin);
 }
 
 Result<SnapshotFs::XattrLookup> SnapshotFs::GetXattr(uint64_t ino, std::string_view name) {

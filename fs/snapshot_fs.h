@@ -21,6 +21,19 @@
 // between opened chunks, trees and the inode table (which asks the kernel,
 // through KernelCache, to drop old names when it is over its share).
 //
+// Disk images: beside a regular file inside a snapshot that is stored as a
+// disk image (in the fixed 64 KiB chunks of store/chunk/image_chunks.h: a
+// block device or --image file backed up, a VM disk imported) or is named
+// *.img or *.raw, and whose first sectors hold an MBR or GPT with at least
+// one partition (fs/partition_table.h), the directory NAME.partitions holds
+// one read-only file per partition, named by its number ("1", "5"), whose
+// bytes are the partition's bytes of the image, read through the image's
+// extents and chunks like the image itself. The table is read when that
+// directory is first listed beside the image or looked up, kept in a small
+// cache by the image's tree and name (a refused table too, logged once per
+// reading), and held by the directory's inode while the kernel knows it. A
+// stored entry of that name is shown instead.
+//
 // Reads: a handle that reads sequentially has the next chunks opened by the
 // cache's loaders (readahead), so opening them overlaps with the reader; a handle
 // that reads at random offers the rest of every chunk it had to open to the
@@ -50,14 +63,16 @@
 #include "fs/chunk_cache.h"
 #include "fs/inode_table.h"
 #include "fs/lru_cache.h"
+#include "fs/partition_table.h"
 #include "store/repo/repository.h"
 
 namespace coffer::fs {
 
 struct FsOptions {
   // Memory for caches: a quarter for opened chunks, an eighth for directory
-  // listings, an eighth for the inodes the kernel remembers. The rest is
-  // left for chunks being fetched and opened, and the allocator's slack.
+  // listings, an eighth for the inodes the kernel remembers, a 64th for
+  // disk images' partition tables. The rest is left for chunks being
+  // fetched and opened, and the allocator's slack.
   uint64_t cache_bytes = 64ull << 20;
   // How far a sequential reader's chunks are opened ahead of its reads (at
   // most half the opened chunks' share, so readahead never evicts itself).
@@ -75,6 +90,13 @@ struct FsOptions {
   // Owner of the synthetic directories.
   uid_t uid = 0;
   gid_t gid = 0;
+};
+
+// A disk image's partition table, as NAME.partitions shows it.
+struct ImagePartitions {
+  ObjectId holder;         // the tree object that holds the image's entry
+  std::string image_name;  // the image's name in it
+  PartitionTable table;    // at least one partition
 };
 
 // What SnapshotFs tells the kernel's caches besides answering requests.
@@ -168,6 +190,10 @@ using ExtentRunPtr = std::shared_ptr<const ExtentRun>;
 struct FileHandle {
   uint64_t ino = 0;
   pb::Entry entry;               // as stored: extents, or extent parts
+  // What the handle shows of the entry's content: all of it, or one
+  // partition of a disk image. Reads and seeks count from `start`.
+  uint64_t start = 0;
+  uint64_t size = 0;
   ExtentRunPtr whole;            // a file not in parts: all its extents
   std::vector<uint64_t> part_starts;  // a file in parts: where each begins; back(): their end
   std::string path;              // for log lines: "host/web1/TIME/etc/fstab"
@@ -216,7 +242,15 @@ class SnapshotFs {
   // of a split directory that holds it.
   Result<DirItemView> ItemAt(DirHandle& dir, size_t index);
 
+  // The partitions directory that follows item `index` of an open snapshot
+  // directory: "NAME.partitions" when that item is a disk image with a
+  // partition table (see above), nullopt otherwise. Reads the image's table
+  // the first time; one that cannot be read or is refused is logged, and
+  // the listing goes on without it.
+  Result<std::optional<std::string>> PartitionsDirAfter(DirHandle& dir, size_t index);
+
   Result<std::unique_ptr<FileHandle>> Open(uint64_t ino);
+  // Up to `size` bytes from `offset` of what the handle shows.
   Result<ReadData> Read(FileHandle& file, uint64_t offset, size_t size);
   // SEEK_DATA / SEEK_HOLE; nullopt means ENXIO (no data or hole at or after `offset`).
   Result<std::optional<uint64_t>> Seek(FileHandle& file, uint64_t offset, int whence);
@@ -278,6 +312,25 @@ class SnapshotFs {
   Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name, const Index& index);
   Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry, const Index& index) const;
   std::string PathOf(const Node& node) const;
+  // "host/web1/TIME/etc/name" for `name` in directory `dir`, for log lines.
+  std::string PathIn(const Node& dir, std::string_view name) const;
+  Result<std::unique_ptr<FileHandle>> HandleFor(uint64_t ino, const pb::Entry& entry, std::string path);
+  // The bytes [from, to) of the entry's content (not the handle's offsets);
+  // `offer`: offer the chunks read to the kernel.
+  Result<ReadData> ReadContent(FileHandle& file, uint64_t from, uint64_t to, bool offer);
+
+  // The partition table shown for image `entry` held by tree `holder`, from
+  // the cache or read now; nullptr when none is shown. `path` is for logs.
+  Result<std::shared_ptr<const ImagePartitions>> PartitionsOf(const ObjectId& holder, const pb::Entry& entry,
+                                                               const std::string& path);
+  // NAME.partitions in snapshot directory `parent` (whose tree is `tree`).
+  Result<Attr> LookupPartitions(uint64_t parent_ino, const Node& parent, const TreePtr& tree,
+                                std::string_view name);
+  // A partition's file in `parent`, a kPartitions directory.
+  Result<Attr> LookupPartition(uint64_t parent_ino, const Node& parent, std::string_view name);
+  // The image entry behind a kPartitions or kPartition node.
+  Result<std::pair<TreePtr, const pb::Entry*>> ImageEntryOf(const Node& node);
+  Attr PartitionAttr(uint64_t ino, const Node& node, const pb::Entry& image) const;
   void PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, bool* random);
   void OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk);
   // The extents around `offset`: nullptr past the last extent (a trailing hole).
@@ -298,6 +351,10 @@ class SnapshotFs {
 
   mutable std::mutex trees_mu_;
   LruCache<ObjectId, TreePtr, ObjectIdHash> trees_;
+
+  // By the image's tree id and name; nullptr: no partitions shown.
+  std::mutex tables_mu_;
+  LruCache<std::string, std::shared_ptr<const ImagePartitions>> tables_;
 
   std::atomic<KernelCache*> kernel_{nullptr};
   std::atomic<bool> kernel_acls_{false};

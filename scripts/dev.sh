@@ -5,8 +5,9 @@
 #   scripts/dev.sh test    deps + build (warnings are errors) + the whole test suite
 #   scripts/dev.sh asan    deps + the same suite built with ASan and UBSan, into build-asan/
 #   scripts/dev.sh fuzz [SECONDS [TARGET...]]
-#                          deps + the libFuzzer targets (clang) into build-fuzz/, each run
-#                          SECONDS (default 5) on its seeds; new inputs go to build-fuzz/corpus/
+#                          deps + the libFuzzer targets (clang) into build-fuzz/ (only the
+#                          TARGETs named, if any), each run SECONDS (default 5) on its seeds;
+#                          new inputs go to build-fuzz/corpus/
 #   scripts/dev.sh campaigns  the kill and I/O-fault campaigns, short (scripts/campaign)
 #   scripts/dev.sh ci      test, campaigns, then fuzz: what CI runs (.ci/run)
 #   scripts/dev.sh demo    deps + build + a backup, listing and restore of a sample tree
@@ -27,6 +28,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3
   gzip lzop zstd libcap2-bin
+  fdisk gdisk e2fsprogs mount
 )
 # The fuzz targets: clang with libFuzzer and its sanitizer runtimes, and
 # llvm-symbolizer for readable reports. Without them `fuzz` is skipped.
@@ -97,10 +99,13 @@ fuzz_available() {
   fi
 }
 
+# fuzz_build [TARGET...]: the targets named, or all of them and the corpus makers.
 fuzz_build() {
+  local build_targets=(fuzz_all)
+  if [ $# -gt 0 ]; then build_targets=("${@/#/fuzz_}"); fi
   CC=$FUZZ_CC CXX=$FUZZ_CXX cmake -S . -B "$FUZZ_BUILD_DIR" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOFFER_FUZZ=ON -DCOFFER_BUILD_TESTS=OFF
-  cmake --build "$FUZZ_BUILD_DIR" -j "$JOBS" --target fuzz_all
+  cmake --build "$FUZZ_BUILD_DIR" -j "$JOBS" --target "${build_targets[@]}"
 }
 
 # fuzz_run SECONDS [TARGET...]: each target (all of fuzz/corpus/ by default)
@@ -127,8 +132,10 @@ fuzz_run() {
 
 fuzz() {
   fuzz_available || return 0
-  timed fuzz_build
-  timed fuzz_run "$@"
+  local seconds=${1:-5}
+  shift || true
+  timed fuzz_build "$@"
+  timed fuzz_run "$seconds" "$@"
 }
 
 # The kill and I/O-fault campaigns (scripts/campaign) in their short form;

@@ -1,11 +1,12 @@
 // SnapshotFs without a mount: lookups, attributes, listings, reads at odd
-// offsets, holes, hardlinks, xattrs, refresh and damage, over a real
-// repository made with the store API.
+// offsets, holes, hardlinks, xattrs, refresh and damage, and the partitions
+// of disk images, over a real repository made with the store API.
 #include "fs/snapshot_fs.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <thread>
 
@@ -588,6 +589,229 @@ TEST_F(SnapshotFsTest, AFileInExtentPartsIsReadOnePartAtATime) {
   for (uint64_t at : {11 * kMiB + 7, 5 * kMiB - 1, kMiB / 8, 7 * kMiB, 3 * kMiB + 4097}) {
     EXPECT_EQ(ReadAt(*again, at, 5000), expected.substr(at, 5000)) << at;
   }
+}
+
+// Disk images show their partitions as files in NAME.partitions; the
+// images are partitioned by sfdisk and sgdisk (packages fdisk, gdisk).
+class PartitionsTest : public SnapshotFsTest {
+ protected:
+  static constexpr uint64_t kMiB = 1 << 20;
+  // Partition 1 of MakeMbrImage starts at sector 63, not on a page.
+  static constexpr uint64_t kFirstAt = 63 * 512, kFirstSize = (8192 - 63) * 512;
+  static constexpr uint64_t kLogicalAt = 10240 * 512, kLogicalSize = 6144 * 512;
+
+  void RunTool(const std::vector<std::string>& argv, const std::string& input = {}) {
+    std::string out;
+    ASSERT_EQ(testing::RunCommand(argv, &out, {}, input), 0) << argv[0] << ": " << out;
+  }
+
+  void PutAt(const std::string& path, uint64_t offset, const std::string& bytes) {
+    int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)),
+              static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+  }
+
+  // A 12 MiB MBR disk: partition 1 from sector 63 with data, a hole, data;
+  // an extended partition 2 holding logical partition 5, all data. Returns
+  // the image's bytes.
+  std::string MakeMbrImage(const std::string& path) {
+    testing::WriteFile(path, "");
+    EXPECT_EQ(::truncate(path.c_str(), 12 * kMiB), 0);
+    RunTool({"sfdisk", "--quiet", path},
+            "label: dos\nstart=63, size=8129, type=83\nstart=8192, size=12288, type=5\n"
+            "start=10240, size=6144, type=83\n");
+    PutAt(path, kFirstAt, testing::RandomBytes(kMiB, 1));
+    PutAt(path, kFirstAt + 2 * kMiB, testing::RandomBytes(kFirstSize - 2 * kMiB, 2));
+    PutAt(path, kLogicalAt, testing::RandomBytes(kLogicalSize, 3));
+    return testing::ReadFile(path);
+  }
+
+  // A 16 MiB GPT disk made by sgdisk: partitions 1 (4 MiB, its middle a
+  // hole) and 2 (8 MiB). Returns the image's bytes.
+  std::string MakeGptImage(const std::string& path) {
+    testing::WriteFile(path, "");
+    EXPECT_EQ(::truncate(path.c_str(), 16 * kMiB), 0);
+    RunTool({"sgdisk", "-n", "1:2048:+4M", "-c", "1:boot", "-n", "2:0:+8M", "-c", "2:data", path});
+    PutAt(path, 1 * kMiB, testing::RandomBytes(kMiB, 4));
+    PutAt(path, 4 * kMiB, testing::RandomBytes(kMiB, 5));
+    PutAt(path, 5 * kMiB, testing::RandomBytes(8 * kMiB, 6));
+    return testing::ReadFile(path);
+  }
+
+  // Backs up `paths` as disk images (BackupOptions::image).
+  void BackupImages(const std::vector<std::string>& paths, int64_t time_ns) {
+    ingest::BackupOptions options;
+    options.group = "host/test";
+    options.time_ns = time_ns;
+    options.image = true;
+    ingest::Archiver archiver(*repo_, options, nullptr);
+    auto result = archiver.BackupPaths(paths);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+  }
+
+  // A directory's names as readdir shows them, partitions directories included.
+  std::vector<std::string> ListAll(const std::string& path) {
+    auto attr = Walk(path);
+    EXPECT_TRUE(attr.ok()) << path << ": " << attr.status().ToString();
+    auto dir = fs_->OpenDir(attr->ino);
+    EXPECT_TRUE(dir.ok()) << dir.status().ToString();
+    std::vector<std::string> names;
+    for (size_t i = 0; i < (*dir)->count(); ++i) {
+      auto item = fs_->ItemAt(**dir, i);
+      EXPECT_TRUE(item.ok()) << item.status().ToString();
+      names.emplace_back(item->name);
+      auto after = fs_->PartitionsDirAfter(**dir, i);
+      EXPECT_TRUE(after.ok()) << after.status().ToString();
+      if (after.ok() && after->has_value()) names.push_back(**after);
+    }
+    return names;
+  }
+
+  bool Has(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  }
+
+  size_t LogLinesWith(const std::string& needle) {
+    return static_cast<size_t>(std::count_if(log_.begin(), log_.end(), [&](const std::string& line) {
+      return line.find(needle) != std::string::npos;
+    }));
+  }
+};
+
+TEST_F(PartitionsTest, PartitionsOfADiskImageAreFilesBesideIt) {
+  const std::string image = MakeMbrImage(source_ + "/disk.img");
+  testing::WriteFile(source_ + "/notes.img", std::string(4096, 'n'));  // named so, but no table
+  testing::WriteFile(source_ + "/copy.bin", image);  // a table, but neither named nor stored as an image
+  Backup(1 * kSecond);
+  StartFs();
+
+  std::vector<std::string> names = ListAll(InSnapshot(t1_, ""));
+  EXPECT_TRUE(Has(names, "disk.img.partitions"));
+  EXPECT_FALSE(Has(names, "notes.img.partitions"));
+  EXPECT_FALSE(Has(names, "copy.bin.partitions"));
+  EXPECT_EQ(Walk(InSnapshot(t1_, "copy.bin.partitions")).status().code(), Code::kNotFound);
+  EXPECT_EQ(List(InSnapshot(t1_, "disk.img.partitions")), (std::vector<std::string>{".", "..", "1", "5"}))
+      << "the extended partition 2 holds no filesystem and is not shown";
+
+  struct stat src;
+  ASSERT_EQ(lstat((source_ + "/disk.img").c_str(), &src), 0);
+  auto dir = Walk(InSnapshot(t1_, "disk.img.partitions"));
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  EXPECT_EQ(dir->st.st_mode, S_IFDIR | 0555u) << "readable and searchable, never writable";
+  EXPECT_EQ(dir->st.st_uid, src.st_uid);
+  EXPECT_EQ(dir->st.st_mtim.tv_nsec, src.st_mtim.tv_nsec);
+  auto first = Walk(InSnapshot(t1_, "disk.img.partitions/1"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->st.st_mode, S_IFREG | 0444u);
+  EXPECT_EQ(static_cast<uint64_t>(first->st.st_size), kFirstSize);
+  EXPECT_EQ(static_cast<uint64_t>(Walk(InSnapshot(t1_, "disk.img.partitions/5"))->st.st_size), kLogicalSize);
+  EXPECT_EQ(fs_->GetAttr(first->ino)->st.st_size, first->st.st_size);
+  EXPECT_EQ(Walk(InSnapshot(t1_, "disk.img.partitions/2")).status().code(), Code::kNotFound);
+
+  auto one = OpenPath(InSnapshot(t1_, "disk.img.partitions/1"));
+  ASSERT_NE(one, nullptr);
+  const std::string expected = image.substr(kFirstAt, kFirstSize);
+  for (uint64_t at : {uint64_t{0}, kMiB - 7, 2 * kMiB - 5, kFirstSize - 100}) {
+    EXPECT_EQ(ReadAt(*one, at, 70000), expected.substr(at, 70000)) << "at " << at;
+  }
+  EXPECT_EQ(ReadAt(*one, kFirstSize, 4096), "") << "past the partition's end";
+  std::string all;
+  for (uint64_t at = 0; at < kFirstSize; at += 128 << 10) all += ReadAt(*one, at, 128 << 10);
+  EXPECT_TRUE(all == expected) << "partition 1 read in order differs from the image's bytes";
+  // The hole inside it, in the partition's offsets; the data after it runs
+  // on into the image, so the partition's end is the next hole.
+  const uint64_t hole = (kFirstAt + kMiB + 4095) / 4096 * 4096 - kFirstAt;
+  EXPECT_EQ(**fs_->Seek(*one, 0, SEEK_HOLE), hole);
+  EXPECT_EQ(**fs_->Seek(*one, hole, SEEK_DATA), (kFirstAt + 2 * kMiB) / 4096 * 4096 - kFirstAt);
+  EXPECT_EQ(**fs_->Seek(*one, 3 * kMiB, SEEK_HOLE), kFirstSize);
+  EXPECT_FALSE(fs_->Seek(*one, kFirstSize, SEEK_DATA)->has_value());
+
+  auto five = OpenPath(InSnapshot(t1_, "disk.img.partitions/5"));
+  ASSERT_NE(five, nullptr);
+  EXPECT_EQ(ReadAt(*five, 0, kLogicalSize + 10), image.substr(kLogicalAt, kLogicalSize));
+}
+
+TEST_F(PartitionsTest, AnImageStoredInImageChunksNeedsNoName) {
+  const std::string path = tmp_ / "vm-100-disk-0";
+  const std::string image = MakeGptImage(path);
+  BackupImages({path}, 1 * kSecond);
+  StartFs();
+  const std::string parent = "host/test/" + t1_ + tmp_.path();
+  EXPECT_TRUE(Has(ListAll(parent), "vm-100-disk-0.partitions"));
+  EXPECT_EQ(List(parent + "/vm-100-disk-0.partitions"), (std::vector<std::string>{".", "..", "1", "2"}));
+  auto boot = Walk(parent + "/vm-100-disk-0.partitions/1");
+  ASSERT_TRUE(boot.ok()) << boot.status().ToString();
+  EXPECT_EQ(static_cast<uint64_t>(boot->st.st_size), 4 * kMiB);
+  EXPECT_LT(static_cast<uint64_t>(boot->st.st_blocks) * 512, 4 * kMiB) << "its hole counted as data";
+  auto file = OpenPath(parent + "/vm-100-disk-0.partitions/2");
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(ReadAt(*file, 0, 8 * kMiB), image.substr(5 * kMiB, 8 * kMiB));
+  EXPECT_EQ(ReadAt(*file, 65536 - 3, 10), image.substr(5 * kMiB + 65536 - 3, 10)) << "across image chunks";
+}
+
+TEST_F(PartitionsTest, RandomReadsOfAPartitionOfferWholePagesOfThePartition) {
+  const std::string image = MakeMbrImage(source_ + "/disk.img");
+  Backup(1 * kSecond);
+  StartFs();
+  RecordingKernel kernel;
+  fs_->SetKernelCache(&kernel);
+  auto file = OpenPath(InSnapshot(t1_, "disk.img.partitions/1"));
+  ASSERT_NE(file, nullptr);
+  const std::string expected = image.substr(kFirstAt, kFirstSize);
+  for (uint64_t at : {uint64_t{3} * kMiB + 5, uint64_t{500000}, kFirstSize - 10}) {
+    EXPECT_EQ(ReadAt(*file, at, 4096), expected.substr(at, 4096));
+  }
+  fs_->SetKernelCache(nullptr);
+  ASSERT_FALSE(kernel.offers.empty());
+  for (const auto& o : kernel.offers) {
+    EXPECT_EQ(o.ino, file->ino);
+    EXPECT_EQ(o.offset % 4096, 0u) << "pages of the partition file, not of the image";
+    EXPECT_LE(o.offset + o.data.size(), kFirstSize);
+    bool at_end = o.offset + o.data.size() == kFirstSize;
+    EXPECT_TRUE(o.data.size() % 4096 == 0 || at_end);
+    EXPECT_EQ(o.data, expected.substr(o.offset, o.data.size())) << "offered bytes differ at " << o.offset;
+  }
+}
+
+TEST_F(PartitionsTest, ARefusedTableShowsNothingAndIsReadOnce) {
+  MakeMbrImage(source_ + "/disk.img");
+  PutAt(source_ + "/disk.img", 446 + 16 + 8, std::string("\x40\x00\x00\x00", 4));  // 2 now overlaps 1
+  Backup(1 * kSecond);
+  StartFs();
+  EXPECT_FALSE(Has(ListAll(InSnapshot(t1_, "")), "disk.img.partitions"));
+  EXPECT_FALSE(Has(ListAll(InSnapshot(t1_, "")), "disk.img.partitions"));
+  EXPECT_EQ(Walk(InSnapshot(t1_, "disk.img.partitions")).status().code(), Code::kNotFound);
+  EXPECT_EQ(LogLinesWith("disk.img: its partition table is refused"), 1u) << "read and logged once";
+  EXPECT_EQ(LogLinesWith("overlap"), 1u);
+}
+
+TEST_F(PartitionsTest, ADamagedPrimaryGptIsReplacedByItsBackupAndLogged) {
+  const std::string image = MakeGptImage(source_ + "/disk.raw");
+  std::string guid_byte = image.substr(512 + 56, 1);  // the disk GUID, under the header's CRC
+  guid_byte[0] = static_cast<char>(guid_byte[0] ^ 0x40);
+  PutAt(source_ + "/disk.raw", 512 + 56, guid_byte);
+  Backup(1 * kSecond);
+  StartFs();
+  EXPECT_EQ(List(InSnapshot(t1_, "disk.raw.partitions")), (std::vector<std::string>{".", "..", "1", "2"}));
+  EXPECT_EQ(LogLinesWith("backup GPT"), 1u);
+  auto file = OpenPath(InSnapshot(t1_, "disk.raw.partitions/2"));
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(ReadAt(*file, 4 * kMiB, 4096), image.substr(9 * kMiB, 4096));
+}
+
+TEST_F(PartitionsTest, AStoredEntryOfThatNameIsShownInstead) {
+  MakeMbrImage(source_ + "/disk.img");
+  testing::WriteFile(source_ + "/disk.img.partitions", "mine");
+  Backup(1 * kSecond);
+  StartFs();
+  std::vector<std::string> names = ListAll(InSnapshot(t1_, ""));
+  EXPECT_EQ(std::count(names.begin(), names.end(), "disk.img.partitions"), 1);
+  auto stored = Walk(InSnapshot(t1_, "disk.img.partitions"));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(S_ISREG(stored->st.st_mode));
+  EXPECT_EQ(stored->st.st_size, 4);
 }
 
 }  // namespace
