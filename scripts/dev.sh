@@ -86,6 +86,7 @@ asan_build() {
 # and under ASan it alone would not fit CI's time.
 asan_tests() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 1200 \
       -E 'LargeTreeTest\.AHugeDirectoryIsStoredInParts'
