@@ -41,7 +41,7 @@ class Zstd final : public Compressor {
     while (true) {
       ZSTD_outBuffer out{buffer_.data(), buffer_.size(), 0};
       const size_t left = ZSTD_compressStream2(ctx_, &out, &in, mode);
-      if (ZSTD_isError(left)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(left));
+      if (ZSTD_isError(left)) return Status::IoError(std::string("zstd: ") + ZSTD_getErrorName(left));
       if (out.pos > 0) {
         bytes_ += out.pos;
         COFFER_RETURN_IF_ERROR(out_(ByteView(buffer_.data(), out.pos)));
@@ -66,7 +66,7 @@ class Gzip final : public Compressor {
   Status Init() {
     // windowBits 15 + 16: a gzip header and trailer (CRC-32 and size), level 6 as gzip's default.
     if (deflateInit2(&stream_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-      return Status::Internal("zlib: cannot start a gzip stream");
+      return Status::IoError("zlib: cannot start a gzip stream");
     }
     initialized_ = true;
     return Status::Ok();
@@ -88,7 +88,7 @@ class Gzip final : public Compressor {
         stream_.next_out = buffer_.data();
         stream_.avail_out = static_cast<uInt>(buffer_.size());
         rc = deflate(&stream_, mode);
-        if (rc == Z_STREAM_ERROR) return Status::Internal("zlib: the gzip stream failed");
+        if (rc == Z_STREAM_ERROR) return Status::IoError("zlib: the gzip stream failed");
         const size_t produced = buffer_.size() - stream_.avail_out;
         if (produced > 0) {
           bytes_ += produced;
@@ -138,7 +138,7 @@ Result<std::unique_ptr<Compressor>> Compressor::Create(Compression compression, 
     }
     case Compression::kZstd: {
       ZSTD_CCtx* ctx = ZSTD_createCCtx();
-      if (ctx == nullptr) return Status::Internal("zstd: out of memory");
+      if (ctx == nullptr) return Status::IoError("zstd: out of memory");
       auto zstd = std::make_unique<Zstd>(std::move(out), ctx);
       if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
       ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, 3);

@@ -102,7 +102,7 @@ class TarWriter {
 
   Status Open() {
     archive_ = archive_write_new();
-    if (archive_ == nullptr) return Status::Internal("libarchive: out of memory");
+    if (archive_ == nullptr) return Status::IoError("libarchive: out of memory");
     if (archive_write_set_format_pax(archive_) != ARCHIVE_OK) return ArchiveError("pax format");
     // SCHILY.xattr.* only, as GNU tar writes and reads them; libarchive's
     // own LIBARCHIVE.xattr.* would make GNU tar warn on every member.
@@ -121,7 +121,7 @@ class TarWriter {
   Status ArchiveError(const std::string& what) {
     if (!output_error_.ok()) return output_error_;
     const char* message = archive_error_string(archive_);
-    return Status::Internal("tar: " + what + ": " + (message ? message : "libarchive failed"));
+    return Status::IoError("tar: " + what + ": " + (message ? message : "libarchive failed"));
   }
 
   // The directory's entries, then each subdirectory's right after it.
@@ -250,7 +250,7 @@ class TarWriter {
     while (!data.empty()) {
       const la_ssize_t n = archive_write_data(archive_, data.data(), data.size());
       if (n < 0) return ArchiveError("file data");
-      if (n == 0) return Status::Internal("tar: a file's data is longer than its header says");
+      if (n == 0) return Status::IoError("tar: a file's data is longer than its header says");
       data = data.subspan(static_cast<size_t>(n));
     }
     return Status::Ok();

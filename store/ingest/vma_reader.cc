@@ -210,7 +210,8 @@ Result<Header> Reader::ReadHeader() {
   Bytes header(kFixedHeaderSize);
   Result<size_t> got = ReadFull(header);
   if (!got.ok()) return Fail(got.status());
-  if (*got >= 4 && std::memcmp(header.data() + kHeaderMagicAt, kHeaderMagic, sizeof kHeaderMagic) != 0) {
+  if (*got >= 4 &&
+      std::memcmp(header.data() + kHeaderMagicAt, kHeaderMagic, sizeof kHeaderMagic) != 0) {
     return Fail(CorruptAt(kHeaderMagicAt, "bad magic: not a VMA archive"));
   }
   if (*got < kFixedHeaderSize) {
@@ -223,7 +224,8 @@ Result<Header> Reader::ReadHeader() {
         CorruptAt(kVersionAt, "version " + std::to_string(version) + " is not known (only 1)"));
   }
   const uint32_t header_size = Be32(header.data() + kHeaderSizeAt);
-  if (header_size <= kFixedHeaderSize || header_size > kMaxHeaderSize || header_size % kHeaderAlignment != 0) {
+  if (header_size <= kFixedHeaderSize || header_size > kMaxHeaderSize ||
+      header_size % kHeaderAlignment != 0) {
     return Fail(CorruptAt(kHeaderSizeAt, "header size " + std::to_string(header_size) +
                                              " is not a multiple of 512 in (12288, " +
                                              std::to_string(kMaxHeaderSize) + "]"));
@@ -292,7 +294,9 @@ Status Reader::ParseHeader(ByteView header, Header* out) {
       if (name_offset != 0) return CorruptAt(info_at, which + " has a name but size 0");
       continue;
     }
-    if (id < kFirstDeviceId || id > kLastDeviceId) return CorruptAt(info_at, which + " is outside the ids 1..254");
+    if (id < kFirstDeviceId || id > kLastDeviceId) {
+      return CorruptAt(info_at, which + " is outside the ids 1..254");
+    }
     if (name_offset == 0) return CorruptAt(info_at, which + " has no name");
     COFFER_ASSIGN_OR_RETURN(std::string name, blobs.Name(name_offset, info_at, which + " name"));
     if (name == "vmstate") {
@@ -300,8 +304,9 @@ Status Reader::ParseHeader(ByteView header, Header* out) {
                                  " holds a VM's saved RAM state ('vmstate'), which is not read");
     }
     if (size > kMaxDeviceSize) {
-      return CorruptAt(info_at + kDeviceSizeInInfo, which + " " + Quoted(name) + " of " + std::to_string(size) +
-                                        " bytes is larger than VMA cluster numbers reach");
+      return CorruptAt(info_at + kDeviceSizeInInfo,
+                       which + " " + Quoted(name) + " of " + std::to_string(size) +
+                           " bytes is larger than VMA cluster numbers reach");
     }
     if (!names.insert(name).second) {
       return CorruptAt(info_at, which + " name " + Quoted(name) + " is used twice");
@@ -346,7 +351,9 @@ Result<bool> Reader::ReadExtent() {
                                     std::to_string(start) + " (" + std::to_string(got) + " of " +
                                     std::to_string(kExtentHeaderSize) + " bytes)");
   }
-  if (std::memcmp(e, kExtentMagic, sizeof kExtentMagic) != 0) return CorruptAt(start, "bad extent magic");
+  if (std::memcmp(e, kExtentMagic, sizeof kExtentMagic) != 0) {
+    return CorruptAt(start, "bad extent magic");
+  }
   if (Be16(e + kExtentReservedAt) != 0) {
     return CorruptAt(start + kExtentReservedAt, "extent reserved field is not 0");
   }
