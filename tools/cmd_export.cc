@@ -99,7 +99,8 @@ std::variant<Plan, int> MakePlan(const ExportArgs& args, const Snapshot& snapsho
   }
   plan.compression = chosen.value_or(Compression::kZstd);
   const std::string base = ingest::VzdumpBaseName(*guest, snapshot.ref.time_ns);
-  const std::string folder = args.output.empty() ? std::string() : args.output + "/";
+  std::string folder = args.output;
+  if (!folder.empty() && !folder.ends_with('/')) folder += '/';
   plan.path = folder + base + (plan.format == Format::kTar ? ".tar" : ".vma") +
               std::string(exporting::CompressionExtension(plan.compression));
   plan.log_path = folder + base + ".log";
@@ -141,7 +142,7 @@ class FdOutput {
 
 Status WriteSmallFile(const std::string& path, std::string_view content) {
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return Status::FromErrno(errno, "create " + path);
+  if (!fd.valid()) return Status::FromErrno(errno, "create " + path);
   FdOutput out(fd.get());
   COFFER_RETURN_IF_ERROR(out.Write(AsBytes(content)));
   COFFER_RETURN_IF_ERROR(out.Flush());
@@ -177,7 +178,7 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
     }
     temp_path = plan.path + ".dat";
     file = UniqueFd(open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!file) return Fail(Status::FromErrno(errno, "create " + temp_path));
+    if (!file.valid()) return Fail(Status::FromErrno(errno, "create " + temp_path));
     fd = file.get();
   }
   auto fail = [&](const Status& status) {

@@ -10,7 +10,7 @@
 // SCHILY.xattr.*; POSIX ACLs as SCHILY.acl.access and SCHILY.acl.default;
 // files with holes in GNU sparse format 1.0, holes not written; the second
 // and later names of a hard-linked inode as links to the first; devices,
-// fifos and symlinks. The tar is written with libarchive, as it is read.
+// fifos and symlinks (pax_writer.h).
 //
 // `coffer import` of the result gives the snapshot's tree again, the same
 // tree id: the importer numbers hard link groups in this walk's order.

@@ -129,7 +129,9 @@ Status ExportVma(Repository& repo, const Snapshot& snapshot, const OutputFn& out
 
   vma::Header header;
   std::copy_n(snapshot.ref.id.bytes.begin(), header.uuid.size(), header.uuid.begin());
-  header.ctime = snapshot.ref.time_ns / 1'000'000'000;
+  // An import gives every file the archive's time: that time again, so a
+  // round trip stores the same tree.
+  header.ctime = layout.disks[0].entry.mtime_ns() / 1'000'000'000;
   for (size_t i = 0; i < layout.disks.size(); ++i) {
     header.devices.push_back({static_cast<uint8_t>(i + 1), layout.disks[i].device, layout.disks[i].entry.size()});
   }

@@ -6,8 +6,9 @@
 // qemu-server.fw), as an import leaves them. Disks are written in name
 // order as devices 1, 2, ..., each cluster by cluster in order, zero 4 KiB
 // blocks left out by the mask (vma_writer.h). The uuid is the first 16
-// bytes of the snapshot's id and the time its time, so one snapshot always
-// exports to the same bytes. Memory stays bounded whatever the disks' sizes.
+// bytes of the snapshot's id and the time the first disk's mtime (an
+// import gives the files the archive's time), so one snapshot always
+// exports to the same bytes and an import of them stores the same tree. Memory stays bounded whatever the disks' sizes.
 #pragma once
 
 #include <string>

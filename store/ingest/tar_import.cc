@@ -301,6 +301,15 @@ std::optional<pb::Entry> Run::Metadata(const std::string& member, struct archive
       xattrs[std::string(xattr)] = std::move(**acl);
     }
   }
+  // With a mask, the group bits of the mode are the mask's, as stat gives
+  // them (and the member's header had them); libarchive put the ACL's group
+  // entry there.
+  if (auto access = xattrs.find(std::string(model::kAccessAclXattr)); access != xattrs.end()) {
+    Result<std::vector<model::AclEntry>> acl = model::DecodeAclXattr(access->second);
+    for (const model::AclEntry& a : acl.ok() ? *acl : std::vector<model::AclEntry>()) {
+      if (a.tag == model::kAclMask) entry.set_mode((entry.mode() & ~070u) | (uint32_t{a.perm} << 3));
+    }
+  }
   if (archive_entry_acl_types(e) & ARCHIVE_ENTRY_ACL_TYPE_NFS4) {
     Report(member, Status::Unsupported("stored without its NFSv4 ACL, which Coffer cannot store"));
   }
