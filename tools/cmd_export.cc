@@ -42,7 +42,7 @@ struct Plan {
   Compression compression;
   bool to_stdout = false;
   std::string path;      // the archive, when not standard output
-  std::string log_path;  // BASENAME.log beside it ("" if no vzdump base name)
+  std::string log_path;  // BASENAME.log beside it
 };
 
 int UsageError(const std::string& message) {
@@ -54,6 +54,24 @@ std::optional<Compression> CompressionOfName(const std::string& name) {
   if (name.ends_with(".zst")) return Compression::kZstd;
   if (name.ends_with(".gz")) return Compression::kGzip;
   return std::nullopt;
+}
+
+// Where vzdump puts an archive's log: its name without the compression and
+// format extensions, with ".log" ("guest.tar.gz" -> "guest.log").
+std::string LogPathFor(std::string path) {
+  for (std::string_view ext : {".zst", ".gz", ".lzo"}) {
+    if (path.ends_with(ext)) {
+      path.resize(path.size() - ext.size());
+      break;
+    }
+  }
+  for (std::string_view ext : {".tar", ".vma"}) {
+    if (path.ends_with(ext)) {
+      path.resize(path.size() - ext.size());
+      break;
+    }
+  }
+  return path + ".log";
 }
 
 // Decides format, compression and names; an exit code when the arguments do not fit.
@@ -90,6 +108,7 @@ std::variant<Plan, int> MakePlan(const ExportArgs& args, const Snapshot& snapsho
   if (!into_folder) {
     plan.path = args.output;
     plan.compression = chosen ? *chosen : CompressionOfName(args.output).value_or(Compression::kNone);
+    plan.log_path = LogPathFor(plan.path);
     return plan;
   }
   // The name vzdump gives it, in the folder (the current one by default).
@@ -215,12 +234,18 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
     }
     // Beside the archive, as vzdump leaves them: the notes Proxmox VE shows
     // and the log; `coffer import` of the folder takes them back.
+    // Those of an archive this one replaced go: they are not this one's.
     if (snapshot.note_damage.ok()) {
+      const std::string notes_path = plan.path + ".notes";
       if (!snapshot.note.comment().empty()) {
-        if (Status s = WriteSmallFile(plan.path + ".notes", snapshot.note.comment()); !s.ok()) return Fail(s);
+        if (Status s = WriteSmallFile(notes_path, snapshot.note.comment()); !s.ok()) return Fail(s);
+      } else if (args.force) {
+        unlink(notes_path.c_str());
       }
-      if (!snapshot.note.log().empty() && !plan.log_path.empty()) {
+      if (!snapshot.note.log().empty()) {
         if (Status s = WriteSmallFile(plan.log_path, snapshot.note.log()); !s.ok()) return Fail(s);
+      } else if (args.force) {
+        unlink(plan.log_path.c_str());
       }
     }
   }
