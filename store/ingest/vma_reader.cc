@@ -11,36 +11,6 @@
 namespace coffer::vma {
 namespace {
 
-constexpr size_t kFixedHeaderSize = 12288;  // up to the blob buffer
-// Proxmox's writer fails on a header above 8 clusters; nothing larger exists.
-constexpr size_t kMaxHeaderSize = 8 * kClusterSize;
-constexpr size_t kHeaderMagicAt = 0;
-constexpr size_t kVersionAt = 4;
-constexpr size_t kUuidAt = 8;
-constexpr size_t kCtimeAt = 24;
-constexpr size_t kHeaderMd5At = 32;
-constexpr size_t kBlobOffsetAt = 48;
-constexpr size_t kBlobSizeAt = 52;
-constexpr size_t kHeaderSizeAt = 56;
-constexpr size_t kConfigNamesAt = 2044;
-constexpr size_t kConfigDataAt = 3068;
-constexpr size_t kMaxConfigs = 256;
-constexpr size_t kDeviceInfoAt = 4096;
-constexpr size_t kDeviceInfoSize = 32;
-
-constexpr size_t kExtentHeaderSize = 512;
-constexpr size_t kExtentReservedAt = 4;
-constexpr size_t kBlockCountAt = 6;
-constexpr size_t kExtentUuidAt = 8;
-constexpr size_t kExtentMd5At = 24;
-constexpr size_t kSlotsAt = 40;
-constexpr size_t kSlotsPerExtent = 59;
-constexpr size_t kBlocksPerCluster = kClusterSize / kBlockSize;
-constexpr size_t kMd5Size = 16;
-
-// Cluster numbers are 32 bits: no device can hold more.
-constexpr uint64_t kMaxDeviceSize = (uint64_t{1} << 32) * kClusterSize;
-
 // What an all-zero cluster's data points at.
 alignas(64) const uint8_t kZeroCluster[kClusterSize] = {};
 
@@ -96,18 +66,18 @@ class BlobBuffer {
   static Result<BlobBuffer> Parse(ByteView buffer, uint64_t at) {
     BlobBuffer blobs;
     blobs.buffer_ = buffer;
-    size_t pos = 1;  // offset 0 means "none"
+    size_t pos = kFirstBlobAt;
     while (pos < buffer.size()) {
-      if (buffer.size() - pos < 2) {
+      if (buffer.size() - pos < kBlobLengthSize) {
         return CorruptAt(at + pos, "blob record length cut off by the end of the blob buffer");
       }
       const size_t length = buffer[pos] | size_t{buffer[pos + 1]} << 8;
-      if (length > buffer.size() - pos - 2) {
+      if (length > buffer.size() - pos - kBlobLengthSize) {
         return CorruptAt(at + pos, "blob record of " + std::to_string(length) +
                                        " bytes runs past the end of the blob buffer");
       }
       blobs.starts_.push_back(static_cast<uint32_t>(pos));
-      pos += 2 + length;
+      pos += kBlobLengthSize + length;
     }
     return blobs;
   }
@@ -124,7 +94,7 @@ class BlobBuffer {
                                      " is not the start of a blob record");
     }
     const size_t length = buffer_[offset] | size_t{buffer_[offset + 1]} << 8;
-    return buffer_.subspan(offset + 2, length);
+    return buffer_.subspan(offset + kBlobLengthSize, length);
   }
 
   // A name: NUL-terminated, not empty, no NUL inside, usable as a file name
@@ -240,7 +210,8 @@ Result<Header> Reader::ReadHeader() {
   Bytes header(kFixedHeaderSize);
   Result<size_t> got = ReadFull(header);
   if (!got.ok()) return Fail(got.status());
-  if (*got >= 4 && std::memcmp(header.data() + kHeaderMagicAt, "VMA\0", 4) != 0) {
+  if (*got >= 4 &&
+      std::memcmp(header.data() + kHeaderMagicAt, kHeaderMagic, sizeof kHeaderMagic) != 0) {
     return Fail(CorruptAt(kHeaderMagicAt, "bad magic: not a VMA archive"));
   }
   if (*got < kFixedHeaderSize) {
@@ -248,12 +219,13 @@ Result<Header> Reader::ReadHeader() {
                                          " of " + std::to_string(kFixedHeaderSize) + " bytes)"));
   }
   const uint32_t version = Be32(header.data() + kVersionAt);
-  if (version != 1) {
+  if (version != kVersion) {
     return Fail(
         CorruptAt(kVersionAt, "version " + std::to_string(version) + " is not known (only 1)"));
   }
   const uint32_t header_size = Be32(header.data() + kHeaderSizeAt);
-  if (header_size <= kFixedHeaderSize || header_size > kMaxHeaderSize || header_size % 512 != 0) {
+  if (header_size <= kFixedHeaderSize || header_size > kMaxHeaderSize ||
+      header_size % kHeaderAlignment != 0) {
     return Fail(CorruptAt(kHeaderSizeAt, "header size " + std::to_string(header_size) +
                                              " is not a multiple of 512 in (12288, " +
                                              std::to_string(kMaxHeaderSize) + "]"));
@@ -316,13 +288,15 @@ Status Reader::ParseHeader(ByteView header, Header* out) {
   for (size_t id = 0; id < devices_.size(); ++id) {
     const size_t info_at = kDeviceInfoAt + kDeviceInfoSize * id;
     const uint32_t name_offset = Be32(h + info_at);
-    const uint64_t size = Be64(h + info_at + 8);
+    const uint64_t size = Be64(h + info_at + kDeviceSizeInInfo);
     const std::string which = "device " + std::to_string(id);
     if (size == 0) {
       if (name_offset != 0) return CorruptAt(info_at, which + " has a name but size 0");
       continue;
     }
-    if (id == 0 || id == 255) return CorruptAt(info_at, which + " is outside the ids 1..254");
+    if (id < kFirstDeviceId || id > kLastDeviceId) {
+      return CorruptAt(info_at, which + " is outside the ids 1..254");
+    }
     if (name_offset == 0) return CorruptAt(info_at, which + " has no name");
     COFFER_ASSIGN_OR_RETURN(std::string name, blobs.Name(name_offset, info_at, which + " name"));
     if (name == "vmstate") {
@@ -330,8 +304,9 @@ Status Reader::ParseHeader(ByteView header, Header* out) {
                                  " holds a VM's saved RAM state ('vmstate'), which is not read");
     }
     if (size > kMaxDeviceSize) {
-      return CorruptAt(info_at + 8, which + " " + Quoted(name) + " of " + std::to_string(size) +
-                                        " bytes is larger than VMA cluster numbers reach");
+      return CorruptAt(info_at + kDeviceSizeInInfo,
+                       which + " " + Quoted(name) + " of " + std::to_string(size) +
+                           " bytes is larger than VMA cluster numbers reach");
     }
     if (!names.insert(name).second) {
       return CorruptAt(info_at, which + " name " + Quoted(name) + " is used twice");
@@ -376,7 +351,9 @@ Result<bool> Reader::ReadExtent() {
                                     std::to_string(start) + " (" + std::to_string(got) + " of " +
                                     std::to_string(kExtentHeaderSize) + " bytes)");
   }
-  if (std::memcmp(e, "VMAE", 4) != 0) return CorruptAt(start, "bad extent magic");
+  if (std::memcmp(e, kExtentMagic, sizeof kExtentMagic) != 0) {
+    return CorruptAt(start, "bad extent magic");
+  }
   if (Be16(e + kExtentReservedAt) != 0) {
     return CorruptAt(start + kExtentReservedAt, "extent reserved field is not 0");
   }
@@ -396,7 +373,7 @@ Result<bool> Reader::ReadExtent() {
     auto slot_error = [&](const std::string& what) {
       return CorruptAt(start + kSlotsAt + 8 * i, "slot " + std::to_string(i) + what);
     };
-    const uint8_t id = static_cast<uint8_t>(info >> 32);
+    const uint8_t id = static_cast<uint8_t>(info >> kSlotDeviceShift);
     if (id == 0) {
       // Writers leave unused slots zero; anything else is not understood.
       if (info != 0) return slot_error(" has no device but is not zero");
@@ -408,7 +385,7 @@ Result<bool> Reader::ReadExtent() {
       return slot_error(" names device " + std::to_string(id) + ", which the header does not list");
     }
     const uint32_t index = static_cast<uint32_t>(info);
-    const uint16_t mask = static_cast<uint16_t>(info >> 48);
+    const uint16_t mask = static_cast<uint16_t>(info >> kSlotMaskShift);
     if (index >= device->clusters) {
       return slot_error(": cluster " + std::to_string(index) + " is past the end of " +
                         device->Describe(id) + " (" + std::to_string(device->clusters) +

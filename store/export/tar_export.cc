@@ -1,0 +1,209 @@
+#include "store/export/tar_export.h"
+
+#include <sys/sysmacros.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/export/pax_writer.h"
+#include "store/model/posix_acl.h"
+#include "store/model/tree.h"
+#include "store/restore/content_reader.h"
+
+namespace coffer::exporting {
+namespace {
+
+// vzdump writes the container's config first, from outside its root.
+constexpr std::string_view kFirstMembers[] = {"etc/vzdump/pct.conf", "etc/vzdump/pct.fw"};
+
+std::optional<TarMember::Type> MemberType(pb::Entry::Type type) {
+  switch (type) {
+    case pb::Entry::FILE: return TarMember::Type::kFile;
+    case pb::Entry::DIRECTORY: return TarMember::Type::kDirectory;
+    case pb::Entry::SYMLINK: return TarMember::Type::kSymlink;
+    case pb::Entry::FIFO: return TarMember::Type::kFifo;
+    case pb::Entry::CHAR_DEVICE: return TarMember::Type::kCharDevice;
+    case pb::Entry::BLOCK_DEVICE: return TarMember::Type::kBlockDevice;
+    default: return std::nullopt;
+  }
+}
+
+// An ACL as star and GNU tar write it in SCHILY.acl.*: entries separated by
+// commas, named ones by number ("user:1000:r-x"; GNU tar and libacl read
+// numbers where a name would be).
+std::string AclText(const std::vector<model::AclEntry>& acl) {
+  std::string out;
+  for (const model::AclEntry& e : acl) {
+    if (!out.empty()) out += ',';
+    switch (e.tag) {
+      case model::kAclUserObj: out += "user::"; break;
+      case model::kAclUser: out += "user:" + std::to_string(e.id) + ":"; break;
+      case model::kAclGroupObj: out += "group::"; break;
+      case model::kAclGroup: out += "group:" + std::to_string(e.id) + ":"; break;
+      case model::kAclMask: out += "mask::"; break;
+      default: out += "other::"; break;
+    }
+    out += (e.perm & 4) ? 'r' : '-';
+    out += (e.perm & 2) ? 'w' : '-';
+    out += (e.perm & 1) ? 'x' : '-';
+  }
+  return out;
+}
+
+// Writes one snapshot as a tar: the walk, the members, the content.
+class TarWriter {
+ public:
+  TarWriter(Repository& repo, const Snapshot& snapshot, const OutputFn& out, ExportProgress* progress)
+      : repo_(repo), snapshot_(snapshot), tar_(out), progress_(*progress) {}
+
+  Status Run() {
+    auto root_id = ObjectId::FromBytes(AsBytes(snapshot_.record.root_tree_id()));
+    if (!root_id) return Status::Corruption(snapshot_.name() + ": malformed root tree id");
+
+    for (std::string_view path : kFirstMembers) {
+      Result<pb::Entry> entry = repo_.LookupPath(snapshot_, path);
+      if (entry.status().code() == Code::kNotFound) continue;
+      if (!entry.ok()) return entry.status();
+      if (entry->type() != pb::Entry::FILE) continue;
+      COFFER_RETURN_IF_ERROR(WriteMember(*entry, std::string(path), *root_id));
+      written_first_.insert(std::string(path));
+    }
+
+    // The root: a snapshot's root is synthetic; vzdump's "./" is the
+    // container's root directory, owned by its root.
+    pb::Entry root;
+    root.set_type(pb::Entry::DIRECTORY);
+    root.set_mode(0755);
+    root.set_mtime_ns(snapshot_.ref.time_ns);
+    root.set_ctime_ns(snapshot_.ref.time_ns);
+    COFFER_RETURN_IF_ERROR(WriteMember(root, "", *root_id));
+    COFFER_RETURN_IF_ERROR(WriteDirectory(*root_id, ""));
+    return tar_.Finish();
+  }
+
+ private:
+  // The directory's entries, then each subdirectory's right after it.
+  Status WriteDirectory(const ObjectId& tree_id, const std::string& prefix) {
+    COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTree(tree_id));
+    for (const pb::Entry& entry : tree.entries()) {
+      COFFER_RETURN_IF_ERROR(model::CheckEntryName(entry.name()));
+      const std::string path = prefix + entry.name();
+      if (written_first_.count(path) > 0) continue;
+      COFFER_RETURN_IF_ERROR(WriteMember(entry, path, tree_id));
+      if (entry.type() == pb::Entry::DIRECTORY) {
+        auto sub = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
+        if (!sub) return Status::Corruption("tree " + tree_id.short_hex() + ": malformed subtree id");
+        COFFER_RETURN_IF_ERROR(WriteDirectory(*sub, path + "/"));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status WriteMember(const pb::Entry& entry, const std::string& path, const ObjectId& tree_id) {
+    const std::optional<TarMember::Type> type = MemberType(entry.type());
+    if (!type) return Status::Ok();  // nothing tar can hold
+    TarMember m;
+    m.type = *type;
+    m.path = "./" + path;
+    if (entry.type() == pb::Entry::DIRECTORY && !path.empty()) m.path += '/';
+    m.mode = entry.mode() & 07777;
+    m.uid = entry.uid();
+    m.gid = entry.gid();
+    m.user = entry.user();
+    m.group = entry.group();
+    m.mtime_ns = entry.mtime_ns();
+    m.ctime_ns = entry.ctime_ns();
+    if (entry.type() == pb::Entry::SYMLINK) m.linkpath = entry.symlink_target();
+    if (entry.type() == pb::Entry::CHAR_DEVICE || entry.type() == pb::Entry::BLOCK_DEVICE) {
+      m.dev_major = major(static_cast<dev_t>(entry.rdev()));
+      m.dev_minor = minor(static_cast<dev_t>(entry.rdev()));
+    }
+    COFFER_RETURN_IF_ERROR(AddXattrs(m, entry, path));
+
+    // The second and later names of a hard-linked inode: links to the first.
+    if (entry.type() != pb::Entry::DIRECTORY && entry.nlink() > 1 && entry.inode() != 0) {
+      auto [first, inserted] = first_names_.try_emplace({entry.device(), entry.inode()}, path);
+      if (!inserted) {
+        m.type = TarMember::Type::kHardLink;
+        m.linkpath = "./" + first->second;
+        return Begin(m);
+      }
+    }
+    if (entry.type() != pb::Entry::FILE) return Begin(m);
+
+    m.size = entry.size();
+    // Holes are known before the header: GNU sparse 1.0 puts the map of the
+    // data regions in front of the data.
+    bool has_holes = false;
+    std::vector<std::pair<uint64_t, uint64_t>> regions;  // offset, length
+    uint64_t offset = 0;
+    COFFER_RETURN_IF_ERROR(restore::ForEachExtent(repo_, tree_id, entry, [&](const pb::Extent& x) {
+      if (x.chunk_id().empty()) {
+        has_holes = has_holes || x.size() > 0;
+      } else if (!regions.empty() && regions.back().first + regions.back().second == offset) {
+        regions.back().second += x.size();
+      } else {
+        regions.emplace_back(offset, x.size());
+      }
+      offset += x.size();
+      return Status::Ok();
+    }));
+    if (has_holes) {
+      // A file that ends in a hole ends its map with an empty region at its
+      // size, as GNU tar writes it.
+      if (regions.empty() || regions.back().first + regions.back().second < entry.size()) {
+        regions.emplace_back(entry.size(), 0);
+      }
+      m.sparse_map = std::move(regions);
+    }
+    COFFER_RETURN_IF_ERROR(Begin(m));
+    Status content = restore::ReadContent(repo_, tree_id, entry, [&](const restore::ContentPiece& piece) {
+      if (piece.hole()) return Status::Ok();  // not stored: the map says where
+      progress_.bytes += piece.size;
+      return tar_.WriteData(piece.data);
+    });
+    if (!content.ok()) return content.WithContext(path);
+    return Status::Ok();
+  }
+
+  Status AddXattrs(TarMember& m, const pb::Entry& entry, const std::string& path) {
+    for (const pb::Xattr& x : entry.xattrs()) {
+      const bool access = x.name() == model::kAccessAclXattr;
+      if (!access && x.name() != model::kDefaultAclXattr) {
+        m.records.emplace_back("SCHILY.xattr." + x.name(), x.value());
+        continue;
+      }
+      Result<std::vector<model::AclEntry>> acl = model::DecodeAclXattr(x.value());
+      if (!acl.ok()) return acl.status().WithContext(path);
+      m.records.emplace_back(access ? "SCHILY.acl.access" : "SCHILY.acl.default", AclText(*acl));
+    }
+    return Status::Ok();
+  }
+
+  Status Begin(const TarMember& m) {
+    COFFER_RETURN_IF_ERROR(tar_.Begin(m));
+    ++progress_.entries;
+    return Status::Ok();
+  }
+
+  Repository& repo_;
+  const Snapshot& snapshot_;
+  PaxWriter tar_;
+  ExportProgress& progress_;
+  std::set<std::string> written_first_;
+  std::map<std::pair<uint64_t, uint64_t>, std::string> first_names_;  // (device, inode) -> path
+};
+
+}  // namespace
+
+Status ExportTar(Repository& repo, const Snapshot& snapshot, const OutputFn& out,
+                 ExportProgress* progress) {
+  COFFER_RETURN_IF_ERROR(snapshot.CheckReadable());
+  ExportProgress own;
+  TarWriter writer(repo, snapshot, out, progress != nullptr ? progress : &own);
+  return writer.Run();
+}
+
+}  // namespace coffer::exporting
