@@ -183,7 +183,7 @@ VmaContent ReadVmaIndependently(const std::string& vma) {
   auto blob = [&](size_t offset) -> std::string {
     if (offset == 0 || offset + 2 > blob_size) return {};
     const size_t at = blob_at + offset;
-    const size_t length = static_cast<uint8_t>(vma[at]) | static_cast<size_t>(static_cast<uint8_t>(vma[at + 1])) << 8;
+    const size_t length = static_cast<uint8_t>(vma[at]) | size_t{static_cast<uint8_t>(vma[at + 1])} << 8;
     if (offset + 2 + length > blob_size) return {};
     return vma.substr(at + 2, length);
   };
@@ -257,7 +257,9 @@ VmaContent ReadVmaIndependently(const std::string& vma) {
     at = data + blocks * kBlock;
   }
   for (const auto& [id, clusters] : seen) {
-    if (std::count(clusters.begin(), clusters.end(), false) > 0) problem("clusters of " + names[id] + " missing");
+    if (std::find(clusters.begin(), clusters.end(), false) != clusters.end()) {
+      problem("clusters of " + names[id] + " missing");
+    }
   }
   for (auto& [device, image] : out.images) image.resize(out.device_sizes[device]);
   return out;
@@ -526,8 +528,9 @@ Lines PctRestoreDifferences(const std::string& archive, const std::string& root,
   std::string out;
   const int rc = testing::RunCommand(
       {"tar", "xpf", archive, "--totals", "--one-file-system", "-p", "--sparse", "--numeric-owner", "--acls",
-       "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability", "--warning=no-file-ignored",
-       "--warning=no-xattr-write", "-C", target, "--skip-old-files", "--anchored", "--exclude", "./dev/*"},
+       "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability",
+       "--warning=no-file-ignored", "--warning=no-xattr-write", "-C", target, "--skip-old-files", "--anchored",
+       "--exclude", "./dev/*"},
       &out);
   EXPECT_EQ(rc, 0) << out;
   for (const std::string& line : SplitLines(out)) EXPECT_FALSE(line.starts_with("tar: ")) << line;
@@ -613,13 +616,13 @@ TEST_F(ExportTest, GnuTarFindsTheSourceRootInTheExportAndPctRestoreExtractsIt) {
   };
   std::set<std::string> extra;
   const std::set<std::string> exported_names = normalized(members), original_names = normalized(original);
-  std::set_difference(exported_names.begin(), exported_names.end(), original_names.begin(), original_names.end(),
-                      std::inserter(extra, extra.end()));
+  std::set_difference(exported_names.begin(), exported_names.end(), original_names.begin(),
+                      original_names.end(), std::inserter(extra, extra.end()));
   extra.erase("./etc/vzdump");
   EXPECT_TRUE(extra.empty()) << "members the original does not have, first: " << *extra.begin();
   std::set<std::string> lost;
-  std::set_difference(original_names.begin(), original_names.end(), exported_names.begin(), exported_names.end(),
-                      std::inserter(lost, lost.end()));
+  std::set_difference(original_names.begin(), original_names.end(), exported_names.begin(),
+                      exported_names.end(), std::inserter(lost, lost.end()));
   EXPECT_TRUE(lost.empty()) << "members the export does not have, first: " << *lost.begin();
 
   // GNU tar finds no difference from the container's root, nor from the
@@ -662,7 +665,8 @@ TEST_F(ExportTest, GnuTarFindsTheSourceRootInTheExportAndPctRestoreExtractsIt) {
   // ACLs as getfacl lists them, the folders pct leaves out aside.
   auto acls_without = [](Lines listings, const std::vector<std::string>& prefixes) {
     std::erase_if(listings, [&](const std::string& l) {
-      return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return l.starts_with(p); });
+      return std::any_of(prefixes.begin(), prefixes.end(),
+                         [&](const std::string& p) { return l.starts_with(p); });
     });
     std::sort(listings.begin(), listings.end());
     return listings;
@@ -695,7 +699,10 @@ TEST_F(ExportTest, TheDefaultNameIsVzdumpsInLocalTime) {
   const std::vector<Case> cases = {
       {{"ct/100/latest"}, kBerlin, "vzdump-lxc-100-2026_07_15-02_00_00.tar.zst", "zstd"},
       {{"ct/100/latest", "--compress", "gzip"}, "TZ=UTC", "vzdump-lxc-100-2026_07_15-00_00_00.tar.gz", "gzip"},
-      {{"ct/100/latest", "--compress", "none"}, "TZ=Asia/Tokyo", "vzdump-lxc-100-2026_07_15-09_00_00.tar", "tar"},
+      {{"ct/100/latest", "--compress", "none"},
+       "TZ=Asia/Tokyo",
+       "vzdump-lxc-100-2026_07_15-09_00_00.tar",
+       "tar"},
       {{"vm/101/latest"}, kBerlin, "vzdump-qemu-101-2026_01_15-03_00_00.vma.zst", "zstd"},
       {{"vm/101/latest", "--compress", "gzip"}, kBerlin, "vzdump-qemu-101-2026_01_15-03_00_00.vma.gz", "gzip"},
       {{"vm/101/latest", "--compress", "none"},
