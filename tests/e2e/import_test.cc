@@ -595,7 +595,7 @@ TEST_F(ImportTest, InfoShowsTheNoteAndTheLogAndEveryFieldOfItsManPage) {
       << text.out;
 
   const nlohmann::json info = Info(name);
-  EXPECT_EQ(Keys(info), (Names{"name", "id", "group", "time", "hostname", "username", "paths", "tags",
+  EXPECT_EQ(Keys(info), (Names{"name", "id", "group", "time", "tree", "hostname", "username", "paths", "tags",
                                "files", "bytes", "bytes_read", "bytes_added", "duration_seconds",
                                "incomplete", "protected", "note", "log_bytes", "note_damage"}));
   EXPECT_EQ(info.value("name", ""), name);
