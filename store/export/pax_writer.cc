@@ -146,6 +146,18 @@ Status PaxWriter::Begin(const TarMember& m) {
   std::string sparse_map_text;
   uint64_t stored = file ? m.size : 0;
   if (sparse) {
+    // GNU tar reads every region in whole blocks: all but the last with
+    // data must fill theirs.
+    const auto& map = *m.sparse_map;
+    size_t last_with_data = map.size();
+    for (size_t i = 0; i < map.size(); ++i) {
+      if (map[i].second > 0) last_with_data = i;
+    }
+    for (size_t i = 0; i < last_with_data; ++i) {
+      if (map[i].second % kBlock != 0) {
+        return Status::InvalidArgument("tar: " + m.path + ": a sparse data region that is not whole 512-byte blocks");
+      }
+    }
     sparse_map_text = std::to_string(m.sparse_map->size()) + "\n";
     stored = 0;
     for (const auto& [offset, length] : *m.sparse_map) {

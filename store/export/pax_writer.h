@@ -39,8 +39,9 @@ struct TarMember {
   int64_t mtime_ns = 0, ctime_ns = 0;
   uint32_t dev_major = 0, dev_minor = 0;
   uint64_t size = 0;  // a file's length, holes included
-  // A file with holes: its data regions (offset, length) in order; the data
-  // written is then only those regions' bytes.
+  // A file with holes: its data regions (offset, length) in order, each but
+  // the last whole 512-byte blocks (GNU tar reads them so; see
+  // WholeBlockRegions); the data written is then only those regions' bytes.
   std::optional<std::vector<std::pair<uint64_t, uint64_t>>> sparse_map;
   std::vector<std::pair<std::string, std::string>> records;  // extra pax records, e.g. SCHILY.xattr.*
 };

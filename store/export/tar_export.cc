@@ -2,6 +2,7 @@
 
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -150,19 +151,47 @@ class TarWriter {
       offset += x.size();
       return Status::Ok();
     }));
-    if (has_holes) {
-      // A file that ends in a hole ends its map with an empty region at its
-      // size, as GNU tar writes it.
-      if (regions.empty() || regions.back().first + regions.back().second < entry.size()) {
-        regions.emplace_back(entry.size(), 0);
-      }
-      m.sparse_map = std::move(regions);
+    if (!has_holes) {
+      COFFER_RETURN_IF_ERROR(Begin(m));
+      Status content = restore::ReadContent(repo_, tree_id, entry, [&](const restore::ContentPiece& piece) {
+        progress_.bytes += piece.size;
+        return tar_.WriteData(piece.data);
+      });
+      return content.ok() ? Status::Ok() : content.WithContext(path);
     }
+    regions = WholeBlockRegions(std::move(regions), entry.size());
+    // A file that ends in a hole ends its map with an empty region at its
+    // size, as GNU tar writes it.
+    if (regions.empty() || regions.back().first + regions.back().second < entry.size()) {
+      regions.emplace_back(entry.size(), 0);
+    }
+    m.sparse_map = regions;
     COFFER_RETURN_IF_ERROR(Begin(m));
+    // The regions' bytes: the data, and zeros where a widened region covers
+    // a hole.
+    static const Bytes kZeros(1 << 20, 0);
+    size_t region = 0;
     Status content = restore::ReadContent(repo_, tree_id, entry, [&](const restore::ContentPiece& piece) {
-      if (piece.hole()) return Status::Ok();  // not stored: the map says where
-      progress_.bytes += piece.size;
-      return tar_.WriteData(piece.data);
+      const uint64_t piece_end = piece.offset + piece.size;
+      for (; region < regions.size(); ++region) {
+        const auto [start, length] = regions[region];
+        const uint64_t from = std::max(start, piece.offset);
+        const uint64_t to = std::min(start + length, piece_end);
+        if (from < to) {
+          if (piece.hole()) {
+            for (uint64_t left = to - from; left > 0;) {
+              const size_t n = static_cast<size_t>(std::min<uint64_t>(left, kZeros.size()));
+              COFFER_RETURN_IF_ERROR(tar_.WriteData(ByteView(kZeros.data(), n)));
+              left -= n;
+            }
+          } else {
+            progress_.bytes += to - from;
+            COFFER_RETURN_IF_ERROR(tar_.WriteData(piece.data.subspan(from - piece.offset, to - from)));
+          }
+        }
+        if (start + length > piece_end) break;  // the region goes on in the next piece
+      }
+      return Status::Ok();
     });
     if (!content.ok()) return content.WithContext(path);
     return Status::Ok();
@@ -197,6 +226,22 @@ class TarWriter {
 };
 
 }  // namespace
+
+std::vector<std::pair<uint64_t, uint64_t>> WholeBlockRegions(std::vector<std::pair<uint64_t, uint64_t>> regions,
+                                                           uint64_t size) {
+  constexpr uint64_t kTarBlock = 512;
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (auto [start, length] : regions) {
+    uint64_t begin = start / kTarBlock * kTarBlock;
+    uint64_t end = std::min(size, (start + length + kTarBlock - 1) / kTarBlock * kTarBlock);
+    if (!out.empty() && out.back().first + out.back().second >= begin) {
+      begin = out.back().first;
+      out.pop_back();
+    }
+    out.emplace_back(begin, end - begin);
+  }
+  return out;
+}
 
 Status ExportTar(Repository& repo, const Snapshot& snapshot, const OutputFn& out,
                  ExportProgress* progress) {

@@ -18,6 +18,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "store/export/compressor.h"
 #include "store/repo/repository.h"
@@ -35,5 +37,13 @@ struct ExportProgress {
 // archive.
 Status ExportTar(Repository& repo, const Snapshot& snapshot, const OutputFn& out,
                  ExportProgress* progress);
+
+// A sparse file's data regions (offset, length; in order, apart) as GNU tar
+// can extract them: it reads every region but the last in whole 512-byte
+// blocks, so each is widened to block boundaries (within `size`; the zeros
+// of the holes beside it included) and regions that then touch are joined.
+// Regions from SEEK_DATA are whole blocks already.
+std::vector<std::pair<uint64_t, uint64_t>> WholeBlockRegions(std::vector<std::pair<uint64_t, uint64_t>> regions,
+                                                           uint64_t size);
 
 }  // namespace coffer::exporting
