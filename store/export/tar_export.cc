@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,11 @@ namespace {
 
 // vzdump writes the container's config first, from outside its root.
 constexpr std::string_view kFirstMembers[] = {"etc/vzdump/pct.conf", "etc/vzdump/pct.fw"};
+
+// Files up to this size are fetched in batches of up to so many chunks and bytes.
+constexpr uint64_t kSmallFile = 1 << 20;
+constexpr size_t kBatchChunks = 256;
+constexpr uint64_t kBatchBytes = 8 << 20;
 
 std::optional<TarMember::Type> MemberType(pb::Entry::Type type) {
   switch (type) {
@@ -86,12 +93,35 @@ class TarWriter {
 
  private:
   // The directory's entries, then each subdirectory's right after it.
+  // Runs of small files are written together, their chunks fetched in one
+  // round trip: a container is mostly small files, and one round trip to
+  // the server per file would be most of an export's time.
   Status WriteDirectory(const ObjectId& tree_id, const std::string& prefix) {
     COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTree(tree_id));
+    std::vector<const pb::Entry*> small_files;
+    uint64_t small_bytes = 0;
+    size_t small_chunks = 0;
+    auto flush = [&]() -> Status {
+      Status s = WriteSmallFiles(small_files, prefix, tree_id);
+      small_files.clear();
+      small_bytes = 0;
+      small_chunks = 0;
+      return s;
+    };
     for (const pb::Entry& entry : tree.entries()) {
       COFFER_RETURN_IF_ERROR(model::CheckEntryName(entry.name()));
       const std::string path = prefix + entry.name();
       if (written_first_.count(path) > 0) continue;
+      if (entry.type() == pb::Entry::FILE && entry.extent_parts_size() == 0 && entry.size() <= kSmallFile) {
+        if (small_chunks + entry.extents_size() > kBatchChunks || small_bytes + entry.size() > kBatchBytes) {
+          COFFER_RETURN_IF_ERROR(flush());
+        }
+        small_files.push_back(&entry);
+        small_bytes += entry.size();
+        small_chunks += static_cast<size_t>(entry.extents_size());
+        continue;
+      }
+      COFFER_RETURN_IF_ERROR(flush());
       COFFER_RETURN_IF_ERROR(WriteMember(entry, path, tree_id));
       if (entry.type() == pb::Entry::DIRECTORY) {
         auto sub = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
@@ -99,10 +129,68 @@ class TarWriter {
         COFFER_RETURN_IF_ERROR(WriteDirectory(*sub, path + "/"));
       }
     }
+    return flush();
+  }
+
+  Status WriteSmallFiles(const std::vector<const pb::Entry*>& files, const std::string& prefix,
+                         const ObjectId& tree_id) {
+    if (files.empty()) return Status::Ok();
+    std::vector<ObjectId> ids;
+    for (const pb::Entry* entry : files) {
+      for (const pb::Extent& x : entry->extents()) {
+        if (x.chunk_id().empty()) continue;
+        auto id = ObjectId::FromBytes(AsBytes(x.chunk_id()));
+        if (!id) return Status::Corruption("tree " + tree_id.short_hex() + ": extent with a malformed chunk id");
+        ids.push_back(*id);
+      }
+    }
+    std::vector<Result<Bytes>> chunks;
+    if (!ids.empty()) {
+      COFFER_ASSIGN_OR_RETURN(chunks, repo_.ReadObjects(ObjectKind::kChunk, ids));
+    }
+    std::span<Result<Bytes>> left(chunks);
+    for (const pb::Entry* entry : files) {
+      size_t n = 0;
+      for (const pb::Extent& x : entry->extents()) n += x.chunk_id().empty() ? 0 : 1;
+      std::span<Result<Bytes>> own = left.first(n);
+      left = left.subspan(n);
+      COFFER_RETURN_IF_ERROR(WriteMember(*entry, prefix + entry->name(), tree_id, own));
+    }
     return Status::Ok();
   }
 
-  Status WriteMember(const pb::Entry& entry, const std::string& path, const ObjectId& tree_id) {
+  // A file's content: from `prefetched` (its chunks, in order) when given,
+  // else read through restore::ReadContent.
+  Status ReadFile(const pb::Entry& entry, const ObjectId& tree_id,
+                  std::optional<std::span<Result<Bytes>>> prefetched, const restore::ContentVisitor& visit) {
+    if (!prefetched) return restore::ReadContent(repo_, tree_id, entry, visit);
+    size_t next = 0;
+    uint64_t offset = 0;
+    for (const pb::Extent& x : entry.extents()) {
+      restore::ContentPiece piece{offset, x.size(), {}};
+      if (!x.chunk_id().empty()) {
+        Result<Bytes>& chunk = (*prefetched)[next++];
+        if (!chunk.ok()) {
+          if (chunk.status().code() != Code::kNotFound) return chunk.status();
+          return Status::Corruption(chunk.status().message() + " (missing from the repository)");
+        }
+        if (chunk->size() != x.size() || chunk->empty()) {
+          return Status::Corruption("a chunk of the wrong size in tree " + tree_id.short_hex());
+        }
+        piece.data = ByteView(*chunk);
+      }
+      if (piece.size > 0) COFFER_RETURN_IF_ERROR(visit(piece));
+      offset += x.size();
+    }
+    if (offset != entry.size()) {
+      return Status::Corruption("a file's extents cover " + std::to_string(offset) + " bytes, its size is " +
+                                std::to_string(entry.size()));
+    }
+    return Status::Ok();
+  }
+
+  Status WriteMember(const pb::Entry& entry, const std::string& path, const ObjectId& tree_id,
+                     std::optional<std::span<Result<Bytes>>> prefetched = std::nullopt) {
     const std::optional<TarMember::Type> type = MemberType(entry.type());
     if (!type) return Status::Ok();  // nothing tar can hold
     TarMember m;
@@ -153,7 +241,7 @@ class TarWriter {
     }));
     if (!has_holes) {
       COFFER_RETURN_IF_ERROR(Begin(m));
-      Status content = restore::ReadContent(repo_, tree_id, entry, [&](const restore::ContentPiece& piece) {
+      Status content = ReadFile(entry, tree_id, prefetched, [&](const restore::ContentPiece& piece) {
         progress_.bytes += piece.size;
         return tar_.WriteData(piece.data);
       });
@@ -171,7 +259,7 @@ class TarWriter {
     // a hole.
     static const Bytes kZeros(1 << 20, 0);
     size_t region = 0;
-    Status content = restore::ReadContent(repo_, tree_id, entry, [&](const restore::ContentPiece& piece) {
+    Status content = ReadFile(entry, tree_id, prefetched, [&](const restore::ContentPiece& piece) {
       const uint64_t piece_end = piece.offset + piece.size;
       for (; region < regions.size(); ++region) {
         const auto [start, length] = regions[region];
