@@ -121,53 +121,14 @@ size_t HeaderSizeFor(size_t blob_size) {
 // One device's size and which of its clusters were added: one bit per
 // cluster, in pages allocated when a cluster in them is first added.
 struct Writer::DeviceState {
-  static constexpr uint64_t kPageClusters = uint64_t{1} << 20;  // 128 KiB of bits
-
   uint8_t id;
   std::string name;
   uint64_t size;
   uint64_t clusters;
-  uint64_t added_count = 0;
-  std::vector<std::unique_ptr<uint64_t[]>> pages;
+  ClusterSet added;
 
   explicit DeviceState(const Device& device)
-      : id(device.id),
-        name(device.name),
-        size(device.size),
-        clusters(device.cluster_count()),
-        pages((clusters + kPageClusters - 1) / kPageClusters) {}
-
-  uint64_t PageLength(uint64_t page) const {
-    return std::min(kPageClusters, clusters - page * kPageClusters);
-  }
-
-  bool Added(uint64_t index) const {
-    const std::unique_ptr<uint64_t[]>& words = pages[index / kPageClusters];
-    const uint64_t bit = index % kPageClusters;
-    return words && (words[bit / 64] >> (bit % 64) & 1);
-  }
-
-  void MarkAdded(uint64_t index) {
-    std::unique_ptr<uint64_t[]>& words = pages[index / kPageClusters];
-    if (!words) words = std::make_unique<uint64_t[]>((PageLength(index / kPageClusters) + 63) / 64);
-    const uint64_t bit = index % kPageClusters;
-    words[bit / 64] |= uint64_t{1} << (bit % 64);
-    ++added_count;
-  }
-
-  uint64_t FirstMissing() const {
-    for (uint64_t page = 0; page < pages.size(); ++page) {
-      const uint64_t base = page * kPageClusters;
-      if (!pages[page]) return base;
-      const uint64_t length = PageLength(page);
-      for (uint64_t w = 0; w * 64 < length; ++w) {
-        uint64_t missing = ~pages[page][w];
-        if (length - w * 64 < 64) missing &= (uint64_t{1} << (length - w * 64)) - 1;
-        if (missing) return base + w * 64 + std::countr_zero(missing);
-      }
-    }
-    return clusters;
-  }
+      : id(device.id), name(device.name), size(device.size), clusters(device.cluster_count()), added(clusters) {}
 
   std::string Describe() const { return "device " + std::to_string(id) + " " + Quoted(name); }
 };
@@ -340,7 +301,7 @@ Status Writer::AddCluster(uint8_t device_id, uint64_t index, ByteView data) {
     return Status::InvalidArgument("VMA cluster " + std::to_string(index) + " of " +
                                    device->Describe() + " is not zero past the device's end");
   }
-  if (device->Added(index)) {
+  if (device->added.Contains(index)) {
     return Status::InvalidArgument("VMA cluster " + std::to_string(index) + " of " +
                                    device->Describe() + " was added before");
   }
@@ -360,7 +321,7 @@ Status Writer::AddCluster(uint8_t device_id, uint64_t index, ByteView data) {
   }
   slots_[slot_count_++] = uint64_t{mask} << kSlotMaskShift |
                           uint64_t{device_id} << kSlotDeviceShift | static_cast<uint32_t>(index);
-  device->MarkAdded(index);
+  device->added.Insert(index);
   return Status::Ok();
 }
 
@@ -391,10 +352,10 @@ Status Writer::Finish() {
       break;
   }
   for (const std::unique_ptr<DeviceState>& device : devices_) {
-    if (!device || device->added_count == device->clusters) continue;
-    return Status::InvalidArgument("VMA cluster " + std::to_string(device->FirstMissing()) +
+    if (!device || device->added.complete()) continue;
+    return Status::InvalidArgument("VMA cluster " + std::to_string(device->added.FirstMissing()) +
                                    " of " + device->Describe() + " was not added (" +
-                                   std::to_string(device->clusters - device->added_count) + " of " +
+                                   std::to_string(device->added.missing()) + " of " +
                                    std::to_string(device->clusters) + " clusters missing)");
   }
   COFFER_RETURN_IF_ERROR(FlushExtent());

@@ -6,8 +6,12 @@
 // on purpose, so that a wrong offset here is caught rather than repeated.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace coffer::vma {
 
@@ -63,5 +67,57 @@ inline constexpr int kSlotDeviceShift = 32;
 
 // Cluster numbers are 32 bits: no device can hold more.
 inline constexpr uint64_t kMaxDeviceSize = (uint64_t{1} << 32) * kClusterSize;
+
+// Which clusters of a device an archive has held (the reader) or been given
+// (the writer): one bit each, in pages allocated as clusters come, so that
+// a device's size costs nothing until it is used.
+class ClusterSet {
+ public:
+  explicit ClusterSet(uint64_t clusters)
+      : clusters_(clusters), pages_((clusters + kPageClusters - 1) / kPageClusters) {}
+
+  bool Contains(uint64_t index) const {
+    const std::unique_ptr<uint64_t[]>& words = pages_[index / kPageClusters];
+    const uint64_t bit = index % kPageClusters;
+    return words && (words[bit / 64] >> (bit % 64) & 1);
+  }
+  // Adds `index` (below the cluster count); false if it was there.
+  bool Insert(uint64_t index) {
+    const uint64_t page = index / kPageClusters;
+    std::unique_ptr<uint64_t[]>& words = pages_[page];
+    if (!words) words = std::make_unique<uint64_t[]>((PageLength(page) + 63) / 64);
+    const uint64_t bit = index % kPageClusters;
+    const uint64_t flag = uint64_t{1} << (bit % 64);
+    if (words[bit / 64] & flag) return false;
+    words[bit / 64] |= flag;
+    ++count_;
+    return true;
+  }
+  uint64_t count() const { return count_; }
+  bool complete() const { return count_ == clusters_; }
+  uint64_t missing() const { return clusters_ - count_; }
+  // The first cluster not in the set; the cluster count if there is none.
+  uint64_t FirstMissing() const {
+    for (uint64_t page = 0; page < pages_.size(); ++page) {
+      const uint64_t base = page * kPageClusters;
+      if (!pages_[page]) return base;
+      const uint64_t length = PageLength(page);
+      for (uint64_t w = 0; w * 64 < length; ++w) {
+        uint64_t missing = ~pages_[page][w];
+        if (length - w * 64 < 64) missing &= (uint64_t{1} << (length - w * 64)) - 1;
+        if (missing) return base + w * 64 + static_cast<uint64_t>(std::countr_zero(missing));
+      }
+    }
+    return clusters_;
+  }
+
+ private:
+  static constexpr uint64_t kPageClusters = uint64_t{1} << 20;  // 128 KiB of bits
+  uint64_t PageLength(uint64_t page) const { return std::min(kPageClusters, clusters_ - page * kPageClusters); }
+
+  uint64_t clusters_;
+  uint64_t count_ = 0;
+  std::vector<std::unique_ptr<uint64_t[]>> pages_;
+};
 
 }  // namespace coffer::vma

@@ -125,50 +125,13 @@ class BlobBuffer {
 // One device's size and which of its clusters were seen: one bit per
 // cluster, in pages allocated when a cluster in them is first seen.
 struct Reader::DeviceState {
-  static constexpr uint64_t kPageClusters = uint64_t{1} << 20;  // 128 KiB of bits
-
   std::string name;
   uint64_t size = 0;
   uint64_t clusters = 0;
-  uint64_t seen_count = 0;
-  std::vector<std::unique_ptr<uint64_t[]>> pages;
+  ClusterSet seen;
 
   DeviceState(std::string n, uint64_t s)
-      : name(std::move(n)),
-        size(s),
-        clusters((s + kClusterSize - 1) / kClusterSize),
-        pages((clusters + kPageClusters - 1) / kPageClusters) {}
-
-  uint64_t PageLength(uint64_t page) const {
-    return std::min(kPageClusters, clusters - page * kPageClusters);
-  }
-
-  // Marks `index` seen; false if it already was.
-  bool MarkSeen(uint64_t index) {
-    const uint64_t page = index / kPageClusters;
-    const uint64_t bit = index % kPageClusters;
-    std::unique_ptr<uint64_t[]>& words = pages[page];
-    if (!words) words = std::make_unique<uint64_t[]>((PageLength(page) + 63) / 64);
-    const uint64_t flag = uint64_t{1} << (bit % 64);
-    if (words[bit / 64] & flag) return false;
-    words[bit / 64] |= flag;
-    ++seen_count;
-    return true;
-  }
-
-  uint64_t FirstMissing() const {
-    for (uint64_t page = 0; page < pages.size(); ++page) {
-      const uint64_t base = page * kPageClusters;
-      if (!pages[page]) return base;
-      const uint64_t length = PageLength(page);
-      for (uint64_t w = 0; w * 64 < length; ++w) {
-        uint64_t missing = ~pages[page][w];
-        if (length - w * 64 < 64) missing &= (uint64_t{1} << (length - w * 64)) - 1;
-        if (missing) return base + w * 64 + std::countr_zero(missing);
-      }
-    }
-    return clusters;
-  }
+      : name(std::move(n)), size(s), clusters((s + kClusterSize - 1) / kClusterSize), seen(clusters) {}
 
   std::string Describe(uint8_t id) const {
     return "device " + std::to_string(id) + " " + Quoted(name);
@@ -396,7 +359,7 @@ Result<bool> Reader::ReadExtent() {
       return slot_error(": mask " + Hex16(mask) + " marks blocks past the end of " +
                         device->Describe(id));
     }
-    if (!device->MarkSeen(index)) {
+    if (!device->seen.Insert(index)) {
       return slot_error(": cluster " + std::to_string(index) + " of " + device->Describe(id) +
                         " appears twice");
     }
@@ -452,11 +415,11 @@ Cluster Reader::MakeCluster(const Slot& slot) {
 Status Reader::CheckComplete() {
   for (size_t id = 0; id < devices_.size(); ++id) {
     const DeviceState* device = devices_[id].get();
-    if (!device || device->seen_count == device->clusters) continue;
+    if (!device || device->seen.complete()) continue;
     return CorruptAt(position_, "the archive ends without cluster " +
-                                    std::to_string(device->FirstMissing()) + " of " +
+                                    std::to_string(device->seen.FirstMissing()) + " of " +
                                     device->Describe(static_cast<uint8_t>(id)) + " (" +
-                                    std::to_string(device->clusters - device->seen_count) + " of " +
+                                    std::to_string(device->seen.missing()) + " of " +
                                     std::to_string(device->clusters) + " clusters missing)");
   }
   return Status::Ok();
