@@ -268,10 +268,10 @@ Status Writer::WriteHeader(const Header& header) {
   return Status::Ok();
 }
 
-Status Writer::AddCluster(uint8_t device_id, uint64_t index, ByteView data) {
+Status Writer::CheckWritingClusters(std::string_view next) const {
   switch (state_) {
     case State::kBeforeHeader:
-      return Status::FailedPrecondition("the VMA header must be written before clusters");
+      return Status::FailedPrecondition("the VMA header must be written before " + std::string(next));
     case State::kFinished:
       return Status::FailedPrecondition("the VMA archive was finished already");
     case State::kFailed:
@@ -279,6 +279,11 @@ Status Writer::AddCluster(uint8_t device_id, uint64_t index, ByteView data) {
     case State::kClusters:
       break;
   }
+  return Status::Ok();
+}
+
+Status Writer::AddCluster(uint8_t device_id, uint64_t index, ByteView data) {
+  COFFER_RETURN_IF_ERROR(CheckWritingClusters("clusters"));
   DeviceState* device = devices_[device_id].get();
   if (!device) {
     return Status::InvalidArgument("VMA device " + std::to_string(device_id) +
@@ -341,16 +346,7 @@ Status Writer::FlushExtent() {
 }
 
 Status Writer::Finish() {
-  switch (state_) {
-    case State::kBeforeHeader:
-      return Status::FailedPrecondition("the VMA header must be written before finishing");
-    case State::kFinished:
-      return Status::FailedPrecondition("the VMA archive was finished already");
-    case State::kFailed:
-      return failure_;
-    case State::kClusters:
-      break;
-  }
+  COFFER_RETURN_IF_ERROR(CheckWritingClusters("finishing"));
   for (const std::unique_ptr<DeviceState>& device : devices_) {
     if (!device || device->added.complete()) continue;
     return Status::InvalidArgument("VMA cluster " + std::to_string(device->added.FirstMissing()) +

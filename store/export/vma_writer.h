@@ -78,6 +78,8 @@ class Writer {
   struct DeviceState;
 
   Status CheckHeader(const Header& header) const;
+  // OK in the state where clusters are written; else why `next` cannot be.
+  Status CheckWritingClusters(std::string_view next) const;
   // Writes the extent gathered so far and starts the next one.
   Status FlushExtent();
   Status Write(ByteView bytes, std::string_view what);
