@@ -14,6 +14,7 @@
 #include "fuzz/fuzz_util.h"
 #include "store/crypto/padding.h"
 #include "store/crypto/zstd_codec.h"
+#include "store/model/posix_acl.h"
 #include "store/model/tree.h"
 #include "store/objects/snapshot_key.h"
 #include "store/service/limits.h"
@@ -274,6 +275,34 @@ void Texts() {
   }
 }
 
+// ACL xattr values in the kernel's form: a minimal access ACL, one with
+// named entries and a mask, a default ACL, and the version alone.
+void PosixAcls() {
+  using namespace coffer::model;
+  const std::vector<std::vector<AclEntry>> acls = {
+      {{kAclUserObj, 6, kAclUndefinedId},
+       {kAclGroupObj, 4, kAclUndefinedId},
+       {kAclOther, 4, kAclUndefinedId}},
+      {{kAclUserObj, 7, kAclUndefinedId},
+       {kAclUser, 5, 1000},
+       {kAclUser, 4, 3000000000},
+       {kAclGroupObj, 7, kAclUndefinedId},
+       {kAclGroup, 6, 2000},
+       {kAclMask, 4, kAclUndefinedId},
+       {kAclOther, 0, kAclUndefinedId}},
+      {{kAclUserObj, 7, kAclUndefinedId},
+       {kAclGroupObj, 5, kAclUndefinedId},
+       {kAclGroup, 7, 0},
+       {kAclMask, 7, kAclUndefinedId},
+       {kAclOther, 1, kAclUndefinedId}},
+      {},
+  };
+  int n = 0;
+  for (const auto& acl : acls) {
+    Write("posix_acl", "seed-" + std::to_string(n++), std::string_view(EncodeAclXattr(acl)));
+  }
+}
+
 void ServerRequests() {
   using namespace coffer::service;
   const ObjectId id = fuzz::FixedSealer().IdOf(AsBytes(std::string_view("chunk")));
@@ -379,6 +408,7 @@ int main(int argc, char** argv) {
   SnapshotRecords();
   RepoConfigs();
   Texts();
+  PosixAcls();
   ServerRequests();
   return 0;
 }

@@ -83,6 +83,7 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterImport(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterSnapshots(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterInfo(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterExport(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterLs(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);

@@ -70,6 +70,8 @@ nlohmann::json InfoJson(const Snapshot& s) {
       {"id", s.ref.id.hex()},
       {"group", s.ref.group},
       {"time", model::FormatTime(s.ref.time_ns)},
+      // Equal trees are equal contents: how a round trip is checked.
+      {"tree", ToHex(AsBytes(r.root_tree_id()))},
       {"hostname", r.hostname()},
       {"username", r.username()},
       {"paths", std::vector<std::string>(r.paths().begin(), r.paths().end())},

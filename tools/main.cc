@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   RegisterImport(app, global, &exit_code);
   RegisterSnapshots(app, global, &exit_code);
   RegisterInfo(app, global, &exit_code);
+  RegisterExport(app, global, &exit_code);
   RegisterLs(app, global, &exit_code);
   RegisterRestore(app, global, &exit_code);
   RegisterCat(app, global, &exit_code);

@@ -19,6 +19,7 @@
 #include "store/chunk/fastcdc.h"
 #include "store/ingest/commit_record.h"
 #include "store/ingest/exclude.h"
+#include "store/model/posix_acl.h"
 #include "store/model/tree.h"
 #include "store/repo/write_session.h"
 
@@ -27,41 +28,6 @@ namespace {
 
 // A directory the archive implies without listing it.
 constexpr uint32_t kImpliedDirMode = 0755;
-
-// The kernel's binary form of a POSIX ACL, as getxattr returns
-// system.posix_acl_access and system.posix_acl_default
-// (linux/posix_acl_xattr.h): a little-endian version, then entries of
-// tag, permissions and id, sorted by tag, then id.
-constexpr uint32_t kAclXattrVersion = 2;
-constexpr uint16_t kAclUserObj = 0x01, kAclUser = 0x02, kAclGroupObj = 0x04, kAclGroup = 0x08,
-                   kAclMask = 0x10, kAclOther = 0x20;
-constexpr uint32_t kAclUndefinedId = 0xffffffff;
-constexpr std::string_view kAccessAclXattr = "system.posix_acl_access";
-constexpr std::string_view kDefaultAclXattr = "system.posix_acl_default";
-
-struct AclEntry {
-  uint16_t tag;
-  uint16_t perm;
-  uint32_t id;
-};
-
-void AppendLe(std::string& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(value >> (8 * i)));
-}
-
-std::string AclXattrValue(std::vector<AclEntry> entries) {
-  std::sort(entries.begin(), entries.end(), [](const AclEntry& a, const AclEntry& b) {
-    return a.tag != b.tag ? a.tag < b.tag : a.id < b.id;
-  });
-  std::string out;
-  AppendLe(out, kAclXattrVersion, 4);
-  for (const AclEntry& e : entries) {
-    AppendLe(out, e.tag, 2);
-    AppendLe(out, e.perm, 2);
-    AppendLe(out, e.id, 4);
-  }
-  return out;
-}
 
 // The id of a named ACL entry. GNU tar writes names (acl_to_text), even with
 // --numeric-owner, and numbers only where the host it ran on had no name;
@@ -86,20 +52,20 @@ Result<uint32_t> AclId(bool user, int id, const char* name) {
 // entries is the mode: libarchive folds them into it, as the kernel does).
 Result<std::optional<std::string>> AclXattr(struct archive_entry* e, int type) {
   if (archive_entry_acl_reset(e, type) == 0) return std::optional<std::string>();
-  std::vector<AclEntry> entries;
+  std::vector<model::AclEntry> entries;
   int entry_type, permset, tag, id;
   const char* name;
   while (archive_entry_acl_next(e, type, &entry_type, &permset, &tag, &id, &name) == ARCHIVE_OK) {
-    AclEntry entry{0, static_cast<uint16_t>(permset & ARCHIVE_ENTRY_ACL_PERMS_POSIX1E), kAclUndefinedId};
+    model::AclEntry entry{0, static_cast<uint16_t>(permset & ARCHIVE_ENTRY_ACL_PERMS_POSIX1E), model::kAclUndefinedId};
     switch (tag) {
-      case ARCHIVE_ENTRY_ACL_USER_OBJ: entry.tag = kAclUserObj; break;
-      case ARCHIVE_ENTRY_ACL_GROUP_OBJ: entry.tag = kAclGroupObj; break;
-      case ARCHIVE_ENTRY_ACL_MASK: entry.tag = kAclMask; break;
-      case ARCHIVE_ENTRY_ACL_OTHER: entry.tag = kAclOther; break;
+      case ARCHIVE_ENTRY_ACL_USER_OBJ: entry.tag = model::kAclUserObj; break;
+      case ARCHIVE_ENTRY_ACL_GROUP_OBJ: entry.tag = model::kAclGroupObj; break;
+      case ARCHIVE_ENTRY_ACL_MASK: entry.tag = model::kAclMask; break;
+      case ARCHIVE_ENTRY_ACL_OTHER: entry.tag = model::kAclOther; break;
       case ARCHIVE_ENTRY_ACL_USER:
       case ARCHIVE_ENTRY_ACL_GROUP: {
         bool user = tag == ARCHIVE_ENTRY_ACL_USER;
-        entry.tag = user ? kAclUser : kAclGroup;
+        entry.tag = user ? model::kAclUser : model::kAclGroup;
         COFFER_ASSIGN_OR_RETURN(entry.id, AclId(user, id, name));
         break;
       }
@@ -108,7 +74,7 @@ Result<std::optional<std::string>> AclXattr(struct archive_entry* e, int type) {
     }
     entries.push_back(entry);
   }
-  return std::optional<std::string>(AclXattrValue(std::move(entries)));
+  return std::optional<std::string>(model::EncodeAclXattr(std::move(entries)));
 }
 
 // Seconds and nanoseconds as int64 nanoseconds, clamped to its range.
@@ -195,7 +161,6 @@ class RangeChunker {
 // The metadata of an inode: everything but a name. Hard links share one.
 struct Inode {
   pb::Entry entry;
-  uint64_t order = 0;   // the member that made it, for numbering groups
   uint32_t links = 0;   // names in the finished tree
 };
 
@@ -253,6 +218,7 @@ class Run {
   Status ReadContent(ArchiveSource& source, pb::Entry& entry);
   void AddHole(pb::Entry& entry, uint64_t size);
   Result<ObjectId> StoreTrees();
+  void NumberHardLinkGroups();
   Result<BackupResult> Commit(const ObjectId& root, const std::string& path,
                               std::chrono::steady_clock::time_point start);
 
@@ -263,7 +229,6 @@ class Run {
   RangeChunker chunker_;
   // A deque: a new directory never moves the others while they are in use.
   std::deque<Dir> dirs_;
-  uint64_t members_ = 0;
   pb::SnapshotStats stats_;
   std::vector<SourceError> errors_;
   WriteSession session_;
@@ -327,13 +292,22 @@ std::optional<pb::Entry> Run::Metadata(const std::string& member, struct archive
     if (name == nullptr || *name == '\0') continue;
     xattrs[name].assign(static_cast<const char*>(value), value != nullptr ? size : 0);
   }
-  for (auto [type, xattr] : {std::pair{ARCHIVE_ENTRY_ACL_TYPE_ACCESS, kAccessAclXattr},
-                             std::pair{ARCHIVE_ENTRY_ACL_TYPE_DEFAULT, kDefaultAclXattr}}) {
+  for (auto [type, xattr] : {std::pair{ARCHIVE_ENTRY_ACL_TYPE_ACCESS, model::kAccessAclXattr},
+                             std::pair{ARCHIVE_ENTRY_ACL_TYPE_DEFAULT, model::kDefaultAclXattr}}) {
     Result<std::optional<std::string>> acl = AclXattr(e, type);
     if (!acl.ok()) {
       Report(member, acl.status().WithContext("stored without its ACL"));
     } else if (*acl) {
       xattrs[std::string(xattr)] = std::move(**acl);
+    }
+  }
+  // With a mask, the group bits of the mode are the mask's, as stat gives
+  // them (and the member's header had them); libarchive put the ACL's group
+  // entry there.
+  if (auto access = xattrs.find(std::string(model::kAccessAclXattr)); access != xattrs.end()) {
+    Result<std::vector<model::AclEntry>> acl = model::DecodeAclXattr(access->second);
+    for (const model::AclEntry& a : acl.ok() ? *acl : std::vector<model::AclEntry>()) {
+      if (a.tag == model::kAclMask) entry.set_mode((entry.mode() & ~070u) | (uint32_t{a.perm} << 3));
     }
   }
   if (archive_entry_acl_types(e) & ARCHIVE_ENTRY_ACL_TYPE_NFS4) {
@@ -429,7 +403,6 @@ Status Run::ReadContent(ArchiveSource& source, pb::Entry& entry) {
 
 Status Run::AddMember(ArchiveSource& source, struct archive_entry* e) {
   const std::string member = source.member_name();
-  const uint64_t order = ++members_;
   progress_.set_current(member);
   Result<std::vector<std::string>> parts = MemberPath(member);
   if (!parts.ok()) {
@@ -479,7 +452,6 @@ Status Run::AddMember(ArchiveSource& source, struct archive_entry* e) {
   }
 
   auto inode = std::make_shared<Inode>();
-  inode->order = order;
   inode->entry = std::move(*entry);
   if (inode->entry.type() == pb::Entry::FILE) {
     ++progress_.files;
@@ -490,13 +462,35 @@ Status Run::AddMember(ArchiveSource& source, struct archive_entry* e) {
   return Status::Ok();
 }
 
+// Hard link groups are numbered in the order a walk of the finished tree by
+// name (a directory's entries right after it) first meets them, not in the
+// archive's order: the same tree gets the same numbers, and so the same ids,
+// whichever order a tar wrote it in (`coffer export` writes it by name).
+void Run::NumberHardLinkGroups() {
+  uint64_t next = 0;
+  std::vector<std::pair<std::map<std::string, Child>::iterator, size_t>> stack;
+  stack.emplace_back(dirs_[0].children.begin(), 0);
+  while (!stack.empty()) {
+    auto& [at, dir] = stack.back();
+    if (at == dirs_[dir].children.end()) {
+      stack.pop_back();
+      continue;
+    }
+    Child& child = (at++)->second;
+    if (child.dir != kNoDir) {
+      stack.emplace_back(dirs_[child.dir].children.begin(), child.dir);
+    } else if (child.inode->links > 1 && child.inode->entry.inode() == 0) {
+      child.inode->entry.set_inode(++next);
+    }
+  }
+}
+
 Result<ObjectId> Run::StoreTrees() {
   // Which directories are still in the tree (one replaced by a file is not),
   // how many subdirectories each has, and how many names each inode has.
   // A directory's index is above its parent's: one pass down is enough.
   std::vector<bool> reachable(dirs_.size(), false);
   std::vector<uint32_t> subdirs(dirs_.size(), 0);
-  std::vector<Inode*> groups;
   reachable[0] = true;
   for (size_t i = 0; i < dirs_.size(); ++i) {
     if (!reachable[i]) continue;
@@ -504,14 +498,12 @@ Result<ObjectId> Run::StoreTrees() {
       if (child.dir != kNoDir) {
         reachable[child.dir] = true;
         ++subdirs[i];
-      } else if (++child.inode->links == 2) {
-        groups.push_back(child.inode.get());
+      } else {
+        ++child.inode->links;
       }
     }
   }
-  // Hard link groups numbered in the order the archive first held them.
-  std::sort(groups.begin(), groups.end(), [](const Inode* a, const Inode* b) { return a->order < b->order; });
-  for (size_t g = 0; g < groups.size(); ++g) groups[g]->entry.set_inode(g + 1);
+  NumberHardLinkGroups();
 
   std::vector<std::optional<ObjectId>> ids(dirs_.size());
   for (size_t i = dirs_.size(); i-- > 0;) {

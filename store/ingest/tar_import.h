@@ -22,10 +22,12 @@
 //   values byte for byte. NFSv4 ACLs have no such form: a member with one is
 //   stored without it and reported.
 // - Hard links share the entry of the inode they name, content included,
-//   with a synthetic inode number (1, 2, ... in the order the archive first
-//   holds each group) and the number of names the snapshot has for it as
-//   the link count; the restorer links the names again. Other entries have
-//   inode 0 and one link; directories two plus their subdirectories.
+//   with a synthetic inode number (1, 2, ... in the order a walk of the
+//   tree by name first meets each group, so that one tree gets the same
+//   numbers whatever order an archive holds it in) and the number of names
+//   the snapshot has for it as the link count; the restorer links the
+//   names again. Other entries have inode 0 and one link; directories two
+//   plus their subdirectories.
 // - Owners are the archive's numbers; user and group names only if the
 //   archive has them (vzdump's --numeric-owner leaves them out: they would
 //   be the container's names, not the host's). ctime is the archive's (pax)

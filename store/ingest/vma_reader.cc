@@ -11,36 +11,6 @@
 namespace coffer::vma {
 namespace {
 
-constexpr size_t kFixedHeaderSize = 12288;  // up to the blob buffer
-// Proxmox's writer fails on a header above 8 clusters; nothing larger exists.
-constexpr size_t kMaxHeaderSize = 8 * kClusterSize;
-constexpr size_t kHeaderMagicAt = 0;
-constexpr size_t kVersionAt = 4;
-constexpr size_t kUuidAt = 8;
-constexpr size_t kCtimeAt = 24;
-constexpr size_t kHeaderMd5At = 32;
-constexpr size_t kBlobOffsetAt = 48;
-constexpr size_t kBlobSizeAt = 52;
-constexpr size_t kHeaderSizeAt = 56;
-constexpr size_t kConfigNamesAt = 2044;
-constexpr size_t kConfigDataAt = 3068;
-constexpr size_t kMaxConfigs = 256;
-constexpr size_t kDeviceInfoAt = 4096;
-constexpr size_t kDeviceInfoSize = 32;
-
-constexpr size_t kExtentHeaderSize = 512;
-constexpr size_t kExtentReservedAt = 4;
-constexpr size_t kBlockCountAt = 6;
-constexpr size_t kExtentUuidAt = 8;
-constexpr size_t kExtentMd5At = 24;
-constexpr size_t kSlotsAt = 40;
-constexpr size_t kSlotsPerExtent = 59;
-constexpr size_t kBlocksPerCluster = kClusterSize / kBlockSize;
-constexpr size_t kMd5Size = 16;
-
-// Cluster numbers are 32 bits: no device can hold more.
-constexpr uint64_t kMaxDeviceSize = (uint64_t{1} << 32) * kClusterSize;
-
 // What an all-zero cluster's data points at.
 alignas(64) const uint8_t kZeroCluster[kClusterSize] = {};
 
@@ -96,18 +66,18 @@ class BlobBuffer {
   static Result<BlobBuffer> Parse(ByteView buffer, uint64_t at) {
     BlobBuffer blobs;
     blobs.buffer_ = buffer;
-    size_t pos = 1;  // offset 0 means "none"
+    size_t pos = kFirstBlobAt;
     while (pos < buffer.size()) {
-      if (buffer.size() - pos < 2) {
+      if (buffer.size() - pos < kBlobLengthSize) {
         return CorruptAt(at + pos, "blob record length cut off by the end of the blob buffer");
       }
       const size_t length = buffer[pos] | size_t{buffer[pos + 1]} << 8;
-      if (length > buffer.size() - pos - 2) {
+      if (length > buffer.size() - pos - kBlobLengthSize) {
         return CorruptAt(at + pos, "blob record of " + std::to_string(length) +
                                        " bytes runs past the end of the blob buffer");
       }
       blobs.starts_.push_back(static_cast<uint32_t>(pos));
-      pos += 2 + length;
+      pos += kBlobLengthSize + length;
     }
     return blobs;
   }
@@ -124,7 +94,7 @@ class BlobBuffer {
                                      " is not the start of a blob record");
     }
     const size_t length = buffer_[offset] | size_t{buffer_[offset + 1]} << 8;
-    return buffer_.subspan(offset + 2, length);
+    return buffer_.subspan(offset + kBlobLengthSize, length);
   }
 
   // A name: NUL-terminated, not empty, no NUL inside, usable as a file name
@@ -155,50 +125,13 @@ class BlobBuffer {
 // One device's size and which of its clusters were seen: one bit per
 // cluster, in pages allocated when a cluster in them is first seen.
 struct Reader::DeviceState {
-  static constexpr uint64_t kPageClusters = uint64_t{1} << 20;  // 128 KiB of bits
-
   std::string name;
   uint64_t size = 0;
   uint64_t clusters = 0;
-  uint64_t seen_count = 0;
-  std::vector<std::unique_ptr<uint64_t[]>> pages;
+  ClusterSet seen;
 
   DeviceState(std::string n, uint64_t s)
-      : name(std::move(n)),
-        size(s),
-        clusters((s + kClusterSize - 1) / kClusterSize),
-        pages((clusters + kPageClusters - 1) / kPageClusters) {}
-
-  uint64_t PageLength(uint64_t page) const {
-    return std::min(kPageClusters, clusters - page * kPageClusters);
-  }
-
-  // Marks `index` seen; false if it already was.
-  bool MarkSeen(uint64_t index) {
-    const uint64_t page = index / kPageClusters;
-    const uint64_t bit = index % kPageClusters;
-    std::unique_ptr<uint64_t[]>& words = pages[page];
-    if (!words) words = std::make_unique<uint64_t[]>((PageLength(page) + 63) / 64);
-    const uint64_t flag = uint64_t{1} << (bit % 64);
-    if (words[bit / 64] & flag) return false;
-    words[bit / 64] |= flag;
-    ++seen_count;
-    return true;
-  }
-
-  uint64_t FirstMissing() const {
-    for (uint64_t page = 0; page < pages.size(); ++page) {
-      const uint64_t base = page * kPageClusters;
-      if (!pages[page]) return base;
-      const uint64_t length = PageLength(page);
-      for (uint64_t w = 0; w * 64 < length; ++w) {
-        uint64_t missing = ~pages[page][w];
-        if (length - w * 64 < 64) missing &= (uint64_t{1} << (length - w * 64)) - 1;
-        if (missing) return base + w * 64 + std::countr_zero(missing);
-      }
-    }
-    return clusters;
-  }
+      : name(std::move(n)), size(s), clusters((s + kClusterSize - 1) / kClusterSize), seen(clusters) {}
 
   std::string Describe(uint8_t id) const {
     return "device " + std::to_string(id) + " " + Quoted(name);
@@ -240,7 +173,8 @@ Result<Header> Reader::ReadHeader() {
   Bytes header(kFixedHeaderSize);
   Result<size_t> got = ReadFull(header);
   if (!got.ok()) return Fail(got.status());
-  if (*got >= 4 && std::memcmp(header.data() + kHeaderMagicAt, "VMA\0", 4) != 0) {
+  if (*got >= 4 &&
+      std::memcmp(header.data() + kHeaderMagicAt, kHeaderMagic, sizeof kHeaderMagic) != 0) {
     return Fail(CorruptAt(kHeaderMagicAt, "bad magic: not a VMA archive"));
   }
   if (*got < kFixedHeaderSize) {
@@ -248,12 +182,13 @@ Result<Header> Reader::ReadHeader() {
                                          " of " + std::to_string(kFixedHeaderSize) + " bytes)"));
   }
   const uint32_t version = Be32(header.data() + kVersionAt);
-  if (version != 1) {
+  if (version != kVersion) {
     return Fail(
         CorruptAt(kVersionAt, "version " + std::to_string(version) + " is not known (only 1)"));
   }
   const uint32_t header_size = Be32(header.data() + kHeaderSizeAt);
-  if (header_size <= kFixedHeaderSize || header_size > kMaxHeaderSize || header_size % 512 != 0) {
+  if (header_size <= kFixedHeaderSize || header_size > kMaxHeaderSize ||
+      header_size % kHeaderAlignment != 0) {
     return Fail(CorruptAt(kHeaderSizeAt, "header size " + std::to_string(header_size) +
                                              " is not a multiple of 512 in (12288, " +
                                              std::to_string(kMaxHeaderSize) + "]"));
@@ -316,13 +251,15 @@ Status Reader::ParseHeader(ByteView header, Header* out) {
   for (size_t id = 0; id < devices_.size(); ++id) {
     const size_t info_at = kDeviceInfoAt + kDeviceInfoSize * id;
     const uint32_t name_offset = Be32(h + info_at);
-    const uint64_t size = Be64(h + info_at + 8);
+    const uint64_t size = Be64(h + info_at + kDeviceSizeInInfo);
     const std::string which = "device " + std::to_string(id);
     if (size == 0) {
       if (name_offset != 0) return CorruptAt(info_at, which + " has a name but size 0");
       continue;
     }
-    if (id == 0 || id == 255) return CorruptAt(info_at, which + " is outside the ids 1..254");
+    if (id < kFirstDeviceId || id > kLastDeviceId) {
+      return CorruptAt(info_at, which + " is outside the ids 1..254");
+    }
     if (name_offset == 0) return CorruptAt(info_at, which + " has no name");
     COFFER_ASSIGN_OR_RETURN(std::string name, blobs.Name(name_offset, info_at, which + " name"));
     if (name == "vmstate") {
@@ -330,8 +267,9 @@ Status Reader::ParseHeader(ByteView header, Header* out) {
                                  " holds a VM's saved RAM state ('vmstate'), which is not read");
     }
     if (size > kMaxDeviceSize) {
-      return CorruptAt(info_at + 8, which + " " + Quoted(name) + " of " + std::to_string(size) +
-                                        " bytes is larger than VMA cluster numbers reach");
+      return CorruptAt(info_at + kDeviceSizeInInfo,
+                       which + " " + Quoted(name) + " of " + std::to_string(size) +
+                           " bytes is larger than VMA cluster numbers reach");
     }
     if (!names.insert(name).second) {
       return CorruptAt(info_at, which + " name " + Quoted(name) + " is used twice");
@@ -376,7 +314,9 @@ Result<bool> Reader::ReadExtent() {
                                     std::to_string(start) + " (" + std::to_string(got) + " of " +
                                     std::to_string(kExtentHeaderSize) + " bytes)");
   }
-  if (std::memcmp(e, "VMAE", 4) != 0) return CorruptAt(start, "bad extent magic");
+  if (std::memcmp(e, kExtentMagic, sizeof kExtentMagic) != 0) {
+    return CorruptAt(start, "bad extent magic");
+  }
   if (Be16(e + kExtentReservedAt) != 0) {
     return CorruptAt(start + kExtentReservedAt, "extent reserved field is not 0");
   }
@@ -396,7 +336,7 @@ Result<bool> Reader::ReadExtent() {
     auto slot_error = [&](const std::string& what) {
       return CorruptAt(start + kSlotsAt + 8 * i, "slot " + std::to_string(i) + what);
     };
-    const uint8_t id = static_cast<uint8_t>(info >> 32);
+    const uint8_t id = static_cast<uint8_t>(info >> kSlotDeviceShift);
     if (id == 0) {
       // Writers leave unused slots zero; anything else is not understood.
       if (info != 0) return slot_error(" has no device but is not zero");
@@ -408,7 +348,7 @@ Result<bool> Reader::ReadExtent() {
       return slot_error(" names device " + std::to_string(id) + ", which the header does not list");
     }
     const uint32_t index = static_cast<uint32_t>(info);
-    const uint16_t mask = static_cast<uint16_t>(info >> 48);
+    const uint16_t mask = static_cast<uint16_t>(info >> kSlotMaskShift);
     if (index >= device->clusters) {
       return slot_error(": cluster " + std::to_string(index) + " is past the end of " +
                         device->Describe(id) + " (" + std::to_string(device->clusters) +
@@ -419,7 +359,7 @@ Result<bool> Reader::ReadExtent() {
       return slot_error(": mask " + Hex16(mask) + " marks blocks past the end of " +
                         device->Describe(id));
     }
-    if (!device->MarkSeen(index)) {
+    if (!device->seen.Insert(index)) {
       return slot_error(": cluster " + std::to_string(index) + " of " + device->Describe(id) +
                         " appears twice");
     }
@@ -475,11 +415,11 @@ Cluster Reader::MakeCluster(const Slot& slot) {
 Status Reader::CheckComplete() {
   for (size_t id = 0; id < devices_.size(); ++id) {
     const DeviceState* device = devices_[id].get();
-    if (!device || device->seen_count == device->clusters) continue;
+    if (!device || device->seen.complete()) continue;
     return CorruptAt(position_, "the archive ends without cluster " +
-                                    std::to_string(device->FirstMissing()) + " of " +
+                                    std::to_string(device->seen.FirstMissing()) + " of " +
                                     device->Describe(static_cast<uint8_t>(id)) + " (" +
-                                    std::to_string(device->clusters - device->seen_count) + " of " +
+                                    std::to_string(device->seen.missing()) + " of " +
                                     std::to_string(device->clusters) + " clusters missing)");
   }
   return Status::Ok();

@@ -20,6 +20,7 @@
 //     cluster. Clusters come in any order, devices interleaved.
 // Only headers are checksummed: the data's integrity rests on the outer
 // compressor's (zstd, gzip) checksum.
+// The offsets and sizes are named in store/ingest/vma_format.h.
 //
 // Strict: anything the reference reader would refuse, and anything a real
 // writer cannot produce that would change what is read (a record past the
@@ -49,11 +50,9 @@
 
 #include "store/base/bytes.h"
 #include "store/base/status.h"
+#include "store/ingest/vma_format.h"
 
 namespace coffer::vma {
-
-inline constexpr uint64_t kClusterSize = 65536;
-inline constexpr uint64_t kBlockSize = 4096;
 
 struct Device {
   uint8_t id;        // 1..254, as extents name it
@@ -125,8 +124,8 @@ class Reader {
   enum class State { kBeforeHeader, kClusters, kEnd, kFailed } state_ = State::kBeforeHeader;
   Status failure_;
   std::array<uint8_t, 16> uuid_{};
-  std::array<std::unique_ptr<DeviceState>, 256> devices_;
-  std::array<Slot, 59> slots_{};
+  std::array<std::unique_ptr<DeviceState>, kDeviceSlots> devices_;
+  std::array<Slot, kSlotsPerExtent> slots_{};
   size_t slot_count_ = 0;
   size_t next_slot_ = 0;
   Bytes extent_data_;     // the stored blocks of the current extent

@@ -141,4 +141,32 @@ std::optional<VzdumpName> ParseVzdumpLogName(std::string_view name) {
   return out;
 }
 
+std::optional<VzdumpGuest> GuestOfGroup(std::string_view group) {
+  VzdumpGuest out{};
+  if (group.starts_with("ct/")) {
+    out.guest = VzdumpName::Guest::kContainer;
+  } else if (group.starts_with("vm/")) {
+    out.guest = VzdumpName::Guest::kVm;
+  } else {
+    return std::nullopt;
+  }
+  std::string_view digits = group.substr(3);
+  if (digits.empty() || digits.size() > 9 || digits[0] == '0') return std::nullopt;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    out.vmid = out.vmid * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return out;
+}
+
+std::string VzdumpBaseName(const VzdumpGuest& guest, int64_t time_ns) {
+  const time_t seconds = static_cast<time_t>(time_ns / 1'000'000'000);
+  struct tm local {};
+  localtime_r(&seconds, &local);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y_%m_%d-%H_%M_%S", &local);
+  return std::string("vzdump-") + (guest.guest == VzdumpName::Guest::kContainer ? "lxc-" : "qemu-") +
+         std::to_string(guest.vmid) + "-" + when;
+}
+
 }  // namespace coffer::ingest

@@ -43,4 +43,16 @@ std::optional<VzdumpName> ParseVzdumpName(std::string_view file_name);
 // compression is not in the log's name: "".
 std::optional<VzdumpName> ParseVzdumpLogName(std::string_view file_name);
 
+// The guest a group names: "ct/VMID" a container, "vm/VMID" a VM; nullopt
+// for any other group.
+struct VzdumpGuest {
+  VzdumpName::Guest guest;
+  uint64_t vmid;
+};
+std::optional<VzdumpGuest> GuestOfGroup(std::string_view group);
+
+// The base name vzdump would give a backup of `guest` started at `time_ns`
+// (UTC), in the process's local time: "vzdump-lxc-104-2026_12_01-02_00_00".
+std::string VzdumpBaseName(const VzdumpGuest& guest, int64_t time_ns);
+
 }  // namespace coffer::ingest

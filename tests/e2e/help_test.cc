@@ -122,8 +122,8 @@ TEST_P(CommandHelpTest, OptionsInHelpMatchTheCommandManPage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
-                         ::testing::Values("init", "backup", "import", "snapshots", "info", "ls", "restore",
-                                           "cat", "mount", "umount",
+                         ::testing::Values("init", "backup", "import", "export", "snapshots", "info", "ls",
+                                           "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
                                            "verify", "gc", "repair", "vzdump-hook"),
                          [](const auto& info) {
@@ -136,8 +136,8 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   std::ifstream in(std::string(COFFER_MAN_DIR) + "/coffer.1");
   std::stringstream ss;
   ss << in.rdbuf();
-  for (std::string cmd : {"init", "backup", "import", "snapshots", "info", "ls", "restore", "cat", "mount",
-                          "umount", "serve",
+  for (std::string cmd : {"init", "backup", "import", "export", "snapshots", "info", "ls", "restore", "cat",
+                          "mount", "umount", "serve",
                           "prune", "forget", "protect", "unprotect", "verify", "gc", "repair",
                           "vzdump-hook"}) {
     EXPECT_NE(ss.str().find(ManEscaped("coffer-" + cmd)), std::string::npos) << cmd;

@@ -140,25 +140,10 @@ class ImportTest : public CofferTest {
     return out;
   }
 
-  // A small container (a few files, a hard link, a symlink) whose
-  // etc/hostname is `hostname`, archived by GNU tar with vzdump's flags as
-  // `name` (".tar" added), compressed with `tool` and put in `folder`; the
-  // archive's path.
+  // A small container archived as vzdump does (MakeSmallContainerArchive).
   std::string ContainerArchive(const std::string& name, const std::string& hostname,
                                const std::string& tool, const std::string& folder) {
-    const std::string root = stage_ + "/" + name + ".root";
-    const std::string config = stage_ + "/" + name + ".config";
-    EXPECT_EQ(mkdir(root.c_str(), 0755), 0);
-    EXPECT_EQ(mkdir((root + "/etc").c_str(), 0755), 0);
-    EXPECT_EQ(mkdir((root + "/var").c_str(), 0755), 0);
-    WriteFile(root + "/etc/hostname", hostname + "\n");
-    WriteFile(root + "/var/data.bin", testing::RandomBytes(700000, 11));
-    EXPECT_EQ(link((root + "/var/data.bin").c_str(), (root + "/var/data.link").c_str()), 0);
-    EXPECT_EQ(symlink("data.bin", (root + "/var/data.symlink").c_str()), 0);
-    testing::MakeVzdumpConfig(config);
-    const std::string tar = stage_ + "/" + name + ".tar";
-    testing::MakeVzdumpTar(config, root, tar);
-    return MoveInto(testing::Compress(tar, tool), folder);
+    return testing::MakeSmallContainerArchive(stage_, name, hostname, tool, folder);
   }
 
   // A VMA of `vm`, compressed with `tool` ("none", "zstd") by the program
@@ -168,14 +153,9 @@ class ImportTest : public CofferTest {
                         const std::string& folder) {
     const std::string vma = stage_ + "/" + name + ".vma";
     WriteFile(vma, AsString(testing::WriteVma(vm).bytes));
-    return MoveInto(testing::Compress(vma, tool), folder);
+    return testing::MoveInto(testing::Compress(vma, tool), folder);
   }
 
-  static std::string MoveInto(const std::string& path, const std::string& folder) {
-    const std::string moved = folder + path.substr(path.rfind('/'));
-    EXPECT_EQ(rename(path.c_str(), moved.c_str()), 0) << path;
-    return moved;
-  }
 
   // Restores `snapshot` and checks that each disk of `vm` is an image of
   // its exact size and bytes, beside the config files.
@@ -348,7 +328,7 @@ TEST_F(ImportTest, AContainerRestoresAsTheContainerWas) {
   testing::MakeContainerRoot(root);
   testing::MakeVzdumpConfig(config);
   testing::MakeVzdumpTar(config, root, tar);
-  const std::string archive = MoveInto(testing::Compress(tar, "zstd"), dump_);
+  const std::string archive = testing::MoveInto(testing::Compress(tar, "zstd"), dump_);
   Output o = Import({archive});
   ASSERT_EQ(o.code, 0) << o.all();
   const std::string target = RestoreAll("ct/105/2026-12-01T01:00:05Z");
@@ -595,7 +575,7 @@ TEST_F(ImportTest, InfoShowsTheNoteAndTheLogAndEveryFieldOfItsManPage) {
       << text.out;
 
   const nlohmann::json info = Info(name);
-  EXPECT_EQ(Keys(info), (Names{"name", "id", "group", "time", "hostname", "username", "paths", "tags",
+  EXPECT_EQ(Keys(info), (Names{"name", "id", "group", "time", "tree", "hostname", "username", "paths", "tags",
                                "files", "bytes", "bytes_read", "bytes_added", "duration_seconds",
                                "incomplete", "protected", "note", "log_bytes", "note_damage"}));
   EXPECT_EQ(info.value("name", ""), name);

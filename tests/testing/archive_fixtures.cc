@@ -219,4 +219,32 @@ std::vector<std::string> AclListing(const std::string& root) {
   return listings;
 }
 
+std::string MakeSmallContainerArchive(const std::string& stage, const std::string& name,
+                                      const std::string& hostname, const std::string& tool,
+                                      const std::string& folder) {
+  const std::string root = stage + "/" + name + ".root";
+  const std::string config = stage + "/" + name + ".config";
+  for (const std::string& dir : {root, root + "/etc", root + "/var"}) {
+    if (mkdir(dir.c_str(), 0755) != 0) throw std::runtime_error("mkdir " + dir + ": " + std::strerror(errno));
+  }
+  WriteFile(root + "/etc/hostname", hostname + "\n");
+  WriteFile(root + "/var/data.bin", RandomBytes(700000, 11));
+  if (link((root + "/var/data.bin").c_str(), (root + "/var/data.link").c_str()) != 0 ||
+      symlink("data.bin", (root + "/var/data.symlink").c_str()) != 0) {
+    throw std::runtime_error("link in " + root + ": " + std::strerror(errno));
+  }
+  MakeVzdumpConfig(config);
+  const std::string tar = stage + "/" + name + ".tar";
+  MakeVzdumpTar(config, root, tar);
+  return MoveInto(Compress(tar, tool), folder);
+}
+
+std::string MoveInto(const std::string& path, const std::string& folder) {
+  const std::string moved = folder + path.substr(path.rfind('/'));
+  if (rename(path.c_str(), moved.c_str()) != 0) {
+    throw std::runtime_error("rename " + path + ": " + std::strerror(errno));
+  }
+  return moved;
+}
+
 }  // namespace coffer::testing

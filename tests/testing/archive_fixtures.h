@@ -32,6 +32,17 @@ void MakeVzdumpTar(const std::string& config_dir, const std::string& root, const
 // keeping the original; the compressed file's path. "none": `path` itself.
 std::string Compress(const std::string& path, const std::string& tool);
 
+// A small container (etc/hostname holding `hostname`, 700 kB of data with a
+// hard link and a symlink to it) staged below `stage` and archived by GNU
+// tar with vzdump's flags as `name` (".tar" added), compressed with `tool`
+// and moved into `folder`; the archive's path.
+std::string MakeSmallContainerArchive(const std::string& stage, const std::string& name,
+                                      const std::string& hostname, const std::string& tool,
+                                      const std::string& folder);
+
+// Moves `path` into `folder` under its own name; the new path.
+std::string MoveInto(const std::string& path, const std::string& folder);
+
 // `getfacl -R` of everything below `root`, by path relative to it: one
 // ACL listing (owner, group, flags, entries) per path.
 std::vector<std::string> AclListing(const std::string& root);

@@ -476,5 +476,95 @@ TEST_F(TarImportTest, ADamagedHeaderFailsNamingThePosition) {
   ExpectDamage(tmp_ / "bad.tar", "bad header at byte " + std::to_string(at - 1024));
 }
 
+// Hard link groups are numbered by a walk of the tree by name, not in the
+// archive's order: one tree archived in two orders is one root tree.
+TEST_F(TarImportTest, OneTreeArchivedInTwoOrdersIsOneRootTree) {
+  const std::string src = tmp_ / "src";
+  for (const char* dir : {"", "/a", "/b", "/b/c"}) ASSERT_EQ(mkdir((src + dir).c_str(), 0755), 0);
+  testing::WriteFile(src + "/a/single", "one name");
+  testing::WriteFile(src + "/a/x", "group of a/x and b/y");
+  ASSERT_EQ(link((src + "/a/x").c_str(), (src + "/b/y").c_str()), 0);
+  testing::WriteFile(src + "/b/c/z", "group of b/c/z and a/w");
+  ASSERT_EQ(link((src + "/b/c/z").c_str(), (src + "/a/w").c_str()), 0);
+  testing::WriteFile(src + "/b/t", "group of three names");
+  ASSERT_EQ(link((src + "/b/t").c_str(), (src + "/a/t").c_str()), 0);
+  ASSERT_EQ(link((src + "/b/t").c_str(), (src + "/b/c/t").c_str()), 0);
+
+  // By name, and the other way round: each group's first name, the member
+  // holding its content, is another one.
+  const std::vector<std::string> by_name = {"./a/",   "./a/single", "./a/t",   "./a/w", "./a/x", "./b/",
+                                            "./b/c/", "./b/c/t",    "./b/c/z", "./b/t", "./b/y"};
+  const std::vector<std::string> reversed(by_name.rbegin(), by_name.rend());
+  std::vector<ObjectId> roots;
+  int64_t seconds = 1000;
+  for (const std::vector<std::string>* order : {&by_name, &reversed}) {
+    std::string list;
+    for (const std::string& member : *order) list += member + "\n";
+    const std::string list_file = tmp_ / "members";
+    const std::string archive = tmp_ / ("order-" + std::to_string(seconds) + ".tar");
+    testing::WriteFile(list_file, list);
+    testing::MustRun({"tar", "cf", archive, "--format=posix", "--numeric-owner", "--directory=" + src,
+                      "--no-recursion", "-T", list_file});
+    const std::string listing = testing::MustRun({"tar", "tf", archive});
+    ASSERT_EQ(listing, list) << "tar did not keep the order";
+    const std::string verbose = testing::MustRun({"tar", "tvf", archive});
+    EXPECT_NE(verbose.find(order == &by_name ? "./b/t link to ./a/t" : "./a/t link to ./b/t"),
+              std::string::npos)
+        << verbose;
+    auto imported = Import(archive, seconds += 1000);
+    ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+    for (const auto& e : imported->errors) ADD_FAILURE() << e.path << ": " << e.status.ToString();
+    roots.push_back(*ObjectId::FromBytes(AsBytes(imported->snapshot.record.root_tree_id())));
+
+    // Numbered as the walk by name meets them: a/t, a/w, a/x.
+    const Snapshot& s = imported->snapshot;
+    struct Name {
+      const char* path;
+      uint64_t inode;
+      uint32_t nlink;
+    };
+    for (const auto& [path, inode, nlink] :
+         {Name{"a/single", 0, 1}, Name{"a/t", 1, 3}, Name{"b/t", 1, 3}, Name{"b/c/t", 1, 3},
+          Name{"a/w", 2, 2}, Name{"b/c/z", 2, 2}, Name{"a/x", 3, 2}, Name{"b/y", 3, 2}}) {
+      SCOPED_TRACE(path);
+      auto entry = repo_->LookupPath(s, path);
+      ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+      EXPECT_EQ(entry->inode(), inode);
+      EXPECT_EQ(entry->nlink(), nlink);
+    }
+  }
+  EXPECT_EQ(roots[0], roots[1]);
+}
+
+// DISABLED: a pax time before 1970 with a fraction is imported wrong.
+// GNU tar writes a file's mtime of -1.75 s (tv_sec -2, tv_nsec 250000000)
+// as "mtime=-1.75" and extracts it as such; libarchive 3.6 reads it as
+// -1 s plus 0.75 s (archive_read_support_format_tar.c, pax_time applies the
+// sign to the whole seconds only), so the snapshot holds -0.25 s. `coffer
+// export` writes the right text, so a snapshot exported and imported again
+// moves by up to 2 s each time.
+TEST_F(TarImportTest, DISABLED_ATimeBefore1970WithAFractionIsTheOneGnuTarExtracts) {
+  const std::string src = tmp_ / "src";
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  testing::WriteFile(src + "/old", "before 1970");
+  const struct timespec times[2] = {{-2, 250'000'000}, {-2, 250'000'000}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (src + "/old").c_str(), times, 0), 0);
+  const std::string archive = tmp_ / "old.tar";
+  testing::MustRun({"tar", "cf", archive, "--format=posix", "--directory=" + src, "./old"});
+  ASSERT_NE(testing::ReadFile(archive).find(" mtime=-1.75\n"), std::string::npos);
+
+  // GNU tar's own extraction gives the time back.
+  const std::string extracted = tmp_ / "extracted";
+  ASSERT_EQ(mkdir(extracted.c_str(), 0755), 0);
+  testing::MustRun({"tar", "xf", archive, "--directory=" + extracted});
+  EXPECT_EQ(MtimeNs(Lstat(extracted + "/old")), -1'750'000'000);
+
+  auto imported = Import(archive);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  auto old = repo_->LookupPath(imported->snapshot, "old");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->mtime_ns(), -1'750'000'000);
+}
+
 }  // namespace
 }  // namespace coffer::ingest
