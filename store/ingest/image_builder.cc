@@ -72,43 +72,21 @@ Status ImageBuilder::Put(uint64_t index, ByteView data) {
                                    std::to_string(data.size()) + " bytes, not " +
                                    std::to_string(ImageChunkLength(size_, index)));
   }
-  if (order_ == Order::kAny) return PutOnWorker(index, data);
-  if (index < next_index_) {
-    return Status::InvalidArgument("chunk " + std::to_string(index) + " came out of order");
-  }
   std::optional<ObjectId> id;
   if (!chunk::IsAllZero(data)) {
     COFFER_ASSIGN_OR_RETURN(id, session_.AddChunk(data));
   }
-  COFFER_RETURN_IF_ERROR(HolesUpTo(index));
-  COFFER_RETURN_IF_ERROR(AddExtent(index, id));
-  next_index_ = index + 1;
-  return Status::Ok();
-}
-
-Status ImageBuilder::PutOnWorker(uint64_t index, ByteView data) {
-  if (!hashers_) {
-    const unsigned threads = Executor::DefaultThreads();
-    hashers_ = std::make_unique<Executor>(threads, 2 * threads);
-  }
-  {
-    std::lock_guard lock(failure_mutex_);
-    if (!failure_.ok()) return failure_;
-  }
-  // A copy: the caller's bytes are valid only until it reads on.
-  auto copy = std::make_shared<Bytes>(data.begin(), data.end());
-  hashers_->Submit([this, index, copy] {
-    if (chunk::IsAllZero(*copy)) return;  // its slot stays zero: a hole
-    // Sealed in this worker: it is not one of the session's.
-    Result<ObjectId> id = session_.AddChunk(*copy, /*background=*/false);
-    Status stored = id.ok() ? WriteAll(slots_.get(), id->bytes.data(), kSlotSize, index * kSlotSize)
-                            : id.status();
-    if (!stored.ok()) {
-      std::lock_guard lock(failure_mutex_);
-      if (failure_.ok()) failure_ = stored;
+  if (order_ == Order::kSequential) {
+    if (index < next_index_) {
+      return Status::InvalidArgument("chunk " + std::to_string(index) + " came out of order");
     }
-  });
-  return Status::Ok();
+    COFFER_RETURN_IF_ERROR(HolesUpTo(index));
+    COFFER_RETURN_IF_ERROR(AddExtent(index, id));
+    next_index_ = index + 1;
+    return Status::Ok();
+  }
+  if (!id) return Status::Ok();  // the slot stays zero: a hole
+  return WriteAll(slots_.get(), id->bytes.data(), kSlotSize, index * kSlotSize);
 }
 
 Status ImageBuilder::HolesUpTo(uint64_t index) {
@@ -130,11 +108,6 @@ Status ImageBuilder::Finish(pb::Entry* entry) {
   if (order_ == Order::kSequential) {
     COFFER_RETURN_IF_ERROR(HolesUpTo(count));
     return extents_.Finish(entry);
-  }
-  if (hashers_) hashers_->WaitIdle();
-  {
-    std::lock_guard lock(failure_mutex_);
-    if (!failure_.ok()) return failure_;
   }
   // The slots in order, a block at a time; past the file's end is all holes.
   constexpr uint64_t kSlotsPerRead = 4096;

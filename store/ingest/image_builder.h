@@ -6,18 +6,13 @@
 // written to its slot in an unnamed temporary file (32 bytes per 64 KiB
 // chunk, 1/2048 of the image), and the file's extents are built from those
 // slots in one pass at the end; in order, they go straight to the extent
-// writer. Either way memory stays flat whatever the image's size. In any
-// order, chunks are hashed and sealed on workers of the builder's own (the
-// reader of an archive is one thread, and hashing was most of its time);
-// a few chunks wait for them at most.
+// writer. Either way memory stays flat whatever the image's size.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 
-#include "store/base/executor.h"
 #include "store/base/unique_fd.h"
 #include "store/model/tree_split.h"
 #include "store/repo/write_session.h"
@@ -43,8 +38,6 @@ class ImageBuilder {
 
  private:
   ImageBuilder(WriteSession& session, uint64_t size, Order order, UniqueFd slots);
-  // kAny: hands the chunk to a worker, which stores it and fills its slot.
-  Status PutOnWorker(uint64_t index, ByteView data);
   // Appends holes up to chunk `index` (sequential order).
   Status HolesUpTo(uint64_t index);
   Status AddExtent(uint64_t index, const std::optional<ObjectId>& id);
@@ -55,11 +48,6 @@ class ImageBuilder {
   UniqueFd slots_;          // kAny: chunk ids by index; all zeros = a hole
   uint64_t next_index_ = 0; // kSequential: the first index not yet given
   model::ExtentWriter extents_;
-  // kAny: chunks are hashed and sealed on these workers, each id then
-  // written to its slot, so that the thread reading the archive only reads.
-  std::mutex failure_mutex_;
-  Status failure_;                     // the first a worker met
-  std::unique_ptr<Executor> hashers_;  // last: joined before the rest goes
 };
 
 }  // namespace coffer::ingest
