@@ -148,49 +148,40 @@ class TarWriter {
     if (!ids.empty()) {
       COFFER_ASSIGN_OR_RETURN(chunks, repo_.ReadObjects(ObjectKind::kChunk, ids));
     }
-    std::span<Result<Bytes>> left(chunks);
+    // Each file's share of the ids and chunks, in order.
+    size_t first = 0;
     for (const pb::Entry* entry : files) {
       size_t n = 0;
       for (const pb::Extent& x : entry->extents()) n += x.chunk_id().empty() ? 0 : 1;
-      std::span<Result<Bytes>> own = left.first(n);
-      left = left.subspan(n);
+      const Prefetched own{std::span(ids).subspan(first, n), std::span(chunks).subspan(first, n)};
+      first += n;
       COFFER_RETURN_IF_ERROR(WriteMember(*entry, prefix + entry->name(), tree_id, own));
     }
     return Status::Ok();
   }
 
-  // A file's content: from `prefetched` (its chunks, in order) when given,
-  // else read through restore::ReadContent.
-  Status ReadFile(const pb::Entry& entry, const ObjectId& tree_id,
-                  std::optional<std::span<Result<Bytes>>> prefetched, const restore::ContentVisitor& visit) {
+  // A small file's chunks, fetched with others' (WriteSmallFiles).
+  struct Prefetched {
+    std::span<const ObjectId> ids;
+    std::span<const Result<Bytes>> chunks;
+  };
+
+  // A file's content: from its prefetched chunks when given, else read
+  // through restore::ReadContent.
+  Status ReadFile(const pb::Entry& entry, const ObjectId& tree_id, const std::optional<Prefetched>& prefetched,
+                  const restore::ContentVisitor& visit) {
     if (!prefetched) return restore::ReadContent(repo_, tree_id, entry, visit);
-    size_t next = 0;
-    uint64_t offset = 0;
-    for (const pb::Extent& x : entry.extents()) {
-      restore::ContentPiece piece{offset, x.size(), {}};
-      if (!x.chunk_id().empty()) {
-        Result<Bytes>& chunk = (*prefetched)[next++];
-        if (!chunk.ok()) {
-          if (chunk.status().code() != Code::kNotFound) return chunk.status();
-          return Status::Corruption(chunk.status().message() + " (missing from the repository)");
-        }
-        if (chunk->size() != x.size() || chunk->empty()) {
-          return Status::Corruption("a chunk of the wrong size in tree " + tree_id.short_hex());
-        }
-        piece.data = ByteView(*chunk);
-      }
-      if (piece.size > 0) COFFER_RETURN_IF_ERROR(visit(piece));
-      offset += x.size();
-    }
-    if (offset != entry.size()) {
-      return Status::Corruption("a file's extents cover " + std::to_string(offset) + " bytes, its size is " +
+    COFFER_ASSIGN_OR_RETURN(const uint64_t end, restore::VisitFetched(entry.extents(), 0, prefetched->ids,
+                                                                      prefetched->chunks, visit));
+    if (end != entry.size()) {
+      return Status::Corruption("a file's extents cover " + std::to_string(end) + " bytes, its size is " +
                                 std::to_string(entry.size()));
     }
     return Status::Ok();
   }
 
   Status WriteMember(const pb::Entry& entry, const std::string& path, const ObjectId& tree_id,
-                     std::optional<std::span<Result<Bytes>>> prefetched = std::nullopt) {
+                     const std::optional<Prefetched>& prefetched = std::nullopt) {
     const std::optional<TarMember::Type> type = MemberType(entry.type());
     if (!type) return Status::Ok();  // nothing tar can hold
     TarMember m;

@@ -39,11 +39,6 @@ class ExtentCursor {
     return std::optional<pb::Extent>(part_.extents(next_++));
   }
 
-  static Status MissingIsDamage(const Status& status) {
-    if (status.code() != Code::kNotFound) return status;
-    return Status::Corruption(status.message() + " (missing from the repository)");
-  }
-
  private:
   Repository& repo_;
   const ObjectId& directory_;
@@ -54,7 +49,7 @@ class ExtentCursor {
 };
 
 struct Window {
-  std::vector<pb::Extent> extents;  // data and holes, in order
+  google::protobuf::RepeatedPtrField<pb::Extent> extents;  // data and holes, in order
   std::vector<ObjectId> ids;        // of the data extents, in order
   bool last = false;                // the file ends after it
 };
@@ -74,7 +69,7 @@ Result<Window> NextWindow(ExtentCursor& cursor) {
       window.ids.push_back(*id);
       bytes += extent->size();
     }
-    window.extents.push_back(std::move(*extent));
+    *window.extents.Add() = std::move(*extent);
   }
   return window;
 }
@@ -91,6 +86,41 @@ std::future<Fetched> Fetch(Repository& repo, const Window& window) {
 }
 
 }  // namespace
+
+Status MissingIsDamage(const Status& status) {
+  if (status.code() != Code::kNotFound) return status;
+  return Status::Corruption(status.message() + " (missing from the repository)");
+}
+
+Status CheckChunk(const Result<Bytes>& chunk, const ObjectId& id, uint64_t size) {
+  if (!chunk.ok()) return MissingIsDamage(chunk.status());
+  if (chunk->size() != size) {
+    return Status::Corruption("chunk " + id.short_hex() + " has the wrong size");
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> VisitFetched(const google::protobuf::RepeatedPtrField<pb::Extent>& extents, uint64_t offset,
+                              std::span<const ObjectId> ids, std::span<const Result<Bytes>> chunks,
+                              const ContentVisitor& visit) {
+  size_t data = 0;
+  for (const pb::Extent& extent : extents) {
+    ContentPiece piece{offset, extent.size(), {}};
+    if (!extent.chunk_id().empty()) {
+      if (data >= chunks.size() || data >= ids.size()) {
+        return Status::InvalidArgument("fewer chunks than the extents have");
+      }
+      const ObjectId& id = ids[data];
+      const Result<Bytes>& chunk = chunks[data++];
+      COFFER_RETURN_IF_ERROR(CheckChunk(chunk, id, extent.size()));
+      if (extent.size() == 0) return Status::Corruption("chunk " + id.short_hex() + " is empty");
+      piece.data = ByteView(*chunk);
+    }
+    if (piece.size > 0) COFFER_RETURN_IF_ERROR(visit(piece));
+    offset += extent.size();
+  }
+  return offset;
+}
 
 Status ForEachExtent(Repository& repo, const ObjectId& directory, const pb::Entry& entry,
                      const std::function<Status(const pb::Extent& extent)>& visit) {
@@ -130,33 +160,12 @@ Status ReadContent(Repository& repo, const ObjectId& directory, const pb::Entry&
       drain();
       return chunks.status();
     }
-    size_t data = 0;
-    for (const pb::Extent& extent : current.extents) {
-      ContentPiece piece{offset, extent.size(), {}};
-      if (!extent.chunk_id().empty()) {
-        const ObjectId& id = current.ids[data];
-        Result<Bytes>& chunk = (*chunks)[data++];
-        Status status = chunk.ok() ? Status::Ok() : ExtentCursor::MissingIsDamage(chunk.status());
-        if (status.ok() && chunk->size() != extent.size()) {
-          status = Status::Corruption("chunk " + id.short_hex() + " has the wrong size");
-        }
-        if (status.ok() && extent.size() == 0) {
-          status = Status::Corruption("chunk " + id.short_hex() + " is empty");
-        }
-        if (!status.ok()) {
-          drain();
-          return status;
-        }
-        piece.data = ByteView(*chunk);
-      }
-      if (piece.size > 0) {
-        if (Status s = visit(piece); !s.ok()) {
-          drain();
-          return s;
-        }
-      }
-      offset += extent.size();
+    Result<uint64_t> after = VisitFetched(current.extents, offset, current.ids, *chunks, visit);
+    if (!after.ok()) {
+      drain();
+      return after.status();
     }
+    offset = *after;
     if (!next) break;
     current = std::move(*next);
     current_chunks = std::move(next_chunks);

@@ -14,6 +14,7 @@
 #include "store/base/timespec.h"
 #include "store/base/unique_fd.h"
 #include "store/model/tree.h"
+#include "store/restore/content_reader.h"
 
 namespace coffer::restore {
 namespace {
@@ -37,22 +38,6 @@ Result<ObjectId> ExtentId(const pb::Extent& extent) {
   auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
   if (!id) return Status::Corruption("extent with a malformed chunk id");
   return *id;
-}
-
-// An object the snapshot names but the repository lacks is damage (exit 4),
-// not a path that is not there.
-Status MissingIsDamage(const Status& status) {
-  if (status.code() != Code::kNotFound) return status;
-  return Status::Corruption(status.message() + " (missing from the repository)");
-}
-
-// Whether a fetched chunk is the `size` bytes its extent says: damage if not.
-Status CheckChunk(const Result<Bytes>& chunk, const ObjectId& id, uint64_t size) {
-  if (!chunk.ok()) return MissingIsDamage(chunk.status());
-  if (chunk->size() != size) {
-    return Status::Corruption("chunk " + id.short_hex() + " has the wrong size");
-  }
-  return Status::Ok();
 }
 
 // An open directory of the target. Shared: a directory that holds the first
