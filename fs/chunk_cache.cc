@@ -9,8 +9,6 @@ namespace {
 // What a cached chunk costs beyond its bytes: the vector, the shared_ptr's
 // control block, the LRU's list and index nodes, glibc's headers.
 constexpr uint64_t kChunkOverhead = 160;
-// Readahead waiting beyond this many chunks is dropped: it would arrive late.
-constexpr size_t kMaxQueuedAhead = 16;
 
 Result<ChunkPtr> Shared(Result<Bytes> loaded) {
   if (!loaded.ok()) return loaded.status();
@@ -64,20 +62,20 @@ Result<ChunkPtr> ChunkCache::Get(const ObjectId& id) {
   return result.get();
 }
 
-bool ChunkCache::Prefetch(const ObjectId& id) {
+ChunkCache::Prefetched ChunkCache::Prefetch(const ObjectId& id, uint64_t bytes) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || lru_.Contains(id) || loading_.count(id) || ahead_.size() >= kMaxQueuedAhead) {
-      return false;
-    }
+    if (stopping_ || lru_.Contains(id) || loading_.count(id)) return Prefetched::kHeld;
+    if (ahead_bytes_ >= kMaxQueuedAheadBytes) return Prefetched::kQueueFull;
     auto job = std::make_shared<Load>();
     job->result = job->promise.get_future().share();
     loading_.emplace(id, std::move(job));
     ++loads_;
-    ahead_.push_back(id);
+    ahead_.push_back({id, bytes});
+    ahead_bytes_ += bytes;
   }
   work_.notify_one();
-  return true;
+  return Prefetched::kQueued;
 }
 
 bool ChunkCache::Has(const ObjectId& id) const {
@@ -108,30 +106,43 @@ void ChunkCache::Work() {
 
 std::vector<ChunkCache::Job> ChunkCache::TakeLocked() {
   std::vector<Job> jobs;
-  auto take = [&](std::deque<ObjectId>& queue, size_t limit) {
-    while (!queue.empty() && jobs.size() < limit) {
-      ObjectId id = queue.front();
-      queue.pop_front();
-      auto it = loading_.find(id);
-      // Queued twice (readahead, then wanted): the first turn loaded it.
-      if (it == loading_.end() || it->second->started) continue;
-      it->second->started = true;
-      jobs.emplace_back(id, it->second);
-    }
+  // Starts the load of `id` unless it started already (queued twice:
+  // readahead, then wanted; the first turn loaded it).
+  auto start = [&](const ObjectId& id) {
+    auto it = loading_.find(id);
+    if (it == loading_.end() || it->second->started) return false;
+    it->second->started = true;
+    jobs.emplace_back(id, it->second);
+    return true;
   };
   // One chunk a reader waits for; other waiting readers go to other loaders.
-  take(wanted_, 1);
-  if (!load_many_) {
-    if (jobs.empty()) take(ahead_, 1);
-    return jobs;
+  while (!wanted_.empty() && jobs.empty()) {
+    ObjectId id = wanted_.front();
+    wanted_.pop_front();
+    start(id);
   }
-  if (!jobs.empty()) {
+  // Readahead from the front of its queue, up to `budget` bytes (at least
+  // one chunk) and kMaxAheadBatch chunks in all.
+  auto take_ahead = [&](uint64_t budget) {
+    uint64_t taken = 0;
+    const size_t limit = load_many_ ? kMaxAheadBatch : 1;
+    while (!ahead_.empty() && jobs.size() < limit) {
+      const Ahead next = ahead_.front();
+      if (taken > 0 && taken + next.bytes > budget) break;
+      ahead_.pop_front();
+      ahead_bytes_ -= next.bytes;
+      if (start(next.id)) taken += next.bytes;
+    }
+  };
+  if (!load_many_) {
+    if (jobs.empty()) take_ahead(0);
+  } else if (!jobs.empty()) {
     // The readahead queued first rides along in the same round trip.
-    take(ahead_, kMaxAheadBatch);
+    take_ahead(kMaxAheadBatchBytes);
   } else {
     // Readahead alone is shared among the loaders, so a batch never keeps
     // the others idle (they open chunks in parallel).
-    take(ahead_, std::clamp<size_t>(ahead_.size() / loader_count_, 1, kMaxAheadBatch));
+    take_ahead(std::min(kMaxAheadBatchBytes, ahead_bytes_ / loader_count_));
   }
   return jobs;
 }

@@ -9,8 +9,12 @@
 // queues the load, the others wait for the same result. Readahead (Prefetch)
 // queues behind every pending Get and is dropped when too much is queued.
 // Given a batch loader, a loader takes several queued readahead chunks at
-// once (its share of the queue, at most kMaxAheadBatch) and fetches them with
-// one call: through a server, one round trip for them all. A chunk a reader
+// once (its share of the queue, at most kMaxAheadBatchBytes and
+// kMaxAheadBatch chunks) and fetches them with one call: through a server,
+// one round trip for them all. Both the queue and the batches are bounded in
+// bytes, not chunks: a disk image's 64 KiB chunks are sixteen times as many
+// per byte as a file's 1 MiB ones, and one round trip per four of them would
+// cost more than opening them. A chunk a reader
 // waits for leads its batch, followed by the readahead queued first (the
 // same reader's next chunks, usually), and each chunk of a batch is ready as
 // soon as it is opened: the reader waits for its own chunk only, and a
@@ -49,7 +53,12 @@ class ChunkCache {
   // not answered yet.
   using BatchVisitor = std::function<void(size_t index, Result<Bytes> chunk)>;
   using BatchLoader = std::function<Status(std::span<const ObjectId>, const BatchVisitor& use)>;
-  static constexpr size_t kMaxAheadBatch = 4;
+  // One batch of readahead: at most this many bytes (as Prefetch was told)
+  // and chunks. Four of a file's average chunks; 64 of a disk image's.
+  static constexpr uint64_t kMaxAheadBatchBytes = 4ull << 20;
+  static constexpr size_t kMaxAheadBatch = 64;
+  // Readahead waiting beyond this many bytes is refused: it would arrive late.
+  static constexpr uint64_t kMaxQueuedAheadBytes = 16ull << 20;
 
   // `load` (and `load_many`, if given) run on `loaders` threads of the cache's own.
   ChunkCache(uint64_t capacity_bytes, Loader load, unsigned loaders = 3,
@@ -61,9 +70,14 @@ class ChunkCache {
 
   // The chunk `id`, from the cache or loaded now.
   Result<ChunkPtr> Get(const ObjectId& id);
-  // Queues a load of `id` if it is neither cached nor loading; false when it
-  // was not queued (already there, or too much readahead waiting).
-  bool Prefetch(const ObjectId& id);
+  enum class Prefetched {
+    kQueued,
+    kHeld,       // cached or loading already
+    kQueueFull,  // kMaxQueuedAheadBytes wait already: ask again later
+  };
+  // Queues a load of `id`, a chunk of `bytes` bytes (the batches' measure),
+  // if it is neither cached nor loading.
+  Prefetched Prefetch(const ObjectId& id, uint64_t bytes);
   // Whether `id` is cached or being loaded (no load, no change of order).
   bool Has(const ObjectId& id) const;
   // Blocks until no load is queued or running (for tests).
@@ -100,7 +114,12 @@ class ChunkCache {
   LruCache<ObjectId, ChunkPtr, ObjectIdHash> lru_;
   std::unordered_map<ObjectId, std::shared_ptr<Load>, ObjectIdHash> loading_;
   std::deque<ObjectId> wanted_;    // loads a reader waits for, first
-  std::deque<ObjectId> ahead_;     // readahead, when no reader waits
+  struct Ahead {
+    ObjectId id;
+    uint64_t bytes;
+  };
+  std::deque<Ahead> ahead_;        // readahead, when no reader waits
+  uint64_t ahead_bytes_ = 0;       // the sum of ahead_'s bytes
   uint64_t loads_ = 0;
   unsigned running_ = 0;
   unsigned max_running_ = 0;

@@ -904,18 +904,31 @@ void SnapshotFs::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, 
     if (from >= to) return;
     file.readahead_to = to;
   }
-  std::vector<ObjectId> ahead;
+  struct Ahead {
+    ObjectId id;
+    uint64_t bytes;
+    uint64_t start;  // in the entry
+  };
+  std::vector<Ahead> ahead;
   for (uint64_t at = from; at < to;) {
     Result<ExtentRunPtr> run = RunAt(file, at);
     if (!run.ok() || !*run) break;  // errors are left for the read that needs the chunk
     const ExtentRun& r = **run;
     for (size_t i = r.IndexOf(at); i < r.count() && r.starts[i] < to; ++i) {
-      auto id = ObjectId::FromBytes(AsBytes((*r.extents)[static_cast<int>(i)].chunk_id()));
-      if (id && !chunks_.Has(*id)) ahead.push_back(*id);
+      const pb::Extent& extent = (*r.extents)[static_cast<int>(i)];
+      auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
+      if (id && !chunks_.Has(*id)) ahead.push_back({*id, extent.size(), r.starts[i]});
     }
     at = r.starts.back();
   }
-  for (const ObjectId& id : ahead) chunks_.Prefetch(id);
+  for (const Ahead& chunk : ahead) {
+    if (chunks_.Prefetch(chunk.id, chunk.bytes) == ChunkCache::Prefetched::kQueueFull) {
+      // The rest is planned again by the next read, once the queue has room.
+      std::lock_guard lock(file.mu);
+      file.readahead_to = std::min(file.readahead_to, std::max(chunk.start, end));
+      break;
+    }
+  }
 }
 
 void SnapshotFs::OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk) {

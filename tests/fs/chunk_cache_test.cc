@@ -70,16 +70,23 @@ class Gate {
   std::vector<uint8_t> order_;
 };
 
+constexpr uint64_t kFileChunk = 1 << 20;    // a file's average chunk
+constexpr uint64_t kImageChunk = 64 << 10;  // a disk image's chunk
+
 // Holds a cache's only loader with a (gated) load of chunk 1, queues
-// readahead of chunks `from` to `to` behind it, runs `meanwhile` (which may
-// start readers), then opens the gate; returns once every load has run.
+// readahead of chunks `from` to `to` (of `bytes` each) behind it, runs
+// `meanwhile` (which may start readers), then opens the gate; returns once
+// every load has run.
 void BehindABusyLoader(ChunkCache& cache, Gate& gate, uint8_t from, uint8_t to,
-                       const std::function<void()>& meanwhile = [] {}) {
+                       const std::function<void()>& meanwhile = [] {},
+                       uint64_t bytes = kFileChunk) {
   std::thread first([&] { (void)cache.Get(Id(1)); });
   const bool held = gate.AwaitWaiting(1);
   EXPECT_TRUE(held) << "the first load never started";
   if (held) {
-    for (uint8_t n = from; n <= to; ++n) EXPECT_TRUE(cache.Prefetch(Id(n)));
+    for (uint8_t n = from; n <= to; ++n) {
+      EXPECT_EQ(cache.Prefetch(Id(n), bytes), ChunkCache::Prefetched::kQueued);
+    }
     meanwhile();
   }
   gate.Open();
@@ -181,15 +188,15 @@ TEST(ChunkCacheTest, DifferentChunksLoadInParallelUpToTheLoaderCount) {
 TEST(ChunkCacheTest, PrefetchLoadsInTheBackgroundAndGetFindsIt) {
   std::atomic<int> calls{0};
   ChunkCache cache(1 << 20, Counting(&calls, 100));
-  EXPECT_TRUE(cache.Prefetch(Id(4)));
-  EXPECT_FALSE(cache.Prefetch(Id(4))) << "queued already";
+  EXPECT_EQ(cache.Prefetch(Id(4), 100), ChunkCache::Prefetched::kQueued);
+  EXPECT_EQ(cache.Prefetch(Id(4), 100), ChunkCache::Prefetched::kHeld) << "queued already";
   cache.WaitIdle();
   EXPECT_TRUE(cache.Has(Id(4)));
   auto chunk = cache.Get(Id(4));
   ASSERT_TRUE(chunk.ok());
   EXPECT_EQ((**chunk)[0], 4);
   EXPECT_EQ(calls, 1);
-  EXPECT_FALSE(cache.Prefetch(Id(4))) << "cached already";
+  EXPECT_EQ(cache.Prefetch(Id(4), 100), ChunkCache::Prefetched::kHeld) << "cached already";
 }
 
 TEST(ChunkCacheTest, AReaderIsServedBeforeQueuedReadahead) {
@@ -228,7 +235,7 @@ TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) 
   BehindABusyLoader(cache, gate, 2, 7);
   {
     std::lock_guard lock(mu);
-    EXPECT_EQ(batches, (std::vector<size_t>{ChunkCache::kMaxAheadBatch, 2}));
+    EXPECT_EQ(batches, (std::vector<size_t>{4, 2})) << "four 1 MiB chunks make kMaxAheadBatchBytes";
   }
   EXPECT_FALSE(cache.Has(Id(3))) << "a failure is not cached";
   for (uint8_t n : {2, 4, 5, 6, 7}) {
@@ -285,9 +292,45 @@ TEST(ChunkCacheTest, AReadersChunkLeadsABatchOfTheReadaheadQueuedBehindIt) {
   EXPECT_EQ(**got, Bytes(10, 2));
   std::lock_guard lock(mu);
   ASSERT_FALSE(batches.empty());
-  EXPECT_EQ(batches.front(), (std::vector<uint8_t>{2, 3, 4, 5}))
-      << "the reader's chunk first, then the readahead queued first, kMaxAheadBatch in all";
+  EXPECT_EQ(batches.front(), (std::vector<uint8_t>{2, 3, 4, 5, 6}))
+      << "the reader's chunk first, then the readahead queued first, kMaxAheadBatchBytes of it";
   for (uint8_t n = 2; n <= 7; ++n) EXPECT_TRUE(cache.Has(Id(n))) << int(n);
+}
+
+// A disk image's 64 KiB chunks: a batch is measured in bytes, so one round
+// trip takes 64 of them where it takes four of a file's.
+TEST(ChunkCacheTest, SmallChunksGoSixtyFourToABatch) {
+  Gate gate;
+  std::mutex mu;
+  std::vector<size_t> batches;
+  auto load_many = [&](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
+    {
+      std::lock_guard lock(mu);
+      batches.push_back(ids.size());
+    }
+    for (size_t i = 0; i < ids.size(); ++i) use(i, Bytes(10, ids[i].bytes[0]));
+    return Status::Ok();
+  };
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
+  BehindABusyLoader(cache, gate, 2, 70, [] {}, kImageChunk);  // 69 chunks, 4.3 MiB
+  std::lock_guard lock(mu);
+  EXPECT_EQ(batches, (std::vector<size_t>{64, 5}));
+  for (uint8_t n = 2; n <= 70; ++n) EXPECT_TRUE(cache.Has(Id(n))) << int(n);
+}
+
+// Readahead is refused once kMaxQueuedAheadBytes wait, however small the
+// chunks, and accepted again once the queue has drained.
+TEST(ChunkCacheTest, ReadaheadBeyondTheQueuedBytesIsRefusedUntilTheQueueDrains) {
+  Gate gate;
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1);
+  constexpr uint8_t kFits = ChunkCache::kMaxQueuedAheadBytes / kFileChunk;  // 16
+  BehindABusyLoader(cache, gate, 2, 1 + kFits, [&] {
+    EXPECT_EQ(cache.Prefetch(Id(100), kImageChunk), ChunkCache::Prefetched::kQueueFull);
+    EXPECT_FALSE(cache.Has(Id(100)));
+  });
+  EXPECT_EQ(cache.Prefetch(Id(100), kImageChunk), ChunkCache::Prefetched::kQueued);
+  cache.WaitIdle();
+  EXPECT_TRUE(cache.Has(Id(100)));
 }
 
 TEST(ChunkCacheTest, ALoaderThatAnswersTooFewFailsTheRestOnly) {

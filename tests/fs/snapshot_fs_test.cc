@@ -75,6 +75,17 @@ class SnapshotFsTest : public ::testing::Test {
     return result->snapshot;
   }
 
+  // Backs up `paths` as disk images (BackupOptions::image).
+  void BackupImages(const std::vector<std::string>& paths, int64_t time_ns) {
+    ingest::BackupOptions options;
+    options.group = "host/test";
+    options.time_ns = time_ns;
+    options.image = true;
+    ingest::Archiver archiver(*repo_, options, nullptr);
+    auto result = archiver.BackupPaths(paths);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+  }
+
   void StartFs() {
     fs_ = std::make_unique<SnapshotFs>(*repo_, options_);
     ASSERT_TRUE(fs_->Start().ok());
@@ -342,6 +353,38 @@ TEST_F(SnapshotFsTest, SequentialReaderHasTheNextChunksOpenedAhead) {
   for (uint64_t off = 0; off < big_.size(); off += 65536) all += ReadAt(*file, off, 65536);
   EXPECT_EQ(all, big_);
   EXPECT_EQ(fs_->chunk_cache().loads(), loaded);
+}
+
+// A disk image's 64 KiB chunks are many per byte: a readahead window longer
+// than the chunk cache queues at once is queued in turns, and none of its
+// chunks is skipped.
+TEST_F(SnapshotFsTest, ReadaheadOverSmallChunksCoversItsWholeWindow) {
+  constexpr uint64_t kMiB = 1 << 20, kImageChunk = 64 << 10;
+  const std::string path = source_ + "/disk.raw";
+  testing::WriteFile(path, testing::RandomBytes(40 * kMiB, 9));
+  BackupImages({path}, 1 * kSecond);
+  options_.cache_bytes = 256 * kMiB;  // 64 MiB of opened chunks: room for the window
+  options_.readahead_bytes = ChunkCache::kMaxQueuedAheadBytes + 8 * kMiB;
+  StartFs();
+  auto file = OpenPath(InSnapshot(t1_, "disk.raw"));
+  ASSERT_NE(file, nullptr);
+  ASSERT_NE(file->whole, nullptr);
+  ASSERT_EQ(file->whole->starts[1], kImageChunk) << "the test needs a file in image chunks";
+
+  (void)ReadAt(*file, 0, kImageChunk);
+  fs_->WaitForReadahead();
+  (void)ReadAt(*file, kImageChunk, kImageChunk);  // plans again where the full queue stopped it
+  fs_->WaitForReadahead();
+  const uint64_t window_end = 2 * kImageChunk + options_.readahead_bytes;
+  const ExtentRun& run = *file->whole;
+  size_t missing = 0;
+  for (size_t i = 0; i < run.count() && run.starts[i] < window_end; ++i) {
+    auto id = ObjectId::FromBytes(AsBytes((*run.extents)[static_cast<int>(i)].chunk_id()));
+    ASSERT_TRUE(id.has_value());
+    if (!fs_->chunk_cache().Has(*id)) ++missing;
+  }
+  EXPECT_EQ(missing, 0u) << "chunks of the readahead window were never queued";
+  EXPECT_EQ(fs_->chunk_cache().loads(), window_end / kImageChunk) << "and nothing beyond it";
 }
 
 TEST_F(SnapshotFsTest, RandomReaderOffersWholePagesOfItsChunksToTheKernel) {
@@ -638,17 +681,6 @@ class PartitionsTest : public SnapshotFsTest {
     PutAt(path, 4 * kMiB, testing::RandomBytes(kMiB, 5));
     PutAt(path, 5 * kMiB, testing::RandomBytes(8 * kMiB, 6));
     return testing::ReadFile(path);
-  }
-
-  // Backs up `paths` as disk images (BackupOptions::image).
-  void BackupImages(const std::vector<std::string>& paths, int64_t time_ns) {
-    ingest::BackupOptions options;
-    options.group = "host/test";
-    options.time_ns = time_ns;
-    options.image = true;
-    ingest::Archiver archiver(*repo_, options, nullptr);
-    auto result = archiver.BackupPaths(paths);
-    ASSERT_TRUE(result.ok()) << result.status().ToString();
   }
 
   // A directory's names as readdir shows them, partitions directories included.
