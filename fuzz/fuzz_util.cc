@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "store/model/coffer.pb.h"
+#include "store/model/tree.h"
+
 namespace coffer::fuzz {
 namespace {
 
@@ -139,6 +142,99 @@ Status MemoryStore::AddGcMarks(uint64_t, std::span<const uint64_t>) {
 }
 Result<GcResult> MemoryStore::FinishGc(uint64_t) { return Status::Unsupported("read only"); }
 Status MemoryStore::AbortGc(uint64_t) { return Status::Ok(); }
+
+namespace {
+
+Bytes BytesOf(std::string_view text) { return Bytes(text.begin(), text.end()); }
+
+FixtureObject MakeFixtureObject(ObjectKind kind, Bytes plaintext) {
+  const ObjectId id = FixedSealer().IdOf(plaintext);
+  return FixtureObject{kind, id, std::move(plaintext)};
+}
+
+std::string IdString(const ObjectId& id) { return std::string(AsChars(id.view())); }
+
+}  // namespace
+
+const AppendOnlyFixture& TheAppendOnlyFixture() {
+  static const AppendOnlyFixture* fixture = [] {
+    auto* f = new AppendOnlyFixture;
+    // The records `coffer init` writes (repository.cc): config, its code, the key.
+    pb::RepoConfig config;
+    config.set_format_version(1);
+    config.set_encrypted(true);
+    config.set_chunk_min_size(256 << 10);
+    config.set_chunk_avg_size(1 << 20);
+    config.set_chunk_max_size(4 << 20);
+    config.set_zstd_level(3);
+    config.set_repository_id(std::string(32, '\x42'));
+    const Bytes config_bytes = model::Encode(config);
+    f->meta.emplace_back("key", Bytes(FixedWrappedKey().begin(), FixedWrappedKey().end()));
+    f->meta.emplace_back("config-mac", FixedKeys().ConfigMac(config_bytes));
+    f->meta.emplace_back("config", config_bytes);
+
+    // Two files' chunks, the folder that holds them and the root above it.
+    const FixtureObject readme =
+        MakeFixtureObject(ObjectKind::kChunk, BytesOf("Coffer keeps this safe.\n"));
+    const FixtureObject data_a = MakeFixtureObject(ObjectKind::kChunk, Bytes(4096, 0xa5));
+    const FixtureObject data_b = MakeFixtureObject(ObjectKind::kChunk, Bytes(1000, 0x5a));
+    pb::Tree docs;
+    pb::Entry* file = docs.add_entries();
+    file->set_name("data.bin");
+    file->set_mode(0644);
+    file->set_size(5096);
+    for (const FixtureObject* chunk : {&data_a, &data_b}) {
+      pb::Extent* extent = file->add_extents();
+      extent->set_chunk_id(IdString(chunk->id));
+      extent->set_size(chunk->plaintext.size());
+    }
+    file = docs.add_entries();
+    file->set_name("readme.txt");
+    file->set_mode(0644);
+    file->set_size(readme.plaintext.size());
+    pb::Extent* extent = file->add_extents();
+    extent->set_chunk_id(IdString(readme.id));
+    extent->set_size(readme.plaintext.size());
+    const FixtureObject docs_tree = MakeFixtureObject(ObjectKind::kTree, model::Encode(docs));
+    pb::Tree root;
+    pb::Entry* dir = root.add_entries();
+    dir->set_name("docs");
+    dir->set_type(pb::Entry::DIRECTORY);
+    dir->set_mode(0755);
+    dir->set_subtree_id(IdString(docs_tree.id));
+    const FixtureObject root_tree = MakeFixtureObject(ObjectKind::kTree, model::Encode(root));
+    f->objects = {readme, data_a, data_b, docs_tree, root_tree};
+
+    auto snapshot = [&](const std::string& group, int64_t seconds, bool is_protected,
+                        std::string_view comment) {
+      pb::Snapshot record;
+      record.set_version(1);
+      record.set_group(group);
+      record.set_time_ns(seconds * 1'000'000'000);
+      record.set_root_tree_id(IdString(root_tree.id));
+      record.add_paths("srv/docs");
+      record.set_hostname("web1");
+      record.set_username("root");
+      FixtureSnapshot s;
+      s.record = model::Encode(record);
+      s.ref = SnapshotRef{group, record.time_ns(), FixedSealer().IdOf(s.record)};
+      s.is_protected = is_protected;
+      if (!comment.empty()) {
+        pb::SnapshotNote note;
+        note.set_comment(std::string(comment));
+        note.mutable_last_verify()->set_time_ns((seconds + 3600) * 1'000'000'000);
+        note.mutable_last_verify()->set_ok(true);
+        s.note = model::Encode(note);
+      }
+      f->snapshots.push_back(std::move(s));
+    };
+    snapshot("host/web1", 1'795'485'600, /*is_protected=*/true, "");
+    snapshot("host/web1", 1'795'489'200, /*is_protected=*/false, "");
+    snapshot("ct/101", 1'795'485'600, /*is_protected=*/false, "before the upgrade");
+    return f;
+  }();
+  return *fixture;
+}
 
 void Fail(std::string_view what) {
   std::fprintf(stderr, "fuzz property broken: %.*s\n", static_cast<int>(what.size()), what.data());

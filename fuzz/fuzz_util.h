@@ -1,6 +1,7 @@
 // What the fuzz targets share: the fixed keys they seal and open with, a way
 // past the AEAD (sealing a fuzz input as the payload), length-prefixed
-// records, and an in-memory ObjectStore that answers from a fuzz input.
+// records, an in-memory ObjectStore that answers from a fuzz input, and the
+// repository the append_only_request target starts from.
 //
 // Not thread-safe: libFuzzer runs one input at a time.
 #pragma once
@@ -69,6 +70,31 @@ class MemoryStore : public ObjectStore {
   Result<GcResult> FinishGc(uint64_t) override;
   Status AbortGc(uint64_t) override;
 };
+
+// What the append_only_request target stores before its first input: the
+// meta records `coffer init` writes (under FixedWrappedKey()), a few chunks
+// and trees, and snapshots in two groups, one protected and one with a note.
+// fuzz_make_corpus names them in that target's seeds. Ids are FixedSealer()'s.
+struct FixtureObject {
+  ObjectKind kind = ObjectKind::kChunk;
+  ObjectId id;
+  Bytes plaintext;
+};
+struct FixtureSnapshot {
+  SnapshotRef ref;
+  Bytes record;  // the pb::Snapshot, plaintext
+  bool is_protected = false;
+  Bytes note;  // the pb::SnapshotNote, plaintext; empty for none
+};
+struct AppendOnlyFixture {
+  std::vector<std::pair<std::string, Bytes>> meta;  // key, value
+  std::vector<FixtureObject> objects;
+  // In this order: a protected one, a plain one in the same group, one with
+  // a note in another group.
+  std::vector<FixtureSnapshot> snapshots;
+};
+// Made once per process.
+const AppendOnlyFixture& TheAppendOnlyFixture();
 
 // Aborts with `what` on stderr: a broken property is a crash to libFuzzer.
 [[noreturn]] void Fail(std::string_view what);

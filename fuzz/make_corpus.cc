@@ -6,12 +6,14 @@
 //
 // Sealing draws random nonces, so each run writes other bytes; the seeds
 // committed are one run's.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "fuzz/fuzz_util.h"
+#include "fuzz/server_calls.h"
 #include "store/crypto/padding.h"
 #include "store/crypto/zstd_codec.h"
 #include "store/model/posix_acl.h"
@@ -385,6 +387,166 @@ void ServerRequests() {
   write(17, abort);
 }
 
+// Requests an append-only client may make and, mostly, may not, naming what
+// the append_only_request target's store holds (TheAppendOnlyFixture()).
+void AppendOnlyRequests() {
+  using namespace coffer::service;
+  const fuzz::AppendOnlyFixture& fixture = fuzz::TheAppendOnlyFixture();
+  const crypto::Sealer& sealer = fuzz::FixedSealer();
+  const fuzz::FixtureSnapshot& protected_snapshot = fixture.snapshots[0];
+  const fuzz::FixtureSnapshot& plain_snapshot = fixture.snapshots[1];
+  const fuzz::FixtureSnapshot& noted_snapshot = fixture.snapshots[2];
+  auto first_of = [&](ObjectKind kind) -> const fuzz::FixtureObject& {
+    return *std::find_if(fixture.objects.begin(), fixture.objects.end(),
+                         [&](const fuzz::FixtureObject& o) { return o.kind == kind; });
+  };
+  const fuzz::FixtureObject& chunk = first_of(ObjectKind::kChunk);
+  const fuzz::FixtureObject& tree = first_of(ObjectKind::kTree);
+  auto seal = [&](ObjectKind kind, const ObjectId& id, ByteView plain) {
+    Result<Bytes> sealed = sealer.Seal(kind, id, plain);
+    if (!sealed.ok()) fuzz::Fail(sealed.status().message());
+    return std::string(AsChars(*sealed));
+  };
+  auto set_ref = [](const SnapshotRef& ref, SnapshotRefMsg* out) {
+    out->set_group(ref.group);
+    out->set_time_ns(ref.time_ns);
+    out->set_id(IdBytes(ref.id));
+  };
+  auto write = [](fuzz::ServiceCall call, const std::string& what,
+                  const google::protobuf::MessageLite& req) {
+    const auto method = static_cast<uint8_t>(call);
+    Bytes input{method};
+    const Bytes body = model::Encode(req);
+    input.insert(input.end(), body.begin(), body.end());
+    char prefix[8];
+    std::snprintf(prefix, sizeof prefix, "%02d-", method);
+    Write("append_only_request", prefix + what, input);
+  };
+  using C = fuzz::ServiceCall;
+
+  // Allowed: reads, writers, objects and new snapshots.
+  HelloRequest hello;
+  hello.set_client("fuzz");
+  hello.add_writers(1);
+  write(C::kHello, "with-writer", hello);
+  for (const auto& [key, value] : fixture.meta) {
+    GetMetaRequest get_meta;
+    get_meta.set_key(key);
+    write(C::kGetMeta, key, get_meta);
+  }
+  ContainsRequest contains;
+  contains.set_kind(1);
+  for (const fuzz::FixtureObject& o : fixture.objects) {
+    if (o.kind == ObjectKind::kChunk) contains.set_ids(contains.ids() + IdBytes(o.id));
+  }
+  write(C::kContains, "chunks", contains);
+  // A new chunk; and other bytes under a stored chunk's and tree's ids, which
+  // an append-only client may not store over them.
+  const ByteView new_plain = AsBytes(std::string_view("a chunk the fixture does not have"));
+  const ObjectId new_id = sealer.IdOf(new_plain);
+  PutObjectsRequest put;
+  SealedObject* object = put.add_objects();
+  object->set_kind(1);
+  object->set_id(IdBytes(new_id));
+  object->set_sealed(seal(ObjectKind::kChunk, new_id, new_plain));
+  write(C::kPutObjects, "new-chunk", put);
+  put.Clear();
+  object = put.add_objects();
+  object->set_kind(1);
+  object->set_id(IdBytes(chunk.id));
+  object->set_sealed(seal(ObjectKind::kChunk, new_id, new_plain));
+  object = put.add_objects();
+  object->set_kind(2);
+  object->set_id(IdBytes(tree.id));
+  object->set_sealed("not the tree");
+  write(C::kPutObjects, "over-stored-objects", put);
+  GetRequest get;
+  get.set_kind(2);
+  get.set_id(IdBytes(tree.id));
+  write(C::kGet, "tree", get);
+  GetObjectsRequest get_objects;
+  get_objects.set_kind(1);
+  get_objects.set_ids(contains.ids() + std::string(32, '\0'));
+  write(C::kGetObjects, "chunks-and-absent", get_objects);
+  // A new snapshot in a fixture group; another record at a stored snapshot's
+  // group and time (refused: nothing is overwritten).
+  pb::Snapshot record;
+  record.set_version(1);
+  record.set_group(plain_snapshot.ref.group);
+  record.set_time_ns(plain_snapshot.ref.time_ns + 3'600'000'000'000);
+  record.set_root_tree_id(IdBytes(tree.id));
+  const Bytes record_bytes = model::Encode(record);
+  const ObjectId record_id = sealer.IdOf(record_bytes);
+  CommitSnapshotRequest commit;
+  set_ref(SnapshotRef{record.group(), record.time_ns(), record_id}, commit.mutable_ref());
+  commit.set_sealed_record(seal(ObjectKind::kSnapshot, record_id, record_bytes));
+  write(C::kCommitSnapshot, "new", commit);
+  record.set_group("host/new");
+  const Bytes other_group_bytes = model::Encode(record);
+  const ObjectId other_group_id = sealer.IdOf(other_group_bytes);
+  set_ref(SnapshotRef{record.group(), record.time_ns(), other_group_id}, commit.mutable_ref());
+  commit.set_sealed_record(seal(ObjectKind::kSnapshot, other_group_id, other_group_bytes));
+  write(C::kCommitSnapshot, "new-group", commit);
+  set_ref(SnapshotRef{protected_snapshot.ref.group, protected_snapshot.ref.time_ns, record_id},
+          commit.mutable_ref());
+  write(C::kCommitSnapshot, "over-protected", commit);
+  ListSnapshotsRequest list;
+  write(C::kListSnapshots, "all", list);
+  list.set_group(noted_snapshot.ref.group);
+  write(C::kListSnapshots, "noted-group", list);
+  BeginWriteRequest begin;
+  set_ref(plain_snapshot.ref, begin.mutable_parent());
+  write(C::kBeginWrite, "with-parent", begin);
+  write(C::kBeginWrite, "without-parent", BeginWriteRequest());
+  EndWriteRequest end;
+  end.set_writer(1);
+  write(C::kEndWrite, "1", end);
+
+  // Not allowed: meta, removing, protecting, annotating, collecting.
+  PutMetaRequest put_meta;
+  put_meta.set_key("config");
+  put_meta.set_value("not the config");
+  write(C::kPutMeta, "over-config", put_meta);
+  for (const auto& [key, value] : fixture.meta) {
+    if (key == "config") put_meta.set_value(std::string(AsChars(value)));
+  }
+  write(C::kPutMeta, "config-as-it-is", put_meta);
+  put_meta.set_key("snapshot-protected/" +
+                   SnapshotKey(plain_snapshot.ref.group, plain_snapshot.ref.time_ns));
+  put_meta.set_value("1");
+  write(C::kPutMeta, "protect-by-meta", put_meta);
+  for (const auto& [what, s] : {std::pair{"protected", &protected_snapshot},
+                                {"plain", &plain_snapshot}, {"noted", &noted_snapshot}}) {
+    DeleteSnapshotRequest del;
+    set_ref(s->ref, del.mutable_ref());
+    write(C::kDeleteSnapshot, what, del);
+  }
+  SetSnapshotProtectedRequest protect;
+  set_ref(protected_snapshot.ref, protect.mutable_ref());
+  protect.set_is_protected(false);
+  write(C::kSetSnapshotProtected, "unprotect", protect);
+  set_ref(plain_snapshot.ref, protect.mutable_ref());
+  protect.set_is_protected(true);
+  write(C::kSetSnapshotProtected, "protect", protect);
+  SetSnapshotNoteRequest note;
+  set_ref(noted_snapshot.ref, note.mutable_ref());
+  write(C::kSetSnapshotNote, "clear", note);
+  set_ref(plain_snapshot.ref, note.mutable_ref());
+  note.set_sealed_note(seal(ObjectKind::kSnapshotNote, plain_snapshot.ref.id, noted_snapshot.note));
+  write(C::kSetSnapshotNote, "add", note);
+  write(C::kBeginGc, "begin", BeginGcRequest());
+  AddGcMarksRequest marks;
+  marks.set_gc_id(1);
+  marks.set_prefixes(IdBytes(chunk.id).substr(0, 8));
+  write(C::kAddGcMarks, "one", marks);
+  FinishGcRequest finish;
+  finish.set_gc_id(1);
+  write(C::kFinishGc, "1", finish);
+  AbortGcRequest abort;
+  abort.set_gc_id(1);
+  write(C::kAbortGc, "1", abort);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -410,5 +572,6 @@ int main(int argc, char** argv) {
   Texts();
   PosixAcls();
   ServerRequests();
+  AppendOnlyRequests();
   return 0;
 }
