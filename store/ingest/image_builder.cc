@@ -48,20 +48,27 @@ Status WriteAll(int fd, const uint8_t* data, size_t size, uint64_t offset) {
 }  // namespace
 
 Result<std::unique_ptr<ImageBuilder>> ImageBuilder::Create(WriteSession& session, uint64_t size,
-                                                           Order order) {
+                                                           Order order, Executor* hashers) {
   UniqueFd slots;
   if (order == Order::kAny) {
     COFFER_ASSIGN_OR_RETURN(slots, OpenSlotFile());
+  } else {
+    hashers = nullptr;  // in order, extents are written as chunks come
   }
-  return std::unique_ptr<ImageBuilder>(new ImageBuilder(session, size, order, std::move(slots)));
+  return std::unique_ptr<ImageBuilder>(
+      new ImageBuilder(session, size, order, std::move(slots), hashers));
 }
 
-ImageBuilder::ImageBuilder(WriteSession& session, uint64_t size, Order order, UniqueFd slots)
+ImageBuilder::ImageBuilder(WriteSession& session, uint64_t size, Order order, UniqueFd slots,
+                           Executor* hashers)
     : session_(session),
       size_(size),
       order_(order),
       slots_(std::move(slots)),
-      extents_([&session](const pb::Tree& part) { return session.AddTree(part); }) {}
+      extents_([&session](const pb::Tree& part) { return session.AddTree(part); }),
+      hashers_(hashers) {}
+
+ImageBuilder::~ImageBuilder() { (void)WaitForHandOffs(); }
 
 Status ImageBuilder::Put(uint64_t index, ByteView data) {
   if (index >= ImageChunkCount(size_)) {
@@ -72,21 +79,64 @@ Status ImageBuilder::Put(uint64_t index, ByteView data) {
                                    std::to_string(data.size()) + " bytes, not " +
                                    std::to_string(ImageChunkLength(size_, index)));
   }
+  if (order_ == Order::kAny) {
+    if (!hashers_) return StoreInSlot(index, data);
+    {
+      std::lock_guard lock(handoff_mutex_);
+      if (!handoff_error_.ok()) return handoff_error_;
+    }
+    // A copy: the caller's bytes are valid only until it reads on.
+    if (!pending_) pending_ = std::make_unique<HandOff>();
+    pending_->indices.push_back(index);
+    pending_->data.insert(pending_->data.end(), data.begin(), data.end());
+    pending_->starts.push_back(pending_->data.size());
+    if (pending_->data.size() >= kHandOffBytes) SubmitPending();
+    return Status::Ok();
+  }
+  if (index < next_index_) {
+    return Status::InvalidArgument("chunk " + std::to_string(index) + " came out of order");
+  }
   std::optional<ObjectId> id;
   if (!chunk::IsAllZero(data)) {
     COFFER_ASSIGN_OR_RETURN(id, session_.AddChunk(data));
   }
-  if (order_ == Order::kSequential) {
-    if (index < next_index_) {
-      return Status::InvalidArgument("chunk " + std::to_string(index) + " came out of order");
-    }
-    COFFER_RETURN_IF_ERROR(HolesUpTo(index));
-    COFFER_RETURN_IF_ERROR(AddExtent(index, id));
-    next_index_ = index + 1;
-    return Status::Ok();
+  COFFER_RETURN_IF_ERROR(HolesUpTo(index));
+  COFFER_RETURN_IF_ERROR(AddExtent(index, id));
+  next_index_ = index + 1;
+  return Status::Ok();
+}
+
+Status ImageBuilder::StoreInSlot(uint64_t index, ByteView data) {
+  if (chunk::IsAllZero(data)) return Status::Ok();  // the slot stays zero: a hole
+  // Sealed in this thread when its batch fills: a worker hands off no further.
+  COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(data, /*background=*/hashers_ == nullptr));
+  return WriteAll(slots_.get(), id.bytes.data(), kSlotSize, index * kSlotSize);
+}
+
+void ImageBuilder::SubmitPending() {
+  std::shared_ptr<HandOff> handoff = std::move(pending_);
+  {
+    std::lock_guard lock(handoff_mutex_);
+    ++handoffs_running_;
   }
-  if (!id) return Status::Ok();  // the slot stays zero: a hole
-  return WriteAll(slots_.get(), id->bytes.data(), kSlotSize, index * kSlotSize);
+  hashers_->Submit([this, handoff] {
+    Status status;
+    for (size_t i = 0; i < handoff->indices.size() && status.ok(); ++i) {
+      ByteView chunk(handoff->data.data() + handoff->starts[i],
+                     handoff->starts[i + 1] - handoff->starts[i]);
+      status = StoreInSlot(handoff->indices[i], chunk);
+    }
+    std::lock_guard lock(handoff_mutex_);
+    if (handoff_error_.ok()) handoff_error_ = status;
+    --handoffs_running_;
+    handoff_done_.notify_all();
+  });
+}
+
+Status ImageBuilder::WaitForHandOffs() {
+  std::unique_lock lock(handoff_mutex_);
+  handoff_done_.wait(lock, [this] { return handoffs_running_ == 0; });
+  return handoff_error_;
 }
 
 Status ImageBuilder::HolesUpTo(uint64_t index) {
@@ -109,6 +159,8 @@ Status ImageBuilder::Finish(pb::Entry* entry) {
     COFFER_RETURN_IF_ERROR(HolesUpTo(count));
     return extents_.Finish(entry);
   }
+  if (pending_) SubmitPending();
+  COFFER_RETURN_IF_ERROR(WaitForHandOffs());
   // The slots in order, a block at a time; past the file's end is all holes.
   constexpr uint64_t kSlotsPerRead = 4096;
   std::vector<uint8_t> block(kSlotsPerRead * kSlotSize);

@@ -87,6 +87,10 @@ Result<BackupResult> VmaImporter::Import(const vma::ReadFn& read, const std::str
     *root.add_entries() = std::move(entry);
   }
 
+  // The disks' chunks are hashed and sealed here, not in this thread, which
+  // reads the archive (declared before the disks: their builders wait for it).
+  const unsigned cores = Executor::DefaultThreads();
+  Executor hashers(cores, cores);
   struct Disk {
     std::string file_name;
     std::unique_ptr<ImageBuilder> image;
@@ -96,7 +100,7 @@ Result<BackupResult> VmaImporter::Import(const vma::ReadFn& read, const std::str
     Disk disk{ImageFileName(device.name), nullptr};
     if (Status s = add_name(disk.file_name, "device"); !s.ok()) return in_source(s);
     COFFER_ASSIGN_OR_RETURN(disk.image,
-                            ImageBuilder::Create(session, device.size, ImageBuilder::Order::kAny));
+                            ImageBuilder::Create(session, device.size, ImageBuilder::Order::kAny, &hashers));
     disks.emplace(device.id, std::move(disk));
   }
 

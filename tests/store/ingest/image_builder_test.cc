@@ -40,12 +40,13 @@ class ImageBuilderTest : public ::testing::Test {
     return image;
   }
 
-  // Stores `image` with chunks put in `order`, commits it as the only file of
-  // a snapshot, and returns the snapshot.
+  // Stores `image` with chunks put in `order` (hashed on `hashers` if given),
+  // commits it as the only file of a snapshot, and returns the snapshot.
   Snapshot Store(const std::string& image, ImageBuilder::Order how,
-                 const std::vector<uint64_t>& order, WriteStats* stats = nullptr) {
+                 const std::vector<uint64_t>& order, WriteStats* stats = nullptr,
+                 Executor* hashers = nullptr) {
     WriteSession session(*repo_);
-    auto builder = ImageBuilder::Create(session, image.size(), how);
+    auto builder = ImageBuilder::Create(session, image.size(), how, hashers);
     EXPECT_TRUE(builder.ok());
     for (uint64_t i : order) {
       ByteView data = AsBytes(image).subspan(i * kImageChunkSize, ImageChunkLength(image.size(), i));
@@ -147,6 +148,46 @@ TEST_F(ImageBuilderTest, TheSameImageInAnotherOrderOrReadInOrderStoresNothingNew
   EXPECT_EQ(sequential.chunks_added.load(), 0u);
   EXPECT_EQ(third.record.root_tree_id(), first.record.root_tree_id());
   EXPECT_EQ(first.record.root_tree_id(), second.record.root_tree_id());
+}
+
+// Handed to workers a few MiB at a time, the chunks make the same file:
+// the same tree, the same bytes, nothing new the second time.
+TEST_F(ImageBuilderTest, ChunksHashedOnWorkersMakeTheSameImage) {
+  const uint64_t size = 300 * kImageChunkSize + 777;  // several hand-offs and a short last chunk
+  const std::string image = MakeImage(size, [](uint64_t i) { return i % 7 == 3 || i >= 290; }, 4);
+  Snapshot inline_built = Store(image, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 5));
+  Executor hashers(2, 2);
+  WriteStats stats;
+  Snapshot on_workers = Store(image, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 6),
+                              &stats, &hashers);
+  EXPECT_EQ(on_workers.record.root_tree_id(), inline_built.record.root_tree_id());
+  EXPECT_EQ(stats.chunks_added.load(), 0u);
+  EXPECT_EQ(testing::ReadFile(Restored(on_workers)), image);
+
+  const std::string other = MakeImage(size, [](uint64_t i) { return i % 5 == 0; }, 8);
+  Snapshot fresh = Store(other, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 9),
+                         &stats, &hashers);
+  EXPECT_EQ(stats.chunks_added.load(), ImageChunkCount(size) - 61) << "every chunk but the zero ones";
+  EXPECT_EQ(testing::ReadFile(Restored(fresh)), other);
+}
+
+// A builder given up before Finish (an import that failed) waits for what
+// its workers hold, which still refers to it.
+TEST_F(ImageBuilderTest, ABuilderGivenUpWaitsForItsWorkers) {
+  const uint64_t size = 200 * kImageChunkSize;
+  const std::string image = MakeImage(size, [](uint64_t) { return false; }, 10);
+  Executor hashers(2, 2);
+  WriteSession session(*repo_);
+  {
+    auto builder = ImageBuilder::Create(session, size, ImageBuilder::Order::kAny, &hashers);
+    ASSERT_TRUE(builder.ok());
+    for (uint64_t i : Shuffled(200, 11)) {
+      ASSERT_TRUE((*builder)->Put(i, AsBytes(image).subspan(i * kImageChunkSize, kImageChunkSize)).ok());
+    }
+  }  // destroyed with hand-offs queued and running
+  ASSERT_TRUE(session.Flush().ok());
+  // Three full hand-offs of 64 chunks; the last 8 chunks were never handed off.
+  EXPECT_EQ(session.stats().chunks_added.load(), 192u) << "every hand-off ran to its end";
 }
 
 TEST_F(ImageBuilderTest, AnImageOfManyChunksKeepsItsExtentsInParts) {
