@@ -19,7 +19,7 @@
 // - no garbage collection is running (the store's own BeginGc is not busy);
 // - a snapshot or meta record a call that needs the full token names is as
 //   it was before the call (so snapshots the fuzzer added are kept too);
-// - such a call (PutMeta, DeleteSnapshot, SetSnapshotProtected,
+// - such a call (PutMeta, RemoveKeySlot, DeleteSnapshot, SetSnapshotProtected,
 //   SetSnapshotNote and the gc calls) is refused with PERMISSION_DENIED, and
 //   no call is refused the token (UNAUTHENTICATED);
 // - the server answers every call.
@@ -237,6 +237,7 @@ bool NeedsFullToken(ServiceCall call) {
     case ServiceCall::kAddGcMarks:
     case ServiceCall::kFinishGc:
     case ServiceCall::kAbortGc:
+    case ServiceCall::kRemoveKeySlot:
       return true;
     default:
       return false;
@@ -267,6 +268,9 @@ Target TargetOf(ServiceCall call, ByteView request) {
   switch (call) {
     case ServiceCall::kPutMeta:
       if (auto req = Parse<PutMetaRequest>(request)) target.meta_key = req->key();
+      break;
+    case ServiceCall::kRemoveKeySlot:
+      if (auto req = Parse<RemoveKeySlotRequest>(request)) target.meta_key = req->name();
       break;
     case ServiceCall::kDeleteSnapshot:
       if (auto req = Parse<DeleteSnapshotRequest>(request)) target.snapshot = RefOf(req->ref());
@@ -374,7 +378,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const TargetState now = Observe(*env->store, target);
   if (before.meta != now.meta) {
-    fuzz::Fail("an append-only PutMeta changed meta record " + Printable(*target.meta_key));
+    fuzz::Fail("an append-only " + name + " changed meta record " +
+               Printable(*target.meta_key));
   }
   if (!SameSnapshot(before.snapshot, now.snapshot)) {
     fuzz::Fail("an append-only " + name + " changed snapshot " + Describe(*target.snapshot));

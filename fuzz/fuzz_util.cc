@@ -100,6 +100,19 @@ Status MemoryStore::PutMeta(std::string_view key, ByteView value) {
   meta[std::string(key)] = Bytes(value.begin(), value.end());
   return Status::Ok();
 }
+Result<std::vector<MetaRecord>> MemoryStore::ListMeta(std::string_view prefix) {
+  std::vector<MetaRecord> records;
+  for (auto it = meta.lower_bound(prefix); it != meta.end() && it->first.starts_with(prefix); ++it) {
+    records.push_back({it->first, it->second});
+  }
+  return records;
+}
+Status MemoryStore::RemoveKeySlot(std::string_view name) {
+  auto it = meta.find(name);
+  if (it == meta.end()) return Status::NotFound("absent");
+  meta.erase(it);
+  return Status::Ok();
+}
 Result<std::vector<bool>> MemoryStore::Contains(ObjectKind kind, std::span<const ObjectId> ids) {
   std::vector<bool> out;
   for (const ObjectId& id : ids) out.push_back(objects.count({kind, id}) > 0);

@@ -40,8 +40,10 @@ enum class ServiceCall : uint8_t {
   kAddGcMarks,
   kFinishGc,
   kAbortGc,
+  kListMeta,
+  kRemoveKeySlot,
 };
-inline constexpr int kServiceCalls = 18;
+inline constexpr int kServiceCalls = 20;
 
 // The call an input's first byte picks: its low 7 bits modulo the number of
 // calls (bit 7 is the targets' "keep the protocol version" flag).
@@ -54,7 +56,7 @@ inline std::string_view CallName(ServiceCall call) {
       "Hello", "GetMeta", "PutMeta", "Contains", "PutObjects", "Get", "GetObjects",
       "CommitSnapshot", "ListSnapshots", "DeleteSnapshot", "SetSnapshotProtected",
       "SetSnapshotNote", "BeginWrite", "EndWrite", "BeginGc", "AddGcMarks", "FinishGc",
-      "AbortGc",
+      "AbortGc", "ListMeta", "RemoveKeySlot",
   };
   return kNames[static_cast<int>(call)];
 }
@@ -182,6 +184,12 @@ inline std::optional<grpc::Status> SendCall(service::ObjectService::Stub& stub, 
       break;
     case ServiceCall::kAbortGc:
       status = Unary<AbortGcRequest, AbortGcResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.AbortGc(c, q, r); });
+      break;
+    case ServiceCall::kListMeta:
+      status = Unary<ListMetaRequest, ListMetaResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.ListMeta(c, q, r); });
+      break;
+    case ServiceCall::kRemoveKeySlot:
+      status = Unary<RemoveKeySlotRequest, RemoveKeySlotResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.RemoveKeySlot(c, q, r); });
       break;
   }
   if (status) CheckAnswered(call, *status);

@@ -148,7 +148,7 @@ Result<Bytes> KeySet::Wrap(std::string_view passphrase, KdfParams params) const 
   return out;
 }
 
-Result<KeySet> KeySet::Unwrap(ByteView wrapped, std::string_view passphrase) {
+Result<KdfParams> KeySet::WrappedParams(ByteView wrapped) {
   EnsureSodium();
   if (wrapped.empty()) return Status::Corruption("wrapped key is empty");
   if (wrapped[0] != kWrapVersion) {
@@ -163,6 +163,11 @@ Result<KeySet> KeySet::Unwrap(ByteView wrapped, std::string_view passphrase) {
   }
   const KdfParams params{GetU64(&wrapped[1]), GetU64(&wrapped[9])};
   if (!ParamsInRange(params)) return Status::Corruption("wrapped key has bad Argon2id parameters");
+  return params;
+}
+
+Result<KeySet> KeySet::Unwrap(ByteView wrapped, std::string_view passphrase) {
+  COFFER_ASSIGN_OR_RETURN(const KdfParams params, WrappedParams(wrapped));
   COFFER_ASSIGN_OR_RETURN(SecretBytes wrapping_key,
                           DeriveWrappingKey(passphrase, &wrapped[kSaltAt], params));
   SecretBytes master(kKeySize);
@@ -172,6 +177,50 @@ Result<KeySet> KeySet::Unwrap(ByteView wrapped, std::string_view passphrase) {
     return Status::Unauthenticated("wrong passphrase");
   }
   return FromMaster(master.view());
+}
+
+namespace {
+constexpr uint8_t kExportVersion = 1;
+constexpr size_t kExportIdAt = 1, kExportMasterAt = 33, kExportChecksumAt = 65;
+constexpr size_t kExportChecksumSize = 16;
+
+void ExportChecksum(const uint8_t* record, uint8_t* out) {
+  crypto_generichash(out, kExportChecksumSize, record, kExportChecksumAt, nullptr, 0);
+}
+}  // namespace
+
+Result<Bytes> KeySet::ExportRecord(ByteView repository_id) const {
+  if (!encrypted()) return Status::InvalidArgument("an unencrypted repository has no key to export");
+  if (repository_id.size() != kKeySize) {
+    return Status::InvalidArgument("a repository id has 32 bytes");
+  }
+  Bytes out(kExportRecordSize);
+  out[0] = kExportVersion;
+  std::memcpy(&out[kExportIdAt], repository_id.data(), kKeySize);
+  std::memcpy(&out[kExportMasterAt], secrets_.data() + kMasterAt, kKeySize);
+  ExportChecksum(out.data(), &out[kExportChecksumAt]);
+  return out;
+}
+
+Result<KeySet::Imported> KeySet::ImportRecord(ByteView record) {
+  EnsureSodium();
+  if (record.empty()) return Status::Corruption("the exported key is empty");
+  if (record[0] != kExportVersion) {
+    return Status::Unsupported("exported key version " + std::to_string(record[0]) +
+                               " is not supported by this build");
+  }
+  if (record.size() != kExportRecordSize) {
+    return Status::Corruption("the exported key has " + std::to_string(record.size()) +
+                              " bytes, not " + std::to_string(kExportRecordSize));
+  }
+  std::array<uint8_t, kExportChecksumSize> sum;
+  ExportChecksum(record.data(), sum.data());
+  if (sodium_memcmp(sum.data(), &record[kExportChecksumAt], kExportChecksumSize) != 0) {
+    return Status::Corruption("the exported key is damaged (checksum mismatch)");
+  }
+  Imported imported{FromMaster(record.subspan(kExportMasterAt, kKeySize)),
+                    Bytes(record.begin() + kExportIdAt, record.begin() + kExportMasterAt)};
+  return imported;
 }
 
 }  // namespace coffer::crypto

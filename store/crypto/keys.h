@@ -83,6 +83,26 @@ class KeySet {
   // wrong; kCorruption when the bytes are malformed (bad length, checksum or
   // parameters); kUnsupported for an unknown version.
   static Result<KeySet> Unwrap(ByteView wrapped, std::string_view passphrase);
+  // The Argon2id parameters a wrapped key was made with (they are stored in
+  // the clear); kCorruption or kUnsupported as Unwrap would say.
+  static Result<KdfParams> WrappedParams(ByteView wrapped);
+
+  // The master secret itself, for keeping outside the repository (`coffer key
+  // export`): whoever holds it reads every backup, passphrase or not. Layout,
+  // version 1 (81 bytes; written to files and printed on paper, never change
+  // it — add a version instead):
+  //   [0]       version = 1
+  //   [1..33)   the repository id (RepoConfig.repository_id)
+  //   [33..65)  the master secret
+  //   [65..81)  unkeyed BLAKE2b-128 of [0..65): a damaged or mistyped export
+  //             is told apart from one of another repository
+  // kInvalidArgument when this KeySet is unencrypted or the id is not 32 bytes.
+  Result<Bytes> ExportRecord(ByteView repository_id) const;
+  struct Imported;
+  // The keys and repository id of an ExportRecord; kCorruption when it is
+  // malformed or its checksum does not match, kUnsupported for a newer version.
+  static Result<Imported> ImportRecord(ByteView record);
+  static constexpr size_t kExportRecordSize = 81;
 
  private:
   KeySet() = default;
@@ -90,6 +110,11 @@ class KeySet {
 
   // master | id key | data key | chunker seed; empty when unencrypted.
   SecretBytes secrets_;
+};
+
+struct KeySet::Imported {
+  KeySet keys;
+  Bytes repository_id;
 };
 
 }  // namespace coffer::crypto

@@ -1,11 +1,14 @@
 #include "store/objects/local_object_store.h"
 
+#include "store/objects/key_slots.h"
+
 #include <algorithm>
 #include <map>
 #include <shared_mutex>
 #include <utility>
 
 #include "store/base/crash_point.h"
+#include "store/objects/key_slots.h"
 #include "store/objects/snapshot_key.h"
 
 namespace coffer {
@@ -84,6 +87,36 @@ Status LocalObjectStore::PutMeta(std::string_view key, ByteView value) {
   }
   if (existing.status().code() != Code::kNotFound) return existing.status();
   return db_->Put(Column::kMeta, key, value, Durability::kSynced);
+}
+
+Result<std::vector<MetaRecord>> LocalObjectStore::ListMeta(std::string_view prefix) {
+  std::vector<MetaRecord> records;
+  COFFER_RETURN_IF_ERROR(db_->Scan(Column::kMeta, prefix, [&](std::string_view key, ByteView value) {
+    records.push_back({std::string(key), Bytes(value.begin(), value.end())});
+    return true;
+  }));
+  return records;
+}
+
+Status LocalObjectStore::RemoveKeySlot(std::string_view name) {
+  if (!KeySlotNumber(name)) {
+    return Status::InvalidArgument("meta key " + std::string(name) + " is not a key slot");
+  }
+  std::lock_guard lock(meta_mu_);
+  COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> records, ListMeta(kKeySlotPrefix));
+  size_t slots = 0;
+  bool found = false;
+  for (const MetaRecord& record : records) {
+    if (!KeySlotNumber(record.key)) continue;
+    ++slots;
+    found = found || record.key == name;
+  }
+  if (!found) return Status::NotFound("there is no key slot " + std::string(name));
+  if (slots == 1) {
+    return Status::FailedPrecondition("key slot " + std::string(name) +
+                                      " is the repository's last: it holds the only copy of the key");
+  }
+  return db_->Delete(Column::kMeta, name, Durability::kSynced);
 }
 
 Result<std::vector<bool>> LocalObjectStore::Contains(ObjectKind kind,

@@ -49,6 +49,9 @@ class LocalObjectStore final : public ObjectStore {
   Result<std::optional<Bytes>> GetMeta(std::string_view key) override;
   // Write-once (ObjectStore::PutMeta): the check and the write are one step.
   Status PutMeta(std::string_view key, ByteView value) override;
+  Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) override;
+  // The count of slots and the removal are one step, as PutMeta's check and write.
+  Status RemoveKeySlot(std::string_view name) override;
 
   // kInvalidArgument for ObjectKind::kSnapshot (snapshots live in the index).
   Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override;

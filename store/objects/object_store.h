@@ -81,6 +81,11 @@ inline bool IsObjectFailure(const Status& status) {
   return status.code() == Code::kNotFound || status.code() == Code::kCorruption;
 }
 
+struct MetaRecord {
+  std::string key;
+  Bytes value;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -93,6 +98,15 @@ class ObjectStore {
   // that exists is never overwritten (kAlreadyExists, "meta key KEY is
   // write-once"); putting the value it already holds is OK (a retried call).
   virtual Status PutMeta(std::string_view key, ByteView value) = 0;
+  // Every meta record whose key starts with `prefix`, in key order (the key
+  // slots: key_slots.h).
+  virtual Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) = 0;
+  // Removes the key slot `name` (key_slots.h), the only meta records that
+  // may go: a passphrase is changed or revoked by adding a slot and removing
+  // one. kInvalidArgument for a name that is not a slot's, kNotFound if it is
+  // absent, kFailedPrecondition if it is the last slot (the only copy of the
+  // key). Durable before returning.
+  virtual Status RemoveKeySlot(std::string_view name) = 0;
 
   // For each id, whether an object of `kind` with that id is stored.
   virtual Result<std::vector<bool>> Contains(ObjectKind kind,

@@ -42,12 +42,15 @@ Status WriteMarker(const RepoLayout& layout) {
 }  // namespace
 
 Status InitLocalRepository(const std::string& dir, const InitOptions& options,
-                           std::string_view passphrase) {
+                           std::string_view passphrase,
+                           const std::function<Status(const Repository::NewKey&)>& keep_key) {
   COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir));
   RepoLayout layout(dir);
   COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer init"));
   COFFER_ASSIGN_OR_RETURN(auto store, LocalObjectStore::Create(layout.db()));
-  COFFER_RETURN_IF_ERROR(Repository::Initialize(*store, options, passphrase));
+  Repository::NewKey key;
+  COFFER_RETURN_IF_ERROR(Repository::Initialize(*store, options, passphrase, &key));
+  if (keep_key) COFFER_RETURN_IF_ERROR(keep_key(key));
   // The marker last: a folder with it is a complete repository.
   return WriteMarker(layout);
 }
@@ -64,6 +67,10 @@ class LockedStore final : public ObjectStore {
 
   Result<std::optional<Bytes>> GetMeta(std::string_view key) override { return store_->GetMeta(key); }
   Status PutMeta(std::string_view key, ByteView value) override { return store_->PutMeta(key, value); }
+  Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) override {
+    return store_->ListMeta(prefix);
+  }
+  Status RemoveKeySlot(std::string_view name) override { return store_->RemoveKeySlot(name); }
   Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override {
     return store_->Contains(kind, ids);
   }

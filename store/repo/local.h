@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,9 +21,12 @@ struct LocalOpenOptions {
 };
 
 // Creates DIR (if absent; it must be empty otherwise), the marker and the
-// database, then initializes it.
-Status InitLocalRepository(const std::string& dir, const InitOptions& options,
-                           std::string_view passphrase);
+// database, then initializes it. `keep_key`, if given, is handed the new
+// key before the marker is written (`coffer init --key-file` writes its key
+// file there): if it fails, DIR is left without the marker, not a repository.
+Status InitLocalRepository(
+    const std::string& dir, const InitOptions& options, std::string_view passphrase,
+    const std::function<Status(const Repository::NewKey&)>& keep_key = nullptr);
 
 // Whether DIR holds a repository (its marker file); the kNotFound says so.
 Status CheckLocalRepository(const std::string& dir);

@@ -2,9 +2,12 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
 #include "store/model/tree_split.h"
+#include "store/objects/key_slots.h"
 #include "store/repo/layout.h"
 
 namespace coffer {
@@ -14,7 +17,6 @@ namespace {
 // keeps every one write-once (ObjectStore::PutMeta).
 constexpr std::string_view kMetaConfig = "config";
 constexpr std::string_view kMetaConfigMac = "config-mac";  // KeySet::ConfigMac of config
-constexpr std::string_view kMetaWrappedKey = "key";
 
 Result<pb::RepoConfig> DecodeConfig(ByteView bytes) {
   pb::RepoConfig config;
@@ -22,16 +24,34 @@ Result<pb::RepoConfig> DecodeConfig(ByteView bytes) {
   return config;
 }
 
+// The key slots stored in `store`, in slot order (other "key*" records are
+// not slots and are left out).
+Result<std::vector<MetaRecord>> StoredKeySlots(ObjectStore& store) {
+  COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> records, store.ListMeta(kKeySlotPrefix));
+  std::erase_if(records, [](const MetaRecord& r) { return !KeySlotNumber(r.key).has_value(); });
+  std::sort(records.begin(), records.end(), [](const MetaRecord& a, const MetaRecord& b) {
+    return *KeySlotNumber(a.key) < *KeySlotNumber(b.key);
+  });
+  return records;
+}
+
+struct OpenedKeys {
+  crypto::KeySet keys;
+  std::string slot;  // empty: the key file's
+};
+
 // The repository's keys, once its config is authenticated with them; or the
 // public "keys" of an unencrypted repository if the caller accepts one.
-Result<crypto::KeySet> OpenKeys(ObjectStore& store, const pb::RepoConfig& config,
-                                ByteView config_bytes, const PassphraseFn& passphrase,
-                                const OpenOptions& options) {
-  COFFER_ASSIGN_OR_RETURN(auto wrapped, store.GetMeta(kMetaWrappedKey));
+// Every key slot is tried with the one passphrase (Argon2id each, as LUKS
+// does), unless a key file's key is given.
+Result<OpenedKeys> OpenKeys(ObjectStore& store, const pb::RepoConfig& config,
+                            ByteView config_bytes, const PassphraseFn& passphrase,
+                            const OpenOptions& options) {
+  COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> slots, StoredKeySlots(store));
   COFFER_ASSIGN_OR_RETURN(auto mac, store.GetMeta(kMetaConfigMac));
   if (!config.encrypted()) {
     // Only an encrypted repository has these: the flag was cleared.
-    if (wrapped || mac) {
+    if (!slots.empty() || mac) {
       return Status::Corruption(
           "the repository config says the repository is unencrypted, but it holds an encryption "
           "key: the config was changed by someone without the key, or damaged");
@@ -44,24 +64,75 @@ Result<crypto::KeySet> OpenKeys(ObjectStore& store, const pb::RepoConfig& config
           "the repository claims to be unencrypted, which is refused unless accepted explicitly, "
           "as whoever can write a repository can clear its encryption flag" + hint);
     }
-    return crypto::KeySet::Unencrypted();
+    return OpenedKeys{crypto::KeySet::Unencrypted(), ""};
   }
-  if (!wrapped) return Status::Corruption("the repository key is missing");
+  const bool from_key_file = options.wrapped_key.has_value();
+  if (from_key_file) slots = {MetaRecord{"", *options.wrapped_key}};
+  if (slots.empty()) {
+    return Status::Corruption(
+        "the repository holds no key: it was made with --key-file (give --key-file or "
+        "COFFER_KEY_FILE), or its key was lost (put an exported copy back with `coffer key "
+        "import`)");
+  }
   COFFER_ASSIGN_OR_RETURN(std::string pass, passphrase());
-  auto keys = crypto::KeySet::Unwrap(*wrapped, pass);
+  std::optional<OpenedKeys> opened;
+  std::vector<std::string> damaged;
+  for (const MetaRecord& slot : slots) {
+    auto keys = crypto::KeySet::Unwrap(slot.value, pass);
+    if (keys.ok()) {
+      opened = OpenedKeys{std::move(keys).value(), slot.key};
+      break;
+    }
+    if (keys.status().code() != Code::kUnauthenticated) {
+      damaged.push_back((from_key_file ? "the key file" : "key slot " + slot.key) + ": " +
+                        keys.status().message());
+    }
+  }
   sodium_memzero(pass.data(), pass.size());
-  if (!keys.ok()) return keys.status();
+  if (!opened) {
+    if (damaged.empty()) return Status::Unauthenticated("wrong passphrase");
+    std::string which;
+    for (const std::string& d : damaged) which += (which.empty() ? "" : "; ") + d;
+    if (damaged.size() == slots.size()) {
+      return Status::Corruption("the repository key is damaged (" + which +
+                                "): put an exported copy back with `coffer key import`");
+    }
+    return Status::Unauthenticated("wrong passphrase (and damaged: " + which + ")");
+  }
   if (!mac) {
     return Status::Corruption(
         "the repository config has no authentication code: it was removed by someone without "
         "the key, or damaged");
   }
-  if (!keys->ConfigMacMatches(config_bytes, *mac)) {
+  if (!opened->keys.ConfigMacMatches(config_bytes, *mac)) {
     return Status::Corruption(
+        std::string(from_key_file ? "the key file is another repository's, or " : "") +
         "the repository config does not match its authentication code: it was changed by "
         "someone without the key, or damaged");
   }
-  return keys;
+  return std::move(*opened);
+}
+
+// The lowest slot number `slots` does not use.
+Result<std::string> FreeKeySlot(ObjectStore& store) {
+  COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> slots, StoredKeySlots(store));
+  std::vector<bool> used(kMaxKeySlot + 1);
+  for (const MetaRecord& slot : slots) used[*KeySlotNumber(slot.key)] = true;
+  for (unsigned n = 0; n <= kMaxKeySlot; ++n) {
+    if (!used[n]) return KeySlotName(n);
+  }
+  return Status::FailedPrecondition("all " + std::to_string(kMaxKeySlot + 1) +
+                                    " key slots are in use: remove one first");
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
 }
 
 }  // namespace
@@ -76,7 +147,10 @@ Status Snapshot::CheckReadable() const {
 Repository::~Repository() = default;
 
 Status Repository::Initialize(ObjectStore& store, const InitOptions& options,
-                              std::string_view passphrase) {
+                              std::string_view passphrase, NewKey* key) {
+  if (!options.key_in_repository && (key == nullptr || !options.encrypted)) {
+    return Status::InvalidArgument("a key kept outside the repository needs an encrypted one");
+  }
   COFFER_RETURN_IF_ERROR(options.chunker.Validate());
   COFFER_ASSIGN_OR_RETURN(auto existing, store.GetMeta(kMetaConfig));
   if (existing) return Status::AlreadyExists("the repository is already initialized");
@@ -96,7 +170,10 @@ Status Repository::Initialize(ObjectStore& store, const InitOptions& options,
   if (options.encrypted) {
     crypto::KeySet keys = crypto::KeySet::Generate();
     COFFER_ASSIGN_OR_RETURN(Bytes wrapped, keys.Wrap(passphrase, options.kdf));
-    COFFER_RETURN_IF_ERROR(store.PutMeta(kMetaWrappedKey, wrapped));
+    if (options.key_in_repository) {
+      COFFER_RETURN_IF_ERROR(store.PutMeta(KeySlotName(0), wrapped));
+    }
+    if (key) *key = NewKey{wrapped, repo_id};
     COFFER_RETURN_IF_ERROR(store.PutMeta(kMetaConfigMac, keys.ConfigMac(config_bytes)));
   }
   // The config goes last: a repository without it is not initialized.
@@ -117,9 +194,10 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<ObjectStore
   if (!config_bytes) return Status::NotFound("the repository is not initialized");
   COFFER_ASSIGN_OR_RETURN(repo->config_, DecodeConfig(*config_bytes));
   // Nothing below may use the config before OpenKeys() vouched for it.
-  COFFER_ASSIGN_OR_RETURN(crypto::KeySet keys,
+  COFFER_ASSIGN_OR_RETURN(OpenedKeys opened,
                           OpenKeys(*store, repo->config_, *config_bytes, passphrase, options));
-  repo->keys_ = std::make_unique<crypto::KeySet>(std::move(keys));
+  repo->keys_ = std::make_unique<crypto::KeySet>(std::move(opened.keys));
+  repo->opened_key_slot_ = std::move(opened.slot);
   if (repo->config_.format_version() != kFormatVersion) {
     return Status::Unsupported("repository format " +
                                std::to_string(repo->config_.format_version()) +
@@ -134,6 +212,74 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<ObjectStore
   repo->chunker_ = std::make_unique<chunk::FastCdc>(repo->keys_->chunker_seed(), params);
   repo->store_ = std::move(store);
   return repo;
+}
+
+Result<std::vector<KeySlot>> Repository::ListKeySlots() {
+  COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> stored, StoredKeySlots(*store_));
+  std::vector<KeySlot> slots;
+  for (const MetaRecord& record : stored) {
+    KeySlot slot;
+    slot.name = record.key;
+    slot.number = *KeySlotNumber(record.key);
+    auto kdf = crypto::KeySet::WrappedParams(record.value);
+    if (kdf.ok()) {
+      slot.kdf = *kdf;
+    } else {
+      slot.damage = kdf.status();
+    }
+    slot.opened = record.key == opened_key_slot_;
+    slots.push_back(std::move(slot));
+  }
+  return slots;
+}
+
+Result<std::string> Repository::AddKeySlot(std::string_view passphrase, crypto::KdfParams kdf) {
+  COFFER_ASSIGN_OR_RETURN(Bytes wrapped, WrapKey(passphrase, kdf));
+  COFFER_ASSIGN_OR_RETURN(std::string name, FreeKeySlot(*store_));
+  COFFER_RETURN_IF_ERROR(store_->PutMeta(name, wrapped));
+  return name;
+}
+
+Status Repository::RemoveKeySlot(std::string_view name) { return store_->RemoveKeySlot(name); }
+
+Result<Bytes> Repository::WrapKey(std::string_view passphrase, crypto::KdfParams kdf) const {
+  return keys_->Wrap(passphrase, kdf);
+}
+
+Result<Bytes> Repository::ExportKey() const {
+  return keys_->ExportRecord(AsBytes(config_.repository_id()));
+}
+
+Result<std::string> Repository::ImportKey(ObjectStore& store, ByteView record,
+                                          std::string_view passphrase, crypto::KdfParams kdf,
+                                          Bytes* wrapped_key) {
+  COFFER_ASSIGN_OR_RETURN(auto config_bytes, store.GetMeta(kMetaConfig));
+  if (!config_bytes) return Status::NotFound("the repository is not initialized");
+  COFFER_ASSIGN_OR_RETURN(pb::RepoConfig config, DecodeConfig(*config_bytes));
+  if (!config.encrypted()) {
+    return Status::InvalidArgument("the repository is unencrypted: it has no key to put back");
+  }
+  COFFER_ASSIGN_OR_RETURN(crypto::KeySet::Imported imported, crypto::KeySet::ImportRecord(record));
+  const std::string id(imported.repository_id.begin(), imported.repository_id.end());
+  if (id != config.repository_id()) {
+    return Status::InvalidArgument("the key is repository " + Hex(id).substr(0, 16) +
+                                   "...'s, not this repository's (" +
+                                   Hex(config.repository_id()).substr(0, 16) + "...)");
+  }
+  COFFER_ASSIGN_OR_RETURN(auto mac, store.GetMeta(kMetaConfigMac));
+  if (!mac || !imported.keys.ConfigMacMatches(*config_bytes, *mac)) {
+    return Status::Corruption(
+        "the key names this repository but does not match its config's authentication code: "
+        "the config was changed by someone without the key, or damaged");
+  }
+  COFFER_ASSIGN_OR_RETURN(Bytes wrapped, imported.keys.Wrap(passphrase, kdf));
+  if (wrapped_key) {
+    *wrapped_key = std::move(wrapped);
+    return std::string();
+  }
+  COFFER_ASSIGN_OR_RETURN(std::string name, FreeKeySlot(store));
+  COFFER_RETURN_IF_ERROR(store.PutMeta(name, wrapped));
+  return name;
 }
 
 Result<Bytes> Repository::ReadObject(ObjectKind kind, const ObjectId& id, crypto::IdCheck check) {

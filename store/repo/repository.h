@@ -28,6 +28,9 @@ struct InitOptions {
   crypto::KdfParams kdf = crypto::KdfParams::Default();
   int zstd_level = 3;
   chunk::ChunkerParams chunker;
+  // False for `coffer init --key-file`: the wrapped key is only handed back
+  // by Initialize, so the repository holds no key at all.
+  bool key_in_repository = true;
 };
 
 // Asked only when the repository is encrypted.
@@ -43,6 +46,19 @@ struct OpenOptions {
   // Appended to that refusal: how the caller's user allows it (e.g. the
   // command line option).
   std::string allow_unencrypted_hint;
+  // A wrapped key kept outside the repository (--key-file): the only key
+  // tried when given; else the repository's key slots are.
+  std::optional<Bytes> wrapped_key;
+};
+
+// One of the repository's key slots (store/objects/key_slots.h): the key
+// wrapped under one passphrase.
+struct KeySlot {
+  std::string name;          // "key", "key.1", ...
+  unsigned number = 0;       // 0 for "key"
+  crypto::KdfParams kdf{};   // its Argon2id parameters, when intact
+  Status damage;             // why it cannot be read, if it cannot
+  bool opened = false;       // this Repository was opened with it
 };
 
 // A snapshot record together with where it is indexed.
@@ -74,9 +90,15 @@ struct Snapshot {
 class Repository {
  public:
   // Writes the wrapped key and the config's authentication code (encrypted
-  // repositories), then the config, into an empty store.
+  // repositories), then the config, into an empty store. The wrapped key and
+  // the repository id are also handed back in *key when given (required
+  // when !options.key_in_repository).
+  struct NewKey {
+    Bytes wrapped;
+    std::string repository_id;
+  };
   static Status Initialize(ObjectStore& store, const InitOptions& options,
-                           std::string_view passphrase);
+                           std::string_view passphrase, NewKey* key = nullptr);
   // Opens the repository, trusting its config only once it is authenticated:
   // for an encrypted repository the key is unwrapped and the config checked
   // against meta/config-mac before anything uses it.
@@ -133,6 +155,31 @@ class Repository {
   Status UpdateNote(const Snapshot& snapshot,
                     const std::function<void(pb::SnapshotNote& note)>& change);
 
+  // The key slots, intact or damaged, in slot order.
+  Result<std::vector<KeySlot>> ListKeySlots();
+  // Wraps the key under `passphrase` into the lowest free slot; its name.
+  // kFailedPrecondition when all kMaxKeySlot + 1 are used.
+  Result<std::string> AddKeySlot(std::string_view passphrase, crypto::KdfParams kdf);
+  // ObjectStore::RemoveKeySlot: never the last slot.
+  Status RemoveKeySlot(std::string_view name);
+  // The slot this repository was opened with; empty when opened with a key
+  // file (OpenOptions::wrapped_key).
+  const std::string& opened_key_slot() const { return opened_key_slot_; }
+  // The key wrapped under `passphrase`, stored nowhere (for key files).
+  Result<Bytes> WrapKey(std::string_view passphrase, crypto::KdfParams kdf) const;
+  // The key itself, for safe keeping (crypto::KeySet::ExportRecord).
+  Result<Bytes> ExportKey() const;
+  // Puts an exported key back into `store`, which need not open otherwise
+  // (its key slots may be lost or damaged): checks that the key is the
+  // repository's (its id, then the config's authentication code), wraps it
+  // under `passphrase` and stores it in the lowest free slot, whose name it
+  // returns; or, when `wrapped_key` is given, hands it back there and stores
+  // nothing. kInvalidArgument for another repository's key or an
+  // unencrypted repository, kCorruption when the config does not match it.
+  static Result<std::string> ImportKey(ObjectStore& store, ByteView record,
+                                       std::string_view passphrase, crypto::KdfParams kdf,
+                                       Bytes* wrapped_key = nullptr);
+
   // The entry at `path` ("" or "/" is the root, a synthetic directory).
   // The snapshot's damage if it is damaged.
   Result<pb::Entry> LookupPath(const Snapshot& snapshot, std::string_view path);
@@ -157,6 +204,7 @@ class Repository {
   std::unique_ptr<ObjectStore> store_;
   pb::RepoConfig config_;
   std::unique_ptr<crypto::KeySet> keys_;
+  std::string opened_key_slot_;
   std::unique_ptr<crypto::Sealer> sealer_;
   std::unique_ptr<chunk::FastCdc> chunker_;
 };

@@ -9,8 +9,8 @@
 namespace coffer::service {
 
 // Bumped whenever the messages or their meaning change incompatibly.
-// 3: GetObjects.
-constexpr uint32_t kProtocolVersion = 3;
+// 3: GetObjects. 4: ListMeta and RemoveKeySlot (key slots).
+constexpr uint32_t kProtocolVersion = 4;
 
 // Largest gRPC message either way. Holds one maximal object plus framing, or
 // one full PutObjects batch.
@@ -20,6 +20,8 @@ constexpr size_t kMaxObjectBytes = 16u << 20;
 // Largest meta key and value.
 constexpr size_t kMaxMetaKeyBytes = 1024;
 constexpr size_t kMaxMetaValueBytes = 1u << 20;
+// Most records one ListMeta answers (the key slots are at most 100).
+constexpr size_t kMaxListedMetaRecords = 256;
 // Largest snapshot group name.
 constexpr size_t kMaxGroupBytes = 4096;
 // Ids per Contains call (16 KiB of ids is 512 KiB of request).

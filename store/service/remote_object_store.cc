@@ -443,6 +443,39 @@ Status RemoteObjectStore::PutMeta(std::string_view key, ByteView value) {
   }));
 }
 
+Result<std::vector<MetaRecord>> RemoteObjectStore::ListMeta(std::string_view prefix) {
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_error_.ok()) return sticky_error_;
+  }
+  ListMetaRequest req;
+  req.set_protocol_version(version());
+  req.set_prefix(std::string(prefix));
+  ListMetaResponse resp;
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
+    return rpc_->stub->ListMeta(&ctx, req, &resp);
+  })));
+  std::vector<MetaRecord> records;
+  for (const MetaRecordMsg& record : resp.records()) {
+    records.push_back({record.key(), Bytes(record.value().begin(), record.value().end())});
+  }
+  return records;
+}
+
+Status RemoteObjectStore::RemoveKeySlot(std::string_view name) {
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_error_.ok()) return sticky_error_;
+  }
+  RemoveKeySlotRequest req;
+  req.set_protocol_version(version());
+  req.set_name(std::string(name));
+  RemoveKeySlotResponse resp;
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
+    return rpc_->stub->RemoveKeySlot(&ctx, req, &resp);
+  }));
+}
+
 Result<WriteId> RemoteObjectStore::BeginWrite(const std::optional<SnapshotRef>& parent) {
   BeginWriteRequest req;
   req.set_protocol_version(version());

@@ -82,6 +82,8 @@ class RemoteObjectStore final : public ObjectStore {
 
   Result<std::optional<Bytes>> GetMeta(std::string_view key) override;
   Status PutMeta(std::string_view key, ByteView value) override;
+  Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) override;
+  Status RemoveKeySlot(std::string_view name) override;
   Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override;
   Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override;
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;

@@ -314,6 +314,35 @@ class ObjectServiceImpl final : public ObjectService::Service {
     });
   }
 
+  grpc::Status ListMeta(grpc::ServerContext* ctx, const ListMetaRequest* req,
+                        ListMetaResponse* resp) override {
+    // Append-only clients read the key slots too: they unwrap the key to write.
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (req->prefix().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
+      COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> records, store_.ListMeta(req->prefix()));
+      if (records.size() > kMaxListedMetaRecords) {
+        return Status::InvalidArgument("more than " + std::to_string(kMaxListedMetaRecords) +
+                                         " meta records start with the prefix");
+      }
+      for (const MetaRecord& record : records) {
+        MetaRecordMsg* out = resp->add_records();
+        out->set_key(record.key);
+        out->set_value(record.value.data(), record.value.size());
+      }
+      return Status::Ok();
+    });
+  }
+
+  grpc::Status RemoveKeySlot(grpc::ServerContext* ctx, const RemoveKeySlotRequest* req,
+                             RemoveKeySlotResponse*) override {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (req->name().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
+      return store_.RemoveKeySlot(req->name());
+    });
+  }
+
   grpc::Status Contains(grpc::ServerContext* ctx, const ContainsRequest* req,
                         ContainsResponse* resp) override {
     return Run(ctx, Needs::kAppend, [&]() -> Status {

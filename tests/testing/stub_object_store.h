@@ -10,6 +10,10 @@ class StubObjectStore : public ObjectStore {
  public:
   Result<std::optional<Bytes>> GetMeta(std::string_view) override { return std::optional<Bytes>(); }
   Status PutMeta(std::string_view, ByteView) override { return Status::Ok(); }
+  Result<std::vector<MetaRecord>> ListMeta(std::string_view) override {
+    return std::vector<MetaRecord>();
+  }
+  Status RemoveKeySlot(std::string_view) override { return Status::NotFound("absent"); }
   Result<std::vector<bool>> Contains(ObjectKind, std::span<const ObjectId> ids) override {
     return std::vector<bool>(ids.size(), false);
   }

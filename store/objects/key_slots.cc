@@ -1,0 +1,25 @@
+#include "store/objects/key_slots.h"
+
+namespace coffer {
+
+std::string KeySlotName(unsigned slot) {
+  std::string name(kKeySlotPrefix);
+  if (slot > 0) name += "." + std::to_string(slot);
+  return name;
+}
+
+std::optional<unsigned> KeySlotNumber(std::string_view name) {
+  if (!name.starts_with(kKeySlotPrefix)) return std::nullopt;
+  name.remove_prefix(kKeySlotPrefix.size());
+  if (name.empty()) return 0u;
+  if (name.size() < 2 || name.size() > 3 || name[0] != '.' || name[1] == '0') return std::nullopt;
+  unsigned slot = 0;
+  for (char c : name.substr(1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    slot = slot * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (slot > kMaxKeySlot) return std::nullopt;
+  return slot;
+}
+
+}  // namespace coffer

@@ -1,0 +1,25 @@
+// Key slots: the meta records that hold a repository's wrapped master key,
+// one per passphrase that opens it ("key", then "key.1", "key.2", ...).
+//
+// They are the only meta records a store ever removes (ObjectStore::
+// RemoveKeySlot), and never the last one: changing a passphrase adds the new
+// slot before the old one goes, so a crash in between leaves both working.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace coffer {
+
+// The first slot's name, which `coffer init` writes; also the prefix of all.
+constexpr std::string_view kKeySlotPrefix = "key";
+// Slots numbered 1 to kMaxKeySlot after "key" (slot 0).
+constexpr unsigned kMaxKeySlot = 99;
+
+// Slot 0 is "key", slot N is "key.N" (N in 1..kMaxKeySlot, no leading zero).
+std::string KeySlotName(unsigned slot);
+// The number of the slot `name` names, or none when it is not a slot's name.
+std::optional<unsigned> KeySlotNumber(std::string_view name);
+
+}  // namespace coffer
