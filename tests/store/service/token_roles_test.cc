@@ -40,10 +40,12 @@ class TokenRolesTest : public ::testing::Test {
  protected:
   TokenRolesTest() {
     // What the refused calls must leave as it is: a chunk, a tree, the
-    // config, and a snapshot that is neither protected nor annotated.
+    // config, two key slots, and a snapshot neither protected nor annotated.
     EXPECT_TRUE(local_->Put(ObjectKind::kChunk, TestId(1), TestValue(1, 1000)).ok());
     EXPECT_TRUE(local_->Put(ObjectKind::kTree, TestId(2), TestValue(2, 300)).ok());
     EXPECT_TRUE(local_->PutMeta("config", TestValue(3, 50)).ok());
+    EXPECT_TRUE(local_->PutMeta("key", TestValue(8, 121)).ok());
+    EXPECT_TRUE(local_->PutMeta("key.1", TestValue(9, 121)).ok());
     EXPECT_TRUE(local_->CommitSnapshot(kSnapshot, TestValue(4, 40), kNoWriter).ok());
   }
 
@@ -82,6 +84,10 @@ class TokenRolesTest : public ::testing::Test {
     auto other = local_->GetMeta("other");
     ASSERT_TRUE(other.ok());
     EXPECT_FALSE(other->has_value());
+    auto slots = local_->ListMeta("key");
+    ASSERT_TRUE(slots.ok());
+    ASSERT_EQ(slots->size(), 2u) << "a key slot was removed";
+    EXPECT_EQ((*slots)[1].value, TestValue(9, 121));
     auto chunk = local_->Get(ObjectKind::kChunk, TestId(1));
     ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
     EXPECT_EQ(*chunk, TestValue(1, 1000));
@@ -123,6 +129,14 @@ std::vector<RefusedCall> RefusedCalls() {
          req.set_value("added");
          PutMetaResponse resp;
          return stub.PutMeta(&ctx, req, &resp);
+       }},
+      {"RemoveKeySlot",
+       [](ObjectService::Stub& stub, grpc::ClientContext& ctx, uint64_t, const SnapshotRefMsg&) {
+         RemoveKeySlotRequest req;
+         req.set_protocol_version(kProtocolVersion);
+         req.set_name("key.1");
+         RemoveKeySlotResponse resp;
+         return stub.RemoveKeySlot(&ctx, req, &resp);
        }},
       {"DeleteSnapshot",
        [](ObjectService::Stub& stub, grpc::ClientContext& ctx, uint64_t,
@@ -232,6 +246,7 @@ TEST_F(TokenRolesTest, RemoteStoreWithAppendOnlyTokenGetsPermissionDenied) {
       {"SetSnapshotProtected", remote->SetSnapshotProtected(kSnapshot, true)},
       {"SetSnapshotNote", remote->SetSnapshotNote(kSnapshot, TestValue(5, 60))},
       {"PutMeta", remote->PutMeta("config", TestValue(6, 50))},
+      {"RemoveKeySlot", remote->RemoveKeySlot("key.1")},
       {"BeginGc", remote->BeginGc().status()},
       {"AddGcMarks", remote->AddGcMarks(1, std::vector<uint64_t>{1})},
       {"FinishGc", remote->FinishGc(1).status()},
@@ -254,6 +269,12 @@ TEST_F(TokenRolesTest, AppendOnlyTokenAddsAndReadsSnapshots) {
   auto config = remote->GetMeta("config");
   ASSERT_TRUE(config.ok() && config->has_value()) << config.status().ToString();
   EXPECT_EQ(**config, TestValue(3, 50));
+  // The key slots too: an append-only client unwraps the key to write.
+  auto slots = remote->ListMeta("key");
+  ASSERT_TRUE(slots.ok()) << slots.status().ToString();
+  ASSERT_EQ(slots->size(), 2u);
+  EXPECT_EQ((*slots)[0].key, "key");
+  EXPECT_EQ((*slots)[0].value, TestValue(8, 121));
 
   auto writer = remote->BeginWrite(kSnapshot);
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
@@ -329,6 +350,8 @@ TEST_F(TokenRolesTest, FullTokenMayRemoveProtectAnnotateAndCollect) {
   EXPECT_TRUE(full->SetSnapshotProtected(kSnapshot, true).ok());
   EXPECT_TRUE(full->SetSnapshotNote(kSnapshot, TestValue(5, 60)).ok());
   EXPECT_TRUE(full->PutMeta("other", TestValue(6, 10)).ok());
+  EXPECT_TRUE(full->RemoveKeySlot("key.1").ok());
+  EXPECT_EQ(full->RemoveKeySlot("key").code(), Code::kFailedPrecondition) << "never the last slot";
   auto list = local_->ListSnapshots("");
   ASSERT_TRUE(list.ok() && list->size() == 1u);
   EXPECT_TRUE((*list)[0].is_protected);
