@@ -7,6 +7,7 @@
 // Sealing draws random nonces, so each run writes other bytes; the seeds
 // committed are one run's.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "fuzz/fuzz_util.h"
 #include "fuzz/server_calls.h"
 #include "store/crypto/padding.h"
+#include "store/crypto/paper_key.h"
 #include "store/crypto/zstd_codec.h"
 #include "store/model/posix_acl.h"
 #include "store/model/tree.h"
@@ -305,6 +307,52 @@ void PosixAcls() {
   }
 }
 
+// Pages and key lines of records of several lengths, as printed, as typed
+// back (lower case, O for 0, l for 1, CRLF, no header), as zbarimg prints the
+// QR code, and with a line missing or mistyped.
+void PaperKeys() {
+  const crypto::PaperKeyHeader header{
+      "3f0c9d2e8b7a61554433221100ffeeddccbbaa99887766554433221100aabbcc", "2026-11-24"};
+  auto record = [](size_t size) {
+    Bytes bytes(size);
+    uint32_t x = static_cast<uint32_t>(size) + 1;
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>((x = x * 1103515245 + 12345) >> 16);
+    return bytes;
+  };
+  const std::string_view demo_text = "coffer paper key demo";
+  const Bytes demo(demo_text.begin(), demo_text.end());
+  Write("paper_key", "demo-page", std::string_view(crypto::RenderPaperKey(demo, header)));
+  int n = 0;
+  for (size_t size : {0, 1, 10, 11, 121, 256}) {
+    Write("paper_key", "lines-" + std::to_string(n++),
+          std::string_view(crypto::RenderPaperKeyLines(record(size))));
+  }
+  const std::string page = crypto::RenderPaperKey(record(121), header);
+  std::string typed;
+  for (size_t at = 0; at < page.size();) {
+    std::string line = page.substr(at, page.find('\n', at) - at);
+    at += line.size() + 1;
+    for (size_t i = 0; i < line.size(); ++i) {
+      char& c = line[i];
+      const bool key_char = i > 2 && line[2] == ':';  // after " 7:" or "12:"
+      c = key_char && c == '0'   ? 'O'
+          : key_char && c == '1' ? 'l'
+                                 : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    typed += line + "\r\n";
+  }
+  Write("paper_key", "typed-back", std::string_view(typed));
+  Write("paper_key", "scanned", std::string_view(crypto::RenderPaperKeyLines(record(121)) + "\n"));
+  std::string missing = crypto::RenderPaperKeyLines(record(90));
+  const size_t line3 = missing.find(" 3:");
+  missing.erase(line3, missing.find('\n', line3) + 1 - line3);
+  Write("paper_key", "line-missing", std::string_view(missing));
+  std::string mistyped = crypto::RenderPaperKeyLines(record(90));
+  char& typo = mistyped[mistyped.find(" 4:") + 5];
+  typo = typo == '7' ? '8' : '7';
+  Write("paper_key", "line-mistyped", std::string_view(mistyped));
+}
+
 void ServerRequests() {
   using namespace coffer::service;
   const ObjectId id = fuzz::FixedSealer().IdOf(AsBytes(std::string_view("chunk")));
@@ -571,6 +619,7 @@ int main(int argc, char** argv) {
   RepoConfigs();
   Texts();
   PosixAcls();
+  PaperKeys();
   ServerRequests();
   AppendOnlyRequests();
   return 0;

@@ -26,9 +26,10 @@ PACKAGES=(
   librocksdb-dev libsodium-dev libzstd-dev libfuse3-dev fuse3 nettle-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libcli11-dev libfmt-dev nlohmann-json3-dev libarchive-dev zlib1g-dev
+  libqrencode-dev libpng-dev
   libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3
-  gzip lzop zstd libcap2-bin
+  gzip lzop zstd libcap2-bin zbar-tools qrencode
   fdisk gdisk e2fsprogs mount
 )
 # The fuzz targets: clang with libFuzzer and its sanitizer runtimes, and
