@@ -1,17 +1,20 @@
 #include "tools/cli.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 
 #include <fmt/format.h>
 
 #include "store/base/unique_fd.h"
+#include "store/crypto/key_text.h"
 #include "store/model/snapshot_name.h"
 #include "store/repo/local.h"
 #include "tools/exit_codes.h"
@@ -32,30 +35,50 @@ int Fail(const Status& status) {
   return ExitCodeFor(status);
 }
 
-Opened OpenRepository(const GlobalOptions& global) {
-  Opened opened;
+ConnectedStore ConnectStore(const GlobalOptions& global) {
+  ConnectedStore connected;
   if (global.repo.empty() && global.server.empty()) {
-    opened.exit_code = Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
-    return opened;
+    connected.exit_code = Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+    return connected;
   }
   auto wait = ParseDuration(global.lock_wait);
   if (!wait.ok()) {
-    opened.exit_code = Fail(wait.status());
-    return opened;
+    connected.exit_code = Fail(wait.status());
+    return connected;
   }
   ServerClientOptions options{*wait, global.command_line, global.no_server,
                               global.server, global.tls_ca, global.token_file};
   auto store = ConnectRepository(global.repo, options);
   if (!store.ok()) {
     int code = Fail(store.status());
-    opened.exit_code = store.status().code() == Code::kNotFound ? kExitNoRepository : code;
-    return opened;
+    connected.exit_code = store.status().code() == Code::kNotFound ? kExitNoRepository : code;
+    return connected;
   }
+  connected.store = std::move(store).value();
+  return connected;
+}
+
+Opened OpenRepository(const GlobalOptions& global) {
+  Opened opened;
   OpenOptions open;
   open.allow_unencrypted = global.allow_unencrypted;
   open.allow_unencrypted_hint =
       "give --allow-unencrypted or set COFFER_ALLOW_UNENCRYPTED=1 if it is meant to be unencrypted";
-  auto repo = Repository::Open(std::move(store).value(),
+  if (!global.key_file.empty()) {
+    // Read before the repository is touched: a bad key file is a usage error.
+    auto wrapped = ReadWrappedKeyFile(global.key_file);
+    if (!wrapped.ok()) {
+      opened.exit_code = Fail(wrapped.status());
+      return opened;
+    }
+    open.wrapped_key = std::move(wrapped).value();
+  }
+  ConnectedStore connected = ConnectStore(global);
+  if (!connected.store) {
+    opened.exit_code = connected.exit_code;
+    return opened;
+  }
+  auto repo = Repository::Open(std::move(connected.store),
                                [&] { return ReadPassphrase(global, /*confirm=*/false); }, open);
   if (!repo.ok()) {
     opened.exit_code = Fail(repo.status());
@@ -140,6 +163,116 @@ Result<std::string> Prompt(const char* question) {
 }
 
 }  // namespace
+
+Result<std::string> ReadNewPassphrase(const std::string& file_option) {
+  std::string file = file_option;
+  if (file.empty()) {
+    if (const char* env = std::getenv("COFFER_NEW_PASSPHRASE_FILE")) file = env;
+  }
+  std::string passphrase;
+  if (!file.empty()) {
+    UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return Status::FromErrno(errno, "cannot read new passphrase file " + file);
+    COFFER_ASSIGN_OR_RETURN(passphrase, ReadLine(fd.get(), file));
+  } else if (const char* env = std::getenv("COFFER_NEW_PASSPHRASE")) {
+    passphrase = env;
+  } else {
+    COFFER_ASSIGN_OR_RETURN(passphrase, Prompt("New passphrase: "));
+    COFFER_ASSIGN_OR_RETURN(std::string again, Prompt("New passphrase again: "));
+    if (passphrase != again) return Status::InvalidArgument("the new passphrases do not match");
+  }
+  if (passphrase.empty()) return Status::InvalidArgument("the new passphrase is empty");
+  return passphrase;
+}
+
+Result<crypto::KdfParams> ParseKdfOptions(uint64_t ops, const std::string& memory_text) {
+  const crypto::KdfParams min = crypto::KdfParams::Minimum();
+  if (ops < min.opslimit || ops > crypto::KdfParams::kMaxOpslimit) {
+    return Status::InvalidArgument(fmt::format("invalid --kdf-ops {}: Argon2id passes go from {} to {}",
+                                               ops, min.opslimit, crypto::KdfParams::kMaxOpslimit));
+  }
+  auto memory = ParseSize(memory_text);
+  if (!memory.ok()) return memory.status().WithContext("--kdf-memory");
+  if (*memory < min.memlimit || *memory > crypto::KdfParams::kMaxMemlimit) {
+    return Status::InvalidArgument(
+        fmt::format("invalid --kdf-memory {}: Argon2id memory goes from {} to {}", memory_text,
+                    HumanBytes(min.memlimit), HumanBytes(crypto::KdfParams::kMaxMemlimit)));
+  }
+  return crypto::KdfParams{ops, *memory};
+}
+
+std::string HexString(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+std::string TodayLocal() {
+  const time_t now = time(nullptr);
+  struct tm local {};
+  localtime_r(&now, &local);
+  char text[16];
+  strftime(text, sizeof text, "%Y-%m-%d", &local);
+  return text;
+}
+
+Result<Bytes> ReadWrappedKeyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno(errno, "cannot read key file " + path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > (1u << 20)) return Status::InvalidArgument("key file " + path + " is too large");
+  auto key = crypto::ParseKeyText(text);
+  if (!key.ok()) return key.status().WithContext("key file " + path);
+  if (key->kind != crypto::KeyTextKind::kWrapped) {
+    return Status::InvalidArgument(
+        "key file " + path + " holds an exported key, not a wrapped one: put it back with "
+        "`coffer key import` (with --key-file to make a key file of it)");
+  }
+  return key->record;
+}
+
+Status WriteSecretFile(const std::string& path, std::string_view text, bool replace) {
+  if (!replace && access(path.c_str(), F_OK) == 0) {
+    return Status::AlreadyExists(path + " exists: give --force to replace it");
+  }
+  const std::string temp = path + ".tmp";
+  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return Status::FromErrno(errno, "cannot write " + temp);
+  // The mode of an existing temporary file is kept by O_CREAT: set it.
+  if (fchmod(fd.get(), 0600) != 0) return Status::FromErrno(errno, "chmod " + temp);
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Status failed = Status::FromErrno(errno, "cannot write " + temp);
+      unlink(temp.c_str());
+      return failed;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd.get()) != 0) {
+    Status failed = Status::FromErrno(errno, "cannot write " + temp);
+    unlink(temp.c_str());
+    return failed;
+  }
+  fd.reset();
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    Status failed = Status::FromErrno(errno, "cannot rename " + temp + " to " + path);
+    unlink(temp.c_str());
+    return failed;
+  }
+  // The rename itself is durable once the folder is synced.
+  std::string folder = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (folder.empty()) folder = "/";
+  UniqueFd dir(open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.valid()) (void)fsync(dir.get());
+  return Status::Ok();
+}
 
 Result<std::string> ReadPassphrase(const GlobalOptions& global, bool confirm) {
   std::string file = global.passphrase_file;

@@ -27,6 +27,9 @@ struct GlobalOptions {
   // --allow-unencrypted, COFFER_ALLOW_UNENCRYPTED: accept a repository whose
   // config says it is unencrypted (else refused: exit 4).
   bool allow_unencrypted = false;
+  // --key-file, COFFER_KEY_FILE: the repository's key kept outside it (a
+  // wrapped key, store/crypto/key_text.h); `init` writes it there.
+  std::string key_file;
   std::string command_line;  // shown to a process waiting for our lock
 };
 
@@ -53,6 +56,34 @@ OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name
 // The passphrase from --passphrase-fd, --passphrase-file, COFFER_PASSPHRASE_FILE,
 // COFFER_PASSPHRASE or the terminal, in that order. `confirm` asks twice.
 Result<std::string> ReadPassphrase(const GlobalOptions& global, bool confirm);
+// A new passphrase (`coffer key passwd`, `add`, `import`): from `file`
+// (--new-passphrase-file) or COFFER_NEW_PASSPHRASE_FILE, COFFER_NEW_PASSPHRASE,
+// or asked twice on the terminal. Never empty.
+Result<std::string> ReadNewPassphrase(const std::string& file);
+
+// The repository's store, without its keys (what `coffer key import` needs
+// when the key is lost); exits as OpenRepository does.
+struct ConnectedStore {
+  std::unique_ptr<ObjectStore> store;
+  int exit_code = 0;  // non-zero when store is null
+};
+ConnectedStore ConnectStore(const GlobalOptions& global);
+
+// The Argon2id costs of --kdf-ops and --kdf-memory: from libsodium's minimum
+// to the bounds Unwrap honours (store/crypto/keys.h); kInvalidArgument else.
+Result<crypto::KdfParams> ParseKdfOptions(uint64_t ops, const std::string& memory);
+
+// Lower-case hex of `bytes`.
+std::string HexString(std::string_view bytes);
+// Today's date in the local time zone (TZ), YYYY-MM-DD.
+std::string TodayLocal();
+
+// The wrapped key in the key file `path` (key_text.h); kInvalidArgument
+// naming the file when it is not one.
+Result<Bytes> ReadWrappedKeyFile(const std::string& path);
+// Writes `text` to `path` with mode 0600, durably: through a temporary file
+// renamed over it. kAlreadyExists if `path` exists and !replace.
+Status WriteSecretFile(const std::string& path, std::string_view text, bool replace);
 
 // "30s", "5m", "1h30m", "2d", or plain seconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
@@ -97,6 +128,7 @@ void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRepair(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

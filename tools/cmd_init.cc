@@ -1,8 +1,12 @@
 // coffer init: create a repository.
+#include <unistd.h>
+
+#include <functional>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "store/crypto/key_text.h"
 #include "store/repo/local.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -41,25 +45,6 @@ Result<chunk::ChunkerParams> ParseChunkSizes(std::string_view text) {
   return params;
 }
 
-// The Argon2id costs a key can be wrapped with and unwrapped again: from
-// libsodium's minimum to the bounds Unwrap honours (store/crypto/keys.h).
-Result<crypto::KdfParams> ParseKdfParams(const InitArgs& args) {
-  const crypto::KdfParams min = crypto::KdfParams::Minimum();
-  if (args.kdf_ops < min.opslimit || args.kdf_ops > crypto::KdfParams::kMaxOpslimit) {
-    return Status::InvalidArgument(
-        fmt::format("invalid --kdf-ops {}: Argon2id passes go from {} to {}", args.kdf_ops,
-                    min.opslimit, crypto::KdfParams::kMaxOpslimit));
-  }
-  auto memory = ParseSize(args.kdf_memory);
-  if (!memory.ok()) return memory.status().WithContext("--kdf-memory");
-  if (*memory < min.memlimit || *memory > crypto::KdfParams::kMaxMemlimit) {
-    return Status::InvalidArgument(
-        fmt::format("invalid --kdf-memory {}: Argon2id memory goes from {} to {}", args.kdf_memory,
-                    HumanBytes(min.memlimit), HumanBytes(crypto::KdfParams::kMaxMemlimit)));
-  }
-  return crypto::KdfParams{args.kdf_ops, *memory};
-}
-
 int RunInit(const GlobalOptions& global, const InitArgs& args) {
   if (global.repo.empty()) return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
   // Every parameter is checked here, before the folder is touched: a value
@@ -67,7 +52,7 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
   InitOptions options;
   options.encrypted = args.encryption == "repokey";
   options.zstd_level = args.compression_level;
-  auto kdf = ParseKdfParams(args);
+  auto kdf = ParseKdfOptions(args.kdf_ops, args.kdf_memory);
   if (!kdf.ok()) return Fail(kdf.status());
   options.kdf = *kdf;
   if (!args.chunk_size.empty()) {
@@ -81,13 +66,40 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
     if (!p.ok()) return Fail(p.status());
     passphrase = std::move(p).value();
   }
-  Status s = InitLocalRepository(global.repo, options, passphrase);
+  std::function<Status(const Repository::NewKey&)> keep_key;
+  if (!global.key_file.empty()) {
+    if (!options.encrypted) {
+      return Fail(Status::InvalidArgument("--key-file needs an encrypted repository"));
+    }
+    if (access(global.key_file.c_str(), F_OK) == 0) {
+      return Fail(Status::InvalidArgument("key file " + global.key_file +
+                                          " exists: init writes a new one"));
+    }
+    options.key_in_repository = false;
+    keep_key = [&global](const Repository::NewKey& key) {
+      crypto::KeyText text;
+      text.kind = crypto::KeyTextKind::kWrapped;
+      text.repository_id = HexString(key.repository_id);
+      text.date = TodayLocal();
+      text.record = key.wrapped;
+      return WriteSecretFile(global.key_file, crypto::FormatKeyText(text), /*replace=*/false);
+    };
+  }
+  Status s = InitLocalRepository(global.repo, options, passphrase, keep_key);
   if (!s.ok()) return Fail(s);
   if (!global.quiet) {
     fmt::print("created Coffer repository at {}\n", global.repo);
     if (options.encrypted) {
       fmt::print(stderr,
-                 "Keep the passphrase safe: without it the data in this repository cannot be read.\n");
+                 "Keep the passphrase safe: without it the data in this repository cannot be read.\n"
+                 "Keep a copy of the key too (it survives a lost passphrase): `coffer key export "
+                 "--paper` prints one.\n");
+      if (!global.key_file.empty()) {
+        fmt::print(stderr,
+                   "The key is in {} only, not in the repository: keep a copy of that file too "
+                   "(or of `coffer key export`).\n",
+                   global.key_file);
+      }
     } else {
       fmt::print(stderr,
                  "This repository is not encrypted: other commands open it only with "

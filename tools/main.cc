@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
                "none); refused otherwise, as the claim cannot be authenticated")
       ->envname("COFFER_ALLOW_UNENCRYPTED");
 
+  app.add_option("--key-file", global.key_file,
+                 "The repository's key kept in FILE, outside the repository (written by init "
+                 "--key-file)")
+      ->envname("COFFER_KEY_FILE");
+
   int exit_code = kExitOk;
   RegisterInit(app, global, &exit_code);
   RegisterBackup(app, global, &exit_code);
@@ -106,6 +111,7 @@ int main(int argc, char** argv) {
   RegisterVerify(app, global, &exit_code);
   RegisterGc(app, global, &exit_code);
   RegisterRepair(app, global, &exit_code);
+  RegisterKey(app, global, &exit_code);
   RegisterVzdumpHook(app, global, &exit_code);
 
   std::vector<char*> args(argv, argv + argc);

@@ -132,6 +132,21 @@ INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                            return name;
                          });
 
+// `coffer key` has subcommands: their options together are coffer-key.1's.
+TEST(HelpTest, KeySubcommandOptionsMatchTheirManPage) {
+  Options help;
+  for (const char* sub : {"export", "import", "passwd", "add", "remove", "list"}) {
+    Options own = Minus(HelpOptions({"key", sub}), kGlobal);
+    help.insert(own.begin(), own.end());
+  }
+  Options man = ManOptions("coffer-key.1", "OPTIONS");
+  ASSERT_FALSE(help.empty());
+  EXPECT_TRUE(Minus(help, man).empty())
+      << "in coffer key SUBCOMMAND --help, not in coffer-key.1: " << Join(Minus(help, man));
+  EXPECT_TRUE(Minus(man, help).empty())
+      << "in coffer-key.1, not in coffer key SUBCOMMAND --help: " << Join(Minus(man, help));
+}
+
 TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   std::ifstream in(std::string(COFFER_MAN_DIR) + "/coffer.1");
   std::stringstream ss;
@@ -139,7 +154,7 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   for (std::string cmd : {"init", "backup", "import", "export", "snapshots", "info", "ls", "restore", "cat",
                           "mount", "umount", "serve",
                           "prune", "forget", "protect", "unprotect", "verify", "gc", "repair",
-                          "vzdump-hook"}) {
+                          "vzdump-hook", "key"}) {
     EXPECT_NE(ss.str().find(ManEscaped("coffer-" + cmd)), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
     EXPECT_TRUE(page.good()) << cmd;
