@@ -53,6 +53,7 @@ struct HookArgs {
 struct HookConfig {
   std::string repository;
   std::string passphrase_file;
+  std::string key_file;  // the repository's key kept outside it (--key-file)
   std::string server;
   std::string tls_ca;
   std::string token_file;
@@ -115,6 +116,8 @@ Result<HookConfig> ParseHookConfig(std::string_view text, const std::string& fil
       COFFER_RETURN_IF_ERROR(absolute_path(config.repository));
     } else if (key == "passphrase-file") {
       COFFER_RETURN_IF_ERROR(absolute_path(config.passphrase_file));
+    } else if (key == "key-file") {
+      COFFER_RETURN_IF_ERROR(absolute_path(config.key_file));
     } else if (key == "server") {
       config.server = value;
     } else if (key == "tls-ca") {
@@ -127,8 +130,8 @@ Result<HookConfig> ParseHookConfig(std::string_view text, const std::string& fil
       COFFER_RETURN_IF_ERROR(yes_no(config.delete_after_import));
     } else {
       return bad(fmt::format(
-          "unknown key '{}' (known: repository, passphrase-file, server, tls-ca, token-file, "
-          "allow-unencrypted, delete-after-import)",
+          "unknown key '{}' (known: repository, passphrase-file, key-file, server, tls-ca, "
+          "token-file, allow-unencrypted, delete-after-import)",
           EscapeName(key)));
     }
   }
@@ -168,6 +171,7 @@ Result<HookSetup> Configure(const GlobalOptions& global, const HookArgs& args) {
     g.server = config.server;
   }
   if (g.tls_ca.empty()) g.tls_ca = config.tls_ca;
+  if (g.key_file.empty()) g.key_file = config.key_file;
   if (g.token_file.empty() && !std::getenv("COFFER_TOKEN")) g.token_file = config.token_file;
   if (g.passphrase_file.empty() && g.passphrase_fd < 0 && !std::getenv("COFFER_PASSPHRASE")) {
     g.passphrase_file = config.passphrase_file;

@@ -197,6 +197,29 @@ TEST_F(VzdumpHookTest, WithDeleteAfterImportAVmArchiveIsVerifiedThenRemoved) {
   EXPECT_EQ(Info(kVmSnapshot)["note"], "database\n");
 }
 
+// A repository whose key is kept in a key file (init --key-file): the
+// config's key-file= is the only place the hook, run by vzdump with an empty
+// environment, learns of it.
+TEST_F(VzdumpHookTest, ARepositoryWithAKeyFileIsOpenedWithTheConfigsKeyFile) {
+  const std::string repo = tmp_ / "keyless", key_file = tmp_ / "repo.key";
+  Output init = CofferRaw({"-r", repo, "--key-file", key_file, "init", "--kdf-ops", "1",
+                           "--kdf-memory", "8K"},
+                          PassEnv());
+  ASSERT_EQ(init.code, 0) << init.all();
+  const std::string archive = MakeCtArchive();
+  WriteConfig(repo, "");
+  Output refused = CtBackupEnd(archive);
+  EXPECT_EQ(refused.code, 4) << "no key without key-file=: " << refused.all();
+  WriteConfig(repo, "key-file=" + key_file + "\n");
+  Output end = CtBackupEnd(archive);
+  ASSERT_EQ(end.code, 0) << end.all();
+  EXPECT_TRUE(Says(end.out, "imported " + archive + " as " + std::string(kCtSnapshot)));
+  std::vector<std::string> env = PassEnv();
+  env.push_back("COFFER_KEY_FILE=" + key_file);
+  EXPECT_EQ(CofferRaw({"-r", repo, "cat", kCtSnapshot, "etc/hostname"}, env).out, "ct101\n");
+  EXPECT_TRUE(KillServersOf(repo));
+}
+
 TEST_F(VzdumpHookTest, OlderReleasesNameTheArchiveTarfile) {
   const std::string archive = MakeVmArchive();
   Output end = Hook({"backup-end", "stop", "102"}, GuestEnv("qemu", {"TARFILE=" + archive}));
