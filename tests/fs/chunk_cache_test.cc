@@ -213,30 +213,42 @@ TEST(ChunkCacheTest, AReaderIsServedBeforeQueuedReadahead) {
   EXPECT_EQ(gate.order(), (std::vector<uint8_t>{1, 9, 2, 3, 4, 5}));
 }
 
+// A batch loader that answers each id with `answer` and records the size
+// of every batch it is given.
+class BatchSizes {
+ public:
+  explicit BatchSizes(std::function<Result<Bytes>(const ObjectId&)> answer)
+      : answer_(std::move(answer)) {}
+  ChunkCache::BatchLoader Loader() {
+    return [this](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
+      {
+        std::lock_guard lock(mu_);
+        sizes_.push_back(ids.size());
+      }
+      for (size_t i = 0; i < ids.size(); ++i) use(i, answer_(ids[i]));
+      return Status::Ok();
+    };
+  }
+  std::vector<size_t> sizes() {
+    std::lock_guard lock(mu_);
+    return sizes_;
+  }
+
+ private:
+  std::function<Result<Bytes>(const ObjectId&)> answer_;
+  std::mutex mu_;
+  std::vector<size_t> sizes_;
+};
+
 TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) {
   Gate gate;
-  std::mutex mu;
-  std::vector<size_t> batches;
-  auto load_many = [&](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
-    {
-      std::lock_guard lock(mu);
-      batches.push_back(ids.size());
-    }
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i].bytes[0] == 3) {
-        use(i, Status::Corruption("bad tag"));
-      } else {
-        use(i, Bytes(10, ids[i].bytes[0]));
-      }
-    }
-    return Status::Ok();
-  };
-  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
+  BatchSizes batches([](const ObjectId& id) -> Result<Bytes> {
+    if (id.bytes[0] == 3) return Status::Corruption("bad tag");
+    return Bytes(10, id.bytes[0]);
+  });
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, batches.Loader());
   BehindABusyLoader(cache, gate, 2, 7);
-  {
-    std::lock_guard lock(mu);
-    EXPECT_EQ(batches, (std::vector<size_t>{4, 2})) << "four 1 MiB chunks make kMaxAheadBatchBytes";
-  }
+  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{4, 2})) << "four 1 MiB chunks make kMaxAheadBatchBytes";
   EXPECT_FALSE(cache.Has(Id(3))) << "a failure is not cached";
   for (uint8_t n : {2, 4, 5, 6, 7}) {
     EXPECT_TRUE(cache.Has(Id(n))) << int(n);
@@ -301,20 +313,10 @@ TEST(ChunkCacheTest, AReadersChunkLeadsABatchOfTheReadaheadQueuedBehindIt) {
 // trip takes 64 of them where it takes four of a file's.
 TEST(ChunkCacheTest, SmallChunksGoSixtyFourToABatch) {
   Gate gate;
-  std::mutex mu;
-  std::vector<size_t> batches;
-  auto load_many = [&](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
-    {
-      std::lock_guard lock(mu);
-      batches.push_back(ids.size());
-    }
-    for (size_t i = 0; i < ids.size(); ++i) use(i, Bytes(10, ids[i].bytes[0]));
-    return Status::Ok();
-  };
-  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, load_many);
+  BatchSizes batches([](const ObjectId& id) -> Result<Bytes> { return Bytes(10, id.bytes[0]); });
+  ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, batches.Loader());
   BehindABusyLoader(cache, gate, 2, 70, [] {}, kImageChunk);  // 69 chunks, 4.3 MiB
-  std::lock_guard lock(mu);
-  EXPECT_EQ(batches, (std::vector<size_t>{64, 5}));
+  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{64, 5}));
   for (uint8_t n = 2; n <= 70; ++n) EXPECT_TRUE(cache.Has(Id(n))) << int(n);
 }
 
