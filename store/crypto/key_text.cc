@@ -116,6 +116,7 @@ Result<KeyText> ParseKeyText(std::string_view text) {
     return Status::InvalidArgument("the key in the key file is not valid base64");
   }
   key.record.resize(length);
+  if (key.record.empty()) return Status::InvalidArgument("the key file holds no key");
   if (key.record.size() > kMaxRecordBytes) {
     return Status::InvalidArgument("the key in the key file is too long");
   }

@@ -53,6 +53,10 @@ TEST(KeyTextTest, RefusesWhatIsNotOneWholeKey) {
   EXPECT_NE(message(ParseKeyText(bad)).find("not valid base64"), std::string::npos);
   const std::string empty = "-----BEGIN COFFER KEY-----\n-----END COFFER KEY-----\n";
   EXPECT_NE(message(ParseKeyText(empty)).find("holds no key"), std::string::npos);
+  // Found by fuzzing: characters base64 decodes to nothing are no key either.
+  const std::string nothing = std::string("-----BEGIN COFFER KEY-----\n") + std::string(4, '\0') +
+                              "\n-----END COFFER KEY-----\n";
+  EXPECT_NE(message(ParseKeyText(nothing)).find("holds no key"), std::string::npos);
   const std::string mixed = "-----BEGIN COFFER KEY-----\nAAAA\n-----END COFFER WRAPPED KEY-----\n";
   EXPECT_FALSE(ParseKeyText(mixed).ok()) << "an END of the other kind does not close it";
   for (const auto& r : {ParseKeyText("hello"), ParseKeyText(bad)}) {
