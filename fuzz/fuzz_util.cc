@@ -169,19 +169,23 @@ std::string IdString(const ObjectId& id) { return std::string(AsChars(id.view())
 
 }  // namespace
 
+pb::RepoConfig DefaultRepoConfig(bool encrypted) {
+  pb::RepoConfig config;
+  config.set_format_version(1);
+  config.set_encrypted(encrypted);
+  config.set_chunk_min_size(256 << 10);
+  config.set_chunk_avg_size(1 << 20);
+  config.set_chunk_max_size(4 << 20);
+  config.set_zstd_level(3);
+  config.set_repository_id(std::string(32, '\x42'));
+  return config;
+}
+
 const AppendOnlyFixture& TheAppendOnlyFixture() {
   static const AppendOnlyFixture* fixture = [] {
     auto* f = new AppendOnlyFixture;
     // The records `coffer init` writes (repository.cc): config, its code, the key.
-    pb::RepoConfig config;
-    config.set_format_version(1);
-    config.set_encrypted(true);
-    config.set_chunk_min_size(256 << 10);
-    config.set_chunk_avg_size(1 << 20);
-    config.set_chunk_max_size(4 << 20);
-    config.set_zstd_level(3);
-    config.set_repository_id(std::string(32, '\x42'));
-    const Bytes config_bytes = model::Encode(config);
+    const Bytes config_bytes = model::Encode(DefaultRepoConfig(/*encrypted=*/true));
     f->meta.emplace_back("key", Bytes(FixedWrappedKey().begin(), FixedWrappedKey().end()));
     f->meta.emplace_back("config-mac", FixedKeys().ConfigMac(config_bytes));
     f->meta.emplace_back("config", config_bytes);

@@ -17,6 +17,7 @@
 #include "store/base/object_id.h"
 #include "store/crypto/keys.h"
 #include "store/crypto/sealer.h"
+#include "store/model/coffer.pb.h"
 #include "store/objects/object_store.h"
 
 namespace coffer::fuzz {
@@ -30,6 +31,8 @@ ByteView FixedWrappedKey();
 const crypto::KeySet& FixedKeys();
 const crypto::KeySet& NoKeys();  // an unencrypted repository's
 // Sealers over those, zstd level 3.
+// The config `coffer init` writes by default, with a fixed repository id.
+pb::RepoConfig DefaultRepoConfig(bool encrypted);
 const crypto::Sealer& FixedSealer();
 const crypto::Sealer& PlainSealer();
 

@@ -240,14 +240,7 @@ void SnapshotRecords() {
 
 void RepoConfigs() {
   for (bool encrypted : {true, false}) {
-    pb::RepoConfig config;
-    config.set_format_version(1);
-    config.set_encrypted(encrypted);
-    config.set_chunk_min_size(256 << 10);
-    config.set_chunk_avg_size(1 << 20);
-    config.set_chunk_max_size(4 << 20);
-    config.set_zstd_level(3);
-    config.set_repository_id(std::string(32, '\x42'));
+    pb::RepoConfig config = fuzz::DefaultRepoConfig(encrypted);
     // Mode: the key's checksum and the config's code as stored (0), or
     // written by the target (1 | 2); unencrypted ones allowed (4).
     auto write = [&](const char* name, uint8_t mode) {
