@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <functional>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -15,7 +14,6 @@
 #include "store/model/snapshot_name.h"
 #include "store/objects/snapshot_key.h"
 #include "store/repo/layout.h"
-#include "store/repo/repo_lock.h"
 #include "tests/e2e/e2e_util.h"
 
 namespace coffer::e2e {
@@ -56,21 +54,7 @@ class DamagedRecordTest : public CofferTest {
   std::string File() const { return InSnapshot(source_) + "/file.txt"; }
 
   // Writes into the database with no server running, under the repository's lock.
-  void Damage(const std::function<void(kv::Database&)>& fn) {
-    ASSERT_TRUE(KillServersOf(repo_));
-    constexpr std::chrono::milliseconds kLockWait{10000};
-    auto lock = RepoLock::Acquire(RepoLayout(repo_).lock(), kLockWait, "damaged record test");
-    ASSERT_TRUE(lock.ok()) << lock.status().ToString();
-    auto db = kv::Database::Open(RepoLayout(repo_).db());
-    // A killed server leaves /proc before it has closed its files.
-    for (auto deadline = std::chrono::steady_clock::now() + kLockWait;
-         !db.ok() && db.status().code() == Code::kBusy && std::chrono::steady_clock::now() < deadline;) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval
-      db = kv::Database::Open(RepoLayout(repo_).db());
-    }
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    fn(**db);
-  }
+  void Damage(const std::function<void(kv::Database&)>& fn) { ChangeStoppedDatabase(repo_, fn); }
 
   static std::string Key(const std::string& group, const std::string& time) {
     return SnapshotKey(group, *model::ParseTime(time));

@@ -15,6 +15,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "store/repo/layout.h"
+#include "store/repo/repo_lock.h"
+
 extern char** environ;
 
 namespace coffer::e2e {
@@ -351,6 +354,22 @@ int FlipMiddleOfBlobFiles(const std::string& db) {
     ++flipped;
   }
   return flipped;
+}
+
+void ChangeStoppedDatabase(const std::string& repo,
+                           const std::function<void(kv::Database&)>& change) {
+  ASSERT_TRUE(KillServersOf(repo));
+  constexpr std::chrono::milliseconds kWait{10000};
+  auto lock = RepoLock::Acquire(RepoLayout(repo).lock(), kWait, "end-to-end test");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto db = kv::Database::Open(RepoLayout(repo).db());
+  for (auto deadline = std::chrono::steady_clock::now() + kWait;
+       !db.ok() && db.status().code() == Code::kBusy && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval
+    db = kv::Database::Open(RepoLayout(repo).db());
+  }
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  change(**db);
 }
 
 }  // namespace coffer::e2e

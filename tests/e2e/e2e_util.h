@@ -4,12 +4,14 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "store/kv/database.h"
 #include "tests/testing/fs_fixtures.h"
 
 namespace coffer::e2e {
@@ -97,6 +99,11 @@ std::vector<pid_t> ServersOf(const std::string& repo);
 // SIGKILLs the servers of `repo` (started on demand, they would outlive a
 // test by 30 s) and waits (bounded) until they are gone; false if they stay.
 bool KillServersOf(const std::string& repo);
+
+// Runs `change` on the database of the repository `repo` as whoever holds
+// the repository can: its servers stopped, under its lock, waiting
+// (bounded) while a killed server, gone from /proc, still holds the files.
+void ChangeStoppedDatabase(const std::string& repo, const std::function<void(kv::Database&)>& change);
 
 // Flips the byte in the middle of every blob file (chunk data) under `db`;
 // returns how many files it changed.

@@ -13,7 +13,6 @@
 #include <cctype>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "store/kv/database.h"
@@ -60,21 +59,11 @@ class KeyTest : public CofferTest {
     return CofferRaw(argv, env);
   }
 
-  // Removes a meta record as whoever holds the repository can, its servers
-  // stopped (a killed server can hold the database a moment longer).
+  // Removes a meta record as whoever holds the repository can.
   void DeleteMeta(const std::string& key) {
-    ASSERT_TRUE(KillServersOf(repo_));
-    for (int attempt = 0; attempt < 200; ++attempt) {
-      auto db = kv::Database::Open(RepoLayout(repo_).db());
-      if (db.ok()) {
-        ASSERT_TRUE((*db)->Delete(kv::Column::kMeta, key, kv::Durability::kSynced).ok());
-        return;
-      }
-      ASSERT_EQ(db.status().code(), Code::kBusy) << db.status().ToString();
-      std::this_thread::yield();
-      usleep(10000);
-    }
-    FAIL() << "the database stayed busy";
+    ChangeStoppedDatabase(repo_, [&](kv::Database& db) {
+      ASSERT_TRUE(db.Delete(kv::Column::kMeta, key, kv::Durability::kSynced).ok());
+    });
   }
   std::vector<std::string> SlotLines(const std::string& passphrase) {
     Output list = As(passphrase, {"key", "list"});

@@ -91,19 +91,7 @@ class VerifyTest : public CofferTest {
     fn(**repo);
   }
   // Writes damage straight into the database, under the repository's lock.
-  void Damage(const std::function<void(kv::Database&)>& fn) {
-    StopServers();
-    auto lock = RepoLock::Acquire(RepoLayout(repo_).lock(), kLockWait, "verify test");
-    ASSERT_TRUE(lock.ok()) << lock.status().ToString();
-    auto db = kv::Database::Open(RepoLayout(repo_).db());
-    for (auto deadline = std::chrono::steady_clock::now() + kLockWait;
-         !db.ok() && db.status().code() == Code::kBusy && std::chrono::steady_clock::now() < deadline;) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval
-      db = kv::Database::Open(RepoLayout(repo_).db());
-    }
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    fn(**db);
-  }
+  void Damage(const std::function<void(kv::Database&)>& fn) { ChangeStoppedDatabase(repo_, fn); }
 
   static ObjectId FirstChunk(Repository& repo, const Snapshot& snap, const std::string& path) {
     auto entry = repo.LookupPath(snap, path);
