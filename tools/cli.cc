@@ -17,6 +17,7 @@
 #include "store/crypto/key_text.h"
 #include "store/model/snapshot_name.h"
 #include "store/repo/local.h"
+#include "store/service/auth.h"
 #include "tools/exit_codes.h"
 #include "tools/server_client.h"
 
@@ -201,17 +202,6 @@ Result<crypto::KdfParams> ParseKdfOptions(uint64_t ops, const std::string& memor
   return crypto::KdfParams{ops, *memory};
 }
 
-std::string HexString(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
 std::string TodayLocal() {
   const time_t now = time(nullptr);
   struct tm local {};
@@ -222,10 +212,7 @@ std::string TodayLocal() {
 }
 
 Result<Bytes> ReadWrappedKeyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::FromErrno(errno, "cannot read key file " + path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.size() > (1u << 20)) return Status::InvalidArgument("key file " + path + " is too large");
+  COFFER_ASSIGN_OR_RETURN(std::string text, service::ReadCredentialFile(path, "key"));
   auto key = crypto::ParseKeyText(text);
   if (!key.ok()) return key.status().WithContext("key file " + path);
   if (key->kind != crypto::KeyTextKind::kWrapped) {
@@ -234,6 +221,13 @@ Result<Bytes> ReadWrappedKeyFile(const std::string& path) {
         "`coffer key import` (with --key-file to make a key file of it)");
   }
   return key->record;
+}
+
+Status WriteKeyFile(const std::string& path, std::string_view repository_id, const Bytes& wrapped,
+                    bool replace) {
+  const crypto::KeyText key{crypto::KeyTextKind::kWrapped, ToHex(AsBytes(repository_id)),
+                            TodayLocal(), wrapped};
+  return WriteSecretFile(path, crypto::FormatKeyText(key), replace);
 }
 
 Status WriteSecretFile(const std::string& path, std::string_view text, bool replace) {

@@ -73,14 +73,16 @@ ConnectedStore ConnectStore(const GlobalOptions& global);
 // to the bounds Unwrap honours (store/crypto/keys.h); kInvalidArgument else.
 Result<crypto::KdfParams> ParseKdfOptions(uint64_t ops, const std::string& memory);
 
-// Lower-case hex of `bytes`.
-std::string HexString(std::string_view bytes);
 // Today's date in the local time zone (TZ), YYYY-MM-DD.
 std::string TodayLocal();
 
 // The wrapped key in the key file `path` (key_text.h); kInvalidArgument
 // naming the file when it is not one.
 Result<Bytes> ReadWrappedKeyFile(const std::string& path);
+// Writes `wrapped`, the key of the repository `repository_id` (its raw 32
+// bytes), as the key file `path` (WriteSecretFile, dated today).
+Status WriteKeyFile(const std::string& path, std::string_view repository_id, const Bytes& wrapped,
+                    bool replace);
 // Writes `text` to `path` with mode 0600, durably: through a temporary file
 // renamed over it. kAlreadyExists if `path` exists and !replace.
 Status WriteSecretFile(const std::string& path, std::string_view text, bool replace);

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "store/crypto/key_text.h"
 #include "store/repo/local.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -77,12 +76,7 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
     }
     options.key_in_repository = false;
     keep_key = [&global](const Repository::NewKey& key) {
-      crypto::KeyText text;
-      text.kind = crypto::KeyTextKind::kWrapped;
-      text.repository_id = HexString(key.repository_id);
-      text.date = TodayLocal();
-      text.record = key.wrapped;
-      return WriteSecretFile(global.key_file, crypto::FormatKeyText(text), /*replace=*/false);
+      return WriteKeyFile(global.key_file, key.repository_id, key.wrapped, /*replace=*/false);
     };
   }
   Status s = InitLocalRepository(global.repo, options, passphrase, keep_key);

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -22,6 +21,7 @@
 #include "store/crypto/paper_key.h"
 #include "store/crypto/qr_code.h"
 #include "store/objects/key_slots.h"
+#include "store/service/auth.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 
@@ -47,15 +47,9 @@ constexpr std::string_view kSecretWarning =
 
 // Reads FILE, or standard input for "-"; at most 1 MiB.
 Result<std::string> ReadInput(const std::string& path) {
-  std::string text;
-  if (path == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::FromErrno(errno, "cannot read " + path);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  if (text.size() > (1u << 20)) return Status::InvalidArgument(path + " is too large for a key");
+  if (path != "-") return service::ReadCredentialFile(path, "key");
+  std::string text(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>{});
+  if (text.size() > (1u << 20)) return Status::InvalidArgument("standard input is too large for a key");
   return text;
 }
 
@@ -87,7 +81,7 @@ int RunExport(const GlobalOptions& global, const KeyArgs& args) {
   if (!opened.repo) return opened.exit_code;
   auto record = opened.repo->ExportKey();
   if (!record.ok()) return Fail(record.status());
-  const std::string repository_id = HexString(opened.repo->config().repository_id());
+  const std::string repository_id = ToHex(AsBytes(opened.repo->config().repository_id()));
   const std::string date = TodayLocal();
 
   std::string text;
@@ -174,9 +168,7 @@ int RunImport(const GlobalOptions& global, const KeyArgs& args) {
   if (!global.key_file.empty()) {
     auto config = Repository::ReadConfig(*connected.store);
     if (!config.ok()) return Fail(config.status());
-    crypto::KeyText key{crypto::KeyTextKind::kWrapped, HexString(config->repository_id()),
-                        TodayLocal(), wrapped};
-    if (Status s = WriteSecretFile(global.key_file, crypto::FormatKeyText(key), args.force);
+    if (Status s = WriteKeyFile(global.key_file, config->repository_id(), wrapped, args.force);
         !s.ok()) {
       return Fail(s);
     }
@@ -203,9 +195,8 @@ int RunPasswd(const GlobalOptions& global, const KeyArgs& args) {
     auto wrapped = repo.WrapKey(*passphrase, *kdf);
     sodium_memzero(passphrase->data(), passphrase->size());
     if (!wrapped.ok()) return Fail(wrapped.status());
-    crypto::KeyText key{crypto::KeyTextKind::kWrapped, HexString(repo.config().repository_id()),
-                        TodayLocal(), *wrapped};
-    if (Status s = WriteSecretFile(global.key_file, crypto::FormatKeyText(key), /*replace=*/true);
+    if (Status s = WriteKeyFile(global.key_file, repo.config().repository_id(), *wrapped,
+                                /*replace=*/true);
         !s.ok()) {
       return Fail(s);
     }

@@ -1,5 +1,7 @@
 #include "store/objects/key_slots.h"
 
+#include <algorithm>
+
 namespace coffer {
 
 std::string KeySlotName(unsigned slot) {
@@ -20,6 +22,14 @@ std::optional<unsigned> KeySlotNumber(std::string_view name) {
   }
   if (slot > kMaxKeySlot) return std::nullopt;
   return slot;
+}
+
+std::vector<MetaRecord> OnlyKeySlots(std::vector<MetaRecord> records) {
+  std::erase_if(records, [](const MetaRecord& r) { return !KeySlotNumber(r.key).has_value(); });
+  std::sort(records.begin(), records.end(), [](const MetaRecord& a, const MetaRecord& b) {
+    return *KeySlotNumber(a.key) < *KeySlotNumber(b.key);
+  });
+  return records;
 }
 
 }  // namespace coffer

@@ -9,6 +9,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "store/objects/object_store.h"
 
 namespace coffer {
 
@@ -21,5 +24,8 @@ constexpr unsigned kMaxKeySlot = 99;
 std::string KeySlotName(unsigned slot);
 // The number of the slot `name` names, or none when it is not a slot's name.
 std::optional<unsigned> KeySlotNumber(std::string_view name);
+// The key slots among `records` (ListMeta(kKeySlotPrefix) also finds other
+// "key*" records), in slot order.
+std::vector<MetaRecord> OnlyKeySlots(std::vector<MetaRecord> records);
 
 }  // namespace coffer

@@ -1,7 +1,5 @@
 #include "store/objects/local_object_store.h"
 
-#include "store/objects/key_slots.h"
-
 #include <algorithm>
 #include <map>
 #include <shared_mutex>
@@ -103,16 +101,12 @@ Status LocalObjectStore::RemoveKeySlot(std::string_view name) {
     return Status::InvalidArgument("meta key " + std::string(name) + " is not a key slot");
   }
   std::lock_guard lock(meta_mu_);
-  COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> records, ListMeta(kKeySlotPrefix));
-  size_t slots = 0;
-  bool found = false;
-  for (const MetaRecord& record : records) {
-    if (!KeySlotNumber(record.key)) continue;
-    ++slots;
-    found = found || record.key == name;
+  COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> stored, ListMeta(kKeySlotPrefix));
+  const std::vector<MetaRecord> slots = OnlyKeySlots(std::move(stored));
+  if (std::none_of(slots.begin(), slots.end(), [&](const MetaRecord& r) { return r.key == name; })) {
+    return Status::NotFound("there is no key slot " + std::string(name));
   }
-  if (!found) return Status::NotFound("there is no key slot " + std::string(name));
-  if (slots == 1) {
+  if (slots.size() == 1) {
     return Status::FailedPrecondition("key slot " + std::string(name) +
                                       " is the repository's last: it holds the only copy of the key");
   }

@@ -2,8 +2,6 @@
 
 #include <sodium.h>
 
-#include <algorithm>
-
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
 #include "store/model/tree_split.h"
@@ -28,11 +26,7 @@ Result<pb::RepoConfig> DecodeConfig(ByteView bytes) {
 // not slots and are left out).
 Result<std::vector<MetaRecord>> StoredKeySlots(ObjectStore& store) {
   COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> records, store.ListMeta(kKeySlotPrefix));
-  std::erase_if(records, [](const MetaRecord& r) { return !KeySlotNumber(r.key).has_value(); });
-  std::sort(records.begin(), records.end(), [](const MetaRecord& a, const MetaRecord& b) {
-    return *KeySlotNumber(a.key) < *KeySlotNumber(b.key);
-  });
-  return records;
+  return OnlyKeySlots(std::move(records));
 }
 
 struct OpenedKeys {
@@ -123,16 +117,6 @@ Result<std::string> FreeKeySlot(ObjectStore& store) {
   }
   return Status::FailedPrecondition("all " + std::to_string(kMaxKeySlot + 1) +
                                     " key slots are in use: remove one first");
-}
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
 }
 
 }  // namespace
@@ -262,9 +246,9 @@ Result<std::string> Repository::ImportKey(ObjectStore& store, ByteView record,
   COFFER_ASSIGN_OR_RETURN(crypto::KeySet::Imported imported, crypto::KeySet::ImportRecord(record));
   const std::string id(imported.repository_id.begin(), imported.repository_id.end());
   if (id != config.repository_id()) {
-    return Status::InvalidArgument("the key is repository " + Hex(id).substr(0, 16) +
+    return Status::InvalidArgument("the key is repository " + ToHex(AsBytes(id)).substr(0, 16) +
                                    "...'s, not this repository's (" +
-                                   Hex(config.repository_id()).substr(0, 16) + "...)");
+                                   ToHex(AsBytes(config.repository_id())).substr(0, 16) + "...)");
   }
   COFFER_ASSIGN_OR_RETURN(auto mac, store.GetMeta(kMetaConfigMac));
   if (!mac || !imported.keys.ConfigMacMatches(*config_bytes, *mac)) {
