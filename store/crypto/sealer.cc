@@ -9,6 +9,7 @@
 #include <string>
 
 #include "store/crypto/padding.h"
+#include "store/crypto/primitives.h"
 #include "store/crypto/scratch_buffer.h"
 #include "store/crypto/sodium_init.h"
 #include "store/crypto/zstd_codec.h"
@@ -16,8 +17,8 @@
 namespace coffer::crypto {
 namespace {
 
-constexpr size_t kNonceSize = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-constexpr size_t kTagSize = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+constexpr size_t kNonceSize = kXChaChaNonceSize;
+constexpr size_t kTagSize = kXChaChaTagSize;
 constexpr size_t kPlainHeader = 2;  // version, flags
 constexpr size_t kSealedHeader = kPlainHeader + kNonceSize;
 constexpr size_t kAdSize = 3 + ObjectId::kSize;
@@ -46,7 +47,10 @@ Status Damaged(ObjectKind kind, const ObjectId& id, std::string_view why) {
 }  // namespace
 
 Sealer::Sealer(const KeySet& keys, int zstd_level)
-    : keys_(keys), encrypted_(keys.encrypted()), zstd_level_(zstd_level) {
+    : keys_(keys),
+      encrypted_(keys.encrypted()),
+      zstd_level_(zstd_level),
+      id_hasher_(std::make_shared<const IdHasher>(keys.id_key())) {
   EnsureSodium();
 }
 
@@ -61,11 +65,7 @@ void Sealer::CheckKeys() const {
 
 ObjectId Sealer::IdOf(ByteView plaintext) const {
   CheckKeys();
-  ObjectId id;
-  const ByteView key = keys_.id_key();
-  crypto_generichash(id.bytes.data(), ObjectId::kSize, plaintext.data(), plaintext.size(),
-                     key.empty() ? nullptr : key.data(), key.size());
-  return id;
+  return id_hasher_->Hash(plaintext);
 }
 
 size_t Sealer::WritePayload(ByteView plaintext, Bytes& out, size_t offset,
@@ -94,9 +94,8 @@ Bytes Sealer::SealEncrypted(ObjectKind kind, const ObjectId& id, ByteView plaint
   randombytes_buf(out.data() + kPlainHeader, kNonceSize);
   const Ad ad = AssociatedData(flags, kind, id);
   // In place: libsodium's AEAD allows the ciphertext to overwrite the message.
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      out.data() + kSealedHeader, nullptr, out.data() + kSealedHeader, padded, ad.data(),
-      ad.size(), nullptr, out.data() + kPlainHeader, keys_.data_key().data());
+  XChaChaEncrypt(out.data() + kSealedHeader, out.data() + kSealedHeader, padded, ad,
+                 out.data() + kPlainHeader, keys_.data_key().data());
   return out;
 }
 
@@ -205,9 +204,8 @@ Result<Sealer::Payload> Sealer::Unseal(ObjectKind kind, const ObjectId& id, Byte
     plain = scratch.Get(padded).data();
   }
   const Ad ad = AssociatedData(flags, kind, id);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          plain, nullptr, nullptr, sealed.data() + kSealedHeader, padded + kTagSize, ad.data(),
-          ad.size(), sealed.data() + kPlainHeader, keys_.data_key().data()) != 0) {
+  if (!XChaChaDecrypt(plain, sealed.data() + kSealedHeader, padded + kTagSize, ad,
+                      sealed.data() + kPlainHeader, keys_.data_key().data())) {
     return Damaged(kind, id,
                    "authentication failed (tampered, or sealed under another key, id or kind)");
   }

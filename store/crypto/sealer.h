@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "store/base/bytes.h"
 #include "store/base/object_id.h"
@@ -34,6 +35,7 @@ namespace coffer::crypto {
 
 enum class IdCheck { kIfUnencrypted, kAlways };
 
+class IdHasher;
 class ScratchLease;
 
 class Sealer {
@@ -49,7 +51,7 @@ class Sealer {
   // without the key. zstd_level e.g. 3.
   Sealer(const KeySet& keys, int zstd_level);
 
-  // Keyed BLAKE2b-256 (crypto_generichash with the id key); unkeyed if unencrypted.
+  // Keyed BLAKE2b-256 with the id key; unkeyed if unencrypted (primitives.h).
   ObjectId IdOf(ByteView plaintext) const;
 
   // compress (zstd; kept raw if compression does not shrink it) -> pad ->
@@ -94,6 +96,7 @@ class Sealer {
   const KeySet& keys_;
   const bool encrypted_;
   int zstd_level_;
+  std::shared_ptr<const IdHasher> id_hasher_;  // shared: a Sealer stays copyable
 };
 
 }  // namespace coffer::crypto
