@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -72,8 +73,11 @@ size_t Sealer::WritePayload(ByteView plaintext, Bytes& out, size_t offset,
                             uint8_t* flags) const {
   const size_t n = plaintext.size();
   if (n == 0) return 0;
+  const int level = n < kSmallObjectBytes
+                        ? std::min(zstd_level_ + kSmallObjectLevelBoost, kMaxZstdLevel)
+                        : zstd_level_;
   // One byte less than the input: zstd then fails fast on what does not shrink.
-  if (auto size = ZstdCompress(plaintext, zstd_level_, {out.data() + offset, n - 1})) {
+  if (auto size = ZstdCompress(plaintext, level, {out.data() + offset, n - 1})) {
     *flags |= kFlagCompressed;
     return *size;
   }

@@ -43,6 +43,14 @@ class Sealer {
   static constexpr uint8_t kFormatVersion = 1;
   static constexpr uint8_t kFlagCompressed = 1 << 0;
   static constexpr uint8_t kFlagEncrypted = 1 << 1;
+  // Objects below kSmallObjectBytes (whole small files, most trees) are
+  // compressed kSmallObjectLevelBoost levels above the repository's level:
+  // at zstd 3 -> 5 they shrink 3.6% more for 1 s of CPU per 240 MB (a copy
+  // of /usr: 6 MB less in 325 MiB), where the same boost for all objects
+  // would cost four times the CPU. Each small object is padded and sealed on
+  // its own, so its bytes cost the most.
+  static constexpr size_t kSmallObjectBytes = 256 * 1024;
+  static constexpr int kSmallObjectLevelBoost = 2;
   // Chunks are at most 8 MiB and trees are split well before this.
   static constexpr size_t kMaxPlaintextSize = size_t{64} << 20;
 

@@ -15,6 +15,10 @@
 
 namespace coffer::crypto {
 
+// The highest level a repository may use (`coffer init --compression-level`);
+// zstd's levels above it need windows of up to 128 MiB to decompress.
+inline constexpr int kMaxZstdLevel = 19;
+
 // Compresses `in` into `out` (one frame with its content size written) and
 // returns the compressed size, or nullopt if it would not fit in out.size()
 // bytes — give out one byte less than `in` to keep only output that shrinks.

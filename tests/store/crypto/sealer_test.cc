@@ -1,13 +1,16 @@
 #include "store/crypto/sealer.h"
 
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <algorithm>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "store/crypto/zstd_codec.h"
 #include "tests/store/crypto/test_data.h"
 
 namespace coffer::crypto {
@@ -44,6 +47,45 @@ class SealerTest : public ::testing::TestWithParam<bool> {
 
 INSTANTIATE_TEST_SUITE_P(Modes, SealerTest, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "Encrypted" : "Unencrypted"; });
+
+// Text-like bytes whose zstd size differs between levels 3 and 5: words with
+// numbers in them, as source files and logs have.
+Bytes TextLikeBytes(size_t n) {
+  std::mt19937 rng(7);
+  std::string text;
+  while (text.size() < n) {
+    text += "entry " + std::to_string(rng() % 100000) + " of " + std::to_string(rng() % 977) +
+            (rng() % 3 ? " kept\n" : " removed at " + std::to_string(rng()) + "\n");
+  }
+  text.resize(n);
+  return Bytes(text.begin(), text.end());
+}
+
+size_t ZstdSize(ByteView data, int level) {
+  Bytes out(ZSTD_compressBound(data.size()));
+  return ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
+}
+
+TEST(SealerLevelTest, SmallObjectsAreCompressedTwoLevelsHigher) {
+  const KeySet keys = KeySet::Unencrypted();  // the payload is then the sealed bytes after 2
+  const Sealer sealer(keys, 3);
+  auto payload_size = [&](const Bytes& plain) {
+    Result<Bytes> sealed = sealer.Seal(ObjectKind::kChunk, sealer.IdOf(plain), plain);
+    EXPECT_TRUE(sealed.ok());
+    return sealed.ok() ? sealed->size() - 2 : 0;
+  };
+  const Bytes small = TextLikeBytes(Sealer::kSmallObjectBytes - 1);
+  const Bytes large = TextLikeBytes(Sealer::kSmallObjectBytes);
+  ASSERT_NE(ZstdSize(small, 3), ZstdSize(small, 5)) << "the levels must be told apart";
+  ASSERT_NE(ZstdSize(large, 3), ZstdSize(large, 5));
+  EXPECT_EQ(payload_size(small), ZstdSize(small, 5));
+  EXPECT_EQ(payload_size(large), ZstdSize(large, 3));
+
+  const Sealer strongest(keys, kMaxZstdLevel);  // never above the highest level
+  Result<Bytes> sealed = strongest.Seal(ObjectKind::kChunk, strongest.IdOf(small), small);
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->size() - 2, ZstdSize(small, kMaxZstdLevel));
+}
 
 TEST_P(SealerTest, EmptyObjectRoundTrips) { ExpectRoundTrip({}); }
 
