@@ -517,8 +517,9 @@ class ScheduleParser {
         const size_t step_at = word.offset + i;
         COFFER_RETURN_IF_ERROR(ParseNumber(text, word.offset, i, step, "a repetition step after \"/\""));
         if (step == 0) return Error(step_at, "repetition step 0");
-        // "5/10" as cronie reads it: 5-MAX/10 (Saturday for the weekdays).
-        if (!star && !range) last = field.name == kCronWeekdayField.name ? 6 : field.high;
+        // "5/10" as cronie reads it: 5-MAX/10; for the weekdays up to
+        // Saturday, so "0/2" has one Sunday, but "7/1" is still Sunday.
+        if (!star && !range) last = field.name == kCronWeekdayField.name ? std::max(first, 6) : field.high;
       }
       for (int v = first; v <= last; v += step) out.set(v);
       if (i == text.size()) return Status::Ok();

@@ -111,6 +111,9 @@ TEST_F(CalendarParseTest, PrintsSystemdNormalizedForm) {
       {"*/10 9-17 * * mon-fri", {"Mon..Fri *-*-* 09..17:00/10:00"}},
       // Either day field: two lines, which a timer fires on when either does.
       {"30 4 1,15 * 5", {"*-*-01,15 04:30:00", "Fri *-*-* 04:30:00"}},
+      // "7/1" starts and ends on Sunday (the fuzzer found it matching no weekday).
+      {"30 2 1 * 7/1", {"*-*-01 02:30:00", "Sun *-*-* 02:30:00"}},
+      {"0 0 * * 1/2", {"Mon,Wed,Fri *-*-* 00:00:00"}},
       // ... unless one of them matches every day anyway.
       {"0 0 1-31 * mon", {"*-*-* 00:00:00"}},
   };
