@@ -624,6 +624,11 @@ std::optional<int64_t> Schedule::NextWallTimeFrom(int64_t wall) const {
       next_month();
       continue;
     }
+    if (!either_day_ && !days_from_end_ && !days_[day]) {  // cheap: no weekday to compute
+      ++day;
+      second_of_day = 0;
+      continue;
+    }
     if (DayMatches(year, month, day)) {
       if (std::optional<int> time = TimeOfDayFrom(second_of_day)) {
         const sys_days date = year_month_day(std::chrono::year(year), std::chrono::month(month), std::chrono::day(day));
