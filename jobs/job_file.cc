@@ -689,6 +689,158 @@ JobFile ReadRoot(Context& context, const toml::table& root) {
   return file;
 }
 
+
+// toml++ 3.3 (Debian 12's) reaches __builtin_unreachable() when it asks
+// whether some non-ASCII characters (U+00A1..U+0499, U+2C6E..U+3067,
+// U+FC06..U+FEFE: é, ü, ß, Greek, Cyrillic...) are whitespace (its issues
+// 190 and 295, fixed after 3.3). It asks outside strings, in quoted keys
+// and where a multi-line basic string goes on after a line-ending '\'.
+// Undefined behaviour is no answer to a typo, so this finds such text
+// before toml++ sees it. It only tells strings and comments apart (TOML's
+// lexical structure), so non-ASCII text is free where a jobs file needs
+// it: in string values and comments. No key of a jobs file is non-ASCII.
+class MisreadScanner {
+ public:
+  explicit MisreadScanner(std::string_view text) : text_(text) {}
+
+  // The first such character and what is wrong there, if any.
+  std::optional<std::pair<Position, std::string>> Find() {
+    if (text_.starts_with("\xef\xbb\xbf")) Step(3);  // a byte order mark, which toml++ skips
+    while (!AtEnd()) {
+      const char c = Peek();
+      if (c == '\n') {
+        line_start_ = true;
+        in_header_ = false;
+        Step();
+      } else if (c == '#') {
+        while (!AtEnd() && Peek() != '\n') Step();
+      } else if (c == '"' || c == '\'') {
+        ScanString();
+        if (problem_) return problem_;
+        if (first_non_ascii_ && IsKey()) {
+          return std::make_pair(*first_non_ascii_, std::string("a key with a non-ASCII character: the keys "
+                                                               "of a jobs file are ASCII"));
+        }
+        line_start_ = false;
+      } else if (static_cast<unsigned char>(c) >= 0x80) {
+        return std::make_pair(here_, std::string("a non-ASCII character outside a string or comment"));
+      } else {
+        Structure(c);
+        if (c != ' ' && c != '\t' && c != '\r') line_start_ = false;
+        Step();
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  bool AtEnd() const { return pos_ >= text_.size(); }
+  char Peek(size_t ahead = 0) const { return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0'; }
+  bool NonAscii() const { return !AtEnd() && static_cast<unsigned char>(Peek()) >= 0x80; }
+
+  // Moves past `n` bytes; columns count characters, as toml++'s do.
+  void Step(size_t n = 1) {
+    for (; n > 0 && !AtEnd(); --n) {
+      const auto byte = static_cast<unsigned char>(text_[pos_++]);
+      if (byte == '\n') {
+        ++here_.line;
+        here_.column = 1;
+      } else if (!AtEnd() && (static_cast<unsigned char>(text_[pos_]) & 0xc0) != 0x80) {
+        ++here_.column;
+      }
+    }
+  }
+
+  void NoteNonAscii() {
+    if (NonAscii() && !first_non_ascii_) first_non_ascii_ = here_;
+  }
+
+  // Brackets and braces, to know a table header from an array.
+  void Structure(char c) {
+    if (c == '[') {
+      if (line_start_ && arrays_ == 0 && inline_tables_ == 0) {
+        in_header_ = true;
+      } else if (!in_header_) {
+        ++arrays_;
+      }
+    } else if (c == ']') {
+      if (in_header_) {
+        in_header_ = false;
+      } else if (arrays_ > 0) {
+        --arrays_;
+      }
+    } else if (c == '{') {
+      ++inline_tables_;
+    } else if (c == '}' && inline_tables_ > 0) {
+      --inline_tables_;
+    }
+  }
+
+  // Whether the string just scanned is a key: in a table header, or
+  // followed by '=' or by '.' (a dotted key).
+  bool IsKey() const {
+    if (in_header_) return true;
+    size_t i = pos_;
+    while (i < text_.size() && (text_[i] == ' ' || text_[i] == '\t')) ++i;
+    return i < text_.size() && (text_[i] == '=' || text_[i] == '.');
+  }
+
+  // Moves past a run of `quote` that closes a multi-line string: three to
+  // five of them (the last three close it; toml++ refuses a longer run).
+  bool CloseMultiLine(char quote) {
+    if (Peek() != quote || Peek(1) != quote || Peek(2) != quote) return false;
+    while (Peek() == quote) Step();
+    return true;
+  }
+
+  void ScanString() {
+    first_non_ascii_.reset();
+    const char quote = Peek();
+    const bool multi_line = Peek(1) == quote && Peek(2) == quote;
+    Step(multi_line ? 3 : 1);
+    while (!AtEnd()) {
+      if (multi_line && CloseMultiLine(quote)) return;
+      const char c = Peek();
+      if (!multi_line && (c == quote || c == '\n')) {
+        if (c == quote) Step();
+        return;
+      }
+      if (c == '\\' && quote == '"') {
+        Step();
+        if (multi_line && NonAscii()) {
+          problem_ = std::make_pair(here_, std::string("'\\' followed by a non-ASCII character is no escape"));
+          return;
+        }
+        if (multi_line && (Peek() == ' ' || Peek() == '\t' || Peek() == '\r' || Peek() == '\n')) {
+          while (Peek() == ' ' || Peek() == '\t' || Peek() == '\r' || Peek() == '\n') Step();
+          if (NonAscii()) {
+            problem_ = std::make_pair(here_, std::string("a line continued with '\\' must go on with an ASCII "
+                                                         "character (write others as \\uXXXX)"));
+            return;
+          }
+          continue;
+        }
+        if (AtEnd() || Peek() == '\n') continue;  // toml++ refuses it
+        NoteNonAscii();
+        Step();
+        continue;
+      }
+      NoteNonAscii();
+      Step();
+    }
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  Position here_;
+  bool line_start_ = true;
+  bool in_header_ = false;
+  int arrays_ = 0;
+  int inline_tables_ = 0;
+  std::optional<Position> first_non_ascii_;
+  std::optional<std::pair<Position, std::string>> problem_;
+};
+
 }  // namespace
 
 const Job* JobFile::Find(std::string_view name) const {
@@ -704,6 +856,10 @@ Result<JobFile> ParseJobFile(std::string_view text, std::string_view file_name,
     return Status::FailedPrecondition("ParseJobFile needs a schedule and a duration validator");
   }
   Problems problems;
+  if (auto misread = MisreadScanner(text).Find()) {
+    problems.Add(misread->first, misread->second);
+    return problems.ToStatus(file_name);
+  }
   toml::table root;
   try {
     root = toml::parse(text, file_name);

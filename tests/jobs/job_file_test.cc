@@ -529,6 +529,39 @@ TEST(JobFileTest, MissingValidatorIsRefused) {
   EXPECT_EQ(file.status().code(), Code::kFailedPrecondition);
 }
 
+// ---- Non-ASCII text ----
+// toml++ 3.3 reaches __builtin_unreachable() on some non-ASCII characters
+// where it looks for whitespace; the reader refuses those places first.
+
+TEST(JobFileTest, NonAsciiTextInValuesAndCommentsReads) {
+  Result<JobFile> file = Parse("\xef\xbb\xbf# Sicherung f\u00fcr alle, \u00e9t\u00e9\n"
+                               "[jobs.web]  # \u0444\u0430\u0439\u043b\u044b\n"
+                               "repository = \"/srv/b\u00e4ckup\"\n"
+                               "paths = [\"/srv/\u00df\", '/\u00e9t\u00e9', \"\"\"/\u0443\"\"\"]\n"
+                               "pre-hook = \"\"\"\\\n  echo \\\"\u00fc\\\"\n  \u00fcber\"\"\"\n"
+                               "tags = ['\'\'\u3001\'\'\'']\n");
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  const Job& job = file->jobs.at(0);
+  EXPECT_EQ(job.repository, "/srv/b\u00e4ckup");
+  EXPECT_EQ(job.paths, (Strings{"/srv/\u00df", "/\u00e9t\u00e9", "/\u0443"}));
+  EXPECT_EQ(job.pre_hook, (Strings{"/bin/sh", "-c", "echo \"\u00fc\"\n  \u00fcber"}));
+  EXPECT_EQ(job.tags, (Strings{"\u3001'"}));  // four quotes close it: the first is text
+}
+
+TEST(JobFileTest, NonAsciiWhereTomlppMisreadsItIsRefused) {
+  EXPECT_EQ(Problems(WithKey("keep-daily = 7 \u00e9")),
+            (Strings{"jobs.toml:4:16: a non-ASCII character outside a string or comment"}));
+  EXPECT_EQ(Problems(WithKey("\"f\u00fcr\" = 1")),
+            (Strings{"jobs.toml:4:3: a key with a non-ASCII character: the keys of a jobs file are ASCII"}));
+  EXPECT_EQ(Problems("[jobs.'w\u00e9b']\nrepository = \"/r\"\npaths = [\"/p\"]\n"),
+            (Strings{"jobs.toml:1:9: a key with a non-ASCII character: the keys of a jobs file are ASCII"}));
+  EXPECT_EQ(Problems(WithKey("pre-hook = \"\"\"echo \\\n   \u00a7\"\"\"")),
+            (Strings{"jobs.toml:5:4: a line continued with '\\' must go on with an ASCII character "
+                     "(write others as \\uXXXX)"}));
+  EXPECT_EQ(Problems(WithKey("pre-hook = \"\"\"\\\u00e9\"\"\"")),
+            (Strings{"jobs.toml:4:16: '\\' followed by a non-ASCII character is no escape"}));
+}
+
 // ---- ReadJobFile ----
 
 TEST(JobFileTest, ReadsAFileAndNamesItInProblems) {
