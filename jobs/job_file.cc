@@ -693,50 +693,53 @@ JobFile ReadRoot(Context& context, const toml::table& root) {
 // toml++ 3.3 (Debian 12's) reaches __builtin_unreachable() when it asks
 // whether some non-ASCII characters (U+00A1..U+0499, U+2C6E..U+3067,
 // U+FC06..U+FEFE: é, ü, ß, Greek, Cyrillic...) are whitespace (its issues
-// 190 and 295, fixed after 3.3). It asks outside strings, in quoted keys
-// and where a multi-line basic string goes on after a line-ending '\'.
-// Undefined behaviour is no answer to a typo, so this finds such text
-// before toml++ sees it. It only tells strings and comments apart (TOML's
-// lexical structure), so non-ASCII text is free where a jobs file needs
-// it: in string values and comments. No key of a jobs file is non-ASCII.
+// 190 and 295, fixed after 3.3). It asks of every character outside string
+// values: in keys, quoted or not, in bare values (numbers, dates, booleans),
+// which it reads up to the next space, comma, bracket or '#' (quotes
+// included), and where a multi-line basic string goes on after a '\'.
+// Undefined behaviour is no answer to a typo, so this scanner follows
+// TOML's structure closely enough to find such a character before toml++
+// sees it. Where it is unsure it refuses, but only text that is not valid
+// TOML anyway: non-ASCII text stays free in string values and comments, the
+// only places a jobs file needs it (no key of a jobs file is non-ASCII).
 class MisreadScanner {
  public:
+  using Problem = std::pair<Position, std::string>;
+
   explicit MisreadScanner(std::string_view text) : text_(text) {}
 
   // The first such character and what is wrong there, if any.
-  std::optional<std::pair<Position, std::string>> Find() {
+  std::optional<Problem> Find() {
     if (text_.starts_with("\xef\xbb\xbf")) Step(3);  // a byte order mark, which toml++ skips
-    while (!AtEnd()) {
+    while (!AtEnd() && !problem_) {
       const char c = Peek();
       if (c == '\n') {
-        line_start_ = true;
-        in_header_ = false;
+        NewLine();
+      } else if (c == ' ' || c == '\t' || c == '\r') {
         Step();
       } else if (c == '#') {
         while (!AtEnd() && Peek() != '\n') Step();
-      } else if (c == '"' || c == '\'') {
-        ScanString();
-        if (problem_) return problem_;
-        if (first_non_ascii_ && IsKey()) {
-          return std::make_pair(*first_non_ascii_, std::string("a key with a non-ASCII character: the keys "
-                                                               "of a jobs file are ASCII"));
-        }
-        line_start_ = false;
-      } else if (static_cast<unsigned char>(c) >= 0x80) {
-        return std::make_pair(here_, std::string("a non-ASCII character outside a string or comment"));
+      } else if (state_ == State::kKey) {
+        Key(c);
+      } else if (state_ == State::kValue) {
+        Value(c);
       } else {
-        Structure(c);
-        if (c != ' ' && c != '\t' && c != '\r') line_start_ = false;
-        Step();
+        AfterValue(c);
       }
     }
-    return std::nullopt;
+    return problem_;
   }
 
  private:
+  // What TOML expects next: a key (or a table header), a value, or what may
+  // follow a value (a comma, a closing bracket, the end of the line).
+  enum class State { kKey, kValue, kAfterValue };
+
   bool AtEnd() const { return pos_ >= text_.size(); }
   char Peek(size_t ahead = 0) const { return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0'; }
   bool NonAscii() const { return !AtEnd() && static_cast<unsigned char>(Peek()) >= 0x80; }
+  bool IsQuote(char c) const { return c == '"' || c == '\''; }
+  char Open() const { return open_.empty() ? '\0' : open_.back(); }
 
   // Moves past `n` bytes; columns count characters, as toml++'s do.
   void Step(size_t n = 1) {
@@ -751,39 +754,90 @@ class MisreadScanner {
     }
   }
 
-  void NoteNonAscii() {
-    if (NonAscii() && !first_non_ascii_) first_non_ascii_ = here_;
+  void Refuse(std::string what) {
+    if (!problem_) problem_ = Problem{here_, std::move(what)};
   }
 
-  // Brackets and braces, to know a table header from an array.
-  void Structure(char c) {
-    if (c == '[') {
-      if (line_start_ && arrays_ == 0 && inline_tables_ == 0) {
-        in_header_ = true;
-      } else if (!in_header_) {
-        ++arrays_;
-      }
-    } else if (c == ']') {
-      if (in_header_) {
-        in_header_ = false;
-      } else if (arrays_ > 0) {
-        --arrays_;
-      }
-    } else if (c == '{') {
-      ++inline_tables_;
-    } else if (c == '}' && inline_tables_ > 0) {
-      --inline_tables_;
+  void NewLine() {
+    Step();
+    line_start_ = true;
+    in_header_ = false;
+    // Arrays go on over lines; anything else starts again with a key.
+    if (Open() != '[') {
+      open_.clear();
+      state_ = State::kKey;
     }
   }
 
-  // Whether the string just scanned is a key: in a table header, or
-  // followed by '=' or by '.' (a dotted key).
-  bool IsKey() const {
-    if (in_header_) return true;
-    size_t i = pos_;
-    while (i < text_.size() && (text_[i] == ' ' || text_[i] == '\t')) ++i;
-    return i < text_.size() && (text_[i] == '=' || text_[i] == '.');
+  void Key(char c) {
+    if (NonAscii()) return Refuse("a key with a non-ASCII character: the keys of a jobs file are ASCII");
+    const bool at_line_start = line_start_;
+    line_start_ = false;
+    if (IsQuote(c)) {
+      ScanString(/*key=*/true);
+    } else if (c == '[' && at_line_start && open_.empty()) {
+      in_header_ = true;
+      Step();
+      if (Peek() == '[') Step();
+    } else if (c == ']' && in_header_) {
+      in_header_ = false;
+      Step();
+      if (Peek() == ']') Step();
+    } else if (c == '=') {
+      state_ = State::kValue;
+      Step();
+    } else if (c == '}' && Open() == '{') {  // an empty inline table
+      open_.pop_back();
+      state_ = State::kAfterValue;
+      Step();
+    } else {
+      Step();
+    }
   }
+
+  void Value(char c) {
+    line_start_ = false;
+    if (IsQuote(c)) {
+      ScanString(/*key=*/false);
+      state_ = State::kAfterValue;
+    } else if (c == '[') {
+      open_.push_back('[');
+      Step();
+    } else if (c == '{') {
+      open_.push_back('{');
+      state_ = State::kKey;
+      Step();
+    } else if (c == ']' && Open() == '[') {  // an empty array, or one ending in a comma
+      open_.pop_back();
+      state_ = State::kAfterValue;
+      Step();
+    } else {
+      // A bare value: toml++ reads it, whatever it holds, up to a terminator.
+      while (!AtEnd() && !problem_ && !IsTerminator(Peek())) {
+        if (NonAscii()) Refuse("a non-ASCII character outside a string or comment");
+        Step();
+      }
+      state_ = State::kAfterValue;
+    }
+  }
+
+  void AfterValue(char c) {
+    line_start_ = false;
+    if (c == ',') {
+      state_ = Open() == '{' ? State::kKey : State::kValue;
+    } else if ((c == ']' && Open() == '[') || (c == '}' && Open() == '{')) {
+      open_.pop_back();
+    } else if (NonAscii()) {
+      // Not valid here in any case; toml++ may read on as if in a bare value.
+      return Refuse("a non-ASCII character outside a string or comment");
+    }
+    Step();
+  }
+
+  static bool IsTerminator(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' || c == '}' || c == '#';
+  }
+  static bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
   // Moves past a run of `quote` that closes a multi-line string: three to
   // five of them (the last three close it; toml++ refuses a longer run).
@@ -793,52 +847,47 @@ class MisreadScanner {
     return true;
   }
 
-  void ScanString() {
-    first_non_ascii_.reset();
+  // A string from its opening quote; toml++ reads a key's characters as it
+  // reads text outside strings.
+  void ScanString(bool key) {
     const char quote = Peek();
     const bool multi_line = Peek(1) == quote && Peek(2) == quote;
     Step(multi_line ? 3 : 1);
-    while (!AtEnd()) {
+    while (!AtEnd() && !problem_) {
       if (multi_line && CloseMultiLine(quote)) return;
       const char c = Peek();
       if (!multi_line && (c == quote || c == '\n')) {
         if (c == quote) Step();
         return;
       }
-      if (c == '\\' && quote == '"') {
-        Step();
-        if (multi_line && NonAscii()) {
-          problem_ = std::make_pair(here_, std::string("'\\' followed by a non-ASCII character is no escape"));
-          return;
+      if (key && NonAscii()) {
+        return Refuse("a key with a non-ASCII character: the keys of a jobs file are ASCII");
+      }
+      Step();
+      if (c != '\\' || quote != '"') continue;
+      // An escape: toml++ asks whether the character after a '\' in a
+      // multi-line string is whitespace, and after a line-ending '\' the
+      // first one that is not.
+      if (multi_line && NonAscii()) return Refuse("'\\' followed by a non-ASCII character is no escape");
+      if (multi_line && IsSpace(Peek())) {
+        while (IsSpace(Peek())) Step();
+        if (NonAscii()) {
+          Refuse("a line continued with '\\' must go on with an ASCII character (write others as \\uXXXX)");
         }
-        if (multi_line && (Peek() == ' ' || Peek() == '\t' || Peek() == '\r' || Peek() == '\n')) {
-          while (Peek() == ' ' || Peek() == '\t' || Peek() == '\r' || Peek() == '\n') Step();
-          if (NonAscii()) {
-            problem_ = std::make_pair(here_, std::string("a line continued with '\\' must go on with an ASCII "
-                                                         "character (write others as \\uXXXX)"));
-            return;
-          }
-          continue;
-        }
-        if (AtEnd() || Peek() == '\n') continue;  // toml++ refuses it
-        NoteNonAscii();
-        Step();
         continue;
       }
-      NoteNonAscii();
-      Step();
+      if (!AtEnd() && Peek() != '\n' && !NonAscii()) Step();  // the escaped character, e.g. '"'
     }
   }
 
   std::string_view text_;
   size_t pos_ = 0;
   Position here_;
+  State state_ = State::kKey;
   bool line_start_ = true;
   bool in_header_ = false;
-  int arrays_ = 0;
-  int inline_tables_ = 0;
-  std::optional<Position> first_non_ascii_;
-  std::optional<std::pair<Position, std::string>> problem_;
+  std::vector<char> open_;  // the arrays ('[') and inline tables ('{') open here
+  std::optional<Problem> problem_;
 };
 
 }  // namespace

@@ -103,7 +103,10 @@
 // "FILE:LINE:COLUMN: what is wrong" (FILE as the caller names it, LINE and
 // COLUMN from 1, pointing at the value, the key or the job's table), in the
 // order of the file. A TOML syntax error stops the reading: it is the only
-// problem reported.
+// problem reported. So does a non-ASCII character in a key, outside strings
+// and comments, or starting the line after a line-ending '\' in a
+// multi-line string: toml++ 3.3 misreads some there (string values and
+// comments may hold any text).
 //
 // Schedules and durations are checked through JobFileValidators, so that this
 // unit does not depend on the calendar code; the tools pass the real parsers

@@ -551,6 +551,9 @@ TEST(JobFileTest, NonAsciiTextInValuesAndCommentsReads) {
 TEST(JobFileTest, NonAsciiWhereTomlppMisreadsItIsRefused) {
   EXPECT_EQ(Problems(WithKey("keep-daily = 7 \u00e9")),
             (Strings{"jobs.toml:4:16: a non-ASCII character outside a string or comment"}));
+  // toml++ reads a bare value up to a space, quotes and all.
+  EXPECT_EQ(Problems(WithKey("keep-daily = 7[jobs.\"\u044c\"")),
+            (Strings{"jobs.toml:4:22: a non-ASCII character outside a string or comment"}));
   EXPECT_EQ(Problems(WithKey("\"f\u00fcr\" = 1")),
             (Strings{"jobs.toml:4:3: a key with a non-ASCII character: the keys of a jobs file are ASCII"}));
   EXPECT_EQ(Problems("[jobs.'w\u00e9b']\nrepository = \"/r\"\npaths = [\"/p\"]\n"),
