@@ -69,12 +69,12 @@ ObjectId Sealer::IdOf(ByteView plaintext) const {
   return id_hasher_->Hash(plaintext);
 }
 
-size_t Sealer::WritePayload(ByteView plaintext, Bytes& out, size_t offset,
+size_t Sealer::WritePayload(ByteView plaintext, Effort effort, Bytes& out, size_t offset,
                             uint8_t* flags) const {
   const size_t n = plaintext.size();
   if (n == 0) return 0;
-  const int level = n < kSmallObjectBytes
-                        ? std::min(zstd_level_ + kSmallObjectLevelBoost, kMaxZstdLevel)
+  const int level = effort == Effort::kSmall
+                        ? std::min(zstd_level_ + kSmallLevelBoost, kMaxZstdLevel)
                         : zstd_level_;
   // One byte less than the input: zstd then fails fast on what does not shrink.
   if (auto size = ZstdCompress(plaintext, level, {out.data() + offset, n - 1})) {
@@ -85,11 +85,12 @@ size_t Sealer::WritePayload(ByteView plaintext, Bytes& out, size_t offset,
   return n;
 }
 
-Bytes Sealer::SealEncrypted(ObjectKind kind, const ObjectId& id, ByteView plaintext) const {
+Bytes Sealer::SealEncrypted(ObjectKind kind, const ObjectId& id, ByteView plaintext,
+                            Effort effort) const {
   // Sized for the worst case (raw) once; compression only shrinks it.
   Bytes out(kSealedHeader + PaddedSize(plaintext.size()) + kTagSize);
   uint8_t flags = kFlagEncrypted;
-  const size_t payload = WritePayload(plaintext, out, kSealedHeader, &flags);
+  const size_t payload = WritePayload(plaintext, effort, out, kSealedHeader, &flags);
   const size_t padded = PaddedSize(payload);
   out.resize(kSealedHeader + padded + kTagSize);
   Pad({out.data() + kSealedHeader, padded}, payload);
@@ -103,23 +104,25 @@ Bytes Sealer::SealEncrypted(ObjectKind kind, const ObjectId& id, ByteView plaint
   return out;
 }
 
-Bytes Sealer::SealUnencrypted(ByteView plaintext) const {
+Bytes Sealer::SealUnencrypted(ByteView plaintext, Effort effort) const {
   Bytes out(kPlainHeader + plaintext.size());
   uint8_t flags = 0;
-  const size_t payload = WritePayload(plaintext, out, kPlainHeader, &flags);
+  const size_t payload = WritePayload(plaintext, effort, out, kPlainHeader, &flags);
   out.resize(kPlainHeader + payload);
   out[0] = kFormatVersion;
   out[1] = flags;
   return out;
 }
 
-Result<Bytes> Sealer::Seal(ObjectKind kind, const ObjectId& id, ByteView plaintext) const {
+Result<Bytes> Sealer::Seal(ObjectKind kind, const ObjectId& id, ByteView plaintext,
+                           Effort effort) const {
   if (plaintext.size() > kMaxPlaintextSize) {
     return Status::InvalidArgument(Label(kind, id) + ": " + std::to_string(plaintext.size()) +
                                    " bytes is too large to seal");
   }
   CheckKeys();
-  Bytes sealed = encrypted() ? SealEncrypted(kind, id, plaintext) : SealUnencrypted(plaintext);
+  Bytes sealed = encrypted() ? SealEncrypted(kind, id, plaintext, effort)
+                               : SealUnencrypted(plaintext, effort);
   // Verify before the object leaves the client (as restic does): a fault in
   // compression, encryption or memory must not be stored as the only copy.
   COFFER_RETURN_IF_ERROR(Verify(kind, id, sealed, plaintext));

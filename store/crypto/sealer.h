@@ -38,19 +38,24 @@ enum class IdCheck { kIfUnencrypted, kAlways };
 class IdHasher;
 class ScratchLease;
 
+// How hard zstd works on an object. kSmall is kSmallLevelBoost levels above
+// the repository's level (at most kMaxZstdLevel), for whole small files and
+// trees: at zstd 3 -> 5 a copy of /usr's small files shrinks 3.6% more (6 MB
+// of 325 MiB) for about 1 s of CPU per 240 MB. They are a bounded share of a
+// tree's bytes and each is padded and sealed on its own, so their bytes cost
+// the most; the 64 KiB pieces of disk images, which can be every byte of a
+// backup, stay at the repository's level.
+enum class Effort : uint8_t { kStandard, kSmall };
+
 class Sealer {
  public:
   static constexpr uint8_t kFormatVersion = 1;
   static constexpr uint8_t kFlagCompressed = 1 << 0;
   static constexpr uint8_t kFlagEncrypted = 1 << 1;
-  // Objects below kSmallObjectBytes (whole small files, most trees) are
-  // compressed kSmallObjectLevelBoost levels above the repository's level:
-  // at zstd 3 -> 5 they shrink 3.6% more for 1 s of CPU per 240 MB (a copy
-  // of /usr: 6 MB less in 325 MiB), where the same boost for all objects
-  // would cost four times the CPU. Each small object is padded and sealed on
-  // its own, so its bytes cost the most.
-  static constexpr size_t kSmallObjectBytes = 256 * 1024;
-  static constexpr int kSmallObjectLevelBoost = 2;
+  // Files below kSmallFileBytes are one object each; callers seal them, and
+  // trees, with Effort::kSmall (below).
+  static constexpr size_t kSmallFileBytes = 256 * 1024;
+  static constexpr int kSmallLevelBoost = 2;
   // Chunks are at most 8 MiB and trees are split well before this.
   static constexpr size_t kMaxPlaintextSize = size_t{64} << 20;
 
@@ -68,7 +73,8 @@ class Sealer {
   // kInvalidArgument if the plaintext is larger than kMaxPlaintextSize.
   // `id` must be IdOf(plaintext), except for a kSnapshotNote, which is sealed
   // under its snapshot's id.
-  Result<Bytes> Seal(ObjectKind kind, const ObjectId& id, ByteView plaintext) const;
+  Result<Bytes> Seal(ObjectKind kind, const ObjectId& id, ByteView plaintext,
+                     Effort effort = Effort::kStandard) const;
 
   // kCorruption (message names the kind and short id) on any failure: bad
   // version or flags, bad tag, wrong kind or id in the associated data, bad
@@ -94,9 +100,10 @@ class Sealer {
   Status Verify(ObjectKind kind, const ObjectId& id, ByteView sealed, ByteView plaintext) const;
   // Writes the payload (compressed, or raw if that does not shrink it) at
   // out[offset..) and returns its size; out must have room for the raw plaintext.
-  size_t WritePayload(ByteView plaintext, Bytes& out, size_t offset, uint8_t* flags) const;
-  Bytes SealEncrypted(ObjectKind kind, const ObjectId& id, ByteView plaintext) const;
-  Bytes SealUnencrypted(ByteView plaintext) const;
+  size_t WritePayload(ByteView plaintext, Effort effort, Bytes& out, size_t offset,
+                      uint8_t* flags) const;
+  Bytes SealEncrypted(ObjectKind kind, const ObjectId& id, ByteView plaintext, Effort effort) const;
+  Bytes SealUnencrypted(ByteView plaintext, Effort effort) const;
 
   // Aborts if keys_ no longer matches what it was at construction.
   void CheckKeys() const;

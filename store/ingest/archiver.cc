@@ -101,6 +101,9 @@ class FileReader {
   Result<FileContent> Read(int fd, const struct stat& st) {
     FileContent content;
     background_ = static_cast<uint64_t>(st.st_size) > kLargeFile;
+    effort_ = static_cast<uint64_t>(st.st_size) < crypto::Sealer::kSmallFileBytes
+                  ? crypto::Effort::kSmall
+                  : crypto::Effort::kStandard;
     uint64_t size = static_cast<uint64_t>(st.st_size);
     // Only a file with fewer blocks than its size can have holes.
     bool maybe_sparse = static_cast<uint64_t>(st.st_blocks) * 512 < size;
@@ -144,7 +147,7 @@ class FileReader {
     for (;;) {
       COFFER_ASSIGN_OR_RETURN(std::optional<ByteView> piece, chunker.Next());
       if (!piece) break;
-      COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(*piece, background_));
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(*piece, background_, effort_));
       pb::Extent& extent = content.extents.emplace_back();
       extent.set_chunk_id(id.bytes.data(), id.bytes.size());
       extent.set_size(piece->size());
@@ -158,6 +161,7 @@ class FileReader {
   const chunk::FastCdc& cdc_;
   BackupProgress& progress_;
   bool background_ = false;
+  crypto::Effort effort_ = crypto::Effort::kStandard;  // kSmall for a whole small file
 };
 
 // One backup run: the walk, its statistics and the errors it met.

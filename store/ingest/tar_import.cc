@@ -369,8 +369,10 @@ void Run::AddHole(pb::Entry& entry, uint64_t size) {
 
 Status Run::ReadContent(ArchiveSource& source, pb::Entry& entry) {
   const uint64_t size = entry.size();
+  const crypto::Effort effort =
+      size < crypto::Sealer::kSmallFileBytes ? crypto::Effort::kSmall : crypto::Effort::kStandard;
   auto emit = [&](ByteView piece) -> Status {
-    COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(piece));
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(piece, /*background=*/true, effort));
     pb::Extent* extent = entry.add_extents();
     extent->set_chunk_id(id.bytes.data(), id.bytes.size());
     extent->set_size(piece.size());

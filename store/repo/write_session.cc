@@ -73,7 +73,7 @@ Status WriteSession::StoreBatch(Batch& batch) {
     for (size_t j = 0; j < members.size(); ++j) {
       if (present[j]) continue;
       size_t i = members[j];
-      auto sealed = repo_.sealer().Seal(kind, ids[j], batch.plaintexts[i]);
+      auto sealed = repo_.sealer().Seal(kind, ids[j], batch.plaintexts[i], batch.efforts[i]);
       if (!sealed.ok()) {
         return sealed.status().WithContext("sealing " + std::string(KindName(kind)) + " " +
                                            ids[j].short_hex());
@@ -101,7 +101,8 @@ void WriteSession::Submit(std::unique_ptr<Batch> batch, bool background) {
   });
 }
 
-Result<ObjectId> WriteSession::Add(ObjectKind kind, ByteView plaintext, bool background) {
+Result<ObjectId> WriteSession::Add(ObjectKind kind, ByteView plaintext, bool background,
+                                   crypto::Effort effort) {
   COFFER_RETURN_IF_ERROR(FirstError());
   ObjectId id = repo_.sealer().IdOf(plaintext);
   if (!Claim(id)) return id;
@@ -110,6 +111,7 @@ Result<ObjectId> WriteSession::Add(ObjectKind kind, ByteView plaintext, bool bac
     std::lock_guard lock(batch_mutex_);
     if (!batch_) batch_ = std::make_unique<Batch>();
     batch_->kinds.push_back(kind);
+    batch_->efforts.push_back(effort);
     batch_->ids.push_back(id);
     batch_->plaintexts.emplace_back(plaintext.begin(), plaintext.end());
     batch_->bytes += plaintext.size();
@@ -119,13 +121,13 @@ Result<ObjectId> WriteSession::Add(ObjectKind kind, ByteView plaintext, bool bac
   return id;
 }
 
-Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background) {
-  return Add(ObjectKind::kChunk, data, background);
+Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background, crypto::Effort effort) {
+  return Add(ObjectKind::kChunk, data, background, effort);
 }
 
 Result<ObjectId> WriteSession::AddTree(const pb::Tree& tree) {
   auto store = [this](const pb::Tree& part) {
-    return Add(ObjectKind::kTree, model::Encode(part), /*background=*/true);
+    return Add(ObjectKind::kTree, model::Encode(part), /*background=*/true, crypto::Effort::kSmall);
   };
   // Almost every tree fits in one object; only those that do not are copied.
   if (model::FitsInOneObject(tree)) return store(tree);

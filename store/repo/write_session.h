@@ -44,9 +44,12 @@ class WriteSession {
 
   // Returns the chunk's id. When its batch fills, the batch is stored on the
   // session's workers if `background`, else in this thread (which saves a
-  // hand-off when the caller is a worker itself).
-  Result<ObjectId> AddChunk(ByteView data, bool background = true);
-  // Encodes a tree (entries must be sorted) and adds it like a chunk.
+  // hand-off when the caller is a worker itself). A whole file below
+  // crypto::Sealer::kSmallFileBytes is added with Effort::kSmall.
+  Result<ObjectId> AddChunk(ByteView data, bool background = true,
+                            crypto::Effort effort = crypto::Effort::kStandard);
+  // Encodes a tree (entries must be sorted) and adds it like a chunk, with
+  // Effort::kSmall.
   Result<ObjectId> AddTree(const pb::Tree& tree);
   // Stores every pending batch and waits for them; the first error any met.
   Status Flush();
@@ -59,12 +62,14 @@ class WriteSession {
  private:
   struct Batch {
     std::vector<ObjectKind> kinds;
+    std::vector<crypto::Effort> efforts;
     std::vector<ObjectId> ids;
     std::vector<Bytes> plaintexts;
     size_t bytes = 0;
   };
 
-  Result<ObjectId> Add(ObjectKind kind, ByteView plaintext, bool background);
+  Result<ObjectId> Add(ObjectKind kind, ByteView plaintext, bool background,
+                       crypto::Effort effort);
   // The writer id, registering without a parent if Begin() was not called.
   Result<WriteId> Writer();
   // True if this session stores `id` (first to claim it), false if known.

@@ -66,25 +66,20 @@ size_t ZstdSize(ByteView data, int level) {
   return ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
 }
 
-TEST(SealerLevelTest, SmallObjectsAreCompressedTwoLevelsHigher) {
+TEST(SealerLevelTest, SmallEffortIsTwoLevelsHigher) {
   const KeySet keys = KeySet::Unencrypted();  // the payload is then the sealed bytes after 2
   const Sealer sealer(keys, 3);
-  auto payload_size = [&](const Bytes& plain) {
-    Result<Bytes> sealed = sealer.Seal(ObjectKind::kChunk, sealer.IdOf(plain), plain);
+  const Bytes plain = TextLikeBytes(100 * 1024);
+  ASSERT_NE(ZstdSize(plain, 3), ZstdSize(plain, 5)) << "the levels must be told apart";
+  auto payload_size = [&](const Sealer& s, Effort effort) {
+    Result<Bytes> sealed = s.Seal(ObjectKind::kChunk, s.IdOf(plain), plain, effort);
     EXPECT_TRUE(sealed.ok());
     return sealed.ok() ? sealed->size() - 2 : 0;
   };
-  const Bytes small = TextLikeBytes(Sealer::kSmallObjectBytes - 1);
-  const Bytes large = TextLikeBytes(Sealer::kSmallObjectBytes);
-  ASSERT_NE(ZstdSize(small, 3), ZstdSize(small, 5)) << "the levels must be told apart";
-  ASSERT_NE(ZstdSize(large, 3), ZstdSize(large, 5));
-  EXPECT_EQ(payload_size(small), ZstdSize(small, 5));
-  EXPECT_EQ(payload_size(large), ZstdSize(large, 3));
-
+  EXPECT_EQ(payload_size(sealer, Effort::kStandard), ZstdSize(plain, 3));
+  EXPECT_EQ(payload_size(sealer, Effort::kSmall), ZstdSize(plain, 5));
   const Sealer strongest(keys, kMaxZstdLevel);  // never above the highest level
-  Result<Bytes> sealed = strongest.Seal(ObjectKind::kChunk, strongest.IdOf(small), small);
-  ASSERT_TRUE(sealed.ok());
-  EXPECT_EQ(sealed->size() - 2, ZstdSize(small, kMaxZstdLevel));
+  EXPECT_EQ(payload_size(strongest, Effort::kSmall), ZstdSize(plain, kMaxZstdLevel));
 }
 
 TEST_P(SealerTest, EmptyObjectRoundTrips) { ExpectRoundTrip({}); }
