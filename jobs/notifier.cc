@@ -96,7 +96,9 @@ class SigpipeBlocked {
 
 std::string DescribeWaitStatus(int wait_status) {
   if (WIFEXITED(wait_status)) return fmt::format("exited with status {}", WEXITSTATUS(wait_status));
-  if (WIFSIGNALED(wait_status)) return fmt::format("was killed by signal {}", WTERMSIG(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    return fmt::format("was killed by signal {}", WTERMSIG(wait_status));
+  }
   return "ended abnormally";
 }
 
@@ -115,10 +117,11 @@ Result<ChildOutcome> RunChild(const std::vector<std::string>& argv,
   std::vector<std::string> env_strings;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
-    bool overridden = std::any_of(environment.begin(), environment.end(), [&](const std::string& o) {
+    auto same_name = [&](const std::string& o) {
       size_t eq = o.find('=');
       return entry.size() > eq && entry.substr(0, eq + 1) == std::string_view(o).substr(0, eq + 1);
-    });
+    };
+    bool overridden = std::any_of(environment.begin(), environment.end(), same_name);
     if (!overridden) env_strings.emplace_back(entry);
   }
   env_strings.insert(env_strings.end(), environment.begin(), environment.end());
@@ -317,9 +320,10 @@ std::string Base64(std::string_view bytes) {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
+    auto at = [&](size_t k) -> uint32_t {
+      return k < bytes.size() ? static_cast<unsigned char>(bytes[k]) : 0;
+    };
+    uint32_t n = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
     out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
@@ -386,12 +390,13 @@ Status CheckAddress(std::string_view address) {
   // sendmail would read it as an option (-t keeps addresses off the command
   // line, but a header is not the place for one either).
   if (address.front() == '-') {
-    return Status::InvalidArgument(fmt::format("mail address '{}' starts with '-'", Quote(address)));
+    return Status::InvalidArgument(
+        fmt::format("mail address '{}' starts with '-'", Quote(address)));
   }
   for (char c : address) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-      return Status::InvalidArgument(
-          fmt::format("mail address '{}' holds a line break or a control character", Quote(address)));
+      return Status::InvalidArgument(fmt::format(
+          "mail address '{}' holds a line break or a control character", Quote(address)));
     }
   }
   return Status::Ok();
@@ -465,7 +470,8 @@ Status WebhookNotifier::Send(const Notice& notice) {
     curl_easy_setopt(c, CURLOPT_USERAGENT, "coffer");
     // Threads: no SIGALRM for resolver timeouts.
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);

@@ -340,7 +340,8 @@ class TestHttpServer {
       status = statuses_[std::min(requests_.size(), statuses_.size() - 1)];
       requests_.push_back(request);
     }
-    std::string body = status < 300 ? "ok\n" : "nope: status " + std::to_string(status) + "\nmore\n";
+    std::string body =
+        status < 300 ? "ok\n" : "nope: status " + std::to_string(status) + "\nmore\n";
     std::string response = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     (void)!write(fd, response.data(), response.size());
