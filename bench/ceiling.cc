@@ -11,18 +11,24 @@
 //
 //   zstd_compress     ZSTD_compressCCtx at level 3
 //   zstd_decompress   ZSTD_decompressDCtx of those frames
-//   blake2b           crypto_generichash, 32-byte output, keyed
-//   encrypt           crypto_aead_xchacha20poly1305_ietf_encrypt
-//   decrypt           crypto_aead_xchacha20poly1305_ietf_decrypt (authenticated)
+//   blake2b           keyed BLAKE2b-256, as Coffer computes ids
+//   encrypt           XChaCha20-Poly1305-IETF, as Coffer seals objects
+//   decrypt           the same, authenticated
+// The last three run Coffer's own store/crypto/primitives.cc (OpenSSL's
+// AVX-512 code; libsodium's bytes), so the ceiling is that of the primitives
+// Coffer uses.
 //   backup_pipeline   hash + compress (kept raw if it does not shrink) + encrypt
 //                     of what compression left: the CPU work of storing a chunk
 //   verify_pipeline   decrypt + decompress + hash: the CPU work of checking one
 //
 // No tool that does this work per byte can be faster than these rates on this
 // machine. Prints one JSON object on standard output. Built by bench/run with
-// g++ -O2 ... -lsodium -lzstd; not part of the CMake build.
+// g++ -O2 -I. ... store/crypto/primitives.cc ... -lsodium -lzstd -lcrypto;
+// not part of the CMake build.
 #include <sodium.h>
 #include <zstd.h>
+
+#include "store/crypto/primitives.h"
 
 #include <algorithm>
 #include <atomic>
@@ -57,6 +63,7 @@ struct Chunk {
 
 uint8_t g_key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
 uint8_t g_id_key[crypto_generichash_KEYBYTES];
+const coffer::crypto::IdHasher* g_hasher = nullptr;  // keyed with g_id_key
 uint8_t g_nonce[kNonceSize];
 
 // Scratch buffers of one thread, big enough for any chunk.
@@ -84,7 +91,8 @@ void Die(const char* what) {
 }
 
 void Hash(Scratch& s, const std::string& data) {
-  crypto_generichash(s.out.data(), 32, U8(data), data.size(), g_id_key, sizeof g_id_key);
+  const coffer::ObjectId id = g_hasher->Hash({U8(data), data.size()});
+  std::memcpy(s.out.data(), id.bytes.data(), id.bytes.size());
 }
 
 size_t Compress(Scratch& s, const std::string& data) {
@@ -99,16 +107,13 @@ void Decompress(Scratch& s, const Chunk& c) {
 }
 
 void Encrypt(Scratch& s, const uint8_t* data, size_t size) {
-  unsigned long long out_len = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(s.out.data(), &out_len, data, size, nullptr, 0,
-                                             nullptr, g_nonce, g_key);
+  coffer::crypto::XChaChaEncrypt(s.out.data(), data, size, {}, g_nonce, g_key);
 }
 
 void Decrypt(Scratch& s, const std::string& sealed, size_t plain_size) {
-  unsigned long long out_len = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(s.plain.data(), &out_len, nullptr, U8(sealed),
-                                                 sealed.size(), nullptr, 0, g_nonce, g_key) != 0 ||
-      out_len != plain_size) {
+  if (sealed.size() != plain_size + kTagSize ||
+      !coffer::crypto::XChaChaDecrypt(s.plain.data(), U8(sealed), sealed.size(), {}, g_nonce,
+                                      g_key)) {
     Die("decryption failed");
   }
 }
@@ -169,6 +174,8 @@ int main(int argc, char** argv) {
   randombytes_buf(g_key, sizeof g_key);
   randombytes_buf(g_id_key, sizeof g_id_key);
   randombytes_buf(g_nonce, sizeof g_nonce);
+  const coffer::crypto::IdHasher hasher({g_id_key, sizeof g_id_key});
+  g_hasher = &hasher;
 
   std::ifstream in(path, std::ios::binary);
   if (!in) Die(("cannot open " + path).c_str());
