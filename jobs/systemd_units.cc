@@ -63,11 +63,13 @@ Status CheckPath(const std::filesystem::path& path, std::string_view what) {
 
 Status CheckOptions(const SystemdUnitOptions& options) {
   COFFER_RETURN_IF_ERROR(CheckPath(options.coffer, "the coffer binary"));
-  // systemd substitutes variables in the arguments but not in the program's
-  // path, so "$$" there would be two dollars; and argv[0] would still be
-  // substituted. A path with '$' cannot be written exactly.
-  if (options.coffer.native().find('$') != std::string::npos) {
-    return Status::InvalidArgument("the coffer binary's path must not hold '$' (systemd would change it)");
+  // systemd refuses a program whose path holds a quote or a backslash
+  // ("Executable name contains special characters"), and substitutes
+  // variables in argv[0] but not in the program's path, so no spelling of
+  // '$' is right for both.
+  if (options.coffer.native().find_first_of("$\"'\\") != std::string::npos) {
+    return Status::InvalidArgument(
+        "the coffer binary's path must not hold '$', quotes or '\\' (systemd does not take them there)");
   }
   COFFER_RETURN_IF_ERROR(CheckPath(options.jobs_file, "the jobs file"));
   if (!options.state_dir.empty()) COFFER_RETURN_IF_ERROR(CheckPath(options.state_dir, "the state folder"));

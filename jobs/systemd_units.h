@@ -57,9 +57,10 @@
 // written as systemd reads them: in ExecStart= every argument that is not
 // plainly safe is double-quoted with C escapes, '%' is written "%%"
 // (specifiers) and '$' "$$" (environment variables); in Description= '%' is
-// "%%". Paths must be absolute and free of control characters, the coffer
-// binary's also of '$' (systemd substitutes variables in argv[0] but not in
-// the program's path, so no spelling is right for both); the user a systemd
+// "%%". Paths must be absolute and free of control characters; the coffer
+// binary's also of quotes and '\' (systemd refuses them in a program's
+// path) and of '$' (systemd substitutes variables in argv[0] but not in the
+// program's path, so no spelling is right for both). The user is a systemd
 // user name or a number.
 //
 // Pure apart from WriteUnits; safe from any thread.

@@ -233,9 +233,13 @@ TEST(SystemdUnitsTest, RefusesWhatUnitsCannotSay) {
   options.coffer = "coffer";
   EXPECT_EQ(refused(ExampleJob(), options),
             "invalid argument: the coffer binary must be an absolute path, not \"coffer\"");
-  options.coffer = "/opt/$bin/coffer";
-  EXPECT_EQ(refused(ExampleJob(), options),
-            "invalid argument: the coffer binary's path must not hold '$' (systemd would change it)");
+  for (const char* path : {"/opt/$bin/coffer", "/opt/'bin'/coffer", "/opt/\"bin\"/coffer", "/opt/b\\in/coffer"}) {
+    options.coffer = path;
+    EXPECT_EQ(refused(ExampleJob(), options),
+              "invalid argument: the coffer binary's path must not hold '$', quotes or '\\' "
+              "(systemd does not take them there)")
+        << path;
+  }
   options = DefaultOptions();
   options.jobs_file = "jobs.toml";
   EXPECT_NE(refused(ExampleJob(), options), "accepted");
@@ -405,8 +409,9 @@ TEST(SystemdAnalyzeTest, VerifyAcceptsTheUnitsOfSeveralJobs) {
   if (analyze.empty()) GTEST_SKIP() << "systemd-analyze is not installed; systemd is not consulted";
   testing::TempDir dir;
   // The program must exist for verify; put a real executable where quoting
-  // and escaping matter: a space, and "%n", which systemd would expand to
-  // the unit's name were it not written "%%n".
+  // and escaping matter: spaces, and "%n", which systemd would expand to the
+  // unit's name were it not written "%%n". (Quotes, '\\' and '$' are refused
+  // in the program's path; the arguments below have them.)
   const std::string bin = dir / "bin dir 100%n";
   std::filesystem::create_directories(bin);
   ASSERT_EQ(symlink("/bin/true", (bin + "/coffer").c_str()), 0);
@@ -416,7 +421,7 @@ TEST(SystemdAnalyzeTest, VerifyAcceptsTheUnitsOfSeveralJobs) {
   SystemdUnitOptions options;
   options.coffer = bin + "/coffer";
   options.jobs_file = "/etc/coffer/jobs 50% $HOME.toml";
-  options.state_dir = "/var/lib/coffer";
+  options.state_dir = "/var/lib/coffer 'single' \"double\" back\\slash";
   options.user = "root";
   JobFile file;
   file.jobs.push_back(ExampleJob());
