@@ -5,7 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,7 +125,8 @@ Status RunHook(const std::vector<std::string>& argv, const std::vector<std::stri
                                                   /*own_process_group=*/true));
   // A pidfd can be polled with a timeout, and it never names another process
   // after this one is reaped.
-  UniqueFd pidfd(pidfd_open(pid, 0));
+  // Through syscall(): glibc 2.36's <sys/pidfd.h> lacks extern "C".
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd.valid()) {
     const int error = errno;
     kill(-pid, SIGKILL);
