@@ -31,6 +31,11 @@ struct GlobalOptions {
   // wrapped key, store/crypto/key_text.h); `init` writes it there.
   std::string key_file;
   std::string command_line;  // shown to a process waiting for our lock
+  // --jobs, COFFER_JOBS: the jobs file (empty: /etc/coffer/jobs.toml).
+  std::string jobs_file;
+  // --state-dir, COFFER_STATE_DIR: where the record of job runs is kept
+  // (empty: /var/lib/coffer).
+  std::string state_dir;
 };
 
 // Prints "coffer: MESSAGE" on stderr and returns the exit code for `status`.
@@ -132,5 +137,7 @@ void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRepair(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

@@ -345,9 +345,22 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
 
 }  // namespace
 
-Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, bool quiet) {
-  COFFER_ASSIGN_OR_RETURN(Outcome outcome, ImportOne(repo, Describe(path), ImportArgs{}, quiet));
+Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, bool quiet,
+                                    const std::string& group, const std::vector<std::string>& tags) {
+  ImportArgs args;
+  args.group = group;
+  args.tags = tags;
+  COFFER_ASSIGN_OR_RETURN(Outcome outcome, ImportOne(repo, Describe(path), args, quiet));
   return ArchiveImport{std::move(outcome.result), std::move(outcome.snapshot)};
+}
+
+Result<std::vector<std::string>> VzdumpArchivesIn(const std::string& folder) {
+  std::vector<std::string> paths;
+  for (const Archive& archive : ListArchives({folder})) {
+    if (!archive.unreadable.ok()) return archive.unreadable;
+    paths.push_back(archive.path);
+  }
+  return paths;
 }
 
 int ImportExitCode(const Status& status) {

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/ingest/archiver.h"
 #include "store/repo/repository.h"
@@ -20,8 +21,15 @@ struct ArchiveImport {
 // Imports the archive at `path` exactly as `coffer import PATH` does: group
 // and time from its vzdump name, the .notes, .protected and BASENAME.log
 // beside it. Members left out are named on standard error and listed in
-// result->errors; the snapshot is then incomplete.
-Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, bool quiet);
+// result->errors; the snapshot is then incomplete. A `group` files it there
+// instead (as --group), `tags` tag it (as --tag).
+Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, bool quiet,
+                                    const std::string& group = "",
+                                    const std::vector<std::string>& tags = {});
+
+// The vzdump archives in `folder`, oldest first, as `coffer import FOLDER`
+// takes them; an error if the folder cannot be read.
+Result<std::vector<std::string>> VzdumpArchivesIn(const std::string& folder);
 
 // The exit status of an import that failed with `status`: damage an import
 // meets is the archive's (5), as it only reads the archive.

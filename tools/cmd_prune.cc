@@ -4,7 +4,6 @@
 // space of the data no snapshot references any more.
 #include <algorithm>
 #include <charconv>
-#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include "store/retention/prune_planner.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/prune_plan.h"
 
 namespace coffer::tools {
 namespace {
@@ -76,27 +76,10 @@ int RunPrune(const GlobalOptions& global, PruneArgs& args) {
   // A group named twice is listed once: the planner must see each snapshot once.
   std::set<std::string> groups(args.groups.begin(), args.groups.end());
   if (groups.empty()) groups.insert("");  // every group
-  std::vector<Snapshot> snapshots;
-  for (const std::string& group : groups) {
-    auto listed = repo.ListSnapshots(group);
-    if (!listed.ok()) return Fail(listed.status());
-    snapshots.insert(snapshots.end(), listed->begin(), listed->end());
-  }
-
-  // The planner sees one group at a time; decisions come back newest first.
-  std::map<std::string, std::vector<retention::PruneCandidate>> by_group;
-  for (size_t i = 0; i < snapshots.size(); ++i) {
-    const Snapshot& s = snapshots[i];
-    // A damaged record is kept whatever the policy (its time is the index's,
-    // but nothing else about it is known); forget removes it by name.
-    by_group[s.ref.group].push_back({s.ref.time_ns, i, s.is_protected, s.damaged()});
-  }
-  const retention::LocalTimeFn local_time = retention::SystemLocalTime();
-  std::vector<retention::PruneDecision> plan;
-  for (auto& [group, candidates] : by_group) {
-    auto decisions = retention::PlanPrune(std::move(candidates), args.policy, local_time);
-    plan.insert(plan.end(), decisions.begin(), decisions.end());
-  }
+  auto planned = PlanPruneOfGroups(repo, groups, args.policy);
+  if (!planned.ok()) return Fail(planned.status());
+  const std::vector<Snapshot>& snapshots = planned->snapshots;
+  const std::vector<retention::PruneDecision>& plan = planned->decisions;
 
   if (args.json) {
     nlohmann::json list = nlohmann::json::array();

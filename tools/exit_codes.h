@@ -9,13 +9,15 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitError = 1,          // anything else; the message says what
   kExitUsage = 2,          // unknown option, missing argument, bad value
-  kExitIncomplete = 3,     // backup stored, but some sources could not be read
+  kExitIncomplete = 3,     // backup stored, but some sources could not be read;
+                           // coffer run: stored, with a warning (post-hook, retention, gc)
   kExitDamaged = 4,        // a stored object failed authentication or its checksum
   kExitBadArchive = 5,     // an archive to import is damaged or not one Coffer reads
   kExitNoRepository = 10,  // no Coffer repository at the given folder
   kExitLocked = 11,        // another process holds the repository
   kExitWrongPassphrase = 12,
   kExitNotAllowed = 13,    // refused by the server: the token does not allow this
+  kExitJobRunning = 14,    // coffer run: the job is already running (without --wait)
   kExitInterrupted = 130,
 };
 

@@ -91,6 +91,13 @@ int main(int argc, char** argv) {
                  "--key-file)")
       ->envname("COFFER_KEY_FILE");
 
+  app.add_option("--jobs", global.jobs_file,
+                 "The jobs file of coffer run and coffer jobs (default /etc/coffer/jobs.toml)")
+      ->envname("COFFER_JOBS");
+  app.add_option("--state-dir", global.state_dir,
+                 "Where the record of job runs is kept (default /var/lib/coffer)")
+      ->envname("COFFER_STATE_DIR");
+
   int exit_code = kExitOk;
   RegisterInit(app, global, &exit_code);
   RegisterBackup(app, global, &exit_code);
@@ -113,6 +120,8 @@ int main(int argc, char** argv) {
   RegisterRepair(app, global, &exit_code);
   RegisterKey(app, global, &exit_code);
   RegisterVzdumpHook(app, global, &exit_code);
+  RegisterJobs(app, global, &exit_code);
+  RegisterRun(app, global, &exit_code);
 
   std::vector<char*> args(argv, argv + argc);
   char hook_command[] = "vzdump-hook";

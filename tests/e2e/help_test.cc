@@ -125,7 +125,7 @@ INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                          ::testing::Values("init", "backup", "import", "export", "snapshots", "info", "ls",
                                            "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
-                                           "verify", "gc", "repair", "vzdump-hook"),
+                                           "verify", "gc", "repair", "vzdump-hook", "run"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');  // not in a test name
@@ -147,6 +147,21 @@ TEST(HelpTest, KeySubcommandOptionsMatchTheirManPage) {
       << "in coffer-key.1, not in coffer key SUBCOMMAND --help: " << Join(Minus(man, help));
 }
 
+// `coffer jobs` has subcommands too: their options together are coffer-jobs.1's.
+TEST(HelpTest, JobsSubcommandOptionsMatchTheirManPage) {
+  Options help;
+  for (const char* sub : {"check", "next", "log"}) {
+    Options own = Minus(HelpOptions({"jobs", sub}), kGlobal);
+    help.insert(own.begin(), own.end());
+  }
+  Options man = ManOptions("coffer-jobs.1", "OPTIONS");
+  ASSERT_FALSE(help.empty());
+  EXPECT_TRUE(Minus(help, man).empty())
+      << "in coffer jobs SUBCOMMAND --help, not in coffer-jobs.1: " << Join(Minus(help, man));
+  EXPECT_TRUE(Minus(man, help).empty())
+      << "in coffer-jobs.1, not in coffer jobs SUBCOMMAND --help: " << Join(Minus(man, help));
+}
+
 TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   std::ifstream in(std::string(COFFER_MAN_DIR) + "/coffer.1");
   std::stringstream ss;
@@ -154,7 +169,7 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   for (std::string cmd : {"init", "backup", "import", "export", "snapshots", "info", "ls", "restore", "cat",
                           "mount", "umount", "serve",
                           "prune", "forget", "protect", "unprotect", "verify", "gc", "repair",
-                          "vzdump-hook", "key"}) {
+                          "vzdump-hook", "key", "run", "jobs"}) {
     EXPECT_NE(ss.str().find(ManEscaped("coffer-" + cmd)), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
     EXPECT_TRUE(page.good()) << cmd;

@@ -1,0 +1,219 @@
+// coffer jobs: the jobs file and what became of its runs. `check` reads the
+// file as `coffer run` will, `next` says when each job runs next, `log`
+// lists past runs from the record of runs (jobs/run_record.h).
+#include <time.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "jobs/calendar.h"
+#include "jobs/process.h"
+#include "jobs/run_record.h"
+#include "store/model/snapshot_name.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
+#include "tools/job_steps.h"
+
+namespace coffer::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct NextArgs {
+  std::string job;
+  int count = 1;
+  std::string from;
+  bool json = false;
+};
+
+struct LogArgs {
+  std::string job;
+  int last = 20;
+  bool json = false;
+};
+
+int FailJobsFile(const Status& status) {
+  fmt::print(stderr, "{}\n", status.message());
+  return kExitUsage;
+}
+
+int RunCheck(const GlobalOptions& global) {
+  auto file = ReadJobsFile(global);
+  // The reader's problems are FILE:LINE:COLUMN lines already.
+  if (!file.ok()) return FailJobsFile(file.status());
+  const size_t count = file->jobs.size();
+  fmt::print("{} job{}, all valid\n", count, count == 1 ? "" : "s");
+  return kExitOk;
+}
+
+// "Mon 2024-05-06 02:00:00 CEST" and "2024-05-06T02:00:00+02:00": local time.
+struct LocalText {
+  std::string shown;
+  std::string rfc3339;
+};
+LocalText FormatLocal(jobs::TimePoint time) {
+  const time_t seconds = time.time_since_epoch().count();
+  struct tm local {};
+  localtime_r(&seconds, &local);
+  char shown[64], stamp[32], zone[8];
+  strftime(shown, sizeof shown, "%a %Y-%m-%d %H:%M:%S %Z", &local);
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &local);
+  strftime(zone, sizeof zone, "%z", &local);  // +0200
+  std::string offset = zone;
+  if (offset.size() == 5) offset.insert(3, ":");
+  return {shown, std::string(stamp) + offset};
+}
+
+int RunNext(const GlobalOptions& global, const NextArgs& args) {
+  if (args.count < 1) return Fail(Status::InvalidArgument("--count must be 1 or more"));
+  jobs::TimePoint from = jobs::SystemClock().Now();
+  if (!args.from.empty()) {
+    auto parsed = model::ParseTime(args.from);
+    if (!parsed.ok()) return Fail(parsed.status().WithContext("--from"));
+    from = jobs::TimePoint(std::chrono::seconds(*parsed / model::kNanosPerSecond));
+  }
+  auto file = ReadJobsFile(global);
+  if (!file.ok()) return FailJobsFile(file.status());
+  std::vector<const jobs::Job*> chosen;
+  for (const auto& job : file->jobs) {
+    if (args.job.empty() || job.name == args.job) chosen.push_back(&job);
+  }
+  if (!args.job.empty() && chosen.empty()) {
+    return Fail(Status::InvalidArgument("no job " + args.job + " in the jobs file"));
+  }
+  nlohmann::json list = nlohmann::json::array();
+  size_t width = 3;
+  for (const auto* job : chosen) width = std::max(width, job->name.size());
+  for (const jobs::Job* job : chosen) {
+    nlohmann::json item = {{"job", job->name}, {"schedule", job->schedule},
+                           {"random_delay_s", job->random_delay.count()}};
+    nlohmann::json next = nlohmann::json::array();
+    if (job->schedule.empty()) {
+      if (!args.json) fmt::print("{:<{}}  no schedule: runs only by coffer run\n", job->name, width);
+    } else {
+      auto schedule = jobs::ParseSchedule(job->schedule);
+      if (!schedule.ok()) return Fail(schedule.status());  // the reader checked it
+      jobs::TimePoint after = from;
+      for (int i = 0; i < args.count; ++i) {
+        auto when = schedule->NextAfter(after);
+        if (!when) {
+          if (!args.json && i == 0) {
+            fmt::print("{:<{}}  never ({})\n", job->name, width, job->schedule);
+          }
+          break;
+        }
+        const LocalText text = FormatLocal(*when);
+        next.push_back(text.rfc3339);
+        if (!args.json) {
+          std::string delay;
+          if (job->random_delay.count() > 0) {
+            delay = fmt::format(" (+ up to {} at random)", jobs::FormatSpan(job->random_delay));
+          }
+          fmt::print("{:<{}}  {}  {}{}\n", job->name, width, text.shown, job->schedule, delay);
+        }
+        after = *when;
+      }
+    }
+    item["next"] = next;
+    list.push_back(item);
+  }
+  if (args.json) fmt::print("{}\n", list.dump(2));
+  return kExitOk;
+}
+
+std::string LocalShort(jobs::TimePoint time) {
+  const time_t seconds = time.time_since_epoch().count();
+  struct tm local {};
+  localtime_r(&seconds, &local);
+  char text[32];
+  strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
+  return text;
+}
+
+int RunLog(const GlobalOptions& global, const LogArgs& args) {
+  if (args.last < 1) return Fail(Status::InvalidArgument("--last must be 1 or more"));
+  const fs::path folder = jobs::JobsStateFolder(StateDir(global));
+  std::vector<fs::path> files;
+  if (!args.job.empty()) {
+    if (args.job.find('/') != std::string::npos) {
+      return Fail(Status::InvalidArgument("invalid job name " + args.job));
+    }
+    files.push_back(jobs::RunRecordPath(StateDir(global), args.job));
+  } else {
+    std::error_code error;
+    for (const auto& item : fs::directory_iterator(folder, error)) {
+      if (item.path().filename().string().ends_with(".runs.jsonl")) files.push_back(item.path());
+    }
+  }
+  std::vector<jobs::RunRecord> runs;
+  for (const fs::path& path : files) {
+    auto history = jobs::ReadRunRecords(path);
+    if (!history.ok()) return Fail(history.status());
+    for (const auto& warning : history->warnings) fmt::print(stderr, "coffer: warning: {}\n", warning);
+    runs.insert(runs.end(), history->runs.begin(), history->runs.end());
+  }
+  std::stable_sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.start, a.job) < std::tie(b.start, b.job);
+  });
+  if (runs.size() > static_cast<size_t>(args.last)) {
+    runs.erase(runs.begin(), runs.end() - args.last);
+  }
+  if (args.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& run : runs) list.push_back(nlohmann::json::parse(jobs::FormatRunRecord(run)));
+    fmt::print("{}\n", list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    return kExitOk;
+  }
+  if (runs.empty()) {
+    fmt::print(stderr, "no runs recorded{} in {}\n", args.job.empty() ? "" : " of " + args.job,
+               folder.string());
+    return kExitOk;
+  }
+  size_t job_width = 3, snapshot_width = 8;
+  for (const auto& run : runs) {
+    job_width = std::max(job_width, run.job.size());
+    snapshot_width = std::max(snapshot_width, run.snapshot.size());
+  }
+  fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", "Start", "Job", job_width, "Outcome",
+             "Duration", "Added", "Snapshot", snapshot_width, "Reason");
+  for (const auto& run : runs) {
+    fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", LocalShort(run.start), run.job,
+               job_width, jobs::OutcomeName(run.outcome), HumanDuration(run.duration.count() * 1'000'000),
+               HumanBytes(run.bytes_added), run.snapshot.empty() ? "-" : run.snapshot, snapshot_width,
+               run.reason);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  CLI::App* jobs_cmd = app.add_subcommand("jobs", "Check the jobs file, show when jobs run next and how they ran");
+  jobs_cmd->require_subcommand(1);
+
+  CLI::App* check = jobs_cmd->add_subcommand(
+      "check", "Read the jobs file and report every problem as FILE:LINE:COLUMN (exit 2); runs nothing");
+  check->callback([&global, exit_code] { *exit_code = RunCheck(global); });
+
+  auto next_args = std::make_shared<NextArgs>();
+  CLI::App* next = jobs_cmd->add_subcommand("next", "Show when each job (or JOB) runs next, in local time");
+  next->add_option("JOB", next_args->job, "Only this job");
+  next->add_option("--count", next_args->count, "Show the next N runs of each job (default 1)")
+      ->type_name("N");
+  next->add_option("--from", next_args->from, "Count from TIME (ISO 8601) instead of now")
+      ->type_name("TIME");
+  next->add_flag("--json", next_args->json, "Print the runs as JSON");
+  next->callback([&global, next_args, exit_code] { *exit_code = RunNext(global, *next_args); });
+
+  auto log_args = std::make_shared<LogArgs>();
+  CLI::App* log = jobs_cmd->add_subcommand("log", "List past runs of every job (or JOB), oldest first");
+  log->add_option("JOB", log_args->job, "Only this job");
+  log->add_option("--last", log_args->last, "Show the N newest runs (default 20)")->type_name("N");
+  log->add_flag("--json", log_args->json, "Print the runs as JSON, as the record of runs holds them");
+  log->callback([&global, log_args, exit_code] { *exit_code = RunLog(global, *log_args); });
+}
+
+}  // namespace coffer::tools

@@ -1,0 +1,113 @@
+// coffer run JOB: runs one job of the jobs file now, as a timer would
+// (jobs/runner.h): its lock, pre-hook, backup, post-hook, retention, gc, and
+// the record of the run.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "jobs/runner.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
+#include "tools/job_steps.h"
+#include "tools/new_snapshot.h"
+
+namespace coffer::tools {
+namespace {
+
+struct RunArgs {
+  std::string job;
+  bool wait = false;
+  bool json = false;
+};
+
+// A jobs file that cannot be used is a usage error (2), whatever the reason:
+// nothing of it runs.
+int FailJobsFile(const Status& status) {
+  fmt::print(stderr, "coffer: {}\n", status.message());
+  return kExitUsage;
+}
+
+std::string JobNames(const jobs::JobFile& file) {
+  std::string names;
+  for (const auto& job : file.jobs) names += (names.empty() ? "" : ", ") + job.name;
+  return names.empty() ? "none" : names;
+}
+
+int ExitCodeOf(const jobs::RunRecord& record) {
+  if (record.already_running) return kExitJobRunning;
+  switch (record.outcome) {
+    case jobs::Outcome::kSuccess: return kExitOk;
+    case jobs::Outcome::kWarning: return kExitIncomplete;
+    case jobs::Outcome::kFailure: return kExitError;
+  }
+  return kExitError;
+}
+
+void PrintRecord(const jobs::RunRecord& record, const std::string& state_dir, bool json, bool quiet) {
+  const std::string log =
+      record.log.empty() ? "" : (jobs::JobsStateFolder(state_dir) / record.log).string();
+  if (json) {
+    nlohmann::json j = nlohmann::json::parse(jobs::FormatRunRecord(record));
+    j["log"] = log;
+    j["log_tail"] = record.log_tail;
+    j["already_running"] = record.already_running;
+    j["exit_code"] = ExitCodeOf(record);
+    fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return;
+  }
+  std::string line = fmt::format("{}: {}", record.job, jobs::OutcomeName(record.outcome));
+  if (!record.reason.empty()) line += ": " + record.reason;
+  if (!record.snapshot.empty()) {
+    line += fmt::format("{} {} ({} added)", record.reason.empty() ? ": snapshot" : "; snapshot",
+                        record.snapshot, HumanBytes(record.bytes_added));
+  }
+  if (!record.already_running) line += fmt::format(" in {}", HumanDuration(record.duration.count() * 1'000'000));
+  if (record.outcome != jobs::Outcome::kSuccess && !record.already_running) {
+    // What went wrong is at the end of the log; a timer's output is read in
+    // the journal, where the log's file is not at hand.
+    for (const auto& text : record.log_tail) fmt::print(stderr, "  | {}\n", text);
+  }
+  if (!quiet || record.outcome != jobs::Outcome::kSuccess) fmt::print("{}\n", line);
+  if (!log.empty() && record.outcome != jobs::Outcome::kSuccess) fmt::print(stderr, "log: {}\n", log);
+}
+
+int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
+  auto file = ReadJobsFile(global);
+  if (!file.ok()) return FailJobsFile(file.status());
+  const jobs::Job* job = file->Find(args.job);
+  if (job == nullptr) {
+    return FailJobsFile(Status::InvalidArgument(fmt::format(
+        "no job {} in the jobs file (its jobs: {})", args.job, JobNames(*file))));
+  }
+  const std::string state_dir = StateDir(global);
+  ToolRepositorySteps steps(global);
+  jobs::RunContext context;
+  context.state_dir = state_dir;
+  context.steps = &steps;
+  context.wait_for_lock = args.wait;
+  context.default_group = "host/" + ShortHostname();
+  const jobs::RunRecord record = jobs::RunJob(*job, context);
+  if (!record.record_error.empty()) {
+    fmt::print(stderr, "coffer: warning: the run could not be recorded: {}\n", record.record_error);
+  }
+  PrintRecord(record, state_dir, args.json, global.quiet);
+  return ExitCodeOf(record);
+}
+
+}  // namespace
+
+void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run a job of the jobs file now: pre-hook, backup, post-hook, retention, gc");
+  cmd->add_option("JOB", args->job, "The job's name ([jobs.NAME] in the jobs file)")->required();
+  cmd->add_flag("--wait", args->wait,
+                "If the job is already running, wait for that run to end instead of failing (exit 14)");
+  cmd->add_flag("--json", args->json, "Print the run's summary as JSON on stdout");
+  cmd->footer(
+      "Exit status: 0 success, 3 a snapshot was stored with a warning (unreadable files, a failed "
+      "post-hook, retention or gc), 1 failure (nothing stored), 2 a bad jobs file or no such job, "
+      "14 the job is already running.");
+  cmd->callback([&global, args, exit_code] { *exit_code = RunOneJob(global, *args); });
+}
+
+}  // namespace coffer::tools
