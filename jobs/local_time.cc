@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -65,6 +66,24 @@ int64_t FirstWallTimeAfter(TimePoint instant) {
     (InstantOfWallTime(middle) > instant ? ahead : done) = middle;
   }
   return ahead;
+}
+
+std::string FormatUtc(TimePoint time) {
+  const time_t seconds = time.time_since_epoch().count();
+  struct tm utc {};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+std::optional<TimePoint> ParseUtc(std::string_view text) {
+  if (text.size() != 20 || text.back() != 'Z') return std::nullopt;
+  const std::string copy(text);
+  struct tm utc {};
+  const char* end = strptime(copy.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return TimePoint(std::chrono::seconds(timegm(&utc)));
 }
 
 }  // namespace coffer::jobs

@@ -27,6 +27,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "jobs/clock.h"
 
@@ -43,5 +46,11 @@ TimePoint InstantOfWallTime(int64_t wall);
 // Usually WallTimeOf(instant) + 1; in the repeated hour after clocks fall
 // back, the end of that hour (its wall times already ran the first time).
 int64_t FirstWallTimeAfter(TimePoint instant);
+
+// An instant as "2026-12-06T02:00:00Z" (RFC 3339, UTC, whole seconds), as the
+// record of runs and the notices write it, and back (nullopt unless exactly
+// that form).
+std::string FormatUtc(TimePoint instant);
+std::optional<TimePoint> ParseUtc(std::string_view text);
 
 }  // namespace coffer::jobs

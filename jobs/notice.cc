@@ -115,18 +115,6 @@ std::string_view OutcomeVerb(Outcome outcome) {
 
 }  // namespace
 
-std::string_view OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kSuccess:
-      return "success";
-    case Outcome::kWarning:
-      return "warning";
-    case Outcome::kFailure:
-      return "failure";
-  }
-  return "failure";
-}
-
 bool ShouldNotify(const NotifyOn& on, Outcome outcome) {
   switch (outcome) {
     case Outcome::kSuccess:
@@ -171,14 +159,6 @@ std::vector<std::string> LogTail(std::string_view log) {
   }
   std::reverse(lines.begin(), lines.end());
   return LogTail(lines);
-}
-
-std::string FormatUtc(TimePoint time) {
-  time_t t = static_cast<time_t>(time.time_since_epoch().count());
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string FormatAgo(std::chrono::seconds age) {

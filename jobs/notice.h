@@ -42,15 +42,10 @@
 
 #include "jobs/clock.h"
 #include "jobs/job_file.h"
+#include "jobs/local_time.h"
+#include "jobs/outcome.h"
 
 namespace coffer::jobs {
-
-// How a job ended. A warning is a run that stored a snapshot but not all of
-// what it should have (unreadable files, a failed post-hook).
-enum class Outcome { kSuccess, kWarning, kFailure };
-
-// "success", "warning", "failure": the JSON's `outcome` and COFFER_OUTCOME.
-std::string_view OutcomeName(Outcome outcome);
 
 // Whether a job whose notify-on is `on` sends a notice when it ends so.
 bool ShouldNotify(const NotifyOn& on, Outcome outcome);
@@ -95,9 +90,6 @@ std::string NoticeSubject(const Notice& notice);
 // and the log tail indented by two spaces. Lines end in '\n'; valid UTF-8; no
 // line longer than 600 bytes (longer log lines are cut), so it fits a mail.
 std::string NoticeText(const Notice& notice, TimePoint now);
-
-// "2024-03-05T02:00:00Z".
-std::string FormatUtc(TimePoint time);
 
 // How long `age` is, for people: "just now", "5 minutes ago", "3 hours ago",
 // "3 days ago". Negative ages (a clock that moved back) are "just now".

@@ -31,33 +31,6 @@ Status WriteAll(int fd, std::string_view text, const std::string& what) {
 
 }  // namespace
 
-std::string_view OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kSuccess: return "success";
-    case Outcome::kWarning: return "warning";
-    case Outcome::kFailure: return "failure";
-  }
-  return "failure";
-}
-
-std::string FormatUtc(TimePoint time) {
-  const time_t seconds = time.time_since_epoch().count();
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-std::optional<TimePoint> ParseUtc(std::string_view text) {
-  if (text.size() != 20 || text.back() != 'Z') return std::nullopt;
-  const std::string copy(text);
-  struct tm utc {};
-  const char* end = strptime(copy.c_str(), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  return TimePoint(std::chrono::seconds(timegm(&utc)));
-}
-
 std::string FormatRunRecord(const RunRecord& r) {
   nlohmann::ordered_json line = {
       {"v", kRecordVersion},

@@ -47,13 +47,11 @@
 #include <vector>
 
 #include "jobs/clock.h"
+#include "jobs/local_time.h"
+#include "jobs/outcome.h"
 #include "store/base/status.h"
 
 namespace coffer::jobs {
-
-enum class Outcome { kSuccess, kWarning, kFailure };
-
-std::string_view OutcomeName(Outcome outcome);
 
 // One run of a job: the record's line, and what only the runner's caller
 // sees (a notifier's material: the log's last lines, whether it never ran).
@@ -98,9 +96,5 @@ std::filesystem::path JobsStateFolder(const std::filesystem::path& state_dir);
 std::filesystem::path RunRecordPath(const std::filesystem::path& state_dir, std::string_view job);
 std::filesystem::path JobLockPath(const std::filesystem::path& state_dir, std::string_view job);
 std::filesystem::path JobLogFolder(const std::filesystem::path& state_dir, std::string_view job);
-
-// "2024-05-06T02:00:00Z", and back (nullopt if it is not that form).
-std::string FormatUtc(TimePoint time);
-std::optional<TimePoint> ParseUtc(std::string_view text);
 
 }  // namespace coffer::jobs
