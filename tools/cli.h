@@ -133,6 +133,7 @@ void RegisterForget(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterProtect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterRestoreTest(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRepair(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code);

@@ -32,6 +32,15 @@ std::string VerifyText(const Snapshot& s) {
                      !v.ok() ? "DAMAGED" : v.sampled() ? "ok (a sample of the data)" : "ok");
 }
 
+std::string RestoreTestText(const Snapshot& s) {
+  if (!s.note_damage.ok()) return "unknown: the note is damaged (" + s.note_damage.message() + ")";
+  if (!s.note.has_last_restore_test()) return "never";
+  const pb::RestoreTestRecord& t = s.note.last_restore_test();
+  return fmt::format("{} {}: {} files restored and compared, {}", model::FormatTime(t.time_ns()),
+                     t.ok() ? "ok" : fmt::format("FAILED, {} mismatched", t.mismatches()),
+                     t.files_checked(), HumanBytes(t.bytes_checked()));
+}
+
 void PrintText(const Snapshot& s) {
   const pb::Snapshot& r = s.record;
   const pb::SnapshotStats& st = r.stats();
@@ -49,6 +58,7 @@ void PrintText(const Snapshot& s) {
                              HumanBytes(st.bytes_added()), HumanDuration(st.duration_ns())));
   line("protected", s.is_protected ? "yes" : "no");
   line("verified", VerifyText(s));
+  line("tested", RestoreTestText(s));  // by coffer restore-test
   if (!s.note.comment().empty()) {
     std::string comment = s.note.comment();
     if (comment.back() == '\n') comment.pop_back();
@@ -86,7 +96,14 @@ nlohmann::json InfoJson(const Snapshot& s) {
       {"note", s.note.comment()},
       {"log_bytes", s.note.log().size()},
       {"note_damage", s.note_damage.ok() ? nlohmann::json(nullptr) : nlohmann::json(s.note_damage.message())},
+      {"last_restore_test", nullptr},
   };
+  if (s.note.has_last_restore_test()) {
+    const pb::RestoreTestRecord& t = s.note.last_restore_test();
+    j["last_restore_test"] = {{"time", model::FormatTime(t.time_ns())}, {"ok", t.ok()},
+                              {"files_checked", t.files_checked()}, {"bytes_checked", t.bytes_checked()},
+                              {"mismatches", t.mismatches()}, {"seed", t.seed()}};
+  }
   return j;
 }
 

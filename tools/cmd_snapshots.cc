@@ -39,6 +39,23 @@ nlohmann::json LastVerifyJson(const Snapshot& s) {
           {"bytes_checked", v.bytes_checked()}, {"damaged_objects", v.damaged_objects()}};
 }
 
+// The last `coffer restore-test`: "2026-11-30 ok", "2026-11-30 FAILED" or "-"
+// ("note DAMAGED" shows in the verify column).
+std::string LastRestoreTest(const Snapshot& s) {
+  if (!s.note_damage.ok() || !s.note.has_last_restore_test()) return "-";
+  const pb::RestoreTestRecord& t = s.note.last_restore_test();
+  return model::FormatTime(t.time_ns()).substr(0, 10) + (t.ok() ? " ok" : " FAILED");
+}
+
+nlohmann::json LastRestoreTestJson(const Snapshot& s) {
+  if (!s.note.has_last_restore_test()) return nullptr;
+  const pb::RestoreTestRecord& t = s.note.last_restore_test();
+  return {{"time", model::FormatTime(t.time_ns())}, {"time_ns", t.time_ns()},
+          {"ok", t.ok()}, {"files_checked", t.files_checked()},
+          {"bytes_checked", t.bytes_checked()}, {"mismatches", t.mismatches()},
+          {"seed", t.seed()}};
+}
+
 nlohmann::json DamageJson(const Status& damage) {
   return damage.ok() ? nlohmann::json(nullptr) : nlohmann::json(damage.message());
 }
@@ -58,6 +75,7 @@ nlohmann::json SnapshotJson(const Snapshot& s) {
                       {"bytes", nullptr},
                       {"incomplete", nullptr},
                       {"last_verify", LastVerifyJson(s)},
+                      {"last_restore_test", LastRestoreTestJson(s)},
                       {"protected", s.is_protected},
                       {"damaged", s.damaged()},
                       {"damage", DamageJson(s.damage)},
@@ -73,17 +91,18 @@ nlohmann::json SnapshotJson(const Snapshot& s) {
 }
 
 void PrintRow(const Snapshot& s) {
-  constexpr std::string_view kRow = "{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}\n";
+  constexpr std::string_view kRow = "{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {:<17}  {}\n";
   const std::string protected_mark = s.is_protected ? " (protected)" : "";
   if (s.damaged()) {
     fmt::print(kRow, s.ref.id.short_hex(), model::FormatTime(s.ref.time_ns), s.ref.group, "-", "-",
-               "-", "DAMAGED: " + s.damage.message() + protected_mark);
+               "-", "-", "DAMAGED: " + s.damage.message() + protected_mark);
     return;
   }
   const pb::Snapshot& r = s.record;
   std::string tags = r.tags().empty() ? "" : "[" + JoinWith(r.tags(), ",") + "] ";
   fmt::print(kRow, s.ref.id.short_hex(), model::FormatTime(s.ref.time_ns), s.ref.group,
              r.stats().files_total(), HumanBytes(r.stats().bytes_total()), LastVerify(s),
+             LastRestoreTest(s),
              tags + EscapeName(JoinWith(r.paths(), " ")) + (r.incomplete() ? " (incomplete)" : "") +
                  protected_mark);
 }
@@ -131,8 +150,8 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
     if (!global.quiet) fmt::print(stderr, "no snapshots\n");
     return kExitOk;
   }
-  fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {}\n", "ID", "Time", "Group", "Files",
-             "Size", "Verified", "Tags / Paths");
+  fmt::print("{:<12}  {:<20}  {:<20}  {:>8}  {:>10}  {:<20}  {:<17}  {}\n", "ID", "Time", "Group",
+             "Files", "Size", "Verified", "Restore-tested", "Tags / Paths");
   for (const Snapshot& s : *snapshots) PrintRow(s);
   std::fflush(stdout);
   return ReportDamage(*snapshots);

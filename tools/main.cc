@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
   RegisterProtect(app, global, &exit_code);
   RegisterUnprotect(app, global, &exit_code);
   RegisterVerify(app, global, &exit_code);
+  RegisterRestoreTest(app, global, &exit_code);
   RegisterGc(app, global, &exit_code);
   RegisterRepair(app, global, &exit_code);
   RegisterKey(app, global, &exit_code);

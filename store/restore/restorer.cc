@@ -5,7 +5,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -555,6 +557,57 @@ Status WriteFileContent(Repository& repo, const pb::Entry& entry, int fd) {
     begin = end;
   }
   return Status::Ok();
+}
+
+Result<RestoredRange> RestoreRange(Repository& repo, const pb::Entry& entry, uint64_t offset,
+                                   uint64_t length, int fd) {
+  if (entry.type() != pb::Entry::FILE) return Status::InvalidArgument("not a regular file");
+  if (entry.extent_parts_size() > 0) {
+    return Status::InvalidArgument("the file's extents are not assembled (Repository::ReadTree)");
+  }
+  const uint64_t want_end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
+  RestoredRange range{UINT64_MAX, 0};
+  struct Piece {
+    uint64_t offset;
+    ObjectId id;
+    uint64_t size;
+  };
+  std::vector<Piece> window;
+  uint64_t window_bytes = 0;
+  auto fetch = [&]() -> Status {
+    if (window.empty()) return Status::Ok();
+    std::vector<ObjectId> ids;
+    ids.reserve(window.size());
+    for (const Piece& piece : window) ids.push_back(piece.id);
+    Status written;
+    COFFER_RETURN_IF_ERROR(repo.ReadObjects(
+        ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
+        [&](size_t i, Result<Bytes> chunk) {
+          if (!written.ok()) return;
+          written = CheckChunk(chunk, window[i].id, window[i].size);
+          if (written.ok()) written = WriteAll(fd, *chunk, window[i].offset);
+        }));
+    window.clear();
+    window_bytes = 0;
+    return written;
+  };
+  uint64_t at = 0;
+  for (const pb::Extent& extent : entry.extents()) {
+    const uint64_t begin = at;
+    at += extent.size();
+    if (at <= offset || extent.size() == 0) continue;
+    if (begin >= want_end) break;
+    range.begin = std::min(range.begin, begin);
+    range.end = at;
+    if (extent.chunk_id().empty()) continue;  // a hole stays a hole
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extent));
+    window.push_back({begin, id, extent.size()});
+    window_bytes += extent.size();
+    if (window.size() >= kFetchChunks || window_bytes >= kFetchBytes) COFFER_RETURN_IF_ERROR(fetch());
+  }
+  COFFER_RETURN_IF_ERROR(fetch());
+  if (range.begin == UINT64_MAX) range = {offset, offset};  // past the end: nothing to write
+  return range;
 }
 
 }  // namespace coffer::restore

@@ -84,4 +84,22 @@ class Restorer {
 // `coffer cat`): holes as zeros.
 Status WriteFileContent(Repository& repo, const pb::Entry& entry, int fd);
 
+// A piece of a file as RestoreRange wrote it: [begin, end).
+struct RestoredRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+// Restores the part of FILE entry `entry` (its extents assembled, as
+// Repository::ReadTree gives them) that covers [offset, offset + length)
+// into `fd`, at the file's own offsets, as the Restorer writes whole files:
+// chunks fetched a window at a time, checked, written with pwrite; holes
+// left as holes. Whole extents are written, so the range grows to the
+// extents it touches: what was written is returned. For restore tests of
+// disk images, whose whole content would be too much to write back. A
+// missing, damaged or wrongly sized chunk is kCorruption; nothing sets the
+// file's length or metadata.
+Result<RestoredRange> RestoreRange(Repository& repo, const pb::Entry& entry, uint64_t offset,
+                                   uint64_t length, int fd);
+
 }  // namespace coffer::restore

@@ -125,7 +125,8 @@ INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                          ::testing::Values("init", "backup", "import", "export", "snapshots", "info", "ls",
                                            "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
-                                           "verify", "gc", "repair", "vzdump-hook", "run"),
+                                           "verify", "restore-test", "gc", "repair", "vzdump-hook",
+                                           "run"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');  // not in a test name
@@ -168,8 +169,8 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   ss << in.rdbuf();
   for (std::string cmd : {"init", "backup", "import", "export", "snapshots", "info", "ls", "restore", "cat",
                           "mount", "umount", "serve",
-                          "prune", "forget", "protect", "unprotect", "verify", "gc", "repair",
-                          "vzdump-hook", "key", "run", "jobs"}) {
+                          "prune", "forget", "protect", "unprotect", "verify", "restore-test", "gc",
+                          "repair", "vzdump-hook", "key", "run", "jobs"}) {
     EXPECT_NE(ss.str().find(ManEscaped("coffer-" + cmd)), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
     EXPECT_TRUE(page.good()) << cmd;
