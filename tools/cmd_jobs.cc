@@ -1,6 +1,7 @@
 // coffer jobs: the jobs file and what became of its runs. `check` reads the
 // file as `coffer run` will, `next` says when each job runs next, `log`
-// lists past runs from the record of runs (jobs/run_record.h).
+// lists past runs from the record of runs (jobs/run_record.h), `systemd`
+// writes the timers that run the jobs (jobs/systemd_units.h).
 #include <time.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "jobs/calendar.h"
 #include "jobs/process.h"
 #include "jobs/run_record.h"
+#include "jobs/systemd_units.h"
 #include "store/model/snapshot_name.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -27,6 +29,11 @@ struct NextArgs {
   int count = 1;
   std::string from;
   bool json = false;
+};
+
+struct SystemdArgs {
+  std::string dir = "/etc/systemd/system";
+  std::string user;
 };
 
 struct LogArgs {
@@ -188,6 +195,65 @@ int RunLog(const GlobalOptions& global, const LogArgs& args) {
   return kExitOk;
 }
 
+// The running coffer binary, as the units must name it.
+Result<fs::path> ThisBinary() {
+  std::error_code error;
+  fs::path path = fs::read_symlink("/proc/self/exe", error);
+  if (error) return Status::FromErrno(error.value(), "reading /proc/self/exe");
+  return path;
+}
+
+int RunSystemd(const GlobalOptions& global, const SystemdArgs& args) {
+  auto file = ReadJobsFile(global);
+  if (!file.ok()) return FailJobsFile(file.status());
+  auto binary = ThisBinary();
+  if (!binary.ok()) {
+    fmt::print(stderr, "coffer: {}\n", binary.status().message());
+    return kExitError;
+  }
+  jobs::SystemdUnitOptions options;
+  options.coffer = *binary;
+  options.jobs_file = fs::absolute(global.jobs_file);
+  options.state_dir = fs::absolute(StateDir(global));
+  options.user = args.user;
+  // `coffer run` runs backups; verify and restore-test schedules get their
+  // timers once it runs those too. Until then they are said, not written.
+  jobs::JobFile backups = *file;
+  for (jobs::Job& job : backups.jobs) {
+    for (auto [schedule, what] : {std::pair{&job.verify, "verify"}, {&job.restore_test, "restore-test"}}) {
+      if (schedule->empty()) continue;
+      fmt::print(stderr, "coffer: job {}: its {} schedule gets no timer yet (run it by hand)\n",
+                 job.name, what);
+      schedule->clear();
+    }
+  }
+  auto units = jobs::SystemdUnitsFor(backups, options);
+  if (!units.ok()) {
+    fmt::print(stderr, "coffer: {}\n", units.status().message());
+    return kExitUsage;
+  }
+  std::vector<std::string> removed;
+  if (Status s = jobs::WriteUnits(*units, args.dir, &removed); !s.ok()) {
+    fmt::print(stderr, "coffer: {}\n", s.message());
+    return kExitError;
+  }
+  std::vector<std::string> timers;
+  for (const jobs::UnitFile& unit : *units) {
+    fmt::print("wrote {}\n", (fs::path(args.dir) / unit.name).string());
+    if (unit.name.ends_with(".timer")) timers.push_back(unit.name);
+  }
+  for (const std::string& name : removed) fmt::print("removed {} (no such job any more)\n", name);
+  if (timers.empty()) {
+    fmt::print("no job has a schedule: nothing for systemd to start\n");
+    return kExitOk;
+  }
+  // Starting timers changes the machine: said here, done by the administrator.
+  std::string names;
+  for (const std::string& t : timers) names += " " + t;
+  fmt::print("to start them: systemctl daemon-reload && systemctl enable --now{}\n", names);
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code) {
@@ -214,6 +280,17 @@ void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code) {
   log->add_option("--last", log_args->last, "Show the N newest runs (default 20)")->type_name("N");
   log->add_flag("--json", log_args->json, "Print the runs as JSON, as the record of runs holds them");
   log->callback([&global, log_args, exit_code] { *exit_code = RunLog(global, *log_args); });
+
+  auto systemd_args = std::make_shared<SystemdArgs>();
+  CLI::App* systemd = jobs_cmd->add_subcommand(
+      "systemd", "Write a systemd service and timer for each scheduled job (then enable the timers)");
+  systemd->add_option("--dir", systemd_args->dir, "Where to write the units (default /etc/systemd/system)")
+      ->type_name("DIR");
+  systemd->add_option("--user", systemd_args->user, "Run the jobs as USER (User= of the services)")
+      ->type_name("USER");
+  systemd->callback([&global, systemd_args, exit_code] {
+    *exit_code = RunSystemd(global, *systemd_args);
+  });
 }
 
 }  // namespace coffer::tools

@@ -1,9 +1,11 @@
 // coffer run JOB: runs one job of the jobs file now, as a timer would
-// (jobs/runner.h): its lock, pre-hook, backup, post-hook, retention, gc, and
-// the record of the run.
+// (jobs/runner.h): its lock, pre-hook, backup, post-hook, retention, gc, the
+// record of the run, then the job's notices (jobs/notifier.h).
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "jobs/notifier.h"
+#include "jobs/run_record.h"
 #include "jobs/runner.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -70,6 +72,47 @@ void PrintRecord(const jobs::RunRecord& record, const std::string& state_dir, bo
   if (!log.empty() && record.outcome != jobs::Outcome::kSuccess) fmt::print(stderr, "log: {}\n", log);
 }
 
+// When the job last succeeded before `run`, from the record of runs (none if
+// never, or if the record cannot be read).
+std::optional<jobs::TimePoint> LastSuccessBefore(const std::string& state_dir,
+                                                 const jobs::RunRecord& run) {
+  auto history = jobs::ReadRunRecords(jobs::RunRecordPath(state_dir, run.job));
+  if (!history.ok()) return std::nullopt;
+  std::optional<jobs::TimePoint> last;
+  for (const jobs::RunRecord& earlier : history->runs) {
+    // Runs in the same second are told apart by their logs' names.
+    const bool this_run = earlier.log == run.log && earlier.start == run.start;
+    if (earlier.outcome == jobs::Outcome::kSuccess && !this_run && earlier.start <= run.start) {
+      last = earlier.end;
+    }
+  }
+  return last;
+}
+
+// Sends the job's notices when its notify-on asks for this outcome. One that
+// cannot be delivered is reported on stderr (the journal, under a timer); it
+// never changes the run's exit status.
+void SendJobNotices(const jobs::Job& job, const jobs::RunRecord& run, const std::string& state_dir) {
+  if (run.already_running || !jobs::ShouldNotify(job.notify_on, run.outcome)) return;
+  auto notifiers = jobs::NotifiersFor(job);
+  if (notifiers.empty()) return;
+  jobs::Notice notice;
+  notice.job = job.name;
+  notice.host = ShortHostname();
+  notice.outcome = run.outcome;
+  notice.reason = run.reason;
+  notice.started = run.start;
+  notice.duration = std::chrono::duration_cast<std::chrono::seconds>(run.duration);
+  notice.snapshot = run.snapshot;
+  notice.bytes_added = run.bytes_added;
+  notice.log_tail = run.log_tail;
+  notice.last_success = LastSuccessBefore(state_dir, run);
+  // Each failure is logged by the sink; the summary adds nothing to that.
+  (void)jobs::SendNotices(notice, notifiers, [](std::string_view line) {
+    fmt::print(stderr, "coffer: {}\n", line);
+  });
+}
+
 int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
   auto file = ReadJobsFile(global);
   if (!file.ok()) return FailJobsFile(file.status());
@@ -90,6 +133,7 @@ int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
     fmt::print(stderr, "coffer: warning: the run could not be recorded: {}\n", record.record_error);
   }
   PrintRecord(record, state_dir, args.json, global.quiet);
+  SendJobNotices(*job, record, state_dir);
   return ExitCodeOf(record);
 }
 

@@ -151,7 +151,7 @@ TEST(HelpTest, KeySubcommandOptionsMatchTheirManPage) {
 // `coffer jobs` has subcommands too: their options together are coffer-jobs.1's.
 TEST(HelpTest, JobsSubcommandOptionsMatchTheirManPage) {
   Options help;
-  for (const char* sub : {"check", "next", "log"}) {
+  for (const char* sub : {"check", "next", "log", "systemd"}) {
     Options own = Minus(HelpOptions({"jobs", sub}), kGlobal);
     help.insert(own.begin(), own.end());
   }

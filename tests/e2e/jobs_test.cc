@@ -246,5 +246,62 @@ TEST_F(JobsTest, DamagedRecordLinesAreSkippedWithAWarning) {
   EXPECT_EQ(LogJson("files").size(), 2u);
 }
 
+TEST_F(JobsTest, FailureSendsTheNoticeWithTheLastSuccessAndSuccessSendsNone) {
+  const std::string notice = tmp_ / "notice.json";
+  WriteFilesJob("notify-command = [\"/bin/sh\", \"-c\", \"cat > " + notice + "\"]\n");
+  ASSERT_EQ(Jobs({"run", "files"}).code, 0);
+  EXPECT_FALSE(std::filesystem::exists(notice)) << "notify-on is failure only by default";
+
+  WriteFilesJob("notify-command = [\"/bin/sh\", \"-c\", \"cat > " + notice + "\"]\n" +
+                "pre-hook = \"echo the database is down >&2; exit 4\"\n");
+  Output run = Jobs({"run", "files"});
+  ASSERT_EQ(run.code, 1) << run.all();
+  nlohmann::json sent = nlohmann::json::parse(ReadFile(notice));
+  EXPECT_EQ(sent["job"], "files");
+  EXPECT_EQ(sent["outcome"], "failure");
+  EXPECT_NE(sent["reason"].get<std::string>().find("pre-hook exited with status 4"), std::string::npos)
+      << sent.dump();
+  EXPECT_TRUE(sent["last_success"].is_string()) << sent.dump();  // the first run's
+  EXPECT_NE(sent["log_tail"].dump().find("the database is down"), std::string::npos) << sent.dump();
+}
+
+TEST_F(JobsTest, ANoticeThatCannotBeDeliveredChangesNothing) {
+  WriteFilesJob("notify-on = [\"success\"]\nnotify-command = \"exit 7\"\n");
+  Output run = Jobs({"run", "files"});
+  EXPECT_EQ(run.code, 0) << run.all();  // the job's own result
+  EXPECT_NE(run.err.find("not delivered"), std::string::npos) << run.err;
+  EXPECT_EQ(Snapshots().size(), 1u);
+}
+
+TEST_F(JobsTest, SystemdWritesUnitsThatSystemdAccepts) {
+  WriteFilesJob("schedule = \"mon..fri 02:00\"\ncatch-up = true\nrandom-delay = \"10m\"\n");
+  const std::string units = tmp_ / "units";
+  ASSERT_EQ(mkdir(units.c_str(), 0755), 0);
+  Output written = Jobs({"jobs", "systemd", "--dir", units});
+  ASSERT_EQ(written.code, 0) << written.all();
+  EXPECT_NE(written.out.find("systemctl daemon-reload && systemctl enable --now coffer-job-files.timer"),
+            std::string::npos)
+      << written.out;
+  const std::string timer = ReadFile(units + "/coffer-job-files.timer");
+  EXPECT_NE(timer.find("OnCalendar=Mon..Fri *-*-* 02:00:00\n"), std::string::npos) << timer;
+  EXPECT_NE(timer.find("Persistent=true\n"), std::string::npos) << timer;
+  const std::string service = ReadFile(units + "/coffer-job-files.service");
+  EXPECT_NE(service.find(" --jobs " + jobs_ + " --state-dir " + state_ + " run files\n"),
+            std::string::npos)
+      << service;
+  if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "systemd-analyze is not installed: the units are not verified";
+  }
+  Output verified = RunProcess({"systemd-analyze", "verify", "--man=no", units + "/coffer-job-files.service",
+                                  units + "/coffer-job-files.timer"});
+  EXPECT_EQ(verified.code, 0) << verified.all();
+
+  // A job gone from the file takes its units with it.
+  WriteFilesJob();
+  written = Jobs({"jobs", "systemd", "--dir", units});
+  ASSERT_EQ(written.code, 0) << written.all();
+  EXPECT_FALSE(std::filesystem::exists(units + "/coffer-job-files.timer"));
+}
+
 }  // namespace
 }  // namespace coffer::e2e
