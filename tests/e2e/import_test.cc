@@ -577,7 +577,8 @@ TEST_F(ImportTest, InfoShowsTheNoteAndTheLogAndEveryFieldOfItsManPage) {
   const nlohmann::json info = Info(name);
   EXPECT_EQ(Keys(info), (Names{"name", "id", "group", "time", "tree", "hostname", "username", "paths", "tags",
                                "files", "bytes", "bytes_read", "bytes_added", "duration_seconds",
-                               "incomplete", "protected", "note", "log_bytes", "note_damage"}));
+                               "incomplete", "protected", "note", "log_bytes", "note_damage",
+                               "last_restore_test"}));
   EXPECT_EQ(info.value("name", ""), name);
   EXPECT_EQ(info.value("group", ""), "ct/100");
   EXPECT_EQ(info.value("time", ""), "2026-12-01T01:00:00Z");
