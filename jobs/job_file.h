@@ -86,7 +86,7 @@
 //                                        any above 0 prunes nothing
 //   gc                 boolean  false    run `coffer gc` after the prune
 // Checks:
-//   verify             schedule -        when to verify the repository (as `coffer verify`)
+//   verify             schedule -        when to verify the job's group (`coffer run NAME --verify`)
 //   restore-test       schedule -        when to restore a sample of the latest snapshot
 //                                        and compare it (e.g. "quarterly")
 //   stale-after        duration -        `coffer status` fails when the last success is

@@ -31,10 +31,27 @@ Status WriteAll(int fd, std::string_view text, const std::string& what) {
 
 }  // namespace
 
+std::string_view RunKindName(RunKind kind) {
+  switch (kind) {
+    case RunKind::kBackup: return "backup";
+    case RunKind::kVerify: return "verify";
+    case RunKind::kRestoreTest: return "restore-test";
+  }
+  return "backup";
+}
+
+std::optional<RunKind> ParseRunKind(std::string_view name) {
+  for (RunKind kind : {RunKind::kBackup, RunKind::kVerify, RunKind::kRestoreTest}) {
+    if (RunKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
 std::string FormatRunRecord(const RunRecord& r) {
   nlohmann::ordered_json line = {
       {"v", kRecordVersion},
       {"job", r.job},
+      {"kind", RunKindName(r.kind)},
       {"start", FormatUtc(r.start)},
       {"end", FormatUtc(r.end)},
       {"duration_s", std::round(static_cast<double>(r.duration.count())) / 1000.0},
@@ -71,6 +88,12 @@ Result<RunRecord> ParseRunRecord(std::string_view line) {
   }
   RunRecord r;
   COFFER_ASSIGN_OR_RETURN(r.job, text("job", true));
+  COFFER_ASSIGN_OR_RETURN(std::string kind, text("kind", false));
+  if (!kind.empty()) {
+    auto known = ParseRunKind(kind);
+    if (!known) return Status::InvalidArgument("unknown kind \"" + kind + "\"");
+    r.kind = *known;
+  }
   COFFER_ASSIGN_OR_RETURN(std::string start, text("start", true));
   COFFER_ASSIGN_OR_RETURN(std::string end, text("end", false));
   COFFER_ASSIGN_OR_RETURN(std::string outcome, text("outcome", true));

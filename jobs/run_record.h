@@ -9,22 +9,33 @@
 // logs of a job are kept, older ones removed after each run.
 //
 // A line (one line, no spaces; fields may come in any order):
-//   {"v":1,"job":"web","start":"2024-05-06T02:00:00Z","end":"2024-05-06T02:00:12Z",
+//   {"v":1,"job":"web","kind":"backup","start":"2024-05-06T02:00:00Z","end":"2024-05-06T02:00:12Z",
 //    "duration_s":12.345,"outcome":"warning","step":"post-hook",
 //    "reason":"post-hook failed: exited with status 1",
 //    "snapshot":"host/web1/2024-05-06T02:00:01Z","bytes_added":1048576,
 //    "log":"web/2024-05-06T020000Z.log"}
 //   v           1; a line with another version is skipped (a newer Coffer's)
 //   job         the job's name
+//   kind        what ran: "backup" (`coffer run JOB`), "verify" (`run JOB
+//               --verify`) or "restore-test" (`run JOB --restore-test`).
+//               Lines written before checks ran as jobs have none: they are
+//               backups. A line with another kind (a newer Coffer's) is
+//               skipped like a damaged one.
 //   start, end  UTC, whole seconds, RFC 3339 with "Z"
 //   duration_s  seconds, from a monotonic clock (not end - start)
 //   outcome     "success", "warning" (a snapshot was stored, but something
 //               else went wrong: unreadable files, the post-hook, retention,
-//               gc) or "failure" (nothing was stored)
+//               gc) or "failure" (nothing was stored). For a check: "warning"
+//               when it passed but something else went wrong (its outcome
+//               could not be noted in the snapshots, a scratch folder was
+//               left), "failure" when it found damage or a mismatch or could
+//               not run
 //   step        where the warning or failure happened: "setup", "pre-hook",
-//               "backup", "post-hook", "retention", "gc"; "" on success
+//               "backup", "post-hook", "retention", "gc", "verify",
+//               "restore-test"; "" on success
 //   reason      one line saying what went wrong; "" on success
-//   snapshot    the snapshot stored (GROUP/TIME), "" if none
+//   snapshot    the snapshot stored (GROUP/TIME), "" if none (always for
+//               a check)
 //   bytes_added what the backup added to the repository (after dedup)
 //   log         the run's log, relative to STATE_DIR/jobs
 // Unknown fields are ignored, so later versions may add some. Required:
@@ -53,10 +64,18 @@
 
 namespace coffer::jobs {
 
+// What a run of a job does (the record's "kind").
+enum class RunKind { kBackup, kVerify, kRestoreTest };
+// "backup", "verify", "restore-test".
+std::string_view RunKindName(RunKind kind);
+// The kind `name` names, if any.
+std::optional<RunKind> ParseRunKind(std::string_view name);
+
 // One run of a job: the record's line, and what only the runner's caller
 // sees (a notifier's material: the log's last lines, whether it never ran).
 struct RunRecord {
   std::string job;
+  RunKind kind = RunKind::kBackup;
   TimePoint start;
   TimePoint end;
   std::chrono::milliseconds duration{0};

@@ -103,6 +103,10 @@ class Run {
   void Execute() {
     group_ = job_.group;
     if (group_.empty() && job_.source != SourceKind::kImport) group_ = context_.default_group;
+    if (context_.kind != RunKind::kBackup) {
+      Check();
+      return;
+    }
 
     bool pre_hook_ok = true;
     if (!job_.pre_hook.empty()) {
@@ -171,6 +175,29 @@ class Run {
     return std::move(done).value();
   }
 
+  // A verify or a restore test, instead of the backup and what follows it.
+  void Check() {
+    const std::string step(RunKindName(context_.kind));
+    const bool verify = context_.kind == RunKind::kVerify;
+    const std::string where = group_.empty() ? "every group" : "group " + group_;
+    log_.Line(verify ? fmt::format("verify of {} in {}", where, RepositoryLabel(job_))
+                     : fmt::format("restore test of the latest snapshot of {} in {}", where,
+                                   RepositoryLabel(job_)));
+    auto done = verify ? context_.steps->Verify(job_, group_, log_)
+                       : context_.steps->RestoreTest(job_, group_, log_);
+    if (!done.ok()) {
+      Fail(step, fmt::format("{} failed: {}", verify ? "verify" : "restore test", done.status().message()));
+      return;
+    }
+    if (!done->damage.empty()) {
+      Fail(step, done->damage);
+      return;
+    }
+    log_.Line(fmt::format("{} passed: {} snapshot{}, {} bytes checked", verify ? "verify" : "restore test",
+                          done->snapshots, done->snapshots == 1 ? "" : "s", done->bytes_checked));
+    if (!done->warning.empty()) Warn(step, done->warning);
+  }
+
   Status Hook(const std::string& phase, const std::vector<std::string>& argv,
               const std::string& result = "", const std::string& snapshot = "") {
     std::vector<std::pair<std::string, std::string>> set = {
@@ -223,6 +250,14 @@ class Run {
 };
 
 }  // namespace
+
+Result<CheckDone> RepositorySteps::Verify(const Job&, const std::string&, RunLog&) {
+  return Status::Unsupported("these repository steps cannot verify");
+}
+
+Result<CheckDone> RepositorySteps::RestoreTest(const Job&, const std::string&, RunLog&) {
+  return Status::Unsupported("these repository steps cannot run a restore test");
+}
 
 void RunLog::Line(std::string_view text) {
   const time_t now = time(nullptr);
@@ -287,6 +322,7 @@ RunRecord RunJob(const Job& job, const RunContext& context) {
   const Clock& clock = context.clock ? *context.clock : system_clock;
   RunRecord record;
   record.job = job.name;
+  record.kind = context.kind;
   record.start = record.end = clock.Now();
   const auto started = std::chrono::steady_clock::now();
   auto finish_early = [&](const std::string& step, const std::string& reason) {
@@ -310,9 +346,11 @@ RunRecord RunJob(const Job& job, const RunContext& context) {
   } else {
     record.log = opened->relative;
     RunLog log(std::move(opened->fd), opened->path);
-    log.Line(fmt::format("job {} started (pid {})", job.name, getpid()));
+    const std::string what =
+        context.kind == RunKind::kBackup ? "" : fmt::format(" ({})", RunKindName(context.kind));
+    log.Line(fmt::format("job {}{} started (pid {})", job.name, what, getpid()));
     Run(job, context, record, log).Execute();
-    log.Line(fmt::format("job {}: {}{}", job.name, OutcomeName(record.outcome),
+    log.Line(fmt::format("job {}{}: {}{}", job.name, what, OutcomeName(record.outcome),
                          record.reason.empty() ? "" : ": " + record.reason));
     (void)fsync(log.fd());
   }

@@ -26,6 +26,21 @@
 //      not push a complete one out), the job's keep-* in the groups it
 //      stored to, as `coffer prune --group GROUP` does. Then gc if asked.
 //      Their failures are warnings: the new snapshot is stored.
+// A check (RunContext::kind verify or restore-test, `coffer run JOB --verify`
+// / `--restore-test`) takes the same lock, so it never overlaps the job's
+// backup, and has the same log and line in the record of runs (with its
+// kind); instead of steps 2-5 it runs the one check, in the job's group:
+//   verify        every snapshot of the group is read back (as `coffer
+//                 verify`; objects shared between snapshots are read once)
+//                 and each one's outcome noted in it. Damage fails the run,
+//                 the reason naming it.
+//   restore-test  a sample of the group's latest snapshot is restored to a
+//                 scratch folder and compared (as `coffer restore-test`),
+//                 the outcome noted in the snapshot. A mismatch fails it.
+// A check that cannot run (no snapshot, the repository does not open) fails;
+// one that passed but whose outcome could not be noted is a warning. Hooks,
+// retention and gc belong to backups: a check runs none of them.
+//
 // Hooks get this process's environment without its secrets
 // (jobs/process.h), plus COFFER_JOB, COFFER_PHASE ("pre" or "post"),
 // COFFER_REPOSITORY (the folder, or the server's address), COFFER_GROUP (""
@@ -81,6 +96,18 @@ struct RetentionDone {
   size_t removed = 0;
 };
 
+// What a check (verify or restore test) found.
+struct CheckDone {
+  size_t snapshots = 0;      // checked
+  uint64_t bytes_checked = 0;
+  // "" when it passed; else one line naming the damage or the mismatches
+  // (the run fails with it as its reason).
+  std::string damage;
+  // "" or one line saying what else went wrong although the check passed
+  // (its outcome could not be noted): the run ends with a warning.
+  std::string warning;
+};
+
 // The repository side of a run. One object serves one run (it may keep the
 // repository open between steps); each step writes what it has to say to
 // `log`.
@@ -94,11 +121,19 @@ class RepositorySteps {
   virtual Result<RetentionDone> Prune(const Job& job, const std::vector<std::string>& groups,
                                       RunLog& log) = 0;
   virtual Status CollectGarbage(const Job& job, RunLog& log) = 0;
+  // Verifies every snapshot of `group` ("" for an import job without one:
+  // every snapshot of the repository) and notes the outcome in each.
+  // Damage is reported in CheckDone; an error means the check did not run.
+  virtual Result<CheckDone> Verify(const Job& job, const std::string& group, RunLog& log);
+  // A restore test of the latest snapshot of `group` ("": the latest of
+  // each group), its outcome noted in the snapshot.
+  virtual Result<CheckDone> RestoreTest(const Job& job, const std::string& group, RunLog& log);
 };
 
 struct RunContext {
   std::filesystem::path state_dir;  // STATE_DIR; the runner makes STATE_DIR/jobs
   RepositorySteps* steps = nullptr;  // required
+  RunKind kind = RunKind::kBackup;   // what to run: the backup or one check
   bool wait_for_lock = false;        // wait for a running instance instead of failing
   const Clock* clock = nullptr;      // the record's times; null: the system clock
   std::string default_group;         // for a paths or command job without `group`

@@ -179,15 +179,20 @@ int RunLog(const GlobalOptions& global, const LogArgs& args) {
                folder.string());
     return kExitOk;
   }
+  // A check is shown as "JOB verify" or "JOB restore-test".
+  auto job_of = [](const jobs::RunRecord& run) {
+    return run.kind == jobs::RunKind::kBackup ? run.job
+                                              : fmt::format("{} {}", run.job, jobs::RunKindName(run.kind));
+  };
   size_t job_width = 3, snapshot_width = 8;
   for (const auto& run : runs) {
-    job_width = std::max(job_width, run.job.size());
+    job_width = std::max(job_width, job_of(run).size());
     snapshot_width = std::max(snapshot_width, run.snapshot.size());
   }
   fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", "Start", "Job", job_width, "Outcome",
              "Duration", "Added", "Snapshot", snapshot_width, "Reason");
   for (const auto& run : runs) {
-    fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", LocalShort(run.start), run.job,
+    fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", LocalShort(run.start), job_of(run),
                job_width, jobs::OutcomeName(run.outcome), HumanDuration(run.duration.count() * 1'000'000),
                HumanBytes(run.bytes_added), run.snapshot.empty() ? "-" : run.snapshot, snapshot_width,
                run.reason);
@@ -216,18 +221,7 @@ int RunSystemd(const GlobalOptions& global, const SystemdArgs& args) {
   options.jobs_file = fs::absolute(global.jobs_file);
   options.state_dir = fs::absolute(StateDir(global));
   options.user = args.user;
-  // `coffer run` runs backups; verify and restore-test schedules get their
-  // timers once it runs those too. Until then they are said, not written.
-  jobs::JobFile backups = *file;
-  for (jobs::Job& job : backups.jobs) {
-    for (auto [schedule, what] : {std::pair{&job.verify, "verify"}, {&job.restore_test, "restore-test"}}) {
-      if (schedule->empty()) continue;
-      fmt::print(stderr, "coffer: job {}: its {} schedule gets no timer yet (run it by hand)\n",
-                 job.name, what);
-      schedule->clear();
-    }
-  }
-  auto units = jobs::SystemdUnitsFor(backups, options);
+  auto units = jobs::SystemdUnitsFor(*file, options);
   if (!units.ok()) {
     fmt::print(stderr, "coffer: {}\n", units.status().message());
     return kExitUsage;

@@ -1,6 +1,8 @@
 // coffer run JOB: runs one job of the jobs file now, as a timer would
 // (jobs/runner.h): its lock, pre-hook, backup, post-hook, retention, gc, the
-// record of the run, then the job's notices (jobs/notifier.h).
+// record of the run, then the job's notices (jobs/notifier.h). With --verify
+// or --restore-test it runs the job's check instead, under the same lock,
+// recorded and notified the same way.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,8 @@ struct RunArgs {
   std::string job;
   bool wait = false;
   bool json = false;
+  bool verify = false;
+  bool restore_test = false;
 };
 
 // A jobs file that cannot be used is a usage error (2), whatever the reason:
@@ -56,7 +60,10 @@ void PrintRecord(const jobs::RunRecord& record, const std::string& state_dir, bo
     fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
-  std::string line = fmt::format("{}: {}", record.job, jobs::OutcomeName(record.outcome));
+  std::string line = record.kind == jobs::RunKind::kBackup
+                         ? record.job
+                         : fmt::format("{} {}", record.job, jobs::RunKindName(record.kind));
+  line += fmt::format(": {}", jobs::OutcomeName(record.outcome));
   if (!record.reason.empty()) line += ": " + record.reason;
   if (!record.snapshot.empty()) {
     line += fmt::format("{} {} ({} added)", record.reason.empty() ? ": snapshot" : "; snapshot",
@@ -81,8 +88,10 @@ std::optional<jobs::TimePoint> LastSuccessBefore(const std::string& state_dir,
   std::optional<jobs::TimePoint> last;
   for (const jobs::RunRecord& earlier : history->runs) {
     // Runs in the same second are told apart by their logs' names.
+    // A verify's success says nothing of the backups: runs of the same kind.
     const bool this_run = earlier.log == run.log && earlier.start == run.start;
-    if (earlier.outcome == jobs::Outcome::kSuccess && !this_run && earlier.start <= run.start) {
+    if (earlier.kind == run.kind && earlier.outcome == jobs::Outcome::kSuccess && !this_run &&
+        earlier.start <= run.start) {
       last = earlier.end;
     }
   }
@@ -127,6 +136,9 @@ int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
   context.state_dir = state_dir;
   context.steps = &steps;
   context.wait_for_lock = args.wait;
+  context.kind = args.verify         ? jobs::RunKind::kVerify
+                 : args.restore_test ? jobs::RunKind::kRestoreTest
+                                     : jobs::RunKind::kBackup;
   context.default_group = "host/" + ShortHostname();
   const jobs::RunRecord record = jobs::RunJob(*job, context);
   if (!record.record_error.empty()) {
@@ -142,15 +154,24 @@ int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
 void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "run", "Run a job of the jobs file now: pre-hook, backup, post-hook, retention, gc");
+      "run", "Run a job of the jobs file now: pre-hook, backup, post-hook, retention, gc (or its verify "
+             "or restore test)");
   cmd->add_option("JOB", args->job, "The job's name ([jobs.NAME] in the jobs file)")->required();
   cmd->add_flag("--wait", args->wait,
                 "If the job is already running, wait for that run to end instead of failing (exit 14)");
   cmd->add_flag("--json", args->json, "Print the run's summary as JSON on stdout");
+  CLI::Option* verify = cmd->add_flag(
+      "--verify", args->verify,
+      "Instead of the backup, verify every snapshot of the job's group (as coffer verify)");
+  cmd->add_flag("--restore-test", args->restore_test,
+                "Instead of the backup, restore a sample of the latest snapshot of the job's group "
+                "and compare it (as coffer restore-test)")
+      ->excludes(verify);
   cmd->footer(
       "Exit status: 0 success, 3 a snapshot was stored with a warning (unreadable files, a failed "
-      "post-hook, retention or gc), 1 failure (nothing stored), 2 a bad jobs file or no such job, "
-      "14 the job is already running.");
+      "post-hook, retention or gc) or a check passed with one (its outcome could not be noted), "
+      "1 failure (nothing stored; a check found damage or a mismatch, or could not run), 2 a bad "
+      "jobs file or no such job, 14 the job is already running.");
   cmd->callback([&global, args, exit_code] { *exit_code = RunOneJob(global, *args); });
 }
 

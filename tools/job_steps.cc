@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -16,6 +18,8 @@
 #include "store/ingest/archiver.h"
 #include "store/ingest/exclude.h"
 #include "store/model/snapshot_name.h"
+#include "store/verify/restore_test.h"
+#include "store/verify/verifier.h"
 #include "tools/cmd_import.h"
 #include "tools/new_snapshot.h"
 #include "tools/prune_plan.h"
@@ -214,6 +218,144 @@ Status ToolRepositorySteps::CollectGarbage(const jobs::Job& job, jobs::RunLog& l
   log.Line(fmt::format("gc: {} of {} objects deleted, {} freed, repository now {}", sweep.objects_deleted,
                        sweep.objects_examined, HumanBytes(freed), HumanBytes(sweep.bytes_after)));
   return Status::Ok();
+}
+
+namespace {
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string InGroup(const std::string& group) { return group.empty() ? "the repository" : "group " + group; }
+
+// "the outcome could not be noted ...", as a check's warning.
+std::string NotNoted(const Status& recorded) {
+  return "the outcome could not be noted in the snapshots: " + recorded.message();
+}
+
+}  // namespace
+
+Result<jobs::CheckDone> ToolRepositorySteps::Verify(const jobs::Job& job, const std::string& group,
+                                                    jobs::RunLog& log) {
+  if (!group.empty()) COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
+  COFFER_ASSIGN_OR_RETURN(Repository * repo, Open(job));
+  COFFER_ASSIGN_OR_RETURN(std::vector<Snapshot> snapshots, repo->ListSnapshots(group));
+  if (snapshots.empty()) return Status::NotFound(fmt::format("{} has no snapshots to verify", InGroup(group)));
+  log.Line(fmt::format("verifying {} snapshots of {}", snapshots.size(), InGroup(group)));
+  verify::Verifier verifier(*repo, verify::VerifyOptions{});
+  COFFER_ASSIGN_OR_RETURN(verify::VerifyResult result, verifier.Verify(snapshots));
+  const Status recorded = verify::RecordVerifications(*repo, result, NowNanos());
+
+  jobs::CheckDone done;
+  done.snapshots = result.snapshots.size();
+  done.bytes_checked = result.bytes_checked;
+  log.Line(fmt::format("checked {} objects ({} trees, {} chunks), {}", result.objects_checked(),
+                       result.trees_checked, result.chunks_checked, HumanBytes(result.bytes_checked)));
+  // Every damaged thing in the log, as `coffer verify` prints it; the first
+  // in the reason.
+  std::string first;
+  for (const Snapshot& s : result.damaged_records) {
+    const std::string line =
+        fmt::format("damaged snapshot record {} ({})", s.name(), s.damage.message());
+    log.Line(line);
+    if (first.empty()) first = line;
+  }
+  for (const verify::DamagedObject& object : result.damaged) {
+    const std::string what = fmt::format("{} {} {}", object.missing() ? "missing" : "damaged",
+                                         KindName(object.kind), object.id.hex());
+    if (object.uses.empty()) log.Line(fmt::format("{}: {}", what, object.status.message()));
+    for (const verify::ObjectUse& use : object.uses) {
+      log.Line(fmt::format("{}: {}:{}", what, use.snapshot, EscapeName(use.path)));
+    }
+    if (object.more_uses) log.Line(fmt::format("{}: and {} more paths", what, object.more_uses));
+    if (first.empty()) {
+      first = object.uses.empty() ? what
+                                  : fmt::format("{} used by {}:{}", what, object.uses[0].snapshot,
+                                                EscapeName(object.uses[0].path));
+    }
+  }
+  if (!result.ok()) {
+    size_t affected = 0;
+    for (const auto& v : result.snapshots) affected += v.ok() ? 0 : 1;
+    std::string counts;
+    if (!result.damaged.empty()) {
+      counts = fmt::format("{} object{} damaged or missing, used by {} of {} snapshots",
+                           result.damaged.size(), result.damaged.size() == 1 ? "" : "s", affected,
+                           result.snapshots.size());
+    }
+    if (!result.damaged_records.empty()) {
+      counts += fmt::format("{}{} snapshot record{} damaged", counts.empty() ? "" : ", ",
+                           result.damaged_records.size(), result.damaged_records.size() == 1 ? "" : "s");
+    }
+    done.damage = fmt::format("verify found damage in {}: {} (first: {})", InGroup(group), counts, first);
+  }
+  if (!recorded.ok()) {
+    log.Line("warning: " + NotNoted(recorded));
+    done.warning = NotNoted(recorded);
+  }
+  return done;
+}
+
+Result<jobs::CheckDone> ToolRepositorySteps::RestoreTest(const jobs::Job& job, const std::string& group,
+                                                         jobs::RunLog& log) {
+  if (!group.empty()) COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
+  COFFER_ASSIGN_OR_RETURN(Repository * repo, Open(job));
+  // The latest intact snapshot of the group, or of each group.
+  std::vector<Snapshot> chosen;
+  if (!group.empty()) {
+    COFFER_ASSIGN_OR_RETURN(std::optional<Snapshot> latest, repo->LatestSnapshot(group));
+    if (latest) chosen.push_back(std::move(*latest));
+  } else {
+    COFFER_ASSIGN_OR_RETURN(std::vector<Snapshot> all, repo->ListSnapshots());
+    std::map<std::string, Snapshot> newest;  // ListSnapshots orders by time within a group
+    for (Snapshot& s : all) {
+      if (!s.damaged()) newest.insert_or_assign(s.ref.group, std::move(s));
+    }
+    for (auto& [name, s] : newest) chosen.push_back(std::move(s));
+  }
+  if (chosen.empty()) return Status::NotFound(fmt::format("{} has no snapshot to test", InGroup(group)));
+
+  jobs::CheckDone done;
+  std::vector<std::string> failed;
+  for (const Snapshot& snapshot : chosen) {
+    COFFER_ASSIGN_OR_RETURN(verify::RestoreTestResult result,
+                            verify::RunRestoreTest(*repo, snapshot, verify::RestoreTestOptions{}));
+    const Status recorded = verify::RecordRestoreTest(*repo, snapshot, result, NowNanos());
+    ++done.snapshots;
+    done.bytes_checked += result.bytes_checked;
+    for (const verify::RestoreTestMismatch& m : result.mismatches) {
+      log.Line(fmt::format("mismatch {}: {}", EscapeName(m.path), EscapeName(m.what)));
+    }
+    log.Line(fmt::format("restore test of {}: {} of {} files, {}, {}", snapshot.name(), result.files_checked,
+                         result.population, HumanBytes(result.bytes_checked),
+                         result.ok() ? "all match"
+                                     : fmt::format("{} mismatches (seed {})", result.mismatches.size(),
+                                                   result.seed)));
+    if (!result.ok()) {
+      const verify::RestoreTestMismatch& m = result.mismatches.front();
+      failed.push_back(fmt::format("{}: {} mismatch{} (first: {}: {})", snapshot.name(),
+                                   result.mismatches.size(), result.mismatches.size() == 1 ? "" : "es",
+                                   EscapeName(m.path), EscapeName(m.what)));
+    }
+    if (!result.scratch_left.empty()) {
+      const std::string line = fmt::format("the scratch folder {} could not be removed: {}", result.scratch,
+                                           result.scratch_left);
+      log.Line("warning: " + line);
+      if (done.warning.empty()) done.warning = line;
+    }
+    if (!recorded.ok()) {
+      log.Line("warning: " + NotNoted(recorded));
+      if (done.warning.empty()) done.warning = NotNoted(recorded);
+    }
+  }
+  if (!failed.empty()) {
+    std::string list;
+    for (const auto& f : failed) list += (list.empty() ? "" : "; ") + f;
+    done.damage = "restore test failed: " + list;
+  }
+  return done;
 }
 
 }  // namespace coffer::tools

@@ -3,7 +3,8 @@
 // side of a run (jobs/runner.h's RepositorySteps) done with the library code
 // the commands call: ingest's Archiver as `coffer backup`, import's
 // ImportArchive as `coffer import`, PlanPruneOfGroups as `coffer prune`,
-// gc's CollectGarbage as `coffer gc`.
+// gc's CollectGarbage as `coffer gc`, the Verifier as `coffer verify`,
+// RunRestoreTest as `coffer restore-test`.
 #pragma once
 
 #include <memory>
@@ -37,6 +38,11 @@ class ToolRepositorySteps final : public jobs::RepositorySteps {
   Result<jobs::RetentionDone> Prune(const jobs::Job& job, const std::vector<std::string>& groups,
                                     jobs::RunLog& log) override;
   Status CollectGarbage(const jobs::Job& job, jobs::RunLog& log) override;
+  // As `coffer verify --snapshot S...` of every snapshot of the group.
+  Result<jobs::CheckDone> Verify(const jobs::Job& job, const std::string& group, jobs::RunLog& log) override;
+  // As `coffer restore-test GROUP`, with its default sample (50 files).
+  Result<jobs::CheckDone> RestoreTest(const jobs::Job& job, const std::string& group,
+                                      jobs::RunLog& log) override;
 
  private:
   Result<Repository*> Open(const jobs::Job& job);

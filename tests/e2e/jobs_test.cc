@@ -1,6 +1,7 @@
 // coffer run and coffer jobs against a real repository: each kind of job,
 // each way a run ends (success, warning, failure, already running), the
-// record of runs as `coffer jobs log` shows it, `jobs check` and `jobs next`.
+// record of runs as `coffer jobs log` shows it, `jobs check` and `jobs next`,
+// a job's checks (`run --verify`, `run --restore-test`).
 #include <sys/stat.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/kv/database.h"
 #include "tests/e2e/e2e_util.h"
 
 namespace coffer::e2e {
@@ -301,6 +303,119 @@ TEST_F(JobsTest, SystemdWritesUnitsThatSystemdAccepts) {
   written = Jobs({"jobs", "systemd", "--dir", units});
   ASSERT_EQ(written.code, 0) << written.all();
   EXPECT_FALSE(std::filesystem::exists(units + "/coffer-job-files.timer"));
+}
+
+// A job's checks: run under its lock, recorded, noted in the snapshots.
+TEST_F(JobsTest, VerifyRunOfACleanRepositorySucceedsAndIsNotedInTheSnapshots) {
+  WriteFilesJob();
+  ASSERT_EQ(Jobs({"run", "files"}).code, 0);
+  WriteFile(data_ + "/b.txt", "beta\n");
+  ASSERT_EQ(Jobs({"run", "files"}).code, 0);
+  Output run = Jobs({"run", "files", "--verify"});
+  ASSERT_EQ(run.code, 0) << run.all();
+  EXPECT_NE(run.out.find("files verify: success"), std::string::npos) << run.out;
+  // Every snapshot of the group, not only the latest.
+  nlohmann::json snapshots = Snapshots();
+  ASSERT_EQ(snapshots.size(), 2u);
+  for (const auto& snapshot : snapshots) {
+    Output info = Coffer({"info", snapshot["name"].get<std::string>()});
+    ASSERT_EQ(info.code, 0) << info.all();
+    EXPECT_TRUE(std::regex_search(info.out, std::regex("verified +\\S+ ok\n"))) << info.out;
+  }
+  nlohmann::json log = LogJson("files");
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[2]["kind"], "verify");
+  EXPECT_EQ(log[2]["outcome"], "success");
+  EXPECT_EQ(log[0]["kind"], "backup");
+  EXPECT_NE(RunLogText(log[2]).find("verifying 2 snapshots of group host/jobs"), std::string::npos);
+  Output text = Jobs({"jobs", "log"});
+  EXPECT_NE(text.out.find("files verify"), std::string::npos) << text.out;
+}
+
+TEST_F(JobsTest, RestoreTestRunSucceedsAndIsRecorded) {
+  WriteFilesJob();
+  ASSERT_EQ(Jobs({"run", "files"}).code, 0);
+  Output run = Jobs({"run", "files", "--restore-test", "--json"}, {"TMPDIR=" + tmp_.path()});
+  ASSERT_EQ(run.code, 0) << run.all();
+  nlohmann::json summary = nlohmann::json::parse(run.out);
+  EXPECT_EQ(summary["kind"], "restore-test");
+  EXPECT_EQ(summary["outcome"], "success");
+  nlohmann::json log = LogJson("files");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["kind"], "restore-test");
+  EXPECT_EQ(log[1]["outcome"], "success");
+  const std::string name = Snapshots()[0]["name"];
+  Output info = Coffer({"info", name});
+  EXPECT_TRUE(std::regex_search(info.out, std::regex("tested +\\S+ ok: 1 files restored"))) << info.out;
+  EXPECT_NE(RunLogText(log[1]).find("restore test of " + name), std::string::npos);
+}
+
+TEST_F(JobsTest, CheckWithoutASnapshotFails) {
+  WriteFilesJob();
+  Output run = Jobs({"run", "files", "--restore-test"});
+  EXPECT_EQ(run.code, 1) << run.all();
+  EXPECT_NE(run.out.find("no snapshot to test"), std::string::npos) << run.all();
+}
+
+TEST_F(JobsTest, DamagedChunkFailsTheVerifyRunAndSendsTheNotice) {
+  const std::string notice = tmp_ / "notice.json";
+  WriteFilesJob("notify-command = [\"/bin/sh\", \"-c\", \"cat > " + notice + "\"]\n");
+  ASSERT_EQ(Jobs({"run", "files"}).code, 0);
+  ChangeStoppedDatabase(repo_, [](kv::Database& db) {
+    std::vector<std::pair<std::string, Bytes>> chunks;
+    ASSERT_TRUE(db.Scan(kv::Column::kChunks, "", [&](std::string_view key, ByteView value) {
+                    chunks.emplace_back(std::string(key), Bytes(value.begin(), value.end()));
+                    return true;
+                  }).ok());
+    ASSERT_FALSE(chunks.empty());
+    for (auto& [key, value] : chunks) {
+      value[value.size() / 2] ^= 0x10;
+      ASSERT_TRUE(db.Put(kv::Column::kChunks, key, value, kv::Durability::kSynced).ok());
+    }
+  });
+  Output run = Jobs({"run", "files", "--verify"});
+  EXPECT_EQ(run.code, 1) << run.all();
+  EXPECT_NE(run.out.find("files verify: failure: verify found damage in group host/jobs"), std::string::npos)
+      << run.all();
+  EXPECT_NE(run.out.find("damaged chunk"), std::string::npos) << run.all();
+  nlohmann::json log = LogJson("files");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["kind"], "verify");
+  EXPECT_EQ(log[1]["outcome"], "failure");
+  EXPECT_EQ(log[1]["step"], "verify");
+  nlohmann::json sent = nlohmann::json::parse(ReadFile(notice));
+  EXPECT_EQ(sent["outcome"], "failure");
+  EXPECT_NE(sent["reason"].get<std::string>().find("damaged chunk"), std::string::npos) << sent.dump();
+  // The backup's success is not a verify's: this was the first verify.
+  EXPECT_TRUE(sent["last_success"].is_null()) << sent.dump();
+  // Noted in the snapshot as `coffer verify` notes it.
+  Output info = Coffer({"info", Snapshots()[0]["name"].get<std::string>()});
+  EXPECT_NE(info.out.find("DAMAGED"), std::string::npos) << info.all();
+}
+
+TEST_F(JobsTest, SystemdWritesTheVerifyAndRestoreTestUnits) {
+  WriteFilesJob("schedule = \"daily\"\nverify = \"weekly\"\nrestore-test = \"quarterly\"\n");
+  const std::string units = tmp_ / "units";
+  ASSERT_EQ(mkdir(units.c_str(), 0755), 0);
+  Output written = Jobs({"jobs", "systemd", "--dir", units});
+  ASSERT_EQ(written.code, 0) << written.all();
+  EXPECT_EQ(written.err.find("no timer"), std::string::npos) << written.err;
+  for (const std::string unit : {"coffer-job-files-verify", "coffer-job-files-restore-test"}) {
+    EXPECT_TRUE(std::filesystem::exists(units + "/" + unit + ".timer")) << unit;
+    EXPECT_NE(written.out.find(unit + ".timer"), std::string::npos) << written.out;
+  }
+  EXPECT_NE(ReadFile(units + "/coffer-job-files-verify.service").find(" run files --verify\n"),
+            std::string::npos);
+  EXPECT_NE(ReadFile(units + "/coffer-job-files-restore-test.service").find(" run files --restore-test\n"),
+            std::string::npos);
+  if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "systemd-analyze is not installed: the units are not verified";
+  }
+  Output verified = RunProcess(
+      {"systemd-analyze", "verify", "--man=no", units + "/coffer-job-files-verify.service",
+       units + "/coffer-job-files-verify.timer", units + "/coffer-job-files-restore-test.service",
+       units + "/coffer-job-files-restore-test.timer"});
+  EXPECT_EQ(verified.code, 0) << verified.all();
 }
 
 }  // namespace

@@ -44,10 +44,23 @@ class StandInSteps : public RepositorySteps {
     calls.push_back("gc");
     return Status::Ok();
   }
+  Result<CheckDone> Verify(const Job&, const std::string& group, RunLog& log) override {
+    calls.push_back("verify " + group);
+    log.Line("stand-in verify");
+    if (!check_status.ok()) return check_status;
+    return check;
+  }
+  Result<CheckDone> RestoreTest(const Job&, const std::string& group, RunLog&) override {
+    calls.push_back("restore-test " + group);
+    if (!check_status.ok()) return check_status;
+    return check;
+  }
 
   std::vector<std::string> calls;
   Status backup_status;
   BackupDone backup{"host/test/2024-05-06T02:00:00Z", {}, 1234, 0};
+  Status check_status;
+  CheckDone check{3, 4096, "", ""};
 };
 
 std::vector<std::string> Shell(const std::string& script) { return {"/bin/sh", "-c", script}; }
@@ -265,6 +278,95 @@ TEST_F(HookTest, ExitStatusAndMissingProgramAreReasons) {
   EXPECT_NE(missing.message().find("cannot run /nonexistent/hook"), std::string::npos) << missing.message();
 }
 
+// Checks: the same lock, log and record as a backup, but only the check.
+TEST_F(RunnerTest, VerifyRunChecksTheGroupAndRecordsItsKind) {
+  job_.pre_hook = Shell("echo pre-hook ran");
+  job_.post_hook = Shell("echo post-hook ran");
+  job_.keep.keep_last = 2;
+  job_.gc = true;
+  context_.kind = RunKind::kVerify;
+  RunRecord record = RunJob(job_, context_);
+  EXPECT_EQ(record.outcome, Outcome::kSuccess) << record.reason;
+  EXPECT_EQ(record.kind, RunKind::kVerify);
+  EXPECT_EQ(steps_.calls, (std::vector<std::string>{"verify host/test"}));
+  EXPECT_TRUE(record.snapshot.empty());
+  const std::string log = Log(record);
+  EXPECT_EQ(log.find("hook ran"), std::string::npos) << log;
+  EXPECT_NE(log.find("job web (verify) started"), std::string::npos) << log;
+  EXPECT_NE(log.find("verify passed: 3 snapshots"), std::string::npos) << log;
+
+  auto history = ReadRunRecords(RunRecordPath(context_.state_dir, "web"));
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->runs.size(), 1u);
+  EXPECT_EQ(history->runs[0].kind, RunKind::kVerify);
+  EXPECT_EQ(history->runs[0].outcome, Outcome::kSuccess);
+}
+
+TEST_F(RunnerTest, DamageFoundByVerifyFailsTheRunWithItAsTheReason) {
+  steps_.check.damage = "verify found damage in group host/test: 1 object damaged or missing";
+  context_.kind = RunKind::kVerify;
+  RunRecord record = RunJob(job_, context_);
+  EXPECT_EQ(record.outcome, Outcome::kFailure);
+  EXPECT_EQ(record.step, "verify");
+  EXPECT_EQ(record.reason, steps_.check.damage);
+}
+
+TEST_F(RunnerTest, FailingRestoreTestIsAFailureWithTheReason) {
+  steps_.check.damage = "restore test failed: host/test/2024-05-06T02:00:00Z: 1 mismatch";
+  context_.kind = RunKind::kRestoreTest;
+  RunRecord record = RunJob(job_, context_);
+  EXPECT_EQ(record.outcome, Outcome::kFailure);
+  EXPECT_EQ(record.kind, RunKind::kRestoreTest);
+  EXPECT_EQ(record.step, "restore-test");
+  EXPECT_EQ(record.reason, steps_.check.damage);
+  EXPECT_EQ(steps_.calls, (std::vector<std::string>{"restore-test host/test"}));
+  auto history = ReadRunRecords(RunRecordPath(context_.state_dir, "web"));
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->runs.size(), 1u);
+  EXPECT_EQ(history->runs[0].kind, RunKind::kRestoreTest);
+  EXPECT_EQ(history->runs[0].reason, steps_.check.damage);
+}
+
+TEST_F(RunnerTest, CheckThatCannotRunFailsAndOneNotNotedWarns) {
+  context_.kind = RunKind::kRestoreTest;
+  steps_.check_status = Status::NotFound("group host/test has no snapshot to test");
+  RunRecord record = RunJob(job_, context_);
+  EXPECT_EQ(record.outcome, Outcome::kFailure);
+  EXPECT_EQ(record.reason, "restore test failed: group host/test has no snapshot to test");
+
+  steps_.check_status = Status::Ok();
+  steps_.check.warning = "the outcome could not be noted in the snapshots: disk full";
+  record = RunJob(job_, context_);
+  EXPECT_EQ(record.outcome, Outcome::kWarning);
+  EXPECT_EQ(record.step, "restore-test");
+  EXPECT_EQ(record.reason, steps_.check.warning);
+}
+
+TEST_F(RunnerTest, CheckTakesTheJobsLock) {
+  auto held = JobLock::Acquire(context_.state_dir, "web", /*wait=*/false);
+  ASSERT_TRUE(held.ok());
+  context_.kind = RunKind::kVerify;
+  RunRecord record = RunJob(job_, context_);
+  EXPECT_TRUE(record.already_running);
+  EXPECT_EQ(record.outcome, Outcome::kFailure);
+  EXPECT_TRUE(steps_.calls.empty());
+}
+
+TEST_F(RunnerTest, StepsWithoutChecksFailTheCheck) {
+  struct BackupOnly : RepositorySteps {
+    Result<BackupDone> Backup(const Job&, const std::string&, RunLog&) override { return BackupDone{}; }
+    Result<RetentionDone> Prune(const Job&, const std::vector<std::string>&, RunLog&) override {
+      return RetentionDone{};
+    }
+    Status CollectGarbage(const Job&, RunLog&) override { return Status::Ok(); }
+  } backup_only;
+  context_.steps = &backup_only;
+  context_.kind = RunKind::kVerify;
+  RunRecord record = RunJob(job_, context_);
+  EXPECT_EQ(record.outcome, Outcome::kFailure);
+  EXPECT_NE(record.reason.find("cannot verify"), std::string::npos) << record.reason;
+}
+
 // The record of runs is an on-disk format: damage is skipped, never fatal.
 TEST(RunRecordTest, RoundTrip) {
   RunRecord r;
@@ -280,7 +382,7 @@ TEST(RunRecordTest, RoundTrip) {
   r.log = "web/2024-05-06T020000Z.log";
   const std::string line = FormatRunRecord(r);
   EXPECT_EQ(line,
-            R"({"v":1,"job":"web","start":"2024-05-06T02:00:00Z","end":"2024-05-06T02:00:12Z",)"
+            R"({"v":1,"job":"web","kind":"backup","start":"2024-05-06T02:00:00Z","end":"2024-05-06T02:00:12Z",)"
             R"("duration_s":12.345,"outcome":"warning","step":"post-hook",)"
             R"("reason":"post-hook failed: exited with status 1",)"
             R"("snapshot":"host/web1/2024-05-06T02:00:01Z","bytes_added":1048576,)"
@@ -288,6 +390,22 @@ TEST(RunRecordTest, RoundTrip) {
   auto back = ParseRunRecord(line);
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(FormatRunRecord(*back), line);
+
+  r.kind = RunKind::kRestoreTest;
+  back = ParseRunRecord(FormatRunRecord(r));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->kind, RunKind::kRestoreTest);
+}
+
+TEST(RunRecordTest, LineWithoutKindIsABackup) {
+  // As Coffer wrote them before checks ran as jobs.
+  auto old = ParseRunRecord(R"({"v":1,"job":"web","start":"2024-05-06T02:00:00Z","outcome":"success"})");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->kind, RunKind::kBackup);
+  auto verify = ParseRunRecord(
+      R"({"v":1,"job":"web","kind":"verify","start":"2024-05-06T02:00:00Z","outcome":"failure"})");
+  ASSERT_TRUE(verify.ok()) << verify.status().message();
+  EXPECT_EQ(verify->kind, RunKind::kVerify);
 }
 
 TEST(RunRecordTest, DamagedLinesAreSkippedWithAWarning) {
@@ -300,19 +418,26 @@ TEST(RunRecordTest, DamagedLinesAreSkippedWithAWarning) {
   std::string text = ReadFile(path);
   const std::string good = text;
   // A garbage line, a line of another version, a line missing its outcome,
-  // then a last line a crash cut short.
+  // a line of an unknown kind or with a kind that is not a string, then a
+  // last line a crash cut short.
   text += "\x01\x02garbage\xff\n";
   text += R"({"v":2,"job":"web","start":"2024-05-06T02:00:00Z","outcome":"success"})" "\n";
   text += R"({"v":1,"job":"web","start":"2024-05-06T02:00:00Z"})" "\n";
+  text += R"({"v":1,"job":"web","kind":"defrag","start":"2024-05-06T02:00:00Z","outcome":"success"})" "\n";
+  text += R"({"v":1,"job":"web","kind":7,"start":"2024-05-06T02:00:00Z","outcome":"success"})" "\n";
   text += good.substr(0, good.size() / 2);
   WriteFile(path, text);
 
   auto history = ReadRunRecords(path);
   ASSERT_TRUE(history.ok());
   EXPECT_EQ(history->runs.size(), 1u);
-  ASSERT_EQ(history->warnings.size(), 4u);
+  ASSERT_EQ(history->warnings.size(), 6u);
   EXPECT_NE(history->warnings[0].find("web.runs.jsonl:2: skipped"), std::string::npos) << history->warnings[0];
-  EXPECT_NE(history->warnings[3].find(":5: skipped"), std::string::npos) << history->warnings[3];
+  EXPECT_NE(history->warnings[3].find(":5: skipped: unknown kind \"defrag\""), std::string::npos)
+      << history->warnings[3];
+  EXPECT_NE(history->warnings[4].find(":6: skipped: \"kind\" is not a string"), std::string::npos)
+      << history->warnings[4];
+  EXPECT_NE(history->warnings[5].find(":7: skipped"), std::string::npos) << history->warnings[5];
 
   // The next run's line is not glued to the cut one.
   r.start = TimePoint(1714964400s);
@@ -321,7 +446,7 @@ TEST(RunRecordTest, DamagedLinesAreSkippedWithAWarning) {
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->runs.size(), 2u);
   EXPECT_EQ(history->runs[1].start, TimePoint(1714964400s));
-  EXPECT_EQ(history->warnings.size(), 4u);
+  EXPECT_EQ(history->warnings.size(), 6u);
 }
 
 TEST(RunRecordTest, NoFileIsNoRuns) {
