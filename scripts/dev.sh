@@ -30,7 +30,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3
   gzip lzop zstd libcap2-bin zbar-tools qrencode
-  fdisk gdisk e2fsprogs mount
+  fdisk gdisk e2fsprogs mount systemd
 )
 # The fuzz targets: clang with libFuzzer and its sanitizer runtimes, and
 # llvm-symbolizer for readable reports. Without them `fuzz` is skipped.
