@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -29,6 +30,7 @@ class StatusTest : public CofferTest {
     WriteFile(data_ + "/a.txt", "alpha\n");
     jobs_ = tmp_ / "jobs.toml";
     state_ = tmp_ / "state";
+    std::filesystem::create_directories(jobs::JobsStateFolder(state_));
     now_ = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   }
   void TearDown() override { EXPECT_TRUE(KillServersOf(repo_)); }
@@ -129,13 +131,13 @@ TEST_F(StatusTest, JsonShowsTheLastSuccessFailureReasonAndNextRunOfRealRuns) {
 TEST_F(StatusTest, ALastSuccessOlderThanStaleAfterExitsFifteen) {
   WriteJobs(PathsJob("old", "schedule = \"daily\"\nstale-after = \"1h\"") +
             PathsJob("fresh", "stale-after = \"1h\""));
-  Record("old", 48h, jobs::Outcome::kSuccess, "", 4096);
+  Record("old", 48h, jobs::Outcome::kSuccess, "", 4096);  // ended 47 h 59 min ago
   Record("old", 24h, jobs::Outcome::kFailure, "cannot open the repository");
   Record("fresh", 10min, jobs::Outcome::kSuccess, "", 1);
 
   Output status = Coffer({"status", "--json"});
   EXPECT_EQ(status.code, 15) << status.all();
-  EXPECT_NE(status.err.find("job old is stale: last success 2 days ago (stale-after 1h)"), std::string::npos)
+  EXPECT_NE(status.err.find("job old is stale: last success 47 hours ago (stale-after 1h)"), std::string::npos)
       << status.err;
   const nlohmann::json list = nlohmann::json::parse(status.out);
   const nlohmann::json old = Find(list, "old");
@@ -187,15 +189,19 @@ for family in text_string_to_metric_families(text):
         print(family.type, s.name + "{" + labels + "}", repr(s.value))
 )";
 
-bool HavePrometheusClient() { return RunProcess({"python3", "-c", "import prometheus_client.parser"}).code == 0; }
+// Debian's python3, whose modules python3-prometheus-client installs (a
+// python3 earlier in PATH, say pyenv's, may not have them).
+const char kPython[] = "/usr/bin/python3";
+
+bool HavePrometheusClient() { return RunProcess({kPython, "-c", "import prometheus_client.parser"}).code == 0; }
 
 TEST_F(StatusTest, PrometheusTextfileParsesWithPrometheusClient) {
   if (!HavePrometheusClient()) {
-    GTEST_SKIP() << "python3 cannot import prometheus_client: apt-get install python3-prometheus-client "
+    GTEST_SKIP() << kPython << " cannot import prometheus_client: apt-get install python3-prometheus-client "
                     "(scripts/dev.sh deps) to test the textfile";
   }
   WriteJobs(PathsJob("old", "schedule = \"daily\"\nstale-after = \"1h\"") + PathsJob("never"));
-  Record("old", 48h, jobs::Outcome::kSuccess, "", 4096);
+  Record("old", 48h, jobs::Outcome::kSuccess, "", 4096);  // ended 47 h 59 min ago
   Record("old", 24h, jobs::Outcome::kWarning, "post-hook exited with status 1", 512);
   const std::string dir = tmp_ / "textfile";
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
@@ -212,7 +218,7 @@ TEST_F(StatusTest, PrometheusTextfileParsesWithPrometheusClient) {
 
   const std::string script = tmp_ / "parse.py";
   WriteFile(script, kParse);
-  Output parsed = RunProcess({"python3", script, prom});
+  Output parsed = RunProcess({kPython, script, prom});
   ASSERT_EQ(parsed.code, 0) << parsed.all() << "\n" << ReadFile(prom);
   std::set<std::string> samples;
   std::istringstream lines(parsed.out);
