@@ -28,7 +28,7 @@ PACKAGES=(
   libcli11-dev libfmt-dev nlohmann-json3-dev libarchive-dev zlib1g-dev
   libqrencode-dev libpng-dev libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libssl-dev
-  attr acl util-linux man-db groff-base openssl python3
+  attr acl util-linux man-db groff-base openssl python3 python3-prometheus-client
   gzip lzop zstd libcap2-bin zbar-tools qrencode
   fdisk gdisk e2fsprogs mount systemd
 )

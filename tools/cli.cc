@@ -234,11 +234,20 @@ Status WriteSecretFile(const std::string& path, std::string_view text, bool repl
   if (!replace && access(path.c_str(), F_OK) == 0) {
     return Status::AlreadyExists(path + " exists: give --force to replace it");
   }
+  return ReplaceFileDurably(path, text, 0600);
+}
+
+Status ReplaceFileDurably(const std::string& path, std::string_view text, mode_t mode) {
   const std::string temp = path + ".tmp";
-  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd.valid()) return Status::FromErrno(errno, "cannot write " + temp);
-  // The mode of an existing temporary file is kept by O_CREAT: set it.
-  if (fchmod(fd.get(), 0600) != 0) return Status::FromErrno(errno, "chmod " + temp);
+  // The mode of an existing temporary file is kept by O_CREAT, and the umask
+  // narrows a new one's: set it.
+  if (fchmod(fd.get(), mode) != 0) {
+    Status failed = Status::FromErrno(errno, "chmod " + temp);
+    unlink(temp.c_str());
+    return failed;
+  }
   for (size_t done = 0; done < text.size();) {
     ssize_t n = write(fd.get(), text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;

@@ -2,6 +2,8 @@
 // reporting errors, and formatting sizes, durations and names for people.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -91,6 +93,11 @@ Status WriteKeyFile(const std::string& path, std::string_view repository_id, con
 // Writes `text` to `path` with mode 0600, durably: through a temporary file
 // renamed over it. kAlreadyExists if `path` exists and !replace.
 Status WriteSecretFile(const std::string& path, std::string_view text, bool replace);
+// Writes `text` to `path` with mode `mode` (whatever the umask), durably and
+// atomically: PATH.tmp in the same folder, fsync, renamed over `path`, the
+// folder synced. A reader sees the old file or the new one, never a part.
+// Two writers of the same path at once are not expected (PATH.tmp is shared).
+Status ReplaceFileDurably(const std::string& path, std::string_view text, mode_t mode);
 
 // "30s", "5m", "1h30m", "2d", or plain seconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
@@ -140,5 +147,6 @@ void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterStatus(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

@@ -2,8 +2,6 @@
 // file as `coffer run` will, `next` says when each job runs next, `log`
 // lists past runs from the record of runs (jobs/run_record.h), `systemd`
 // writes the timers that run the jobs (jobs/systemd_units.h).
-#include <time.h>
-
 #include <algorithm>
 #include <filesystem>
 
@@ -18,6 +16,7 @@
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 #include "tools/job_steps.h"
+#include "tools/job_text.h"
 
 namespace coffer::tools {
 namespace {
@@ -42,11 +41,6 @@ struct LogArgs {
   bool json = false;
 };
 
-int FailJobsFile(const Status& status) {
-  fmt::print(stderr, "{}\n", status.message());
-  return kExitUsage;
-}
-
 int RunCheck(const GlobalOptions& global) {
   auto file = ReadJobsFile(global);
   // The reader's problems are FILE:LINE:COLUMN lines already.
@@ -54,24 +48,6 @@ int RunCheck(const GlobalOptions& global) {
   const size_t count = file->jobs.size();
   fmt::print("{} job{}, all valid\n", count, count == 1 ? "" : "s");
   return kExitOk;
-}
-
-// "Mon 2024-05-06 02:00:00 CEST" and "2024-05-06T02:00:00+02:00": local time.
-struct LocalText {
-  std::string shown;
-  std::string rfc3339;
-};
-LocalText FormatLocal(jobs::TimePoint time) {
-  const time_t seconds = time.time_since_epoch().count();
-  struct tm local {};
-  localtime_r(&seconds, &local);
-  char shown[64], stamp[32], zone[8];
-  strftime(shown, sizeof shown, "%a %Y-%m-%d %H:%M:%S %Z", &local);
-  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &local);
-  strftime(zone, sizeof zone, "%z", &local);  // +0200
-  std::string offset = zone;
-  if (offset.size() == 5) offset.insert(3, ":");
-  return {shown, std::string(stamp) + offset};
 }
 
 int RunNext(const GlobalOptions& global, const NextArgs& args) {
@@ -129,15 +105,6 @@ int RunNext(const GlobalOptions& global, const NextArgs& args) {
   }
   if (args.json) fmt::print("{}\n", list.dump(2));
   return kExitOk;
-}
-
-std::string LocalShort(jobs::TimePoint time) {
-  const time_t seconds = time.time_since_epoch().count();
-  struct tm local {};
-  localtime_r(&seconds, &local);
-  char text[32];
-  strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
-  return text;
 }
 
 int RunLog(const GlobalOptions& global, const LogArgs& args) {

@@ -18,6 +18,7 @@ enum ExitCode : int {
   kExitWrongPassphrase = 12,
   kExitNotAllowed = 13,    // refused by the server: the token does not allow this
   kExitJobRunning = 14,    // coffer run: the job is already running (without --wait)
+  kExitStale = 15,         // coffer status: a job's last success is older than its stale-after
   kExitInterrupted = 130,
 };
 
