@@ -62,6 +62,12 @@ JobStatus StatusOf(const Job& job, const RunHistory& history, TimePoint now) {
     // The record's file is one job's; a line naming another (copied in by
     // hand) is not this job's run.
     if (run.job != job.name) continue;
+    // A verify or restore test says nothing of how old the last backup is;
+    // one that failed (damage found) is still the job's last failure.
+    if (run.kind != RunKind::kBackup) {
+      if (run.outcome != Outcome::kSuccess) status.last_failure = SummaryOf(run);
+      continue;
+    }
     ++status.runs;
     status.last_run = SummaryOf(run);
     if (run.outcome == Outcome::kSuccess) {

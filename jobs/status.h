@@ -79,11 +79,13 @@ struct JobStatus {
   std::string schedule;                   // the jobs file's text; "" if none
   std::chrono::seconds random_delay{0};
   std::chrono::seconds stale_after{0};    // 0: never stale
-  size_t runs = 0;                        // runs in the record
+  size_t runs = 0;                        // backup runs in the record
 
+  // The last backup run and the end of the last successful one: what
+  // stale-after is about. Verify and restore-test runs count only as failures.
   std::optional<RunSummary> last_run;
-  std::optional<TimePoint> last_success;  // end of the last successful run
-  std::optional<RunSummary> last_failure;  // the last run that failed or warned
+  std::optional<TimePoint> last_success;  // end of the last successful backup
+  std::optional<RunSummary> last_failure;  // the last run of any kind that failed or warned
   std::optional<TimePoint> next_run;
   bool stale = false;
 };

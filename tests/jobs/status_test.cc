@@ -95,6 +95,25 @@ TEST_F(StatusTest, AWarningIsNotASuccessButTheLastFailure) {
   EXPECT_EQ(s.last_run->outcome, Outcome::kWarning);
 }
 
+TEST_F(StatusTest, ChecksAreNotBackupsButTheirFailuresAreFailures) {
+  RunRecord verified = Run("2026-12-01 03:00:00", 60, Outcome::kSuccess);
+  verified.kind = RunKind::kVerify;
+  verified.snapshot.clear();
+  RunRecord damaged = Run("2026-12-01 04:00:00", 60, Outcome::kFailure, "verify found damage");
+  damaged.kind = RunKind::kVerify;
+  damaged.step = "verify";
+  history_.runs = {Run("2026-11-28 01:00:00", 60, Outcome::kSuccess), verified, damaged};
+  JobStatus s = StatusOf(job_, history_, Utc("2026-12-01 12:00:00"));
+  EXPECT_EQ(s.runs, 1u);
+  EXPECT_EQ(s.last_success, Utc("2026-11-28 01:01:00")) << "a verify is not a backup";
+  EXPECT_TRUE(s.stale) << "36 h since the last backup, whatever was verified since";
+  ASSERT_TRUE(s.last_run);
+  EXPECT_EQ(s.last_run->start, Utc("2026-11-28 01:00:00"));
+  ASSERT_TRUE(s.last_failure);
+  EXPECT_EQ(s.last_failure->reason, "verify found damage");
+  EXPECT_EQ(s.last_failure->step, "verify");
+}
+
 TEST_F(StatusTest, TheLastLineIsTheLastRunEvenWhenTheClockMovedBack) {
   history_.runs = {Run("2026-12-02 01:00:00", 10, Outcome::kSuccess),
                    Run("2026-12-01 23:00:00", 10, Outcome::kFailure, "backup failed")};
