@@ -140,5 +140,6 @@ void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterScheduler(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   RegisterVzdumpHook(app, global, &exit_code);
   RegisterJobs(app, global, &exit_code);
   RegisterRun(app, global, &exit_code);
+  RegisterScheduler(app, global, &exit_code);
 
   std::vector<char*> args(argv, argv + argc);
   char hook_command[] = "vzdump-hook";
