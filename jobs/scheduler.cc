@@ -230,6 +230,8 @@ OnceSummary Scheduler::RunOnce() {
     if (last != last_runs_.end() && entry.job.catch_up) {
       if (auto missed = MissedRun(entry.schedule, last->second, now)) {
         due.emplace_back(i, Due{entry.job.name, now + Delay(entry.job), true, *missed});
+        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, run at {}", entry.job.name,
+                        When(*missed), When(last->second), When(due.back().second.at)));
         continue;
       }
     }
