@@ -148,5 +148,6 @@ void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterStatus(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterScheduler(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   RegisterJobs(app, global, &exit_code);
   RegisterRun(app, global, &exit_code);
   RegisterStatus(app, global, &exit_code);
+  RegisterScheduler(app, global, &exit_code);
 
   std::vector<char*> args(argv, argv + argc);
   char hook_command[] = "vzdump-hook";

@@ -126,7 +126,7 @@ INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                                            "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
                                            "verify", "restore-test", "gc", "repair", "vzdump-hook",
-                                           "run", "status"),
+                                           "run", "status", "scheduler"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');  // not in a test name
@@ -170,7 +170,7 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   for (std::string cmd : {"init", "backup", "import", "export", "snapshots", "info", "ls", "restore", "cat",
                           "mount", "umount", "serve",
                           "prune", "forget", "protect", "unprotect", "verify", "restore-test", "gc",
-                          "repair", "vzdump-hook", "key", "run", "jobs", "status"}) {
+                          "repair", "vzdump-hook", "key", "run", "jobs", "status", "scheduler"}) {
     EXPECT_NE(ss.str().find(ManEscaped("coffer-" + cmd)), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
     EXPECT_TRUE(page.good()) << cmd;
