@@ -60,13 +60,9 @@ int RunNext(const GlobalOptions& global, const NextArgs& args) {
   }
   auto file = ReadJobsFile(global);
   if (!file.ok()) return FailJobsFile(file.status());
-  std::vector<const jobs::Job*> chosen;
-  for (const auto& job : file->jobs) {
-    if (args.job.empty() || job.name == args.job) chosen.push_back(&job);
-  }
-  if (!args.job.empty() && chosen.empty()) {
-    return Fail(Status::InvalidArgument("no job " + args.job + " in the jobs file"));
-  }
+  auto chosen_jobs = ChooseJobs(*file, args.job);
+  if (!chosen_jobs.ok()) return Fail(chosen_jobs.status());
+  const std::vector<const jobs::Job*>& chosen = *chosen_jobs;
   nlohmann::json list = nlohmann::json::array();
   size_t width = 3;
   for (const auto* job : chosen) width = std::max(width, job->name.size());

@@ -104,13 +104,9 @@ void PrintTable(const std::vector<jobs::JobStatus>& statuses, jobs::TimePoint no
 int RunStatus(const GlobalOptions& global, const StatusArgs& args) {
   auto file = ReadJobsFile(global);
   if (!file.ok()) return FailJobsFile(file.status());
-  std::vector<const jobs::Job*> chosen;
-  for (const auto& job : file->jobs) {
-    if (args.job.empty() || job.name == args.job) chosen.push_back(&job);
-  }
-  if (!args.job.empty() && chosen.empty()) {
-    return Fail(Status::InvalidArgument("no job " + args.job + " in the jobs file"));
-  }
+  auto chosen_jobs = ChooseJobs(*file, args.job);
+  if (!chosen_jobs.ok()) return Fail(chosen_jobs.status());
+  const std::vector<const jobs::Job*>& chosen = *chosen_jobs;
 
   const std::string state_dir = StateDir(global);
   const jobs::TimePoint now = jobs::SystemClock().Now();

@@ -40,4 +40,15 @@ int FailJobsFile(const Status& status) {
   return kExitUsage;
 }
 
+Result<std::vector<const jobs::Job*>> ChooseJobs(const jobs::JobFile& file, const std::string& name) {
+  std::vector<const jobs::Job*> chosen;
+  for (const jobs::Job& job : file.jobs) {
+    if (name.empty() || job.name == name) chosen.push_back(&job);
+  }
+  if (!name.empty() && chosen.empty()) {
+    return Status::InvalidArgument("no job " + name + " in the jobs file");
+  }
+  return chosen;
+}
+
 }  // namespace coffer::tools

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "jobs/clock.h"
+#include "jobs/job_file.h"
 #include "store/base/status.h"
 
 namespace coffer::tools {
@@ -22,5 +24,10 @@ std::string LocalShort(jobs::TimePoint time);
 // Prints the problems of a jobs file that cannot be used (ReadJobsFile's
 // status: FILE:LINE:COLUMN lines already) and returns kExitUsage.
 int FailJobsFile(const Status& status);
+
+// The jobs a command is about: every job of `file` in its order, or only the
+// one named `name` (kInvalidArgument if the file has none of that name).
+// The pointers point into `file`.
+Result<std::vector<const jobs::Job*>> ChooseJobs(const jobs::JobFile& file, const std::string& name);
 
 }  // namespace coffer::tools

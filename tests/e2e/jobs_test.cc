@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "store/kv/database.h"
-#include "tests/e2e/e2e_util.h"
+#include "tests/e2e/jobs_fixture.h"
 
 namespace coffer::e2e {
 namespace {
@@ -19,32 +19,11 @@ namespace {
 using testing::ReadFile;
 using testing::WriteFile;
 
-class JobsTest : public CofferTest {
+class JobsTest : public JobsFixture {
  protected:
-  void SetUp() override {
-    CofferTest::SetUp();
-    data_ = tmp_ / "data";
-    ASSERT_EQ(mkdir(data_.c_str(), 0755), 0);
-    WriteFile(data_ + "/a.txt", "alpha\n");
-    jobs_ = tmp_ / "jobs.toml";
-    state_ = tmp_ / "state";
-  }
-  void TearDown() override { EXPECT_TRUE(KillServersOf(repo_)); }
-
-  // A jobs file with the repository in [defaults] and `body` after it.
-  void WriteJobs(const std::string& body) {
-    WriteFile(jobs_, "[defaults]\nrepository = \"" + repo_ + "\"\n\n" + body);
-  }
   // A paths job `files` of the data folder in host/jobs, with `extra` keys.
   void WriteFilesJob(const std::string& extra = "") {
     WriteJobs("[jobs.files]\npaths = [\"" + data_ + "\"]\ngroup = \"host/jobs\"\n" + extra);
-  }
-  Output Jobs(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    std::vector<std::string> argv = {"--jobs", jobs_, "--state-dir", state_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<std::string> full_env = PassEnv();
-    full_env.insert(full_env.end(), env.begin(), env.end());
-    return CofferRaw(argv, full_env);
   }
   nlohmann::json LogJson(const std::string& job) {
     Output log = Jobs({"jobs", "log", "--json", job});
@@ -55,7 +34,6 @@ class JobsTest : public CofferTest {
     return ReadFile(state_ + "/jobs/" + run["log"].get<std::string>());
   }
 
-  std::string data_, jobs_, state_;
 };
 
 TEST_F(JobsTest, PathsJobMakesASnapshotThatJobsLogShows) {

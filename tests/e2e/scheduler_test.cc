@@ -9,7 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/e2e/e2e_util.h"
+#include "jobs/local_time.h"
+#include "tests/e2e/jobs_fixture.h"
 
 namespace coffer::e2e {
 namespace {
@@ -17,37 +18,15 @@ namespace {
 using testing::ReadFile;
 using testing::WriteFile;
 
-class SchedulerTest : public CofferTest {
+class SchedulerTest : public JobsFixture {
  protected:
-  void SetUp() override {
-    CofferTest::SetUp();
-    data_ = tmp_ / "data";
-    ASSERT_EQ(mkdir(data_.c_str(), 0755), 0);
-    WriteFile(data_ + "/a.txt", "alpha\n");
-    jobs_ = tmp_ / "jobs.toml";
-    state_ = tmp_ / "state";
-  }
-  void TearDown() override { EXPECT_TRUE(KillServersOf(repo_)); }
-
+  // A paths job `files` of the data folder in host/jobs, with `extra` keys.
   void WriteFilesJob(const std::string& extra) {
-    WriteFile(jobs_, "[jobs.files]\nrepository = \"" + repo_ + "\"\npaths = [\"" + data_ +
-                         "\"]\ngroup = \"host/jobs\"\n" + extra);
-  }
-  std::vector<std::string> Argv(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"--jobs", jobs_, "--state-dir", state_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
+    WriteJobs("[jobs.files]\npaths = [\"" + data_ + "\"]\ngroup = \"host/jobs\"\n" + extra);
   }
   static std::string UtcText(std::chrono::system_clock::time_point t) {
-    const time_t seconds = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
+    return jobs::FormatUtc(std::chrono::floor<std::chrono::seconds>(t));
   }
-
-  std::string data_, jobs_, state_;
 };
 
 TEST_F(SchedulerTest, OnceCatchesUpAJobLastRunDaysAgoOnce) {

@@ -12,7 +12,7 @@
 
 #include "jobs/local_time.h"
 #include "jobs/run_record.h"
-#include "tests/e2e/e2e_util.h"
+#include "tests/e2e/jobs_fixture.h"
 
 namespace coffer::e2e {
 namespace {
@@ -21,31 +21,16 @@ using namespace std::chrono_literals;
 using testing::ReadFile;
 using testing::WriteFile;
 
-class StatusTest : public CofferTest {
+class StatusTest : public JobsFixture {
  protected:
   void SetUp() override {
-    CofferTest::SetUp();
-    data_ = tmp_ / "data";
-    ASSERT_EQ(mkdir(data_.c_str(), 0755), 0);
-    WriteFile(data_ + "/a.txt", "alpha\n");
-    jobs_ = tmp_ / "jobs.toml";
-    state_ = tmp_ / "state";
+    JobsFixture::SetUp();
     std::filesystem::create_directories(jobs::JobsStateFolder(state_));
     now_ = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  }
-  void TearDown() override { EXPECT_TRUE(KillServersOf(repo_)); }
-
-  void WriteJobs(const std::string& body) {
-    WriteFile(jobs_, "[defaults]\nrepository = \"" + repo_ + "\"\n\n" + body);
   }
   // A paths job of the data folder, with `extra` keys.
   std::string PathsJob(const std::string& name, const std::string& extra = "") {
     return "[jobs." + name + "]\npaths = [\"" + data_ + "\"]\ngroup = \"host/status\"\n" + extra + "\n";
-  }
-  Output Coffer(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"--jobs", jobs_, "--state-dir", state_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return CofferRaw(argv, PassEnv());
   }
   // Appends a run of `job` that started `ago` before now and took 12.5 s.
   void Record(const std::string& job, std::chrono::seconds ago, jobs::Outcome outcome,
@@ -66,7 +51,6 @@ class StatusTest : public CofferTest {
   }
   static int64_t Unix(jobs::TimePoint t) { return t.time_since_epoch().count(); }
 
-  std::string data_, jobs_, state_;
   jobs::TimePoint now_;
 };
 
@@ -81,12 +65,12 @@ nlohmann::json Find(const nlohmann::json& list, const std::string& job) {
 TEST_F(StatusTest, JsonShowsTheLastSuccessFailureReasonAndNextRunOfRealRuns) {
   WriteJobs(PathsJob("files", "schedule = \"daily\"\nstale-after = \"36h\"") +
             PathsJob("broken", "pre-hook = \"echo the database is down; exit 4\""));
-  Output ok = Coffer({"run", "files"});
+  Output ok = Jobs({"run", "files"});
   ASSERT_EQ(ok.code, 0) << ok.all();
-  Output failed = Coffer({"run", "broken"});
+  Output failed = Jobs({"run", "broken"});
   ASSERT_EQ(failed.code, 1) << failed.all();
 
-  Output status = Coffer({"status", "--json"});
+  Output status = Jobs({"status", "--json"});
   ASSERT_EQ(status.code, 0) << status.all();
   const nlohmann::json list = nlohmann::json::parse(status.out);
   ASSERT_EQ(list.size(), 2u);
@@ -122,7 +106,7 @@ TEST_F(StatusTest, JsonShowsTheLastSuccessFailureReasonAndNextRunOfRealRuns) {
   EXPECT_TRUE(broken["stale_after_s"].is_null());
   EXPECT_EQ(broken["stale"], false);
 
-  Output table = Coffer({"status"});
+  Output table = Jobs({"status"});
   ASSERT_EQ(table.code, 0) << table.all();
   EXPECT_NE(table.out.find("by hand"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("pre-hook exited with status 4"), std::string::npos) << table.out;
@@ -135,7 +119,7 @@ TEST_F(StatusTest, ALastSuccessOlderThanStaleAfterExitsFifteen) {
   Record("old", 24h, jobs::Outcome::kFailure, "cannot open the repository");
   Record("fresh", 10min, jobs::Outcome::kSuccess, "", 1);
 
-  Output status = Coffer({"status", "--json"});
+  Output status = Jobs({"status", "--json"});
   EXPECT_EQ(status.code, 15) << status.all();
   EXPECT_NE(status.err.find("job old is stale: last success 47 hours ago (stale-after 1h)"), std::string::npos)
       << status.err;
@@ -148,19 +132,19 @@ TEST_F(StatusTest, ALastSuccessOlderThanStaleAfterExitsFifteen) {
   EXPECT_EQ(old["last_run"]["duration_s"], 12.5);
   EXPECT_EQ(Find(list, "fresh")["stale"], false);
 
-  Output table = Coffer({"status"});
+  Output table = Jobs({"status"});
   EXPECT_EQ(table.code, 15) << table.all();
   EXPECT_NE(table.out.find("STALE"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("cannot open the repository"), std::string::npos) << table.out;
 
-  Output only_fresh = Coffer({"status", "fresh"});
+  Output only_fresh = Jobs({"status", "fresh"});
   EXPECT_EQ(only_fresh.code, 0) << only_fresh.all();
   EXPECT_EQ(only_fresh.out.find("old"), std::string::npos) << only_fresh.out;
 }
 
 TEST_F(StatusTest, ANewJobWithStaleAfterIsStaleUntilItsFirstSuccess) {
   WriteJobs(PathsJob("new", "stale-after = \"1d\""));
-  Output status = Coffer({"status"});
+  Output status = Jobs({"status"});
   EXPECT_EQ(status.code, 15) << status.all();
   EXPECT_NE(status.err.find("job new is stale: never succeeded"), std::string::npos) << status.err;
   EXPECT_NE(status.out.find("never"), std::string::npos) << status.out;
@@ -168,10 +152,10 @@ TEST_F(StatusTest, ANewJobWithStaleAfterIsStaleUntilItsFirstSuccess) {
 
 TEST_F(StatusTest, BadJobsFileOrUnknownJobExitsTwo) {
   WriteJobs(PathsJob("files"));
-  Output unknown = Coffer({"status", "nosuchjob"});
+  Output unknown = Jobs({"status", "nosuchjob"});
   EXPECT_EQ(unknown.code, 2) << unknown.all();
   WriteFile(jobs_, "[jobs.x]\nschedul = \"daily\"\n");
-  Output bad = Coffer({"status"});
+  Output bad = Jobs({"status"});
   EXPECT_EQ(bad.code, 2) << bad.all();
   EXPECT_NE(bad.err.find(jobs_ + ":2:"), std::string::npos) << bad.err;
 }
@@ -208,7 +192,7 @@ TEST_F(StatusTest, PrometheusTextfileParsesWithPrometheusClient) {
   const std::string prom = dir + "/coffer.prom";
   WriteFile(prom, "stale content\n");
 
-  Output status = Coffer({"-q", "status", "--prometheus", prom});
+  Output status = Jobs({"-q", "status", "--prometheus", prom});
   EXPECT_EQ(status.code, 15) << status.all();
   EXPECT_EQ(status.out, "");  // -q: no table
   struct stat st {};
@@ -255,7 +239,7 @@ TEST_F(StatusTest, PrometheusTextfileParsesWithPrometheusClient) {
 
 TEST_F(StatusTest, PrometheusFileThatCannotBeWrittenExitsOne) {
   WriteJobs(PathsJob("files"));
-  Output status = Coffer({"status", "--prometheus", tmp_ / "no/such/folder/coffer.prom"});
+  Output status = Jobs({"status", "--prometheus", tmp_ / "no/such/folder/coffer.prom"});
   EXPECT_EQ(status.code, 1) << status.all();
   EXPECT_NE(status.err.find("coffer.prom.tmp"), std::string::npos) << status.err;
 }
