@@ -15,21 +15,14 @@
 
 #include "jobs/calendar.h"
 #include "tests/jobs/time_zone_fixture.h"
+#include "tests/testing/find_program.h"
 
 namespace coffer::jobs {
 namespace {
 
 constexpr std::string_view kZone = "Europe/Berlin";
 
-std::string FindSystemdAnalyze() {
-  const char* path = getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::string candidate = dir + "/systemd-analyze";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
+std::string FindSystemdAnalyze() { return testing::FindProgram("systemd-analyze"); }
 
 struct Analysis {
   std::string normalized;

@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/testing/find_program.h"
 #include "tests/testing/fs_fixtures.h"
 
 namespace coffer::jobs {
@@ -394,15 +395,7 @@ TEST(WriteUnitsTest, NeverReplacesAFileItDidNotWrite) {
 
 // --- systemd as the judge ---
 
-std::string FindSystemdAnalyze() {
-  const char* path = getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::string candidate = dir + "/systemd-analyze";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
+std::string FindSystemdAnalyze() { return testing::FindProgram("systemd-analyze"); }
 
 TEST(SystemdAnalyzeTest, VerifyAcceptsTheUnitsOfSeveralJobs) {
   const std::string analyze = FindSystemdAnalyze();
