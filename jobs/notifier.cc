@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "jobs/process.h"
 #include "store/base/unique_fd.h"
 
 extern char** environ;
@@ -110,10 +110,6 @@ Result<ChildOutcome> RunChild(const std::vector<std::string>& argv,
                               milliseconds timeout) {
   if (argv.empty() || argv[0].empty()) return Status::InvalidArgument("no command to run");
 
-  // Everything the child needs is built before it exists.
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   std::vector<std::string> env_strings;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
@@ -125,9 +121,6 @@ Result<ChildOutcome> RunChild(const std::vector<std::string>& argv,
     if (!overridden) env_strings.emplace_back(entry);
   }
   env_strings.insert(env_strings.end(), environment.begin(), environment.end());
-  std::vector<char*> env;
-  for (std::string& e : env_strings) env.push_back(e.data());
-  env.push_back(nullptr);
 
   int in_fds[2], err_fds[2];
   if (pipe2(in_fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
@@ -135,29 +128,12 @@ Result<ChildOutcome> RunChild(const std::vector<std::string>& argv,
   if (pipe2(err_fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   UniqueFd err_read(err_fds[0]), err_write(err_fds[1]);
 
-  // posix_spawn, not fork: safe in a threaded runner, and it reports a
-  // command that cannot be executed as an error of its own.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_read.get(), STDIN_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attributes, 0);  // a group of its own, killed as one
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  pid_t pid = -1;
-  int spawned = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawned != 0) return Status::FromErrno(spawned, "cannot run " + argv[0]);
+  // Started as hooks are (jobs/process.h): posix_spawn, safe in a threaded
+  // runner, in a process group of its own so a timeout kills it as one.
+  UniqueFd null_output(open("/dev/null", O_WRONLY | O_CLOEXEC));
+  if (!null_output.valid()) return Status::FromErrno(errno, "open /dev/null");
+  COFFER_ASSIGN_OR_RETURN(pid_t pid, StartProcess(argv, env_strings, in_read.get(), null_output.get(),
+                                                  err_write.get(), /*own_process_group=*/true));
   in_read.reset();
   err_write.reset();
 
