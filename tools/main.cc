@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
       ->envname("COFFER_KEY_FILE");
 
   app.add_option("--jobs", global.jobs_file,
-                 "The jobs file of coffer run and coffer jobs (default /etc/coffer/jobs.toml)")
+                 "The jobs file of coffer run, jobs, scheduler and status (default /etc/coffer/jobs.toml)")
       ->envname("COFFER_JOBS");
   app.add_option("--state-dir", global.state_dir,
                  "Where the record of job runs is kept (default /var/lib/coffer)")
