@@ -108,6 +108,10 @@ struct Database::Handles {
   // often): RocksDB then refuses every write until Resume() succeeds, which
   // the next write tries, so freeing space is enough to go on.
   std::atomic<bool> needs_resume{false};
+  // Set for good by any failed write or flush: RocksDB may then have left
+  // table or blob files its MANIFEST never got to list, which only the open
+  // after an unclean close may delete (open_checks.h).
+  std::atomic<bool> saw_write_error{false};
   // Set only under COFFER_IO_FAULT (fault_injection.h); outlives the DB.
   std::unique_ptr<rocksdb::Env> faulty_env;
   std::shared_ptr<rocksdb::Cache> block_cache;
@@ -126,7 +130,10 @@ Database::~Database() {
   // (open_checks.h): anything else is treated as a crash at the next open.
   const std::string dir = handles_->dir;
   handles_->column_families.Release();
-  const bool closed = handles_->db->Close().ok();
+  uint64_t background_errors = 0;
+  handles_->db->GetIntProperty("rocksdb.background-errors", &background_errors);
+  const bool closed = handles_->db->Close().ok() && !handles_->saw_write_error.load() &&
+                      background_errors == 0;
   handles_.reset();
   if (closed) (void)MarkClosed(dir);
 }
@@ -226,6 +233,7 @@ Status Database::ResumeIfNeeded() {
 
 Status Database::Written(const rocksdb::Status& s, std::string_view context) {
   if (s.IsIOError() || s.IsNoSpace()) handles_->needs_resume = true;
+  if (!s.ok()) handles_->saw_write_error = true;
   return FromRocks(s, context);
 }
 
