@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -65,6 +66,54 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::pair<std::strin
   return env;
 }
 
+namespace {
+
+// The process groups of the children started with own_process_group that
+// have not been reaped yet, for the signal handler; 0 is a free slot. More
+// at once than this is not a job's shape (a hook or a dump command at a
+// time); a group that finds no slot is not passed signals.
+constexpr size_t kTrackedGroups = 16;
+std::atomic<pid_t> g_child_groups[kTrackedGroups];
+
+void TrackGroup(pid_t group) {
+  for (auto& slot : g_child_groups) {
+    pid_t free_slot = 0;
+    if (slot.compare_exchange_strong(free_slot, group)) return;
+  }
+}
+
+void ForgetGroup(pid_t group) {
+  for (auto& slot : g_child_groups) {
+    pid_t tracked = group;
+    if (slot.compare_exchange_strong(tracked, 0)) return;
+  }
+}
+
+// Async-signal-safe: atomics, kill() and raise() only. SA_RESETHAND has put
+// the default action back, and the signal, blocked while this runs, is
+// delivered again when it returns.
+void PassOnAndEnd(int signal_number) {
+  const int saved_errno = errno;
+  for (auto& slot : g_child_groups) {
+    const pid_t group = slot.load();
+    if (group > 0) kill(-group, signal_number);
+  }
+  raise(signal_number);
+  errno = saved_errno;
+}
+
+static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler reads these");
+
+}  // namespace
+
+void PassTerminationToChildGroups() {
+  struct sigaction action {};
+  action.sa_handler = PassOnAndEnd;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaction(signal_number, &action, nullptr);
+}
+
 Result<pid_t> StartProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                            int stdin_fd, int stdout_fd, int stderr_fd, bool own_process_group) {
   if (argv.empty()) return Status::InvalidArgument("an empty command");
@@ -102,6 +151,7 @@ Result<pid_t> StartProcess(const std::vector<std::string>& argv, const std::vect
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (error != 0) return Status::FromErrno(error, "cannot run " + argv[0]);
+  if (own_process_group) TrackGroup(pid);
   return pid;
 }
 
@@ -110,6 +160,7 @@ Result<std::string> WaitProcess(pid_t pid) {
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return Status::FromErrno(errno, "waitpid");
   }
+  ForgetGroup(pid);  // at once: its number is free for reuse from now on
   if (WIFEXITED(status)) {
     return WEXITSTATUS(status) == 0 ? std::string()
                                     : fmt::format("exited with status {}", WEXITSTATUS(status));

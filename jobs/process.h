@@ -57,6 +57,14 @@ struct HookLimits {
 Status RunHook(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                int output_fd, const HookLimits& limits);
 
+// Makes SIGTERM, SIGINT and SIGHUP reach the children started in a process
+// group of their own (hooks, a dump command) and still running, which a
+// signal to this process alone would leave behind: the handler passes the
+// signal on to each such group, then this process ends by the signal as it
+// would have without a handler. For `coffer run`, which the scheduler and
+// systemd stop with SIGTERM in the middle of a hook. Idempotent.
+void PassTerminationToChildGroups();
+
 // "2s", "1m30s", "1h": a timeout as people write it, for messages.
 std::string FormatSpan(std::chrono::milliseconds span);
 

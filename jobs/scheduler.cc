@@ -19,6 +19,11 @@ constexpr std::chrono::hours kIdleWake{24};
 
 }  // namespace
 
+std::string TaskName(const Task& task) {
+  if (task.kind == RunKind::kBackup) return task.job;
+  return task.job + " " + std::string(RunKindName(task.kind));
+}
+
 LastRuns ReadLastRuns(const std::filesystem::path& state_dir, const JobFile& file,
                       const std::function<void(std::string_view)>& log) {
   LastRuns last;
@@ -32,7 +37,7 @@ LastRuns ReadLastRuns(const std::filesystem::path& state_dir, const JobFile& fil
       for (const auto& warning : history->warnings) log(warning);
     }
     for (const RunRecord& run : history->runs) {
-      auto [it, added] = last.emplace(job.name, run.start);
+      auto [it, added] = last.emplace(Task{job.name, run.kind}, run.start);
       if (!added && it->second < run.start) it->second = run.start;
     }
   }
@@ -57,14 +62,20 @@ void Scheduler::Log(std::string_view line) const {
 std::vector<Scheduler::Entry> Scheduler::MakeEntries(const JobFile& file) const {
   std::vector<Entry> entries;
   for (const Job& job : file.jobs) {
-    if (job.schedule.empty()) continue;
-    auto schedule = ParseSchedule(job.schedule);
-    if (!schedule.ok()) {
-      Log(fmt::format("{}: not scheduled: schedule \"{}\": {}", job.name, job.schedule,
-                      schedule.status().message()));
-      continue;
+    const std::pair<RunKind, const std::string*> schedules[] = {
+        {RunKind::kBackup, &job.schedule},
+        {RunKind::kVerify, &job.verify},
+        {RunKind::kRestoreTest, &job.restore_test}};
+    for (const auto& [kind, text] : schedules) {
+      if (text->empty()) continue;
+      auto schedule = ParseSchedule(*text);
+      if (!schedule.ok()) {
+        Log(fmt::format("{}: not scheduled: schedule \"{}\": {}", TaskName({job.name, kind}), *text,
+                        schedule.status().message()));
+        continue;
+      }
+      entries.push_back(Entry{job, kind, *text, *schedule, std::nullopt});
     }
-    entries.push_back(Entry{job, *schedule, std::nullopt});
   }
   return entries;
 }
@@ -84,32 +95,37 @@ std::chrono::seconds Scheduler::Delay(const Job& job) {
   return std::chrono::seconds(pick(random_));
 }
 
+void Scheduler::NoteRun(const Task& task, TimePoint start) {
+  auto [it, added] = last_runs_.emplace(task, start);
+  if (!added && it->second < start) it->second = start;
+}
+
 void Scheduler::PlanNext(Entry& entry, TimePoint after) {
   const std::optional<TimePoint> slot = entry.schedule.NextAfter(after);
   if (!slot) {
     entry.next.reset();
-    Log(fmt::format("{}: its schedule \"{}\" never fires again", entry.job.name, entry.job.schedule));
+    Log(fmt::format("{}: its schedule \"{}\" never fires again", entry.name(), entry.schedule_text));
     return;
   }
   const std::chrono::seconds delay = Delay(entry.job);
-  entry.next = Due{entry.job.name, *slot + delay, false, *slot};
+  entry.next = Due{entry.job.name, *slot + delay, false, *slot, entry.kind};
   if (delay.count() > 0) {
-    Log(fmt::format("{}: next run {} ({} with a random delay of {}s)", entry.job.name, When(entry.next->at),
+    Log(fmt::format("{}: next run {} ({} with a random delay of {}s)", entry.name(), When(entry.next->at),
                     When(*slot), delay.count()));
   } else {
-    Log(fmt::format("{}: next run {}", entry.job.name, When(entry.next->at)));
+    Log(fmt::format("{}: next run {}", entry.name(), When(entry.next->at)));
   }
 }
 
 void Scheduler::PlanStart() {
   const TimePoint now = clock_.Now();
   for (Entry& entry : entries_) {
-    const auto last = last_runs_.find(entry.job.name);
+    const auto last = last_runs_.find(entry.task());
     if (last != last_runs_.end() && entry.job.catch_up) {
       if (auto missed = MissedRun(entry.schedule, last->second, now)) {
         const std::chrono::seconds delay = Delay(entry.job);
-        entry.next = Due{entry.job.name, now + delay, true, *missed};
-        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, next run {}", entry.job.name,
+        entry.next = Due{entry.job.name, now + delay, true, *missed, entry.kind};
+        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, next run {}", entry.name(),
                         When(*missed), When(last->second), When(entry.next->at)));
         continue;
       }
@@ -143,52 +159,48 @@ std::vector<Due> Scheduler::Planned() const {
 RunOutcome Scheduler::RunEntry(Entry& entry) {
   const Due due = *entry.next;
   const TimePoint start = clock_.Now();
-  Log(fmt::format("{}: starting the run of {}{}", entry.job.name, When(due.slot),
+  Log(fmt::format("{}: starting the run of {}{}", entry.name(), When(due.slot),
                   due.catch_up ? " (catching up)" : ""));
-  RunOutcome outcome = starter_.Run(entry.job);
+  RunOutcome outcome = starter_.Run(entry.job, entry.kind);
   const TimePoint end = clock_.Now();
   if (outcome.already_running) {
-    Log(fmt::format("{}: already running{}; the run of {} is skipped", entry.job.name,
+    Log(fmt::format("{}: already running{}; the run of {} is skipped", entry.name(),
                     outcome.reason.empty() ? "" : " (" + outcome.reason + ")", When(due.slot)));
   } else {
-    auto [it, added] = last_runs_.emplace(entry.job.name, start);
-    if (!added && it->second < start) it->second = start;
-    Log(fmt::format("{}: {}{}", entry.job.name, OutcomeName(outcome.outcome),
+    NoteRun(entry.task(), start);
+    Log(fmt::format("{}: {}{}", entry.name(), OutcomeName(outcome.outcome),
                     outcome.reason.empty() ? "" : ": " + outcome.reason));
   }
   // The times the schedule had while the job ran are not started twice.
   if (auto skipped = MissedRun(entry.schedule, std::max(start, due.slot), end)) {
-    Log(fmt::format("{}: still running at {}; that run is skipped", entry.job.name, When(*skipped)));
+    Log(fmt::format("{}: still running at {}; that run is skipped", entry.name(), When(*skipped)));
   }
   PlanNext(entry, std::max(end, due.slot));
   return outcome;
 }
 
 void Scheduler::Reload(JobFile file, const LastRuns& last_runs) {
-  for (const auto& [name, start] : last_runs) {
-    auto [it, added] = last_runs_.emplace(name, start);
-    if (!added && it->second < start) it->second = start;
-  }
+  for (const auto& [task, start] : last_runs) NoteRun(task, start);
   std::vector<Entry> fresh = MakeEntries(file);
   const TimePoint now = clock_.Now();
   for (Entry& entry : fresh) {
     auto old = std::find_if(entries_.begin(), entries_.end(),
-                            [&](const Entry& e) { return e.job.name == entry.job.name; });
-    if (old != entries_.end() && old->job.schedule == entry.job.schedule &&
+                            [&](const Entry& e) { return e.task() == entry.task(); });
+    if (old != entries_.end() && old->schedule_text == entry.schedule_text &&
         old->job.random_delay == entry.job.random_delay) {
       entry.next = old->next;
       continue;
     }
-    const auto last = last_runs_.find(entry.job.name);
+    const auto last = last_runs_.find(entry.task());
     PlanNext(entry, last != last_runs_.end() ? std::max(now, last->second) : now);
   }
   entries_ = std::move(fresh);
-  Log(fmt::format("reloaded the jobs file: {} scheduled job{}", entries_.size(),
+  Log(fmt::format("reloaded the jobs file: {} schedule{}", entries_.size(),
                   entries_.size() == 1 ? "" : "s"));
 }
 
 void Scheduler::Run() {
-  Log(fmt::format("started: {} scheduled job{}", entries_.size(), entries_.size() == 1 ? "" : "s"));
+  Log(fmt::format("started: {} schedule{}", entries_.size(), entries_.size() == 1 ? "" : "s"));
   PlanStart();
   for (;;) {
     const std::optional<size_t> soonest = Soonest();
@@ -226,11 +238,11 @@ OnceSummary Scheduler::RunOnce() {
   std::vector<std::pair<size_t, Due>> due;
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry& entry = entries_[i];
-    const auto last = last_runs_.find(entry.job.name);
+    const auto last = last_runs_.find(entry.task());
     if (last != last_runs_.end() && entry.job.catch_up) {
       if (auto missed = MissedRun(entry.schedule, last->second, now)) {
-        due.emplace_back(i, Due{entry.job.name, now + Delay(entry.job), true, *missed});
-        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, run at {}", entry.job.name,
+        due.emplace_back(i, Due{entry.job.name, now + Delay(entry.job), true, *missed, entry.kind});
+        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, run at {}", entry.name(),
                         When(*missed), When(last->second), When(due.back().second.at)));
         continue;
       }
@@ -238,7 +250,7 @@ OnceSummary Scheduler::RunOnce() {
     TimePoint from = now - kOnceWindow;
     if (last != last_runs_.end()) from = std::max(from, last->second);
     if (auto slot = MissedRun(entry.schedule, from, now)) {
-      due.emplace_back(i, Due{entry.job.name, now + Delay(entry.job), false, *slot});
+      due.emplace_back(i, Due{entry.job.name, now + Delay(entry.job), false, *slot, entry.kind});
     }
   }
   std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.second.at < b.second.at; });

@@ -1,19 +1,25 @@
 // The scheduler behind `coffer scheduler`: a foreground loop that runs each
-// job of the jobs file at the times of its schedule, keeps each job's last
-// run across restarts and survives a failing job.
+// job of the jobs file at the times of its schedules, keeps each job's last
+// runs across restarts and survives a failing job.
+//
+// A job has up to three schedules, each a task of its own: `schedule` (the
+// backup, `coffer run NAME`), `verify` (`coffer run NAME --verify`) and
+// `restore-test` (`coffer run NAME --restore-test`). Everything below holds
+// for each task on its own: its last run, its catch-up, its random delay.
 //
 // Everything that touches the world goes through a seam, so that the loop is
 // tested with literal times and no waiting: the Clock (jobs/clock.h), a
 // Sleeper (waits until a time, or until told to stop or reload), a JobStarter
-// (runs one job and says how it ended) and the seed of the random delay.
+// (runs one task and says how it ended) and the seed of the random delay.
 // tools/cmd_scheduler.cc has the real ones: a sleeper woken by SIGTERM,
-// SIGINT and SIGHUP, and a starter that runs each job as a child process
-// `coffer run NAME`, so that a job that crashes (or leaks, or hangs in a
+// SIGINT and SIGHUP, and a starter that runs each task as a child process
+// `coffer run NAME [--verify|--restore-test]`, so that a job that crashes (or leaks, or hangs in a
 // library) cannot take the daemon down with it.
 //
 // The rules:
-// - The last run of a job is the start of its newest line in the record of
-//   runs (STATE_DIR/jobs/NAME.runs.jsonl, jobs/run_record.h), whoever ran it
+// - The last run of a task is the start of its job's newest line of its kind
+//   in the record of runs (STATE_DIR/jobs/NAME.runs.jsonl,
+//   jobs/run_record.h), whoever ran it
 //   (this scheduler, a timer, `coffer run` by hand): ReadLastRuns. That file
 //   is the state kept across restarts; there is no other.
 // - At start, a job with `catch-up = true` whose schedule had a time between
@@ -25,10 +31,11 @@
 //   uniformly in whole seconds of [0, random-delay] (systemd's
 //   RandomizedDelaySec=). A catch-up gets a delay too: after a power cut,
 //   many hosts coming back should not all hit one server at once.
-// - One job runs at a time. Jobs due at the same instant run one after
-//   another in the order of the jobs file; a job that fell due while another
-//   ran starts as soon as that one ends (late, once), not skipped.
-// - A job is never started twice at once: while it runs nothing else starts,
+// - One task runs at a time. Tasks due at the same instant run one after
+//   another in the order of the jobs file (a job's backup before its verify
+//   before its restore test); a task that fell due while another ran starts
+//   as soon as that one ends (late, once), not skipped.
+// - A task is never started twice at once: while it runs nothing else starts,
 //   and its next run is computed when it ends, from the end, so the times
 //   its schedule had while it ran are skipped (and logged). A run that finds
 //   the job already running (`coffer run` by hand holds its lock, the
@@ -39,10 +46,11 @@
 //   committed before its end, and the next start catches up when the job
 //   asks for it. Reload (SIGHUP): the jobs file is read again; a file that
 //   cannot be read or is not valid keeps the old jobs and logs its
-//   problems. Jobs whose schedule and random delay did not change keep
+//   problems. Tasks whose schedule and random delay did not change keep
 //   their planned time; the others are planned afresh (no catch-up).
-// - Log lines (to stderr, which is the journal under systemd) name the job,
-//   what happened and when it runs next, in local time.
+// - Log lines (to stderr, which is the journal under systemd) name the task
+//   ("web", "web verify", "web restore-test"), what happened and when it
+//   runs next, in local time.
 // - RunOnce (`coffer scheduler --once`, for tests and a cron setup): runs
 //   what is due now, that is what the loop would run at its start (the
 //   catch-ups) and each job one of whose times fell in the last minute
@@ -71,9 +79,20 @@
 #include "jobs/clock.h"
 #include "jobs/job_file.h"
 #include "jobs/outcome.h"
+#include "jobs/run_record.h"
 #include "store/base/status.h"
 
 namespace coffer::jobs {
+
+// One of a job's schedules: what runs, and for which job.
+struct Task {
+  std::string job;
+  RunKind kind = RunKind::kBackup;
+  auto operator<=>(const Task&) const = default;
+};
+// "web", "web verify", "web restore-test": as log lines and `coffer jobs
+// next` name it.
+std::string TaskName(const Task& task);
 
 // A planned run.
 struct Due {
@@ -81,6 +100,7 @@ struct Due {
   TimePoint at;          // when it starts: its schedule's time plus the random delay
   bool catch_up = false;  // it makes up for a time missed while the scheduler was down
   TimePoint slot;        // the schedule's time it runs for (at without the delay)
+  RunKind kind = RunKind::kBackup;
 };
 
 // How a run ended, as the scheduler needs to know it.
@@ -105,15 +125,15 @@ class Sleeper {
 class JobStarter {
  public:
   virtual ~JobStarter() = default;
-  // Runs `job` now and waits for its end.
-  virtual RunOutcome Run(const Job& job) = 0;
+  // Runs `job`'s backup or check now and waits for its end.
+  virtual RunOutcome Run(const Job& job, RunKind kind) = 0;
 };
 
-// Each job's last run: the start of its newest run in the record of runs.
-using LastRuns = std::map<std::string, TimePoint, std::less<>>;
+// Each task's last run: the start of its newest run in the record of runs.
+using LastRuns = std::map<Task, TimePoint>;
 
-// The last runs of `file`'s jobs from the record of runs below `state_dir`
-// (a job without a record is not in the map). A record that cannot be read
+// The last runs of `file`'s jobs, of every kind, from the record of runs
+// below `state_dir` (a task that never ran is not in the map). A record that cannot be read
 // or has damaged lines is reported through `log` and read as far as it can.
 LastRuns ReadLastRuns(const std::filesystem::path& state_dir, const JobFile& file,
                       const std::function<void(std::string_view)>& log);
@@ -142,8 +162,9 @@ class Scheduler {
   // A slot within this long before now is due for RunOnce.
   static constexpr std::chrono::seconds kOnceWindow{60};
 
-  // Jobs without a schedule are left out; a schedule that does not parse
-  // (the validator let it through) is logged and its job left out.
+  // Jobs without a schedule are left out (a job may have only a verify or a
+  // restore-test schedule); a schedule that does not parse (the validator
+  // let it through) is logged and its task left out.
   Scheduler(JobFile file, LastRuns last_runs, Clock& clock, Sleeper& sleeper, JobStarter& starter,
             SchedulerOptions options);
 
@@ -158,19 +179,25 @@ class Scheduler {
   // on Wake::kReload through options.read_jobs.
   void Reload(JobFile file, const LastRuns& last_runs);
 
-  // Every job's next planned run, soonest first (ties in file order).
+  // Every task's next planned run, soonest first (ties in file order).
   std::vector<Due> Planned() const;
   const LastRuns& last_runs() const { return last_runs_; }
 
  private:
   struct Entry {
     Job job;
+    RunKind kind;
+    std::string schedule_text;  // as the jobs file has it
     Schedule schedule;
     std::optional<Due> next;  // nullopt: the schedule never fires again
+    Task task() const { return {job.name, kind}; }
+    std::string name() const { return TaskName(task()); }
   };
 
   void Log(std::string_view line) const;
   std::vector<Entry> MakeEntries(const JobFile& file) const;
+  // Records a run of `task` that started at `start`, if it is the newest.
+  void NoteRun(const Task& task, TimePoint start);
   // Plans entry's next run after `after`, logs it.
   void PlanNext(Entry& entry, TimePoint after);
   // At start: each entry's catch-up or its next run.

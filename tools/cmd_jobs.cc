@@ -11,6 +11,7 @@
 #include "jobs/calendar.h"
 #include "jobs/process.h"
 #include "jobs/run_record.h"
+#include "jobs/scheduler.h"
 #include "jobs/systemd_units.h"
 #include "store/model/snapshot_name.h"
 #include "tools/cli.h"
@@ -63,35 +64,54 @@ int RunNext(const GlobalOptions& global, const NextArgs& args) {
   auto chosen_jobs = ChooseJobs(*file, args.job);
   if (!chosen_jobs.ok()) return Fail(chosen_jobs.status());
   const std::vector<const jobs::Job*>& chosen = *chosen_jobs;
-  nlohmann::json list = nlohmann::json::array();
-  size_t width = 3;
-  for (const auto* job : chosen) width = std::max(width, job->name.size());
+  // Each job's backup schedule, then its checks' (which have no line when
+  // they have no schedule).
+  struct Line {
+    const jobs::Job* job;
+    jobs::RunKind kind;
+    const std::string* schedule;
+  };
+  std::vector<Line> lines;
   for (const jobs::Job* job : chosen) {
-    nlohmann::json item = {{"job", job->name}, {"schedule", job->schedule},
-                           {"random_delay_s", job->random_delay.count()}};
+    lines.push_back({job, jobs::RunKind::kBackup, &job->schedule});
+    if (!job->verify.empty()) lines.push_back({job, jobs::RunKind::kVerify, &job->verify});
+    if (!job->restore_test.empty()) {
+      lines.push_back({job, jobs::RunKind::kRestoreTest, &job->restore_test});
+    }
+  }
+  size_t width = 3;
+  for (const Line& line : lines) {
+    width = std::max(width, jobs::TaskName({line.job->name, line.kind}).size());
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const Line& line : lines) {
+    const jobs::Job& job = *line.job;
+    const std::string name = jobs::TaskName({job.name, line.kind});
+    nlohmann::json item = {{"job", job.name},
+                           {"kind", jobs::RunKindName(line.kind)},
+                           {"schedule", *line.schedule},
+                           {"random_delay_s", job.random_delay.count()}};
     nlohmann::json next = nlohmann::json::array();
-    if (job->schedule.empty()) {
-      if (!args.json) fmt::print("{:<{}}  no schedule: runs only by coffer run\n", job->name, width);
+    if (line.schedule->empty()) {
+      if (!args.json) fmt::print("{:<{}}  no schedule: runs only by coffer run\n", name, width);
     } else {
-      auto schedule = jobs::ParseSchedule(job->schedule);
+      auto schedule = jobs::ParseSchedule(*line.schedule);
       if (!schedule.ok()) return Fail(schedule.status());  // the reader checked it
       jobs::TimePoint after = from;
       for (int i = 0; i < args.count; ++i) {
         auto when = schedule->NextAfter(after);
         if (!when) {
-          if (!args.json && i == 0) {
-            fmt::print("{:<{}}  never ({})\n", job->name, width, job->schedule);
-          }
+          if (!args.json && i == 0) fmt::print("{:<{}}  never ({})\n", name, width, *line.schedule);
           break;
         }
         const LocalText text = FormatLocal(*when);
         next.push_back(text.rfc3339);
         if (!args.json) {
           std::string delay;
-          if (job->random_delay.count() > 0) {
-            delay = fmt::format(" (+ up to {} at random)", jobs::FormatSpan(job->random_delay));
+          if (job.random_delay.count() > 0) {
+            delay = fmt::format(" (+ up to {} at random)", jobs::FormatSpan(job.random_delay));
           }
-          fmt::print("{:<{}}  {}  {}{}\n", job->name, width, text.shown, job->schedule, delay);
+          fmt::print("{:<{}}  {}  {}{}\n", name, width, text.shown, *line.schedule, delay);
         }
         after = *when;
       }

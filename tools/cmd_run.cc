@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobs/notifier.h"
+#include "jobs/process.h"
 #include "jobs/run_record.h"
 #include "jobs/runner.h"
 #include "tools/cli.h"
@@ -130,6 +131,10 @@ int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
     return FailJobsFile(Status::InvalidArgument(fmt::format(
         "no job {} in the jobs file (its jobs: {})", args.job, JobNames(*file))));
   }
+  // Stopped (by the scheduler, systemd or Ctrl-C) in the middle of a hook or
+  // a dump command, the run takes them down with it: they run in process
+  // groups of their own, which the signal would not reach.
+  jobs::PassTerminationToChildGroups();
   const std::string state_dir = StateDir(global);
   ToolRepositorySteps steps(global);
   jobs::RunContext context;

@@ -102,17 +102,20 @@ class SignalSleeper final : public jobs::Sleeper {
   int wake_fd_;
 };
 
-// Runs a job as `coffer [GLOBAL OPTIONS] run NAME` and maps its exit status.
+// Runs a task as `coffer [GLOBAL OPTIONS] run NAME [--verify|--restore-test]`
+// and maps its exit status.
 class ChildJobStarter final : public jobs::JobStarter {
  public:
   ChildJobStarter(std::vector<std::string> prefix, int wake_fd) : prefix_(std::move(prefix)), wake_fd_(wake_fd) {}
 
-  jobs::RunOutcome Run(const jobs::Job& job) override {
+  jobs::RunOutcome Run(const jobs::Job& job, jobs::RunKind kind) override {
     jobs::RunOutcome outcome;
     outcome.outcome = jobs::Outcome::kFailure;
     std::vector<std::string> argv = prefix_;
     argv.push_back("run");
     argv.push_back(job.name);
+    if (kind == jobs::RunKind::kVerify) argv.push_back("--verify");
+    if (kind == jobs::RunKind::kRestoreTest) argv.push_back("--restore-test");
     // Its whole environment, secrets included: the child is Coffer itself,
     // and a job without passphrase-file reads COFFER_PASSPHRASE*.
     std::vector<std::string> env;

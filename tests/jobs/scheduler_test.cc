@@ -56,6 +56,7 @@ class FakeSleeper final : public Sleeper {
 struct Started {
   std::string job;
   TimePoint at;
+  RunKind kind = RunKind::kBackup;
 };
 
 // Records each start; a job may fail, take a while (the clock moves on), or
@@ -65,9 +66,9 @@ class FakeStarter final : public JobStarter {
  public:
   explicit FakeStarter(FakeClock& clock) : clock_(clock) {}
 
-  RunOutcome Run(const Job& job) override {
+  RunOutcome Run(const Job& job, RunKind kind) override {
     const TimePoint start = clock_.Now();
-    started.push_back({job.name, start});
+    started.push_back({job.name, start, kind});
     RunOutcome outcome;
     if (already_running.count(job.name)) {
       outcome.already_running = true;
@@ -85,6 +86,7 @@ class FakeStarter final : public JobStarter {
     if (!state_dir.empty()) {
       RunRecord record;
       record.job = job.name;
+      record.kind = kind;
       record.start = start;
       record.end = clock_.Now();
       record.outcome = outcome.outcome;
@@ -138,6 +140,15 @@ class SchedulerTest : public TimeZoneTest {
     return out;
   }
 
+  // The starts of `kind`, in local time.
+  static std::vector<std::string> KindTimes(const FakeStarter& starter, RunKind kind) {
+    std::vector<std::string> out;
+    for (const auto& s : starter.started) {
+      if (s.kind == kind) out.push_back(Local(s.at));
+    }
+    return out;
+  }
+
   bool Logged(const std::string& needle) const {
     return std::any_of(log_.begin(), log_.end(),
                        [&](const std::string& line) { return line.find(needle) != std::string::npos; });
@@ -165,7 +176,7 @@ TEST_F(SchedulerTest, WeekdaysAt0200RunFiveTimesInAWeekAtTheirInstants) {
   EXPECT_TRUE(Logged("web: next run Mon 2026-05-04 02:00:00 +0200")) << AllLog();
   EXPECT_TRUE(Logged("web: next run Mon 2026-05-11 02:00:00 +0200")) << AllLog();
   EXPECT_TRUE(Logged("stopping")) << AllLog();
-  EXPECT_EQ(scheduler.last_runs().at("web"), Utc("2026-05-08 00:00:00"));
+  EXPECT_EQ(scheduler.last_runs().at(Task{"web"}), Utc("2026-05-08 00:00:00"));
 }
 
 TEST_F(SchedulerTest, CatchUpAfterThreeDaysDownRunsOnceAtStart) {
@@ -174,7 +185,7 @@ TEST_F(SchedulerTest, CatchUpAfterThreeDaysDownRunsOnceAtStart) {
   FakeClock clock(now);
   FakeSleeper sleeper(clock, Utc("2026-05-05 10:00:00"));
   FakeStarter starter(clock);
-  const LastRuns last{{"web", Utc("2026-05-01 00:00:00")}};
+  const LastRuns last{{Task{"web"}, Utc("2026-05-01 00:00:00")}};
   Scheduler scheduler(JobFile{{MakeJob("web", "02:00", /*catch_up=*/true)}}, last, clock, sleeper, starter,
                       Options());
   ASSERT_EQ(scheduler.Planned().size(), 0u);  // nothing planned before Run
@@ -189,7 +200,7 @@ TEST_F(SchedulerTest, WithoutCatchUpMissedRunsAreSkipped) {
   FakeClock clock(Utc("2026-05-04 10:00:00"));
   FakeSleeper sleeper(clock, Utc("2026-05-05 10:00:00"));
   FakeStarter starter(clock);
-  const LastRuns last{{"web", Utc("2026-05-01 00:00:00")}};
+  const LastRuns last{{Task{"web"}, Utc("2026-05-01 00:00:00")}};
   Scheduler scheduler(JobFile{{MakeJob("web", "02:00", /*catch_up=*/false)}}, last, clock, sleeper, starter,
                       Options());
   scheduler.Run();
@@ -202,7 +213,7 @@ TEST_F(SchedulerTest, CatchUpNeedsAMissedRunAndALastRun) {
   FakeSleeper sleeper(clock, Utc("2026-05-04 20:00:00"));
   FakeStarter starter(clock);
   // "ran" at today's 02:00; "never" never ran: neither has anything to catch up.
-  const LastRuns last{{"ran", Utc("2026-05-04 00:00:00")}};
+  const LastRuns last{{Task{"ran"}, Utc("2026-05-04 00:00:00")}};
   Scheduler scheduler(JobFile{{MakeJob("ran", "02:00", true), MakeJob("never", "02:00", true)}}, last, clock,
                       sleeper, starter, Options());
   scheduler.Run();
@@ -272,12 +283,12 @@ TEST_F(SchedulerTest, AJobAlreadyRunningElsewhereSkipsThatRun) {
   FakeSleeper sleeper(clock, Utc("2026-05-03 10:00:00"));
   FakeStarter starter(clock);
   starter.already_running = {"web"};
-  const LastRuns last{{"web", Utc("2026-04-30 00:00:00")}};
+  const LastRuns last{{Task{"web"}, Utc("2026-04-30 00:00:00")}};
   Scheduler scheduler(JobFile{{MakeJob("web", "02:00")}}, last, clock, sleeper, starter, Options());
   scheduler.Run();
   EXPECT_EQ(starter.started.size(), 2u);  // once a day, each skipped
   EXPECT_TRUE(Logged("web: already running (job web is already running (pid 4242)); the run of")) << AllLog();
-  EXPECT_EQ(scheduler.last_runs().at("web"), Utc("2026-04-30 00:00:00"));  // no run of its own
+  EXPECT_EQ(scheduler.last_runs().at(Task{"web"}), Utc("2026-04-30 00:00:00"));  // no run of its own
 }
 
 TEST_F(SchedulerTest, TheLastRunFromTheRecordSurvivesARestart) {
@@ -294,7 +305,7 @@ TEST_F(SchedulerTest, TheLastRunFromTheRecordSurvivesARestart) {
   const JobFile file{{MakeJob("web", "02:00", true)}};
   const LastRuns last = ReadLastRuns(state.path(), file, nullptr);
   ASSERT_EQ(last.size(), 1u);
-  EXPECT_EQ(last.at("web"), Utc("2026-05-02 00:00:00"));
+  EXPECT_EQ(last.at(Task{"web"}), Utc("2026-05-02 00:00:00"));
   {
     // Restarted the same day: the run is not repeated.
     FakeClock clock(Utc("2026-05-02 12:00:00"));
@@ -313,6 +324,80 @@ TEST_F(SchedulerTest, TheLastRunFromTheRecordSurvivesARestart) {
     scheduler.Run();
     EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-05-04 14:00:00 +0200"}));
   }
+}
+
+TEST_F(SchedulerTest, VerifyAndRestoreTestSchedulesRunAsTheirOwnTasks) {
+  // Backups every day at 02:00, a verify every Sunday at 04:00, a restore
+  // test on the first of the month at 02:00, the same minute as a backup:
+  // the backup goes first, and the check starts when it ends.
+  Job job = MakeJob("web", "02:00");
+  job.verify = "sun 04:00";
+  job.restore_test = "*-*-01 02:00";
+  FakeClock clock(Utc("2026-05-28 10:00:00"));  // a Thursday
+  FakeSleeper sleeper(clock, Utc("2026-06-08 10:00:00"));
+  FakeStarter starter(clock);
+  starter.takes["web"] = seconds(90);  // the first run: the backup of the 29th
+  Scheduler scheduler(JobFile{{job}}, {}, clock, sleeper, starter, Options());
+  scheduler.Run();
+  EXPECT_EQ(KindTimes(starter, RunKind::kBackup).size(), 11u) << AllLog();
+  EXPECT_EQ(KindTimes(starter, RunKind::kVerify),
+            (std::vector<std::string>{"2026-05-31 04:00:00 +0200", "2026-06-07 04:00:00 +0200"}));
+  EXPECT_EQ(KindTimes(starter, RunKind::kRestoreTest), (std::vector<std::string>{"2026-06-01 02:00:00 +0200"}));
+  const auto first_of_june = std::find_if(starter.started.begin(), starter.started.end(), [](const Started& s) {
+    return Local(s.at).starts_with("2026-06-01");
+  });
+  ASSERT_NE(first_of_june, starter.started.end());
+  EXPECT_EQ(first_of_june->kind, RunKind::kBackup) << "a tie runs the backup first";
+  EXPECT_EQ((first_of_june + 1)->kind, RunKind::kRestoreTest);
+  EXPECT_TRUE(Logged("web verify: next run Sun 2026-05-31 04:00:00 +0200")) << AllLog();
+  EXPECT_TRUE(Logged("web restore-test: starting the run of Mon 2026-06-01 02:00:00 +0200")) << AllLog();
+  EXPECT_EQ(scheduler.last_runs().at(Task{"web", RunKind::kVerify}), Utc("2026-06-07 02:00:00"));
+  EXPECT_EQ(scheduler.last_runs().at(Task{"web", RunKind::kRestoreTest}), Utc("2026-06-01 00:00:00"));
+}
+
+TEST_F(SchedulerTest, EachKindCatchesUpFromItsOwnLastRun) {
+  // The backups ran every day, the last verify is two weeks old: after a
+  // restart only the verify has something to catch up, once.
+  testing::TempDir state;
+  Job job = MakeJob("web", "02:00", /*catch_up=*/true);
+  job.verify = "sun 04:00";
+  const JobFile file{{job}};
+  FakeClock clock(Utc("2026-05-18 10:00:00"));  // Monday noon
+  {
+    FakeStarter recorder(clock);
+    recorder.state_dir = state.path();
+    clock.Set(Utc("2026-05-03 02:00:00"));
+    recorder.Run(job, RunKind::kVerify);  // Sunday 2026-05-03 04:00 CEST
+    clock.Set(Utc("2026-05-18 00:00:00"));
+    recorder.Run(job, RunKind::kBackup);  // this morning's 02:00
+    clock.Set(Utc("2026-05-18 10:00:00"));
+  }
+  const LastRuns last = ReadLastRuns(state.path(), file, nullptr);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last.at(Task{"web", RunKind::kVerify}), Utc("2026-05-03 02:00:00"));
+  EXPECT_EQ(last.at(Task{"web", RunKind::kBackup}), Utc("2026-05-18 00:00:00"));
+
+  FakeSleeper sleeper(clock, Utc("2026-05-18 20:00:00"));
+  FakeStarter starter(clock);
+  Scheduler scheduler(file, last, clock, sleeper, starter, Options());
+  scheduler.Run();
+  ASSERT_EQ(starter.started.size(), 1u) << AllLog();
+  EXPECT_EQ(starter.started[0].kind, RunKind::kVerify);
+  EXPECT_EQ(starter.started[0].at, Utc("2026-05-18 10:00:00"));
+  EXPECT_TRUE(Logged("web verify: missed its run of Sun 2026-05-17 04:00:00 +0200")) << AllLog();
+}
+
+TEST_F(SchedulerTest, AJobWithOnlyACheckScheduleIsScheduled) {
+  Job job = MakeJob("archive", "");
+  job.verify = "daily";
+  FakeClock clock(Utc("2026-05-02 10:00:00"));
+  FakeSleeper sleeper(clock, Utc("2026-05-04 10:00:00"));
+  FakeStarter starter(clock);
+  Scheduler scheduler(JobFile{{job}}, {}, clock, sleeper, starter, Options());
+  scheduler.Run();
+  EXPECT_EQ(KindTimes(starter, RunKind::kVerify),
+            (std::vector<std::string>{"2026-05-03 00:00:00 +0200", "2026-05-04 00:00:00 +0200"}));
+  EXPECT_TRUE(KindTimes(starter, RunKind::kBackup).empty());
 }
 
 TEST_F(SchedulerTest, SpringForwardRunsOnceAtTheChange) {
@@ -343,7 +428,7 @@ TEST_F(SchedulerTest, RunOnceRunsCatchUpsAndWhatIsDueNowOnly) {
   FakeClock clock(Utc("2026-05-04 00:00:30"));  // 02:00:30 local
   FakeSleeper sleeper(clock, Utc("2026-05-10 00:00:00"));
   FakeStarter starter(clock);
-  const LastRuns last{{"late", Utc("2026-05-01 00:00:00")}, {"skip", Utc("2026-05-01 00:00:00")}};
+  const LastRuns last{{Task{"late"}, Utc("2026-05-01 00:00:00")}, {Task{"skip"}, Utc("2026-05-01 00:00:00")}};
   Scheduler scheduler(JobFile{{MakeJob("late", "03:00", true), MakeJob("skip", "03:00", false),
                                MakeJob("now", "02:00"), MakeJob("later", "04:00")}},
                       last, clock, sleeper, starter, Options());
@@ -383,7 +468,7 @@ TEST_F(SchedulerTest, ReloadKeepsTheOldJobsWhenTheFileIsBad) {
   EXPECT_EQ(reads, 2);
   EXPECT_TRUE(Logged("the jobs file cannot be used; keeping the jobs read before")) << AllLog();
   EXPECT_TRUE(Logged("  jobs.toml:7:1: unknown key \"pathz\"")) << AllLog();
-  EXPECT_TRUE(Logged("reloaded the jobs file: 2 scheduled jobs")) << AllLog();
+  EXPECT_TRUE(Logged("reloaded the jobs file: 2 schedules")) << AllLog();
   std::vector<std::string> order;
   for (const auto& s : starter.started) order.push_back(s.job + " " + Local(s.at));
   EXPECT_EQ(order, (std::vector<std::string>{"web 2026-05-02 02:00:00 +0200", "web 2026-05-03 02:00:00 +0200",
@@ -400,7 +485,7 @@ TEST_F(SchedulerTest, AStopEndsTheLoopBeforeTheNextRun) {
   scheduler.Run();
   EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-05-02 02:00:00 +0200"}));
   EXPECT_EQ(clock.Now(), Utc("2026-05-02 01:00:00"));
-  EXPECT_TRUE(Logged("started: 1 scheduled job")) << AllLog();  // "manual" has no schedule
+  EXPECT_TRUE(Logged("started: 1 schedule")) << AllLog();  // "manual" has no schedule
 }
 
 }  // namespace
