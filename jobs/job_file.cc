@@ -271,6 +271,24 @@ std::optional<uint64_t> ReadCount(Context& context, std::string_view key, const 
   return std::nullopt;
 }
 
+// A whole number of at least 1.
+std::optional<uint64_t> ReadPositiveCount(Context& context, std::string_view key, const toml::node& node) {
+  const toml::value<int64_t>* value = node.as_integer();
+  if (value != nullptr && value->get() >= 1) return static_cast<uint64_t>(value->get());
+  context.Add(node, fmt::format("{} must be a whole number ≥ 1, not {}", key, Describe(node)));
+  return std::nullopt;
+}
+
+// A percentage above 0 and at most 100, whole or not.
+std::optional<double> ReadPercent(Context& context, std::string_view key, const toml::node& node) {
+  std::optional<double> percent;
+  if (const toml::value<int64_t>* whole = node.as_integer()) percent = static_cast<double>(whole->get());
+  if (const toml::value<double>* real = node.as_floating_point()) percent = real->get();
+  if (percent && *percent > 0 && *percent <= 100) return percent;
+  context.Add(node, fmt::format("{} must be a percentage above 0 and at most 100, not {}", key, Describe(node)));
+  return std::nullopt;
+}
+
 // A duration as text (checked by the validator) or a number of seconds;
 // at least `minimum` seconds.
 std::optional<std::chrono::seconds> ReadDuration(Context& context, std::string_view key,
@@ -474,6 +492,8 @@ const std::vector<KeySpec>& KeySpecs() {
       BoolKey("gc", &Job::gc),
       ScheduleKey("verify", &Job::verify, "verify schedule"),
       ScheduleKey("restore-test", &Job::restore_test, "restore-test schedule"),
+      Key("restore-test-files", &Job::restore_test_files, ReadPositiveCount),
+      Key("restore-test-percent", &Job::restore_test_percent, ReadPercent),
       DurationKey("stale-after", &Job::stale_after, 1),
       CommandKey("notify-command", &Job::notify_command),
       TextKey("notify-webhook", &Job::notify_webhook, kUrl),
@@ -615,6 +635,7 @@ Job ReadJob(Context& context, std::string_view name, const toml::table& table, c
   }
   DropUnless(context, draft, draft.Has("server"), "tls-ca", "server");
   DropUnless(context, draft, draft.Has("server"), "token-file", "server");
+  (void)ChooseOne(context, draft, {"restore-test-files", "restore-test-percent"}, name);
 
   size_t sources = ChooseOne(context, draft, {"paths", "command", "import"}, name);
   if (sources == 0) {
@@ -642,6 +663,7 @@ JobFile ReadRoot(Context& context, const toml::table& root) {
     if (const toml::table* table = node->as_table()) {
       ReadKeys(context, *table, {}, defaults);
       (void)ChooseOne(context, defaults, {"repository", "server"}, {});
+      (void)ChooseOne(context, defaults, {"restore-test-files", "restore-test-percent"}, {});
     } else {
       context.Add(*node, fmt::format("defaults must be a table ([defaults]), not {}", Describe(*node)));
     }

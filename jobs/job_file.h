@@ -89,6 +89,10 @@
 //   verify             schedule -        when to verify the job's group (`coffer run NAME --verify`)
 //   restore-test       schedule -        when to restore a sample of the latest snapshot
 //                                        and compare it (e.g. "quarterly")
+//   restore-test-files integer  50       how many files the restore test samples (as
+//                                        `coffer restore-test --files`); 1 or more
+//   restore-test-percent number -        or what share of the files, above 0 and at most
+//                                        100 (as --percent); not with restore-test-files
 //   stale-after        duration -        `coffer status` fails when the last success is
 //                                        older than this; more than 0
 // Notices:
@@ -189,6 +193,8 @@ struct Job {
 
   std::string verify;        // schedule text; empty: never
   std::string restore_test;  // schedule text; empty: never
+  uint64_t restore_test_files = 0;     // the sample's size; 0: not given (50)
+  double restore_test_percent = 0;     // the sample as a share of the files; 0: not given
   std::chrono::seconds stale_after{0};  // 0: never stale
 
   std::vector<std::string> notify_command;

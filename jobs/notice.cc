@@ -189,14 +189,16 @@ std::string NoticeJson(const Notice& notice) {
   j["log_tail"] = LogTail(notice.log_tail);
   j["last_success"] = notice.last_success ? nlohmann::ordered_json(FormatUtc(*notice.last_success))
                                           : nlohmann::ordered_json(nullptr);
+  j["kind"] = notice.kind;
   // Log lines are whatever the job printed, file names included: never let
   // one byte that is not UTF-8 throw away the whole notice.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string NoticeSubject(const Notice& notice) {
-  std::string subject = fmt::format("[coffer] {} on {}: {}", OneLine(notice.job),
-                                    OneLine(notice.host), OutcomeVerb(notice.outcome));
+  const std::string what = notice.kind == "backup" ? notice.job : notice.job + " " + notice.kind;
+  std::string subject = fmt::format("[coffer] {} on {}: {}", OneLine(what), OneLine(notice.host),
+                                    OutcomeVerb(notice.outcome));
   std::string reason = OneLine(notice.reason);
   if (!reason.empty()) {
     subject += " \xE2\x80\x94 ";  // an em dash
@@ -211,6 +213,7 @@ std::string NoticeText(const Notice& notice, TimePoint now) {
     text += fmt::format("{:<14}{}\n", label, CutAtCharacter(OneLine(value), kTextLineBytes));
   };
   line("Job:", notice.job);
+  line("Run:", notice.kind);
   line("Host:", notice.host);
   line("Outcome:", OutcomeName(notice.outcome));
   if (!notice.reason.empty()) line("Reason:", notice.reason);

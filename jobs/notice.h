@@ -1,4 +1,4 @@
-// A notice: what Coffer says when a job ends (issue 17, item 4), as JSON for
+// A notice: what Coffer says when a job's run ends, as JSON for
 // scripts and webhooks and as short text for mail. This unit only formats;
 // jobs/notifier.h delivers.
 //
@@ -24,6 +24,8 @@
 //                              lines and kLogTailBytes bytes in all
 //   last_success      string or null   when the job last succeeded before this
 //                              run (UTC, as `started`); null: never, or not known
+//                              (a success of the same kind of run)
+//   kind              string   what ran: "backup", "verify" or "restore-test"
 //
 // NoticeText is for people: a subject line, a blank line and a body, which
 // says how long ago the last success was ("3 days ago"). Its wording may
@@ -68,6 +70,7 @@ struct Notice {
   // kLogTailLines lines and kLogTailBytes bytes when formatted (LogTail).
   std::vector<std::string> log_tail;
   std::optional<TimePoint> last_success;  // before this run; none: never (or unknown)
+  std::string kind = "backup";  // RunKindName (jobs/run_record.h) of what ran
 };
 
 // The last lines of `log` (text with '\n' line ends; a final line without one
@@ -80,7 +83,8 @@ std::vector<std::string> LogTail(const std::vector<std::string>& lines);
 // The JSON above, compact, on one line (no line end).
 std::string NoticeJson(const Notice& notice);
 
-// "[coffer] JOB on HOST: failed — REASON" (also "succeeded", "ended with
+// "[coffer] JOB on HOST: failed — REASON" ("JOB verify", "JOB restore-test"
+// for a check's run) (also "succeeded", "ended with
 // warnings"; without " — REASON" when the reason is empty). One line of UTF-8,
 // control characters replaced by spaces, at most about 200 bytes.
 std::string NoticeSubject(const Notice& notice);

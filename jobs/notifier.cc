@@ -20,7 +20,6 @@
 #include "jobs/process.h"
 #include "store/base/unique_fd.h"
 
-extern char** environ;
 
 namespace coffer::jobs {
 namespace {
@@ -103,24 +102,14 @@ std::string DescribeWaitStatus(int wait_status) {
 }
 
 // Runs `argv` in a process group of its own with `input` on its standard
-// input, standard output on /dev/null, and this process's environment with
-// `environment` ("NAME=VALUE") set over it. Kills the group after `timeout`.
+// input, standard output on /dev/null, and this process's environment less
+// its secrets (ChildEnvironment, as a hook gets it) with `environment` (NAME,
+// value) set over it. Kills the group after `timeout`.
 Result<ChildOutcome> RunChild(const std::vector<std::string>& argv,
-                              const std::vector<std::string>& environment, std::string_view input,
-                              milliseconds timeout) {
+                              const std::vector<std::pair<std::string, std::string>>& environment,
+                              std::string_view input, milliseconds timeout) {
   if (argv.empty() || argv[0].empty()) return Status::InvalidArgument("no command to run");
-
-  std::vector<std::string> env_strings;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    auto same_name = [&](const std::string& o) {
-      size_t eq = o.find('=');
-      return entry.size() > eq && entry.substr(0, eq + 1) == std::string_view(o).substr(0, eq + 1);
-    };
-    bool overridden = std::any_of(environment.begin(), environment.end(), same_name);
-    if (!overridden) env_strings.emplace_back(entry);
-  }
-  env_strings.insert(env_strings.end(), environment.begin(), environment.end());
+  const std::vector<std::string> env_strings = ChildEnvironment(environment);
 
   int in_fds[2], err_fds[2];
   if (pipe2(in_fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
@@ -395,9 +384,9 @@ std::string CommandNotifier::Describe() const {
 }
 
 Status CommandNotifier::Send(const Notice& notice) {
-  std::vector<std::string> environment = {
-      "COFFER_JOB=" + notice.job,
-      "COFFER_OUTCOME=" + std::string(OutcomeName(notice.outcome)),
+  const std::vector<std::pair<std::string, std::string>> environment = {
+      {"COFFER_JOB", notice.job},
+      {"COFFER_OUTCOME", std::string(OutcomeName(notice.outcome))},
   };
   COFFER_ASSIGN_OR_RETURN(ChildOutcome outcome,
                           RunChild(argv_, environment, NoticeJson(notice) + "\n", timeout_));

@@ -108,6 +108,7 @@ void SendJobNotices(const jobs::Job& job, const jobs::RunRecord& run, const std:
   if (notifiers.empty()) return;
   jobs::Notice notice;
   notice.job = job.name;
+  notice.kind = jobs::RunKindName(run.kind);
   notice.host = ShortHostname();
   notice.outcome = run.outcome;
   notice.reason = run.reason;

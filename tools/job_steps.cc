@@ -125,6 +125,14 @@ Result<ingest::BackupResult> BackupCommandOutput(Repository& repo, const jobs::J
   return result;
 }
 
+// The sample a job's restore test takes (restore-test-files/-percent).
+verify::RestoreTestOptions RestoreTestOptionsOf(const jobs::Job& job) {
+  verify::RestoreTestOptions options;
+  if (job.restore_test_files > 0) options.files = job.restore_test_files;
+  if (job.restore_test_percent > 0) options.percent = job.restore_test_percent;
+  return options;
+}
+
 }  // namespace
 
 Result<jobs::BackupDone> ToolRepositorySteps::Backup(const jobs::Job& job, const std::string& group,
@@ -321,7 +329,7 @@ Result<jobs::CheckDone> ToolRepositorySteps::RestoreTest(const jobs::Job& job, c
   std::vector<std::string> failed;
   for (const Snapshot& snapshot : chosen) {
     COFFER_ASSIGN_OR_RETURN(verify::RestoreTestResult result,
-                            verify::RunRestoreTest(*repo, snapshot, verify::RestoreTestOptions{}));
+                            verify::RunRestoreTest(*repo, snapshot, RestoreTestOptionsOf(job)));
     const Status recorded = verify::RecordRestoreTest(*repo, snapshot, result, NowNanos());
     ++done.snapshots;
     done.bytes_checked += result.bytes_checked;

@@ -328,6 +328,17 @@ TEST_F(JobsTest, RestoreTestRunSucceedsAndIsRecorded) {
   EXPECT_NE(RunLogText(log[1]).find("restore test of " + name), std::string::npos);
 }
 
+TEST_F(JobsTest, RestoreTestTakesTheJobsSampleSize) {
+  for (int i = 0; i < 12; ++i) WriteFile(data_ + "/sample-" + std::to_string(i), std::string(100 + i, 'x'));
+  WriteFilesJob("restore-test-files = 3\n");
+  ASSERT_EQ(Jobs({"run", "files"}).code, 0);
+  Output run = Jobs({"run", "files", "--restore-test"}, {"TMPDIR=" + tmp_.path()});
+  ASSERT_EQ(run.code, 0) << run.all();
+  const std::string name = Snapshots()[0]["name"];
+  Output info = Coffer({"info", name});
+  EXPECT_TRUE(std::regex_search(info.out, std::regex("tested +\\S+ ok: 3 files restored"))) << info.out;
+}
+
 TEST_F(JobsTest, CheckWithoutASnapshotFails) {
   WriteFilesJob();
   Output run = Jobs({"run", "files", "--restore-test"});

@@ -409,6 +409,28 @@ TEST(JobFileTest, BothPathsAndCommand) {
                      "import"}));
 }
 
+TEST(JobFileTest, RestoreTestSampleAsACountOrAPercentage) {
+  Result<JobFile> count = Parse(WithKey("restore-test-files = 200"));
+  ASSERT_TRUE(count.ok()) << count.status().message();
+  EXPECT_EQ(count->jobs.at(0).restore_test_files, 200u);
+  EXPECT_EQ(count->jobs.at(0).restore_test_percent, 0.0);
+  Result<JobFile> whole = Parse(WithKey("restore-test-percent = 5"));
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  EXPECT_EQ(whole->jobs.at(0).restore_test_percent, 5.0);
+  Result<JobFile> part = Parse(WithKey("restore-test-percent = 0.5"));
+  ASSERT_TRUE(part.ok()) << part.status().message();
+  EXPECT_EQ(part->jobs.at(0).restore_test_percent, 0.5);
+
+  EXPECT_EQ(Problems(WithKey("restore-test-files = 0")),
+            (Strings{"jobs.toml:4:22: restore-test-files must be a whole number ≥ 1, not 0"}));
+  EXPECT_EQ(Problems(WithKey("restore-test-percent = 101")),
+            (Strings{"jobs.toml:4:24: restore-test-percent must be a percentage above 0 and at most 100, not "
+                     "101"}));
+  EXPECT_EQ(Problems(WithKey("restore-test-files = 10\nrestore-test-percent = 5")),
+            (Strings{"jobs.toml:5:1: job \"web\" gives both restore-test-files and restore-test-percent: give "
+                     "one of restore-test-files or restore-test-percent"}));
+}
+
 TEST(JobFileTest, NothingToBackUp) {
   EXPECT_EQ(Problems("[jobs.web]\nrepository = \"/srv/backup\"\n"),
             (Strings{"jobs.toml:1:1: job \"web\" has nothing to back up: give paths, command or import"}));

@@ -69,7 +69,16 @@ TEST(NoticeJson, FieldNamesAndValuesAreTheDocumentedOnes) {
             R"("reason":"pre-hook exited with status 1","started":"2024-03-05T02:00:00Z",)"
             R"("duration_seconds":73,"snapshot":"host/web1/2024-03-05T02:00:00Z",)"
             R"("bytes_added":12345,"log_tail":["starting pre-hook",)"
-            R"("pg_dump: error: connection refused"],"last_success":"2024-03-02T02:00:00Z"})");
+            R"("pg_dump: error: connection refused"],"last_success":"2024-03-02T02:00:00Z",)"
+            R"("kind":"backup"})");
+}
+
+TEST(NoticeJson, ACheckSaysWhichInItsKindAndSubject) {
+  Notice n = SampleNotice();
+  n.kind = "restore-test";
+  EXPECT_EQ(json::parse(NoticeJson(n))["kind"], "restore-test");
+  EXPECT_TRUE(NoticeSubject(n).starts_with("[coffer] web restore-test on web1: failed")) << NoticeSubject(n);
+  EXPECT_NE(NoticeText(n, kStarted).find("Run:          restore-test\n"), std::string::npos) << NoticeText(n, kStarted);
 }
 
 TEST(NoticeJson, AbsentSnapshotAndLastSuccessAreNull) {
@@ -179,6 +188,25 @@ TEST(CommandNotifier, GivesTheCommandTheJsonOnItsStandardInputAndItsEnvironment)
   EXPECT_EQ(j["log_tail"].size(), 2u);
   EXPECT_EQ(j["last_success"], "2024-03-02T02:00:00Z");
   EXPECT_EQ(ReadFile(dir / "env"), "web failure");
+}
+
+TEST(CommandNotifier, TheCommandIsNotGivenTheRepositorysSecrets) {
+  TempDir dir;
+  setenv("COFFER_PASSPHRASE", "hunter2", 1);
+  setenv("COFFER_TOKEN", "secret-token", 1);
+  setenv("COFFER_NOTIFY_TEST_KEPT", "kept", 1);
+  WriteScript(dir / "notify", "env > '" + (dir / "env") + "'\n");
+  CommandNotifier notifier({dir / "notify"});
+  const Status sent = notifier.Send(SampleNotice());
+  unsetenv("COFFER_PASSPHRASE");
+  unsetenv("COFFER_TOKEN");
+  unsetenv("COFFER_NOTIFY_TEST_KEPT");
+  ASSERT_TRUE(sent.ok()) << sent.ToString();
+  const std::string env = ReadFile(dir / "env");
+  EXPECT_EQ(env.find("hunter2"), std::string::npos) << env;
+  EXPECT_EQ(env.find("secret-token"), std::string::npos) << env;
+  EXPECT_NE(env.find("COFFER_NOTIFY_TEST_KEPT=kept\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("COFFER_JOB=web\n"), std::string::npos) << env;
 }
 
 TEST(CommandNotifier, AShellCommandAsAJobWritesItWorks) {
