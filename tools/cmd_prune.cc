@@ -47,16 +47,21 @@ Status ParseKeepCount(const KeepOption& option) {
 }
 
 // The first failure decides the exit code; every one is reported as it
-// happens. Report() says whether to go on: a server that refuses a call for
-// lack of rights (an append-only token) would refuse every other one alike.
+// happens.
 struct FirstFailure {
   int exit_code = kExitOk;
-  bool Report(const Status& status) {
+  void Report(const Status& status) {
     int code = Fail(status);
     if (exit_code == kExitOk) exit_code = code;
-    return status.code() != Code::kPermissionDenied;
   }
 };
+
+// A failure that every later removal (or change) would meet alike: a server that refuses
+// a call for lack of rights (an append-only token), a full or failing disk.
+bool StopsEveryRemoval(const Status& status) {
+  return status.code() == Code::kPermissionDenied || status.code() == Code::kNoSpace ||
+         status.code() == Code::kIoError;
+}
 
 int RunPrune(const GlobalOptions& global, PruneArgs& args) {
   for (const KeepOption& option : args.keep) {
@@ -125,19 +130,25 @@ int RunPrune(const GlobalOptions& global, PruneArgs& args) {
     return failure.exit_code;
   }
   size_t removed = 0;
+  Status stopped;
   for (const auto& d : plan) {
     if (d.keep) continue;
     Status s = repo.Forget(snapshots[d.id]);
     if (s.ok()) {
       ++removed;
-    } else if (!failure.Report(s)) {
+    } else if (StopsEveryRemoval(s)) {
+      stopped = std::move(s);
       break;
+    } else {
+      failure.Report(s);
     }
   }
   if (!global.quiet) {
     fmt::print(stderr, "removed {} of {} snapshots{}\n", removed, plan.size(),
                removed ? "; coffer gc frees the space of their data" : "");
   }
+  // Last, so that the reason the removals stopped is what a script sees.
+  if (!stopped.ok()) failure.Report(stopped);
   return failure.exit_code;
 }
 
@@ -190,7 +201,8 @@ int RunForget(const GlobalOptions& global, const std::vector<std::string>& names
       continue;
     }
     if (Status status = resolved.repo->Forget(s); !status.ok()) {
-      if (!resolved.failure.Report(status)) break;
+      resolved.failure.Report(status);
+      if (StopsEveryRemoval(status)) break;
     } else if (!global.quiet) {
       fmt::print("removed {}\n", s.name());
     }
@@ -203,7 +215,8 @@ int RunSetProtected(const GlobalOptions& global, const std::vector<std::string>&
   if (!resolved.repo) return resolved.exit_code;
   for (const Snapshot& s : resolved.snapshots) {
     if (Status status = resolved.repo->SetProtected(s, is_protected); !status.ok()) {
-      if (!resolved.failure.Report(status)) break;
+      resolved.failure.Report(status);
+      if (StopsEveryRemoval(status)) break;
     } else if (!global.quiet) {
       fmt::print("{} {}\n", is_protected ? "protected" : "unprotected", s.name());
     }
