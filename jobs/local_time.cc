@@ -77,6 +77,15 @@ std::string FormatUtc(TimePoint time) {
   return text;
 }
 
+std::string FormatLocalTime(TimePoint time, const char* format) {
+  const time_t seconds = time.time_since_epoch().count();
+  struct tm local {};
+  localtime_r(&seconds, &local);
+  char text[64];
+  const size_t length = strftime(text, sizeof text, format, &local);
+  return std::string(text, length);
+}
+
 std::optional<TimePoint> ParseUtc(std::string_view text) {
   if (text.size() != 20 || text.back() != 'Z') return std::nullopt;
   const std::string copy(text);

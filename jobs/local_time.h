@@ -53,4 +53,9 @@ int64_t FirstWallTimeAfter(TimePoint instant);
 std::string FormatUtc(TimePoint instant);
 std::optional<TimePoint> ParseUtc(std::string_view text);
 
+// An instant in local time (the zone of TZ) as strftime(3) `format` writes
+// it, e.g. "%a %Y-%m-%d %H:%M:%S %z" for "Sun 2026-12-06 02:00:00 +0100".
+// At most 63 bytes.
+std::string FormatLocalTime(TimePoint instant, const char* format);
+
 }  // namespace coffer::jobs

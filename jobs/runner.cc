@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "jobs/local_time.h"
 #include "jobs/process.h"
 
 namespace coffer::jobs {
@@ -260,11 +261,7 @@ Result<CheckDone> RepositorySteps::RestoreTest(const Job&, const std::string&, R
 }
 
 void RunLog::Line(std::string_view text) {
-  const time_t now = time(nullptr);
-  struct tm local {};
-  localtime_r(&now, &local);
-  char stamp[16];
-  strftime(stamp, sizeof stamp, "%H:%M:%S", &local);
+  const std::string stamp = FormatLocalTime(TimePoint(std::chrono::seconds(time(nullptr))), "%H:%M:%S");
   std::string line = fmt::format("{} {}\n", stamp, text);
   std::string_view rest = line;
   while (!rest.empty() && fd_.valid()) {

@@ -1,13 +1,12 @@
 #include "jobs/scheduler.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "jobs/local_time.h"
 #include "jobs/run_record.h"
 
 namespace coffer::jobs {
@@ -80,14 +79,7 @@ std::vector<Scheduler::Entry> Scheduler::MakeEntries(const JobFile& file) const 
   return entries;
 }
 
-std::string Scheduler::When(TimePoint t) const {
-  const time_t seconds = t.time_since_epoch().count();
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char text[64];
-  std::strftime(text, sizeof text, "%a %Y-%m-%d %H:%M:%S %z", &tm);
-  return text;
-}
+std::string Scheduler::When(TimePoint t) const { return FormatLocalTime(t, "%a %Y-%m-%d %H:%M:%S %z"); }
 
 std::chrono::seconds Scheduler::Delay(const Job& job) {
   if (job.random_delay.count() <= 0) return std::chrono::seconds(0);

@@ -1,39 +1,24 @@
 #include "tools/job_text.h"
 
-#include <time.h>
-
 #include <cstdio>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "jobs/local_time.h"
 #include "tools/exit_codes.h"
 
 namespace coffer::tools {
 
 LocalText FormatLocal(jobs::TimePoint time) {
-  const time_t seconds = time.time_since_epoch().count();
-  struct tm local {};
-  localtime_r(&seconds, &local);
-  char shown[64], stamp[32], zone[8];
-  strftime(shown, sizeof shown, "%a %Y-%m-%d %H:%M:%S %Z", &local);
-  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &local);
-  strftime(zone, sizeof zone, "%z", &local);  // +0200
+  const std::string zone = jobs::FormatLocalTime(time, "%z");  // +0200
   // +02:00; built from its parts (GCC 12 warns of std::string::insert here).
-  const std::string_view z = zone;
-  const std::string offset = z.size() == 5 ? std::string(z.substr(0, 3)) + ":" + std::string(z.substr(3))
-                                           : std::string(z);
-  return {shown, std::string(stamp) + offset};
+  const std::string offset = zone.size() == 5 ? zone.substr(0, 3) + ":" + zone.substr(3) : zone;
+  return {jobs::FormatLocalTime(time, "%a %Y-%m-%d %H:%M:%S %Z"),
+          jobs::FormatLocalTime(time, "%Y-%m-%dT%H:%M:%S") + offset};
 }
 
-std::string LocalShort(jobs::TimePoint time) {
-  const time_t seconds = time.time_since_epoch().count();
-  struct tm local {};
-  localtime_r(&seconds, &local);
-  char text[32];
-  strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
-  return text;
-}
+std::string LocalShort(jobs::TimePoint time) { return jobs::FormatLocalTime(time, "%Y-%m-%d %H:%M:%S"); }
 
 int FailJobsFile(const Status& status) {
   fmt::print(stderr, "{}\n", status.message());
