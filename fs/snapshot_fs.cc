@@ -291,10 +291,15 @@ Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
     std::lock_guard lock(trees_mu_);
     if (auto* hit = trees_.Find(id)) return *hit;
   }
-  auto listing = std::make_shared<Listing>();
   // One object as stored: a split directory's parts, and a large file's
   // extent parts, are read when needed.
-  COFFER_ASSIGN_OR_RETURN(listing->tree, repo_.ReadTreeObject(id));
+  COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTreeObject(id));
+  return MakeListing(id, std::move(tree));
+}
+
+Result<SnapshotFs::TreePtr> SnapshotFs::MakeListing(const ObjectId& id, pb::Tree tree) {
+  auto listing = std::make_shared<Listing>();
+  listing->tree = std::move(tree);
   if (listing->split()) {
     if (listing->tree.entries_size() > 0) {
       return Status::Corruption("tree " + id.short_hex() + " has both entries and parts");
@@ -309,6 +314,54 @@ Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
   std::lock_guard lock(trees_mu_);
   trees_.Insert(id, shared, cost);
   return shared;
+}
+
+void SnapshotFs::ReadAheadTrees(const Listing& dir) {
+  // The directories to look below, and the trees not in the cache yet.
+  std::vector<const pb::Tree*> frontier = {&dir.tree};
+  std::vector<TreePtr> keep_alive;  // the cache may drop what the walk still reads
+  size_t read = 0;
+  size_t looked_at = 0;  // bounds the walk through trees read before, too
+  while (!frontier.empty() && read < kReadAheadTrees && looked_at < 4 * kReadAheadTrees) {
+    std::vector<const pb::Tree*> next;
+    std::vector<ObjectId> missing;
+    for (const pb::Tree* tree : frontier) {
+      for (const pb::Entry& entry : tree->entries()) {
+        if (entry.type() != pb::Entry::DIRECTORY) continue;
+        auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
+        if (!id || ++looked_at > 4 * kReadAheadTrees) continue;
+        TreePtr cached;
+        {
+          std::lock_guard lock(trees_mu_);
+          if (auto* hit = trees_.Find(*id)) cached = *hit;
+        }
+        if (cached) {
+          next.push_back(&cached->tree);
+          keep_alive.push_back(std::move(cached));
+        } else if (read + missing.size() < kReadAheadTrees) {
+          missing.push_back(*id);
+        }
+      }
+    }
+    for (size_t from = 0; from < missing.size(); from += kReadAheadBatch) {
+      const size_t count = std::min(kReadAheadBatch, missing.size() - from);
+      std::span<const ObjectId> batch(missing.data() + from, count);
+      Status batch_status = repo_.ReadObjects(
+          ObjectKind::kTree, batch, crypto::IdCheck::kIfUnencrypted,
+          [&](size_t index, Result<Bytes> object) {
+            if (!object.ok()) return;
+            pb::Tree tree;
+            if (!model::Decode(*object, &tree, "tree " + batch[index].short_hex()).ok()) return;
+            auto listing = MakeListing(batch[index], std::move(tree));
+            if (!listing.ok()) return;
+            next.push_back(&(*listing)->tree);
+            keep_alive.push_back(std::move(*listing));
+          });
+      read += count;
+      if (!batch_status.ok()) return;
+    }
+    frontier = std::move(next);
+  }
 }
 
 uint64_t SnapshotFs::tree_cache_bytes() const {
@@ -582,6 +635,7 @@ Result<std::unique_ptr<DirHandle>> SnapshotFs::OpenDir(uint64_t ino) {
   }
   COFFER_ASSIGN_OR_RETURN(dir->listing, TreeOf(*node));
   dir->immutable = true;
+  if (!dir->listing->split()) ReadAheadTrees(*dir->listing);
   return dir;
 }
 

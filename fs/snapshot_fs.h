@@ -301,6 +301,17 @@ class SnapshotFs {
   Result<std::shared_ptr<const Index>> ListNow();
   Result<TreePtr> TreeOf(const Node& node);
   Result<TreePtr> ReadTree(const ObjectId& id);
+  // The listing of tree object `id` as stored (ReadTree's work after the read).
+  Result<TreePtr> MakeListing(const ObjectId& id, pb::Tree tree);
+  // Reads the trees below a directory just opened into the tree cache,
+  // breadth first, a batch of kReadAheadBatch per store round trip, until
+  // kReadAheadTrees were read: a walk of the tree (`ls -lR`, `find`, `cp -r`)
+  // then finds most directories read already, where it would otherwise wait
+  // for one round trip each. It looks at no more than 4 * kReadAheadTrees
+  // directories, read before or not. Failures are left for the walk to meet.
+  void ReadAheadTrees(const Listing& dir);
+  static constexpr size_t kReadAheadBatch = 128;
+  static constexpr size_t kReadAheadTrees = 512;
   // Part `k` of split directory `dir` (tree `dir_id`), checked against its
   // index, and its id.
   Result<std::pair<ObjectId, TreePtr>> ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k);

@@ -492,6 +492,58 @@ TEST_F(SnapshotFsTest, DirectoryListingsStayWithinTheirShare) {
   EXPECT_GT(fs_->tree_cache_bytes(), 0u);
 }
 
+// sub/d0..d9, each with inner/ holding one file: twenty trees below sub.
+void MakeNestedDirectories(const std::string& source) {
+  for (int d = 0; d < 10; ++d) {
+    const std::string dir = source + "/sub/d" + std::to_string(d);
+    EXPECT_EQ(mkdir(dir.c_str(), 0755), 0);
+    EXPECT_EQ(mkdir((dir + "/inner").c_str(), 0755), 0);
+    testing::WriteFile(dir + "/inner/file", "in " + std::to_string(d));
+  }
+}
+
+TEST_F(SnapshotFsTest, OpeningADirectoryReadsTheTreesBelowItAhead) {
+  MakeNestedDirectories(source_);
+  Snapshot snap = Backup(1 * kSecond);
+  std::vector<ObjectId> below;
+  for (int d = 0; d < 10; ++d) {
+    for (const std::string& rel : {"/sub/d" + std::to_string(d), "/sub/d" + std::to_string(d) + "/inner"}) {
+      auto entry = repo_->LookupPath(snap, source_.substr(1) + rel);
+      ASSERT_TRUE(entry.ok()) << rel;
+      below.push_back(*ObjectId::FromBytes(AsBytes(entry->subtree_id())));
+    }
+  }
+  StartFs();
+  auto sub = Walk(InSnapshot(t1_, "sub"));
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(fs_->OpenDir(sub->ino).ok());
+  // From now on the store could not give those trees: the walk below sub
+  // must find them read already.
+  for (const ObjectId& id : below) ASSERT_TRUE(repo_->store().Put(ObjectKind::kTree, id, Bytes(100, 0x5a)).ok());
+  for (int d = 0; d < 10; ++d) {
+    EXPECT_EQ(List(InSnapshot(t1_, "sub/d" + std::to_string(d) + "/inner")),
+              (std::vector<std::string>{".", "..", "file"}));
+  }
+}
+
+TEST_F(SnapshotFsTest, ADamagedTreeReadAheadFailsOnlyWhenTheWalkReachesIt) {
+  MakeNestedDirectories(source_);
+  Snapshot snap = Backup(1 * kSecond);
+  auto d3 = repo_->LookupPath(snap, source_.substr(1) + "/sub/d3");
+  ASSERT_TRUE(d3.ok());
+  ASSERT_TRUE(repo_->store()
+                  .Put(ObjectKind::kTree, *ObjectId::FromBytes(AsBytes(d3->subtree_id())), Bytes(100, 0x5a))
+                  .ok());
+  StartFs();
+  auto sub = Walk(InSnapshot(t1_, "sub"));
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(fs_->OpenDir(sub->ino).ok()) << "the read-ahead does not fail the directory being opened";
+  auto d3_attr = Walk(InSnapshot(t1_, "sub/d3"));
+  ASSERT_TRUE(d3_attr.ok()) << "its entry in sub is intact";
+  EXPECT_EQ(fs_->OpenDir(d3_attr->ino).status().code(), Code::kCorruption);
+  EXPECT_EQ(List(InSnapshot(t1_, "sub/d4/inner")), (std::vector<std::string>{".", "..", "file"}));
+}
+
 // A directory too large for one tree object is stored in parts; the mount
 // reads the part a name or a listing position needs, so browsing it keeps
 // the tree cache near its share instead of holding the whole directory.
