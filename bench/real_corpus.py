@@ -443,9 +443,11 @@ class BigLibsCorpus(RealCorpus):
     def describe(self):
         i = self.info
         return (f"one file, `{self.rel}`, of {i['bytes'] / 2**20:.0f} MiB "
-                f"({i['bytes'] / 1e6:.0f} MB): the {i['libraries']} distinct shared "
-                f"libraries of `{i['source']}` (regular `{LIB_PATTERN}` files, not links, "
-                f"sorted by path, whole, duplicates by content left out"
+                f"({i['bytes'] / 1e6:.0f} MB): "
+                + ("all" if i["short_of_target"] else "the first")
+                + f" {i['libraries']} distinct shared libraries of `{i['source']}` in path "
+                f"order (regular `{LIB_PATTERN}` files, not links, each whole, "
+                f"{i['duplicates_left_out']} duplicates by content left out"
                 + (f", the last one cut by {i['last_cut_bytes']} bytes to fit"
                    if i["last_cut_bytes"] else "") + ")"
                 + (f"; they make only {i['bytes'] / 2**20:.0f} MiB of the "
