@@ -50,6 +50,17 @@ class SchedulerTest : public JobsFixture {
     command += " 2> '" + err + "'";
     return std::make_unique<Child>(std::vector<std::string>{"/bin/sh", "-c", command}, PassEnv());
   }
+  // Sends SIGTERM to the daemon and checks it ends within 5 s with status 0;
+  // returns what it logged.
+  std::string StopScheduler(Child& daemon, const std::string& err) {
+    const auto sent = std::chrono::steady_clock::now();
+    EXPECT_EQ(kill(daemon.pid(), SIGTERM), 0);
+    daemon.CloseStdin();
+    Output out = daemon.Wait();
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(5));
+    EXPECT_EQ(out.code, 0) << out.all() << ReadFile(err);
+    return ReadFile(err);
+  }
 };
 
 TEST_F(SchedulerTest, OnceCatchesUpAJobLastRunDaysAgoOnce) {
@@ -113,10 +124,7 @@ TEST_F(SchedulerTest, SighupReadsTheJobsFileAgain) {
   WriteJobs("[jobs.files]\nschedule = \"every other tuesday\"\n");
   ASSERT_EQ(kill(daemon->pid(), SIGHUP), 0);
   ASSERT_TRUE(WaitForFileContaining(err, "keeping the jobs read before", 20000)) << ReadFile(err);
-  ASSERT_EQ(kill(daemon->pid(), SIGTERM), 0);
-  daemon->CloseStdin();
-  Output out = daemon->Wait();
-  EXPECT_EQ(out.code, 0) << out.all() << ReadFile(err);
+  StopScheduler(*daemon, err);
 }
 
 TEST_F(SchedulerTest, SigtermDuringAPreHookTakesTheHookDown) {
@@ -129,13 +137,8 @@ TEST_F(SchedulerTest, SigtermDuringAPreHookTakesTheHookDown) {
   ASSERT_TRUE(WaitForFileContaining(hook_pid, "\n", 20000)) << ReadFile(err);
   const pid_t sleeper = std::stoi(ReadFile(hook_pid));
   ASSERT_TRUE(Alive(sleeper));
-  const auto sent = std::chrono::steady_clock::now();
-  ASSERT_EQ(kill(daemon->pid(), SIGTERM), 0);
-  daemon->CloseStdin();
-  Output out = daemon->Wait();
-  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(5));
-  EXPECT_EQ(out.code, 0) << out.all() << ReadFile(err);
-  EXPECT_NE(ReadFile(err).find("stopped by SIGTERM"), std::string::npos) << ReadFile(err);
+  const std::string log = StopScheduler(*daemon, err);
+  EXPECT_NE(log.find("stopped by SIGTERM"), std::string::npos) << log;
   // The hook's own child got the signal too. It is not ours to reap: wait
   // on a pidfd until it ends, or 10 s.
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, sleeper, 0)));
@@ -153,13 +156,8 @@ TEST_F(SchedulerTest, SigtermStopsTheDaemonPromptly) {
   auto daemon = StartScheduler({"scheduler"}, err);
   // Its "next run" line is logged after the handlers are in place.
   ASSERT_TRUE(WaitForFileContaining(err, "files: next run", 20000)) << ReadFile(err);
-  const auto sent = std::chrono::steady_clock::now();
-  ASSERT_EQ(kill(daemon->pid(), SIGTERM), 0);
-  daemon->CloseStdin();
-  Output out = daemon->Wait();
-  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(5));
-  EXPECT_EQ(out.code, 0) << out.all() << ReadFile(err);
-  EXPECT_NE(ReadFile(err).find("stopping"), std::string::npos) << ReadFile(err);
+  const std::string log = StopScheduler(*daemon, err);
+  EXPECT_NE(log.find("stopping"), std::string::npos) << log;
   EXPECT_TRUE(Snapshots().empty());
 }
 
