@@ -1,6 +1,8 @@
 #include "store/kv/database.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
 
 #include <random>
 #include <string>
@@ -163,6 +165,36 @@ TEST_F(DatabaseTest, ContainsFindsBlobValuesAfterReopen) {
   auto present = db->Contains(Column::kChunks, keys);
   ASSERT_TRUE(present.ok());
   EXPECT_EQ(*present, (std::vector<bool>{true, false}));
+}
+
+TEST_F(DatabaseTest, ContainsDoesNotReadTheValuesOfKeysInBlobFiles) {
+  constexpr int kKeys = 64;
+  {
+    auto db = CreateDb();
+    for (int i = 0; i < kKeys; ++i) {
+      ASSERT_TRUE(db->Put(Column::kChunks, "chunk-" + std::to_string(1000 + i), RandomBytes(64 << 10, i),
+                          Durability::kBuffered).ok());
+    }
+    ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
+  }
+  auto db = OpenDb();
+  std::vector<std::string> names;
+  for (int i = 0; i < kKeys; ++i) names.push_back("chunk-" + std::to_string(1000 + i));
+  std::vector<std::string_view> keys(names.begin(), names.end());
+  keys.push_back("chunk-absent");
+  // RocksDB's per-thread counters of blob reads.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  rocksdb::get_perf_context()->Reset();
+  auto present = db->Contains(Column::kChunks, keys);
+  const uint64_t blobs_read = rocksdb::get_perf_context()->blob_read_count;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  ASSERT_TRUE(present.ok());
+  std::vector<bool> expected(kKeys, true);
+  expected.push_back(false);
+  EXPECT_EQ(*present, expected);
+  // At most one full read, for the first key of the cold table's block;
+  // the other answers come from the table alone.
+  EXPECT_LE(blobs_read, 1u);
 }
 
 TEST_F(DatabaseTest, ScanVisitsOnlyThePrefixInKeyOrder) {
