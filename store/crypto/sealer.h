@@ -52,10 +52,6 @@ class Sealer {
   static constexpr uint8_t kFormatVersion = 1;
   static constexpr uint8_t kFlagCompressed = 1 << 0;
   static constexpr uint8_t kFlagEncrypted = 1 << 1;
-  // Files below kSmallFileBytes are one object each; callers seal them, and
-  // trees, with Effort::kSmall (below). A container import (tar_import.h)
-  // seals every member so.
-  static constexpr size_t kSmallFileBytes = 256 * 1024;
   static constexpr int kSmallLevelBoost = 2;
   // Chunks are at most 8 MiB and trees are split well before this.
   static constexpr size_t kMaxPlaintextSize = size_t{64} << 20;

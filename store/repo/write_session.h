@@ -44,9 +44,8 @@ class WriteSession {
 
   // Returns the chunk's id. When its batch fills, the batch is stored on the
   // session's workers if `background`, else in this thread (which saves a
-  // hand-off when the caller is a worker itself). A whole file below
-  // crypto::Sealer::kSmallFileBytes, and any member of a container
-  // archive, is added with Effort::kSmall.
+  // hand-off when the caller is a worker itself). Members of a container
+  // archive are added with Effort::kSmall.
   Result<ObjectId> AddChunk(ByteView data, bool background = true,
                             crypto::Effort effort = crypto::Effort::kStandard);
   // Encodes a tree (entries must be sorted) and adds it like a chunk, with
