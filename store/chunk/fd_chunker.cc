@@ -25,9 +25,13 @@ FdChunker::FdChunker(const FastCdc& cdc, int fd, uint64_t offset, uint64_t lengt
     input_done_ = true;
     return;
   }
-  // Advice only: a failure (e.g. on a pipe) is not an error here; pread reports it.
-  (void)posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
-                      POSIX_FADV_SEQUENTIAL);
+  // Advice only: a failure (e.g. on a pipe) is not an error here; pread
+  // reports it. A range one pread reads whole gains nothing from it, and most
+  // files are such: one system call less per file.
+  if (length > kReadBlock) {
+    (void)posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                        POSIX_FADV_SEQUENTIAL);
+  }
 }
 
 Result<std::optional<ByteView>> FdChunker::Next() {

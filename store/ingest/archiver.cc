@@ -87,10 +87,15 @@ constexpr uint64_t kBatchBytes = 8 << 20;
 // workers fed without holding a whole huge tree in memory.
 constexpr size_t kMaxPendingEntries = 4096;
 
+// The same inode, not changed since `old` was stored: a change of content,
+// extended attributes or a symlink's target would have moved its ctime.
+bool SameInode(const pb::Entry& old, pb::Entry::Type type, const struct stat& st) {
+  return old.type() == type && old.ctime_ns() == ToNanos(st.st_ctim) && old.inode() == st.st_ino;
+}
+
 bool SameFile(const pb::Entry& old, const struct stat& st) {
-  return old.type() == pb::Entry::FILE && old.size() == static_cast<uint64_t>(st.st_size) &&
-         old.mtime_ns() == ToNanos(st.st_mtim) && old.ctime_ns() == ToNanos(st.st_ctim) &&
-         old.inode() == st.st_ino;
+  return SameInode(old, pb::Entry::FILE, st) && old.size() == static_cast<uint64_t>(st.st_size) &&
+         old.mtime_ns() == ToNanos(st.st_mtim);
 }
 
 // Reads one file's content into chunks. Runs on a file worker.
@@ -215,9 +220,11 @@ class Walk {
   }
 
   std::shared_ptr<PendingDir> WalkDir(UniqueFd dirfd, const std::string& path,
-                                      const pb::Tree* parent, dev_t root_dev);
+                                      pb::Tree* parent, dev_t root_dev);
+  // `parent` is the entry in the parent snapshot's tree, which the walk owns:
+  // what is reused is moved out of it.
   Result<std::optional<PendingEntry>> Visit(int dirfd, const std::string& name,
-                                            const std::string& path, const pb::Entry* parent,
+                                            const std::string& path, pb::Entry* parent,
                                             dev_t root_dev);
   // A block device named on the command line, or a file with --image: its
   // content read here, in order, as a disk image (image_builder.h).
@@ -288,7 +295,7 @@ void Walk::FlushBatch() {
 }
 
 Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& name,
-                                                const std::string& path, const pb::Entry* parent,
+                                                const std::string& path, pb::Entry* parent,
                                                 dev_t root_dev) {
   struct stat st;
   if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -302,16 +309,19 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
   p.path = path;
   p.entry.set_name(name);
   FillMetadata(st, owners_, &p.entry);
-  bool unchanged = !options_.force && parent != nullptr && SameFile(*parent, st);
-  if (unchanged) {
-    *p.entry.mutable_xattrs() = parent->xattrs();  // same ctime: same xattrs
+  const bool same_inode = !options_.force && parent != nullptr && SameInode(*parent, type, st);
+  const bool unchanged = same_inode && type == pb::Entry::FILE && SameFile(*parent, st);
+  if (same_inode) {
+    *p.entry.mutable_xattrs() = std::move(*parent->mutable_xattrs());
   } else if (Status s = ReadXattrs(dirfd, name, &p.entry); !s.ok()) {
     Report(path, s);
   }
 
   switch (type) {
     case pb::Entry::SYMLINK:
-      if (Status s = ReadSymlink(dirfd, name, &p.entry); !s.ok()) {
+      if (same_inode) {  // a symlink's target is never changed in place
+        p.entry.set_allocated_symlink_target(parent->release_symlink_target());
+      } else if (Status s = ReadSymlink(dirfd, name, &p.entry); !s.ok()) {
         Report(path, s);
         return std::optional<PendingEntry>();
       }
@@ -340,7 +350,7 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
       stats_.set_files_total(stats_.files_total() + 1);
       stats_.set_bytes_total(stats_.bytes_total() + static_cast<uint64_t>(st.st_size));
       if (unchanged) {
-        *p.entry.mutable_extents() = parent->extents();
+        *p.entry.mutable_extents() = std::move(*parent->mutable_extents());
         stats_.set_files_unchanged(stats_.files_unchanged() + 1);
         break;
       }
@@ -454,7 +464,7 @@ std::optional<pb::Entry> Walk::Finish(PendingEntry& p) {
 }
 
 std::shared_ptr<PendingDir> Walk::WalkDir(UniqueFd dirfd, const std::string& path,
-                                          const pb::Tree* parent, dev_t root_dev) {
+                                          pb::Tree* parent, dev_t root_dev) {
   auto dir = std::make_shared<PendingDir>();
   dir->path = path;
   std::vector<std::string> names;
@@ -481,7 +491,7 @@ std::shared_ptr<PendingDir> Walk::WalkDir(UniqueFd dirfd, const std::string& pat
     if (!walk_error_.ok()) break;
     std::string child = path == "/" ? "/" + name : path + "/" + name;
     if (!excludes_.empty() && excludes_.Excluded(child, name)) continue;
-    const pb::Entry* old = parent ? model::FindEntry(*parent, name) : nullptr;
+    pb::Entry* old = parent ? model::FindEntry(*parent, name) : nullptr;
     auto entry = Visit(dirfd.get(), name, child, old, root_dev);
     if (!entry.ok()) {
       walk_error_ = entry.status();
@@ -625,7 +635,7 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
       }
       continue;
     }
-    const pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts.back()) : nullptr;
+    pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts.back()) : nullptr;
     COFFER_ASSIGN_OR_RETURN(auto entry, Visit(dirfd.get(), parts.back(), path, old, st.st_dev));
     COFFER_RETURN_IF_ERROR(walk_error_);
     if (!entry) continue;

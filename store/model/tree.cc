@@ -1,6 +1,7 @@
 #include "store/model/tree.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace coffer::model {
 
@@ -29,6 +30,10 @@ const pb::Entry* FindEntry(const pb::Tree& tree, std::string_view name) {
                              [](const pb::Entry& e, std::string_view n) { return e.name() < n; });
   if (it == entries.end() || it->name() != name) return nullptr;
   return &*it;
+}
+
+pb::Entry* FindEntry(pb::Tree& tree, std::string_view name) {
+  return const_cast<pb::Entry*>(FindEntry(std::as_const(tree), name));
 }
 
 Status CheckEntryName(std::string_view name) {

@@ -22,6 +22,7 @@ Status Decode(ByteView bytes, google::protobuf::MessageLite* message, std::strin
 void SortEntries(pb::Tree* tree);
 // Binary search; nullptr if absent. `tree` must be sorted.
 const pb::Entry* FindEntry(const pb::Tree& tree, std::string_view name);
+pb::Entry* FindEntry(pb::Tree& tree, std::string_view name);
 
 // kCorruption unless `name` can be one entry of a directory: not empty, not
 // "." or "..", and without '/' or NUL bytes. Names go to the kernel as C

@@ -75,6 +75,40 @@ TEST_F(ArchiverTest, UnchangedFilesAreNotReadAgain) {
             std::string(first->snapshot.ref.id.bytes.begin(), first->snapshot.ref.id.bytes.end()));
 }
 
+// What a re-backup reuses from the parent snapshot for an inode whose ctime
+// has not moved, and reads again when it has.
+TEST_F(ArchiverTest, AReBackupReadsXattrsAndSymlinksAgainOnlyWhenTheirCtimeMoved) {
+  mkdir((source_ + "/kept").c_str(), 0755);
+  mkdir((source_ + "/changed").c_str(), 0755);
+  testing::SetXattr(source_ + "/kept", "user.note", "kept");
+  testing::SetXattr(source_ + "/changed", "user.note", "before");
+  ASSERT_EQ(symlink("target-before", (source_ + "/link").c_str()), 0);
+  ASSERT_EQ(symlink("stays", (source_ + "/steady").c_str()), 0);
+  ASSERT_TRUE(Backup({source_}, 1000).ok());
+
+  testing::SetXattr(source_ + "/changed", "user.note", "after");
+  ASSERT_EQ(unlink((source_ + "/link").c_str()), 0);
+  ASSERT_EQ(symlink("target-after", (source_ + "/link").c_str()), 0);
+  auto second = Backup({source_}, 2000);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  auto xattr = [&](const std::string& rel) {
+    auto entry = repo_->LookupPath(second->snapshot, InSnapshot(rel));
+    EXPECT_TRUE(entry.ok()) << rel;
+    EXPECT_EQ(entry->xattrs_size(), 1) << rel;
+    return entry->xattrs_size() == 1 ? entry->xattrs(0).value() : std::string();
+  };
+  EXPECT_EQ(xattr("kept"), "kept");
+  EXPECT_EQ(xattr("changed"), "after");
+  EXPECT_EQ(repo_->LookupPath(second->snapshot, InSnapshot("link"))->symlink_target(), "target-after");
+  EXPECT_EQ(repo_->LookupPath(second->snapshot, InSnapshot("steady"))->symlink_target(), "stays");
+
+  // A third backup reuses what the second moved out of its parent's tree.
+  auto third = Backup({source_}, 3000);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(repo_->LookupPath(third->snapshot, InSnapshot())->subtree_id(),
+            repo_->LookupPath(second->snapshot, InSnapshot())->subtree_id());
+}
+
 TEST_F(ArchiverTest, ForceReadsEverythingAgain) {
   testing::WriteFile(source_ + "/f", "content");
   ASSERT_TRUE(Backup({source_}, 1000).ok());
