@@ -39,12 +39,12 @@ class IdHasher;
 class ScratchLease;
 
 // How hard zstd works on an object. kSmall is kSmallLevelBoost levels above
-// the repository's level (at most kMaxZstdLevel), for whole small files and
-// trees: at zstd 3 -> 5 a copy of /usr's small files shrinks 3.6% more (6 MB
-// of 325 MiB) for about 1 s of CPU per 240 MB. They are a bounded share of a
-// tree's bytes and each is padded and sealed on its own, so their bytes cost
-// the most; the 64 KiB pieces of disk images, which can be every byte of a
-// backup, stay at the repository's level.
+// the repository's level (at most kMaxZstdLevel), for trees and the members
+// of container archives: at zstd 3 -> 5 the small files of a copy of /usr
+// shrink 2.6% more for twice the compression CPU. Trees are few bytes and
+// read often; a container import is measured against borg's repository size.
+// Files of folder backups and the 64 KiB pieces of disk images stay at the
+// repository's level.
 enum class Effort : uint8_t { kStandard, kSmall };
 
 class Sealer {
