@@ -31,6 +31,9 @@ pb::Entry DirEntry(const std::string& name, const ObjectId& subtree) {
   return e;
 }
 
+// d00 ... d19: names that sort as the numbers do.
+std::string DirName(int d) { return (d < 10 ? "d0" : "d") + std::to_string(d); }
+
 // Trees stored as a backup stores them: root -> d00..d19 -> inner -> leaf,
 // and d07 also holds "big", a directory large enough to be split in parts.
 class ParentTreesTest : public ::testing::Test {
@@ -62,9 +65,7 @@ class ParentTreesTest : public ::testing::Test {
         *dir.add_entries() = DirEntry("big", big_);
       }
       *dir.add_entries() = DirEntry("inner", add(inner));
-      char name[8];
-      std::snprintf(name, sizeof name, "d%02d", d);
-      *root.add_entries() = DirEntry(name, add(dir));
+      *root.add_entries() = DirEntry(DirName(d), add(dir));
     }
     root_ = add(root);
     ASSERT_TRUE(session.Flush().ok());
@@ -109,8 +110,7 @@ TEST_F(ParentTreesTest, TakingATreeReadsTheTreesBelowItAhead) {
     if (id != root_) Damage(id);
   }
   for (int d = 0; d < 20; ++d) {
-    char name[8];
-    std::snprintf(name, sizeof name, "d%02d", d);
+    const std::string name = DirName(d);
     auto dir = parents.Take(Sub(*root, name));
     ASSERT_TRUE(dir.ok()) << name << ": " << dir.status().ToString();
     auto inner = parents.Take(Sub(*dir, "inner"));
