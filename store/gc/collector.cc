@@ -44,7 +44,10 @@ class Marker {
     // Depth-first with an explicit stack: trees can be deeper than the C++ stack.
     std::vector<std::pair<ObjectId, std::string>> stack{{*root_tree, "/"}};
     while (!stack.empty()) {
-      auto [id, path] = std::move(stack.back());
+      // Named variables, not a structured binding: the lambdas below capture
+      // `path`, which clang before 16 refuses for a binding.
+      ObjectId id = stack.back().first;
+      std::string path = std::move(stack.back().second);
       stack.pop_back();
       if (!visited_.insert(id).second) continue;
       COFFER_RETURN_IF_ERROR(Mark(id));
