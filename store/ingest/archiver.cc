@@ -150,7 +150,11 @@ class FileReader {
     for (;;) {
       COFFER_ASSIGN_OR_RETURN(std::optional<ByteView> piece, chunker.Next());
       if (!piece) break;
-      COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(*piece, background_, effort_));
+      // At the repository's zstd level, small files too: on a copy of /usr they
+      // are half the bytes, and two levels more saved 1.3% of the repository
+      // for 14% more backup CPU (bench/run --corpus system). Container imports,
+      // measured against borg's repository size, ask for more (tar_import.cc).
+      COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(*piece, background_));
       pb::Extent& extent = content.extents.emplace_back();
       extent.set_chunk_id(id.bytes.data(), id.bytes.size());
       extent.set_size(piece->size());
@@ -164,11 +168,6 @@ class FileReader {
   const chunk::FastCdc& cdc_;
   BackupProgress& progress_;
   bool background_ = false;
-  // A folder's small files stay at the repository's level: on a copy of /usr
-  // they are half the bytes, and two levels more saved 1.3% of the repository
-  // for 14% more backup CPU (bench/run --corpus system). Container imports, which are
-  // measured against borg's repository size, ask for more (tar_import.cc).
-  static constexpr crypto::Effort effort_ = crypto::Effort::kStandard;
 };
 
 // One backup run: the walk, its statistics and the errors it met.
@@ -310,7 +309,7 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
   p.entry.set_name(name);
   FillMetadata(st, owners_, &p.entry);
   const bool same_inode = !options_.force && parent != nullptr && SameInode(*parent, type, st);
-  const bool unchanged = same_inode && type == pb::Entry::FILE && SameFile(*parent, st);
+  const bool unchanged = same_inode && SameFile(*parent, st);
   if (same_inode) {
     *p.entry.mutable_xattrs() = std::move(*parent->mutable_xattrs());
   } else if (Status s = ReadXattrs(dirfd, name, &p.entry); !s.ok()) {

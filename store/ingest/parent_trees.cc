@@ -8,16 +8,16 @@
 namespace coffer::ingest {
 
 Result<pb::Tree> ParentTrees::Take(const ObjectId& id) {
-  auto read_part = [this](const ObjectId& part) { return repo_.ReadTreeObject(part); };
-  pb::Tree stored;
+  pb::Tree tree;
   if (auto held = held_.find(id); held != held_.end()) {
-    stored = std::move(held->second.stored);
+    pb::Tree stored = std::move(held->second.stored);
     held_bytes_ -= held->second.bytes;
     held_.erase(held);
+    auto read_part = [this](const ObjectId& part) { return repo_.ReadTreeObject(part); };
+    COFFER_ASSIGN_OR_RETURN(tree, model::AssembleTree(id, std::move(stored), read_part));
   } else {
-    COFFER_ASSIGN_OR_RETURN(stored, repo_.ReadTreeObject(id));
+    COFFER_ASSIGN_OR_RETURN(tree, repo_.ReadTree(id));
   }
-  COFFER_ASSIGN_OR_RETURN(pb::Tree tree, model::AssembleTree(id, std::move(stored), read_part));
   // The walk goes into this directory next: its subdirectories' trees, and
   // what lies below them, should be here when it does.
   ReadAheadBelow(tree);

@@ -19,7 +19,7 @@ namespace coffer::ingest {
 
 class ParentTrees {
  public:
-  // Trees read per miss, and per GetMany.
+  // Trees read ahead per Take at most, and per GetMany.
   static constexpr size_t kReadAhead = 512;
   static constexpr size_t kBatch = 128;
   // Held at most, in trees and in their stored bytes: what the walk never

@@ -370,10 +370,11 @@ void Run::AddHole(pb::Entry& entry, uint64_t size) {
 Status Run::ReadContent(ArchiveSource& source, pb::Entry& entry) {
   const uint64_t size = entry.size();
   // Every member at the small-object effort, unlike a folder backup's files
-  // (archiver.cc): a container's tree is mostly programs, libraries and text, where two zstd levels more save
-  // ~1.8% of the repository (the /usr container of bench/proxmox.py: 340.8
-  // instead of 347.1 MB) for ~7% more import time, and an import is already
-  // well ahead of its peers' (bench/results/proxmox.md).
+  // (archiver.cc): a container's tree is mostly programs, libraries and text,
+  // where two zstd levels more save ~1.8% of the repository (the /usr
+  // container of bench/proxmox.py: 340.8 instead of 347.1 MB) for ~7% more
+  // import time, and an import is already well ahead of its peers'
+  // (bench/results/proxmox.md).
   const crypto::Effort effort = crypto::Effort::kSmall;
   auto emit = [&](ByteView piece) -> Status {
     COFFER_ASSIGN_OR_RETURN(ObjectId id, session_.AddChunk(piece, /*background=*/true, effort));

@@ -50,7 +50,8 @@ class ParentTreesTest : public ::testing::Test {
     };
     pb::Tree big;
     for (int i = 0; i < 70000; ++i) {
-      *big.add_entries() = FileEntry("a-file-whose-long-name-makes-the-directory-too-large-" + std::to_string(100000 + i));
+      *big.add_entries() =
+          FileEntry("a-file-whose-long-name-makes-the-directory-too-large-" + std::to_string(100000 + i));
     }
     ASSERT_FALSE(model::FitsInOneObject(big));
     pb::Tree root;
