@@ -54,8 +54,10 @@ class ChunkCache {
   using BatchVisitor = std::function<void(size_t index, Result<Bytes> chunk)>;
   using BatchLoader = std::function<Status(std::span<const ObjectId>, const BatchVisitor& use)>;
   // One batch of readahead: at most this many bytes (as Prefetch was told)
-  // and chunks. Four of a file's average chunks; 64 of a disk image's.
-  static constexpr uint64_t kMaxAheadBatchBytes = 4ull << 20;
+  // and chunks. Two of a file's average chunks; 32 of a disk image's. Smaller
+  // batches keep more loaders busy at once (a disk image read through the
+  // mount went twice as fast as with 4 MiB ones) and hold less in flight.
+  static constexpr uint64_t kMaxAheadBatchBytes = 2ull << 20;
   static constexpr size_t kMaxAheadBatch = 64;
   // Readahead waiting beyond this many bytes is refused: it would arrive late.
   static constexpr uint64_t kMaxQueuedAheadBytes = 16ull << 20;

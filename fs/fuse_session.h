@@ -16,7 +16,9 @@ struct MountOptions {
   std::string fsname = "coffer";   // shown in /proc/mounts
   bool allow_other = false;
   bool signal_handlers = true;     // SIGINT, SIGTERM, SIGHUP end the loop (main thread only)
-  unsigned max_threads = 16;
+  // Each thread keeps a request buffer of max_write (1 MiB): 8 is a few per
+  // core, and a slow fetch rarely holds more than the loaders' share.
+  unsigned max_threads = 8;
 };
 
 class FuseSession {

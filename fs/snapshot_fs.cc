@@ -180,6 +180,8 @@ const Node& AnyEntry() {
 
 // The opened chunks' share of the caches' memory (see FsOptions::cache_bytes).
 uint64_t OpenedChunkBytes(const FsOptions& options) { return options.cache_bytes / 4; }
+// The directory listings' share.
+uint64_t TreeCacheBytes(const FsOptions& options) { return options.cache_bytes / 8; }
 
 // Opening a chunk is CPU work (decryption, decompression), and the server and
 // the kernel's FUSE copies need the same cores: one loader per core, so they
@@ -205,7 +207,7 @@ SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
                 return repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
                                          use);
               }),
-      trees_(options_.cache_bytes / 8),
+      trees_(TreeCacheBytes(options_)),
       tables_(options_.cache_bytes / 64) {
   options_.readahead_bytes = std::min(options_.readahead_bytes, OpenedChunkBytes(options_) / 2);
   if (!options_.now_ns) options_.now_ns = SteadyNowNs;
@@ -309,7 +311,8 @@ Result<SnapshotFs::TreePtr> SnapshotFs::MakeListing(const ObjectId& id, pb::Tree
   }
   for (const pb::Entry& e : listing->tree.entries()) listing->any_xattrs |= e.xattrs_size() > 0;
   // What the decoded tree occupies (its strings and repeated fields), not its encoding.
-  uint64_t cost = listing->tree.SpaceUsedLong() + listing->part_starts.size() * 8 + 128;
+  listing->memory_bytes = listing->tree.SpaceUsedLong() + listing->part_starts.size() * 8 + 128;
+  const uint64_t cost = listing->memory_bytes;
   TreePtr shared = std::move(listing);
   std::lock_guard lock(trees_mu_);
   trees_.Insert(id, shared, cost);
@@ -322,7 +325,10 @@ void SnapshotFs::ReadAheadTrees(const Listing& dir) {
   std::vector<TreePtr> keep_alive;  // the cache may drop what the walk still reads
   size_t read = 0;
   size_t looked_at = 0;  // bounds the walk through trees read before, too
-  while (!frontier.empty() && read < kReadAheadTrees && looked_at < 4 * kReadAheadTrees) {
+  uint64_t read_bytes = 0;
+  const uint64_t max_read_bytes = TreeCacheBytes(options_) / 2;
+  while (!frontier.empty() && read < kReadAheadTrees && looked_at < 4 * kReadAheadTrees &&
+         read_bytes < max_read_bytes) {
     std::vector<const pb::Tree*> next;
     std::vector<ObjectId> missing;
     for (const pb::Tree* tree : frontier) {
@@ -343,17 +349,20 @@ void SnapshotFs::ReadAheadTrees(const Listing& dir) {
         }
       }
     }
-    for (size_t from = 0; from < missing.size(); from += kReadAheadBatch) {
+    for (size_t from = 0; from < missing.size() && read_bytes < max_read_bytes;
+         from += kReadAheadBatch) {
       const size_t count = std::min(kReadAheadBatch, missing.size() - from);
       std::span<const ObjectId> batch(missing.data() + from, count);
       Status batch_status = repo_.ReadObjects(
           ObjectKind::kTree, batch, crypto::IdCheck::kIfUnencrypted,
           [&](size_t index, Result<Bytes> object) {
-            if (!object.ok()) return;
+            // A batch may hold more than the budget: the rest is not kept.
+            if (!object.ok() || read_bytes >= max_read_bytes) return;
             pb::Tree tree;
             if (!model::Decode(*object, &tree, "tree " + batch[index].short_hex()).ok()) return;
             auto listing = MakeListing(batch[index], std::move(tree));
             if (!listing.ok()) return;
+            read_bytes += (*listing)->memory_bytes;
             next.push_back(&(*listing)->tree);
             keep_alive.push_back(std::move(*listing));
           });

@@ -131,6 +131,8 @@ struct Listing {
   // A split directory's index: where each part's entries start in the
   // directory, and (last) how many entries it has.
   std::vector<uint64_t> part_starts;
+  // What the decoded listing occupies in memory: its cost in the tree cache.
+  uint64_t memory_bytes = 0;
 
   bool split() const { return tree.parts_size() > 0; }
   uint64_t entry_count() const {
@@ -308,7 +310,10 @@ class SnapshotFs {
   // kReadAheadTrees were read: a walk of the tree (`ls -lR`, `find`, `cp -r`)
   // then finds most directories read already, where it would otherwise wait
   // for one round trip each. It looks at no more than 4 * kReadAheadTrees
-  // directories, read before or not. Failures are left for the walk to meet.
+  // directories, read before or not, and stops once the trees it read take
+  // half the tree cache's share: more would evict what it read before the
+  // walk gets there, and only add to the mount's peak memory. Failures are
+  // left for the walk to meet.
   void ReadAheadTrees(const Listing& dir);
   static constexpr size_t kReadAheadBatch = 128;
   static constexpr size_t kReadAheadTrees = 512;

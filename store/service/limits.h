@@ -37,7 +37,10 @@ constexpr size_t kGetObjectsReplyBytes = 8u << 20;
 
 // What RemoteObjectStore sends in one PutObjects call: a batch is sent once
 // it holds this many bytes or objects (a single larger object goes alone).
-constexpr size_t kBatchBytes = 8u << 20;
+// Up to three batches are in memory (one filling, two in flight), each also
+// serialized by gRPC: 4 MiB keeps that near 20 MiB, and a round trip per
+// 4 MiB is still a small part of storing them.
+constexpr size_t kBatchBytes = 4u << 20;
 constexpr size_t kBatchObjects = 256;
 // Id prefixes per AddGcMarks call (8 MiB of request).
 constexpr size_t kMaxGcMarks = 1u << 20;

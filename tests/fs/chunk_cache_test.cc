@@ -248,7 +248,7 @@ TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) 
   });
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, batches.Loader());
   BehindABusyLoader(cache, gate, 2, 7);
-  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{4, 2})) << "four 1 MiB chunks make kMaxAheadBatchBytes";
+  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{2, 2, 2})) << "two 1 MiB chunks make kMaxAheadBatchBytes";
   EXPECT_FALSE(cache.Has(Id(3))) << "a failure is not cached";
   for (uint8_t n : {2, 4, 5, 6, 7}) {
     EXPECT_TRUE(cache.Has(Id(n))) << int(n);
@@ -304,19 +304,19 @@ TEST(ChunkCacheTest, AReadersChunkLeadsABatchOfTheReadaheadQueuedBehindIt) {
   EXPECT_EQ(**got, Bytes(10, 2));
   std::lock_guard lock(mu);
   ASSERT_FALSE(batches.empty());
-  EXPECT_EQ(batches.front(), (std::vector<uint8_t>{2, 3, 4, 5, 6}))
+  EXPECT_EQ(batches.front(), (std::vector<uint8_t>{2, 3, 4}))
       << "the reader's chunk first, then the readahead queued first, kMaxAheadBatchBytes of it";
   for (uint8_t n = 2; n <= 7; ++n) EXPECT_TRUE(cache.Has(Id(n))) << int(n);
 }
 
 // A disk image's 64 KiB chunks: a batch is measured in bytes, so one round
-// trip takes 64 of them where it takes four of a file's.
-TEST(ChunkCacheTest, SmallChunksGoSixtyFourToABatch) {
+// trip takes 32 of them where it takes two of a file's.
+TEST(ChunkCacheTest, SmallChunksGoThirtyTwoToABatch) {
   Gate gate;
   BatchSizes batches([](const ObjectId& id) -> Result<Bytes> { return Bytes(10, id.bytes[0]); });
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, batches.Loader());
   BehindABusyLoader(cache, gate, 2, 70, [] {}, kImageChunk);  // 69 chunks, 4.3 MiB
-  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{64, 5}));
+  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{32, 32, 5}));
   for (uint8_t n = 2; n <= 70; ++n) EXPECT_TRUE(cache.Has(Id(n))) << int(n);
 }
 

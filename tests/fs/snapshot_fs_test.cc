@@ -544,6 +544,40 @@ TEST_F(SnapshotFsTest, ADamagedTreeReadAheadFailsOnlyWhenTheWalkReachesIt) {
   EXPECT_EQ(List(InSnapshot(t1_, "sub/d4/inner")), (std::vector<std::string>{".", "..", "file"}));
 }
 
+// Reading ahead more trees than the cache holds would evict the first ones
+// before the walk reaches them, and only raise the mount's peak memory.
+TEST_F(SnapshotFsTest, TreesReadAheadStayWithinHalfTheirShareAndAreKept) {
+  for (int d = 0; d < 40; ++d) {
+    std::string dir = source_ + "/sub/d" + std::to_string(d);
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    for (int f = 0; f < 20; ++f) testing::WriteFile(dir + "/file-with-a-longish-name-" + std::to_string(f), "y");
+  }
+  Snapshot snap = Backup(1 * kSecond);
+  std::vector<ObjectId> below;
+  for (int d = 0; d < 40; ++d) {
+    auto entry = repo_->LookupPath(snap, source_.substr(1) + "/sub/d" + std::to_string(d));
+    ASSERT_TRUE(entry.ok());
+    below.push_back(*ObjectId::FromBytes(AsBytes(entry->subtree_id())));
+  }
+  options_.cache_bytes = 1 << 20;  // 128 KiB for listings (about 9 KiB each): a dozen of the 40
+  StartFs();
+  auto sub = Walk(InSnapshot(t1_, "sub"));
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(fs_->OpenDir(sub->ino).ok());
+  EXPECT_LE(fs_->tree_cache_bytes(), (1u << 20) / 8);
+  for (const ObjectId& id : below) ASSERT_TRUE(repo_->store().Put(ObjectKind::kTree, id, Bytes(100, 0x5a)).ok());
+  // The first directory read ahead is still there for the walk.
+  auto d0 = Walk(InSnapshot(t1_, "sub/d0"));
+  ASSERT_TRUE(d0.ok());
+  auto listing = fs_->OpenDir(d0->ino);
+  ASSERT_TRUE(listing.ok()) << listing.status().ToString();
+  EXPECT_EQ((*listing)->count(), 22u);
+  // The last was never read: the store's damaged copy is what the walk meets.
+  auto d9 = Walk(InSnapshot(t1_, "sub/d9"));  // last by name
+  ASSERT_TRUE(d9.ok());
+  EXPECT_EQ(fs_->OpenDir(d9->ino).status().code(), Code::kCorruption);
+}
+
 // A directory too large for one tree object is stored in parts; the mount
 // reads the part a name or a listing position needs, so browsing it keeps
 // the tree cache near its share instead of holding the whole directory.
