@@ -312,10 +312,9 @@ Result<SnapshotFs::TreePtr> SnapshotFs::MakeListing(const ObjectId& id, pb::Tree
   for (const pb::Entry& e : listing->tree.entries()) listing->any_xattrs |= e.xattrs_size() > 0;
   // What the decoded tree occupies (its strings and repeated fields), not its encoding.
   listing->memory_bytes = listing->tree.SpaceUsedLong() + listing->part_starts.size() * 8 + 128;
-  const uint64_t cost = listing->memory_bytes;
   TreePtr shared = std::move(listing);
   std::lock_guard lock(trees_mu_);
-  trees_.Insert(id, shared, cost);
+  trees_.Insert(id, shared, shared->memory_bytes);
   return shared;
 }
 

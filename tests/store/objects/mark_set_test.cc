@@ -55,8 +55,6 @@ TEST(MarkSetTest, MovesAndClears) {
   EXPECT_EQ(moved.size(), 4u);
 }
 
-// Growing never holds the marks twice: eight bytes per mark at the peak,
-// where a std::vector would reach 16 to 24 while it reallocates.
 // AddressSanitizer's allocator keeps freed blocks in quarantine and maps its
 // shadow memory as the heap grows, so a process's peak RSS under it says
 // nothing about what the MarkSet itself holds.
@@ -72,6 +70,8 @@ constexpr bool kUnderAddressSanitizer = false;
 constexpr bool kUnderAddressSanitizer = false;
 #endif
 
+// Growing never holds the marks twice: eight bytes per mark at the peak,
+// where a std::vector would reach 16 to 24 while it reallocates.
 TEST(MarkSetTest, PeakMemoryIsEightBytesPerMark) {
   if (kUnderAddressSanitizer) {
     GTEST_SKIP() << "peak RSS under AddressSanitizer measures its allocator, not the MarkSet";
