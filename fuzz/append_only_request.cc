@@ -140,7 +140,7 @@ void StoreFixture(Env& env) {
   for (const fuzz::FixtureSnapshot& s : fixture.snapshots) {
     Result<Bytes> record = sealer.Seal(ObjectKind::kSnapshot, s.ref.id, s.record);
     Check(record.status(), "sealing a snapshot record");
-    Check(store.CommitSnapshot(s.ref, *record, kNoWriter), "CommitSnapshot");
+    Check(store.CommitSnapshot(s.ref, *record, kNoWriter, std::nullopt), "CommitSnapshot");
     if (s.is_protected) Check(store.SetSnapshotProtected(s.ref, true), "SetSnapshotProtected");
     if (!s.note.empty()) {
       Result<Bytes> note = sealer.Seal(ObjectKind::kSnapshotNote, s.ref.id, s.note);

@@ -132,7 +132,8 @@ Result<WriteId> MemoryStore::BeginWrite(const std::optional<SnapshotRef>&) {
 }
 Status MemoryStore::EndWrite(WriteId) { return Status::Ok(); }
 Status MemoryStore::RefreshWriters(std::span<const WriteId>) { return Status::Ok(); }
-Status MemoryStore::CommitSnapshot(const SnapshotRef&, ByteView, WriteId) {
+Status MemoryStore::CommitSnapshot(const SnapshotRef&, ByteView, WriteId,
+                                   const std::optional<ObjectId>&) {
   return Status::Unsupported("read only");
 }
 Result<std::vector<StoredSnapshot>> MemoryStore::ListSnapshots(std::string_view group) {
@@ -146,6 +147,10 @@ Status MemoryStore::DeleteSnapshot(const SnapshotRef&) { return Status::Unsuppor
 Status MemoryStore::SetSnapshotProtected(const SnapshotRef&, bool) {
   return Status::Unsupported("read only");
 }
+Status MemoryStore::SetSnapshotNeeds(const SnapshotRef&, const ObjectId&) {
+  return Status::NotFound("no such snapshot");
+}
+
 Status MemoryStore::SetSnapshotNote(const SnapshotRef&, ByteView) {
   return Status::Unsupported("read only");
 }

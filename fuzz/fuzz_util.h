@@ -65,10 +65,12 @@ class MemoryStore : public ObjectStore {
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>&) override;
   Status EndWrite(WriteId) override;
   Status RefreshWriters(std::span<const WriteId>) override;
-  Status CommitSnapshot(const SnapshotRef&, ByteView, WriteId) override;
+  Status CommitSnapshot(const SnapshotRef&, ByteView, WriteId,
+                        const std::optional<ObjectId>&) override;
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override;
   Status DeleteSnapshot(const SnapshotRef&) override;
   Status SetSnapshotProtected(const SnapshotRef&, bool) override;
+  Status SetSnapshotNeeds(const SnapshotRef&, const ObjectId&) override;
   Status SetSnapshotNote(const SnapshotRef&, ByteView) override;
   Result<GcStart> BeginGc() override;
   Status AddGcMarks(uint64_t, std::span<const uint64_t>) override;

@@ -20,6 +20,7 @@
 #include "store/crypto/zstd_codec.h"
 #include "store/model/posix_acl.h"
 #include "store/model/tree.h"
+#include "store/objects/needs_list.h"
 #include "store/objects/snapshot_key.h"
 #include "store/service/limits.h"
 #include "store/service/service.pb.h"
@@ -588,6 +589,40 @@ void AppendOnlyRequests() {
   write(C::kAbortGc, "1", abort);
 }
 
+// A chain of three lists (a whole set, then two differences), as records;
+// the base ids are fixed up by the target, so they are left as written.
+void NeedsLists() {
+  auto object = [](ObjectKind kind, uint8_t n) {
+    NeededObject o{kind, {}};
+    o.id.bytes.fill(n);
+    return o;
+  };
+  NeedsList whole;
+  whole.added = {object(ObjectKind::kChunk, 1), object(ObjectKind::kChunk, 2),
+                 object(ObjectKind::kTree, 3), object(ObjectKind::kTree, 4)};
+  const Bytes whole_bytes = EncodeNeedsList(whole);
+  NeedsList first;
+  first.base = NeedsListId(whole_bytes);
+  first.added = {object(ObjectKind::kChunk, 5), object(ObjectKind::kTree, 6)};
+  first.removed = {object(ObjectKind::kChunk, 1), object(ObjectKind::kTree, 4)};
+  const Bytes first_bytes = EncodeNeedsList(first);
+  NeedsList second;
+  second.base = NeedsListId(first_bytes);
+  second.added = {object(ObjectKind::kTree, 4)};
+  second.removed = {object(ObjectKind::kChunk, 5)};
+  Bytes input;
+  fuzz::AppendRecord(input, EncodeNeedsList(second));
+  fuzz::AppendRecord(input, first_bytes);
+  fuzz::AppendRecord(input, whole_bytes);
+  Write("needs_list", "chain-of-three", input);
+  Bytes alone;
+  fuzz::AppendRecord(alone, whole_bytes);
+  Write("needs_list", "whole-set", alone);
+  Bytes empty;
+  fuzz::AppendRecord(empty, EncodeNeedsList(NeedsList{}));
+  Write("needs_list", "empty", empty);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -615,5 +650,6 @@ int main(int argc, char** argv) {
   PaperKeys();
   ServerRequests();
   AppendOnlyRequests();
+  NeedsLists();
   return 0;
 }

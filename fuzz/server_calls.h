@@ -42,8 +42,9 @@ enum class ServiceCall : uint8_t {
   kAbortGc,
   kListMeta,
   kRemoveKeySlot,
+  kSetSnapshotNeeds,
 };
-inline constexpr int kServiceCalls = 20;
+inline constexpr int kServiceCalls = 21;
 
 // The call an input's first byte picks: its low 7 bits modulo the number of
 // calls (bit 7 is the targets' "keep the protocol version" flag).
@@ -56,7 +57,7 @@ inline std::string_view CallName(ServiceCall call) {
       "Hello", "GetMeta", "PutMeta", "Contains", "PutObjects", "Get", "GetObjects",
       "CommitSnapshot", "ListSnapshots", "DeleteSnapshot", "SetSnapshotProtected",
       "SetSnapshotNote", "BeginWrite", "EndWrite", "BeginGc", "AddGcMarks", "FinishGc",
-      "AbortGc", "ListMeta", "RemoveKeySlot",
+      "AbortGc", "ListMeta", "RemoveKeySlot", "SetSnapshotNeeds",
   };
   return kNames[static_cast<int>(call)];
 }
@@ -190,6 +191,9 @@ inline std::optional<grpc::Status> SendCall(service::ObjectService::Stub& stub, 
       break;
     case ServiceCall::kRemoveKeySlot:
       status = Unary<RemoveKeySlotRequest, RemoveKeySlotResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.RemoveKeySlot(c, q, r); });
+      break;
+    case ServiceCall::kSetSnapshotNeeds:
+      status = Unary<SetSnapshotNeedsRequest, SetSnapshotNeedsResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.SetSnapshotNeeds(c, q, r); });
       break;
   }
   if (status) CheckAnswered(call, *status);

@@ -32,8 +32,9 @@ namespace {
 class WritableStore : public fuzz::MemoryStore {
  public:
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>&) override { return ++writers_; }
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed, WriteId) override {
-    snapshots.push_back({ref, Bytes(sealed.begin(), sealed.end()), false, {}});
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed, WriteId,
+                        const std::optional<ObjectId>& needs) override {
+    snapshots.push_back({ref, Bytes(sealed.begin(), sealed.end()), false, {}, needs});
     return Status::Ok();
   }
 

@@ -142,6 +142,7 @@ void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRestoreTest(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterSync(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRepair(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code);

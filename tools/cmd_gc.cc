@@ -49,6 +49,7 @@ int RunGc(const GlobalOptions& global, const GcArgs& args) {
                           {"bytes_before", sweep.bytes_before},
                           {"bytes_after", sweep.bytes_after},
                           {"bytes_freed", freed},
+                          {"snapshots_given_needs_lists", report->needs_written},
                           {"duration_s", static_cast<double>(elapsed) / 1e9}};
     fmt::print("{}\n", out.dump(2));
   } else if (!global.quiet) {
@@ -59,6 +60,10 @@ int RunGc(const GlobalOptions& global, const GcArgs& args) {
     }
     fmt::print("; {} freed, repository now {} ({})\n", HumanBytes(freed),
                HumanBytes(sweep.bytes_after), HumanDuration(elapsed));
+    if (report->needs_written > 0) {
+      fmt::print("{} snapshots made before needs lists were given theirs (coffer sync copies them now)\n",
+                 report->needs_written);
+    }
   }
   return kExitOk;
 }

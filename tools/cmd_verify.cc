@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/model/snapshot_name.h"
+#include "store/sync/keyless_check.h"
 #include "store/verify/verifier.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -20,6 +21,7 @@ struct VerifyArgs {
   std::vector<std::string> snapshots;
   std::string sample;
   std::string older_than;
+  bool without_key = false;
   bool json = false;
 };
 
@@ -152,7 +154,69 @@ void PrintText(const verify::VerifyResult& result, double sample_percent, int64_
   }
 }
 
+// --without-key: what a copy's holder can check (sync/keyless_check.h).
+int RunVerifyWithoutKey(const GlobalOptions& global, const VerifyArgs& args) {
+  if (!args.sample.empty() || !args.older_than.empty()) {
+    return Fail(Status::InvalidArgument(
+        "--without-key checks that objects are there; --sample and --older-than need the key"));
+  }
+  std::vector<model::SnapshotSelector> selectors;
+  for (const std::string& name : args.snapshots) {
+    auto sel = model::ParseSnapshotName(name);
+    if (!sel.ok()) return Fail(sel.status());
+    selectors.push_back(*sel);
+  }
+  ConnectedStore connected = ConnectStore(global);
+  if (!connected.store) return connected.exit_code;
+  auto listed = connected.store->ListSnapshots("");
+  if (!listed.ok()) return Fail(listed.status());
+  std::vector<StoredSnapshot> chosen;
+  if (selectors.empty()) {
+    chosen = std::move(listed).value();
+  } else {
+    std::vector<model::IndexedSnapshot> index;
+    for (const StoredSnapshot& s : *listed) index.push_back({s.ref.group, s.ref.time_ns, s.ref.id.hex()});
+    std::set<size_t> picked;
+    for (size_t i = 0; i < selectors.size(); ++i) {
+      auto at = model::SelectSnapshot(selectors[i], args.snapshots[i], index);
+      if (!at.ok()) return Fail(at.status());
+      picked.insert(*at);
+    }
+    for (size_t at : picked) chosen.push_back((*listed)[at]);  // in index order
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto report = sync::CheckWithoutKey(*connected.store, chosen);
+  if (!report.ok()) return Fail(report.status());
+  const int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now() - start).count();
+  for (const std::string& problem : report->problems) fmt::print(stderr, "coffer: {}\n", problem);
+  if (args.json) {
+    nlohmann::json out = {{"ok", report->ok()},
+                          {"without_key", true},
+                          {"snapshots_checked", report->snapshots_checked},
+                          {"snapshots_without_needs_lists", report->without_needs},
+                          {"objects_checked", report->objects_checked},
+                          {"missing_objects", report->missing_objects},
+                          {"problems", report->problems},
+                          {"duration_s", static_cast<double>(elapsed) / 1e9}};
+    fmt::print("{}\n", out.dump(2));
+  } else if (!global.quiet) {
+    fmt::print("checked without the key: {} snapshots, {} objects present{} ({})\n",
+               report->snapshots_checked, report->objects_checked - report->missing_objects,
+               report->missing_objects > 0 ? fmt::format(", {} MISSING", report->missing_objects) : "",
+               HumanDuration(elapsed));
+    if (!report->without_needs.empty()) {
+      fmt::print("{} snapshots made before needs lists were not checked (coffer gc with the key "
+                 "gives them theirs)\n",
+                 report->without_needs.size());
+    }
+    fmt::print("{}\n", report->ok() ? "no problem found" : "PROBLEMS FOUND (listed above)");
+  }
+  return report->ok() ? kExitOk : kExitDamaged;
+}
+
 int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
+  if (args.without_key) return RunVerifyWithoutKey(global, args);
   verify::VerifyOptions options;
   if (!args.sample.empty()) {
     auto percent = ParsePercent(args.sample);
@@ -247,6 +311,8 @@ void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
                   "Check every tree but only PERCENT of the data chunks, chosen at random");
   cmd->add_option("--older-than", args->older_than,
                   "Only snapshots last verified longer ago than DURATION (e.g. 30d), or never");
+  cmd->add_flag("--without-key", args->without_key,
+                "Check without the passphrase that every object the snapshots need is stored (a copy's holder can)");
   cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
   cmd->callback([&global, args, exit_code] { *exit_code = RunVerify(global, *args); });
 }

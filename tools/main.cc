@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   RegisterVerify(app, global, &exit_code);
   RegisterRestoreTest(app, global, &exit_code);
   RegisterGc(app, global, &exit_code);
+  RegisterSync(app, global, &exit_code);
   RegisterRepair(app, global, &exit_code);
   RegisterKey(app, global, &exit_code);
   RegisterVzdumpHook(app, global, &exit_code);

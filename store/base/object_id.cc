@@ -8,6 +8,7 @@ std::string_view KindName(ObjectKind kind) {
     case ObjectKind::kTree: return "tree";
     case ObjectKind::kSnapshot: return "snapshot";
     case ObjectKind::kSnapshotNote: return "snapshot note";
+    case ObjectKind::kNeeds: return "needs list";
   }
   return "object";
 }

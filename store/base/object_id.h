@@ -15,10 +15,17 @@
 
 namespace coffer {
 
-// Written into every sealed object's associated data: never renumber.
-// Sealed into every object's associated data: never renumber.
-// kSnapshotNote seals a snapshot's note under the snapshot's id.
-enum class ObjectKind : uint8_t { kChunk = 1, kTree = 2, kSnapshot = 3, kSnapshotNote = 4 };
+// Sealed into every object's associated data and sent on the wire: never
+// renumber. kSnapshotNote seals a snapshot's note under the snapshot's id.
+// kNeeds is a needs list (store/objects/needs_list.h): stored in plain under
+// the unkeyed hash of its bytes, never sealed.
+enum class ObjectKind : uint8_t {
+  kChunk = 1,
+  kTree = 2,
+  kSnapshot = 3,
+  kSnapshotNote = 4,
+  kNeeds = 5,
+};
 
 std::string_view KindName(ObjectKind kind);
 

@@ -1,9 +1,12 @@
 #include "store/gc/collector.h"
 
+#include <map>
 #include <unordered_set>
 #include <vector>
 
 #include "store/base/crash_point.h"
+#include "store/objects/needs_list.h"
+#include "store/repo/snapshot_needs.h"
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
 
@@ -90,8 +93,15 @@ class Marker {
       }
       if (progress_ && progress_state_.trees_walked % 256 == 0) progress_(progress_state_);
     }
-    return Status::Ok();
+    std::optional<ObjectId> needs = root.needs;
+    if (!needs) {
+      COFFER_ASSIGN_OR_RETURN(needs, WriteNeeds(root, *root_tree));
+    }
+    if (needs) last_needs_[root.ref.group] = *needs;
+    return MarkNeedsChain(needs);
   }
+
+  uint64_t needs_written() const { return needs_written_; }
 
   Status SendMarks() {
     if (pending_.empty()) return Status::Ok();
@@ -105,6 +115,49 @@ class Marker {
   GcProgress& progress_state() { return progress_state_; }
 
  private:
+  // What the trees of the old snapshots given needs name, kept across them:
+  // the next snapshot of a group shares most of its trees. Cleared when it
+  // would hold more than this many trees.
+  static constexpr size_t kMaxLearned = 1u << 18;
+
+  // Stores the needs of a snapshot made before needs lists, as the
+  // difference from the previous snapshot of its group, and names them.
+  // None if the snapshot went meanwhile (a pinned parent) or could not
+  // take them; the lists are marked either way.
+  Result<std::optional<ObjectId>> WriteNeeds(const StoredSnapshot& root, const ObjectId& root_tree) {
+    if (learned_.size() > kMaxLearned) learned_.clear();
+    COFFER_ASSIGN_OR_RETURN(NeedsSet set, CollectNeeds(repo_, root_tree, learned_, &learned_));
+    std::optional<ObjectId> parent;
+    if (auto it = last_needs_.find(root.ref.group); it != last_needs_.end()) parent = it->second;
+    COFFER_ASSIGN_OR_RETURN(ObjectId head, PutNeeds(repo_.store(), set, parent));
+    COFFER_RETURN_IF_ERROR(MarkNeedsChain(head));
+    Status named = repo_.store().SetSnapshotNeeds(root.ref, head);
+    if (named.code() == Code::kNotFound || named.code() == Code::kAlreadyExists) {
+      return std::optional<ObjectId>();
+    }
+    COFFER_RETURN_IF_ERROR(named);
+    ++needs_written_;
+    return std::optional<ObjectId>(head);
+  }
+
+  // Keeps the needs lists of a snapshot's chain. They only describe what the
+  // trees say: a list that is missing or damaged ends the chain here (the
+  // next backup of the group writes a whole one), it does not stop gc.
+  Status MarkNeedsChain(std::optional<ObjectId> list) {
+    while (list && visited_lists_.insert(*list).second) {
+      COFFER_RETURN_IF_ERROR(Mark(*list));
+      Result<Bytes> bytes = repo_.store().Get(ObjectKind::kNeeds, *list);
+      if (!bytes.ok()) {
+        if (IsObjectFailure(bytes.status())) return Status::Ok();
+        return bytes.status();
+      }
+      Result<NeedsList> decoded = DecodeNeedsList(*bytes);
+      if (!decoded.ok() || NeedsListId(*bytes) != *list) return Status::Ok();
+      list = decoded->base;
+    }
+    return Status::Ok();
+  }
+
   Status Mark(const ObjectId& id) {
     pending_.push_back(id.prefix64());
     if (pending_.size() >= kMarkBatch) return SendMarks();
@@ -116,6 +169,10 @@ class Marker {
   const GcProgressFn& progress_;
   GcProgress progress_state_;
   std::unordered_set<ObjectId, ObjectIdHash> visited_;
+  std::unordered_set<ObjectId, ObjectIdHash> visited_lists_;
+  std::map<std::string, ObjectId> last_needs_;  // by group: the newest needs seen
+  KnownReferences learned_;
+  uint64_t needs_written_ = 0;
   std::vector<uint64_t> pending_;
 };
 
@@ -142,6 +199,7 @@ Result<GcReport> CollectGarbage(Repository& repo, const GcProgressFn& progress) 
   if (progress) progress(marker.progress_state());
   GcReport report;
   report.roots = start.roots.size();
+  report.needs_written = marker.needs_written();
   report.trees_walked = marker.progress_state().trees_walked;
   report.chunk_references = marker.progress_state().chunks_marked;
   COFFER_ASSIGN_OR_RETURN(report.sweep, repo.store().FinishGc(start.gc_id));

@@ -11,8 +11,13 @@
 // fails to open (kCorruption naming it): until it is forgotten or repaired,
 // nothing it might reference can be told from garbage.
 //
+// A snapshot made before needs lists gets them here: its trees are walked
+// once more, whole, and its set is stored as the difference from the one
+// before it in its group (objects/needs_list.h).
+//
 // Memory: the ids of the trees visited (shared subtrees are walked once)
-// and at most kMarkBatch pending chunk prefixes (8 bytes each).
+// and at most kMarkBatch pending chunk prefixes (8 bytes each); while old
+// snapshots are given needs, what their trees name (up to kMaxLearned).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +38,9 @@ struct GcProgress {
 
 struct GcReport {
   uint64_t roots = 0;  // snapshots walked, including pinned parents
+  // Snapshots made before needs lists that were given theirs (a keyless
+  // copy can then take them along).
+  uint64_t needs_written = 0;
   uint64_t trees_walked = 0;
   uint64_t chunk_references = 0;
   GcResult sweep;

@@ -28,6 +28,7 @@ std::string_view ColumnName(Column column) {
     case Column::kChunks: return "chunks";
     case Column::kTrees: return "trees";
     case Column::kSnapshots: return "snapshots";
+    case Column::kNeeds: return "needs";
   }
   return "unknown";
 }
@@ -148,6 +149,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& dir) {
 
 Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, bool create) {
   rocksdb::DBOptions db_options = MakeDbOptions(create);
+  std::set<std::string> added_later;  // column families this open adds
   const std::string context = std::string(create ? "creating" : "opening") + " database " + dir;
 
   // Every RocksDB database has a CURRENT file naming its MANIFEST.
@@ -173,13 +175,17 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
     std::vector<std::string> expected = ExpectedColumnNames();
     std::set<std::string> found_set(found.begin(), found.end());
     for (const std::string& name : expected) {
-      if (!found_set.count(name)) {
-        return DamagedDatabase(dir, "its MANIFEST lacks the column family '" + name + "'");
+      if (found_set.count(name)) continue;
+      if (name == ColumnName(Column::kNeeds)) {
+        added_later.insert(name);  // a database made before needs lists
+        continue;
       }
+      return DamagedDatabase(dir, "its MANIFEST lacks the column family '" + name + "'");
     }
-    if (found_set.size() != expected.size()) {
+    if (found_set.size() + added_later.size() != expected.size()) {
       return Status::Unsupported(context + ": it has column families this build does not know");
     }
+    db_options.create_missing_column_families = !added_later.empty();
   }
 
   if (create) {
@@ -197,8 +203,15 @@ Result<std::unique_ptr<Database>> Database::OpenImpl(const std::string& dir, boo
   handles->block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
       MakeColumnDescriptors(handles->block_cache);
-  // Refuses a damaged database before RocksDB could delete any of its files.
-  if (!create) COFFER_RETURN_IF_ERROR(CheckBeforeOpen(dir, db_options, descriptors));
+  // Refuses a damaged database before RocksDB could delete any of its files
+  // (judged by the column families it has; the open then adds the others).
+  if (!create) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> present;
+    for (const auto& d : descriptors) {
+      if (!added_later.count(d.name)) present.push_back(d);
+    }
+    COFFER_RETURN_IF_ERROR(CheckBeforeOpen(dir, db_options, present));
+  }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &cf_handles, &raw);

@@ -61,11 +61,12 @@ class Status;
 namespace coffer::kv {
 
 // The column families. Their names are written to disk: never rename.
-enum class Column : uint8_t { kMeta = 0, kChunks = 1, kTrees = 2, kSnapshots = 3 };
-inline constexpr size_t kColumnCount = 4;
-inline constexpr Column kAllColumns[kColumnCount] = {Column::kMeta, Column::kChunks,
-                                                     Column::kTrees, Column::kSnapshots};
-// "meta", "chunks", "trees", "snapshots".
+// kNeeds came later: opening a database made without it adds it.
+enum class Column : uint8_t { kMeta = 0, kChunks = 1, kTrees = 2, kSnapshots = 3, kNeeds = 4 };
+inline constexpr size_t kColumnCount = 5;
+inline constexpr Column kAllColumns[kColumnCount] = {
+    Column::kMeta, Column::kChunks, Column::kTrees, Column::kSnapshots, Column::kNeeds};
+// "meta", "chunks", "trees", "snapshots", "needs".
 std::string_view ColumnName(Column column);
 
 enum class Durability {

@@ -55,6 +55,12 @@ rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
       options.write_buffer_size = 8 * kMiB;
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       break;
+    case Column::kNeeds:
+      // About the size of the trees (an id per chunk and subdirectory) and
+      // looked up by id the same way.
+      options.write_buffer_size = 4 * kMiB;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      break;
     case Column::kMeta:
     case Column::kSnapshots:
       options.write_buffer_size = 1 * kMiB;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 namespace coffer::model {
 
@@ -155,6 +156,27 @@ Result<SnapshotSelector> ParseSnapshotName(std::string_view name) {
   COFFER_ASSIGN_OR_RETURN(sel.time_ns, ParseTime(last));
   sel.kind = SnapshotSelector::Kind::kExact;
   return sel;
+}
+
+Result<size_t> SelectSnapshot(const SnapshotSelector& selector, std::string_view name,
+                              const std::vector<IndexedSnapshot>& listed) {
+  using Kind = SnapshotSelector::Kind;
+  std::optional<size_t> found;
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const IndexedSnapshot& s = listed[i];
+    const bool match =
+        (selector.kind != Kind::kIdPrefix && s.group == selector.group &&
+         (selector.kind == Kind::kLatest || s.time_ns == selector.time_ns)) ||
+        (selector.kind == Kind::kIdPrefix && s.id_hex.starts_with(selector.id_prefix));
+    if (!match) continue;
+    if (found && selector.kind == Kind::kIdPrefix) {
+      return Status::InvalidArgument("snapshot id prefix '" + selector.id_prefix +
+                                     "' is ambiguous: give more digits");
+    }
+    found = i;  // for kLatest the last one wins: snapshots are in time order
+  }
+  if (!found) return Status::NotFound("no snapshot " + std::string(name));
+  return *found;
 }
 
 }  // namespace coffer::model

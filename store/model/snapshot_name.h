@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/base/status.h"
 
@@ -40,5 +41,17 @@ struct SnapshotSelector {
 };
 
 Result<SnapshotSelector> ParseSnapshotName(std::string_view name);
+
+// A snapshot as the index names it (its group, time and id in hex).
+struct IndexedSnapshot {
+  std::string_view group;
+  int64_t time_ns = 0;
+  std::string id_hex;
+};
+// The position in `listed` (in index order: group, then time) of the
+// snapshot `selector` names: kNotFound ("no snapshot NAME"), or
+// kInvalidArgument for an id prefix that more than one id starts with.
+Result<size_t> SelectSnapshot(const SnapshotSelector& selector, std::string_view name,
+                              const std::vector<IndexedSnapshot>& listed);
 
 }  // namespace coffer::model

@@ -44,6 +44,31 @@ Status CheckEntryName(std::string_view name) {
   return Status::Ok();
 }
 
+Status ForEachReference(const pb::Tree& tree,
+                        const std::function<Status(ObjectKind kind, const ObjectId& id)>& visit) {
+  auto named = [&](ObjectKind kind, const std::string& bytes) -> Status {
+    auto id = ObjectId::FromBytes(AsBytes(bytes));
+    if (!id) return Status::Corruption("a malformed " + std::string(KindName(kind)) + " id");
+    return visit(kind, *id);
+  };
+  for (const pb::TreePart& part : tree.parts()) {
+    COFFER_RETURN_IF_ERROR(named(ObjectKind::kTree, part.tree_id()));
+  }
+  for (const pb::Entry& entry : tree.entries()) {
+    for (const pb::Extent& extent : entry.extents()) {
+      if (extent.chunk_id().empty()) continue;  // a hole
+      COFFER_RETURN_IF_ERROR(named(ObjectKind::kChunk, extent.chunk_id()));
+    }
+    for (const pb::ExtentPart& part : entry.extent_parts()) {
+      COFFER_RETURN_IF_ERROR(named(ObjectKind::kTree, part.tree_id()));
+    }
+    if (entry.type() == pb::Entry::DIRECTORY && !entry.subtree_id().empty()) {
+      COFFER_RETURN_IF_ERROR(named(ObjectKind::kTree, entry.subtree_id()));
+    }
+  }
+  return Status::Ok();
+}
+
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
   size_t i = 0;

@@ -2,11 +2,13 @@
 // clear error, sorted-entry lookup, and snapshot paths.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "store/base/bytes.h"
+#include "store/base/object_id.h"
 #include "store/base/status.h"
 #include "store/model/coffer.pb.h"
 
@@ -28,6 +30,13 @@ pb::Entry* FindEntry(pb::Tree& tree, std::string_view name);
 // "." or "..", and without '/' or NUL bytes. Names go to the kernel as C
 // strings: "..\0x" would be "..", and a restore would write above its target.
 Status CheckEntryName(std::string_view name);
+
+// Calls `visit` with every object one stored tree names: the chunks of its
+// files' extents (holes name none), its parts, its files' extent parts and
+// its subdirectories' trees. kCorruption for an id that is not 32 bytes; the
+// first error `visit` returns ends the walk.
+Status ForEachReference(const pb::Tree& tree,
+                        const std::function<Status(ObjectKind kind, const ObjectId& id)>& visit);
 
 // "a//b/c/" -> {"a", "b", "c"}; a leading slash is ignored.
 std::vector<std::string> SplitPath(std::string_view path);

@@ -7,6 +7,7 @@
 
 #include "store/base/crash_point.h"
 #include "store/objects/key_slots.h"
+#include "store/objects/needs_list.h"
 #include "store/objects/snapshot_key.h"
 
 namespace coffer {
@@ -19,6 +20,7 @@ Result<Column> ColumnFor(ObjectKind kind) {
   switch (kind) {
     case ObjectKind::kChunk: return Column::kChunks;
     case ObjectKind::kTree: return Column::kTrees;
+    case ObjectKind::kNeeds: return Column::kNeeds;
     case ObjectKind::kSnapshot:
     case ObjectKind::kSnapshotNote: break;
   }
@@ -32,10 +34,28 @@ Status NotFoundError(ObjectKind kind, const ObjectId& id) {
   return Status::NotFound(std::string(KindName(kind)) + " " + id.short_hex() + " not found");
 }
 
-// Meta key prefixes for a snapshot's protection and note. Written to disk:
-// never change them.
+// Meta key prefixes for a snapshot's protection, note and needs. Written to
+// disk: never change them.
 constexpr std::string_view kProtectedPrefix = "snapshot-protected/";
 constexpr std::string_view kNotePrefix = "snapshot-note/";
+constexpr std::string_view kNeedsPrefix = "snapshot-needs/";
+
+std::string NeedsKey(const SnapshotRef& ref) {
+  return std::string(kNeedsPrefix) + SnapshotKey(ref.group, ref.time_ns);
+}
+// The snapshot's id, then its newest needs list's: written before the
+// record, so a crash in between leaves a pointer that names no snapshot.
+Bytes NeedsValue(const SnapshotRef& ref, const ObjectId& needs) {
+  Bytes value(ref.id.bytes.begin(), ref.id.bytes.end());
+  value.insert(value.end(), needs.bytes.begin(), needs.bytes.end());
+  return value;
+}
+// The needs list `value` names for the snapshot `id`, if it is for that one.
+std::optional<ObjectId> NeedsFor(const ObjectId& id, ByteView value) {
+  if (value.size() != 2 * ObjectId::kSize) return std::nullopt;
+  if (!std::equal(id.bytes.begin(), id.bytes.end(), value.begin())) return std::nullopt;
+  return ObjectId::FromBytes(value.subspan(ObjectId::kSize));
+}
 
 std::string ProtectedKey(const SnapshotRef& ref) {
   return std::string(kProtectedPrefix) + SnapshotKey(ref.group, ref.time_ns);
@@ -133,6 +153,15 @@ Result<std::vector<bool>> LocalObjectStore::Contains(ObjectKind kind,
 
 Status LocalObjectStore::Put(ObjectKind kind, const ObjectId& id, ByteView sealed) {
   COFFER_ASSIGN_OR_RETURN(Column column, ColumnFor(kind));
+  // Plain and named by its hash: a store can refuse a bad one itself.
+  if (kind == ObjectKind::kNeeds) {
+    if (NeedsListId(sealed) != id) {
+      return Status::InvalidArgument("needs list " + id.short_hex() + " does not match its id");
+    }
+    if (Result<NeedsList> list = DecodeNeedsList(sealed); !list.ok()) {
+      return Status::InvalidArgument("needs list " + id.short_hex() + ": " + list.status().message());
+    }
+  }
   std::shared_lock sweep_guard(gc_.sweep_lock());
   gc_.NoteTouched(id);
   return db_->Put(column, KeyOf(id), sealed, Durability::kBuffered);
@@ -182,10 +211,19 @@ Status LocalObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids,
 }
 
 Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
-                                        WriteId writer) {
+                                        WriteId writer, const std::optional<ObjectId>& needs) {
   COFFER_RETURN_IF_ERROR(CheckSnapshotGroup(ref.group));
   // 1. Everything put so far is durable.
-  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees}));
+  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees, Column::kNeeds}));
+  // What a snapshot says it needs is there before it is.
+  if (needs) {
+    COFFER_ASSIGN_OR_RETURN(std::vector<bool> found,
+                            Contains(ObjectKind::kNeeds, std::span<const ObjectId>(&*needs, 1)));
+    if (!found[0]) {
+      return Status::InvalidArgument(Describe(ref) + ": its needs list " + needs->short_hex() +
+                                     " is not stored");
+    }
+  }
   // 2. Only then the record, synced.
   const std::string key = SnapshotKey(ref.group, ref.time_ns);
   const Bytes value = SnapshotValue(ref.id, sealed_record);
@@ -197,6 +235,10 @@ Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_
       return Status::AlreadyExists(Describe(ref) + ": another snapshot has this group and time");
     }
     if (existing.status().code() != Code::kNotFound) return existing.status();
+    if (needs) {
+      COFFER_RETURN_IF_ERROR(
+          db_->Put(Column::kMeta, NeedsKey(ref), NeedsValue(ref, *needs), Durability::kSynced));
+    }
     return db_->Put(Column::kSnapshots, key, value, Durability::kSynced)
         .WithContext("committing " + Describe(ref));
   });
@@ -226,19 +268,22 @@ Result<std::vector<StoredSnapshot>> LocalObjectStore::ListSnapshotsLocked(std::s
                                      return true;
                                    }));
   COFFER_RETURN_IF_ERROR(decode_error);
-  // Protection and notes: one scan of each meta prefix, joined by index key.
+  // Protection, notes and needs: one scan of each meta prefix, joined by
+  // index key.
   std::map<std::string, StoredSnapshot*, std::less<>> by_key;
   for (StoredSnapshot& s : out) by_key[SnapshotKey(s.ref.group, s.ref.time_ns)] = &s;
-  for (std::string_view meta_prefix : {kProtectedPrefix, kNotePrefix}) {
-    const bool is_note = meta_prefix == kNotePrefix;
+  for (std::string_view meta_prefix : {kProtectedPrefix, kNotePrefix, kNeedsPrefix}) {
     COFFER_RETURN_IF_ERROR(db_->Scan(
         Column::kMeta, std::string(meta_prefix) + prefix, [&](std::string_view key, ByteView value) {
           auto it = by_key.find(key.substr(meta_prefix.size()));
           if (it == by_key.end()) return true;  // left over from a deleted snapshot
-          if (is_note) {
-            it->second->sealed_note.assign(value.begin(), value.end());
+          StoredSnapshot& s = *it->second;
+          if (meta_prefix == kNotePrefix) {
+            s.sealed_note.assign(value.begin(), value.end());
+          } else if (meta_prefix == kNeedsPrefix) {
+            s.needs = NeedsFor(s.ref.id, value);
           } else {
-            it->second->is_protected = true;
+            s.is_protected = true;
           }
           return true;
         }));
@@ -273,6 +318,12 @@ Result<StoredSnapshot> LocalObjectStore::FindSnapshotLocked(const SnapshotRef& r
   } else if (note.status().code() != Code::kNotFound) {
     return note.status();
   }
+  Result<Bytes> needs = db_->Get(Column::kMeta, NeedsKey(ref));
+  if (needs.ok()) {
+    stored.needs = NeedsFor(ref.id, *needs);
+  } else if (needs.status().code() != Code::kNotFound) {
+    return needs.status();
+  }
   return stored;
 }
 
@@ -285,8 +336,10 @@ Status LocalObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
   COFFER_RETURN_IF_ERROR(
       db_->Delete(Column::kSnapshots, SnapshotKey(ref.group, ref.time_ns), Durability::kSynced)
           .WithContext("deleting " + Describe(ref)));
-  // The record is gone; a note left behind by a crash here is never listed.
-  return db_->Delete(Column::kMeta, NoteKey(ref), Durability::kSynced);
+  // The record is gone; a note or needs pointer left behind by a crash here
+  // is never listed.
+  COFFER_RETURN_IF_ERROR(db_->Delete(Column::kMeta, NoteKey(ref), Durability::kSynced));
+  return db_->Delete(Column::kMeta, NeedsKey(ref), Durability::kSynced);
 }
 
 Status LocalObjectStore::SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) {
@@ -300,6 +353,24 @@ Status LocalObjectStore::SetSnapshotNote(const SnapshotRef& ref, ByteView sealed
   std::lock_guard lock(index_mu_);
   COFFER_RETURN_IF_ERROR(FindSnapshotLocked(ref).status());
   return db_->Put(Column::kMeta, NoteKey(ref), sealed_note, Durability::kSynced);
+}
+
+Status LocalObjectStore::SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) {
+  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kNeeds}));
+  COFFER_ASSIGN_OR_RETURN(std::vector<bool> found,
+                          Contains(ObjectKind::kNeeds, std::span<const ObjectId>(&needs, 1)));
+  if (!found[0]) {
+    return Status::InvalidArgument(Describe(ref) + ": its needs list " + needs.short_hex() +
+                                   " is not stored");
+  }
+  std::lock_guard lock(index_mu_);
+  COFFER_ASSIGN_OR_RETURN(StoredSnapshot stored, FindSnapshotLocked(ref));
+  if (stored.needs) {
+    if (*stored.needs == needs) return Status::Ok();
+    return Status::AlreadyExists(Describe(ref) + " names its needs list " +
+                                 stored.needs->short_hex() + " already");
+  }
+  return db_->Put(Column::kMeta, NeedsKey(ref), NeedsValue(ref, needs), Durability::kSynced);
 }
 
 Result<GcStart> LocalObjectStore::BeginGc() {
@@ -355,14 +426,18 @@ Result<GcResult> LocalObjectStore::FinishGc(uint64_t gc_id) {
   Status swept = [&]() -> Status {
     COFFER_ASSIGN_OR_RETURN(result.bytes_before, db_->ApproximateSizeBytes());
     COFFER_RETURN_IF_ERROR(SweepColumn(Column::kTrees, sweep, result));
-    return SweepColumn(Column::kChunks, sweep, result);
+    COFFER_RETURN_IF_ERROR(SweepColumn(Column::kChunks, sweep, result));
+    // Needs lists are marked like chunks and trees: by every snapshot whose
+    // chain holds them. They are not counted as objects.
+    GcResult lists;
+    return SweepColumn(Column::kNeeds, sweep, lists);
   }();
   sweep.marks.Clear();  // not needed for the compaction below: its memory goes first
   // Even a sweep that failed half-way may have deleted objects.
   gc_.EndGc(gc_id, /*swept=*/true);
   COFFER_RETURN_IF_ERROR(swept);
-  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees}));
-  COFFER_RETURN_IF_ERROR(db_->CompactAll({Column::kTrees, Column::kChunks}));
+  COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees, Column::kNeeds}));
+  COFFER_RETURN_IF_ERROR(db_->CompactAll({Column::kTrees, Column::kChunks, Column::kNeeds}));
   COFFER_ASSIGN_OR_RETURN(result.bytes_after, db_->ApproximateSizeBytes());
   return result;
 }

@@ -2,21 +2,25 @@
 // database (kv::Database). This is what `coffer serve` owns; only one
 // process may have a repository's database open (Open() fails with kBusy).
 //
-// Where things live: chunks and trees by id in their column families,
-// snapshots in `snapshots` under the key of snapshot_key.h, repository
+// Where things live: chunks, trees and needs lists by id in their column
+// families, snapshots in `snapshots` under the key of snapshot_key.h, repository
 // settings in `meta` under the caller's key.
 //
 // Durability, in the order the product relies on:
 //   Put()             buffered in memory, lost on a crash until the next
 //                     CommitSnapshot().
-//   CommitSnapshot()  1. flushes chunks and trees (SST and blob files, their
-//                        directory and the MANIFEST are fsynced), then
-//                     2. writes the record and syncs it (kSynced).
+//   CommitSnapshot()  1. flushes chunks, trees and needs lists (SST and blob
+//                        files, their directory and the MANIFEST are
+//                        fsynced), then
+//                     2. writes the needs pointer and the record, each
+//                        synced (kSynced).
 //                     So a visible snapshot's objects are always on disk.
-//   PutMeta(), DeleteSnapshot(), SetSnapshotProtected(), SetSnapshotNote()
+//   PutMeta(), DeleteSnapshot(), SetSnapshotProtected(), SetSnapshotNote(),
+//   SetSnapshotNeeds() (which flushes the needs lists first)
 //                     on disk (kSynced) before returning.
-// A snapshot's protection and note live in `meta` beside it, under
-// "snapshot-protected/" and "snapshot-note/" + its index key.
+// A snapshot's protection, note and needs pointer live in `meta` beside it,
+// under "snapshot-protected/", "snapshot-note/" and "snapshot-needs/" + its
+// index key.
 //
 // Garbage collection: gc_coordinator.h says how a sweep stays safe while
 // backups write; FinishGc() deletes buffered (a crash only undoes
@@ -72,13 +76,15 @@ class LocalObjectStore final : public ObjectStore {
   // kInvalidArgument if ref.group is empty or contains 0x00. Committing a
   // (group, time) that exists is OK if id and record are identical (a
   // retried commit) and kAlreadyExists otherwise: nothing is overwritten.
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId writer) override;
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId writer,
+                        const std::optional<ObjectId>& needs) override;
   // kInvalidArgument if `group` contains 0x00.
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override;
   // kNotFound unless a snapshot with ref's group, time and id is stored.
   Status DeleteSnapshot(const SnapshotRef& ref) override;
   Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) override;
   Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) override;
+  Status SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) override;
 
   Result<GcStart> BeginGc() override;
   Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override;

@@ -49,6 +49,9 @@ struct StoredSnapshot {
   // The client's sealed notes about the snapshot (when it was last verified
   // and how that went); empty if there are none. Opaque to the store.
   Bytes sealed_note;
+  // The newest needs list of the objects the snapshot needs
+  // (store/objects/needs_list.h); none for a snapshot made before those.
+  std::optional<ObjectId> needs;
 };
 
 // Checks a sealed object against the id it is stored under (a server of an
@@ -154,14 +157,16 @@ class ObjectStore {
   // Keeps registrations from lapsing; unknown ids are ignored.
   virtual Status RefreshWriters(std::span<const WriteId> writers) = 0;
 
-  // Makes everything put so far durable, then writes the record durably and
-  // ends `writer`'s registration. kAborted, committing nothing, when the
+  // Makes everything put so far durable, then writes the record durably,
+  // with the id of its newest needs list if it has one (put before, like
+  // the objects; kInvalidArgument if it is not stored), and ends `writer`'s
+  // registration. kAborted, committing nothing, when the
   // store cannot vouch for the writer's objects: `writer` is not registered
   // here (it lapsed, or the server restarted and may have lost objects put
   // since the last commit), or it is kNoWriter and a collection has swept or
   // is running. The backup must then run again.
-  virtual Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
-                                WriteId writer) = 0;
+  virtual Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId writer,
+                                const std::optional<ObjectId>& needs) = 0;
   // Snapshots of `group` (all groups when empty), ordered by group, then time.
   virtual Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) = 0;
   // kNotFound if no such snapshot; kFailedPrecondition if it is protected.
@@ -169,6 +174,12 @@ class ObjectStore {
   // kNotFound if no such snapshot. Durable before returning.
   virtual Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) = 0;
   virtual Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) = 0;
+  // Names the newest needs list of a snapshot made before needs lists (put
+  // before, like the objects of a commit; durable before returning).
+  // kNotFound if no such snapshot; kInvalidArgument if the list is not
+  // stored; kAlreadyExists if the snapshot names another list already: what
+  // a snapshot needs never changes (the same list again is OK).
+  virtual Status SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) = 0;
 
   // Garbage collection without the key (DESIGN.md): the client lists the
   // roots with BeginGc(), walks them and sends the ids of every reachable

@@ -55,6 +55,17 @@ Status InitLocalRepository(const std::string& dir, const InitOptions& options,
   return WriteMarker(layout);
 }
 
+Status InitLocalStore(const std::string& dir, const std::function<Status(ObjectStore&)>& fill) {
+  COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir));
+  RepoLayout layout(dir);
+  COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
+  {
+    COFFER_ASSIGN_OR_RETURN(auto store, LocalObjectStore::Create(layout.db()));
+    COFFER_RETURN_IF_ERROR(fill(*store));
+  }
+  return WriteMarker(layout);
+}
+
 namespace {
 
 // A LocalObjectStore that owns the repository lock and gives it up only
@@ -88,8 +99,9 @@ class LockedStore final : public ObjectStore {
   Status RefreshWriters(std::span<const WriteId> writers) override {
     return store_->RefreshWriters(writers);
   }
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed, WriteId writer) override {
-    return store_->CommitSnapshot(ref, sealed, writer);
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed, WriteId writer,
+                        const std::optional<ObjectId>& needs) override {
+    return store_->CommitSnapshot(ref, sealed, writer, needs);
   }
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override {
     return store_->ListSnapshots(group);
@@ -100,6 +112,9 @@ class LockedStore final : public ObjectStore {
   }
   Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) override {
     return store_->SetSnapshotNote(ref, sealed_note);
+  }
+  Status SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) override {
+    return store_->SetSnapshotNeeds(ref, needs);
   }
   Result<GcStart> BeginGc() override { return store_->BeginGc(); }
   Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override {

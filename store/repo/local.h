@@ -28,6 +28,11 @@ Status InitLocalRepository(
     const std::string& dir, const InitOptions& options, std::string_view passphrase,
     const std::function<Status(const Repository::NewKey&)>& keep_key = nullptr);
 
+// Creates DIR (if absent; it must be empty otherwise) and the database, has
+// `fill` write its meta records without any key (a replica's, sync/sync.h),
+// then writes the marker. If `fill` fails, DIR is not a repository.
+Status InitLocalStore(const std::string& dir, const std::function<Status(ObjectStore&)>& fill);
+
 // Whether DIR holds a repository (its marker file); the kNotFound says so.
 Status CheckLocalRepository(const std::string& dir);
 

@@ -6,15 +6,11 @@
 #include "store/model/tree.h"
 #include "store/model/tree_split.h"
 #include "store/objects/key_slots.h"
+#include "store/objects/meta_keys.h"
 #include "store/repo/layout.h"
 
 namespace coffer {
 namespace {
-
-// Meta keys. These names are written to disk: never change them. The store
-// keeps every one write-once (ObjectStore::PutMeta).
-constexpr std::string_view kMetaConfig = "config";
-constexpr std::string_view kMetaConfigMac = "config-mac";  // KeySet::ConfigMac of config
 
 Result<pb::RepoConfig> DecodeConfig(ByteView bytes) {
   pb::RepoConfig config;
@@ -296,6 +292,7 @@ Snapshot OpenStoredSnapshot(const crypto::Sealer& sealer, const StoredSnapshot& 
   Snapshot snap;
   snap.ref = s.ref;
   snap.is_protected = s.is_protected;
+  snap.needs = s.needs;
   Status opened = [&]() -> Status {
     COFFER_ASSIGN_OR_RETURN(Bytes plain, sealer.Open(ObjectKind::kSnapshot, s.ref.id, s.sealed));
     COFFER_RETURN_IF_ERROR(model::Decode(plain, &snap.record, "snapshot " + s.ref.id.short_hex()));
@@ -352,20 +349,10 @@ Result<Snapshot> Repository::FindSnapshot(std::string_view name) {
   COFFER_ASSIGN_OR_RETURN(auto snaps, ListSnapshots(sel.kind == Kind::kIdPrefix ? "" : sel.group));
   // Matched against the index (group, time and id as the store keeps them),
   // never against the record, so that a damaged record can be named too.
-  std::optional<Snapshot> found;
-  for (Snapshot& s : snaps) {
-    bool match = sel.kind == Kind::kLatest ||
-                 (sel.kind == Kind::kExact && s.ref.time_ns == sel.time_ns) ||
-                 (sel.kind == Kind::kIdPrefix && s.ref.id.hex().starts_with(sel.id_prefix));
-    if (!match) continue;
-    if (found && sel.kind == Kind::kIdPrefix) {
-      return Status::InvalidArgument("snapshot id prefix '" + sel.id_prefix +
-                                     "' is ambiguous: give more digits");
-    }
-    found = std::move(s);  // for kLatest the last one wins: snapshots are in time order
-  }
-  if (!found) return Status::NotFound("no snapshot " + std::string(name));
-  return std::move(*found);
+  std::vector<model::IndexedSnapshot> listed;
+  for (const Snapshot& s : snaps) listed.push_back({s.ref.group, s.ref.time_ns, s.ref.id.hex()});
+  COFFER_ASSIGN_OR_RETURN(size_t found, model::SelectSnapshot(sel, name, listed));
+  return std::move(snaps[found]);
 }
 
 Status Repository::SetProtected(const Snapshot& snapshot, bool is_protected) {

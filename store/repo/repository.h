@@ -75,6 +75,8 @@ struct Snapshot {
   pb::Snapshot record;        // empty when damaged()
   bool is_protected = false;  // prune and forget leave it alone
   pb::SnapshotNote note;      // e.g. note.has_last_verify()
+  // Its newest needs list (objects/needs_list.h); none if made before those.
+  std::optional<ObjectId> needs;
   // kCorruption when the record failed to open, saying why ("snapshot
   // 0123456789ab: authentication failed ...").
   Status damage;

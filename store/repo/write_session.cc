@@ -28,6 +28,7 @@ Status WriteSession::Begin(const std::optional<SnapshotRef>& parent) {
   if (writer_) return Status::InvalidArgument("WriteSession::Begin called twice");
   COFFER_ASSIGN_OR_RETURN(WriteId id, repo_.store().BeginWrite(parent));
   writer_ = id;
+  parent_ = parent;
   return Status::Ok();
 }
 
@@ -126,8 +127,18 @@ Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background, crypto::
 }
 
 Result<ObjectId> WriteSession::AddTree(const pb::Tree& tree) {
-  auto store = [this](const pb::Tree& part) {
-    return Add(ObjectKind::kTree, model::Encode(part), /*background=*/true, crypto::Effort::kSmall);
+  auto store = [this](const pb::Tree& part) -> Result<ObjectId> {
+    COFFER_ASSIGN_OR_RETURN(
+        ObjectId id,
+        Add(ObjectKind::kTree, model::Encode(part), /*background=*/true, crypto::Effort::kSmall));
+    std::vector<NeededObject> named;
+    COFFER_RETURN_IF_ERROR(model::ForEachReference(part, [&](ObjectKind kind, const ObjectId& ref) {
+      named.push_back({kind, ref});
+      return Status::Ok();
+    }));
+    std::lock_guard lock(references_mutex_);
+    references_.try_emplace(id, std::move(named));
+    return id;
   };
   // Almost every tree fits in one object; only those that do not are copied.
   if (model::FitsInOneObject(tree)) return store(tree);
@@ -146,17 +157,32 @@ Status WriteSession::Flush() {
   return FirstError();
 }
 
-Result<Snapshot> WriteSession::Commit(const pb::Snapshot& record) {
+Result<Snapshot> WriteSession::Commit(const pb::Snapshot& given) {
   COFFER_RETURN_IF_ERROR(Flush());
+  pb::Snapshot record = given;
+  auto root = ObjectId::FromBytes(AsBytes(record.root_tree_id()));
+  if (!root) return Status::InvalidArgument("WriteSession::Commit: a malformed root tree id");
+  std::optional<ObjectId> parent_needs;
+  if (parent_) {
+    COFFER_ASSIGN_OR_RETURN(std::vector<StoredSnapshot> siblings,
+                            repo_.store().ListSnapshots(parent_->group));
+    for (const StoredSnapshot& s : siblings) {
+      if (s.ref == *parent_) parent_needs = s.needs;
+    }
+  }
+  COFFER_ASSIGN_OR_RETURN(NeedsSet needs, CollectNeeds(repo_, *root, references_));
+  COFFER_ASSIGN_OR_RETURN(ObjectId needs_id, PutNeeds(repo_.store(), needs, parent_needs));
+  record.set_needs_id(needs_id.bytes.data(), needs_id.bytes.size());
   Bytes plain = model::Encode(record);
   Snapshot snapshot;
   snapshot.ref = {record.group(), record.time_ns(), repo_.sealer().IdOf(plain)};
   snapshot.record = record;
+  snapshot.needs = needs_id;
   COFFER_ASSIGN_OR_RETURN(Bytes sealed,
                           repo_.sealer().Seal(ObjectKind::kSnapshot, snapshot.ref.id, plain));
   CrashPoint("before-commit");
   COFFER_ASSIGN_OR_RETURN(WriteId writer, Writer());
-  COFFER_RETURN_IF_ERROR(repo_.store().CommitSnapshot(snapshot.ref, sealed, writer));
+  COFFER_RETURN_IF_ERROR(repo_.store().CommitSnapshot(snapshot.ref, sealed, writer, needs_id));
   {
     std::lock_guard lock(writer_mutex_);
     writer_.reset();  // the commit ended the registration

@@ -20,6 +20,7 @@
 
 #include "store/base/executor.h"
 #include "store/repo/repository.h"
+#include "store/repo/snapshot_needs.h"
 
 namespace coffer {
 
@@ -53,8 +54,9 @@ class WriteSession {
   Result<ObjectId> AddTree(const pb::Tree& tree);
   // Stores every pending batch and waits for them; the first error any met.
   Status Flush();
-  // Flushes, then commits the record as given (the caller sets group, time,
-  // root and stats).
+  // Flushes, puts the needs lists of what the record's root reaches (as a
+  // difference from the parent's), then commits the record as given with
+  // their id added (the caller sets group, time, root and stats).
   Result<Snapshot> Commit(const pb::Snapshot& record);
 
   const WriteStats& stats() const { return stats_; }
@@ -83,6 +85,9 @@ class WriteSession {
   WriteStats stats_;
   std::mutex writer_mutex_;
   std::optional<WriteId> writer_;  // registered and not yet committed
+  std::optional<SnapshotRef> parent_;
+  std::mutex references_mutex_;
+  KnownReferences references_;  // of every tree added, for the needs set
   std::mutex known_mutex_;
   std::unordered_set<ObjectId, ObjectIdHash> known_;
   std::mutex batch_mutex_;

@@ -9,8 +9,11 @@
 namespace coffer::service {
 
 // Bumped whenever the messages or their meaning change incompatibly.
-// 3: GetObjects. 4: ListMeta and RemoveKeySlot (key slots).
-constexpr uint32_t kProtocolVersion = 4;
+// 3: GetObjects. 4: ListMeta and RemoveKeySlot (key slots). 5: needs
+// lists (ObjectKind::kNeeds) in Contains, PutObjects, Get and GetObjects,
+// and a snapshot's needs in CommitSnapshot, ListSnapshots, BeginGc and
+// SetSnapshotNeeds.
+constexpr uint32_t kProtocolVersion = 5;
 
 // Largest gRPC message either way. Holds one maximal object plus framing, or
 // one full PutObjects batch.

@@ -21,7 +21,9 @@ constexpr size_t kMaxOutstandingBatches = 2;
 constexpr int kSenderThreads = 2;
 
 Status CheckStoredKind(ObjectKind kind) {
-  if (kind == ObjectKind::kChunk || kind == ObjectKind::kTree) return Status::Ok();
+  if (kind == ObjectKind::kChunk || kind == ObjectKind::kTree || kind == ObjectKind::kNeeds) {
+    return Status::Ok();
+  }
   return Status::InvalidArgument("objects of kind " + std::string(KindName(kind)) +
                                  " are not stored by id; use the snapshot index");
 }
@@ -88,6 +90,10 @@ coffer::StoredSnapshot FromMsg(const StoredSnapshotMsg& s, Status* bad_reply) {
   o.sealed.assign(s.sealed().begin(), s.sealed().end());
   o.is_protected = s.is_protected();
   o.sealed_note.assign(s.sealed_note().begin(), s.sealed_note().end());
+  if (!s.needs().empty()) {
+    o.needs = ObjectId::FromBytes(AsBytes(s.needs()));
+    if (!o.needs && bad_reply->ok()) *bad_reply = Status::IoError("object service: bad needs id");
+  }
   return o;
 }
 
@@ -508,13 +514,14 @@ Status RemoteObjectStore::RefreshWriters(std::span<const WriteId> writers) {
 }
 
 Status RemoteObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record,
-                                         WriteId writer) {
+                                         WriteId writer, const std::optional<ObjectId>& needs) {
   COFFER_RETURN_IF_ERROR(Flush());
   CommitSnapshotRequest req;
   req.set_protocol_version(version());
   SetRef(ref, req.mutable_ref());
   req.set_sealed_record(sealed_record.data(), sealed_record.size());
   req.set_writer(writer);
+  if (needs) req.set_needs(needs->bytes.data(), needs->bytes.size());
   CommitSnapshotResponse resp;
   COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->CommitSnapshot(&ctx, req, &resp);
@@ -578,6 +585,18 @@ Status RemoteObjectStore::SetSnapshotNote(const SnapshotRef& ref, ByteView seale
   SetSnapshotNoteResponse resp;
   return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
     return rpc_->stub->SetSnapshotNote(&ctx, req, &resp);
+  }));
+}
+
+Status RemoteObjectStore::SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) {
+  COFFER_RETURN_IF_ERROR(Flush());  // the lists it names are put before
+  SetSnapshotNeedsRequest req;
+  req.set_protocol_version(version());
+  SetRef(ref, req.mutable_ref());
+  req.set_needs(needs.bytes.data(), needs.bytes.size());
+  SetSnapshotNeedsResponse resp;
+  return FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
+    return rpc_->stub->SetSnapshotNeeds(&ctx, req, &resp);
   }));
 }
 

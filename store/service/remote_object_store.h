@@ -3,7 +3,7 @@
 // behaves like LocalObjectStore, down to the Status codes (the typed suite in
 // tests/store/service proves it); commands cannot tell the two apart.
 //
-// Batching: Put() checks its arguments at once (kind chunk or tree, at most
+// Batching: Put() checks its arguments at once (kind chunk, tree or needs list, at most
 // kMaxObjectBytes), then buffers the object; a batch of kBatchBytes or
 // kBatchObjects (limits.h) goes to the server in one PutObjects call, sent by
 // a background thread while the caller goes on (at most two batches in
@@ -95,11 +95,13 @@ class RemoteObjectStore final : public ObjectStore {
   // Sends a Hello now, naming `writers` (the keep-alive names every writer
   // this store registered anyway).
   Status RefreshWriters(std::span<const WriteId> writers) override;
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId writer) override;
+  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId writer,
+                        const std::optional<ObjectId>& needs) override;
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override;
   Status DeleteSnapshot(const SnapshotRef& ref) override;
   Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) override;
   Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) override;
+  Status SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) override;
   Result<GcStart> BeginGc() override;
   Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override;
   Result<GcResult> FinishGc(uint64_t gc_id) override;

@@ -9,12 +9,14 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "store/objects/needs_list.h"
 #include "store/service/auth.h"
 #include "store/service/grpc_status.h"
 #include "store/service/limits.h"
@@ -38,11 +40,17 @@ Status CheckVersion(uint32_t version) {
                              ": run the same coffer version on both sides");
 }
 
+Status CheckNeedsList(const ObjectId& id, ByteView bytes) {
+  if (NeedsListId(bytes) != id) return Status::InvalidArgument("it does not match its id");
+  return DecodeNeedsList(bytes).status();
+}
+
 Result<ObjectKind> ParseKind(uint32_t kind) {
   switch (kind) {
     case static_cast<uint32_t>(ObjectKind::kChunk): return ObjectKind::kChunk;
     case static_cast<uint32_t>(ObjectKind::kTree): return ObjectKind::kTree;
     case static_cast<uint32_t>(ObjectKind::kSnapshot): return ObjectKind::kSnapshot;
+    case static_cast<uint32_t>(ObjectKind::kNeeds): return ObjectKind::kNeeds;
   }
   return Status::InvalidArgument("unknown object kind " + std::to_string(kind));
 }
@@ -90,6 +98,7 @@ void SetRef(const coffer::SnapshotRef& ref, SnapshotRefMsg* out) {
 void SetStored(const coffer::StoredSnapshot& s, StoredSnapshotMsg* out) {
   SetRef(s.ref, out->mutable_ref());
   out->set_sealed(s.sealed.data(), s.sealed.size());
+  if (s.needs) out->set_needs(s.needs->bytes.data(), s.needs->bytes.size());
   out->set_is_protected(s.is_protected);
   out->set_sealed_note(s.sealed_note.data(), s.sealed_note.size());
 }
@@ -368,7 +377,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
       }
       // Validate everything first, so a bad request stores nothing.
       std::vector<std::pair<ObjectKind, ObjectId>> keys;
-      std::vector<ObjectId> ids[2];  // chunks, trees: to look up for an append-only caller
+      std::map<ObjectKind, std::vector<ObjectId>> ids;  // to look up for an append-only caller
       keys.reserve(req->objects_size());
       for (const SealedObject& object : req->objects()) {
         COFFER_ASSIGN_OR_RETURN(ObjectKind kind, ParseKind(object.kind()));
@@ -381,15 +390,22 @@ class ObjectServiceImpl final : public ObjectService::Service {
                                          std::to_string(object.sealed().size()) +
                                          " bytes; at most " + std::to_string(kMaxObjectBytes));
         }
-        if (options_.check_object) {
-          Status valid = options_.check_object(kind, id, ViewOf(object.sealed()));
+        // A needs list is plain and named by its hash: every server checks
+        // it. Sealed objects only the server of an unencrypted repository can.
+        Status valid = Status::Ok();
+        if (kind == ObjectKind::kNeeds) {
+          valid = CheckNeedsList(id, ViewOf(object.sealed()));
+        } else if (options_.check_object) {
+          valid = options_.check_object(kind, id, ViewOf(object.sealed()));
+        }
+        {
           if (!valid.ok()) {
             return Status::InvalidArgument("PutObjects: " + std::string(KindName(kind)) + " " +
                                            id.short_hex() + " refused: " + valid.message());
           }
         }
         keys.emplace_back(kind, id);
-        ids[kind == ObjectKind::kChunk ? 0 : 1].push_back(id);
+        ids[kind].push_back(id);
       }
       // An append-only caller adds objects, never replaces one: what is
       // stored under an id stays. (A full caller may store a good copy over
@@ -397,9 +413,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
       // asked Contains first.
       std::set<std::pair<ObjectKind, ObjectId>> present;
       if (CallerRole(*ctx) != TokenRole::kFull) {
-        for (ObjectKind kind : {ObjectKind::kChunk, ObjectKind::kTree}) {
-          const std::vector<ObjectId>& of_kind = ids[kind == ObjectKind::kChunk ? 0 : 1];
-          if (of_kind.empty()) continue;
+        for (const auto& [kind, of_kind] : ids) {
           COFFER_ASSIGN_OR_RETURN(std::vector<bool> found, store_.Contains(kind, of_kind));
           for (size_t i = 0; i < of_kind.size(); ++i) {
             if (found[i]) present.emplace(kind, of_kind[i]);
@@ -491,7 +505,11 @@ class ObjectServiceImpl final : public ObjectService::Service {
       if (req->sealed_record().size() > kMaxObjectBytes) {
         return Status::InvalidArgument("snapshot record too large");
       }
-      return store_.CommitSnapshot(ref, ViewOf(req->sealed_record()), req->writer());
+      std::optional<ObjectId> needs;
+      if (!req->needs().empty()) {
+        COFFER_ASSIGN_OR_RETURN(needs, ParseId(req->needs()));
+      }
+      return store_.CommitSnapshot(ref, ViewOf(req->sealed_record()), req->writer(), needs);
     });
   }
 
@@ -539,6 +557,19 @@ class ObjectServiceImpl final : public ObjectService::Service {
         return Status::InvalidArgument("snapshot note too large");
       }
       return store_.SetSnapshotNote(ref, ViewOf(req->sealed_note()));
+    });
+  }
+
+  // An append-only caller may name a snapshot's needs: only where it has
+  // none, and a list that is stored and matches its id; it can make a copy
+  // incomplete at worst, never change what a snapshot holds.
+  grpc::Status SetSnapshotNeeds(grpc::ServerContext* ctx, const SetSnapshotNeedsRequest* req,
+                                SetSnapshotNeedsResponse*) override {
+    return Run(ctx, Needs::kAppend, [&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      COFFER_ASSIGN_OR_RETURN(coffer::SnapshotRef ref, ParseRef(req->ref()));
+      COFFER_ASSIGN_OR_RETURN(ObjectId needs, ParseId(req->needs()));
+      return store_.SetSnapshotNeeds(ref, needs);
     });
   }
 

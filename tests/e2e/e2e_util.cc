@@ -1,10 +1,13 @@
 #include "tests/e2e/e2e_util.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -370,6 +373,64 @@ void ChangeStoppedDatabase(const std::string& repo,
   }
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   change(**db);
+}
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+bool Listening(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+bool MakeCert(const std::string& dir, const std::string& name) {
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+      "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" +
+      dir + "/" + name + ".key' -out '" + dir + "/" + name + ".crt' >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+std::unique_ptr<Child> StartTlsServer(const std::string& repo, const std::string& cert_dir,
+                                      const std::vector<std::string>& options, std::string* address) {
+  // Another process may take the port between our check and the server's
+  // bind; then start again with another.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    int port = FreeLoopbackPort();
+    if (port <= 0) return nullptr;
+    *address = "tcp://127.0.0.1:" + std::to_string(port);
+    std::vector<std::string> argv = {COFFER_BINARY, "serve", "-r", repo, "--foreground",
+                                     "--listen", *address, "--tls-cert", cert_dir + "/server.crt",
+                                     "--tls-key", cert_dir + "/server.key"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    auto server = std::make_unique<Child>(argv, std::vector<std::string>{});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!Listening(port) && std::chrono::steady_clock::now() < deadline &&
+           kill(server->pid(), 0) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, not a sync
+    }
+    if (Listening(port)) return server;
+  }
+  return nullptr;
 }
 
 }  // namespace coffer::e2e

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,20 @@ class Child {
   pid_t pid_ = -1;
   int stdin_fd_ = -1, stdout_fd_ = -1, stderr_fd_ = -1;
 };
+
+// A port nobody listens on now, on 127.0.0.1 (the kernel picks it).
+int FreeLoopbackPort();
+// Whether something accepts connections on 127.0.0.1:`port`.
+bool Listening(int port);
+// A self-signed certificate for localhost and 127.0.0.1, DIR/NAME.crt and
+// DIR/NAME.key, made with openssl; false if that failed.
+bool MakeCert(const std::string& dir, const std::string& name);
+// `coffer serve -r REPO --foreground` listening on a free loopback port over
+// TLS with CERT_DIR/server.crt and .key and `options` (its token options),
+// started and waited for until it listens; its address in *address. Null if
+// it did not listen.
+std::unique_ptr<Child> StartTlsServer(const std::string& repo, const std::string& cert_dir,
+                                      const std::vector<std::string>& options, std::string* address);
 
 // Polls `path` (bounded) until its content contains `needle`; true if it did.
 bool WaitForFileContaining(const std::string& path, const std::string& needle, int timeout_ms);

@@ -125,7 +125,7 @@ INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                          ::testing::Values("init", "backup", "import", "export", "snapshots", "info", "ls",
                                            "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
-                                           "verify", "restore-test", "gc", "repair", "vzdump-hook",
+                                           "verify", "restore-test", "gc", "sync", "repair", "vzdump-hook",
                                            "run", "status", "scheduler"),
                          [](const auto& info) {
                            std::string name = info.param;

@@ -55,6 +55,7 @@ class RepeatableOptionTest : public CofferTest, public ::testing::WithParamInter
   void PruneGroup();
   void VerifySnapshot();
   void ServeAppendOnlyTokenFile();
+  void SyncGroup();
 
  protected:
   void SetUp() override {
@@ -178,6 +179,27 @@ void RepeatableOptionTest::PruneGroup() {
                                     "host/g3/2026-01-01T00:00:00Z", "host/g3/2026-01-02T00:00:00Z"}));
 }
 
+void RepeatableOptionTest::SyncGroup() {
+  for (const char* group : {"host/g1", "host/g2", "host/g3"}) BackupAt(group, "2026-01-01T00:00:00Z");
+  const std::string copy = tmp_ / "copy";
+
+  // sync takes no arguments: the word after a group is refused, nothing made.
+  Output refused = Coffer({"sync", "--init", "--group", "host/g1", "host/g2", "--to", copy});
+  EXPECT_EQ(refused.code, 2) << refused.all();
+  EXPECT_NE(refused.err.find("host/g2"), std::string::npos) << refused.err;
+  struct stat st;
+  EXPECT_NE(stat(copy.c_str(), &st), 0);
+
+  Output o = Coffer({"sync", "--init", "--group", "host/g1", "--to", copy, "--group=host/g2"});
+  ASSERT_EQ(o.code, 0) << o.all();
+  Output listed = CofferRaw({"-r", copy, "snapshots", "--json"}, PassEnv());
+  EXPECT_TRUE(KillServersOf(copy));
+  ASSERT_EQ(listed.code, 0) << listed.all();
+  Names copied;
+  for (const auto& s : nlohmann::json::parse(listed.out)) copied.insert(s["name"].get<std::string>());
+  EXPECT_EQ(copied, (Names{"host/g1/2026-01-01T00:00:00Z", "host/g2/2026-01-01T00:00:00Z"}));
+}
+
 void RepeatableOptionTest::VerifySnapshot() {
   const std::string first = BackupAt(group_, "2026-01-01T00:00:00Z");
   const std::string second = BackupAt(group_, "2026-01-02T00:00:00Z");
@@ -236,6 +258,7 @@ const std::vector<RepeatableOption> kRepeatableOptions = {
     {"prune", "--group", &RepeatableOptionTest::PruneGroup},
     {"verify", "--snapshot", &RepeatableOptionTest::VerifySnapshot},
     {"serve", "--append-only-token-file", &RepeatableOptionTest::ServeAppendOnlyTokenFile},
+    {"sync", "--group", &RepeatableOptionTest::SyncGroup},
 };
 
 TEST_P(RepeatableOptionTest, TakesOneValuePerUse) { (this->*GetParam().check)(); }

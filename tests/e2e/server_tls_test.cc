@@ -2,10 +2,7 @@
 // tcp://127.0.0.1:PORT` with TLS, a full token and an append-only token runs
 // as a child process, and commands reach it with --server, --tls-ca and a
 // token, with no -r and no repository folder of their own. Loopback only.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,42 +22,6 @@ constexpr const char* kAppendToken = "e2e-append-only-token-81d3e0";
 constexpr const char* kAppendOnlyRefused =
     "the server allows this token to add and read snapshots only (append-only): "
     "forget/prune/gc need a full token";
-
-// A port nobody listens on now, on 127.0.0.1 (the kernel picks it).
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-bool Listening(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-bool MakeCert(const std::string& dir, const std::string& name) {
-  std::string cmd =
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-      "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" +
-      dir + "/" + name + ".key' -out '" + dir + "/" + name + ".crt' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
 
 class ServerTlsTest : public CofferTest {
  protected:
@@ -82,24 +43,7 @@ class ServerTlsTest : public CofferTest {
   // Starts `coffer serve` on a free loopback port with the certificate and
   // `tokens` (its token options) and waits until it listens.
   void StartServer(const std::vector<std::string>& tokens) {
-    // Another process may take the port between our check and the
-    // server's bind; then start again with another.
-    for (int attempt = 0; attempt < 3 && !server_; ++attempt) {
-      int port = FreeLoopbackPort();
-      ASSERT_GT(port, 0);
-      address_ = "tcp://127.0.0.1:" + std::to_string(port);
-      std::vector<std::string> argv = {COFFER_BINARY, "serve", "-r", repo_, "--foreground",
-                                       "--listen", address_, "--tls-cert", tmp_ / "server.crt",
-                                       "--tls-key", tmp_ / "server.key"};
-      argv.insert(argv.end(), tokens.begin(), tokens.end());
-      server_ = std::make_unique<Child>(argv, std::vector<std::string>{});
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (!Listening(port) && std::chrono::steady_clock::now() < deadline &&
-             kill(server_->pid(), 0) == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, not a sync
-      }
-      if (!Listening(port)) server_.reset();
-    }
+    server_ = StartTlsServer(repo_, tmp_.path(), tokens, &address_);
     ASSERT_TRUE(server_) << "coffer serve did not listen on " << address_;
   }
 

@@ -22,13 +22,19 @@ class StubObjectStore : public ObjectStore {
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>&) override { return WriteId{1}; }
   Status EndWrite(WriteId) override { return Status::Ok(); }
   Status RefreshWriters(std::span<const WriteId>) override { return Status::Ok(); }
-  Status CommitSnapshot(const SnapshotRef&, ByteView, WriteId) override { return Status::Ok(); }
+  Status CommitSnapshot(const SnapshotRef&, ByteView, WriteId,
+                        const std::optional<ObjectId>&) override {
+    return Status::Ok();
+  }
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view) override {
     return std::vector<StoredSnapshot>();
   }
   Status DeleteSnapshot(const SnapshotRef&) override { return Status::NotFound("absent"); }
   Status SetSnapshotProtected(const SnapshotRef&, bool) override { return Status::NotFound("absent"); }
   Status SetSnapshotNote(const SnapshotRef&, ByteView) override { return Status::NotFound("absent"); }
+  Status SetSnapshotNeeds(const SnapshotRef&, const ObjectId&) override {
+    return Status::NotFound("absent");
+  }
   Result<GcStart> BeginGc() override { return Status::Unsupported("no collection here"); }
   Status AddGcMarks(uint64_t, std::span<const uint64_t>) override {
     return Status::Unsupported("no collection here");

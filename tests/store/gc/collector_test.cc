@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "store/model/tree.h"
+#include "store/repo/snapshot_needs.h"
 #include "store/repo/write_session.h"
 #include "tests/store/repo/repo_test_util.h"
 
@@ -21,9 +22,14 @@ pb::Snapshot Record(int64_t seconds, const ObjectId& root) {
   return r;
 }
 
-// A snapshot of one directory "dir" holding one file made of `chunks`.
-Snapshot Commit(Repository& repo, int64_t seconds, const std::vector<std::string>& chunks) {
+// A snapshot of one directory "dir" holding one file made of `chunks`, its
+// needs written as a difference from `parent`'s if given.
+Snapshot Commit(Repository& repo, int64_t seconds, const std::vector<std::string>& chunks,
+                const std::optional<Snapshot>& parent = std::nullopt) {
   WriteSession session(repo, 1);
+  if (parent) {
+    EXPECT_TRUE(session.Begin(parent->ref).ok());
+  }
   pb::Tree dir;
   pb::Entry* file = dir.add_entries();
   file->set_name("file");
@@ -66,6 +72,83 @@ TEST(CollectorTest, KeepsWhatSnapshotsShareAndDeletesWhatOnlyForgottenOnesUsed) 
   EXPECT_FALSE(Stored(*repo, "only in the old one"));
 }
 
+bool NeedsListStored(Repository& repo, const ObjectId& id) {
+  auto found = repo.store().Contains(ObjectKind::kNeeds, std::vector<ObjectId>{id});
+  return found.ok() && (*found)[0];
+}
+
+TEST(CollectorTest, KeepsEveryNeedsListOfAKeptSnapshotsChainAndNoOther) {
+  TempDir tmp;
+  auto repo = InitAndOpen(tmp / "repo");
+  Snapshot first = Commit(*repo, 100, {"a", "b"});
+  Snapshot second = Commit(*repo, 200, {"a", "c"}, first);
+  Snapshot other = Commit(*repo, 300, {"x"});
+  ASSERT_TRUE(first.needs && second.needs && other.needs);
+  // The second's chain is the first's list and its own difference.
+  ASSERT_NE(first.needs, second.needs);
+  ASSERT_TRUE(repo->Forget(first).ok());
+  ASSERT_TRUE(repo->Forget(other).ok());
+
+  ASSERT_TRUE(CollectGarbage(*repo).ok());
+  EXPECT_TRUE(NeedsListStored(*repo, *first.needs));  // the base of the second's
+  EXPECT_TRUE(NeedsListStored(*repo, *second.needs));
+  EXPECT_FALSE(NeedsListStored(*repo, *other.needs));
+  auto chain = ReadNeedsChain(repo->store(), *second.needs);
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  EXPECT_EQ(chain->lists, 2u);
+
+  ASSERT_TRUE(repo->Forget(second).ok());
+  ASSERT_TRUE(CollectGarbage(*repo).ok());
+  EXPECT_FALSE(NeedsListStored(*repo, *first.needs));
+  EXPECT_FALSE(NeedsListStored(*repo, *second.needs));
+}
+
+// As a snapshot made before needs lists: the same record, committed without.
+Snapshot WithoutNeeds(Repository& repo, const Snapshot& s) {
+  auto stored = repo.store().ListSnapshots(s.ref.group);
+  Bytes sealed;
+  for (const StoredSnapshot& st : *stored) {
+    if (st.ref == s.ref) sealed = st.sealed;
+  }
+  EXPECT_TRUE(repo.store().DeleteSnapshot(s.ref).ok());
+  EXPECT_TRUE(repo.store().CommitSnapshot(s.ref, sealed, kNoWriter, std::nullopt).ok());
+  Snapshot out = s;
+  out.needs.reset();
+  return out;
+}
+
+TEST(CollectorTest, GivesSnapshotsMadeBeforeNeedsListsTheirsAsDifferences) {
+  TempDir tmp;
+  auto repo = InitAndOpen(tmp / "repo");
+  Snapshot first = WithoutNeeds(*repo, Commit(*repo, 100, {"a", "b"}));
+  Snapshot second = WithoutNeeds(*repo, Commit(*repo, 200, {"a", "c"}));
+  Snapshot third = Commit(*repo, 300, {"x"});  // has its own already
+
+  auto report = CollectGarbage(*repo);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->needs_written, 2u);
+  auto listed = *repo->ListSnapshots("host/a");
+  ASSERT_EQ(listed.size(), 3u);
+  for (const Snapshot& s : listed) {
+    ASSERT_TRUE(s.needs.has_value()) << s.name();
+    auto chain = ReadNeedsChain(repo->store(), *s.needs);
+    ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+    auto root = ObjectId::FromBytes(AsBytes(s.record.root_tree_id()));
+    EXPECT_EQ(chain->set, *CollectNeeds(*repo, *root, {})) << s.name();
+  }
+  EXPECT_EQ(listed[2].needs, third.needs);
+  // The second's set is a difference from the first's.
+  EXPECT_EQ(ReadNeedsChain(repo->store(), *listed[1].needs)->lists, 2u);
+  // Nothing left to give: a second collection writes none, and keeps them.
+  report = CollectGarbage(*repo);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->needs_written, 0u);
+  EXPECT_TRUE(ReadNeedsChain(repo->store(), *listed[1].needs).ok());
+  // A snapshot's needs, once named, do not change.
+  EXPECT_EQ(repo->store().SetSnapshotNeeds(listed[1].ref, *listed[0].needs).code(),
+            Code::kAlreadyExists);
+}
+
 TEST(CollectorTest, ADamagedTreeStopsTheCollectionBeforeAnythingIsDeleted) {
   TempDir tmp;
   auto repo = InitAndOpen(tmp / "repo");
@@ -106,7 +189,7 @@ TEST(CollectorTest, ADamagedSnapshotRecordStopsTheCollectionUntilItIsForgotten) 
   ASSERT_FALSE(sealed.empty());
   sealed[sealed.size() / 2] ^= 0x01;
   ASSERT_TRUE(repo->Forget(damaged).ok());
-  ASSERT_TRUE(repo->store().CommitSnapshot(damaged.ref, sealed, kNoWriter).ok());
+  ASSERT_TRUE(repo->store().CommitSnapshot(damaged.ref, sealed, kNoWriter, std::nullopt).ok());
 
   auto report = CollectGarbage(*repo);
   ASSERT_FALSE(report.ok());

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "store/model/tree.h"
+#include "store/repo/snapshot_needs.h"
 #include "store/restore/restorer.h"
 #include "tests/store/repo/repo_test_util.h"
 
@@ -279,6 +280,34 @@ TEST_F(ImageBackupTest, ABlockDeviceNamedAsAPathIsReadAsItsContent) {
   // The same chunks as the file's image, but the cut last one.
   EXPECT_LE(result->snapshot.record.stats().chunks_added(), 1u);
   EXPECT_EQ(testing::ReadFile(Restored(result->snapshot, device)), image_.substr(0, sectors));
+}
+
+// The needs set a backup writes is what its trees reach, read tree by tree,
+// for a first backup of a real tree with odd names, hardlinks, holes and
+// xattrs, and for the next after a change: there as a difference.
+TEST_F(ArchiverTest, BackupsNameExactlyWhatTheirTreesReach) {
+  testing::MakeKitchenSinkTree(source_);
+  testing::WriteFile(source_ + "/big", testing::RandomBytes(3 << 20, 5));
+  auto walked = [&](const Snapshot& s) {
+    auto set = CollectNeeds(*repo_, *ObjectId::FromBytes(AsBytes(s.record.root_tree_id())), {});
+    EXPECT_TRUE(set.ok()) << set.status().ToString();
+    return set.ok() ? *set : NeedsSet{};
+  };
+  auto first = Backup({source_}, 1000);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(first->snapshot.needs.has_value());
+  auto chain = ReadNeedsChain(repo_->store(), *first->snapshot.needs);
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  EXPECT_EQ(chain->set, walked(first->snapshot));
+  EXPECT_GT(chain->set.size(), 20u);
+
+  testing::WriteFile(source_ + "/new file", "new");
+  auto second = Backup({source_}, 2000);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  chain = ReadNeedsChain(repo_->store(), *second->snapshot.needs);
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  EXPECT_EQ(chain->set, walked(second->snapshot));
+  EXPECT_EQ(chain->lists, 2u);
 }
 
 TEST_F(ArchiverTest, StreamFailsWithoutSnapshotWhenTheProducerFails) {

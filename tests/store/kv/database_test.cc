@@ -1,6 +1,7 @@
 #include "store/kv/database.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
 
@@ -294,6 +295,59 @@ TEST_F(DatabaseTest, CompactAllFreesTheBlobSpaceOfDeletedChunks) {
     EXPECT_EQ(*value, RandomBytes(kValueBytes, n));
   }
   EXPECT_EQ(db->Get(Column::kChunks, Key(0)).status().code(), Code::kNotFound);
+}
+
+// A database made before a column family existed: reopened with raw RocksDB
+// and the family dropped, as if this build's layout were older.
+void DropColumnFamily(const std::string& dir, Column column) {
+  rocksdb::DBOptions options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (Column c : kAllColumns) {
+    families.emplace_back(std::string(ColumnName(c)), rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir, families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (families[i].name == ColumnName(column)) {
+      ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
+    }
+  }
+  for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  ASSERT_TRUE(db->Close().ok());
+}
+
+TEST_F(DatabaseTest, ADatabaseMadeBeforeNeedsListsGetsTheirColumnFamilyWhenOpened) {
+  {
+    auto db = CreateDb();
+    ASSERT_TRUE(db->Put(Column::kTrees, "tree", Bytes{1, 2, 3}, Durability::kSynced).ok());
+  }
+  DropColumnFamily(dir_, Column::kNeeds);
+  {
+    auto db = OpenDb();
+    ASSERT_NE(db, nullptr);
+    auto tree = db->Get(Column::kTrees, "tree");
+    ASSERT_TRUE(tree.ok()) << tree.status().ToString();
+    EXPECT_EQ(*tree, (Bytes{1, 2, 3}));
+    ASSERT_TRUE(db->Put(Column::kNeeds, "tree", Bytes{4}, Durability::kSynced).ok());
+  }
+  auto db = OpenDb();
+  ASSERT_NE(db, nullptr);
+  auto list = db->Get(Column::kNeeds, "tree");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(*list, Bytes{4});
+}
+
+TEST_F(DatabaseTest, ADatabaseWithoutAnOriginalColumnFamilyIsStillDamage) {
+  { CreateDb(); }
+  DropColumnFamily(dir_, Column::kTrees);
+  auto db = Database::Open(dir_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Code::kCorruption) << db.status().ToString();
+  EXPECT_NE(db.status().message().find("lacks the column family 'trees'"), std::string::npos)
+      << db.status().ToString();
 }
 
 }  // namespace

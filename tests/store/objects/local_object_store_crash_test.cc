@@ -47,7 +47,7 @@ size_t ChunkSize(uint32_t n) { return n % 3 == 0 ? 10 : (n % 3 == 1 ? 2 << 20 : 
     if (!store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, ChunkSize(n))).ok()) _exit(11);
   }
   if (!store.Put(ObjectKind::kTree, TestId(1'000), TestValue(1'000, 700)).ok()) _exit(12);
-  if (!store.CommitSnapshot(kFirst, TestValue(1, 64), kNoWriter).ok()) _exit(13);
+  if (!store.CommitSnapshot(kFirst, TestValue(1, 64), kNoWriter, std::nullopt).ok()) _exit(13);
   for (uint32_t n = kFirstObjects; n < kFirstObjects + kSecondObjects; ++n) {
     if (!store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, ChunkSize(n))).ok()) _exit(14);
   }
@@ -128,7 +128,7 @@ TEST(LocalObjectStoreCrashTest, SigkillBeforeCommitKeepsEarlierSnapshotAndItsObj
     ASSERT_TRUE(store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, ChunkSize(n))).ok());
   }
   ASSERT_TRUE(store.Put(ObjectKind::kTree, TestId(1'001), TestValue(1'001, 700)).ok());
-  ASSERT_TRUE(store.CommitSnapshot(kSecond, TestValue(2, 64), kNoWriter).ok());
+  ASSERT_TRUE(store.CommitSnapshot(kSecond, TestValue(2, 64), kNoWriter, std::nullopt).ok());
   opened->reset();
   auto reopened = LocalObjectStore::Open(dir);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();

@@ -59,7 +59,7 @@ class DamagedSnapshotTest : public ::testing::Test {
   // Stores `sealed` as the record at `ref`, as damage on disk would leave it.
   void ReplaceRecord(const SnapshotRef& ref, ByteView sealed) {
     (void)repo_->store().DeleteSnapshot(ref);
-    Status s = repo_->store().CommitSnapshot(ref, sealed, kNoWriter);
+    Status s = repo_->store().CommitSnapshot(ref, sealed, kNoWriter, std::nullopt);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 

@@ -307,7 +307,7 @@ TEST(RemoteObjectStoreErrorTest, FailedBackgroundBatchSurfacesOnEveryLaterCall) 
   for (uint32_t n = 0; n < 10; ++n) {
     ASSERT_TRUE(remote->Put(ObjectKind::kChunk, TestId(n), TestValue(n, 100)).ok());
   }
-  Status commit = remote->CommitSnapshot({"host/a", 1, TestId(99)}, TestValue(99, 40), kNoWriter);
+  Status commit = remote->CommitSnapshot({"host/a", 1, TestId(99)}, TestValue(99, 40), kNoWriter, std::nullopt);
   EXPECT_EQ(commit.code(), Code::kNoSpace) << commit.ToString();
   EXPECT_EQ(remote->Put(ObjectKind::kChunk, TestId(50), TestValue(50, 10)).code(), Code::kNoSpace);
   EXPECT_EQ(remote->ListSnapshots("").status().code(), Code::kNoSpace);

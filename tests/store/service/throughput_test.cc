@@ -73,7 +73,7 @@ Timing PutGibibyte(int threads) {
     });
   }
   for (auto& w : workers) w.join();
-  Status s = env.store().CommitSnapshot({"host/bench", 1, TestId(1u << 30)}, TestValue(1, 100), kNoWriter);
+  Status s = env.store().CommitSnapshot({"host/bench", 1, TestId(1u << 30)}, TestValue(1, 100), kNoWriter, std::nullopt);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return {Seconds(start), CpuSeconds() - cpu};
 }

@@ -82,7 +82,7 @@ TEST_F(TlsTest, ClientWithCaAndTokenPutsGetsCommitsAndLists) {
   ASSERT_TRUE(remote->Put(ObjectKind::kChunk, TestId(1), TestValue(1, 3 << 20)).ok());
   ASSERT_TRUE(remote->Put(ObjectKind::kTree, TestId(2), TestValue(2, 500)).ok());
   ASSERT_TRUE(remote->PutMeta("config", TestValue(3, 100)).ok());
-  ASSERT_TRUE(remote->CommitSnapshot({"host/tls", 7, TestId(4)}, TestValue(4, 40), kNoWriter).ok());
+  ASSERT_TRUE(remote->CommitSnapshot({"host/tls", 7, TestId(4)}, TestValue(4, 40), kNoWriter, std::nullopt).ok());
 
   auto chunk = remote->Get(ObjectKind::kChunk, TestId(1));
   ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();

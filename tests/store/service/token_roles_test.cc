@@ -46,7 +46,7 @@ class TokenRolesTest : public ::testing::Test {
     EXPECT_TRUE(local_->PutMeta("config", TestValue(3, 50)).ok());
     EXPECT_TRUE(local_->PutMeta("key", TestValue(8, 121)).ok());
     EXPECT_TRUE(local_->PutMeta("key.1", TestValue(9, 121)).ok());
-    EXPECT_TRUE(local_->CommitSnapshot(kSnapshot, TestValue(4, 40), kNoWriter).ok());
+    EXPECT_TRUE(local_->CommitSnapshot(kSnapshot, TestValue(4, 40), kNoWriter, std::nullopt).ok());
   }
 
   std::unique_ptr<RemoteObjectStore> Connect(const std::string& token) {
@@ -297,7 +297,7 @@ TEST_F(TokenRolesTest, AppendOnlyTokenAddsAndReadsSnapshots) {
   EXPECT_EQ((*many)[2].status().code(), Code::kNotFound);
 
   SnapshotRef added{"host/roles", kSnapshot.time_ns + 1'000'000'000, TestId(13)};
-  ASSERT_TRUE(remote->CommitSnapshot(added, TestValue(13, 40), *writer).ok());
+  ASSERT_TRUE(remote->CommitSnapshot(added, TestValue(13, 40), *writer, std::nullopt).ok());
   EXPECT_TRUE(remote->EndWrite(*writer).ok());
   auto list = remote->ListSnapshots("host/roles");
   ASSERT_TRUE(list.ok()) << list.status().ToString();
@@ -330,7 +330,7 @@ TEST_F(TokenRolesTest, AppendOnlyTokenNeverReplacesAStoredObjectOrSnapshot) {
   EXPECT_EQ(*added, TestValue(20, 500));
 
   // Nor a snapshot record (the store refuses that to anyone).
-  Status commit = remote->CommitSnapshot(kSnapshot, TestValue(97, 40), kNoWriter);
+  Status commit = remote->CommitSnapshot(kSnapshot, TestValue(97, 40), kNoWriter, std::nullopt);
   EXPECT_EQ(commit.code(), Code::kAlreadyExists) << commit.ToString();
   ExpectUnchanged();
 
@@ -397,7 +397,7 @@ TEST_F(TokenRolesTest, AConnectionCarriesTokensOfOneRole) {
 TEST(TokenRolesServerTest, ServerWithOnlyAppendOnlyTokens) {
   TempDir tmp;
   auto local = std::move(LocalObjectStore::Create(tmp / "db")).value();
-  ASSERT_TRUE(local->CommitSnapshot({"host/a", 7, TestId(1)}, TestValue(1, 40), kNoWriter).ok());
+  ASSERT_TRUE(local->CommitSnapshot({"host/a", 7, TestId(1)}, TestValue(1, 40), kNoWriter, std::nullopt).ok());
   ServerOptions options = TlsServerOptions();
   options.token.clear();
   options.append_only_tokens = {kAppendToken, "a-second-append-only-token"};
@@ -440,7 +440,7 @@ TEST(TokenRolesServerTest, UnixSocketClientsKeepFullRights) {
   auto remote = plain.Connect();
   ASSERT_NE(remote, nullptr);
   SnapshotRef ref{"host/a", 7, TestId(1)};
-  ASSERT_TRUE(remote->CommitSnapshot(ref, TestValue(1, 40), kNoWriter).ok());
+  ASSERT_TRUE(remote->CommitSnapshot(ref, TestValue(1, 40), kNoWriter, std::nullopt).ok());
   EXPECT_TRUE(remote->SetSnapshotProtected(ref, true).ok());
   EXPECT_TRUE(remote->SetSnapshotProtected(ref, false).ok());
   EXPECT_TRUE(remote->PutMeta("other", TestValue(2, 10)).ok());

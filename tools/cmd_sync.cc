@@ -1,0 +1,203 @@
+// coffer sync: copy snapshots to or from another repository, without the
+// key (store/sync/sync.h).
+#include <chrono>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "store/repo/local.h"
+#include "store/sync/sync.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
+#include "tools/progress.h"
+#include "tools/server_client.h"
+
+namespace coffer::tools {
+namespace {
+
+struct SyncArgs {
+  std::string to;
+  std::string from;
+  bool init = false;
+  std::vector<std::string> groups;
+  size_t latest = 0;
+  bool delete_missing = false;
+  bool dry_run = false;
+  std::string bwlimit;
+  std::string peer_token_file;
+  std::string peer_tls_ca;
+  bool json = false;
+};
+
+bool IsServerAddress(const std::string& where) { return where.rfind("tcp://", 0) == 0; }
+
+// The other repository: a folder (through its own server, started on
+// demand) or a server on another host.
+Result<std::unique_ptr<ObjectStore>> ConnectPeer(const GlobalOptions& global, const SyncArgs& args,
+                                                 const std::string& where) {
+  COFFER_ASSIGN_OR_RETURN(std::chrono::milliseconds wait, ParseDuration(global.lock_wait));
+  ServerClientOptions options;
+  options.lock_wait = wait;
+  options.command_line = global.command_line;
+  options.no_server = global.no_server && !IsServerAddress(where);
+  if (IsServerAddress(where)) {
+    if (args.peer_token_file.empty()) {
+      return Status::InvalidArgument("no token for " + where +
+                                     ": give --peer-token-file or set COFFER_PEER_TOKEN_FILE");
+    }
+    options.server = where;
+    options.token_file = args.peer_token_file;
+    options.tls_ca_file = args.peer_tls_ca;
+  }
+  return ConnectRepository(IsServerAddress(where) ? std::string() : where, options);
+}
+
+int RunSync(const GlobalOptions& global, const SyncArgs& args) {
+  const bool push = !args.to.empty();
+  const std::string& peer = push ? args.to : args.from;
+  sync::SyncOptions options;
+  options.groups = args.groups;
+  options.latest = args.latest;
+  options.delete_missing = args.delete_missing;
+  options.dry_run = args.dry_run;
+  if (!args.bwlimit.empty()) {
+    Result<uint64_t> rate = ParseSize(args.bwlimit);
+    if (!rate.ok() || *rate == 0) {
+      return Fail(Status::InvalidArgument("--bwlimit " + args.bwlimit +
+                                          ": expected bytes per second, like 20M or 512K"));
+    }
+    options.bytes_per_second = *rate;
+  }
+  if (args.init && (IsServerAddress(push ? peer : global.server) || (!push && global.repo.empty()))) {
+    return Fail(Status::InvalidArgument(
+        "--init makes a new repository in a folder: the destination must be one (a server "
+        "serves a repository made on its host)"));
+  }
+
+  // Pulling into a new folder: this end is made after the peer is reached.
+  const bool init_here = args.init && !push;
+  ConnectedStore here;
+  if (!init_here) {
+    here = ConnectStore(global);
+    if (!here.store) return here.exit_code;
+  }
+  std::unique_ptr<ObjectStore> there;
+  if (args.init && push) {
+    // The new copy is made here, in this process, before anything serves it.
+    Status made = InitLocalStore(peer, [&](ObjectStore& destination) {
+      return sync::InitReplica(*here.store, destination);
+    });
+    if (!made.ok()) return Fail(made.WithContext("making the copy " + peer));
+  }
+  Result<std::unique_ptr<ObjectStore>> connected = ConnectPeer(global, args, peer);
+  if (!connected.ok()) {
+    const int code = Fail(connected.status());
+    return connected.status().code() == Code::kNotFound ? kExitNoRepository : code;
+  }
+  there = std::move(connected).value();
+  if (init_here) {
+    Status made = InitLocalStore(global.repo, [&](ObjectStore& destination) {
+      return sync::InitReplica(*there, destination);
+    });
+    if (!made.ok()) return Fail(made.WithContext("making the copy " + global.repo));
+    here = ConnectStore(global);
+    if (!here.store) return here.exit_code;
+  }
+  ObjectStore& source = push ? *here.store : *there;
+  ObjectStore& destination = push ? *there : *here.store;
+
+  std::mutex progress_mutex;
+  sync::SyncProgress seen;
+  ProgressLine line(ProgressWanted(global.quiet) && !args.json, [&] {
+    std::lock_guard lock(progress_mutex);
+    return fmt::format("{}/{} snapshots, {} objects, {} copied{}", seen.snapshots_done,
+                       seen.snapshots_total, seen.objects_copied, HumanBytes(seen.bytes_copied),
+                       seen.current.empty() ? "" : " (" + seen.current + ")");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  Result<sync::SyncReport> report =
+      sync::Sync(source, destination, options, [&](const sync::SyncProgress& p) {
+        std::lock_guard lock(progress_mutex);
+        seen = p;
+      });
+  line.Stop();
+  if (!report.ok()) {
+    const int code = Fail(report.status());
+    // The destination is no repository yet: --init makes it one.
+    return report.status().code() == Code::kNotFound ? kExitNoRepository : code;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const std::string& warning : report->warnings) fmt::print(stderr, "coffer: {}\n", warning);
+  for (const std::string& skipped : report->skipped) {
+    fmt::print(stderr, "coffer: not copied: {}\n", skipped);
+  }
+  if (args.json) {
+    nlohmann::json out = {{"direction", push ? "to" : "from"},
+                          {"peer", peer},
+                          {"dry_run", args.dry_run},
+                          {"snapshots_copied", report->snapshots_copied},
+                          {"snapshots_present", report->snapshots_present},
+                          {"snapshots_deleted", report->snapshots_deleted},
+                          {"snapshots_skipped", report->skipped},
+                          {"objects_copied", report->objects_copied},
+                          {"objects_present", report->objects_present},
+                          {"needs_lists_copied", report->lists_copied},
+                          {"bytes_copied", report->bytes_copied},
+                          {"duration_s", seconds}};
+    fmt::print("{}\n", out.dump(2));
+  } else if (!global.quiet) {
+    fmt::print("{}{} snapshots copied ({} already there{}), {} objects, {} {} {} in {}{}\n",
+               args.dry_run ? "dry run: " : "", report->snapshots_copied,
+               report->snapshots_present,
+               args.delete_missing ? fmt::format(", {} deleted", report->snapshots_deleted) : "",
+               report->objects_copied, HumanBytes(report->bytes_copied), push ? "to" : "from", peer,
+               HumanDuration(static_cast<int64_t>(seconds * 1e9)),
+               report->skipped.empty() ? "" : fmt::format("; {} not copied", report->skipped.size()));
+  }
+  return report->skipped.empty() ? kExitOk : kExitIncomplete;
+}
+
+}  // namespace
+
+void RegisterSync(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  auto args = std::make_shared<SyncArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "sync", "Copy snapshots to or from another repository (a folder or a server), without the key");
+  auto* to = cmd->add_option("--to", args->to, "Copy this repository's snapshots to DEST: a folder or tcp://HOST:PORT")
+                 ->type_name("DEST");
+  auto* from = cmd->add_option("--from", args->from,
+                               "Copy the snapshots of SRC (a folder or tcp://HOST:PORT) into this repository")
+                   ->type_name("SRC");
+  to->excludes(from);
+  cmd->add_flag("--init", args->init,
+                "Make the destination folder a new copy of the source first (same key and settings)");
+  AddRepeatableOption(cmd, "--group", "GROUP", args->groups, "Copy only the snapshots of GROUP");
+  cmd->add_option("--latest", args->latest, "Copy only the newest N snapshots of each group")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--delete", args->delete_missing,
+                "Also delete the destination's snapshots the source no longer has (not protected ones)");
+  cmd->add_flag("--dry-run", args->dry_run, "Only count what would be copied and deleted");
+  cmd->add_option("--bwlimit", args->bwlimit, "Send at most RATE bytes per second (20M, 512K)")
+      ->type_name("RATE");
+  cmd->add_option("--peer-token-file", args->peer_token_file,
+                  "Read the token for a tcp:// peer from FILE")
+      ->type_name("FILE")
+      ->envname("COFFER_PEER_TOKEN_FILE");
+  cmd->add_option("--peer-tls-ca", args->peer_tls_ca,
+                  "The CA of a tcp:// peer's certificate (default: the system's CAs)")
+      ->type_name("FILE")
+      ->envname("COFFER_PEER_TLS_CA");
+  cmd->add_flag("--json", args->json, "Print a JSON summary");
+  cmd->callback([&global, args, exit_code, to, from] {
+    if (to->count() == 0 && from->count() == 0) {
+      *exit_code = Fail(Status::InvalidArgument("sync needs --to DEST or --from SRC"));
+      return;
+    }
+    *exit_code = RunSync(global, *args);
+  });
+}
+
+}  // namespace coffer::tools
