@@ -73,6 +73,15 @@ std::string Describe(const SnapshotRef& ref) {
          ref.id.short_hex() + ")";
 }
 
+// kInvalidArgument unless the needs list a snapshot is to name is stored.
+Status CheckNeedsStored(ObjectStore& store, const SnapshotRef& ref, const ObjectId& needs) {
+  COFFER_ASSIGN_OR_RETURN(std::vector<bool> found,
+                          store.Contains(ObjectKind::kNeeds, std::span<const ObjectId>(&needs, 1)));
+  if (found[0]) return Status::Ok();
+  return Status::InvalidArgument(Describe(ref) + ": its needs list " + needs.short_hex() +
+                                 " is not stored");
+}
+
 }  // namespace
 
 LocalObjectStore::LocalObjectStore(std::unique_ptr<kv::Database> db) : db_(std::move(db)) {}
@@ -216,14 +225,7 @@ Status LocalObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_
   // 1. Everything put so far is durable.
   COFFER_RETURN_IF_ERROR(db_->Flush({Column::kChunks, Column::kTrees, Column::kNeeds}));
   // What a snapshot says it needs is there before it is.
-  if (needs) {
-    COFFER_ASSIGN_OR_RETURN(std::vector<bool> found,
-                            Contains(ObjectKind::kNeeds, std::span<const ObjectId>(&*needs, 1)));
-    if (!found[0]) {
-      return Status::InvalidArgument(Describe(ref) + ": its needs list " + needs->short_hex() +
-                                     " is not stored");
-    }
-  }
+  if (needs) COFFER_RETURN_IF_ERROR(CheckNeedsStored(*this, ref, *needs));
   // 2. Only then the record, synced.
   const std::string key = SnapshotKey(ref.group, ref.time_ns);
   const Bytes value = SnapshotValue(ref.id, sealed_record);
@@ -357,12 +359,7 @@ Status LocalObjectStore::SetSnapshotNote(const SnapshotRef& ref, ByteView sealed
 
 Status LocalObjectStore::SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) {
   COFFER_RETURN_IF_ERROR(db_->Flush({Column::kNeeds}));
-  COFFER_ASSIGN_OR_RETURN(std::vector<bool> found,
-                          Contains(ObjectKind::kNeeds, std::span<const ObjectId>(&needs, 1)));
-  if (!found[0]) {
-    return Status::InvalidArgument(Describe(ref) + ": its needs list " + needs.short_hex() +
-                                   " is not stored");
-  }
+  COFFER_RETURN_IF_ERROR(CheckNeedsStored(*this, ref, needs));
   std::lock_guard lock(index_mu_);
   COFFER_ASSIGN_OR_RETURN(StoredSnapshot stored, FindSnapshotLocked(ref));
   if (stored.needs) {

@@ -1,18 +1,13 @@
 #include "store/sync/keyless_check.h"
 
 #include <algorithm>
-#include <iterator>
 #include <optional>
 
 #include "store/model/snapshot_name.h"
 #include "store/objects/needs_list.h"
+#include "store/sync/missing.h"
 
 namespace coffer::sync {
-namespace {
-
-constexpr size_t kContainsBatch = 16384;
-
-}  // namespace
 
 Result<KeylessCheckReport> CheckWithoutKey(ObjectStore& store,
                                            const std::vector<StoredSnapshot>& snapshots) {
@@ -40,28 +35,13 @@ Result<KeylessCheckReport> CheckWithoutKey(ObjectStore& store,
       complete.reset();
       continue;
     }
-    NeedsSet added;
-    if (complete) {
-      std::set_difference(chain->set.begin(), chain->set.end(), complete->set.begin(),
-                          complete->set.end(), std::back_inserter(added));
-    }
-    const NeedsSet& to_check = complete ? added : chain->set;
-    uint64_t missing = 0;
-    for (size_t at = 0; at < to_check.size();) {
-      const ObjectKind kind = to_check[at].kind;
-      std::vector<ObjectId> ids;
-      while (at < to_check.size() && to_check[at].kind == kind && ids.size() < kContainsBatch) {
-        ids.push_back(to_check[at++].id);
-      }
-      COFFER_ASSIGN_OR_RETURN(std::vector<bool> have, store.Contains(kind, ids));
-      report.objects_checked += ids.size();
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (have[i]) continue;
-        if (++missing <= kMaxListedMissing) {
-          report.problems.push_back(name + ": " + std::string(KindName(kind)) + " " +
-                                    ids[i].short_hex() + " is missing");
-        }
-      }
+    COFFER_ASSIGN_OR_RETURN(MissingObjects found,
+                            FindMissing(store, chain->set, complete ? &complete->set : nullptr));
+    report.objects_checked += found.checked;
+    const uint64_t missing = found.missing.size();
+    for (size_t i = 0; i < std::min<size_t>(missing, kMaxListedMissing); ++i) {
+      report.problems.push_back(name + ": " + std::string(KindName(found.missing[i].kind)) + " " +
+                                found.missing[i].id.short_hex() + " is missing");
     }
     if (missing > kMaxListedMissing) {
       report.problems.push_back(name + ": " + std::to_string(missing - kMaxListedMissing) +

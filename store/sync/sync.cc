@@ -10,13 +10,13 @@
 #include "store/model/snapshot_name.h"
 #include "store/objects/meta_keys.h"
 #include "store/objects/needs_list.h"
+#include "store/sync/missing.h"
 
 namespace coffer::sync {
 namespace {
 
-// Ids per Contains call, and per GetMany call (a GetMany answer is held
-// whole: 256 chunks of up to 4 MiB is the most, 16 MiB of 64 KiB ones).
-constexpr size_t kContainsBatch = 16384;
+// Ids per GetMany call (an answer is held whole: 256 chunks of up to 4 MiB
+// is the most, 16 MiB of 64 KiB ones).
 constexpr size_t kFetchBatch = 256;
 
 std::string NameOf(const SnapshotRef& ref) {
@@ -176,24 +176,21 @@ class Syncer {
   // or damaged at the source).
   Result<bool> Copy(const StoredSnapshot& s, const NeedsChain& chain, const NeedsSet* known_there) {
     // Only what the set adds to one already complete at the destination.
-    NeedsSet to_check;
-    if (known_there != nullptr) {
-      std::set_difference(chain.set.begin(), chain.set.end(), known_there->begin(),
-                          known_there->end(), std::back_inserter(to_check));
-    }
-    const NeedsSet& candidates = known_there != nullptr ? to_check : chain.set;
+    auto find_missing = [&]() -> Result<std::vector<NeededObject>> {
+      COFFER_ASSIGN_OR_RETURN(MissingObjects found, FindMissing(destination_, chain.set, known_there));
+      report_.objects_present += found.checked - found.missing.size();
+      return std::move(found.missing);
+    };
     if (options_.dry_run) {
-      COFFER_ASSIGN_OR_RETURN(std::vector<NeededObject> missing, Missing(candidates));
+      COFFER_ASSIGN_OR_RETURN(std::vector<NeededObject> missing, find_missing());
       report_.objects_copied += missing.size();
-      report_.objects_present += candidates.size() - missing.size();
       return true;
     }
     // Registered first: a gc at the destination keeps what this copy finds
     // or puts until the record is committed.
     COFFER_ASSIGN_OR_RETURN(WriteId writer, destination_.BeginWrite(std::nullopt));
     Result<bool> copied = [&]() -> Result<bool> {
-      COFFER_ASSIGN_OR_RETURN(std::vector<NeededObject> missing, Missing(candidates));
-      report_.objects_present += candidates.size() - missing.size();
+      COFFER_ASSIGN_OR_RETURN(std::vector<NeededObject> missing, find_missing());
       for (ObjectKind kind : {ObjectKind::kChunk, ObjectKind::kTree}) {
         std::vector<ObjectId> ids;
         for (const NeededObject& o : missing) {
@@ -225,26 +222,6 @@ class Syncer {
     }();
     if (!copied.ok() || !*copied) (void)destination_.EndWrite(writer);
     return copied;
-  }
-
-  // Which of `objects` the destination lacks.
-  Result<std::vector<NeededObject>> Missing(const NeedsSet& objects) {
-    std::vector<NeededObject> missing;
-    for (size_t at = 0; at < objects.size();) {
-      // A batch of one kind: the set is sorted by kind first.
-      const ObjectKind kind = objects[at].kind;
-      std::vector<ObjectId> ids;
-      size_t end = at;
-      while (end < objects.size() && objects[end].kind == kind && ids.size() < kContainsBatch) {
-        ids.push_back(objects[end++].id);
-      }
-      COFFER_ASSIGN_OR_RETURN(std::vector<bool> have, destination_.Contains(kind, ids));
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (!have[i]) missing.push_back({kind, ids[i]});
-      }
-      at = end;
-    }
-    return missing;
   }
 
   // Copies `ids` of `kind` as stored. A store error fails the sync; an
