@@ -26,7 +26,7 @@ PACKAGES=(
   librocksdb-dev libsodium-dev libzstd-dev libfuse3-dev fuse3 nettle-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libcli11-dev libfmt-dev nlohmann-json3-dev libarchive-dev zlib1g-dev
-  libqrencode-dev libpng-dev libtomlplusplus-dev libcurl4-openssl-dev
+  libqrencode-dev libpng-dev libtomlplusplus-dev libcurl4-openssl-dev libexpat1-dev
   libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3 python3-prometheus-client
   gzip lzop zstd libcap2-bin zbar-tools qrencode

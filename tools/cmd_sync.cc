@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/repo/local.h"
+#include "store/s3/s3_object_store.h"
 #include "store/sync/sync.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -32,10 +33,22 @@ struct SyncArgs {
 
 bool IsServerAddress(const std::string& where) { return where.rfind("tcp://", 0) == 0; }
 
+// A copy in object storage, reached with the AWS tools' settings.
+Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const std::string& where) {
+  COFFER_ASSIGN_OR_RETURN(s3::S3Location location, s3::ParseS3Address(where));
+  Result<s3::S3Settings> settings = s3::LoadS3Settings(s3::ProcessEnvironment());
+  if (!settings.ok()) return settings.status();
+  return s3::S3ObjectStore::Open(*settings, location);
+}
+
 // The other repository: a folder (through its own server, started on
-// demand) or a server on another host.
+// demand), a server on another host, or object storage.
 Result<std::unique_ptr<ObjectStore>> ConnectPeer(const GlobalOptions& global, const SyncArgs& args,
                                                  const std::string& where) {
+  if (s3::IsS3Address(where)) {
+    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket, OpenBucket(where));
+    return std::unique_ptr<ObjectStore>(std::move(bucket));
+  }
   COFFER_ASSIGN_OR_RETURN(std::chrono::milliseconds wait, ParseDuration(global.lock_wait));
   ServerClientOptions options;
   options.lock_wait = wait;
@@ -71,8 +84,8 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   }
   if (args.init && (IsServerAddress(push ? peer : global.server) || (!push && global.repo.empty()))) {
     return Fail(Status::InvalidArgument(
-        "--init makes a new repository in a folder: the destination must be one (a server "
-        "serves a repository made on its host)"));
+        "--init makes a new repository in a folder or a bucket: the destination must be one (a "
+        "server serves a repository made on its host)"));
   }
 
   // Pulling into a new folder: this end is made after the peer is reached.
@@ -83,7 +96,7 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
     if (!here.store) return here.exit_code;
   }
   std::unique_ptr<ObjectStore> there;
-  if (args.init && push) {
+  if (args.init && push && !s3::IsS3Address(peer)) {
     // The new copy is made here, in this process, before anything serves it.
     Status made = InitLocalStore(peer, [&](ObjectStore& destination) {
       return sync::InitReplica(*here.store, destination);
@@ -96,6 +109,16 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
     return connected.status().code() == Code::kNotFound ? kExitNoRepository : code;
   }
   there = std::move(connected).value();
+  auto* bucket = dynamic_cast<s3::S3ObjectStore*>(there.get());
+  if (bucket != nullptr) {
+    for (const std::string& damaged : bucket->counts().damaged_indexes) {
+      fmt::print(stderr, "coffer: {} (ignored: its packs are read from their own trailers)\n", damaged);
+    }
+  }
+  if (args.init && push && bucket != nullptr) {
+    Status made = sync::InitReplica(*here.store, *bucket);
+    if (!made.ok()) return Fail(made.WithContext("making the copy " + peer));
+  }
   if (init_here) {
     Status made = InitLocalStore(global.repo, [&](ObjectStore& destination) {
       return sync::InitReplica(*there, destination);
@@ -146,6 +169,7 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
                           {"needs_lists_copied", report->lists_copied},
                           {"bytes_copied", report->bytes_copied},
                           {"duration_s", seconds}};
+    if (bucket != nullptr) out["requests_retried"] = bucket->retries();
     fmt::print("{}\n", out.dump(2));
   } else if (!global.quiet) {
     fmt::print("{}{} snapshots copied ({} already there{}), {} objects, {} {} {} in {}{}\n",
@@ -164,15 +188,15 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
 void RegisterSync(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<SyncArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "sync", "Copy snapshots to or from another repository (a folder or a server), without the key");
-  auto* to = cmd->add_option("--to", args->to, "Copy this repository's snapshots to DEST: a folder or tcp://HOST:PORT")
+      "sync", "Copy snapshots to or from another repository (a folder, a server or object storage), without the key");
+  auto* to = cmd->add_option("--to", args->to, "Copy this repository's snapshots to DEST: a folder, tcp://HOST:PORT or s3://BUCKET/PREFIX")
                  ->type_name("DEST");
   auto* from = cmd->add_option("--from", args->from,
-                               "Copy the snapshots of SRC (a folder or tcp://HOST:PORT) into this repository")
+                               "Copy the snapshots of SRC (a folder, tcp://HOST:PORT or s3://BUCKET/PREFIX) into this repository")
                    ->type_name("SRC");
   to->excludes(from);
   cmd->add_flag("--init", args->init,
-                "Make the destination folder a new copy of the source first (same key and settings)");
+                "Make the destination (a new folder or an empty bucket prefix) a copy of the source first (same key and settings)");
   AddRepeatableOption(cmd, "--group", "GROUP", args->groups, "Copy only the snapshots of GROUP");
   cmd->add_option("--latest", args->latest, "Copy only the newest N snapshots of each group")
       ->type_name("N")
