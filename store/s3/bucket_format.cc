@@ -237,7 +237,7 @@ Result<BucketSnapshot> DecodeSnapshot(ByteView record) {
   if (flags & 2) s.needs = in.Id();
   s.sealed = in.Blob();
   s.sealed_note = in.Blob();
-  if (!in.ok() || in.left() != 0 || s.sealed.empty()) {
+  if (!in.ok() || in.left() != 0) {
     return Status::Corruption("a snapshot record in the bucket is damaged: a bad length");
   }
   return s;
@@ -252,8 +252,14 @@ std::string IndexName(const ObjectId& index) { return "index/" + index.hex(); }
 
 std::string SnapshotFolder(std::string_view group) { return fmt::format("snapshots/{}/", group); }
 
+namespace {
+// Times are stored shifted by 2^63, so that names of times before 1970 sort
+// before later ones too.
+constexpr uint64_t kTimeBias = uint64_t{1} << 63;
+}  // namespace
+
 std::string SnapshotName(std::string_view group, int64_t time_ns) {
-  return fmt::format("snapshots/{}/{:020}", group, time_ns);
+  return fmt::format("snapshots/{}/{:020}", group, static_cast<uint64_t>(time_ns) + kTimeBias);
 }
 
 std::optional<std::pair<std::string, int64_t>> ParseSnapshotName(std::string_view name) {
@@ -263,12 +269,12 @@ std::optional<std::pair<std::string, int64_t>> ParseSnapshotName(std::string_vie
   const size_t slash = name.rfind('/');
   if (slash == std::string_view::npos || slash == 0) return std::nullopt;
   std::string_view time = name.substr(slash + 1);
-  int64_t time_ns = 0;
-  auto [end, error] = std::from_chars(time.data(), time.data() + time.size(), time_ns);
-  if (error != std::errc() || end != time.data() + time.size() || time.size() != 20 || time_ns < 0) {
+  uint64_t biased = 0;
+  auto [end, error] = std::from_chars(time.data(), time.data() + time.size(), biased);
+  if (error != std::errc() || end != time.data() + time.size() || time.size() != 20) {
     return std::nullopt;
   }
-  return std::make_pair(std::string(name.substr(0, slash)), time_ns);
+  return std::make_pair(std::string(name.substr(0, slash)), static_cast<int64_t>(biased - kTimeBias));
 }
 
 }  // namespace coffer::s3

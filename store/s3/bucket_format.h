@@ -81,8 +81,8 @@ Result<BucketSnapshot> DecodeSnapshot(ByteView record);
 // Names under the copy's prefix.
 std::string PackName(const ObjectId& pack);
 std::string IndexName(const ObjectId& index);
-// "snapshots/GROUP/" and "snapshots/GROUP/TIME" (TIME in nanoseconds, 20
-// digits, so names sort by time).
+// "snapshots/GROUP/" and "snapshots/GROUP/TIME": TIME is the time in
+// nanoseconds plus 2^63, in 20 digits, so that names sort by time.
 std::string SnapshotFolder(std::string_view group);
 std::string SnapshotName(std::string_view group, int64_t time_ns);
 // The group and time a snapshot's name (below the prefix) holds.

@@ -45,6 +45,29 @@ Status CheckMetaKey(std::string_view key) {
   return Status::Ok();
 }
 
+// Objects stored by id; snapshot records are stored by group and time.
+Status CheckPackedKind(ObjectKind kind) {
+  if (kind == ObjectKind::kChunk || kind == ObjectKind::kTree || kind == ObjectKind::kNeeds) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(std::string(KindName(kind)) + " objects are not stored by id");
+}
+
+// A group becomes part of the records' names: "host/web1", "ct/101".
+Status CheckGroup(std::string_view group) {
+  const bool plain = !group.empty() && group.front() != '/' && group.back() != '/' &&
+                     group.find("//") == std::string_view::npos &&
+                     std::all_of(group.begin(), group.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                              c == '_' || c == '/';
+                     });
+  if (!plain) {
+    return Status::InvalidArgument("group '" + std::string(group.substr(0, group.find('\0'))) +
+                                   "' cannot be stored in a bucket");
+  }
+  return Status::Ok();
+}
+
 std::string NotStored(ObjectKind kind, const ObjectId& id) {
   return std::string(KindName(kind)) + " " + id.short_hex() + " is not in the copy";
 }
@@ -130,6 +153,7 @@ class S3ObjectStore::Impl {
   // --- objects ---
 
   Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) {
+    COFFER_RETURN_IF_ERROR(CheckPackedKind(kind));
     std::lock_guard lock(mu_);
     std::vector<bool> found(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) found[i] = index_.count({kind, ids[i]}) > 0;
@@ -137,11 +161,9 @@ class S3ObjectStore::Impl {
   }
 
   Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) {
-    if (kind != ObjectKind::kChunk && kind != ObjectKind::kTree && kind != ObjectKind::kNeeds) {
-      return Status::InvalidArgument(std::string(KindName(kind)) + " objects are not stored in packs");
-    }
+    COFFER_RETURN_IF_ERROR(CheckPackedKind(kind));
     if (kind == ObjectKind::kNeeds && ContentId(sealed) != id) {
-      return Status::InvalidArgument("needs list " + id.short_hex() + " is not the hash of its bytes");
+      return Status::InvalidArgument("needs list " + id.short_hex() + " does not match its id");
     }
     if (sealed.size() > UINT32_MAX) return Status::InvalidArgument("an object larger than 4 GiB");
     std::unique_lock lock(mu_);
@@ -161,6 +183,7 @@ class S3ObjectStore::Impl {
   }
 
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) {
+    COFFER_RETURN_IF_ERROR(CheckPackedKind(kind));
     Result<Bytes> answer = Status::NotFound(NotStored(kind, id));
     COFFER_RETURN_IF_ERROR(GetMany(kind, std::span<const ObjectId>(&id, 1),
                                    [&](size_t, Result<ByteView> sealed) {
@@ -174,6 +197,7 @@ class S3ObjectStore::Impl {
   }
 
   Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) {
+    COFFER_RETURN_IF_ERROR(CheckPackedKind(kind));
     std::vector<std::optional<Result<Bytes>>> answers(ids.size());
     struct Wanted {
       size_t index;
@@ -310,7 +334,7 @@ class S3ObjectStore::Impl {
   // --- snapshots ---
 
   Status Commit(const SnapshotRef& ref, ByteView sealed, const std::optional<ObjectId>& needs) {
-    COFFER_RETURN_IF_ERROR(model::ValidateGroup(ref.group));
+    COFFER_RETURN_IF_ERROR(CheckGroup(ref.group));
     COFFER_RETURN_IF_ERROR(Flush());
     if (needs) COFFER_RETURN_IF_ERROR(CheckNeedsStored(*needs));
     std::lock_guard lock(snapshots_mu_);
@@ -327,13 +351,15 @@ class S3ObjectStore::Impl {
   }
 
   Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) {
-    if (!group.empty()) COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
+    if (group.find('\0') != std::string_view::npos) return CheckGroup(group);
+    // A group no record can have has no snapshots.
+    if (!group.empty() && !CheckGroup(group).ok()) return std::vector<StoredSnapshot>();
     const std::string folder = group.empty() ? Key("snapshots/") : Key(SnapshotFolder(group));
     COFFER_ASSIGN_OR_RETURN(std::vector<ListedObject> listed, client_.List(folder));
     std::vector<std::future<Result<std::optional<StoredSnapshot>>>> read;
     for (const ListedObject& o : listed) {
       auto name = ParseSnapshotName(std::string_view(o.key).substr(root_.size()));
-      if (!name || !model::ValidateGroup(name->first).ok()) continue;  // not Coffer's
+      if (!name || !CheckGroup(name->first).ok()) continue;  // not Coffer's
       read.push_back(reads_.Async([this, key = o.key, name = *name]()
                                       -> Result<std::optional<StoredSnapshot>> {
         COFFER_ASSIGN_OR_RETURN(std::optional<Bytes> bytes, client_.Get(key));
@@ -368,17 +394,19 @@ class S3ObjectStore::Impl {
 
   // Reads, changes and writes back one snapshot's record.
   Status ChangeSnapshot(const SnapshotRef& ref, const std::function<Status(BucketSnapshot&)>& change) {
+    COFFER_RETURN_IF_ERROR(CheckGroup(ref.group));
     std::lock_guard lock(snapshots_mu_);
     COFFER_ASSIGN_OR_RETURN(std::optional<BucketSnapshot> record, ReadSnapshot(ref));
-    if (!record) return NoSnapshot(ref);
+    if (!record || record->id != ref.id) return NoSnapshot(ref);
     COFFER_RETURN_IF_ERROR(change(*record));
     return client_.Put(Key(SnapshotName(ref.group, ref.time_ns)), EncodeSnapshot(*record));
   }
 
   Status DeleteSnapshot(const SnapshotRef& ref) {
+    COFFER_RETURN_IF_ERROR(CheckGroup(ref.group));
     std::lock_guard lock(snapshots_mu_);
     COFFER_ASSIGN_OR_RETURN(std::optional<BucketSnapshot> record, ReadSnapshot(ref));
-    if (!record) return NoSnapshot(ref);
+    if (!record || record->id != ref.id) return NoSnapshot(ref);
     if (record->is_protected) {
       return Status::FailedPrecondition("snapshot " + ref.group + " at that time is protected");
     }

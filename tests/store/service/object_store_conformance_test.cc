@@ -1,7 +1,9 @@
-// The behaviour every ObjectStore must have, run against LocalObjectStore and
+// The behaviour every ObjectStore must have, run against LocalObjectStore,
 // against RemoteObjectStore through a real server (store_envs.h), over a
-// unix socket and over TLS on loopback. Status
-// codes included: commands must not be able to tell the two apart.
+// unix socket and over TLS on loopback, and against S3ObjectStore on a real
+// S3 server (s3_env.h). Status codes included: commands must not be able to
+// tell them apart. Garbage collection, which a copy in object storage does
+// not run, has a suite of its own.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -10,6 +12,7 @@
 
 #include "store/objects/needs_list.h"
 #include "tests/store/objects/test_objects.h"
+#include "tests/store/s3/s3_env.h"
 #include "tests/store/service/store_envs.h"
 
 namespace coffer {
@@ -23,6 +26,11 @@ using Listing = std::vector<std::pair<std::string, int64_t>>;
 template <typename Env>
 class ObjectStoreConformanceTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    if constexpr (requires(Env& env) { env.why_not(); }) {
+      if (!env_.ready()) GTEST_SKIP() << "no S3 server to test against: " << env_.why_not();
+    }
+  }
   ObjectStore& store() { return env_.store(); }
   void Reopen() { env_.Reopen(); }
 
@@ -56,7 +64,7 @@ struct EnvNames {
   template <typename T>
   static std::string GetName(int) { return T::kName; }
 };
-using Envs = ::testing::Types<testing::LocalEnv, testing::RemoteEnv, testing::TlsEnv>;
+using Envs = ::testing::Types<testing::LocalEnv, testing::RemoteEnv, testing::TlsEnv, testing::S3Env>;
 TYPED_TEST_SUITE(ObjectStoreConformanceTest, Envs, EnvNames);
 
 TYPED_TEST(ObjectStoreConformanceTest, CommittedObjectsSurviveReopen) {
@@ -466,7 +474,13 @@ TYPED_TEST(ObjectStoreConformanceTest, ANeedsListThatIsNotItsHashIsRefused) {
 
 // Garbage collection.
 
-TYPED_TEST(ObjectStoreConformanceTest, SweepDeletesExactlyWhatIsNotMarked) {
+// Garbage collection without the key, which the stores of repositories run.
+template <typename Env>
+class ObjectStoreGcConformanceTest : public ObjectStoreConformanceTest<Env> {};
+using GcEnvs = ::testing::Types<testing::LocalEnv, testing::RemoteEnv, testing::TlsEnv>;
+TYPED_TEST_SUITE(ObjectStoreGcConformanceTest, GcEnvs, EnvNames);
+
+TYPED_TEST(ObjectStoreGcConformanceTest, SweepDeletesExactlyWhatIsNotMarked) {
   for (uint32_t n = 1; n <= 10; ++n) this->Put(ObjectKind::kChunk, n, 5000);
   for (uint32_t n = 11; n <= 12; ++n) this->Put(ObjectKind::kTree, n, 100);
   this->Commit("host/a", 1, 100);
@@ -490,7 +504,7 @@ TYPED_TEST(ObjectStoreConformanceTest, SweepDeletesExactlyWhatIsNotMarked) {
   EXPECT_EQ(this->store().Get(ObjectKind::kTree, TestId(12)).status().code(), Code::kNotFound);
 }
 
-TYPED_TEST(ObjectStoreConformanceTest, SweepKeepsWhatARegisteredWriterFoundOrPut) {
+TYPED_TEST(ObjectStoreGcConformanceTest, SweepKeepsWhatARegisteredWriterFoundOrPut) {
   this->Put(ObjectKind::kChunk, 1, 5000);  // unreferenced, about to be found by a writer
   this->Put(ObjectKind::kChunk, 2, 5000);  // unreferenced, nobody wants it
   this->Commit("host/a", 1, 100);
@@ -513,7 +527,7 @@ TYPED_TEST(ObjectStoreConformanceTest, SweepKeepsWhatARegisteredWriterFoundOrPut
   EXPECT_TRUE(commit.ok()) << commit.ToString();
 }
 
-TYPED_TEST(ObjectStoreConformanceTest, CommitOfUnregisteredWriterAfterASweepIsAborted) {
+TYPED_TEST(ObjectStoreGcConformanceTest, CommitOfUnregisteredWriterAfterASweepIsAborted) {
   this->Commit("host/a", 1, 100);  // no collection yet: allowed
   auto start = this->store().BeginGc();
   ASSERT_TRUE(start.ok());
@@ -523,7 +537,7 @@ TYPED_TEST(ObjectStoreConformanceTest, CommitOfUnregisteredWriterAfterASweepIsAb
   EXPECT_EQ(this->Listed("host/a").size(), 1u);
 }
 
-TYPED_TEST(ObjectStoreConformanceTest, CommitOfAWriterTheStoreDoesNotKnowIsAborted) {
+TYPED_TEST(ObjectStoreGcConformanceTest, CommitOfAWriterTheStoreDoesNotKnowIsAborted) {
   // As after a server restart: the id came from another server process.
   Status commit = this->store().CommitSnapshot({"host/a", 1, TestId(101)}, TestValue(101, 40),
                                                WriteId{0x5eed}, std::nullopt);
@@ -532,7 +546,7 @@ TYPED_TEST(ObjectStoreConformanceTest, CommitOfAWriterTheStoreDoesNotKnowIsAbort
   EXPECT_TRUE(this->Listed("host/a").empty());
 }
 
-TYPED_TEST(ObjectStoreConformanceTest, DeletedParentOfARegisteredWriterIsStillARoot) {
+TYPED_TEST(ObjectStoreGcConformanceTest, DeletedParentOfARegisteredWriterIsStillARoot) {
   this->Commit("host/a", 1, 100);
   const SnapshotRef parent{"host/a", 1, TestId(100)};
   auto writer = this->store().BeginWrite(parent);
@@ -552,7 +566,7 @@ TYPED_TEST(ObjectStoreConformanceTest, DeletedParentOfARegisteredWriterIsStillAR
   ASSERT_TRUE(this->store().AbortGc(start->gc_id).ok());
 }
 
-TYPED_TEST(ObjectStoreConformanceTest, OneCollectionAtATime) {
+TYPED_TEST(ObjectStoreGcConformanceTest, OneCollectionAtATime) {
   auto first = this->store().BeginGc();
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(this->store().BeginGc().status().code(), Code::kBusy);
@@ -564,7 +578,7 @@ TYPED_TEST(ObjectStoreConformanceTest, OneCollectionAtATime) {
   EXPECT_TRUE(second.ok()) << second.status().ToString();
 }
 
-TYPED_TEST(ObjectStoreConformanceTest, WriterWithAMissingParentIsNotRegistered) {
+TYPED_TEST(ObjectStoreGcConformanceTest, WriterWithAMissingParentIsNotRegistered) {
   EXPECT_EQ(this->store().BeginWrite(SnapshotRef{"host/a", 1, TestId(1)}).status().code(),
             Code::kNotFound);
 }
