@@ -53,8 +53,20 @@ install_missing() {
   fi
 }
 
+# The S3 server the tests of copies in object storage run against
+# (tests/testing/s3rver.h): s3rver from the npm registry, with Debian's
+# Node.js unless the machine has one.
+S3RVER_DIR=/opt/coffer-s3rver
+install_s3rver() {
+  [ -x "$S3RVER_DIR/node_modules/.bin/s3rver" ] && return 0
+  command -v npm >/dev/null || install_missing nodejs npm
+  sudo_if_needed mkdir -p "$S3RVER_DIR"
+  sudo_if_needed npm install --prefix "$S3RVER_DIR" --no-audit --no-fund --loglevel=error s3rver@3.7.1
+}
+
 deps() {
   install_missing "${PACKAGES[@]}"
+  install_s3rver
   install_missing "${FUZZ_PACKAGES[@]}" ||
     echo "dev.sh: cannot install ${FUZZ_PACKAGES[*]}: the fuzz step will be skipped" >&2
 }

@@ -26,6 +26,7 @@ struct SyncArgs {
   bool delete_missing = false;
   bool dry_run = false;
   std::string bwlimit;
+  std::string pack_size;
   std::string peer_token_file;
   std::string peer_tls_ca;
   bool json = false;
@@ -33,12 +34,25 @@ struct SyncArgs {
 
 bool IsServerAddress(const std::string& where) { return where.rfind("tcp://", 0) == 0; }
 
+// Pack sizes --pack-size accepts: a pack holds at least one largest chunk.
+constexpr uint64_t kMinPackSize = 1 << 20;
+constexpr uint64_t kMaxPackSize = 256 << 20;
+
 // A copy in object storage, reached with the AWS tools' settings.
-Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const std::string& where) {
+Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const SyncArgs& args, const std::string& where) {
   COFFER_ASSIGN_OR_RETURN(s3::S3Location location, s3::ParseS3Address(where));
+  s3::S3StoreOptions options;
+  if (!args.pack_size.empty()) {
+    Result<uint64_t> size = ParseSize(args.pack_size);
+    if (!size.ok() || *size < kMinPackSize || *size > kMaxPackSize) {
+      return Status::InvalidArgument("--pack-size " + args.pack_size +
+                                     ": expected a size from 1M to 256M, like 16M");
+    }
+    options.pack_size = *size;
+  }
   Result<s3::S3Settings> settings = s3::LoadS3Settings(s3::ProcessEnvironment());
   if (!settings.ok()) return settings.status();
-  return s3::S3ObjectStore::Open(*settings, location);
+  return s3::S3ObjectStore::Open(*settings, location, options);
 }
 
 // The other repository: a folder (through its own server, started on
@@ -46,7 +60,7 @@ Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const std::string& where) 
 Result<std::unique_ptr<ObjectStore>> ConnectPeer(const GlobalOptions& global, const SyncArgs& args,
                                                  const std::string& where) {
   if (s3::IsS3Address(where)) {
-    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket, OpenBucket(where));
+    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket, OpenBucket(args, where));
     return std::unique_ptr<ObjectStore>(std::move(bucket));
   }
   COFFER_ASSIGN_OR_RETURN(std::chrono::milliseconds wait, ParseDuration(global.lock_wait));
@@ -88,6 +102,9 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
         "server serves a repository made on its host)"));
   }
 
+  if (!args.pack_size.empty() && !s3::IsS3Address(peer)) {
+    return Fail(Status::InvalidArgument("--pack-size applies to a copy in object storage (s3://)"));
+  }
   // Pulling into a new folder: this end is made after the peer is reached.
   const bool init_here = args.init && !push;
   ConnectedStore here;
@@ -206,6 +223,9 @@ void RegisterSync(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_flag("--dry-run", args->dry_run, "Only count what would be copied and deleted");
   cmd->add_option("--bwlimit", args->bwlimit, "Send at most RATE bytes per second (20M, 512K)")
       ->type_name("RATE");
+  cmd->add_option("--pack-size", args->pack_size,
+                  "Objects sent to object storage travel in packs of about SIZE (default 16M)")
+      ->type_name("SIZE");
   cmd->add_option("--peer-token-file", args->peer_token_file,
                   "Read the token for a tcp:// peer from FILE")
       ->type_name("FILE")
