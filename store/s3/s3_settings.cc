@@ -32,7 +32,7 @@ bool ValidPrefix(std::string_view prefix) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' && c != '/')
       return false;
   }
-  return prefix.find("//") == std::string_view::npos;
+  return prefix.find("//") == std::string_view::npos && prefix.rfind('/', 0) != 0;
 }
 
 // The file's text; nullopt if it does not exist.
