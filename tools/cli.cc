@@ -1,5 +1,7 @@
 #include "tools/cli.h"
 
+#include "tools/object_storage.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -45,6 +47,16 @@ ConnectedStore ConnectStore(const GlobalOptions& global) {
   auto wait = ParseDuration(global.lock_wait);
   if (!wait.ok()) {
     connected.exit_code = Fail(wait.status());
+    return connected;
+  }
+  if (s3::IsS3Address(global.repo)) {
+    auto bucket = OpenBucket(global.repo);
+    if (!bucket.ok()) {
+      const int code = Fail(bucket.status());
+      connected.exit_code = bucket.status().code() == Code::kNotFound ? kExitNoRepository : code;
+      return connected;
+    }
+    connected.store = std::move(bucket).value();
     return connected;
   }
   ServerClientOptions options{*wait, global.command_line, global.no_server,

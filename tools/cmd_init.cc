@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "store/s3/s3_settings.h"
 #include "store/repo/local.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -46,6 +47,11 @@ Result<chunk::ChunkerParams> ParseChunkSizes(std::string_view text) {
 
 int RunInit(const GlobalOptions& global, const InitArgs& args) {
   if (global.repo.empty()) return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+  if (s3::IsS3Address(global.repo)) {
+    return Fail(Status::InvalidArgument(
+        "init makes a repository in a folder; a copy in object storage is made with coffer sync "
+        "--init --to s3://BUCKET/PREFIX"));
+  }
   // Every parameter is checked here, before the folder is touched: a value
   // refused later would leave a half-made repository behind.
   InitOptions options;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "store/s3/s3_settings.h"
 #include "store/repo/local.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -24,6 +25,11 @@ int RunRepair(const GlobalOptions& global, const RepairArgs& args) {
   if (!global.server.empty()) {
     return Fail(Status::InvalidArgument(
         "repair works on a repository folder (-r), not through --server"));
+  }
+  if (s3::IsS3Address(global.repo)) {
+    return Fail(Status::InvalidArgument(
+        "repair works on a repository folder; a copy in object storage is repaired by syncing "
+        "it again from its source"));
   }
   auto wait = ParseDuration(global.lock_wait);
   if (!wait.ok()) return Fail(wait.status().WithContext("--lock-wait"));

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "store/s3/s3_settings.h"
 #include "store/repo/layout.h"
 #include "store/repo/local.h"
 #include "store/service/address.h"
@@ -195,6 +196,11 @@ void ReportStartFailure(int ready_fd, const Status& status) {
 int RunServe(const GlobalOptions& global, ServeArgs args) {
   if (global.repo.empty()) {
     return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+  }
+  if (s3::IsS3Address(global.repo)) {
+    return Fail(Status::InvalidArgument(
+        "coffer serve serves a repository folder; a copy in object storage is served by its "
+        "object storage"));
   }
   auto idle = ParseDuration(args.idle_exit);
   if (!idle.ok()) return Fail(idle.status());

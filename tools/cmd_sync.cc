@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "store/repo/local.h"
-#include "store/s3/s3_object_store.h"
 #include "store/sync/sync.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/object_storage.h"
 #include "tools/progress.h"
 #include "tools/server_client.h"
 
@@ -34,33 +34,12 @@ struct SyncArgs {
 
 bool IsServerAddress(const std::string& where) { return where.rfind("tcp://", 0) == 0; }
 
-// Pack sizes --pack-size accepts: a pack holds at least one largest chunk.
-constexpr uint64_t kMinPackSize = 1 << 20;
-constexpr uint64_t kMaxPackSize = 256 << 20;
-
-// A copy in object storage, reached with the AWS tools' settings.
-Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const SyncArgs& args, const std::string& where) {
-  COFFER_ASSIGN_OR_RETURN(s3::S3Location location, s3::ParseS3Address(where));
-  s3::S3StoreOptions options;
-  if (!args.pack_size.empty()) {
-    Result<uint64_t> size = ParseSize(args.pack_size);
-    if (!size.ok() || *size < kMinPackSize || *size > kMaxPackSize) {
-      return Status::InvalidArgument("--pack-size " + args.pack_size +
-                                     ": expected a size from 1M to 256M, like 16M");
-    }
-    options.pack_size = *size;
-  }
-  Result<s3::S3Settings> settings = s3::LoadS3Settings(s3::ProcessEnvironment());
-  if (!settings.ok()) return settings.status();
-  return s3::S3ObjectStore::Open(*settings, location, options);
-}
-
 // The other repository: a folder (through its own server, started on
 // demand), a server on another host, or object storage.
 Result<std::unique_ptr<ObjectStore>> ConnectPeer(const GlobalOptions& global, const SyncArgs& args,
                                                  const std::string& where) {
   if (s3::IsS3Address(where)) {
-    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket, OpenBucket(args, where));
+    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket, OpenBucket(where, args.pack_size));
     return std::unique_ptr<ObjectStore>(std::move(bucket));
   }
   COFFER_ASSIGN_OR_RETURN(std::chrono::milliseconds wait, ParseDuration(global.lock_wait));

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
 
   GlobalOptions global;
   for (int i = 0; i < argc; ++i) global.command_line += (i ? " " : "") + std::string(argv[i]);
-  app.add_option("-r,--repo", global.repo, "Repository folder")->envname("COFFER_REPO");
+  app.add_option("-r,--repo", global.repo, "Repository folder, or s3://BUCKET/PREFIX (a copy in object storage)")->envname("COFFER_REPO");
   app.add_option("--passphrase-file", global.passphrase_file,
                  "Read the passphrase from the first line of FILE")
       ->envname("COFFER_PASSPHRASE_FILE");

@@ -5,6 +5,9 @@
 // stays down is a clear error that leaves the copy as it was.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -56,9 +59,16 @@ class S3SyncTest : public CofferTest {
     EXPECT_EQ(o.code, 0) << o.all();
     return nlohmann::json::parse(o.out, nullptr, /*allow_exceptions=*/false);
   }
+  // `coffer -r WHERE ARGS` with the passphrase and the AWS settings.
+  Output With(const std::string& where, std::vector<std::string> args) {
+    args.insert(args.begin(), {"-r", where});
+    std::vector<std::string> env = AwsEnv(s3_->endpoint());
+    env.push_back("COFFER_PASSPHRASE=" + passphrase_);
+    return CofferRaw(args, env);
+  }
   std::vector<std::string> Names(const std::string& dir) {
     std::vector<std::string> out;
-    Output listed = CofferRaw({"-r", dir, "snapshots", "--json"}, PassEnv());
+    Output listed = With(dir, {"snapshots", "--json"});
     for (const auto& s : Json(listed)) out.push_back(s["name"]);
     return out;
   }
@@ -73,7 +83,7 @@ class S3SyncTest : public CofferTest {
   }
   void RestoresLikeTheSource(const std::string& dir) {
     const std::string target = tmp_ / "restored";
-    Output restored = CofferRaw({"-r", dir, "restore", Names(dir).back(), "--target", target}, PassEnv());
+    Output restored = With(dir, {"restore", Names(dir).back(), "--target", target});
     ASSERT_EQ(restored.code, 0) << restored.all();
     EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0), std::vector<std::string>{});
   }
@@ -177,6 +187,55 @@ TEST_F(S3SyncTest, FailedRequestsAreRetriedAndAServerThatStaysDownChangesNothing
   ASSERT_EQ(Keyless(fresh, {"sync", "--init", "--from", "s3://offsite/f"}).code, 0);
   EXPECT_EQ(Names(fresh), Names(repo_));
   RestoresLikeTheSource(fresh);
+}
+
+bool Mounted(const std::string& mountpoint) {
+  std::ifstream mounts("/proc/mounts");
+  std::string device, where;
+  std::string rest;
+  while (mounts >> device >> where && std::getline(mounts, rest)) {
+    if (where == mountpoint) return true;
+  }
+  return false;
+}
+
+// -r s3://BUCKET/PREFIX: what reads snapshots works on the bucket directly.
+TEST_F(S3SyncTest, ABucketOpensAsARepositoryForWhatReadsSnapshots) {
+  Backup({source_});
+  const std::string bucket = "s3://offsite/direct";
+  ASSERT_EQ(Keyless(repo_, {"sync", "--init", "--to", bucket}).code, 0);
+
+  EXPECT_EQ(Names(bucket), Names(repo_));
+  RestoresLikeTheSource(bucket);
+  Output verified = With(bucket, {"verify"});
+  EXPECT_EQ(verified.code, 0) << verified.all();
+  nlohmann::json keyless = Json(Keyless(bucket, {"verify", "--without-key", "--json"}));
+  EXPECT_EQ(keyless["ok"], true);
+  EXPECT_EQ(keyless["snapshots_checked"], 1);
+
+  if (access("/dev/fuse", R_OK | W_OK) == 0) {
+    const std::string mnt = tmp_ / "mnt";
+    ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+    Output mounted = With(bucket, {"mount", mnt});
+    ASSERT_EQ(mounted.code, 0) << mounted.all();
+    ASSERT_TRUE(Mounted(mnt));
+    EXPECT_EQ(testing::CompareTrees(source_, mnt + "/" + group_ + "/latest" + source_, geteuid() == 0),
+              std::vector<std::string>{});
+    Output unmounted = With(bucket, {"umount", mnt});
+    EXPECT_EQ(unmounted.code, 0) << unmounted.all();
+  } else {
+    ADD_FAILURE() << "no usable /dev/fuse: the mount of a bucket was not tried";
+  }
+
+  // What needs a folder says so.
+  Output gc = With(bucket, {"gc"});
+  EXPECT_EQ(gc.code, 1) << gc.all();
+  EXPECT_NE(gc.err.find("does not run on a copy in object storage"), std::string::npos) << gc.err;
+  for (const char* command : {"init", "serve", "repair"}) {
+    Output refused = With("s3://offsite/other", {command});
+    EXPECT_EQ(refused.code, 2) << command << ": " << refused.all();
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  }
 }
 
 TEST_F(S3SyncTest, BadSettingsAreOneLineAndTheirOwnExitCode) {

@@ -1,0 +1,30 @@
+#include "tools/object_storage.h"
+
+#include "tools/cli.h"
+
+namespace coffer::tools {
+namespace {
+
+// Pack sizes --pack-size accepts: a pack holds at least one largest chunk.
+constexpr uint64_t kMinPackSize = 1 << 20;
+constexpr uint64_t kMaxPackSize = 256 << 20;
+
+}  // namespace
+
+Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const std::string& address,
+                                                      const std::string& pack_size) {
+  COFFER_ASSIGN_OR_RETURN(s3::S3Location location, s3::ParseS3Address(address));
+  s3::S3StoreOptions options;
+  if (!pack_size.empty()) {
+    Result<uint64_t> size = ParseSize(pack_size);
+    if (!size.ok() || *size < kMinPackSize || *size > kMaxPackSize) {
+      return Status::InvalidArgument("--pack-size " + pack_size +
+                                     ": expected a size from 1M to 256M, like 16M");
+    }
+    options.pack_size = *size;
+  }
+  COFFER_ASSIGN_OR_RETURN(s3::S3Settings settings, s3::LoadS3Settings(s3::ProcessEnvironment()));
+  return s3::S3ObjectStore::Open(settings, location, options);
+}
+
+}  // namespace coffer::tools
