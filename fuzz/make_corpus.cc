@@ -22,6 +22,7 @@
 #include "store/model/tree.h"
 #include "store/objects/needs_list.h"
 #include "store/objects/snapshot_key.h"
+#include "store/s3/bucket_format.h"
 #include "store/service/limits.h"
 #include "store/service/service.pb.h"
 
@@ -623,6 +624,85 @@ void NeedsLists() {
   Write("needs_list", "empty", empty);
 }
 
+// A copy in object storage: a pack of three objects and an empty one, an
+// index of both, snapshot records and names (s3_bucket); and what an S3
+// server answers, the AWS files, addresses and an environment, each after
+// the byte that selects its reader (s3_responses).
+void S3Records() {
+  auto id = [](uint8_t n) {
+    ObjectId o;
+    o.bytes.fill(n);
+    return o;
+  };
+  const std::string data = "first object|a tree's bytes|a needs list";
+  const std::vector<s3::PackEntry> entries = {{ObjectKind::kChunk, id(1), 0, 13},
+                                              {ObjectKind::kTree, id(2), 13, 15},
+                                              {ObjectKind::kNeeds, id(3), 28, 12}};
+  Bytes pack(data.begin(), data.end());
+  const Bytes trailer = s3::EncodePackTrailer(entries);
+  pack.insert(pack.end(), trailer.begin(), trailer.end());
+  Write("s3_bucket", "pack", pack);
+  const Bytes empty_pack = s3::EncodePackTrailer({});
+  Write("s3_bucket", "pack-empty", empty_pack);
+  const std::vector<s3::IndexedPack> packs = {
+      {s3::ContentId(pack), pack.size(), entries},
+      {s3::ContentId(empty_pack), empty_pack.size(), {}}};
+  Write("s3_bucket", "index", s3::EncodeIndex(packs));
+  s3::BucketSnapshot snapshot;
+  snapshot.id = id(4);
+  snapshot.sealed = Bytes(24, 0x5a);
+  Write("s3_bucket", "snapshot-plain", s3::EncodeSnapshot(snapshot));
+  snapshot.is_protected = true;
+  snapshot.needs = id(5);
+  snapshot.sealed_note = Bytes(8, 0xa5);
+  Write("s3_bucket", "snapshot-full", s3::EncodeSnapshot(snapshot));
+  Write("s3_bucket", "snapshot-name",
+        std::string_view(s3::SnapshotName("host/web", 1'795'485'600'123'456'789)));
+  Write("s3_bucket", "snapshot-name-1969", std::string_view(s3::SnapshotName("g", -1)));
+
+  auto text = [](const std::string& name, char mode, std::string_view body) {
+    Write("s3_responses", name, std::string(1, mode) + std::string(body));
+  };
+  const std::string list_head =
+      R"(<?xml version="1.0" encoding="UTF-8"?>)"
+      R"(<ListBucketResult xmlns="http://doc.s3.amazonaws.com/2006-03-01/">)"
+      "<Name>bkt</Name><Prefix>a/</Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys>";
+  const std::string contents =
+      "<Contents><Key>a/h.txt</Key><LastModified>2026-12-06T23:47:33.000Z</LastModified>"
+      "<ETag>&quot;b1946ac92492d2347c6235b4d2611184&quot;</ETag><Size>6</Size>"
+      "<StorageClass>STANDARD</StorageClass></Contents>";
+  text("list-page", 0,
+       list_head + "<IsTruncated>false</IsTruncated>" + contents + "</ListBucketResult>");
+  text("list-truncated", 0,
+       list_head + "<IsTruncated>true</IsTruncated>" + contents +
+           "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="
+           "</NextContinuationToken></ListBucketResult>");
+  text("list-escaped", 0,
+       "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a/x&amp;y&#233;"
+       "<![CDATA[<z>]]></Key><Size>18446744073709551615</Size></Contents>"
+       "<CommonPrefixes><Prefix>a/sub/</Prefix></CommonPrefixes></ListBucketResult>");
+  text("list-empty", 0, "<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>");
+  text("error-no-such-bucket", 1,
+       R"(<?xml version="1.0" encoding="UTF-8"?>)"
+       "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>"
+       "<BucketName>bkt</BucketName><RequestId>4442587FB7D0A2F9</RequestId></Error>");
+  text("error-slow-down", 1,
+       "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>");
+  text("error-html", 1, "<html><body><h1>502 Bad Gateway</h1><hr></body></html>");
+  text("ini-credentials", 2,
+       "# written by aws configure\n[default]\naws_access_key_id = AKIAEXAMPLE\n"
+       "aws_secret_access_key = secret\n[dev]\naws_session_token = token\n");
+  text("ini-config", 2,
+       "[profile minio]\nregion = eu-central-1\ns3 =\n    endpoint_url = http://10.0.0.5:9000\n"
+       "    addressing_style = path\n; done\noutput = json\n");
+  text("address", 3, "s3://my-bucket/backups/host-1/");
+  text("address-bucket", 3, "s3://bkt");
+  text("environment", 4,
+       "AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=secret\nAWS_SESSION_TOKEN=token\n"
+       "AWS_REGION=eu-west-1\nAWS_ENDPOINT_URL_S3=https://s3.example:9000/\n"
+       "AWS_CA_BUNDLE=/etc/ssl/ca.pem\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -651,5 +731,6 @@ int main(int argc, char** argv) {
   ServerRequests();
   AppendOnlyRequests();
   NeedsLists();
+  S3Records();
   return 0;
 }
