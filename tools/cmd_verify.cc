@@ -22,6 +22,7 @@ struct VerifyArgs {
   std::string sample;
   std::string older_than;
   bool without_key = false;
+  bool read_data = false;
   bool json = false;
 };
 
@@ -185,7 +186,7 @@ int RunVerifyWithoutKey(const GlobalOptions& global, const VerifyArgs& args) {
     for (size_t at : picked) chosen.push_back((*listed)[at]);  // in index order
   }
   const auto start = std::chrono::steady_clock::now();
-  auto report = sync::CheckWithoutKey(*connected.store, chosen);
+  auto report = sync::CheckWithoutKey(*connected.store, chosen, {.read_data = args.read_data});
   if (!report.ok()) return Fail(report.status());
   const int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::steady_clock::now() - start).count();
@@ -197,13 +198,23 @@ int RunVerifyWithoutKey(const GlobalOptions& global, const VerifyArgs& args) {
                           {"snapshots_without_needs_lists", report->without_needs},
                           {"objects_checked", report->objects_checked},
                           {"missing_objects", report->missing_objects},
+                          {"read_data", args.read_data},
+                          {"objects_read", report->objects_read},
+                          {"bytes_read", report->bytes_read},
+                          {"damaged_objects", report->damaged_objects},
                           {"problems", report->problems},
                           {"duration_s", static_cast<double>(elapsed) / 1e9}};
     fmt::print("{}\n", out.dump(2));
   } else if (!global.quiet) {
-    fmt::print("checked without the key: {} snapshots, {} objects present{} ({})\n",
+    fmt::print("checked without the key: {} snapshots, {} objects present{}{} ({})\n",
                report->snapshots_checked, report->objects_checked - report->missing_objects,
                report->missing_objects > 0 ? fmt::format(", {} MISSING", report->missing_objects) : "",
+               args.read_data ? fmt::format(", {} read back ({}){}", report->objects_read,
+                                            HumanBytes(report->bytes_read),
+                                            report->damaged_objects > 0
+                                                ? fmt::format(", {} DAMAGED", report->damaged_objects)
+                                                : "")
+                              : "",
                HumanDuration(elapsed));
     if (!report->without_needs.empty()) {
       fmt::print("{} snapshots made before needs lists were not checked (coffer gc with the key "
@@ -216,6 +227,10 @@ int RunVerifyWithoutKey(const GlobalOptions& global, const VerifyArgs& args) {
 }
 
 int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
+  if (args.read_data && !args.without_key) {
+    return Fail(Status::InvalidArgument(
+        "--read-data goes with --without-key: verify with the key reads every object anyway"));
+  }
   if (args.without_key) return RunVerifyWithoutKey(global, args);
   verify::VerifyOptions options;
   if (!args.sample.empty()) {
@@ -313,6 +328,8 @@ void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
                   "Only snapshots last verified longer ago than DURATION (e.g. 30d), or never");
   cmd->add_flag("--without-key", args->without_key,
                 "Check without the passphrase that every object the snapshots need is stored (a copy's holder can)");
+  cmd->add_flag("--read-data", args->read_data,
+                "With --without-key: also read every object back as stored, checked by the store's checksums");
   cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
   cmd->callback([&global, args, exit_code] { *exit_code = RunVerify(global, *args); });
 }

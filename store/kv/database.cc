@@ -276,13 +276,15 @@ Result<Bytes> Database::Get(Column column, std::string_view key) {
 }
 
 void Database::GetMany(Column column, std::span<const std::string_view> keys,
-                       const ValueVisitor& use) {
+                       const ValueVisitor& use, bool verify_checksums) {
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
   for (std::string_view key : keys) slices.push_back(ToSlice(key));
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  handles_->db->MultiGet(ReadOptionsFor(column), handles_->cf(column), keys.size(), slices.data(),
+  rocksdb::ReadOptions options = ReadOptionsFor(column);
+  if (verify_checksums) options.verify_checksums = true;
+  handles_->db->MultiGet(options, handles_->cf(column), keys.size(), slices.data(),
                          values.data(), statuses.data());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!statuses[i].ok()) {

@@ -105,8 +105,12 @@ class Database {
   // order: a view of the value as RocksDB holds it (valid until `use`
   // returns), or why there is none. Every value is in memory at once:
   // callers bound their batches.
+  // `verify_checksums` makes RocksDB check every block and blob record read
+  // even in the columns whose values the key authenticates (chunks, trees),
+  // which are otherwise read without.
   using ValueVisitor = std::function<void(size_t index, Result<ByteView> value)>;
-  void GetMany(Column column, std::span<const std::string_view> keys, const ValueVisitor& use);
+  void GetMany(Column column, std::span<const std::string_view> keys, const ValueVisitor& use,
+               bool verify_checksums = false);
   // For each key, whether it is present. Absent keys are answered from the
   // memtables and bloom filters without disk reads; see database.cc.
   Result<std::vector<bool>> Contains(Column column, std::span<const std::string_view> keys);

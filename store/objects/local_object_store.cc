@@ -201,6 +201,16 @@ Result<Bytes> LocalObjectStore::Get(ObjectKind kind, const ObjectId& id) {
 
 Status LocalObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids,
                                  const SealedVisitor& use) {
+  return ReadObjects(kind, ids, use, /*verify_checksums=*/false);
+}
+
+Status LocalObjectStore::GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
+                                        const SealedVisitor& use) {
+  return ReadObjects(kind, ids, use, /*verify_checksums=*/true);
+}
+
+Status LocalObjectStore::ReadObjects(ObjectKind kind, std::span<const ObjectId> ids,
+                                     const SealedVisitor& use, bool verify_checksums) {
   COFFER_ASSIGN_OR_RETURN(Column column, ColumnFor(kind));
   std::vector<std::string_view> keys;
   keys.reserve(ids.size());
@@ -215,7 +225,7 @@ Status LocalObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids,
       return;
     }
     use(i, std::move(value));
-  });
+  }, verify_checksums);
   return failed;
 }
 

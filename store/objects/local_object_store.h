@@ -63,6 +63,8 @@ class LocalObjectStore final : public ObjectStore {
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override;
   // One RocksDB MultiGet for the whole batch.
   Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) override;
+  Status GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
+                        const SealedVisitor& use) override;
 
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override;
   Status EndWrite(WriteId writer) override;
@@ -95,6 +97,8 @@ class LocalObjectStore final : public ObjectStore {
   Result<uint64_t> ApproximateSizeBytes();
 
  private:
+  Status ReadObjects(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use,
+                     bool verify_checksums);
   explicit LocalObjectStore(std::unique_ptr<kv::Database> db);
 
   // The stored snapshot at ref (group, time and id must match), with its

@@ -145,6 +145,16 @@ class ObjectStore {
     return Status::Ok();
   }
 
+  // GetMany that also checks each object against the store's own checksums
+  // (RocksDB's on its blocks and blob records; a pack index's): damage is
+  // kCorruption for that id alone. What the keyless check reads with; a
+  // reader that authenticates what it reads (with the key) uses GetMany,
+  // which a store may answer without that check. This default is GetMany.
+  virtual Status GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
+                                const SealedVisitor& use) {
+    return GetMany(kind, ids, use);
+  }
+
   // Registers a backup about to write, so that a garbage collection running
   // at the same time keeps what it needs: every object it puts or finds with
   // Contains(), and everything reachable from `parent` (the snapshot whose

@@ -92,6 +92,10 @@ class LockedStore final : public ObjectStore {
   Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) override {
     return store_->GetMany(kind, ids, use);
   }
+  Status GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
+                        const SealedVisitor& use) override {
+    return store_->GetManyChecked(kind, ids, use);
+  }
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override {
     return store_->BeginWrite(parent);
   }

@@ -13,8 +13,8 @@ constexpr char kTrailerMagic[4] = {'C', 'F', 'P', 'K'};
 constexpr char kIndexMagic[4] = {'C', 'F', 'I', 'X'};
 constexpr char kSnapshotMagic[4] = {'C', 'F', 'S', 'N'};
 constexpr uint8_t kVersion = 1;
-// kind, id, offset, length
-constexpr size_t kEntrySize = 1 + 32 + 8 + 4;
+// kind, id, offset, length, checksum
+constexpr size_t kEntrySize = 1 + 32 + 8 + 4 + 8;
 
 void PutU32(Bytes& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -35,6 +35,7 @@ void PutEntry(Bytes& out, const PackEntry& e) {
   PutId(out, e.id);
   PutU64(out, e.offset);
   PutU32(out, e.length);
+  PutU64(out, e.checksum);
 }
 
 bool StorableKind(uint8_t kind) {
@@ -107,6 +108,7 @@ Result<std::vector<PackEntry>> ReadEntries(Reader& in, uint32_t count, uint64_t 
     e.id = in.Id();
     e.offset = in.U64();
     e.length = in.U32();
+    e.checksum = in.U64();
     if (!StorableKind(kind)) {
       return Status::Corruption(std::string(what) + " is damaged: an object of unknown kind " +
                                 std::to_string(kind));
@@ -120,6 +122,14 @@ Result<std::vector<PackEntry>> ReadEntries(Reader& in, uint32_t count, uint64_t 
 }
 
 }  // namespace
+
+uint64_t ObjectChecksum(ByteView sealed) {
+  uint8_t digest[16];
+  crypto_generichash(digest, sizeof digest, sealed.data(), sealed.size(), nullptr, 0);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{digest[i]} << (8 * i);
+  return v;
+}
 
 ObjectId ContentId(ByteView bytes) {
   ObjectId id;

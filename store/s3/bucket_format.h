@@ -31,8 +31,14 @@ struct PackEntry {
   ObjectId id;
   uint64_t offset = 0;  // from the pack's first byte
   uint32_t length = 0;
+  // ObjectChecksum of its bytes: a read from the bucket is checked without
+  // the key, as RocksDB's own checksums check a folder's.
+  uint64_t checksum = 0;
   bool operator==(const PackEntry&) const = default;
 };
+
+// The first 8 bytes (little-endian) of the unkeyed BLAKE2b-128 of `sealed`.
+uint64_t ObjectChecksum(ByteView sealed);
 
 // Packs hold at most this many objects (a trailer of about 2.5 MiB).
 constexpr uint32_t kMaxPackEntries = 1 << 16;

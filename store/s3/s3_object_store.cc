@@ -20,6 +20,7 @@ struct Location {
   uint32_t pack = kPendingPack;
   uint32_t length = 0;
   uint64_t offset = 0;
+  uint64_t checksum = 0;
 };
 
 struct IndexKey {
@@ -166,15 +167,15 @@ class S3ObjectStore::Impl {
       return Status::InvalidArgument("needs list " + id.short_hex() + " does not match its id");
     }
     if (sealed.size() > UINT32_MAX) return Status::InvalidArgument("an object larger than 4 GiB");
+    const uint64_t checksum = ObjectChecksum(sealed);
     std::unique_lock lock(mu_);
     COFFER_RETURN_IF_ERROR(upload_error_);
-    if (!index_.emplace(IndexKey{kind, id},
-                        Location{kPendingPack, static_cast<uint32_t>(sealed.size()), pending_data_.size()})
+    const auto length = static_cast<uint32_t>(sealed.size());
+    if (!index_.emplace(IndexKey{kind, id}, Location{kPendingPack, length, pending_data_.size(), checksum})
              .second) {
       return Status::Ok();
     }
-    pending_entries_.push_back(
-        PackEntry{kind, id, pending_data_.size(), static_cast<uint32_t>(sealed.size())});
+    pending_entries_.push_back(PackEntry{kind, id, pending_data_.size(), length, checksum});
     pending_data_.insert(pending_data_.end(), sealed.begin(), sealed.end());
     if (pending_data_.size() >= options_.pack_size || pending_entries_.size() >= kMaxPackEntries) {
       return SealPending(lock);
@@ -251,9 +252,15 @@ class S3ObjectStore::Impl {
             continue;
           }
           const uint64_t from = wanted[w].at.offset - start;
-          answers[wanted[w].index] =
-              Bytes(run->begin() + static_cast<ptrdiff_t>(from),
-                    run->begin() + static_cast<ptrdiff_t>(from + wanted[w].at.length));
+          Bytes object(run->begin() + static_cast<ptrdiff_t>(from),
+                       run->begin() + static_cast<ptrdiff_t>(from + wanted[w].at.length));
+          if (ObjectChecksum(object) != wanted[w].at.checksum) {
+            answers[wanted[w].index] = Status::Corruption(
+                std::string(KindName(kind)) + " " + ids[wanted[w].index].short_hex() +
+                " is damaged in " + name + ": its bytes do not match the index's checksum");
+          } else {
+            answers[wanted[w].index] = std::move(object);
+          }
         }
         return Status::Ok();
       }));
@@ -449,7 +456,7 @@ class S3ObjectStore::Impl {
     auto [it, added] = pack_numbers_.emplace(pack.pack, static_cast<uint32_t>(packs_.size()));
     if (added) packs_.push_back(pack.pack);
     for (const PackEntry& e : pack.entries) {
-      index_.insert_or_assign(IndexKey{e.kind, e.id}, Location{it->second, e.length, e.offset});
+      index_.insert_or_assign(IndexKey{e.kind, e.id}, Location{it->second, e.length, e.offset, e.checksum});
     }
   }
 

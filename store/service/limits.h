@@ -12,8 +12,8 @@ namespace coffer::service {
 // 3: GetObjects. 4: ListMeta and RemoveKeySlot (key slots). 5: needs
 // lists (ObjectKind::kNeeds) in Contains, PutObjects, Get and GetObjects,
 // and a snapshot's needs in CommitSnapshot, ListSnapshots, BeginGc and
-// SetSnapshotNeeds.
-constexpr uint32_t kProtocolVersion = 5;
+// SetSnapshotNeeds. 6: GetObjects reads checked (GetManyChecked) when asked.
+constexpr uint32_t kProtocolVersion = 6;
 
 // Largest gRPC message either way. Holds one maximal object plus framing, or
 // one full PutObjects batch.

@@ -377,6 +377,16 @@ Result<Bytes> RemoteObjectStore::Get(ObjectKind kind, const ObjectId& id) {
 
 Status RemoteObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids,
                                   const SealedVisitor& use) {
+  return GetObjects(kind, ids, use, /*checked=*/false);
+}
+
+Status RemoteObjectStore::GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
+                                         const SealedVisitor& use) {
+  return GetObjects(kind, ids, use, /*checked=*/true);
+}
+
+Status RemoteObjectStore::GetObjects(ObjectKind kind, std::span<const ObjectId> ids,
+                                     const SealedVisitor& use, bool checked) {
   COFFER_RETURN_IF_ERROR(CheckStoredKind(kind));
   COFFER_RETURN_IF_ERROR(Flush());
   size_t done = 0;  // ids answered so far
@@ -385,6 +395,7 @@ Status RemoteObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids
     GetObjectsRequest req;
     req.set_protocol_version(version());
     req.set_kind(static_cast<uint32_t>(kind));
+    req.set_checked(checked);
     PackIds(n, [&](size_t j) -> const ObjectId& { return ids[done + j]; }, req.mutable_ids());
     GetObjectsResponse resp;
     COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {

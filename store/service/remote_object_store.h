@@ -90,6 +90,8 @@ class RemoteObjectStore final : public ObjectStore {
   // GetObjects calls of at most kMaxGetObjectsIds ids each, asking again for
   // what a reply had no room for.
   Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) override;
+  Status GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
+                        const SealedVisitor& use) override;
   Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override;
   Status EndWrite(WriteId writer) override;
   // Sends a Hello now, naming `writers` (the keep-alive names every writer
@@ -117,6 +119,8 @@ class RemoteObjectStore final : public ObjectStore {
   const ServiceAddress& address() const { return address_; }
 
  private:
+  Status GetObjects(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use,
+                    bool checked);
   struct PendingKey {
     ObjectKind kind;
     ObjectId id;

@@ -464,8 +464,12 @@ class ObjectServiceImpl final : public ObjectService::Service {
         bool full = false;
         Status too_large;
         // Straight from RocksDB's buffers into the reply: no copy between.
-        COFFER_RETURN_IF_ERROR(store_.GetMany(
-            kind, std::span<const ObjectId>(ids).subspan(asked_from, slice),
+        auto read = [&](std::span<const ObjectId> some, const ObjectStore::SealedVisitor& use) {
+          return req->checked() ? store_.GetManyChecked(kind, some, use)
+                                : store_.GetMany(kind, some, use);
+        };
+        COFFER_RETURN_IF_ERROR(read(
+            std::span<const ObjectId>(ids).subspan(asked_from, slice),
             [&](size_t i, Result<ByteView> object) {
               if (full || !too_large.ok() || asked_from + i != answered) return;
               size_t size = object.ok() ? object->size() : object.status().message().size();

@@ -1,8 +1,10 @@
 // The check a copy's holder can make without the key (`coffer verify
 // --without-key`): every object each snapshot's needs lists name is stored,
 // and the lists themselves are intact (each matches the hash it is stored
-// under). Whether the objects read back and decrypt is for `coffer verify`
-// with the key.
+// under). With read_data, every such object is also read back once as
+// stored, checked by the store's own checksums (ObjectStore::
+// GetManyChecked): bit rot and lost files are found. Whether the objects
+// decrypt is for `coffer verify` with the key.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,14 @@ struct KeylessCheckReport {
   // the needs lists' damage.
   std::vector<std::string> problems;
   uint64_t missing_objects = 0;
+  uint64_t objects_read = 0;    // read back (read_data), each once
+  uint64_t bytes_read = 0;
+  uint64_t damaged_objects = 0;  // present, but not intact as stored
   bool ok() const { return problems.empty(); }
+};
+
+struct KeylessCheckOptions {
+  bool read_data = false;
 };
 
 inline constexpr size_t kMaxListedMissing = 20;
@@ -32,6 +41,7 @@ inline constexpr size_t kMaxListedMissing = 20;
 // Checks `snapshots` (as listed by the store, in index order). Errors are
 // the store's; what is missing or damaged is in the report.
 Result<KeylessCheckReport> CheckWithoutKey(ObjectStore& store,
-                                           const std::vector<StoredSnapshot>& snapshots);
+                                           const std::vector<StoredSnapshot>& snapshots,
+                                           const KeylessCheckOptions& options = {});
 
 }  // namespace coffer::sync

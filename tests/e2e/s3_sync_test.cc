@@ -227,6 +227,24 @@ TEST_F(S3SyncTest, ABucketOpensAsARepositoryForWhatReadsSnapshots) {
     ADD_FAILURE() << "no usable /dev/fuse: the mount of a bucket was not tried";
   }
 
+  // A bit flipped in a pack on the server's disk: found without the key.
+  std::string pack;
+  for (const std::string& file : FilesBelow(tmp_ / "s3/offsite/direct/packs")) {
+    if (file.size() > 15 && file.substr(file.size() - 15) == "._S3rver_object") pack = file;
+  }
+  ASSERT_FALSE(pack.empty());
+  {
+    std::fstream f(pack, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    char c = 0;
+    f.get(c);
+    f.seekp(100);
+    f.put(static_cast<char>(c ^ 0x20));
+  }
+  Output rot = Keyless(bucket, {"verify", "--without-key", "--read-data"});
+  EXPECT_EQ(rot.code, 4) << rot.all();
+  EXPECT_NE(rot.err.find("do not match the index's checksum"), std::string::npos) << rot.err;
+
   // What needs a folder says so.
   Output gc = With(bucket, {"gc"});
   EXPECT_EQ(gc.code, 1) << gc.all();

@@ -199,6 +199,29 @@ TEST_F(SyncTest, TheCopysHolderChecksItWithoutThePassphrase) {
   EXPECT_EQ(refused.code, 2) << refused.all();
 }
 
+// Presence is not intactness: bit rot in the copy's data files is found
+// without the key only by reading back (--read-data).
+TEST_F(SyncTest, ReadingBackWithoutThePassphraseFindsBitRot) {
+  Backup({source_});
+  ASSERT_EQ(Keyless(repo_, {"sync", "--init", "--to", copy_}).code, 0);
+  nlohmann::json clean = Json(Keyless(copy_, {"verify", "--without-key", "--read-data", "--json"}));
+  EXPECT_EQ(clean["ok"], true);
+  EXPECT_GT(clean["objects_read"].get<uint64_t>(), 10u);
+  EXPECT_GT(clean["bytes_read"].get<uint64_t>(), 0u);
+
+  ASSERT_TRUE(KillServersOf(copy_));
+  ASSERT_GT(FlipMiddleOfBlobFiles(copy_ + "/db"), 0);
+  Output present = Keyless(copy_, {"verify", "--without-key"});
+  EXPECT_EQ(present.code, 0) << "presence alone cannot see it: " << present.all();
+  Output read = Keyless(copy_, {"verify", "--without-key", "--read-data"});
+  EXPECT_EQ(read.code, 4) << read.all();
+  EXPECT_NE(read.err.find("does not read back intact"), std::string::npos) << read.err;
+  EXPECT_NE(read.out.find("DAMAGED"), std::string::npos) << read.out;
+
+  Output alone = Keyless(copy_, {"verify", "--read-data"});
+  EXPECT_EQ(alone.code, 2) << alone.all();
+}
+
 TEST_F(SyncTest, BadUsageGetsOneLineAndItsExitCode) {
   Output neither = Keyless(repo_, {"sync"});
   EXPECT_EQ(neither.code, 2) << neither.all();

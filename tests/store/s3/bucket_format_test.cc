@@ -119,7 +119,7 @@ TEST(BucketFormatTest, APackDescribesItselfThroughItsTrailer) {
   const std::vector<PackEntry> entries = ThreeEntries();
   const Bytes trailer = EncodePackTrailer(entries);
   // Magic, version, count; three entries; length and magic.
-  EXPECT_EQ(trailer.size(), 4u + 1 + 4 + 3 * (1 + 32 + 8 + 4) + 4 + 4);
+  EXPECT_EQ(trailer.size(), 4u + 1 + 4 + 3 * (1 + 32 + 8 + 4 + 8) + 4 + 4);
   const Bytes pack = Concat(Data(100), trailer);
 
   Result<std::vector<PackEntry>> decoded = DecodePack(pack);

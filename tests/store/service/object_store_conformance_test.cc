@@ -145,6 +145,27 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyAnswersEachIdInOrderMissingOnesAlo
             this->store().Get(ObjectKind::kChunk, TestId(9)).status().ToString());
 }
 
+// The keyless check's read: the same answers, checked by the store itself.
+TYPED_TEST(ObjectStoreConformanceTest, GetManyCheckedAnswersAsGetManyDoes) {
+  this->Put(ObjectKind::kChunk, 1, 8000);
+  this->Put(ObjectKind::kChunk, 2, 200);
+  this->Commit("host/a", 1, 100);
+  this->Reopen();  // read from the files, not from memory
+  std::vector<ObjectId> ids = {TestId(1), TestId(9), TestId(2)};
+  std::vector<Result<Bytes>> got;
+  Status s = this->store().GetManyChecked(ObjectKind::kChunk, ids, [&](size_t, Result<ByteView> sealed) {
+    got.push_back(sealed.ok() ? Result<Bytes>(Bytes(sealed->begin(), sealed->end()))
+                              : Result<Bytes>(sealed.status()));
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_TRUE(got[0].ok()) << got[0].status().ToString();
+  EXPECT_EQ(*got[0], TestValue(1, 8000));
+  EXPECT_EQ(got[1].status().code(), Code::kNotFound);
+  ASSERT_TRUE(got[2].ok()) << got[2].status().ToString();
+  EXPECT_EQ(*got[2], TestValue(2, 200));
+}
+
 TYPED_TEST(ObjectStoreConformanceTest, GetManyOfNoIdsIsEmpty) {
   auto none = GetAll(this->store(), ObjectKind::kTree, {});
   ASSERT_TRUE(none.ok()) << none.status().ToString();
