@@ -401,6 +401,36 @@ Status Database::CompactAll(std::initializer_list<Column> columns) {
   return Status::Ok();
 }
 
+namespace {
+
+// The columns whose flushes are small and whose keys rarely overlap from one
+// flush to the next (a snapshot's name and time, its meta records, a needs
+// list or two per commit). Leveled compaction moves each such file down
+// whole instead of merging it, so a repository of 2,000 snapshots had 2,000
+// files in each, all opened (cold: two seconds) whenever its server started.
+bool GrowsByTinyFiles(Column column) {
+  return column == Column::kMeta || column == Column::kSnapshots || column == Column::kNeeds;
+}
+// Past this many files such a column is merged into one, if it is small
+// enough for that to be quick (a large needs column has large flushes,
+// which overlap and are merged by ordinary compactions).
+constexpr uint64_t kMergeFilesAbove = 32;
+constexpr uint64_t kMergeBytesBelow = 256 * kMiB;
+
+// Best effort: the flush before it is what a commit needs; a failed merge is
+// tried again after a later flush.
+void MergeTinyFiles(rocksdb::DB& db, Column column, rocksdb::ColumnFamilyHandle* cf) {
+  if (!GrowsByTinyFiles(column)) return;
+  rocksdb::ColumnFamilyMetaData meta;
+  db.GetColumnFamilyMetaData(cf, &meta);
+  if (meta.file_count <= kMergeFilesAbove || meta.size >= kMergeBytesBelow) return;
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  (void)db.CompactRange(options, cf, nullptr, nullptr);
+}
+
+}  // namespace
+
 Status Database::Flush(std::initializer_list<Column> columns) {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   for (Column c : columns) cfs.push_back(handles_->cf(c));
@@ -409,15 +439,19 @@ Status Database::Flush(std::initializer_list<Column> columns) {
   // Flushing now matters more than avoiding a short write stall.
   options.allow_write_stall = true;
   COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
-  return Written(handles_->db->Flush(options, cfs), "flush");
+  COFFER_RETURN_IF_ERROR(Written(handles_->db->Flush(options, cfs), "flush"));
+  for (Column c : columns) MergeTinyFiles(*handles_->db, c, handles_->cf(c));
+  return Status::Ok();
 }
 
 Status Database::FlushNow(Column column) {
   rocksdb::FlushOptions options;
   options.wait = true;
   options.allow_write_stall = true;
-  return Written(handles_->db->Flush(options, handles_->cf(column)),
-                 "writing " + std::string(ColumnName(column)));
+  COFFER_RETURN_IF_ERROR(Written(handles_->db->Flush(options, handles_->cf(column)),
+                                 "writing " + std::string(ColumnName(column))));
+  MergeTinyFiles(*handles_->db, column, handles_->cf(column));
+  return Status::Ok();
 }
 
 Result<uint64_t> Database::ApproximateSizeBytes() {

@@ -5,6 +5,8 @@
 #include <rocksdb/perf_context.h>
 #include <rocksdb/perf_level.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
@@ -348,6 +350,35 @@ TEST_F(DatabaseTest, ADatabaseWithoutAnOriginalColumnFamilyIsStillDamage) {
   EXPECT_EQ(db.status().code(), Code::kCorruption) << db.status().ToString();
   EXPECT_NE(db.status().message().find("lacks the column family 'trees'"), std::string::npos)
       << db.status().ToString();
+}
+
+size_t SstFiles(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".sst") ++n;
+  }
+  return n;
+}
+
+// A snapshot record per commit, each flushed on its own and sorting after
+// the last: without merging, each stayed a file of its own for good.
+TEST_F(DatabaseTest, HundredsOfSmallCommitsLeaveFewFiles) {
+  auto db = CreateDb();
+  ASSERT_NE(db, nullptr);
+  for (int i = 0; i < 300; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "host/a/%010d", i);
+    ASSERT_TRUE(db->Put(Column::kSnapshots, key, AsBytes(key), Durability::kSynced).ok());
+    ASSERT_TRUE(db->Put(Column::kMeta, std::string("needs/") + key, AsBytes(key), Durability::kSynced).ok());
+  }
+  EXPECT_LE(SstFiles(dir_), 2 * (32 + 1) + 2u);
+  db.reset();
+  db = OpenDb();
+  ASSERT_NE(db, nullptr);
+  auto last = db->Get(Column::kSnapshots, "host/a/0000000299");
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  auto first = db->Get(Column::kMeta, "needs/host/a/0000000000");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
 }
 
 }  // namespace
