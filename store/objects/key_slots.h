@@ -28,4 +28,10 @@ std::optional<unsigned> KeySlotNumber(std::string_view name);
 // "key*" records), in slot order.
 std::vector<MetaRecord> OnlyKeySlots(std::vector<MetaRecord> records);
 
+// Whether a store may remove the slot `name`, given every meta record it
+// holds under kKeySlotPrefix: ObjectStore::RemoveKeySlot's refusals
+// (kNotFound if it is absent, kFailedPrecondition if it is the last).
+// `name` must be a slot's name (KeySlotNumber), which stores check first.
+Status CheckKeySlotRemovable(std::string_view name, std::vector<MetaRecord> records);
+
 }  // namespace coffer

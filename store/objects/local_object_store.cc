@@ -131,14 +131,7 @@ Status LocalObjectStore::RemoveKeySlot(std::string_view name) {
   }
   std::lock_guard lock(meta_mu_);
   COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> stored, ListMeta(kKeySlotPrefix));
-  const std::vector<MetaRecord> slots = OnlyKeySlots(std::move(stored));
-  if (std::none_of(slots.begin(), slots.end(), [&](const MetaRecord& r) { return r.key == name; })) {
-    return Status::NotFound("there is no key slot " + std::string(name));
-  }
-  if (slots.size() == 1) {
-    return Status::FailedPrecondition("key slot " + std::string(name) +
-                                      " is the repository's last: it holds the only copy of the key");
-  }
+  COFFER_RETURN_IF_ERROR(CheckKeySlotRemovable(name, std::move(stored)));
   return db_->Delete(Column::kMeta, name, Durability::kSynced);
 }
 

@@ -62,6 +62,20 @@ class S3ObjectStoreTest : public ::testing::Test {
       EXPECT_EQ(*(*got)[i], TestValue(first + i, kObjectSize)) << first + i;
     }
   }
+  // A proxy in front of the server that fails the requests a test chooses.
+  std::unique_ptr<FaultProxy> StartProxy() {
+    std::string why;
+    auto proxy = FaultProxy::Start(env_.server().port(), &why);
+    EXPECT_NE(proxy, nullptr) << why;
+    return proxy;
+  }
+  // Another client of a copy, reaching the server at `endpoint`.
+  std::unique_ptr<S3ObjectStore> OpenAt(const std::string& endpoint, const std::string& prefix = "copy") {
+    auto opened = S3ObjectStore::Open(S3rverSettings(endpoint), {kTestBucket, prefix}, SmallPackOptions());
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    return opened.ok() ? std::move(opened).value() : nullptr;
+  }
+
   void Commit(int64_t time, uint32_t n) {
     Status s = env_.store().CommitSnapshot({"host/a", time, TestId(n)}, TestValue(n, 40), kNoWriter,
                                            std::nullopt);
@@ -214,13 +228,11 @@ TEST_F(S3ObjectStoreTest, AChunkDamagedInItsPackDoesNotReadBack) {
 }
 
 TEST_F(S3ObjectStoreTest, TransientFailuresAreRetriedUntilTheyPass) {
-  std::string why;
-  auto proxy = FaultProxy::Start(env_.server().port(), &why);
-  ASSERT_NE(proxy, nullptr) << why;
-  auto opened = S3ObjectStore::Open(S3rverSettings(proxy->endpoint()), {kTestBucket, "copy"},
-                                    SmallPackOptions());
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  S3ObjectStore& store = **opened;
+  auto proxy = StartProxy();
+  ASSERT_NE(proxy, nullptr);
+  auto opened = OpenAt(proxy->endpoint());
+  ASSERT_NE(opened, nullptr);
+  S3ObjectStore& store = *opened;
   proxy->SetPolicy(FaultProxy::Sequence({Fault::kReply503, Fault::kDropBeforeReply, Fault::kReply500,
                                          Fault::kDropMidReply}));
   for (uint32_t n = 1; n <= 20; ++n) {
@@ -231,23 +243,19 @@ TEST_F(S3ObjectStoreTest, TransientFailuresAreRetriedUntilTheyPass) {
   ASSERT_TRUE(commit.ok()) << commit.ToString();
   EXPECT_EQ(store.retries(), 4u);
   // Reads are retried too, a range cut in the middle included.
-  env_.Reopen();
-  auto reader = S3ObjectStore::Open(S3rverSettings(proxy->endpoint()), {kTestBucket, "copy"},
-                                    SmallPackOptions());
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto reader = OpenAt(proxy->endpoint());
+  ASSERT_NE(reader, nullptr);
   proxy->SetPolicy(FaultProxy::Sequence({Fault::kDropMidReply, Fault::kReply503}));
-  ExpectChunks(**reader, 1, 20);
-  EXPECT_EQ((*reader)->retries(), 2u);
+  ExpectChunks(*reader, 1, 20);
+  EXPECT_EQ(reader->retries(), 2u);
 }
 
 TEST_F(S3ObjectStoreTest, AServerThatKeepsFailingEndsTheCommitAndShowsNothing) {
-  std::string why;
-  auto proxy = FaultProxy::Start(env_.server().port(), &why);
-  ASSERT_NE(proxy, nullptr) << why;
-  auto opened = S3ObjectStore::Open(S3rverSettings(proxy->endpoint()), {kTestBucket, "copy"},
-                                    SmallPackOptions());
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  S3ObjectStore& store = **opened;
+  auto proxy = StartProxy();
+  ASSERT_NE(proxy, nullptr);
+  auto opened = OpenAt(proxy->endpoint());
+  ASSERT_NE(opened, nullptr);
+  S3ObjectStore& store = *opened;
   for (uint32_t n = 1; n <= 3; ++n) {
     ASSERT_TRUE(store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, kObjectSize)).ok());
   }
@@ -282,14 +290,13 @@ TEST_F(S3ObjectStoreTest, GarbageCollectionIsRefusedAsUnsupported) {
 TEST_F(S3ObjectStoreTest, CopiesUnderTwoPrefixesOfOneBucketAreApart) {
   PutChunks(1, 5);
   Commit(1, 100);
-  auto other = S3ObjectStore::Open(S3rverSettings(env_.server().endpoint()), {kTestBucket, "other"},
-                                   SmallPackOptions());
-  ASSERT_TRUE(other.ok());
+  auto other = OpenAt(env_.server().endpoint(), "other");
+  ASSERT_NE(other, nullptr);
   std::vector<ObjectId> ids = {TestId(1)};
-  auto found = (*other)->Contains(ObjectKind::kChunk, ids);
+  auto found = other->Contains(ObjectKind::kChunk, ids);
   ASSERT_TRUE(found.ok());
   EXPECT_FALSE((*found)[0]);
-  auto listed = (*other)->ListSnapshots("");
+  auto listed = other->ListSnapshots("");
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
 }
