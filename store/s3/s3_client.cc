@@ -182,7 +182,6 @@ Result<S3Client::Response> S3Client::PerformOnce(Handle& handle, const Request& 
   Upload upload{request.body};
   if (request.method == "PUT") {
     headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
-    headers = curl_slist_append(headers, "Expect:");  // no extra round trip per upload
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, &ReadBody);
     curl_easy_setopt(curl, CURLOPT_READDATA, &upload);

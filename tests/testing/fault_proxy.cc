@@ -20,6 +20,8 @@
 #include <system_error>
 #include <utility>
 
+#include "tests/testing/sigv4_check.h"
+
 namespace coffer::testing {
 namespace {
 
@@ -350,6 +352,13 @@ FaultProxy::~FaultProxy() {
 
 std::string FaultProxy::endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
+void FaultProxy::RequireSignature(std::string secret_key) {
+  std::lock_guard lock(policy_mutex_);
+  secret_key_ = std::move(secret_key);
+}
+
+int FaultProxy::bad_signatures() const { return bad_signatures_.load(); }
+
 void FaultProxy::SetPolicy(Policy policy) {
   std::lock_guard lock(policy_mutex_);
   policy_ = std::move(policy);
@@ -478,6 +487,23 @@ void FaultProxy::Serve(int client_fd) try {
     if (io.ReadSome(client.fd(), &received) <= 0) return;  // body cut short: no request
   }
   const std::string_view body = std::string_view(received).substr(head_end, content_length);
+  std::string secret_key;
+  {
+    std::lock_guard lock(policy_mutex_);
+    secret_key = secret_key_;
+  }
+  if (!secret_key.empty()) {
+    const std::string why = CheckSigV4({method, target, request.fields, body}, secret_key);
+    if (!why.empty()) {
+      ++bad_signatures_;
+      std::fprintf(stderr, "FaultProxy: %s %s: %s\n", method.c_str(), target.c_str(), why.c_str());
+      io.SendAll(client.fd(), ErrorReply(403, "Forbidden", "SignatureDoesNotMatch",
+                                         "The request signature we calculated does not match.",
+                                         target, -1, method == "HEAD"));
+      io.CloseGracefully(client.fd());
+      return;
+    }
+  }
 
   const Decision decision = Decide(method, target);
   const bool head_only = method == "HEAD";

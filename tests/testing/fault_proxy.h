@@ -74,6 +74,13 @@ class FaultProxy {
   // Applies from the next request read on. nullptr forwards everything.
   void SetPolicy(Policy policy);
 
+  // From the next request on, checks each request's AWS Signature V4 with
+  // `secret_key` (sigv4_check.h) before anything else, and answers one that
+  // fails 403 SignatureDoesNotMatch, saying why on stderr.
+  void RequireSignature(std::string secret_key);
+  // Requests refused so far for their signature.
+  int bad_signatures() const;
+
   // Requests read in full so far (each logged before it is acted on, so a
   // request the client has an answer or an error for is already counted).
   int requests() const;
@@ -115,6 +122,8 @@ class FaultProxy {
   // Held while a request is numbered and its policy called: one at a time.
   std::mutex policy_mutex_;
   Policy policy_;
+  std::string secret_key_;  // guarded by policy_mutex_; "" checks no signature
+  std::atomic<int> bad_signatures_{0};
   int next_number_ = 0;
   mutable std::mutex log_mutex_;
   std::vector<LoggedRequest> log_;

@@ -283,6 +283,57 @@ TEST_F(S3ObjectStoreTest, UnknownCredentialsAndAMissingBucketAreToldApart) {
   EXPECT_NE(missing.status().message().find("no-such-bucket"), std::string::npos);
 }
 
+// s3rver checks no signature; the proxy checks each request's with code of
+// its own (sigv4_check.h), as AWS, MinIO and Ceph RGW would: paged
+// listings, odd keys, ranges and a session token included.
+TEST_F(S3ObjectStoreTest, EveryRequestIsSignedAsAwsChecksIt) {
+  auto proxy = StartProxy();
+  ASSERT_NE(proxy, nullptr);
+  proxy->RequireSignature(coffer::testing::S3rver::kSecretKey);
+  S3Settings settings = S3rverSettings(proxy->endpoint());
+  settings.session_token = "FwoGZXIvYXdzE+a/session=token";
+  auto opened = S3ObjectStore::Open(settings, {kTestBucket, "copy"}, SmallPackOptions());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  S3ObjectStore& store = **opened;
+  ASSERT_TRUE(store.PutMeta("key", TestValue(1, 100)).ok());
+  ASSERT_TRUE(store.PutMeta("key.1", TestValue(2, 100)).ok());
+  for (uint32_t n = 1; n <= 20; ++n) {
+    ASSERT_TRUE(store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, kObjectSize)).ok());
+  }
+  Commit(1, 100);  // through the env's client; this one commits too
+  ASSERT_TRUE(store.CommitSnapshot({"host/b", 2, TestId(101)}, TestValue(101, 40), kNoWriter,
+                                   std::nullopt)
+                  .ok());
+  ASSERT_TRUE(store.RemoveKeySlot("key.1").ok());
+  auto reader = S3ObjectStore::Open(settings, {kTestBucket, "copy"}, SmallPackOptions());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ExpectChunks(**reader, 1, 20);
+  auto listed = (*reader)->ListSnapshots("");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 2u);
+  ASSERT_TRUE((*reader)->DeleteSnapshot({"host/b", 2, TestId(101)}).ok());
+
+  // A listing in pages (continuation tokens hold '+', '/' and '='), and keys
+  // that need encoding.
+  S3Client raw(settings, kTestBucket);
+  for (int i = 0; i < 1001; ++i) ASSERT_TRUE(raw.Put("many/" + std::to_string(i), {}).ok()) << i;
+  ASSERT_TRUE(raw.Put("odd/a b+c=d&e%f~g", AsBytes("odd")).ok());
+  auto many = raw.List("many/");
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ(many->size(), 1001u);
+  auto odd = raw.Get("odd/a b+c=d&e%f~g");
+  ASSERT_TRUE(odd.ok() && odd->has_value()) << odd.status().ToString();
+  EXPECT_EQ(std::string((*odd)->begin(), (*odd)->end()), "odd");
+  EXPECT_EQ(proxy->bad_signatures(), 0);
+  EXPECT_GT(proxy->requests(), 1020);
+
+  // A wrong secret makes a wrong signature, which the check refuses.
+  settings.secret_access_key = "not the secret";
+  auto refused = S3ObjectStore::Open(settings, {kTestBucket, "copy"}, SmallPackOptions());
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  EXPECT_GT(proxy->bad_signatures(), 0);
+}
+
 TEST_F(S3ObjectStoreTest, GarbageCollectionIsRefusedAsUnsupported) {
   EXPECT_EQ(env_.store().BeginGc().status().code(), Code::kUnsupported);
 }
