@@ -203,12 +203,11 @@ class S3ObjectStore::Impl {
     struct Wanted {
       size_t index;
       Location at;
+      ObjectId pack;
     };
     std::vector<Wanted> wanted;
-    std::vector<ObjectId> pack_names;
     {
       std::lock_guard lock(mu_);
-      pack_names = packs_;
       for (size_t i = 0; i < ids.size(); ++i) {
         auto found = index_.find({kind, ids[i]});
         if (found == index_.end()) {
@@ -223,7 +222,7 @@ class S3ObjectStore::Impl {
                              held->begin() + static_cast<ptrdiff_t>(at.offset + at.length));
           continue;
         }
-        wanted.push_back({i, at});
+        wanted.push_back({i, at, packs_[at.pack]});
       }
     }
     // Neighbours in a pack are read with one request; requests run at once.
@@ -242,7 +241,7 @@ class S3ObjectStore::Impl {
       }
       reads.push_back(reads_.Async([&, first, last, end]() -> Status {
         const uint64_t start = wanted[first].at.offset;
-        const std::string name = Key(PackName(pack_names[wanted[first].at.pack]));
+        const std::string name = Key(PackName(wanted[first].pack));
         Result<Bytes> run = client_.GetRange(name, start, end - start);
         for (size_t w = first; w < last; ++w) {
           if (!run.ok()) {
