@@ -106,11 +106,6 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   }
   there = std::move(connected).value();
   auto* bucket = dynamic_cast<s3::S3ObjectStore*>(there.get());
-  if (bucket != nullptr) {
-    for (const std::string& damaged : bucket->counts().damaged_indexes) {
-      fmt::print(stderr, "coffer: {} (ignored: its packs are read from their own trailers)\n", damaged);
-    }
-  }
   if (args.init && push && bucket != nullptr) {
     Status made = sync::InitReplica(*here.store, *bucket);
     if (!made.ok()) return Fail(made.WithContext("making the copy " + peer));

@@ -1,5 +1,7 @@
 #include "tools/object_storage.h"
 
+#include <fmt/format.h>
+
 #include "tools/cli.h"
 
 namespace coffer::tools {
@@ -24,7 +26,13 @@ Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const std::string& address
     options.pack_size = *size;
   }
   COFFER_ASSIGN_OR_RETURN(s3::S3Settings settings, s3::LoadS3Settings(s3::ProcessEnvironment()));
-  return s3::S3ObjectStore::Open(settings, location, options);
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket,
+                          s3::S3ObjectStore::Open(settings, location, options));
+  // Every command that opens a bucket says so, not sync alone.
+  for (const std::string& damaged : bucket->counts().damaged_indexes) {
+    fmt::print(stderr, "coffer: {} (ignored: its packs are read from their own trailers)\n", damaged);
+  }
+  return bucket;
 }
 
 }  // namespace coffer::tools
