@@ -1,11 +1,15 @@
 // coffer sync: copy snapshots to or from another repository, without the
 // key (store/sync/sync.h).
 #include <chrono>
+#include <filesystem>
 #include <mutex>
+#include <optional>
+#include <system_error>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "store/objects/folder_copy.h"
 #include "store/repo/local.h"
 #include "store/sync/sync.h"
 #include "tools/cli.h"
@@ -59,6 +63,69 @@ Result<std::unique_ptr<ObjectStore>> ConnectPeer(const GlobalOptions& global, co
   return ConnectRepository(IsServerAddress(where) ? std::string() : where, options);
 }
 
+// Bytes in the folder `dir` so far (the progress of a copy made elsewhere).
+uint64_t BytesUnder(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    std::error_code size_error;
+    const uintmax_t size = it->is_regular_file(size_error) ? it->file_size(size_error) : 0;
+    if (!size_error) total += size;
+  }
+  return total;
+}
+
+// A first copy of every snapshot into the new folder `destination`, made
+// file by file by the store that owns the source's folder
+// (store/objects/folder_copy.h). nullopt when that store cannot (a server on
+// another host, a bucket): the caller copies object by object.
+std::optional<int> CopyFolder(const GlobalOptions& global, const SyncArgs& args, ObjectStore& source,
+                              const std::string& destination) {
+  auto* files = dynamic_cast<FolderCopySource*>(&source);
+  if (files == nullptr) return std::nullopt;
+  std::error_code error;
+  const std::string dir = std::filesystem::absolute(destination, error).lexically_normal();
+  if (error) return Fail(Status::FromErrno(error.value(), "resolve " + destination));
+  ProgressLine line(ProgressWanted(global.quiet) && !args.json, [&] {
+    return fmt::format("copying the repository's files: {}", HumanBytes(BytesUnder(dir)));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  Result<FolderCopyReport> copied = files->CopyRepositoryTo(dir);
+  line.Stop();
+  if (!copied.ok()) {
+    const Code code = copied.status().code();
+    if (code == Code::kUnsupported || code == Code::kPermissionDenied) return std::nullopt;
+    return Fail(copied.status().WithContext("making the copy " + destination));
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const bool push = !args.to.empty();
+  const std::string& peer = push ? args.to : args.from;
+  if (args.json) {
+    nlohmann::json out = {{"direction", push ? "to" : "from"},
+                          {"peer", peer},
+                          {"dry_run", false},
+                          {"method", "files"},
+                          {"snapshots_copied", copied->snapshots},
+                          {"snapshots_present", 0},
+                          {"snapshots_deleted", 0},
+                          {"snapshots_skipped", nlohmann::json::array()},
+                          {"objects_copied", copied->objects},
+                          {"objects_present", 0},
+                          {"needs_lists_copied", copied->needs_lists},
+                          {"files_copied", copied->files},
+                          {"bytes_copied", copied->bytes},
+                          {"duration_s", seconds}};
+    fmt::print("{}\n", out.dump(2));
+  } else if (!global.quiet) {
+    fmt::print("{} snapshots copied, {} objects, {} {} {} in {} (the repository's files, copied whole)\n",
+               copied->snapshots, copied->objects, HumanBytes(copied->bytes), push ? "to" : "from",
+               peer, HumanDuration(static_cast<int64_t>(seconds * 1e9)));
+  }
+  return kExitOk;
+}
+
 int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   const bool push = !args.to.empty();
   const std::string& peer = push ? args.to : args.from;
@@ -86,10 +153,17 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   }
   // Pulling into a new folder: this end is made after the peer is reached.
   const bool init_here = args.init && !push;
+  // Every snapshot into a new folder: the source's files may be copied whole.
+  const bool whole_copy = args.init && !args.dry_run && args.groups.empty() && args.latest == 0 &&
+                          args.bwlimit.empty();
   ConnectedStore here;
   if (!init_here) {
     here = ConnectStore(global);
     if (!here.store) return here.exit_code;
+  }
+  const bool peer_is_folder = !s3::IsS3Address(peer) && !IsServerAddress(peer);
+  if (whole_copy && push && peer_is_folder) {
+    if (std::optional<int> done = CopyFolder(global, args, *here.store, peer)) return *done;
   }
   std::unique_ptr<ObjectStore> there;
   if (args.init && push && !s3::IsS3Address(peer)) {
@@ -109,6 +183,9 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   if (args.init && push && bucket != nullptr) {
     Status made = sync::InitReplica(*here.store, *bucket);
     if (!made.ok()) return Fail(made.WithContext("making the copy " + peer));
+  }
+  if (whole_copy && init_here) {
+    if (std::optional<int> done = CopyFolder(global, args, *there, global.repo)) return *done;
   }
   if (init_here) {
     Status made = InitLocalStore(global.repo, [&](ObjectStore& destination) {
@@ -151,6 +228,7 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
     nlohmann::json out = {{"direction", push ? "to" : "from"},
                           {"peer", peer},
                           {"dry_run", args.dry_run},
+                          {"method", "objects"},
                           {"snapshots_copied", report->snapshots_copied},
                           {"snapshots_present", report->snapshots_present},
                           {"snapshots_deleted", report->snapshots_deleted},

@@ -5,8 +5,12 @@
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+#include <rocksdb/table_properties.h>
+
+#include <sys/stat.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <thread>
 #include <filesystem>
@@ -14,6 +18,7 @@
 #include <set>
 #include <utility>
 
+#include "store/base/file_copy.h"
 #include "store/kv/fault_injection.h"
 #include "store/kv/open_checks.h"
 #include "store/kv/rocks_logger.h"
@@ -468,6 +473,56 @@ Result<uint64_t> Database::ApproximateSizeBytes() {
     }
   }
   return total;
+}
+
+Result<Database::CopyReport> Database::CopyTo(const std::string& new_dir) {
+  if (mkdir(new_dir.c_str(), 0700) != 0) return Status::FromErrno(errno, "create " + new_dir);
+  rocksdb::DB& db = *handles_->db;
+  CopyReport report;
+  Status copied = [&]() -> Status {
+    COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
+    COFFER_RETURN_IF_ERROR(FromRocks(db.DisableFileDeletions(), "copying " + handles_->dir));
+    std::vector<rocksdb::LiveFileStorageInfo> live;
+    // Flushes first (wal_size_for_flush 0), so the copy's WAL is short.
+    rocksdb::Status listed = db.GetLiveFilesStorageInfo(rocksdb::LiveFilesStorageInfoOptions(), &live);
+    std::vector<FileToCopy> files;
+    for (const rocksdb::LiveFileStorageInfo& file : live) {
+      FileToCopy copy;
+      copy.from = file.directory + "/" + file.relative_filename;
+      copy.to = new_dir + "/" + file.relative_filename;
+      copy.length = file.size;
+      if (!file.replacement_contents.empty()) copy.contents = file.replacement_contents;
+      report.files++;
+      report.bytes += file.size;
+      files.push_back(std::move(copy));
+    }
+    Status status = listed.ok() ? CopyFilesDurably(files, 4)
+                                : FromRocks(listed, "listing the files of " + handles_->dir);
+    // The deletions held back meanwhile happen now.
+    db.EnableFileDeletions(/*force=*/false).PermitUncheckedError();
+    COFFER_RETURN_IF_ERROR(status);
+    return SyncDirectory(new_dir);
+  }();
+  if (!copied.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(new_dir, ignored);
+    return copied;
+  }
+  return report;
+}
+
+Result<uint64_t> Database::CountEntries(Column column) {
+  rocksdb::TablePropertiesCollection tables;
+  COFFER_RETURN_IF_ERROR(FromRocks(handles_->db->GetPropertiesOfAllTables(handles_->cf(column), &tables),
+                                   "counting " + std::string(ColumnName(column))));
+  uint64_t entries = 0, deletions = 0;
+  for (const auto& [name, properties] : tables) {
+    entries += properties->num_entries;
+    deletions += properties->num_deletions;
+  }
+  // A file's entries include its deletions, and each deletion stands for an
+  // entry written before it.
+  return entries >= 2 * deletions ? entries - 2 * deletions : 0;
 }
 
 }  // namespace coffer::kv

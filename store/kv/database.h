@@ -135,6 +135,26 @@ class Database {
   // Estimated bytes on disk of all column families (SST and blob files).
   Result<uint64_t> ApproximateSizeBytes();
 
+  // Copies the database as it is now into `new_dir`, which must not exist,
+  // as a database Open() opens: the memtables are flushed, then every live
+  // file is copied while RocksDB deletes none (a Checkpoint's method, but
+  // always copies, never hard links, so the copy shares no file with this
+  // database), each file and the folder fsynced before this returns. Writes
+  // may go on meanwhile; the copy has those made before the call. On error
+  // nothing is left at `new_dir`.
+  struct CopyReport {
+    uint64_t files = 0;
+    uint64_t bytes = 0;
+  };
+  Result<CopyReport> CopyTo(const std::string& new_dir);
+
+  // Keys of `column` in its table files (flushed ones), counted from the
+  // files' properties without reading them, for columns whose keys are
+  // written once and deleted at most once (objects). Exact while no deletion
+  // awaits compaction (gc compacts after it deletes, so only a gc stopped
+  // half-way leaves some); otherwise it may be low by a few.
+  Result<uint64_t> CountEntries(Column column);
+
   struct Handles;  // RocksDB objects; defined in database.cc
 
  private:

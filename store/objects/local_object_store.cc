@@ -1,6 +1,7 @@
 #include "store/objects/local_object_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <shared_mutex>
 #include <utility>
@@ -94,6 +95,41 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Create(const std::st
 Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const std::string& db_dir) {
   COFFER_ASSIGN_OR_RETURN(auto db, kv::Database::Open(db_dir));
   return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(std::move(db)));
+}
+
+Result<LocalObjectStore::CopyReport> LocalObjectStore::CopyTo(const std::string& db_dir) {
+  CopyReport report;
+  COFFER_ASSIGN_OR_RETURN(report.files, db_->CopyTo(db_dir));
+  Status finished = [&]() -> Status {
+    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<LocalObjectStore> copy, Open(db_dir));
+    kv::Database& db = *copy->db_;
+    std::vector<std::string> marks;
+    for (std::string_view prefix : {kProtectedPrefix, kNotePrefix}) {
+      COFFER_RETURN_IF_ERROR(db.Scan(Column::kMeta, prefix, [&](std::string_view key, ByteView) {
+        marks.emplace_back(key);
+        return true;
+      }));
+    }
+    for (const std::string& key : marks) {
+      COFFER_RETURN_IF_ERROR(db.Delete(Column::kMeta, key, Durability::kBuffered));
+    }
+    COFFER_RETURN_IF_ERROR(db.Flush({Column::kMeta}));
+    COFFER_RETURN_IF_ERROR(db.ScanKeys(Column::kSnapshots, [&](std::string_view) {
+      report.snapshots++;
+      return true;
+    }));
+    COFFER_ASSIGN_OR_RETURN(uint64_t chunks, db.CountEntries(Column::kChunks));
+    COFFER_ASSIGN_OR_RETURN(uint64_t trees, db.CountEntries(Column::kTrees));
+    COFFER_ASSIGN_OR_RETURN(report.needs_lists, db.CountEntries(Column::kNeeds));
+    report.objects = chunks + trees;
+    return Status::Ok();
+  }();
+  if (!finished.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(db_dir, ignored);
+    return finished.WithContext("the copy at " + db_dir);
+  }
+  return report;
 }
 
 Result<std::optional<Bytes>> LocalObjectStore::GetMeta(std::string_view key) {

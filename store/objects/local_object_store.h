@@ -96,6 +96,18 @@ class LocalObjectStore final : public ObjectStore {
   // Estimated bytes on disk (SST and blob files of every column family).
   Result<uint64_t> ApproximateSizeBytes();
 
+  // Copies the database, file by file, into the new folder `db_dir`
+  // (kv::Database::CopyTo), then opens the copy and clears every snapshot's
+  // protection and note there: those belong to each repository, and sync
+  // copies neither (store/sync/sync.h). On error nothing is left at `db_dir`.
+  struct CopyReport {
+    kv::Database::CopyReport files;
+    uint64_t snapshots = 0;
+    uint64_t objects = 0;  // chunks and trees
+    uint64_t needs_lists = 0;
+  };
+  Result<CopyReport> CopyTo(const std::string& db_dir);
+
  private:
   Status ReadObjects(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use,
                      bool verify_checksums);

@@ -5,10 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 
+#include "store/base/file_copy.h"
+#include "store/objects/folder_copy.h"
 #include "store/objects/local_object_store.h"
 #include "store/repo/layout.h"
 #include "store/repo/repo_lock.h"
@@ -16,8 +20,13 @@
 namespace coffer {
 namespace {
 
-Status EnsureEmptyDirectory(const std::string& dir) {
-  if (mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
+// Makes `dir`, or checks that it is an empty folder; `made` says which.
+Status EnsureEmptyDirectory(const std::string& dir, bool* made = nullptr) {
+  if (made != nullptr) *made = false;
+  if (mkdir(dir.c_str(), 0700) == 0) {
+    if (made != nullptr) *made = true;
+    return Status::Ok();
+  }
   if (errno != EEXIST) return Status::FromErrno(errno, "create " + dir);
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return Status::FromErrno(errno, "open " + dir);
@@ -29,6 +38,20 @@ Status EnsureEmptyDirectory(const std::string& dir) {
   closedir(d);
   if (!empty) return Status::AlreadyExists(dir + " exists and is not empty");
   return Status::Ok();
+}
+
+// Whether `dir` is a folder holding nothing but entries named in `names`, and at least one.
+bool HoldsOnly(const std::string& dir, std::initializer_list<std::string_view> names) {
+  std::error_code error;
+  std::filesystem::directory_iterator it(dir, error);
+  if (error) return false;
+  size_t seen = 0;
+  for (; !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (std::find(names.begin(), names.end(), name) == names.end()) return false;
+    ++seen;
+  }
+  return !error && seen > 0;
 }
 
 Status WriteMarker(const RepoLayout& layout) {
@@ -68,9 +91,56 @@ Status InitLocalStore(const std::string& dir, const std::function<Status(ObjectS
 
 namespace {
 
+// FolderCopySource::CopyRepositoryTo for the repository whose database is `source`.
+Result<FolderCopyReport> CopyRepositoryFolder(LocalObjectStore& source, const std::string& dir) {
+  if (dir.empty() || dir.front() != '/') {
+    return Status::InvalidArgument("the folder to copy the repository to must be an absolute path: " + dir);
+  }
+  RepoLayout layout(dir);
+  // The database is copied under another name, renamed once complete.
+  const std::string partial = layout.db() + ".copying";
+  // What a copy killed half-way leaves is cleared, so the next one starts over.
+  bool made = false;
+  if (HoldsOnly(dir, {"lock", "db.copying"})) {
+    COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
+    std::error_code error;
+    std::filesystem::remove_all(partial, error);
+    if (error) return Status::FromErrno(error.value(), "remove " + partial);
+  } else {
+    COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir, &made));
+  }
+  Result<FolderCopyReport> copied = [&]() -> Result<FolderCopyReport> {
+    COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
+    COFFER_ASSIGN_OR_RETURN(LocalObjectStore::CopyReport copy, source.CopyTo(partial));
+    if (rename(partial.c_str(), layout.db().c_str()) != 0) {
+      return Status::FromErrno(errno, "rename " + partial);
+    }
+    COFFER_RETURN_IF_ERROR(SyncDirectory(dir));
+    // The marker last, after the database is on disk: a folder with it is a complete repository.
+    COFFER_RETURN_IF_ERROR(WriteMarker(layout));
+    COFFER_RETURN_IF_ERROR(SyncDirectory(dir));
+    return FolderCopyReport{.files = copy.files.files,
+                            .bytes = copy.files.bytes,
+                            .snapshots = copy.snapshots,
+                            .objects = copy.objects,
+                            .needs_lists = copy.needs_lists};
+  }();
+  if (!copied.ok()) {
+    std::error_code ignored;
+    if (made) {
+      std::filesystem::remove_all(dir, ignored);
+    } else {
+      for (const std::string& ours : {partial, layout.db(), layout.lock(), layout.marker()}) {
+        std::filesystem::remove_all(ours, ignored);
+      }
+    }
+  }
+  return copied;
+}
+
 // A LocalObjectStore that owns the repository lock and gives it up only
 // after the database is closed.
-class LockedStore final : public ObjectStore {
+class LockedStore final : public ObjectStore, public FolderCopySource {
  public:
   LockedStore(RepoLock lock, std::unique_ptr<LocalObjectStore> store)
       : lock_(std::move(lock)), store_(std::move(store)) {}
@@ -126,6 +196,10 @@ class LockedStore final : public ObjectStore {
   }
   Result<GcResult> FinishGc(uint64_t gc_id) override { return store_->FinishGc(gc_id); }
   Status AbortGc(uint64_t gc_id) override { return store_->AbortGc(gc_id); }
+
+  Result<FolderCopyReport> CopyRepositoryTo(const std::string& dir) override {
+    return CopyRepositoryFolder(*store_, dir);
+  }
 
  private:
   RepoLock lock_;

@@ -685,4 +685,21 @@ Status RemoteObjectStore::AbortGc(uint64_t gc_id) {
   }));
 }
 
+Result<FolderCopyReport> RemoteObjectStore::CopyRepositoryTo(const std::string& dir) {
+  CopyRepositoryRequest req;
+  req.set_protocol_version(version());
+  req.set_destination(dir);
+  CopyRepositoryResponse resp;
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry({}, [&](grpc::ClientContext& ctx) {
+    return rpc_->stub->CopyRepository(&ctx, req, &resp);
+  })));
+  FolderCopyReport report;
+  report.files = resp.files();
+  report.bytes = resp.bytes();
+  report.snapshots = resp.snapshots();
+  report.objects = resp.objects();
+  report.needs_lists = resp.needs_lists();
+  return report;
+}
+
 }  // namespace coffer::service

@@ -38,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/objects/folder_copy.h"
 #include "store/objects/object_store.h"
 #include "store/service/address.h"
 
@@ -65,7 +66,7 @@ struct ConnectOptions {
   std::function<Status()> restart_server;
 };
 
-class RemoteObjectStore final : public ObjectStore {
+class RemoteObjectStore final : public ObjectStore, public FolderCopySource {
  public:
   // Connects to the server at `address` (address.h) and says Hello.
   // kNotFound "no server at ADDRESS" when nothing listens there (no socket
@@ -108,6 +109,12 @@ class RemoteObjectStore final : public ObjectStore {
   Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override;
   Result<GcResult> FinishGc(uint64_t gc_id) override;
   Status AbortGc(uint64_t gc_id) override;
+  // Asks the server to copy its repository's files (a CopyRepository call).
+  // Only a server on this host's unix socket does; over tcp:// the server
+  // refuses (kPermissionDenied), and one of a version without the call
+  // answers kUnsupported. Not repeated after the server is restarted: the
+  // folder would no longer be empty.
+  Result<FolderCopyReport> CopyRepositoryTo(const std::string& dir) override;
 
   // Sends every buffered object and waits until the server has them (stored
   // like Put(): durable only after the next commit). Returns the sticky error.

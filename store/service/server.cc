@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/objects/folder_copy.h"
 #include "store/objects/needs_list.h"
 #include "store/service/auth.h"
 #include "store/service/grpc_status.h"
@@ -650,6 +651,26 @@ class ObjectServiceImpl final : public ObjectService::Service {
     return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       return store_.AbortGc(req->gc_id());
+    });
+  }
+
+  grpc::Status CopyRepository(grpc::ServerContext* ctx, const CopyRepositoryRequest* req,
+                              CopyRepositoryResponse* resp) override {
+    return Run(ctx, Needs::kFull, [&]() -> Status {
+      COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
+      if (checks_tokens_) {
+        return Status::PermissionDenied(
+            "copying the repository's files is for callers on the server's host");
+      }
+      auto* source = dynamic_cast<FolderCopySource*>(&store_);
+      if (source == nullptr) return Status::Unsupported("this server cannot copy its repository's files");
+      COFFER_ASSIGN_OR_RETURN(FolderCopyReport report, source->CopyRepositoryTo(req->destination()));
+      resp->set_files(report.files);
+      resp->set_bytes(report.bytes);
+      resp->set_snapshots(report.snapshots);
+      resp->set_objects(report.objects);
+      resp->set_needs_lists(report.needs_lists);
+      return Status::Ok();
     });
   }
 

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <iterator>
+
 #include <gtest/gtest.h>
 
 #include "tests/e2e/e2e_util.h"
@@ -103,6 +106,94 @@ TEST_F(SyncTest, ACopyMadeWithoutThePassphraseRestoresWithIt) {
   EXPECT_EQ(report["bytes_copied"], 0);
 }
 
+// A first copy of every snapshot into a new folder is the repository's
+// files copied whole, by the server that owns them (as fast as cp); the
+// result is the replica an object-by-object copy makes.
+TEST_F(SyncTest, AFirstCopyOfEverythingIntoANewFolderCopiesItsFilesWhole) {
+  Backup({source_});
+  testing::WriteFile(source_ + "/added later", "new");
+  Backup({source_});
+  const std::vector<std::string> names = Names(repo_);
+  // Protection and notes belong to each repository: the copy has neither.
+  ASSERT_EQ(Coffer({"protect", names.front()}).code, 0);
+  ASSERT_EQ(Coffer({"verify", "--snapshot", names.back()}).code, 0);
+
+  nlohmann::json report = Json(Keyless(repo_, {"sync", "--init", "--to", copy_, "--json"}));
+  EXPECT_EQ(report["method"], "files");
+  EXPECT_EQ(report["snapshots_copied"], 2);
+  EXPECT_GT(report["objects_copied"].get<uint64_t>(), 10u);
+  EXPECT_GT(report["files_copied"].get<uint64_t>(), 0u);
+  EXPECT_GT(report["bytes_copied"].get<uint64_t>(), 0u);
+  EXPECT_EQ(Names(copy_), names);
+  for (const auto& s : Json(At(copy_, {"snapshots", "--json"}))) {
+    EXPECT_EQ(s["protected"], false) << s["name"];
+    EXPECT_TRUE(s["last_verify"].is_null()) << s["name"];
+  }
+  EXPECT_EQ(Json(At(repo_, {"snapshots", "--json"}))[0]["protected"], true);
+
+  // The keyless check counts the objects the copy reported.
+  nlohmann::json checked = Json(Keyless(copy_, {"verify", "--without-key", "--read-data", "--json"}));
+  EXPECT_EQ(checked["ok"], true);
+  EXPECT_EQ(checked["objects_read"], report["objects_copied"]);
+  const std::string target = tmp_ / "restored";
+  Output restored = At(copy_, {"restore", names.back(), "--target", target});
+  ASSERT_EQ(restored.code, 0) << restored.all();
+  EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0), std::vector<std::string>{});
+
+  // A replica: the next sync finds everything there, then copies what is new.
+  report = Json(Keyless(repo_, {"sync", "--to", copy_, "--json"}));
+  EXPECT_EQ(report["method"], "objects");
+  EXPECT_EQ(report["snapshots_present"], 2);
+  EXPECT_EQ(report["objects_copied"], 0);
+  testing::WriteFile(source_ + "/third", "third");
+  Backup({source_});
+  report = Json(Keyless(repo_, {"sync", "--to", copy_, "--json"}));
+  EXPECT_EQ(report["snapshots_copied"], 1);
+
+  // Pulled into a new folder: the same.
+  const std::string pulled = tmp_ / "pulled";
+  report = Json(Keyless(pulled, {"sync", "--init", "--from", repo_, "--json"}));
+  EXPECT_EQ(report["method"], "files");
+  EXPECT_EQ(Names(pulled), Names(repo_));
+  EXPECT_TRUE(KillServersOf(pulled));
+
+  // A selection is copied object by object.
+  const std::string latest = tmp_ / "latest";
+  report = Json(Keyless(repo_, {"sync", "--init", "--to", latest, "--latest", "1", "--json"}));
+  EXPECT_EQ(report["method"], "objects");
+  EXPECT_EQ(Names(latest), std::vector<std::string>{Names(repo_).back()});
+  EXPECT_TRUE(KillServersOf(latest));
+
+  // A folder that is not empty is refused and left as it was.
+  const std::string taken = tmp_ / "taken";
+  mkdir(taken.c_str(), 0700);
+  testing::WriteFile(taken + "/keep", "mine");
+  Output refused = Keyless(repo_, {"sync", "--init", "--to", taken});
+  EXPECT_EQ(refused.code, 1) << refused.all();
+  EXPECT_NE(refused.err.find("is not empty"), std::string::npos) << refused.err;
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(taken), {}), 1);
+}
+
+// A copy killed half-way is no repository, and the next sync --init starts it over.
+TEST_F(SyncTest, AWholeCopyKilledHalfWayIsNoRepositoryAndIsStartedOver) {
+  Backup({source_});
+  testing::WriteFile(source_ + "/second", "second");
+  Backup({source_});
+  // In this process (no server), so that the crash point kills the copy.
+  ASSERT_TRUE(KillServersOf(repo_));
+  Output killed = Keyless(repo_, {"--no-server", "sync", "--init", "--to", copy_},
+                          {"COFFER_CRASH_AT=folder-copy-file-copied:2"});
+  EXPECT_EQ(killed.code, 128 + SIGKILL) << killed.all();
+  Output listed = At(copy_, {"snapshots"});
+  EXPECT_EQ(listed.code, 10) << listed.all();
+
+  nlohmann::json report = Json(Keyless(repo_, {"sync", "--init", "--to", copy_, "--json"}));
+  EXPECT_EQ(report["method"], "files");
+  EXPECT_EQ(Names(copy_), Names(repo_));
+  Output verified = At(copy_, {"verify"});
+  EXPECT_EQ(verified.code, 0) << verified.all();
+}
+
 TEST_F(SyncTest, ASyncKilledHalfWayShowsNothingAndTheNextSendsTheRest) {
   // Many objects, so that more of them reach the copy's server before the
   // kill than the client can hold unsent (two batches in flight).
@@ -163,6 +254,8 @@ TEST_F(SyncTest, PushedToAndPulledFromAServerOverTlsWithAnAppendOnlyToken) {
   std::vector<std::string> pull = {"sync", "--init", "--from", address_, "--json"};
   pull.insert(pull.end(), peer.begin(), peer.end());
   nlohmann::json pulled = Json(Keyless(offsite, pull));
+  // The server copies no files for a caller on another host.
+  EXPECT_EQ(pulled["method"], "objects");
   EXPECT_EQ(pulled["snapshots_copied"], 2);
   EXPECT_EQ(Names(offsite).size(), 2u);
   const std::string target = tmp_ / "restored";

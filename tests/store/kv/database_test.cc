@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -379,6 +380,75 @@ TEST_F(DatabaseTest, HundredsOfSmallCommitsLeaveFewFiles) {
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   auto first = db->Get(Column::kMeta, "needs/host/a/0000000000");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
+}
+
+// A copy is a database of its own, with every write made before the call:
+// flushed ones, buffered ones (only in the memtable) and large blob values;
+// writes to the original afterwards do not reach it, nor the other way.
+TEST_F(DatabaseTest, CopyToMakesAnIndependentDatabaseOfWhatWasWritten) {
+  auto db = CreateDb();
+  ASSERT_NE(db, nullptr);
+  const Bytes blob = RandomBytes(64 << 10, 7);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(db->Put(Column::kChunks, Key(i), blob, Durability::kBuffered).ok());
+    if (i == 99) {
+      ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
+    }
+  }
+  ASSERT_TRUE(db->Put(Column::kMeta, "config", AsBytes("settings"), Durability::kSynced).ok());
+  const std::string copy_dir = tmp_.Sub("copy");
+  Result<Database::CopyReport> report = db->CopyTo(copy_dir);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_GT(report->files, 3u);
+  EXPECT_GT(report->bytes, 200u * blob.size());
+  ASSERT_TRUE(db->Put(Column::kMeta, "after", AsBytes("original only"), Durability::kSynced).ok());
+
+  auto copy = Database::Open(copy_dir);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  for (int i : {0, 99, 100, 199}) {
+    auto value = (*copy)->Get(Column::kChunks, Key(i));
+    ASSERT_TRUE(value.ok()) << i << ": " << value.status().ToString();
+    EXPECT_EQ(*value, blob) << i;
+  }
+  EXPECT_EQ((*copy)->Get(Column::kMeta, "config").value(), Bytes({'s', 'e', 't', 't', 'i', 'n', 'g', 's'}));
+  EXPECT_EQ((*copy)->Get(Column::kMeta, "after").status().code(), Code::kNotFound);
+  auto count = (*copy)->CountEntries(Column::kChunks);
+  ASSERT_TRUE(count.ok()) << count.status().ToString();
+  EXPECT_EQ(*count, 200u);
+  ASSERT_TRUE((*copy)->Delete(Column::kMeta, "config", Durability::kSynced).ok());
+  EXPECT_TRUE(db->Get(Column::kMeta, "config").ok());
+}
+
+TEST_F(DatabaseTest, CopyToAnExistingFolderIsRefusedAndLeavesIt) {
+  auto db = CreateDb();
+  ASSERT_NE(db, nullptr);
+  const std::string taken = tmp_.Sub("taken");
+  std::filesystem::create_directory(taken);
+  std::ofstream(taken + "/keep") << "mine";
+  Result<Database::CopyReport> report = db->CopyTo(taken);
+  EXPECT_EQ(report.status().code(), Code::kAlreadyExists) << report.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(taken + "/keep"));
+}
+
+TEST_F(DatabaseTest, CountEntriesSubtractsDeletions) {
+  auto db = CreateDb();
+  ASSERT_NE(db, nullptr);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(db->Put(Column::kTrees, Key(i), AsBytes("tree"), Durability::kBuffered).ok());
+  }
+  ASSERT_TRUE(db->Flush({Column::kTrees}).ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(db->Delete(Column::kTrees, Key(i), Durability::kBuffered).ok());
+  }
+  ASSERT_TRUE(db->Flush({Column::kTrees}).ok());
+  auto count = db->CountEntries(Column::kTrees);
+  ASSERT_TRUE(count.ok()) << count.status().ToString();
+  EXPECT_EQ(*count, 90u);
+  // As after gc: the deletions and what they deleted compacted away.
+  ASSERT_TRUE(db->CompactAll({Column::kTrees}).ok());
+  count = db->CountEntries(Column::kTrees);
+  ASSERT_TRUE(count.ok()) << count.status().ToString();
+  EXPECT_EQ(*count, 90u);
 }
 
 }  // namespace
