@@ -265,7 +265,8 @@ void RegisterSync(CLI::App& app, GlobalOptions& global, int* exit_code) {
                    ->type_name("SRC");
   to->excludes(from);
   cmd->add_flag("--init", args->init,
-                "Make the destination (a new folder or an empty bucket prefix) a copy of the source first (same key and settings)");
+                "Make the destination (a new folder or an empty bucket prefix) a copy of the source first (same key and settings); "
+                "a first copy of everything into a folder copies the repository's files whole");
   AddRepeatableOption(cmd, "--group", "GROUP", args->groups, "Copy only the snapshots of GROUP");
   cmd->add_option("--latest", args->latest, "Copy only the newest N snapshots of each group")
       ->type_name("N")

@@ -4,8 +4,10 @@
 // PERMISSION_DENIED before it changes anything. Unix sockets keep full
 // rights. Loopback only.
 #include <grpcpp/grpcpp.h>
+
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -367,6 +369,20 @@ TEST_F(TokenRolesTest, FullTokenMayRemoveProtectAnnotateAndCollect) {
   list = local_->ListSnapshots("");
   ASSERT_TRUE(list.ok());
   EXPECT_TRUE(list->empty());
+}
+
+// Copying the repository's files writes a folder where the caller says, on
+// the server's host: a caller over tcp:// may not, whatever its token.
+TEST_F(TokenRolesTest, NoTokenLetsACallerOverTcpCopyTheRepositorysFiles) {
+  for (const char* token : {coffer::testing::kTestToken, kAppendToken}) {
+    auto remote = Connect(token);
+    ASSERT_NE(remote, nullptr);
+    const std::string target = tmp_ / "copy";
+    Result<FolderCopyReport> copied = remote->CopyRepositoryTo(target);
+    EXPECT_EQ(copied.status().code(), Code::kPermissionDenied) << token << ": " << copied.status().ToString();
+    EXPECT_FALSE(std::filesystem::exists(target)) << token;
+  }
+  ExpectUnchanged();
 }
 
 TEST_F(TokenRolesTest, AConnectionCarriesTokensOfOneRole) {
