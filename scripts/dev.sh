@@ -9,8 +9,13 @@
 #                          TARGETs named, if any), each run SECONDS (default 5) on its seeds;
 #                          new inputs go to build-fuzz/corpus/
 #   scripts/dev.sh campaigns  the kill and I/O-fault campaigns, short (scripts/campaign)
-#   scripts/dev.sh ci      test, campaigns, fuzz, then the unit tests and the end-to-end
-#                          tests of hostile input under ASan+UBSan: what CI runs (.ci/run)
+#   scripts/dev.sh ci      test, the package test, campaigns, fuzz, then the unit tests and
+#                          the end-to-end tests of hostile input under ASan+UBSan: what CI
+#                          runs (.ci/run)
+#   scripts/dev.sh package deps + build + the Debian package, build/package/coffer_*.deb
+#                          (packaging/package.cmake)
+#   scripts/dev.sh package-test  package, then install it with apt, run it and purge it
+#                          (tests/package/install_test.sh; needs root, changes this machine)
 #   scripts/dev.sh demo    deps + build + a backup, listing and restore of a sample tree
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +34,7 @@ PACKAGES=(
   libqrencode-dev libpng-dev libtomlplusplus-dev libcurl4-openssl-dev libexpat1-dev
   libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3 python3-prometheus-client
-  gzip lzop zstd libcap2-bin zbar-tools qrencode
+  gzip lzop zstd libcap2-bin zbar-tools qrencode dpkg-dev
   fdisk gdisk e2fsprogs mount systemd
 )
 # The fuzz targets: clang with libFuzzer and its sanitizer runtimes, and
@@ -167,6 +172,17 @@ fuzz() {
 
 # The kill and I/O-fault campaigns (scripts/campaign) in their short form;
 # the full form (200 kills, 100 faults) is run by hand.
+# The .deb of what `cmake --install` installs, made by CPack from the build folder.
+package() {
+  rm -rf "$BUILD_DIR/package"
+  cpack --config "$BUILD_DIR/CPackConfig.cmake"
+  ls "$BUILD_DIR"/package/coffer_*.deb
+}
+
+package_test() {
+  tests/package/install_test.sh "$(ls "$BUILD_DIR"/package/coffer_*.deb)"
+}
+
 campaigns() {
   scripts/campaign kill --rounds "${KILL_ROUNDS:-12}" --coffer "$BUILD_DIR/tools/coffer"
   scripts/campaign fault --rounds "${FAULT_ROUNDS:-12}" --coffer "$BUILD_DIR/tools/coffer"
@@ -198,7 +214,9 @@ case "${1:-}" in
   # The whole ASan+UBSan suite (`asan`, about 28 minutes of tests here) does
   # not fit CI's 90 minutes beside the rest: CI runs its unit tests and the
   # end-to-end tests of hostile input (asan_ci_tests).
-  ci) deps; timed build; timed run_tests; timed campaigns; fuzz 5; timed asan_build; timed asan_ci_tests ;;
+  package) deps; build; package ;;
+  package-test) deps; build; package; package_test ;;
+  ci) deps; timed build; timed run_tests; timed package; timed package_test; timed campaigns; fuzz 5; timed asan_build; timed asan_ci_tests ;;
   demo) deps; build; demo ;;
-  *) echo "usage: scripts/dev.sh deps|build|test|asan|fuzz [SECONDS [TARGET...]]|ci|demo" >&2; exit 2 ;;
+  *) echo "usage: scripts/dev.sh deps|build|test|asan|fuzz [SECONDS [TARGET...]]|campaigns|package|package-test|ci|demo" >&2; exit 2 ;;
 esac

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Coffer: encrypted, deduplicating, incremental backups.\n"
                "Every command and exit code is described in coffer(1) and coffer-COMMAND(1).",
                "coffer"};
-  app.set_version_flag("--version", "coffer 0.1.0");
+  app.set_version_flag("--version", "coffer " COFFER_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command name
 

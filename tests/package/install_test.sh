@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The Debian package, installed as a user would: apt installs it with the
+# packages it declares, `coffer --version` and `man coffer` work from
+# /usr, and purging it leaves none of its files behind.
+#   tests/package/install_test.sh PATH/coffer_VERSION_ARCH.deb
+# Needs root and changes the machine it runs on (CI runs it on a fresh one).
+# Exit 0: passed; 1: failed, with the reason on stderr; 77: skipped (not root).
+set -euo pipefail
+
+deb=${1:?usage: install_test.sh PATH/coffer_VERSION_ARCH.deb}
+fail() { echo "install_test: FAIL: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "install_test: skipped: installing a package needs root" >&2; exit 77; }
+[ -f "$deb" ] || fail "no package at $deb"
+deb=$(realpath "$deb")
+
+if dpkg-query -W -f='${Status}' coffer 2>/dev/null | grep -q "install ok installed"; then
+  fail "a coffer package is installed already; this test would remove it"
+fi
+
+version=$(dpkg-deb -f "$deb" Version)
+depends=$(dpkg-deb -f "$deb" Depends)
+for library in librocksdb libsodium libzstd libfuse3 libgrpc++ libprotobuf libcurl fuse3; do
+  [[ $depends == *"$library"* ]] || fail "Depends does not name $library: $depends"
+done
+
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$deb" >/dev/null ||
+  fail "apt-get install $deb"
+trap 'dpkg --purge coffer >/dev/null 2>&1 || true' EXIT
+mapfile -t files < <(dpkg -L coffer | while read -r path; do [ -d "$path" ] || echo "$path"; done)
+
+[ "$(command -v coffer)" = /usr/bin/coffer ] || fail "coffer is not /usr/bin/coffer: $(command -v coffer)"
+reported=$(/usr/bin/coffer --version)
+[[ $reported == "coffer $version"* ]] || fail "coffer --version says '$reported', the package is $version"
+[ "$(readlink /usr/bin/coffer-vzdump-hook)" = coffer ] || fail "/usr/bin/coffer-vzdump-hook is not a link to coffer"
+[ "$(man -w coffer)" = /usr/share/man/man1/coffer.1 ] || fail "man -w coffer: $(man -w coffer 2>&1)"
+MANWIDTH=80 man coffer 2>/dev/null | grep -q "coffer sync" || fail "man coffer does not render"
+MANWIDTH=80 man coffer-sync 2>/dev/null | grep -q "OBJECT STORAGE" || fail "man coffer-sync does not render"
+
+# A backup and a restore with the installed binary, to show it runs.
+work=$(mktemp -d)
+trap 'rm -rf "$work"; dpkg --purge coffer >/dev/null 2>&1 || true' EXIT
+mkdir "$work/data" && echo "kept by the packaged coffer" > "$work/data/file"
+export COFFER_PASSPHRASE=package-test
+coffer -q -r "$work/repo" init --kdf-ops 1 --kdf-memory 8K || fail "coffer init"
+coffer -q -r "$work/repo" backup --group host/package "$work/data" || fail "coffer backup"
+coffer -q -r "$work/repo" restore host/package/latest --target "$work/restored" || fail "coffer restore"
+cmp "$work/data/file" "$work/restored$work/data/file" || fail "the restored file differs"
+# The server the commands started runs the installed binary: stopped before the purge.
+pkill -f "serve -r $work/repo" || true
+while pgrep -f "serve -r $work/repo" >/dev/null; do sleep 0.1; done
+
+dpkg --purge coffer >/dev/null || fail "dpkg --purge coffer"
+dpkg-query -W coffer >/dev/null 2>&1 && fail "dpkg still lists coffer after the purge"
+for path in "${files[@]}"; do
+  [ -e "$path" ] || [ -L "$path" ] && fail "$path is left after the purge"
+done
+echo "install_test: $deb ($version): installed, ran and purged; ${#files[@]} files gone"
