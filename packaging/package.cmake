@@ -1,6 +1,7 @@
 # The Debian package: `scripts/dev.sh package` runs CPack on the build
 # folder and makes build/package/coffer_VERSION_ARCH.deb. It holds what
-# `cmake --install` installs, under /usr. Its dependencies on shared
+# `cmake --install` installs, under /usr: the binary and the man pages
+# (tools/CMakeLists.txt) and the systemd units (below). Its dependencies on shared
 # libraries are read from the binary by dpkg-shlibdeps (dpkg-dev), so they
 # follow whatever Debian's libraries the build linked; fuse3 is declared by
 # hand, as mounts end with its fusermount3.
@@ -25,5 +26,14 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS fuse3)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS lzop)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
+# systemd is told of the units installed or removed; nothing is enabled.
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${CMAKE_CURRENT_LIST_DIR}/deb/postinst ${CMAKE_CURRENT_LIST_DIR}/deb/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+
+# The units: a permanent server per repository, and the jobs' scheduler.
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/systemd/coffer-serve@.service
+              ${CMAKE_CURRENT_LIST_DIR}/systemd/coffer-scheduler.service
+        DESTINATION lib/systemd/system)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/package)
 include(CPack)

@@ -36,13 +36,36 @@ reported=$(/usr/bin/coffer --version)
 MANWIDTH=80 man coffer 2>/dev/null | grep -q "coffer sync" || fail "man coffer does not render"
 MANWIDTH=80 man coffer-sync 2>/dev/null | grep -q "OBJECT STORAGE" || fail "man coffer-sync does not render"
 
-# A backup and a restore with the installed binary, to show it runs.
+# systemd judges the units; the template through an instance, whose name is
+# an escaped repository path as `systemd-escape --path` makes it.
+units=/usr/lib/systemd/system
+for unit in coffer-serve@.service coffer-scheduler.service; do
+  [ -f "$units/$unit" ] || fail "the package has no $units/$unit"
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"; dpkg --purge coffer >/dev/null 2>&1 || true' EXIT
+mkdir "$work/units"
+ln -s "$units/coffer-serve@.service" "$work/units/coffer-serve@$(systemd-escape --path /srv/backup).service"
+verified=$(systemd-analyze verify --man=no "$work"/units/coffer-serve@*.service \
+  "$units/coffer-scheduler.service" 2>&1) || fail "systemd-analyze verify: $verified"
+! grep -q coffer <<<"$verified" || fail "systemd-analyze verify has remarks: $verified"
+
+# A backup and a restore with the installed binary, served by the serve
+# unit's own command line (systemd itself is not running here).
 mkdir "$work/data" && echo "kept by the packaged coffer" > "$work/data/file"
 export COFFER_PASSPHRASE=package-test
 coffer -q -r "$work/repo" init --kdf-ops 1 --kdf-memory 8K || fail "coffer init"
+exec_start=$(sed -n 's/^ExecStart=//p' "$units/coffer-serve@.service")
+exec_start=${exec_start//%f/$work/repo}
+exec_start=${exec_start//\$COFFER_SERVE_OPTIONS/}
+$exec_start 2>"$work/serve.err" &
+served_by=$!
+for _ in $(seq 100); do [ -S "$work/repo/serve.sock" ] && break; sleep 0.1; done
+[ -S "$work/repo/serve.sock" ] || fail "the serve unit's command did not listen: $(cat "$work/serve.err")"
 coffer -q -r "$work/repo" backup --group host/package "$work/data" || fail "coffer backup"
+[ "$(pgrep -f "serve -r $work/repo")" = "$served_by" ] || fail "the backup was not served by the unit's server"
+kill -TERM "$served_by"
+wait "$served_by" || fail "the unit's server did not exit cleanly on SIGTERM"
 coffer -q -r "$work/repo" restore host/package/latest --target "$work/restored" || fail "coffer restore"
 cmp "$work/data/file" "$work/restored$work/data/file" || fail "the restored file differs"
 # The server the commands started runs the installed binary: stopped before the purge.
