@@ -10,6 +10,7 @@
 
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/mount_helper.h"
 
 namespace {
 
@@ -42,6 +43,12 @@ void TuneMalloc() {
 // symlink coffer-vzdump-hook -> coffer runs `coffer vzdump-hook`.
 bool InvokedAsVzdumpHook(std::string_view argv0) {
   return argv0.substr(argv0.rfind('/') + 1) == "coffer-vzdump-hook";
+}
+
+// mount(8) runs /usr/sbin/mount.coffer, a symlink to coffer, for "-t coffer"
+// and fstab lines of type coffer (tools/mount_helper.h).
+bool InvokedAsMountHelper(std::string_view argv0) {
+  return argv0.substr(argv0.rfind('/') + 1) == "mount.coffer";
 }
 
 }  // namespace
@@ -130,6 +137,20 @@ int main(int argc, char** argv) {
   std::vector<char*> args(argv, argv + argc);
   char hook_command[] = "vzdump-hook";
   if (argc > 0 && InvokedAsVzdumpHook(argv[0])) args.insert(args.begin() + 1, hook_command);
+  const bool mount_helper = argc > 0 && InvokedAsMountHelper(argv[0]);
+  std::vector<std::string> mount_command;
+  if (mount_helper) {
+    coffer::Result<std::vector<std::string>> command =
+        MountHelperCommand(std::vector<std::string>(argv, argv + argc));
+    if (!command.ok()) {
+      fmt::print(stderr, "mount.coffer: {}\n", command.status().message());
+      return kMountExitUsage;
+    }
+    if (command->empty()) return kExitOk;  // -f: mount(8) only pretends
+    mount_command = std::move(command).value();
+    args.clear();
+    for (std::string& arg : mount_command) args.push_back(arg.data());
+  }
 
   try {
     app.parse(static_cast<int>(args.size()), args.data());
@@ -144,5 +165,6 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   std::fflush(stdout);
+  if (mount_helper && exit_code != kExitOk) return kMountExitFailure;
   return exit_code;
 }

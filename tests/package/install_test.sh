@@ -68,6 +68,37 @@ kill -TERM "$served_by"
 wait "$served_by" || fail "the unit's server did not exit cleanly on SIGTERM"
 coffer -q -r "$work/repo" restore host/package/latest --target "$work/restored" || fail "coffer restore"
 cmp "$work/data/file" "$work/restored$work/data/file" || fail "the restored file differs"
+
+# mount(8) with the type coffer runs /usr/sbin/mount.coffer: from an
+# fstab-style line (noauto, the passphrase in a file), then from -t, and
+# umount(8) ends each mount.
+if [ -e /dev/fuse ]; then
+  [ "$(readlink /usr/sbin/mount.coffer)" = ../bin/coffer ] || fail "/usr/sbin/mount.coffer is not a link to coffer"
+  echo "$COFFER_PASSPHRASE" > "$work/pass"
+  mkdir "$work/mnt"
+  printf '%s %s coffer noauto,nofail,passphrase-file=%s,x-systemd.automount 0 0\n' \
+    "$work/repo" "$work/mnt" "$work/pass" > "$work/fstab"
+  (unset COFFER_PASSPHRASE; mount -T "$work/fstab" "$work/mnt") || fail "mount -T fstab"
+  cmp "$work/data/file" "$work/mnt/host/package/latest$work/data/file" ||
+    { umount "$work/mnt"; fail "the file read through the fstab mount differs"; }
+  umount "$work/mnt" || fail "umount of the fstab mount"
+  ! mountpoint -q "$work/mnt" || fail "$work/mnt is still mounted after umount"
+  (unset COFFER_PASSPHRASE; mount -t coffer "$work/repo" "$work/mnt" -o "ro,passphrase-file=$work/pass") ||
+    fail "mount -t coffer"
+  [ -L "$work/mnt/host/package/latest" ] || { umount "$work/mnt"; fail "no snapshot in the -t coffer mount"; }
+  umount "$work/mnt" || fail "umount of the -t coffer mount"
+  # mount(8) passes rw unless told ro: the mount is read-only all the same.
+  (unset COFFER_PASSPHRASE; mount -t coffer "$work/repo" "$work/mnt" -o "passphrase-file=$work/pass") ||
+    fail "mount -t coffer without ro"
+  if touch "$work/mnt/host/new" 2>/dev/null; then umount "$work/mnt"; fail "the mount took a write"; fi
+  umount "$work/mnt" || fail "umount of the mount without ro"
+  if (unset COFFER_PASSPHRASE; mount -t coffer "$work/repo" "$work/mnt" -o "ro,compress=zstd,passphrase-file=$work/pass") 2>"$work/bad.err"; then
+    umount "$work/mnt"; fail "mount -o compress=zstd was accepted"
+  fi
+  grep -q "unknown mount option compress=zstd" "$work/bad.err" || fail "a bad option was not named: $(cat "$work/bad.err")"
+else
+  echo "install_test: no /dev/fuse: the mount(8) part is skipped" >&2
+fi
 # The server the commands started runs the installed binary: stopped before the purge.
 pkill -f "serve -r $work/repo" || true
 while pgrep -f "serve -r $work/repo" >/dev/null; do sleep 0.1; done
