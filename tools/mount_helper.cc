@@ -53,7 +53,7 @@ Result<std::vector<std::string>> MountHelperCommand(std::span<const std::string>
   if (positional.size() != 2) {
     return Status::InvalidArgument("usage: mount.coffer REPOSITORY MOUNTPOINT [-o OPTIONS]");
   }
-  std::vector<std::string> global = {"coffer", "-r", positional[0]};
+  std::vector<std::string> global = {"coffer", "--repo=" + positional[0]};
   std::vector<std::string> mount = {"mount"};
   for (std::string_view option : options) {
     const size_t equals = option.find('=');
@@ -61,13 +61,13 @@ Result<std::vector<std::string>> MountHelperCommand(std::span<const std::string>
     const std::string value = equals == std::string_view::npos ? "" : std::string(option.substr(equals + 1));
     const bool has_value = equals != std::string_view::npos && !value.empty();
     if (name == "passphrase-file" && has_value) {
-      global.insert(global.end(), {"--passphrase-file", value});
+      global.push_back("--passphrase-file=" + value);
     } else if (name == "key-file" && has_value) {
-      global.insert(global.end(), {"--key-file", value});
+      global.push_back("--key-file=" + value);
     } else if (name == "group" && has_value) {
-      mount.insert(mount.end(), {"--group", value});
+      mount.push_back("--group=" + value);
     } else if (name == "cache-size" && has_value) {
-      mount.insert(mount.end(), {"--cache-size", value});
+      mount.push_back("--cache-size=" + value);
     } else if ((option == "allow_other" || option == "allow-other")) {
       mount.push_back("--allow-other");
     } else if (std::find(kIgnored.begin(), kIgnored.end(), option) != kIgnored.end() ||
@@ -79,6 +79,8 @@ Result<std::vector<std::string>> MountHelperCommand(std::span<const std::string>
     }
   }
   if (fake) return std::vector<std::string>();
+  // After "--", DIR is never read as an option, whatever it starts with.
+  mount.push_back("--");
   mount.push_back(positional[1]);
   global.insert(global.end(), mount.begin(), mount.end());
   return global;

@@ -20,7 +20,9 @@ inline constexpr int kMountExitFailure = 32;
 
 // From mount(8)'s call, `mount.coffer SPEC DIR [-fnsv] [-o OPTIONS] [-t TYPE]`
 // (argv[0] included), the arguments of the coffer command that mounts SPEC (a
-// repository folder, or s3://BUCKET/PREFIX) at DIR. Options of -o:
+// repository folder, or s3://BUCKET/PREFIX) at DIR. Values are joined to
+// their options (--repo=SPEC, --group=G) and DIR follows "--", so that no
+// value given in fstab is ever read as an option. Options of -o:
 //   passphrase-file=FILE, key-file=FILE   the global options of those names
 //   group=GROUP, cache-size=SIZE, allow_other (or allow-other)
 //                                         coffer mount's options

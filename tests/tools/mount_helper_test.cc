@@ -16,20 +16,20 @@ TEST(MountHelperTest, AnFstabLineBecomesCofferMount) {
   auto command = Translate({"/sbin/mount.coffer", "/srv/backup", "/mnt/backup", "-o",
                             "rw,noauto,passphrase-file=/etc/coffer/pass,x-systemd.automount", "-t", "coffer"});
   ASSERT_TRUE(command.ok()) << command.status().ToString();
-  EXPECT_EQ(*command, (Args{"coffer", "-r", "/srv/backup", "--passphrase-file", "/etc/coffer/pass", "mount",
-                            "/mnt/backup"}));
+  EXPECT_EQ(*command, (Args{"coffer", "--repo=/srv/backup", "--passphrase-file=/etc/coffer/pass", "mount",
+                            "--", "/mnt/backup"}));
   command = Translate({"/sbin/mount.coffer", "/srv/backup", "/mnt/backup", "-n", "-o",
                        "ro,noauto,nofail,_netdev,passphrase-file=/etc/coffer/pass,x-systemd.automount,"
                        "group=host/web1,cache-size=256M,allow_other,comment=backups"});
   ASSERT_TRUE(command.ok()) << command.status().ToString();
-  EXPECT_EQ(*command, (Args{"coffer", "-r", "/srv/backup", "--passphrase-file", "/etc/coffer/pass", "mount",
-                            "--group", "host/web1", "--cache-size", "256M", "--allow-other", "/mnt/backup"}));
+  EXPECT_EQ(*command, (Args{"coffer", "--repo=/srv/backup", "--passphrase-file=/etc/coffer/pass", "mount",
+                            "--group=host/web1", "--cache-size=256M", "--allow-other", "--", "/mnt/backup"}));
 }
 
 TEST(MountHelperTest, AKeyFileAndABucket) {
   auto command = Translate({"mount.coffer", "s3://backups/web1", "/mnt/b", "-o", "key-file=/root/k,defaults"});
   ASSERT_TRUE(command.ok()) << command.status().ToString();
-  EXPECT_EQ(*command, (Args{"coffer", "-r", "s3://backups/web1", "--key-file", "/root/k", "mount", "/mnt/b"}));
+  EXPECT_EQ(*command, (Args{"coffer", "--repo=s3://backups/web1", "--key-file=/root/k", "mount", "--", "/mnt/b"}));
 }
 
 TEST(MountHelperTest, FakeMountsDoNothing) {
@@ -46,7 +46,14 @@ TEST(MountHelperTest, UnknownOptionsAreRefusedUnlessSloppy) {
   EXPECT_EQ(valueless.status().code(), Code::kInvalidArgument);
   auto sloppy = Translate({"mount.coffer", "/srv/backup", "/mnt/backup", "-s", "-o", "compress=zstd"});
   ASSERT_TRUE(sloppy.ok()) << sloppy.status().ToString();
-  EXPECT_EQ(*sloppy, (Args{"coffer", "-r", "/srv/backup", "mount", "/mnt/backup"}));
+  EXPECT_EQ(*sloppy, (Args{"coffer", "--repo=/srv/backup", "mount", "--", "/mnt/backup"}));
+}
+
+// A value that looks like an option stays a value.
+TEST(MountHelperTest, ValuesAreNeverReadAsOptions) {
+  auto command = Translate({"mount.coffer", "/srv/backup", "/mnt/backup", "-o", "group=--foreground"});
+  ASSERT_TRUE(command.ok()) << command.status().ToString();
+  EXPECT_EQ(*command, (Args{"coffer", "--repo=/srv/backup", "mount", "--group=--foreground", "--", "/mnt/backup"}));
 }
 
 TEST(MountHelperTest, BadCallsAreRefused) {
