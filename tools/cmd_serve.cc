@@ -267,13 +267,13 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   }
   watch.Start();
   Status s = (*server)->Serve(*idle);
-  g_server = nullptr;
   // Nothing is served any more: the database is closed and the lock given up
-  // now, for the next command. Then the server is left to the process's end:
+  // now, for the next command. Then the server is left to the process's end
+  // (g_server keeps it reachable, and a second signal finds it stopped):
   // gRPC 1.51's ~Server waits in grpc_shutdown() for an executor thread's
   // poll, up to ten seconds after large replies (grpc/grpc#41050).
   store->reset();
-  (void)server->release();
+  g_server = server->release();
   return s.ok() ? kExitOk : Fail(s);
 }
 
