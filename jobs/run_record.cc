@@ -12,22 +12,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "store/base/file_io.h"
 #include "store/base/unique_fd.h"
 
 namespace coffer::jobs {
 namespace {
 
 constexpr int kRecordVersion = 1;
-
-Status WriteAll(int fd, std::string_view text, const std::string& what) {
-  while (!text.empty()) {
-    const ssize_t n = write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "cannot write " + what);
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -135,7 +126,7 @@ Status AppendRunRecord(const std::filesystem::path& path, const RunRecord& recor
     char last = '\n';
     if (pread(fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n') text.insert(text.begin(), '\n');
   }
-  COFFER_RETURN_IF_ERROR(WriteAll(fd.get(), text, shown));
+  COFFER_RETURN_IF_ERROR(WriteAll(fd.get(), text, "cannot write " + shown));
   if (fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + shown);
   return Status::Ok();
 }

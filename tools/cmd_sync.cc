@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -76,6 +77,46 @@ uint64_t BytesUnder(const std::string& dir) {
   return total;
 }
 
+// How the snapshots went across, for the summary.
+struct Method {
+  std::string_view name;            // "objects" or "files"
+  std::optional<uint64_t> files;    // files copied whole ("files")
+  std::optional<uint64_t> retries;  // requests retried (a bucket)
+};
+
+// The summary of a sync: a JSON object with --json, else one line.
+void PrintSummary(const GlobalOptions& global, const SyncArgs& args, const sync::SyncReport& report,
+                  double seconds, const Method& method) {
+  const bool push = !args.to.empty();
+  const std::string& peer = push ? args.to : args.from;
+  if (args.json) {
+    nlohmann::json out = {{"direction", push ? "to" : "from"},
+                          {"peer", peer},
+                          {"dry_run", args.dry_run},
+                          {"method", method.name},
+                          {"snapshots_copied", report.snapshots_copied},
+                          {"snapshots_present", report.snapshots_present},
+                          {"snapshots_deleted", report.snapshots_deleted},
+                          {"snapshots_skipped", report.skipped},
+                          {"objects_copied", report.objects_copied},
+                          {"objects_present", report.objects_present},
+                          {"needs_lists_copied", report.lists_copied},
+                          {"bytes_copied", report.bytes_copied},
+                          {"duration_s", seconds}};
+    if (method.files) out["files_copied"] = *method.files;
+    if (method.retries) out["requests_retried"] = *method.retries;
+    fmt::print("{}\n", out.dump(2));
+  } else if (!global.quiet) {
+    fmt::print("{}{} snapshots copied ({} already there{}), {} objects, {} {} {} in {}{}{}\n",
+               args.dry_run ? "dry run: " : "", report.snapshots_copied, report.snapshots_present,
+               args.delete_missing ? fmt::format(", {} deleted", report.snapshots_deleted) : "",
+               report.objects_copied, HumanBytes(report.bytes_copied), push ? "to" : "from", peer,
+               HumanDuration(static_cast<int64_t>(seconds * 1e9)),
+               report.skipped.empty() ? "" : fmt::format("; {} not copied", report.skipped.size()),
+               method.files ? "; the repository's files, copied whole" : "");
+  }
+}
+
 // A first copy of every snapshot into the new folder `destination`, made
 // file by file by the store that owns the source's folder
 // (store/objects/folder_copy.h). nullopt when that store cannot (a server on
@@ -100,29 +141,12 @@ std::optional<int> CopyFolder(const GlobalOptions& global, const SyncArgs& args,
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const bool push = !args.to.empty();
-  const std::string& peer = push ? args.to : args.from;
-  if (args.json) {
-    nlohmann::json out = {{"direction", push ? "to" : "from"},
-                          {"peer", peer},
-                          {"dry_run", false},
-                          {"method", "files"},
-                          {"snapshots_copied", copied->snapshots},
-                          {"snapshots_present", 0},
-                          {"snapshots_deleted", 0},
-                          {"snapshots_skipped", nlohmann::json::array()},
-                          {"objects_copied", copied->objects},
-                          {"objects_present", 0},
-                          {"needs_lists_copied", copied->needs_lists},
-                          {"files_copied", copied->files},
-                          {"bytes_copied", copied->bytes},
-                          {"duration_s", seconds}};
-    fmt::print("{}\n", out.dump(2));
-  } else if (!global.quiet) {
-    fmt::print("{} snapshots copied, {} objects, {} {} {} in {} (the repository's files, copied whole)\n",
-               copied->snapshots, copied->objects, HumanBytes(copied->bytes), push ? "to" : "from",
-               peer, HumanDuration(static_cast<int64_t>(seconds * 1e9)));
-  }
+  sync::SyncReport report;
+  report.snapshots_copied = copied->snapshots;
+  report.objects_copied = copied->objects;
+  report.lists_copied = copied->needs_lists;
+  report.bytes_copied = copied->bytes;
+  PrintSummary(global, args, report, seconds, {.name = "files", .files = copied->files, .retries = std::nullopt});
   return kExitOk;
 }
 
@@ -224,31 +248,10 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   for (const std::string& skipped : report->skipped) {
     fmt::print(stderr, "coffer: not copied: {}\n", skipped);
   }
-  if (args.json) {
-    nlohmann::json out = {{"direction", push ? "to" : "from"},
-                          {"peer", peer},
-                          {"dry_run", args.dry_run},
-                          {"method", "objects"},
-                          {"snapshots_copied", report->snapshots_copied},
-                          {"snapshots_present", report->snapshots_present},
-                          {"snapshots_deleted", report->snapshots_deleted},
-                          {"snapshots_skipped", report->skipped},
-                          {"objects_copied", report->objects_copied},
-                          {"objects_present", report->objects_present},
-                          {"needs_lists_copied", report->lists_copied},
-                          {"bytes_copied", report->bytes_copied},
-                          {"duration_s", seconds}};
-    if (bucket != nullptr) out["requests_retried"] = bucket->retries();
-    fmt::print("{}\n", out.dump(2));
-  } else if (!global.quiet) {
-    fmt::print("{}{} snapshots copied ({} already there{}), {} objects, {} {} {} in {}{}\n",
-               args.dry_run ? "dry run: " : "", report->snapshots_copied,
-               report->snapshots_present,
-               args.delete_missing ? fmt::format(", {} deleted", report->snapshots_deleted) : "",
-               report->objects_copied, HumanBytes(report->bytes_copied), push ? "to" : "from", peer,
-               HumanDuration(static_cast<int64_t>(seconds * 1e9)),
-               report->skipped.empty() ? "" : fmt::format("; {} not copied", report->skipped.size()));
-  }
+  PrintSummary(global, args, *report, seconds,
+               {.name = "objects",
+                .files = std::nullopt,
+                .retries = bucket != nullptr ? std::optional<uint64_t>(bucket->retries()) : std::nullopt});
   return report->skipped.empty() ? kExitOk : kExitIncomplete;
 }
 

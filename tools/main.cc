@@ -39,16 +39,13 @@ void TuneMalloc() {
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
-// vzdump runs its hook script by path, with no way to add a subcommand: a
-// symlink coffer-vzdump-hook -> coffer runs `coffer vzdump-hook`.
-bool InvokedAsVzdumpHook(std::string_view argv0) {
-  return argv0.substr(argv0.rfind('/') + 1) == "coffer-vzdump-hook";
-}
-
-// mount(8) runs /usr/sbin/mount.coffer, a symlink to coffer, for "-t coffer"
-// and fstab lines of type coffer (tools/mount_helper.h).
-bool InvokedAsMountHelper(std::string_view argv0) {
-  return argv0.substr(argv0.rfind('/') + 1) == "mount.coffer";
+// Whether the program was run under the file name `name` (a symlink to coffer):
+//   coffer-vzdump-hook  vzdump runs its hook script by path, with no way to
+//                       add a subcommand: it runs `coffer vzdump-hook`;
+//   mount.coffer        mount(8) runs it for "-t coffer" and fstab lines of
+//                       type coffer (tools/mount_helper.h).
+bool InvokedAs(std::string_view argv0, std::string_view name) {
+  return argv0.substr(argv0.rfind('/') + 1) == name;
 }
 
 }  // namespace
@@ -136,8 +133,8 @@ int main(int argc, char** argv) {
 
   std::vector<char*> args(argv, argv + argc);
   char hook_command[] = "vzdump-hook";
-  if (argc > 0 && InvokedAsVzdumpHook(argv[0])) args.insert(args.begin() + 1, hook_command);
-  const bool mount_helper = argc > 0 && InvokedAsMountHelper(argv[0]);
+  if (argc > 0 && InvokedAs(argv[0], "coffer-vzdump-hook")) args.insert(args.begin() + 1, hook_command);
+  const bool mount_helper = argc > 0 && InvokedAs(argv[0], "mount.coffer");
   std::vector<std::string> mount_command;
   if (mount_helper) {
     coffer::Result<std::vector<std::string>> command =

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/base/crash_point.h"
+#include "store/base/file_io.h"
 #include "store/base/unique_fd.h"
 
 namespace coffer {
@@ -62,23 +63,11 @@ Status CopyRange(int in, int out, uint64_t length, const FileToCopy& file) {
   return Status::Ok();
 }
 
-Status WriteAll(int out, const std::string& contents, const std::string& path) {
-  for (size_t put = 0; put < contents.size();) {
-    const ssize_t n = write(out, contents.data() + put, contents.size() - put);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "write " + path);
-    }
-    put += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 Status CopyOne(const FileToCopy& file) {
   UniqueFd out(open(file.to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return Status::FromErrno(errno, "create " + file.to);
   if (file.contents) {
-    COFFER_RETURN_IF_ERROR(WriteAll(out.get(), *file.contents, file.to));
+    COFFER_RETURN_IF_ERROR(WriteAll(out.get(), *file.contents, "write " + file.to));
   } else {
     UniqueFd in(open(file.from.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in.valid()) return Status::FromErrno(errno, "open " + file.from);
@@ -134,13 +123,6 @@ Status CopyFilesDurably(const std::vector<FileToCopy>& files, unsigned threads) 
       ForEachInParallel(order.size(), threads, [&](size_t i) { return CopyOne(*order[i]); }));
   COFFER_RETURN_IF_ERROR(
       ForEachInParallel(order.size(), threads, [&](size_t i) { return SyncFile(order[i]->to); }));
-  return Status::Ok();
-}
-
-Status SyncDirectory(const std::string& dir) {
-  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno(errno, "open " + dir);
-  if (fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + dir);
   return Status::Ok();
 }
 

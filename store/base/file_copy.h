@@ -22,11 +22,9 @@ struct FileToCopy {
 
 // Copies every file with up to `threads` at once, each created with mode
 // 0600 and its data fsynced before this returns (the caller syncs the
-// folder). kCorruption if a source is shorter than its `length`. On error
-// some copies may exist: the caller removes the folder it made.
+// folder: SyncDirectory, file_io.h). kCorruption if a source is shorter
+// than its `length`. On error some copies may exist: the caller removes the
+// folder it made.
 Status CopyFilesDurably(const std::vector<FileToCopy>& files, unsigned threads);
-
-// fsync(2) of a folder, so the names of the files created in it are on disk.
-Status SyncDirectory(const std::string& dir);
 
 }  // namespace coffer

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "store/base/file_copy.h"
+#include "store/base/file_io.h"
 #include "store/kv/fault_injection.h"
 #include "store/kv/open_checks.h"
 #include "store/kv/rocks_logger.h"

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "store/base/file_io.h"
 #include "store/base/unique_fd.h"
 #include "store/kv/rocks_status.h"
 
@@ -28,13 +29,6 @@ constexpr std::string_view kWayOut =
     "and keeps the damaged one beside it";
 
 std::string MarkerPath(const std::string& dir) { return dir + "/" + kInUseMarkerName; }
-
-Status SyncDirectory(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno(errno, "open " + dir);
-  if (::fsync(fd.get()) != 0) return Status::FromErrno(errno, "sync " + dir);
-  return Status::Ok();
-}
 
 // The number of a file named NNNNNN.EXT with EXT `extension`, or 0.
 uint64_t FileNumber(std::string_view name, std::string_view extension) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <set>
 
+#include "store/base/file_io.h"
 #include "store/base/unique_fd.h"
 #include "store/kv/blob_file.h"
 #include "store/kv/database.h"
@@ -26,12 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kObjectIdBytes = 32;  // every chunk key is an object id
-
-Status SyncDirectory(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid() || ::fsync(fd.get()) != 0) return Status::FromErrno(errno, "sync " + dir);
-  return Status::Ok();
-}
 
 // Step 1: every regular file of `dir` into `keep_dir`, by hard link where
 // the filesystem allows (no space used: RocksDB never writes a file again

@@ -97,9 +97,9 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const std::stri
   return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(std::move(db)));
 }
 
-Result<LocalObjectStore::CopyReport> LocalObjectStore::CopyTo(const std::string& db_dir) {
-  CopyReport report;
-  COFFER_ASSIGN_OR_RETURN(report.files, db_->CopyTo(db_dir));
+Result<FolderCopyReport> LocalObjectStore::CopyTo(const std::string& db_dir) {
+  COFFER_ASSIGN_OR_RETURN(kv::Database::CopyReport files, db_->CopyTo(db_dir));
+  FolderCopyReport report{.files = files.files, .bytes = files.bytes};
   Status finished = [&]() -> Status {
     COFFER_ASSIGN_OR_RETURN(std::unique_ptr<LocalObjectStore> copy, Open(db_dir));
     kv::Database& db = *copy->db_;

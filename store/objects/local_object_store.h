@@ -38,6 +38,7 @@
 #include <string>
 
 #include "store/kv/database.h"
+#include "store/objects/folder_copy.h"
 #include "store/objects/gc_coordinator.h"
 #include "store/objects/object_store.h"
 
@@ -100,13 +101,7 @@ class LocalObjectStore final : public ObjectStore {
   // (kv::Database::CopyTo), then opens the copy and clears every snapshot's
   // protection and note there: those belong to each repository, and sync
   // copies neither (store/sync/sync.h). On error nothing is left at `db_dir`.
-  struct CopyReport {
-    kv::Database::CopyReport files;
-    uint64_t snapshots = 0;
-    uint64_t objects = 0;  // chunks and trees
-    uint64_t needs_lists = 0;
-  };
-  Result<CopyReport> CopyTo(const std::string& db_dir);
+  Result<FolderCopyReport> CopyTo(const std::string& db_dir);
 
  private:
   Status ReadObjects(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use,

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "store/base/file_copy.h"
+#include "store/base/file_io.h"
 #include "store/objects/folder_copy.h"
 #include "store/objects/local_object_store.h"
 #include "store/repo/layout.h"
@@ -91,40 +91,38 @@ Status InitLocalStore(const std::string& dir, const std::function<Status(ObjectS
 
 namespace {
 
+// The copy into the folder of `layout`, under its lock (given up on return):
+// the database under another name, renamed once complete, then the marker.
+Result<FolderCopyReport> CopyIntoLockedFolder(RepoLock lock, LocalObjectStore& source,
+                                              const RepoLayout& layout, const std::string& partial) {
+  std::error_code error;
+  std::filesystem::remove_all(partial, error);  // a killed copy's, if any
+  if (error) return Status::FromErrno(error.value(), "remove " + partial);
+  COFFER_ASSIGN_OR_RETURN(FolderCopyReport report, source.CopyTo(partial));
+  if (rename(partial.c_str(), layout.db().c_str()) != 0) {
+    return Status::FromErrno(errno, "rename " + partial);
+  }
+  COFFER_RETURN_IF_ERROR(SyncDirectory(layout.dir));
+  // The marker last, after the database is on disk: a folder with it is a complete repository.
+  COFFER_RETURN_IF_ERROR(WriteMarker(layout));
+  COFFER_RETURN_IF_ERROR(SyncDirectory(layout.dir));
+  return report;
+}
+
 // FolderCopySource::CopyRepositoryTo for the repository whose database is `source`.
 Result<FolderCopyReport> CopyRepositoryFolder(LocalObjectStore& source, const std::string& dir) {
   if (dir.empty() || dir.front() != '/') {
     return Status::InvalidArgument("the folder to copy the repository to must be an absolute path: " + dir);
   }
   RepoLayout layout(dir);
-  // The database is copied under another name, renamed once complete.
   const std::string partial = layout.db() + ".copying";
-  // What a copy killed half-way leaves is cleared, so the next one starts over.
+  // A folder holding only what a copy killed half-way leaves is taken as
+  // empty: that copy is started over.
   bool made = false;
-  if (HoldsOnly(dir, {"lock", "db.copying"})) {
-    COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
-    std::error_code error;
-    std::filesystem::remove_all(partial, error);
-    if (error) return Status::FromErrno(error.value(), "remove " + partial);
-  } else {
-    COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir, &made));
-  }
-  Result<FolderCopyReport> copied = [&]() -> Result<FolderCopyReport> {
-    COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
-    COFFER_ASSIGN_OR_RETURN(LocalObjectStore::CopyReport copy, source.CopyTo(partial));
-    if (rename(partial.c_str(), layout.db().c_str()) != 0) {
-      return Status::FromErrno(errno, "rename " + partial);
-    }
-    COFFER_RETURN_IF_ERROR(SyncDirectory(dir));
-    // The marker last, after the database is on disk: a folder with it is a complete repository.
-    COFFER_RETURN_IF_ERROR(WriteMarker(layout));
-    COFFER_RETURN_IF_ERROR(SyncDirectory(dir));
-    return FolderCopyReport{.files = copy.files.files,
-                            .bytes = copy.files.bytes,
-                            .snapshots = copy.snapshots,
-                            .objects = copy.objects,
-                            .needs_lists = copy.needs_lists};
-  }();
+  if (!HoldsOnly(dir, {"lock", "db.copying"})) COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir, &made));
+  // Held by another copy into the same folder: that one's files stay.
+  COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
+  Result<FolderCopyReport> copied = CopyIntoLockedFolder(std::move(lock), source, layout, partial);
   if (!copied.ok()) {
     std::error_code ignored;
     if (made) {
