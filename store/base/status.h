@@ -26,7 +26,12 @@ enum class Code {
   kNoSpace,          // the filesystem is full
   kAlreadyExists,
   kUnsupported,      // format version or feature this build does not know
-  kAborted,          // a producer (e.g. --stdin-from-command) failed
+  // Given up, keeping nothing of the attempt; running it again may succeed.
+  // A command Coffer ran failed or timed out (a backup's --stdin-from-command
+  // producer, a job's hook, a notifier), the store could not vouch for a
+  // writer's objects and refused its commit (ObjectStore::CommitSnapshot),
+  // or a file being restored was replaced meanwhile. Exit code 1.
+  kAborted,
   kFailedPrecondition,  // refused in this state (e.g. a protected snapshot)
   kPermissionDenied,    // the caller may not do this (e.g. an append-only token)
 };
