@@ -2,8 +2,9 @@
 archives stored by `coffer import`, and by restic and borg reading the same archives,
 in the same run. See bench/README.md, "Proxmox VE guests".
 
-bench/run imports this module and hands itself in as `bench`, so both time, sync,
-mount and clean up the same way (Runner, Tool, unmount, stop_coffer_serve, ...).
+bench/run imports this module and hands in its package, bench/coffer_bench, as `bench`,
+so both time, sync, mount and clean up the same way (Runner, Tool, unmount,
+stop_coffer_serve, ...).
 
 Cases, each in repositories of its own:
 - vm: a VM of two generated disks (bench/make_vma), day 1 and day 2 (1% of the

@@ -1,9 +1,10 @@
 """The real-data corpora of bench/run: `--corpus system` and `--corpus biglibs`, this
 machine's own files instead of generated ones. See bench/README.md, "Corpora".
 
-bench/run imports this module and hands itself in as `bench`, so these corpora share
-its work folder, seed and log, the change step's bookkeeping (keep_original,
-move_aside, revert_tree_change) and --big-file's writer (write_big_file, BIG_FILE).
+bench/run imports this module and hands in its package, bench/coffer_bench, as `bench`,
+so these corpora share its work folder, seed and log, the change step's bookkeeping
+(keep_original, move_aside, revert_tree_change) and --big-file's writer (write_big_file,
+BIG_FILE).
 
 - system: a copy of real system folders (/usr/share, /usr/lib/python3, ...), made by
   GNU tar with owners, modes, times, hard links, ACLs and extended attributes, into
@@ -17,8 +18,9 @@ move_aside, revert_tree_change) and --big-file's writer (write_big_file, BIG_FIL
 Both are made once and kept with a stamp (what was copied or concatenated, and a digest
 of the sorted list of the source's paths, kinds, sizes, mtimes and link targets); the
 next run reuses them while the source is unchanged and makes them again when it is not.
-A corpus offers what bench/run's main loop uses: name, label, tree, path, info,
-ensure_base(), apply_change() (reverted by the next ensure_base()) and describe().
+A corpus offers what bench/run's phase loop (bench/coffer_bench/phases.py) uses: name,
+label, tree, path, info, ensure_base(), apply_change() (reverted by the next
+ensure_base()) and describe().
 """
 
 import fnmatch

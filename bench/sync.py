@@ -5,8 +5,8 @@ a local S3 server (s3rver over TLS) against `restic copy` of restic's repository
 same data, then a sync with nothing new, one after a 1% change, and a sync with nothing
 new of a repository of many snapshots. See bench/README.md, "Offsite copies".
 
-bench/run imports this module and hands itself in as `bench` (Runner, drop_caches,
-stop_servers, the corpora, ...).
+bench/run imports this module and hands in its package, bench/coffer_bench, as `bench`
+(Runner, drop_caches, stop_servers, the corpora, ...).
 
 Each corpus gets a coffer and a restic repository of three snapshots: the base tree, the
 tree after the 1% change step, and the base again. The page cache is dropped before every
