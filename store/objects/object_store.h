@@ -191,13 +191,14 @@ class ObjectStore {
   // a snapshot needs never changes (the same list again is OK).
   virtual Status SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) = 0;
 
-  // Garbage collection without the key (DESIGN.md): the client lists the
-  // roots with BeginGc(), walks them and sends the ids of every reachable
-  // object with AddGcMarks() (8-byte id prefixes: a collision only keeps an
-  // object longer), then FinishGc() deletes every chunk and tree that is
-  // neither marked nor put or found by a writer registered at any time since
-  // BeginGc(), and gives the disk space back. One collection at a time:
-  // kBusy while another runs (one abandoned for 10 minutes is taken over).
+  // Garbage collection without the key (DESIGN.md, "Garbage collection"):
+  // the client lists the roots with BeginGc(), walks them and sends the ids
+  // of every reachable object and needs list with AddGcMarks() (8-byte id
+  // prefixes: a collision only keeps an object longer), then FinishGc()
+  // deletes every chunk, tree and needs list that is neither marked nor put
+  // or found by a writer registered at any time since BeginGc(), and gives
+  // the disk space back. One collection at a time: kBusy while another runs
+  // (one abandoned for 10 minutes is taken over).
   virtual Result<GcStart> BeginGc() = 0;
   virtual Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) = 0;
   virtual Result<GcResult> FinishGc(uint64_t gc_id) = 0;
