@@ -32,8 +32,8 @@
 //   it is simply there although the backup said otherwise. (Ingesting each
 //   synced write as a file would avoid that, but RocksDB 7.8 asserts in
 //   IngestExternalFile's error path on a full disk.)
-// A snapshot commit is: Flush({kChunks, kTrees}), then the snapshot record
-// with kSynced. So after a SIGKILL or power loss at any point, every visible
+// A snapshot commit is: Flush({kChunks, kTrees, kNeeds}), then the needs
+// pointer and the snapshot record with kSynced. So after a SIGKILL or power loss at any point, every visible
 // snapshot's objects are on disk; objects written after the last commit may
 // be lost, which is harmless because nothing references them.
 //

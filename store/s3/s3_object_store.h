@@ -1,5 +1,6 @@
 // S3ObjectStore: a repository copy in S3-compatible object storage (MinIO,
-// Ceph RGW, AWS S3), for `coffer sync` to write and read without the key.
+// Ceph RGW, AWS S3), for `coffer sync` to write and read without the key,
+// and for commands given `-r s3://BUCKET/PREFIX` to read snapshots from.
 //
 // Objects are gathered into packs of about 16 MiB, since object storage
 // charges and waits per request; where each object lies is in index files
@@ -9,9 +10,10 @@
 //
 // Order of writes, as in any store: packs, then the index naming them, then
 // the snapshot record, so a snapshot is never visible before its objects.
-// A writer stopped half-way leaves packs no index names (never read; the
-// next sync puts their objects again) and never a half-written record
-// (object storage writes an object whole or not at all).
+// A writer stopped half-way leaves packs no index names (the next open
+// reads their own trailers, so their objects count and the next index names
+// them) and never a half-written record (object storage writes an object
+// whole or not at all).
 //
 // Several writers at once are safe: packs and indexes are named by their
 // content, and a snapshot record is only ever written whole. Garbage
