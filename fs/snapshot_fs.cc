@@ -18,35 +18,6 @@
 
 namespace coffer::fs {
 
-struct SnapshotFs::Index {
-  struct Group {
-    std::map<std::string, std::shared_ptr<const Snapshot>> by_time;  // "2026-...Z" -> snapshot
-    int64_t newest = 0;
-    std::string newest_name;
-  };
-  struct Type {
-    std::map<std::string, Group> groups;
-    int64_t newest = 0;
-  };
-  int64_t listed_at = 0;
-  int64_t newest = 0;
-  std::map<std::string, Type> types;
-
-  const Type* FindType(const std::string& name) const {
-    auto it = types.find(name);
-    return it == types.end() ? nullptr : &it->second;
-  }
-  // `path` is "TYPE/NAME".
-  const Group* FindGroup(const std::string& path) const {
-    size_t slash = path.find('/');
-    if (slash == std::string::npos) return nullptr;
-    const Type* type = FindType(path.substr(0, slash));
-    if (!type) return nullptr;
-    auto it = type->groups.find(path.substr(slash + 1));
-    return it == type->groups.end() ? nullptr : &it->second;
-  }
-};
-
 namespace {
 
 constexpr uint64_t kPage = 4096;
@@ -219,52 +190,30 @@ SnapshotFs::~SnapshotFs() = default;
 void SnapshotFs::SetKernelCache(KernelCache* kernel) { kernel_.store(kernel); }
 
 Status SnapshotFs::Start() {
-  COFFER_ASSIGN_OR_RETURN(auto index, ListNow());
-  std::lock_guard lock(index_mu_);
-  index_ = std::move(index);
+  COFFER_ASSIGN_OR_RETURN(auto dirs, ListNow());
+  std::lock_guard lock(dirs_mu_);
+  dirs_ = std::move(dirs);
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const SnapshotFs::Index>> SnapshotFs::ListNow() {
+Result<std::shared_ptr<const SyntheticDirs>> SnapshotFs::ListNow() {
   int64_t now = options_.now_ns();
   COFFER_ASSIGN_OR_RETURN(std::vector<Snapshot> snaps, repo_.ListSnapshots(options_.group));
-  auto index = std::make_shared<Index>();
-  index->listed_at = now;
-  for (Snapshot& snap : snaps) {
-    if (snap.damaged()) {
-      // Nothing of it can be shown; the others still can.
-      std::lock_guard lock(damage_mu_);
-      if (damage_logged_.insert(snap.ref).second) {
-        options_.log(snap.CheckReadable().message() + "; it is left out of the mount");
-      }
-      continue;
+  for (const Snapshot& snap : snaps) {
+    if (!snap.damaged()) continue;
+    std::lock_guard lock(damage_mu_);
+    if (damage_logged_.insert(snap.ref).second) {
+      options_.log(snap.CheckReadable().message() + "; it is left out of the mount");
     }
-    const std::string& group = snap.ref.group;
-    size_t slash = group.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == group.size() ||
-        group.find('/', slash + 1) != std::string::npos) {
-      continue;  // not TYPE/NAME: no place in the tree
-    }
-    int64_t t = snap.ref.time_ns;
-    std::string time_name = model::FormatTime(t);
-    Index::Type& type = index->types[group.substr(0, slash)];
-    Index::Group& g = type.groups[group.substr(slash + 1)];
-    if (t >= g.newest || g.by_time.empty()) {
-      g.newest = t;
-      g.newest_name = time_name;
-    }
-    type.newest = std::max(type.newest, t);
-    index->newest = std::max(index->newest, t);
-    g.by_time[time_name] = std::make_shared<const Snapshot>(std::move(snap));
   }
-  return std::shared_ptr<const Index>(std::move(index));
+  return std::make_shared<const SyntheticDirs>(BuildSyntheticDirs(std::move(snaps), now));
 }
 
-std::shared_ptr<const SnapshotFs::Index> SnapshotFs::CurrentIndex(bool refresh) {
-  std::shared_ptr<const Index> current;
+std::shared_ptr<const SyntheticDirs> SnapshotFs::CurrentDirs(bool refresh) {
+  std::shared_ptr<const SyntheticDirs> current;
   {
-    std::lock_guard lock(index_mu_);
-    current = index_;
+    std::lock_guard lock(dirs_mu_);
+    current = dirs_;
   }
   auto stale = [&] {
     int64_t age = options_.now_ns() - current->listed_at;
@@ -274,8 +223,8 @@ std::shared_ptr<const SnapshotFs::Index> SnapshotFs::CurrentIndex(bool refresh) 
   std::unique_lock refreshing(refresh_mu_, std::try_to_lock);
   if (!refreshing.owns_lock()) return current;  // another thread is listing
   {
-    std::lock_guard lock(index_mu_);
-    current = index_;
+    std::lock_guard lock(dirs_mu_);
+    current = dirs_;
   }
   if (!stale()) return current;
   auto fresh = ListNow();
@@ -283,9 +232,9 @@ std::shared_ptr<const SnapshotFs::Index> SnapshotFs::CurrentIndex(bool refresh) 
     options_.log("cannot list snapshots: " + fresh.status().message());
     return current;
   }
-  std::lock_guard lock(index_mu_);
-  index_ = *fresh;
-  return index_;
+  std::lock_guard lock(dirs_mu_);
+  dirs_ = *fresh;
+  return dirs_;
 }
 
 Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
@@ -417,7 +366,7 @@ Result<std::pair<SnapshotFs::TreePtr, const pb::Entry*>> SnapshotFs::EntryOf(con
 }
 
 Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
-                        const Index& index) const {
+                        const SyntheticDirs& dirs) const {
   Attr a;
   a.ino = ino;
   struct stat& st = a.st;
@@ -445,13 +394,13 @@ Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
   int64_t t = 0;
   switch (node.kind) {
     case Node::Kind::kRoot:
-      t = index.newest;
+      t = dirs.newest;
       break;
     case Node::Kind::kType:
-      if (auto* type = index.FindType(node.name)) t = type->newest;
+      if (auto* type = dirs.FindType(node.name)) t = type->newest;
       break;
     case Node::Kind::kGroup:
-      if (auto* g = index.FindGroup(node.name)) t = g->newest;
+      if (auto* g = dirs.FindGroup(node.name)) t = g->newest;
       break;
     case Node::Kind::kLatest:
       t = node.snapshot->ref.time_ns;
@@ -473,7 +422,7 @@ Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
 }
 
 Result<uint64_t> SnapshotFs::AcquireSynthetic(const NodePtr& parent, std::string_view name_view,
-                                              const Index& index) {
+                                              const SyntheticDirs& dirs) {
   std::string name(name_view);
   auto node = std::make_shared<Node>();
   node->parent = 0;
@@ -481,19 +430,19 @@ Result<uint64_t> SnapshotFs::AcquireSynthetic(const NodePtr& parent, std::string
   bool pinned = true;
   switch (parent->kind) {
     case Node::Kind::kRoot:
-      if (!index.FindType(name)) return Status::NotFound(name);
+      if (!dirs.FindType(name)) return Status::NotFound(name);
       node->kind = Node::Kind::kType;
       node->name = name;
       break;
     case Node::Kind::kType: {
-      const Index::Type* type = index.FindType(parent->name);
+      const SyntheticDirs::Type* type = dirs.FindType(parent->name);
       if (!type || !type->groups.count(name)) return Status::NotFound(name);
       node->kind = Node::Kind::kGroup;
       node->name = parent->name + "/" + name;
       break;
     }
     case Node::Kind::kGroup: {
-      const Index::Group* g = index.FindGroup(parent->name);
+      const SyntheticDirs::Group* g = dirs.FindGroup(parent->name);
       if (!g) return Status::NotFound(name);
       node->name = parent->name + "/" + name;
       if (name == "latest") {
@@ -556,7 +505,7 @@ Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, c
   if (inodes_.bytes() > inode_budget_) {
     if (KernelCache* kernel = kernel_.load()) kernel->Trim();
   }
-  static const Index kEmpty;
+  static const SyntheticDirs kEmpty;
   return AttrOf(ino, AnyEntry(), &entry, kEmpty);
 }
 
@@ -568,11 +517,11 @@ Result<Attr> SnapshotFs::Lookup(uint64_t parent_ino, std::string_view name) {
   NodePtr parent = inodes_.Get(parent_ino);
   if (!parent) return Stale();
   if (IsSyntheticDir(parent->kind)) {
-    auto index = CurrentIndex(/*refresh=*/true);
-    COFFER_ASSIGN_OR_RETURN(uint64_t ino, AcquireSynthetic(parent, name, *index));
+    auto dirs = CurrentDirs(/*refresh=*/true);
+    COFFER_ASSIGN_OR_RETURN(uint64_t ino, AcquireSynthetic(parent, name, *dirs));
     NodePtr node = inodes_.Get(ino);
     if (!node) return Stale();
-    return AttrOf(ino, *node, nullptr, *index);
+    return AttrOf(ino, *node, nullptr, *dirs);
   }
   if (parent->kind == Node::Kind::kPartitions) return LookupPartition(parent_ino, *parent, name);
   if (!IsDirectory(*parent)) return Status::NotFound(std::string(name));
@@ -589,7 +538,7 @@ Result<Attr> SnapshotFs::GetAttr(uint64_t ino) {
   if (!node) return Stale();
   if (node->kind == Node::Kind::kEntry) {
     COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
-    static const Index kEmpty;
+    static const SyntheticDirs kEmpty;
     return AttrOf(ino, *node, found.second, kEmpty);
   }
   if (node->kind == Node::Kind::kPartitions || node->kind == Node::Kind::kPartition) {
@@ -597,8 +546,8 @@ Result<Attr> SnapshotFs::GetAttr(uint64_t ino) {
     return PartitionAttr(ino, *node, *image.second);
   }
   bool synthetic = node->kind != Node::Kind::kSnapshot;
-  auto index = CurrentIndex(/*refresh=*/synthetic);
-  return AttrOf(ino, *node, nullptr, *index);
+  auto dirs = CurrentDirs(/*refresh=*/synthetic);
+  return AttrOf(ino, *node, nullptr, *dirs);
 }
 
 Result<std::string> SnapshotFs::ReadLink(uint64_t ino) {
@@ -620,15 +569,15 @@ Result<std::unique_ptr<DirHandle>> SnapshotFs::OpenDir(uint64_t ino) {
   dir->ino = ino;
   dir->node = node;
   if (IsSyntheticDir(node->kind)) {
-    auto index = CurrentIndex(/*refresh=*/true);
+    auto dirs = CurrentDirs(/*refresh=*/true);
     auto add = [&](const std::string& name, mode_t type) { dir->synthetic.push_back(DirItem{name, type}); };
     if (node->kind == Node::Kind::kRoot) {
-      for (const auto& [name, type] : index->types) add(name, S_IFDIR);
+      for (const auto& [name, type] : dirs->types) add(name, S_IFDIR);
     } else if (node->kind == Node::Kind::kType) {
-      if (auto* type = index->FindType(node->name)) {
+      if (auto* type = dirs->FindType(node->name)) {
         for (const auto& [name, g] : type->groups) add(name, S_IFDIR);
       }
-    } else if (auto* g = index->FindGroup(node->name)) {
+    } else if (auto* g = dirs->FindGroup(node->name)) {
       for (const auto& [name, snap] : g->by_time) add(name, S_IFDIR);
       add("latest", S_IFLNK);
     }

@@ -5,13 +5,14 @@
 //   /TYPE/NAME/TIME/...   one directory per snapshot of group TYPE/NAME
 //   /TYPE/NAME/latest     a symlink to the newest snapshot's TIME
 //
-// The type, group and snapshot directories are synthetic (mode 0555, owned by
-// the mounting user, times of the newest snapshot below them). The snapshot
-// list is read again when a synthetic directory is used and the last listing
-// is older than `refresh_after`, so new snapshots appear without remounting;
-// a new newest snapshot gives `latest` a new inode, so the kernel may cache
-// the link's target. A damaged snapshot record (Snapshot::damaged()) is left
-// out, logged once through FsOptions::log; `latest` is the newest intact one.
+// The type, group and snapshot directories are synthetic (fs/synthetic_dirs.h;
+// mode 0555, owned by the mounting user, times of the newest snapshot below
+// them). The snapshot list is read again when a synthetic directory is used
+// and the last listing is older than `refresh_after`, so new snapshots appear
+// without remounting; a new newest snapshot gives `latest` a new inode, so
+// the kernel may cache the link's target. A damaged snapshot record
+// (Snapshot::damaged()) is left out, logged once through FsOptions::log;
+// `latest` is the newest intact one.
 //
 // Trees are read lazily, one directory at a time, and kept in a bounded cache;
 // a directory split into parts (store/model/tree_split.h) one part at a time,
@@ -64,6 +65,7 @@
 #include "fs/inode_table.h"
 #include "fs/lru_cache.h"
 #include "fs/partition_table.h"
+#include "fs/synthetic_dirs.h"
 #include "store/repo/repository.h"
 
 namespace coffer::fs {
@@ -291,7 +293,6 @@ class SnapshotFs {
   void WaitForReadahead();
 
  private:
-  struct Index;
   using TreePtr = ListingPtr;
   // An entry found in a directory, and the tree object that holds it.
   struct Found {
@@ -299,8 +300,8 @@ class SnapshotFs {
     ObjectId holder_id;
     const pb::Entry* entry = nullptr;  // nullptr: no such name
   };
-  std::shared_ptr<const Index> CurrentIndex(bool refresh);
-  Result<std::shared_ptr<const Index>> ListNow();
+  std::shared_ptr<const SyntheticDirs> CurrentDirs(bool refresh);
+  Result<std::shared_ptr<const SyntheticDirs>> ListNow();
   Result<TreePtr> TreeOf(const Node& node);
   Result<TreePtr> ReadTree(const ObjectId& id);
   // The listing of tree object `id` as stored (ReadTree's work after the read).
@@ -325,8 +326,8 @@ class SnapshotFs {
   Result<std::pair<TreePtr, const pb::Entry*>> EntryOf(const Node& node);
   Result<Attr> AcquireChild(uint64_t parent_ino, const Node& parent, const ObjectId& holder,
                             const pb::Entry& entry, bool xattrs_nearby);
-  Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name, const Index& index);
-  Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry, const Index& index) const;
+  Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name, const SyntheticDirs& dirs);
+  Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry, const SyntheticDirs& dirs) const;
   std::string PathOf(const Node& node) const;
   // "host/web1/TIME/etc/name" for `name` in directory `dir`, for log lines.
   std::string PathIn(const Node& dir, std::string_view name) const;
@@ -358,8 +359,8 @@ class SnapshotFs {
   InodeTable inodes_;
   ChunkCache chunks_;  // its loaders use repo_
 
-  std::mutex index_mu_;
-  std::shared_ptr<const Index> index_;
+  std::mutex dirs_mu_;
+  std::shared_ptr<const SyntheticDirs> dirs_;
   std::mutex refresh_mu_;  // one listing at a time
   // Damaged records already logged, so each is logged once, not at every listing.
   std::mutex damage_mu_;
