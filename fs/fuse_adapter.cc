@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/file_reader.h"
+
 namespace coffer::fs {
 
 int ErrnoFor(const Status& status) {

@@ -6,10 +6,10 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <map>
 #include <thread>
 #include <tuple>
 
+#include "fs/file_reader.h"
 #include "store/base/timespec.h"
 #include "store/chunk/image_chunks.h"
 #include "store/model/snapshot_name.h"
@@ -19,8 +19,6 @@
 namespace coffer::fs {
 
 namespace {
-
-constexpr uint64_t kPage = 4096;
 
 int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -85,26 +83,6 @@ bool MayHavePartitions(const pb::Entry& entry) {
   return EndsWithIgnoringCase(entry.name(), ".img") || EndsWithIgnoringCase(entry.name(), ".raw") ||
          StoredAsImage(entry);
 }
-
-// Where each of `items` begins when laid end to end from `first`, then
-// where the last one ends.
-template <typename Items, typename SizeOf>
-std::vector<uint64_t> Starts(const Items& items, uint64_t first, SizeOf size_of) {
-  std::vector<uint64_t> starts;
-  starts.reserve(static_cast<size_t>(items.size()) + 1);
-  starts.push_back(first);
-  for (const auto& item : items) starts.push_back(starts.back() + size_of(item));
-  return starts;
-}
-
-uint64_t ExtentSize(const pb::Extent& extent) { return extent.size(); }
-
-// Which item of `starts` (made by Starts) holds `at`: the last that begins at
-// or before it. `at` must be below starts.back().
-size_t ItemHolding(const std::vector<uint64_t>& starts, uint64_t at) {
-  return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, at) - starts.begin()) - 1;
-}
-
 // What st_blocks counts: the bytes of data extents. A file in extent parts
 // (more than 8192 chunks) counts the bytes its parts cover: reading every
 // part for a stat would cost far more than the answer is worth, so holes
@@ -130,11 +108,6 @@ uint64_t StoredBytesIn(const pb::Entry& entry, uint64_t from, uint64_t to) {
     if (at >= to) break;
   }
   return n;
-}
-
-const std::vector<uint8_t>& Zeros() {
-  static const std::vector<uint8_t> zeros(1 << 20, 0);
-  return zeros;
 }
 
 Status Stale() { return Status::NotFound("unknown inode"); }
@@ -178,11 +151,12 @@ SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
                 return repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
                                          use);
               }),
-      trees_(TreeCacheBytes(options_)),
+      trees_(repo_, TreeCacheBytes(options_)),
       tables_(options_.cache_bytes / 64) {
   options_.readahead_bytes = std::min(options_.readahead_bytes, OpenedChunkBytes(options_) / 2);
   if (!options_.now_ns) options_.now_ns = SteadyNowNs;
   if (!options_.log) options_.log = [](const std::string&) {};
+  reader_ = std::make_unique<FileReader>(chunks_, trees_, options_.readahead_bytes, options_.log, kernel_);
 }
 
 SnapshotFs::~SnapshotFs() = default;
@@ -237,99 +211,10 @@ std::shared_ptr<const SyntheticDirs> SnapshotFs::CurrentDirs(bool refresh) {
   return dirs_;
 }
 
-Result<SnapshotFs::TreePtr> SnapshotFs::ReadTree(const ObjectId& id) {
-  {
-    std::lock_guard lock(trees_mu_);
-    if (auto* hit = trees_.Find(id)) return *hit;
-  }
-  // One object as stored: a split directory's parts, and a large file's
-  // extent parts, are read when needed.
-  COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTreeObject(id));
-  return MakeListing(id, std::move(tree));
-}
-
-Result<SnapshotFs::TreePtr> SnapshotFs::MakeListing(const ObjectId& id, pb::Tree tree) {
-  auto listing = std::make_shared<Listing>();
-  listing->tree = std::move(tree);
-  if (listing->split()) {
-    if (listing->tree.entries_size() > 0) {
-      return Status::Corruption("tree " + id.short_hex() + " has both entries and parts");
-    }
-    listing->part_starts =
-        Starts(listing->tree.parts(), 0, [](const pb::TreePart& part) { return part.entries(); });
-  }
-  for (const pb::Entry& e : listing->tree.entries()) listing->any_xattrs |= e.xattrs_size() > 0;
-  // What the decoded tree occupies (its strings and repeated fields), not its encoding.
-  listing->memory_bytes = listing->tree.SpaceUsedLong() + listing->part_starts.size() * 8 + 128;
-  TreePtr shared = std::move(listing);
-  std::lock_guard lock(trees_mu_);
-  trees_.Insert(id, shared, shared->memory_bytes);
-  return shared;
-}
-
-void SnapshotFs::ReadAheadTrees(const Listing& dir) {
-  // The directories to look below, and the trees not in the cache yet.
-  std::vector<const pb::Tree*> frontier = {&dir.tree};
-  std::vector<TreePtr> keep_alive;  // the cache may drop what the walk still reads
-  size_t read = 0;
-  size_t looked_at = 0;  // bounds the walk through trees read before, too
-  uint64_t read_bytes = 0;
-  const uint64_t max_read_bytes = TreeCacheBytes(options_) / 2;
-  while (!frontier.empty() && read < kReadAheadTrees && looked_at < 4 * kReadAheadTrees &&
-         read_bytes < max_read_bytes) {
-    std::vector<const pb::Tree*> next;
-    std::vector<ObjectId> missing;
-    for (const pb::Tree* tree : frontier) {
-      for (const pb::Entry& entry : tree->entries()) {
-        if (entry.type() != pb::Entry::DIRECTORY) continue;
-        auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
-        if (!id || ++looked_at > 4 * kReadAheadTrees) continue;
-        TreePtr cached;
-        {
-          std::lock_guard lock(trees_mu_);
-          if (auto* hit = trees_.Find(*id)) cached = *hit;
-        }
-        if (cached) {
-          next.push_back(&cached->tree);
-          keep_alive.push_back(std::move(cached));
-        } else if (read + missing.size() < kReadAheadTrees) {
-          missing.push_back(*id);
-        }
-      }
-    }
-    for (size_t from = 0; from < missing.size() && read_bytes < max_read_bytes;
-         from += kReadAheadBatch) {
-      const size_t count = std::min(kReadAheadBatch, missing.size() - from);
-      std::span<const ObjectId> batch(missing.data() + from, count);
-      Status batch_status = repo_.ReadObjects(
-          ObjectKind::kTree, batch, crypto::IdCheck::kIfUnencrypted,
-          [&](size_t index, Result<Bytes> object) {
-            // A batch may hold more than the budget: the rest is not kept.
-            if (!object.ok() || read_bytes >= max_read_bytes) return;
-            pb::Tree tree;
-            if (!model::Decode(*object, &tree, "tree " + batch[index].short_hex()).ok()) return;
-            auto listing = MakeListing(batch[index], std::move(tree));
-            if (!listing.ok()) return;
-            read_bytes += (*listing)->memory_bytes;
-            next.push_back(&(*listing)->tree);
-            keep_alive.push_back(std::move(*listing));
-          });
-      read += count;
-      if (!batch_status.ok()) return;
-    }
-    frontier = std::move(next);
-  }
-}
-
-uint64_t SnapshotFs::tree_cache_bytes() const {
-  std::lock_guard lock(trees_mu_);
-  return trees_.used();
-}
-
 Result<std::pair<ObjectId, SnapshotFs::TreePtr>> SnapshotFs::ReadPart(const ObjectId& dir_id,
                                                                      const Listing& dir, size_t k) {
   COFFER_ASSIGN_OR_RETURN(ObjectId part_id, model::PartId(dir_id, dir.tree, k));
-  COFFER_ASSIGN_OR_RETURN(TreePtr part, ReadTree(part_id));
+  COFFER_ASSIGN_OR_RETURN(TreePtr part, trees_.Read(part_id));
   COFFER_RETURN_IF_ERROR(model::CheckPart(dir_id, dir.tree, k, part->tree));
   return std::make_pair(part_id, std::move(part));
 }
@@ -353,13 +238,13 @@ Result<SnapshotFs::Found> SnapshotFs::FindChild(const ObjectId& dir_id, const Tr
 Result<SnapshotFs::TreePtr> SnapshotFs::TreeOf(const Node& node) {
   if (node.kind == Node::Kind::kSnapshot ||
       (node.kind == Node::Kind::kEntry && node.type == pb::Entry::DIRECTORY)) {
-    return ReadTree(node.subtree);
+    return trees_.Read(node.subtree);
   }
   return Status::InvalidArgument("not a directory");
 }
 
 Result<std::pair<SnapshotFs::TreePtr, const pb::Entry*>> SnapshotFs::EntryOf(const Node& node) {
-  COFFER_ASSIGN_OR_RETURN(TreePtr tree, ReadTree(node.holder));
+  COFFER_ASSIGN_OR_RETURN(TreePtr tree, trees_.Read(node.holder));
   const pb::Entry* entry = model::FindEntry(tree->tree, node.name);
   if (!entry) return Status::Corruption("entry " + node.name + " is missing from its tree");
   return std::make_pair(std::move(tree), entry);
@@ -592,7 +477,7 @@ Result<std::unique_ptr<DirHandle>> SnapshotFs::OpenDir(uint64_t ino) {
   }
   COFFER_ASSIGN_OR_RETURN(dir->listing, TreeOf(*node));
   dir->immutable = true;
-  if (!dir->listing->split()) ReadAheadTrees(*dir->listing);
+  if (!dir->listing->split()) trees_.ReadAheadBelow(*dir->listing);
   return dir;
 }
 
@@ -669,12 +554,12 @@ Result<std::shared_ptr<const ImagePartitions>> SnapshotFs::PartitionsOf(const Ob
     std::lock_guard lock(tables_mu_);
     if (const auto* hit = tables_.Find(key)) return *hit;
   }
-  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<FileHandle> image, HandleFor(0, entry, path));
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<FileHandle> image, reader_->Open(0, entry, path));
   bool read_failed = false;
   auto read_at = [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
     // Through the chunk cache, without readahead: a few sectors are wanted.
     const uint64_t end = std::min<uint64_t>(entry.size(), offset + out.size());
-    Result<ReadData> data = ReadContent(*image, offset, end, /*offer=*/false);
+    Result<ReadData> data = reader_->ReadContent(*image, offset, end, /*offer=*/false);
     if (!data.ok()) {
       read_failed = true;
       return data.status();
@@ -770,7 +655,7 @@ Result<Attr> SnapshotFs::LookupPartition(uint64_t parent_ino, const Node& parent
 }
 
 Result<std::pair<SnapshotFs::TreePtr, const pb::Entry*>> SnapshotFs::ImageEntryOf(const Node& node) {
-  COFFER_ASSIGN_OR_RETURN(TreePtr tree, ReadTree(node.image->holder));
+  COFFER_ASSIGN_OR_RETURN(TreePtr tree, trees_.Read(node.image->holder));
   const pb::Entry* entry = model::FindEntry(tree->tree, node.image->image_name);
   if (!entry) return Status::Corruption("entry " + node.image->image_name + " is missing from its tree");
   return std::make_pair(std::move(tree), entry);
@@ -826,7 +711,7 @@ Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
   if (!node) return Stale();
   if (node->kind == Node::Kind::kPartition) {
     COFFER_ASSIGN_OR_RETURN(auto image, ImageEntryOf(*node));
-    COFFER_ASSIGN_OR_RETURN(auto file, HandleFor(ino, *image.second, PathOf(*node)));
+    COFFER_ASSIGN_OR_RETURN(auto file, reader_->Open(ino, *image.second, PathOf(*node)));
     const Partition& p = node->image->table.partitions[node->partition];
     if (p.offset > file->size || p.size > file->size - p.offset) {
       return Status::Corruption(file->path + ": the partition lies past the image's end");
@@ -839,222 +724,20 @@ Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
     return Status::InvalidArgument("not a regular file");
   }
   COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
-  return HandleFor(ino, *found.second, PathOf(*node));
-}
-
-Result<std::unique_ptr<FileHandle>> SnapshotFs::HandleFor(uint64_t ino, const pb::Entry& entry,
-                                                          std::string path) {
-  auto file = std::make_unique<FileHandle>();
-  file->ino = ino;
-  file->entry = entry;
-  file->path = std::move(path);
-  file->size = entry.size();
-  if (file->entry.extent_parts_size() > 0) {
-    if (file->entry.extents_size() > 0) {
-      return Status::Corruption(file->path + ": has both extents and extent parts");
-    }
-    file->part_starts =
-        Starts(file->entry.extent_parts(), 0, [](const pb::ExtentPart& part) { return part.size(); });
-    return file;
-  }
-  auto whole = std::make_shared<ExtentRun>();
-  whole->extents = &file->entry.extents();  // the handle outlives its runs
-  whole->starts = Starts(*whole->extents, 0, ExtentSize);
-  file->whole = std::move(whole);
-  return file;
-}
-
-size_t ExtentRun::IndexOf(uint64_t offset) const { return ItemHolding(starts, offset); }
-
-Result<ExtentRunPtr> SnapshotFs::RunAt(FileHandle& file, uint64_t offset) {
-  if (file.whole) return offset < file.whole->starts.back() ? file.whole : nullptr;
-  const std::vector<uint64_t>& starts = file.part_starts;
-  if (offset >= starts.back()) return ExtentRunPtr();
-  const size_t k = ItemHolding(starts, offset);
-  {
-    std::lock_guard lock(file.mu);
-    for (const auto& [index, run] : file.recent_parts) {
-      if (index == k) return run;
-    }
-  }
-  const pb::ExtentPart& ref = file.entry.extent_parts(static_cast<int>(k));
-  auto part_id = ObjectId::FromBytes(AsBytes(ref.tree_id()));
-  if (!part_id) {
-    return Status::Corruption(file.path + ": extent part " + std::to_string(k) + " has a malformed id");
-  }
-  COFFER_ASSIGN_OR_RETURN(TreePtr part, ReadTree(*part_id));
-  COFFER_RETURN_IF_ERROR(model::CheckExtentPart(*part_id, ref, part->tree).WithContext(file.path));
-  auto run = std::make_shared<ExtentRun>();
-  run->holder = part;
-  run->extents = &part->tree.entries(0).extents();
-  run->starts = Starts(*run->extents, starts[k], ExtentSize);
-  std::lock_guard lock(file.mu);
-  // The part being read and the one read ahead into; older ones go.
-  constexpr size_t kRecentParts = 3;
-  if (file.recent_parts.size() >= kRecentParts) file.recent_parts.erase(file.recent_parts.begin());
-  file.recent_parts.emplace_back(k, run);
-  return ExtentRunPtr(std::move(run));
-}
-
-void SnapshotFs::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, bool* random) {
-  // The kernel's own readahead sends several reads at once, so they may
-  // arrive a little out of order: near the expected offset counts as sequential.
-  constexpr uint64_t kSlack = 2ull << 20;
-  uint64_t from, to;
-  {
-    std::lock_guard lock(file.mu);
-    bool continues = file.any_read ? offset + kSlack >= file.expected && offset <= file.expected + kSlack
-                                   : offset == file.start;
-    file.any_read = true;
-    file.sequential_run = continues ? file.sequential_run + 1 : 0;
-    file.expected = continues ? std::max(file.expected, end) : end;
-    *random = !continues;
-    if (!continues || options_.readahead_bytes == 0) return;
-    from = std::max(end, file.readahead_to);
-    to = std::min<uint64_t>(file.start + file.size, end + options_.readahead_bytes);
-    if (from >= to) return;
-    file.readahead_to = to;
-  }
-  struct Ahead {
-    ObjectId id;
-    uint64_t bytes;
-    uint64_t start;  // in the entry
-  };
-  std::vector<Ahead> ahead;
-  for (uint64_t at = from; at < to;) {
-    Result<ExtentRunPtr> run = RunAt(file, at);
-    if (!run.ok() || !*run) break;  // errors are left for the read that needs the chunk
-    const ExtentRun& r = **run;
-    for (size_t i = r.IndexOf(at); i < r.count() && r.starts[i] < to; ++i) {
-      const pb::Extent& extent = (*r.extents)[static_cast<int>(i)];
-      auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
-      if (id && !chunks_.Has(*id)) ahead.push_back({*id, extent.size(), r.starts[i]});
-    }
-    at = r.starts.back();
-  }
-  for (const Ahead& chunk : ahead) {
-    if (chunks_.Prefetch(chunk.id, chunk.bytes) == ChunkCache::Prefetched::kQueueFull) {
-      // The rest is planned again by the next read, once the queue has room.
-      std::lock_guard lock(file.mu);
-      file.readahead_to = std::min(file.readahead_to, std::max(chunk.start, end));
-      break;
-    }
-  }
-}
-
-void SnapshotFs::OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk) {
-  KernelCache* kernel = kernel_.load();
-  if (!kernel) return;
-  const uint64_t chunk_start = run.starts[extent];
-  {
-    std::lock_guard lock(file.mu);
-    // Offering a chunk twice is only wasted work: start afresh rather than
-    // let a random reader of a huge file grow the set without end.
-    constexpr size_t kMaxRemembered = 1 << 16;
-    if (file.offered.size() >= kMaxRemembered) file.offered.clear();
-    if (!file.offered.insert(chunk_start).second) return;
-  }
-  // What the handle shows of the chunk, in the handle's offsets (a
-  // partition starts anywhere in its image).
-  const uint64_t start = std::max(chunk_start, file.start) - file.start;
-  const uint64_t stop = std::min(run.starts[extent + 1], file.start + file.size) - file.start;
-  // Only whole pages: the kernel keeps a page only when it gets all of it
-  // (or everything up to the end of the file).
-  uint64_t first = (start + kPage - 1) / kPage * kPage;
-  uint64_t last = stop == file.size ? stop : stop / kPage * kPage;
-  if (first >= last) return;
-  ByteView data(chunk->data() + (file.start + first - chunk_start), static_cast<size_t>(last - first));
-  kernel->Offer(file.ino, first, data, chunk);
+  return reader_->Open(ino, *found.second, PathOf(*node));
 }
 
 Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size) {
-  if (offset >= file.size || size == 0) return ReadData();
-  const uint64_t from = file.start + offset;
-  const uint64_t to = file.start + std::min<uint64_t>(file.size, offset + size);
-  bool random = false;
-  PlanReadahead(file, from, to, &random);
-  return ReadContent(file, from, to, random);
+  return reader_->Read(file, offset, size);
 }
 
-Result<ReadData> SnapshotFs::ReadContent(FileHandle& file, uint64_t offset, uint64_t end, bool offer) {
-  ReadData data;
-  const std::vector<uint8_t>& zeros = Zeros();
-  auto add_zeros = [&](uint64_t n) {
-    while (n > 0) {
-      size_t piece = static_cast<size_t>(std::min<uint64_t>(n, zeros.size()));
-      data.iov.push_back({const_cast<uint8_t*>(zeros.data()), piece});
-      n -= piece;
-    }
-  };
-  uint64_t pos = offset;
-  while (pos < end) {
-    COFFER_ASSIGN_OR_RETURN(ExtentRunPtr run, RunAt(file, pos));
-    if (!run) {  // past the last extent: a trailing hole
-      add_zeros(end - pos);
-      break;
-    }
-    const uint64_t run_began_at = pos;
-    for (size_t i = run->IndexOf(pos); pos < end && i < run->count(); ++i) {
-      const pb::Extent& extent = (*run->extents)[static_cast<int>(i)];
-      uint64_t piece_end = std::min(end, run->starts[i + 1]);
-      if (piece_end <= pos) continue;
-      if (extent.chunk_id().empty()) {
-        add_zeros(piece_end - pos);
-      } else {
-        auto id = ObjectId::FromBytes(AsBytes(extent.chunk_id()));
-        Result<ChunkPtr> chunk = Status::Corruption("malformed chunk id");
-        if (id) {
-          chunk = chunks_.Get(*id);
-          if (chunk.ok() && (*chunk)->size() != extent.size()) {
-            chunk = Status::Corruption("chunk " + id->short_hex() + " has the wrong size");
-          }
-        }
-        if (!chunk.ok()) {
-          std::string what = id ? id->hex() : std::string("(malformed id)");
-          const char* kind = chunk.status().code() == Code::kCorruption ? "damaged chunk" : "cannot read chunk";
-          options_.log(std::string(kind) + " " + what + " in " + file.path + ": " + chunk.status().message());
-          return chunk.status();
-        }
-        uint64_t within = pos - run->starts[i];
-        data.iov.push_back({const_cast<uint8_t*>((*chunk)->data() + within),
-                            static_cast<size_t>(piece_end - pos)});
-        if (offer) OfferChunk(file, *run, i, *chunk);
-        data.keep.push_back(std::move(chunk).value());
-      }
-      pos = piece_end;
-    }
-    if (pos == run_began_at) return Status::Corruption(file.path + ": its extents do not cover its size");
-  }
-  data.size = static_cast<size_t>(end - offset);
-  return data;
+Result<std::optional<uint64_t>> SnapshotFs::Seek(FileHandle& file, uint64_t offset, int whence) {
+  return reader_->Seek(file, offset, whence);
 }
 
 void SnapshotFs::WaitForReadahead() { chunks_.WaitIdle(); }
 
-Result<std::optional<uint64_t>> SnapshotFs::Seek(FileHandle& file, uint64_t offset, int whence) {
-  if (offset >= file.size) return std::optional<uint64_t>();
-  bool want_data = whence == SEEK_DATA;
-  if (whence != SEEK_DATA && whence != SEEK_HOLE) return Status::InvalidArgument("bad whence");
-  // In the entry's offsets: the handle shows [begin, end) of it.
-  const uint64_t begin = file.start, end = file.start + file.size, from = begin + offset;
-  uint64_t at = from;
-  while (at < end) {
-    COFFER_ASSIGN_OR_RETURN(ExtentRunPtr run, RunAt(file, at));
-    if (!run) break;
-    for (size_t i = run->IndexOf(at); i < run->count() && run->starts[i] < end; ++i) {
-      const pb::Extent& extent = (*run->extents)[static_cast<int>(i)];
-      if (extent.size() == 0) continue;
-      bool is_data = !extent.chunk_id().empty();
-      if (is_data == want_data) return std::optional<uint64_t>(std::max(from, run->starts[i]) - begin);
-    }
-    if (run->starts.back() <= at) break;
-    at = run->starts.back();
-  }
-  if (want_data) return std::optional<uint64_t>();  // only holes from here on
-  // Past the last extent up to the size is a hole, and EOF counts as one.
-  return std::optional<uint64_t>(std::min(end, std::max(from, at)) - begin);
-}
-
+uint64_t SnapshotFs::tree_cache_bytes() const { return trees_.used_bytes(); }
 Result<SnapshotFs::XattrLookup> SnapshotFs::GetXattr(uint64_t ino, std::string_view name) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();

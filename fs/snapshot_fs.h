@@ -14,13 +14,14 @@
 // (Snapshot::damaged()) is left out, logged once through FsOptions::log;
 // `latest` is the newest intact one.
 //
-// Trees are read lazily, one directory at a time, and kept in a bounded cache;
-// a directory split into parts (store/model/tree_split.h) one part at a time,
-// so a directory of millions of entries costs the cache a part or two, not
-// the whole listing; likewise the extent parts of a file of millions of
-// chunks, as reads and seeks reach them. Chunks come from a ChunkCache. Memory is bounded by `cache_bytes`, split
-// between opened chunks, trees and the inode table (which asks the kernel,
-// through KernelCache, to drop old names when it is over its share).
+// Trees are read lazily, one directory at a time, and kept in a bounded cache
+// (fs/tree_cache.h); a directory split into parts (store/model/tree_split.h)
+// one part at a time, so a directory of millions of entries costs the cache a
+// part or two, not the whole listing; likewise the extent parts of a file of
+// millions of chunks, as reads and seeks reach them. Chunks come from a
+// ChunkCache. Memory is bounded by `cache_bytes`, split between opened chunks,
+// trees and the inode table (which asks the kernel, through KernelCache, to
+// drop old names when it is over its share).
 //
 // Disk images: beside a regular file inside a snapshot that is stored as a
 // disk image (in the fixed 64 KiB chunks of store/chunk/image_chunks.h: a
@@ -35,17 +36,14 @@
 // reading), and held by the directory's inode while the kernel knows it. A
 // stored entry of that name is shown instead.
 //
-// Reads: a handle that reads sequentially has the next chunks opened by the
-// cache's loaders (readahead), so opening them overlaps with the reader; a handle
-// that reads at random offers the rest of every chunk it had to open to the
-// kernel's page cache, so later reads nearby need no request at all.
+// Reads, their readahead and the chunks offered to the kernel's page cache
+// are FileReader's (fs/file_reader.h).
 //
 // Thread-safe. All data access goes through `Repository&`, which must remain
 // live while this SnapshotFs is in use.
 #pragma once
 
 #include <sys/stat.h>
-#include <sys/uio.h>
 
 #include <atomic>
 #include <chrono>
@@ -57,15 +55,16 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "fs/chunk_cache.h"
 #include "fs/inode_table.h"
+#include "fs/kernel_cache.h"
 #include "fs/lru_cache.h"
 #include "fs/partition_table.h"
 #include "fs/synthetic_dirs.h"
+#include "fs/tree_cache.h"
 #include "store/repo/repository.h"
 
 namespace coffer::fs {
@@ -101,47 +100,12 @@ struct ImagePartitions {
   PartitionTable table;    // at least one partition
 };
 
-// What SnapshotFs tells the kernel's caches besides answering requests.
-// The FUSE side implements it (kernel_notifier.h); calls must not block.
-class KernelCache {
- public:
-  virtual ~KernelCache() = default;
-  // File data the kernel has not asked for: `data` is [offset, offset +
-  // data.size()) of file `ino`, whole pages (or up to the end of the file);
-  // `keep` owns the memory.
-  virtual void Offer(uint64_t ino, uint64_t offset, ByteView data, ChunkPtr keep) = 0;
-  // The inode table is over its share: drop SnapshotFs::TakeEvictions().
-  virtual void Trim() = 0;
-};
-
 // What lookup and getattr answer.
 struct Attr {
   uint64_t ino = 0;
   struct stat st {};
   double timeout = 0;  // seconds the kernel may cache it
 };
-
-// One tree object inside a snapshot, as read from the repository: a whole
-// directory, one part of a split directory, a split directory's index, or
-// one extent part of a file.
-struct Listing {
-  pb::Tree tree;
-  // Some entry of this object has extended attributes. For a split
-  // directory this is known per part: an entry without them answers as if
-  // its directory had none when its part has none.
-  bool any_xattrs = false;
-  // A split directory's index: where each part's entries start in the
-  // directory, and (last) how many entries it has.
-  std::vector<uint64_t> part_starts;
-  // What the decoded listing occupies in memory: its cost in the tree cache.
-  uint64_t memory_bytes = 0;
-
-  bool split() const { return tree.parts_size() > 0; }
-  uint64_t entry_count() const {
-    return split() ? part_starts.back() : static_cast<uint64_t>(tree.entries_size());
-  }
-};
-using ListingPtr = std::shared_ptr<const Listing>;
 
 // One entry of a synthetic directory's listing.
 struct DirItem {
@@ -176,47 +140,10 @@ struct DirItemView {
   bool any_xattrs = false;           // some entry of that tree object has extended attributes
 };
 
-// Consecutive extents of a file with the offset of each: all of a file's
-// extents, or those of one of its extent parts (a file of more than 8192
-// chunks keeps them in parts, read when a read or a seek needs them).
-struct ExtentRun {
-  const google::protobuf::RepeatedPtrField<pb::Extent>* extents = nullptr;
-  ListingPtr holder;             // the extent part that owns `extents` (none for a whole file)
-  std::vector<uint64_t> starts;  // starts[i]: file offset of extent i; back(): where the run ends
-  size_t count() const { return starts.size() - 1; }
-  // The extent holding `offset` (which the run covers).
-  size_t IndexOf(uint64_t offset) const;
-};
-using ExtentRunPtr = std::shared_ptr<const ExtentRun>;
-
-// An open file: its entry, its extents (or where each extent part begins),
-// and how it has been read so far.
-struct FileHandle {
-  uint64_t ino = 0;
-  pb::Entry entry;               // as stored: extents, or extent parts
-  // What the handle shows of the entry's content: all of it, or one
-  // partition of a disk image. Reads and seeks count from `start`.
-  uint64_t start = 0;
-  uint64_t size = 0;
-  ExtentRunPtr whole;            // a file not in parts: all its extents
-  std::vector<uint64_t> part_starts;  // a file in parts: where each begins; back(): their end
-  std::string path;              // for log lines: "host/web1/TIME/etc/fstab"
-
-  std::mutex mu;                 // guards the read state below
-  bool any_read = false;
-  uint64_t expected = 0;         // where a sequential reader reads next
-  unsigned sequential_run = 0;   // reads in a row that continued the previous one
-  uint64_t readahead_to = 0;     // chunks before this offset were queued for opening
-  std::unordered_set<uint64_t> offered;  // start offsets of chunks offered to the kernel
-  std::vector<std::pair<size_t, ExtentRunPtr>> recent_parts;  // a file in parts: the last read
-};
-
-// The data of one read: iovecs into chunks kept alive by `keep`.
-struct ReadData {
-  std::vector<ChunkPtr> keep;
-  std::vector<struct iovec> iov;
-  size_t size = 0;
-};
+// Reading files (fs/file_reader.h): what Open returns, and what Read gives.
+class FileReader;
+struct FileHandle;
+struct ReadData;
 
 class SnapshotFs {
  public:
@@ -303,21 +230,6 @@ class SnapshotFs {
   std::shared_ptr<const SyntheticDirs> CurrentDirs(bool refresh);
   Result<std::shared_ptr<const SyntheticDirs>> ListNow();
   Result<TreePtr> TreeOf(const Node& node);
-  Result<TreePtr> ReadTree(const ObjectId& id);
-  // The listing of tree object `id` as stored (ReadTree's work after the read).
-  Result<TreePtr> MakeListing(const ObjectId& id, pb::Tree tree);
-  // Reads the trees below a directory just opened into the tree cache,
-  // breadth first, a batch of kReadAheadBatch per store round trip, until
-  // kReadAheadTrees were read: a walk of the tree (`ls -lR`, `find`, `cp -r`)
-  // then finds most directories read already, where it would otherwise wait
-  // for one round trip each. It looks at no more than 4 * kReadAheadTrees
-  // directories, read before or not, and stops once the trees it read take
-  // half the tree cache's share: more would evict what it read before the
-  // walk gets there, and only add to the mount's peak memory. Failures are
-  // left for the walk to meet.
-  void ReadAheadTrees(const Listing& dir);
-  static constexpr size_t kReadAheadBatch = 128;
-  static constexpr size_t kReadAheadTrees = 512;
   // Part `k` of split directory `dir` (tree `dir_id`), checked against its
   // index, and its id.
   Result<std::pair<ObjectId, TreePtr>> ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k);
@@ -331,10 +243,6 @@ class SnapshotFs {
   std::string PathOf(const Node& node) const;
   // "host/web1/TIME/etc/name" for `name` in directory `dir`, for log lines.
   std::string PathIn(const Node& dir, std::string_view name) const;
-  Result<std::unique_ptr<FileHandle>> HandleFor(uint64_t ino, const pb::Entry& entry, std::string path);
-  // The bytes [from, to) of the entry's content (not the handle's offsets);
-  // `offer`: offer the chunks read to the kernel.
-  Result<ReadData> ReadContent(FileHandle& file, uint64_t from, uint64_t to, bool offer);
 
   // The partition table shown for image `entry` held by tree `holder`, from
   // the cache or read now; nullptr when none is shown. `path` is for logs.
@@ -348,10 +256,6 @@ class SnapshotFs {
   // The image entry behind a kPartitions or kPartition node.
   Result<std::pair<TreePtr, const pb::Entry*>> ImageEntryOf(const Node& node);
   Attr PartitionAttr(uint64_t ino, const Node& node, const pb::Entry& image) const;
-  void PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, bool* random);
-  void OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk);
-  // The extents around `offset`: nullptr past the last extent (a trailing hole).
-  Result<ExtentRunPtr> RunAt(FileHandle& file, uint64_t offset);
 
   Repository& repo_;
   FsOptions options_;
@@ -366,8 +270,7 @@ class SnapshotFs {
   std::mutex damage_mu_;
   std::set<SnapshotRef> damage_logged_;
 
-  mutable std::mutex trees_mu_;
-  LruCache<ObjectId, TreePtr, ObjectIdHash> trees_;
+  TreeCache trees_;
 
   // By the image's tree id and name; nullptr: no partitions shown.
   std::mutex tables_mu_;
@@ -375,6 +278,7 @@ class SnapshotFs {
 
   std::atomic<KernelCache*> kernel_{nullptr};
   std::atomic<bool> kernel_acls_{false};
+  std::unique_ptr<FileReader> reader_;  // uses chunks_, trees_ and kernel_
 };
 
 }  // namespace coffer::fs

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fs/file_reader.h"
 #include "store/ingest/archiver.h"
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
