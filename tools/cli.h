@@ -150,5 +150,7 @@ void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterStatus(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterScheduler(CLI::App& app, GlobalOptions& global, int* exit_code);
+// `coffer completion bash` reads `app`, every command registered before it.
+void RegisterCompletion(CLI::App& app, GlobalOptions& global, int* exit_code);
 
 }  // namespace coffer::tools

@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
   RegisterRun(app, global, &exit_code);
   RegisterStatus(app, global, &exit_code);
   RegisterScheduler(app, global, &exit_code);
+  RegisterCompletion(app, global, &exit_code);  // last: it describes the commands above
 
   std::vector<char*> args(argv, argv + argc);
   char hook_command[] = "vzdump-hook";
