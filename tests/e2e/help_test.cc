@@ -110,7 +110,7 @@ TEST_P(CommandHelpTest, OptionsInHelpMatchTheCommandManPage) {
   std::string cmd = GetParam();
   Options help = Minus(HelpOptions({cmd}), kGlobal);
   Options man = ManOptions("coffer-" + cmd + ".1", "OPTIONS");
-  const Options no_options = {"cat", "umount", "forget", "protect", "unprotect"};
+  const Options no_options = {"cat", "umount", "forget", "protect", "unprotect", "completion"};
   if (!no_options.count(cmd)) {  // these have no options of their own
     ASSERT_FALSE(help.empty()) << "no options parsed from coffer " << cmd << " --help";
     ASSERT_FALSE(man.empty()) << "no options parsed from coffer-" << cmd << ".1";
@@ -126,7 +126,7 @@ INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                                            "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
                                            "verify", "restore-test", "gc", "sync", "repair", "vzdump-hook",
-                                           "run", "status", "scheduler"),
+                                           "run", "status", "scheduler", "completion"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');  // not in a test name
