@@ -130,6 +130,7 @@ void RegisterSnapshots(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterInfo(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterExport(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterLs(CLI::App& app, GlobalOptions& global, int* exit_code);
+void RegisterDiff(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code);
 void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code);

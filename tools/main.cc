@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
   RegisterInfo(app, global, &exit_code);
   RegisterExport(app, global, &exit_code);
   RegisterLs(app, global, &exit_code);
+  RegisterDiff(app, global, &exit_code);
   RegisterRestore(app, global, &exit_code);
   RegisterCat(app, global, &exit_code);
   RegisterMount(app, global, &exit_code);
