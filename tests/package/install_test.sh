@@ -36,6 +36,18 @@ reported=$(/usr/bin/coffer --version)
 MANWIDTH=80 man coffer 2>/dev/null | grep -q "coffer sync" || fail "man coffer does not render"
 MANWIDTH=80 man coffer-sync 2>/dev/null | grep -q "OBJECT STORAGE" || fail "man coffer-sync does not render"
 
+# Bash completion where bash-completion loads it from: the script the
+# installed coffer prints, and it completes a command name.
+completion=/usr/share/bash-completion/completions/coffer
+[ -f "$completion" ] || fail "the package has no $completion"
+cmp -s "$completion" <(/usr/bin/coffer completion bash) ||
+  fail "$completion is not what /usr/bin/coffer completion bash prints"
+offered=$(bash -c 'source "$1" || exit 1
+  COMP_WORDS=(coffer sn) COMP_CWORD=1 COMP_LINE="coffer sn" COMP_POINT=9
+  _coffer coffer sn coffer && printf "%s\n" "${COMPREPLY[@]}"' bash "$completion") ||
+  fail "bash cannot source $completion"
+[ "$offered" = snapshots ] || fail "$completion completes 'coffer sn' as '$offered', not snapshots"
+
 # systemd judges the units; the template through an instance, whose name is
 # an escaped repository path as `systemd-escape --path` makes it.
 units=/usr/lib/systemd/system
