@@ -64,10 +64,10 @@ Result<ExtentRunPtr> FileReader::RunAt(FileHandle& file, uint64_t offset) {
   if (!part_id) {
     return Status::Corruption(file.path + ": extent part " + std::to_string(k) + " has a malformed id");
   }
-  COFFER_ASSIGN_OR_RETURN(ListingPtr part, trees_.Read(*part_id));
+  COFFER_ASSIGN_OR_RETURN(TreeObjectPtr part, trees_.Read(*part_id));
   COFFER_RETURN_IF_ERROR(model::CheckExtentPart(*part_id, ref, part->tree).WithContext(file.path));
   auto run = std::make_shared<ExtentRun>();
-  run->holder = part;
+  run->part = part;
   run->extents = &part->tree.entries(0).extents();
   run->starts = Starts(*run->extents, starts[k], ExtentSize);
   std::lock_guard lock(file.mu);

@@ -43,7 +43,7 @@ namespace coffer::fs {
 // chunks keeps them in parts, read when a read or a seek needs them).
 struct ExtentRun {
   const google::protobuf::RepeatedPtrField<pb::Extent>* extents = nullptr;
-  ListingPtr holder;             // the extent part that owns `extents` (none for a whole file)
+  TreeObjectPtr part;            // the extent part that owns `extents` (none for a whole file)
   std::vector<uint64_t> starts;  // starts[i]: file offset of extent i; back(): where the run ends
   size_t count() const { return starts.size() - 1; }
   // The extent holding `offset` (which the run covers).

@@ -269,19 +269,19 @@ bool IsAclName(std::string_view name) {
 
 void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Guard(req, "getxattr", [&] {
-    auto found = Fs(req).GetXattr(ino, name);
-    if (!found.ok()) return ReplyStatus(req, found.status());
-    using Found = SnapshotFs::XattrLookup::Found;
-    switch (found->found) {
-      case Found::kValue:
-        return ReplyXattrValue(req, found->value, size);
-      case Found::kNoneHere:
+    auto lookup = Fs(req).GetXattr(ino, name);
+    if (!lookup.ok()) return ReplyStatus(req, lookup.status());
+    using Outcome = SnapshotFs::XattrLookup::Outcome;
+    switch (lookup->outcome) {
+      case Outcome::kValue:
+        return ReplyXattrValue(req, lookup->value, size);
+      case Outcome::kNoneHere:
         // Like a filesystem without attributes, so `ls -l` stops asking for
         // labels and ACLs on every file; but when the kernel enforces ACLs it
         // asks for them itself, and there ENOTSUP would deny access.
         if (!(IsAclName(name) && Fs(req).kernel_enforces_acls())) return (void)fuse_reply_err(req, ENOTSUP);
         [[fallthrough]];
-      case Found::kAbsent:
+      case Outcome::kAbsent:
         return (void)fuse_reply_err(req, ENODATA);
     }
   });

@@ -211,31 +211,31 @@ std::shared_ptr<const SyntheticDirs> SnapshotFs::CurrentDirs(bool refresh) {
   return dirs_;
 }
 
-Result<std::pair<ObjectId, SnapshotFs::TreePtr>> SnapshotFs::ReadPart(const ObjectId& dir_id,
-                                                                     const Listing& dir, size_t k) {
+Result<std::pair<ObjectId, TreeObjectPtr>> SnapshotFs::ReadPart(const ObjectId& dir_id,
+                                                                     const TreeObject& dir, size_t k) {
   COFFER_ASSIGN_OR_RETURN(ObjectId part_id, model::PartId(dir_id, dir.tree, k));
-  COFFER_ASSIGN_OR_RETURN(TreePtr part, trees_.Read(part_id));
+  COFFER_ASSIGN_OR_RETURN(TreeObjectPtr part, trees_.Read(part_id));
   COFFER_RETURN_IF_ERROR(model::CheckPart(dir_id, dir.tree, k, part->tree));
   return std::make_pair(part_id, std::move(part));
 }
 
-Result<SnapshotFs::Found> SnapshotFs::FindChild(const ObjectId& dir_id, const TreePtr& dir,
+Result<SnapshotFs::StoredEntry> SnapshotFs::FindChild(const ObjectId& dir_id, const TreeObjectPtr& dir,
                                                 std::string_view name) {
-  Found found;
+  StoredEntry found;
   if (!dir->split()) {
     found.entry = model::FindEntry(dir->tree, name);
-    found.holder = dir;
-    found.holder_id = dir_id;
+    found.holder = dir_id;
+    found.holder_tree = dir;
     return found;
   }
   std::optional<size_t> k = model::PartFor(dir->tree, name);
   if (!k) return found;
-  COFFER_ASSIGN_OR_RETURN((std::tie(found.holder_id, found.holder)), ReadPart(dir_id, *dir, *k));
-  found.entry = model::FindEntry(found.holder->tree, name);
+  COFFER_ASSIGN_OR_RETURN((std::tie(found.holder, found.holder_tree)), ReadPart(dir_id, *dir, *k));
+  found.entry = model::FindEntry(found.holder_tree->tree, name);
   return found;
 }
 
-Result<SnapshotFs::TreePtr> SnapshotFs::TreeOf(const Node& node) {
+Result<TreeObjectPtr> SnapshotFs::TreeOf(const Node& node) {
   if (node.kind == Node::Kind::kSnapshot ||
       (node.kind == Node::Kind::kEntry && node.type == pb::Entry::DIRECTORY)) {
     return trees_.Read(node.subtree);
@@ -243,11 +243,13 @@ Result<SnapshotFs::TreePtr> SnapshotFs::TreeOf(const Node& node) {
   return Status::InvalidArgument("not a directory");
 }
 
-Result<std::pair<SnapshotFs::TreePtr, const pb::Entry*>> SnapshotFs::EntryOf(const Node& node) {
-  COFFER_ASSIGN_OR_RETURN(TreePtr tree, trees_.Read(node.holder));
-  const pb::Entry* entry = model::FindEntry(tree->tree, node.name);
-  if (!entry) return Status::Corruption("entry " + node.name + " is missing from its tree");
-  return std::make_pair(std::move(tree), entry);
+Result<SnapshotFs::StoredEntry> SnapshotFs::EntryOf(const Node& node) {
+  StoredEntry found;
+  found.holder = node.holder;
+  COFFER_ASSIGN_OR_RETURN(found.holder_tree, trees_.Read(node.holder));
+  found.entry = model::FindEntry(found.holder_tree->tree, node.name);
+  if (!found.entry) return Status::Corruption("entry " + node.name + " is missing from its tree");
+  return found;
 }
 
 Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
@@ -411,9 +413,9 @@ Result<Attr> SnapshotFs::Lookup(uint64_t parent_ino, std::string_view name) {
   if (parent->kind == Node::Kind::kPartitions) return LookupPartition(parent_ino, *parent, name);
   if (!IsDirectory(*parent)) return Status::NotFound(std::string(name));
   COFFER_ASSIGN_OR_RETURN(auto tree, TreeOf(*parent));
-  COFFER_ASSIGN_OR_RETURN(Found found, FindChild(parent->subtree, tree, name));
+  COFFER_ASSIGN_OR_RETURN(StoredEntry found, FindChild(parent->subtree, tree, name));
   if (!found.entry) return LookupPartitions(parent_ino, *parent, tree, name);
-  return AcquireChild(parent_ino, *parent, found.holder_id, *found.entry, found.holder->any_xattrs);
+  return AcquireChild(parent_ino, *parent, found.holder, *found.entry, found.holder_tree->any_xattrs);
 }
 
 void SnapshotFs::Forget(uint64_t ino, uint64_t n) { inodes_.Forget(ino, n); }
@@ -424,11 +426,11 @@ Result<Attr> SnapshotFs::GetAttr(uint64_t ino) {
   if (node->kind == Node::Kind::kEntry) {
     COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
     static const SyntheticDirs kEmpty;
-    return AttrOf(ino, *node, found.second, kEmpty);
+    return AttrOf(ino, *node, found.entry, kEmpty);
   }
   if (node->kind == Node::Kind::kPartitions || node->kind == Node::Kind::kPartition) {
     COFFER_ASSIGN_OR_RETURN(auto image, ImageEntryOf(*node));
-    return PartitionAttr(ino, *node, *image.second);
+    return PartitionAttr(ino, *node, *image.entry);
   }
   bool synthetic = node->kind != Node::Kind::kSnapshot;
   auto dirs = CurrentDirs(/*refresh=*/synthetic);
@@ -440,7 +442,7 @@ Result<std::string> SnapshotFs::ReadLink(uint64_t ino) {
   if (!node) return Stale();
   if (node->kind == Node::Kind::kEntry && node->type == pb::Entry::SYMLINK) {
     COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
-    return found.second->symlink_target();
+    return found.entry->symlink_target();
   }
   if (node->kind == Node::Kind::kLatest) return model::FormatTime(node->snapshot->ref.time_ns);
   return Status::InvalidArgument("not a symlink");
@@ -495,7 +497,7 @@ Result<DirItemView> SnapshotFs::ItemAt(DirHandle& dir, size_t index) {
     return item;
   }
   const uint64_t n = index - 2;
-  const Listing& listing = *dir.listing;
+  const TreeObject& listing = *dir.listing;
   const pb::Entry* entry;
   if (!listing.split()) {
     entry = &listing.tree.entries(static_cast<int>(n));
@@ -537,7 +539,7 @@ Result<std::optional<std::string>> SnapshotFs::PartitionsDirAfter(DirHandle& dir
   COFFER_ASSIGN_OR_RETURN(DirItemView item, ItemAt(dir, index));
   if (!item.entry || !MayHavePartitions(*item.entry)) return none;
   std::string name = std::string(item.name) + std::string(kPartitionsSuffix);
-  COFFER_ASSIGN_OR_RETURN(Found stored, FindChild(dir.node->subtree, dir.listing, name));
+  COFFER_ASSIGN_OR_RETURN(StoredEntry stored, FindChild(dir.node->subtree, dir.listing, name));
   if (stored.entry) return none;  // a stored entry of that name is shown instead
   auto partitions = PartitionsOf(item.holder, *item.entry, PathIn(*dir.node, item.name));
   if (!partitions.ok() || !*partitions) return none;  // logged there
@@ -600,16 +602,16 @@ Result<std::shared_ptr<const ImagePartitions>> SnapshotFs::PartitionsOf(const Ob
   return shown;
 }
 
-Result<Attr> SnapshotFs::LookupPartitions(uint64_t parent_ino, const Node& parent, const TreePtr& tree,
+Result<Attr> SnapshotFs::LookupPartitions(uint64_t parent_ino, const Node& parent, const TreeObjectPtr& tree,
                                           std::string_view name) {
   if (name.size() <= kPartitionsSuffix.size() || !name.ends_with(kPartitionsSuffix)) {
     return Status::NotFound(std::string(name));
   }
   const std::string_view image_name = name.substr(0, name.size() - kPartitionsSuffix.size());
-  COFFER_ASSIGN_OR_RETURN(Found image, FindChild(parent.subtree, tree, image_name));
+  COFFER_ASSIGN_OR_RETURN(StoredEntry image, FindChild(parent.subtree, tree, image_name));
   if (!image.entry || !MayHavePartitions(*image.entry)) return Status::NotFound(std::string(name));
   COFFER_ASSIGN_OR_RETURN(auto partitions,
-                          PartitionsOf(image.holder_id, *image.entry, PathIn(parent, image_name)));
+                          PartitionsOf(image.holder, *image.entry, PathIn(parent, image_name)));
   if (!partitions) return Status::NotFound(std::string(name));
   const uint64_t ino = inodes_.Acquire(
       "p:" + std::to_string(parent_ino) + "/" + std::string(name),
@@ -619,7 +621,7 @@ Result<Attr> SnapshotFs::LookupPartitions(uint64_t parent_ino, const Node& paren
         node->parent = parent_ino;
         node->name = std::string(name);
         node->snapshot = parent.snapshot;
-        node->holder = image.holder_id;
+        node->holder = image.holder;
         node->image = partitions;
         return NodePtr(std::move(node));
       },
@@ -651,14 +653,16 @@ Result<Attr> SnapshotFs::LookupPartition(uint64_t parent_ino, const Node& parent
       /*pinned=*/false);
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
-  return PartitionAttr(ino, *node, *image.second);
+  return PartitionAttr(ino, *node, *image.entry);
 }
 
-Result<std::pair<SnapshotFs::TreePtr, const pb::Entry*>> SnapshotFs::ImageEntryOf(const Node& node) {
-  COFFER_ASSIGN_OR_RETURN(TreePtr tree, trees_.Read(node.image->holder));
-  const pb::Entry* entry = model::FindEntry(tree->tree, node.image->image_name);
-  if (!entry) return Status::Corruption("entry " + node.image->image_name + " is missing from its tree");
-  return std::make_pair(std::move(tree), entry);
+Result<SnapshotFs::StoredEntry> SnapshotFs::ImageEntryOf(const Node& node) {
+  StoredEntry image;
+  image.holder = node.image->holder;
+  COFFER_ASSIGN_OR_RETURN(image.holder_tree, trees_.Read(node.image->holder));
+  image.entry = model::FindEntry(image.holder_tree->tree, node.image->image_name);
+  if (!image.entry) return Status::Corruption("entry " + node.image->image_name + " is missing from its tree");
+  return image;
 }
 
 Attr SnapshotFs::PartitionAttr(uint64_t ino, const Node& node, const pb::Entry& image) const {
@@ -711,7 +715,7 @@ Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
   if (!node) return Stale();
   if (node->kind == Node::Kind::kPartition) {
     COFFER_ASSIGN_OR_RETURN(auto image, ImageEntryOf(*node));
-    COFFER_ASSIGN_OR_RETURN(auto file, reader_->Open(ino, *image.second, PathOf(*node)));
+    COFFER_ASSIGN_OR_RETURN(auto file, reader_->Open(ino, *image.entry, PathOf(*node)));
     const Partition& p = node->image->table.partitions[node->partition];
     if (p.offset > file->size || p.size > file->size - p.offset) {
       return Status::Corruption(file->path + ": the partition lies past the image's end");
@@ -724,7 +728,7 @@ Result<std::unique_ptr<FileHandle>> SnapshotFs::Open(uint64_t ino) {
     return Status::InvalidArgument("not a regular file");
   }
   COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
-  return reader_->Open(ino, *found.second, PathOf(*node));
+  return reader_->Open(ino, *found.entry, PathOf(*node));
 }
 
 Result<ReadData> SnapshotFs::Read(FileHandle& file, uint64_t offset, size_t size) {
@@ -744,14 +748,14 @@ Result<SnapshotFs::XattrLookup> SnapshotFs::GetXattr(uint64_t ino, std::string_v
   XattrLookup out;
   bool entry = node->kind == Node::Kind::kEntry;
   if (!entry || !node->has_xattrs) {  // most entries: no tree needed
-    out.found = entry && node->xattrs_nearby ? XattrLookup::Found::kAbsent : XattrLookup::Found::kNoneHere;
+    out.outcome = entry && node->xattrs_nearby ? XattrLookup::Outcome::kAbsent : XattrLookup::Outcome::kNoneHere;
     return out;
   }
   COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
-  out.found = XattrLookup::Found::kAbsent;
-  for (const pb::Xattr& x : found.second->xattrs()) {
+  out.outcome = XattrLookup::Outcome::kAbsent;
+  for (const pb::Xattr& x : found.entry->xattrs()) {
     if (x.name() == name) {
-      out.found = XattrLookup::Found::kValue;
+      out.outcome = XattrLookup::Outcome::kValue;
       out.value = x.value();
       break;
     }
@@ -765,7 +769,7 @@ Result<std::string> SnapshotFs::ListXattr(uint64_t ino) {
   std::string names;
   if (node->kind != Node::Kind::kEntry || !node->has_xattrs) return names;
   COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));
-  for (const pb::Xattr& x : found.second->xattrs()) {
+  for (const pb::Xattr& x : found.entry->xattrs()) {
     names += x.name();
     names.push_back('\0');
   }

@@ -120,12 +120,12 @@ struct DirHandle {
   uint64_t ino = 0;
   NodePtr node;
   bool immutable = false;          // inside a snapshot: the kernel may cache the listing
-  ListingPtr listing;              // inside a snapshot: the entries, or the index of the parts
+  TreeObjectPtr listing;           // inside a snapshot: the entries, or the index of the parts
   std::vector<DirItem> synthetic;  // synthetic directories: the entries
   // A split directory: the part read last, as readdir goes through them in order.
   size_t part = 0;
   ObjectId part_id;
-  ListingPtr part_listing;
+  TreeObjectPtr part_listing;
 
   size_t count() const;
 };
@@ -191,8 +191,8 @@ class SnapshotFs {
   // say ENOTSUP, and `ls -l` then stops asking for every file); kAbsent: the
   // entry has no attribute of that name (ENODATA).
   struct XattrLookup {
-    enum class Found { kValue, kAbsent, kNoneHere };
-    Found found = Found::kNoneHere;
+    enum class Outcome { kValue, kAbsent, kNoneHere };
+    Outcome outcome = Outcome::kNoneHere;
     std::string value;
   };
   // Answered from the inode table alone when the entry has no attributes.
@@ -220,22 +220,22 @@ class SnapshotFs {
   void WaitForReadahead();
 
  private:
-  using TreePtr = ListingPtr;
-  // An entry found in a directory, and the tree object that holds it.
-  struct Found {
-    TreePtr holder;
-    ObjectId holder_id;
-    const pb::Entry* entry = nullptr;  // nullptr: no such name
+  // An entry as stored, and the tree object that holds it (a directory or
+  // one part of a split directory).
+  struct StoredEntry {
+    const pb::Entry* entry = nullptr;  // FindChild: nullptr for no such name
+    ObjectId holder;
+    TreeObjectPtr holder_tree;         // owns `entry`
   };
   std::shared_ptr<const SyntheticDirs> CurrentDirs(bool refresh);
   Result<std::shared_ptr<const SyntheticDirs>> ListNow();
-  Result<TreePtr> TreeOf(const Node& node);
+  Result<TreeObjectPtr> TreeOf(const Node& node);
   // Part `k` of split directory `dir` (tree `dir_id`), checked against its
   // index, and its id.
-  Result<std::pair<ObjectId, TreePtr>> ReadPart(const ObjectId& dir_id, const Listing& dir, size_t k);
-  Result<Found> FindChild(const ObjectId& dir_id, const TreePtr& dir, std::string_view name);
-  // The stored entry of a kEntry node, and the tree that holds it.
-  Result<std::pair<TreePtr, const pb::Entry*>> EntryOf(const Node& node);
+  Result<std::pair<ObjectId, TreeObjectPtr>> ReadPart(const ObjectId& dir_id, const TreeObject& dir, size_t k);
+  Result<StoredEntry> FindChild(const ObjectId& dir_id, const TreeObjectPtr& dir, std::string_view name);
+  // The stored entry of a kEntry node.
+  Result<StoredEntry> EntryOf(const Node& node);
   Result<Attr> AcquireChild(uint64_t parent_ino, const Node& parent, const ObjectId& holder,
                             const pb::Entry& entry, bool xattrs_nearby);
   Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name, const SyntheticDirs& dirs);
@@ -249,12 +249,12 @@ class SnapshotFs {
   Result<std::shared_ptr<const ImagePartitions>> PartitionsOf(const ObjectId& holder, const pb::Entry& entry,
                                                                const std::string& path);
   // NAME.partitions in snapshot directory `parent` (whose tree is `tree`).
-  Result<Attr> LookupPartitions(uint64_t parent_ino, const Node& parent, const TreePtr& tree,
+  Result<Attr> LookupPartitions(uint64_t parent_ino, const Node& parent, const TreeObjectPtr& tree,
                                 std::string_view name);
   // A partition's file in `parent`, a kPartitions directory.
   Result<Attr> LookupPartition(uint64_t parent_ino, const Node& parent, std::string_view name);
   // The image entry behind a kPartitions or kPartition node.
-  Result<std::pair<TreePtr, const pb::Entry*>> ImageEntryOf(const Node& node);
+  Result<StoredEntry> ImageEntryOf(const Node& node);
   Attr PartitionAttr(uint64_t ino, const Node& node, const pb::Entry& image) const;
 
   Repository& repo_;

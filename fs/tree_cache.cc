@@ -9,7 +9,7 @@ namespace coffer::fs {
 TreeCache::TreeCache(Repository& repo, uint64_t capacity_bytes)
     : repo_(repo), capacity_bytes_(capacity_bytes), trees_(capacity_bytes) {}
 
-Result<ListingPtr> TreeCache::Read(const ObjectId& id) {
+Result<TreeObjectPtr> TreeCache::Read(const ObjectId& id) {
   {
     std::lock_guard lock(mu_);
     if (auto* hit = trees_.Find(id)) return *hit;
@@ -20,29 +20,29 @@ Result<ListingPtr> TreeCache::Read(const ObjectId& id) {
   return Keep(id, std::move(tree));
 }
 
-Result<ListingPtr> TreeCache::Keep(const ObjectId& id, pb::Tree tree) {
-  auto listing = std::make_shared<Listing>();
-  listing->tree = std::move(tree);
-  if (listing->split()) {
-    if (listing->tree.entries_size() > 0) {
+Result<TreeObjectPtr> TreeCache::Keep(const ObjectId& id, pb::Tree tree) {
+  auto object = std::make_shared<TreeObject>();
+  object->tree = std::move(tree);
+  if (object->split()) {
+    if (object->tree.entries_size() > 0) {
       return Status::Corruption("tree " + id.short_hex() + " has both entries and parts");
     }
-    listing->part_starts =
-        Starts(listing->tree.parts(), 0, [](const pb::TreePart& part) { return part.entries(); });
+    object->part_starts =
+        Starts(object->tree.parts(), 0, [](const pb::TreePart& part) { return part.entries(); });
   }
-  for (const pb::Entry& e : listing->tree.entries()) listing->any_xattrs |= e.xattrs_size() > 0;
+  for (const pb::Entry& e : object->tree.entries()) object->any_xattrs |= e.xattrs_size() > 0;
   // What the decoded tree occupies (its strings and repeated fields), not its encoding.
-  listing->memory_bytes = listing->tree.SpaceUsedLong() + listing->part_starts.size() * 8 + 128;
-  ListingPtr shared = std::move(listing);
+  object->memory_bytes = object->tree.SpaceUsedLong() + object->part_starts.size() * 8 + 128;
+  TreeObjectPtr shared = std::move(object);
   std::lock_guard lock(mu_);
   trees_.Insert(id, shared, shared->memory_bytes);
   return shared;
 }
 
-void TreeCache::ReadAheadBelow(const Listing& dir) {
+void TreeCache::ReadAheadBelow(const TreeObject& dir) {
   // The directories to look below, and the trees not in the cache yet.
   std::vector<const pb::Tree*> frontier = {&dir.tree};
-  std::vector<ListingPtr> keep_alive;  // the cache may drop what the walk still reads
+  std::vector<TreeObjectPtr> keep_alive;  // the cache may drop what the walk still reads
   size_t read = 0;
   size_t looked_at = 0;  // bounds the walk through trees read before, too
   uint64_t read_bytes = 0;
@@ -56,7 +56,7 @@ void TreeCache::ReadAheadBelow(const Listing& dir) {
         if (entry.type() != pb::Entry::DIRECTORY) continue;
         auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
         if (!id || ++looked_at > 4 * kReadAheadTrees) continue;
-        ListingPtr cached;
+        TreeObjectPtr cached;
         {
           std::lock_guard lock(mu_);
           if (auto* hit = trees_.Find(*id)) cached = *hit;
@@ -80,11 +80,11 @@ void TreeCache::ReadAheadBelow(const Listing& dir) {
             if (!object.ok() || read_bytes >= max_read_bytes) return;
             pb::Tree tree;
             if (!model::Decode(*object, &tree, "tree " + batch[index].short_hex()).ok()) return;
-            auto listing = Keep(batch[index], std::move(tree));
-            if (!listing.ok()) return;
-            read_bytes += (*listing)->memory_bytes;
-            next.push_back(&(*listing)->tree);
-            keep_alive.push_back(std::move(*listing));
+            auto kept = Keep(batch[index], std::move(tree));
+            if (!kept.ok()) return;
+            read_bytes += (*kept)->memory_bytes;
+            next.push_back(&(*kept)->tree);
+            keep_alive.push_back(std::move(*kept));
           });
       read += count;
       if (!batch_status.ok()) return;

@@ -21,7 +21,7 @@ namespace coffer::fs {
 // One tree object inside a snapshot, as read from the repository: a whole
 // directory, one part of a split directory, a split directory's index, or
 // one extent part of a file.
-struct Listing {
+struct TreeObject {
   pb::Tree tree;
   // Some entry of this object has extended attributes. For a split
   // directory this is known per part: an entry without them answers as if
@@ -30,7 +30,7 @@ struct Listing {
   // A split directory's index: where each part's entries start in the
   // directory, and (last) how many entries it has.
   std::vector<uint64_t> part_starts;
-  // What the decoded listing occupies in memory: its cost in the tree cache.
+  // What the decoded object occupies in memory: its cost in the cache.
   uint64_t memory_bytes = 0;
 
   bool split() const { return tree.parts_size() > 0; }
@@ -38,14 +38,14 @@ struct Listing {
     return split() ? part_starts.back() : static_cast<uint64_t>(tree.entries_size());
   }
 };
-using ListingPtr = std::shared_ptr<const Listing>;
+using TreeObjectPtr = std::shared_ptr<const TreeObject>;
 
 class TreeCache {
  public:
   TreeCache(Repository& repo, uint64_t capacity_bytes);
 
   // The tree object `id`, from the cache or read now.
-  Result<ListingPtr> Read(const ObjectId& id);
+  Result<TreeObjectPtr> Read(const ObjectId& id);
   // Reads the trees below a directory just opened into the cache, breadth
   // first, a batch of kReadAheadBatch per store round trip, until
   // kReadAheadTrees were read: a walk of the tree (`ls -lR`, `find`, `cp -r`)
@@ -55,7 +55,7 @@ class TreeCache {
   // half the cache: more would evict what it read before the walk gets
   // there, and only add to the mount's peak memory. Failures are left for
   // the walk to meet.
-  void ReadAheadBelow(const Listing& dir);
+  void ReadAheadBelow(const TreeObject& dir);
   static constexpr size_t kReadAheadBatch = 128;
   static constexpr size_t kReadAheadTrees = 512;
 
@@ -63,12 +63,12 @@ class TreeCache {
 
  private:
   // Decodes what the object holds besides its tree, and caches it.
-  Result<ListingPtr> Keep(const ObjectId& id, pb::Tree tree);
+  Result<TreeObjectPtr> Keep(const ObjectId& id, pb::Tree tree);
 
   Repository& repo_;
   const uint64_t capacity_bytes_;
   mutable std::mutex mu_;
-  LruCache<ObjectId, ListingPtr, ObjectIdHash> trees_;
+  LruCache<ObjectId, TreeObjectPtr, ObjectIdHash> trees_;
 };
 
 // Where each of `items` begins when laid end to end from `first`, then

@@ -244,14 +244,14 @@ TEST_F(SnapshotFsTest, HardlinksShareAnInodeAndXattrsAreThere) {
   auto names = fs_->ListXattr(a->ino);
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(*names, std::string("user.colour\0user.empty\0", 23));
-  using Found = SnapshotFs::XattrLookup::Found;
+  using Outcome = SnapshotFs::XattrLookup::Outcome;
   auto colour = fs_->GetXattr(a->ino, "user.colour");
   ASSERT_TRUE(colour.ok());
-  EXPECT_EQ(colour->found, Found::kValue);
+  EXPECT_EQ(colour->outcome, Outcome::kValue);
   EXPECT_EQ(colour->value, "blue");
-  EXPECT_EQ(fs_->GetXattr(a->ino, "user.empty")->found, Found::kValue);
+  EXPECT_EQ(fs_->GetXattr(a->ino, "user.empty")->outcome, Outcome::kValue);
   EXPECT_EQ(fs_->GetXattr(a->ino, "user.empty")->value, "");
-  EXPECT_EQ(fs_->GetXattr(a->ino, "user.none")->found, Found::kAbsent);
+  EXPECT_EQ(fs_->GetXattr(a->ino, "user.none")->outcome, Outcome::kAbsent);
 }
 
 TEST_F(SnapshotFsTest, ForgottenInodesAreDroppedAndLookedUpAgain) {
@@ -307,20 +307,20 @@ TEST_F(SnapshotFsTest, DamagedChunkFailsOnlyTheFileThatUsesIt) {
 TEST_F(SnapshotFsTest, AttributeQuestionsAreAnsweredFromTheStoredEntry) {
   Backup(1 * kSecond);
   StartFs();
-  using Found = SnapshotFs::XattrLookup::Found;
+  using Outcome = SnapshotFs::XattrLookup::Outcome;
   // big.bin has none, but small.txt beside it has some: a name that is not there.
   auto big = Walk(InSnapshot(t1_, "big.bin"));
   ASSERT_TRUE(big.ok());
-  EXPECT_EQ(fs_->GetXattr(big->ino, "security.selinux")->found, Found::kAbsent);
+  EXPECT_EQ(fs_->GetXattr(big->ino, "security.selinux")->outcome, Outcome::kAbsent);
   EXPECT_EQ(*fs_->ListXattr(big->ino), "");
   // Nothing in sub/ has any: like a filesystem without attributes.
   auto sparse = Walk(InSnapshot(t1_, "sub/sparse.img"));
   ASSERT_TRUE(sparse.ok());
-  EXPECT_EQ(fs_->GetXattr(sparse->ino, "security.selinux")->found, Found::kNoneHere);
-  EXPECT_EQ(fs_->GetXattr(sparse->ino, "system.posix_acl_access")->found, Found::kNoneHere);
+  EXPECT_EQ(fs_->GetXattr(sparse->ino, "security.selinux")->outcome, Outcome::kNoneHere);
+  EXPECT_EQ(fs_->GetXattr(sparse->ino, "system.posix_acl_access")->outcome, Outcome::kNoneHere);
   EXPECT_EQ(*fs_->ListXattr(sparse->ino), "");
   // Synthetic directories have none either.
-  EXPECT_EQ(fs_->GetXattr(InodeTable::kRootIno, "user.x")->found, Found::kNoneHere);
+  EXPECT_EQ(fs_->GetXattr(InodeTable::kRootIno, "user.x")->outcome, Outcome::kNoneHere);
 }
 
 TEST_F(SnapshotFsTest, LatestGetsANewInodeWhenANewerSnapshotArrives) {
