@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -282,14 +283,12 @@ class UnreadableTest : public CofferTest {
       // uid 65534 must reach the binary and every folder: the checkout may
       // sit below a private folder (mktemp -d makes 0700 ones), so both go to
       // a fresh world-traversable folder under /tmp.
-      char pattern[] = "/tmp/coffer-nobody-XXXXXX";
-      ASSERT_NE(mkdtemp(pattern), nullptr);
-      outside_ = pattern;
-      ASSERT_EQ(chmod(outside_.c_str(), 0755), 0);
-      binary_ = outside_ + "/coffer";
+      outside_.emplace("coffer-nobody", "/tmp");
+      ASSERT_EQ(chmod(outside_->path().c_str(), 0755), 0);
+      binary_ = *outside_ / "coffer";
       WriteFile(binary_, ReadFile(COFFER_BINARY));
       ASSERT_EQ(chmod(binary_.c_str(), 0755), 0);
-      base_ = outside_ + "/nobody";
+      base_ = *outside_ / "nobody";
     }
     mkdir(base_.c_str(), 0755);
     if (as_root_) {
@@ -298,10 +297,6 @@ class UnreadableTest : public CofferTest {
     repo_ = base_ + "/repo";
     Output init = As({"-r", repo_, "init", "--kdf-ops", "1", "--kdf-memory", "8K"});
     ASSERT_EQ(init.code, 0) << init.all();
-  }
-
-  void TearDown() override {
-    if (!outside_.empty()) testing::RemoveTree(outside_);
   }
 
   // Runs coffer as uid 65534 when root, in-process (--no-server) so that no
@@ -322,7 +317,8 @@ class UnreadableTest : public CofferTest {
   }
 
   bool as_root_ = false;
-  std::string binary_, outside_, base_;
+  std::optional<testing::TempDir> outside_;  // a world-traversable folder, as root
+  std::string binary_, base_;
 };
 
 TEST_F(UnreadableTest, UnreadableFileExitsWith3AndTheRestIsStored) {

@@ -23,11 +23,11 @@ static void Check(bool ok, const std::string& what) {
   if (!ok) throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-TempDir::TempDir() {
+TempDir::TempDir(std::string_view prefix, const std::string& parent) {
   const char* base = std::getenv("COFFER_TEST_TMPDIR");
-  std::string root = base && *base ? base : "/tmp";
+  std::string root = !parent.empty() ? parent : base && *base ? base : "/tmp";
   mkdir(root.c_str(), 0755);
-  std::string pattern = root + "/coffer-test-XXXXXX";
+  std::string pattern = root + "/" + std::string(prefix) + "-XXXXXX";
   Check(mkdtemp(pattern.data()) != nullptr, "mkdtemp " + pattern);
   path_ = pattern;
 }

@@ -10,10 +10,12 @@
 
 namespace coffer::testing {
 
-// A fresh folder under $COFFER_TEST_TMPDIR (or /tmp), removed with its contents.
+// A fresh folder PARENT/PREFIX-XXXXXX, removed with its contents. PARENT is
+// $COFFER_TEST_TMPDIR (or /tmp) unless `parent` names another: a folder
+// another user must reach cannot sit below a private one.
 class TempDir {
  public:
-  TempDir();
+  explicit TempDir(std::string_view prefix = "coffer-test", const std::string& parent = {});
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

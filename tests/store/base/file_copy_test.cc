@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "tests/store/kv/temp_dir.h"
+#include "tests/testing/fs_fixtures.h"
 
 namespace coffer {
 namespace {
@@ -44,39 +44,39 @@ class FileCopyTest : public ::testing::Test {
 
 TEST_F(FileCopyTest, CopiesEachFileUpToItsLengthOrItsGivenContents) {
   const std::string big = Pattern(5 << 20);
-  Write(tmp_.Sub("big"), big);
-  Write(tmp_.Sub("grown"), "first part|written after the listing");
+  Write(tmp_ / "big", big);
+  Write(tmp_ / "grown", "first part|written after the listing");
   std::vector<FileToCopy> files = {
-      Copy(tmp_.Sub("big"), tmp_.Sub("big.copy"), big.size()),
-      Copy(tmp_.Sub("grown"), tmp_.Sub("grown.copy"), 10),
-      Copy(tmp_.Sub("absent"), tmp_.Sub("current.copy"), 8),
+      Copy(tmp_ / "big", tmp_ / "big.copy", big.size()),
+      Copy(tmp_ / "grown", tmp_ / "grown.copy", 10),
+      Copy(tmp_ / "absent", tmp_ / "current.copy", 8),
   };
   files.back().contents = "MANIFEST";
   ASSERT_TRUE(CopyFilesDurably(files, 3).ok());
-  EXPECT_EQ(Read(tmp_.Sub("big.copy")), big);
-  EXPECT_EQ(Read(tmp_.Sub("grown.copy")), "first part");
-  EXPECT_EQ(Read(tmp_.Sub("current.copy")), "MANIFEST");
+  EXPECT_EQ(Read(tmp_ / "big.copy"), big);
+  EXPECT_EQ(Read(tmp_ / "grown.copy"), "first part");
+  EXPECT_EQ(Read(tmp_ / "current.copy"), "MANIFEST");
   struct stat st;
-  ASSERT_EQ(stat(tmp_.Sub("big.copy").c_str(), &st), 0);
+  ASSERT_EQ(stat((tmp_ / "big.copy").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST_F(FileCopyTest, ASourceShorterThanListedIsCorruption) {
-  Write(tmp_.Sub("short"), "12345");
-  Status s = CopyFilesDurably({Copy(tmp_.Sub("short"), tmp_.Sub("copy"), 6)}, 1);
+  Write(tmp_ / "short", "12345");
+  Status s = CopyFilesDurably({Copy(tmp_ / "short", tmp_ / "copy", 6)}, 1);
   EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
 }
 
 TEST_F(FileCopyTest, AnExistingDestinationIsNeverOverwritten) {
-  Write(tmp_.Sub("from"), "new");
-  Write(tmp_.Sub("to"), "mine");
-  Status s = CopyFilesDurably({Copy(tmp_.Sub("from"), tmp_.Sub("to"), 3)}, 1);
+  Write(tmp_ / "from", "new");
+  Write(tmp_ / "to", "mine");
+  Status s = CopyFilesDurably({Copy(tmp_ / "from", tmp_ / "to", 3)}, 1);
   EXPECT_EQ(s.code(), Code::kAlreadyExists) << s.ToString();
-  EXPECT_EQ(Read(tmp_.Sub("to")), "mine");
+  EXPECT_EQ(Read(tmp_ / "to"), "mine");
 }
 
 TEST_F(FileCopyTest, AMissingSourceIsNamed) {
-  Status s = CopyFilesDurably({Copy(tmp_.Sub("absent"), tmp_.Sub("to"), 3)}, 2);
+  Status s = CopyFilesDurably({Copy(tmp_ / "absent", tmp_ / "to", 3)}, 2);
   EXPECT_EQ(s.code(), Code::kNotFound) << s.ToString();
   EXPECT_NE(s.message().find("absent"), std::string::npos) << s.ToString();
 }
@@ -89,9 +89,9 @@ TEST_F(FileCopyTest, CopiesAcrossFilesystems) {
     GTEST_SKIP() << "no writable /dev/shm to copy to";
   }
   const std::string bytes = Pattern(3 << 20);
-  Write(tmp_.Sub("from"), bytes);
+  Write(tmp_ / "from", bytes);
   const std::string to = "/dev/shm/coffer-file-copy-test-" + std::to_string(getpid());
-  Status s = CopyFilesDurably({Copy(tmp_.Sub("from"), to, bytes.size())}, 1);
+  Status s = CopyFilesDurably({Copy(tmp_ / "from", to, bytes.size())}, 1);
   const std::string copied = Read(to);
   std::filesystem::remove(to);
   ASSERT_TRUE(s.ok()) << s.ToString();

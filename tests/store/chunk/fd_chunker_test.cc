@@ -1,11 +1,8 @@
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -14,6 +11,7 @@
 #include "store/base/unique_fd.h"
 #include "store/chunk/fastcdc.h"
 #include "tests/store/chunk/chunk_test_util.h"
+#include "tests/testing/fs_fixtures.h"
 
 namespace coffer::chunk {
 namespace {
@@ -27,19 +25,11 @@ constexpr size_t kMiB = 1024 * 1024;
 
 class FdChunkerTest : public ::testing::Test {
  protected:
-  void TearDown() override {
-    if (!path_.empty()) std::filesystem::remove(path_);
-  }
-
   // Writes `data` to a fresh temporary file and opens it for reading.
   int WriteFile(ByteView data) {
-    const char* env = std::getenv("COFFER_TEST_TMPDIR");
-    std::filesystem::path dir = env && *env ? env : "/tmp";
-    std::filesystem::create_directories(dir);
-    std::string tmpl = (dir / "coffer_chunk_XXXXXX").string();
-    UniqueFd fd(::mkstemp(tmpl.data()));
-    EXPECT_TRUE(fd.valid()) << tmpl;
-    path_ = tmpl;
+    path_ = tmp_ / ("data-" + std::to_string(++files_written_));
+    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    EXPECT_TRUE(fd.valid()) << path_;
     for (size_t done = 0; done < data.size();) {
       ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
       EXPECT_GT(n, 0);
@@ -72,7 +62,9 @@ class FdChunkerTest : public ::testing::Test {
     return chunks;
   }
 
-  std::filesystem::path path_;
+  coffer::testing::TempDir tmp_;
+  std::string path_;
+  int files_written_ = 0;
   UniqueFd fd_;
 };
 
@@ -146,10 +138,7 @@ TEST_F(FdChunkerTest, EmptyChunkIsNeverReturnedAtEndOfRange) {
 
 TEST_F(FdChunkerTest, ReadErrorComesBackAsStatus) {
   FastCdc cdc(Seed(7), SmallParams());
-  const char* env = std::getenv("COFFER_TEST_TMPDIR");
-  std::filesystem::path dir = env && *env ? env : "/tmp";
-  std::filesystem::create_directories(dir);
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(tmp_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   ASSERT_TRUE(fd.valid());
   FdChunker chunker(cdc, fd.get(), 0, 4096);  // pread on a directory fails: EISDIR
   Result<std::optional<ByteView>> next = chunker.Next();

@@ -15,7 +15,7 @@
 #include "store/kv/blob_file.h"
 #include "store/kv/database.h"
 #include "store/kv/repair.h"
-#include "tests/store/kv/temp_dir.h"
+#include "tests/testing/fs_fixtures.h"
 
 namespace coffer::kv {
 namespace {
@@ -164,9 +164,9 @@ class DamagedDatabaseTest : public ::testing::Test {
   }
 
   testing::TempDir tmp_;
-  std::string pristine_ = tmp_.Sub("pristine");
-  std::string work_ = tmp_.Sub("work");
-  std::string kept_ = tmp_.Sub("kept");
+  std::string pristine_ = tmp_ / "pristine";
+  std::string work_ = tmp_ / "work";
+  std::string kept_ = tmp_ / "kept";
   std::string manifest_;
 };
 

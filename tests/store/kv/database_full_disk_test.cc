@@ -12,12 +12,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "store/kv/database.h"
-#include "tests/store/kv/temp_dir.h"
+#include "tests/testing/fs_fixtures.h"
 
 namespace coffer::kv {
 namespace {
@@ -54,7 +55,7 @@ uint64_t FreeBytes(const std::string& dir) {
 class DatabaseFullDiskTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    small_ = tmp_.Sub("small");
+    small_ = tmp_ / "small";
     std::filesystem::create_directories(small_);
     // RocksDB resumes after a full disk once it sees room for a write buffer
     // or so; the filesystem must leave room for that beside the filler.

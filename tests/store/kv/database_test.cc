@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "tests/store/kv/temp_dir.h"
+#include "tests/testing/fs_fixtures.h"
 
 namespace coffer::kv {
 namespace {
@@ -42,7 +42,7 @@ class DatabaseTest : public ::testing::Test {
   }
 
   testing::TempDir tmp_;
-  std::string dir_ = tmp_.Sub("db");
+  std::string dir_ = tmp_ / "db";
 };
 
 TEST_F(DatabaseTest, CreateThenOpenSucceeds) {
@@ -64,7 +64,7 @@ TEST_F(DatabaseTest, OpenFailsWithNotFoundWhenDirectoryIsMissing) {
 }
 
 TEST_F(DatabaseTest, OpenFailsWithNotFoundWhenDirectoryIsEmpty) {
-  auto db = Database::Open(tmp_.path().string());
+  auto db = Database::Open(tmp_.path());
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), Code::kNotFound) << db.status().ToString();
 }
@@ -396,7 +396,7 @@ TEST_F(DatabaseTest, CopyToMakesAnIndependentDatabaseOfWhatWasWritten) {
     }
   }
   ASSERT_TRUE(db->Put(Column::kMeta, "config", AsBytes("settings"), Durability::kSynced).ok());
-  const std::string copy_dir = tmp_.Sub("copy");
+  const std::string copy_dir = tmp_ / "copy";
   Result<Database::CopyReport> report = db->CopyTo(copy_dir);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_GT(report->files, 3u);
@@ -422,7 +422,7 @@ TEST_F(DatabaseTest, CopyToMakesAnIndependentDatabaseOfWhatWasWritten) {
 TEST_F(DatabaseTest, CopyToAnExistingFolderIsRefusedAndLeavesIt) {
   auto db = CreateDb();
   ASSERT_NE(db, nullptr);
-  const std::string taken = tmp_.Sub("taken");
+  const std::string taken = tmp_ / "taken";
   std::filesystem::create_directory(taken);
   std::ofstream(taken + "/keep") << "mine";
   Result<Database::CopyReport> report = db->CopyTo(taken);

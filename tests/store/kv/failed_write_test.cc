@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "store/kv/database.h"
-#include "tests/store/kv/temp_dir.h"
+#include "tests/testing/fs_fixtures.h"
 
 namespace coffer::kv {
 namespace {
@@ -31,7 +31,7 @@ TEST(FailedWriteTest, KeepsTheInUseMarkerAndTheNextOpenKeepsEveryAcknowledgedWri
   ASSERT_TRUE(fault != nullptr && std::string(fault).starts_with("write-eio:"))
       << "run by ctest, which sets COFFER_IO_FAULT to one write fault";
   testing::TempDir dir;
-  const std::string db_dir = (dir.path() / "db").string();
+  const std::string db_dir = dir / "db";
   const std::string marker = db_dir + "/COFFER-IN-USE";
 
   std::vector<int> acknowledged;

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "store/objects/local_object_store.h"
-#include "tests/store/kv/temp_dir.h"
+#include "tests/testing/fs_fixtures.h"
 #include "tests/store/objects/test_objects.h"
 
 extern char** environ;
@@ -90,7 +90,7 @@ int SpawnChild(const std::string& dir) {
 
 TEST(LocalObjectStoreCrashTest, SigkillBeforeCommitKeepsEarlierSnapshotAndItsObjects) {
   testing::TempDir tmp;
-  const std::string dir = tmp.Sub("db");
+  const std::string dir = tmp / "db";
   ASSERT_TRUE(LocalObjectStore::Create(dir).ok());  // closed again at once
 
   int status = SpawnChild(dir);

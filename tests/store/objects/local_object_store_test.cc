@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/store/kv/temp_dir.h"
+#include "tests/testing/fs_fixtures.h"
 #include "tests/store/objects/test_objects.h"
 
 namespace coffer {
@@ -45,7 +45,7 @@ class LocalObjectStoreTest : public ::testing::Test {
   }
 
   testing::TempDir tmp_;
-  std::string dir_ = tmp_.Sub("db");
+  std::string dir_ = tmp_ / "db";
   std::unique_ptr<LocalObjectStore> store_;
 };
 
@@ -56,7 +56,7 @@ TEST_F(LocalObjectStoreTest, CreateFailsWithAlreadyExistsOnExistingStore) {
 }
 
 TEST_F(LocalObjectStoreTest, OpenOfMissingDirFailsWithNotFound) {
-  auto store = LocalObjectStore::Open(tmp_.Sub("missing"));
+  auto store = LocalObjectStore::Open(tmp_ / "missing");
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), Code::kNotFound);
 }

@@ -1,9 +1,7 @@
 #include "store/s3/s3_settings.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -11,44 +9,23 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/testing/fs_fixtures.h"
+
 namespace coffer::s3 {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under $COFFER_TEST_TMPDIR (else /tmp/coffer-tests), removed
-// with its contents.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("COFFER_TEST_TMPDIR");
-    const fs::path root = base != nullptr && *base != '\0' ? base : "/tmp/coffer-tests";
-    fs::create_directories(root);
-    std::string pattern = (root / "s3-settings-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  // Writes `text` to NAME in the folder and returns its path.
-  std::string Write(const std::string& name, std::string_view text) const {
-    const fs::path path = path_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    if (!out) throw std::runtime_error("cannot write " + path.string());
-    return path.string();
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+// Writes `text` to NAME in `dir` (making its folders) and returns its path.
+std::string WriteIn(const coffer::testing::TempDir& dir, const std::string& name,
+                    std::string_view text) {
+  const fs::path path = dir / name;
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+  return path.string();
+}
 
 void ExpectInvalid(const Status& status, std::string_view says) {
   EXPECT_EQ(status.code(), Code::kInvalidArgument) << status.ToString();
@@ -205,13 +182,13 @@ class S3SettingsTest : public ::testing::Test {
     env_["AWS_SECRET_ACCESS_KEY"] = "env-secret";
   }
   void SetCredentialsFile(std::string_view text) {
-    env_["AWS_SHARED_CREDENTIALS_FILE"] = dir_.Write("credentials", text);
+    env_["AWS_SHARED_CREDENTIALS_FILE"] = WriteIn(dir_, "credentials", text);
   }
   void SetConfigFile(std::string_view text) {
-    env_["AWS_CONFIG_FILE"] = dir_.Write("config", text);
+    env_["AWS_CONFIG_FILE"] = WriteIn(dir_, "config", text);
   }
 
-  ScratchDir dir_;
+  coffer::testing::TempDir dir_{"s3-settings"};
   std::map<std::string, std::string> env_;
 };
 
@@ -395,9 +372,9 @@ TEST_F(S3SettingsTest, MissingFilesAreNoError) {
 }
 
 TEST_F(S3SettingsTest, WithoutFileVariablesTheFilesAreReadFromHome) {
-  dir_.Write(".aws/credentials",
+  WriteIn(dir_, ".aws/credentials",
              "[default]\naws_access_key_id = AKIAHOME\naws_secret_access_key = h\n");
-  dir_.Write(".aws/config", "[default]\nregion = ap-south-1\n");
+  WriteIn(dir_, ".aws/config", "[default]\nregion = ap-south-1\n");
   env_["HOME"] = dir_ / "";
   Result<S3Settings> settings = Load();
   ASSERT_TRUE(settings.ok()) << settings.status().ToString();
