@@ -1,6 +1,6 @@
 # The Debian package: `scripts/dev.sh package` runs CPack on the build
 # folder and makes build/package/coffer_VERSION_ARCH.deb. It holds what
-# `cmake --install` installs, under /usr: the binary, the man pages and the
+# `cmake --install` installs, under /usr: the binary, the man pages (man/CMakeLists.txt) and the
 # bash completion script (tools/CMakeLists.txt) and the systemd units (below). Its dependencies on shared
 # libraries are read from the binary by dpkg-shlibdeps (dpkg-dev), so they
 # follow whatever Debian's libraries the build linked; fuse3 is declared by
