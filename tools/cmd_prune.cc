@@ -1,7 +1,6 @@
-// The retention commands: coffer prune (a keep policy per group, planned by
-// store/retention), coffer forget (named snapshots), coffer protect and
-// coffer unprotect. They delete snapshot records only; coffer gc frees the
-// space of the data no snapshot references any more.
+// coffer prune: remove the snapshots a keep policy per group (planned by
+// store/retention) does not keep. It deletes snapshot records only; coffer gc
+// frees the space of the data no snapshot references any more.
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -14,6 +13,7 @@
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 #include "tools/prune_plan.h"
+#include "tools/snapshot_selection.h"
 
 namespace coffer::tools {
 namespace {
@@ -44,23 +44,6 @@ Status ParseKeepCount(const KeepOption& option) {
   }
   *option.count = value;
   return Status::Ok();
-}
-
-// The first failure decides the exit code; every one is reported as it
-// happens.
-struct FirstFailure {
-  int exit_code = kExitOk;
-  void Report(const Status& status) {
-    int code = Fail(status);
-    if (exit_code == kExitOk) exit_code = code;
-  }
-};
-
-// A failure that every later removal (or change) would meet alike: a server that refuses
-// a call for lack of rights (an append-only token), a full or failing disk.
-bool StopsEveryRemoval(const Status& status) {
-  return status.code() == Code::kPermissionDenied || status.code() == Code::kNoSpace ||
-         status.code() == Code::kIoError;
 }
 
 int RunPrune(const GlobalOptions& global, PruneArgs& args) {
@@ -152,83 +135,6 @@ int RunPrune(const GlobalOptions& global, PruneArgs& args) {
   return failure.exit_code;
 }
 
-// Resolves every name before anything changes, so that GROUP/latest means the
-// same snapshot whatever else the command line names; a name given twice, or
-// two names of one snapshot, count once.
-struct Resolved {
-  std::unique_ptr<Repository> repo;
-  std::vector<Snapshot> snapshots;
-  FirstFailure failure;  // names that matched no snapshot
-  int exit_code = 0;     // non-zero when repo is null
-};
-
-Resolved ResolveSnapshots(const GlobalOptions& global, const std::vector<std::string>& names) {
-  Resolved out;
-  for (const std::string& name : names) {
-    if (auto sel = model::ParseSnapshotName(name); !sel.ok()) {
-      out.exit_code = Fail(sel.status());
-      return out;
-    }
-  }
-  Opened opened = OpenRepository(global);
-  if (!opened.repo) {
-    out.exit_code = opened.exit_code;
-    return out;
-  }
-  out.repo = std::move(opened.repo);
-  for (const std::string& name : names) {
-    auto found = out.repo->FindSnapshot(name);
-    if (!found.ok()) {
-      out.failure.Report(found.status());
-      continue;
-    }
-    bool seen = false;
-    for (const Snapshot& s : out.snapshots) {
-      seen = seen || (s.ref.group == found->ref.group && s.ref.time_ns == found->ref.time_ns);
-    }
-    if (!seen) out.snapshots.push_back(std::move(found).value());
-  }
-  return out;
-}
-
-int RunForget(const GlobalOptions& global, const std::vector<std::string>& names) {
-  Resolved resolved = ResolveSnapshots(global, names);
-  if (!resolved.repo) return resolved.exit_code;
-  for (const Snapshot& s : resolved.snapshots) {
-    if (s.is_protected) {  // the store refuses too; this says it in the user's words
-      resolved.failure.Report(
-          Status::FailedPrecondition(s.name() + " is protected: run coffer unprotect first"));
-      continue;
-    }
-    if (Status status = resolved.repo->Forget(s); !status.ok()) {
-      resolved.failure.Report(status);
-      if (StopsEveryRemoval(status)) break;
-    } else if (!global.quiet) {
-      fmt::print("removed {}\n", s.name());
-    }
-  }
-  return resolved.failure.exit_code;
-}
-
-int RunSetProtected(const GlobalOptions& global, const std::vector<std::string>& names, bool is_protected) {
-  Resolved resolved = ResolveSnapshots(global, names);
-  if (!resolved.repo) return resolved.exit_code;
-  for (const Snapshot& s : resolved.snapshots) {
-    if (Status status = resolved.repo->SetProtected(s, is_protected); !status.ok()) {
-      resolved.failure.Report(status);
-      if (StopsEveryRemoval(status)) break;
-    } else if (!global.quiet) {
-      fmt::print("{} {}\n", is_protected ? "protected" : "unprotected", s.name());
-    }
-  }
-  return resolved.failure.exit_code;
-}
-
-void AddSnapshotNames(CLI::App* cmd, std::vector<std::string>& names) {
-  cmd->add_option("SNAPSHOT", names, "GROUP/TIME, GROUP/latest or an id prefix (one or more)")
-      ->required();
-}
-
 }  // namespace
 
 void RegisterPrune(CLI::App& app, GlobalOptions& global, int* exit_code) {
@@ -251,27 +157,6 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_flag("--dry-run", args->dry_run, "Only show what would be kept and removed");
   cmd->add_flag("--json", args->json, "Print the plan as a JSON array");
   cmd->callback([&global, args, exit_code] { *exit_code = RunPrune(global, *args); });
-}
-
-void RegisterForget(CLI::App& app, GlobalOptions& global, int* exit_code) {
-  auto names = std::make_shared<std::vector<std::string>>();
-  CLI::App* cmd = app.add_subcommand("forget", "Remove the named snapshots");
-  AddSnapshotNames(cmd, *names);
-  cmd->callback([&global, names, exit_code] { *exit_code = RunForget(global, *names); });
-}
-
-void RegisterProtect(CLI::App& app, GlobalOptions& global, int* exit_code) {
-  auto names = std::make_shared<std::vector<std::string>>();
-  CLI::App* cmd = app.add_subcommand("protect", "Keep snapshots from prune and forget");
-  AddSnapshotNames(cmd, *names);
-  cmd->callback([&global, names, exit_code] { *exit_code = RunSetProtected(global, *names, true); });
-}
-
-void RegisterUnprotect(CLI::App& app, GlobalOptions& global, int* exit_code) {
-  auto names = std::make_shared<std::vector<std::string>>();
-  CLI::App* cmd = app.add_subcommand("unprotect", "Let prune and forget remove snapshots again");
-  AddSnapshotNames(cmd, *names);
-  cmd->callback([&global, names, exit_code] { *exit_code = RunSetProtected(global, *names, false); });
 }
 
 }  // namespace coffer::tools
