@@ -16,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
-#include <thread>
 
 #include "store/repo/layout.h"
 #include "store/repo/repo_lock.h"
@@ -207,13 +206,8 @@ Output Child::Wait() {
   return result;
 }
 
-bool WaitForFileContaining(const std::string& path, const std::string& needle, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    if (testing::ReadFile(path).find(needle) != std::string::npos) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval, not a sync
-  }
+bool FileContains(const std::string& path, const std::string& needle) {
+  return testing::ReadFile(path).find(needle) != std::string::npos;
 }
 
 static std::vector<std::string>* g_files;
@@ -338,11 +332,7 @@ std::vector<pid_t> ServersOf(const std::string& repo) {
 
 bool KillServersOf(const std::string& repo) {
   for (pid_t pid : ServersOf(repo)) kill(pid, SIGKILL);
-  for (int i = 0; i < 1000; ++i) {
-    if (ServersOf(repo).empty()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval, not a sync
-  }
-  return false;
+  return testing::WaitUntil([&] { return ServersOf(repo).empty(); }, std::chrono::seconds(10));
 }
 
 
@@ -365,12 +355,11 @@ void ChangeStoppedDatabase(const std::string& repo,
   constexpr std::chrono::milliseconds kWait{10000};
   auto lock = RepoLock::Acquire(RepoLayout(repo).lock(), kWait, "end-to-end test");
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
-  auto db = kv::Database::Open(RepoLayout(repo).db());
-  for (auto deadline = std::chrono::steady_clock::now() + kWait;
-       !db.ok() && db.status().code() == Code::kBusy && std::chrono::steady_clock::now() < deadline;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval
+  Result<std::unique_ptr<kv::Database>> db = Status(Code::kBusy, "not opened yet");
+  testing::WaitUntil([&] {
     db = kv::Database::Open(RepoLayout(repo).db());
-  }
+    return db.ok() || db.status().code() != Code::kBusy;
+  }, kWait);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   change(**db);
 }
@@ -423,12 +412,11 @@ std::unique_ptr<Child> StartTlsServer(const std::string& repo, const std::string
                                      "--tls-key", cert_dir + "/server.key"};
     argv.insert(argv.end(), options.begin(), options.end());
     auto server = std::make_unique<Child>(argv, std::vector<std::string>{});
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!Listening(port) && std::chrono::steady_clock::now() < deadline &&
-           kill(server->pid(), 0) == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, not a sync
+    if (testing::WaitUntil([&] { return Listening(port) || kill(server->pid(), 0) != 0; },
+                           std::chrono::seconds(20)) &&
+        Listening(port)) {
+      return server;
     }
-    if (Listening(port)) return server;
   }
   return nullptr;
 }

@@ -14,6 +14,7 @@
 
 #include "store/kv/database.h"
 #include "tests/testing/fs_fixtures.h"
+#include "tests/testing/wait_until.h"
 
 namespace coffer::e2e {
 
@@ -64,8 +65,9 @@ bool MakeCert(const std::string& dir, const std::string& name);
 std::unique_ptr<Child> StartTlsServer(const std::string& repo, const std::string& cert_dir,
                                       const std::vector<std::string>& options, std::string* address);
 
-// Polls `path` (bounded) until its content contains `needle`; true if it did.
-bool WaitForFileContaining(const std::string& path, const std::string& needle, int timeout_ms);
+// Whether the content of `path` contains `needle` (false if it cannot be
+// read): a condition for testing::WaitUntil on another process's log.
+bool FileContains(const std::string& path, const std::string& needle);
 
 // Every regular file below `root`, recursively (paths).
 std::vector<std::string> FilesBelow(const std::string& root);

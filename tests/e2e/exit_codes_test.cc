@@ -8,7 +8,6 @@
 #include <chrono>
 #include <climits>
 #include <optional>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -240,7 +239,8 @@ TEST_F(ExitCodesTest, LockedRepositoryExitsWith11AndLockWaitSucceedsWhenFreed) {
                 "held", "--group", group_},
                PassEnv());
   std::string pid = std::to_string(holder.pid());
-  ASSERT_TRUE(WaitForFileContaining(repo_ + "/lock", "pid " + pid + " ", 10000))
+  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(repo_ + "/lock", "pid " + pid + " "); },
+                                 std::chrono::seconds(10)))
       << "lock file: " << ReadFile(repo_ + "/lock");
   holder.WriteStdin("written while locked\n");
 
@@ -254,11 +254,8 @@ TEST_F(ExitCodesTest, LockedRepositoryExitsWith11AndLockWaitSucceedsWhenFreed) {
   // The waiter has reached the lock once it holds the lock file open.
   char real[PATH_MAX];
   ASSERT_NE(realpath((repo_ + "/lock").c_str(), real), nullptr);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!HasOpen(waiter.pid(), real) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling interval
-  }
-  EXPECT_TRUE(HasOpen(waiter.pid(), real)) << "the waiter never opened the lock file";
+  EXPECT_TRUE(testing::WaitUntil([&] { return HasOpen(waiter.pid(), real); }, std::chrono::seconds(10)))
+      << "the waiter never opened the lock file";
 
   holder.CloseStdin();
   Output held = holder.Wait();

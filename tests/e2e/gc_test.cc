@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <memory>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -44,13 +43,8 @@ class Pause {
   std::string Env() const { return "COFFER_PAUSE_AT=" + name_ + ":" + dir_; }
   bool WaitReached() {
     const std::string reached = dir_ + "/" + name_ + ".reached";
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    struct stat st;
-    while (stat(reached.c_str(), &st) != 0) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval
-    }
-    return true;
+    return testing::WaitUntil([&] { return access(reached.c_str(), F_OK) == 0; },
+                              std::chrono::seconds(60));
   }
   // Opening the FIFO for writing completes the paused process's open for reading.
   void Release() {

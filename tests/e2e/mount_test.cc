@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -24,11 +23,7 @@ using testing::WriteFile;
 
 // Polls (bounded) until `mountpoint` is no longer in /proc/mounts.
 bool AwaitUnmounted(const std::string& mountpoint) {
-  for (int i = 0; i < 500; ++i) {
-    if (!Mounted(mountpoint)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  return testing::WaitUntil([&] { return !Mounted(mountpoint); }, std::chrono::seconds(5));
 }
 
 class MountTest : public CofferTest {
@@ -197,11 +192,7 @@ TEST_F(MountTest, LiveMountShowsNewSnapshots) {
     return stat(next.c_str(), &st) == 0 && stat(other_dir.c_str(), &st) == 0 &&
            latest_target == "2021-01-02T03:04:05Z";
   };
-  bool seen = false;
-  for (int i = 0; i < 1000 && !(seen = visible()); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval, not a sync
-  }
-  EXPECT_TRUE(seen) << "after 10 s: latest -> " << latest_target;
+  EXPECT_TRUE(testing::WaitUntil(visible, std::chrono::seconds(10))) << "after 10 s: latest -> " << latest_target;
   EXPECT_EQ(ReadFile(next + source_ + "/f"), "second");
   EXPECT_EQ(ReadFile(Latest() + source_ + "/f"), "second");
   EXPECT_EQ(ReadFile(other_dir + source_ + "/f"), "second");

@@ -115,15 +115,21 @@ TEST_F(SchedulerTest, SighupReadsTheJobsFileAgain) {
   WriteFilesJob("schedule = \"*-01-01 00:00\"\n");
   const std::string err = tmp_ / "scheduler.err";
   auto daemon = StartScheduler({"scheduler"}, err);
-  ASSERT_TRUE(WaitForFileContaining(err, "files: next run", 20000)) << ReadFile(err);
+  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(err, "files: next run"); },
+                                 std::chrono::seconds(20)))
+      << ReadFile(err);
   WriteFilesJob("schedule = \"*-01-01 00:00\"\nverify = \"*-07-01 00:00\"\n");
   ASSERT_EQ(kill(daemon->pid(), SIGHUP), 0);
-  ASSERT_TRUE(WaitForFileContaining(err, "reloaded the jobs file: 2 schedules", 20000)) << ReadFile(err);
+  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(err, "reloaded the jobs file: 2 schedules"); },
+                                 std::chrono::seconds(20)))
+      << ReadFile(err);
   EXPECT_NE(ReadFile(err).find("files verify: next run"), std::string::npos) << ReadFile(err);
   // A file that no longer parses keeps the jobs it had.
   WriteJobs("[jobs.files]\nschedule = \"every other tuesday\"\n");
   ASSERT_EQ(kill(daemon->pid(), SIGHUP), 0);
-  ASSERT_TRUE(WaitForFileContaining(err, "keeping the jobs read before", 20000)) << ReadFile(err);
+  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(err, "keeping the jobs read before"); },
+                                 std::chrono::seconds(20)))
+      << ReadFile(err);
   StopScheduler(*daemon, err);
 }
 
@@ -134,7 +140,9 @@ TEST_F(SchedulerTest, SigtermDuringAPreHookTakesTheHookDown) {
   RecordRun("backup", 3);
   const std::string err = tmp_ / "scheduler.err";
   auto daemon = StartScheduler({"scheduler"}, err);
-  ASSERT_TRUE(WaitForFileContaining(hook_pid, "\n", 20000)) << ReadFile(err);
+  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(hook_pid, "\n"); },
+                                 std::chrono::seconds(20)))
+      << ReadFile(err);
   const pid_t sleeper = std::stoi(ReadFile(hook_pid));
   ASSERT_TRUE(Alive(sleeper));
   const std::string log = StopScheduler(*daemon, err);
@@ -155,7 +163,9 @@ TEST_F(SchedulerTest, SigtermStopsTheDaemonPromptly) {
   const std::string err = tmp_ / "scheduler.err";
   auto daemon = StartScheduler({"scheduler"}, err);
   // Its "next run" line is logged after the handlers are in place.
-  ASSERT_TRUE(WaitForFileContaining(err, "files: next run", 20000)) << ReadFile(err);
+  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(err, "files: next run"); },
+                                 std::chrono::seconds(20)))
+      << ReadFile(err);
   const std::string log = StopScheduler(*daemon, err);
   EXPECT_NE(log.find("stopping"), std::string::npos) << log;
   EXPECT_TRUE(Snapshots().empty());

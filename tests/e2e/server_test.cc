@@ -34,17 +34,6 @@ constexpr size_t kMiB = 1024 * 1024;
 
 using Clock = std::chrono::steady_clock;
 
-// Polls `done` (bounded, every 10 ms) until it holds; true if it did.
-template <typename F>
-bool PollUntil(F done, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval, not a sync
-  }
-}
-
 // The pid in REPO/lock ("pid N (coffer serve)"), or -1.
 pid_t LockHolder(const std::string& repo) {
   std::string lock = ReadFile(repo + "/lock");
@@ -135,7 +124,7 @@ class ServerTest : public CofferTest {
     args.insert(args.end(), extra.begin(), extra.end());
     auto server = std::make_unique<Child>(CofferArgv(args), std::vector<std::string>{});
     pid_t pid = server->pid();
-    EXPECT_TRUE(PollUntil(
+    EXPECT_TRUE(testing::WaitUntil(
         [&] {
           struct stat st;
           return LockHolder(repo_) == pid && lstat(socket_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
@@ -182,7 +171,7 @@ TEST_F(ServerTest, TwoBackupsOfDifferentGroupsStartedTogetherBothCommit) {
   ExpectRestoresExactly(name_a, a);
   ExpectRestoresExactly(name_b, b);
   // The server that lost the race exited: one server remains.
-  EXPECT_TRUE(PollUntil([&] { return ServersOf(repo_).size() == 1; }, std::chrono::seconds(5)))
+  EXPECT_TRUE(testing::WaitUntil([&] { return ServersOf(repo_).size() == 1; }, std::chrono::seconds(5)))
       << ServersOf(repo_).size() << " servers";
 }
 
@@ -266,7 +255,7 @@ TEST_F(ServerTest, ServerKilledMidBackupFailsTheClientAndTheNextCommandStartsANe
   MakeTree(big, 9, 6, 10 * kMiB);  // 60 MiB
   uint64_t before = SizeBelow(repo_ + "/db");
   auto backup = Start({"backup", "--group", group_, big});
-  bool grew = PollUntil([&] { return SizeBelow(repo_ + "/db") >= before + 4 * kMiB; },
+  bool grew = testing::WaitUntil([&] { return SizeBelow(repo_ + "/db") >= before + 4 * kMiB; },
                         std::chrono::seconds(20));
   EXPECT_TRUE(grew) << "the server never received data";
   EXPECT_FALSE(Exited(backup->pid())) << "the backup finished before the server could be killed";

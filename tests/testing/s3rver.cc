@@ -18,7 +18,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
+
+#include "tests/testing/wait_until.h"
 
 namespace coffer::testing {
 namespace {
@@ -27,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr auto kStartTimeout = std::chrono::seconds(20);
-constexpr auto kStartPollInterval = milliseconds(20);
 constexpr auto kStopGrace = std::chrono::seconds(5);
 // A probe gives up on a socket that says nothing for this long (something
 // other than s3rver holding the port, or a stalled server).
@@ -157,17 +157,14 @@ bool WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
     close(pidfd);
     return ready > 0;
   }
-  // Kernels before 5.3 have no pidfd: look every 10 ms.
-  for (;;) {
+  // Kernels before 5.3 have no pidfd: look until it has exited.
+  return WaitUntil([pid] {
     siginfo_t info{};
     if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-      if (errno == EINTR) continue;
-      return true;  // not our child any more: nothing to wait for
+      return errno != EINTR;  // not our child any more: nothing to wait for
     }
-    if (info.si_pid == pid) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
+    return info.si_pid == pid;
+  }, timeout);
 }
 
 }  // namespace
@@ -283,27 +280,26 @@ bool S3rver::Launch(std::string* why_not) {
   pid_ = pid;
   log_fd_ = log_fd;
 
-  // Polls a condition (the port answers for every bucket), bounded.
-  const auto deadline = Clock::now() + kStartTimeout;
-  for (;;) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      *why_not = "s3rver on port " + std::to_string(port_) + " " + DescribeExit(status) +
-                 " before it answered: " + LogTail(log_fd_);
-      pid_ = -1;
-      close(log_fd_);
-      log_fd_ = -1;
-      return false;
-    }
-    if (AnswersForBuckets(port_, buckets_)) return true;
-    if (Clock::now() >= deadline) {
-      *why_not = "s3rver did not answer on port " + std::to_string(port_) + " within " +
-                 std::to_string(kStartTimeout.count()) + " s: " + LogTail(log_fd_);
-      Stop();
-      return false;
-    }
-    std::this_thread::sleep_for(kStartPollInterval);
+  // Waits until the server exits or answers on the port for every bucket.
+  int status = 0;
+  bool exited = false;
+  const bool settled = WaitUntil([&] {
+    exited = waitpid(pid_, &status, WNOHANG) == pid_;
+    return exited || AnswersForBuckets(port_, buckets_);
+  }, kStartTimeout);
+  if (exited) {
+    *why_not = "s3rver on port " + std::to_string(port_) + " " + DescribeExit(status) +
+               " before it answered: " + LogTail(log_fd_);
+    pid_ = -1;
+    close(log_fd_);
+    log_fd_ = -1;
+    return false;
   }
+  if (settled) return true;
+  *why_not = "s3rver did not answer on port " + std::to_string(port_) + " within " +
+             std::to_string(kStartTimeout.count()) + " s: " + LogTail(log_fd_);
+  Stop();
+  return false;
 }
 
 bool S3rver::Stop() {

@@ -15,6 +15,7 @@
 #include "tests/store/objects/test_objects.h"
 #include "tests/store/service/store_envs.h"
 #include "tests/store/service/tls_fixtures.h"
+#include "tests/testing/wait_until.h"
 
 namespace coffer::service {
 namespace {
@@ -25,6 +26,7 @@ using coffer::testing::TestId;
 using coffer::testing::TestValue;
 using coffer::testing::TlsConnectOptions;
 using coffer::testing::TlsServerOptions;
+using coffer::testing::WaitUntil;
 
 bool Contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;
@@ -151,15 +153,13 @@ TEST_F(TlsTest, NoServerAtTheAddressIsAnIoErrorNotNotFound) {
   std::string address = served_.address();
   served_.server().Shutdown();
   // Serve() returns and stops listening shortly after.
-  auto remote = RemoteObjectStore::Connect(address, [] {
-    auto options = TlsConnectOptions();
-    options.timeout = std::chrono::milliseconds(2000);
-    return options;
-  }());
-  for (int i = 0; i < 50 && remote.ok(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    remote = RemoteObjectStore::Connect(address, TlsConnectOptions());
-  }
+  auto options = TlsConnectOptions();
+  options.timeout = std::chrono::milliseconds(2000);
+  auto remote = RemoteObjectStore::Connect(address, options);
+  WaitUntil([&] {
+    if (remote.ok()) remote = RemoteObjectStore::Connect(address, options);
+    return !remote.ok();
+  }, std::chrono::seconds(10));
   ASSERT_FALSE(remote.ok());
   EXPECT_EQ(remote.status().code(), Code::kIoError) << remote.status().ToString();
 }
