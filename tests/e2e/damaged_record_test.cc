@@ -15,6 +15,7 @@
 #include "store/objects/snapshot_key.h"
 #include "store/repo/layout.h"
 #include "tests/e2e/e2e_util.h"
+#include "tests/testing/fuse.h"
 
 namespace coffer::e2e {
 namespace {
@@ -330,7 +331,7 @@ TEST_F(DamagedRecordTest, ADamagedNoteIsMarkedAndTheSnapshotStaysUsable) {
 }
 
 TEST_F(DamagedRecordTest, MountShowsEveryIntactSnapshot) {
-  if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount here";
+  COFFER_REQUIRE_FUSE();
   FlipRecord("host/a", kSecond);
   const std::string mnt = tmp_ / "mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/e2e/e2e_util.h"
+#include "tests/testing/fuse.h"
 
 namespace coffer::e2e {
 namespace {
@@ -104,9 +105,7 @@ TEST_F(LargeTreeTest, AHugeDirectoryIsStoredInPartsAndEveryCommandSeesItWhole) {
   std::string target = RestoreAll(second_name);
   for (const std::string& diff : Compare(source_, target)) ADD_FAILURE() << diff;
 
-  if (access("/dev/fuse", R_OK | W_OK) != 0) {
-    GTEST_SKIP() << "no usable /dev/fuse: the mount part of this test cannot run here";
-  }
+  COFFER_REQUIRE_FUSE();  // the rest of the test mounts
   mnt_ = tmp_ / "mnt";
   ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
   Output mount = Coffer({"mount", mnt_});

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/e2e/e2e_util.h"
+#include "tests/testing/fuse.h"
 
 namespace coffer::e2e {
 namespace {
@@ -29,7 +30,7 @@ bool AwaitUnmounted(const std::string& mountpoint) {
 class MountTest : public CofferTest {
  protected:
   void SetUp() override {
-    if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount here";
+    COFFER_REQUIRE_FUSE();
     CofferTest::SetUp();
     source_ = tmp_ / "src";
     mnt_ = tmp_ / "mnt";

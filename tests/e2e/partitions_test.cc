@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/e2e/e2e_util.h"
+#include "tests/testing/fuse.h"
 
 namespace coffer::e2e {
 namespace {
@@ -35,7 +36,7 @@ struct SfdiskPartition {
 class PartitionMountTest : public CofferTest {
  protected:
   void SetUp() override {
-    if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount here";
+    COFFER_REQUIRE_FUSE();
     if (geteuid() != 0 || access("/dev/loop-control", R_OK | W_OK) != 0) {
       GTEST_SKIP() << "loop mounts need root and loop devices";
     }

@@ -16,6 +16,7 @@
 #include "tests/e2e/e2e_util.h"
 #include "tests/store/s3/s3_env.h"
 #include "tests/testing/fault_proxy.h"
+#include "tests/testing/fuse.h"
 
 namespace coffer::e2e {
 namespace {
@@ -189,16 +190,6 @@ TEST_F(S3SyncTest, FailedRequestsAreRetriedAndAServerThatStaysDownChangesNothing
   RestoresLikeTheSource(fresh);
 }
 
-bool Mounted(const std::string& mountpoint) {
-  std::ifstream mounts("/proc/mounts");
-  std::string device, where;
-  std::string rest;
-  while (mounts >> device >> where && std::getline(mounts, rest)) {
-    if (where == mountpoint) return true;
-  }
-  return false;
-}
-
 // -r s3://BUCKET/PREFIX: what reads snapshots works on the bucket directly.
 TEST_F(S3SyncTest, ABucketOpensAsARepositoryForWhatReadsSnapshots) {
   Backup({source_});
@@ -212,20 +203,6 @@ TEST_F(S3SyncTest, ABucketOpensAsARepositoryForWhatReadsSnapshots) {
   nlohmann::json keyless = Json(Keyless(bucket, {"verify", "--without-key", "--json"}));
   EXPECT_EQ(keyless["ok"], true);
   EXPECT_EQ(keyless["snapshots_checked"], 1);
-
-  if (access("/dev/fuse", R_OK | W_OK) == 0) {
-    const std::string mnt = tmp_ / "mnt";
-    ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
-    Output mounted = With(bucket, {"mount", mnt});
-    ASSERT_EQ(mounted.code, 0) << mounted.all();
-    ASSERT_TRUE(Mounted(mnt));
-    EXPECT_EQ(testing::CompareTrees(source_, mnt + "/" + group_ + "/latest" + source_, geteuid() == 0),
-              std::vector<std::string>{});
-    Output unmounted = With(bucket, {"umount", mnt});
-    EXPECT_EQ(unmounted.code, 0) << unmounted.all();
-  } else {
-    ADD_FAILURE() << "no usable /dev/fuse: the mount of a bucket was not tried";
-  }
 
   // A bit flipped in a pack on the server's disk: found without the key.
   std::string pack;
@@ -254,6 +231,24 @@ TEST_F(S3SyncTest, ABucketOpensAsARepositoryForWhatReadsSnapshots) {
     EXPECT_EQ(refused.code, 2) << command << ": " << refused.all();
     EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
   }
+}
+
+// -r s3://BUCKET/PREFIX mount: the bucket's snapshots read like the source.
+TEST_F(S3SyncTest, ABucketMountsLikeARepository) {
+  COFFER_REQUIRE_FUSE();
+  Backup({source_});
+  const std::string bucket = "s3://offsite/mounted";
+  ASSERT_EQ(Keyless(repo_, {"sync", "--init", "--to", bucket}).code, 0);
+  const std::string mnt = tmp_ / "mnt";
+  ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+  Output mounted = With(bucket, {"mount", mnt});
+  ASSERT_EQ(mounted.code, 0) << mounted.all();
+  ASSERT_TRUE(testing::Mounted(mnt));
+  EXPECT_EQ(testing::CompareTrees(source_, mnt + "/" + group_ + "/latest" + source_, geteuid() == 0),
+            std::vector<std::string>{});
+  Output unmounted = With(bucket, {"umount", mnt});
+  EXPECT_EQ(unmounted.code, 0) << unmounted.all();
+  EXPECT_FALSE(testing::Mounted(mnt));
 }
 
 TEST_F(S3SyncTest, BadSettingsAreOneLineAndTheirOwnExitCode) {
