@@ -1,4 +1,4 @@
-// Sizes and durations as a person types them (tools/cli.h: ParseSize,
+// Sizes and durations as a person types them (tools/units.h: ParseSize,
 // ParseDuration), as in --kdf-memory 64M or --lock-wait 1h30m.
 //
 // Input: the text. Properties: a size that parses is the number written
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fuzz/fuzz_util.h"
-#include "tools/cli.h"
+#include "tools/units.h"
 
 using namespace coffer;
 

@@ -11,7 +11,7 @@
 // months). The result is whole seconds, at most 10^12: "1.5s" and "500ms"
 // are refused. An error names what is wrong and its column (from 1).
 //
-// Pure; safe from any thread. (tools/cli.h has the command line's
+// Pure; safe from any thread. (tools/units.h has the command line's
 // ParseDuration, in milliseconds, for --lock-wait and friends.)
 #pragma once
 

@@ -1,18 +1,16 @@
-// What every subcommand shares: the global options, opening the repository,
-// reporting errors, and formatting sizes, durations and names for people.
+// What every subcommand shares: the global options, reporting a failure
+// with its exit code, repeatable options, and the registration of each
+// command. Opening the repository is tools/open_repository.h; the values
+// people type and read (sizes, durations, names) are tools/units.h.
 #pragma once
 
-#include <sys/types.h>
-
-#include <chrono>
-#include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "store/repo/repository.h"
+#include "store/base/status.h"
+#include "tools/exit_codes.h"
 
 namespace coffer::tools {
 
@@ -40,76 +38,9 @@ struct GlobalOptions {
   std::string state_dir;
 };
 
-// Prints "coffer: MESSAGE" on stderr and returns the exit code for `status`.
-int Fail(const Status& status);
-
-// Opens the repository named by -r/COFFER_REPO; a missing one exits 10.
-struct Opened {
-  std::unique_ptr<Repository> repo;
-  int exit_code = 0;  // non-zero when repo is null
-};
-Opened OpenRepository(const GlobalOptions& global);
-
-// Validates the snapshot name (a bad one exits 2 before any passphrase is
-// asked), opens the repository and finds the snapshot, which must be
-// readable (a damaged record exits 4).
-struct OpenedSnapshot {
-  std::unique_ptr<Repository> repo;
-  Snapshot snapshot;
-  int exit_code = 0;  // non-zero when repo is null
-};
-OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name);
-
-// The passphrase from --passphrase-fd, --passphrase-file, COFFER_PASSPHRASE_FILE,
-// COFFER_PASSPHRASE or the terminal, in that order. `confirm` asks twice.
-Result<std::string> ReadPassphrase(const GlobalOptions& global, bool confirm);
-// A new passphrase (`coffer key passwd`, `add`, `import`): from `file`
-// (--new-passphrase-file) or COFFER_NEW_PASSPHRASE_FILE, COFFER_NEW_PASSPHRASE,
-// or asked twice on the terminal. Never empty.
-Result<std::string> ReadNewPassphrase(const std::string& file);
-
-// The repository's store, without its keys (what `coffer key import` needs
-// when the key is lost); exits as OpenRepository does.
-struct ConnectedStore {
-  std::unique_ptr<ObjectStore> store;
-  int exit_code = 0;  // non-zero when store is null
-};
-ConnectedStore ConnectStore(const GlobalOptions& global);
-
-// The Argon2id costs of --kdf-ops and --kdf-memory: from libsodium's minimum
-// to the bounds Unwrap honours (store/crypto/keys.h); kInvalidArgument else.
-Result<crypto::KdfParams> ParseKdfOptions(uint64_t ops, const std::string& memory);
-
-// Today's date in the local time zone (TZ), YYYY-MM-DD.
-std::string TodayLocal();
-
-// The wrapped key in the key file `path` (key_text.h); kInvalidArgument
-// naming the file when it is not one.
-Result<Bytes> ReadWrappedKeyFile(const std::string& path);
-// Writes `wrapped`, the key of the repository `repository_id` (its raw 32
-// bytes), as the key file `path` (WriteSecretFile, dated today).
-Status WriteKeyFile(const std::string& path, std::string_view repository_id, const Bytes& wrapped,
-                    bool replace);
-// Writes `text` to `path` with mode 0600, durably: through a temporary file
-// renamed over it. kAlreadyExists if `path` exists and !replace.
-Status WriteSecretFile(const std::string& path, std::string_view text, bool replace);
-// Writes `text` to `path` with mode `mode` (whatever the umask), durably and
-// atomically: PATH.tmp in the same folder, fsync, renamed over `path`, the
-// folder synced. A reader sees the old file or the new one, never a part.
-// Two writers of the same path at once are not expected (PATH.tmp is shared).
-Status ReplaceFileDurably(const std::string& path, std::string_view text, mode_t mode);
-
-// "30s", "5m", "1h30m", "2d", or plain seconds.
-Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
-// "64M", "1G", "512K", or plain bytes (powers of 1024).
-Result<uint64_t> ParseSize(std::string_view text);
-
-std::string HumanBytes(uint64_t bytes);       // "1.2 GiB"
-std::string HumanDuration(int64_t nanos);     // "6.2 s"
-// Bytes as a person can read them: non-printable bytes as \n, \t, \xNN.
-std::string EscapeName(std::string_view name);
-// "drwxr-xr-x" from an entry's type and mode.
-std::string ModeString(const pb::Entry& entry);
+// Prints "coffer: MESSAGE" on stderr and returns the exit code for `status`
+// (ExitCodeFor, with what the command was doing when that matters).
+int Fail(const Status& status, FailedStep step = FailedStep::kAny);
 
 // Adds an option that may be given more than once and takes exactly one
 // value each time, as restic's and borg's do: `--exclude A DIR --exclude=B`

@@ -18,7 +18,9 @@
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 #include "tools/new_snapshot.h"
+#include "tools/open_repository.h"
 #include "tools/progress.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -4,6 +4,7 @@
 #include "store/restore/restorer.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
 
 namespace coffer::tools {
 namespace {

@@ -19,7 +19,9 @@
 #include "store/base/unique_fd.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
 #include "tools/progress.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -22,7 +22,9 @@
 #include "tools/cmd_import.h"
 #include "tools/exit_codes.h"
 #include "tools/new_snapshot.h"
+#include "tools/open_repository.h"
 #include "tools/progress.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {
@@ -325,7 +327,7 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
     auto outcome = archive.unreadable.ok() ? ImportOne(*opened.repo, archive, args, global.quiet)
                                            : Result<Outcome>(archive.unreadable);
     if (!outcome.ok()) {
-      int code = ImportExitCode(outcome.status());
+      int code = ExitCodeFor(outcome.status(), FailedStep::kImportingArchive);
       fmt::print(stderr, "coffer: {}\n", outcome.status().message());
       if (args.json) {  // one object per archive, the failed ones too
         nlohmann::json j = {{"archive", shown}, {"error", outcome.status().message()},
@@ -361,12 +363,6 @@ Result<std::vector<std::string>> VzdumpArchivesIn(const std::string& folder) {
     paths.push_back(archive.path);
   }
   return paths;
-}
-
-int ImportExitCode(const Status& status) {
-  // An import reads the archive and only writes to the repository, so
-  // damage it meets is the archive's.
-  return status.code() == Code::kCorruption ? kExitBadArchive : ExitCodeFor(status);
 }
 
 Result<std::string> ReadImportLog(const std::string& path) {

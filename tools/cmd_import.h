@@ -31,10 +31,6 @@ Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, b
 // takes them; an error if the folder cannot be read.
 Result<std::vector<std::string>> VzdumpArchivesIn(const std::string& folder);
 
-// The exit status of an import that failed with `status`: damage an import
-// meets is the archive's (5), as it only reads the archive.
-int ImportExitCode(const Status& status);
-
 // A log as an import keeps it: of one longer than 4 MiB, its last 4 MiB
 // (said on standard error). kNotFound if there is no such file.
 Result<std::string> ReadImportLog(const std::string& path);

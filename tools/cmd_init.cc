@@ -10,6 +10,8 @@
 #include "store/repo/local.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -18,6 +18,7 @@
 #include "tools/exit_codes.h"
 #include "tools/job_steps.h"
 #include "tools/job_text.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -23,7 +23,10 @@
 #include "store/objects/key_slots.h"
 #include "store/service/auth.h"
 #include "tools/cli.h"
+#include "tools/durable_file.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -6,6 +6,8 @@
 #include "store/model/tree.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -12,6 +12,7 @@
 #include "store/retention/prune_planner.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
 #include "tools/prune_plan.h"
 #include "tools/snapshot_selection.h"
 

@@ -7,6 +7,7 @@
 #include "store/repo/local.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -14,6 +14,7 @@
 #include "tools/exit_codes.h"
 #include "tools/job_steps.h"
 #include "tools/new_snapshot.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -25,6 +25,7 @@
 #include "store/service/server.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {
@@ -212,8 +213,7 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   service::ServerOptions options;
   if (Status s = LoadTcpCredentials(*parsed, args, &options); !s.ok()) return Fail(s);
   if (Status s = CheckLocalRepository(global.repo); !s.ok()) {
-    Fail(s);
-    return kExitNoRepository;
+    return Fail(s, FailedStep::kOpeningRepository);
   }
 
   bool quiet_loss = args.ready_fd >= 0;  // started by a client: losing a race is normal
@@ -228,7 +228,7 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   RepositoryWatch watch(global.repo);  // the folder as it is before the database opens
   auto store = OpenLocalStore(global.repo, {*wait, "coffer serve"});
   if (!store.ok()) {
-    if (quiet_loss && store.status().code() == Code::kBusy) return kExitLocked;
+    if (quiet_loss && store.status().code() == Code::kBusy) return ExitCodeFor(store.status());
     // The client that started us says why, rather than waiting for a server
     // that will not come (a damaged database, above all).
     if (args.ready_fd >= 0) ReportStartFailure(args.ready_fd, store.status());

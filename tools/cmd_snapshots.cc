@@ -5,6 +5,8 @@
 #include "store/model/snapshot_name.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

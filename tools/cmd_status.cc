@@ -16,9 +16,11 @@
 #include "jobs/run_record.h"
 #include "jobs/status.h"
 #include "tools/cli.h"
+#include "tools/durable_file.h"
 #include "tools/exit_codes.h"
 #include "tools/job_steps.h"
 #include "tools/job_text.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

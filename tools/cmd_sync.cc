@@ -16,8 +16,10 @@
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 #include "tools/object_storage.h"
+#include "tools/open_repository.h"
 #include "tools/progress.h"
 #include "tools/server_client.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {
@@ -199,8 +201,7 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   }
   Result<std::unique_ptr<ObjectStore>> connected = ConnectPeer(global, args, peer);
   if (!connected.ok()) {
-    const int code = Fail(connected.status());
-    return connected.status().code() == Code::kNotFound ? kExitNoRepository : code;
+    return Fail(connected.status(), FailedStep::kOpeningRepository);
   }
   there = std::move(connected).value();
   auto* bucket = dynamic_cast<s3::S3ObjectStore*>(there.get());
@@ -238,9 +239,8 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
       });
   line.Stop();
   if (!report.ok()) {
-    const int code = Fail(report.status());
-    // The destination is no repository yet: --init makes it one.
-    return report.status().code() == Code::kNotFound ? kExitNoRepository : code;
+    // kNotFound: the destination is no repository yet (--init makes it one).
+    return Fail(report.status(), FailedStep::kOpeningRepository);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -12,7 +12,9 @@
 #include "store/verify/verifier.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
 #include "tools/progress.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -34,6 +34,8 @@
 #include "tools/cli.h"
 #include "tools/cmd_import.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {
@@ -280,7 +282,7 @@ int BackupEnd(const GlobalOptions& global, const HookArgs& args) {
     fmt::print(stderr, "coffer: {}\n", imported.status().message());
     fmt::print(stderr, "coffer: the backup of {} was not imported; {} is kept\n", Guest(args),
                EscapeName(target));
-    return ImportExitCode(imported.status());
+    return ExitCodeFor(imported.status(), FailedStep::kImportingArchive);
   }
   if (!imported->result) {
     // Not imported now, so nothing here says the snapshot holds this archive.

@@ -22,12 +22,27 @@ enum ExitCode : int {
   kExitInterrupted = 130,
 };
 
+// What a command was doing when it failed, where that changes what a Status
+// means to the user.
+enum class FailedStep {
+  kAny,
+  // Opening or reaching a repository (a folder, a server, a bucket, the
+  // other side of coffer sync): kNotFound there means no repository (10).
+  kOpeningRepository,
+  // Importing an archive, which only reads it: kCorruption is the archive's
+  // damage (5), not the repository's.
+  kImportingArchive,
+};
+
 // The one mapping from a Status to an exit code.
-inline int ExitCodeFor(const Status& status) {
+inline int ExitCodeFor(const Status& status, FailedStep step = FailedStep::kAny) {
   switch (status.code()) {
     case Code::kOk: return kExitOk;
     case Code::kInvalidArgument: return kExitUsage;
-    case Code::kCorruption: return kExitDamaged;
+    case Code::kCorruption:
+      return step == FailedStep::kImportingArchive ? kExitBadArchive : kExitDamaged;
+    case Code::kNotFound:
+      return step == FailedStep::kOpeningRepository ? kExitNoRepository : kExitError;
     case Code::kBusy: return kExitLocked;
     case Code::kUnauthenticated: return kExitWrongPassphrase;
     case Code::kPermissionDenied: return kExitNotAllowed;

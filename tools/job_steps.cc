@@ -22,8 +22,10 @@
 #include "store/verify/verifier.h"
 #include "tools/cmd_import.h"
 #include "tools/new_snapshot.h"
+#include "tools/open_repository.h"
 #include "tools/prune_plan.h"
 #include "tools/server_client.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 

@@ -12,6 +12,7 @@
 
 #include "jobs/job_file.h"
 #include "jobs/runner.h"
+#include "store/repo/repository.h"
 #include "tools/cli.h"
 
 namespace coffer::tools {

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "tools/cli.h"
+#include "tools/units.h"
 
 namespace coffer::tools {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "store/model/snapshot_name.h"
 #include "tools/exit_codes.h"
+#include "tools/open_repository.h"
 
 namespace coffer::tools {
 
