@@ -1,8 +1,6 @@
 #include "store/chunk/fastcdc.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <numeric>
 #include <random>
 #include <set>
@@ -213,18 +211,6 @@ TEST(FastCdcTest, DataWithoutBoundaryIsCutAtMaxSize) {
     max_cuts += len == params.max_size;
   }
   EXPECT_GT(max_cuts, 0);
-}
-
-// Run with --gtest_also_run_disabled_tests --gtest_filter='*Bench*' on a Release build.
-TEST(FastCdcBench, DISABLED_Throughput) {
-  FastCdc cdc(Seed(9), ChunkerParams{});
-  Bytes data = RandomBytes(512 * kMiB, 17);
-  size_t chunks = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (int round = 0; round < 4; ++round) chunks += ChunkLengths(cdc, data).size();
-  std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
-  double mb = 4.0 * static_cast<double>(data.size()) / 1e6;
-  std::printf("NextBoundary: %.0f MB/s (%zu chunks, %.1f MB)\n", mb / seconds.count(), chunks, mb);
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -145,32 +143,6 @@ TEST_F(FdChunkerTest, ReadErrorComesBackAsStatus) {
   ASSERT_FALSE(next.ok());
   EXPECT_EQ(next.status().code(), Code::kIoError);
   EXPECT_EQ(next.status().message().rfind("read: ", 0), 0u) << next.status().message();
-}
-
-// Run with --gtest_also_run_disabled_tests --gtest_filter='*Bench*' on a Release
-// build. Measures chunking from the page cache (the file was just written).
-TEST_F(FdChunkerTest, DISABLED_BenchThroughput) {
-  FastCdc cdc(Seed(8), ChunkerParams{});
-  Bytes data = RandomBytes(512 * kMiB, 27);
-  int fd = WriteFile(data);
-  data = Bytes();
-  size_t chunks = 0;
-  uint64_t bytes = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (int round = 0; round < 4; ++round) {
-    FdChunker chunker(cdc, fd, 0, 512 * kMiB);
-    for (;;) {
-      Result<std::optional<ByteView>> next = chunker.Next();
-      ASSERT_TRUE(next.ok());
-      if (!next->has_value()) break;
-      ++chunks;
-    }
-    bytes += chunker.bytes_read();
-  }
-  std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
-  std::printf("FdChunker: %.0f MB/s (%zu chunks, %.1f MB)\n",
-              static_cast<double>(bytes) / 1e6 / seconds.count(), chunks,
-              static_cast<double>(bytes) / 1e6);
 }
 
 }  // namespace

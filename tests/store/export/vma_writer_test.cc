@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -718,36 +716,6 @@ TEST(VmaWriterTest, AFailedWriteFailsEveryLaterCall) {
   EXPECT_EQ(writer.Finish().code(), Code::kNoSpace);
   EXPECT_EQ(writer.bytes_written(), header_bytes);
   EXPECT_EQ(calls, 2u);
-}
-
-// Writing speed, data in memory. Disabled: run on demand with
-// --gtest_also_run_disabled_tests --gtest_filter='*Throughput*' on a Release build.
-TEST(VmaWriterTest, DISABLED_Throughput) {
-  const Disk random_disk{1, "drive-scsi0", Pattern(192 << 20, 1)};
-  const Bytes zeros(kClusterSize, 0);
-  Header header = HeaderFor({random_disk});
-  header.devices.push_back({2, "drive-scsi1", 64 << 20});  // all zero, given as data
-  std::vector<Bytes> clusters;
-  for (uint64_t c = 0; c < random_disk.clusters(); ++c)
-    clusters.push_back(ClusterOf(random_disk, c));
-  using Clock = std::chrono::steady_clock;
-  constexpr int kRounds = 4;
-  uint64_t out = 0;
-  const auto t0 = Clock::now();
-  for (int i = 0; i < kRounds; ++i) {
-    Writer writer([&](ByteView data) {
-      out += data.size();
-      return Status::Ok();
-    });
-    ASSERT_TRUE(writer.WriteHeader(header).ok());
-    for (uint64_t c = 0; c < clusters.size(); ++c)
-      ASSERT_TRUE(writer.AddCluster(1, c, clusters[c]).ok());
-    for (uint64_t c = 0; c < 1024; ++c) ASSERT_TRUE(writer.AddCluster(2, c, zeros).ok());
-    ASSERT_TRUE(writer.Finish().ok());
-  }
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("VMA writer: %.0f MB/s of disk image, %.0f MB/s of archive\n",
-              kRounds * 256.0 * (1 << 20) / 1e6 / seconds, out / 1e6 / seconds);
 }
 
 }  // namespace

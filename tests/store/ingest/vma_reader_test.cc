@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <random>
@@ -722,34 +720,6 @@ TEST(VmaReaderTest, AfterTheEndNextStaysAtTheEnd) {
   ASSERT_TRUE(after.ok());
   EXPECT_FALSE(after->has_value());
   EXPECT_EQ(reader.position(), archive.size());
-}
-
-// Reading speed over an archive in memory. Disabled: run on demand with
-// --gtest_also_run_disabled_tests --gtest_filter='*Throughput*' on a Release build.
-TEST(VmaReaderTest, DISABLED_Throughput) {
-  VmaTestOptions o;
-  o.devices.push_back({"drive-scsi0", 192 << 20, testing::VmaPatternContent(1), {}, 0});
-  o.devices.push_back({"drive-scsi1", 64 << 20, {}, Bytes(64 << 20, 0x5A), 0});
-  o.order = Shuffled(o, 1);
-  const Bytes archive = WriteVma(o).bytes;
-  using Clock = std::chrono::steady_clock;
-  constexpr int kRounds = 4;
-  uint64_t sum = 0;
-  const auto t0 = Clock::now();
-  for (int i = 0; i < kRounds; ++i) {
-    Reader reader(ReadFrom(archive));
-    ASSERT_TRUE(reader.ReadHeader().ok());
-    for (;;) {
-      Result<std::optional<Cluster>> next = reader.Next();
-      ASSERT_TRUE(next.ok()) << next.status().message();
-      if (!*next) break;
-      sum += (*next)->data[kClusterSize - 1];  // touch the cluster
-    }
-  }
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("VMA reader: %.0f MB/s of disk image, %.0f MB/s of archive (%llu)\n",
-              kRounds * 256.0 * (1 << 20) / 1e6 / seconds, kRounds * archive.size() / 1e6 / seconds,
-              static_cast<unsigned long long>(sum));
 }
 
 }  // namespace

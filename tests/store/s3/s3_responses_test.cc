@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <string>
 
 namespace coffer::s3 {
@@ -157,7 +156,8 @@ TEST(S3ResponsesTest, AnythingButAListingIsRefused) {
 }
 
 TEST(S3ResponsesTest, EntityDeclarationsAreRefusedBeforeTheyExpand) {
-  // "Billion laughs": ten levels of ten references, 10^9 "lol"s.
+  // "Billion laughs": ten levels of ten references, 10^9 "lol"s. Expanded,
+  // they would take gigabytes and minutes: the test would not end in time.
   std::string bomb = R"(<?xml version="1.0"?><!DOCTYPE ListBucketResult [<!ENTITY lol0 "lol">)";
   for (int level = 1; level < 10; ++level) {
     bomb += "<!ENTITY lol" + std::to_string(level) + " \"";
@@ -166,12 +166,10 @@ TEST(S3ResponsesTest, EntityDeclarationsAreRefusedBeforeTheyExpand) {
   }
   bomb += "]>" + std::string(kOpen) + "<IsTruncated>false</IsTruncated>" + Contents("&lol9;", "1") +
           "</ListBucketResult>";
-  const auto start = std::chrono::steady_clock::now();
   ExpectCorruption(ParseListPage(bomb));
   EXPECT_FALSE(ParseErrorBody("<!DOCTYPE Error [<!ENTITY c \"&#x26;c;\">]>"
                               "<Error><Code>&c;</Code></Error>")
                    .has_value());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 
   // Even one harmless entity: a server has no business declaring any.
   ExpectCorruption(ParseListPage(R"(<!DOCTYPE ListBucketResult [<!ENTITY k "a/evil">]>)" +
