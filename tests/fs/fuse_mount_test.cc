@@ -21,22 +21,15 @@
 #include "fs/snapshot_fs.h"
 #include "store/ingest/archiver.h"
 #include "tests/store/repo/repo_test_util.h"
+#include "tests/testing/fuse.h"
+#include "tests/testing/wait_until.h"
 
 namespace coffer::fs {
 namespace {
 
 using testing::Mounted;
 using testing::TempDir;
-
-// Polls `done` every 10 ms for up to 10 s.
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 1000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
+using testing::WaitUntil;
 
 std::string Pread(int fd, uint64_t offset, size_t size) {
   std::string out(size, '\0');
@@ -53,7 +46,7 @@ std::string Pread(int fd, uint64_t offset, size_t size) {
 class FuseMountTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access("/dev/fuse", R_OK | W_OK) != 0) GTEST_SKIP() << "no usable /dev/fuse: cannot mount here";
+    COFFER_REQUIRE_FUSE();
     repo_ = testing::InitAndOpen(tmp_ / "repo");
     ASSERT_NE(repo_, nullptr);
     source_ = tmp_ / "src";
@@ -104,7 +97,8 @@ class FuseMountTest : public ::testing::Test {
     notifier_ = std::make_unique<KernelNotifier>(session_->raw(), *fs_);
     fs_->SetKernelCache(notifier_.get());
     loop_ = std::thread([this] { (void)session_->Loop(); });
-    ASSERT_TRUE(Eventually([&] { return access(In("big.bin").c_str(), R_OK) == 0; }));
+    ASSERT_TRUE(
+        WaitUntil([&] { return access(In("big.bin").c_str(), R_OK) == 0; }, std::chrono::seconds(10)));
   }
 
   std::string In(const std::string& rel) { return mnt_ + "/host/test/latest" + source_ + "/" + rel; }
@@ -154,7 +148,7 @@ TEST_F(FuseMountTest, SequentialAndRandomReadsGiveTheFileBytes) {
     uint64_t off = rng() % big_.size();
     ASSERT_EQ(Pread(fd, off, 4096), big_.substr(off, 4096)) << "at " << off;
   }
-  ASSERT_TRUE(Eventually([&] { return notifier_->stored_bytes() > 0; }))
+  ASSERT_TRUE(WaitUntil([&] { return notifier_->stored_bytes() > 0; }, std::chrono::seconds(10)))
       << "the kernel took none of the offered pages";
   // Now the page cache holds offered pages: every byte must still be right.
   std::string all = Pread(fd, 0, big_.size() + 100);
@@ -197,7 +191,7 @@ TEST_F(FuseMountTest, BrowsingManyFilesKeepsTheInodeTableWithinItsShare) {
     ASSERT_EQ(lstat(In("plain/f" + std::to_string(i)).c_str(), &st), 0) << i;
   }
   // The kernel drops the names it was asked to and forgets their inodes.
-  EXPECT_TRUE(Eventually([&] { return fs_->inode_bytes() <= fs_->inode_budget(); }))
+  EXPECT_TRUE(WaitUntil([&] { return fs_->inode_bytes() <= fs_->inode_budget(); }, std::chrono::seconds(10)))
       << fs_->inode_bytes() << " bytes of inodes, budget " << fs_->inode_budget();
   EXPECT_LT(fs_->inode_count(), 1000u);
   // Dropped names are simply looked up again.
