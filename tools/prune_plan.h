@@ -16,8 +16,9 @@ struct PrunePlan {
   std::vector<retention::PruneDecision> decisions;  // decision.id indexes `snapshots`
 };
 
-// The plan for `groups` ("" alone: every group) under `policy`, each group on
-// its own, in local time. Damaged records are always kept.
+// The plan for `groups` ("" alone: every group) under `policy`: reads their
+// snapshots and plans each group on its own (retention::PlanPruneByGroup),
+// in local time. Damaged records are always kept.
 Result<PrunePlan> PlanPruneOfGroups(Repository& repo, const std::set<std::string>& groups,
                                     const retention::KeepPolicy& policy);
 

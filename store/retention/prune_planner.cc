@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <map>
 #include <unordered_set>
 
 #include "store/base/timespec.h"
@@ -165,6 +166,19 @@ std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots, cons
       d.keep = false;
     }
     decisions.push_back(d);
+  }
+  return decisions;
+}
+
+std::vector<PruneDecision> PlanPruneByGroup(std::vector<GroupedPruneCandidate> snapshots,
+                                            const KeepPolicy& policy, const LocalTimeFn& local_time) {
+  std::map<std::string, std::vector<PruneCandidate>> by_group;
+  for (GroupedPruneCandidate& s : snapshots) by_group[std::move(s.group)].push_back(s.snapshot);
+  std::vector<PruneDecision> decisions;
+  decisions.reserve(snapshots.size());
+  for (auto& [group, candidates] : by_group) {
+    std::vector<PruneDecision> planned = PlanPrune(std::move(candidates), policy, local_time);
+    decisions.insert(decisions.end(), planned.begin(), planned.end());
   }
   return decisions;
 }

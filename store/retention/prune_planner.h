@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -91,5 +92,19 @@ IsoWeek IsoWeekOf(const std::tm& date);
 // candidate, newest first (equal times keep their input order).
 std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots, const KeepPolicy& policy,
                                      const LocalTimeFn& local_time = SystemLocalTime());
+
+// One snapshot of any group, for PlanPruneByGroup.
+struct GroupedPruneCandidate {
+  std::string group;
+  PruneCandidate snapshot;
+};
+
+// Decides the snapshots of several groups, each group on its own (a policy
+// keeps N snapshots of every group, not N in all): PlanPrune per group, the
+// groups one after another in the order of their names, each newest first.
+// Which groups to prune is the caller's choice: it passes their snapshots.
+std::vector<PruneDecision> PlanPruneByGroup(std::vector<GroupedPruneCandidate> snapshots,
+                                            const KeepPolicy& policy,
+                                            const LocalTimeFn& local_time = SystemLocalTime());
 
 }  // namespace coffer::retention

@@ -317,5 +317,111 @@ TEST(KeepReasonTest, Names) {
   EXPECT_EQ(ReasonName(KeepReason::kNoPolicy), "no policy");
 }
 
+// PlanPruneByGroup: the snapshots of several groups, each group planned on
+// its own, as coffer prune and a job's keep-* options plan them.
+struct GroupedSnapshot {
+  std::string group;
+  std::string time;
+  bool is_protected = false;
+  bool is_damaged = false;
+};
+
+struct GroupedCase {
+  std::string what;
+  std::vector<GroupedSnapshot> snapshots;  // in the order the caller read them
+  KeepPolicy policy;
+  int utc_offset_seconds = 0;
+  // Every decision in the order they come back: "GROUP TIME REASON", the
+  // reason "remove" for a snapshot removed.
+  Names decisions;
+};
+
+Names PlanGroups(const GroupedCase& c) {
+  std::vector<GroupedPruneCandidate> candidates;
+  for (size_t i = 0; i < c.snapshots.size(); ++i) {
+    const GroupedSnapshot& s = c.snapshots[i];
+    candidates.push_back({s.group, {Time(s.time), i, s.is_protected, s.is_damaged}});
+  }
+  Names out;
+  for (const PruneDecision& d :
+       PlanPruneByGroup(candidates, c.policy, FixedOffsetTime(c.utc_offset_seconds))) {
+    const GroupedSnapshot& s = c.snapshots.at(d.id);
+    EXPECT_EQ(d.time_ns, Time(s.time)) << c.what;
+    out.push_back(s.group + " " + s.time + " " + (d.keep ? std::string(ReasonName(d.reason)) : "remove"));
+  }
+  return out;
+}
+
+TEST(PlanPruneByGroupTest, EachGroupIsPlannedOnItsOwn) {
+  const std::vector<GroupedCase> cases = {
+      {"nothing to plan", {}, {.keep_last = 1}, 0, {}},
+      {"keep-last counts in each group, not in all; groups come in name order, newest first",
+       {{"web", "2019-12-01T10:00:00Z"},
+        {"db", "2019-12-01T11:00:00Z"},
+        {"web", "2019-12-02T10:00:00Z"},
+        {"db", "2019-12-02T11:00:00Z"},
+        {"db", "2019-12-03T11:00:00Z"}},
+       {.keep_last = 1},
+       0,
+       {"db 2019-12-03T11:00:00Z last", "db 2019-12-02T11:00:00Z remove", "db 2019-12-01T11:00:00Z remove",
+        "web 2019-12-02T10:00:00Z last", "web 2019-12-01T10:00:00Z remove"}},
+      {"every group (the caller passes them all): a group of one snapshot keeps it",
+       {{"host/b", "2019-12-02T10:00:00Z"},
+        {"ct/100", "2019-12-01T10:00:00Z"},
+        {"host/a", "2019-12-01T10:00:00Z"},
+        {"host/b", "2019-12-02T12:00:00Z"},
+        {"host/a", "2019-12-03T10:00:00Z"}},
+       {.keep_daily = 1},
+       0,
+       {"ct/100 2019-12-01T10:00:00Z daily", "host/a 2019-12-03T10:00:00Z daily",
+        "host/a 2019-12-01T10:00:00Z remove", "host/b 2019-12-02T12:00:00Z daily",
+        "host/b 2019-12-02T10:00:00Z remove"}},
+      {"a damaged record is always kept and does not count; the other group is unaffected",
+       {{"a", "2019-12-01T10:00:00Z"},
+        {"a", "2019-12-02T10:00:00Z"},
+        {"a", "2019-12-03T10:00:00Z", false, true},
+        {"b", "2019-12-01T10:00:00Z"},
+        {"b", "2019-12-02T10:00:00Z"}},
+       {.keep_last = 1},
+       0,
+       {"a 2019-12-03T10:00:00Z damaged", "a 2019-12-02T10:00:00Z last", "a 2019-12-01T10:00:00Z remove",
+        "b 2019-12-02T10:00:00Z last", "b 2019-12-01T10:00:00Z remove"}},
+      {"a protected snapshot is kept in its group only",
+       {{"a", "2019-12-01T10:00:00Z", true},
+        {"a", "2019-12-02T10:00:00Z"},
+        {"a", "2019-12-03T10:00:00Z"},
+        {"b", "2019-12-01T10:00:00Z"},
+        {"b", "2019-12-02T10:00:00Z"},
+        {"b", "2019-12-03T10:00:00Z"}},
+       {.keep_last = 1},
+       0,
+       {"a 2019-12-03T10:00:00Z last", "a 2019-12-02T10:00:00Z remove", "a 2019-12-01T10:00:00Z protected",
+        "b 2019-12-03T10:00:00Z last", "b 2019-12-02T10:00:00Z remove", "b 2019-12-01T10:00:00Z remove"}},
+      {"no policy keeps every snapshot of every group",
+       {{"a", "2019-12-01T10:00:00Z"}, {"b", "2019-12-01T10:00:00Z"}, {"a", "2019-12-02T10:00:00Z"}},
+       {},
+       0,
+       {"a 2019-12-02T10:00:00Z no policy", "a 2019-12-01T10:00:00Z no policy",
+        "b 2019-12-01T10:00:00Z no policy"}},
+      {"days are UTC's at offset 0: 22:30 is the same day as 10:00",
+       {{"a", "2019-12-03T10:00:00Z"}, {"a", "2019-12-04T10:00:00Z"}, {"a", "2019-12-04T22:30:00Z"},
+        {"b", "2019-12-04T22:30:00Z"}, {"b", "2019-12-04T10:00:00Z"}},
+       {.keep_daily = 2},
+       0,
+       {"a 2019-12-04T22:30:00Z daily", "a 2019-12-04T10:00:00Z remove", "a 2019-12-03T10:00:00Z daily",
+        "b 2019-12-04T22:30:00Z daily", "b 2019-12-04T10:00:00Z remove"}},
+      {"days are local at UTC+2: 22:30 UTC is the next day, in every group",
+       {{"a", "2019-12-03T10:00:00Z"}, {"a", "2019-12-04T10:00:00Z"}, {"a", "2019-12-04T22:30:00Z"},
+        {"b", "2019-12-04T22:30:00Z"}, {"b", "2019-12-04T10:00:00Z"}},
+       {.keep_daily = 2},
+       2 * 3600,
+       {"a 2019-12-04T22:30:00Z daily", "a 2019-12-04T10:00:00Z daily", "a 2019-12-03T10:00:00Z remove",
+        "b 2019-12-04T22:30:00Z daily", "b 2019-12-04T10:00:00Z daily"}},
+  };
+  for (const GroupedCase& c : cases) {
+    EXPECT_EQ(PlanGroups(c), c.decisions) << c.what;
+  }
+}
+
 }  // namespace
 }  // namespace coffer::retention
