@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -52,8 +53,9 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 }
 
 Result<uint64_t> ParseSize(std::string_view text) {
+  const std::string given(text);  // the message names all of it, suffix included
   auto bad = [&] {
-    return Status::InvalidArgument("invalid size '" + std::string(text) + "': use e.g. 64M, 1G, 512K");
+    return Status::InvalidArgument("invalid size '" + given + "': use e.g. 64M, 1G, 512K");
   };
   if (text.empty()) return bad();
   uint64_t multiplier = 1;
@@ -78,7 +80,9 @@ std::string HumanBytes(uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(bytes);
   int unit = 0;
-  while (v >= 1024 && unit < 5) {
+  // 1023.96 KiB would print as "1024.0 KiB": move up while the rounded
+  // figure reaches the next unit.
+  while (v >= 1023.95 && unit < 5) {
     v /= 1024;
     ++unit;
   }
@@ -87,7 +91,9 @@ std::string HumanBytes(uint64_t bytes) {
 
 std::string HumanDuration(int64_t nanos) {
   double s = static_cast<double>(nanos) / 1e9;
-  if (s < 60) return fmt::format("{:.1f} s", s);
+  // Cut to a tenth, not rounded, as minutes are cut to whole seconds below:
+  // 59.96 s is "59.9 s", never "60.0 s".
+  if (s < 60) return fmt::format("{:.1f} s", std::floor(s * 10) / 10);
   auto total = static_cast<int64_t>(s);
   if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
   return fmt::format("{}h{:02}m{:02}s", total / 3600, total / 60 % 60, total % 60);

@@ -73,7 +73,8 @@ TEST(ParseSizeTest, WhatIsNotASizeIsAUsageError) {
     auto parsed = ParseSize(text);
     ASSERT_FALSE(parsed.ok()) << text;
     EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument) << text;
-    EXPECT_NE(parsed.status().message().find("invalid size '"), std::string::npos)
+    EXPECT_NE(parsed.status().message().find("invalid size '" + std::string(text) + "'"),
+              std::string::npos)
         << parsed.status().message();
   }
 }
@@ -93,6 +94,8 @@ TEST(HumanBytesTest, BytesUpTo1023ThenOneDecimalInTheLargestUnit) {
   EXPECT_EQ(HumanBytes(1024), "1.0 KiB");
   EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
   EXPECT_EQ(HumanBytes(1024 * 1024), "1.0 MiB");
+  EXPECT_EQ(HumanBytes(1024 * 1024 - 1), "1.0 MiB");  // not "1024.0 KiB"
+  EXPECT_EQ(HumanBytes(1024 * 1024 - 60), "1023.9 KiB");
   EXPECT_EQ(HumanBytes(1288490189), "1.2 GiB");
   EXPECT_EQ(HumanBytes(1ull << 40), "1.0 TiB");
   EXPECT_EQ(HumanBytes(1ull << 50), "1.0 PiB");
@@ -105,6 +108,7 @@ TEST(HumanDurationTest, SecondsUnderAMinuteThenMinutesThenHours) {
   EXPECT_EQ(HumanDuration(0), "0.0 s");
   EXPECT_EQ(HumanDuration(1'500'000'000), "1.5 s");
   EXPECT_EQ(HumanDuration(59'900'000'000), "59.9 s");
+  EXPECT_EQ(HumanDuration(59'990'000'000), "59.9 s");  // not "60.0 s"
   EXPECT_EQ(HumanDuration(60'000'000'000), "1m00s");
   EXPECT_EQ(HumanDuration(125'700'000'000), "2m05s");  // whole seconds, not rounded
   EXPECT_EQ(HumanDuration(3'599'000'000'000), "59m59s");
