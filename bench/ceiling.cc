@@ -57,7 +57,7 @@ struct Chunk {
   std::string frame;   // zstd frame of `plain`
   std::string stored;  // `frame` if smaller than `plain`, else `plain`
   bool compressed = false;
-  std::string sealed;  // XChaCha20-Poly1305 of `stored` (ciphertext and tag)
+  std::string sealed;        // XChaCha20-Poly1305 of `stored` (ciphertext and tag)
   std::string sealed_plain;  // XChaCha20-Poly1305 of `plain`, for the decrypt figure
 };
 
@@ -83,7 +83,9 @@ struct Scratch {
   ZSTD_DCtx* dctx;
 };
 
-const uint8_t* U8(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+const uint8_t* U8(const std::string& s) {
+  return reinterpret_cast<const uint8_t*>(s.data());
+}
 
 void Die(const char* what) {
   std::fprintf(stderr, "ceiling: %s\n", what);
@@ -96,13 +98,15 @@ void Hash(Scratch& s, const std::string& data) {
 }
 
 size_t Compress(Scratch& s, const std::string& data) {
-  size_t n = ZSTD_compressCCtx(s.cctx, s.out.data(), s.out.size(), data.data(), data.size(), kZstdLevel);
+  size_t n =
+      ZSTD_compressCCtx(s.cctx, s.out.data(), s.out.size(), data.data(), data.size(), kZstdLevel);
   if (ZSTD_isError(n)) Die("zstd compression failed");
   return n;
 }
 
 void Decompress(Scratch& s, const Chunk& c) {
-  size_t n = ZSTD_decompressDCtx(s.dctx, s.plain.data(), s.plain.size(), c.frame.data(), c.frame.size());
+  size_t n =
+      ZSTD_decompressDCtx(s.dctx, s.plain.data(), s.plain.size(), c.frame.data(), c.frame.size());
   if (ZSTD_isError(n) || n != c.plain.size()) Die("zstd decompression failed");
 }
 
@@ -163,11 +167,16 @@ int main(int argc, char** argv) {
   int threads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string opt = argv[i];
-    if (opt == "--seconds") seconds = std::atof(argv[i + 1]);
-    else if (opt == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (opt == "--chunk") chunk_size = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (opt == "--tries") tries = std::atoi(argv[i + 1]);
-    else Die(("unknown option " + opt).c_str());
+    if (opt == "--seconds")
+      seconds = std::atof(argv[i + 1]);
+    else if (opt == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (opt == "--chunk")
+      chunk_size = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (opt == "--tries")
+      tries = std::atoi(argv[i + 1]);
+    else
+      Die(("unknown option " + opt).c_str());
   }
   if (seconds <= 0 || threads < 1 || tries < 1 || chunk_size < 64) Die("bad option value");
   if (sodium_init() < 0) Die("sodium_init failed");
@@ -233,10 +242,11 @@ int main(int argc, char** argv) {
 
   std::printf("{\n  \"sample_bytes\": %llu,\n  \"chunk_bytes\": %zu,\n  \"chunks\": %zu,\n",
               static_cast<unsigned long long>(plain_bytes), chunk_size, chunks.size());
-  std::printf("  \"stored_ratio\": %.4f,\n  \"threads\": %d,\n  \"seconds_per_figure\": %.2f,\n"
-              "  \"tries\": %d,\n",
-              static_cast<double>(stored_bytes) / static_cast<double>(plain_bytes), threads, seconds,
-              tries);
+  std::printf(
+      "  \"stored_ratio\": %.4f,\n  \"threads\": %d,\n  \"seconds_per_figure\": %.2f,\n"
+      "  \"tries\": %d,\n",
+      static_cast<double>(stored_bytes) / static_cast<double>(plain_bytes), threads, seconds,
+      tries);
   // A ceiling is the best the machine can do, and other processes only ever slow a
   // measurement down: so each figure is the best of --tries, one thread and all
   // threads taking turns, so that a busy moment does not land on one of them only.

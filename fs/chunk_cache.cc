@@ -152,7 +152,8 @@ void ChunkCache::Run(const Job& job) {
   try {
     result = Shared(load_(job.first));
   } catch (const std::exception& e) {
-    result = Status::IoError(std::string("reading chunk ") + job.first.short_hex() + ": " + e.what());
+    result =
+        Status::IoError(std::string("reading chunk ") + job.first.short_hex() + ": " + e.what());
   }
   Publish(job, std::move(result));
 }

@@ -85,7 +85,7 @@ class ChunkCache {
   // Blocks until no load is queued or running (for tests).
   void WaitIdle() const;
 
-  uint64_t loads() const;   // loader calls so far
+  uint64_t loads() const;  // loader calls so far
   uint64_t used_bytes() const;
   unsigned max_parallel_loads() const;  // the most loads that ran at once
 
@@ -94,7 +94,7 @@ class ChunkCache {
   struct Load {
     std::promise<Result<ChunkPtr>> promise;
     Pending result;
-    bool wanted = false;   // a Get waits for it: in the demand queue
+    bool wanted = false;  // a Get waits for it: in the demand queue
     bool started = false;
   };
   using Job = std::pair<ObjectId, std::shared_ptr<Load>>;
@@ -115,13 +115,13 @@ class ChunkCache {
   mutable std::condition_variable idle_;
   LruCache<ObjectId, ChunkPtr, ObjectIdHash> lru_;
   std::unordered_map<ObjectId, std::shared_ptr<Load>, ObjectIdHash> loading_;
-  std::deque<ObjectId> wanted_;    // loads a reader waits for, first
+  std::deque<ObjectId> wanted_;  // loads a reader waits for, first
   struct Ahead {
     ObjectId id;
     uint64_t bytes;
   };
-  std::deque<Ahead> ahead_;        // readahead, when no reader waits
-  uint64_t ahead_bytes_ = 0;       // the sum of ahead_'s bytes
+  std::deque<Ahead> ahead_;   // readahead, when no reader waits
+  uint64_t ahead_bytes_ = 0;  // the sum of ahead_'s bytes
   uint64_t loads_ = 0;
   unsigned running_ = 0;
   unsigned max_running_ = 0;

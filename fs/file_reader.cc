@@ -12,7 +12,9 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 
-uint64_t ExtentSize(const pb::Extent& extent) { return extent.size(); }
+uint64_t ExtentSize(const pb::Extent& extent) {
+  return extent.size();
+}
 
 const std::vector<uint8_t>& Zeros() {
   static const std::vector<uint8_t> zeros(1 << 20, 0);
@@ -22,10 +24,16 @@ const std::vector<uint8_t>& Zeros() {
 }  // namespace
 
 FileReader::FileReader(ChunkCache& chunks, TreeCache& trees, uint64_t readahead_bytes,
-                       std::function<void(const std::string&)> log, const std::atomic<KernelCache*>& kernel)
-    : chunks_(chunks), trees_(trees), readahead_bytes_(readahead_bytes), log_(std::move(log)), kernel_(kernel) {}
+                       std::function<void(const std::string&)> log,
+                       const std::atomic<KernelCache*>& kernel)
+    : chunks_(chunks),
+      trees_(trees),
+      readahead_bytes_(readahead_bytes),
+      log_(std::move(log)),
+      kernel_(kernel) {}
 
-Result<std::unique_ptr<FileHandle>> FileReader::Open(uint64_t ino, const pb::Entry& entry, std::string path) {
+Result<std::unique_ptr<FileHandle>> FileReader::Open(uint64_t ino, const pb::Entry& entry,
+                                                     std::string path) {
   auto file = std::make_unique<FileHandle>();
   file->ino = ino;
   file->entry = entry;
@@ -35,8 +43,8 @@ Result<std::unique_ptr<FileHandle>> FileReader::Open(uint64_t ino, const pb::Ent
     if (file->entry.extents_size() > 0) {
       return Status::Corruption(file->path + ": has both extents and extent parts");
     }
-    file->part_starts =
-        Starts(file->entry.extent_parts(), 0, [](const pb::ExtentPart& part) { return part.size(); });
+    file->part_starts = Starts(file->entry.extent_parts(), 0,
+                               [](const pb::ExtentPart& part) { return part.size(); });
     return file;
   }
   auto whole = std::make_shared<ExtentRun>();
@@ -46,7 +54,9 @@ Result<std::unique_ptr<FileHandle>> FileReader::Open(uint64_t ino, const pb::Ent
   return file;
 }
 
-size_t ExtentRun::IndexOf(uint64_t offset) const { return ItemHolding(starts, offset); }
+size_t ExtentRun::IndexOf(uint64_t offset) const {
+  return ItemHolding(starts, offset);
+}
 
 Result<ExtentRunPtr> FileReader::RunAt(FileHandle& file, uint64_t offset) {
   if (file.whole) return offset < file.whole->starts.back() ? file.whole : nullptr;
@@ -62,7 +72,8 @@ Result<ExtentRunPtr> FileReader::RunAt(FileHandle& file, uint64_t offset) {
   const pb::ExtentPart& ref = file.entry.extent_parts(static_cast<int>(k));
   auto part_id = ObjectId::FromBytes(AsBytes(ref.tree_id()));
   if (!part_id) {
-    return Status::Corruption(file.path + ": extent part " + std::to_string(k) + " has a malformed id");
+    return Status::Corruption(file.path + ": extent part " + std::to_string(k) +
+                              " has a malformed id");
   }
   COFFER_ASSIGN_OR_RETURN(TreeObjectPtr part, trees_.Read(*part_id));
   COFFER_RETURN_IF_ERROR(model::CheckExtentPart(*part_id, ref, part->tree).WithContext(file.path));
@@ -85,8 +96,9 @@ void FileReader::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, 
   uint64_t from, to;
   {
     std::lock_guard lock(file.mu);
-    bool continues = file.any_read ? offset + kSlack >= file.expected && offset <= file.expected + kSlack
-                                   : offset == file.start;
+    bool continues = file.any_read
+                         ? offset + kSlack >= file.expected && offset <= file.expected + kSlack
+                         : offset == file.start;
     file.any_read = true;
     file.sequential_run = continues ? file.sequential_run + 1 : 0;
     file.expected = continues ? std::max(file.expected, end) : end;
@@ -124,7 +136,8 @@ void FileReader::PlanReadahead(FileHandle& file, uint64_t offset, uint64_t end, 
   }
 }
 
-void FileReader::OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent, const ChunkPtr& chunk) {
+void FileReader::OfferChunk(FileHandle& file, const ExtentRun& run, size_t extent,
+                            const ChunkPtr& chunk) {
   KernelCache* kernel = kernel_.load();
   if (!kernel) return;
   const uint64_t chunk_start = run.starts[extent];
@@ -145,7 +158,8 @@ void FileReader::OfferChunk(FileHandle& file, const ExtentRun& run, size_t exten
   uint64_t first = (start + kPage - 1) / kPage * kPage;
   uint64_t last = stop == file.size ? stop : stop / kPage * kPage;
   if (first >= last) return;
-  ByteView data(chunk->data() + (file.start + first - chunk_start), static_cast<size_t>(last - first));
+  ByteView data(chunk->data() + (file.start + first - chunk_start),
+                static_cast<size_t>(last - first));
   kernel->Offer(file.ino, first, data, chunk);
 }
 
@@ -158,7 +172,8 @@ Result<ReadData> FileReader::Read(FileHandle& file, uint64_t offset, size_t size
   return ReadContent(file, from, to, random);
 }
 
-Result<ReadData> FileReader::ReadContent(FileHandle& file, uint64_t offset, uint64_t end, bool offer) {
+Result<ReadData> FileReader::ReadContent(FileHandle& file, uint64_t offset, uint64_t end,
+                                         bool offer) {
   ReadData data;
   const std::vector<uint8_t>& zeros = Zeros();
   auto add_zeros = [&](uint64_t n) {
@@ -193,8 +208,10 @@ Result<ReadData> FileReader::ReadContent(FileHandle& file, uint64_t offset, uint
         }
         if (!chunk.ok()) {
           std::string what = id ? id->hex() : std::string("(malformed id)");
-          const char* kind = chunk.status().code() == Code::kCorruption ? "damaged chunk" : "cannot read chunk";
-          log_(std::string(kind) + " " + what + " in " + file.path + ": " + chunk.status().message());
+          const char* kind =
+              chunk.status().code() == Code::kCorruption ? "damaged chunk" : "cannot read chunk";
+          log_(std::string(kind) + " " + what + " in " + file.path + ": " +
+               chunk.status().message());
           return chunk.status();
         }
         uint64_t within = pos - run->starts[i];
@@ -205,12 +222,12 @@ Result<ReadData> FileReader::ReadContent(FileHandle& file, uint64_t offset, uint
       }
       pos = piece_end;
     }
-    if (pos == run_began_at) return Status::Corruption(file.path + ": its extents do not cover its size");
+    if (pos == run_began_at)
+      return Status::Corruption(file.path + ": its extents do not cover its size");
   }
   data.size = static_cast<size_t>(end - offset);
   return data;
 }
-
 
 Result<std::optional<uint64_t>> FileReader::Seek(FileHandle& file, uint64_t offset, int whence) {
   if (offset >= file.size) return std::optional<uint64_t>();
@@ -226,7 +243,8 @@ Result<std::optional<uint64_t>> FileReader::Seek(FileHandle& file, uint64_t offs
       const pb::Extent& extent = (*run->extents)[static_cast<int>(i)];
       if (extent.size() == 0) continue;
       bool is_data = !extent.chunk_id().empty();
-      if (is_data == want_data) return std::optional<uint64_t>(std::max(from, run->starts[i]) - begin);
+      if (is_data == want_data)
+        return std::optional<uint64_t>(std::max(from, run->starts[i]) - begin);
     }
     if (run->starts.back() <= at) break;
     at = run->starts.back();
@@ -235,6 +253,5 @@ Result<std::optional<uint64_t>> FileReader::Seek(FileHandle& file, uint64_t offs
   // Past the last extent up to the size is a hole, and EOF counts as one.
   return std::optional<uint64_t>(std::min(end, std::max(from, at)) - begin);
 }
-
 
 }  // namespace coffer::fs

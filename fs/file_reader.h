@@ -55,20 +55,20 @@ using ExtentRunPtr = std::shared_ptr<const ExtentRun>;
 // and how it has been read so far.
 struct FileHandle {
   uint64_t ino = 0;
-  pb::Entry entry;               // as stored: extents, or extent parts
+  pb::Entry entry;  // as stored: extents, or extent parts
   // What the handle shows of the entry's content: all of it, or one
   // partition of a disk image. Reads and seeks count from `start`.
   uint64_t start = 0;
   uint64_t size = 0;
-  ExtentRunPtr whole;            // a file not in parts: all its extents
+  ExtentRunPtr whole;                 // a file not in parts: all its extents
   std::vector<uint64_t> part_starts;  // a file in parts: where each begins; back(): their end
-  std::string path;              // for log lines: "host/web1/TIME/etc/fstab"
+  std::string path;                   // for log lines: "host/web1/TIME/etc/fstab"
 
-  std::mutex mu;                 // guards the read state below
+  std::mutex mu;  // guards the read state below
   bool any_read = false;
-  uint64_t expected = 0;         // where a sequential reader reads next
-  unsigned sequential_run = 0;   // reads in a row that continued the previous one
-  uint64_t readahead_to = 0;     // chunks before this offset were queued for opening
+  uint64_t expected = 0;                 // where a sequential reader reads next
+  unsigned sequential_run = 0;           // reads in a row that continued the previous one
+  uint64_t readahead_to = 0;             // chunks before this offset were queued for opening
   std::unordered_set<uint64_t> offered;  // start offsets of chunks offered to the kernel
   std::vector<std::pair<size_t, ExtentRunPtr>> recent_parts;  // a file in parts: the last read
 };

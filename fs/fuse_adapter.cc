@@ -34,9 +34,13 @@ int ErrnoFor(const Status& status) {
 
 namespace {
 
-SnapshotFs& Fs(fuse_req_t req) { return *static_cast<SnapshotFs*>(fuse_req_userdata(req)); }
+SnapshotFs& Fs(fuse_req_t req) {
+  return *static_cast<SnapshotFs*>(fuse_req_userdata(req));
+}
 
-void ReplyStatus(fuse_req_t req, const Status& status) { fuse_reply_err(req, ErrnoFor(status)); }
+void ReplyStatus(fuse_req_t req, const Status& status) {
+  fuse_reply_err(req, ErrnoFor(status));
+}
 
 // Runs `body`, which replies; an escaping exception replies EIO instead.
 template <typename F>
@@ -124,7 +128,8 @@ void ReadLink(fuse_req_t req, fuse_ino_t ino) {
 
 void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
   Guard(req, "open", [&] {
-    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) return (void)fuse_reply_err(req, EROFS);
+    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+      return (void)fuse_reply_err(req, EROFS);
     auto file = Fs(req).Open(ino);
     if (!file.ok()) return ReplyStatus(req, file.status());
     fi->fh = reinterpret_cast<uint64_t>(file->get());
@@ -273,16 +278,15 @@ void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     if (!lookup.ok()) return ReplyStatus(req, lookup.status());
     using Outcome = SnapshotFs::XattrLookup::Outcome;
     switch (lookup->outcome) {
-      case Outcome::kValue:
-        return ReplyXattrValue(req, lookup->value, size);
+      case Outcome::kValue: return ReplyXattrValue(req, lookup->value, size);
       case Outcome::kNoneHere:
         // Like a filesystem without attributes, so `ls -l` stops asking for
         // labels and ACLs on every file; but when the kernel enforces ACLs it
         // asks for them itself, and there ENOTSUP would deny access.
-        if (!(IsAclName(name) && Fs(req).kernel_enforces_acls())) return (void)fuse_reply_err(req, ENOTSUP);
+        if (!(IsAclName(name) && Fs(req).kernel_enforces_acls()))
+          return (void)fuse_reply_err(req, ENOTSUP);
         [[fallthrough]];
-      case Outcome::kAbsent:
-        return (void)fuse_reply_err(req, ENODATA);
+      case Outcome::kAbsent: return (void)fuse_reply_err(req, ENODATA);
     }
   });
 }
@@ -297,7 +301,8 @@ void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 
 void Lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, struct fuse_file_info* fi) {
   Guard(req, "lseek", [&] {
-    if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) return (void)fuse_reply_err(req, EINVAL);
+    if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0)
+      return (void)fuse_reply_err(req, EINVAL);
     auto* file = reinterpret_cast<FileHandle*>(fi->fh);
     auto at = Fs(req).Seek(*file, static_cast<uint64_t>(off), whence);
     if (!at.ok()) return ReplyStatus(req, at.status());
@@ -307,20 +312,48 @@ void Lseek(fuse_req_t req, fuse_ino_t, off_t off, int whence, struct fuse_file_i
 }
 
 // Everything that would change the tree.
-void Rofs(fuse_req_t req) { fuse_reply_err(req, EROFS); }
-void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, struct fuse_file_info*) { Rofs(req); }
-void MkNod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { Rofs(req); }
-void MkDir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { Rofs(req); }
-void Unlink(fuse_req_t req, fuse_ino_t, const char*) { Rofs(req); }
-void RmDir(fuse_req_t req, fuse_ino_t, const char*) { Rofs(req); }
-void SymLink(fuse_req_t req, const char*, fuse_ino_t, const char*) { Rofs(req); }
-void Rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) { Rofs(req); }
-void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { Rofs(req); }
-void Write(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, struct fuse_file_info*) { Rofs(req); }
-void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, struct fuse_file_info*) { Rofs(req); }
-void SetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) { Rofs(req); }
-void RemoveXattr(fuse_req_t req, fuse_ino_t, const char*) { Rofs(req); }
-void Fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, struct fuse_file_info*) { Rofs(req); }
+void Rofs(fuse_req_t req) {
+  fuse_reply_err(req, EROFS);
+}
+void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, struct fuse_file_info*) {
+  Rofs(req);
+}
+void MkNod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
+  Rofs(req);
+}
+void MkDir(fuse_req_t req, fuse_ino_t, const char*, mode_t) {
+  Rofs(req);
+}
+void Unlink(fuse_req_t req, fuse_ino_t, const char*) {
+  Rofs(req);
+}
+void RmDir(fuse_req_t req, fuse_ino_t, const char*) {
+  Rofs(req);
+}
+void SymLink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+  Rofs(req);
+}
+void Rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) {
+  Rofs(req);
+}
+void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+  Rofs(req);
+}
+void Write(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, struct fuse_file_info*) {
+  Rofs(req);
+}
+void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, struct fuse_file_info*) {
+  Rofs(req);
+}
+void SetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
+  Rofs(req);
+}
+void RemoveXattr(fuse_req_t req, fuse_ino_t, const char*) {
+  Rofs(req);
+}
+void Fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, struct fuse_file_info*) {
+  Rofs(req);
+}
 void CopyFileRange(fuse_req_t req, fuse_ino_t, off_t, struct fuse_file_info*, fuse_ino_t, off_t,
                    struct fuse_file_info*, size_t, int) {
   Rofs(req);

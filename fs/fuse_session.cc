@@ -27,7 +27,8 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(const std::string& mount
                                                         void* userdata) {
   std::unique_ptr<FuseSession> s(new FuseSession());
   s->options_ = options;
-  std::string mount_options = "ro,default_permissions,subtype=coffer,fsname=" + EscapeOption(options.fsname);
+  std::string mount_options =
+      "ro,default_permissions,subtype=coffer,fsname=" + EscapeOption(options.fsname);
   if (options.allow_other) mount_options += ",allow_other";
   for (const char* arg : {"coffer", "-o", mount_options.c_str()}) {
     if (fuse_opt_add_arg(&s->args_, arg) != 0) return Status::IoError("out of memory");
@@ -35,7 +36,8 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(const std::string& mount
   s->session_ = fuse_session_new(&s->args_, &ops, sizeof ops, userdata);
   if (s->session_ == nullptr) return Status::IoError("cannot start a FUSE session");
   if (options.signal_handlers) {
-    if (fuse_set_signal_handlers(s->session_) != 0) return Status::IoError("cannot set signal handlers");
+    if (fuse_set_signal_handlers(s->session_) != 0)
+      return Status::IoError("cannot set signal handlers");
     s->signals_ = true;
   }
   if (fuse_session_mount(s->session_, mountpoint.c_str()) != 0) {
@@ -81,6 +83,8 @@ bool FuseSession::ServeOne(int timeout_ms) {
   return n > 0 || n == -EINTR || n == -EAGAIN;
 }
 
-void FuseSession::Exit() { fuse_session_exit(session_); }
+void FuseSession::Exit() {
+  fuse_session_exit(session_);
+}
 
 }  // namespace coffer::fs

@@ -13,9 +13,9 @@
 namespace coffer::fs {
 
 struct MountOptions {
-  std::string fsname = "coffer";   // shown in /proc/mounts
+  std::string fsname = "coffer";  // shown in /proc/mounts
   bool allow_other = false;
-  bool signal_handlers = true;     // SIGINT, SIGTERM, SIGHUP end the loop (main thread only)
+  bool signal_handlers = true;  // SIGINT, SIGTERM, SIGHUP end the loop (main thread only)
   // Each thread keeps a request buffer of max_write (1 MiB): 8 is a few per
   // core, and a slow fetch rarely holds more than the loaders' share.
   unsigned max_threads = 8;
@@ -40,7 +40,9 @@ class FuseSession {
   // Asks the loop to end (from any thread); the kernel side ends at unmount.
   void Exit();
   // For notifications to the kernel (kernel_notifier.h).
-  struct fuse_session* raw() const { return session_; }
+  struct fuse_session* raw() const {
+    return session_;
+  }
 
  private:
   FuseSession() = default;

@@ -125,7 +125,8 @@ std::vector<Eviction> InodeTable::TakeEvictions(uint64_t budget_bytes, size_t ma
   trimming_ = true;
   uint64_t target = budget_bytes / 4 * 3;
   size_t visits = 2 * evictable_.size();  // a used node comes round once more
-  while (out.size() < max && visits-- > 0 && !evictable_.empty() && bytes_ - offered_bytes_ > target) {
+  while (out.size() < max && visits-- > 0 && !evictable_.empty() &&
+         bytes_ - offered_bytes_ > target) {
     uint64_t ino = evictable_.front();
     evictable_.pop_front();
     auto it = slots_.find(ino);

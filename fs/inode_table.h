@@ -40,26 +40,26 @@ struct ImagePartitions;  // snapshot_fs.h
 
 struct Node {
   enum class Kind : uint8_t {
-    kRoot,      // MOUNT/
-    kType,      // MOUNT/host
-    kGroup,     // MOUNT/host/web1
-    kLatest,    // MOUNT/host/web1/latest (a symlink to `snapshot`)
-    kSnapshot,  // MOUNT/host/web1/2026-11-24T02:00:00Z
-    kEntry,     // anything inside a snapshot
+    kRoot,        // MOUNT/
+    kType,        // MOUNT/host
+    kGroup,       // MOUNT/host/web1
+    kLatest,      // MOUNT/host/web1/latest (a symlink to `snapshot`)
+    kSnapshot,    // MOUNT/host/web1/2026-11-24T02:00:00Z
+    kEntry,       // anything inside a snapshot
     kPartitions,  // MOUNT/.../disk.img.partitions: beside a disk image inside a snapshot
     kPartition,   // MOUNT/.../disk.img.partitions/1: one partition of that image
   };
   Kind kind = Kind::kRoot;
   pb::Entry::Type type = pb::Entry::FILE;  // kEntry
-  bool has_xattrs = false;     // kEntry: the stored entry has extended attributes
-  bool xattrs_nearby = false;  // kEntry: some entry of its directory has them
-  uint32_t partition = 0;      // kPartition: its index in image->table.partitions
-  uint64_t parent = 0;  // the inode looked up in (for kEntry: the first link's)
+  bool has_xattrs = false;                 // kEntry: the stored entry has extended attributes
+  bool xattrs_nearby = false;              // kEntry: some entry of its directory has them
+  uint32_t partition = 0;                  // kPartition: its index in image->table.partitions
+  uint64_t parent = 0;                     // the inode looked up in (for kEntry: the first link's)
   // kEntry: its name in `holder`; synthetic nodes: their path ("host",
   // "host/web1", "host/web1/TIME", "host/web1/latest").
   std::string name;
   std::shared_ptr<const Snapshot> snapshot;  // kSnapshot, kEntry; kLatest: its target
-  ObjectId holder;   // kEntry: the tree that holds the entry
+  ObjectId holder;                           // kEntry: the tree that holds the entry
   ObjectId subtree;  // directories inside a snapshot: their tree; kSnapshot: the root tree
   // kPartitions, kPartition: the image and its partition table, parsed once
   // when the directory was first looked up and kept while the kernel knows it.
@@ -113,7 +113,7 @@ class InodeTable {
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Slot> slots_;
   std::unordered_map<std::string_view, uint64_t> by_key_;  // views of Slot::key
-  std::deque<uint64_t> evictable_;  // candidates in the order they were made
+  std::deque<uint64_t> evictable_;                         // candidates in the order they were made
   uint64_t next_ = kRootIno + 1;
   uint64_t bytes_ = 0;
   uint64_t offered_bytes_ = 0;  // of slots offered for eviction and not yet forgotten

@@ -13,7 +13,8 @@ constexpr size_t kEvictionsPerRound = 256;
 
 }  // namespace
 
-KernelNotifier::KernelNotifier(struct fuse_session* session, SnapshotFs& fs, uint64_t max_queued_bytes)
+KernelNotifier::KernelNotifier(struct fuse_session* session, SnapshotFs& fs,
+                               uint64_t max_queued_bytes)
     : session_(session), fs_(fs), max_queued_bytes_(max_queued_bytes), thread_([this] { Run(); }) {}
 
 KernelNotifier::~KernelNotifier() {
@@ -94,8 +95,8 @@ void KernelNotifier::Send(const Store& store) {
       if (stopping_) break;
     }
     // Fails when the kernel forgot the inode meanwhile: then nobody needs it.
-    if (fuse_lowlevel_notify_store(session_, store.ino, static_cast<off_t>(store.offset + sent), &buf,
-                                   static_cast<enum fuse_buf_copy_flags>(0)) != 0) {
+    if (fuse_lowlevel_notify_store(session_, store.ino, static_cast<off_t>(store.offset + sent),
+                                   &buf, static_cast<enum fuse_buf_copy_flags>(0)) != 0) {
       break;
     }
     sent += piece;

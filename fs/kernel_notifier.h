@@ -25,7 +25,8 @@ namespace coffer::fs {
 class KernelNotifier : public KernelCache {
  public:
   // `session` and `fs` must remain live while this KernelNotifier is.
-  KernelNotifier(struct fuse_session* session, SnapshotFs& fs, uint64_t max_queued_bytes = 4ull << 20);
+  KernelNotifier(struct fuse_session* session, SnapshotFs& fs,
+                 uint64_t max_queued_bytes = 4ull << 20);
   // Stops and joins the thread: see Stop().
   ~KernelNotifier() override;
   KernelNotifier(const KernelNotifier&) = delete;
@@ -64,7 +65,7 @@ class KernelNotifier : public KernelCache {
   uint64_t stored_bytes_ = 0;
   bool trim_ = false;
   bool stopping_ = false;
-  bool done_ = false;  // the thread has left its loop
+  bool done_ = false;   // the thread has left its loop
   std::thread thread_;  // last: it uses everything above
 };
 

@@ -18,9 +18,15 @@ constexpr size_t kGptHeaderBytes = 92;
 constexpr uint32_t kGptEntryBytes = 128;
 constexpr uint64_t kGptSectorSizes[] = {512, 4096};
 
-uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
-uint32_t Le32(const uint8_t* p) { return uint32_t{Le16(p)} | uint32_t{Le16(p + 2)} << 16; }
-uint64_t Le64(const uint8_t* p) { return uint64_t{Le32(p)} | uint64_t{Le32(p + 4)} << 32; }
+uint16_t Le16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] | p[1] << 8);
+}
+uint32_t Le32(const uint8_t* p) {
+  return uint32_t{Le16(p)} | uint32_t{Le16(p + 2)} << 16;
+}
+uint64_t Le64(const uint8_t* p) {
+  return uint64_t{Le32(p)} | uint64_t{Le32(p + 4)} << 32;
+}
 
 // CRC-32 as GPT uses it (IEEE 802.3, reflected: zlib's crc32). A table, as
 // in store/kv/crc32c.cc, rather than a library for one function.
@@ -60,9 +66,9 @@ Status CheckDisjoint(std::vector<Occupied> used) {
   // Sorted by start, any overlap shows between neighbours.
   for (size_t i = 1; i < used.size(); ++i) {
     if (used[i].first < used[i - 1].end) {
-      return Status::Corruption(used[i - 1].what + " (" + SectorRange(used[i - 1].first, used[i - 1].end) +
-                                ") and " + used[i].what + " (" + SectorRange(used[i].first, used[i].end) +
-                                ") overlap");
+      return Status::Corruption(
+          used[i - 1].what + " (" + SectorRange(used[i - 1].first, used[i - 1].end) + ") and " +
+          used[i].what + " (" + SectorRange(used[i].first, used[i].end) + ") overlap");
     }
   }
   return Status::Ok();
@@ -99,16 +105,21 @@ MbrEntry MbrEntryAt(std::span<const uint8_t, 512> sector, int slot) {
 }
 
 // DOS, Windows (LBA) and Linux extended partitions, as the kernel knows them.
-bool IsExtended(uint8_t type) { return type == 0x05 || type == 0x0f || type == 0x85; }
+bool IsExtended(uint8_t type) {
+  return type == 0x05 || type == 0x0f || type == 0x85;
+}
 
-std::string PartitionName(uint32_t number) { return "partition " + std::to_string(number); }
+std::string PartitionName(uint32_t number) {
+  return "partition " + std::to_string(number);
+}
 
 // The logical partitions of the extended partition `extended`: a chain of
 // EBRs, each an MBR-like sector whose data entries count from the EBR
 // itself and whose link entry (the first extended one) counts from the
 // extended partition's start. Like the kernel, every data entry of an EBR
 // is a partition (OS/2 used more than one) and numbers run on from 5.
-Status ReadLogicalPartitions(const Occupied& extended, const ReadAt& read_at, PartitionTable* table) {
+Status ReadLogicalPartitions(const Occupied& extended, const ReadAt& read_at,
+                             PartitionTable* table) {
   std::vector<Occupied> inside;  // EBRs and logical partitions
   std::set<uint64_t> visited;
   uint32_t number = 5;
@@ -137,7 +148,8 @@ Status ReadLogicalPartitions(const Occupied& extended, const ReadAt& read_at, Pa
         continue;
       }
       if (number - 5 == kMaxLogicalPartitions) {
-        return Status::Corruption("more than " + std::to_string(kMaxLogicalPartitions) + " logical partitions");
+        return Status::Corruption("more than " + std::to_string(kMaxLogicalPartitions) +
+                                  " logical partitions");
       }
       const uint64_t first = ebr + e.first;
       const uint64_t end = first + e.count;
@@ -157,8 +169,9 @@ Status ReadLogicalPartitions(const Occupied& extended, const ReadAt& read_at, Pa
     }
     if (!next) break;
     if (*next >= extended.end) {
-      return Status::Corruption(ebr_name + " links to sector " + std::to_string(*next) + ", outside " +
-                                extended.what + " (" + SectorRange(extended.first, extended.end) + ")");
+      return Status::Corruption(ebr_name + " links to sector " + std::to_string(*next) +
+                                ", outside " + extended.what + " (" +
+                                SectorRange(extended.first, extended.end) + ")");
     }
     if (!visited.insert(*next).second) {
       return Status::Corruption(ebr_name + " links back to sector " + std::to_string(*next) +
@@ -169,7 +182,8 @@ Status ReadLogicalPartitions(const Occupied& extended, const ReadAt& read_at, Pa
   return CheckDisjoint(std::move(inside));
 }
 
-Result<PartitionTable> ReadMbr(std::span<const uint8_t, 512> mbr, uint64_t image_size, const ReadAt& read_at) {
+Result<PartitionTable> ReadMbr(std::span<const uint8_t, 512> mbr, uint64_t image_size,
+                               const ReadAt& read_at) {
   const uint64_t sectors = image_size / kMbrSectorSize;
   PartitionTable table;
   table.kind = PartitionTable::Kind::kMbr;
@@ -182,11 +196,13 @@ Result<PartitionTable> ReadMbr(std::span<const uint8_t, 512> mbr, uint64_t image
     const uint64_t end = uint64_t{e.first} + e.count;
     std::string name = (IsExtended(e.type) ? "extended " : "") + PartitionName(number);
     if (end > sectors) {
-      return Status::Corruption(name + " (" + SectorRange(e.first, end) + ") ends past the image's end (" +
-                                std::to_string(sectors) + " sectors)");
+      return Status::Corruption(name + " (" + SectorRange(e.first, end) +
+                                ") ends past the image's end (" + std::to_string(sectors) +
+                                " sectors)");
     }
     if (IsExtended(e.type)) {
-      if (extended) return Status::Corruption("two extended partitions: " + extended->what + " and " + name);
+      if (extended)
+        return Status::Corruption("two extended partitions: " + extended->what + " and " + name);
       extended = Occupied{e.first, end, name};
       outside.push_back(*extended);
       continue;
@@ -207,8 +223,8 @@ Result<PartitionTable> ReadMbr(std::span<const uint8_t, 512> mbr, uint64_t image
 std::string GuidText(const uint8_t* g) {
   // The first three fields little-endian, the rest as stored.
   char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", Le32(g), Le16(g + 4),
-                Le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", Le32(g),
+                Le16(g + 4), Le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
   return text;
 }
 
@@ -262,7 +278,8 @@ struct Gpt {
 // The GPT whose header is in sector `lba` of `sector_size` bytes. Fails
 // (kCorruption, or kUnsupported for what is not read here) when the header
 // or its entry array is damaged: that is when the backup is read instead.
-Result<Gpt> ReadGptAt(uint64_t lba, uint64_t sector_size, uint64_t image_size, const ReadAt& read_at) {
+Result<Gpt> ReadGptAt(uint64_t lba, uint64_t sector_size, uint64_t image_size,
+                      const ReadAt& read_at) {
   const uint64_t sectors = image_size / sector_size;
   Gpt gpt;
   gpt.sector_size = sector_size;
@@ -277,10 +294,11 @@ Result<Gpt> ReadGptAt(uint64_t lba, uint64_t sector_size, uint64_t image_size, c
   }
   const uint32_t header_crc = Le32(h + 16);
   std::memset(header.data() + 16, 0, 4);
-  if (Crc32({h, header_size}) != header_crc) return Status::Corruption("the GPT header fails its CRC-32");
+  if (Crc32({h, header_size}) != header_crc)
+    return Status::Corruption("the GPT header fails its CRC-32");
   if (Le64(h + 24) != lba) {
-    return Status::Corruption("the GPT header in sector " + std::to_string(lba) + " says it is in sector " +
-                              std::to_string(Le64(h + 24)));
+    return Status::Corruption("the GPT header in sector " + std::to_string(lba) +
+                              " says it is in sector " + std::to_string(Le64(h + 24)));
   }
   gpt.first_usable = Le64(h + 40);
   gpt.last_usable = Le64(h + 48);
@@ -296,7 +314,8 @@ Result<Gpt> ReadGptAt(uint64_t lba, uint64_t sector_size, uint64_t image_size, c
   }
   const uint32_t entry_size = Le32(h + 84);
   if (entry_size != kGptEntryBytes) {
-    return Status::Unsupported("GPT entries of " + std::to_string(entry_size) + " bytes (128 are read)");
+    return Status::Unsupported("GPT entries of " + std::to_string(entry_size) +
+                               " bytes (128 are read)");
   }
   const uint32_t count = Le32(h + 80);
   if (count > kMaxGptEntries) {
@@ -319,7 +338,8 @@ Result<Gpt> ReadGptAt(uint64_t lba, uint64_t sector_size, uint64_t image_size, c
   }
   gpt.entries.resize(uint64_t{count} * kGptEntryBytes);
   COFFER_RETURN_IF_ERROR(ReadExactly(read_at, gpt.entries_lba * sector_size, gpt.entries));
-  if (Crc32(gpt.entries) != Le32(h + 88)) return Status::Corruption("the GPT entry array fails its CRC-32");
+  if (Crc32(gpt.entries) != Le32(h + 88))
+    return Status::Corruption("the GPT entry array fails its CRC-32");
   return gpt;
 }
 
@@ -338,9 +358,10 @@ Result<PartitionTable> PartitionsOf(const Gpt& gpt) {
     const uint64_t last = Le64(e + 40);
     const std::string name = PartitionName(number);
     if (first > last || first < gpt.first_usable || last > gpt.last_usable) {
-      return Status::Corruption(name + " (sectors " + std::to_string(first) + "-" + std::to_string(last) +
-                                ") lies outside the GPT's usable sectors " + std::to_string(gpt.first_usable) +
-                                "-" + std::to_string(gpt.last_usable));
+      return Status::Corruption(name + " (sectors " + std::to_string(first) + "-" +
+                                std::to_string(last) + ") lies outside the GPT's usable sectors " +
+                                std::to_string(gpt.first_usable) + "-" +
+                                std::to_string(gpt.last_usable));
     }
     used.push_back({first, last + 1, name});
     Partition p;
@@ -400,7 +421,8 @@ Result<PartitionTable> ReadGpt(uint64_t image_size, const ReadAt& read_at) {
 
 }  // namespace
 
-Result<std::optional<PartitionTable>> ReadPartitionTable(uint64_t image_size, const ReadAt& read_at) {
+Result<std::optional<PartitionTable>> ReadPartitionTable(uint64_t image_size,
+                                                         const ReadAt& read_at) {
   if (image_size < kMbrSectorSize) return std::optional<PartitionTable>();
   std::array<uint8_t, kMbrSectorSize> mbr;
   COFFER_RETURN_IF_ERROR(ReadExactly(read_at, 0, mbr));
@@ -413,7 +435,8 @@ Result<std::optional<PartitionTable>> ReadPartitionTable(uint64_t image_size, co
     // A protective (or hybrid) MBR: the GPT is the table.
     protective |= e.type == kGptProtectiveType;
   }
-  Result<PartitionTable> table = protective ? ReadGpt(image_size, read_at) : ReadMbr(mbr, image_size, read_at);
+  Result<PartitionTable> table =
+      protective ? ReadGpt(image_size, read_at) : ReadMbr(mbr, image_size, read_at);
   if (!table.ok()) return table.status();
   return std::optional<PartitionTable>(std::move(table).value());
 }

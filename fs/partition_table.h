@@ -58,9 +58,9 @@ using ReadAt = std::function<Result<size_t>(uint64_t offset, std::span<uint8_t> 
 inline constexpr uint32_t kMbrSectorSize = 512;
 
 struct Partition {
-  uint32_t number = 0;  // as Linux numbers it
-  uint64_t offset = 0;  // bytes from the image's start
-  uint64_t size = 0;    // bytes, never 0
+  uint32_t number = 0;    // as Linux numbers it
+  uint64_t offset = 0;    // bytes from the image's start
+  uint64_t size = 0;      // bytes, never 0
   uint8_t mbr_type = 0;   // MBR: the type byte (0x83 Linux, 0x07 NTFS, ...)
   std::string type_guid;  // GPT: the type, "0fc63daf-8483-4772-8e79-3d69d8477de4"
   std::string guid;       // GPT: the partition's own GUID
@@ -82,7 +82,8 @@ struct PartitionTable {
 // has none (see above). Errors: kCorruption for a table refused,
 // kUnsupported for a GPT beyond what is read here (entries other than 128
 // bytes, more than kMaxGptEntries), and whatever `read_at` returns.
-Result<std::optional<PartitionTable>> ReadPartitionTable(uint64_t image_size, const ReadAt& read_at);
+Result<std::optional<PartitionTable>> ReadPartitionTable(uint64_t image_size,
+                                                         const ReadAt& read_at);
 
 // The most GPT entries read (2 MiB of them; tools make 128).
 inline constexpr uint32_t kMaxGptEntries = 16384;

@@ -51,8 +51,10 @@ constexpr std::string_view kPartitionsSuffix = ".partitions";
 bool EndsWithIgnoringCase(std::string_view s, std::string_view suffix) {
   if (s.size() < suffix.size()) return false;
   return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<ptrdiff_t>(suffix.size()),
-                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                                std::tolower(static_cast<unsigned char>(b)); });
+                    [](char a, char b) {
+                      return std::tolower(static_cast<unsigned char>(a)) ==
+                             std::tolower(static_cast<unsigned char>(b));
+                    });
 }
 
 // Stored as a disk image: data in fixed 64 KiB chunks, holes in whole
@@ -110,7 +112,9 @@ uint64_t StoredBytesIn(const pb::Entry& entry, uint64_t from, uint64_t to) {
   return n;
 }
 
-Status Stale() { return Status::NotFound("unknown inode"); }
+Status Stale() {
+  return Status::NotFound("unknown inode");
+}
 
 // Attributes of entries come from the stored entry alone.
 const Node& AnyEntry() {
@@ -123,16 +127,22 @@ const Node& AnyEntry() {
 }
 
 // The opened chunks' share of the caches' memory (see FsOptions::cache_bytes).
-uint64_t OpenedChunkBytes(const FsOptions& options) { return options.cache_bytes / 4; }
+uint64_t OpenedChunkBytes(const FsOptions& options) {
+  return options.cache_bytes / 4;
+}
 // The directory listings' share.
-uint64_t TreeCacheBytes(const FsOptions& options) { return options.cache_bytes / 8; }
+uint64_t TreeCacheBytes(const FsOptions& options) {
+  return options.cache_bytes / 8;
+}
 
 // Opening a chunk is CPU work (decryption, decompression), and the server and
 // the kernel's FUSE copies need the same cores: one loader per core, so they
 // do not crowd each other out (on 2 cores, 2 loaders read ~10% faster than
 // 3), but at least 2 so a fetch overlaps with an opening, and at most 4 so
 // the chunks in flight stay small beside the cache.
-unsigned LoaderCount() { return std::clamp(std::thread::hardware_concurrency(), 2u, 4u); }
+unsigned LoaderCount() {
+  return std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+}
 
 }  // namespace
 
@@ -144,24 +154,27 @@ SnapshotFs::SnapshotFs(Repository& repo, FsOptions options)
     : repo_(repo),
       options_(std::move(options)),
       inode_budget_(options_.cache_bytes / 8),
-      chunks_(OpenedChunkBytes(options_),
-              [this](const ObjectId& id) { return repo_.ReadObject(ObjectKind::kChunk, id); },
-              LoaderCount(),
-              [this](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
-                return repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
-                                         use);
-              }),
+      chunks_(
+          OpenedChunkBytes(options_),
+          [this](const ObjectId& id) { return repo_.ReadObject(ObjectKind::kChunk, id); },
+          LoaderCount(),
+          [this](std::span<const ObjectId> ids, const ChunkCache::BatchVisitor& use) {
+            return repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted, use);
+          }),
       trees_(repo_, TreeCacheBytes(options_)),
       tables_(options_.cache_bytes / 64) {
   options_.readahead_bytes = std::min(options_.readahead_bytes, OpenedChunkBytes(options_) / 2);
   if (!options_.now_ns) options_.now_ns = SteadyNowNs;
   if (!options_.log) options_.log = [](const std::string&) {};
-  reader_ = std::make_unique<FileReader>(chunks_, trees_, options_.readahead_bytes, options_.log, kernel_);
+  reader_ = std::make_unique<FileReader>(chunks_, trees_, options_.readahead_bytes, options_.log,
+                                         kernel_);
 }
 
 SnapshotFs::~SnapshotFs() = default;
 
-void SnapshotFs::SetKernelCache(KernelCache* kernel) { kernel_.store(kernel); }
+void SnapshotFs::SetKernelCache(KernelCache* kernel) {
+  kernel_.store(kernel);
+}
 
 Status SnapshotFs::Start() {
   COFFER_ASSIGN_OR_RETURN(auto dirs, ListNow());
@@ -191,7 +204,8 @@ std::shared_ptr<const SyntheticDirs> SnapshotFs::CurrentDirs(bool refresh) {
   }
   auto stale = [&] {
     int64_t age = options_.now_ns() - current->listed_at;
-    return age >= std::chrono::duration_cast<std::chrono::nanoseconds>(options_.refresh_after).count();
+    return age >=
+           std::chrono::duration_cast<std::chrono::nanoseconds>(options_.refresh_after).count();
   };
   if (!refresh || !stale()) return current;
   std::unique_lock refreshing(refresh_mu_, std::try_to_lock);
@@ -212,15 +226,16 @@ std::shared_ptr<const SyntheticDirs> SnapshotFs::CurrentDirs(bool refresh) {
 }
 
 Result<std::pair<ObjectId, TreeObjectPtr>> SnapshotFs::ReadPart(const ObjectId& dir_id,
-                                                                     const TreeObject& dir, size_t k) {
+                                                                const TreeObject& dir, size_t k) {
   COFFER_ASSIGN_OR_RETURN(ObjectId part_id, model::PartId(dir_id, dir.tree, k));
   COFFER_ASSIGN_OR_RETURN(TreeObjectPtr part, trees_.Read(part_id));
   COFFER_RETURN_IF_ERROR(model::CheckPart(dir_id, dir.tree, k, part->tree));
   return std::make_pair(part_id, std::move(part));
 }
 
-Result<SnapshotFs::StoredEntry> SnapshotFs::FindChild(const ObjectId& dir_id, const TreeObjectPtr& dir,
-                                                std::string_view name) {
+Result<SnapshotFs::StoredEntry> SnapshotFs::FindChild(const ObjectId& dir_id,
+                                                      const TreeObjectPtr& dir,
+                                                      std::string_view name) {
   StoredEntry found;
   if (!dir->split()) {
     found.entry = model::FindEntry(dir->tree, name);
@@ -280,9 +295,7 @@ Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
   }
   int64_t t = 0;
   switch (node.kind) {
-    case Node::Kind::kRoot:
-      t = dirs.newest;
-      break;
+    case Node::Kind::kRoot: t = dirs.newest; break;
     case Node::Kind::kType:
       if (auto* type = dirs.FindType(node.name)) t = type->newest;
       break;
@@ -293,11 +306,8 @@ Attr SnapshotFs::AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
       t = node.snapshot->ref.time_ns;
       st.st_size = static_cast<off_t>(model::FormatTime(t).size());
       break;
-    case Node::Kind::kSnapshot:
-      t = node.snapshot->ref.time_ns;
-      break;
-    default:
-      break;
+    case Node::Kind::kSnapshot: t = node.snapshot->ref.time_ns; break;
+    default: break;
   }
   st.st_mode = node.kind == Node::Kind::kLatest ? (S_IFLNK | 0777) : (S_IFDIR | 0555);
   st.st_nlink = node.kind == Node::Kind::kLatest ? 1 : 2;
@@ -346,25 +356,28 @@ Result<uint64_t> SnapshotFs::AcquireSynthetic(const NodePtr& parent, std::string
       node->kind = Node::Kind::kSnapshot;
       node->snapshot = it->second;
       auto root = ObjectId::FromBytes(AsBytes(it->second->record.root_tree_id()));
-      if (!root) return Status::Corruption("snapshot " + node->name + " has a malformed root tree id");
+      if (!root)
+        return Status::Corruption("snapshot " + node->name + " has a malformed root tree id");
       node->subtree = *root;
       break;
     }
-    default:
-      return Status::NotFound(name);
+    default: return Status::NotFound(name);
   }
   if (key.empty()) key = "s:" + node->name;
   NodePtr made = node;
-  return inodes_.Acquire(key, [&] { return made; }, pinned);
+  return inodes_.Acquire(
+      key, [&] { return made; }, pinned);
 }
 
-Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, const ObjectId& holder,
-                                      const pb::Entry& entry, bool xattrs_nearby) {
+Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent,
+                                      const ObjectId& holder, const pb::Entry& entry,
+                                      bool xattrs_nearby) {
   Status failure = Status::Ok();
   bool shared = entry.nlink() > 1 && entry.type() != pb::Entry::DIRECTORY;
-  std::string key = shared ? "h:" + parent.snapshot->ref.id.hex() + ":" + std::to_string(entry.device()) +
-                                 ":" + std::to_string(entry.inode())
-                           : "c:" + std::to_string(parent_ino) + "/" + entry.name();
+  std::string key = shared
+                        ? "h:" + parent.snapshot->ref.id.hex() + ":" +
+                              std::to_string(entry.device()) + ":" + std::to_string(entry.inode())
+                        : "c:" + std::to_string(parent_ino) + "/" + entry.name();
   uint64_t ino = inodes_.Acquire(
       key,
       [&] {
@@ -379,8 +392,10 @@ Result<Attr> SnapshotFs::AcquireChild(uint64_t parent_ino, const Node& parent, c
         node->holder = holder;
         if (entry.type() == pb::Entry::DIRECTORY) {
           auto subtree = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
-          if (subtree) node->subtree = *subtree;
-          else failure = Status::Corruption("directory " + entry.name() + " has a malformed tree id");
+          if (subtree)
+            node->subtree = *subtree;
+          else
+            failure = Status::Corruption("directory " + entry.name() + " has a malformed tree id");
         }
         return NodePtr(std::move(node));
       },
@@ -415,10 +430,13 @@ Result<Attr> SnapshotFs::Lookup(uint64_t parent_ino, std::string_view name) {
   COFFER_ASSIGN_OR_RETURN(auto tree, TreeOf(*parent));
   COFFER_ASSIGN_OR_RETURN(StoredEntry found, FindChild(parent->subtree, tree, name));
   if (!found.entry) return LookupPartitions(parent_ino, *parent, tree, name);
-  return AcquireChild(parent_ino, *parent, found.holder, *found.entry, found.holder_tree->any_xattrs);
+  return AcquireChild(parent_ino, *parent, found.holder, *found.entry,
+                      found.holder_tree->any_xattrs);
 }
 
-void SnapshotFs::Forget(uint64_t ino, uint64_t n) { inodes_.Forget(ino, n); }
+void SnapshotFs::Forget(uint64_t ino, uint64_t n) {
+  inodes_.Forget(ino, n);
+}
 
 Result<Attr> SnapshotFs::GetAttr(uint64_t ino) {
   NodePtr node = inodes_.Get(ino);
@@ -457,7 +475,9 @@ Result<std::unique_ptr<DirHandle>> SnapshotFs::OpenDir(uint64_t ino) {
   dir->node = node;
   if (IsSyntheticDir(node->kind)) {
     auto dirs = CurrentDirs(/*refresh=*/true);
-    auto add = [&](const std::string& name, mode_t type) { dir->synthetic.push_back(DirItem{name, type}); };
+    auto add = [&](const std::string& name, mode_t type) {
+      dir->synthetic.push_back(DirItem{name, type});
+    };
     if (node->kind == Node::Kind::kRoot) {
       for (const auto& [name, type] : dirs->types) add(name, S_IFDIR);
     } else if (node->kind == Node::Kind::kType) {
@@ -505,7 +525,8 @@ Result<DirItemView> SnapshotFs::ItemAt(DirHandle& dir, size_t index) {
     item.any_xattrs = listing.any_xattrs;
   } else {
     // The part holding entry n: the last whose start is <= n.
-    if (!dir.part_listing || n < listing.part_starts[dir.part] || n >= listing.part_starts[dir.part + 1]) {
+    if (!dir.part_listing || n < listing.part_starts[dir.part] ||
+        n >= listing.part_starts[dir.part + 1]) {
       size_t k = ItemHolding(listing.part_starts, n);
       COFFER_ASSIGN_OR_RETURN((std::tie(dir.part_id, dir.part_listing)),
                               ReadPart(dir.node->subtree, listing, k));
@@ -596,14 +617,15 @@ Result<std::shared_ptr<const ImagePartitions>> SnapshotFs::PartitionsOf(const Ob
     shown = std::move(partitions);
   }
   uint64_t cost = 2 * key.size() + 128;  // the key twice (list and index), the nodes
-  if (shown) cost += sizeof(ImagePartitions) + shown->table.partitions.size() * (sizeof(Partition) + 64);
+  if (shown)
+    cost += sizeof(ImagePartitions) + shown->table.partitions.size() * (sizeof(Partition) + 64);
   std::lock_guard lock(tables_mu_);
   tables_.Insert(key, shown, cost);
   return shown;
 }
 
-Result<Attr> SnapshotFs::LookupPartitions(uint64_t parent_ino, const Node& parent, const TreeObjectPtr& tree,
-                                          std::string_view name) {
+Result<Attr> SnapshotFs::LookupPartitions(uint64_t parent_ino, const Node& parent,
+                                          const TreeObjectPtr& tree, std::string_view name) {
   if (name.size() <= kPartitionsSuffix.size() || !name.ends_with(kPartitionsSuffix)) {
     return Status::NotFound(std::string(name));
   }
@@ -631,7 +653,8 @@ Result<Attr> SnapshotFs::LookupPartitions(uint64_t parent_ino, const Node& paren
   return PartitionAttr(ino, *node, *image.entry);
 }
 
-Result<Attr> SnapshotFs::LookupPartition(uint64_t parent_ino, const Node& parent, std::string_view name) {
+Result<Attr> SnapshotFs::LookupPartition(uint64_t parent_ino, const Node& parent,
+                                         std::string_view name) {
   const std::vector<Partition>& partitions = parent.image->table.partitions;
   auto it = std::find_if(partitions.begin(), partitions.end(),
                          [&](const Partition& p) { return std::to_string(p.number) == name; });
@@ -661,7 +684,8 @@ Result<SnapshotFs::StoredEntry> SnapshotFs::ImageEntryOf(const Node& node) {
   image.holder = node.image->holder;
   COFFER_ASSIGN_OR_RETURN(image.holder_tree, trees_.Read(node.image->holder));
   image.entry = model::FindEntry(image.holder_tree->tree, node.image->image_name);
-  if (!image.entry) return Status::Corruption("entry " + node.image->image_name + " is missing from its tree");
+  if (!image.entry)
+    return Status::Corruption("entry " + node.image->image_name + " is missing from its tree");
   return image;
 }
 
@@ -681,7 +705,8 @@ Attr SnapshotFs::PartitionAttr(uint64_t ino, const Node& node, const pb::Entry& 
     st.st_mode = S_IFREG | readable;
     st.st_nlink = 1;
     st.st_size = static_cast<off_t>(p.size);
-    st.st_blocks = static_cast<blkcnt_t>((StoredBytesIn(image, p.offset, p.offset + p.size) + 511) / 512);
+    st.st_blocks =
+        static_cast<blkcnt_t>((StoredBytesIn(image, p.offset, p.offset + p.size) + 511) / 512);
   }
   st.st_uid = image.uid();
   st.st_gid = image.gid();
@@ -698,7 +723,8 @@ std::string SnapshotFs::PathOf(const Node& node) const {
   for (int depth = 0; depth < 4096; ++depth) {
     NodePtr p = inodes_.Get(parent);
     if (!p) return "?/" + path;
-    if (p->kind != Node::Kind::kEntry && p->kind != Node::Kind::kPartitions) return p->name + "/" + path;
+    if (p->kind != Node::Kind::kEntry && p->kind != Node::Kind::kPartitions)
+      return p->name + "/" + path;
     path = p->name + "/" + path;
     parent = p->parent;
   }
@@ -739,16 +765,21 @@ Result<std::optional<uint64_t>> SnapshotFs::Seek(FileHandle& file, uint64_t offs
   return reader_->Seek(file, offset, whence);
 }
 
-void SnapshotFs::WaitForReadahead() { chunks_.WaitIdle(); }
+void SnapshotFs::WaitForReadahead() {
+  chunks_.WaitIdle();
+}
 
-uint64_t SnapshotFs::tree_cache_bytes() const { return trees_.used_bytes(); }
+uint64_t SnapshotFs::tree_cache_bytes() const {
+  return trees_.used_bytes();
+}
 Result<SnapshotFs::XattrLookup> SnapshotFs::GetXattr(uint64_t ino, std::string_view name) {
   NodePtr node = inodes_.Get(ino);
   if (!node) return Stale();
   XattrLookup out;
   bool entry = node->kind == Node::Kind::kEntry;
   if (!entry || !node->has_xattrs) {  // most entries: no tree needed
-    out.outcome = entry && node->xattrs_nearby ? XattrLookup::Outcome::kAbsent : XattrLookup::Outcome::kNoneHere;
+    out.outcome = entry && node->xattrs_nearby ? XattrLookup::Outcome::kAbsent
+                                               : XattrLookup::Outcome::kNoneHere;
     return out;
   }
   COFFER_ASSIGN_OR_RETURN(auto found, EntryOf(*node));

@@ -225,29 +225,34 @@ class SnapshotFs {
   struct StoredEntry {
     const pb::Entry* entry = nullptr;  // FindChild: nullptr for no such name
     ObjectId holder;
-    TreeObjectPtr holder_tree;         // owns `entry`
+    TreeObjectPtr holder_tree;  // owns `entry`
   };
   std::shared_ptr<const SyntheticDirs> CurrentDirs(bool refresh);
   Result<std::shared_ptr<const SyntheticDirs>> ListNow();
   Result<TreeObjectPtr> TreeOf(const Node& node);
   // Part `k` of split directory `dir` (tree `dir_id`), checked against its
   // index, and its id.
-  Result<std::pair<ObjectId, TreeObjectPtr>> ReadPart(const ObjectId& dir_id, const TreeObject& dir, size_t k);
-  Result<StoredEntry> FindChild(const ObjectId& dir_id, const TreeObjectPtr& dir, std::string_view name);
+  Result<std::pair<ObjectId, TreeObjectPtr>> ReadPart(const ObjectId& dir_id, const TreeObject& dir,
+                                                      size_t k);
+  Result<StoredEntry> FindChild(const ObjectId& dir_id, const TreeObjectPtr& dir,
+                                std::string_view name);
   // The stored entry of a kEntry node.
   Result<StoredEntry> EntryOf(const Node& node);
   Result<Attr> AcquireChild(uint64_t parent_ino, const Node& parent, const ObjectId& holder,
                             const pb::Entry& entry, bool xattrs_nearby);
-  Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name, const SyntheticDirs& dirs);
-  Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry, const SyntheticDirs& dirs) const;
+  Result<uint64_t> AcquireSynthetic(const NodePtr& parent, std::string_view name,
+                                    const SyntheticDirs& dirs);
+  Attr AttrOf(uint64_t ino, const Node& node, const pb::Entry* entry,
+              const SyntheticDirs& dirs) const;
   std::string PathOf(const Node& node) const;
   // "host/web1/TIME/etc/name" for `name` in directory `dir`, for log lines.
   std::string PathIn(const Node& dir, std::string_view name) const;
 
   // The partition table shown for image `entry` held by tree `holder`, from
   // the cache or read now; nullptr when none is shown. `path` is for logs.
-  Result<std::shared_ptr<const ImagePartitions>> PartitionsOf(const ObjectId& holder, const pb::Entry& entry,
-                                                               const std::string& path);
+  Result<std::shared_ptr<const ImagePartitions>> PartitionsOf(const ObjectId& holder,
+                                                              const pb::Entry& entry,
+                                                              const std::string& path);
   // NAME.partitions in snapshot directory `parent` (whose tree is `tree`).
   Result<Attr> LookupPartitions(uint64_t parent_ino, const Node& parent, const TreeObjectPtr& tree,
                                 std::string_view name);

@@ -86,7 +86,9 @@ std::vector<uint64_t> Starts(const Items& items, uint64_t first, SizeOf size_of)
 // Which item of `starts` (made by Starts) holds `at`: the last that begins at
 // or before it. `at` must be below starts.back().
 inline size_t ItemHolding(const std::vector<uint64_t>& starts, uint64_t at) {
-  return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, at) - starts.begin()) - 1;
+  return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end() - 1, at) -
+                             starts.begin()) -
+         1;
 }
 
 }  // namespace coffer::fs

@@ -83,8 +83,8 @@ std::string Printable(std::string_view bytes) {
 }
 
 std::string Describe(const SnapshotRef& ref) {
-  return Printable(ref.group) + " at " + std::to_string(ref.time_ns) + " (" +
-         ref.id.short_hex() + ")";
+  return Printable(ref.group) + " at " + std::to_string(ref.time_ns) + " (" + ref.id.short_hex() +
+         ")";
 }
 
 // The snapshot stored at `ref` (group, time and id), if any.
@@ -113,7 +113,8 @@ std::pair<std::string, std::string> MakeSelfSignedCert(const std::string& dir) {
   const std::string cmd =
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
       "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-      "-keyout '" + key_file + "' -out '" + cert_file + "' >/dev/null 2>&1";
+      "-keyout '" +
+      key_file + "' -out '" + cert_file + "' >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) fuzz::Fail("openssl failed: " + cmd);
   Result<std::string> cert = ReadCredentialFile(cert_file, "certificate");
   Result<std::string> key = ReadCredentialFile(key_file, "key");
@@ -174,7 +175,7 @@ Env* MakeEnv() {
   auto* env = new Env;
   // In memory where there is a tmpfs: commits and collections sync the database.
   std::string dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm/coffer-fuzz-roles-XXXXXX"
-                                                   : "/tmp/coffer-fuzz-roles-XXXXXX";
+                                                  : "/tmp/coffer-fuzz-roles-XXXXXX";
   if (mkdtemp(dir.data()) == nullptr) fuzz::Fail("mkdtemp");
   env->dir = dir;
   auto store = LocalObjectStore::Create(env->dir + "/db");
@@ -237,10 +238,8 @@ bool NeedsFullToken(ServiceCall call) {
     case ServiceCall::kAddGcMarks:
     case ServiceCall::kFinishGc:
     case ServiceCall::kAbortGc:
-    case ServiceCall::kRemoveKeySlot:
-      return true;
-    default:
-      return false;
+    case ServiceCall::kRemoveKeySlot: return true;
+    default: return false;
   }
 }
 
@@ -283,8 +282,7 @@ Target TargetOf(ServiceCall call, ByteView request) {
     case ServiceCall::kSetSnapshotNote:
       if (auto req = Parse<SetSnapshotNoteRequest>(request)) target.snapshot = RefOf(req->ref());
       break;
-    default:
-      break;
+    default: break;
   }
   return target;
 }
@@ -353,7 +351,9 @@ void CheckFixtureIntact(Env& env, ServiceCall call) {
 // process (scripts/lsan.supp, which the sanitizer suite uses): not Coffer's,
 // and they do not grow with inputs. Here so that a replay by hand needs no
 // LSAN_OPTIONS.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libgpr.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libgpr.so\n";
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Env* env = MakeEnv();
@@ -378,8 +378,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const TargetState now = Observe(*env->store, target);
   if (before.meta != now.meta) {
-    fuzz::Fail("an append-only " + name + " changed meta record " +
-               Printable(*target.meta_key));
+    fuzz::Fail("an append-only " + name + " changed meta record " + Printable(*target.meta_key));
   }
   if (!SameSnapshot(before.snapshot, now.snapshot)) {
     fuzz::Fail("an append-only " + name + " changed snapshot " + Describe(*target.snapshot));

@@ -4,8 +4,8 @@
 // Input: the file. Properties: every record handed over lies inside the
 // input; the records, damaged records and unreadable bytes account for no
 // more than the file holds.
-#include "fuzz/fuzz_util.h"
 #include "store/kv/blob_file.h"
+#include "fuzz/fuzz_util.h"
 
 using namespace coffer;
 

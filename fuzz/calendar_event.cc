@@ -24,16 +24,20 @@ using jobs::TimePoint;
 
 namespace {
 
-TimePoint At(int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
+TimePoint At(int64_t seconds) {
+  return TimePoint(std::chrono::seconds(seconds));
+}
 
 std::string Show(std::optional<TimePoint> t) {
   return t ? std::to_string(t->time_since_epoch().count()) : "never";
 }
 
 void CheckError(const Status& status, std::string_view what) {
-  if (status.code() != Code::kInvalidArgument) fuzz::Fail(std::string(what) + ": not kInvalidArgument");
+  if (status.code() != Code::kInvalidArgument)
+    fuzz::Fail(std::string(what) + ": not kInvalidArgument");
   const std::string& message = status.message();
-  if (message.find(" at column ") == std::string::npos && message.find("is empty") == std::string::npos) {
+  if (message.find(" at column ") == std::string::npos &&
+      message.find("is empty") == std::string::npos) {
     fuzz::Fail(std::string(what) + " names no column: " + message);
   }
 }
@@ -73,11 +77,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const std::vector<std::string> lines = schedule->ToOnCalendar();
-  if (lines.size() != (schedule->either_day() ? 2u : 1u)) fuzz::Fail("wrong number of OnCalendar lines");
+  if (lines.size() != (schedule->either_day() ? 2u : 1u))
+    fuzz::Fail("wrong number of OnCalendar lines");
   std::vector<jobs::Schedule> reparsed;
   for (const std::string& line : lines) {
     Result<jobs::Schedule> again = jobs::ParseSchedule(line);
-    if (!again.ok()) fuzz::Fail("OnCalendar line '" + line + "' does not parse: " + again.status().message());
+    if (!again.ok())
+      fuzz::Fail("OnCalendar line '" + line + "' does not parse: " + again.status().message());
     reparsed.push_back(std::move(again).value());
   }
   if (lines.size() == 1 && !(reparsed[0] == *schedule)) {
@@ -92,13 +98,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   for (TimePoint t : instants) {
     const std::optional<TimePoint> next = schedule->NextAfter(t);
-    if (next && *next <= t) fuzz::Fail("NextAfter(" + Show(t) + ") = " + Show(next) + " is not after it");
+    if (next && *next <= t)
+      fuzz::Fail("NextAfter(" + Show(t) + ") = " + Show(next) + " is not after it");
     if (next && schedule->NextAfter(*next - std::chrono::seconds(1)) != next) {
       fuzz::Fail("a run between " + Show(t) + " and NextAfter = " + Show(next));
     }
     if (lines.size() == 2 && EarliestNext(reparsed, t) != next) {
-      fuzz::Fail("the two OnCalendar lines next fire at " + Show(EarliestNext(reparsed, t)) + ", the schedule at " +
-                 Show(next));
+      fuzz::Fail("the two OnCalendar lines next fire at " + Show(EarliestNext(reparsed, t)) +
+                 ", the schedule at " + Show(next));
     }
   }
 
@@ -107,7 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const TimePoint now = At(1793000000);       // 2026-10-27
   const std::optional<TimePoint> missed = jobs::MissedRun(*schedule, last_run, now);
   if (missed) {
-    if (*missed <= last_run || *missed > now) fuzz::Fail("MissedRun " + Show(missed) + " outside its window");
+    if (*missed <= last_run || *missed > now)
+      fuzz::Fail("MissedRun " + Show(missed) + " outside its window");
     const std::optional<TimePoint> after = schedule->NextAfter(*missed);
     if (after && *after <= now) fuzz::Fail("MissedRun " + Show(missed) + " is not the latest due");
   } else {

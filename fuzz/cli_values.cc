@@ -20,9 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view digits = text;
     unsigned __int128 unit = 1;
     switch (digits.back()) {
-      case 'k': case 'K': unit = 1024; break;
-      case 'm': case 'M': unit = 1024 * 1024; break;
-      case 'g': case 'G': unit = 1024 * 1024 * 1024; break;
+      case 'k':
+      case 'K': unit = 1024; break;
+      case 'm':
+      case 'M': unit = 1024 * 1024; break;
+      case 'g':
+      case 'G': unit = 1024 * 1024 * 1024; break;
     }
     if (unit != 1) digits.remove_suffix(1);
     for (char c : digits) {
@@ -30,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (exact > ~uint64_t{0}) break;
     }
     exact *= unit;
-    if (exact != *bytes) fuzz::Fail("ParseSize('" + std::string(text) + "') is not what was written");
+    if (exact != *bytes)
+      fuzz::Fail("ParseSize('" + std::string(text) + "') is not what was written");
   }
   Result<std::chrono::milliseconds> duration = tools::ParseDuration(text);
   if (duration.ok() && duration->count() < 0) {

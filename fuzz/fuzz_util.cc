@@ -14,23 +14,22 @@ namespace {
 
 // Made by `fuzz_make_corpus --new-key`: version 1, opslimit 1, memlimit 8 KiB.
 constexpr uint8_t kFixedWrappedKey[] = {
-    0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x63, 0x3c, 0x26, 0x85, 0x06, 0x0c, 0x72,
-    0xfd, 0x92, 0x7e, 0x23, 0x10, 0x16, 0x2b, 0xa9, 0xf0, 0x44, 0x7a, 0xfe,
-    0xcc, 0xcd, 0x44, 0xe8, 0x71, 0x2e, 0x4d, 0x6a, 0xed, 0x07, 0xf8, 0x9e,
-    0x32, 0x63, 0xa1, 0x8e, 0xf0, 0x6d, 0x01, 0xa2, 0x3e, 0x8b, 0x0b, 0x2e,
-    0x5b, 0x40, 0xbd, 0x27, 0x4e, 0x94, 0xa6, 0xbc, 0x81, 0xef, 0x40, 0x12,
-    0x15, 0x93, 0x30, 0xf6, 0xc0, 0xc6, 0xfb, 0xca, 0x97, 0x90, 0xf4, 0x92,
-    0x50, 0xa2, 0xe8, 0xf8, 0x0f, 0x7c, 0x18, 0x33, 0x86, 0x1a, 0x4c, 0xc2,
-    0x43, 0x79, 0xcd, 0xb2, 0x44, 0xa2, 0xdf, 0x93, 0x56, 0x00, 0xa5, 0x59,
-    0xd1, 0x33, 0xef, 0xaf, 0x9f, 0x5c, 0x06, 0x90, 0x9a, 0xeb, 0xdf, 0x66,
-    0xe6,
+    0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x63, 0x3c, 0x26, 0x85, 0x06, 0x0c, 0x72, 0xfd, 0x92, 0x7e, 0x23, 0x10, 0x16, 0x2b, 0xa9,
+    0xf0, 0x44, 0x7a, 0xfe, 0xcc, 0xcd, 0x44, 0xe8, 0x71, 0x2e, 0x4d, 0x6a, 0xed, 0x07, 0xf8, 0x9e,
+    0x32, 0x63, 0xa1, 0x8e, 0xf0, 0x6d, 0x01, 0xa2, 0x3e, 0x8b, 0x0b, 0x2e, 0x5b, 0x40, 0xbd, 0x27,
+    0x4e, 0x94, 0xa6, 0xbc, 0x81, 0xef, 0x40, 0x12, 0x15, 0x93, 0x30, 0xf6, 0xc0, 0xc6, 0xfb, 0xca,
+    0x97, 0x90, 0xf4, 0x92, 0x50, 0xa2, 0xe8, 0xf8, 0x0f, 0x7c, 0x18, 0x33, 0x86, 0x1a, 0x4c, 0xc2,
+    0x43, 0x79, 0xcd, 0xb2, 0x44, 0xa2, 0xdf, 0x93, 0x56, 0x00, 0xa5, 0x59, 0xd1, 0x33, 0xef, 0xaf,
+    0x9f, 0x5c, 0x06, 0x90, 0x9a, 0xeb, 0xdf, 0x66, 0xe6,
 };
 static_assert(sizeof kFixedWrappedKey == 121);
 
 }  // namespace
 
-ByteView FixedWrappedKey() { return {kFixedWrappedKey, sizeof kFixedWrappedKey}; }
+ByteView FixedWrappedKey() {
+  return {kFixedWrappedKey, sizeof kFixedWrappedKey};
+}
 
 const crypto::KeySet& FixedKeys() {
   static const crypto::KeySet* keys = [] {
@@ -59,7 +58,8 @@ const crypto::Sealer& PlainSealer() {
 Bytes EncryptPadded(ObjectKind kind, const ObjectId& id, bool compressed, ByteView padded) {
   // The sealed layout of store/crypto/sealer.h, nonce all zeros.
   constexpr size_t kHeader = 2 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-  const uint8_t flags = crypto::Sealer::kFlagEncrypted | (compressed ? crypto::Sealer::kFlagCompressed : 0);
+  const uint8_t flags =
+      crypto::Sealer::kFlagEncrypted | (compressed ? crypto::Sealer::kFlagCompressed : 0);
   Bytes out(kHeader + padded.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
   out[0] = crypto::Sealer::kFormatVersion;
   out[1] = flags;
@@ -67,8 +67,8 @@ Bytes EncryptPadded(ObjectKind kind, const ObjectId& id, bool compressed, ByteVi
                                      static_cast<uint8_t>(kind)};
   std::memcpy(ad + 3, id.bytes.data(), ObjectId::kSize);
   crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kHeader, nullptr, padded.data(),
-                                             padded.size(), ad, sizeof ad, nullptr,
-                                             out.data() + 2, FixedKeys().data_key().data());
+                                             padded.size(), ad, sizeof ad, nullptr, out.data() + 2,
+                                             FixedKeys().data_key().data());
   return out;
 }
 
@@ -102,7 +102,8 @@ Status MemoryStore::PutMeta(std::string_view key, ByteView value) {
 }
 Result<std::vector<MetaRecord>> MemoryStore::ListMeta(std::string_view prefix) {
   std::vector<MetaRecord> records;
-  for (auto it = meta.lower_bound(prefix); it != meta.end() && it->first.starts_with(prefix); ++it) {
+  for (auto it = meta.lower_bound(prefix); it != meta.end() && it->first.starts_with(prefix);
+       ++it) {
     records.push_back({it->first, it->second});
   }
   return records;
@@ -130,8 +131,12 @@ Result<Bytes> MemoryStore::Get(ObjectKind kind, const ObjectId& id) {
 Result<WriteId> MemoryStore::BeginWrite(const std::optional<SnapshotRef>&) {
   return Status::Unsupported("read only");
 }
-Status MemoryStore::EndWrite(WriteId) { return Status::Ok(); }
-Status MemoryStore::RefreshWriters(std::span<const WriteId>) { return Status::Ok(); }
+Status MemoryStore::EndWrite(WriteId) {
+  return Status::Ok();
+}
+Status MemoryStore::RefreshWriters(std::span<const WriteId>) {
+  return Status::Ok();
+}
 Status MemoryStore::CommitSnapshot(const SnapshotRef&, ByteView, WriteId,
                                    const std::optional<ObjectId>&) {
   return Status::Unsupported("read only");
@@ -143,7 +148,9 @@ Result<std::vector<StoredSnapshot>> MemoryStore::ListSnapshots(std::string_view 
   }
   return out;
 }
-Status MemoryStore::DeleteSnapshot(const SnapshotRef&) { return Status::Unsupported("read only"); }
+Status MemoryStore::DeleteSnapshot(const SnapshotRef&) {
+  return Status::Unsupported("read only");
+}
 Status MemoryStore::SetSnapshotProtected(const SnapshotRef&, bool) {
   return Status::Unsupported("read only");
 }
@@ -154,23 +161,33 @@ Status MemoryStore::SetSnapshotNeeds(const SnapshotRef&, const ObjectId&) {
 Status MemoryStore::SetSnapshotNote(const SnapshotRef&, ByteView) {
   return Status::Unsupported("read only");
 }
-Result<GcStart> MemoryStore::BeginGc() { return Status::Unsupported("read only"); }
+Result<GcStart> MemoryStore::BeginGc() {
+  return Status::Unsupported("read only");
+}
 Status MemoryStore::AddGcMarks(uint64_t, std::span<const uint64_t>) {
   return Status::Unsupported("read only");
 }
-Result<GcResult> MemoryStore::FinishGc(uint64_t) { return Status::Unsupported("read only"); }
-Status MemoryStore::AbortGc(uint64_t) { return Status::Ok(); }
+Result<GcResult> MemoryStore::FinishGc(uint64_t) {
+  return Status::Unsupported("read only");
+}
+Status MemoryStore::AbortGc(uint64_t) {
+  return Status::Ok();
+}
 
 namespace {
 
-Bytes BytesOf(std::string_view text) { return Bytes(text.begin(), text.end()); }
+Bytes BytesOf(std::string_view text) {
+  return Bytes(text.begin(), text.end());
+}
 
 FixtureObject MakeFixtureObject(ObjectKind kind, Bytes plaintext) {
   const ObjectId id = FixedSealer().IdOf(plaintext);
   return FixtureObject{kind, id, std::move(plaintext)};
 }
 
-std::string IdString(const ObjectId& id) { return std::string(AsChars(id.view())); }
+std::string IdString(const ObjectId& id) {
+  return std::string(AsChars(id.view()));
+}
 
 }  // namespace
 

@@ -36,10 +36,22 @@ Result<seconds> StandInDuration(std::string_view text) {
   int64_t unit = 1;
   if (!text.empty()) {
     switch (text.back()) {
-      case 's': unit = 1; text.remove_suffix(1); break;
-      case 'm': unit = 60; text.remove_suffix(1); break;
-      case 'h': unit = 3600; text.remove_suffix(1); break;
-      case 'd': unit = 86400; text.remove_suffix(1); break;
+      case 's':
+        unit = 1;
+        text.remove_suffix(1);
+        break;
+      case 'm':
+        unit = 60;
+        text.remove_suffix(1);
+        break;
+      case 'h':
+        unit = 3600;
+        text.remove_suffix(1);
+        break;
+      case 'd':
+        unit = 86400;
+        text.remove_suffix(1);
+        break;
     }
   }
   int64_t number = 0;
@@ -55,12 +67,14 @@ bool IsDigits(std::string_view s) {
 }
 
 void CheckProblems(const Status& status) {
-  if (status.code() != Code::kInvalidArgument) fuzz::Fail("a refusal that is not kInvalidArgument: " + status.message());
+  if (status.code() != Code::kInvalidArgument)
+    fuzz::Fail("a refusal that is not kInvalidArgument: " + status.message());
   std::string_view rest = status.message();
   while (true) {
     size_t newline = rest.find('\n');
     std::string_view line = rest.substr(0, newline);
-    if (!line.starts_with("jobs.toml:")) fuzz::Fail("a problem that does not name the file: " + std::string(line));
+    if (!line.starts_with("jobs.toml:"))
+      fuzz::Fail("a problem that does not name the file: " + std::string(line));
     std::string_view place = line.substr(10);
     size_t colon = place.find(':');
     size_t second = colon == std::string_view::npos ? colon : place.find(':', colon + 1);
@@ -70,7 +84,8 @@ void CheckProblems(const Status& status) {
       fuzz::Fail("a problem without LINE:COLUMN: what: " + std::string(line));
     }
     for (char c : line) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) fuzz::Fail("a control character in a problem");
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        fuzz::Fail("a control character in a problem");
     }
     if (newline == std::string_view::npos) break;
     rest.remove_prefix(newline + 1);
@@ -92,11 +107,13 @@ void CheckJobs(const jobs::JobFile& file) {
   for (const jobs::Job& job : file.jobs) {
     if (!names.insert(job.name).second) fuzz::Fail("two jobs named " + job.name);
     if (job.name.empty() || job.name.size() > 64 ||
-        job.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+        job.name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
             std::string::npos) {
       fuzz::Fail("a bad job name was accepted: " + job.name);
     }
-    if (job.repository.empty() == job.server.empty()) fuzz::Fail("not exactly one of repository and server");
+    if (job.repository.empty() == job.server.empty())
+      fuzz::Fail("not exactly one of repository and server");
     if (!job.repository.empty()) CheckAbsolute({job.repository}, "repository");
     if (job.server.empty() && (!job.tls_ca.empty() || !job.token_file.empty())) {
       fuzz::Fail("tls-ca or token-file without a server");
@@ -104,9 +121,15 @@ void CheckJobs(const jobs::JobFile& file) {
     int sources = !job.paths.empty() + !job.command.empty() + !job.import.empty();
     if (sources != 1) fuzz::Fail("not exactly one of paths, command and import");
     switch (job.source) {
-      case jobs::SourceKind::kPaths: if (job.paths.empty()) fuzz::Fail("a paths job without paths"); break;
-      case jobs::SourceKind::kCommand: if (job.command.empty()) fuzz::Fail("a command job without one"); break;
-      case jobs::SourceKind::kImport: if (job.import.empty()) fuzz::Fail("an import job without a folder"); break;
+      case jobs::SourceKind::kPaths:
+        if (job.paths.empty()) fuzz::Fail("a paths job without paths");
+        break;
+      case jobs::SourceKind::kCommand:
+        if (job.command.empty()) fuzz::Fail("a command job without one");
+        break;
+      case jobs::SourceKind::kImport:
+        if (job.import.empty()) fuzz::Fail("an import job without a folder");
+        break;
     }
     if (job.source != jobs::SourceKind::kPaths &&
         (!job.exclude.empty() || !job.exclude_file.empty() || job.one_file_system || job.image)) {
@@ -114,16 +137,19 @@ void CheckJobs(const jobs::JobFile& file) {
     }
     CheckAbsolute(job.paths, "paths");
     CheckAbsolute(job.exclude_file, "exclude-file");
-    for (const std::string* path : {&job.import, &job.passphrase_file, &job.key_file, &job.tls_ca, &job.token_file}) {
+    for (const std::string* path :
+         {&job.import, &job.passphrase_file, &job.key_file, &job.tls_ca, &job.token_file}) {
       if (!path->empty()) CheckAbsolute({*path}, "a path key");
     }
     CheckCommand(job.command, "command");
     CheckCommand(job.pre_hook, "pre-hook");
     CheckCommand(job.post_hook, "post-hook");
     CheckCommand(job.notify_command, "notify-command");
-    if (job.stdin_name.empty() || job.stdin_name.find('/') != std::string::npos) fuzz::Fail("bad stdin-name");
+    if (job.stdin_name.empty() || job.stdin_name.find('/') != std::string::npos)
+      fuzz::Fail("bad stdin-name");
     if (job.hook_timeout.count() <= 0) fuzz::Fail("hook-timeout not above 0");
-    if (job.random_delay.count() < 0 || job.stale_after.count() < 0) fuzz::Fail("a negative duration");
+    if (job.random_delay.count() < 0 || job.stale_after.count() < 0)
+      fuzz::Fail("a negative duration");
     for (const std::string* schedule : {&job.schedule, &job.verify, &job.restore_test}) {
       if (!StandInSchedule(*schedule).ok()) fuzz::Fail("a schedule the validator refused");
     }

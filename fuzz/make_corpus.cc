@@ -36,14 +36,17 @@ fs::path g_dir;
 void Write(const std::string& target, const std::string& name, ByteView bytes) {
   fs::create_directories(g_dir / target);
   std::ofstream out(g_dir / target / name, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) fuzz::Fail("cannot write " + (g_dir / target / name).string());
 }
 void Write(const std::string& target, const std::string& name, std::string_view text) {
   Write(target, name, AsBytes(text));
 }
 
-std::string IdBytes(const ObjectId& id) { return std::string(AsChars(id.view())); }
+std::string IdBytes(const ObjectId& id) {
+  return std::string(AsChars(id.view()));
+}
 
 // A directory with one of each kind of entry.
 pb::Tree KitchenSink() {
@@ -118,7 +121,9 @@ void SealedObjects() {
     Write("sealed_object", name, input);
   };
   for (uint8_t kind = 0; kind < 4; ++kind) {
-    const ByteView plain = kind == 1 ? ByteView(tree) : kind == 0 ? ByteView(random) : ByteView(text);
+    const ByteView plain = kind == 1   ? ByteView(tree)
+                           : kind == 0 ? ByteView(random)
+                                       : ByteView(text);
     for (int what = 0; what < 2; ++what) {
       const crypto::Sealer& sealer = what == 0 ? fuzz::FixedSealer() : fuzz::PlainSealer();
       const ObjectId id = sealer.IdOf(plain);
@@ -352,7 +357,8 @@ void ServerRequests() {
   using namespace coffer::service;
   const ObjectId id = fuzz::FixedSealer().IdOf(AsBytes(std::string_view("chunk")));
   const std::string id_bytes = IdBytes(id);
-  const Bytes sealed = *fuzz::FixedSealer().Seal(ObjectKind::kChunk, id, AsBytes(std::string_view("chunk")));
+  const Bytes sealed =
+      *fuzz::FixedSealer().Seal(ObjectKind::kChunk, id, AsBytes(std::string_view("chunk")));
   auto ref = [&](SnapshotRefMsg* r) {
     r->set_group("host/web1");
     r->set_time_ns(1'795'485'600'000'000'000);
@@ -559,7 +565,8 @@ void AppendOnlyRequests() {
   put_meta.set_value("1");
   write(C::kPutMeta, "protect-by-meta", put_meta);
   for (const auto& [what, s] : {std::pair{"protected", &protected_snapshot},
-                                {"plain", &plain_snapshot}, {"noted", &noted_snapshot}}) {
+                                {"plain", &plain_snapshot},
+                                {"noted", &noted_snapshot}}) {
     DeleteSnapshotRequest del;
     set_ref(s->ref, del.mutable_ref());
     write(C::kDeleteSnapshot, what, del);
@@ -644,9 +651,8 @@ void S3Records() {
   Write("s3_bucket", "pack", pack);
   const Bytes empty_pack = s3::EncodePackTrailer({});
   Write("s3_bucket", "pack-empty", empty_pack);
-  const std::vector<s3::IndexedPack> packs = {
-      {s3::ContentId(pack), pack.size(), entries},
-      {s3::ContentId(empty_pack), empty_pack.size(), {}}};
+  const std::vector<s3::IndexedPack> packs = {{s3::ContentId(pack), pack.size(), entries},
+                                              {s3::ContentId(empty_pack), empty_pack.size(), {}}};
   Write("s3_bucket", "index", s3::EncodeIndex(packs));
   s3::BucketSnapshot snapshot;
   snapshot.id = id(4);

@@ -47,7 +47,9 @@ VmaTestDevice Sparse(std::string name, uint64_t size, std::initializer_list<uint
   return device;
 }
 
-Bytes Text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes Text(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 }  // namespace
 

@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Result<std::vector<std::string>> command = tools::MountHelperCommand(argv);
   if (!command.ok()) {
-    if (command.status().code() != Code::kInvalidArgument) fuzz::Fail("a refusal that is not kInvalidArgument");
+    if (command.status().code() != Code::kInvalidArgument)
+      fuzz::Fail("a refusal that is not kInvalidArgument");
     return 0;
   }
   const std::vector<std::string>& c = *command;
@@ -59,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   size_t i = 2;
   for (; i < c.size() && c[i] != "mount"; ++i) {
-    if (!valued(c[i], {"--passphrase-file", "--key-file"})) fuzz::Fail("an unexpected global option " + c[i]);
+    if (!valued(c[i], {"--passphrase-file", "--key-file"}))
+      fuzz::Fail("an unexpected global option " + c[i]);
   }
   if (i >= c.size() || c[i] != "mount") fuzz::Fail("no mount subcommand");
   for (++i; i < c.size() && c[i] != "--"; ++i) {

@@ -60,11 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<EncodedNeedsList> fresh = PlanNeedsLists(chain->set, nullptr);
   std::map<ObjectId, Bytes> fresh_store;
   for (const auto& l : fresh) fresh_store[l.id] = l.bytes;
-  Result<NeedsChain> reread = ReadNeedsChain(fresh.back().id, [&](const ObjectId& id) -> Result<Bytes> {
-    auto it = fresh_store.find(id);
-    if (it == fresh_store.end()) return Status::NotFound("absent");
-    return it->second;
-  });
+  Result<NeedsChain> reread =
+      ReadNeedsChain(fresh.back().id, [&](const ObjectId& id) -> Result<Bytes> {
+        auto it = fresh_store.find(id);
+        if (it == fresh_store.end()) return Status::NotFound("absent");
+        return it->second;
+      });
   if (!reread.ok() || reread->set != chain->set) fuzz::Fail("a planned chain reads to another set");
   return 0;
 }

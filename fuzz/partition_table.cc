@@ -33,7 +33,9 @@ constexpr uint64_t kSector = 512;
 uint32_t Le32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
-uint64_t Le64(const uint8_t* p) { return uint64_t{Le32(p)} | uint64_t{Le32(p + 4)} << 32; }
+uint64_t Le64(const uint8_t* p) {
+  return uint64_t{Le32(p)} | uint64_t{Le32(p + 4)} << 32;
+}
 void PutLe32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
@@ -62,7 +64,8 @@ struct Image {
     for (const Piece& p : pieces) {
       const uint64_t from = std::max(offset, p.offset);
       const uint64_t to = std::min(offset + out.size(), p.offset + p.data.size());
-      if (from < to) std::memcpy(out.data() + (from - offset), p.data.data() + (from - p.offset), to - from);
+      if (from < to)
+        std::memcpy(out.data() + (from - offset), p.data.data() + (from - p.offset), to - from);
     }
   }
   // The bytes [offset, offset + n) if one piece holds them all.
@@ -99,7 +102,8 @@ void FixGpt(Image& image, uint64_t sector_size, uint64_t lba) {
   if (!header || std::memcmp(header, "EFI PART", 8) != 0) return;
   const uint64_t count = std::min<uint64_t>(Le32(header + 80), fs::kMaxGptEntries);
   const uint64_t entries_at = Le64(header + 72);
-  if (entries_at < image.size / sector_size && count * 128 <= image.size - entries_at * sector_size) {
+  if (entries_at < image.size / sector_size &&
+      count * 128 <= image.size - entries_at * sector_size) {
     std::vector<uint8_t> entries(count * 128);
     image.Read(entries_at * sector_size, entries);
     PutLe32(header + 88, Crc32(entries));
@@ -114,7 +118,8 @@ void CheckTable(const fs::PartitionTable& table, uint64_t image_size) {
   if (sector != 512 && !(sector == 4096 && table.kind == fs::PartitionTable::Kind::kGpt)) {
     fuzz::Fail("a sector size other than 512, or 4096 for a GPT");
   }
-  if (table.from_backup == table.primary_damage.empty()) fuzz::Fail("a backup GPT read without saying why");
+  if (table.from_backup == table.primary_damage.empty())
+    fuzz::Fail("a backup GPT read without saying why");
   uint32_t last_number = 0;
   std::vector<std::pair<uint64_t, uint64_t>> spans;
   for (const fs::Partition& p : table.partitions) {
@@ -134,7 +139,8 @@ void CheckTable(const fs::PartitionTable& table, uint64_t image_size) {
       fuzz::Fail("a partition not of whole sectors");
     }
     if (p.offset < sector) fuzz::Fail("a partition over sector 0");
-    if (p.size > image_size || p.offset > image_size - p.size) fuzz::Fail("a partition past the image's end");
+    if (p.size > image_size || p.offset > image_size - p.size)
+      fuzz::Fail("a partition past the image's end");
     spans.emplace_back(p.offset, p.offset + p.size);
   }
   std::sort(spans.begin(), spans.end());
@@ -164,7 +170,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool read_failed = false;
   auto read_at = [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
     if (out.empty()) fuzz::Fail("an empty read");
-    if (offset > image.size || out.size() > image.size - offset) fuzz::Fail("a read past the image's end");
+    if (offset > image.size || out.size() > image.size - offset)
+      fuzz::Fail("a read past the image's end");
     if (++calls == failing_call) {
       read_failed = true;
       return Status::IoError("the image failed");

@@ -48,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Result<std::vector<model::AclEntry>> decoded = model::DecodeAclXattr(value);
   if (!decoded.ok()) {
     if (well_formed) fuzz::Fail("a well-formed ACL was refused: " + decoded.status().ToString());
-    if (decoded.status().code() != Code::kCorruption) fuzz::Fail("a refusal that is not kCorruption");
+    if (decoded.status().code() != Code::kCorruption)
+      fuzz::Fail("a refusal that is not kCorruption");
     return 0;
   }
   if (!well_formed) fuzz::Fail("a malformed ACL decoded");
@@ -56,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < decoded->size(); ++i) {
     const uint8_t* entry = data + 4 + 8 * i;
     const model::AclEntry& e = (*decoded)[i];
-    if (e.tag != Little(entry, 2) || e.perm != Little(entry + 2, 2) || e.id != Little(entry + 4, 4)) {
+    if (e.tag != Little(entry, 2) || e.perm != Little(entry + 2, 2) ||
+        e.id != Little(entry + 4, 4)) {
       fuzz::Fail("entry " + std::to_string(i) + " is not the bytes at its place");
     }
   }
@@ -66,9 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Entries with the same tag and id (which no kernel ACL has) may come out
   // in either order; otherwise the order is fixed.
   const bool strictly_sorted =
-      std::adjacent_find(decoded->begin(), decoded->end(),
-                         [](const auto& a, const auto& b) { return !Before(a, b); }) == decoded->end();
-  if (strictly_sorted && encoded != value) fuzz::Fail("sorted entries did not encode back to the input");
+      std::adjacent_find(decoded->begin(), decoded->end(), [](const auto& a, const auto& b) {
+        return !Before(a, b);
+      }) == decoded->end();
+  if (strictly_sorted && encoded != value)
+    fuzz::Fail("sorted entries did not encode back to the input");
   Result<std::vector<model::AclEntry>> again = model::DecodeAclXattr(encoded);
   if (!again.ok()) fuzz::Fail("an encoded ACL does not decode: " + again.status().ToString());
   if (!std::is_sorted(again->begin(), again->end(), Before) ||

@@ -16,7 +16,9 @@ using namespace coffer::s3;
 
 namespace {
 
-bool Same(const Bytes& a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+bool Same(const Bytes& a, ByteView b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
 
 void CheckInside(const std::vector<PackEntry>& entries, uint64_t data_size, std::string_view what) {
   for (const PackEntry& e : entries) {

@@ -158,21 +158,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string_view text = AsChars({data + 1, size - 1});
   switch (data[0] % 5) {
-    case 0:
-      FuzzListPage(text);
-      break;
-    case 1:
-      FuzzErrorBody(text);
-      break;
-    case 2:
-      FuzzIni(text);
-      break;
-    case 3:
-      FuzzAddress(text);
-      break;
-    default:
-      FuzzSettings(text);
-      break;
+    case 0: FuzzListPage(text); break;
+    case 1: FuzzErrorBody(text); break;
+    case 2: FuzzIni(text); break;
+    case 3: FuzzAddress(text); break;
+    default: FuzzSettings(text); break;
   }
   return 0;
 }

@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!sealed.ok()) fuzz::Fail("Seal failed: " + sealed.status().message());
       Result<Bytes> opened = sealer.Open(kind, id, *sealed, check);
       if (!opened.ok()) fuzz::Fail("a sealed object does not open: " + opened.status().message());
-      if (*opened != Bytes(bytes.begin(), bytes.end())) fuzz::Fail("round trip changed the plaintext");
+      if (*opened != Bytes(bytes.begin(), bytes.end()))
+        fuzz::Fail("round trip changed the plaintext");
       break;
     }
   }

@@ -57,10 +57,27 @@ inline ServiceCall PickCall(uint8_t first_byte) {
 
 inline std::string_view CallName(ServiceCall call) {
   constexpr std::string_view kNames[kServiceCalls] = {
-      "Hello", "GetMeta", "PutMeta", "Contains", "PutObjects", "Get", "GetObjects",
-      "CommitSnapshot", "ListSnapshots", "DeleteSnapshot", "SetSnapshotProtected",
-      "SetSnapshotNote", "BeginWrite", "EndWrite", "BeginGc", "AddGcMarks", "FinishGc",
-      "AbortGc", "ListMeta", "RemoveKeySlot", "SetSnapshotNeeds",
+      "Hello",
+      "GetMeta",
+      "PutMeta",
+      "Contains",
+      "PutObjects",
+      "Get",
+      "GetObjects",
+      "CommitSnapshot",
+      "ListSnapshots",
+      "DeleteSnapshot",
+      "SetSnapshotProtected",
+      "SetSnapshotNote",
+      "BeginWrite",
+      "EndWrite",
+      "BeginGc",
+      "AddGcMarks",
+      "FinishGc",
+      "AbortGc",
+      "ListMeta",
+      "RemoveKeySlot",
+      "SetSnapshotNeeds",
   };
   return kNames[static_cast<int>(call)];
 }
@@ -136,67 +153,88 @@ inline std::optional<grpc::Status> SendCall(service::ObjectService::Stub& stub, 
   std::optional<grpc::Status> status;
   switch (call) {
     case ServiceCall::kHello:
-      status = Unary<HelloRequest, HelloResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.Hello(c, q, r); });
+      status = Unary<HelloRequest, HelloResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.Hello(c, q, r); });
       break;
     case ServiceCall::kGetMeta:
-      status = Unary<GetMetaRequest, GetMetaResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.GetMeta(c, q, r); });
+      status = Unary<GetMetaRequest, GetMetaResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.GetMeta(c, q, r); });
       break;
     case ServiceCall::kPutMeta:
-      status = Unary<PutMetaRequest, PutMetaResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.PutMeta(c, q, r); });
+      status = Unary<PutMetaRequest, PutMetaResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.PutMeta(c, q, r); });
       break;
     case ServiceCall::kContains:
-      status = Unary<ContainsRequest, ContainsResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.Contains(c, q, r); });
+      status = Unary<ContainsRequest, ContainsResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.Contains(c, q, r); });
       break;
     case ServiceCall::kPutObjects:
-      status = Unary<PutObjectsRequest, PutObjectsResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.PutObjects(c, q, r); });
+      status = Unary<PutObjectsRequest, PutObjectsResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.PutObjects(c, q, r); });
       break;
     case ServiceCall::kGet:
-      status = Unary<GetRequest, GetResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.Get(c, q, r); });
+      status = Unary<GetRequest, GetResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.Get(c, q, r); });
       break;
     case ServiceCall::kGetObjects:
-      status = Unary<GetObjectsRequest, GetObjectsResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.GetObjects(c, q, r); });
+      status = Unary<GetObjectsRequest, GetObjectsResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.GetObjects(c, q, r); });
       break;
     case ServiceCall::kCommitSnapshot:
-      status = Unary<CommitSnapshotRequest, CommitSnapshotResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.CommitSnapshot(c, q, r); });
+      status = Unary<CommitSnapshotRequest, CommitSnapshotResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.CommitSnapshot(c, q, r); });
       break;
     case ServiceCall::kListSnapshots:
-      status = Streaming<ListSnapshotsRequest, ListSnapshotsResponse>(b, k, [&](C* c, auto& q) { return s.ListSnapshots(c, q); });
+      status = Streaming<ListSnapshotsRequest, ListSnapshotsResponse>(
+          b, k, [&](C* c, auto& q) { return s.ListSnapshots(c, q); });
       break;
     case ServiceCall::kDeleteSnapshot:
-      status = Unary<DeleteSnapshotRequest, DeleteSnapshotResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.DeleteSnapshot(c, q, r); });
+      status = Unary<DeleteSnapshotRequest, DeleteSnapshotResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.DeleteSnapshot(c, q, r); });
       break;
     case ServiceCall::kSetSnapshotProtected:
-      status = Unary<SetSnapshotProtectedRequest, SetSnapshotProtectedResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.SetSnapshotProtected(c, q, r); });
+      status = Unary<SetSnapshotProtectedRequest, SetSnapshotProtectedResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.SetSnapshotProtected(c, q, r); });
       break;
     case ServiceCall::kSetSnapshotNote:
-      status = Unary<SetSnapshotNoteRequest, SetSnapshotNoteResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.SetSnapshotNote(c, q, r); });
+      status = Unary<SetSnapshotNoteRequest, SetSnapshotNoteResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.SetSnapshotNote(c, q, r); });
       break;
     case ServiceCall::kBeginWrite:
-      status = Unary<BeginWriteRequest, BeginWriteResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.BeginWrite(c, q, r); });
+      status = Unary<BeginWriteRequest, BeginWriteResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.BeginWrite(c, q, r); });
       break;
     case ServiceCall::kEndWrite:
-      status = Unary<EndWriteRequest, EndWriteResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.EndWrite(c, q, r); });
+      status = Unary<EndWriteRequest, EndWriteResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.EndWrite(c, q, r); });
       break;
     case ServiceCall::kBeginGc:
-      status = Streaming<BeginGcRequest, BeginGcResponse>(b, k, [&](C* c, auto& q) { return s.BeginGc(c, q); });
+      status = Streaming<BeginGcRequest, BeginGcResponse>(
+          b, k, [&](C* c, auto& q) { return s.BeginGc(c, q); });
       break;
     case ServiceCall::kAddGcMarks:
-      status = Unary<AddGcMarksRequest, AddGcMarksResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.AddGcMarks(c, q, r); });
+      status = Unary<AddGcMarksRequest, AddGcMarksResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.AddGcMarks(c, q, r); });
       break;
     case ServiceCall::kFinishGc:
-      status = Unary<FinishGcRequest, FinishGcResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.FinishGc(c, q, r); });
+      status = Unary<FinishGcRequest, FinishGcResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.FinishGc(c, q, r); });
       break;
     case ServiceCall::kAbortGc:
-      status = Unary<AbortGcRequest, AbortGcResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.AbortGc(c, q, r); });
+      status = Unary<AbortGcRequest, AbortGcResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.AbortGc(c, q, r); });
       break;
     case ServiceCall::kListMeta:
-      status = Unary<ListMetaRequest, ListMetaResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.ListMeta(c, q, r); });
+      status = Unary<ListMetaRequest, ListMetaResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.ListMeta(c, q, r); });
       break;
     case ServiceCall::kRemoveKeySlot:
-      status = Unary<RemoveKeySlotRequest, RemoveKeySlotResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.RemoveKeySlot(c, q, r); });
+      status = Unary<RemoveKeySlotRequest, RemoveKeySlotResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.RemoveKeySlot(c, q, r); });
       break;
     case ServiceCall::kSetSnapshotNeeds:
-      status = Unary<SetSnapshotNeedsRequest, SetSnapshotNeedsResponse>(b, k, [&](C* c, auto& q, auto* r) { return s.SetSnapshotNeeds(c, q, r); });
+      status = Unary<SetSnapshotNeedsRequest, SetSnapshotNeedsResponse>(
+          b, k, [&](C* c, auto& q, auto* r) { return s.SetSnapshotNeeds(c, q, r); });
       break;
   }
   if (status) CheckAnswered(call, *status);

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "fuzz/fuzz_util.h"
@@ -43,7 +43,7 @@ Env* MakeEnv() {
   auto* env = new Env;
   // In memory where there is a tmpfs: commits and collections sync the database.
   std::string dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm/coffer-fuzz-server-XXXXXX"
-                                                   : "/tmp/coffer-fuzz-server-XXXXXX";
+                                                  : "/tmp/coffer-fuzz-server-XXXXXX";
   if (mkdtemp(dir.data()) == nullptr) fuzz::Fail("mkdtemp");
   env->dir = dir;
   auto store = LocalObjectStore::Create(env->dir + "/db");

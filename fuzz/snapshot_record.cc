@@ -46,7 +46,8 @@ Opened OpenRepository(bool encrypted) {
   OpenOptions open;
   open.allow_unencrypted = true;
   auto repo = Repository::Open(
-      std::move(store), [] { return Result<std::string>(std::string(fuzz::kFixedPassphrase)); }, open);
+      std::move(store), [] { return Result<std::string>(std::string(fuzz::kFixedPassphrase)); },
+      open);
   if (!repo.ok()) fuzz::Fail("cannot open the repository: " + repo.status().message());
   return {raw, std::move(repo).value()};
 }
@@ -70,12 +71,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const ByteView note = i + 2 < records.size() ? records[i + 2] : ByteView();
     Result<StoredSnapshot> stored = DecodeSnapshot(key, value);
     if (!stored.ok()) {
-      if (stored.status().code() != Code::kCorruption) fuzz::Fail("DecodeSnapshot: not kCorruption");
+      if (stored.status().code() != Code::kCorruption)
+        fuzz::Fail("DecodeSnapshot: not kCorruption");
       continue;
     }
     // What the decoder accepts, the store could have written.
-    if (!CheckSnapshotGroup(stored->ref.group).ok()) fuzz::Fail("decoded a group the store refuses");
-    if (SnapshotKey(stored->ref.group, stored->ref.time_ns) != key) fuzz::Fail("the key does not round-trip");
+    if (!CheckSnapshotGroup(stored->ref.group).ok())
+      fuzz::Fail("decoded a group the store refuses");
+    if (SnapshotKey(stored->ref.group, stored->ref.time_ns) != key)
+      fuzz::Fail("the key does not round-trip");
     if (seal) {
       stored->ref.id = sealer.IdOf(stored->sealed);
       Result<Bytes> record = sealer.Seal(ObjectKind::kSnapshot, stored->ref.id, stored->sealed);

@@ -59,7 +59,8 @@ Env* MakeEnv() {
   env->store = store.get();
   OpenOptions open;
   open.allow_unencrypted = true;
-  auto repo = Repository::Open(std::move(store), [] { return Result<std::string>(std::string()); }, open);
+  auto repo = Repository::Open(
+      std::move(store), [] { return Result<std::string>(std::string()); }, open);
   if (!repo.ok()) fuzz::Fail("cannot open the repository: " + repo.status().message());
   env->repo = std::move(repo).value();
   return env;
@@ -72,7 +73,8 @@ void FixTarChecksums(Bytes& tar) {
     std::memset(h + 148, ' ', 8);
     unsigned sum = 0;
     for (int i = 0; i < 512; ++i) sum += h[i];
-    std::snprintf(reinterpret_cast<char*>(h + 148), 8, "%06o", sum);  // then NUL, and the space stays
+    std::snprintf(reinterpret_cast<char*>(h + 148), 8, "%06o",
+                  sum);  // then NUL, and the space stays
   }
 }
 
@@ -106,7 +108,8 @@ void CheckSnapshot(Env& env, const Snapshot& snapshot) {
     const pb::Entry* previous = nullptr;
     for (const pb::Entry& e : tree->entries()) {
       if (!model::CheckEntryName(e.name()).ok()) fuzz::Fail("an invalid name: " + e.name());
-      if (previous && !(previous->name() < e.name())) fuzz::Fail("a tree not sorted, or a name twice");
+      if (previous && !(previous->name() < e.name()))
+        fuzz::Fail("a tree not sorted, or a name twice");
       previous = &e;
       if (e.type() == pb::Entry::DIRECTORY) {
         auto sub = ObjectId::FromBytes(AsBytes(e.subtree_id()));
@@ -119,7 +122,8 @@ void CheckSnapshot(Env& env, const Snapshot& snapshot) {
         for (const pb::Extent& x : e.extents()) {
           total += x.size();
           if (x.chunk_id().empty()) continue;
-          if (x.size() == 0 || x.size() > kMaxChunk) fuzz::Fail("a chunk of a size the chunker never cuts");
+          if (x.size() == 0 || x.size() > kMaxChunk)
+            fuzz::Fail("a chunk of a size the chunker never cuts");
           auto chunk = ObjectId::FromBytes(AsBytes(x.chunk_id()));
           if (!chunk || !env.store->objects.count({ObjectKind::kChunk, *chunk})) {
             fuzz::Fail("an extent names a chunk that is not stored");
@@ -161,11 +165,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t committed = env->store->snapshots.size();
   auto first = Import(*env, archive, ++seconds);
   if (!first.ok()) {
-    if (env->store->snapshots.size() != committed) fuzz::Fail("a failed import committed a snapshot");
+    if (env->store->snapshots.size() != committed)
+      fuzz::Fail("a failed import committed a snapshot");
   } else {
     CheckSnapshot(*env, first->snapshot);
     auto second = Import(*env, archive, ++seconds);
-    if (!second.ok()) fuzz::Fail("the same bytes imported once, then failed: " + second.status().message());
+    if (!second.ok())
+      fuzz::Fail("the same bytes imported once, then failed: " + second.status().message());
     if (second->snapshot.record.root_tree_id() != first->snapshot.record.root_tree_id()) {
       fuzz::Fail("the same bytes imported twice give different trees");
     }

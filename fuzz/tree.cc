@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<ByteView> records = fuzz::SplitRecords({data, size}, 256);
   if (records.empty()) return 0;
   auto read = [&](const ObjectId& id) -> Result<pb::Tree> {
-    if (id.bytes[0] >= records.size()) return Status::NotFound("tree " + id.short_hex() + " is absent");
+    if (id.bytes[0] >= records.size())
+      return Status::NotFound("tree " + id.short_hex() + " is absent");
     pb::Tree tree;
     COFFER_RETURN_IF_ERROR(model::Decode(records[id.bytes[0]], &tree, "tree " + id.short_hex()));
     return tree;

@@ -15,14 +15,21 @@ constexpr int64_t kDay = 86400;
 // a whole number of weeks): what does not match in 400 years never will.
 constexpr int kCycleYears = 400;
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsLetter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -30,9 +37,10 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
 }
 
 // Monday first, as systemd prints them.
-constexpr std::array<std::string_view, 7> kWeekdayNames = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-constexpr std::array<std::string_view, 7> kLongWeekdayNames = {"monday", "tuesday", "wednesday", "thursday",
-                                                                "friday", "saturday", "sunday"};
+constexpr std::array<std::string_view, 7> kWeekdayNames = {"Mon", "Tue", "Wed", "Thu",
+                                                           "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> kLongWeekdayNames = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
 constexpr std::array<std::string_view, 12> kMonthNames = {"jan", "feb", "mar", "apr", "may", "jun",
                                                           "jul", "aug", "sep", "oct", "nov", "dec"};
 
@@ -101,7 +109,8 @@ std::string RenderField(const std::bitset<N>& bits, int low, int high, int bit_o
   if (step_form && values.size() >= 3) {
     const int step = values[1] - values[0];
     bool arithmetic = step >= 2 && values.back() + step > high;
-    for (size_t i = 1; arithmetic && i < values.size(); ++i) arithmetic = values[i] - values[i - 1] == step;
+    for (size_t i = 1; arithmetic && i < values.size(); ++i)
+      arithmetic = values[i] - values[i - 1] == step;
     if (arithmetic) return Pad(values[0], width) + "/" + std::to_string(step);
   }
   std::string out;
@@ -154,14 +163,16 @@ class ScheduleParser {
     if (words.size() == 1 && words[0].text.starts_with('@')) return ParseCronShorthand(words[0]);
     if (words.size() == 5) return ParseCron(words);
     if (words.size() > 3) {
-      return Error(words[3].offset,
-                   std::to_string(words.size()) +
-                       " parts are too many for a calendar event ([weekdays] [date] [time]) and not a cron "
-                       "line's 5 fields");
+      return Error(
+          words[3].offset,
+          std::to_string(words.size()) +
+              " parts are too many for a calendar event ([weekdays] [date] [time]) and not a cron "
+              "line's 5 fields");
     }
     if (words.size() == 1) {
       for (const Shorthand& shorthand : kCalendarShorthands) {
-        if (EqualsIgnoringCase(words[0].text, shorthand.name)) return ScheduleParser(shorthand.meaning).Parse();
+        if (EqualsIgnoringCase(words[0].text, shorthand.name))
+          return ScheduleParser(shorthand.meaning).Parse();
       }
     }
     return ParseCalendarEvent(words);
@@ -182,8 +193,9 @@ class ScheduleParser {
 
   // "unexpected "x"", or the end of the text when offset is past it.
   Status Unexpected(size_t offset, std::string_view expected) const {
-    std::string what = offset < text_.size() ? "unexpected \"" + std::string(1, text_[offset]) + "\""
-                                             : std::string("unexpected end");
+    std::string what = offset < text_.size()
+                           ? "unexpected \"" + std::string(1, text_[offset]) + "\""
+                           : std::string("unexpected end");
     if (!expected.empty()) what += ", expected " + std::string(expected);
     return Error(offset, what);
   }
@@ -229,8 +241,8 @@ class ScheduleParser {
       } else {  // Proxmox: a bare field is the minutes of every hour
         s.hours_.set();
         s.minutes_.reset();
-        COFFER_RETURN_IF_ERROR(ParseCalendarField(words[next].text, words[next].offset, kMinuteField, 0,
-                                                  s.minutes_));
+        COFFER_RETURN_IF_ERROR(
+            ParseCalendarField(words[next].text, words[next].offset, kMinuteField, 0, s.minutes_));
       }
       ++next;
     }
@@ -240,8 +252,9 @@ class ScheduleParser {
         return Error(word.offset, "unexpected \"" + std::string(word.text) +
                                       "\": weekdays come first, and time zones are not supported");
       }
-      return Error(word.offset, "unexpected \"" + std::string(word.text) +
-                                    "\": expected [weekdays] [[years-]months-days] [hours:minutes[:seconds]]");
+      return Error(word.offset,
+                   "unexpected \"" + std::string(word.text) +
+                       "\": expected [weekdays] [[years-]months-days] [hours:minutes[:seconds]]");
     }
     s.Normalize();
     return s;
@@ -261,13 +274,15 @@ class ScheduleParser {
         i += text[i] == '-' ? 1 : 2;
         COFFER_RETURN_IF_ERROR(ParseWeekdayName(word, i, last));
         if (last < first) {
-          return Error(range_at, "weekday range runs backwards (Monday is the first day; write e.g. "
-                                 "\"fri..sun,mon\")");
+          return Error(range_at,
+                       "weekday range runs backwards (Monday is the first day; write e.g. "
+                       "\"fri..sun,mon\")");
         }
       }
       for (int d = first; d <= last; ++d) out.set(d);
       if (i == text.size()) return Status::Ok();
-      if (text[i] != ',') return Unexpected(word.offset + i, "\",\", \"..\" or the end of the weekdays");
+      if (text[i] != ',')
+        return Unexpected(word.offset + i, "\",\", \"..\" or the end of the weekdays");
       ++i;
     }
   }
@@ -278,7 +293,8 @@ class ScheduleParser {
     const std::string_view name = word.text.substr(start, i - start);
     if (name.empty()) return Unexpected(word.offset + start, "a weekday");
     for (int d = 0; d < 7; ++d) {
-      if (EqualsIgnoringCase(name, kWeekdayNames[d]) || EqualsIgnoringCase(name, kLongWeekdayNames[d])) {
+      if (EqualsIgnoringCase(name, kWeekdayNames[d]) ||
+          EqualsIgnoringCase(name, kLongWeekdayNames[d])) {
         day = d;
         return Status::Ok();
       }
@@ -309,11 +325,13 @@ class ScheduleParser {
     size_t next = 0;
     if (parts.size() == 3) {
       s.years_.reset();
-      COFFER_RETURN_IF_ERROR(ParseCalendarField(parts[0], offsets[0], kYearField, kYearField.low, s.years_));
+      COFFER_RETURN_IF_ERROR(
+          ParseCalendarField(parts[0], offsets[0], kYearField, kYearField.low, s.years_));
       next = 1;
     }
     s.months_.reset();
-    COFFER_RETURN_IF_ERROR(ParseCalendarField(parts[next], offsets[next], kMonthField, 0, s.months_));
+    COFFER_RETURN_IF_ERROR(
+        ParseCalendarField(parts[next], offsets[next], kMonthField, 0, s.months_));
     s.days_.reset();
     s.days_from_end_ = from_end;
     return ParseCalendarField(parts[next + 1], offsets[next + 1], kDayField, 0, s.days_, from_end);
@@ -330,7 +348,8 @@ class ScheduleParser {
       offsets.push_back(word.offset + start);
       start = i + 1;
     }
-    if (parts.size() > 3) return Error(offsets[3] - 1, "a time has at most three parts (hours:minutes:seconds)");
+    if (parts.size() > 3)
+      return Error(offsets[3] - 1, "a time has at most three parts (hours:minutes:seconds)");
     s.hours_.reset();
     s.minutes_.reset();
     COFFER_RETURN_IF_ERROR(ParseCalendarField(parts[0], offsets[0], kHourField, 0, s.hours_));
@@ -343,7 +362,8 @@ class ScheduleParser {
   }
 
   // A number of at most 4 digits at text[i]; `offset` is text's in text_.
-  Status ParseNumber(std::string_view text, size_t offset, size_t& i, int& value, std::string_view expected) {
+  Status ParseNumber(std::string_view text, size_t offset, size_t& i, int& value,
+                     std::string_view expected) {
     const size_t start = i;
     value = 0;
     while (i < text.size() && IsDigit(text[i])) {
@@ -365,8 +385,8 @@ class ScheduleParser {
   // `from_end` (days after "~"), "A/STEP" counts down towards the month's
   // end, as systemd does: "~07/2" is the 7th, 5th, 3rd and last day.
   template <size_t N>
-  Status ParseCalendarField(std::string_view text, size_t offset, const FieldSpec& field, int bit_offset,
-                            std::bitset<N>& out, bool from_end = false) {
+  Status ParseCalendarField(std::string_view text, size_t offset, const FieldSpec& field,
+                            int bit_offset, std::bitset<N>& out, bool from_end = false) {
     size_t i = 0;
     while (true) {
       const size_t item_at = offset + i;
@@ -378,8 +398,8 @@ class ScheduleParser {
         star = true;
         ++i;
       } else {
-        COFFER_RETURN_IF_ERROR(ParseNumber(text, offset, i, first, "a number or \"*\" for the " +
-                                                                        std::string(field.name)));
+        COFFER_RETURN_IF_ERROR(ParseNumber(text, offset, i, first,
+                                           "a number or \"*\" for the " + std::string(field.name)));
         COFFER_RETURN_IF_ERROR(CheckRange(field, first, item_at));
         last = first;
         if (text.substr(i).starts_with("..")) {
@@ -389,8 +409,8 @@ class ScheduleParser {
           COFFER_RETURN_IF_ERROR(ParseNumber(text, offset, i, last, "a number after \"..\""));
           COFFER_RETURN_IF_ERROR(CheckRange(field, last, last_at));
           if (last < first) {
-            return Error(item_at, std::string(field.name) + " range " + std::to_string(first) + ".." +
-                                      std::to_string(last) + " runs backwards");
+            return Error(item_at, std::string(field.name) + " range " + std::to_string(first) +
+                                      ".." + std::to_string(last) + " runs backwards");
           }
         }
       }
@@ -417,7 +437,8 @@ class ScheduleParser {
         if (text[i] == '.' && field.name == kSecondField.name) {
           return Error(offset + i, "fractional seconds are not supported");
         }
-        return Unexpected(offset + i, "\",\", \"..\", \"/\" or the end of the " + std::string(field.name));
+        return Unexpected(offset + i,
+                          "\",\", \"..\", \"/\" or the end of the " + std::string(field.name));
       }
       ++i;
     }
@@ -427,7 +448,8 @@ class ScheduleParser {
 
   Result<Schedule> ParseCronShorthand(const Word& word) {
     for (const Shorthand& shorthand : kCronShorthands) {
-      if (EqualsIgnoringCase(word.text, shorthand.name)) return ScheduleParser(shorthand.meaning).Parse();
+      if (EqualsIgnoringCase(word.text, shorthand.name))
+        return ScheduleParser(shorthand.meaning).Parse();
     }
     return Error(word.offset, "unknown cron shorthand \"" + std::string(word.text) + "\"");
   }
@@ -506,8 +528,8 @@ class ScheduleParser {
           // "mon-sun": Sunday ends a week that starts on Monday.
           if (field.name == kCronWeekdayField.name && last == 0 && first > 0) last = 7;
           if (last < first) {
-            return Error(item_at, std::string(field.name) + " range " + std::to_string(first) + "-" +
-                                      std::to_string(last) + " runs backwards");
+            return Error(item_at, std::string(field.name) + " range " + std::to_string(first) +
+                                      "-" + std::to_string(last) + " runs backwards");
           }
         }
       }
@@ -515,16 +537,19 @@ class ScheduleParser {
       if (i < text.size() && text[i] == '/') {
         ++i;
         const size_t step_at = word.offset + i;
-        COFFER_RETURN_IF_ERROR(ParseNumber(text, word.offset, i, step, "a repetition step after \"/\""));
+        COFFER_RETURN_IF_ERROR(
+            ParseNumber(text, word.offset, i, step, "a repetition step after \"/\""));
         if (step == 0) return Error(step_at, "repetition step 0");
         // "5/10" as cronie reads it: 5-MAX/10; for the weekdays up to
         // Saturday, so "0/2" has one Sunday, but "7/1" is still Sunday.
-        if (!star && !range) last = field.name == kCronWeekdayField.name ? std::max(first, 6) : field.high;
+        if (!star && !range)
+          last = field.name == kCronWeekdayField.name ? std::max(first, 6) : field.high;
       }
       for (int v = first; v <= last; v += step) out.set(v);
       if (i == text.size()) return Status::Ok();
       if (text[i] != ',') {
-        return Unexpected(word.offset + i, "\",\", \"-\", \"/\" or the end of the " + std::string(field.name));
+        return Unexpected(word.offset + i,
+                          "\",\", \"-\", \"/\" or the end of the " + std::string(field.name));
       }
       ++i;
     }
@@ -557,8 +582,10 @@ bool Schedule::YearMatches(int year) const {
 
 bool Schedule::DayMatches(int year, unsigned month, unsigned day) const {
   using namespace std::chrono;
-  const year_month_day date{std::chrono::year(year), std::chrono::month(month), std::chrono::day(day)};
-  const unsigned last = static_cast<unsigned>(year_month_day_last(date.year(), month_day_last(date.month())).day());
+  const year_month_day date{std::chrono::year(year), std::chrono::month(month),
+                            std::chrono::day(day)};
+  const unsigned last =
+      static_cast<unsigned>(year_month_day_last(date.year(), month_day_last(date.month())).day());
   const bool day_matches = days_[days_from_end_ ? last - day + 1 : day];
   const bool weekday_matches = weekdays_[weekday(sys_days(date)).iso_encoding() - 1];
   return either_day_ ? (day_matches || weekday_matches) : (day_matches && weekday_matches);
@@ -619,7 +646,8 @@ std::optional<int64_t> Schedule::NextWallTimeFrom(int64_t wall) const {
       continue;
     }
     const unsigned days_in_month = static_cast<unsigned>(
-        year_month_day_last(std::chrono::year(year), month_day_last(std::chrono::month(month))).day());
+        year_month_day_last(std::chrono::year(year), month_day_last(std::chrono::month(month)))
+            .day());
     if (day > days_in_month) {
       next_month();
       continue;
@@ -631,7 +659,8 @@ std::optional<int64_t> Schedule::NextWallTimeFrom(int64_t wall) const {
     }
     if (DayMatches(year, month, day)) {
       if (std::optional<int> time = TimeOfDayFrom(second_of_day)) {
-        const sys_days date = year_month_day(std::chrono::year(year), std::chrono::month(month), std::chrono::day(day));
+        const sys_days date = year_month_day(std::chrono::year(year), std::chrono::month(month),
+                                             std::chrono::day(day));
         return date.time_since_epoch().count() * kDay + *time;
       }
     }
@@ -649,26 +678,31 @@ std::optional<TimePoint> Schedule::NextAfter(TimePoint after) const {
 
 std::vector<std::string> Schedule::ToOnCalendar() const {
   // Years and months as lists: "*-01,04,07,10-01" reads better than "*-01/3-01".
-  std::string date = RenderField(years_, kFirstYear, kLastYear, kFirstYear, 4, /*step_form=*/false) + "-" +
-                     RenderField(months_, 1, 12, 0, 2, /*step_form=*/false);
-  const std::string time = RenderField(hours_, 0, 23, 0, 2) + ":" + RenderField(minutes_, 0, 59, 0, 2) + ":" +
+  std::string date =
+      RenderField(years_, kFirstYear, kLastYear, kFirstYear, 4, /*step_form=*/false) + "-" +
+      RenderField(months_, 1, 12, 0, 2, /*step_form=*/false);
+  const std::string time = RenderField(hours_, 0, 23, 0, 2) + ":" +
+                           RenderField(minutes_, 0, 59, 0, 2) + ":" +
                            RenderField(seconds_, 0, 59, 0, 2);
-  const std::string days = days_from_end_ ? "~" + RenderField(days_, 1, 31, 0, 2, /*step_form=*/false)
-                                          : "-" + RenderField(days_, 1, 31, 0, 2);
+  const std::string days = days_from_end_
+                               ? "~" + RenderField(days_, 1, 31, 0, 2, /*step_form=*/false)
+                               : "-" + RenderField(days_, 1, 31, 0, 2);
   const std::string weekdays = weekdays_.all() ? "" : RenderWeekdays(weekdays_) + " ";
   if (either_day_) return {date + days + " " + time, weekdays + date + "-* " + time};
   return {weekdays + date + days + " " + time};
 }
 
-Result<Schedule> ParseSchedule(std::string_view text) { return ScheduleParser(text).Parse(); }
+Result<Schedule> ParseSchedule(std::string_view text) {
+  return ScheduleParser(text).Parse();
+}
 
 std::optional<TimePoint> MissedRun(const Schedule& schedule, TimePoint last_run, TimePoint now) {
   std::optional<TimePoint> first = schedule.NextAfter(last_run);
   if (!first || *first > now) return std::nullopt;
   // NextAfter never decreases as its argument grows: search for the last
   // instant whose next run is still due; that run is the latest one due.
-  TimePoint due = last_run;    // NextAfter(due) <= now
-  TimePoint not_due = now;     // NextAfter(not_due) > now
+  TimePoint due = last_run;  // NextAfter(due) <= now
+  TimePoint not_due = now;   // NextAfter(not_due) > now
   while (not_due - due > std::chrono::seconds(1)) {
     const TimePoint middle = due + (not_due - due) / 2;
     std::optional<TimePoint> next = schedule.NextAfter(middle);

@@ -93,11 +93,11 @@ class Schedule {
   std::bitset<60> seconds_;
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;       // bit D: day D of the month (1..31), or the D-th last day
-  bool days_from_end_ = false;  // systemd's "~"
-  std::bitset<13> months_;     // bit M: month M (1..12)
+  std::bitset<32> days_;           // bit D: day D of the month (1..31), or the D-th last day
+  bool days_from_end_ = false;     // systemd's "~"
+  std::bitset<13> months_;         // bit M: month M (1..12)
   std::bitset<kYearCount> years_;  // bit Y: year kFirstYear + Y; all set: every year
-  std::bitset<7> weekdays_;    // bit 0: Monday .. bit 6: Sunday
+  std::bitset<7> weekdays_;        // bit 0: Monday .. bit 6: Sunday
   bool either_day_ = false;
 };
 

@@ -14,19 +14,26 @@ struct Unit {
   int64_t seconds;
 };
 constexpr std::array<Unit, 26> kUnits = {{
-    {"s", 1},           {"sec", 1},           {"second", 1},       {"seconds", 1},
-    {"m", 60},          {"min", 60},          {"minute", 60},      {"minutes", 60},
-    {"h", 3600},        {"hr", 3600},         {"hour", 3600},      {"hours", 3600},
-    {"d", 86400},       {"day", 86400},       {"days", 86400},
-    {"w", 604800},      {"week", 604800},     {"weeks", 604800},
-    {"M", 2629800},     {"month", 2629800},   {"months", 2629800},
-    {"y", 31557600},    {"year", 31557600},   {"years", 31557600},
-    {"ms", 0},          {"msec", 0},  // systemd's, refused below: not whole seconds
+    {"s", 1},        {"sec", 1},         {"second", 1},
+    {"seconds", 1},  {"m", 60},          {"min", 60},
+    {"minute", 60},  {"minutes", 60},    {"h", 3600},
+    {"hr", 3600},    {"hour", 3600},     {"hours", 3600},
+    {"d", 86400},    {"day", 86400},     {"days", 86400},
+    {"w", 604800},   {"week", 604800},   {"weeks", 604800},
+    {"M", 2629800},  {"month", 2629800}, {"months", 2629800},
+    {"y", 31557600}, {"year", 31557600}, {"years", 31557600},
+    {"ms", 0},       {"msec", 0},  // systemd's, refused below: not whole seconds
 }};
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-bool IsUnitChar(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t';
+}
+bool IsUnitChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 }  // namespace
 
@@ -37,7 +44,8 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   };
   size_t i = 0;
   while (i < text.size() && IsSpace(text[i])) ++i;
-  if (i == text.size()) return Status::InvalidArgument("\"" + std::string(text) + "\": the duration is empty");
+  if (i == text.size())
+    return Status::InvalidArgument("\"" + std::string(text) + "\": the duration is empty");
   int64_t total = 0;
   while (i < text.size()) {
     const size_t number_at = i;
@@ -74,11 +82,14 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
         if (known.name == unit_name) unit = known.seconds;
       }
       if (unit < 0) return error(unit_at, "unknown unit \"" + std::string(unit_name) + "\"");
-      if (unit == 0) return error(unit_at, "durations are whole seconds, \"" + std::string(unit_name) + "\" is less");
+      if (unit == 0)
+        return error(unit_at,
+                     "durations are whole seconds, \"" + std::string(unit_name) + "\" is less");
     }
     if (whole > kMaxSeconds / unit) return error(number_at, "duration too long");
     // fraction < 10^9 and unit < 2^25: the product fits.
-    if (fraction * unit % fraction_scale != 0) return error(number_at, "not a whole number of seconds");
+    if (fraction * unit % fraction_scale != 0)
+      return error(number_at, "not a whole number of seconds");
     total += whole * unit + fraction * unit / fraction_scale;
     if (total > kMaxSeconds) return error(number_at, "duration too long");
     while (i < text.size() && IsSpace(text[i])) ++i;

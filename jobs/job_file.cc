@@ -145,7 +145,9 @@ struct Context {
   Problems& problems;
   const JobFileValidators& validators;
 
-  void Add(const toml::node& at, std::string what) { problems.Add(PositionOf(at.source()), std::move(what)); }
+  void Add(const toml::node& at, std::string what) {
+    problems.Add(PositionOf(at.source()), std::move(what));
+  }
 };
 
 // A requirement on a string value: `ok` says whether it is met, `what` is
@@ -155,8 +157,12 @@ struct TextRule {
   const char* what = "";
 };
 
-bool IsAbsolutePath(std::string_view s) { return s.starts_with('/'); }
-bool IsNotEmpty(std::string_view s) { return !s.empty(); }
+bool IsAbsolutePath(std::string_view s) {
+  return s.starts_with('/');
+}
+bool IsNotEmpty(std::string_view s) {
+  return !s.empty();
+}
 bool IsFileName(std::string_view s) {
   return !s.empty() && s != "." && s != ".." && s.find('/') == std::string_view::npos;
 }
@@ -165,11 +171,15 @@ bool HasNoSpaceOrControl(std::string_view s) {
                       [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 bool IsUrl(std::string_view s) {
-  std::string_view rest = s.starts_with("https://") ? s.substr(8) : s.starts_with("http://") ? s.substr(7) : "";
+  std::string_view rest = s.starts_with("https://")  ? s.substr(8)
+                          : s.starts_with("http://") ? s.substr(7)
+                                                     : "";
   return !rest.empty() && HasNoSpaceOrControl(s);
 }
 // Not an option to sendmail(8), which reads its recipients after its options.
-bool IsMailAddress(std::string_view s) { return !s.empty() && s[0] != '-' && HasNoSpaceOrControl(s); }
+bool IsMailAddress(std::string_view s) {
+  return !s.empty() && s[0] != '-' && HasNoSpaceOrControl(s);
+}
 bool IsServerAddress(std::string_view s) {
   if (!s.starts_with("tcp://") || !HasNoSpaceOrControl(s)) return false;
   size_t colon = s.rfind(':');
@@ -190,7 +200,8 @@ constexpr TextRule kServerAddress{IsServerAddress, "an address tcp://HOST:PORT"}
 // `list_key` is set for an item of that list.
 std::optional<std::string> ReadText(Context& context, std::string_view key, const toml::node& node,
                                     const TextRule& rule, std::string_view list_key = {}) {
-  const std::string subject = list_key.empty() ? std::string(key) : fmt::format("every item of {}", list_key);
+  const std::string subject =
+      list_key.empty() ? std::string(key) : fmt::format("every item of {}", list_key);
   const toml::value<std::string>* value = node.as_string();
   if (value == nullptr) {
     context.Add(node, fmt::format("{} must be a string, not {}", subject, Describe(node)));
@@ -242,8 +253,10 @@ std::optional<std::vector<std::string>> ReadCommand(Context& context, std::strin
   }
   const toml::array* array = node.as_array();
   if (array == nullptr) {
-    context.Add(node, fmt::format("{} must be a command (a string for /bin/sh, or a list of strings), not {}",
-                                  key, Describe(node)));
+    context.Add(
+        node,
+        fmt::format("{} must be a command (a string for /bin/sh, or a list of strings), not {}",
+                    key, Describe(node)));
     return std::nullopt;
   }
   if (array->empty()) {
@@ -252,7 +265,8 @@ std::optional<std::vector<std::string>> ReadCommand(Context& context, std::strin
   }
   auto argv = ReadTextList(context, key, node, kAnyText);
   if (argv && argv->front().empty()) {
-    context.Add(*array->get(0), fmt::format("{} must start with the program to run, not \"\"", key));
+    context.Add(*array->get(0),
+                fmt::format("{} must start with the program to run, not \"\"", key));
     return std::nullopt;
   }
   return argv;
@@ -272,7 +286,8 @@ std::optional<uint64_t> ReadCount(Context& context, std::string_view key, const 
 }
 
 // A whole number of at least 1.
-std::optional<uint64_t> ReadPositiveCount(Context& context, std::string_view key, const toml::node& node) {
+std::optional<uint64_t> ReadPositiveCount(Context& context, std::string_view key,
+                                          const toml::node& node) {
   const toml::value<int64_t>* value = node.as_integer();
   if (value != nullptr && value->get() >= 1) return static_cast<uint64_t>(value->get());
   context.Add(node, fmt::format("{} must be a whole number ≥ 1, not {}", key, Describe(node)));
@@ -282,10 +297,12 @@ std::optional<uint64_t> ReadPositiveCount(Context& context, std::string_view key
 // A percentage above 0 and at most 100, whole or not.
 std::optional<double> ReadPercent(Context& context, std::string_view key, const toml::node& node) {
   std::optional<double> percent;
-  if (const toml::value<int64_t>* whole = node.as_integer()) percent = static_cast<double>(whole->get());
+  if (const toml::value<int64_t>* whole = node.as_integer())
+    percent = static_cast<double>(whole->get());
   if (const toml::value<double>* real = node.as_floating_point()) percent = real->get();
   if (percent && *percent > 0 && *percent <= 100) return percent;
-  context.Add(node, fmt::format("{} must be a percentage above 0 and at most 100, not {}", key, Describe(node)));
+  context.Add(node, fmt::format("{} must be a percentage above 0 and at most 100, not {}", key,
+                                Describe(node)));
   return std::nullopt;
 }
 
@@ -311,19 +328,20 @@ std::optional<std::chrono::seconds> ReadDuration(Context& context, std::string_v
     return std::nullopt;
   }
   if (length.count() < minimum) {
-    context.Add(node, fmt::format("{} must be {}, not {}", key, minimum > 0 ? "longer than 0" : "0 or longer",
-                                  Describe(node)));
+    context.Add(node, fmt::format("{} must be {}, not {}", key,
+                                  minimum > 0 ? "longer than 0" : "0 or longer", Describe(node)));
     return std::nullopt;
   }
   return length;
 }
 
 // A schedule's text, once the validator has accepted it; `what` names it in a problem.
-std::optional<std::string> ReadSchedule(Context& context, std::string_view key, const toml::node& node,
-                                        std::string_view what) {
+std::optional<std::string> ReadSchedule(Context& context, std::string_view key,
+                                        const toml::node& node, std::string_view what) {
   if (!node.is_string()) {
-    context.Add(node, fmt::format("{} must be a schedule such as \"daily\" or \"mon..fri 02:00\", not {}", key,
-                                  Describe(node)));
+    context.Add(node,
+                fmt::format("{} must be a schedule such as \"daily\" or \"mon..fri 02:00\", not {}",
+                            key, Describe(node)));
     return std::nullopt;
   }
   auto text = ReadText(context, key, node, kAnyText);
@@ -335,7 +353,8 @@ std::optional<std::string> ReadSchedule(Context& context, std::string_view key, 
   return text;
 }
 
-std::optional<NotifyOn> ReadNotifyOn(Context& context, std::string_view key, const toml::node& node) {
+std::optional<NotifyOn> ReadNotifyOn(Context& context, std::string_view key,
+                                     const toml::node& node) {
   auto names = ReadTextList(context, key, node, kAnyText);
   if (!names) return std::nullopt;
   NotifyOn on{false, false, false};
@@ -352,7 +371,8 @@ std::optional<NotifyOn> ReadNotifyOn(Context& context, std::string_view key, con
     } else {
       std::string hint = Suggestion(name, {"failure", "warning", "success"});
       context.Add(array != nullptr ? *array->get(i) : node,
-                  fmt::format("unknown {} value {}{}: use failure, warning or success", key, Quote(name), hint));
+                  fmt::format("unknown {} value {}{}: use failure, warning or success", key,
+                              Quote(name), hint));
       all_known = false;
     }
   }
@@ -383,26 +403,32 @@ KeySpec Key(std::string_view name, T Job::*field, Read read, bool job_only = fal
           ResetTo(field)};
 }
 
-KeySpec TextKey(std::string_view name, std::string Job::*field, TextRule rule, bool job_only = false) {
-  return Key(name, field,
-             [rule](Context& c, std::string_view key, const toml::node& node) {
-               return ReadText(c, key, node, rule);
-             },
-             job_only);
+KeySpec TextKey(std::string_view name, std::string Job::*field, TextRule rule,
+                bool job_only = false) {
+  return Key(
+      name, field,
+      [rule](Context& c, std::string_view key, const toml::node& node) {
+        return ReadText(c, key, node, rule);
+      },
+      job_only);
 }
 
 KeySpec ListKey(std::string_view name, std::vector<std::string> Job::*field, TextRule rule,
                 bool job_only = false) {
-  return Key(name, field,
-             [rule](Context& c, std::string_view key, const toml::node& node) {
-               return ReadTextList(c, key, node, rule);
-             },
-             job_only);
+  return Key(
+      name, field,
+      [rule](Context& c, std::string_view key, const toml::node& node) {
+        return ReadTextList(c, key, node, rule);
+      },
+      job_only);
 }
 
-KeySpec BoolKey(std::string_view name, bool Job::*field) { return Key(name, field, ReadBool); }
+KeySpec BoolKey(std::string_view name, bool Job::*field) {
+  return Key(name, field, ReadBool);
+}
 
-KeySpec CommandKey(std::string_view name, std::vector<std::string> Job::*field, bool job_only = false) {
+KeySpec CommandKey(std::string_view name, std::vector<std::string> Job::*field,
+                   bool job_only = false) {
   return Key(name, field, ReadCommand, job_only);
 }
 
@@ -544,7 +570,8 @@ struct Draft {
 // Reads the keys of `table` ([defaults] when `job_name` is empty) on top of `draft`.
 void ReadKeys(Context& context, const toml::table& table, std::string_view job_name, Draft& draft) {
   const bool in_defaults = job_name.empty();
-  const std::string where = in_defaults ? "in [defaults]" : fmt::format("in job {}", Quote(job_name));
+  const std::string where =
+      in_defaults ? "in [defaults]" : fmt::format("in job {}", Quote(job_name));
   for (const auto& [key, node] : table) {
     Position at = PositionOf(key.source());
     const KeySpec* spec = FindSpec(key.str());
@@ -554,12 +581,14 @@ void ReadKeys(Context& context, const toml::table& table, std::string_view job_n
       continue;
     }
     if (in_defaults && spec->job_only) {
-      context.problems.Add(at, fmt::format("{} cannot be in [defaults]: each job says what it backs up",
-                                           spec->name));
+      context.problems.Add(
+          at,
+          fmt::format("{} cannot be in [defaults]: each job says what it backs up", spec->name));
       continue;
     }
     // An empty string puts the key back to its default, undoing [defaults].
-    if (const toml::value<std::string>* text = node.as_string(); text != nullptr && text->get().empty()) {
+    if (const toml::value<std::string>* text = node.as_string();
+        text != nullptr && text->get().empty()) {
       draft.Forget(spec->name);
       continue;
     }
@@ -594,8 +623,9 @@ size_t ChooseOne(Context& context, Draft& draft, const std::vector<std::string_v
       list += (i == 0 ? "" : i + 1 == keys.size() ? " or " : ", ") + std::string(keys[i]);
     }
     std::string who = job_name.empty() ? "[defaults]" : fmt::format("job {}", Quote(job_name));
-    context.problems.Add(*std::max_element(places.begin(), places.end()),
-                         fmt::format("{} gives both {} and {}: give one of {}", who, chosen[0], chosen[1], list));
+    context.problems.Add(
+        *std::max_element(places.begin(), places.end()),
+        fmt::format("{} gives both {} and {}: give one of {}", who, chosen[0], chosen[1], list));
   }
   return chosen.size();
 }
@@ -603,7 +633,8 @@ size_t ChooseOne(Context& context, Draft& draft, const std::vector<std::string_v
 // A key that only means something with another (exclude with paths, tls-ca
 // with server): given in the job without it, it is a problem; inherited from
 // [defaults], it is dropped.
-void DropUnless(Context& context, Draft& draft, bool applies, std::string_view key, std::string_view needs) {
+void DropUnless(Context& context, Draft& draft, bool applies, std::string_view key,
+                std::string_view needs) {
   if (applies || !draft.Has(key)) return;
   if (draft.InJob(key)) {
     context.problems.Add(draft.given.find(key)->second.at,
@@ -618,20 +649,24 @@ bool IsJobName(std::string_view name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.';
   };
-  return !name.empty() && name.size() <= kMaxJobNameBytes && std::all_of(name.begin(), name.end(), allowed) &&
-         name[0] != '-' && name[0] != '_' && name[0] != '.';
+  return !name.empty() && name.size() <= kMaxJobNameBytes &&
+         std::all_of(name.begin(), name.end(), allowed) && name[0] != '-' && name[0] != '_' &&
+         name[0] != '.';
 }
 
 // The job `name` from its table, with `defaults` under it.
-Job ReadJob(Context& context, std::string_view name, const toml::table& table, const Draft& defaults) {
+Job ReadJob(Context& context, std::string_view name, const toml::table& table,
+            const Draft& defaults) {
   Draft draft = defaults;
   ReadKeys(context, table, name, draft);
   const Position header = PositionOf(table.source());
   const std::string job = fmt::format("job {}", Quote(name));
 
   if (ChooseOne(context, draft, {"repository", "server"}, name) == 0) {
-    context.problems.Add(header, fmt::format("{} has no repository: give repository (or server), here or "
-                                             "in [defaults]", job));
+    context.problems.Add(header,
+                         fmt::format("{} has no repository: give repository (or server), here or "
+                                     "in [defaults]",
+                                     job));
   }
   DropUnless(context, draft, draft.Has("server"), "tls-ca", "server");
   DropUnless(context, draft, draft.Has("server"), "token-file", "server");
@@ -639,11 +674,12 @@ Job ReadJob(Context& context, std::string_view name, const toml::table& table, c
 
   size_t sources = ChooseOne(context, draft, {"paths", "command", "import"}, name);
   if (sources == 0) {
-    context.problems.Add(header, fmt::format("{} has nothing to back up: give paths, command or import", job));
+    context.problems.Add(
+        header, fmt::format("{} has nothing to back up: give paths, command or import", job));
   }
   Job& result = draft.job;
   result.name = std::string(name);
-  result.source = draft.Has("command") ? SourceKind::kCommand
+  result.source = draft.Has("command")  ? SourceKind::kCommand
                   : draft.Has("import") ? SourceKind::kImport
                                         : SourceKind::kPaths;
   if (sources == 1) {
@@ -665,7 +701,8 @@ JobFile ReadRoot(Context& context, const toml::table& root) {
       (void)ChooseOne(context, defaults, {"repository", "server"}, {});
       (void)ChooseOne(context, defaults, {"restore-test-files", "restore-test-percent"}, {});
     } else {
-      context.Add(*node, fmt::format("defaults must be a table ([defaults]), not {}", Describe(*node)));
+      context.Add(*node,
+                  fmt::format("defaults must be a table ([defaults]), not {}", Describe(*node)));
     }
   }
 
@@ -674,12 +711,15 @@ JobFile ReadRoot(Context& context, const toml::table& root) {
     if (key.str() == "defaults") continue;
     if (key.str() != "jobs") {
       std::string hint = Suggestion(key.str(), {"jobs", "defaults"});
-      context.problems.Add(PositionOf(key.source()),
-                           node.is_table()
-                               ? fmt::format("unknown table {}{}: a jobs file holds [jobs.NAME] tables "
-                                             "and [defaults]", Quote(key.str()), hint)
-                               : fmt::format("unknown key {} at the top level{}: keys go in a [jobs.NAME] "
-                                             "table or in [defaults]", Quote(key.str()), hint));
+      context.problems.Add(
+          PositionOf(key.source()),
+          node.is_table()
+              ? fmt::format("unknown table {}{}: a jobs file holds [jobs.NAME] tables "
+                            "and [defaults]",
+                            Quote(key.str()), hint)
+              : fmt::format("unknown key {} at the top level{}: keys go in a [jobs.NAME] "
+                            "table or in [defaults]",
+                            Quote(key.str()), hint));
       continue;
     }
     const toml::table* table = node.as_table();
@@ -690,27 +730,29 @@ JobFile ReadRoot(Context& context, const toml::table& root) {
     }
     for (const auto& [name, job] : *table) {
       if (!IsJobName(name.str())) {
-        context.problems.Add(PositionOf(name.source()),
-                             fmt::format("bad job name {}: use up to {} letters, digits, '-', '_' and '.', "
-                                         "starting with a letter or a digit",
-                                         Quote(name.str()), kMaxJobNameBytes));
+        context.problems.Add(
+            PositionOf(name.source()),
+            fmt::format("bad job name {}: use up to {} letters, digits, '-', '_' and '.', "
+                        "starting with a letter or a digit",
+                        Quote(name.str()), kMaxJobNameBytes));
       }
       const toml::table* job_table = job.as_table();
       if (job_table == nullptr) {
-        context.Add(job, fmt::format("job {} must be a table ([jobs.{}]), not {}", Quote(name.str()),
-                                     OneLine(name.str()), Describe(job)));
+        context.Add(job, fmt::format("job {} must be a table ([jobs.{}]), not {}",
+                                     Quote(name.str()), OneLine(name.str()), Describe(job)));
         continue;
       }
-      jobs.emplace_back(PositionOf(job_table->source()), ReadJob(context, name.str(), *job_table, defaults));
+      jobs.emplace_back(PositionOf(job_table->source()),
+                        ReadJob(context, name.str(), *job_table, defaults));
     }
   }
 
-  std::stable_sort(jobs.begin(), jobs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(jobs.begin(), jobs.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   JobFile file;
   for (auto& [at, job] : jobs) file.jobs.push_back(std::move(job));
   return file;
 }
-
 
 // toml++ 3.3 (Debian 12's) reaches __builtin_unreachable() when it asks
 // whether some non-ASCII characters (U+00A1..U+0499, U+2C6E..U+3067,
@@ -758,7 +800,9 @@ class MisreadScanner {
   enum class State { kKey, kValue, kAfterValue };
 
   bool AtEnd() const { return pos_ >= text_.size(); }
-  char Peek(size_t ahead = 0) const { return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0'; }
+  char Peek(size_t ahead = 0) const {
+    return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
+  }
   bool NonAscii() const { return !AtEnd() && static_cast<unsigned char>(Peek()) >= 0x80; }
   bool IsQuote(char c) const { return c == '"' || c == '\''; }
   char Open() const { return open_.empty() ? '\0' : open_.back(); }
@@ -792,7 +836,8 @@ class MisreadScanner {
   }
 
   void Key(char c) {
-    if (NonAscii()) return Refuse("a key with a non-ASCII character: the keys of a jobs file are ASCII");
+    if (NonAscii())
+      return Refuse("a key with a non-ASCII character: the keys of a jobs file are ASCII");
     const bool at_line_start = line_start_;
     line_start_ = false;
     if (IsQuote(c)) {
@@ -857,7 +902,8 @@ class MisreadScanner {
   }
 
   static bool IsTerminator(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' || c == '}' || c == '#';
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' || c == '}' ||
+           c == '#';
   }
   static bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -890,11 +936,14 @@ class MisreadScanner {
       // An escape: toml++ asks whether the character after a '\' in a
       // multi-line string is whitespace, and after a line-ending '\' the
       // first one that is not.
-      if (multi_line && NonAscii()) return Refuse("'\\' followed by a non-ASCII character is no escape");
+      if (multi_line && NonAscii())
+        return Refuse("'\\' followed by a non-ASCII character is no escape");
       if (multi_line && IsSpace(Peek())) {
         while (IsSpace(Peek())) Step();
         if (NonAscii()) {
-          Refuse("a line continued with '\\' must go on with an ASCII character (write others as \\uXXXX)");
+          Refuse(
+              "a line continued with '\\' must go on with an ASCII character (write others as "
+              "\\uXXXX)");
         }
         continue;
       }
@@ -944,7 +993,8 @@ Result<JobFile> ParseJobFile(std::string_view text, std::string_view file_name,
   return file;
 }
 
-Result<JobFile> ReadJobFile(const std::filesystem::path& path, const JobFileValidators& validators) {
+Result<JobFile> ReadJobFile(const std::filesystem::path& path,
+                            const JobFileValidators& validators) {
   const std::string name = path.string();
   UniqueFd fd(open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd.valid()) return Status::FromErrno(errno, name);
@@ -954,17 +1004,20 @@ Result<JobFile> ReadJobFile(const std::filesystem::path& path, const JobFileVali
   // Its hooks and commands run as this process, often root: a file others
   // may change would let them run anything as this user.
   if (st.st_uid != 0 && st.st_uid != geteuid()) {
-    return Status::PermissionDenied(fmt::format("{}: owned by user {}, not by root or this user ({}); its "
-                                                "commands would run as this user",
-                                                name, st.st_uid, geteuid()));
+    return Status::PermissionDenied(
+        fmt::format("{}: owned by user {}, not by root or this user ({}); its "
+                    "commands would run as this user",
+                    name, st.st_uid, geteuid()));
   }
   if ((st.st_mode & S_IWOTH) != 0) {
-    return Status::PermissionDenied(name + ": every user may write it, and its commands would run as this "
-                                           "user; chmod o-w " + name);
+    return Status::PermissionDenied(name +
+                                    ": every user may write it, and its commands would run as this "
+                                    "user; chmod o-w " +
+                                    name);
   }
   if (static_cast<uintmax_t>(st.st_size) > kMaxFileBytes) {
-    return Status::InvalidArgument(fmt::format("{}: {} bytes; a jobs file has at most {}", name, st.st_size,
-                                               kMaxFileBytes));
+    return Status::InvalidArgument(
+        fmt::format("{}: {} bytes; a jobs file has at most {}", name, st.st_size, kMaxFileBytes));
   }
   std::string text(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;

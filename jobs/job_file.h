@@ -86,8 +86,8 @@
 //                                        any above 0 prunes nothing
 //   gc                 boolean  false    run `coffer gc` after the prune
 // Checks:
-//   verify             schedule -        when to verify the job's group (`coffer run NAME --verify`)
-//   restore-test       schedule -        when to restore a sample of the latest snapshot
+//   verify             schedule -        when to verify the job's group (`coffer run NAME
+//   --verify`) restore-test       schedule -        when to restore a sample of the latest snapshot
 //                                        and compare it (e.g. "quarterly")
 //   restore-test-files integer  50       how many files the restore test samples (as
 //                                        `coffer restore-test --files`); 1 or more
@@ -191,10 +191,10 @@ struct Job {
   retention::KeepPolicy keep;  // prune's; nothing to prune unless keep.KeepsSomething()
   bool gc = false;
 
-  std::string verify;        // schedule text; empty: never
-  std::string restore_test;  // schedule text; empty: never
-  uint64_t restore_test_files = 0;     // the sample's size; 0: not given (50)
-  double restore_test_percent = 0;     // the sample as a share of the files; 0: not given
+  std::string verify;                   // schedule text; empty: never
+  std::string restore_test;             // schedule text; empty: never
+  uint64_t restore_test_files = 0;      // the sample's size; 0: not given (50)
+  double restore_test_percent = 0;      // the sample as a share of the files; 0: not given
   std::chrono::seconds stale_after{0};  // 0: never stale
 
   std::vector<std::string> notify_command;

@@ -3,8 +3,8 @@
 #include <time.h>
 
 #include <algorithm>
-#include <string>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace coffer::jobs {
@@ -20,11 +20,15 @@ int64_t OffsetAt(int64_t instant) {
   return local.tm_gmtoff;
 }
 
-int64_t WallOf(int64_t instant) { return instant + OffsetAt(instant); }
+int64_t WallOf(int64_t instant) {
+  return instant + OffsetAt(instant);
+}
 
 }  // namespace
 
-int64_t WallTimeOf(TimePoint instant) { return WallOf(instant.time_since_epoch().count()); }
+int64_t WallTimeOf(TimePoint instant) {
+  return WallOf(instant.time_since_epoch().count());
+}
 
 TimePoint InstantOfWallTime(int64_t wall) {
   // The offsets in force a day either side of the wall time (no offset is

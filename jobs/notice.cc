@@ -103,12 +103,9 @@ std::string FormatBytes(uint64_t bytes) {
 
 std::string_view OutcomeVerb(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kSuccess:
-      return "succeeded";
-    case Outcome::kWarning:
-      return "ended with warnings";
-    case Outcome::kFailure:
-      return "failed";
+    case Outcome::kSuccess: return "succeeded";
+    case Outcome::kWarning: return "ended with warnings";
+    case Outcome::kFailure: return "failed";
   }
   return "failed";
 }
@@ -117,12 +114,9 @@ std::string_view OutcomeVerb(Outcome outcome) {
 
 bool ShouldNotify(const NotifyOn& on, Outcome outcome) {
   switch (outcome) {
-    case Outcome::kSuccess:
-      return on.success;
-    case Outcome::kWarning:
-      return on.warning;
-    case Outcome::kFailure:
-      return on.failure;
+    case Outcome::kSuccess: return on.success;
+    case Outcome::kWarning: return on.warning;
+    case Outcome::kFailure: return on.failure;
   }
   return true;
 }

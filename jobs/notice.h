@@ -70,7 +70,7 @@ struct Notice {
   // kLogTailLines lines and kLogTailBytes bytes when formatted (LogTail).
   std::vector<std::string> log_tail;
   std::optional<TimePoint> last_success;  // before this run; none: never (or unknown)
-  std::string kind = "backup";  // RunKindName (jobs/run_record.h) of what ran
+  std::string kind = "backup";            // RunKindName (jobs/run_record.h) of what ran
 };
 
 // The last lines of `log` (text with '\n' line ends; a final line without one

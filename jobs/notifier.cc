@@ -20,7 +20,6 @@
 #include "jobs/process.h"
 #include "store/base/unique_fd.h"
 
-
 namespace coffer::jobs {
 namespace {
 
@@ -121,8 +120,9 @@ Result<ChildOutcome> RunChild(const std::vector<std::string>& argv,
   // runner, in a process group of its own so a timeout kills it as one.
   UniqueFd null_output(open("/dev/null", O_WRONLY | O_CLOEXEC));
   if (!null_output.valid()) return Status::FromErrno(errno, "open /dev/null");
-  COFFER_ASSIGN_OR_RETURN(pid_t pid, StartProcess(argv, env_strings, in_read.get(), null_output.get(),
-                                                  err_write.get(), /*own_process_group=*/true));
+  COFFER_ASSIGN_OR_RETURN(
+      pid_t pid, StartProcess(argv, env_strings, in_read.get(), null_output.get(), err_write.get(),
+                              /*own_process_group=*/true));
   in_read.reset();
   err_write.reset();
 
@@ -202,8 +202,8 @@ Result<ChildOutcome> RunChild(const std::vector<std::string>& argv,
 // The Status of a child that ran: OK when it exited with 0.
 Status ChildStatus(const std::string& what, const ChildOutcome& outcome, milliseconds timeout) {
   if (outcome.timed_out) {
-    return Status::Aborted(fmt::format("{} did not finish within {} ms and was killed", what,
-                                       timeout.count()));
+    return Status::Aborted(
+        fmt::format("{} did not finish within {} ms and was killed", what, timeout.count()));
   }
   if (WIFEXITED(outcome.wait_status) && WEXITSTATUS(outcome.wait_status) == 0) return Status::Ok();
   std::string message = fmt::format("{} {}", what, DescribeWaitStatus(outcome.wait_status));
@@ -266,10 +266,8 @@ bool RetryableCurlError(CURLcode code) {
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-      return true;
-    default:
-      return false;
+    case CURLE_PARTIAL_FILE: return true;
+    default: return false;
   }
 }
 

@@ -42,7 +42,9 @@ bool WaitForExit(int pidfd, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    struct pollfd item {pidfd, POLLIN, 0};
+    struct pollfd item {
+      pidfd, POLLIN, 0
+    };
     const int ready = poll(&item, 1, left.count() > 0 ? static_cast<int>(left.count()) : 0);
     if (ready > 0) return true;
     if (ready == 0) return false;
@@ -52,7 +54,8 @@ bool WaitForExit(int pidfd, std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-std::vector<std::string> ChildEnvironment(const std::vector<std::pair<std::string, std::string>>& set) {
+std::vector<std::string> ChildEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& set) {
   std::vector<std::string> env;
   for (char** entry = environ; entry && *entry; ++entry) {
     std::string_view text(*entry);
@@ -114,8 +117,9 @@ void PassTerminationToChildGroups() {
   for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaction(signal_number, &action, nullptr);
 }
 
-Result<pid_t> StartProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                           int stdin_fd, int stdout_fd, int stderr_fd, bool own_process_group) {
+Result<pid_t> StartProcess(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env, int stdin_fd, int stdout_fd,
+                           int stderr_fd, bool own_process_group) {
   if (argv.empty()) return Status::InvalidArgument("an empty command");
   UniqueFd null_input;
   if (stdin_fd < 0) {
@@ -192,7 +196,8 @@ Status RunHook(const std::vector<std::string>& argv, const std::vector<std::stri
     WaitForExit(pidfd.get(), std::chrono::steady_clock::now() + limits.kill_grace);
     kill(-pid, SIGKILL);
     (void)WaitProcess(pid);
-    return Status::Aborted(fmt::format("timed out after {} and was killed", FormatSpan(limits.timeout)));
+    return Status::Aborted(
+        fmt::format("timed out after {} and was killed", FormatSpan(limits.timeout)));
   }
   COFFER_ASSIGN_OR_RETURN(std::string failure, WaitProcess(pid));
   if (!failure.empty()) return Status::Aborted(failure);

@@ -29,14 +29,16 @@ namespace coffer::jobs {
 
 // This process's environment without the secrets above, with each `set`
 // (NAME, value) replacing or adding a variable; "NAME=value" entries.
-std::vector<std::string> ChildEnvironment(const std::vector<std::pair<std::string, std::string>>& set);
+std::vector<std::string> ChildEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& set);
 
 // Starts `argv` (argv[0] searched in PATH) with `env`, its standard input,
 // output and error on the given descriptors (-1: /dev/null for input, this
 // process's for the others), in a process group of its own when
 // `own_process_group`. kNotFound / kPermissionDenied when it cannot be run.
-Result<pid_t> StartProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                           int stdin_fd, int stdout_fd, int stderr_fd, bool own_process_group);
+Result<pid_t> StartProcess(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env, int stdin_fd, int stdout_fd,
+                           int stderr_fd, bool own_process_group);
 
 // Waits for the child `pid`; "exited with status N" / "was killed by signal
 // N (NAME)" as a reason when it did not exit with 0, empty if it did.

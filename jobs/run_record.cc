@@ -66,7 +66,8 @@ Result<RunRecord> ParseRunRecord(std::string_view line) {
       if (required) return Status::InvalidArgument(fmt::format("no \"{}\"", key));
       return std::string();
     }
-    if (!it->is_string()) return Status::InvalidArgument(fmt::format("\"{}\" is not a string", key));
+    if (!it->is_string())
+      return Status::InvalidArgument(fmt::format("\"{}\" is not a string", key));
     return it->get<std::string>();
   };
   auto version = j.find("v");
@@ -74,8 +75,8 @@ Result<RunRecord> ParseRunRecord(std::string_view line) {
     return Status::InvalidArgument("no version \"v\"");
   }
   if (version->get<int64_t>() != kRecordVersion) {
-    return Status::InvalidArgument(fmt::format("version {} is not one this Coffer reads",
-                                               version->get<int64_t>()));
+    return Status::InvalidArgument(
+        fmt::format("version {} is not one this Coffer reads", version->get<int64_t>()));
   }
   RunRecord r;
   COFFER_ASSIGN_OR_RETURN(r.job, text("job", true));
@@ -124,7 +125,8 @@ Status AppendRunRecord(const std::filesystem::path& path, const RunRecord& recor
   if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "stat " + shown);
   if (st.st_size > 0) {
     char last = '\n';
-    if (pread(fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n') text.insert(text.begin(), '\n');
+    if (pread(fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n')
+      text.insert(text.begin(), '\n');
   }
   COFFER_RETURN_IF_ERROR(WriteAll(fd.get(), text, "cannot write " + shown));
   if (fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + shown);
@@ -152,7 +154,9 @@ Result<RunHistory> ReadRunRecords(const std::filesystem::path& path) {
   return history;
 }
 
-std::filesystem::path JobsStateFolder(const std::filesystem::path& state_dir) { return state_dir / "jobs"; }
+std::filesystem::path JobsStateFolder(const std::filesystem::path& state_dir) {
+  return state_dir / "jobs";
+}
 
 std::filesystem::path RunRecordPath(const std::filesystem::path& state_dir, std::string_view job) {
   return JobsStateFolder(state_dir) / (std::string(job) + ".runs.jsonl");

@@ -104,7 +104,7 @@ Result<RunRecord> ParseRunRecord(std::string_view line);
 Status AppendRunRecord(const std::filesystem::path& path, const RunRecord& record);
 
 struct RunHistory {
-  std::vector<RunRecord> runs;       // in the file's order (oldest first)
+  std::vector<RunRecord> runs;        // in the file's order (oldest first)
   std::vector<std::string> warnings;  // "FILE:LINE: skipped: WHY", one per damaged line
 };
 // Every run in the record file `path`; no file is no runs.

@@ -53,8 +53,8 @@ Result<OpenedLog> CreateLog(const fs::path& state_dir, const std::string& job, T
     const std::string name = n == 1 ? stem + ".log" : fmt::format("{}-{}.log", stem, n);
     OpenedLog log;
     log.path = folder / name;
-    log.fd.reset(open(log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                      0600));
+    log.fd.reset(open(log.path.c_str(),
+                      O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (log.fd.valid()) {
       log.relative = job + "/" + name;
       return log;
@@ -93,7 +93,9 @@ void RemoveOldLogs(const fs::path& folder, size_t keep, RunLog* log) {
   }
 }
 
-std::string RepositoryLabel(const Job& job) { return job.repository.empty() ? job.server : job.repository; }
+std::string RepositoryLabel(const Job& job) {
+  return job.repository.empty() ? job.server : job.repository;
+}
 
 // The runner's side of one run: its record in the making.
 class Run {
@@ -142,7 +144,8 @@ class Run {
       if (!pruned.ok()) {
         Warn("retention", "retention failed: " + pruned.status().message());
       } else {
-        log_.Line(fmt::format("retention: kept {}, removed {} snapshots", pruned->kept, pruned->removed));
+        log_.Line(
+            fmt::format("retention: kept {}, removed {} snapshots", pruned->kept, pruned->removed));
       }
     }
     if (job_.gc) {
@@ -167,11 +170,13 @@ class Run {
     if (done->snapshot.empty()) {
       log_.Line("nothing new was stored");
     } else {
-      log_.Line(fmt::format("snapshot {} stored, {} bytes added", done->snapshot, done->bytes_added));
+      log_.Line(
+          fmt::format("snapshot {} stored, {} bytes added", done->snapshot, done->bytes_added));
     }
     if (done->unreadable > 0) {
-      Warn("backup", fmt::format("backup incomplete: {} entries could not be read (listed in the log)",
-                                 done->unreadable));
+      Warn("backup",
+           fmt::format("backup incomplete: {} entries could not be read (listed in the log)",
+                       done->unreadable));
     }
     return std::move(done).value();
   }
@@ -187,23 +192,27 @@ class Run {
     auto done = verify ? context_.steps->Verify(job_, group_, log_)
                        : context_.steps->RestoreTest(job_, group_, log_);
     if (!done.ok()) {
-      Fail(step, fmt::format("{} failed: {}", verify ? "verify" : "restore test", done.status().message()));
+      Fail(step, fmt::format("{} failed: {}", verify ? "verify" : "restore test",
+                             done.status().message()));
       return;
     }
     if (!done->damage.empty()) {
       Fail(step, done->damage);
       return;
     }
-    log_.Line(fmt::format("{} passed: {} snapshot{}, {} bytes checked", verify ? "verify" : "restore test",
-                          done->snapshots, done->snapshots == 1 ? "" : "s", done->bytes_checked));
+    log_.Line(fmt::format("{} passed: {} snapshot{}, {} bytes checked",
+                          verify ? "verify" : "restore test", done->snapshots,
+                          done->snapshots == 1 ? "" : "s", done->bytes_checked));
     if (!done->warning.empty()) Warn(step, done->warning);
   }
 
   Status Hook(const std::string& phase, const std::vector<std::string>& argv,
               const std::string& result = "", const std::string& snapshot = "") {
     std::vector<std::pair<std::string, std::string>> set = {
-        {"COFFER_JOB", job_.name},       {"COFFER_PHASE", phase},
-        {"COFFER_REPOSITORY", RepositoryLabel(job_)}, {"COFFER_GROUP", group_},
+        {"COFFER_JOB", job_.name},
+        {"COFFER_PHASE", phase},
+        {"COFFER_REPOSITORY", RepositoryLabel(job_)},
+        {"COFFER_GROUP", group_},
         {"COFFER_LOG", log_.path().string()}};
     if (phase == "post") {
       set.emplace_back("COFFER_RESULT", result);
@@ -261,7 +270,8 @@ Result<CheckDone> RepositorySteps::RestoreTest(const Job&, const std::string&, R
 }
 
 void RunLog::Line(std::string_view text) {
-  const std::string stamp = FormatLocalTime(TimePoint(std::chrono::seconds(time(nullptr))), "%H:%M:%S");
+  const std::string stamp =
+      FormatLocalTime(TimePoint(std::chrono::seconds(time(nullptr))), "%H:%M:%S");
   std::string line = fmt::format("{} {}\n", stamp, text);
   std::string_view rest = line;
   while (!rest.empty() && fd_.valid()) {
@@ -284,8 +294,8 @@ Result<JobLock> JobLock::Acquire(const fs::path& state_dir, std::string_view job
     const ssize_t n = pread(fd.get(), holder, sizeof holder - 1, 0);
     std::string pid = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "";
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    return Status::Busy(fmt::format("job {} is already running{}", job,
-                                    pid.empty() ? "" : " (pid " + pid + ")"));
+    return Status::Busy(
+        fmt::format("job {} is already running{}", job, pid.empty() ? "" : " (pid " + pid + ")"));
   }
   // Who holds it, for the message of the next start.
   const std::string pid = fmt::format("{}\n", getpid());
@@ -310,7 +320,8 @@ std::vector<std::string> LastLines(const fs::path& path, size_t count) {
     lines.push_back(text.substr(begin, end - begin));
     begin = end + 1;
   }
-  if (lines.size() > count) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(count));
+  if (lines.size() > count)
+    lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(count));
   return lines;
 }
 
@@ -328,7 +339,8 @@ RunRecord RunJob(const Job& job, const RunContext& context) {
     record.reason = reason;
     return record;
   };
-  if (context.steps == nullptr) return finish_early("setup", "no repository steps given to the runner");
+  if (context.steps == nullptr)
+    return finish_early("setup", "no repository steps given to the runner");
 
   auto lock = JobLock::Acquire(context.state_dir, job.name, context.wait_for_lock);
   if (!lock.ok()) {
@@ -355,10 +367,12 @@ RunRecord RunJob(const Job& job, const RunContext& context) {
   record.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   if (opened.ok()) record.log_tail = LastLines(opened->path, context.log_tail_lines);
-  if (Status appended = AppendRunRecord(RunRecordPath(context.state_dir, job.name), record); !appended.ok()) {
+  if (Status appended = AppendRunRecord(RunRecordPath(context.state_dir, job.name), record);
+      !appended.ok()) {
     record.record_error = appended.message();
   }
-  if (opened.ok()) RemoveOldLogs(JobLogFolder(context.state_dir, job.name), context.logs_kept, nullptr);
+  if (opened.ok())
+    RemoveOldLogs(JobLogFolder(context.state_dir, job.name), context.logs_kept, nullptr);
   return record;
 }
 

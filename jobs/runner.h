@@ -88,7 +88,7 @@ struct BackupDone {
   std::string snapshot;             // the newest snapshot stored; "" if none was new
   std::vector<std::string> groups;  // the groups it stored to (retention's)
   uint64_t bytes_added = 0;
-  size_t unreadable = 0;            // entries left out: the snapshot is incomplete
+  size_t unreadable = 0;  // entries left out: the snapshot is incomplete
 };
 
 struct RetentionDone {
@@ -98,7 +98,7 @@ struct RetentionDone {
 
 // What a check (verify or restore test) found.
 struct CheckDone {
-  size_t snapshots = 0;      // checked
+  size_t snapshots = 0;  // checked
   uint64_t bytes_checked = 0;
   // "" when it passed; else one line naming the damage or the mismatches
   // (the run fails with it as its reason).
@@ -131,7 +131,7 @@ class RepositorySteps {
 };
 
 struct RunContext {
-  std::filesystem::path state_dir;  // STATE_DIR; the runner makes STATE_DIR/jobs
+  std::filesystem::path state_dir;   // STATE_DIR; the runner makes STATE_DIR/jobs
   RepositorySteps* steps = nullptr;  // required
   RunKind kind = RunKind::kBackup;   // what to run: the backup or one check
   bool wait_for_lock = false;        // wait for a running instance instead of failing
@@ -153,7 +153,8 @@ RunRecord RunJob(const Job& job, const RunContext& context);
 // pid when another run holds it and !wait.
 class JobLock {
  public:
-  static Result<JobLock> Acquire(const std::filesystem::path& state_dir, std::string_view job, bool wait);
+  static Result<JobLock> Acquire(const std::filesystem::path& state_dir, std::string_view job,
+                                 bool wait);
 
  private:
   explicit JobLock(UniqueFd fd) : fd_(std::move(fd)) {}

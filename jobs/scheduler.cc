@@ -29,7 +29,9 @@ LastRuns ReadLastRuns(const std::filesystem::path& state_dir, const JobFile& fil
   for (const Job& job : file.jobs) {
     auto history = ReadRunRecords(RunRecordPath(state_dir, job.name));
     if (!history.ok()) {
-      if (log) log(fmt::format("{}: cannot read the record of runs: {}", job.name, history.status().message()));
+      if (log)
+        log(fmt::format("{}: cannot read the record of runs: {}", job.name,
+                        history.status().message()));
       continue;
     }
     if (log) {
@@ -79,7 +81,9 @@ std::vector<Scheduler::Entry> Scheduler::MakeEntries(const JobFile& file) const 
   return entries;
 }
 
-std::string Scheduler::When(TimePoint t) const { return FormatLocalTime(t, "%a %Y-%m-%d %H:%M:%S %z"); }
+std::string Scheduler::When(TimePoint t) const {
+  return FormatLocalTime(t, "%a %Y-%m-%d %H:%M:%S %z");
+}
 
 std::chrono::seconds Scheduler::Delay(const Job& job) {
   if (job.random_delay.count() <= 0) return std::chrono::seconds(0);
@@ -96,14 +100,15 @@ void Scheduler::PlanNext(Entry& entry, TimePoint after) {
   const std::optional<TimePoint> slot = entry.schedule.NextAfter(after);
   if (!slot) {
     entry.next.reset();
-    Log(fmt::format("{}: its schedule \"{}\" never fires again", entry.name(), entry.schedule_text));
+    Log(fmt::format("{}: its schedule \"{}\" never fires again", entry.name(),
+                    entry.schedule_text));
     return;
   }
   const std::chrono::seconds delay = Delay(entry.job);
   entry.next = Due{entry.job.name, *slot + delay, false, *slot, entry.kind};
   if (delay.count() > 0) {
-    Log(fmt::format("{}: next run {} ({} with a random delay of {}s)", entry.name(), When(entry.next->at),
-                    When(*slot), delay.count()));
+    Log(fmt::format("{}: next run {} ({} with a random delay of {}s)", entry.name(),
+                    When(entry.next->at), When(*slot), delay.count()));
   } else {
     Log(fmt::format("{}: next run {}", entry.name(), When(entry.next->at)));
   }
@@ -117,8 +122,8 @@ void Scheduler::PlanStart() {
       if (auto missed = MissedRun(entry.schedule, last->second, now)) {
         const std::chrono::seconds delay = Delay(entry.job);
         entry.next = Due{entry.job.name, now + delay, true, *missed, entry.kind};
-        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, next run {}", entry.name(),
-                        When(*missed), When(last->second), When(entry.next->at)));
+        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, next run {}",
+                        entry.name(), When(*missed), When(last->second), When(entry.next->at)));
         continue;
       }
     }
@@ -234,8 +239,9 @@ OnceSummary Scheduler::RunOnce() {
     if (last != last_runs_.end() && entry.job.catch_up) {
       if (auto missed = MissedRun(entry.schedule, last->second, now)) {
         due.emplace_back(i, Due{entry.job.name, now + Delay(entry.job), true, *missed, entry.kind});
-        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, run at {}", entry.name(),
-                        When(*missed), When(last->second), When(due.back().second.at)));
+        Log(fmt::format("{}: missed its run of {} (last run {}); catching up, run at {}",
+                        entry.name(), When(*missed), When(last->second),
+                        When(due.back().second.at)));
         continue;
       }
     }
@@ -245,7 +251,8 @@ OnceSummary Scheduler::RunOnce() {
       due.emplace_back(i, Due{entry.job.name, now + Delay(entry.job), false, *slot, entry.kind});
     }
   }
-  std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
+  std::stable_sort(due.begin(), due.end(),
+                   [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
   OnceSummary summary;
   if (due.empty()) Log("nothing is due");
   for (auto& [index, run] : due) {

@@ -97,9 +97,9 @@ std::string TaskName(const Task& task);
 // A planned run.
 struct Due {
   std::string job;
-  TimePoint at;          // when it starts: its schedule's time plus the random delay
+  TimePoint at;           // when it starts: its schedule's time plus the random delay
   bool catch_up = false;  // it makes up for a time missed while the scheduler was down
-  TimePoint slot;        // the schedule's time it runs for (at without the delay)
+  TimePoint slot;         // the schedule's time it runs for (at without the delay)
   RunKind kind = RunKind::kBackup;
 };
 
@@ -153,7 +153,7 @@ struct SchedulerOptions {
 struct OnceSummary {
   size_t runs = 0;
   size_t warnings = 0;
-  size_t failures = 0;        // already_running counts as neither
+  size_t failures = 0;  // already_running counts as neither
   size_t already_running = 0;
 };
 

@@ -28,7 +28,8 @@ class Family {
   Family(std::string name, std::string help) : name_(std::move(name)), help_(std::move(help)) {}
 
   void Add(const std::string& job, std::string value, std::string_view extra_labels = {}) {
-    samples_ += fmt::format("{}{{job=\"{}\"{}}} {}\n", name_, EscapeLabelValue(job), extra_labels, value);
+    samples_ +=
+        fmt::format("{}{{job=\"{}\"{}}} {}\n", name_, EscapeLabelValue(job), extra_labels, value);
   }
 
   void AppendTo(std::string& out) const {
@@ -43,11 +44,14 @@ class Family {
   std::string samples_;
 };
 
-std::string Seconds(TimePoint time) { return std::to_string(time.time_since_epoch().count()); }
+std::string Seconds(TimePoint time) {
+  return std::to_string(time.time_since_epoch().count());
+}
 
 std::string Millis(std::chrono::milliseconds span) {
   const int64_t ms = span.count();
-  return fmt::format("{}{}.{:03}", ms < 0 ? "-" : "", (ms < 0 ? -ms : ms) / 1000, (ms < 0 ? -ms : ms) % 1000);
+  return fmt::format("{}{}.{:03}", ms < 0 ? "-" : "", (ms < 0 ? -ms : ms) / 1000,
+                     (ms < 0 ? -ms : ms) % 1000);
 }
 
 }  // namespace
@@ -79,7 +83,8 @@ JobStatus StatusOf(const Job& job, const RunHistory& history, TimePoint now) {
   if (!job.schedule.empty()) {
     // The reader accepted the schedule; one that does not parse (a jobs file
     // read by another version) has no next run.
-    if (auto schedule = ParseSchedule(job.schedule); schedule.ok()) status.next_run = schedule->NextAfter(now);
+    if (auto schedule = ParseSchedule(job.schedule); schedule.ok())
+      status.next_run = schedule->NextAfter(now);
   }
   if (job.stale_after.count() > 0) {
     status.stale = !status.last_success || now - *status.last_success > job.stale_after;
@@ -104,14 +109,16 @@ std::string EscapeLabelValue(std::string_view value) {
 std::string PrometheusText(const std::vector<JobStatus>& statuses) {
   Family last_success("coffer_job_last_success_timestamp_seconds",
                       "When the job's last successful run ended, in seconds since the epoch.");
-  Family last_failure("coffer_job_last_failure_timestamp_seconds",
-                      "When the job's last failed run (or run with warnings) ended, in seconds since the epoch.");
+  Family last_failure(
+      "coffer_job_last_failure_timestamp_seconds",
+      "When the job's last failed run (or run with warnings) ended, in seconds since the epoch.");
   Family last_run("coffer_job_last_run_timestamp_seconds",
                   "When the job's last run ended, in seconds since the epoch.");
   Family run_success("coffer_job_last_run_success", "1 if the job's last run succeeded, 0 if not.");
   Family run_outcome("coffer_job_last_run_outcome",
                      "The outcome of the job's last run: 1 for it, 0 for the others.");
-  Family duration("coffer_job_last_run_duration_seconds", "How long the job's last run took, in seconds.");
+  Family duration("coffer_job_last_run_duration_seconds",
+                  "How long the job's last run took, in seconds.");
   Family bytes("coffer_job_last_run_bytes_added",
                "What the job's last run added to the repository after deduplication, in bytes.");
   Family stale_after("coffer_job_stale_after_seconds",
@@ -141,8 +148,8 @@ std::string PrometheusText(const std::vector<JobStatus>& statuses) {
   }
 
   std::string out;
-  for (const Family* family : {&last_success, &last_failure, &last_run, &run_success, &run_outcome, &duration,
-                               &bytes, &stale_after, &stale, &next_run}) {
+  for (const Family* family : {&last_success, &last_failure, &last_run, &run_success, &run_outcome,
+                               &duration, &bytes, &stale_after, &stale, &next_run}) {
     family->AppendTo(out);
   }
   return out;

@@ -66,8 +66,8 @@ struct RunSummary {
   TimePoint end;
   std::chrono::milliseconds duration{0};
   Outcome outcome = Outcome::kSuccess;
-  std::string step;    // "" on success
-  std::string reason;  // "" on success
+  std::string step;      // "" on success
+  std::string reason;    // "" on success
   std::string snapshot;  // "" if none was stored
   uint64_t bytes_added = 0;
 
@@ -76,15 +76,15 @@ struct RunSummary {
 
 struct JobStatus {
   std::string job;
-  std::string schedule;                   // the jobs file's text; "" if none
+  std::string schedule;  // the jobs file's text; "" if none
   std::chrono::seconds random_delay{0};
-  std::chrono::seconds stale_after{0};    // 0: never stale
-  size_t runs = 0;                        // backup runs in the record
+  std::chrono::seconds stale_after{0};  // 0: never stale
+  size_t runs = 0;                      // backup runs in the record
 
   // The last backup run and the end of the last successful one: what
   // stale-after is about. Verify and restore-test runs count only as failures.
   std::optional<RunSummary> last_run;
-  std::optional<TimePoint> last_success;  // end of the last successful backup
+  std::optional<TimePoint> last_success;   // end of the last successful backup
   std::optional<RunSummary> last_failure;  // the last run of any kind that failed or warned
   std::optional<TimePoint> next_run;
   bool stale = false;

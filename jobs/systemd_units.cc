@@ -43,9 +43,11 @@ bool HasControlCharacter(std::string_view text) {
 // mode), or a number.
 bool IsUserName(std::string_view user) {
   if (user.empty() || user.size() > 31) return false;
-  if (std::all_of(user.begin(), user.end(), [](char c) { return c >= '0' && c <= '9'; })) return true;
+  if (std::all_of(user.begin(), user.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return true;
   const char first = user.front();
-  if (!((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') || first == '_')) return false;
+  if (!((first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z') || first == '_'))
+    return false;
   return std::all_of(user.begin(), user.end(),
                      [](char c) { return IsAsciiAlnum(c) || c == '_' || c == '-'; });
 }
@@ -53,7 +55,8 @@ bool IsUserName(std::string_view user) {
 Status CheckPath(const std::filesystem::path& path, std::string_view what) {
   const std::string& text = path.native();
   if (!path.is_absolute()) {
-    return Status::InvalidArgument(std::string(what) + " must be an absolute path, not \"" + text + "\"");
+    return Status::InvalidArgument(std::string(what) + " must be an absolute path, not \"" + text +
+                                   "\"");
   }
   if (HasControlCharacter(text)) {
     return Status::InvalidArgument(std::string(what) + " must not hold control characters");
@@ -69,10 +72,12 @@ Status CheckOptions(const SystemdUnitOptions& options) {
   // '$' is right for both.
   if (options.coffer.native().find_first_of("$\"'\\") != std::string::npos) {
     return Status::InvalidArgument(
-        "the coffer binary's path must not hold '$', quotes or '\\' (systemd does not take them there)");
+        "the coffer binary's path must not hold '$', quotes or '\\' (systemd does not take them "
+        "there)");
   }
   COFFER_RETURN_IF_ERROR(CheckPath(options.jobs_file, "the jobs file"));
-  if (!options.state_dir.empty()) COFFER_RETURN_IF_ERROR(CheckPath(options.state_dir, "the state folder"));
+  if (!options.state_dir.empty())
+    COFFER_RETURN_IF_ERROR(CheckPath(options.state_dir, "the state folder"));
   if (!options.user.empty() && !IsUserName(options.user)) {
     return Status::InvalidArgument("\"" + options.user + "\" is not a user name systemd accepts");
   }
@@ -116,7 +121,8 @@ std::string DescriptionValue(std::string_view text) {
 std::string TimeSpan(std::chrono::seconds span) {
   int64_t left = span.count();
   std::string out;
-  const std::pair<int64_t, std::string_view> units[] = {{86400, "d"}, {3600, "h"}, {60, "min"}, {1, "s"}};
+  const std::pair<int64_t, std::string_view> units[] = {
+      {86400, "d"}, {3600, "h"}, {60, "min"}, {1, "s"}};
   for (const auto& [size, unit] : units) {
     if (left < size) continue;
     if (!out.empty()) out += ' ';
@@ -135,18 +141,21 @@ struct Kind {
   std::string_view key;          // the jobs file's key of the schedule, for errors
 };
 
-Result<std::vector<UnitFile>> UnitsOf(const Job& job, const SystemdUnitOptions& options, const Kind& kind,
-                                      std::string_view schedule_text) {
+Result<std::vector<UnitFile>> UnitsOf(const Job& job, const SystemdUnitOptions& options,
+                                      const Kind& kind, std::string_view schedule_text) {
   auto schedule = ParseSchedule(schedule_text);
   if (!schedule.ok()) {
     return Status::InvalidArgument("job " + job.name + ": " + std::string(kind.key) + " \"" +
-                                   std::string(schedule_text) + "\": " + schedule.status().message());
+                                   std::string(schedule_text) +
+                                   "\": " + schedule.status().message());
   }
   const std::string base = std::string(kPrefix) + job.name + std::string(kind.suffix);
   const std::string what = "coffer " + std::string(kind.description) + " of job " + job.name;
 
-  std::string exec = ExecArgument(options.coffer.native()) + " --jobs " + ExecArgument(options.jobs_file.native());
-  if (!options.state_dir.empty()) exec += " --state-dir " + ExecArgument(options.state_dir.native());
+  std::string exec =
+      ExecArgument(options.coffer.native()) + " --jobs " + ExecArgument(options.jobs_file.native());
+  if (!options.state_dir.empty())
+    exec += " --state-dir " + ExecArgument(options.state_dir.native());
   exec += " run " + ExecArgument(job.name);
   if (!kind.flag.empty()) exec += " " + std::string(kind.flag);
 
@@ -175,18 +184,21 @@ Result<std::vector<UnitFile>> UnitsOf(const Job& job, const SystemdUnitOptions& 
   timer += "\n[Timer]\n";
   for (const std::string& line : schedule->ToOnCalendar()) timer += "OnCalendar=" + line + "\n";
   timer += std::string("Persistent=") + (job.catch_up ? "true" : "false") + "\n";
-  if (job.random_delay.count() > 0) timer += "RandomizedDelaySec=" + TimeSpan(job.random_delay) + "\n";
+  if (job.random_delay.count() > 0)
+    timer += "RandomizedDelaySec=" + TimeSpan(job.random_delay) + "\n";
   timer += "\n[Install]\n";
   timer += "WantedBy=timers.target\n";
 
-  return std::vector<UnitFile>{{base + ".service", std::move(service)}, {base + ".timer", std::move(timer)}};
+  return std::vector<UnitFile>{{base + ".service", std::move(service)},
+                               {base + ".timer", std::move(timer)}};
 }
 
 bool IsOurUnitName(std::string_view name) {
   if (name.size() <= kPrefix.size() || name.substr(0, kPrefix.size()) != kPrefix) return false;
   if (name.find('/') != std::string_view::npos) return false;
   const auto ends_with = [&](std::string_view suffix) {
-    return name.size() > kPrefix.size() + suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
+    return name.size() > kPrefix.size() + suffix.size() &&
+           name.substr(name.size() - suffix.size()) == suffix;
   };
   return ends_with(".service") || ends_with(".timer");
 }
@@ -195,7 +207,7 @@ bool IsOurUnitName(std::string_view name) {
 // whose first line is the marker. Sets `*exists` to whether anything is
 // at `path`.
 Result<bool> IsMarkedRegularFile(const std::filesystem::path& path, bool* exists) {
-  struct stat st{};
+  struct stat st {};
   if (lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) {
       *exists = false;
@@ -249,7 +261,8 @@ Status WriteAtomically(const std::filesystem::path& dir, const UnitFile& unit) {
 
 Status SyncFolder(const std::filesystem::path& dir) {
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || fsync(fd.get()) != 0) return Status::FromErrno(errno, "syncing " + dir.native());
+  if (fd.get() < 0 || fsync(fd.get()) != 0)
+    return Status::FromErrno(errno, "syncing " + dir.native());
   return Status::Ok();
 }
 
@@ -258,16 +271,20 @@ Status SyncFolder(const std::filesystem::path& dir) {
 Result<std::vector<UnitFile>> SystemdUnitsFor(const Job& job, const SystemdUnitOptions& options) {
   COFFER_RETURN_IF_ERROR(CheckOptions(options));
   if (!IsJobName(job.name)) {
-    return Status::InvalidArgument("\"" + job.name + "\" cannot name systemd units: a job's name has "
-                                   "letters, digits, '_', '.' and '-', starting with a letter or digit");
+    return Status::InvalidArgument(
+        "\"" + job.name +
+        "\" cannot name systemd units: a job's name has "
+        "letters, digits, '_', '.' and '-', starting with a letter or digit");
   }
   static constexpr Kind kBackup{"", "", "backup", "schedule"};
   static constexpr Kind kVerify{"-verify", "--verify", "verify", "verify"};
-  static constexpr Kind kRestoreTest{"-restore-test", "--restore-test", "restore test", "restore-test"};
+  static constexpr Kind kRestoreTest{"-restore-test", "--restore-test", "restore test",
+                                     "restore-test"};
   std::vector<UnitFile> units;
-  for (const auto& [kind, text] : {std::pair<const Kind&, const std::string&>{kBackup, job.schedule},
-                                   {kVerify, job.verify},
-                                   {kRestoreTest, job.restore_test}}) {
+  for (const auto& [kind, text] :
+       {std::pair<const Kind&, const std::string&>{kBackup, job.schedule},
+        {kVerify, job.verify},
+        {kRestoreTest, job.restore_test}}) {
     if (text.empty()) continue;
     COFFER_ASSIGN_OR_RETURN(std::vector<UnitFile> pair, UnitsOf(job, options, kind, text));
     for (auto& unit : pair) units.push_back(std::move(unit));
@@ -275,7 +292,8 @@ Result<std::vector<UnitFile>> SystemdUnitsFor(const Job& job, const SystemdUnitO
   return units;
 }
 
-Result<std::vector<UnitFile>> SystemdUnitsFor(const JobFile& file, const SystemdUnitOptions& options) {
+Result<std::vector<UnitFile>> SystemdUnitsFor(const JobFile& file,
+                                              const SystemdUnitOptions& options) {
   std::vector<UnitFile> all;
   std::set<std::string, std::less<>> names;
   for (const Job& job : file.jobs) {
@@ -296,7 +314,8 @@ Status WriteUnits(const std::vector<UnitFile>& units, const std::filesystem::pat
   std::set<std::string, std::less<>> names;
   for (const UnitFile& unit : units) {
     if (!IsOurUnitName(unit.name)) {
-      return Status::InvalidArgument("\"" + unit.name + "\" is not the name of a coffer job's unit");
+      return Status::InvalidArgument("\"" + unit.name +
+                                     "\" is not the name of a coffer job's unit");
     }
     if (!names.insert(unit.name).second) {
       return Status::InvalidArgument("the unit " + unit.name + " is given twice");
@@ -334,7 +353,8 @@ Status WriteUnits(const std::vector<UnitFile>& units, const std::filesystem::pat
     bool exists = false;
     COFFER_ASSIGN_OR_RETURN(const bool marked, IsMarkedRegularFile(path, &exists));
     if (!marked) continue;
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "removing " + path.native());
+    if (unlink(path.c_str()) != 0 && errno != ENOENT)
+      return Status::FromErrno(errno, "removing " + path.native());
     if (removed != nullptr) removed->push_back(name);
   }
   return SyncFolder(dir);

@@ -101,7 +101,8 @@ Result<std::vector<UnitFile>> SystemdUnitsFor(const Job& job, const SystemdUnitO
 // The units of every job of `file`, in its order. kInvalidArgument as above,
 // and when two jobs would share a unit name (a job "web" with a verify
 // schedule and a job "web-verify").
-Result<std::vector<UnitFile>> SystemdUnitsFor(const JobFile& file, const SystemdUnitOptions& options);
+Result<std::vector<UnitFile>> SystemdUnitsFor(const JobFile& file,
+                                              const SystemdUnitOptions& options);
 
 // Writes `units` into `dir` (which must exist), each atomically (a temporary
 // file in `dir`, fsync, rename) with mode 0644, then removes every file of

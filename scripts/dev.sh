@@ -35,7 +35,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libssl-dev
   attr acl util-linux man-db groff-base openssl python3 python3-prometheus-client
   gzip lzop zstd libcap2-bin zbar-tools qrencode dpkg-dev
-  fdisk gdisk e2fsprogs mount systemd lintian
+  fdisk gdisk e2fsprogs mount systemd lintian clang-format-14
 )
 # The fuzz targets: clang with libFuzzer and its sanitizer runtimes, and
 # llvm-symbolizer for readable reports. Without them `fuzz` is skipped.

@@ -21,8 +21,9 @@ int Fail(const Status& status, FailedStep step) {
   return ExitCodeFor(status, step);
 }
 
-CLI::Option* AddRepeatableOption(CLI::App* cmd, const std::string& name, const std::string& value_name,
-                                 std::vector<std::string>& values, const std::string& description) {
+CLI::Option* AddRepeatableOption(CLI::App* cmd, const std::string& name,
+                                 const std::string& value_name, std::vector<std::string>& values,
+                                 const std::string& description) {
   // expected(1) alone keeps allow_extra_args from the vector default, which
   // would still take the following words and split a "[a,b]" value; take_all
   // keeps the values of every use instead of refusing a second one.

@@ -21,9 +21,9 @@ struct GlobalOptions {
   std::string lock_wait = "0";
   bool quiet = false;
   bool no_server = false;  // open the database in this process, under the lock
-  std::string server;       // --server, COFFER_SERVER: tcp://HOST:PORT of a remote server
-  std::string tls_ca;       // --tls-ca, COFFER_TLS_CA: the CA of the remote server's certificate
-  std::string token_file;   // --token-file, COFFER_TOKEN_FILE (else COFFER_TOKEN)
+  std::string server;      // --server, COFFER_SERVER: tcp://HOST:PORT of a remote server
+  std::string tls_ca;      // --tls-ca, COFFER_TLS_CA: the CA of the remote server's certificate
+  std::string token_file;  // --token-file, COFFER_TOKEN_FILE (else COFFER_TOKEN)
   // --allow-unencrypted, COFFER_ALLOW_UNENCRYPTED: accept a repository whose
   // config says it is unencrypted (else refused: exit 4).
   bool allow_unencrypted = false;
@@ -49,8 +49,9 @@ int Fail(const Status& status, FailedStep step = FailedStep::kAny);
 // swallowed it. The value is never split: paths and patterns may hold
 // commas and brackets. The help shows VALUE_NAME and ends the description
 // with "(repeatable)", which tests/e2e/repeatable_option_test.cc relies on.
-CLI::Option* AddRepeatableOption(CLI::App* cmd, const std::string& name, const std::string& value_name,
-                                 std::vector<std::string>& values, const std::string& description);
+CLI::Option* AddRepeatableOption(CLI::App* cmd, const std::string& name,
+                                 const std::string& value_name, std::vector<std::string>& values,
+                                 const std::string& description);
 
 // Registration of each subcommand (tools/cmd_*.cc). Each sets a callback that
 // stores the command's exit code in `*exit_code`.

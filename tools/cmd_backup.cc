@@ -104,7 +104,8 @@ void PrintSummary(const ingest::BackupResult& result, bool json) {
         {"incomplete", r.incomplete()},
     };
     nlohmann::json errors = nlohmann::json::array();
-    for (const auto& e : result.errors) errors.push_back({{"path", e.path}, {"error", e.status.message()}});
+    for (const auto& e : result.errors)
+      errors.push_back({{"path", e.path}, {"error", e.status.message()}});
     j["errors"] = errors;
     fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
@@ -113,8 +114,9 @@ void PrintSummary(const ingest::BackupResult& result, bool json) {
              result.snapshot.ref.id.short_hex(), r.incomplete() ? ", INCOMPLETE" : "");
   fmt::print(stderr, "files: {} new, {} changed, {} unchanged; {} directories\n", st.files_new(),
              st.files_changed(), st.files_unchanged(), st.dirs());
-  fmt::print(stderr, "read {} of {}, added {} to the repository in {}\n", HumanBytes(st.bytes_read()),
-             HumanBytes(st.bytes_total()), HumanBytes(st.bytes_added()), HumanDuration(st.duration_ns()));
+  fmt::print(stderr, "read {} of {}, added {} to the repository in {}\n",
+             HumanBytes(st.bytes_read()), HumanBytes(st.bytes_total()),
+             HumanBytes(st.bytes_added()), HumanDuration(st.duration_ns()));
 }
 
 int RunBackup(const GlobalOptions& global, BackupArgs args) {
@@ -126,7 +128,8 @@ int RunBackup(const GlobalOptions& global, BackupArgs args) {
     return Fail(Status::InvalidArgument("--stdin takes no PATH arguments"));
   }
   if (args.stdin_from_command && args.paths.empty()) {
-    return Fail(Status::InvalidArgument("--stdin-from-command needs a command: coffer backup --stdin-from-command -- CMD ARGS..."));
+    return Fail(Status::InvalidArgument(
+        "--stdin-from-command needs a command: coffer backup --stdin-from-command -- CMD ARGS..."));
   }
   if (stream && (args.stdin_name.empty() || args.stdin_name.find('/') != std::string::npos ||
                  args.stdin_name == "." || args.stdin_name == "..")) {
@@ -198,7 +201,8 @@ int RunBackup(const GlobalOptions& global, BackupArgs args) {
   }
   if (!global.quiet || args.json) PrintSummary(*result, args.json);
   if (!result->errors.empty()) {
-    fmt::print(stderr, "coffer: backup incomplete: {} entries could not be read\n", result->errors.size());
+    fmt::print(stderr, "coffer: backup incomplete: {} entries could not be read\n",
+               result->errors.size());
     return kExitIncomplete;
   }
   return kExitOk;
@@ -208,7 +212,8 @@ int RunBackup(const GlobalOptions& global, BackupArgs args) {
 
 void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<BackupArgs>();
-  CLI::App* cmd = app.add_subcommand("backup", "Store a new snapshot of files, directories or a stream");
+  CLI::App* cmd =
+      app.add_subcommand("backup", "Store a new snapshot of files, directories or a stream");
   cmd->add_option("PATH", args->paths,
                   "Files and directories to back up (with --stdin-from-command: the command)");
   cmd->add_option("--group", args->group, "Backup group TYPE/NAME (default host/<hostname>)");
@@ -217,7 +222,8 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code) {
   AddRepeatableOption(cmd, "--exclude", "PATTERN", args->excludes, "Skip paths matching PATTERN");
   AddRepeatableOption(cmd, "--exclude-file", "FILE", args->exclude_files,
                       "Read exclude patterns from FILE, one a line");
-  cmd->add_flag("-x,--one-file-system", args->one_file_system, "Do not cross filesystem boundaries");
+  cmd->add_flag("-x,--one-file-system", args->one_file_system,
+                "Do not cross filesystem boundaries");
   cmd->add_flag("--image", args->image,
                 "Files named as PATH are disk images: fixed 64 KiB chunks, zeros as holes "
                 "(block devices named as PATH always are)");

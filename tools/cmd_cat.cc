@@ -32,7 +32,8 @@ int RunCat(const GlobalOptions& global, const CatArgs& args) {
 void RegisterCat(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<CatArgs>();
   CLI::App* cmd = app.add_subcommand("cat", "Write a file of a snapshot to standard output");
-  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")->required();
+  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")
+      ->required();
   cmd->add_option("PATH", args->path, "File in the snapshot")->required();
   cmd->callback([&global, args, exit_code] { *exit_code = RunCat(global, *args); });
 }

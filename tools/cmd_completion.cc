@@ -44,7 +44,8 @@ std::string ValueKind(const CLI::Option& option, bool after_snapshot) {
   const std::string name = long_names.empty() ? "" : long_names.front();
   if (value.starts_with("SNAPSHOT")) return "snapshot";
   if (value == "PATH") return after_snapshot ? "snapshot-path" : "file";
-  if (AnyOf(value, {"DIR", "MOUNTPOINT"}) || AnyOf(name, {"repo", "target", "scratch", "state-dir"})) {
+  if (AnyOf(value, {"DIR", "MOUNTPOINT"}) ||
+      AnyOf(name, {"repo", "target", "scratch", "state-dir"})) {
     return "dir";
   }
   if (AnyOf(value, {"FILE", "ARCHIVE", "DEST", "SRC"}) || EndsWith(name, "-file") ||
@@ -55,9 +56,13 @@ std::string ValueKind(const CLI::Option& option, bool after_snapshot) {
   return "text";
 }
 
-bool TakesValue(const CLI::Option& option) { return option.get_items_expected_max() > 0; }
+bool TakesValue(const CLI::Option& option) {
+  return option.get_items_expected_max() > 0;
+}
 
-bool Hidden(const CLI::Option& option) { return option.get_group().empty(); }
+bool Hidden(const CLI::Option& option) {
+  return option.get_group().empty();
+}
 
 std::vector<const CLI::App*> Subcommands(const CLI::App& command) {
   return command.get_subcommands([](const CLI::App* sub) { return !sub->get_group().empty(); });
@@ -107,7 +112,8 @@ void Describe(const CLI::App& command, const std::string& path, bool top, Script
     std::vector<std::string> names;
     for (const std::string& name : option->get_snames()) names.push_back("-" + name);
     for (const std::string& name : option->get_lnames()) names.push_back("--" + name);
-    const bool ends_parsing = option == command.get_help_ptr() || option == command.get_version_ptr();
+    const bool ends_parsing =
+        option == command.get_help_ptr() || option == command.get_version_ptr();
     for (const std::string& name : names) {
       option_names.push_back(name);
       if (TakesValue(*option)) {
@@ -393,19 +399,24 @@ std::string BashScript(const CLI::App& app) {
       "# Snapshot names and paths are read from the repository the line names\n"
       "# (-r, COFFER_REPO) only when no passphrase has to be asked for: with\n"
       "# COFFER_PASSPHRASE, COFFER_PASSPHRASE_FILE or --passphrase-file.\n\n";
-  out += "# The subcommands of each command.\ndeclare -gA _coffer_subcommands=(\n" + tables.subcommands + ")\n";
-  out += "# The option names of each command (a command's options may also follow\n"
-         "# its subcommands).\ndeclare -gA _coffer_options=(\n" +
-         tables.options + ")\n";
-  out += "# What the value of each option taking one is: snapshot, snapshot-path,\n"
-         "# dir, file, fd or text.\ndeclare -gA _coffer_option_values=(\n" +
-         tables.option_values + ")\n";
-  out += "# The kinds of each command's positional arguments, in order; KIND...\n"
-         "# takes every remaining word.\ndeclare -gA _coffer_positionals=(\n" +
-         tables.positionals + ")\n";
-  out += "# The global options the commands run to list snapshots and paths are given.\n"
-         "_coffer_passed_on=" +
-         Quoted(tables.passed_on) + "\n";
+  out += "# The subcommands of each command.\ndeclare -gA _coffer_subcommands=(\n" +
+         tables.subcommands + ")\n";
+  out +=
+      "# The option names of each command (a command's options may also follow\n"
+      "# its subcommands).\ndeclare -gA _coffer_options=(\n" +
+      tables.options + ")\n";
+  out +=
+      "# What the value of each option taking one is: snapshot, snapshot-path,\n"
+      "# dir, file, fd or text.\ndeclare -gA _coffer_option_values=(\n" +
+      tables.option_values + ")\n";
+  out +=
+      "# The kinds of each command's positional arguments, in order; KIND...\n"
+      "# takes every remaining word.\ndeclare -gA _coffer_positionals=(\n" +
+      tables.positionals + ")\n";
+  out +=
+      "# The global options the commands run to list snapshots and paths are given.\n"
+      "_coffer_passed_on=" +
+      Quoted(tables.passed_on) + "\n";
   out += kBashFunctions;
   return out;
 }
@@ -424,7 +435,8 @@ int RunCompletion(const CLI::App& app, const std::string& shell) {
 void RegisterCompletion(CLI::App& app, GlobalOptions&, int* exit_code) {
   auto shell = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
-      "completion", "Print the shell completion script for SHELL (bash): source <(coffer completion bash)");
+      "completion",
+      "Print the shell completion script for SHELL (bash): source <(coffer completion bash)");
   cmd->add_option("SHELL", *shell, "The shell: bash")->required();
   cmd->callback([&app, shell, exit_code] { *exit_code = RunCompletion(app, *shell); });
 }

@@ -66,7 +66,8 @@ void PrintChange(const diff::Change& change, bool json) {
     fmt::print("{} {}\n", mark, shown);
     return;
   }
-  fmt::print("{} {}  ({})\n", mark, shown, fmt::join(diff::DifferenceNames(change.differences), ", "));
+  fmt::print("{} {}  ({})\n", mark, shown,
+             fmt::join(diff::DifferenceNames(change.differences), ", "));
 }
 
 void Count(const diff::Change& change, Totals& totals) {
@@ -82,9 +83,7 @@ void Count(const diff::Change& change, Totals& totals) {
       ++totals.removed;
       totals.removed_bytes += file_size(change.before);
       break;
-    case diff::Change::kChanged:
-      ++totals.changed;
-      break;
+    case diff::Change::kChanged: ++totals.changed; break;
   }
 }
 
@@ -128,7 +127,8 @@ int RunDiff(const GlobalOptions& global, const DiffArgs& args) {
   if (path.empty()) {
     auto old_root = ObjectId::FromBytes(AsBytes(snapshots[0].record.root_tree_id()));
     auto new_root = ObjectId::FromBytes(AsBytes(snapshots[1].record.root_tree_id()));
-    if (!old_root || !new_root) return Fail(Status::Corruption("snapshot with a malformed root tree id"));
+    if (!old_root || !new_root)
+      return Fail(Status::Corruption("snapshot with a malformed root tree id"));
     walked = diff::DiffTrees(*old_root, *new_root, read, report, &stats);
   } else {
     auto old_entry = FindEntry(repo, snapshots[0], path);
@@ -169,14 +169,14 @@ int RunDiff(const GlobalOptions& global, const DiffArgs& args) {
 
 void RegisterDiff(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<DiffArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "diff", "Show what was added, removed and changed between two snapshots");
-  cmd->add_option("SNAPSHOT1", args->before, "The older snapshot: GROUP/TIME, GROUP/latest or an id prefix")
+  CLI::App* cmd =
+      app.add_subcommand("diff", "Show what was added, removed and changed between two snapshots");
+  cmd->add_option("SNAPSHOT1", args->before,
+                  "The older snapshot: GROUP/TIME, GROUP/latest or an id prefix")
       ->required();
   cmd->add_option("SNAPSHOT2", args->after, "The newer snapshot")->required();
   cmd->add_option("PATH", args->path, "Compare only this directory or file (default: everything)");
-  cmd->add_flag("--json", args->json,
-                "One JSON object per line: each change, then the statistics");
+  cmd->add_flag("--json", args->json, "One JSON object per line: each change, then the statistics");
   cmd->callback([&global, args, exit_code] { *exit_code = RunDiff(global, *args); });
 }
 

@@ -12,11 +12,11 @@
 
 #include <fmt/format.h>
 
+#include "store/base/unique_fd.h"
 #include "store/export/compressor.h"
 #include "store/export/tar_export.h"
 #include "store/export/vma_export.h"
 #include "store/ingest/vzdump_name.h"
-#include "store/base/unique_fd.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 #include "tools/open_repository.h"
@@ -85,10 +85,12 @@ std::variant<Plan, int> MakePlan(const ExportArgs& args, const Snapshot& snapsho
   } else if (args.format == "vma") {
     plan.format = Format::kVma;
   } else if (guest) {
-    plan.format = guest->guest == ingest::VzdumpName::Guest::kContainer ? Format::kTar : Format::kVma;
+    plan.format =
+        guest->guest == ingest::VzdumpName::Guest::kContainer ? Format::kTar : Format::kVma;
   } else {
-    return UsageError(fmt::format("{} is not a Proxmox guest's (ct/VMID or vm/VMID): say --format tar or vma",
-                                  snapshot.name()));
+    return UsageError(
+        fmt::format("{} is not a Proxmox guest's (ct/VMID or vm/VMID): say --format tar or vma",
+                    snapshot.name()));
   }
   std::optional<Compression> chosen;
   if (!args.compress.empty()) {
@@ -100,7 +102,8 @@ std::variant<Plan, int> MakePlan(const ExportArgs& args, const Snapshot& snapsho
   if (args.output == "-") {
     plan.to_stdout = true;
     plan.compression = chosen.value_or(Compression::kNone);
-    if (isatty(STDOUT_FILENO)) return UsageError("standard output is a terminal: not writing an archive to it");
+    if (isatty(STDOUT_FILENO))
+      return UsageError("standard output is a terminal: not writing an archive to it");
     return plan;
   }
 
@@ -109,14 +112,16 @@ std::variant<Plan, int> MakePlan(const ExportArgs& args, const Snapshot& snapsho
   const bool into_folder = args.output.empty() || fs::is_directory(args.output, ec);
   if (!into_folder) {
     plan.path = args.output;
-    plan.compression = chosen ? *chosen : CompressionOfName(args.output).value_or(Compression::kNone);
+    plan.compression =
+        chosen ? *chosen : CompressionOfName(args.output).value_or(Compression::kNone);
     plan.log_path = LogPathFor(plan.path);
     return plan;
   }
   // The name vzdump gives it, in the folder (the current one by default).
   if (!guest) {
-    return UsageError(fmt::format("{} has no vzdump name (its group is not ct/VMID or vm/VMID): say -o FILE",
-                                  snapshot.name()));
+    return UsageError(
+        fmt::format("{} has no vzdump name (its group is not ct/VMID or vm/VMID): say -o FILE",
+                    snapshot.name()));
   }
   plan.compression = chosen.value_or(Compression::kZstd);
   const std::string base = ingest::VzdumpBaseName(*guest, snapshot.ref.time_ns);
@@ -208,7 +213,8 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
   };
 
   FdOutput output(fd);
-  auto compressor = exporting::Compressor::Create(plan.compression, [&](ByteView data) { return output.Write(data); });
+  auto compressor = exporting::Compressor::Create(
+      plan.compression, [&](ByteView data) { return output.Write(data); });
   if (!compressor.ok()) return fail(compressor.status());
   exporting::OutputFn into_archive = [&](ByteView data) { return (*compressor)->Write(data); };
 
@@ -253,11 +259,13 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
   }
 
   if (!global.quiet) {
-    const auto nanos =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
-    fmt::print(stderr, "exported {} to {}: {} entries, {} of data, {} written in {}\n", snapshot.name(),
-               plan.to_stdout ? std::string("standard output") : plan.path, progress.entries.load(),
-               HumanBytes(progress.bytes), HumanBytes((*compressor)->bytes_out()), HumanDuration(nanos));
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+    fmt::print(stderr, "exported {} to {}: {} entries, {} of data, {} written in {}\n",
+               snapshot.name(), plan.to_stdout ? std::string("standard output") : plan.path,
+               progress.entries.load(), HumanBytes(progress.bytes),
+               HumanBytes((*compressor)->bytes_out()), HumanDuration(nanos));
   }
   return kExitOk;
 }
@@ -266,16 +274,20 @@ int RunExport(const GlobalOptions& global, const ExportArgs& args) {
 
 void RegisterExport(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<ExportArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "export", "Write a snapshot as the archive vzdump writes (ct/: LXC tar, vm/: VMA) for pct restore or qmrestore");
-  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")->required();
+  CLI::App* cmd = app.add_subcommand("export",
+                                     "Write a snapshot as the archive vzdump writes (ct/: LXC tar, "
+                                     "vm/: VMA) for pct restore or qmrestore");
+  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")
+      ->required();
   cmd->add_option("-o,--output", args->output,
                   "File, folder (the archive gets vzdump's name in it) or - for standard output "
                   "(default: vzdump's name in the current folder)");
-  cmd->add_option("--compress", args->compress,
-                  "zstd, gzip or none (default: zstd; for -o FILE as its extension says; for - none)")
+  cmd->add_option(
+         "--compress", args->compress,
+         "zstd, gzip or none (default: zstd; for -o FILE as its extension says; for - none)")
       ->check(CLI::IsMember({"zstd", "gzip", "none"}));
-  cmd->add_option("--format", args->format, "tar or vma (default: from the group, ct/ tar, vm/ vma)")
+  cmd->add_option("--format", args->format,
+                  "tar or vma (default: from the group, ct/ tar, vm/ vma)")
       ->check(CLI::IsMember({"tar", "vma"}));
   cmd->add_flag("--force", args->force, "Replace an existing archive");
   cmd->callback([&global, args, exit_code] { *exit_code = RunExport(global, *args); });

@@ -38,10 +38,12 @@ int RunGc(const GlobalOptions& global, const GcArgs& args) {
   });
   line.Stop();
   if (!report.ok()) return Fail(report.status());
-  const int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now() - start).count();
+  const int64_t elapsed =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
   const GcResult& sweep = report->sweep;
-  const uint64_t freed = sweep.bytes_before > sweep.bytes_after ? sweep.bytes_before - sweep.bytes_after : 0;
+  const uint64_t freed =
+      sweep.bytes_before > sweep.bytes_after ? sweep.bytes_before - sweep.bytes_after : 0;
   if (args.json) {
     nlohmann::json out = {{"snapshots", report->roots},
                           {"trees_walked", report->trees_walked},
@@ -63,8 +65,9 @@ int RunGc(const GlobalOptions& global, const GcArgs& args) {
     fmt::print("; {} freed, repository now {} ({})\n", HumanBytes(freed),
                HumanBytes(sweep.bytes_after), HumanDuration(elapsed));
     if (report->needs_written > 0) {
-      fmt::print("{} snapshots made before needs lists were given theirs (coffer sync copies them now)\n",
-                 report->needs_written);
+      fmt::print(
+          "{} snapshots made before needs lists were given theirs (coffer sync copies them now)\n",
+          report->needs_written);
     }
   }
   return kExitOk;
@@ -75,7 +78,8 @@ int RunGc(const GlobalOptions& global, const GcArgs& args) {
 void RegisterGc(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<GcArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "gc", "Delete the objects no snapshot references and free their space (safe while backups run)");
+      "gc",
+      "Delete the objects no snapshot references and free their space (safe while backups run)");
   cmd->add_flag("--json", args->json, "Print a JSON summary");
   cmd->callback([&global, args, exit_code] { *exit_code = RunGc(global, *args); });
 }

@@ -52,7 +52,7 @@ struct ImportArgs {
 struct Archive {
   std::string path;  // "-" for standard input
   std::optional<ingest::VzdumpName> vzdump;
-  fs::path folder;   // where its .notes, .protected and .log would be
+  fs::path folder;  // where its .notes, .protected and .log would be
   std::string file_name;
   Status unreadable;  // why the path could not be looked at, told in its turn
 };
@@ -109,7 +109,8 @@ std::vector<Archive> ListArchives(const std::vector<std::string>& inputs) {
     std::sort(found.begin(), found.end(), [](const Archive& a, const Archive& b) {
       return std::pair(a.vzdump->time_ns, a.file_name) < std::pair(b.vzdump->time_ns, b.file_name);
     });
-    if (found.empty()) fmt::print(stderr, "coffer: {}: no vzdump archives in it\n", EscapeName(input));
+    if (found.empty())
+      fmt::print(stderr, "coffer: {}: no vzdump archives in it\n", EscapeName(input));
     archives.insert(archives.end(), std::make_move_iterator(found.begin()),
                     std::make_move_iterator(found.end()));
   }
@@ -127,8 +128,8 @@ Result<std::optional<std::string>> ReadSideFile(const fs::path& path, uintmax_t 
   std::ifstream in(path, std::ios::binary);
   if (size > limit) {
     if (!keep_end) {
-      return Status::InvalidArgument(fmt::format("{} is larger than {}", EscapeName(path.string()),
-                                                 HumanBytes(limit)));
+      return Status::InvalidArgument(
+          fmt::format("{} is larger than {}", EscapeName(path.string()), HumanBytes(limit)));
     }
     fmt::print(stderr, "coffer: {} is larger than {}: its last {} are kept\n",
                EscapeName(path.string()), HumanBytes(limit), HumanBytes(limit));
@@ -154,17 +155,19 @@ Result<Extras> ReadExtras(const Archive& archive, const ImportArgs& args) {
   extras.comment = args.note;
   if (!args.log_file.empty()) {
     COFFER_ASSIGN_OR_RETURN(extras.log, ReadSideFile(args.log_file, kMaxLogBytes, true));
-    if (!extras.log) return Status::NotFound("log file " + EscapeName(args.log_file) + " does not exist");
+    if (!extras.log)
+      return Status::NotFound("log file " + EscapeName(args.log_file) + " does not exist");
   }
   if (archive.path == "-") return extras;
   const fs::path beside = archive.folder / archive.file_name;
   if (!extras.comment) {
-    COFFER_ASSIGN_OR_RETURN(extras.comment, ReadSideFile(beside.string() + ".notes", kMaxNotesBytes));
+    COFFER_ASSIGN_OR_RETURN(extras.comment,
+                            ReadSideFile(beside.string() + ".notes", kMaxNotesBytes));
   }
   if (!extras.protect) extras.protect = fs::exists(beside.string() + ".protected");
   if (!extras.log && archive.vzdump) {
-    COFFER_ASSIGN_OR_RETURN(extras.log,
-                            ReadSideFile(archive.folder / archive.vzdump->log_name(), kMaxLogBytes, true));
+    COFFER_ASSIGN_OR_RETURN(
+        extras.log, ReadSideFile(archive.folder / archive.vzdump->log_name(), kMaxLogBytes, true));
   }
   return extras;
 }
@@ -176,8 +179,8 @@ struct Outcome {
 
 void PrintOutcome(const std::string& source, const Outcome& outcome, bool json) {
   if (json) {
-    nlohmann::json j = {{"archive", source}, {"snapshot", outcome.snapshot},
-                        {"skipped", !outcome.result}};
+    nlohmann::json j = {
+        {"archive", source}, {"snapshot", outcome.snapshot}, {"skipped", !outcome.result}};
     if (outcome.result) {
       const pb::Snapshot& r = outcome.result->snapshot.record;
       j["id"] = outcome.result->snapshot.ref.id.hex();
@@ -211,10 +214,10 @@ Result<Outcome> ImportOne(Repository& repo, const Archive& archive, const Import
   std::string group = args.group;
   if (group.empty() && archive.vzdump) group = archive.vzdump->group();
   if (group.empty()) {
-    return Status::InvalidArgument(fmt::format(
-        "{}: cannot tell which guest it is from: the name is not vzdump's "
-        "(vzdump-lxc|qemu-VMID-YYYY_MM_DD-HH_MM_SS...); give --group",
-        EscapeName(shown)));
+    return Status::InvalidArgument(
+        fmt::format("{}: cannot tell which guest it is from: the name is not vzdump's "
+                    "(vzdump-lxc|qemu-VMID-YYYY_MM_DD-HH_MM_SS...); give --group",
+                    EscapeName(shown)));
   }
   COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
 
@@ -292,7 +295,8 @@ Result<Outcome> ImportOne(Repository& repo, const Archive& archive, const Import
 
 int RunImport(const GlobalOptions& global, const ImportArgs& args) {
   if (args.inputs.empty()) {
-    return Fail(Status::InvalidArgument("nothing to import: give an archive, a folder of them, or -"));
+    return Fail(
+        Status::InvalidArgument("nothing to import: give an archive, a folder of them, or -"));
   }
   if (!args.group.empty()) {
     if (Status s = model::ValidateGroup(args.group); !s.ok()) return Fail(s);
@@ -315,7 +319,8 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
     return Fail(Status::InvalidArgument("--time names one snapshot: give one archive with it"));
   }
   if ((args.note || !args.log_file.empty()) && archives.size() > 1) {
-    return Fail(Status::InvalidArgument("--note and --log belong to one snapshot: give one archive with them"));
+    return Fail(Status::InvalidArgument(
+        "--note and --log belong to one snapshot: give one archive with them"));
   }
 
   Opened opened = OpenRepository(global);
@@ -330,8 +335,8 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
       int code = ExitCodeFor(outcome.status(), FailedStep::kImportingArchive);
       fmt::print(stderr, "coffer: {}\n", outcome.status().message());
       if (args.json) {  // one object per archive, the failed ones too
-        nlohmann::json j = {{"archive", shown}, {"error", outcome.status().message()},
-                            {"exit_code", code}};
+        nlohmann::json j = {
+            {"archive", shown}, {"error", outcome.status().message()}, {"exit_code", code}};
         fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
       if (exit_code == kExitOk) exit_code = code;
@@ -348,7 +353,8 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
 }  // namespace
 
 Result<ArchiveImport> ImportArchive(Repository& repo, const std::string& path, bool quiet,
-                                    const std::string& group, const std::vector<std::string>& tags) {
+                                    const std::string& group,
+                                    const std::vector<std::string>& tags) {
   ImportArgs args;
   args.group = group;
   args.tags = tags;
@@ -374,7 +380,8 @@ Result<std::string> ReadImportLog(const std::string& path) {
 void RegisterImport(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<ImportArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "import", "Store vzdump archives of containers and VMs (or other tar and VMA archives) as snapshots");
+      "import",
+      "Store vzdump archives of containers and VMs (or other tar and VMA archives) as snapshots");
   cmd->add_option("ARCHIVE", args->inputs,
                   "An archive, a folder of vzdump archives (imported in time order), or - for "
                   "standard input");

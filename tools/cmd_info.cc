@@ -31,7 +31,9 @@ std::string VerifyText(const Snapshot& s) {
   if (!s.note.has_last_verify()) return "never";
   const pb::VerifyRecord& v = s.note.last_verify();
   return fmt::format("{} {}", model::FormatTime(v.time_ns()),
-                     !v.ok() ? "DAMAGED" : v.sampled() ? "ok (a sample of the data)" : "ok");
+                     !v.ok()       ? "DAMAGED"
+                     : v.sampled() ? "ok (a sample of the data)"
+                                   : "ok");
 }
 
 std::string RestoreTestText(const Snapshot& s) {
@@ -51,11 +53,13 @@ void PrintText(const Snapshot& s) {
   };
   line("snapshot", s.name());
   line("id", s.ref.id.hex());
-  line("host", EscapeName(r.hostname()) + (r.username().empty() ? "" : " (" + EscapeName(r.username()) + ")"));
+  line("host", EscapeName(r.hostname()) +
+                   (r.username().empty() ? "" : " (" + EscapeName(r.username()) + ")"));
   line("paths", Joined(r.paths()));
   if (!r.tags().empty()) line("tags", Joined(r.tags()));
-  line("content", fmt::format("{} files, {}{}", st.files_total(), HumanBytes(st.bytes_total()),
-                              r.incomplete() ? ", INCOMPLETE: some sources could not be read" : ""));
+  line("content",
+       fmt::format("{} files, {}{}", st.files_total(), HumanBytes(st.bytes_total()),
+                   r.incomplete() ? ", INCOMPLETE: some sources could not be read" : ""));
   line("stored", fmt::format("read {}, added {} in {}", HumanBytes(st.bytes_read()),
                              HumanBytes(st.bytes_added()), HumanDuration(st.duration_ns())));
   line("protected", s.is_protected ? "yes" : "no");
@@ -97,14 +101,16 @@ nlohmann::json InfoJson(const Snapshot& s) {
       {"protected", s.is_protected},
       {"note", s.note.comment()},
       {"log_bytes", s.note.log().size()},
-      {"note_damage", s.note_damage.ok() ? nlohmann::json(nullptr) : nlohmann::json(s.note_damage.message())},
+      {"note_damage",
+       s.note_damage.ok() ? nlohmann::json(nullptr) : nlohmann::json(s.note_damage.message())},
       {"last_restore_test", nullptr},
   };
   if (s.note.has_last_restore_test()) {
     const pb::RestoreTestRecord& t = s.note.last_restore_test();
-    j["last_restore_test"] = {{"time", model::FormatTime(t.time_ns())}, {"ok", t.ok()},
-                              {"files_checked", t.files_checked()}, {"bytes_checked", t.bytes_checked()},
-                              {"mismatches", t.mismatches()}, {"seed", t.seed()}};
+    j["last_restore_test"] = {
+        {"time", model::FormatTime(t.time_ns())}, {"ok", t.ok()},
+        {"files_checked", t.files_checked()},     {"bytes_checked", t.bytes_checked()},
+        {"mismatches", t.mismatches()},           {"seed", t.seed()}};
   }
   return j;
 }
@@ -115,8 +121,8 @@ int RunInfo(const GlobalOptions& global, const InfoArgs& args) {
   const Snapshot& s = opened.snapshot;
   if (args.log) {
     if (!s.note_damage.ok()) {
-      return Fail(Status::Corruption(s.name() + ": its note, which holds the log, is damaged: " +
-                                     s.note_damage.message()));
+      return Fail(Status::Corruption(
+          s.name() + ": its note, which holds the log, is damaged: " + s.note_damage.message()));
     }
     if (s.note.log().empty()) return Fail(Status::NotFound(s.name() + " has no log"));
     fwrite(s.note.log().data(), 1, s.note.log().size(), stdout);
@@ -134,8 +140,10 @@ int RunInfo(const GlobalOptions& global, const InfoArgs& args) {
 
 void RegisterInfo(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<InfoArgs>();
-  CLI::App* cmd = app.add_subcommand("info", "Show everything known about one snapshot, or its log");
-  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")->required();
+  CLI::App* cmd =
+      app.add_subcommand("info", "Show everything known about one snapshot, or its log");
+  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")
+      ->required();
   cmd->add_flag("--log", args->log, "Print the snapshot's log (e.g. vzdump's) and nothing else");
   cmd->add_flag("--json", args->json, "Print as one JSON object on stdout");
   cmd->callback([&global, args, exit_code] { *exit_code = RunInfo(global, *args); });

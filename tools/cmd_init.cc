@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "store/s3/s3_settings.h"
 #include "store/repo/local.h"
+#include "store/s3/s3_settings.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 #include "tools/open_repository.h"
@@ -33,7 +33,8 @@ Result<chunk::ChunkerParams> ParseChunkSizes(std::string_view text) {
   std::string_view rest = text;
   for (int i = 0; i < 3; ++i) {
     const size_t comma = rest.find(',');
-    if ((i < 2) != (comma != std::string_view::npos)) return bad("give MIN,AVG,MAX, e.g. 256K,1M,4M");
+    if ((i < 2) != (comma != std::string_view::npos))
+      return bad("give MIN,AVG,MAX, e.g. 256K,1M,4M");
     auto size = ParseSize(rest.substr(0, comma));
     if (!size.ok()) return bad(size.status().message());
     if (*size > UINT32_MAX) return bad("a size is too large");
@@ -48,7 +49,8 @@ Result<chunk::ChunkerParams> ParseChunkSizes(std::string_view text) {
 }
 
 int RunInit(const GlobalOptions& global, const InitArgs& args) {
-  if (global.repo.empty()) return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+  if (global.repo.empty())
+    return Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
   if (s3::IsS3Address(global.repo)) {
     return Fail(Status::InvalidArgument(
         "init makes a repository in a folder; a copy in object storage is made with coffer sync "
@@ -92,10 +94,11 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
   if (!global.quiet) {
     fmt::print("created Coffer repository at {}\n", global.repo);
     if (options.encrypted) {
-      fmt::print(stderr,
-                 "Keep the passphrase safe: without it the data in this repository cannot be read.\n"
-                 "Keep a copy of the key too (it survives a lost passphrase): `coffer key export "
-                 "--paper` prints one.\n");
+      fmt::print(
+          stderr,
+          "Keep the passphrase safe: without it the data in this repository cannot be read.\n"
+          "Keep a copy of the key too (it survives a lost passphrase): `coffer key export "
+          "--paper` prints one.\n");
       if (!global.key_file.empty()) {
         fmt::print(stderr,
                    "The key is in {} only, not in the repository: keep a copy of that file too "
@@ -127,8 +130,9 @@ void RegisterInit(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("--compression-level", args->compression_level, "zstd level, 1 to 19")
       ->check(CLI::Range(1, 19))
       ->capture_default_str();
-  cmd->add_option("--chunk-size", args->chunk_size,
-                  "Content-defined chunk sizes MIN,AVG,MAX (default 256K,1M,4M; AVG a power of two)");
+  cmd->add_option(
+      "--chunk-size", args->chunk_size,
+      "Content-defined chunk sizes MIN,AVG,MAX (default 256K,1M,4M; AVG a power of two)");
   cmd->callback([&global, args, exit_code] { *exit_code = RunInit(global, *args); });
 }
 

@@ -143,7 +143,8 @@ int RunLog(const GlobalOptions& global, const LogArgs& args) {
   for (const fs::path& path : files) {
     auto history = jobs::ReadRunRecords(path);
     if (!history.ok()) return Fail(history.status());
-    for (const auto& warning : history->warnings) fmt::print(stderr, "coffer: warning: {}\n", warning);
+    for (const auto& warning : history->warnings)
+      fmt::print(stderr, "coffer: warning: {}\n", warning);
     runs.insert(runs.end(), history->runs.begin(), history->runs.end());
   }
   std::stable_sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
@@ -165,21 +166,22 @@ int RunLog(const GlobalOptions& global, const LogArgs& args) {
   }
   // A check is shown as "JOB verify" or "JOB restore-test".
   auto job_of = [](const jobs::RunRecord& run) {
-    return run.kind == jobs::RunKind::kBackup ? run.job
-                                              : fmt::format("{} {}", run.job, jobs::RunKindName(run.kind));
+    return run.kind == jobs::RunKind::kBackup
+               ? run.job
+               : fmt::format("{} {}", run.job, jobs::RunKindName(run.kind));
   };
   size_t job_width = 3, snapshot_width = 8;
   for (const auto& run : runs) {
     job_width = std::max(job_width, job_of(run).size());
     snapshot_width = std::max(snapshot_width, run.snapshot.size());
   }
-  fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", "Start", "Job", job_width, "Outcome",
-             "Duration", "Added", "Snapshot", snapshot_width, "Reason");
+  fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", "Start", "Job", job_width,
+             "Outcome", "Duration", "Added", "Snapshot", snapshot_width, "Reason");
   for (const auto& run : runs) {
-    fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", LocalShort(run.start), job_of(run),
-               job_width, jobs::OutcomeName(run.outcome), HumanDuration(run.duration.count() * 1'000'000),
-               HumanBytes(run.bytes_added), run.snapshot.empty() ? "-" : run.snapshot, snapshot_width,
-               run.reason);
+    fmt::print("{:<19}  {:<{}}  {:<7}  {:>9}  {:>10}  {:<{}}  {}\n", LocalShort(run.start),
+               job_of(run), job_width, jobs::OutcomeName(run.outcome),
+               HumanDuration(run.duration.count() * 1'000'000), HumanBytes(run.bytes_added),
+               run.snapshot.empty() ? "-" : run.snapshot, snapshot_width, run.reason);
   }
   return kExitOk;
 }
@@ -235,15 +237,18 @@ int RunSystemd(const GlobalOptions& global, const SystemdArgs& args) {
 }  // namespace
 
 void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code) {
-  CLI::App* jobs_cmd = app.add_subcommand("jobs", "Check the jobs file, show when jobs run next and how they ran");
+  CLI::App* jobs_cmd =
+      app.add_subcommand("jobs", "Check the jobs file, show when jobs run next and how they ran");
   jobs_cmd->require_subcommand(1);
 
   CLI::App* check = jobs_cmd->add_subcommand(
-      "check", "Read the jobs file and report every problem as FILE:LINE:COLUMN (exit 2); runs nothing");
+      "check",
+      "Read the jobs file and report every problem as FILE:LINE:COLUMN (exit 2); runs nothing");
   check->callback([&global, exit_code] { *exit_code = RunCheck(global); });
 
   auto next_args = std::make_shared<NextArgs>();
-  CLI::App* next = jobs_cmd->add_subcommand("next", "Show when each job (or JOB) runs next, in local time");
+  CLI::App* next =
+      jobs_cmd->add_subcommand("next", "Show when each job (or JOB) runs next, in local time");
   next->add_option("JOB", next_args->job, "Only this job");
   next->add_option("--count", next_args->count, "Show the next N runs of each job (default 1)")
       ->type_name("N");
@@ -253,22 +258,26 @@ void RegisterJobs(CLI::App& app, GlobalOptions& global, int* exit_code) {
   next->callback([&global, next_args, exit_code] { *exit_code = RunNext(global, *next_args); });
 
   auto log_args = std::make_shared<LogArgs>();
-  CLI::App* log = jobs_cmd->add_subcommand("log", "List past runs of every job (or JOB), oldest first");
+  CLI::App* log =
+      jobs_cmd->add_subcommand("log", "List past runs of every job (or JOB), oldest first");
   log->add_option("JOB", log_args->job, "Only this job");
   log->add_option("--last", log_args->last, "Show the N newest runs (default 20)")->type_name("N");
-  log->add_flag("--json", log_args->json, "Print the runs as JSON, as the record of runs holds them");
+  log->add_flag("--json", log_args->json,
+                "Print the runs as JSON, as the record of runs holds them");
   log->callback([&global, log_args, exit_code] { *exit_code = RunLog(global, *log_args); });
 
   auto systemd_args = std::make_shared<SystemdArgs>();
   CLI::App* systemd = jobs_cmd->add_subcommand(
-      "systemd", "Write a systemd service and timer for each scheduled job (then enable the timers)");
-  systemd->add_option("--dir", systemd_args->dir, "Where to write the units (default /etc/systemd/system)")
+      "systemd",
+      "Write a systemd service and timer for each scheduled job (then enable the timers)");
+  systemd
+      ->add_option("--dir", systemd_args->dir,
+                   "Where to write the units (default /etc/systemd/system)")
       ->type_name("DIR");
   systemd->add_option("--user", systemd_args->user, "Run the jobs as USER (User= of the services)")
       ->type_name("USER");
-  systemd->callback([&global, systemd_args, exit_code] {
-    *exit_code = RunSystemd(global, *systemd_args);
-  });
+  systemd->callback(
+      [&global, systemd_args, exit_code] { *exit_code = RunSystemd(global, *systemd_args); });
 }
 
 }  // namespace coffer::tools

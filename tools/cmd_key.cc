@@ -52,7 +52,8 @@ constexpr std::string_view kSecretWarning =
 Result<std::string> ReadInput(const std::string& path) {
   if (path != "-") return service::ReadCredentialFile(path, "key");
   std::string text(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>{});
-  if (text.size() > (1u << 20)) return Status::InvalidArgument("standard input is too large for a key");
+  if (text.size() > (1u << 20))
+    return Status::InvalidArgument("standard input is too large for a key");
   return text;
 }
 
@@ -72,8 +73,8 @@ int RunExport(const GlobalOptions& global, const KeyArgs& args) {
   }
   if (!args.qr_image.empty() && !args.qr_image.ends_with(".png") &&
       !args.qr_image.ends_with(".svg")) {
-    return Fail(Status::InvalidArgument("--qr-image " + args.qr_image +
-                                        ": name a .png or .svg file"));
+    return Fail(
+        Status::InvalidArgument("--qr-image " + args.qr_image + ": name a .png or .svg file"));
   }
   for (const std::string& path : {args.output, args.qr_image}) {
     if (!path.empty() && path != "-" && !args.force && access(path.c_str(), F_OK) == 0) {
@@ -147,7 +148,8 @@ int RunImport(const GlobalOptions& global, const KeyArgs& args) {
     }
     if (parsed->kind != crypto::KeyTextKind::kExported) {
       return Fail(Status::InvalidArgument(
-          args.input + " is a wrapped key (a --key-file), not an exported one: give it as "
+          args.input +
+          " is a wrapped key (a --key-file), not an exported one: give it as "
           "--key-file instead"));
     }
     record = std::move(parsed->record);
@@ -235,7 +237,8 @@ int RunAdd(const GlobalOptions& global, const KeyArgs& args) {
   auto added = opened.repo->AddKeySlot(*passphrase, *kdf);
   sodium_memzero(passphrase->data(), passphrase->size());
   if (!added.ok()) return Fail(added.status());
-  if (!global.quiet) fmt::print("added key slot {}: the new passphrase opens the repository\n", *added);
+  if (!global.quiet)
+    fmt::print("added key slot {}: the new passphrase opens the repository\n", *added);
   return kExitOk;
 }
 
@@ -257,18 +260,18 @@ int RunList(const GlobalOptions& global) {
   auto slots = opened.repo->ListKeySlots();
   if (!slots.ok()) return Fail(slots.status());
   if (opened.repo->opened_key_slot().empty()) {
-    fmt::print("the key is in key file {}; the repository holds {} key slot(s)\n",
-               global.key_file, slots->size());
+    fmt::print("the key is in key file {}; the repository holds {} key slot(s)\n", global.key_file,
+               slots->size());
   }
   if (slots->empty()) return kExitOk;
   fmt::print("{:<8}  {:<22}  {}\n", "Slot", "Argon2id", "State");
   for (const KeySlot& slot : *slots) {
-    std::string kdf = slot.damage.ok()
-                          ? fmt::format("{} passes, {}", slot.kdf.opslimit, HumanBytes(slot.kdf.memlimit))
-                          : "-";
+    std::string kdf = slot.damage.ok() ? fmt::format("{} passes, {}", slot.kdf.opslimit,
+                                                     HumanBytes(slot.kdf.memlimit))
+                                       : "-";
     std::string state = !slot.damage.ok() ? "damaged: " + slot.damage.message()
-                        : slot.opened      ? "opened with this passphrase"
-                                           : "another passphrase";
+                        : slot.opened     ? "opened with this passphrase"
+                                          : "another passphrase";
     fmt::print("{:<8}  {:<22}  {}\n", slot.name, kdf, state);
   }
   return kExitOk;
@@ -293,8 +296,10 @@ void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code) {
   };
 
   CLI::App* exp = key->add_subcommand(
-      "export", "Write the key itself, to keep outside the repository (a secret: it needs no passphrase)");
-  exp->add_option("-o,--output", args->output, "Write to FILE (mode 0600) instead of standard output");
+      "export",
+      "Write the key itself, to keep outside the repository (a secret: it needs no passphrase)");
+  exp->add_option("-o,--output", args->output,
+                  "Write to FILE (mode 0600) instead of standard output");
   exp->add_flag("--paper", args->paper,
                 "As text to print: numbered lines, each with its own checksum");
   exp->add_flag("--qr", args->qr, "With --paper: add a QR code of the same text (UTF-8 blocks)");
@@ -315,12 +320,14 @@ void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code) {
   new_passphrase(passwd);
   passwd->callback([&global, args, exit_code] { *exit_code = RunPasswd(global, *args); });
 
-  CLI::App* add = key->add_subcommand("add", "Add a passphrase that opens the repository (a key slot)");
+  CLI::App* add =
+      key->add_subcommand("add", "Add a passphrase that opens the repository (a key slot)");
   new_passphrase(add);
   add->callback([&global, args, exit_code] { *exit_code = RunAdd(global, *args); });
 
   CLI::App* remove = key->add_subcommand(
-      "remove", "Remove a key slot: its passphrase no longer opens the repository (never the last)");
+      "remove",
+      "Remove a key slot: its passphrase no longer opens the repository (never the last)");
   remove->add_option("SLOT", args->slot, "The slot's name (key, key.1, ...) or number")->required();
   remove->callback([&global, args, exit_code] { *exit_code = RunRemove(global, *args); });
 

@@ -22,10 +22,17 @@ struct LsArgs {
 
 void PrintEntry(const pb::Entry& e, const std::string& path, const LsArgs& args) {
   if (args.json) {
-    nlohmann::json j = {{"path", path},      {"name", e.name()},       {"type", pb::Entry::Type_Name(e.type())},
-                        {"mode", e.mode()},  {"uid", e.uid()},         {"gid", e.gid()},
-                        {"user", e.user()},  {"group", e.group()},     {"size", e.size()},
-                        {"mtime", model::FormatTime(e.mtime_ns())}, {"mtime_ns", e.mtime_ns()}};
+    nlohmann::json j = {{"path", path},
+                        {"name", e.name()},
+                        {"type", pb::Entry::Type_Name(e.type())},
+                        {"mode", e.mode()},
+                        {"uid", e.uid()},
+                        {"gid", e.gid()},
+                        {"user", e.user()},
+                        {"group", e.group()},
+                        {"size", e.size()},
+                        {"mtime", model::FormatTime(e.mtime_ns())},
+                        {"mtime_ns", e.mtime_ns()}};
     if (e.type() == pb::Entry::SYMLINK) j["target"] = e.symlink_target();
     fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
@@ -37,12 +44,14 @@ void PrintEntry(const pb::Entry& e, const std::string& path, const LsArgs& args)
   }
   std::string owner = e.user().empty() ? std::to_string(e.uid()) : e.user();
   std::string group = e.group().empty() ? std::to_string(e.gid()) : e.group();
-  std::string target = e.type() == pb::Entry::SYMLINK ? " -> " + EscapeName(e.symlink_target()) : "";
+  std::string target =
+      e.type() == pb::Entry::SYMLINK ? " -> " + EscapeName(e.symlink_target()) : "";
   fmt::print("{} {:<8} {:<8} {:>12} {} {}{}\n", ModeString(e), owner, group, e.size(),
              model::FormatTime(e.mtime_ns()), shown, target);
 }
 
-Status ListTree(Repository& repo, const pb::Entry& dir, const std::string& prefix, const LsArgs& args) {
+Status ListTree(Repository& repo, const pb::Entry& dir, const std::string& prefix,
+                const LsArgs& args) {
   auto id = ObjectId::FromBytes(AsBytes(dir.subtree_id()));
   if (!id) return Status::Corruption("directory with a malformed tree id");
   COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo.ReadTree(*id));
@@ -77,7 +86,8 @@ int RunLs(const GlobalOptions& global, const LsArgs& args) {
 void RegisterLs(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<LsArgs>();
   CLI::App* cmd = app.add_subcommand("ls", "List a directory of a snapshot");
-  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")->required();
+  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")
+      ->required();
   cmd->add_option("PATH", args->path, "Directory or file in the snapshot (default: its root)");
   cmd->add_flag("-l,--long", args->long_format, "Show mode, owner, size and time");
   cmd->add_flag("-R,--recursive", args->recursive, "List everything below PATH");

@@ -56,7 +56,8 @@ void Log(const std::string& message) {
 Status CheckMountpoint(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "mountpoint " + path);
-  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("mountpoint " + path + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Status::InvalidArgument("mountpoint " + path + " is not a directory");
   DIR* dir = opendir(path.c_str());
   if (dir == nullptr) return Status::FromErrno(errno, "mountpoint " + path);
   bool empty = true;
@@ -90,7 +91,8 @@ bool MountAnswers(const std::string& mountpoint) {
 void RaiseReadahead(const std::string& mountpoint) {
   struct stat st;
   if (stat(mountpoint.c_str(), &st) != 0) return;
-  std::string path = fmt::format("/sys/class/bdi/{}:{}/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+  std::string path =
+      fmt::format("/sys/class/bdi/{}:{}/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (fd.valid()) (void)!write(fd.get(), "4096", 4);
 }

@@ -40,8 +40,8 @@ Status ParseKeepCount(const KeepOption& option) {
   uint64_t value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-    return Status::InvalidArgument(fmt::format("invalid {} '{}': give a whole number, 0 or more",
-                                               option.name, text));
+    return Status::InvalidArgument(
+        fmt::format("invalid {} '{}': give a whole number, 0 or more", option.name, text));
   }
   *option.count = value;
   return Status::Ok();
@@ -88,7 +88,8 @@ int RunPrune(const GlobalOptions& global, PruneArgs& args) {
     fmt::print("{:<{}}  {:<6}  {}\n", "Snapshot", width, "Action", "Reason");
     for (const auto& d : plan) {
       if (d.keep) {
-        fmt::print("{:<{}}  keep    {}\n", snapshots[d.id].name(), width, retention::ReasonName(d.reason));
+        fmt::print("{:<{}}  keep    {}\n", snapshots[d.id].name(), width,
+                   retention::ReasonName(d.reason));
       } else {
         fmt::print("{:<{}}  remove\n", snapshots[d.id].name(), width);
       }
@@ -153,7 +154,8 @@ void RegisterPrune(CLI::App& app, GlobalOptions& global, int* exit_code) {
                         "Keep the newest snapshot of each of the last N months that have one",
                         "Keep the newest snapshot of each of the last N years that have one"};
   for (size_t i = 0; i < args->keep.size(); ++i) {
-    args->keep[i].cli = cmd->add_option(args->keep[i].name, args->keep[i].text, help[i])->type_name("N");
+    args->keep[i].cli =
+        cmd->add_option(args->keep[i].name, args->keep[i].text, help[i])->type_name("N");
   }
   cmd->add_flag("--dry-run", args->dry_run, "Only show what would be kept and removed");
   cmd->add_flag("--json", args->json, "Print the plan as a JSON array");

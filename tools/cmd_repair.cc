@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "store/s3/s3_settings.h"
 #include "store/repo/local.h"
+#include "store/s3/s3_settings.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
 #include "tools/units.h"
@@ -24,8 +24,8 @@ std::string JoinNames(const std::vector<std::string>& names) {
 
 int RunRepair(const GlobalOptions& global, const RepairArgs& args) {
   if (!global.server.empty()) {
-    return Fail(Status::InvalidArgument(
-        "repair works on a repository folder (-r), not through --server"));
+    return Fail(
+        Status::InvalidArgument("repair works on a repository folder (-r), not through --server"));
   }
   if (s3::IsS3Address(global.repo)) {
     return Fail(Status::InvalidArgument(
@@ -71,11 +71,13 @@ int RunRepair(const GlobalOptions& global, const RepairArgs& args) {
     fmt::print("unreadable blob files: {}\n", JoinNames(r.bad_blob_files));
   }
   if (r.damaged_blob_records > 0 || r.unreadable_blob_bytes > 0 || r.lost_chunks > 0) {
-    fmt::print("lost: {} damaged blob records, {} unreadable bytes of blob files, {} chunks "
-               "without data\n",
-               r.damaged_blob_records, r.unreadable_blob_bytes, r.lost_chunks);
+    fmt::print(
+        "lost: {} damaged blob records, {} unreadable bytes of blob files, {} chunks "
+        "without data\n",
+        r.damaged_blob_records, r.unreadable_blob_bytes, r.lost_chunks);
   }
-  fmt::print("run `coffer verify` to check every snapshot: it names each file whose data was lost\n");
+  fmt::print(
+      "run `coffer verify` to check every snapshot: it names each file whose data was lost\n");
   return kExitOk;
 }
 

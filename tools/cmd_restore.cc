@@ -46,7 +46,8 @@ int RunRestore(const GlobalOptions& global, const RestoreArgs& args) {
   }
   if (!global.quiet) {
     auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     std::chrono::steady_clock::now() - started).count();
+                     std::chrono::steady_clock::now() - started)
+                     .count();
     fmt::print(stderr, "restored {} files and {} directories, {} in {} to {}\n", result->files,
                result->dirs, HumanBytes(result->bytes), HumanDuration(nanos), args.target);
   }
@@ -60,9 +61,11 @@ int RunRestore(const GlobalOptions& global, const RestoreArgs& args) {
 void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<RestoreArgs>();
   CLI::App* cmd = app.add_subcommand("restore", "Restore a snapshot, or a file or directory of it");
-  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")->required();
+  cmd->add_option("SNAPSHOT", args->snapshot, "GROUP/TIME, GROUP/latest or an id prefix")
+      ->required();
   cmd->add_option("PATH", args->path, "File or directory in the snapshot (default: all of it)");
-  cmd->add_option("-t,--target", args->target, "Folder to restore into (created if missing)")->required();
+  cmd->add_option("-t,--target", args->target, "Folder to restore into (created if missing)")
+      ->required();
   cmd->callback([&global, args, exit_code] { *exit_code = RunRestore(global, *args); });
 }
 

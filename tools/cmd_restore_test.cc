@@ -56,25 +56,25 @@ std::string SnapshotNameFor(const std::string& target) {
 void PrintJson(const Snapshot& snapshot, const verify::RestoreTestResult& result) {
   nlohmann::json mismatches = nlohmann::json::array();
   for (const verify::RestoreTestMismatch& m : result.mismatches) {
-    mismatches.push_back({{"path", m.path},
-                          {"what", m.what},
-                          {"damaged", m.status.code() == Code::kCorruption}});
+    mismatches.push_back(
+        {{"path", m.path}, {"what", m.what}, {"damaged", m.status.code() == Code::kCorruption}});
   }
-  nlohmann::json j = {{"snapshot", snapshot.name()},
-                      {"id", snapshot.ref.id.hex()},
-                      {"ok", result.ok()},
-                      {"files_in_snapshot", result.population},
-                      {"files_checked", result.files_checked},
-                      {"images_checked", result.images_checked},
-                      {"ranges_checked", result.ranges_checked},
-                      {"bytes_checked", result.bytes_checked},
-                      {"seed", result.seed},
-                      {"duration_seconds", static_cast<double>(result.duration_ns) / 1e9},
-                      {"files", result.sample},
-                      {"mismatches", mismatches},
-                      {"scratch", result.scratch},
-                      {"scratch_left", result.scratch_left.empty() ? nlohmann::json(nullptr)
-                                                                   : nlohmann::json(result.scratch_left)}};
+  nlohmann::json j = {
+      {"snapshot", snapshot.name()},
+      {"id", snapshot.ref.id.hex()},
+      {"ok", result.ok()},
+      {"files_in_snapshot", result.population},
+      {"files_checked", result.files_checked},
+      {"images_checked", result.images_checked},
+      {"ranges_checked", result.ranges_checked},
+      {"bytes_checked", result.bytes_checked},
+      {"seed", result.seed},
+      {"duration_seconds", static_cast<double>(result.duration_ns) / 1e9},
+      {"files", result.sample},
+      {"mismatches", mismatches},
+      {"scratch", result.scratch},
+      {"scratch_left", result.scratch_left.empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(result.scratch_left)}};
   fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
@@ -87,12 +87,14 @@ void PrintText(const Snapshot& snapshot, const verify::RestoreTestResult& result
     images = fmt::format(" ({} disk image{} by {} ranges)", result.images_checked,
                          result.images_checked == 1 ? "" : "s", result.ranges_checked);
   }
-  std::string outcome = result.ok() ? "all match"
-                                    : fmt::format("{} MISMATCH{} (--seed {} repeats this sample)",
-                                                  result.mismatches.size(),
-                                                  result.mismatches.size() == 1 ? "" : "ES", result.seed);
+  std::string outcome =
+      result.ok()
+          ? "all match"
+          : fmt::format("{} MISMATCH{} (--seed {} repeats this sample)", result.mismatches.size(),
+                        result.mismatches.size() == 1 ? "" : "ES", result.seed);
   fmt::print("restore test of {}: {} file{}{}, {}, {}\n", snapshot.name(), result.files_checked,
-             result.files_checked == 1 ? "" : "s", images, HumanBytes(result.bytes_checked), outcome);
+             result.files_checked == 1 ? "" : "s", images, HumanBytes(result.bytes_checked),
+             outcome);
 }
 
 int RunRestoreTestCommand(const GlobalOptions& global, const RestoreTestArgs& args) {
@@ -112,9 +114,8 @@ int RunRestoreTestCommand(const GlobalOptions& global, const RestoreTestArgs& ar
 
   // The restore's own progress is per file here; a line saying what runs
   // is enough for a sample.
-  ProgressLine line(ProgressWanted(global.quiet), [&] {
-    return fmt::format("restore test of {}", snapshot.name());
-  });
+  ProgressLine line(ProgressWanted(global.quiet),
+                    [&] { return fmt::format("restore test of {}", snapshot.name()); });
   auto result = verify::RunRestoreTest(repo, snapshot, options);
   line.Stop();
   if (!result.ok()) return Fail(result.status());
@@ -152,8 +153,8 @@ void RegisterRestoreTest(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("SNAPSHOT", args->target,
                   "GROUP/TIME, GROUP/latest, an id prefix, or a GROUP (its latest snapshot)")
       ->required();
-  CLI::Option* files =
-      cmd->add_option("--files", args->files, "Sample N files (default: 50)")->check(CLI::PositiveNumber);
+  CLI::Option* files = cmd->add_option("--files", args->files, "Sample N files (default: 50)")
+                           ->check(CLI::PositiveNumber);
   cmd->add_option("--percent", args->percent, "Sample PERCENT of the files instead, e.g. 5")
       ->excludes(files);
   cmd->add_option("--seed", args->seed, "Choose the sample with seed S (default: a random one)")

@@ -50,7 +50,8 @@ int ExitCodeOf(const jobs::RunRecord& record) {
   return kExitError;
 }
 
-void PrintRecord(const jobs::RunRecord& record, const std::string& state_dir, bool json, bool quiet) {
+void PrintRecord(const jobs::RunRecord& record, const std::string& state_dir, bool json,
+                 bool quiet) {
   const std::string log =
       record.log.empty() ? "" : (jobs::JobsStateFolder(state_dir) / record.log).string();
   if (json) {
@@ -71,14 +72,16 @@ void PrintRecord(const jobs::RunRecord& record, const std::string& state_dir, bo
     line += fmt::format("{} {} ({} added)", record.reason.empty() ? ": snapshot" : "; snapshot",
                         record.snapshot, HumanBytes(record.bytes_added));
   }
-  if (!record.already_running) line += fmt::format(" in {}", HumanDuration(record.duration.count() * 1'000'000));
+  if (!record.already_running)
+    line += fmt::format(" in {}", HumanDuration(record.duration.count() * 1'000'000));
   if (record.outcome != jobs::Outcome::kSuccess && !record.already_running) {
     // What went wrong is at the end of the log; a timer's output is read in
     // the journal, where the log's file is not at hand.
     for (const auto& text : record.log_tail) fmt::print(stderr, "  | {}\n", text);
   }
   if (!quiet || record.outcome != jobs::Outcome::kSuccess) fmt::print("{}\n", line);
-  if (!log.empty() && record.outcome != jobs::Outcome::kSuccess) fmt::print(stderr, "log: {}\n", log);
+  if (!log.empty() && record.outcome != jobs::Outcome::kSuccess)
+    fmt::print(stderr, "log: {}\n", log);
 }
 
 // When the job last succeeded before `run`, from the record of runs (none if
@@ -103,7 +106,8 @@ std::optional<jobs::TimePoint> LastSuccessBefore(const std::string& state_dir,
 // Sends the job's notices when its notify-on asks for this outcome. One that
 // cannot be delivered is reported on stderr (the journal, under a timer); it
 // never changes the run's exit status.
-void SendJobNotices(const jobs::Job& job, const jobs::RunRecord& run, const std::string& state_dir) {
+void SendJobNotices(const jobs::Job& job, const jobs::RunRecord& run,
+                    const std::string& state_dir) {
   if (run.already_running || !jobs::ShouldNotify(job.notify_on, run.outcome)) return;
   auto notifiers = jobs::NotifiersFor(job);
   if (notifiers.empty()) return;
@@ -120,9 +124,8 @@ void SendJobNotices(const jobs::Job& job, const jobs::RunRecord& run, const std:
   notice.log_tail = run.log_tail;
   notice.last_success = LastSuccessBefore(state_dir, run);
   // Each failure is logged by the sink; the summary adds nothing to that.
-  (void)jobs::SendNotices(notice, notifiers, [](std::string_view line) {
-    fmt::print(stderr, "coffer: {}\n", line);
-  });
+  (void)jobs::SendNotices(notice, notifiers,
+                          [](std::string_view line) { fmt::print(stderr, "coffer: {}\n", line); });
 }
 
 int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
@@ -130,8 +133,8 @@ int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
   if (!file.ok()) return FailJobsFile(file.status());
   const jobs::Job* job = file->Find(args.job);
   if (job == nullptr) {
-    return FailJobsFile(Status::InvalidArgument(fmt::format(
-        "no job {} in the jobs file (its jobs: {})", args.job, JobNames(*file))));
+    return FailJobsFile(Status::InvalidArgument(
+        fmt::format("no job {} in the jobs file (its jobs: {})", args.job, JobNames(*file))));
   }
   // Stopped (by the scheduler, systemd or Ctrl-C) in the middle of a hook or
   // a dump command, the run takes them down with it: they run in process
@@ -161,11 +164,13 @@ int RunOneJob(const GlobalOptions& global, const RunArgs& args) {
 void RegisterRun(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "run", "Run a job of the jobs file now: pre-hook, backup, post-hook, retention, gc (or its verify "
-             "or restore test)");
+      "run",
+      "Run a job of the jobs file now: pre-hook, backup, post-hook, retention, gc (or its verify "
+      "or restore test)");
   cmd->add_option("JOB", args->job, "The job's name ([jobs.NAME] in the jobs file)")->required();
-  cmd->add_flag("--wait", args->wait,
-                "If the job is already running, wait for that run to end instead of failing (exit 14)");
+  cmd->add_flag(
+      "--wait", args->wait,
+      "If the job is already running, wait for that run to end instead of failing (exit 14)");
   cmd->add_flag("--json", args->json, "Print the run's summary as JSON on stdout");
   CLI::Option* verify = cmd->add_flag(
       "--verify", args->verify,

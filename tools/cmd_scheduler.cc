@@ -92,7 +92,9 @@ class SignalSleeper final : public jobs::Sleeper {
       const jobs::TimePoint now = clock_.Now();
       if (now >= until) return jobs::Wake::kTime;
       const auto wait = std::min<std::chrono::seconds>(until - now, std::chrono::seconds(60));
-      struct pollfd item {wake_fd_, POLLIN, 0};
+      struct pollfd item {
+        wake_fd_, POLLIN, 0
+      };
       poll(&item, 1, static_cast<int>(std::chrono::milliseconds(wait).count()));
     }
   }
@@ -106,7 +108,8 @@ class SignalSleeper final : public jobs::Sleeper {
 // and maps its exit status.
 class ChildJobStarter final : public jobs::JobStarter {
  public:
-  ChildJobStarter(std::vector<std::string> prefix, int wake_fd) : prefix_(std::move(prefix)), wake_fd_(wake_fd) {}
+  ChildJobStarter(std::vector<std::string> prefix, int wake_fd)
+      : prefix_(std::move(prefix)), wake_fd_(wake_fd) {}
 
   jobs::RunOutcome Run(const jobs::Job& job, jobs::RunKind kind) override {
     jobs::RunOutcome outcome;
@@ -149,15 +152,13 @@ class ChildJobStarter final : public jobs::JobStarter {
     }
     if (WIFSIGNALED(status)) {
       outcome.reason = terminated ? "stopped by SIGTERM with the scheduler"
-                                  : fmt::format("coffer run was killed by signal {} ({})", WTERMSIG(status),
-                                                strsignal(WTERMSIG(status)));
+                                  : fmt::format("coffer run was killed by signal {} ({})",
+                                                WTERMSIG(status), strsignal(WTERMSIG(status)));
       return outcome;
     }
     const int code = WEXITSTATUS(status);
     switch (code) {
-      case kExitOk:
-        outcome.outcome = jobs::Outcome::kSuccess;
-        break;
+      case kExitOk: outcome.outcome = jobs::Outcome::kSuccess; break;
       case kExitIncomplete:
         outcome.outcome = jobs::Outcome::kWarning;
         outcome.reason = "ended with a warning (exit status 3)";
@@ -169,8 +170,7 @@ class ChildJobStarter final : public jobs::JobStarter {
       case kExitUsage:
         outcome.reason = "the jobs file cannot be used or lost the job (exit status 2)";
         break;
-      default:
-        outcome.reason = fmt::format("coffer run exited with status {}", code);
+      default: outcome.reason = fmt::format("coffer run exited with status {}", code);
     }
     return outcome;
   }
@@ -181,7 +181,8 @@ class ChildJobStarter final : public jobs::JobStarter {
 };
 
 // This binary with the global options a run needs.
-Result<std::vector<std::string>> RunPrefix(const GlobalOptions& global, const std::string& state_dir) {
+Result<std::vector<std::string>> RunPrefix(const GlobalOptions& global,
+                                           const std::string& state_dir) {
   std::error_code error;
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error) return Status::FromErrno(error.value(), "reading /proc/self/exe");
@@ -192,7 +193,8 @@ Result<std::vector<std::string>> RunPrefix(const GlobalOptions& global, const st
       argv.push_back(value);
     }
   };
-  if (!global.jobs_file.empty()) add("--jobs", std::filesystem::absolute(global.jobs_file).string());
+  if (!global.jobs_file.empty())
+    add("--jobs", std::filesystem::absolute(global.jobs_file).string());
   add("--state-dir", std::filesystem::absolute(state_dir).string());
   add("--passphrase-file", global.passphrase_file);
   add("--key-file", global.key_file);
@@ -206,7 +208,9 @@ Result<std::vector<std::string>> RunPrefix(const GlobalOptions& global, const st
   return argv;
 }
 
-void LogLine(std::string_view line) { fmt::print(stderr, "{}\n", line); }
+void LogLine(std::string_view line) {
+  fmt::print(stderr, "{}\n", line);
+}
 
 int RunScheduler(const GlobalOptions& global, const SchedulerArgs& args) {
   if (global.passphrase_fd >= 0) {
@@ -239,7 +243,8 @@ int RunScheduler(const GlobalOptions& global, const SchedulerArgs& args) {
     return jobs::ReadLastRuns(state_dir, jobs_file, LogLine);
   };
   jobs::LastRuns last_runs = jobs::ReadLastRuns(state_dir, *file, LogLine);
-  jobs::Scheduler scheduler(std::move(*file), std::move(last_runs), clock, sleeper, starter, std::move(options));
+  jobs::Scheduler scheduler(std::move(*file), std::move(last_runs), clock, sleeper, starter,
+                            std::move(options));
   if (!args.once) {
     scheduler.Run();
     return kExitOk;
@@ -255,11 +260,13 @@ int RunScheduler(const GlobalOptions& global, const SchedulerArgs& args) {
 void RegisterScheduler(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<SchedulerArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "scheduler", "Run the jobs of the jobs file on their schedules, in the foreground (a systemd service)");
+      "scheduler",
+      "Run the jobs of the jobs file on their schedules, in the foreground (a systemd service)");
   cmd->add_flag("--once", args->once,
                 "Run what is due now (catch-ups, and times of the last minute), then exit");
   cmd->footer(
-      "Runs each job as `coffer run JOB`. SIGTERM or SIGINT stops it (exit 0), SIGHUP re-reads the jobs "
+      "Runs each job as `coffer run JOB`. SIGTERM or SIGINT stops it (exit 0), SIGHUP re-reads the "
+      "jobs "
       "file. Exit status: 0; with --once 1 if a run failed, 3 if one ended with a warning; 2 a bad "
       "jobs file.");
   cmd->callback([&global, args, exit_code] { *exit_code = RunScheduler(global, *args); });

@@ -17,9 +17,9 @@
 
 #include <fmt/format.h>
 
-#include "store/s3/s3_settings.h"
 #include "store/repo/layout.h"
 #include "store/repo/local.h"
+#include "store/s3/s3_settings.h"
 #include "store/service/address.h"
 #include "store/service/auth.h"
 #include "store/service/server.h"
@@ -35,7 +35,7 @@ struct ServeArgs {
   std::string idle_exit = "0";
   bool foreground = false;
   int ready_fd = -1;
-  std::string tls_cert;    // tcp:// only, like the three below
+  std::string tls_cert;  // tcp:// only, like the three below
   std::string tls_key;
   std::string token_file;  // full rights
   std::vector<std::string> append_only_token_files;
@@ -57,7 +57,8 @@ Status LoadTcpCredentials(const service::ServiceAddress& address, const ServeArg
     if (any) {
       return Status::InvalidArgument(
           "--tls-cert, --tls-key, --token-file and --append-only-token-file are for a tcp:// "
-          "listener; " + address.ToString() + " is a unix socket, guarded by its file mode");
+          "listener; " +
+          address.ToString() + " is a unix socket, guarded by its file mode");
     }
     return Status::Ok();
   }
@@ -124,9 +125,8 @@ bool Daemonize(int* ready_fd, int* parent_exit) {
     } while (n < 0 && errno == EINTR);
     if (n == 1 && byte == 'e') {
       char code = 0;
-      *parent_exit = read(fds[0], &code, 1) == 1
-                         ? ExitCodeFor(Status(static_cast<Code>(code), ""))
-                         : kExitError;
+      *parent_exit = read(fds[0], &code, 1) == 1 ? ExitCodeFor(Status(static_cast<Code>(code), ""))
+                                                 : kExitError;
     } else {
       *parent_exit = n == 1 ? kExitOk : kExitError;
     }
@@ -174,7 +174,8 @@ class RepositoryWatch {
     // Wakes every kInterval, and at once when the thread is asked to stop.
     while (!wake.wait_for(lock, stop, kInterval, [&stop] { return stop.stop_requested(); })) {
       if (Identity(repo_, identity_) == identity_) continue;
-      fmt::print(stderr, "coffer serve: {} was removed or replaced; stopping without writing to it\n",
+      fmt::print(stderr,
+                 "coffer serve: {} was removed or replaced; stopping without writing to it\n",
                  repo_);
       _exit(kExitError);
     }
@@ -207,7 +208,8 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   if (!idle.ok()) return Fail(idle.status());
   auto wait = ParseDuration(global.lock_wait);
   if (!wait.ok()) return Fail(wait.status());
-  std::string address = args.listen.empty() ? service::DefaultServiceAddress(global.repo) : args.listen;
+  std::string address =
+      args.listen.empty() ? service::DefaultServiceAddress(global.repo) : args.listen;
   auto parsed = service::ParseListenAddress(address);
   if (!parsed.ok()) return Fail(parsed.status());
   service::ServerOptions options;
@@ -220,7 +222,8 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   if (!args.foreground) {
     int parent_exit = 0;
     if (!Daemonize(&args.ready_fd, &parent_exit)) {
-      if (parent_exit == kExitOk && !global.quiet) fmt::print("serving {} on {}\n", global.repo, address);
+      if (parent_exit == kExitOk && !global.quiet)
+        fmt::print("serving {} on {}\n", global.repo, address);
       return parent_exit;
     }
   }
@@ -282,7 +285,8 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
 void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve a repository to other coffer commands");
-  cmd->add_option("--listen", args->listen, "Address to serve on: unix:PATH (default REPO/serve.sock) or tcp://HOST:PORT");
+  cmd->add_option("--listen", args->listen,
+                  "Address to serve on: unix:PATH (default REPO/serve.sock) or tcp://HOST:PORT");
   cmd->add_option("--idle-exit", args->idle_exit,
                   "Exit after this long with no client (e.g. 30s; 0: never)")
       ->capture_default_str();
@@ -296,7 +300,8 @@ void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
                       "prune or gc");
   cmd->add_flag("--foreground", args->foreground, "Stay in the foreground");
   cmd->add_option("--ready-fd", args->ready_fd,
-                  "Write one byte to file descriptor N once listening, or why not (used when coffer starts a server)");
+                  "Write one byte to file descriptor N once listening, or why not (used when "
+                  "coffer starts a server)");
   cmd->callback([&global, args, exit_code] { *exit_code = RunServe(global, *args); });
 }
 

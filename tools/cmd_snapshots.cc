@@ -17,7 +17,8 @@ struct SnapshotsArgs {
 };
 
 // Named apart from protobuf's own Join, which argument-dependent lookup would prefer.
-std::string JoinWith(const google::protobuf::RepeatedPtrField<std::string>& items, std::string_view sep) {
+std::string JoinWith(const google::protobuf::RepeatedPtrField<std::string>& items,
+                     std::string_view sep) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : std::string(sep)) + item;
   return out;
@@ -29,16 +30,21 @@ std::string LastVerify(const Snapshot& s) {
   if (!s.note_damage.ok()) return "note DAMAGED";
   if (!s.note.has_last_verify()) return "-";
   const pb::VerifyRecord& v = s.note.last_verify();
-  return model::FormatTime(v.time_ns()).substr(0, 10) +
-         (!v.ok() ? " DAMAGED" : v.sampled() ? " sample ok" : " ok");
+  return model::FormatTime(v.time_ns()).substr(0, 10) + (!v.ok()       ? " DAMAGED"
+                                                         : v.sampled() ? " sample ok"
+                                                                       : " ok");
 }
 
 nlohmann::json LastVerifyJson(const Snapshot& s) {
   if (!s.note.has_last_verify()) return nullptr;
   const pb::VerifyRecord& v = s.note.last_verify();
-  return {{"time", model::FormatTime(v.time_ns())}, {"time_ns", v.time_ns()},
-          {"ok", v.ok()}, {"sampled", v.sampled()}, {"objects_checked", v.objects_checked()},
-          {"bytes_checked", v.bytes_checked()}, {"damaged_objects", v.damaged_objects()}};
+  return {{"time", model::FormatTime(v.time_ns())},
+          {"time_ns", v.time_ns()},
+          {"ok", v.ok()},
+          {"sampled", v.sampled()},
+          {"objects_checked", v.objects_checked()},
+          {"bytes_checked", v.bytes_checked()},
+          {"damaged_objects", v.damaged_objects()}};
 }
 
 // The last `coffer restore-test`: "2026-11-30 ok", "2026-11-30 FAILED" or "-"
@@ -52,9 +58,12 @@ std::string LastRestoreTest(const Snapshot& s) {
 nlohmann::json LastRestoreTestJson(const Snapshot& s) {
   if (!s.note.has_last_restore_test()) return nullptr;
   const pb::RestoreTestRecord& t = s.note.last_restore_test();
-  return {{"time", model::FormatTime(t.time_ns())}, {"time_ns", t.time_ns()},
-          {"ok", t.ok()}, {"files_checked", t.files_checked()},
-          {"bytes_checked", t.bytes_checked()}, {"mismatches", t.mismatches()},
+  return {{"time", model::FormatTime(t.time_ns())},
+          {"time_ns", t.time_ns()},
+          {"ok", t.ok()},
+          {"files_checked", t.files_checked()},
+          {"bytes_checked", t.bytes_checked()},
+          {"mismatches", t.mismatches()},
           {"seed", t.seed()}};
 }
 

@@ -36,14 +36,15 @@ nlohmann::json UtcOrNull(const std::optional<jobs::TimePoint>& time) {
 }
 
 nlohmann::json RunJson(const jobs::RunSummary& run) {
-  return {{"start", jobs::FormatUtc(run.start)},
-          {"end", jobs::FormatUtc(run.end)},
-          {"duration_s", static_cast<double>(run.duration.count()) / 1000.0},
-          {"outcome", jobs::OutcomeName(run.outcome)},
-          {"step", run.step},
-          {"reason", run.reason},
-          {"snapshot", run.snapshot.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.snapshot)},
-          {"bytes_added", run.bytes_added}};
+  return {
+      {"start", jobs::FormatUtc(run.start)},
+      {"end", jobs::FormatUtc(run.end)},
+      {"duration_s", static_cast<double>(run.duration.count()) / 1000.0},
+      {"outcome", jobs::OutcomeName(run.outcome)},
+      {"step", run.step},
+      {"reason", run.reason},
+      {"snapshot", run.snapshot.empty() ? nlohmann::json(nullptr) : nlohmann::json(run.snapshot)},
+      {"bytes_added", run.bytes_added}};
 }
 
 nlohmann::json StatusJson(const jobs::JobStatus& s) {
@@ -51,7 +52,8 @@ nlohmann::json StatusJson(const jobs::JobStatus& s) {
       {"job", s.job},
       {"schedule", s.schedule.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.schedule)},
       {"random_delay_s", s.random_delay.count()},
-      {"stale_after_s", s.stale_after.count() > 0 ? nlohmann::json(s.stale_after.count()) : nlohmann::json(nullptr)},
+      {"stale_after_s",
+       s.stale_after.count() > 0 ? nlohmann::json(s.stale_after.count()) : nlohmann::json(nullptr)},
       {"stale", s.stale},
       {"runs", s.runs},
       {"last_run", s.last_run ? RunJson(*s.last_run) : nlohmann::json(nullptr)},
@@ -62,7 +64,9 @@ nlohmann::json StatusJson(const jobs::JobStatus& s) {
   return item;
 }
 
-std::string Ago(jobs::TimePoint now, jobs::TimePoint then) { return jobs::FormatAgo(now - then); }
+std::string Ago(jobs::TimePoint now, jobs::TimePoint then) {
+  return jobs::FormatAgo(now - then);
+}
 
 void PrintTable(const std::vector<jobs::JobStatus>& statuses, jobs::TimePoint now) {
   struct Row {
@@ -84,8 +88,9 @@ void PrintTable(const std::vector<jobs::JobStatus>& statuses, jobs::TimePoint no
     row.stale = s.stale_after.count() == 0 ? "-" : s.stale ? "STALE" : "ok";
     if (s.last_failure) {
       const jobs::RunSummary& f = *s.last_failure;
-      row.last_failure = fmt::format("{} ({}{}{}){}{}", Ago(now, f.end), jobs::OutcomeName(f.outcome),
-                                     f.step.empty() ? "" : ", ", f.step, f.reason.empty() ? "" : ": ", f.reason);
+      row.last_failure =
+          fmt::format("{} ({}{}{}){}{}", Ago(now, f.end), jobs::OutcomeName(f.outcome),
+                      f.step.empty() ? "" : ", ", f.step, f.reason.empty() ? "" : ": ", f.reason);
     } else {
       row.last_failure = "-";
     }
@@ -93,13 +98,14 @@ void PrintTable(const std::vector<jobs::JobStatus>& statuses, jobs::TimePoint no
   }
   size_t widths[6] = {};
   for (const Row& row : rows) {
-    const std::string* cells[6] = {&row.job, &row.last_run, &row.last_success, &row.added, &row.next_run, &row.stale};
+    const std::string* cells[6] = {&row.job,   &row.last_run, &row.last_success,
+                                   &row.added, &row.next_run, &row.stale};
     for (int i = 0; i < 6; ++i) widths[i] = std::max(widths[i], cells[i]->size());
   }
   for (const Row& row : rows) {
-    fmt::print("{:<{}}  {:<{}}  {:<{}}  {:>{}}  {:<{}}  {:<{}}  {}\n", row.job, widths[0], row.last_run, widths[1],
-               row.last_success, widths[2], row.added, widths[3], row.next_run, widths[4], row.stale, widths[5],
-               row.last_failure);
+    fmt::print("{:<{}}  {:<{}}  {:<{}}  {:>{}}  {:<{}}  {:<{}}  {}\n", row.job, widths[0],
+               row.last_run, widths[1], row.last_success, widths[2], row.added, widths[3],
+               row.next_run, widths[4], row.stale, widths[5], row.last_failure);
   }
 }
 
@@ -118,7 +124,8 @@ int RunStatus(const GlobalOptions& global, const StatusArgs& args) {
     // A record that cannot be read says nothing about the job: that is an
     // error, not a job that never ran.
     if (!history.ok()) return Fail(history.status().WithContext("job " + job->name));
-    for (const auto& warning : history->warnings) fmt::print(stderr, "coffer: warning: {}\n", warning);
+    for (const auto& warning : history->warnings)
+      fmt::print(stderr, "coffer: warning: {}\n", warning);
     statuses.push_back(jobs::StatusOf(*job, *history, now));
   }
 
@@ -126,10 +133,13 @@ int RunStatus(const GlobalOptions& global, const StatusArgs& args) {
   if (!args.prometheus.empty()) {
     const std::string name = std::filesystem::path(args.prometheus).filename().string();
     if (!name.ends_with(".prom")) {
-      fmt::print(stderr, "coffer: warning: node_exporter's textfile collector reads only *.prom files, not {}\n",
-                 name);
+      fmt::print(
+          stderr,
+          "coffer: warning: node_exporter's textfile collector reads only *.prom files, not {}\n",
+          name);
     }
-    if (Status s = ReplaceFileDurably(args.prometheus, jobs::PrometheusText(statuses), 0644); !s.ok()) {
+    if (Status s = ReplaceFileDurably(args.prometheus, jobs::PrometheusText(statuses), 0644);
+        !s.ok()) {
       code = Fail(s);
     }
   }
@@ -149,7 +159,8 @@ int RunStatus(const GlobalOptions& global, const StatusArgs& args) {
   for (const auto& s : statuses) {
     if (!s.stale) continue;
     fmt::print(stderr, "coffer: job {} is stale: {} (stale-after {})\n", s.job,
-               s.last_success ? "last success " + Ago(now, *s.last_success) : std::string("never succeeded"),
+               s.last_success ? "last success " + Ago(now, *s.last_success)
+                              : std::string("never succeeded"),
                jobs::FormatSpan(s.stale_after));
     if (code == kExitOk) code = kExitStale;
   }
@@ -160,14 +171,15 @@ int RunStatus(const GlobalOptions& global, const StatusArgs& args) {
 
 void RegisterStatus(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<StatusArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "status",
-      "Show each job's last run, last success and failure, what it added and its next run; exit 15 when a "
-      "job is stale");
+  CLI::App* cmd = app.add_subcommand("status",
+                                     "Show each job's last run, last success and failure, what it "
+                                     "added and its next run; exit 15 when a "
+                                     "job is stale");
   cmd->add_option("JOB", args->job, "Only this job");
   cmd->add_flag("--json", args->json, "Print the status of each job as JSON");
-  cmd->add_option("--prometheus", args->prometheus,
-                  "Also write the status as a node_exporter textfile (replaced atomically, mode 0644)")
+  cmd->add_option(
+         "--prometheus", args->prometheus,
+         "Also write the status as a node_exporter textfile (replaced atomically, mode 0644)")
       ->type_name("FILE");
   cmd->callback([&global, args, exit_code] { *exit_code = RunStatus(global, *args); });
 }

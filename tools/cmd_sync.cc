@@ -39,14 +39,17 @@ struct SyncArgs {
   bool json = false;
 };
 
-bool IsServerAddress(const std::string& where) { return where.rfind("tcp://", 0) == 0; }
+bool IsServerAddress(const std::string& where) {
+  return where.rfind("tcp://", 0) == 0;
+}
 
 // The other repository: a folder (through its own server, started on
 // demand), a server on another host, or object storage.
 Result<std::unique_ptr<ObjectStore>> ConnectPeer(const GlobalOptions& global, const SyncArgs& args,
                                                  const std::string& where) {
   if (s3::IsS3Address(where)) {
-    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket, OpenBucket(where, args.pack_size));
+    COFFER_ASSIGN_OR_RETURN(std::unique_ptr<s3::S3ObjectStore> bucket,
+                            OpenBucket(where, args.pack_size));
     return std::unique_ptr<ObjectStore>(std::move(bucket));
   }
   COFFER_ASSIGN_OR_RETURN(std::chrono::milliseconds wait, ParseDuration(global.lock_wait));
@@ -123,8 +126,8 @@ void PrintSummary(const GlobalOptions& global, const SyncArgs& args, const sync:
 // file by file by the store that owns the source's folder
 // (store/objects/folder_copy.h). nullopt when that store cannot (a server on
 // another host, a bucket): the caller copies object by object.
-std::optional<int> CopyFolder(const GlobalOptions& global, const SyncArgs& args, ObjectStore& source,
-                              const std::string& destination) {
+std::optional<int> CopyFolder(const GlobalOptions& global, const SyncArgs& args,
+                              ObjectStore& source, const std::string& destination) {
   auto* files = dynamic_cast<FolderCopySource*>(&source);
   if (files == nullptr) return std::nullopt;
   std::error_code error;
@@ -148,7 +151,8 @@ std::optional<int> CopyFolder(const GlobalOptions& global, const SyncArgs& args,
   report.objects_copied = copied->objects;
   report.lists_copied = copied->needs_lists;
   report.bytes_copied = copied->bytes;
-  PrintSummary(global, args, report, seconds, {.name = "files", .files = copied->files, .retries = std::nullopt});
+  PrintSummary(global, args, report, seconds,
+               {.name = "files", .files = copied->files, .retries = std::nullopt});
   return kExitOk;
 }
 
@@ -168,7 +172,8 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
     }
     options.bytes_per_second = *rate;
   }
-  if (args.init && (IsServerAddress(push ? peer : global.server) || (!push && global.repo.empty()))) {
+  if (args.init &&
+      (IsServerAddress(push ? peer : global.server) || (!push && global.repo.empty()))) {
     return Fail(Status::InvalidArgument(
         "--init makes a new repository in a folder or a bucket: the destination must be one (a "
         "server serves a repository made on its host)"));
@@ -180,8 +185,8 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   // Pulling into a new folder: this end is made after the peer is reached.
   const bool init_here = args.init && !push;
   // Every snapshot into a new folder: the source's files may be copied whole.
-  const bool whole_copy = args.init && !args.dry_run && args.groups.empty() && args.latest == 0 &&
-                          args.bwlimit.empty();
+  const bool whole_copy =
+      args.init && !args.dry_run && args.groups.empty() && args.latest == 0 && args.bwlimit.empty();
   ConnectedStore here;
   if (!init_here) {
     here = ConnectStore(global);
@@ -248,10 +253,11 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
   for (const std::string& skipped : report->skipped) {
     fmt::print(stderr, "coffer: not copied: {}\n", skipped);
   }
-  PrintSummary(global, args, *report, seconds,
-               {.name = "objects",
-                .files = std::nullopt,
-                .retries = bucket != nullptr ? std::optional<uint64_t>(bucket->retries()) : std::nullopt});
+  PrintSummary(
+      global, args, *report, seconds,
+      {.name = "objects",
+       .files = std::nullopt,
+       .retries = bucket != nullptr ? std::optional<uint64_t>(bucket->retries()) : std::nullopt});
   return report->skipped.empty() ? kExitOk : kExitIncomplete;
 }
 
@@ -259,23 +265,29 @@ int RunSync(const GlobalOptions& global, const SyncArgs& args) {
 
 void RegisterSync(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<SyncArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "sync", "Copy snapshots to or from another repository (a folder, a server or object storage), without the key");
-  auto* to = cmd->add_option("--to", args->to, "Copy this repository's snapshots to DEST: a folder, tcp://HOST:PORT or s3://BUCKET/PREFIX")
+  CLI::App* cmd = app.add_subcommand("sync",
+                                     "Copy snapshots to or from another repository (a folder, a "
+                                     "server or object storage), without the key");
+  auto* to = cmd->add_option("--to", args->to,
+                             "Copy this repository's snapshots to DEST: a folder, tcp://HOST:PORT "
+                             "or s3://BUCKET/PREFIX")
                  ->type_name("DEST");
   auto* from = cmd->add_option("--from", args->from,
-                               "Copy the snapshots of SRC (a folder, tcp://HOST:PORT or s3://BUCKET/PREFIX) into this repository")
+                               "Copy the snapshots of SRC (a folder, tcp://HOST:PORT or "
+                               "s3://BUCKET/PREFIX) into this repository")
                    ->type_name("SRC");
   to->excludes(from);
   cmd->add_flag("--init", args->init,
-                "Make the destination (a new folder or an empty bucket prefix) a copy of the source first (same key and settings); "
+                "Make the destination (a new folder or an empty bucket prefix) a copy of the "
+                "source first (same key and settings); "
                 "a first copy of everything into a folder copies the repository's files whole");
   AddRepeatableOption(cmd, "--group", "GROUP", args->groups, "Copy only the snapshots of GROUP");
   cmd->add_option("--latest", args->latest, "Copy only the newest N snapshots of each group")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
-  cmd->add_flag("--delete", args->delete_missing,
-                "Also delete the destination's snapshots the source no longer has (not protected ones)");
+  cmd->add_flag(
+      "--delete", args->delete_missing,
+      "Also delete the destination's snapshots the source no longer has (not protected ones)");
   cmd->add_flag("--dry-run", args->dry_run, "Only count what would be copied and deleted");
   cmd->add_option("--bwlimit", args->bwlimit, "Send at most RATE bytes per second (20M, 512K)")
       ->type_name("RATE");

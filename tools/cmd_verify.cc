@@ -178,7 +178,8 @@ int RunVerifyWithoutKey(const GlobalOptions& global, const VerifyArgs& args) {
     chosen = std::move(listed).value();
   } else {
     std::vector<model::IndexedSnapshot> index;
-    for (const StoredSnapshot& s : *listed) index.push_back({s.ref.group, s.ref.time_ns, s.ref.id.hex()});
+    for (const StoredSnapshot& s : *listed)
+      index.push_back({s.ref.group, s.ref.time_ns, s.ref.id.hex()});
     std::set<size_t> picked;
     for (size_t i = 0; i < selectors.size(); ++i) {
       auto at = model::SelectSnapshot(selectors[i], args.snapshots[i], index);
@@ -190,8 +191,9 @@ int RunVerifyWithoutKey(const GlobalOptions& global, const VerifyArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   auto report = sync::CheckWithoutKey(*connected.store, chosen, {.read_data = args.read_data});
   if (!report.ok()) return Fail(report.status());
-  const int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now() - start).count();
+  const int64_t elapsed =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
   for (const std::string& problem : report->problems) fmt::print(stderr, "coffer: {}\n", problem);
   if (args.json) {
     nlohmann::json out = {{"ok", report->ok()},
@@ -208,20 +210,22 @@ int RunVerifyWithoutKey(const GlobalOptions& global, const VerifyArgs& args) {
                           {"duration_s", static_cast<double>(elapsed) / 1e9}};
     fmt::print("{}\n", out.dump(2));
   } else if (!global.quiet) {
-    fmt::print("checked without the key: {} snapshots, {} objects present{}{} ({})\n",
-               report->snapshots_checked, report->objects_checked - report->missing_objects,
-               report->missing_objects > 0 ? fmt::format(", {} MISSING", report->missing_objects) : "",
-               args.read_data ? fmt::format(", {} read back ({}){}", report->objects_read,
-                                            HumanBytes(report->bytes_read),
-                                            report->damaged_objects > 0
-                                                ? fmt::format(", {} DAMAGED", report->damaged_objects)
-                                                : "")
-                              : "",
-               HumanDuration(elapsed));
+    fmt::print(
+        "checked without the key: {} snapshots, {} objects present{}{} ({})\n",
+        report->snapshots_checked, report->objects_checked - report->missing_objects,
+        report->missing_objects > 0 ? fmt::format(", {} MISSING", report->missing_objects) : "",
+        args.read_data
+            ? fmt::format(
+                  ", {} read back ({}){}", report->objects_read, HumanBytes(report->bytes_read),
+                  report->damaged_objects > 0 ? fmt::format(", {} DAMAGED", report->damaged_objects)
+                                              : "")
+            : "",
+        HumanDuration(elapsed));
     if (!report->without_needs.empty()) {
-      fmt::print("{} snapshots made before needs lists were not checked (coffer gc with the key "
-                 "gives them theirs)\n",
-                 report->without_needs.size());
+      fmt::print(
+          "{} snapshots made before needs lists were not checked (coffer gc with the key "
+          "gives them theirs)\n",
+          report->without_needs.size());
     }
     fmt::print("{}\n", report->ok() ? "no problem found" : "PROBLEMS FOUND (listed above)");
   }
@@ -294,7 +298,8 @@ int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
   line.Stop();
   if (!result.ok()) return Fail(result.status());
   auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   std::chrono::steady_clock::now() - started).count();
+                   std::chrono::steady_clock::now() - started)
+                   .count();
   Status recorded = verify::RecordVerifications(repo, *result, NowNanos());
 
   if (args.json) {
@@ -329,9 +334,11 @@ void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("--older-than", args->older_than,
                   "Only snapshots last verified longer ago than DURATION (e.g. 30d), or never");
   cmd->add_flag("--without-key", args->without_key,
-                "Check without the passphrase that every object the snapshots need is stored (a copy's holder can)");
+                "Check without the passphrase that every object the snapshots need is stored (a "
+                "copy's holder can)");
   cmd->add_flag("--read-data", args->read_data,
-                "With --without-key: also read every object back as stored, checked by the store's checksums");
+                "With --without-key: also read every object back as stored, checked by the store's "
+                "checksums");
   cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
   cmd->callback([&global, args, exit_code] { *exit_code = RunVerify(global, *args); });
 }

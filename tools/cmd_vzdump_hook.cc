@@ -160,8 +160,8 @@ Result<HookSetup> Configure(const GlobalOptions& global, const HookArgs& args) {
     COFFER_ASSIGN_OR_RETURN(config, ParseHookConfig(text.str(), path));
   } else if (named || errno != ENOENT) {
     // Only the default may be missing: the environment may say it all.
-    return Status::InvalidArgument(fmt::format("cannot read the config file {}: {}",
-                                               EscapeName(path), std::strerror(errno)));
+    return Status::InvalidArgument(
+        fmt::format("cannot read the config file {}: {}", EscapeName(path), std::strerror(errno)));
   }
 
   HookSetup setup{global, config.delete_after_import};
@@ -328,10 +328,10 @@ int LogEnd(const GlobalOptions& global, const HookArgs& args) {
   }
   auto name = ingest::ParseVzdumpLogName(fs::path(log).filename().string());
   if (!name) {
-    return Fail(Status::InvalidArgument(fmt::format(
-        "LOGFILE {} is not named as vzdump names a backup's log "
-        "(vzdump-lxc|qemu-VMID-YYYY_MM_DD-HH_MM_SS.log)",
-        EscapeName(log))));
+    return Fail(Status::InvalidArgument(
+        fmt::format("LOGFILE {} is not named as vzdump names a backup's log "
+                    "(vzdump-lxc|qemu-VMID-YYYY_MM_DD-HH_MM_SS.log)",
+                    EscapeName(log))));
   }
   auto setup = Configure(global, args);
   if (!setup.ok()) return Fail(setup.status());
@@ -356,9 +356,8 @@ int LogEnd(const GlobalOptions& global, const HookArgs& args) {
   auto text = ReadImportLog(log);
   if (!text.ok()) return Fail(text.status());
   // Only the log changes: the note's comment (vzdump's notes) stays.
-  Status updated = repo.UpdateNote(*snapshot, [&text](pb::SnapshotNote& note) {
-    note.set_log(*text);
-  });
+  Status updated =
+      repo.UpdateNote(*snapshot, [&text](pb::SnapshotNote& note) { note.set_log(*text); });
   if (!updated.ok()) return Fail(updated);
   Tell(global, "kept {} as the log of {}", EscapeName(log), snapshot->name());
 
@@ -407,9 +406,9 @@ void RegisterVzdumpHook(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("MODE", args->mode,
                   "The backup mode (stop, suspend, snapshot), for a guest's phases");
   cmd->add_option("VMID", args->vmid, "The guest's id, for a guest's phases");
-  cmd->add_option("--config", args->config,
-                  std::string("Read the hook's settings from FILE (default ") + kDefaultConfig +
-                      ")")
+  cmd->add_option(
+         "--config", args->config,
+         std::string("Read the hook's settings from FILE (default ") + kDefaultConfig + ")")
       ->type_name("FILE")
       ->envname("COFFER_VZDUMP_HOOK_CONFIG");
   cmd->callback([&global, args, exit_code] { *exit_code = RunVzdumpHook(global, *args); });

@@ -52,7 +52,9 @@ Status ReplaceFileDurably(const std::string& path, std::string_view text, mode_t
   }
   // The rename itself is durable once the folder is synced.
   const size_t slash = path.rfind('/');
-  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string folder = slash == std::string::npos ? "."
+                             : slash == 0               ? "/"
+                                                        : path.substr(0, slash);
   UniqueFd dir(open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.valid()) (void)fsync(dir.get());
   return Status::Ok();

@@ -16,9 +16,9 @@ enum ExitCode : int {
   kExitNoRepository = 10,  // no Coffer repository at the given folder
   kExitLocked = 11,        // another process holds the repository
   kExitWrongPassphrase = 12,
-  kExitNotAllowed = 13,    // refused by the server: the token does not allow this
-  kExitJobRunning = 14,    // coffer run: the job is already running (without --wait)
-  kExitStale = 15,         // coffer status: a job's last success is older than its stale-after
+  kExitNotAllowed = 13,  // refused by the server: the token does not allow this
+  kExitJobRunning = 14,  // coffer run: the job is already running (without --wait)
+  kExitStale = 15,       // coffer status: a job's last success is older than its stale-after
   kExitInterrupted = 130,
 };
 

@@ -69,17 +69,19 @@ Result<Repository*> ToolRepositorySteps::Open(const jobs::Job& job) {
 
   OpenOptions open;
   open.allow_unencrypted = options.allow_unencrypted;
-  open.allow_unencrypted_hint = "set allow-unencrypted = true in the job if it is meant to be unencrypted";
+  open.allow_unencrypted_hint =
+      "set allow-unencrypted = true in the job if it is meant to be unencrypted";
   if (!options.key_file.empty()) {
     COFFER_ASSIGN_OR_RETURN(open.wrapped_key, ReadWrappedKeyFile(options.key_file));
   }
   COFFER_ASSIGN_OR_RETURN(auto wait, ParseDuration(options.lock_wait));
-  ServerClientOptions client{wait, options.command_line, options.no_server,
-                             options.server, options.tls_ca, options.token_file};
+  ServerClientOptions client{wait,           options.command_line, options.no_server,
+                             options.server, options.tls_ca,       options.token_file};
   auto store = ConnectRepository(options.repo, client);
   if (!store.ok()) return store.status();
-  COFFER_ASSIGN_OR_RETURN(repo_, Repository::Open(std::move(store).value(),
-                                                  [&] { return ReadPassphrase(options, false); }, open));
+  COFFER_ASSIGN_OR_RETURN(
+      repo_, Repository::Open(
+                 std::move(store).value(), [&] { return ReadPassphrase(options, false); }, open));
   return repo_.get();
 }
 
@@ -107,8 +109,9 @@ Result<ingest::BackupResult> BackupCommandOutput(Repository& repo, const jobs::J
   if (pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   UniqueFd output(fds[0]), write_end(fds[1]);
   const auto env = jobs::ChildEnvironment({{"COFFER_JOB", job.name}, {"COFFER_PHASE", "backup"}});
-  COFFER_ASSIGN_OR_RETURN(pid_t pid, jobs::StartProcess(job.command, env, -1, write_end.get(), log.fd(),
-                                                        /*own_process_group=*/true));
+  COFFER_ASSIGN_OR_RETURN(pid_t pid,
+                          jobs::StartProcess(job.command, env, -1, write_end.get(), log.fd(),
+                                             /*own_process_group=*/true));
   write_end.reset();
   bool waited = false;
   ingest::Archiver archiver(repo, std::move(options), nullptr);
@@ -156,10 +159,12 @@ Result<jobs::BackupDone> ToolRepositorySteps::Backup(const jobs::Job& job, const
     }
     done.bytes_added += record.stats().bytes_added();
     done.unreadable += result.errors.size();
-    for (const auto& e : result.errors) log.Line(fmt::format("{}: {}", EscapeName(e.path), e.status.message()));
+    for (const auto& e : result.errors)
+      log.Line(fmt::format("{}: {}", EscapeName(e.path), e.status.message()));
     log.Line(fmt::format("snapshot {}: {} files new, {} changed, {} unchanged; read {}, added {}",
-                         result.snapshot.name(), record.stats().files_new(), record.stats().files_changed(),
-                         record.stats().files_unchanged(), HumanBytes(record.stats().bytes_read()),
+                         result.snapshot.name(), record.stats().files_new(),
+                         record.stats().files_changed(), record.stats().files_unchanged(),
+                         HumanBytes(record.stats().bytes_read()),
                          HumanBytes(record.stats().bytes_added())));
   };
 
@@ -204,7 +209,8 @@ Result<jobs::RetentionDone> ToolRepositorySteps::Prune(const jobs::Job& job,
     const Snapshot& snapshot = plan.snapshots[decision.id];
     if (decision.keep) {
       ++done.kept;
-      log.Line(fmt::format("keep {} ({})", snapshot.name(), retention::ReasonName(decision.reason)));
+      log.Line(
+          fmt::format("keep {} ({})", snapshot.name(), retention::ReasonName(decision.reason)));
       continue;
     }
     Status forgotten = repo->Forget(snapshot);
@@ -224,9 +230,11 @@ Status ToolRepositorySteps::CollectGarbage(const jobs::Job& job, jobs::RunLog& l
   COFFER_ASSIGN_OR_RETURN(Repository * repo, Open(job));
   COFFER_ASSIGN_OR_RETURN(gc::GcReport report, gc::CollectGarbage(*repo));
   const GcResult& sweep = report.sweep;
-  const uint64_t freed = sweep.bytes_before > sweep.bytes_after ? sweep.bytes_before - sweep.bytes_after : 0;
-  log.Line(fmt::format("gc: {} of {} objects deleted, {} freed, repository now {}", sweep.objects_deleted,
-                       sweep.objects_examined, HumanBytes(freed), HumanBytes(sweep.bytes_after)));
+  const uint64_t freed =
+      sweep.bytes_before > sweep.bytes_after ? sweep.bytes_before - sweep.bytes_after : 0;
+  log.Line(fmt::format("gc: {} of {} objects deleted, {} freed, repository now {}",
+                       sweep.objects_deleted, sweep.objects_examined, HumanBytes(freed),
+                       HumanBytes(sweep.bytes_after)));
   return Status::Ok();
 }
 
@@ -238,7 +246,9 @@ int64_t NowNanos() {
       .count();
 }
 
-std::string InGroup(const std::string& group) { return group.empty() ? "the repository" : "group " + group; }
+std::string InGroup(const std::string& group) {
+  return group.empty() ? "the repository" : "group " + group;
+}
 
 // "the outcome could not be noted ...", as a check's warning.
 std::string NotNoted(const Status& recorded) {
@@ -252,7 +262,8 @@ Result<jobs::CheckDone> ToolRepositorySteps::Verify(const jobs::Job& job, const 
   if (!group.empty()) COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
   COFFER_ASSIGN_OR_RETURN(Repository * repo, Open(job));
   COFFER_ASSIGN_OR_RETURN(std::vector<Snapshot> snapshots, repo->ListSnapshots(group));
-  if (snapshots.empty()) return Status::NotFound(fmt::format("{} has no snapshots to verify", InGroup(group)));
+  if (snapshots.empty())
+    return Status::NotFound(fmt::format("{} has no snapshots to verify", InGroup(group)));
   log.Line(fmt::format("verifying {} snapshots of {}", snapshots.size(), InGroup(group)));
   verify::Verifier verifier(*repo, verify::VerifyOptions{});
   COFFER_ASSIGN_OR_RETURN(verify::VerifyResult result, verifier.Verify(snapshots));
@@ -262,7 +273,8 @@ Result<jobs::CheckDone> ToolRepositorySteps::Verify(const jobs::Job& job, const 
   done.snapshots = result.snapshots.size();
   done.bytes_checked = result.bytes_checked;
   log.Line(fmt::format("checked {} objects ({} trees, {} chunks), {}", result.objects_checked(),
-                       result.trees_checked, result.chunks_checked, HumanBytes(result.bytes_checked)));
+                       result.trees_checked, result.chunks_checked,
+                       HumanBytes(result.bytes_checked)));
   // Every damaged thing in the log, as `coffer verify` prints it; the first
   // in the reason.
   std::string first;
@@ -296,10 +308,12 @@ Result<jobs::CheckDone> ToolRepositorySteps::Verify(const jobs::Job& job, const 
                            result.snapshots.size());
     }
     if (!result.damaged_records.empty()) {
-      counts += fmt::format("{}{} snapshot record{} damaged", counts.empty() ? "" : ", ",
-                           result.damaged_records.size(), result.damaged_records.size() == 1 ? "" : "s");
+      counts +=
+          fmt::format("{}{} snapshot record{} damaged", counts.empty() ? "" : ", ",
+                      result.damaged_records.size(), result.damaged_records.size() == 1 ? "" : "s");
     }
-    done.damage = fmt::format("verify found damage in {}: {} (first: {})", InGroup(group), counts, first);
+    done.damage =
+        fmt::format("verify found damage in {}: {} (first: {})", InGroup(group), counts, first);
   }
   if (!recorded.ok()) {
     log.Line("warning: " + NotNoted(recorded));
@@ -308,7 +322,8 @@ Result<jobs::CheckDone> ToolRepositorySteps::Verify(const jobs::Job& job, const 
   return done;
 }
 
-Result<jobs::CheckDone> ToolRepositorySteps::RestoreTest(const jobs::Job& job, const std::string& group,
+Result<jobs::CheckDone> ToolRepositorySteps::RestoreTest(const jobs::Job& job,
+                                                         const std::string& group,
                                                          jobs::RunLog& log) {
   if (!group.empty()) COFFER_RETURN_IF_ERROR(model::ValidateGroup(group));
   COFFER_ASSIGN_OR_RETURN(Repository * repo, Open(job));
@@ -325,7 +340,8 @@ Result<jobs::CheckDone> ToolRepositorySteps::RestoreTest(const jobs::Job& job, c
     }
     for (auto& [name, s] : newest) chosen.push_back(std::move(s));
   }
-  if (chosen.empty()) return Status::NotFound(fmt::format("{} has no snapshot to test", InGroup(group)));
+  if (chosen.empty())
+    return Status::NotFound(fmt::format("{} has no snapshot to test", InGroup(group)));
 
   jobs::CheckDone done;
   std::vector<std::string> failed;
@@ -338,20 +354,20 @@ Result<jobs::CheckDone> ToolRepositorySteps::RestoreTest(const jobs::Job& job, c
     for (const verify::RestoreTestMismatch& m : result.mismatches) {
       log.Line(fmt::format("mismatch {}: {}", EscapeName(m.path), EscapeName(m.what)));
     }
-    log.Line(fmt::format("restore test of {}: {} of {} files, {}, {}", snapshot.name(), result.files_checked,
-                         result.population, HumanBytes(result.bytes_checked),
+    log.Line(fmt::format("restore test of {}: {} of {} files, {}, {}", snapshot.name(),
+                         result.files_checked, result.population, HumanBytes(result.bytes_checked),
                          result.ok() ? "all match"
-                                     : fmt::format("{} mismatches (seed {})", result.mismatches.size(),
-                                                   result.seed)));
+                                     : fmt::format("{} mismatches (seed {})",
+                                                   result.mismatches.size(), result.seed)));
     if (!result.ok()) {
       const verify::RestoreTestMismatch& m = result.mismatches.front();
-      failed.push_back(fmt::format("{}: {} mismatch{} (first: {}: {})", snapshot.name(),
-                                   result.mismatches.size(), result.mismatches.size() == 1 ? "" : "es",
-                                   EscapeName(m.path), EscapeName(m.what)));
+      failed.push_back(fmt::format(
+          "{}: {} mismatch{} (first: {}: {})", snapshot.name(), result.mismatches.size(),
+          result.mismatches.size() == 1 ? "" : "es", EscapeName(m.path), EscapeName(m.what)));
     }
     if (!result.scratch_left.empty()) {
-      const std::string line = fmt::format("the scratch folder {} could not be removed: {}", result.scratch,
-                                           result.scratch_left);
+      const std::string line = fmt::format("the scratch folder {} could not be removed: {}",
+                                           result.scratch, result.scratch_left);
       log.Line("warning: " + line);
       if (done.warning.empty()) done.warning = line;
     }

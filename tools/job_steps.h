@@ -35,12 +35,14 @@ class ToolRepositorySteps final : public jobs::RepositorySteps {
   explicit ToolRepositorySteps(const GlobalOptions& global) : global_(global) {}
   ~ToolRepositorySteps() override;
 
-  Result<jobs::BackupDone> Backup(const jobs::Job& job, const std::string& group, jobs::RunLog& log) override;
+  Result<jobs::BackupDone> Backup(const jobs::Job& job, const std::string& group,
+                                  jobs::RunLog& log) override;
   Result<jobs::RetentionDone> Prune(const jobs::Job& job, const std::vector<std::string>& groups,
                                     jobs::RunLog& log) override;
   Status CollectGarbage(const jobs::Job& job, jobs::RunLog& log) override;
   // As `coffer verify --snapshot S...` of every snapshot of the group.
-  Result<jobs::CheckDone> Verify(const jobs::Job& job, const std::string& group, jobs::RunLog& log) override;
+  Result<jobs::CheckDone> Verify(const jobs::Job& job, const std::string& group,
+                                 jobs::RunLog& log) override;
   // As `coffer restore-test GROUP`, with its default sample (50 files).
   Result<jobs::CheckDone> RestoreTest(const jobs::Job& job, const std::string& group,
                                       jobs::RunLog& log) override;

@@ -18,14 +18,17 @@ LocalText FormatLocal(jobs::TimePoint time) {
           jobs::FormatLocalTime(time, "%Y-%m-%dT%H:%M:%S") + offset};
 }
 
-std::string LocalShort(jobs::TimePoint time) { return jobs::FormatLocalTime(time, "%Y-%m-%d %H:%M:%S"); }
+std::string LocalShort(jobs::TimePoint time) {
+  return jobs::FormatLocalTime(time, "%Y-%m-%d %H:%M:%S");
+}
 
 int FailJobsFile(const Status& status) {
   fmt::print(stderr, "{}\n", status.message());
   return kExitUsage;
 }
 
-Result<std::vector<const jobs::Job*>> ChooseJobs(const jobs::JobFile& file, const std::string& name) {
+Result<std::vector<const jobs::Job*>> ChooseJobs(const jobs::JobFile& file,
+                                                 const std::string& name) {
   std::vector<const jobs::Job*> chosen;
   for (const jobs::Job& job : file.jobs) {
     if (name.empty() || job.name == name) chosen.push_back(&job);

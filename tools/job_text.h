@@ -28,6 +28,7 @@ int FailJobsFile(const Status& status);
 // The jobs a command is about: every job of `file` in its order, or only the
 // one named `name` (kInvalidArgument if the file has none of that name).
 // The pointers point into `file`.
-Result<std::vector<const jobs::Job*>> ChooseJobs(const jobs::JobFile& file, const std::string& name);
+Result<std::vector<const jobs::Job*>> ChooseJobs(const jobs::JobFile& file,
+                                                 const std::string& name);
 
 }  // namespace coffer::tools

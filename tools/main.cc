@@ -55,16 +55,19 @@ int main(int argc, char** argv) {
   RaiseOpenFileLimit();
   TuneMalloc();
 
-  CLI::App app{"Coffer: encrypted, deduplicating, incremental backups.\n"
-               "Every command and exit code is described in coffer(1) and coffer-COMMAND(1).",
-               "coffer"};
+  CLI::App app{
+      "Coffer: encrypted, deduplicating, incremental backups.\n"
+      "Every command and exit code is described in coffer(1) and coffer-COMMAND(1).",
+      "coffer"};
   app.set_version_flag("--version", "coffer " COFFER_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command name
 
   GlobalOptions global;
   for (int i = 0; i < argc; ++i) global.command_line += (i ? " " : "") + std::string(argv[i]);
-  app.add_option("-r,--repo", global.repo, "Repository folder, or s3://BUCKET/PREFIX (a copy in object storage)")->envname("COFFER_REPO");
+  app.add_option("-r,--repo", global.repo,
+                 "Repository folder, or s3://BUCKET/PREFIX (a copy in object storage)")
+      ->envname("COFFER_REPO");
   app.add_option("--passphrase-file", global.passphrase_file,
                  "Read the passphrase from the first line of FILE")
       ->envname("COFFER_PASSPHRASE_FILE");
@@ -95,8 +98,9 @@ int main(int argc, char** argv) {
                  "--key-file)")
       ->envname("COFFER_KEY_FILE");
 
-  app.add_option("--jobs", global.jobs_file,
-                 "The jobs file of coffer run, jobs, scheduler and status (default /etc/coffer/jobs.toml)")
+  app.add_option(
+         "--jobs", global.jobs_file,
+         "The jobs file of coffer run, jobs, scheduler and status (default /etc/coffer/jobs.toml)")
       ->envname("COFFER_JOBS");
   app.add_option("--state-dir", global.state_dir,
                  "Where the record of job runs is kept (default /var/lib/coffer)")
@@ -135,7 +139,8 @@ int main(int argc, char** argv) {
 
   std::vector<char*> args(argv, argv + argc);
   char hook_command[] = "vzdump-hook";
-  if (argc > 0 && InvokedAs(argv[0], "coffer-vzdump-hook")) args.insert(args.begin() + 1, hook_command);
+  if (argc > 0 && InvokedAs(argv[0], "coffer-vzdump-hook"))
+    args.insert(args.begin() + 1, hook_command);
   const bool mount_helper = argc > 0 && InvokedAs(argv[0], "mount.coffer");
   std::vector<std::string> mount_command;
   if (mount_helper) {

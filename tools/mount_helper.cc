@@ -11,9 +11,9 @@ namespace {
 // they mean nothing more to a read-only FUSE mount. mount(8) adds rw to a
 // helper's options unless ro is given: the mount stays read-only.
 constexpr std::array<std::string_view, 19> kIgnored = {
-    "ro",     "rw",     "defaults", "noauto", "auto", "nofail",  "user",     "users",   "nouser",
-    "_netdev", "nosuid", "nodev",   "noexec", "exec", "suid",    "dev",      "noatime", "relatime",
-    "atime"};
+    "ro",    "rw",     "defaults", "noauto",   "auto",  "nofail", "user",
+    "users", "nouser", "_netdev",  "nosuid",   "nodev", "noexec", "exec",
+    "suid",  "dev",    "noatime",  "relatime", "atime"};
 
 std::vector<std::string_view> SplitCommas(std::string_view text) {
   std::vector<std::string_view> out;
@@ -41,7 +41,8 @@ Result<std::vector<std::string>> MountHelperCommand(std::span<const std::string>
         for (std::string_view option : SplitCommas(argv[i + 1])) options.push_back(option);
       }
       ++i;
-    } else if (arg.size() > 1 && arg[0] == '-' && arg.find_first_not_of("fnsv", 1) == std::string::npos) {
+    } else if (arg.size() > 1 && arg[0] == '-' &&
+               arg.find_first_not_of("fnsv", 1) == std::string::npos) {
       fake = fake || arg.find('f') != std::string::npos;
       sloppy = sloppy || arg.find('s') != std::string::npos;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -58,7 +59,8 @@ Result<std::vector<std::string>> MountHelperCommand(std::span<const std::string>
   for (std::string_view option : options) {
     const size_t equals = option.find('=');
     const std::string_view name = option.substr(0, equals);
-    const std::string value = equals == std::string_view::npos ? "" : std::string(option.substr(equals + 1));
+    const std::string value =
+        equals == std::string_view::npos ? "" : std::string(option.substr(equals + 1));
     const bool has_value = equals != std::string_view::npos && !value.empty();
     if (name == "passphrase-file" && has_value) {
       global.push_back("--passphrase-file=" + value);
@@ -74,8 +76,9 @@ Result<std::vector<std::string>> MountHelperCommand(std::span<const std::string>
                option.starts_with("x-") || option.starts_with("comment=")) {
       continue;
     } else if (!sloppy) {
-      return Status::InvalidArgument("unknown mount option " + std::string(option) +
-                                     (equals != std::string_view::npos && !has_value ? " (no value)" : ""));
+      return Status::InvalidArgument(
+          "unknown mount option " + std::string(option) +
+          (equals != std::string_view::npos && !has_value ? " (no value)" : ""));
     }
   }
   if (fake) return std::vector<std::string>();

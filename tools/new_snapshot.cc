@@ -39,8 +39,8 @@ Result<int64_t> ChooseTime(Repository& repo, const std::string& group, const std
   if (!text.empty()) {
     COFFER_ASSIGN_OR_RETURN(int64_t t, model::ParseTime(text));
     if (taken(t)) {
-      return Status::AlreadyExists(fmt::format("{} already has a snapshot at {}", group,
-                                               model::FormatTime(t)));
+      return Status::AlreadyExists(
+          fmt::format("{} already has a snapshot at {}", group, model::FormatTime(t)));
     }
     return t;
   }

@@ -30,7 +30,8 @@ Result<std::unique_ptr<s3::S3ObjectStore>> OpenBucket(const std::string& address
                           s3::S3ObjectStore::Open(settings, location, options));
   // Every command that opens a bucket says so, not sync alone.
   for (const std::string& damaged : bucket->counts().damaged_indexes) {
-    fmt::print(stderr, "coffer: {} (ignored: its packs are read from their own trailers)\n", damaged);
+    fmt::print(stderr, "coffer: {} (ignored: its packs are read from their own trailers)\n",
+               damaged);
   }
   return bucket;
 }

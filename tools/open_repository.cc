@@ -25,7 +25,8 @@ namespace coffer::tools {
 ConnectedStore ConnectStore(const GlobalOptions& global) {
   ConnectedStore connected;
   if (global.repo.empty() && global.server.empty()) {
-    connected.exit_code = Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
+    connected.exit_code =
+        Fail(Status::InvalidArgument("no repository: give -r DIR or set COFFER_REPO"));
     return connected;
   }
   auto wait = ParseDuration(global.lock_wait);
@@ -42,8 +43,8 @@ ConnectedStore ConnectStore(const GlobalOptions& global) {
     connected.store = std::move(bucket).value();
     return connected;
   }
-  ServerClientOptions options{*wait, global.command_line, global.no_server,
-                              global.server, global.tls_ca, global.token_file};
+  ServerClientOptions options{*wait,         global.command_line, global.no_server,
+                              global.server, global.tls_ca,       global.token_file};
   auto store = ConnectRepository(global.repo, options);
   if (!store.ok()) {
     connected.exit_code = Fail(store.status(), FailedStep::kOpeningRepository);
@@ -73,8 +74,8 @@ Opened OpenRepository(const GlobalOptions& global) {
     opened.exit_code = connected.exit_code;
     return opened;
   }
-  auto repo = Repository::Open(std::move(connected.store),
-                               [&] { return ReadPassphrase(global, /*confirm=*/false); }, open);
+  auto repo = Repository::Open(
+      std::move(connected.store), [&] { return ReadPassphrase(global, /*confirm=*/false); }, open);
   if (!repo.ok()) {
     opened.exit_code = Fail(repo.status());
     return opened;
@@ -192,8 +193,9 @@ Result<std::string> ReadNewPassphrase(const std::string& file_option) {
 Result<crypto::KdfParams> ParseKdfOptions(uint64_t ops, const std::string& memory_text) {
   const crypto::KdfParams min = crypto::KdfParams::Minimum();
   if (ops < min.opslimit || ops > crypto::KdfParams::kMaxOpslimit) {
-    return Status::InvalidArgument(fmt::format("invalid --kdf-ops {}: Argon2id passes go from {} to {}",
-                                               ops, min.opslimit, crypto::KdfParams::kMaxOpslimit));
+    return Status::InvalidArgument(
+        fmt::format("invalid --kdf-ops {}: Argon2id passes go from {} to {}", ops, min.opslimit,
+                    crypto::KdfParams::kMaxOpslimit));
   }
   auto memory = ParseSize(memory_text);
   if (!memory.ok()) return memory.status().WithContext("--kdf-memory");
@@ -211,7 +213,8 @@ Result<Bytes> ReadWrappedKeyFile(const std::string& path) {
   if (!key.ok()) return key.status().WithContext("key file " + path);
   if (key->kind != crypto::KeyTextKind::kWrapped) {
     return Status::InvalidArgument(
-        "key file " + path + " holds an exported key, not a wrapped one: put it back with "
+        "key file " + path +
+        " holds an exported key, not a wrapped one: put it back with "
         "`coffer key import` (with --key-file to make a key file of it)");
   }
   return key->record;

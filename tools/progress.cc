@@ -8,14 +8,18 @@
 
 namespace coffer::tools {
 
-bool ProgressWanted(bool quiet) { return !quiet && isatty(STDERR_FILENO); }
+bool ProgressWanted(bool quiet) {
+  return !quiet && isatty(STDERR_FILENO);
+}
 
 ProgressLine::ProgressLine(bool enabled, std::function<std::string()> render)
     : render_(std::move(render)) {
   if (enabled) thread_ = std::thread([this] { Loop(); });
 }
 
-ProgressLine::~ProgressLine() { Stop(); }
+ProgressLine::~ProgressLine() {
+  Stop();
+}
 
 void ProgressLine::Stop() {
   {

@@ -99,7 +99,8 @@ Status StartServer(const std::string& repo_dir, const ServerClientOptions& optio
 // --token-file, COFFER_TOKEN_FILE or COFFER_TOKEN.
 Result<std::unique_ptr<ObjectStore>> ConnectRemote(const ServerClientOptions& options) {
   if (options.no_server) {
-    return Status::InvalidArgument("--no-server and --server (or COFFER_SERVER) exclude each other");
+    return Status::InvalidArgument(
+        "--no-server and --server (or COFFER_SERVER) exclude each other");
   }
   COFFER_ASSIGN_OR_RETURN(service::ServiceAddress address,
                           service::ParseServiceAddress(options.server));
@@ -160,14 +161,16 @@ Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_d
                   std::max<std::chrono::milliseconds>(options.lock_wait, std::chrono::seconds(10));
   while (std::chrono::steady_clock::now() < deadline) {
     COFFER_RETURN_IF_ERROR(StartServer(repo_dir, options));
-    auto attempt_end = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    auto attempt_end =
+        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
     while (std::chrono::steady_clock::now() < attempt_end) {
       remote = service::RemoteObjectStore::Connect(address, connect);
       if (remote.ok()) return std::unique_ptr<ObjectStore>(std::move(remote).value());
       if (remote.status().code() != Code::kNotFound && remote.status().code() != Code::kBusy) {
         return remote.status();
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the winner is opening the database
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(20));  // the winner is opening the database
     }
   }
   // No server came up: most likely a process holds the database in-process,

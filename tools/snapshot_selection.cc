@@ -23,7 +23,8 @@ bool StopsEveryRemoval(const Status& status) {
          status.code() == Code::kIoError;
 }
 
-ResolvedSnapshots ResolveSnapshots(const GlobalOptions& global, const std::vector<std::string>& names) {
+ResolvedSnapshots ResolveSnapshots(const GlobalOptions& global,
+                                   const std::vector<std::string>& names) {
   ResolvedSnapshots out;
   for (const std::string& name : names) {
     if (auto sel = model::ParseSnapshotName(name); !sel.ok()) {
@@ -52,7 +53,8 @@ ResolvedSnapshots ResolveSnapshots(const GlobalOptions& global, const std::vecto
   return out;
 }
 
-int RunSetProtected(const GlobalOptions& global, const std::vector<std::string>& names, bool is_protected) {
+int RunSetProtected(const GlobalOptions& global, const std::vector<std::string>& names,
+                    bool is_protected) {
   ResolvedSnapshots resolved = ResolveSnapshots(global, names);
   if (!resolved.repo) return resolved.exit_code;
   for (const Snapshot& s : resolved.snapshots) {

@@ -39,10 +39,12 @@ struct ResolvedSnapshots {
   FirstFailure failure;  // names that matched no snapshot
   int exit_code = 0;     // non-zero when repo is null
 };
-ResolvedSnapshots ResolveSnapshots(const GlobalOptions& global, const std::vector<std::string>& names);
+ResolvedSnapshots ResolveSnapshots(const GlobalOptions& global,
+                                   const std::vector<std::string>& names);
 
 // coffer protect and coffer unprotect, which differ only in the flag they
 // set: marks each named snapshot and returns the exit code.
-int RunSetProtected(const GlobalOptions& global, const std::vector<std::string>& names, bool is_protected);
+int RunSetProtected(const GlobalOptions& global, const std::vector<std::string>& names,
+                    bool is_protected);
 
 }  // namespace coffer::tools

@@ -47,7 +47,7 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     number = 0;
     have_number = in_fraction = false;
   }
-  total += number;  // a trailing bare number counts as seconds
+  total += number;                    // a trailing bare number counts as seconds
   if (!(total < 9e15)) return bad();  // more milliseconds than 64 bits hold
   return std::chrono::milliseconds(static_cast<int64_t>(total * 1000));
 }

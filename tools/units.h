@@ -18,8 +18,8 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 // "64M", "1G", "512K", or plain bytes (powers of 1024).
 Result<uint64_t> ParseSize(std::string_view text);
 
-std::string HumanBytes(uint64_t bytes);       // "1.2 GiB"
-std::string HumanDuration(int64_t nanos);     // "6.2 s", "2m05s", "1h02m03s"
+std::string HumanBytes(uint64_t bytes);    // "1.2 GiB"
+std::string HumanDuration(int64_t nanos);  // "6.2 s", "2m05s", "1h02m03s"
 // Bytes as a person can read them: non-printable bytes as \n, \t, \xNN.
 std::string EscapeName(std::string_view name);
 // "drwxr-xr-x" from an entry's type and mode.

@@ -27,8 +27,8 @@ void Measure(const char* what, const Bytes& chunk) {
   auto t3 = Clock::now();
   const double mb = kRounds * chunk.size() / 1e6;
   auto rate = [&](auto a, auto b) { return mb / std::chrono::duration<double>(b - a).count(); };
-  std::printf("%-14s seal %7.0f MB/s  open %7.0f MB/s  id %7.0f MB/s  (sealed %zu of %zu)\n",
-              what, rate(t0, t1), rate(t1, t2), rate(t2, t3), sealed.size(), chunk.size());
+  std::printf("%-14s seal %7.0f MB/s  open %7.0f MB/s  id %7.0f MB/s  (sealed %zu of %zu)\n", what,
+              rate(t0, t1), rate(t1, t2), rate(t2, t3), sealed.size(), chunk.size());
 }
 
 TEST(SealerBench, OneMiBChunks) {

@@ -3,15 +3,15 @@
 // bench/micro/CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <sys/resource.h>
 #include <thread>
 
-#include "tests/testing/stub_object_store.h"
 #include "tests/store/objects/test_objects.h"
 #include "tests/store/service/store_envs.h"
+#include "tests/testing/stub_object_store.h"
 
 namespace coffer::service {
 namespace {
@@ -74,7 +74,8 @@ Timing PutGibibyte(int threads) {
     });
   }
   for (auto& w : workers) w.join();
-  Status s = env.store().CommitSnapshot({"host/bench", 1, TestId(1u << 30)}, TestValue(1, 100), kNoWriter, std::nullopt);
+  Status s = env.store().CommitSnapshot({"host/bench", 1, TestId(1u << 30)}, TestValue(1, 100),
+                                        kNoWriter, std::nullopt);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return {Seconds(start), CpuSeconds() - cpu};
 }
@@ -97,12 +98,12 @@ TEST(ServiceBench, PutGibibyteLocalVersusRemote) {
       Timing local = PutGibibyte<LocalEnv>(threads);
       Timing remote = PutGibibyte<RemoteEnv>(threads);
       Timing transport = PutGibibyte<NullRemoteEnv>(threads);
-      std::printf("1 GiB of 1 MiB objects + commit, %d thread(s): local %.2f s (%.0f MiB/s, "
-                  "cpu %.2f s), remote %.2f s (%.0f MiB/s, cpu %.2f s), remote/local %.2f; "
-                  "transport alone %.2f s (cpu %.2f s)\n",
-                  threads, local.wall, 1024 / local.wall, local.cpu, remote.wall,
-                  1024 / remote.wall, remote.cpu, remote.wall / local.wall, transport.wall,
-                  transport.cpu);
+      std::printf(
+          "1 GiB of 1 MiB objects + commit, %d thread(s): local %.2f s (%.0f MiB/s, "
+          "cpu %.2f s), remote %.2f s (%.0f MiB/s, cpu %.2f s), remote/local %.2f; "
+          "transport alone %.2f s (cpu %.2f s)\n",
+          threads, local.wall, 1024 / local.wall, local.cpu, remote.wall, 1024 / remote.wall,
+          remote.cpu, remote.wall / local.wall, transport.wall, transport.cpu);
     }
   }
 }

@@ -67,7 +67,8 @@ TEST(VmaBench, Writer) {
       return Status::Ok();
     });
     ASSERT_TRUE(writer.WriteHeader(header).ok());
-    for (uint64_t c = 0; c < clusters.size(); ++c) ASSERT_TRUE(writer.AddCluster(1, c, clusters[c]).ok());
+    for (uint64_t c = 0; c < clusters.size(); ++c)
+      ASSERT_TRUE(writer.AddCluster(1, c, clusters[c]).ok());
     for (uint64_t c = 0; c < 1024; ++c) ASSERT_TRUE(writer.AddCluster(2, c, zeros).ok());
     ASSERT_TRUE(writer.Finish().ok());
   }

@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <string>
-#include <atomic>
 
 namespace coffer {
 namespace {
@@ -17,7 +17,7 @@ struct CrashSpec {
 };
 
 const CrashSpec* Spec() {
-  static const CrashSpec* spec = [] () -> const CrashSpec* {
+  static const CrashSpec* spec = []() -> const CrashSpec* {
     const char* env = std::getenv("COFFER_CRASH_AT");
     if (env == nullptr || *env == '\0') return nullptr;
     auto* s = new CrashSpec;
@@ -49,7 +49,8 @@ void PausePoint(std::string_view name) {
   static std::atomic<bool> paused{false};
   if (spec.empty()) return;
   const size_t colon = spec.find(':');
-  if (colon == std::string::npos || spec.compare(0, colon, name) != 0 || colon != name.size()) return;
+  if (colon == std::string::npos || spec.compare(0, colon, name) != 0 || colon != name.size())
+    return;
   if (paused.exchange(true)) return;
   const std::string base = spec.substr(colon + 1) + "/" + std::string(name);
   int reached = ::open((base + ".reached").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);

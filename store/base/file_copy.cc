@@ -19,7 +19,8 @@ namespace {
 
 // The portable fallback of CopyRange, for filesystems or kernels where
 // copy_file_range(2) does not apply.
-Status CopyRangeByReading(int in, int out, uint64_t offset, uint64_t length, const FileToCopy& file) {
+Status CopyRangeByReading(int in, int out, uint64_t offset, uint64_t length,
+                          const FileToCopy& file) {
   std::vector<char> buffer(1 << 20);
   while (length > 0) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(length, buffer.size()));
@@ -116,9 +117,8 @@ Status CopyFilesDurably(const std::vector<FileToCopy>& files, unsigned threads) 
   // The largest first, so no thread is left with a big one at the end.
   std::vector<const FileToCopy*> order;
   for (const FileToCopy& f : files) order.push_back(&f);
-  std::stable_sort(order.begin(), order.end(), [](const FileToCopy* a, const FileToCopy* b) {
-    return a->length > b->length;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [](const FileToCopy* a, const FileToCopy* b) { return a->length > b->length; });
   COFFER_RETURN_IF_ERROR(
       ForEachInParallel(order.size(), threads, [&](size_t i) { return CopyOne(*order[i]); }));
   COFFER_RETURN_IF_ERROR(

@@ -25,7 +25,7 @@ enum class Code {
   kBusy,             // lock held by someone else
   kNoSpace,          // the filesystem is full
   kAlreadyExists,
-  kUnsupported,      // format version or feature this build does not know
+  kUnsupported,  // format version or feature this build does not know
   // Given up, keeping nothing of the attempt; running it again may succeed.
   // A command Coffer ran failed or timed out (a backup's --stdin-from-command
   // producer, a job's hook, a notifier), the store could not vouch for a
@@ -78,7 +78,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit on purpose
+  Result(T value) : state_(std::move(value)) {}        // NOLINT: implicit on purpose
   Result(Status status) : state_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(state_).ok());
   }
@@ -103,9 +103,9 @@ class [[nodiscard]] Result {
 #define COFFER_CONCAT_INNER(a, b) a##b
 #define COFFER_CONCAT(a, b) COFFER_CONCAT_INNER(a, b)
 
-#define COFFER_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::coffer::Status coffer_status_ = (expr);    \
+#define COFFER_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::coffer::Status coffer_status_ = (expr);        \
     if (!coffer_status_.ok()) return coffer_status_; \
   } while (0)
 

@@ -20,12 +20,14 @@ constexpr char kGearDomain[] = "coffer.chunk.fastcdc.gear.v1";
 
 // A mask of the top `bits` bits. The gear hash shifts left once per byte, so
 // its top bits mix the last 64 bytes, whereas low bits see only the last few.
-uint64_t TopBits(int bits) { return ~uint64_t{0} << (64 - bits); }
+uint64_t TopBits(int bits) {
+  return ~uint64_t{0} << (64 - bits);
+}
 
 // The gear hash loop over [i, end): returns the index one past the first byte
 // at which (hash & mask) == 0, or `end` with *found = false.
-inline size_t Scan(const uint8_t* p, size_t i, size_t end, uint64_t mask,
-                   const uint64_t* gear, uint64_t* hash, bool* found) {
+inline size_t Scan(const uint8_t* p, size_t i, size_t end, uint64_t mask, const uint64_t* gear,
+                   uint64_t* hash, bool* found) {
   uint64_t h = *hash;
   for (; i < end; ++i) {
     h = (h << 1) + gear[p[i]];
@@ -44,15 +46,14 @@ inline size_t Scan(const uint8_t* p, size_t i, size_t end, uint64_t mask,
 
 Status ChunkerParams::Validate() const {
   auto describe = [this] {
-    return " (min " + std::to_string(min_size) + ", avg " + std::to_string(avg_size) +
-           ", max " + std::to_string(max_size) + ")";
+    return " (min " + std::to_string(min_size) + ", avg " + std::to_string(avg_size) + ", max " +
+           std::to_string(max_size) + ")";
   };
   if (!(min_size < avg_size && avg_size < max_size)) {
     return Status::InvalidArgument("chunk sizes must satisfy min < avg < max" + describe());
   }
   if (!std::has_single_bit(avg_size) || avg_size < kMinAvgSize) {
-    return Status::InvalidArgument("average chunk size must be a power of two >= 64" +
-                                   describe());
+    return Status::InvalidArgument("average chunk size must be a power of two >= 64" + describe());
   }
   if (max_size > kMaxChunkLimit) {
     return Status::InvalidArgument("maximum chunk size must be at most 8 MiB" + describe());
@@ -98,8 +99,8 @@ size_t FastCdc::NextBoundary(ByteView data, bool at_end) const {
     const size_t normal = std::min<size_t>(limit, params_.avg_size);
     uint64_t hash = 0;
     bool found = false;
-    size_t cut = Scan(data.data(), params_.min_size, normal, mask_small_, gear_.data(),
-                      &hash, &found);
+    size_t cut =
+        Scan(data.data(), params_.min_size, normal, mask_small_, gear_.data(), &hash, &found);
     if (found) return cut;
     cut = Scan(data.data(), normal, limit, mask_large_, gear_.data(), &hash, &found);
     if (found) return cut;

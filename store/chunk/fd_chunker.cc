@@ -62,8 +62,8 @@ Status FdChunker::Fill() {
     begin_ = 0;
   }
   while (end_ < capacity_ && remaining_ > 0) {
-    const size_t want = static_cast<size_t>(
-        std::min<uint64_t>({capacity_ - end_, remaining_, kReadBlock}));
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>({capacity_ - end_, remaining_, kReadBlock}));
     ssize_t got = ::pread(fd_, buf_.get() + end_, want, static_cast<off_t>(next_offset_));
     if (got < 0) {
       if (errno == EINTR) continue;

@@ -22,7 +22,8 @@ std::string_view LabelOf(KeyTextKind kind) {
 
 std::string_view Trimmed(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -50,7 +51,8 @@ std::string FormatKeyText(const KeyText& key) {
   out += std::string(kRepositoryField) + " " + key.repository_id + "\n";
   if (!key.date.empty()) out += std::string(kDateField) + " " + key.date + "\n";
   out += "\n";
-  std::string base64(sodium_base64_ENCODED_LEN(key.record.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  std::string base64(sodium_base64_ENCODED_LEN(key.record.size(), sodium_base64_VARIANT_ORIGINAL),
+                     '\0');
   sodium_bin2base64(base64.data(), base64.size(), key.record.data(), key.record.size(),
                     sodium_base64_VARIANT_ORIGINAL);
   base64.resize(base64.find('\0'));
@@ -110,8 +112,8 @@ Result<KeyText> ParseKeyText(std::string_view text) {
   key.record.resize(base64.size());
   size_t length = 0;
   const char* stopped = nullptr;
-  if (sodium_base642bin(key.record.data(), key.record.size(), base64.data(), base64.size(),
-                        " \t", &length, &stopped, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+  if (sodium_base642bin(key.record.data(), key.record.size(), base64.data(), base64.size(), " \t",
+                        &length, &stopped, sodium_base64_VARIANT_ORIGINAL) != 0 ||
       stopped != base64.data() + base64.size()) {
     return Status::InvalidArgument("the key in the key file is not valid base64");
   }

@@ -68,9 +68,8 @@ void Checksum(const uint8_t* wrapped, uint8_t* out) {
 Result<SecretBytes> DeriveWrappingKey(std::string_view passphrase, const uint8_t* salt,
                                       KdfParams p) {
   SecretBytes key(KeySet::kKeySize);
-  if (crypto_pwhash(key.data(), key.size(), passphrase.data(), passphrase.size(), salt,
-                    p.opslimit, static_cast<size_t>(p.memlimit),
-                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+  if (crypto_pwhash(key.data(), key.size(), passphrase.data(), passphrase.size(), salt, p.opslimit,
+                    static_cast<size_t>(p.memlimit), crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return Status::IoError("Argon2id key derivation failed (out of memory?)");
   }
   return key;
@@ -78,7 +77,9 @@ Result<SecretBytes> DeriveWrappingKey(std::string_view passphrase, const uint8_t
 
 }  // namespace
 
-KdfParams KdfParams::Default() { return {3, uint64_t{64} << 20}; }
+KdfParams KdfParams::Default() {
+  return {3, uint64_t{64} << 20};
+}
 KdfParams KdfParams::Minimum() {
   return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 }
@@ -90,7 +91,9 @@ KeySet KeySet::Generate() {
   return FromMaster(master.view());
 }
 
-KeySet KeySet::Unencrypted() { return KeySet(); }
+KeySet KeySet::Unencrypted() {
+  return KeySet();
+}
 
 KeySet KeySet::FromMaster(ByteView master) {
   KeySet keys;
@@ -190,7 +193,8 @@ void ExportChecksum(const uint8_t* record, uint8_t* out) {
 }  // namespace
 
 Result<Bytes> KeySet::ExportRecord(ByteView repository_id) const {
-  if (!encrypted()) return Status::InvalidArgument("an unencrypted repository has no key to export");
+  if (!encrypted())
+    return Status::InvalidArgument("an unencrypted repository has no key to export");
   if (repository_id.size() != kKeySize) {
     return Status::InvalidArgument("a repository id has 32 bytes");
   }

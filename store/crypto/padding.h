@@ -17,7 +17,9 @@ namespace coffer::crypto {
 size_t PadmeLength(size_t n);
 
 // The padded length of a `payload_size`-byte payload: room for the marker, then Padmé.
-inline size_t PaddedSize(size_t payload_size) { return PadmeLength(payload_size + 1); }
+inline size_t PaddedSize(size_t payload_size) {
+  return PadmeLength(payload_size + 1);
+}
 
 // Writes the marker and zeros into buf[payload_size, buf.size()).
 // Requires buf.size() == PaddedSize(payload_size).

@@ -113,7 +113,9 @@ Check CheckGroup(size_t number, std::span<const uint8_t> data, ByteView sum) {
   return check;
 }
 
-size_t CharsFor(size_t bytes) { return (bytes * 8 + 4) / 5; }
+size_t CharsFor(size_t bytes) {
+  return (bytes * 8 + 4) / 5;
+}
 
 Symbols ToBase32(ByteView bytes) {
   Symbols out;
@@ -150,7 +152,9 @@ std::optional<Bytes> FromBase32(std::span<const uint8_t> symbols) {
   return out;
 }
 
-size_t LineCount(size_t record_size) { return 1 + (record_size + kLineBytes - 1) / kLineBytes; }
+size_t LineCount(size_t record_size) {
+  return 1 + (record_size + kLineBytes - 1) / kLineBytes;
+}
 
 // The bytes of data line `number` (2 and up) of a record of `record_size`.
 size_t LineBytes(size_t number, size_t record_size) {
@@ -170,8 +174,12 @@ void AppendLine(std::string& out, size_t number, ByteView data, ByteView sum) {
   out += '\n';
 }
 
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\v' || c == '\f';
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // A key line split at its colon: "12" and " ABCD ...". `number` saturates at
 // kNoSuchLine, which no key has.

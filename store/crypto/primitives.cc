@@ -59,7 +59,9 @@ struct XChaChaParams {
   ~XChaChaParams() { sodium_memzero(subkey, sizeof subkey); }
 };
 
-bool FitsInt(size_t n) { return n <= static_cast<size_t>(INT_MAX); }
+bool FitsInt(size_t n) {
+  return n <= static_cast<size_t>(INT_MAX);
+}
 
 }  // namespace
 
@@ -77,7 +79,8 @@ struct IdHasher::Keyed {
 IdHasher::IdHasher(ByteView key) {
   EnsureSodium();
   if (key.empty()) return;
-  if (key.size() < crypto_generichash_KEYBYTES_MIN || key.size() > crypto_generichash_KEYBYTES_MAX) {
+  if (key.size() < crypto_generichash_KEYBYTES_MIN ||
+      key.size() > crypto_generichash_KEYBYTES_MAX) {
     Fail("IdHasher: key size");
   }
   keyed_ = std::make_unique<Keyed>();
@@ -91,7 +94,8 @@ IdHasher::IdHasher(ByteView key) {
   size_t digest_size = ObjectId::kSize;
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &digest_size),
                                OSSL_PARAM_construct_end()};
-  if (keyed_->ready == nullptr || EVP_MAC_init(keyed_->ready, key.data(), key.size(), params) != 1) {
+  if (keyed_->ready == nullptr ||
+      EVP_MAC_init(keyed_->ready, key.data(), key.size(), params) != 1) {
     Fail("EVP_MAC_init(BLAKE2BMAC)");
   }
 }
@@ -103,7 +107,8 @@ ObjectId IdHasher::Hash(ByteView plaintext) const {
   if (!keyed_ || keyed_->ready == nullptr) {
     const bool keyed = keyed_ != nullptr;
     crypto_generichash(id.bytes.data(), ObjectId::kSize, plaintext.data(), plaintext.size(),
-                       keyed ? keyed_->fallback_key : nullptr, keyed ? keyed_->fallback_key_size : 0);
+                       keyed ? keyed_->fallback_key : nullptr,
+                       keyed ? keyed_->fallback_key_size : 0);
     return id;
   }
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_->ready);

@@ -37,8 +37,8 @@ class IdHasher {
   ObjectId Hash(ByteView plaintext) const;
 
  private:
-  struct Keyed;                    // OpenSSL's BLAKE2BMAC, initialised with the key
-  std::unique_ptr<Keyed> keyed_;   // null when unkeyed
+  struct Keyed;                   // OpenSSL's BLAKE2BMAC, initialised with the key
+  std::unique_ptr<Keyed> keyed_;  // null when unkeyed
 };
 
 inline constexpr size_t kXChaChaKeySize = 32;

@@ -121,8 +121,8 @@ Result<Bytes> Sealer::Seal(ObjectKind kind, const ObjectId& id, ByteView plainte
                                    " bytes is too large to seal");
   }
   CheckKeys();
-  Bytes sealed = encrypted() ? SealEncrypted(kind, id, plaintext, effort)
-                               : SealUnencrypted(plaintext, effort);
+  Bytes sealed =
+      encrypted() ? SealEncrypted(kind, id, plaintext, effort) : SealUnencrypted(plaintext, effort);
   // Verify before the object leaves the client (as restic does): a fault in
   // compression, encryption or memory must not be stored as the only copy.
   COFFER_RETURN_IF_ERROR(Verify(kind, id, sealed, plaintext));
@@ -187,8 +187,9 @@ Result<Sealer::Payload> Sealer::Unseal(ObjectKind kind, const ObjectId& id, Byte
   // Never accept an unencrypted object in an encrypted repository: it would
   // bypass authentication entirely.
   if (((flags & kFlagEncrypted) != 0) != encrypted()) {
-    return Damaged(kind, id, encrypted() ? "unencrypted object in an encrypted repository"
-                                         : "encrypted object in an unencrypted repository");
+    return Damaged(kind, id,
+                   encrypted() ? "unencrypted object in an encrypted repository"
+                               : "encrypted object in an unencrypted repository");
   }
   const bool compressed = (flags & kFlagCompressed) != 0;
   if (!encrypted()) {

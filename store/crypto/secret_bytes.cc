@@ -32,7 +32,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
   return *this;
 }
 
-SecretBytes::~SecretBytes() { Reset(); }
+SecretBytes::~SecretBytes() {
+  Reset();
+}
 
 void SecretBytes::Reset() {
   // sodium_free wipes the buffer before unlocking and unmapping it.

@@ -31,15 +31,11 @@ bool SameExtents(const pb::Entry& a, const pb::Entry& b) {
 // comparing the content, without reading a chunk.
 bool SameContent(const pb::Entry& a, const pb::Entry& b) {
   switch (a.type()) {
-    case pb::Entry::FILE:
-      return a.size() == b.size() && SameExtents(a, b);
-    case pb::Entry::SYMLINK:
-      return a.symlink_target() == b.symlink_target();
+    case pb::Entry::FILE: return a.size() == b.size() && SameExtents(a, b);
+    case pb::Entry::SYMLINK: return a.symlink_target() == b.symlink_target();
     case pb::Entry::CHAR_DEVICE:
-    case pb::Entry::BLOCK_DEVICE:
-      return a.rdev() == b.rdev();
-    default:
-      return true;
+    case pb::Entry::BLOCK_DEVICE: return a.rdev() == b.rdev();
+    default: return true;
   }
 }
 
@@ -82,8 +78,10 @@ class TreeWalker {
       if (old_parts.count(part.tree_id()) > 0) shared_parts.insert(part.tree_id());
     }
     stats_.subtrees_skipped += shared_parts.size();
-    COFFER_ASSIGN_OR_RETURN(pb::Tree old_entries, Entries(before, std::move(old_index), shared_parts));
-    COFFER_ASSIGN_OR_RETURN(pb::Tree new_entries, Entries(after, std::move(new_index), shared_parts));
+    COFFER_ASSIGN_OR_RETURN(pb::Tree old_entries,
+                            Entries(before, std::move(old_index), shared_parts));
+    COFFER_ASSIGN_OR_RETURN(pb::Tree new_entries,
+                            Entries(after, std::move(new_index), shared_parts));
     return MergeEntries(path, old_entries, new_entries);
   }
 
@@ -227,8 +225,8 @@ Status DiffTrees(const ObjectId& before, const ObjectId& after, const model::Rea
 }
 
 Status DiffEntries(const pb::Entry* before, const pb::Entry* after, std::string_view path,
-                   const model::ReadTreeFn& read, const std::function<Status(const Change&)>& report,
-                   DiffStats* stats) {
+                   const model::ReadTreeFn& read,
+                   const std::function<Status(const Change&)>& report, DiffStats* stats) {
   DiffStats ignored;
   TreeWalker walker(read, report, stats != nullptr ? *stats : ignored);
   return walker.DiffEntry(std::string(path), before, after);

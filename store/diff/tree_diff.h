@@ -56,8 +56,8 @@ struct Change {
 
 // Work done, so that a caller can see how much was skipped.
 struct DiffStats {
-  uint64_t trees_read = 0;            // tree objects read, parts included
-  uint64_t subtrees_skipped = 0;      // directories or parts the same on both sides
+  uint64_t trees_read = 0;        // tree objects read, parts included
+  uint64_t subtrees_skipped = 0;  // directories or parts the same on both sides
 };
 
 // Reports every change from the tree `before` to the tree `after` (ids of
@@ -75,7 +75,7 @@ Status DiffTrees(const ObjectId& before, const ObjectId& after, const model::Rea
 // diff`), either of which may be missing (nullptr): one change for the
 // entries themselves, with `path` as its path, then what changed below them.
 Status DiffEntries(const pb::Entry* before, const pb::Entry* after, std::string_view path,
-                   const model::ReadTreeFn& read, const std::function<Status(const Change&)>& report,
-                   DiffStats* stats = nullptr);
+                   const model::ReadTreeFn& read,
+                   const std::function<Status(const Change&)>& report, DiffStats* stats = nullptr);
 
 }  // namespace coffer::diff

@@ -41,7 +41,8 @@ class Zstd final : public Compressor {
     while (true) {
       ZSTD_outBuffer out{buffer_.data(), buffer_.size(), 0};
       const size_t left = ZSTD_compressStream2(ctx_, &out, &in, mode);
-      if (ZSTD_isError(left)) return Status::IoError(std::string("zstd: ") + ZSTD_getErrorName(left));
+      if (ZSTD_isError(left))
+        return Status::IoError(std::string("zstd: ") + ZSTD_getErrorName(left));
       if (out.pos > 0) {
         bytes_ += out.pos;
         COFFER_RETURN_IF_ERROR(out_(ByteView(buffer_.data(), out.pos)));
@@ -129,8 +130,7 @@ std::string_view CompressionExtension(Compression compression) {
 Result<std::unique_ptr<Compressor>> Compressor::Create(Compression compression, OutputFn out,
                                                        unsigned threads) {
   switch (compression) {
-    case Compression::kNone:
-      return std::unique_ptr<Compressor>(new Uncompressed(std::move(out)));
+    case Compression::kNone: return std::unique_ptr<Compressor>(new Uncompressed(std::move(out)));
     case Compression::kGzip: {
       auto gzip = std::make_unique<Gzip>(std::move(out));
       COFFER_RETURN_IF_ERROR(gzip->Init());

@@ -44,7 +44,8 @@ void PutString(uint8_t* header, size_t at, size_t len, std::string_view s) {
 void AppendRecord(std::string& out, std::string_view key, std::string_view value) {
   const size_t body = 1 + key.size() + 1 + value.size() + 1;  // " KEY=VALUE\n"
   size_t length = body + 1;
-  while (std::to_string(length).size() + body != length) length = std::to_string(length).size() + body;
+  while (std::to_string(length).size() + body != length)
+    length = std::to_string(length).size() + body;
   out += std::to_string(length);
   out += ' ';
   out += key;
@@ -57,7 +58,8 @@ void AppendRecord(std::string& out, std::string_view key, std::string_view value
 // GNU tar writes them: "1733443200.5", "-1.25", "7".
 std::string PaxTime(int64_t ns) {
   const bool negative = ns < 0;
-  const uint64_t magnitude = negative ? uint64_t(0) - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
+  const uint64_t magnitude =
+      negative ? uint64_t(0) - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
   std::string out = (negative ? "-" : "") + std::to_string(magnitude / 1'000'000'000);
   uint64_t fraction = magnitude % 1'000'000'000;
   if (fraction != 0) {
@@ -89,7 +91,8 @@ bool PutName(uint8_t* header, std::string_view path) {
     return true;
   }
   // Split at a '/' so that the prefix fits 155 and the rest 100.
-  for (size_t slash = path.find('/'); slash != std::string_view::npos; slash = path.find('/', slash + 1)) {
+  for (size_t slash = path.find('/'); slash != std::string_view::npos;
+       slash = path.find('/', slash + 1)) {
     if (slash > kPrefixLen) break;
     const std::string_view rest = path.substr(slash + 1);
     if (!rest.empty() && rest.size() <= kNameLen) {
@@ -121,7 +124,10 @@ struct Header {
 
 Header UstarHeader(char type, uint32_t mode, int64_t mtime_ns) {
   Header h;
-  std::memcpy(h.bytes + kMagicAt, "ustar\0" "00", 8);
+  std::memcpy(h.bytes + kMagicAt,
+              "ustar\0"
+              "00",
+              8);
   h.bytes[kTypeAt] = static_cast<uint8_t>(type);
   PutOctal(h.bytes, kModeAt, kIdLen, mode & 07777);
   const int64_t seconds = mtime_ns >= 0 ? mtime_ns / 1'000'000'000 : 0;
@@ -155,7 +161,8 @@ Status PaxWriter::Begin(const TarMember& m) {
     }
     for (size_t i = 0; i < last_with_data; ++i) {
       if (map[i].second % kBlock != 0) {
-        return Status::InvalidArgument("tar: " + m.path + ": a sparse data region that is not whole 512-byte blocks");
+        return Status::InvalidArgument("tar: " + m.path +
+                                       ": a sparse data region that is not whole 512-byte blocks");
       }
     }
     sparse_map_text = std::to_string(m.sparse_map->size()) + "\n";
@@ -175,7 +182,8 @@ Status PaxWriter::Begin(const TarMember& m) {
   AppendRecord(records, "ctime", PaxTime(m.ctime_ns));
   if (sparse) {
     // The ustar name is a stand-in; the real one is GNU.sparse.name.
-    const std::string stand_in = std::string(DirName(m.path)) + "/GNUSparseFile.0/" + std::string(BaseName(m.path));
+    const std::string stand_in =
+        std::string(DirName(m.path)) + "/GNUSparseFile.0/" + std::string(BaseName(m.path));
     if (!PutName(h.bytes, stand_in)) AppendRecord(records, "path", stand_in);
     AppendRecord(records, "GNU.sparse.major", "1");
     AppendRecord(records, "GNU.sparse.minor", "0");
@@ -193,7 +201,8 @@ Status PaxWriter::Begin(const TarMember& m) {
   if (!FitsOctal(m.uid, kIdLen)) AppendRecord(records, "uid", std::to_string(m.uid));
   if (!FitsOctal(m.gid, kIdLen)) AppendRecord(records, "gid", std::to_string(m.gid));
   PutOctal(h.bytes, kSizeAt, kNumLen, stored_with_map);
-  if (!FitsOctal(stored_with_map, kNumLen)) AppendRecord(records, "size", std::to_string(stored_with_map));
+  if (!FitsOctal(stored_with_map, kNumLen))
+    AppendRecord(records, "size", std::to_string(stored_with_map));
   if (!m.user.empty()) {
     PutString(h.bytes, kUnameAt, kOwnerNameLen - 1, m.user);
     if (m.user.size() >= kOwnerNameLen) AppendRecord(records, "uname", m.user);
@@ -211,7 +220,8 @@ Status PaxWriter::Begin(const TarMember& m) {
 
   // The extended header: "DIR/PaxHeaders/NAME", as GNU tar names it.
   Header x = UstarHeader('x', 0644, m.mtime_ns);
-  const std::string x_name = std::string(DirName(m.path)) + "/PaxHeaders/" + std::string(BaseName(m.path));
+  const std::string x_name =
+      std::string(DirName(m.path)) + "/PaxHeaders/" + std::string(BaseName(m.path));
   PutName(x.bytes, x_name);
   PutOctal(x.bytes, kSizeAt, kNumLen, records.size());
   Seal(x.bytes);
@@ -226,7 +236,8 @@ Status PaxWriter::Begin(const TarMember& m) {
 }
 
 Status PaxWriter::WriteData(ByteView data) {
-  if (data.size() > data_left_) return Status::InvalidArgument("tar: a file's data is longer than its header says");
+  if (data.size() > data_left_)
+    return Status::InvalidArgument("tar: a file's data is longer than its header says");
   data_left_ -= data.size();
   return Emit(data);
 }

@@ -27,8 +27,13 @@ using TarOutputFn = std::function<Status(ByteView)>;
 
 struct TarMember {
   enum class Type : char {
-    kFile = '0', kHardLink = '1', kSymlink = '2', kCharDevice = '3', kBlockDevice = '4',
-    kDirectory = '5', kFifo = '6',
+    kFile = '0',
+    kHardLink = '1',
+    kSymlink = '2',
+    kCharDevice = '3',
+    kBlockDevice = '4',
+    kDirectory = '5',
+    kFifo = '6',
   };
   Type type = Type::kFile;
   std::string path;      // "./etc/hosts"; a directory's ends in '/'
@@ -43,7 +48,8 @@ struct TarMember {
   // the last whole 512-byte blocks (GNU tar reads them so; see
   // WholeBlockRegions); the data written is then only those regions' bytes.
   std::optional<std::vector<std::pair<uint64_t, uint64_t>>> sparse_map;
-  std::vector<std::pair<std::string, std::string>> records;  // extra pax records, e.g. SCHILY.xattr.*
+  std::vector<std::pair<std::string, std::string>>
+      records;  // extra pax records, e.g. SCHILY.xattr.*
 };
 
 class PaxWriter {

@@ -63,7 +63,8 @@ std::string AclText(const std::vector<model::AclEntry>& acl) {
 // Writes one snapshot as a tar: the walk, the members, the content.
 class TarWriter {
  public:
-  TarWriter(Repository& repo, const Snapshot& snapshot, const OutputFn& out, ExportProgress* progress)
+  TarWriter(Repository& repo, const Snapshot& snapshot, const OutputFn& out,
+            ExportProgress* progress)
       : repo_(repo), snapshot_(snapshot), tar_(out), progress_(*progress) {}
 
   Status Run() {
@@ -112,8 +113,10 @@ class TarWriter {
       COFFER_RETURN_IF_ERROR(model::CheckEntryName(entry.name()));
       const std::string path = prefix + entry.name();
       if (written_first_.count(path) > 0) continue;
-      if (entry.type() == pb::Entry::FILE && entry.extent_parts_size() == 0 && entry.size() <= kSmallFile) {
-        if (small_chunks + entry.extents_size() > kBatchChunks || small_bytes + entry.size() > kBatchBytes) {
+      if (entry.type() == pb::Entry::FILE && entry.extent_parts_size() == 0 &&
+          entry.size() <= kSmallFile) {
+        if (small_chunks + entry.extents_size() > kBatchChunks ||
+            small_bytes + entry.size() > kBatchBytes) {
           COFFER_RETURN_IF_ERROR(flush());
         }
         small_files.push_back(&entry);
@@ -125,7 +128,8 @@ class TarWriter {
       COFFER_RETURN_IF_ERROR(WriteMember(entry, path, tree_id));
       if (entry.type() == pb::Entry::DIRECTORY) {
         auto sub = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
-        if (!sub) return Status::Corruption("tree " + tree_id.short_hex() + ": malformed subtree id");
+        if (!sub)
+          return Status::Corruption("tree " + tree_id.short_hex() + ": malformed subtree id");
         COFFER_RETURN_IF_ERROR(WriteDirectory(*sub, path + "/"));
       }
     }
@@ -140,7 +144,9 @@ class TarWriter {
       for (const pb::Extent& x : entry->extents()) {
         if (x.chunk_id().empty()) continue;
         auto id = ObjectId::FromBytes(AsBytes(x.chunk_id()));
-        if (!id) return Status::Corruption("tree " + tree_id.short_hex() + ": extent with a malformed chunk id");
+        if (!id)
+          return Status::Corruption("tree " + tree_id.short_hex() +
+                                    ": extent with a malformed chunk id");
         ids.push_back(*id);
       }
     }
@@ -168,14 +174,16 @@ class TarWriter {
 
   // A file's content: from its prefetched chunks when given, else read
   // through restore::ReadContent.
-  Status ReadFile(const pb::Entry& entry, const ObjectId& tree_id, const std::optional<Prefetched>& prefetched,
+  Status ReadFile(const pb::Entry& entry, const ObjectId& tree_id,
+                  const std::optional<Prefetched>& prefetched,
                   const restore::ContentVisitor& visit) {
     if (!prefetched) return restore::ReadContent(repo_, tree_id, entry, visit);
-    COFFER_ASSIGN_OR_RETURN(const uint64_t end, restore::VisitFetched(entry.extents(), 0, prefetched->ids,
-                                                                      prefetched->chunks, visit));
+    COFFER_ASSIGN_OR_RETURN(
+        const uint64_t end,
+        restore::VisitFetched(entry.extents(), 0, prefetched->ids, prefetched->chunks, visit));
     if (end != entry.size()) {
-      return Status::Corruption("a file's extents cover " + std::to_string(end) + " bytes, its size is " +
-                                std::to_string(entry.size()));
+      return Status::Corruption("a file's extents cover " + std::to_string(end) +
+                                " bytes, its size is " + std::to_string(entry.size()));
     }
     return Status::Ok();
   }
@@ -232,10 +240,11 @@ class TarWriter {
     }));
     if (!has_holes) {
       COFFER_RETURN_IF_ERROR(Begin(m));
-      Status content = ReadFile(entry, tree_id, prefetched, [&](const restore::ContentPiece& piece) {
-        progress_.bytes += piece.size;
-        return tar_.WriteData(piece.data);
-      });
+      Status content =
+          ReadFile(entry, tree_id, prefetched, [&](const restore::ContentPiece& piece) {
+            progress_.bytes += piece.size;
+            return tar_.WriteData(piece.data);
+          });
       return content.ok() ? Status::Ok() : content.WithContext(path);
     }
     regions = WholeBlockRegions(std::move(regions), entry.size());
@@ -265,7 +274,8 @@ class TarWriter {
             }
           } else {
             progress_.bytes += to - from;
-            COFFER_RETURN_IF_ERROR(tar_.WriteData(piece.data.subspan(from - piece.offset, to - from)));
+            COFFER_RETURN_IF_ERROR(
+                tar_.WriteData(piece.data.subspan(from - piece.offset, to - from)));
           }
         }
         if (start + length > piece_end) break;  // the region goes on in the next piece
@@ -306,8 +316,8 @@ class TarWriter {
 
 }  // namespace
 
-std::vector<std::pair<uint64_t, uint64_t>> WholeBlockRegions(std::vector<std::pair<uint64_t, uint64_t>> regions,
-                                                           uint64_t size) {
+std::vector<std::pair<uint64_t, uint64_t>> WholeBlockRegions(
+    std::vector<std::pair<uint64_t, uint64_t>> regions, uint64_t size) {
   constexpr uint64_t kTarBlock = 512;
   std::vector<std::pair<uint64_t, uint64_t>> out;
   for (auto [start, length] : regions) {

@@ -43,7 +43,7 @@ Status ExportTar(Repository& repo, const Snapshot& snapshot, const OutputFn& out
 // blocks, so each is widened to block boundaries (within `size`; the zeros
 // of the holes beside it included) and regions that then touch are joined.
 // Regions from SEEK_DATA are whole blocks already.
-std::vector<std::pair<uint64_t, uint64_t>> WholeBlockRegions(std::vector<std::pair<uint64_t, uint64_t>> regions,
-                                                           uint64_t size);
+std::vector<std::pair<uint64_t, uint64_t>> WholeBlockRegions(
+    std::vector<std::pair<uint64_t, uint64_t>> regions, uint64_t size);
 
 }  // namespace coffer::exporting

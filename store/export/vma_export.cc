@@ -34,7 +34,8 @@ class ClusterFeeder {
         // Whole clusters straight from the piece.
         const uint64_t whole = left / vma::kClusterSize;
         for (uint64_t i = 0; i < whole; ++i) {
-          ByteView cluster = piece.hole() ? ByteView() : data.subspan(i * vma::kClusterSize, vma::kClusterSize);
+          ByteView cluster =
+              piece.hole() ? ByteView() : data.subspan(i * vma::kClusterSize, vma::kClusterSize);
           COFFER_RETURN_IF_ERROR(writer_.AddCluster(device_id_, next_++, cluster));
         }
         const uint64_t used = whole * vma::kClusterSize;
@@ -85,7 +86,8 @@ Result<VmLayout> ReadVmLayout(Repository& repo, const Snapshot& snapshot) {
   // The root object as stored: a disk's extents stay in their parts.
   COFFER_ASSIGN_OR_RETURN(pb::Tree root, repo.ReadTreeObject(root_id));
   const std::string not_vm = snapshot.name() + " is not a VM as a VMA holds one: ";
-  if (root.parts_size() > 0) return Status::InvalidArgument(not_vm + "its root holds too many files");
+  if (root.parts_size() > 0)
+    return Status::InvalidArgument(not_vm + "its root holds too many files");
   VmLayout layout;
   for (const pb::Entry& entry : root.entries()) {
     const std::string& name = entry.name();
@@ -93,29 +95,34 @@ Result<VmLayout> ReadVmLayout(Repository& repo, const Snapshot& snapshot) {
       return Status::InvalidArgument(not_vm + "its root holds '" + name + "', which is not a file");
     }
     if (name.size() > kImageSuffix.size() && name.ends_with(kImageSuffix)) {
-      if (entry.size() == 0) return Status::InvalidArgument(not_vm + "disk image '" + name + "' is empty");
+      if (entry.size() == 0)
+        return Status::InvalidArgument(not_vm + "disk image '" + name + "' is empty");
       layout.disks.push_back({name.substr(0, name.size() - kImageSuffix.size()), entry});
       continue;
     }
     // A config: small, read whole.
     vma::Config config{name, {}};
     config.data.reserve(entry.size());
-    COFFER_RETURN_IF_ERROR(restore::ReadContent(repo, root_id, entry, [&](const restore::ContentPiece& piece) {
-      if (piece.hole()) {
-        config.data.insert(config.data.end(), piece.size, 0);
-      } else {
-        config.data.insert(config.data.end(), piece.data.begin(), piece.data.end());
-      }
-      return Status::Ok();
-    }));
+    COFFER_RETURN_IF_ERROR(
+        restore::ReadContent(repo, root_id, entry, [&](const restore::ContentPiece& piece) {
+          if (piece.hole()) {
+            config.data.insert(config.data.end(), piece.size, 0);
+          } else {
+            config.data.insert(config.data.end(), piece.data.begin(), piece.data.end());
+          }
+          return Status::Ok();
+        }));
     layout.configs.push_back(std::move(config));
   }
-  if (layout.disks.empty()) return Status::InvalidArgument(not_vm + "its root holds no disk image (NAME.img)");
+  if (layout.disks.empty())
+    return Status::InvalidArgument(not_vm + "its root holds no disk image (NAME.img)");
   if (layout.disks.size() > kMaxDevices) {
-    return Status::InvalidArgument(not_vm + "a VMA holds at most " + std::to_string(kMaxDevices) + " disks");
+    return Status::InvalidArgument(not_vm + "a VMA holds at most " + std::to_string(kMaxDevices) +
+                                   " disks");
   }
   if (layout.configs.size() > kMaxConfigs) {
-    return Status::InvalidArgument(not_vm + "a VMA holds at most " + std::to_string(kMaxConfigs) + " configs");
+    return Status::InvalidArgument(not_vm + "a VMA holds at most " + std::to_string(kMaxConfigs) +
+                                   " configs");
   }
   return layout;
 }
@@ -133,7 +140,8 @@ Status ExportVma(Repository& repo, const Snapshot& snapshot, const OutputFn& out
   // round trip stores the same tree.
   header.ctime = layout.disks[0].entry.mtime_ns() / 1'000'000'000;
   for (size_t i = 0; i < layout.disks.size(); ++i) {
-    header.devices.push_back({static_cast<uint8_t>(i + 1), layout.disks[i].device, layout.disks[i].entry.size()});
+    header.devices.push_back(
+        {static_cast<uint8_t>(i + 1), layout.disks[i].device, layout.disks[i].entry.size()});
   }
   header.configs = std::move(layout.configs);
 
@@ -143,10 +151,11 @@ Status ExportVma(Repository& repo, const Snapshot& snapshot, const OutputFn& out
   for (size_t i = 0; i < layout.disks.size(); ++i) {
     const VmLayout::Disk& disk = layout.disks[i];
     ClusterFeeder feeder(writer, static_cast<uint8_t>(i + 1));
-    Status read = restore::ReadContent(repo, root_id, disk.entry, [&](const restore::ContentPiece& piece) {
-      if (!piece.hole()) progress->bytes += piece.size;
-      return feeder.Add(piece);
-    });
+    Status read =
+        restore::ReadContent(repo, root_id, disk.entry, [&](const restore::ContentPiece& piece) {
+          if (!piece.hole()) progress->bytes += piece.size;
+          return feeder.Add(piece);
+        });
     if (read.ok()) read = feeder.Finish();
     if (!read.ok()) return read.WithContext(ingest::ImageFileName(disk.device));
     ++progress->entries;

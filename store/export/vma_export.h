@@ -8,7 +8,8 @@
 // blocks left out by the mask (vma_writer.h). The uuid is the first 16
 // bytes of the snapshot's id and the time the first disk's mtime (an
 // import gives the files the archive's time), so one snapshot always
-// exports to the same bytes and an import of them stores the same tree. Memory stays bounded whatever the disks' sizes.
+// exports to the same bytes and an import of them stores the same tree. Memory stays bounded
+// whatever the disks' sizes.
 #pragma once
 
 #include <string>

@@ -109,7 +109,9 @@ class BlobBuffer {
   Bytes bytes_;
 };
 
-size_t RecordSize(size_t data_size) { return kBlobLengthSize + data_size; }
+size_t RecordSize(size_t data_size) {
+  return kBlobLengthSize + data_size;
+}
 
 size_t HeaderSizeFor(size_t blob_size) {
   return kFixedHeaderSize +
@@ -128,7 +130,11 @@ struct Writer::DeviceState {
   ClusterSet added;
 
   explicit DeviceState(const Device& device)
-      : id(device.id), name(device.name), size(device.size), clusters(device.cluster_count()), added(clusters) {}
+      : id(device.id),
+        name(device.name),
+        size(device.size),
+        clusters(device.cluster_count()),
+        added(clusters) {}
 
   std::string Describe() const { return "device " + std::to_string(id) + " " + Quoted(name); }
 };
@@ -271,13 +277,12 @@ Status Writer::WriteHeader(const Header& header) {
 Status Writer::CheckWritingClusters(std::string_view next) const {
   switch (state_) {
     case State::kBeforeHeader:
-      return Status::FailedPrecondition("the VMA header must be written before " + std::string(next));
+      return Status::FailedPrecondition("the VMA header must be written before " +
+                                        std::string(next));
     case State::kFinished:
       return Status::FailedPrecondition("the VMA archive was finished already");
-    case State::kFailed:
-      return failure_;
-    case State::kClusters:
-      break;
+    case State::kFailed: return failure_;
+    case State::kClusters: break;
   }
   return Status::Ok();
 }

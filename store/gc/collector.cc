@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "store/base/crash_point.h"
-#include "store/objects/needs_list.h"
-#include "store/repo/snapshot_needs.h"
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
+#include "store/objects/needs_list.h"
+#include "store/repo/snapshot_needs.h"
 
 namespace coffer::gc {
 namespace {
@@ -63,7 +63,7 @@ class Marker {
                             ? Status::Corruption(tree.status().message())
                             : tree.status();
         return status.WithContext("directory " + model::FormatTime(record.time_ns()) + " " +
-                                          record.group() + ":" + path);
+                                  record.group() + ":" + path);
       }
       ++progress_state_.trees_walked;
       auto follow = [&](const std::string& tree_id, const std::string& tree_path) -> Status {
@@ -124,7 +124,8 @@ class Marker {
   // difference from the previous snapshot of its group, and names them.
   // None if the snapshot went meanwhile (a pinned parent) or could not
   // take them; the lists are marked either way.
-  Result<std::optional<ObjectId>> WriteNeeds(const StoredSnapshot& root, const ObjectId& root_tree) {
+  Result<std::optional<ObjectId>> WriteNeeds(const StoredSnapshot& root,
+                                             const ObjectId& root_tree) {
     if (learned_.size() > kMaxLearned) learned_.clear();
     COFFER_ASSIGN_OR_RETURN(NeedsSet set, CollectNeeds(repo_, root_tree, learned_, &learned_));
     std::optional<ObjectId> parent;

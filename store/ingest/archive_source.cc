@@ -102,7 +102,8 @@ class ArchiveSource::GzipStream {
           in_ = {};
           continue;
         }
-        if (inflateReset(&z_) != Z_OK) return Status::IoError("zlib: cannot inflate the next member");
+        if (inflateReset(&z_) != Z_OK)
+          return Status::IoError("zlib: cannot inflate the next member");
         member_ended_ = false;
       }
       if (in_.empty()) return Status::Corruption("gzip: the compressed stream ends early");
@@ -128,10 +129,10 @@ class ArchiveSource::GzipStream {
   z_stream z_;
   bool ready_ = false;
   std::unique_ptr<uint8_t[]> out_;
-  ByteView in_;             // compressed bytes not yet inflated
-  bool in_ended_ = false;   // the input has no more
+  ByteView in_;            // compressed bytes not yet inflated
+  bool in_ended_ = false;  // the input has no more
   bool member_ended_ = false;
-  bool padding_ = false;    // zeros after the last member
+  bool padding_ = false;  // zeros after the last member
 };
 
 Result<std::unique_ptr<ArchiveSource>> ArchiveSource::Open(const std::string& path) {
@@ -257,8 +258,9 @@ Status ArchiveSource::OpenOuter() {
     if (input_errno_ != 0) return Status::FromErrno(input_errno_, "read " + display_name_);
     if (input_bytes_ == 0) return Status::InvalidArgument(display_name_ + " is empty");
     if (gzip_ && gzip_bytes_ == 0) {
-      return Status::Corruption(display_name_ + ": nothing could be decompressed from its gzip stream: " +
-                                ErrorString(outer_));
+      return Status::Corruption(
+          display_name_ +
+          ": nothing could be decompressed from its gzip stream: " + ErrorString(outer_));
     }
     const std::string message = ErrorString(outer_);
     // An external decompressor that cannot be started, or a stream that
@@ -272,8 +274,8 @@ Status ArchiveSource::OpenOuter() {
                                 ": nothing could be decompressed from it: its compressed stream is "
                                 "damaged from the start, or empty");
     }
-    return Status::Corruption(display_name_ + ": its compressed stream is damaged from the start: " +
-                              message);
+    return Status::Corruption(display_name_ +
+                              ": its compressed stream is damaged from the start: " + message);
   }
   compression_ = gzip_ ? "gzip" : CompressionName(outer_);
   struct archive_entry* stream;
@@ -356,7 +358,8 @@ Status ArchiveSource::OpenInner() {
     format_ = ArchiveFormat::kTar;
     first_entry_ = nullptr;
     if (!ZeroBlockBetween(0, position())) {
-      return Status::Corruption(display_name_ + ": a tar archive without its end-of-archive marker");
+      return Status::Corruption(display_name_ +
+                                ": a tar archive without its end-of-archive marker");
     }
     tar_ended_ = true;
     return SkipToEnd().status();
@@ -489,10 +492,9 @@ Result<struct archive_entry*> ArchiveSource::NextHeader() {
     // libarchive also ends an archive that simply stops between two
     // members, or after an extended header: the marker is a block of zeros.
     if (!ZeroBlockBetween(header_at, position())) {
-      return Status::Corruption(display_name_ + ": the archive ends at byte " +
-                                std::to_string(header_at) +
-                                " without its end-of-archive marker (truncated after member " +
-                                member_ + ")");
+      return Status::Corruption(
+          display_name_ + ": the archive ends at byte " + std::to_string(header_at) +
+          " without its end-of-archive marker (truncated after member " + member_ + ")");
     }
     tar_ended_ = true;
     COFFER_RETURN_IF_ERROR(SkipToEnd().status());
@@ -519,8 +521,10 @@ Result<ArchiveSource::DataBlock> ArchiveSource::ReadDataBlock() {
   la_int64_t offset = 0;
   int r = archive_read_data_block(inner_, &bytes, &size, &offset);
   if (r == ARCHIVE_EOF) return DataBlock{{}, static_cast<uint64_t>(offset), true};
-  if (r != ARCHIVE_OK || offset < 0) return Failure(inner_, "cannot read the data " + At(position()));
-  return DataBlock{{static_cast<const uint8_t*>(bytes), size}, static_cast<uint64_t>(offset), false};
+  if (r != ARCHIVE_OK || offset < 0)
+    return Failure(inner_, "cannot read the data " + At(position()));
+  return DataBlock{
+      {static_cast<const uint8_t*>(bytes), size}, static_cast<uint64_t>(offset), false};
 }
 
 }  // namespace coffer::ingest

@@ -117,7 +117,9 @@ class ArchiveSource {
   Status DamageHere(std::string_view what) const;
 
   // kTar: the inner libarchive handle, for what this class does not wrap.
-  struct archive* handle() { return inner_; }
+  struct archive* handle() {
+    return inner_;
+  }
 
  private:
   ArchiveSource() = default;
@@ -160,19 +162,19 @@ class ArchiveSource {
   bool input_ended_ = false;
   std::unique_ptr<GzipStream> gzip_;  // a gzip stream, inflated here
   uint64_t gzip_bytes_ = 0;           // inflated so far
-  int input_errno_ = 0;          // a read() of the input failed
-  uint64_t input_bytes_ = 0;     // read from the input so far
+  int input_errno_ = 0;               // a read() of the input failed
+  uint64_t input_bytes_ = 0;          // read from the input so far
   struct archive* outer_ = nullptr;
   struct archive* inner_ = nullptr;
-  uint64_t decompressed_ = 0;    // bytes the outer handle has produced
-  std::string stream_error_;     // the outer handle's error, once it failed
-  bool stream_ended_ = false;    // the outer handle reached the stream's end
-  uint64_t raw_position_ = 0;    // kRaw: bytes Read() returned
-  bool track_zero_blocks_ = true;  // until the stream is known to be raw
+  uint64_t decompressed_ = 0;       // bytes the outer handle has produced
+  std::string stream_error_;        // the outer handle's error, once it failed
+  bool stream_ended_ = false;       // the outer handle reached the stream's end
+  uint64_t raw_position_ = 0;       // kRaw: bytes Read() returned
+  bool track_zero_blocks_ = true;   // until the stream is known to be raw
   bool block_zero_so_far_ = false;  // the block a piece ended in
   std::deque<std::pair<uint64_t, uint64_t>> zero_runs_;  // [start, end), not yet consumed
   static constexpr uint64_t kNoHeader = ~uint64_t{0};
-  uint64_t keep_zero_runs_from_ = kNoHeader;  // where the header being read starts
+  uint64_t keep_zero_runs_from_ = kNoHeader;     // where the header being read starts
   struct archive_entry* first_entry_ = nullptr;  // kTar: read at Open to recognise it
   bool tar_ended_ = false;
   std::string member_;

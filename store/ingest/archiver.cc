@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
-#include <chrono>
 #include <deque>
 #include <future>
 #include <map>
@@ -67,8 +67,8 @@ struct PendingDir;
 struct PendingEntry {
   pb::Entry entry;
   std::string path;
-  std::optional<ContentRef> content;    // FILE being read
-  std::shared_ptr<PendingDir> subdir;   // DIRECTORY whose tree is not stored yet
+  std::optional<ContentRef> content;   // FILE being read
+  std::shared_ptr<PendingDir> subdir;  // DIRECTORY whose tree is not stored yet
 };
 
 // A walked directory waiting for its files; its tree is stored once they are read.
@@ -218,8 +218,8 @@ class Walk {
     return std::move(tree).value();
   }
 
-  std::shared_ptr<PendingDir> WalkDir(UniqueFd dirfd, const std::string& path,
-                                      pb::Tree* parent, dev_t root_dev);
+  std::shared_ptr<PendingDir> WalkDir(UniqueFd dirfd, const std::string& path, pb::Tree* parent,
+                                      dev_t root_dev);
   // `parent` is the entry in the parent snapshot's tree, which the walk owns:
   // what is reused is moved out of it.
   Result<std::optional<PendingEntry>> Visit(int dirfd, const std::string& name,
@@ -376,8 +376,7 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
       if (st.st_nlink > 1) hardlinks_.emplace(key, *p.content);
       break;
     }
-    default:
-      break;
+    default: break;
   }
   return std::optional<PendingEntry>(std::move(p));
 }
@@ -418,7 +417,8 @@ Result<std::optional<PendingEntry>> Walk::VisitImage(const std::string& path,
     const uint64_t want = std::min(kReadSize, size - offset);
     uint64_t got = 0;
     while (got < want) {
-      ssize_t n = pread(fd.get(), buffer.data() + got, want - got, static_cast<off_t>(offset + got));
+      ssize_t n =
+          pread(fd.get(), buffer.data() + got, want - got, static_cast<off_t>(offset + got));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         Report(path, Status::FromErrno(errno, "read at byte " + std::to_string(offset + got)));
@@ -462,8 +462,8 @@ std::optional<pb::Entry> Walk::Finish(PendingEntry& p) {
   return std::move(p.entry);
 }
 
-std::shared_ptr<PendingDir> Walk::WalkDir(UniqueFd dirfd, const std::string& path,
-                                          pb::Tree* parent, dev_t root_dev) {
+std::shared_ptr<PendingDir> Walk::WalkDir(UniqueFd dirfd, const std::string& path, pb::Tree* parent,
+                                          dev_t root_dev) {
   auto dir = std::make_shared<PendingDir>();
   dir->path = path;
   std::vector<std::string> names;
@@ -618,7 +618,8 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
     std::string dir = prefix.empty() ? "/" : prefix;
     UniqueFd dirfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     struct stat st;
-    if (!dirfd.valid() || fstatat(dirfd.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (!dirfd.valid() ||
+        fstatat(dirfd.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       Report(path, Status::FromErrno(errno, "stat"));
       continue;
     }
@@ -642,8 +643,9 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
     ++stored;
   }
   if (stored == 0) {
-    return Status::NotFound(errors_.empty() ? "nothing to back up"
-                                            : errors_.front().path + ": " + errors_.front().status.message());
+    return Status::NotFound(errors_.empty()
+                                ? "nothing to back up"
+                                : errors_.front().path + ": " + errors_.front().status.message());
   }
   COFFER_RETURN_IF_ERROR(StorePending(0));
   COFFER_ASSIGN_OR_RETURN(ObjectId root_id, StoreVirtual(root));

@@ -25,18 +25,18 @@
 namespace coffer::ingest {
 
 struct BackupOptions {
-  std::string group;             // validated by the caller
-  int64_t time_ns = 0;           // whole seconds
+  std::string group;    // validated by the caller
+  int64_t time_ns = 0;  // whole seconds
   std::vector<std::string> tags;
   std::vector<std::string> excludes;  // fnmatch patterns (exclude.h)
   bool one_file_system = false;
-  bool force = false;            // read every file, ignore the parent
+  bool force = false;  // read every file, ignore the parent
   // Regular files named in the paths are disk images: fixed, aligned chunks
   // (image_builder.h), as block devices named there always are.
   bool image = false;
   std::string hostname;
   std::string username;
-  unsigned threads = 0;          // 0: one per core
+  unsigned threads = 0;  // 0: one per core
 };
 
 // Live counters for a progress display; read from any thread.

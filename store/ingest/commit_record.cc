@@ -5,7 +5,8 @@ namespace coffer::ingest {
 Result<Snapshot> CommitRecord(WriteSession& session, const BackupOptions& options,
                               const ObjectId& root, std::vector<std::string> paths,
                               const std::optional<SnapshotRef>& parent, bool incomplete,
-                              pb::SnapshotStats stats, std::chrono::steady_clock::time_point start) {
+                              pb::SnapshotStats stats,
+                              std::chrono::steady_clock::time_point start) {
   pb::Snapshot record;
   record.set_version(1);
   record.set_group(options.group);
@@ -20,9 +21,9 @@ Result<Snapshot> CommitRecord(WriteSession& session, const BackupOptions& option
   COFFER_RETURN_IF_ERROR(session.Flush());
   stats.set_bytes_added(session.stats().bytes_added);
   stats.set_chunks_added(session.stats().chunks_added);
-  stats.set_duration_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::steady_clock::now() - start)
-                            .count());
+  stats.set_duration_ns(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
   *record.mutable_stats() = std::move(stats);
   return session.Commit(record);
 }

@@ -68,7 +68,9 @@ ImageBuilder::ImageBuilder(WriteSession& session, uint64_t size, Order order, Un
       extents_([&session](const pb::Tree& part) { return session.AddTree(part); }),
       hashers_(hashers) {}
 
-ImageBuilder::~ImageBuilder() { (void)WaitForHandOffs(); }
+ImageBuilder::~ImageBuilder() {
+  (void)WaitForHandOffs();
+}
 
 Status ImageBuilder::Put(uint64_t index, ByteView data) {
   if (index >= ImageChunkCount(size_)) {

@@ -73,15 +73,15 @@ class ImageBuilder {
   WriteSession& session_;
   uint64_t size_;
   Order order_;
-  UniqueFd slots_;          // kAny: chunk ids by index; all zeros = a hole
-  uint64_t next_index_ = 0; // kSequential: the first index not yet given
+  UniqueFd slots_;           // kAny: chunk ids by index; all zeros = a hole
+  uint64_t next_index_ = 0;  // kSequential: the first index not yet given
   model::ExtentWriter extents_;
   Executor* hashers_;                 // kAny: workers for chunks, or none
   std::unique_ptr<HandOff> pending_;  // not yet handed to them
   std::mutex handoff_mutex_;
   std::condition_variable handoff_done_;
   size_t handoffs_running_ = 0;
-  Status handoff_error_;              // the first a worker met
+  Status handoff_error_;  // the first a worker met
 };
 
 }  // namespace coffer::ingest

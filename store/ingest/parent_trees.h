@@ -12,8 +12,8 @@
 
 #include "store/base/object_id.h"
 #include "store/base/status.h"
-#include "store/repo/repository.h"
 #include "store/model/coffer.pb.h"
+#include "store/repo/repository.h"
 
 namespace coffer::ingest {
 

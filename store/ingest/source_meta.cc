@@ -58,7 +58,8 @@ void FillMetadata(const struct stat& st, OwnerNames& owners, pb::Entry* entry) {
   entry->set_device(st.st_dev);
   entry->set_nlink(static_cast<uint32_t>(st.st_nlink));
   if (type == pb::Entry::FILE || type == pb::Entry::SYMLINK) entry->set_size(st.st_size);
-  if (type == pb::Entry::CHAR_DEVICE || type == pb::Entry::BLOCK_DEVICE) entry->set_rdev(st.st_rdev);
+  if (type == pb::Entry::CHAR_DEVICE || type == pb::Entry::BLOCK_DEVICE)
+    entry->set_rdev(st.st_rdev);
 }
 
 Status ReadSymlink(int dirfd, const std::string& name, pb::Entry* entry) {

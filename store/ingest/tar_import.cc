@@ -34,7 +34,8 @@ constexpr uint32_t kImpliedDirMode = 0755;
 // tar extraction looks names up on the host that extracts, and so does this.
 Result<uint32_t> AclId(bool user, int id, const char* name) {
   if (id >= 0) return static_cast<uint32_t>(id);
-  if (name == nullptr || *name == '\0') return Status::InvalidArgument("an ACL entry without a user or group");
+  if (name == nullptr || *name == '\0')
+    return Status::InvalidArgument("an ACL entry without a user or group");
   char buf[4096];
   if (user) {
     struct passwd pw, *found = nullptr;
@@ -56,7 +57,8 @@ Result<std::optional<std::string>> AclXattr(struct archive_entry* e, int type) {
   int entry_type, permset, tag, id;
   const char* name;
   while (archive_entry_acl_next(e, type, &entry_type, &permset, &tag, &id, &name) == ARCHIVE_OK) {
-    model::AclEntry entry{0, static_cast<uint16_t>(permset & ARCHIVE_ENTRY_ACL_PERMS_POSIX1E), model::kAclUndefinedId};
+    model::AclEntry entry{0, static_cast<uint16_t>(permset & ARCHIVE_ENTRY_ACL_PERMS_POSIX1E),
+                          model::kAclUndefinedId};
     switch (tag) {
       case ARCHIVE_ENTRY_ACL_USER_OBJ: entry.tag = model::kAclUserObj; break;
       case ARCHIVE_ENTRY_ACL_GROUP_OBJ: entry.tag = model::kAclGroupObj; break;
@@ -161,7 +163,7 @@ class RangeChunker {
 // The metadata of an inode: everything but a name. Hard links share one.
 struct Inode {
   pb::Entry entry;
-  uint32_t links = 0;   // names in the finished tree
+  uint32_t links = 0;  // names in the finished tree
 };
 
 constexpr size_t kNoDir = static_cast<size_t>(-1);
@@ -173,7 +175,7 @@ struct Child {
 };
 
 struct Dir {
-  pb::Entry meta;  // no name, no subtree yet
+  pb::Entry meta;                         // no name, no subtree yet
   std::map<std::string, Child> children;  // bytewise order, as trees are sorted
 };
 
@@ -307,7 +309,8 @@ std::optional<pb::Entry> Run::Metadata(const std::string& member, struct archive
   if (auto access = xattrs.find(std::string(model::kAccessAclXattr)); access != xattrs.end()) {
     Result<std::vector<model::AclEntry>> acl = model::DecodeAclXattr(access->second);
     for (const model::AclEntry& a : acl.ok() ? *acl : std::vector<model::AclEntry>()) {
-      if (a.tag == model::kAclMask) entry.set_mode((entry.mode() & ~070u) | (uint32_t{a.perm} << 3));
+      if (a.tag == model::kAclMask)
+        entry.set_mode((entry.mode() & ~070u) | (uint32_t{a.perm} << 3));
     }
   }
   if (archive_entry_acl_types(e) & ARCHIVE_ENTRY_ACL_TYPE_NFS4) {
@@ -424,8 +427,9 @@ Status Run::AddMember(ArchiveSource& source, struct archive_entry* e) {
     Result<std::vector<std::string>> target = MemberPath(link);
     const Child* found = target.ok() && !target->empty() ? Lookup(*target) : nullptr;
     if (found == nullptr || found->dir != kNoDir) {
-      Report(member, Status::InvalidArgument(std::string("a hard link to ") + link + ", " +
-                                             (found ? "a directory" : "which the archive has not held")));
+      Report(member,
+             Status::InvalidArgument(std::string("a hard link to ") + link + ", " +
+                                     (found ? "a directory" : "which the archive has not held")));
       return Status::Ok();
     }
     std::shared_ptr<Inode> inode = found->inode;  // before the map changes
@@ -550,7 +554,7 @@ Result<BackupResult> Run::Go(ArchiveSource& source) {
   }
   for (;;) {
     // Once the archive has ended, NextHeader has read the stream to its end.
-    COFFER_ASSIGN_OR_RETURN(struct archive_entry* e, source.NextHeader());
+    COFFER_ASSIGN_OR_RETURN(struct archive_entry * e, source.NextHeader());
     if (e == nullptr) break;
     COFFER_RETURN_IF_ERROR(AddMember(source, e));
   }

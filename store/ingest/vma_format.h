@@ -113,7 +113,9 @@ class ClusterSet {
 
  private:
   static constexpr uint64_t kPageClusters = uint64_t{1} << 20;  // 128 KiB of bits
-  uint64_t PageLength(uint64_t page) const { return std::min(kPageClusters, clusters_ - page * kPageClusters); }
+  uint64_t PageLength(uint64_t page) const {
+    return std::min(kPageClusters, clusters_ - page * kPageClusters);
+  }
 
   uint64_t clusters_;
   uint64_t count_ = 0;

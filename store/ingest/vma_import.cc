@@ -99,8 +99,8 @@ Result<BackupResult> VmaImporter::Import(const vma::ReadFn& read, const std::str
   for (const vma::Device& device : header->devices) {
     Disk disk{ImageFileName(device.name), nullptr};
     if (Status s = add_name(disk.file_name, "device"); !s.ok()) return in_source(s);
-    COFFER_ASSIGN_OR_RETURN(disk.image,
-                            ImageBuilder::Create(session, device.size, ImageBuilder::Order::kAny, &hashers));
+    COFFER_ASSIGN_OR_RETURN(disk.image, ImageBuilder::Create(session, device.size,
+                                                             ImageBuilder::Order::kAny, &hashers));
     disks.emplace(device.id, std::move(disk));
   }
 
@@ -113,8 +113,8 @@ Result<BackupResult> VmaImporter::Import(const vma::ReadFn& read, const std::str
     const vma::Cluster& cluster = **next;
     auto disk = disks.find(cluster.device_id);
     if (disk == disks.end()) {  // the reader checks this; never trust one layer alone
-      return in_source(Status::Corruption("a cluster of unknown device " +
-                                          std::to_string(cluster.device_id)));
+      return in_source(
+          Status::Corruption("a cluster of unknown device " + std::to_string(cluster.device_id)));
     }
     ImageBuilder& image = *disk->second.image;
     const uint64_t length = chunk::ImageChunkLength(image.size(), cluster.index);

@@ -14,7 +14,9 @@ namespace {
 // What an all-zero cluster's data points at.
 alignas(64) const uint8_t kZeroCluster[kClusterSize] = {};
 
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t Be16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 uint32_t Be32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, sizeof v);
@@ -131,7 +133,10 @@ struct Reader::DeviceState {
   ClusterSet seen;
 
   DeviceState(std::string n, uint64_t s)
-      : name(std::move(n)), size(s), clusters((s + kClusterSize - 1) / kClusterSize), seen(clusters) {}
+      : name(std::move(n)),
+        size(s),
+        clusters((s + kClusterSize - 1) / kClusterSize),
+        seen(clusters) {}
 
   std::string Describe(uint8_t id) const {
     return "device " + std::to_string(id) + " " + Quoted(name);
@@ -284,12 +289,9 @@ Result<std::optional<Cluster>> Reader::Next() {
   switch (state_) {
     case State::kBeforeHeader:
       return Status::FailedPrecondition("the VMA header must be read before its clusters");
-    case State::kFailed:
-      return failure_;
-    case State::kEnd:
-      return std::optional<Cluster>();
-    case State::kClusters:
-      break;
+    case State::kFailed: return failure_;
+    case State::kEnd: return std::optional<Cluster>();
+    case State::kClusters: break;
   }
   while (next_slot_ == slot_count_) {
     Result<bool> more = ReadExtent();

@@ -93,9 +93,9 @@ bool ParseBase(std::string_view name, size_t& pos, VzdumpName& out) {
   if (!minute || !Take(name, pos, "_")) return false;
   auto second = Digits(name, pos, 2);
   if (!second || *year < 1970) return false;
-  auto utc = LocalToUtc(static_cast<int>(*year), static_cast<int>(*month), static_cast<int>(*day),
-                        static_cast<int>(*hour), static_cast<int>(*minute),
-                        static_cast<int>(*second));
+  auto utc =
+      LocalToUtc(static_cast<int>(*year), static_cast<int>(*month), static_cast<int>(*day),
+                 static_cast<int>(*hour), static_cast<int>(*minute), static_cast<int>(*second));
   // Snapshot times are nanoseconds in an int64: up to 2262.
   if (!utc || *utc < 0 || *utc > INT64_MAX / 1'000'000'000) return false;
   out.time_ns = *utc * 1'000'000'000;
@@ -165,7 +165,8 @@ std::string VzdumpBaseName(const VzdumpGuest& guest, int64_t time_ns) {
   localtime_r(&seconds, &local);
   char when[32];
   std::strftime(when, sizeof when, "%Y_%m_%d-%H_%M_%S", &local);
-  return std::string("vzdump-") + (guest.guest == VzdumpName::Guest::kContainer ? "lxc-" : "qemu-") +
+  return std::string("vzdump-") +
+         (guest.guest == VzdumpName::Guest::kContainer ? "lxc-" : "qemu-") +
          std::to_string(guest.vmid) + "-" + when;
 }
 

@@ -25,7 +25,9 @@ uint64_t Fixed64(const uint8_t* p) {
 }
 
 // A masked CRC-32C of `data` compared with the stored one.
-bool CrcMatches(ByteView data, uint32_t stored) { return MaskCrc32c(Crc32c(data)) == stored; }
+bool CrcMatches(ByteView data, uint32_t stored) {
+  return MaskCrc32c(Crc32c(data)) == stored;
+}
 
 }  // namespace
 

@@ -30,11 +30,11 @@ namespace coffer::kv {
 
 struct BlobFileSummary {
   uint32_t column_family_id = 0;
-  bool compressed = false;     // values are compressed by RocksDB (never so in Coffer)
-  bool has_footer = false;     // the file was closed; else it ends where writing stopped
-  uint64_t footer_count = 0;   // records the footer says the file holds
-  uint64_t records = 0;        // records whose checksums held, handed to the visitor
-  uint64_t damaged_records = 0;  // whole records whose key or value failed the blob CRC
+  bool compressed = false;        // values are compressed by RocksDB (never so in Coffer)
+  bool has_footer = false;        // the file was closed; else it ends where writing stopped
+  uint64_t footer_count = 0;      // records the footer says the file holds
+  uint64_t records = 0;           // records whose checksums held, handed to the visitor
+  uint64_t damaged_records = 0;   // whole records whose key or value failed the blob CRC
   uint64_t unreadable_bytes = 0;  // bytes after a damaged record header or a cut-off record
 };
 

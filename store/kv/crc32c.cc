@@ -29,6 +29,8 @@ uint32_t Crc32c(ByteView data, uint32_t crc) {
   return ~crc;
 }
 
-uint32_t MaskCrc32c(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
+uint32_t MaskCrc32c(uint32_t crc) {
+  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
 
 }  // namespace coffer::kv

@@ -12,10 +12,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <thread>
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "store/base/file_copy.h"
@@ -62,7 +62,9 @@ const rocksdb::WriteOptions kNoWal = [] {
 // How long a write waits for RocksDB to recover from an earlier full disk.
 constexpr auto kResumeWait = std::chrono::seconds(12);
 
-rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+rocksdb::Slice ToSlice(std::string_view s) {
+  return {s.data(), s.size()};
+}
 rocksdb::Slice ToSlice(ByteView b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
@@ -139,8 +141,8 @@ Database::~Database() {
   handles_->column_families.Release();
   uint64_t background_errors = 0;
   handles_->db->GetIntProperty("rocksdb.background-errors", &background_errors);
-  const bool closed = handles_->db->Close().ok() && !handles_->saw_write_error.load() &&
-                      background_errors == 0;
+  const bool closed =
+      handles_->db->Close().ok() && !handles_->saw_write_error.load() && background_errors == 0;
   handles_.reset();
   if (closed) (void)MarkClosed(dir);
 }
@@ -256,8 +258,7 @@ Status Database::Written(const rocksdb::Status& s, std::string_view context) {
   return FromRocks(s, context);
 }
 
-Status Database::Put(Column column, std::string_view key, ByteView value,
-                     Durability durability) {
+Status Database::Put(Column column, std::string_view key, ByteView value, Durability durability) {
   COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
   COFFER_RETURN_IF_ERROR(
       Written(handles_->db->Put(kNoWal, handles_->cf(column), ToSlice(key), ToSlice(value)),
@@ -274,8 +275,8 @@ Status Database::Delete(Column column, std::string_view key, Durability durabili
 
 Result<Bytes> Database::Get(Column column, std::string_view key) {
   rocksdb::PinnableSlice value;
-  rocksdb::Status s = handles_->db->Get(ReadOptionsFor(column), handles_->cf(column),
-                                        ToSlice(key), &value);
+  rocksdb::Status s =
+      handles_->db->Get(ReadOptionsFor(column), handles_->cf(column), ToSlice(key), &value);
   if (!s.ok()) return FromRocks(s, std::string("get from ") + std::string(ColumnName(column)));
   const auto* data = reinterpret_cast<const uint8_t*>(value.data());
   return Bytes(data, data + value.size());
@@ -290,8 +291,8 @@ void Database::GetMany(Column column, std::span<const std::string_view> keys,
   std::vector<rocksdb::Status> statuses(keys.size());
   rocksdb::ReadOptions options = ReadOptionsFor(column);
   if (verify_checksums) options.verify_checksums = true;
-  handles_->db->MultiGet(options, handles_->cf(column), keys.size(), slices.data(),
-                         values.data(), statuses.data());
+  handles_->db->MultiGet(options, handles_->cf(column), keys.size(), slices.data(), values.data(),
+                         statuses.data());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!statuses[i].ok()) {
       use(i, FromRocks(statuses[i], "get from " + std::string(ColumnName(column))));
@@ -327,7 +328,8 @@ namespace {
 // still right.
 bool FoundInBlobFile(const rocksdb::Status& s) {
   const char* state = s.getState();
-  return state != nullptr && std::string_view(state).find("Cannot read blob") != std::string_view::npos;
+  return state != nullptr &&
+         std::string_view(state).find("Cannot read blob") != std::string_view::npos;
 }
 
 }  // namespace
@@ -400,9 +402,9 @@ Status Database::CompactAll(std::initializer_list<Column> columns) {
   options.blob_garbage_collection_age_cutoff = 1.0;
   COFFER_RETURN_IF_ERROR(ResumeIfNeeded());
   for (Column c : columns) {
-    COFFER_RETURN_IF_ERROR(Written(
-        handles_->db->CompactRange(options, handles_->cf(c), nullptr, nullptr),
-        std::string("compaction of ") + std::string(ColumnName(c))));
+    COFFER_RETURN_IF_ERROR(
+        Written(handles_->db->CompactRange(options, handles_->cf(c), nullptr, nullptr),
+                std::string("compaction of ") + std::string(ColumnName(c))));
   }
   return Status::Ok();
 }
@@ -463,8 +465,8 @@ Status Database::FlushNow(Column column) {
 Result<uint64_t> Database::ApproximateSizeBytes() {
   uint64_t total = 0;
   for (Column c : kAllColumns) {
-    for (const std::string& property : {std::string("rocksdb.live-sst-files-size"),
-                                        rocksdb::DB::Properties::kLiveBlobFileSize}) {
+    for (const std::string& property :
+         {std::string("rocksdb.live-sst-files-size"), rocksdb::DB::Properties::kLiveBlobFileSize}) {
       uint64_t value = 0;
       if (!handles_->db->GetIntProperty(handles_->cf(c), property, &value)) {
         return Status::IoError("size of " + std::string(ColumnName(c)) + ": no property " +
@@ -485,7 +487,8 @@ Result<Database::CopyReport> Database::CopyTo(const std::string& new_dir) {
     COFFER_RETURN_IF_ERROR(FromRocks(db.DisableFileDeletions(), "copying " + handles_->dir));
     std::vector<rocksdb::LiveFileStorageInfo> live;
     // Flushes first (wal_size_for_flush 0), so the copy's WAL is short.
-    rocksdb::Status listed = db.GetLiveFilesStorageInfo(rocksdb::LiveFilesStorageInfoOptions(), &live);
+    rocksdb::Status listed =
+        db.GetLiveFilesStorageInfo(rocksdb::LiveFilesStorageInfoOptions(), &live);
     std::vector<FileToCopy> files;
     for (const rocksdb::LiveFileStorageInfo& file : live) {
       FileToCopy copy;
@@ -514,8 +517,9 @@ Result<Database::CopyReport> Database::CopyTo(const std::string& new_dir) {
 
 Result<uint64_t> Database::CountEntries(Column column) {
   rocksdb::TablePropertiesCollection tables;
-  COFFER_RETURN_IF_ERROR(FromRocks(handles_->db->GetPropertiesOfAllTables(handles_->cf(column), &tables),
-                                   "counting " + std::string(ColumnName(column))));
+  COFFER_RETURN_IF_ERROR(
+      FromRocks(handles_->db->GetPropertiesOfAllTables(handles_->cf(column), &tables),
+                "counting " + std::string(ColumnName(column))));
   uint64_t entries = 0, deletions = 0;
   for (const auto& [name, properties] : tables) {
     entries += properties->num_entries;

@@ -33,9 +33,9 @@
 //   synced write as a file would avoid that, but RocksDB 7.8 asserts in
 //   IngestExternalFile's error path on a full disk.)
 // A snapshot commit is: Flush({kChunks, kTrees, kNeeds}), then the needs
-// pointer and the snapshot record with kSynced. So after a SIGKILL or power loss at any point, every visible
-// snapshot's objects are on disk; objects written after the last commit may
-// be lost, which is harmless because nothing references them.
+// pointer and the snapshot record with kSynced. So after a SIGKILL or power loss at any point,
+// every visible snapshot's objects are on disk; objects written after the last commit may be lost,
+// which is harmless because nothing references them.
 //
 // Thread-safety: every method may be called concurrently from many threads.
 // Only one Database (in any process) may have a directory open at a time;
@@ -64,8 +64,8 @@ namespace coffer::kv {
 // kNeeds came later: opening a database made without it adds it.
 enum class Column : uint8_t { kMeta = 0, kChunks = 1, kTrees = 2, kSnapshots = 3, kNeeds = 4 };
 inline constexpr size_t kColumnCount = 5;
-inline constexpr Column kAllColumns[kColumnCount] = {
-    Column::kMeta, Column::kChunks, Column::kTrees, Column::kSnapshots, Column::kNeeds};
+inline constexpr Column kAllColumns[kColumnCount] = {Column::kMeta, Column::kChunks, Column::kTrees,
+                                                     Column::kSnapshots, Column::kNeeds};
 // "meta", "chunks", "trees", "snapshots", "needs".
 std::string_view ColumnName(Column column);
 

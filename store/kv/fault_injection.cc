@@ -21,9 +21,12 @@ FaultSpec ParseSpec(std::string_view text) {
   FaultSpec spec{};
   const size_t colon = text.find(':');
   std::string_view kind = text.substr(0, colon);
-  if (kind == "write-eio") spec.kind = FaultKind::kWriteEio;
-  else if (kind == "write-enospc") spec.kind = FaultKind::kWriteNoSpace;
-  else if (kind == "read-eio") spec.kind = FaultKind::kReadEio;
+  if (kind == "write-eio")
+    spec.kind = FaultKind::kWriteEio;
+  else if (kind == "write-enospc")
+    spec.kind = FaultKind::kWriteNoSpace;
+  else if (kind == "read-eio")
+    spec.kind = FaultKind::kReadEio;
   std::string count(colon == std::string_view::npos ? "" : text.substr(colon + 1));
   if (!count.empty() && count.back() == '+') {
     spec.persistent = true;
@@ -51,8 +54,9 @@ class FaultPlan {
     const uint64_t n = ++count_;
     if (n < spec_.nth || (n > spec_.nth && !spec_.persistent)) return rocksdb::IOStatus::OK();
     // Tells the campaign the fault fired (an operation may end before the Nth).
-    if (n == spec_.nth) std::fprintf(stderr, "coffer: COFFER_IO_FAULT fired at operation %llu\n",
-                                     static_cast<unsigned long long>(n));
+    if (n == spec_.nth)
+      std::fprintf(stderr, "coffer: COFFER_IO_FAULT fired at operation %llu\n",
+                   static_cast<unsigned long long>(n));
     if (spec_.kind == FaultKind::kWriteNoSpace) {
       return rocksdb::IOStatus::NoSpace("injected fault", "No space left on device");
     }

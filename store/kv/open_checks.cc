@@ -28,7 +28,9 @@ constexpr std::string_view kWayOut =
     "; nothing was changed: `coffer repair` rebuilds the database from its files "
     "and keeps the damaged one beside it";
 
-std::string MarkerPath(const std::string& dir) { return dir + "/" + kInUseMarkerName; }
+std::string MarkerPath(const std::string& dir) {
+  return dir + "/" + kInUseMarkerName;
+}
 
 // The number of a file named NNNNNN.EXT with EXT `extension`, or 0.
 uint64_t FileNumber(std::string_view name, std::string_view extension) {
@@ -144,7 +146,8 @@ Result<LiveFiles> ReadLiveFiles(const std::string& dir, const rocksdb::DBOptions
     db->GetColumnFamilyMetaData(h, &meta);
     for (const auto& b : meta.blob_files) live.blobs.insert(b.blob_file_number);
   }
-  for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  for (rocksdb::ColumnFamilyHandle* h : handles)
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   db->Close().PermitUncheckedError();
   return live;
 }

@@ -52,9 +52,15 @@ Status KeepCopy(const std::string& dir, const std::string& keep_dir) {
   return SyncDirectory(keep_dir);
 }
 
-bool IsBlobFile(const std::string& name) { return name.ends_with(".blob"); }
-bool IsTableFile(const std::string& name) { return name.ends_with(".sst"); }
-bool IsOptionsFile(const std::string& name) { return name.starts_with("OPTIONS-"); }
+bool IsBlobFile(const std::string& name) {
+  return name.ends_with(".blob");
+}
+bool IsTableFile(const std::string& name) {
+  return name.ends_with(".sst");
+}
+bool IsOptionsFile(const std::string& name) {
+  return name.starts_with("OPTIONS-");
+}
 
 // Whether a table file holds entries of the chunks column family (its
 // properties say); an unreadable one is left to RepairDB, which sets it
@@ -222,15 +228,17 @@ Status PutBackFromTables(Database& db, const std::string& keep_dir,
 
 // RepairDB creates only the column families it found data of; an empty
 // one (a repository without trees yet) must exist for the database to open.
-Status CreateMissingColumnFamilies(const std::string& dir, rocksdb::DBOptions db_options,
-                                   const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
+Status CreateMissingColumnFamilies(
+    const std::string& dir, rocksdb::DBOptions db_options,
+    const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
   db_options.create_missing_column_families = true;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   COFFER_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw),
                                    "opening the repaired database " + dir));
   std::unique_ptr<rocksdb::DB> db(raw);
-  for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  for (rocksdb::ColumnFamilyHandle* h : handles)
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   return FromRocks(db->Close(), "closing the repaired database " + dir);
 }
 

@@ -36,14 +36,14 @@
 namespace coffer::kv {
 
 struct RepairReport {
-  uint64_t table_files = 0;             // table files the rebuilt database lists
-  uint64_t blob_files = 0;              // blob files read
-  uint64_t chunks_put_back = 0;         // chunks taken from them into the database
-  uint64_t damaged_blob_records = 0;    // blob records that failed their checksum
-  uint64_t unreadable_blob_bytes = 0;   // bytes of blob files that could not be parsed
-  uint64_t chunk_tables = 0;            // table files of chunks read
-  uint64_t lost_chunks = 0;             // chunks whose data is gone
-  std::vector<std::string> set_aside;   // files RocksDB could not read (now in dir/lost/)
+  uint64_t table_files = 0;                 // table files the rebuilt database lists
+  uint64_t blob_files = 0;                  // blob files read
+  uint64_t chunks_put_back = 0;             // chunks taken from them into the database
+  uint64_t damaged_blob_records = 0;        // blob records that failed their checksum
+  uint64_t unreadable_blob_bytes = 0;       // bytes of blob files that could not be parsed
+  uint64_t chunk_tables = 0;                // table files of chunks read
+  uint64_t lost_chunks = 0;                 // chunks whose data is gone
+  std::vector<std::string> set_aside;       // files RocksDB could not read (now in dir/lost/)
   std::vector<std::string> bad_blob_files;  // blob files that are not blob files
 };
 

@@ -4,10 +4,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <pthread.h>
 #include <vector>
 
 namespace coffer::kv {
@@ -51,11 +51,10 @@ void FileInfoLogger::Logv(rocksdb::InfoLogLevel level, const char* format, va_li
   tm local;
   localtime_r(&now.tv_sec, &local);
   char prefix[64];
-  int prefix_len = std::snprintf(prefix, sizeof prefix, "%04d/%02d/%02d-%02d:%02d:%02d.%06ld %lx ",
-                                 local.tm_year + 1900, local.tm_mon + 1, local.tm_mday,
-                                 local.tm_hour, local.tm_min, local.tm_sec,
-                                 static_cast<long>(now.tv_usec),
-                                 static_cast<unsigned long>(pthread_self()));
+  int prefix_len = std::snprintf(
+      prefix, sizeof prefix, "%04d/%02d/%02d-%02d:%02d:%02d.%06ld %lx ", local.tm_year + 1900,
+      local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec,
+      static_cast<long>(now.tv_usec), static_cast<unsigned long>(pthread_self()));
   std::vector<char> line(512);
   va_list copy;
   va_copy(copy, ap);

@@ -62,9 +62,7 @@ rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       break;
     case Column::kMeta:
-    case Column::kSnapshots:
-      options.write_buffer_size = 1 * kMiB;
-      break;
+    case Column::kSnapshots: options.write_buffer_size = 1 * kMiB; break;
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;

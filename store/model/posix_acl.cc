@@ -46,8 +46,12 @@ Result<std::vector<AclEntry>> DecodeAclXattr(std::string_view value) {
                static_cast<uint16_t>(Le(value.substr(at + 2, 2))),
                static_cast<uint32_t>(Le(value.substr(at + 4, 4)))};
     switch (e.tag) {
-      case kAclUserObj: case kAclUser: case kAclGroupObj: case kAclGroup: case kAclMask: case kAclOther:
-        break;
+      case kAclUserObj:
+      case kAclUser:
+      case kAclGroupObj:
+      case kAclGroup:
+      case kAclMask:
+      case kAclOther: break;
       default:
         return Status::Corruption("a POSIX ACL entry of unknown tag " + std::to_string(e.tag));
     }

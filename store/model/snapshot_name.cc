@@ -37,7 +37,9 @@ bool TakeChar(std::string_view& s, char c) {
   return true;
 }
 
-bool IsLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+bool IsLeapYear(int year) {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
 
 int DaysInMonth(int year, int month) {
   static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -64,8 +66,8 @@ Result<int64_t> ParseTime(std::string_view text) {
                                    "': expected ISO 8601 like 2026-11-24T02:00:00Z");
   };
   auto no_such = [&](std::string_view what) {
-    return Status::InvalidArgument("invalid time '" + std::string(text) + "': " +
-                                   std::string(what));
+    return Status::InvalidArgument("invalid time '" + std::string(text) +
+                                   "': " + std::string(what));
   };
   std::string_view s = text;
   int year, month, day, hour = 0, minute = 0, second = 0;
@@ -126,8 +128,9 @@ Status ValidateGroup(std::string_view group) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
       return bad("names use letters, digits, '-', '_' and '.'");
   }
-  if ((type == "ct" || type == "vm") &&
-      !std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+  if ((type == "ct" || type == "vm") && !std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      }))
     return bad("a VMID is a number");
   return Status::Ok();
 }
@@ -136,14 +139,16 @@ Result<SnapshotSelector> ParseSnapshotName(std::string_view name) {
   SnapshotSelector sel;
   size_t slash = name.rfind('/');
   if (slash == std::string_view::npos) {
-    if (name.size() < 4 || name.size() > 64 ||
-        !std::all_of(name.begin(), name.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+    if (name.size() < 4 || name.size() > 64 || !std::all_of(name.begin(), name.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c));
+        }))
       return Status::InvalidArgument("invalid snapshot name '" + std::string(name) +
                                      "': expected GROUP/TIME, GROUP/latest or an id prefix");
     sel.kind = SnapshotSelector::Kind::kIdPrefix;
     sel.id_prefix.resize(name.size());
-    std::transform(name.begin(), name.end(), sel.id_prefix.begin(),
-                   [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    std::transform(name.begin(), name.end(), sel.id_prefix.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
     return sel;
   }
   sel.group = std::string(name.substr(0, slash));

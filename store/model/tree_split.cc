@@ -30,7 +30,9 @@ uint64_t ExtentHash(const pb::Extent& extent) {
   return h;
 }
 
-std::string IdBytes(const ObjectId& id) { return std::string(AsChars(id.view())); }
+std::string IdBytes(const ObjectId& id) {
+  return std::string(AsChars(id.view()));
+}
 
 }  // namespace
 
@@ -233,8 +235,9 @@ Result<pb::Tree> AssembleTree(const ObjectId& id, pb::Tree stored, const ReadTre
 std::optional<size_t> PartFor(const pb::Tree& index, std::string_view name) {
   const auto& parts = index.parts();
   // The first part whose first name sorts after `name`; the one before it.
-  auto after = std::upper_bound(parts.begin(), parts.end(), name,
-                                [](std::string_view n, const pb::TreePart& p) { return n < p.first_name(); });
+  auto after = std::upper_bound(
+      parts.begin(), parts.end(), name,
+      [](std::string_view n, const pb::TreePart& p) { return n < p.first_name(); });
   if (after == parts.begin()) return std::nullopt;
   return static_cast<size_t>(after - parts.begin()) - 1;
 }
@@ -251,7 +254,8 @@ Status CheckPart(const ObjectId& id, const pb::Tree& index, size_t k, const pb::
   }
   // Parts in order: this part's last name sorts before the next part's first.
   if (k + 1 < static_cast<size_t>(index.parts_size()) &&
-      !(part.entries(part.entries_size() - 1).name() < index.parts(static_cast<int>(k) + 1).first_name())) {
+      !(part.entries(part.entries_size() - 1).name() <
+        index.parts(static_cast<int>(k) + 1).first_name())) {
     return damaged("has parts out of order");
   }
   return Status::Ok();
@@ -273,7 +277,8 @@ Status CheckExtentPart(const ObjectId& id, const pb::ExtentPart& ref, const pb::
 
 Result<ObjectId> PartId(const ObjectId& id, const pb::Tree& index, size_t k) {
   auto part_id = ObjectId::FromBytes(AsBytes(index.parts(static_cast<int>(k)).tree_id()));
-  if (!part_id) return Status::Corruption("tree " + id.short_hex() + " names a part with a malformed id");
+  if (!part_id)
+    return Status::Corruption("tree " + id.short_hex() + " names a part with a malformed id");
   return *part_id;
 }
 

@@ -78,7 +78,9 @@ void GcCoordinator::NoteTouched(std::span<const ObjectId> ids) {
   for (const ObjectId& id : ids) touched_.insert(id.prefix64());
 }
 
-void GcCoordinator::NoteTouched(const ObjectId& id) { NoteTouched(std::span(&id, 1)); }
+void GcCoordinator::NoteTouched(const ObjectId& id) {
+  NoteTouched(std::span(&id, 1));
+}
 
 Result<GcStart> GcCoordinator::BeginGc(
     const std::function<Result<std::vector<StoredSnapshot>>()>& list_snapshots) {
@@ -161,7 +163,8 @@ void GcCoordinator::EndGc(uint64_t gc_id, bool swept) {
 
 void GcCoordinator::DropLapsedWritersLocked() {
   const auto now = Clock::now();
-  std::erase_if(writers_, [&](const auto& entry) { return now - entry.second.refreshed > kWriterLapse; });
+  std::erase_if(writers_,
+                [&](const auto& entry) { return now - entry.second.refreshed > kWriterLapse; });
   MaybeClearLocked();
 }
 

@@ -74,7 +74,8 @@ class GcCoordinator {
 
   // Starts a collection; `list_snapshots` runs under the lock. The roots are
   // its result plus every pinned parent not among them.
-  Result<GcStart> BeginGc(const std::function<Result<std::vector<StoredSnapshot>>()>& list_snapshots);
+  Result<GcStart> BeginGc(
+      const std::function<Result<std::vector<StoredSnapshot>>()>& list_snapshots);
   Status AddMarks(uint64_t gc_id, std::span<const uint64_t> prefixes);
   // Sorts the marks and returns a decider for the sweep: called with
   // sweep_lock() held exclusively, it says whether an object may be deleted.

@@ -34,12 +34,14 @@ std::vector<MetaRecord> OnlyKeySlots(std::vector<MetaRecord> records) {
 
 Status CheckKeySlotRemovable(std::string_view name, std::vector<MetaRecord> records) {
   const std::vector<MetaRecord> slots = OnlyKeySlots(std::move(records));
-  if (std::none_of(slots.begin(), slots.end(), [&](const MetaRecord& r) { return r.key == name; })) {
+  if (std::none_of(slots.begin(), slots.end(),
+                   [&](const MetaRecord& r) { return r.key == name; })) {
     return Status::NotFound("there is no key slot " + std::string(name));
   }
   if (slots.size() == 1) {
-    return Status::FailedPrecondition("key slot " + std::string(name) +
-                                      " is the repository's last: it holds the only copy of the key");
+    return Status::FailedPrecondition(
+        "key slot " + std::string(name) +
+        " is the repository's last: it holds the only copy of the key");
   }
   return Status::Ok();
 }

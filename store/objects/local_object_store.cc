@@ -29,7 +29,9 @@ Result<Column> ColumnFor(ObjectKind kind) {
                                  " are not stored by id; use the snapshot index");
 }
 
-std::string_view KeyOf(const ObjectId& id) { return AsChars(id.view()); }
+std::string_view KeyOf(const ObjectId& id) {
+  return AsChars(id.view());
+}
 
 Status NotFoundError(ObjectKind kind, const ObjectId& id) {
   return Status::NotFound(std::string(KindName(kind)) + " " + id.short_hex() + " not found");
@@ -70,8 +72,8 @@ std::string NoteKey(const SnapshotRef& ref) {
 constexpr size_t kSweepBatch = 1024;
 
 std::string Describe(const SnapshotRef& ref) {
-  return "snapshot " + ref.group + " @" + std::to_string(ref.time_ns) + " (" +
-         ref.id.short_hex() + ")";
+  return "snapshot " + ref.group + " @" + std::to_string(ref.time_ns) + " (" + ref.id.short_hex() +
+         ")";
 }
 
 // kInvalidArgument unless the needs list a snapshot is to name is stored.
@@ -154,10 +156,11 @@ Status LocalObjectStore::PutMeta(std::string_view key, ByteView value) {
 
 Result<std::vector<MetaRecord>> LocalObjectStore::ListMeta(std::string_view prefix) {
   std::vector<MetaRecord> records;
-  COFFER_RETURN_IF_ERROR(db_->Scan(Column::kMeta, prefix, [&](std::string_view key, ByteView value) {
-    records.push_back({std::string(key), Bytes(value.begin(), value.end())});
-    return true;
-  }));
+  COFFER_RETURN_IF_ERROR(
+      db_->Scan(Column::kMeta, prefix, [&](std::string_view key, ByteView value) {
+        records.push_back({std::string(key), Bytes(value.begin(), value.end())});
+        return true;
+      }));
   return records;
 }
 
@@ -197,7 +200,8 @@ Status LocalObjectStore::Put(ObjectKind kind, const ObjectId& id, ByteView seale
       return Status::InvalidArgument("needs list " + id.short_hex() + " does not match its id");
     }
     if (Result<NeedsList> list = DecodeNeedsList(sealed); !list.ok()) {
-      return Status::InvalidArgument("needs list " + id.short_hex() + ": " + list.status().message());
+      return Status::InvalidArgument("needs list " + id.short_hex() + ": " +
+                                     list.status().message());
     }
   }
   std::shared_lock sweep_guard(gc_.sweep_lock());
@@ -245,16 +249,19 @@ Status LocalObjectStore::ReadObjects(ObjectKind kind, std::span<const ObjectId> 
   keys.reserve(ids.size());
   for (const ObjectId& id : ids) keys.push_back(KeyOf(id));
   Status failed;  // the store's own failure: no answer after it
-  db_->GetMany(column, keys, [&](size_t i, Result<ByteView> value) {
-    if (!failed.ok()) return;
-    if (!value.ok() && value.status().code() == Code::kNotFound) {
-      value = NotFoundError(kind, ids[i]);
-    } else if (!value.ok() && !IsObjectFailure(value.status())) {
-      failed = value.status();
-      return;
-    }
-    use(i, std::move(value));
-  }, verify_checksums);
+  db_->GetMany(
+      column, keys,
+      [&](size_t i, Result<ByteView> value) {
+        if (!failed.ok()) return;
+        if (!value.ok() && value.status().code() == Code::kNotFound) {
+          value = NotFoundError(kind, ids[i]);
+        } else if (!value.ok() && !IsObjectFailure(value.status())) {
+          failed = value.status();
+          return;
+        }
+        use(i, std::move(value));
+      },
+      verify_checksums);
   return failed;
 }
 
@@ -298,36 +305,37 @@ Result<std::vector<StoredSnapshot>> LocalObjectStore::ListSnapshotsLocked(std::s
   }
   std::vector<StoredSnapshot> out;
   Status decode_error;
-  COFFER_RETURN_IF_ERROR(db_->Scan(Column::kSnapshots, prefix,
-                                   [&](std::string_view key, ByteView value) {
-                                     Result<StoredSnapshot> s = DecodeSnapshot(key, value);
-                                     if (!s.ok()) {
-                                       decode_error = s.status();
-                                       return false;
-                                     }
-                                     out.push_back(std::move(s).value());
-                                     return true;
-                                   }));
+  COFFER_RETURN_IF_ERROR(
+      db_->Scan(Column::kSnapshots, prefix, [&](std::string_view key, ByteView value) {
+        Result<StoredSnapshot> s = DecodeSnapshot(key, value);
+        if (!s.ok()) {
+          decode_error = s.status();
+          return false;
+        }
+        out.push_back(std::move(s).value());
+        return true;
+      }));
   COFFER_RETURN_IF_ERROR(decode_error);
   // Protection, notes and needs: one scan of each meta prefix, joined by
   // index key.
   std::map<std::string, StoredSnapshot*, std::less<>> by_key;
   for (StoredSnapshot& s : out) by_key[SnapshotKey(s.ref.group, s.ref.time_ns)] = &s;
   for (std::string_view meta_prefix : {kProtectedPrefix, kNotePrefix, kNeedsPrefix}) {
-    COFFER_RETURN_IF_ERROR(db_->Scan(
-        Column::kMeta, std::string(meta_prefix) + prefix, [&](std::string_view key, ByteView value) {
-          auto it = by_key.find(key.substr(meta_prefix.size()));
-          if (it == by_key.end()) return true;  // left over from a deleted snapshot
-          StoredSnapshot& s = *it->second;
-          if (meta_prefix == kNotePrefix) {
-            s.sealed_note.assign(value.begin(), value.end());
-          } else if (meta_prefix == kNeedsPrefix) {
-            s.needs = NeedsFor(s.ref.id, value);
-          } else {
-            s.is_protected = true;
-          }
-          return true;
-        }));
+    COFFER_RETURN_IF_ERROR(db_->Scan(Column::kMeta, std::string(meta_prefix) + prefix,
+                                     [&](std::string_view key, ByteView value) {
+                                       auto it = by_key.find(key.substr(meta_prefix.size()));
+                                       if (it == by_key.end())
+                                         return true;  // left over from a deleted snapshot
+                                       StoredSnapshot& s = *it->second;
+                                       if (meta_prefix == kNotePrefix) {
+                                         s.sealed_note.assign(value.begin(), value.end());
+                                       } else if (meta_prefix == kNeedsPrefix) {
+                                         s.needs = NeedsFor(s.ref.id, value);
+                                       } else {
+                                         s.is_protected = true;
+                                       }
+                                       return true;
+                                     }));
   }
   return out;
 }
@@ -478,6 +486,8 @@ Result<GcResult> LocalObjectStore::FinishGc(uint64_t gc_id) {
   return result;
 }
 
-Result<uint64_t> LocalObjectStore::ApproximateSizeBytes() { return db_->ApproximateSizeBytes(); }
+Result<uint64_t> LocalObjectStore::ApproximateSizeBytes() {
+  return db_->ApproximateSizeBytes();
+}
 
 }  // namespace coffer

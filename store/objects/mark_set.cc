@@ -11,11 +11,15 @@
 namespace coffer {
 namespace {
 
-size_t PageMarks() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)) / sizeof(uint64_t); }
+size_t PageMarks() {
+  return static_cast<size_t>(sysconf(_SC_PAGESIZE)) / sizeof(uint64_t);
+}
 
 }  // namespace
 
-MarkSet::~MarkSet() { Clear(); }
+MarkSet::~MarkSet() {
+  Clear();
+}
 
 MarkSet::MarkSet(MarkSet&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
@@ -63,7 +67,9 @@ void MarkSet::SortUnique() {
   if (keep < capacity_) madvise(data_ + keep, (capacity_ - keep) * sizeof(uint64_t), MADV_DONTNEED);
 }
 
-bool MarkSet::Contains(uint64_t prefix) const { return std::binary_search(data_, data_ + size_, prefix); }
+bool MarkSet::Contains(uint64_t prefix) const {
+  return std::binary_search(data_, data_ + size_, prefix);
+}
 
 void MarkSet::Clear() {
   if (data_ != nullptr) munmap(data_, capacity_ * sizeof(uint64_t));

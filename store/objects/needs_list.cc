@@ -44,8 +44,7 @@ class Reader {
     if (!Take(4, &p)) return Status::Corruption(std::string("cut short before its ") + what);
     const uint32_t count = p[0] | p[1] << 8 | p[2] << 16 | uint32_t{p[3]} << 24;
     if (count > budget) {
-      return Status::Corruption("more than " + std::to_string(NeedsList::kMaxEntries) +
-                                " entries");
+      return Status::Corruption("more than " + std::to_string(NeedsList::kMaxEntries) + " entries");
     }
     budget -= count;
     if ((bytes_.size() - pos_) / kEntryBytes < count) {

@@ -82,8 +82,8 @@ using ReadNeedsListFn = std::function<Result<Bytes>(const ObjectId& id)>;
 struct NeedsChain {
   static constexpr size_t kMaxChain = 4096;
   NeedsSet set;
-  size_t lists = 0;    // lists in the chain
-  size_t entries = 0;  // entries over all of them, added and removed
+  size_t lists = 0;           // lists in the chain
+  size_t entries = 0;         // entries over all of them, added and removed
   std::vector<ObjectId> ids;  // the chain's lists, newest first
 };
 Result<NeedsChain> ReadNeedsChain(const ObjectId& head, const ReadNeedsListFn& read,

@@ -34,9 +34,9 @@ namespace coffer {
 // Where a snapshot record lives in the index. The group and time are visible
 // to the store (as in Proxmox Backup Server) so that listing is a range scan.
 struct SnapshotRef {
-  std::string group;   // "host/web1", "ct/101", ...
-  int64_t time_ns = 0; // snapshot time, nanoseconds since the Unix epoch, UTC
-  ObjectId id;         // id of the plaintext snapshot record
+  std::string group;    // "host/web1", "ct/101", ...
+  int64_t time_ns = 0;  // snapshot time, nanoseconds since the Unix epoch, UTC
+  ObjectId id;          // id of the plaintext snapshot record
   auto operator<=>(const SnapshotRef&) const = default;
 };
 
@@ -112,8 +112,7 @@ class ObjectStore {
   virtual Status RemoveKeySlot(std::string_view name) = 0;
 
   // For each id, whether an object of `kind` with that id is stored.
-  virtual Result<std::vector<bool>> Contains(ObjectKind kind,
-                                             std::span<const ObjectId> ids) = 0;
+  virtual Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) = 0;
   // Stores `sealed` under (kind, id), replacing any value there. Callers put
   // only ids that Contains() reported absent; two sealings of one id are
   // equivalent, so a race between two writers of one id is harmless.
@@ -131,8 +130,7 @@ class ObjectStore {
   // A store may hold a whole batch in memory: callers bound their batches.
   // This default asks Get() for each id.
   using SealedVisitor = std::function<void(size_t index, Result<ByteView> sealed)>;
-  virtual Status GetMany(ObjectKind kind, std::span<const ObjectId> ids,
-                         const SealedVisitor& use) {
+  virtual Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) {
     for (size_t i = 0; i < ids.size(); ++i) {
       Result<Bytes> got = Get(kind, ids[i]);
       if (!got.ok()) {

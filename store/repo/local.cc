@@ -81,7 +81,8 @@ Status InitLocalRepository(const std::string& dir, const InitOptions& options,
 Status InitLocalStore(const std::string& dir, const std::function<Status(ObjectStore&)>& fill) {
   COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir));
   RepoLayout layout(dir);
-  COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
+  COFFER_ASSIGN_OR_RETURN(RepoLock lock,
+                          RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
   {
     COFFER_ASSIGN_OR_RETURN(auto store, LocalObjectStore::Create(layout.db()));
     COFFER_RETURN_IF_ERROR(fill(*store));
@@ -94,7 +95,8 @@ namespace {
 // The copy into the folder of `layout`, under its lock (given up on return):
 // the database under another name, renamed once complete, then the marker.
 Result<FolderCopyReport> CopyIntoLockedFolder(RepoLock lock, LocalObjectStore& source,
-                                              const RepoLayout& layout, const std::string& partial) {
+                                              const RepoLayout& layout,
+                                              const std::string& partial) {
   std::error_code error;
   std::filesystem::remove_all(partial, error);  // a killed copy's, if any
   if (error) return Status::FromErrno(error.value(), "remove " + partial);
@@ -112,16 +114,19 @@ Result<FolderCopyReport> CopyIntoLockedFolder(RepoLock lock, LocalObjectStore& s
 // FolderCopySource::CopyRepositoryTo for the repository whose database is `source`.
 Result<FolderCopyReport> CopyRepositoryFolder(LocalObjectStore& source, const std::string& dir) {
   if (dir.empty() || dir.front() != '/') {
-    return Status::InvalidArgument("the folder to copy the repository to must be an absolute path: " + dir);
+    return Status::InvalidArgument(
+        "the folder to copy the repository to must be an absolute path: " + dir);
   }
   RepoLayout layout(dir);
   const std::string partial = layout.db() + ".copying";
   // A folder holding only what a copy killed half-way leaves is taken as
   // empty: that copy is started over.
   bool made = false;
-  if (!HoldsOnly(dir, {"lock", "db.copying"})) COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir, &made));
+  if (!HoldsOnly(dir, {"lock", "db.copying"}))
+    COFFER_RETURN_IF_ERROR(EnsureEmptyDirectory(dir, &made));
   // Held by another copy into the same folder: that one's files stay.
-  COFFER_ASSIGN_OR_RETURN(RepoLock lock, RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
+  COFFER_ASSIGN_OR_RETURN(RepoLock lock,
+                          RepoLock::Acquire(layout.lock(), {}, "coffer sync --init"));
   Result<FolderCopyReport> copied = CopyIntoLockedFolder(std::move(lock), source, layout, partial);
   if (!copied.ok()) {
     std::error_code ignored;
@@ -144,8 +149,12 @@ class LockedStore final : public ObjectStore, public FolderCopySource {
       : lock_(std::move(lock)), store_(std::move(store)) {}
   ~LockedStore() override { store_.reset(); }
 
-  Result<std::optional<Bytes>> GetMeta(std::string_view key) override { return store_->GetMeta(key); }
-  Status PutMeta(std::string_view key, ByteView value) override { return store_->PutMeta(key, value); }
+  Result<std::optional<Bytes>> GetMeta(std::string_view key) override {
+    return store_->GetMeta(key);
+  }
+  Status PutMeta(std::string_view key, ByteView value) override {
+    return store_->PutMeta(key, value);
+  }
   Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) override {
     return store_->ListMeta(prefix);
   }
@@ -157,7 +166,8 @@ class LockedStore final : public ObjectStore, public FolderCopySource {
     return store_->Put(kind, id, sealed);
   }
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override { return store_->Get(kind, id); }
-  Status GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) override {
+  Status GetMany(ObjectKind kind, std::span<const ObjectId> ids,
+                 const SealedVisitor& use) override {
     return store_->GetMany(kind, ids, use);
   }
   Status GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
@@ -229,7 +239,8 @@ Result<std::unique_ptr<ObjectStore>> OpenLocalStore(const std::string& dir,
   COFFER_ASSIGN_OR_RETURN(RepoLock lock, LockRepository(dir, options));
   RepoLayout layout(dir);
   COFFER_ASSIGN_OR_RETURN(auto store, LocalObjectStore::Open(layout.db()));
-  return std::unique_ptr<ObjectStore>(std::make_unique<LockedStore>(std::move(lock), std::move(store)));
+  return std::unique_ptr<ObjectStore>(
+      std::make_unique<LockedStore>(std::move(lock), std::move(store)));
 }
 
 Result<ObjectCheck> UnencryptedObjectCheck(ObjectStore& store) {

@@ -26,7 +26,8 @@ Result<RepoLock> RepoLock::Acquire(const std::string& lock_path, std::chrono::mi
   // Polling, because flock has no timed wait; the interval bounds the delay
   // after the holder exits, not correctness.
   while (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) return Status::FromErrno(errno, "lock " + lock_path);
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      return Status::FromErrno(errno, "lock " + lock_path);
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::Busy("repository is locked by " + ReadHolder(fd.get()));
     }

@@ -34,9 +34,8 @@ struct OpenedKeys {
 // public "keys" of an unencrypted repository if the caller accepts one.
 // Every key slot is tried with the one passphrase (Argon2id each, as LUKS
 // does), unless a key file's key is given.
-Result<OpenedKeys> OpenKeys(ObjectStore& store, const pb::RepoConfig& config,
-                            ByteView config_bytes, const PassphraseFn& passphrase,
-                            const OpenOptions& options) {
+Result<OpenedKeys> OpenKeys(ObjectStore& store, const pb::RepoConfig& config, ByteView config_bytes,
+                            const PassphraseFn& passphrase, const OpenOptions& options) {
   COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> slots, StoredKeySlots(store));
   COFFER_ASSIGN_OR_RETURN(auto mac, store.GetMeta(kMetaConfigMac));
   if (!config.encrypted()) {
@@ -47,12 +46,12 @@ Result<OpenedKeys> OpenKeys(ObjectStore& store, const pb::RepoConfig& config,
           "key: the config was changed by someone without the key, or damaged");
     }
     if (!options.allow_unencrypted) {
-      std::string hint = options.allow_unencrypted_hint.empty()
-                             ? ""
-                             : " (" + options.allow_unencrypted_hint + ")";
+      std::string hint =
+          options.allow_unencrypted_hint.empty() ? "" : " (" + options.allow_unencrypted_hint + ")";
       return Status::Corruption(
           "the repository claims to be unencrypted, which is refused unless accepted explicitly, "
-          "as whoever can write a repository can clear its encryption flag" + hint);
+          "as whoever can write a repository can clear its encryption flag" +
+          hint);
     }
     return OpenedKeys{crypto::KeySet::Unencrypted(), ""};
   }
@@ -117,7 +116,9 @@ Result<std::string> FreeKeySlot(ObjectStore& store) {
 
 }  // namespace
 
-std::string Snapshot::name() const { return ref.group + "/" + model::FormatTime(ref.time_ns); }
+std::string Snapshot::name() const {
+  return ref.group + "/" + model::FormatTime(ref.time_ns);
+}
 
 Status Snapshot::CheckReadable() const {
   if (!damaged()) return Status::Ok();
@@ -220,7 +221,9 @@ Result<std::string> Repository::AddKeySlot(std::string_view passphrase, crypto::
   return name;
 }
 
-Status Repository::RemoveKeySlot(std::string_view name) { return store_->RemoveKeySlot(name); }
+Status Repository::RemoveKeySlot(std::string_view name) {
+  return store_->RemoveKeySlot(name);
+}
 
 Result<Bytes> Repository::WrapKey(std::string_view passphrase, crypto::KdfParams kdf) const {
   return keys_->Wrap(passphrase, kdf);
@@ -298,10 +301,9 @@ Snapshot OpenStoredSnapshot(const crypto::Sealer& sealer, const StoredSnapshot& 
     COFFER_RETURN_IF_ERROR(model::Decode(plain, &snap.record, "snapshot " + s.ref.id.short_hex()));
     // The index is visible to the store; trust only what the sealed record says.
     if (snap.record.group() != s.ref.group || snap.record.time_ns() != s.ref.time_ns) {
-      return Status::Corruption("snapshot " + s.ref.id.short_hex() +
-                                " is indexed under the wrong name (it names " +
-                                snap.record.group() + "/" +
-                                model::FormatTime(snap.record.time_ns()) + ")");
+      return Status::Corruption(
+          "snapshot " + s.ref.id.short_hex() + " is indexed under the wrong name (it names " +
+          snap.record.group() + "/" + model::FormatTime(snap.record.time_ns()) + ")");
     }
     return Status::Ok();
   }();
@@ -356,8 +358,7 @@ Result<Snapshot> Repository::FindSnapshot(std::string_view name) {
 }
 
 Status Repository::SetProtected(const Snapshot& snapshot, bool is_protected) {
-  return store_->SetSnapshotProtected(snapshot.ref, is_protected)
-      .WithContext(snapshot.name());
+  return store_->SetSnapshotProtected(snapshot.ref, is_protected).WithContext(snapshot.name());
 }
 
 Status Repository::Forget(const Snapshot& snapshot) {
@@ -365,7 +366,8 @@ Status Repository::Forget(const Snapshot& snapshot) {
 }
 
 Status Repository::RecordVerification(const Snapshot& snapshot, const pb::VerifyRecord& record) {
-  return UpdateNote(snapshot, [&record](pb::SnapshotNote& note) { *note.mutable_last_verify() = record; });
+  return UpdateNote(snapshot,
+                    [&record](pb::SnapshotNote& note) { *note.mutable_last_verify() = record; });
 }
 
 Status Repository::UpdateNote(const Snapshot& snapshot,
@@ -375,8 +377,8 @@ Status Repository::UpdateNote(const Snapshot& snapshot,
   change(note);
   // Sealed under the snapshot's id with its own kind: the store can neither
   // read the note nor move it to another snapshot unnoticed.
-  COFFER_ASSIGN_OR_RETURN(Bytes sealed, sealer_->Seal(ObjectKind::kSnapshotNote, snapshot.ref.id,
-                                                      model::Encode(note)));
+  COFFER_ASSIGN_OR_RETURN(
+      Bytes sealed, sealer_->Seal(ObjectKind::kSnapshotNote, snapshot.ref.id, model::Encode(note)));
   return store_->SetSnapshotNote(snapshot.ref, sealed).WithContext(snapshot.name());
 }
 
@@ -409,9 +411,8 @@ Result<std::vector<Result<Bytes>>> Repository::ReadObjects(ObjectKind kind,
                                                            crypto::IdCheck check) {
   std::vector<Result<Bytes>> out;
   out.reserve(ids.size());
-  COFFER_RETURN_IF_ERROR(ReadObjects(kind, ids, check, [&](size_t, Result<Bytes> object) {
-    out.push_back(std::move(object));
-  }));
+  COFFER_RETURN_IF_ERROR(ReadObjects(
+      kind, ids, check, [&](size_t, Result<Bytes> object) { out.push_back(std::move(object)); }));
   return out;
 }
 

@@ -54,11 +54,11 @@ struct OpenOptions {
 // One of the repository's key slots (store/objects/key_slots.h): the key
 // wrapped under one passphrase.
 struct KeySlot {
-  std::string name;          // "key", "key.1", ...
-  unsigned number = 0;       // 0 for "key"
-  crypto::KdfParams kdf{};   // its Argon2id parameters, when intact
-  Status damage;             // why it cannot be read, if it cannot
-  bool opened = false;       // this Repository was opened with it
+  std::string name;         // "key", "key.1", ...
+  unsigned number = 0;      // 0 for "key"
+  crypto::KdfParams kdf{};  // its Argon2id parameters, when intact
+  Status damage;            // why it cannot be read, if it cannot
+  bool opened = false;      // this Repository was opened with it
 };
 
 // A snapshot record together with where it is indexed.

@@ -25,7 +25,8 @@ Result<NeedsSet> CollectNeeds(Repository& repo, const ObjectId& root, const Know
     stack.pop_back();
     set.push_back({ObjectKind::kTree, tree_id});
     if (auto it = known.find(tree_id); it != known.end()) {
-      for (const NeededObject& named : it->second) COFFER_RETURN_IF_ERROR(visit(named.kind, named.id));
+      for (const NeededObject& named : it->second)
+        COFFER_RETURN_IF_ERROR(visit(named.kind, named.id));
       continue;
     }
     COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo.ReadTreeObject(tree_id));
@@ -43,7 +44,8 @@ Result<NeedsSet> CollectNeeds(Repository& repo, const ObjectId& root, const Know
 }
 
 Result<NeedsChain> ReadNeedsChain(ObjectStore& store, const ObjectId& head) {
-  return ReadNeedsChain(head, [&](const ObjectId& id) { return store.Get(ObjectKind::kNeeds, id); });
+  return ReadNeedsChain(head,
+                        [&](const ObjectId& id) { return store.Get(ObjectKind::kNeeds, id); });
 }
 
 Result<ObjectId> PutNeeds(ObjectStore& store, const NeedsSet& set,
@@ -59,7 +61,8 @@ Result<ObjectId> PutNeeds(ObjectStore& store, const NeedsSet& set,
       return chain.status();
     }
   }
-  std::vector<EncodedNeedsList> lists = PlanNeedsLists(set, parent_chain ? &*parent_chain : nullptr);
+  std::vector<EncodedNeedsList> lists =
+      PlanNeedsLists(set, parent_chain ? &*parent_chain : nullptr);
   if (lists.empty()) return *parent;
   for (const EncodedNeedsList& list : lists) {
     COFFER_RETURN_IF_ERROR(store.Put(ObjectKind::kNeeds, list.id, list.bytes));

@@ -116,7 +116,8 @@ Result<ObjectId> WriteSession::Add(ObjectKind kind, ByteView plaintext, bool bac
     batch_->ids.push_back(id);
     batch_->plaintexts.emplace_back(plaintext.begin(), plaintext.end());
     batch_->bytes += plaintext.size();
-    if (batch_->ids.size() >= kBatchObjects || batch_->bytes >= kBatchBytes) full = std::move(batch_);
+    if (batch_->ids.size() >= kBatchObjects || batch_->bytes >= kBatchBytes)
+      full = std::move(batch_);
   }
   if (full) Submit(std::move(full), background);
   return id;
@@ -128,9 +129,8 @@ Result<ObjectId> WriteSession::AddChunk(ByteView data, bool background, crypto::
 
 Result<ObjectId> WriteSession::AddTree(const pb::Tree& tree) {
   auto store = [this](const pb::Tree& part) -> Result<ObjectId> {
-    COFFER_ASSIGN_OR_RETURN(
-        ObjectId id,
-        Add(ObjectKind::kTree, model::Encode(part), /*background=*/true, crypto::Effort::kSmall));
+    COFFER_ASSIGN_OR_RETURN(ObjectId id, Add(ObjectKind::kTree, model::Encode(part),
+                                             /*background=*/true, crypto::Effort::kSmall));
     std::vector<NeededObject> named;
     COFFER_RETURN_IF_ERROR(model::ForEachReference(part, [&](ObjectKind kind, const ObjectId& ref) {
       named.push_back({kind, ref});

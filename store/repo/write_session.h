@@ -70,8 +70,7 @@ class WriteSession {
     size_t bytes = 0;
   };
 
-  Result<ObjectId> Add(ObjectKind kind, ByteView plaintext, bool background,
-                       crypto::Effort effort);
+  Result<ObjectId> Add(ObjectKind kind, ByteView plaintext, bool background, crypto::Effort effort);
   // The writer id, registering without a parent if Begin() was not called.
   Result<WriteId> Writer();
   // True if this session stores `id` (first to claim it), false if known.

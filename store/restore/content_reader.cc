@@ -29,7 +29,9 @@ class ExtentCursor {
       if (next_part_ >= entry_.extent_parts_size()) return std::optional<pb::Extent>();
       const pb::ExtentPart& ref = entry_.extent_parts(next_part_++);
       auto id = ObjectId::FromBytes(AsBytes(ref.tree_id()));
-      if (!id) return Status::Corruption("tree " + directory_.short_hex() + ": a file part with a malformed id");
+      if (!id)
+        return Status::Corruption("tree " + directory_.short_hex() +
+                                  ": a file part with a malformed id");
       Result<pb::Tree> part = repo_.ReadTreeObject(*id);
       if (!part.ok()) return MissingIsDamage(part.status());
       COFFER_RETURN_IF_ERROR(model::CheckExtentPart(directory_, ref, *part));
@@ -50,8 +52,8 @@ class ExtentCursor {
 
 struct Window {
   google::protobuf::RepeatedPtrField<pb::Extent> extents;  // data and holes, in order
-  std::vector<ObjectId> ids;        // of the data extents, in order
-  bool last = false;                // the file ends after it
+  std::vector<ObjectId> ids;                               // of the data extents, in order
+  bool last = false;                                       // the file ends after it
 };
 
 Result<Window> NextWindow(ExtentCursor& cursor) {
@@ -100,9 +102,9 @@ Status CheckChunk(const Result<Bytes>& chunk, const ObjectId& id, uint64_t size)
   return Status::Ok();
 }
 
-Result<uint64_t> VisitFetched(const google::protobuf::RepeatedPtrField<pb::Extent>& extents, uint64_t offset,
-                              std::span<const ObjectId> ids, std::span<const Result<Bytes>> chunks,
-                              const ContentVisitor& visit) {
+Result<uint64_t> VisitFetched(const google::protobuf::RepeatedPtrField<pb::Extent>& extents,
+                              uint64_t offset, std::span<const ObjectId> ids,
+                              std::span<const Result<Bytes>> chunks, const ContentVisitor& visit) {
   size_t data = 0;
   for (const pb::Extent& extent : extents) {
     ContentPiece piece{offset, extent.size(), {}};

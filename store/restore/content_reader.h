@@ -45,9 +45,9 @@ Status CheckChunk(const Result<Bytes>& chunk, const ObjectId& id, uint64_t size)
 // each window, for a caller that fetched the chunks itself (several small
 // files in one round trip). A missing, damaged, empty or wrongly sized chunk
 // is kCorruption. Returns the offset after the extents.
-Result<uint64_t> VisitFetched(const google::protobuf::RepeatedPtrField<pb::Extent>& extents, uint64_t offset,
-                              std::span<const ObjectId> ids, std::span<const Result<Bytes>> chunks,
-                              const ContentVisitor& visit);
+Result<uint64_t> VisitFetched(const google::protobuf::RepeatedPtrField<pb::Extent>& extents,
+                              uint64_t offset, std::span<const ObjectId> ids,
+                              std::span<const Result<Bytes>> chunks, const ContentVisitor& visit);
 
 // Hands every extent of FILE entry `entry` to `visit` in file order,
 // reading its extent parts one at a time, without fetching any chunk.

@@ -51,9 +51,9 @@ using DirPtr = std::shared_ptr<const UniqueFd>;
 // so a directory renamed or swapped for a symlink meanwhile cannot redirect
 // them.
 struct FirstLink {
-  DirPtr dir;        // null beyond kHeldLinkDirs: then reopened from the target
-  std::string name;  // in `dir`
-  std::string rel;   // relative to the target
+  DirPtr dir;               // null beyond kHeldLinkDirs: then reopened from the target
+  std::string name;         // in `dir`
+  std::string rel;          // relative to the target
   uint64_t links_left = 0;  // further links the snapshot may hold
 };
 
@@ -151,8 +151,9 @@ Status Run::ApplyMetadata(int fd, bool fd_is_path, const pb::Entry& entry) {
   int rc = fd_is_path ? chmod(proc.c_str(), entry.mode()) : fchmod(fd, entry.mode());
   if (rc != 0) return Status::FromErrno(errno, "chmod");
   for (const pb::Xattr& x : entry.xattrs()) {
-    rc = fd_is_path ? setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0)
-                    : fsetxattr(fd, x.name().c_str(), x.value().data(), x.value().size(), 0);
+    rc = fd_is_path
+             ? setxattr(proc.c_str(), x.name().c_str(), x.value().data(), x.value().size(), 0)
+             : fsetxattr(fd, x.name().c_str(), x.value().data(), x.value().size(), 0);
     if (rc != 0) return Status::FromErrno(errno, "setxattr " + x.name());
   }
   struct timespec times[2] = {ToTimespec(entry.mtime_ns()), ToTimespec(entry.mtime_ns())};
@@ -202,16 +203,17 @@ void Run::WriteFiles(std::vector<WriteJob>& jobs) {
     std::vector<ObjectId> ids;
     ids.reserve(window.size());
     for (const Piece& piece : window) ids.push_back(piece.id);
-    Status read = repo_.ReadObjects(
-        ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
-        [&](size_t i, Result<Bytes> chunk) {
-          const Piece& piece = window[i];
-          Status& status = written[piece.job];
-          if (!status.ok()) return;
-          status = CheckChunk(chunk, piece.id, piece.size);
-          if (status.ok()) status = WriteAll(jobs[piece.job].fd.get(), *chunk, piece.offset);
-          if (status.ok()) progress_.bytes += chunk->size();
-        });
+    Status read =
+        repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
+                          [&](size_t i, Result<Bytes> chunk) {
+                            const Piece& piece = window[i];
+                            Status& status = written[piece.job];
+                            if (!status.ok()) return;
+                            status = CheckChunk(chunk, piece.id, piece.size);
+                            if (status.ok())
+                              status = WriteAll(jobs[piece.job].fd.get(), *chunk, piece.offset);
+                            if (status.ok()) progress_.bytes += chunk->size();
+                          });
     if (!read.ok()) {
       for (const Piece& piece : window) {
         if (written[piece.job].ok()) written[piece.job] = read;
@@ -262,7 +264,8 @@ Result<UniqueFd> Run::ReopenParent(const std::string& rel) {
   UniqueFd dir(fcntl(target_->get(), F_DUPFD_CLOEXEC, 0));
   if (!dir.valid()) return Status::FromErrno(errno, "open the target");
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    UniqueFd next(openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd next(
+        openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) return Status::FromErrno(errno, "open the directory of " + rel);
     dir = std::move(next);
   }
@@ -309,7 +312,8 @@ void Run::RestoreFile(const DirPtr& dir, const pb::Entry& entry, const std::stri
     }
     first_link_.emplace(key, std::move(first));
   }
-  UniqueFd fd(openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  UniqueFd fd(
+      openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return Report(rel, Status::FromErrno(errno, "create"));
   ++result_.files;
   QueueWrite({std::move(fd), entry, rel});
@@ -366,12 +370,9 @@ void Run::RestoreEntry(const DirPtr& dir, const pb::Entry& entry, const std::str
   const std::string& name = entry.name();
   if (Status s = model::CheckEntryName(name); !s.ok()) return Report(rel, s);
   switch (entry.type()) {
-    case pb::Entry::DIRECTORY:
-      return RestoreDirectory(dir, entry, rel);
-    case pb::Entry::FILE:
-      return RestoreFile(dir, entry, rel);
-    default:
-      return RestoreNode(dir, entry, rel);
+    case pb::Entry::DIRECTORY: return RestoreDirectory(dir, entry, rel);
+    case pb::Entry::FILE: return RestoreFile(dir, entry, rel);
+    default: return RestoreNode(dir, entry, rel);
   }
 }
 
@@ -395,8 +396,7 @@ void Run::RestoreNode(const DirPtr& dir, const pb::Entry& entry, const std::stri
       type = entry.type() == pb::Entry::CHAR_DEVICE ? S_IFCHR : S_IFBLK;
       rc = mknodat(dirfd, name.c_str(), type | 0600, static_cast<dev_t>(entry.rdev()));
       break;
-    default:
-      return Report(rel, Status::Unsupported("unknown entry type"));
+    default: return Report(rel, Status::Unsupported("unknown entry type"));
   }
   if (rc != 0) return Report(rel, Status::FromErrno(errno, "create"));
   ++result_.files;
@@ -414,7 +414,8 @@ void Run::RestoreNode(const DirPtr& dir, const pb::Entry& entry, const std::stri
   struct stat st;
   if (fstat(node.get(), &st) != 0) return Report(rel, Status::FromErrno(errno, "stat"));
   if ((st.st_mode & S_IFMT) != type) {
-    return Report(rel, Status::Aborted("replaced by something else while being restored; left alone"));
+    return Report(rel,
+                  Status::Aborted("replaced by something else while being restored; left alone"));
   }
   if (Status s = ApplyMetadata(node.get(), /*fd_is_path=*/true, entry); !s.ok()) Report(rel, s);
 }
@@ -538,8 +539,8 @@ Status WriteFileContent(Repository& repo, const pb::Entry& entry, int fd) {
     std::vector<ObjectId> ids;
     uint64_t window_bytes = 0;
     int end = begin;
-    for (; end < extents.size() && !extents[end].chunk_id().empty() &&
-           ids.size() < kFetchChunks && window_bytes < kFetchBytes;
+    for (; end < extents.size() && !extents[end].chunk_id().empty() && ids.size() < kFetchChunks &&
+           window_bytes < kFetchBytes;
          ++end) {
       COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extents[end]));
       ids.push_back(id);
@@ -580,13 +581,13 @@ Result<RestoredRange> RestoreRange(Repository& repo, const pb::Entry& entry, uin
     ids.reserve(window.size());
     for (const Piece& piece : window) ids.push_back(piece.id);
     Status written;
-    COFFER_RETURN_IF_ERROR(repo.ReadObjects(
-        ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
-        [&](size_t i, Result<Bytes> chunk) {
-          if (!written.ok()) return;
-          written = CheckChunk(chunk, window[i].id, window[i].size);
-          if (written.ok()) written = WriteAll(fd, *chunk, window[i].offset);
-        }));
+    COFFER_RETURN_IF_ERROR(
+        repo.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kIfUnencrypted,
+                         [&](size_t i, Result<Bytes> chunk) {
+                           if (!written.ok()) return;
+                           written = CheckChunk(chunk, window[i].id, window[i].size);
+                           if (written.ok()) written = WriteAll(fd, *chunk, window[i].offset);
+                         }));
     window.clear();
     window_bytes = 0;
     return written;
@@ -603,7 +604,8 @@ Result<RestoredRange> RestoreRange(Repository& repo, const pb::Entry& entry, uin
     COFFER_ASSIGN_OR_RETURN(ObjectId id, ExtentId(extent));
     window.push_back({begin, id, extent.size()});
     window_bytes += extent.size();
-    if (window.size() >= kFetchChunks || window_bytes >= kFetchBytes) COFFER_RETURN_IF_ERROR(fetch());
+    if (window.size() >= kFetchChunks || window_bytes >= kFetchBytes)
+      COFFER_RETURN_IF_ERROR(fetch());
   }
   COFFER_RETURN_IF_ERROR(fetch());
   if (range.begin == UINT64_MAX) range = {offset, offset};  // past the end: nothing to write

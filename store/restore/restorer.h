@@ -36,8 +36,8 @@ enum class RestoreStep {
 };
 
 struct RestoreOptions {
-  std::string target;     // created if missing
-  unsigned threads = 0;   // 0: one per core
+  std::string target;           // created if missing
+  unsigned threads = 0;         // 0: one per core
   bool restore_owners = false;  // chown to the stored uid/gid (needs root)
   // A seam for tests of races: called in the walking thread at each step,
   // with the entry's path relative to the target.

@@ -11,8 +11,8 @@
 namespace coffer::retention {
 
 bool KeepPolicy::KeepsSomething() const {
-  return keep_last > 0 || keep_hourly > 0 || keep_daily > 0 || keep_weekly > 0 || keep_monthly > 0 ||
-         keep_yearly > 0;
+  return keep_last > 0 || keep_hourly > 0 || keep_daily > 0 || keep_weekly > 0 ||
+         keep_monthly > 0 || keep_yearly > 0;
 }
 
 std::string_view ReasonName(KeepReason reason) {
@@ -83,11 +83,21 @@ struct Planned {
 // The period an option groups snapshots by, as a number unique within that option.
 using PeriodFn = std::function<int64_t(const Planned&)>;
 
-int64_t Seconds(const Planned& p) { return ToTimespec(p.candidate.time_ns).tv_sec; }
-int64_t Year(const Planned& p) { return p.local.tm_year + 1900; }
-int64_t Month(const Planned& p) { return Year(p) * 100 + p.local.tm_mon + 1; }
-int64_t Day(const Planned& p) { return Month(p) * 100 + p.local.tm_mday; }
-int64_t Hour(const Planned& p) { return Day(p) * 100 + p.local.tm_hour; }
+int64_t Seconds(const Planned& p) {
+  return ToTimespec(p.candidate.time_ns).tv_sec;
+}
+int64_t Year(const Planned& p) {
+  return p.local.tm_year + 1900;
+}
+int64_t Month(const Planned& p) {
+  return Year(p) * 100 + p.local.tm_mon + 1;
+}
+int64_t Day(const Planned& p) {
+  return Month(p) * 100 + p.local.tm_mday;
+}
+int64_t Hour(const Planned& p) {
+  return Day(p) * 100 + p.local.tm_hour;
+}
 int64_t Week(const Planned& p) {
   IsoWeek w = IsoWeekOf(p.local);
   return int64_t{w.year} * 100 + w.week;
@@ -122,10 +132,11 @@ void MarkSelections(std::vector<Planned>& list, uint64_t keep, const PeriodFn& p
 
 }  // namespace
 
-std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots, const KeepPolicy& policy,
-                                     const LocalTimeFn& local_time) {
-  std::stable_sort(snapshots.begin(), snapshots.end(),
-                   [](const PruneCandidate& a, const PruneCandidate& b) { return a.time_ns > b.time_ns; });
+std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots,
+                                     const KeepPolicy& policy, const LocalTimeFn& local_time) {
+  std::stable_sort(
+      snapshots.begin(), snapshots.end(),
+      [](const PruneCandidate& a, const PruneCandidate& b) { return a.time_ns > b.time_ns; });
   std::vector<Planned> list;
   list.reserve(snapshots.size());
   for (const PruneCandidate& c : snapshots) {
@@ -141,9 +152,12 @@ std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots, cons
       PeriodFn period_of;
       KeepReason reason;
     } options[] = {
-        {policy.keep_last, Seconds, KeepReason::kLast},       {policy.keep_hourly, Hour, KeepReason::kHourly},
-        {policy.keep_daily, Day, KeepReason::kDaily},         {policy.keep_weekly, Week, KeepReason::kWeekly},
-        {policy.keep_monthly, Month, KeepReason::kMonthly},   {policy.keep_yearly, Year, KeepReason::kYearly},
+        {policy.keep_last, Seconds, KeepReason::kLast},
+        {policy.keep_hourly, Hour, KeepReason::kHourly},
+        {policy.keep_daily, Day, KeepReason::kDaily},
+        {policy.keep_weekly, Week, KeepReason::kWeekly},
+        {policy.keep_monthly, Month, KeepReason::kMonthly},
+        {policy.keep_yearly, Year, KeepReason::kYearly},
     };
     for (const auto& option : options) {
       if (option.count > 0) MarkSelections(list, option.count, option.period_of, option.reason);
@@ -171,7 +185,8 @@ std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots, cons
 }
 
 std::vector<PruneDecision> PlanPruneByGroup(std::vector<GroupedPruneCandidate> snapshots,
-                                            const KeepPolicy& policy, const LocalTimeFn& local_time) {
+                                            const KeepPolicy& policy,
+                                            const LocalTimeFn& local_time) {
   std::map<std::string, std::vector<PruneCandidate>> by_group;
   for (GroupedPruneCandidate& s : snapshots) by_group[std::move(s.group)].push_back(s.snapshot);
   std::vector<PruneDecision> decisions;

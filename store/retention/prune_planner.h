@@ -56,7 +56,16 @@ struct PruneCandidate {
 
 // Why a snapshot is kept; kRemoved when it is not.
 enum class KeepReason {
-  kRemoved, kLast, kHourly, kDaily, kWeekly, kMonthly, kYearly, kProtected, kNoPolicy, kDamaged
+  kRemoved,
+  kLast,
+  kHourly,
+  kDaily,
+  kWeekly,
+  kMonthly,
+  kYearly,
+  kProtected,
+  kNoPolicy,
+  kDamaged
 };
 
 // "last", "hourly", ..., "protected", "no policy", "damaged"; "" for kRemoved.
@@ -90,7 +99,8 @@ IsoWeek IsoWeekOf(const std::tm& date);
 
 // Decides every snapshot of one group. The result has one decision per
 // candidate, newest first (equal times keep their input order).
-std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots, const KeepPolicy& policy,
+std::vector<PruneDecision> PlanPrune(std::vector<PruneCandidate> snapshots,
+                                     const KeepPolicy& policy,
                                      const LocalTimeFn& local_time = SystemLocalTime());
 
 // One snapshot of any group, for PlanPruneByGroup.

@@ -100,7 +100,8 @@ class Reader {
 Result<std::vector<PackEntry>> ReadEntries(Reader& in, uint32_t count, uint64_t data_size,
                                            std::string_view what) {
   if (count > kMaxPackEntries || in.left() / kEntrySize < count) {
-    return Status::Corruption(std::string(what) + " is damaged: it lists more objects than it holds");
+    return Status::Corruption(std::string(what) +
+                              " is damaged: it lists more objects than it holds");
   }
   std::vector<PackEntry> entries(count);
   for (PackEntry& e : entries) {
@@ -166,7 +167,8 @@ Result<uint32_t> PackTrailerLength(ByteView last_bytes, uint64_t pack_size) {
 
 Result<std::vector<PackEntry>> DecodePackTrailer(ByteView trailer, uint64_t pack_size) {
   COFFER_ASSIGN_OR_RETURN(uint32_t trailer_size, PackTrailerLength(trailer, pack_size));
-  if (trailer_size != trailer.size()) return Status::Corruption("a pack's trailer has a bad length");
+  if (trailer_size != trailer.size())
+    return Status::Corruption("a pack's trailer has a bad length");
   const uint64_t data_size = pack_size - trailer_size;
   Reader in(trailer.subspan(0, trailer_size - 8));
   if (!in.Magic(kTrailerMagic) || in.U8() != kVersion) {
@@ -238,7 +240,8 @@ Result<BucketSnapshot> DecodeSnapshot(ByteView record) {
   Reader in(record);
   BucketSnapshot s;
   if (!in.Magic(kSnapshotMagic) || in.U8() != kVersion) {
-    return Status::Corruption("a snapshot record in the bucket is damaged or of an unknown version");
+    return Status::Corruption(
+        "a snapshot record in the bucket is damaged or of an unknown version");
   }
   s.id = in.Id();
   const uint8_t flags = in.U8();
@@ -258,9 +261,13 @@ std::string PackName(const ObjectId& pack) {
   return "packs/" + hex.substr(0, 2) + "/" + hex;
 }
 
-std::string IndexName(const ObjectId& index) { return "index/" + index.hex(); }
+std::string IndexName(const ObjectId& index) {
+  return "index/" + index.hex();
+}
 
-std::string SnapshotFolder(std::string_view group) { return fmt::format("snapshots/{}/", group); }
+std::string SnapshotFolder(std::string_view group) {
+  return fmt::format("snapshots/{}/", group);
+}
 
 namespace {
 // Times are stored shifted by 2^63, so that names of times before 1970 sort
@@ -284,7 +291,8 @@ std::optional<std::pair<std::string, int64_t>> ParseSnapshotName(std::string_vie
   if (error != std::errc() || end != time.data() + time.size() || time.size() != 20) {
     return std::nullopt;
   }
-  return std::make_pair(std::string(name.substr(0, slash)), static_cast<int64_t>(biased - kTimeBias));
+  return std::make_pair(std::string(name.substr(0, slash)),
+                        static_cast<int64_t>(biased - kTimeBias));
 }
 
 }  // namespace coffer::s3

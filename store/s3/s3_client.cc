@@ -25,7 +25,8 @@ std::string UriEncode(std::string_view text, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -52,15 +53,14 @@ bool TransientCurlError(CURLcode code) {
     case CURLE_OPERATION_TIMEDOUT:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR:
-      return true;
-    default:
-      return false;
+    case CURLE_SSL_CONNECT_ERROR: return true;
+    default: return false;
   }
 }
 
 bool TransientStatus(long status, const std::optional<ErrorBody>& error) {
-  if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429) return true;
+  if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429)
+    return true;
   return status == 400 && error && error->code == "RequestTimeout";
 }
 
@@ -101,7 +101,7 @@ struct S3Client::Request {
   std::string query;   // already encoded, parameters in name order
   ByteView body;
   std::optional<std::pair<uint64_t, uint64_t>> range;  // offset, length
-  std::string what;    // for messages: "reading packs/ab/ab12..."
+  std::string what;                                    // for messages: "reading packs/ab/ab12..."
 };
 
 S3Client::S3Client(S3Settings settings, std::string bucket, RetryPolicy retry)
@@ -111,7 +111,9 @@ S3Client::S3Client(S3Settings settings, std::string bucket, RetryPolicy retry)
 
 S3Client::~S3Client() = default;
 
-std::string S3Client::Describe() const { return "s3://" + bucket_ + " at " + settings_.endpoint; }
+std::string S3Client::Describe() const {
+  return "s3://" + bucket_ + " at " + settings_.endpoint;
+}
 
 std::string S3Client::UrlFor(const std::string& key, const std::string& query) const {
   std::string url;
@@ -161,7 +163,8 @@ Result<S3Client::Response> S3Client::PerformOnce(Handle& handle, const Request& 
   // A stalled connection (under 1 KiB/s for 30 s) is dropped and retried.
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 30L);
-  if (!settings_.ca_bundle.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, settings_.ca_bundle.c_str());
+  if (!settings_.ca_bundle.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, settings_.ca_bundle.c_str());
 
   // Signature V4 over S3 wants the body's hash in a header, which curl
   // 7.88 signs but does not compute.
@@ -202,7 +205,8 @@ Result<S3Client::Response> S3Client::PerformOnce(Handle& handle, const Request& 
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
     *transient = TransientCurlError(code);
-    return Status::IoError(request.what + ": " + (error_text[0] ? error_text : curl_easy_strerror(code)));
+    return Status::IoError(request.what + ": " +
+                           (error_text[0] ? error_text : curl_easy_strerror(code)));
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   if (response.status >= 300) {
@@ -335,7 +339,8 @@ Result<std::vector<ListedObject>> S3Client::List(const std::string& prefix) {
     for (ListedObject& o : page->objects) all.push_back(std::move(o));
     token = page->next_token;
   } while (token);
-  std::sort(all.begin(), all.end(), [](const ListedObject& a, const ListedObject& b) { return a.key < b.key; });
+  std::sort(all.begin(), all.end(),
+            [](const ListedObject& a, const ListedObject& b) { return a.key < b.key; });
   return all;
 }
 

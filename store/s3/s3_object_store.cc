@@ -42,7 +42,9 @@ Status CheckMetaKey(std::string_view key) {
   const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
   });
-  if (!plain) return Status::InvalidArgument("meta key '" + std::string(key) + "' cannot be stored in a bucket");
+  if (!plain)
+    return Status::InvalidArgument("meta key '" + std::string(key) +
+                                   "' cannot be stored in a bucket");
   return Status::Ok();
 }
 
@@ -123,8 +125,8 @@ class S3ObjectStore::Impl {
       if (!id || Key(PackName(*id)) != listed.key || pack_numbers_.count(*id)) continue;
       trailers.push_back(reads_.Async([this, listed, id = *id]() -> Result<IndexedPack> {
         if (listed.size < kPackTailSize) return Status::Corruption(listed.key + " is cut short");
-        COFFER_ASSIGN_OR_RETURN(Bytes tail, client_.GetRange(listed.key, listed.size - kPackTailSize,
-                                                             kPackTailSize));
+        COFFER_ASSIGN_OR_RETURN(
+            Bytes tail, client_.GetRange(listed.key, listed.size - kPackTailSize, kPackTailSize));
         Result<uint32_t> length = PackTrailerLength(tail, listed.size);
         if (!length.ok()) return length.status().WithContext(listed.key);
         COFFER_ASSIGN_OR_RETURN(Bytes trailer,
@@ -171,7 +173,9 @@ class S3ObjectStore::Impl {
     std::unique_lock lock(mu_);
     COFFER_RETURN_IF_ERROR(upload_error_);
     const auto length = static_cast<uint32_t>(sealed.size());
-    if (!index_.emplace(IndexKey{kind, id}, Location{kPendingPack, length, pending_data_.size(), checksum})
+    if (!index_
+             .emplace(IndexKey{kind, id},
+                      Location{kPendingPack, length, pending_data_.size(), checksum})
              .second) {
       return Status::Ok();
     }
@@ -186,14 +190,14 @@ class S3ObjectStore::Impl {
   Result<Bytes> Get(ObjectKind kind, const ObjectId& id) {
     COFFER_RETURN_IF_ERROR(CheckPackedKind(kind));
     Result<Bytes> answer = Status::NotFound(NotStored(kind, id));
-    COFFER_RETURN_IF_ERROR(GetMany(kind, std::span<const ObjectId>(&id, 1),
-                                   [&](size_t, Result<ByteView> sealed) {
-                                     if (sealed.ok()) {
-                                       answer = Bytes(sealed->begin(), sealed->end());
-                                     } else {
-                                       answer = sealed.status();
-                                     }
-                                   }));
+    COFFER_RETURN_IF_ERROR(
+        GetMany(kind, std::span<const ObjectId>(&id, 1), [&](size_t, Result<ByteView> sealed) {
+          if (sealed.ok()) {
+            answer = Bytes(sealed->begin(), sealed->end());
+          } else {
+            answer = sealed.status();
+          }
+        }));
     return answer;
   }
 
@@ -216,7 +220,8 @@ class S3ObjectStore::Impl {
         }
         const Location& at = found->second;
         const Bytes* held = at.pack == kPendingPack ? &pending_data_ : nullptr;
-        if (auto sent = in_memory_.find(at.pack); sent != in_memory_.end()) held = sent->second.get();
+        if (auto sent = in_memory_.find(at.pack); sent != in_memory_.end())
+          held = sent->second.get();
         if (held != nullptr) {
           answers[i] = Bytes(held->begin() + static_cast<ptrdiff_t>(at.offset),
                              held->begin() + static_cast<ptrdiff_t>(at.offset + at.length));
@@ -235,7 +240,8 @@ class S3ObjectStore::Impl {
       uint64_t end = wanted[first].at.offset + wanted[first].at.length;
       while (last < wanted.size() && wanted[last].at.pack == wanted[first].at.pack &&
              wanted[last].at.offset <= end + kReadGap &&
-             wanted[last].at.offset + wanted[last].at.length - wanted[first].at.offset <= kMaxRead) {
+             wanted[last].at.offset + wanted[last].at.length - wanted[first].at.offset <=
+                 kMaxRead) {
         end = std::max(end, wanted[last].at.offset + wanted[last].at.length);
         ++last;
       }
@@ -246,8 +252,8 @@ class S3ObjectStore::Impl {
         for (size_t w = first; w < last; ++w) {
           if (!run.ok()) {
             if (!IsObjectFailure(run.status())) return run.status();
-            answers[wanted[w].index] = run.status().WithContext(
-                std::string(KindName(kind)) + " " + ids[wanted[w].index].short_hex());
+            answers[wanted[w].index] = run.status().WithContext(std::string(KindName(kind)) + " " +
+                                                                ids[wanted[w].index].short_hex());
             continue;
           }
           const uint64_t from = wanted[w].at.offset - start;
@@ -303,7 +309,8 @@ class S3ObjectStore::Impl {
     std::lock_guard lock(meta_mu_);
     COFFER_ASSIGN_OR_RETURN(std::optional<Bytes> existing, GetMeta(key));
     if (existing) {
-      if (std::equal(existing->begin(), existing->end(), value.begin(), value.end())) return Status::Ok();
+      if (std::equal(existing->begin(), existing->end(), value.begin(), value.end()))
+        return Status::Ok();
       return Status::AlreadyExists("meta key " + std::string(key) + " is write-once");
     }
     return client_.Put(Key("meta/" + std::string(key)), value);
@@ -311,7 +318,8 @@ class S3ObjectStore::Impl {
 
   Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) {
     const std::string folder = Key("meta/");
-    COFFER_ASSIGN_OR_RETURN(std::vector<ListedObject> listed, client_.List(folder + std::string(prefix)));
+    COFFER_ASSIGN_OR_RETURN(std::vector<ListedObject> listed,
+                            client_.List(folder + std::string(prefix)));
     std::vector<MetaRecord> records;
     for (const ListedObject& o : listed) {
       COFFER_ASSIGN_OR_RETURN(std::optional<Bytes> value, client_.Get(o.key));
@@ -359,20 +367,20 @@ class S3ObjectStore::Impl {
     for (const ListedObject& o : listed) {
       auto name = ParseSnapshotName(std::string_view(o.key).substr(root_.size()));
       if (!name || !CheckGroup(name->first).ok()) continue;  // not Coffer's
-      read.push_back(reads_.Async([this, key = o.key, name = *name]()
-                                      -> Result<std::optional<StoredSnapshot>> {
-        COFFER_ASSIGN_OR_RETURN(std::optional<Bytes> bytes, client_.Get(key));
-        if (!bytes) return std::optional<StoredSnapshot>();  // deleted meanwhile
-        Result<BucketSnapshot> record = DecodeSnapshot(*bytes);
-        if (!record.ok()) return record.status().WithContext(key);
-        StoredSnapshot s;
-        s.ref = SnapshotRef{name.first, name.second, record->id};
-        s.sealed = std::move(record->sealed);
-        s.is_protected = record->is_protected;
-        s.sealed_note = std::move(record->sealed_note);
-        s.needs = record->needs;
-        return std::optional<StoredSnapshot>(std::move(s));
-      }));
+      read.push_back(reads_.Async(
+          [this, key = o.key, name = *name]() -> Result<std::optional<StoredSnapshot>> {
+            COFFER_ASSIGN_OR_RETURN(std::optional<Bytes> bytes, client_.Get(key));
+            if (!bytes) return std::optional<StoredSnapshot>();  // deleted meanwhile
+            Result<BucketSnapshot> record = DecodeSnapshot(*bytes);
+            if (!record.ok()) return record.status().WithContext(key);
+            StoredSnapshot s;
+            s.ref = SnapshotRef{name.first, name.second, record->id};
+            s.sealed = std::move(record->sealed);
+            s.is_protected = record->is_protected;
+            s.sealed_note = std::move(record->sealed_note);
+            s.needs = record->needs;
+            return std::optional<StoredSnapshot>(std::move(s));
+          }));
     }
     std::vector<StoredSnapshot> snapshots;
     Status failed;
@@ -385,14 +393,16 @@ class S3ObjectStore::Impl {
       }
     }
     COFFER_RETURN_IF_ERROR(failed);
-    std::sort(snapshots.begin(), snapshots.end(), [](const StoredSnapshot& a, const StoredSnapshot& b) {
-      return std::tie(a.ref.group, a.ref.time_ns) < std::tie(b.ref.group, b.ref.time_ns);
-    });
+    std::sort(snapshots.begin(), snapshots.end(),
+              [](const StoredSnapshot& a, const StoredSnapshot& b) {
+                return std::tie(a.ref.group, a.ref.time_ns) < std::tie(b.ref.group, b.ref.time_ns);
+              });
     return snapshots;
   }
 
   // Reads, changes and writes back one snapshot's record.
-  Status ChangeSnapshot(const SnapshotRef& ref, const std::function<Status(BucketSnapshot&)>& change) {
+  Status ChangeSnapshot(const SnapshotRef& ref,
+                        const std::function<Status(BucketSnapshot&)>& change) {
     COFFER_RETURN_IF_ERROR(CheckGroup(ref.group));
     std::lock_guard lock(snapshots_mu_);
     COFFER_ASSIGN_OR_RETURN(std::optional<BucketSnapshot> record, ReadSnapshot(ref));
@@ -440,15 +450,16 @@ class S3ObjectStore::Impl {
   }
 
   static Status NoSnapshot(const SnapshotRef& ref) {
-    return Status::NotFound("no snapshot of " + ref.group + " at " + model::FormatTime(ref.time_ns) +
-                            " in the copy");
+    return Status::NotFound("no snapshot of " + ref.group + " at " +
+                            model::FormatTime(ref.time_ns) + " in the copy");
   }
 
   void AddPack(const IndexedPack& pack) {
     auto [it, added] = pack_numbers_.emplace(pack.pack, static_cast<uint32_t>(packs_.size()));
     if (added) packs_.push_back(pack.pack);
     for (const PackEntry& e : pack.entries) {
-      index_.insert_or_assign(IndexKey{e.kind, e.id}, Location{it->second, e.length, e.offset, e.checksum});
+      index_.insert_or_assign(IndexKey{e.kind, e.id},
+                              Location{it->second, e.length, e.offset, e.checksum});
     }
   }
 
@@ -541,24 +552,39 @@ Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Open(const S3Settings& set
   return std::unique_ptr<S3ObjectStore>(new S3ObjectStore(std::move(impl)));
 }
 
-Status S3ObjectStore::Flush() { return impl_->Flush(); }
-uint64_t S3ObjectStore::retries() const { return impl_->retries(); }
-S3ObjectStore::Counts S3ObjectStore::counts() const { return impl_->counts(); }
+Status S3ObjectStore::Flush() {
+  return impl_->Flush();
+}
+uint64_t S3ObjectStore::retries() const {
+  return impl_->retries();
+}
+S3ObjectStore::Counts S3ObjectStore::counts() const {
+  return impl_->counts();
+}
 
-Result<std::optional<Bytes>> S3ObjectStore::GetMeta(std::string_view key) { return impl_->GetMeta(key); }
-Status S3ObjectStore::PutMeta(std::string_view key, ByteView value) { return impl_->PutMeta(key, value); }
+Result<std::optional<Bytes>> S3ObjectStore::GetMeta(std::string_view key) {
+  return impl_->GetMeta(key);
+}
+Status S3ObjectStore::PutMeta(std::string_view key, ByteView value) {
+  return impl_->PutMeta(key, value);
+}
 Result<std::vector<MetaRecord>> S3ObjectStore::ListMeta(std::string_view prefix) {
   return impl_->ListMeta(prefix);
 }
-Status S3ObjectStore::RemoveKeySlot(std::string_view name) { return impl_->RemoveKeySlot(name); }
+Status S3ObjectStore::RemoveKeySlot(std::string_view name) {
+  return impl_->RemoveKeySlot(name);
+}
 Result<std::vector<bool>> S3ObjectStore::Contains(ObjectKind kind, std::span<const ObjectId> ids) {
   return impl_->Contains(kind, ids);
 }
 Status S3ObjectStore::Put(ObjectKind kind, const ObjectId& id, ByteView sealed) {
   return impl_->Put(kind, id, sealed);
 }
-Result<Bytes> S3ObjectStore::Get(ObjectKind kind, const ObjectId& id) { return impl_->Get(kind, id); }
-Status S3ObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids, const SealedVisitor& use) {
+Result<Bytes> S3ObjectStore::Get(ObjectKind kind, const ObjectId& id) {
+  return impl_->Get(kind, id);
+}
+Status S3ObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids,
+                              const SealedVisitor& use) {
   return impl_->GetMany(kind, ids, use);
 }
 
@@ -567,8 +593,12 @@ Status S3ObjectStore::GetMany(ObjectKind kind, std::span<const ObjectId> ids, co
 Result<WriteId> S3ObjectStore::BeginWrite(const std::optional<SnapshotRef>&) {
   return next_writer_.fetch_add(1) + 1;
 }
-Status S3ObjectStore::EndWrite(WriteId) { return Status::Ok(); }
-Status S3ObjectStore::RefreshWriters(std::span<const WriteId>) { return Status::Ok(); }
+Status S3ObjectStore::EndWrite(WriteId) {
+  return Status::Ok();
+}
+Status S3ObjectStore::RefreshWriters(std::span<const WriteId>) {
+  return Status::Ok();
+}
 
 Status S3ObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_record, WriteId,
                                      const std::optional<ObjectId>& needs) {
@@ -577,7 +607,9 @@ Status S3ObjectStore::CommitSnapshot(const SnapshotRef& ref, ByteView sealed_rec
 Result<std::vector<StoredSnapshot>> S3ObjectStore::ListSnapshots(std::string_view group) {
   return impl_->ListSnapshots(group);
 }
-Status S3ObjectStore::DeleteSnapshot(const SnapshotRef& ref) { return impl_->DeleteSnapshot(ref); }
+Status S3ObjectStore::DeleteSnapshot(const SnapshotRef& ref) {
+  return impl_->DeleteSnapshot(ref);
+}
 Status S3ObjectStore::SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) {
   return impl_->ChangeSnapshot(ref, [&](BucketSnapshot& s) {
     s.is_protected = is_protected;
@@ -610,9 +642,17 @@ Status NoGc() {
 }
 }  // namespace
 
-Result<GcStart> S3ObjectStore::BeginGc() { return NoGc(); }
-Status S3ObjectStore::AddGcMarks(uint64_t, std::span<const uint64_t>) { return NoGc(); }
-Result<GcResult> S3ObjectStore::FinishGc(uint64_t) { return NoGc(); }
-Status S3ObjectStore::AbortGc(uint64_t) { return NoGc(); }
+Result<GcStart> S3ObjectStore::BeginGc() {
+  return NoGc();
+}
+Status S3ObjectStore::AddGcMarks(uint64_t, std::span<const uint64_t>) {
+  return NoGc();
+}
+Result<GcResult> S3ObjectStore::FinishGc(uint64_t) {
+  return NoGc();
+}
+Status S3ObjectStore::AbortGc(uint64_t) {
+  return NoGc();
+}
 
 }  // namespace coffer::s3

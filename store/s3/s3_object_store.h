@@ -56,10 +56,10 @@ class S3ObjectStore : public ObjectStore {
   // Requests retried after a transient failure, since opening.
   uint64_t retries() const;
   struct Counts {
-    uint64_t objects = 0;              // the indexes name, and put since
+    uint64_t objects = 0;  // the indexes name, and put since
     uint64_t packs = 0;
-    uint64_t indexes = 0;              // read at opening, and written since
-    uint64_t packs_from_trailers = 0;  // no index named them at opening
+    uint64_t indexes = 0;                      // read at opening, and written since
+    uint64_t packs_from_trailers = 0;          // no index named them at opening
     std::vector<std::string> damaged_indexes;  // ignored at opening: why, each
   };
   Counts counts() const;

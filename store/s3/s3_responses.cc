@@ -111,7 +111,8 @@ Result<ListPage> ParseListPage(std::string_view xml) {
   if (!truncated) {
     page.next_token.reset();
   } else if (!page.next_token || page.next_token->empty()) {
-    return Status::Corruption("the object storage cut a listing short without saying where it goes on");
+    return Status::Corruption(
+        "the object storage cut a listing short without saying where it goes on");
   }
   return page;
 }

@@ -11,8 +11,10 @@ namespace {
 constexpr std::string_view kScheme = "s3://";
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -21,7 +23,8 @@ std::string_view Trim(std::string_view s) {
 bool ValidBucket(std::string_view bucket) {
   if (bucket.size() < 3 || bucket.size() > 63) return false;
   for (char c : bucket) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+      return false;
   }
   return true;
 }
@@ -29,7 +32,8 @@ bool ValidBucket(std::string_view bucket) {
 // Folder names Coffer can put in a URL path without escaping.
 bool ValidPrefix(std::string_view prefix) {
   for (char c : prefix) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' && c != '/')
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_' &&
+        c != '/')
       return false;
   }
   return prefix.find("//") == std::string_view::npos && prefix.rfind('/', 0) != 0;
@@ -46,7 +50,8 @@ Result<std::optional<std::string>> ReadOptionalFile(const std::string& path) {
   return std::optional<std::string>(text.str());
 }
 
-Result<IniFile> ReadIni(const EnvironmentLookup& env, const char* variable, const char* default_name) {
+Result<IniFile> ReadIni(const EnvironmentLookup& env, const char* variable,
+                        const char* default_name) {
   std::string path;
   if (auto set = env(variable)) {
     path = *set;
@@ -62,7 +67,8 @@ Result<IniFile> ReadIni(const EnvironmentLookup& env, const char* variable, cons
   return parsed;
 }
 
-std::optional<std::string> Entry(const IniFile& file, const std::string& section, const std::string& key) {
+std::optional<std::string> Entry(const IniFile& file, const std::string& section,
+                                 const std::string& key) {
   auto s = file.find(section);
   if (s == file.end()) return std::nullopt;
   auto k = s->second.find(key);
@@ -72,7 +78,9 @@ std::optional<std::string> Entry(const IniFile& file, const std::string& section
 
 }  // namespace
 
-bool IsS3Address(std::string_view address) { return address.rfind(kScheme, 0) == 0; }
+bool IsS3Address(std::string_view address) {
+  return address.rfind(kScheme, 0) == 0;
+}
 
 Result<S3Location> ParseS3Address(std::string_view address) {
   auto bad = [&](std::string_view why) {
@@ -117,7 +125,8 @@ Result<IniFile> ParseIni(std::string_view text) {
     std::string_view line = Trim(raw);
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
     auto bad = [&](std::string_view why) {
-      return Status::InvalidArgument("line " + std::to_string(line_number) + ": " + std::string(why));
+      return Status::InvalidArgument("line " + std::to_string(line_number) + ": " +
+                                     std::string(why));
     };
     if (line.front() == '[') {
       if (line.back() != ']') return bad("a section header without ']'");
@@ -165,8 +174,8 @@ Result<S3Settings> LoadS3Settings(const EnvironmentLookup& env) {
     if (!key_id || !secret) {
       return Status::InvalidArgument(
           "no object storage credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-          "write aws_access_key_id and aws_secret_access_key under [" + profile +
-          "] in ~/.aws/credentials");
+          "write aws_access_key_id and aws_secret_access_key under [" +
+          profile + "] in ~/.aws/credentials");
     }
     settings.access_key_id = *key_id;
     settings.secret_access_key = *secret;
@@ -187,7 +196,8 @@ Result<S3Settings> LoadS3Settings(const EnvironmentLookup& env) {
   if (!endpoint) endpoint = Entry(config, config_section, "endpoint_url");
   settings.path_style = endpoint.has_value();
   settings.endpoint = endpoint.value_or("https://s3." + settings.region + ".amazonaws.com");
-  while (!settings.endpoint.empty() && settings.endpoint.back() == '/') settings.endpoint.pop_back();
+  while (!settings.endpoint.empty() && settings.endpoint.back() == '/')
+    settings.endpoint.pop_back();
   if (settings.endpoint.rfind("http://", 0) != 0 && settings.endpoint.rfind("https://", 0) != 0) {
     return Status::InvalidArgument("object storage endpoint '" + settings.endpoint +
                                    "' is no http:// or https:// address");

@@ -22,7 +22,8 @@ Result<ServiceAddress> Parse(std::string_view address, bool any_port) {
     out.kind = ServiceAddress::Kind::kUnix;
     out.path = std::string(address.substr(5));
     if (out.path.starts_with("//")) out.path = out.path.substr(2);  // unix://PATH
-    if (out.path.empty()) return Status::InvalidArgument("address " + std::string(address) + ": no socket path");
+    if (out.path.empty())
+      return Status::InvalidArgument("address " + std::string(address) + ": no socket path");
     if (out.path.find('\0') != std::string::npos) {
       return Status::InvalidArgument("address: socket path contains a NUL byte");
     }
@@ -38,7 +39,8 @@ Result<ServiceAddress> Parse(std::string_view address, bool any_port) {
     std::string_view rest = address.substr(6);
     size_t colon = rest.rfind(':');
     if (colon == std::string_view::npos || colon == 0) {
-      return Status::InvalidArgument("address " + std::string(address) + ": expected tcp://HOST:PORT");
+      return Status::InvalidArgument("address " + std::string(address) +
+                                     ": expected tcp://HOST:PORT");
     }
     out.kind = ServiceAddress::Kind::kTcp;
     out.host = std::string(rest.substr(0, colon));

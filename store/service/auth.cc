@@ -31,7 +31,8 @@ Result<std::string> ParseToken(std::string_view text, std::string_view where) {
                            text.back() == '\t')) {
     text.remove_suffix(1);
   }
-  if (text.empty()) return Status::InvalidArgument("the token in " + std::string(where) + " is empty");
+  if (text.empty())
+    return Status::InvalidArgument("the token in " + std::string(where) + " is empty");
   if (text.size() > kMaxTokenBytes) {
     return Status::InvalidArgument("the token in " + std::string(where) + " is longer than " +
                                    std::to_string(kMaxTokenBytes) + " bytes");

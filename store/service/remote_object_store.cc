@@ -144,8 +144,7 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   store->rpc_ = std::make_unique<Rpc>();
-  store->rpc_->channel =
-      grpc::CreateCustomChannel(parsed.GrpcTarget(), creds, args);
+  store->rpc_->channel = grpc::CreateCustomChannel(parsed.GrpcTarget(), creds, args);
   store->rpc_->stub = ObjectService::NewStub(store->rpc_->channel);
 
   HelloRequest req;
@@ -168,7 +167,8 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
                              st.error_message());
     }
     if (IsTransportStatus(st) && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      return Status::NotFound("no server at " + parsed.ToString() + " (" + st.error_message() + ")");
+      return Status::NotFound("no server at " + parsed.ToString() + " (" + st.error_message() +
+                              ")");
     }
     if (IsTransportStatus(st) && st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       return Status::IoError("the server at " + parsed.ToString() + " did not answer within " +
@@ -193,7 +193,8 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   // without a refresh: once a minute is plenty.
   std::chrono::milliseconds interval = std::chrono::minutes(1);
   if (store->server_idle_exit_.count() > 0) {
-    interval = std::min(interval, std::max(store->server_idle_exit_ / 3, std::chrono::milliseconds(10)));
+    interval =
+        std::min(interval, std::max(store->server_idle_exit_ / 3, std::chrono::milliseconds(10)));
   }
   store->keep_alive_ = std::thread([self, interval] { self->KeepAliveLoop(interval); });
   return store;
@@ -274,9 +275,8 @@ Status RemoteObjectStore::SendBatch(const PutObjectsRequest& batch) {
 
 void RemoteObjectStore::EnqueueLocked(std::unique_lock<std::mutex>& lock) {
   if (batch_->objects_size() == 0) return;
-  changed_.wait(lock, [&] {
-    return outstanding_.size() < kMaxOutstandingBatches || !sticky_error_.ok();
-  });
+  changed_.wait(
+      lock, [&] { return outstanding_.size() < kMaxOutstandingBatches || !sticky_error_.ok(); });
   uint64_t seq = next_seq_++;
   outstanding_.insert(seq);
   queue_.emplace_back(seq, std::move(batch_));
@@ -301,9 +301,9 @@ Status RemoteObjectStore::Flush() {
 Status RemoteObjectStore::Put(ObjectKind kind, const ObjectId& id, ByteView sealed) {
   COFFER_RETURN_IF_ERROR(CheckStoredKind(kind));
   if (sealed.size() > kMaxObjectBytes) {
-    return Status::InvalidArgument("object " + id.short_hex() + " is " +
-                                   std::to_string(sealed.size()) + " bytes; the server takes at most " +
-                                   std::to_string(kMaxObjectBytes));
+    return Status::InvalidArgument(
+        "object " + id.short_hex() + " is " + std::to_string(sealed.size()) +
+        " bytes; the server takes at most " + std::to_string(kMaxObjectBytes));
   }
   std::unique_lock lock(mu_);
   if (!sticky_error_.ok()) return sticky_error_;
@@ -345,7 +345,8 @@ Result<std::vector<bool>> RemoteObjectStore::Contains(ObjectKind kind,
     ContainsRequest req;
     req.set_protocol_version(version());
     req.set_kind(static_cast<uint32_t>(kind));
-    PackIds(n, [&](size_t j) -> const ObjectId& { return ids[ask[begin + j]]; }, req.mutable_ids());
+    PackIds(
+        n, [&](size_t j) -> const ObjectId& { return ids[ask[begin + j]]; }, req.mutable_ids());
     ContainsResponse resp;
     COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
       return rpc_->stub->Contains(&ctx, req, &resp);
@@ -396,7 +397,8 @@ Status RemoteObjectStore::GetObjects(ObjectKind kind, std::span<const ObjectId> 
     req.set_protocol_version(version());
     req.set_kind(static_cast<uint32_t>(kind));
     req.set_checked(checked);
-    PackIds(n, [&](size_t j) -> const ObjectId& { return ids[done + j]; }, req.mutable_ids());
+    PackIds(
+        n, [&](size_t j) -> const ObjectId& { return ids[done + j]; }, req.mutable_ids());
     GetObjectsResponse resp;
     COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(restart_server_, [&](grpc::ClientContext& ctx) {
       return rpc_->stub->GetObjects(&ctx, req, &resp);
@@ -690,9 +692,8 @@ Result<FolderCopyReport> RemoteObjectStore::CopyRepositoryTo(const std::string& 
   req.set_protocol_version(version());
   req.set_destination(dir);
   CopyRepositoryResponse resp;
-  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry({}, [&](grpc::ClientContext& ctx) {
-    return rpc_->stub->CopyRepository(&ctx, req, &resp);
-  })));
+  COFFER_RETURN_IF_ERROR(FromGrpcStatus(WithRetry(
+      {}, [&](grpc::ClientContext& ctx) { return rpc_->stub->CopyRepository(&ctx, req, &resp); })));
   FolderCopyReport report;
   report.files = resp.files();
   report.bytes = resp.bytes();

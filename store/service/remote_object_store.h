@@ -30,9 +30,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -158,7 +158,7 @@ class RemoteObjectStore final : public ObjectStore, public FolderCopySource {
   std::function<Status()> restart_server_;
 
   std::mutex mu_;
-  std::condition_variable changed_;          // queue, in-flight count, stop_
+  std::condition_variable changed_;           // queue, in-flight count, stop_
   std::unique_ptr<PutObjectsRequest> batch_;  // being filled; never null
   size_t batch_bytes_ = 0;
   std::deque<std::pair<uint64_t, std::unique_ptr<PutObjectsRequest>>> queue_;  // not yet sent

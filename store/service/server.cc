@@ -74,8 +74,8 @@ Result<std::vector<ObjectId>> ParseIds(const std::string& raw, size_t max, std::
   }
   size_t n = raw.size() / ObjectId::kSize;
   if (n > max) {
-    return Status::InvalidArgument(std::string(call) + ": " + std::to_string(n) +
-                                   " ids; at most " + std::to_string(max) + " per call");
+    return Status::InvalidArgument(std::string(call) + ": " + std::to_string(n) + " ids; at most " +
+                                   std::to_string(max) + " per call");
   }
   std::vector<ObjectId> ids(n);
   for (size_t i = 0; i < n; ++i) {
@@ -133,7 +133,9 @@ Status WritePages(const std::vector<coffer::StoredSnapshot>& list,
   return Status::Ok();
 }
 
-ByteView ViewOf(const std::string& s) { return AsBytes(s); }
+ByteView ViewOf(const std::string& s) {
+  return AsBytes(s);
+}
 
 // Whether a sealed object of `size` bytes fits in a reply with room to spare
 // for the message around it.
@@ -170,8 +172,8 @@ class TokenChecker final : public grpc::AuthMetadataProcessor {
   bool IsBlocking() const override { return false; }
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* connection,
                        OutputMetadata* consumed, OutputMetadata*) override {
-    auto [begin, end] = metadata.equal_range(grpc::string_ref(kAuthorizationKey.data(),
-                                                              kAuthorizationKey.size()));
+    auto [begin, end] =
+        metadata.equal_range(grpc::string_ref(kAuthorizationKey.data(), kAuthorizationKey.size()));
     std::optional<TokenRole> role;
     int seen = 0;
     for (auto it = begin; it != end; ++it) {
@@ -182,9 +184,9 @@ class TokenChecker final : public grpc::AuthMetadataProcessor {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(kTokenRefused));
     }
     if (!BindRole(*connection, *role)) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          std::string(kTokenRefused) +
-                              ": this connection already carries a token of another role");
+      return grpc::Status(
+          grpc::StatusCode::UNAUTHENTICATED,
+          std::string(kTokenRefused) + ": this connection already carries a token of another role");
     }
     // The handlers never need the token: keep it out of their metadata.
     consumed->emplace(std::string(kAuthorizationKey),
@@ -268,10 +270,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
   // binds a role to every connection; over a unix socket every caller has
   // full rights.
   ObjectServiceImpl(ObjectStore& store, const ServerOptions& options, bool checks_tokens)
-      : store_(store),
-        options_(options),
-        checks_tokens_(checks_tokens),
-        last_end_ns_(NowNs()) {}
+      : store_(store), options_(options), checks_tokens_(checks_tokens), last_end_ns_(NowNs()) {}
 
   int active() const { return active_.load(); }
   std::chrono::milliseconds IdleFor() const {
@@ -329,11 +328,12 @@ class ObjectServiceImpl final : public ObjectService::Service {
     // Append-only clients read the key slots too: they unwrap the key to write.
     return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
-      if (req->prefix().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
+      if (req->prefix().size() > kMaxMetaKeyBytes)
+        return Status::InvalidArgument("meta key too long");
       COFFER_ASSIGN_OR_RETURN(std::vector<MetaRecord> records, store_.ListMeta(req->prefix()));
       if (records.size() > kMaxListedMetaRecords) {
         return Status::InvalidArgument("more than " + std::to_string(kMaxListedMetaRecords) +
-                                         " meta records start with the prefix");
+                                       " meta records start with the prefix");
       }
       for (const MetaRecord& record : records) {
         MetaRecordMsg* out = resp->add_records();
@@ -348,7 +348,8 @@ class ObjectServiceImpl final : public ObjectService::Service {
                              RemoveKeySlotResponse*) override {
     return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
-      if (req->name().size() > kMaxMetaKeyBytes) return Status::InvalidArgument("meta key too long");
+      if (req->name().size() > kMaxMetaKeyBytes)
+        return Status::InvalidArgument("meta key too long");
       return store_.RemoveKeySlot(req->name());
     });
   }
@@ -469,29 +470,29 @@ class ObjectServiceImpl final : public ObjectService::Service {
           return req->checked() ? store_.GetManyChecked(kind, some, use)
                                 : store_.GetMany(kind, some, use);
         };
-        COFFER_RETURN_IF_ERROR(read(
-            std::span<const ObjectId>(ids).subspan(asked_from, slice),
-            [&](size_t i, Result<ByteView> object) {
-              if (full || !too_large.ok() || asked_from + i != answered) return;
-              size_t size = object.ok() ? object->size() : object.status().message().size();
-              if (answered > 0 && reply_bytes + size > kGetObjectsReplyBytes) {
-                full = true;
-                return;
-              }
-              if (object.ok()) {
-                too_large = CheckSendable(ids[answered], size);
-                if (!too_large.ok()) return;
-              }
-              FetchedObject* out = resp->add_objects();
-              if (object.ok()) {
-                out->set_sealed(object->data(), object->size());
-              } else {
-                out->set_code(static_cast<uint32_t>(object.status().code()));
-                out->set_error(object.status().message());
-              }
-              reply_bytes += size;
-              ++answered;
-            }));
+        COFFER_RETURN_IF_ERROR(
+            read(std::span<const ObjectId>(ids).subspan(asked_from, slice),
+                 [&](size_t i, Result<ByteView> object) {
+                   if (full || !too_large.ok() || asked_from + i != answered) return;
+                   size_t size = object.ok() ? object->size() : object.status().message().size();
+                   if (answered > 0 && reply_bytes + size > kGetObjectsReplyBytes) {
+                     full = true;
+                     return;
+                   }
+                   if (object.ok()) {
+                     too_large = CheckSendable(ids[answered], size);
+                     if (!too_large.ok()) return;
+                   }
+                   FetchedObject* out = resp->add_objects();
+                   if (object.ok()) {
+                     out->set_sealed(object->data(), object->size());
+                   } else {
+                     out->set_code(static_cast<uint32_t>(object.status().code()));
+                     out->set_error(object.status().message());
+                   }
+                   reply_bytes += size;
+                   ++answered;
+                 }));
         COFFER_RETURN_IF_ERROR(too_large);
         if (full) return Status::Ok();
         if (answered != asked_from + slice) {
@@ -619,8 +620,9 @@ class ObjectServiceImpl final : public ObjectService::Service {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       const std::string& raw = req->prefixes();
       if (raw.size() % 8 != 0 || raw.size() / 8 > kMaxGcMarks) {
-        return Status::InvalidArgument("AddGcMarks: not a whole number of 8-byte prefixes, or more than " +
-                                       std::to_string(kMaxGcMarks));
+        return Status::InvalidArgument(
+            "AddGcMarks: not a whole number of 8-byte prefixes, or more than " +
+            std::to_string(kMaxGcMarks));
       }
       std::vector<uint64_t> prefixes(raw.size() / 8);
       for (size_t i = 0; i < prefixes.size(); ++i) {
@@ -663,8 +665,10 @@ class ObjectServiceImpl final : public ObjectService::Service {
             "copying the repository's files is for callers on the server's host");
       }
       auto* source = dynamic_cast<FolderCopySource*>(&store_);
-      if (source == nullptr) return Status::Unsupported("this server cannot copy its repository's files");
-      COFFER_ASSIGN_OR_RETURN(FolderCopyReport report, source->CopyRepositoryTo(req->destination()));
+      if (source == nullptr)
+        return Status::Unsupported("this server cannot copy its repository's files");
+      COFFER_ASSIGN_OR_RETURN(FolderCopyReport report,
+                              source->CopyRepositoryTo(req->destination()));
       resp->set_files(report.files);
       resp->set_bytes(report.bytes);
       resp->set_snapshots(report.snapshots);
@@ -760,9 +764,10 @@ Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
   ::umask(old_umask);
   if (!server->server_ || (!unix_socket && selected_port == 0)) {
     return Status::IoError("cannot listen on " + parsed.ToString() +
-                           (unix_socket ? " (is the folder writable? the gRPC log above may say more)"
-                                        : " (is the port in use, the certificate and key a pair? "
-                                          "the gRPC log above may say more)"));
+                           (unix_socket
+                                ? " (is the folder writable? the gRPC log above may say more)"
+                                : " (is the port in use, the certificate and key a pair? "
+                                  "the gRPC log above may say more)"));
   }
   if (!unix_socket) {
     server->address_.port = selected_port;
@@ -774,7 +779,9 @@ Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
   return server;
 }
 
-ObjectServer::~ObjectServer() { StopServing(); }
+ObjectServer::~ObjectServer() {
+  StopServing();
+}
 
 Status ObjectServer::Serve(std::chrono::milliseconds idle_exit) {
   constexpr auto kPoll = std::chrono::milliseconds(20);
@@ -794,7 +801,11 @@ void ObjectServer::StopServing() {
   server_->Wait();
 }
 
-std::chrono::milliseconds ObjectServer::IdleFor() const { return service_->IdleFor(); }
-int ObjectServer::active_calls() const { return service_->active(); }
+std::chrono::milliseconds ObjectServer::IdleFor() const {
+  return service_->IdleFor();
+}
+int ObjectServer::active_calls() const {
+  return service_->active();
+}
 
 }  // namespace coffer::service

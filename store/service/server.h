@@ -75,8 +75,7 @@ class ObjectServer {
   // picks a free port (see address()). kInvalidArgument for a bad address,
   // tcp:// without certificate, key and a token, or a token given twice;
   // kIoError if gRPC cannot bind (or refuses the certificate or key).
-  static Result<std::unique_ptr<ObjectServer>> Start(ObjectStore& store,
-                                                     const std::string& address,
+  static Result<std::unique_ptr<ObjectServer>> Start(ObjectStore& store, const std::string& address,
                                                      const ServerOptions& options);
   ~ObjectServer();
   ObjectServer(const ObjectServer&) = delete;

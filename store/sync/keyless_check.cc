@@ -43,19 +43,20 @@ class ReadBack {
       }
       for (size_t at = 0; at < ids.size(); at += kReadBatch) {
         std::span<const ObjectId> batch(ids.data() + at, std::min(kReadBatch, ids.size() - at));
-        COFFER_RETURN_IF_ERROR(store_.GetManyChecked(kind, batch, [&](size_t i, Result<ByteView> sealed) {
-          ++report_.objects_read;
-          if (sealed.ok()) {
-            report_.bytes_read += sealed->size();
-            return;
-          }
-          const NeededObject o{kind, batch[i]};
-          damaged_.insert(o);
-          ++report_.damaged_objects;
-          note(o, (sealed.status().code() == Code::kNotFound ? "is missing when read ("
-                                                             : "does not read back intact (") +
-                      sealed.status().message() + ")");
-        }));
+        COFFER_RETURN_IF_ERROR(
+            store_.GetManyChecked(kind, batch, [&](size_t i, Result<ByteView> sealed) {
+              ++report_.objects_read;
+              if (sealed.ok()) {
+                report_.bytes_read += sealed->size();
+                return;
+              }
+              const NeededObject o{kind, batch[i]};
+              damaged_.insert(o);
+              ++report_.damaged_objects;
+              note(o, (sealed.status().code() == Code::kNotFound ? "is missing when read ("
+                                                                 : "does not read back intact (") +
+                          sealed.status().message() + ")");
+            }));
       }
     }
     if (damaged > kMaxListedMissing) {
@@ -133,8 +134,8 @@ Result<KeylessCheckReport> CheckWithoutKey(ObjectStore& store,
     report.missing_objects += missing;
     if (options.read_data) {
       COFFER_ASSIGN_OR_RETURN(
-          bool intact,
-          read_back.Read(name, ToRead(chain->set, complete ? &complete->set : nullptr, found.missing)));
+          bool intact, read_back.Read(name, ToRead(chain->set, complete ? &complete->set : nullptr,
+                                                   found.missing)));
       if (!intact) {
         complete.reset();
         continue;

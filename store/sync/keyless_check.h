@@ -26,7 +26,7 @@ struct KeylessCheckReport {
   // the needs lists' damage.
   std::vector<std::string> problems;
   uint64_t missing_objects = 0;
-  uint64_t objects_read = 0;    // read back (read_data), each once
+  uint64_t objects_read = 0;  // read back (read_data), each once
   uint64_t bytes_read = 0;
   uint64_t damaged_objects = 0;  // present, but not intact as stored
   bool ok() const { return problems.empty(); }

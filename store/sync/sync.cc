@@ -92,8 +92,9 @@ class Syncer {
         continue;
       }
       if (!s.needs) {
-        Skip(s, "made before needs lists, so what it needs is unknown without the key "
-                "(a backup made since has them)");
+        Skip(s,
+             "made before needs lists, so what it needs is unknown without the key "
+             "(a backup made since has them)");
         previous.reset();
         pending_previous_ = nullptr;
         Done();
@@ -137,7 +138,8 @@ class Syncer {
     if (options_.groups.empty()) {
       COFFER_ASSIGN_OR_RETURN(all, source_.ListSnapshots(""));
     } else {
-      for (const std::string& group : std::set<std::string>(options_.groups.begin(), options_.groups.end())) {
+      for (const std::string& group :
+           std::set<std::string>(options_.groups.begin(), options_.groups.end())) {
         COFFER_ASSIGN_OR_RETURN(std::vector<StoredSnapshot> of_group, source_.ListSnapshots(group));
         for (StoredSnapshot& s : of_group) all.push_back(std::move(s));
       }
@@ -186,7 +188,8 @@ class Syncer {
   Result<bool> Copy(const StoredSnapshot& s, const NeedsChain& chain, const NeedsSet* known_there) {
     // Only what the set adds to one already complete at the destination.
     auto find_missing = [&]() -> Result<std::vector<NeededObject>> {
-      COFFER_ASSIGN_OR_RETURN(MissingObjects found, FindMissing(destination_, chain.set, known_there));
+      COFFER_ASSIGN_OR_RETURN(MissingObjects found,
+                              FindMissing(destination_, chain.set, known_there));
       report_.objects_present += found.checked - found.missing.size();
       return std::move(found.missing);
     };
@@ -220,7 +223,8 @@ class Syncer {
       for (size_t i = 0; i < chain.ids.size(); ++i) {
         if (!have[i]) lists.push_back(chain.ids[i]);
       }
-      COFFER_ASSIGN_OR_RETURN(std::optional<std::string> problem, CopyObjects(ObjectKind::kNeeds, lists));
+      COFFER_ASSIGN_OR_RETURN(std::optional<std::string> problem,
+                              CopyObjects(ObjectKind::kNeeds, lists));
       if (problem) {
         Skip(s, *problem);
         return false;
@@ -249,23 +253,24 @@ class Syncer {
     std::vector<std::future<Result<std::optional<std::string>>>> parts;
     for (size_t first = 0; first < batch.size(); first += part) {
       const size_t n = std::min(part, batch.size() - first);
-      parts.push_back(std::async(std::launch::async, [this, kind, batch, first, n, &fetched]()
-                                     -> Result<std::optional<std::string>> {
-        std::optional<std::string> problem;
-        COFFER_RETURN_IF_ERROR(source_.GetMany(
-            kind, batch.subspan(first, n), [&](size_t i, Result<ByteView> sealed) {
-              if (problem) return;
-              if (!sealed.ok()) {
-                problem = std::string(KindName(kind)) + " " + batch[first + i].short_hex() +
-                          " it needs is " +
-                          (sealed.status().code() == Code::kNotFound ? "missing" : "damaged") +
-                          " at the source";
-                return;
-              }
-              fetched.objects[first + i].assign(sealed->begin(), sealed->end());
-            }));
-        return problem;
-      }));
+      parts.push_back(std::async(
+          std::launch::async,
+          [this, kind, batch, first, n, &fetched]() -> Result<std::optional<std::string>> {
+            std::optional<std::string> problem;
+            COFFER_RETURN_IF_ERROR(source_.GetMany(
+                kind, batch.subspan(first, n), [&](size_t i, Result<ByteView> sealed) {
+                  if (problem) return;
+                  if (!sealed.ok()) {
+                    problem = std::string(KindName(kind)) + " " + batch[first + i].short_hex() +
+                              " it needs is " +
+                              (sealed.status().code() == Code::kNotFound ? "missing" : "damaged") +
+                              " at the source";
+                    return;
+                  }
+                  fetched.objects[first + i].assign(sealed->begin(), sealed->end());
+                }));
+            return problem;
+          }));
     }
     Status failed;
     for (auto& p : parts) {
@@ -285,7 +290,8 @@ class Syncer {
   // object missing or damaged at the source is returned as the problem.
   // The next batch is read from the source while this one is put at the
   // destination, so the two ends work at once.
-  Result<std::optional<std::string>> CopyObjects(ObjectKind kind, const std::vector<ObjectId>& ids) {
+  Result<std::optional<std::string>> CopyObjects(ObjectKind kind,
+                                                 const std::vector<ObjectId>& ids) {
     size_t batch_size = kMinFetchBatch;
     auto batch_at = [&](size_t at) {
       return std::span<const ObjectId>(ids.data() + at, std::min(batch_size, ids.size() - at));

@@ -119,8 +119,9 @@ bool Sampled(const pb::Entry& entry) {
 // first, names sorted), with its path ("/etc/hosts"). A directory whose tree
 // cannot be read is handed to `unreadable` and skipped.
 using EntryVisitor = std::function<void(const std::string& path, const pb::Entry& entry)>;
-Status WalkSnapshot(Repository& repo, const Snapshot& snapshot, const EntryVisitor& visit,
-                    const std::function<void(const std::string& path, const Status& status)>& unreadable) {
+Status WalkSnapshot(
+    Repository& repo, const Snapshot& snapshot, const EntryVisitor& visit,
+    const std::function<void(const std::string& path, const Status& status)>& unreadable) {
   auto root = ObjectId::FromBytes(AsBytes(snapshot.record.root_tree_id()));
   if (!root) return Status::Corruption(snapshot.name() + ": a malformed root tree id");
   // Directories still to walk; the last is walked next, so each directory's
@@ -241,7 +242,8 @@ void CompareStat(const pb::Entry& entry, const struct stat& st, bool owners,
 Status ReadFully(int fd, uint64_t offset, Bytes& buffer, uint64_t* got) {
   size_t done = 0;
   while (done < buffer.size()) {
-    ssize_t n = pread(fd, buffer.data() + done, buffer.size() - done, static_cast<off_t>(offset + done));
+    ssize_t n =
+        pread(fd, buffer.data() + done, buffer.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno(errno, "read");
     if (n == 0) break;
@@ -254,8 +256,8 @@ Status ReadFully(int fd, uint64_t offset, Bytes& buffer, uint64_t* got) {
 // Compares the extents of `entry` that lie in [begin, end) with the bytes of
 // `fd` at their offsets: a data extent by its keyed id, a hole as zeros. The
 // first difference is added to `diffs`; the bytes read are counted.
-Status CompareContent(Repository& repo, const pb::Entry& entry, int fd, uint64_t begin, uint64_t end,
-                      std::vector<std::string>& diffs, uint64_t& bytes_read) {
+Status CompareContent(Repository& repo, const pb::Entry& entry, int fd, uint64_t begin,
+                      uint64_t end, std::vector<std::string>& diffs, uint64_t& bytes_read) {
   constexpr uint64_t kHolePiece = 1u << 20;
   Bytes buffer;
   uint64_t at = 0;
@@ -272,10 +274,11 @@ Status CompareContent(Repository& repo, const pb::Entry& entry, int fd, uint64_t
       uint64_t got = 0;
       COFFER_RETURN_IF_ERROR(ReadFully(fd, offset, buffer, &got));
       bytes_read += got;
-      const std::string where = "bytes " + std::to_string(offset) + ".." + std::to_string(offset + want);
+      const std::string where =
+          "bytes " + std::to_string(offset) + ".." + std::to_string(offset + want);
       if (got < want) {
-        diffs.push_back("content: ends at byte " + std::to_string(offset + got) + ", the snapshot has " +
-                        std::to_string(at) + " or more");
+        diffs.push_back("content: ends at byte " + std::to_string(offset + got) +
+                        ", the snapshot has " + std::to_string(at) + " or more");
         return Status::Ok();
       }
       if (hole) {
@@ -283,7 +286,8 @@ Status CompareContent(Repository& repo, const pb::Entry& entry, int fd, uint64_t
           diffs.push_back("content: " + where + " should be zeros (a hole)");
           return Status::Ok();
         }
-      } else if (!std::ranges::equal(repo.sealer().IdOf(buffer).view(), AsBytes(extent.chunk_id()))) {
+      } else if (!std::ranges::equal(repo.sealer().IdOf(buffer).view(),
+                                     AsBytes(extent.chunk_id()))) {
         diffs.push_back("content: " + where + " differ from the snapshot's chunk");
         return Status::Ok();
       }
@@ -307,7 +311,8 @@ Result<UniqueFd> OpenParent(int root, const std::vector<std::string>& parts) {
   UniqueFd dir(fcntl(root, F_DUPFD_CLOEXEC, 0));
   if (!dir.valid()) return Status::FromErrno(errno, "open the scratch folder");
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    UniqueFd next(openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd next(
+        openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) return Status::FromErrno(errno, "open restored directory " + parts[i]);
     dir = std::move(next);
   }
@@ -316,8 +321,8 @@ Result<UniqueFd> OpenParent(int root, const std::vector<std::string>& parts) {
 
 class Run {
  public:
-  Run(Repository& repo, const Snapshot& snapshot, const RestoreTestOptions& options, Scratch& scratch,
-      RestoreTestResult& result)
+  Run(Repository& repo, const Snapshot& snapshot, const RestoreTestOptions& options,
+      Scratch& scratch, RestoreTestResult& result)
       : repo_(repo),
         snapshot_(snapshot),
         options_(options),
@@ -329,7 +334,8 @@ class Run {
   Status Go();
 
  private:
-  void Mismatch(const std::string& path, std::vector<std::string> diffs, Status status = Status::Ok()) {
+  void Mismatch(const std::string& path, std::vector<std::string> diffs,
+                Status status = Status::Ok()) {
     std::string what;
     for (const std::string& d : diffs) what += (what.empty() ? "" : "; ") + d;
     result_.mismatches.push_back({path, std::move(what), std::move(status)});
@@ -396,18 +402,20 @@ void Run::CompareRestored(const std::string& path, const pb::Entry& entry, int f
     if (n < 0) return diffs.push_back(Status::FromErrno(errno, "readlink").message());
     target.resize(static_cast<size_t>(n));
     if (target != entry.symlink_target()) {
-      diffs.push_back("symlink target '" + target + "', the snapshot says '" + entry.symlink_target() + "'");
+      diffs.push_back("symlink target '" + target + "', the snapshot says '" +
+                      entry.symlink_target() + "'");
     }
     result_.bytes_checked += target.size();
     CompareStat(entry, st, owners_, diffs);
     // A symlink's xattrs by a path through its directory's descriptor, not followed.
     const std::string proc = "/proc/self/fd/" + std::to_string(dir->get()) + "/" + name;
-    CompareXattrs(entry,
-                  ReadXattrs([&](char* buf, size_t size) { return llistxattr(proc.c_str(), buf, size); },
-                             [&](const char* x, void* buf, size_t size) {
-                               return lgetxattr(proc.c_str(), x, buf, size);
-                             }),
-                  diffs);
+    CompareXattrs(
+        entry,
+        ReadXattrs([&](char* buf, size_t size) { return llistxattr(proc.c_str(), buf, size); },
+                   [&](const char* x, void* buf, size_t size) {
+                     return lgetxattr(proc.c_str(), x, buf, size);
+                   }),
+        diffs);
     return;
   }
   UniqueFd fd(openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
@@ -425,13 +433,16 @@ void Run::CompareRestored(const std::string& path, const pb::Entry& entry, int f
     diffs.push_back(s.message());
   }
   if ((st.st_mode & 07777) != (entry.mode() & 07777)) {
-    diffs.push_back("mode " + Octal(st.st_mode & 07777) + ", the snapshot says " + Octal(entry.mode() & 07777));
+    diffs.push_back("mode " + Octal(st.st_mode & 07777) + ", the snapshot says " +
+                    Octal(entry.mode() & 07777));
   }
   CompareStat(entry, st, owners_, diffs);
   const int raw = fd.get();
   CompareXattrs(entry,
                 ReadXattrs([raw](char* buf, size_t size) { return flistxattr(raw, buf, size); },
-                           [raw](const char* x, void* buf, size_t size) { return fgetxattr(raw, x, buf, size); }),
+                           [raw](const char* x, void* buf, size_t size) {
+                             return fgetxattr(raw, x, buf, size);
+                           }),
                 diffs);
 }
 
@@ -448,14 +459,15 @@ Status Run::CheckImage(const std::string& path, const pb::Entry& entry, int fold
     if (!range.ok()) {
       Status status = restore::MissingIsDamage(range.status());
       if (status.code() != Code::kCorruption) return status;
-      diffs.push_back("range from byte " + std::to_string(offset) + " not restored: " + status.message());
+      diffs.push_back("range from byte " + std::to_string(offset) +
+                      " not restored: " + status.message());
       first_error = status;
       break;
     }
     ++result_.ranges_checked;
     DropCache(fd.get());
-    COFFER_RETURN_IF_ERROR(
-        CompareContent(repo_, entry, fd.get(), range->begin, range->end, diffs, result_.bytes_checked));
+    COFFER_RETURN_IF_ERROR(CompareContent(repo_, entry, fd.get(), range->begin, range->end, diffs,
+                                          result_.bytes_checked));
   }
   if (!diffs.empty()) Mismatch(path, std::move(diffs), first_error);
   return Status::Ok();
@@ -471,7 +483,8 @@ Status Run::Go() {
     COFFER_RETURN_IF_ERROR(WalkSnapshot(
         repo_, snapshot_, [&](const std::string&, const pb::Entry&) { ++population; },
         [](const std::string&, const Status&) {}));  // reported by the sampling walk
-    wanted = static_cast<uint64_t>(std::ceil(*options_.percent / 100.0 * static_cast<double>(population)));
+    wanted = static_cast<uint64_t>(
+        std::ceil(*options_.percent / 100.0 * static_cast<double>(population)));
     wanted = std::min(wanted, population);
   }
 
@@ -514,14 +527,17 @@ Status Run::Go() {
     if (mkdirat(scratch_.fd(), folder_name.c_str(), 0700) != 0) {
       return Status::FromErrno(errno, "create a folder in " + scratch_.path());
     }
-    UniqueFd folder(openat(scratch_.fd(), folder_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd folder(openat(scratch_.fd(), folder_name.c_str(),
+                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!folder.valid()) return Status::FromErrno(errno, "open a folder in " + scratch_.path());
-    Status checked = IsDiskImage(snapshot_.ref.group, *entry, options_.image_min_size)
-                         ? CheckImage(path, *entry, folder.get())
-                         : CheckWhole(path, *entry, folder.get(), scratch_.path() + "/" + folder_name);
+    Status checked =
+        IsDiskImage(snapshot_.ref.group, *entry, options_.image_min_size)
+            ? CheckImage(path, *entry, folder.get())
+            : CheckWhole(path, *entry, folder.get(), scratch_.path() + "/" + folder_name);
     folder.reset();
     COFFER_RETURN_IF_ERROR(checked);
-    COFFER_RETURN_IF_ERROR(RemoveAllAt(scratch_.fd(), folder_name).WithContext("remove the restored sample"));
+    COFFER_RETURN_IF_ERROR(
+        RemoveAllAt(scratch_.fd(), folder_name).WithContext("remove the restored sample"));
   }
   return Status::Ok();
 }
@@ -529,8 +545,9 @@ Status Run::Go() {
 }  // namespace
 
 bool RestoreTestResult::damaged() const {
-  return std::any_of(mismatches.begin(), mismatches.end(),
-                     [](const RestoreTestMismatch& m) { return m.status.code() == Code::kCorruption; });
+  return std::any_of(mismatches.begin(), mismatches.end(), [](const RestoreTestMismatch& m) {
+    return m.status.code() == Code::kCorruption;
+  });
 }
 
 bool IsDiskImage(std::string_view group, const pb::Entry& entry, uint64_t image_min_size) {
@@ -544,7 +561,8 @@ Result<RestoreTestResult> RunRestoreTest(Repository& repo, const Snapshot& snaps
   if (options.percent && !(*options.percent > 0 && *options.percent <= 100)) {
     return Status::InvalidArgument("the share of files must be above 0 and at most 100 percent");
   }
-  if (options.range_size == 0) return Status::InvalidArgument("a range of disk image must not be empty");
+  if (options.range_size == 0)
+    return Status::InvalidArgument("a range of disk image must not be empty");
   const auto started = std::chrono::steady_clock::now();
   RestoreTestResult result;
   result.seed = options.seed;
@@ -560,13 +578,14 @@ Result<RestoreTestResult> RunRestoreTest(Repository& repo, const Snapshot& snaps
   Status removed = scratch->Remove();
   COFFER_RETURN_IF_ERROR(ran);
   if (!removed.ok()) result.scratch_left = removed.message();
-  result.duration_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
+  result.duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
   return result;
 }
 
-Status RecordRestoreTest(Repository& repo, const Snapshot& snapshot, const RestoreTestResult& result,
-                         int64_t now_ns) {
+Status RecordRestoreTest(Repository& repo, const Snapshot& snapshot,
+                         const RestoreTestResult& result, int64_t now_ns) {
   pb::RestoreTestRecord record;
   record.set_time_ns(now_ns);
   record.set_ok(result.ok());
@@ -574,9 +593,8 @@ Status RecordRestoreTest(Repository& repo, const Snapshot& snapshot, const Resto
   record.set_bytes_checked(result.bytes_checked);
   record.set_mismatches(result.mismatches.size());
   record.set_seed(result.seed);
-  return repo.UpdateNote(snapshot, [&record](pb::SnapshotNote& note) {
-    *note.mutable_last_restore_test() = record;
-  });
+  return repo.UpdateNote(
+      snapshot, [&record](pb::SnapshotNote& note) { *note.mutable_last_restore_test() = record; });
 }
 
 }  // namespace coffer::verify

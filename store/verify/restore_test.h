@@ -38,12 +38,12 @@
 namespace coffer::verify {
 
 struct RestoreTestOptions {
-  uint64_t files = 50;            // sample size, unless `percent` is set
-  std::optional<double> percent;  // share of the files, (0, 100]; rounded up
-  uint64_t image_ranges = 4;      // ranges checked in each sampled disk image
-  uint64_t range_size = 1u << 20; // each at least this long (whole extents)
+  uint64_t files = 50;                          // sample size, unless `percent` is set
+  std::optional<double> percent;                // share of the files, (0, 100]; rounded up
+  uint64_t image_ranges = 4;                    // ranges checked in each sampled disk image
+  uint64_t range_size = 1u << 20;               // each at least this long (whole extents)
   uint64_t image_min_size = uint64_t{1} << 30;  // from this size a file is an image
-  uint64_t seed = 0;              // chooses the sample; 0: a random one
+  uint64_t seed = 0;                            // chooses the sample; 0: a random one
   // Where the scratch folder is made (a fresh coffer-restore-test.XXXXXX,
   // mode 0700, inside it): "" for $TMPDIR, else /var/tmp (on disk, where
   // /tmp may be memory).
@@ -63,8 +63,8 @@ struct RestoreTestResult {
   uint64_t files_checked = 0;   // sampled: files, symlinks and images
   uint64_t images_checked = 0;  // of those, disk images checked by ranges
   uint64_t ranges_checked = 0;
-  uint64_t bytes_checked = 0;   // read back from disk
-  std::vector<std::string> sample;  // the sampled paths, in tree order
+  uint64_t bytes_checked = 0;                   // read back from disk
+  std::vector<std::string> sample;              // the sampled paths, in tree order
   std::vector<RestoreTestMismatch> mismatches;  // in sample order
   uint64_t seed = 0;
   int64_t duration_ns = 0;

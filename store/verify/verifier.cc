@@ -243,10 +243,9 @@ void CheckRun::CheckBatch(const std::vector<PendingChunk>& batch) {
   std::vector<ObjectId> ids;
   ids.reserve(batch.size());
   for (const PendingChunk& chunk : batch) ids.push_back(chunk.id);
-  Status read = repo_.ReadObjects(ObjectKind::kChunk, ids, crypto::IdCheck::kAlways,
-                                  [&](size_t i, Result<Bytes> plain) {
-                                    CheckChunk(batch[i], std::move(plain));
-                                  });
+  Status read = repo_.ReadObjects(
+      ObjectKind::kChunk, ids, crypto::IdCheck::kAlways,
+      [&](size_t i, Result<Bytes> plain) { CheckChunk(batch[i], std::move(plain)); });
   if (!read.ok()) SetFatal(read);
 }
 
@@ -333,7 +332,8 @@ class Locator {
   }
 
   // Whether the file `entry` at `path` uses a damaged chunk or extent part.
-  Result<bool> WalkFile(const pb::Entry& entry, const std::string& path, std::set<size_t>& in_file) {
+  Result<bool> WalkFile(const pb::Entry& entry, const std::string& path,
+                        std::set<size_t>& in_file) {
     bool found = false;
     for (const pb::Extent& extent : entry.extents()) {
       auto chunk = ObjectId::FromBytes(AsBytes(extent.chunk_id()));

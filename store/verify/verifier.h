@@ -13,8 +13,8 @@
 // A damaged (kCorruption) or missing (kNotFound) object does not stop the
 // run; when there are any, a second walk names the snapshot paths that use
 // them. Neither does a damaged snapshot record (Snapshot::damaged()): it
-// cannot be walked, and is reported by name. A damaged tree hides everything below it, which therefore goes
-// unchecked. Any other error (the server went away) ends the run with it.
+// cannot be walked, and is reported by name. A damaged tree hides everything below it, which
+// therefore goes unchecked. Any other error (the server went away) ends the run with it.
 #pragma once
 
 #include <atomic>

@@ -48,7 +48,8 @@ TEST_F(AtRestTest, NoFileInTheRepositoryContainsPlaintext) {
   for (int i = 0; i < 4096; ++i) repeated += kDistinct;
   WriteFile(source_ + "/repeated.bin", repeated);
   std::string text;
-  for (int i = 0; i < 2000; ++i) text += "compressible filler line number " + std::to_string(i % 10) + "\n";
+  for (int i = 0; i < 2000; ++i)
+    text += "compressible filler line number " + std::to_string(i % 10) + "\n";
   text += kMarker + "\n";
   WriteFile(source_ + "/notes.txt", text);
   Backup({source_});
@@ -101,7 +102,8 @@ TEST_F(AtRestTest, UnencryptedRepositoryRoundTrips) {
   ASSERT_EQ(init.code, 0) << init.all();
   testing::MakeKitchenSinkTree(source_ + "/tree");
   // No passphrase anywhere in the environment.
-  Output backup = CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_});
+  Output backup =
+      CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_});
   ASSERT_EQ(backup.code, 0) << backup.all();
   std::string target = tmp_ / "restore";
   Output restore = CofferRaw({"-r", repo_, "restore", "--target", target, group_ + "/latest"},
@@ -120,7 +122,9 @@ TEST_F(AtRestTest, UnencryptedRepositoryStillDetectsDamage) {
   ASSERT_EQ(CofferRaw({"-r", repo_, "init", "--encryption", "none"}).code, 0);
   std::string content = RandomBytes(2 * 1024 * 1024, 99);
   WriteFile(source_ + "/data.bin", content);
-  ASSERT_EQ(CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_}).code, 0);
+  ASSERT_EQ(
+      CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_}).code,
+      0);
   ASSERT_GT(FlipMiddleOfBlobFiles(repo_ + "/db"), 0);
   Output cat = CofferRaw({"-r", repo_, "--allow-unencrypted", "cat", group_ + "/latest",
                           InSnapshot(source_) + "/data.bin"});

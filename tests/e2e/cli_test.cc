@@ -162,7 +162,8 @@ TEST_F(CliTest, LsJsonPrintsOneObjectPerEntry) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     ASSERT_TRUE(j.is_object()) << line;
     ++count;
-    for (const char* field : {"path", "type", "mode", "uid", "gid", "user", "group", "size", "mtime"}) {
+    for (const char* field :
+         {"path", "type", "mode", "uid", "gid", "user", "group", "size", "mtime"}) {
       EXPECT_TRUE(j.contains(field)) << field << " missing in " << line;
     }
     std::string name = j.value("name", "");
@@ -215,7 +216,8 @@ TEST_F(CliTest, LatestTimeAndIdPrefixNameTheSameSnapshot) {
   std::string id = summary_.value("id", "");
   ASSERT_GE(id.size(), 8u);
   std::string expected = ReadFile(source_ + "/plain.txt");
-  for (const std::string& name : {group_ + "/latest", snapshot_, id.substr(0, 8), id.substr(0, 4), id}) {
+  for (const std::string& name :
+       {group_ + "/latest", snapshot_, id.substr(0, 8), id.substr(0, 4), id}) {
     Output o = Coffer({"cat", name, src_ + "/plain.txt"});
     EXPECT_EQ(o.code, 0) << name << ": " << o.err;
     EXPECT_EQ(o.out, expected) << name;

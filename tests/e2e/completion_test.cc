@@ -84,9 +84,12 @@ std::vector<std::string> Section(const std::string& help, const std::string& tit
   bool in = false;
   std::istringstream lines(help);
   for (std::string line; std::getline(lines, line);) {
-    if (line == title) in = true;
-    else if (!line.empty() && line[0] != ' ') in = false;
-    else if (in && !line.empty()) out.push_back(line);
+    if (line == title)
+      in = true;
+    else if (!line.empty() && line[0] != ' ')
+      in = false;
+    else if (in && !line.empty())
+      out.push_back(line);
   }
   return out;
 }
@@ -134,7 +137,8 @@ class CompletionTest : public CofferTest {
   // Runs `bash_code` in a bash that has sourced the script.
   Output Bash(const std::string& bash_code, const std::vector<std::string>& args = {},
               const std::vector<std::string>& env = {}) {
-    std::vector<std::string> argv = {"bash", "-c", "source \"$0\" || exit 99\n" + bash_code, script_};
+    std::vector<std::string> argv = {"bash", "-c", "source \"$0\" || exit 99\n" + bash_code,
+                                     script_};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> full_env = {"PATH=" + BinaryDir() + ":" + std::getenv("PATH")};
     full_env.insert(full_env.end(), env.begin(), env.end());
@@ -162,7 +166,9 @@ printf '%s\n' "${COMPREPLY[@]}"
   }
 
   // `GLOBAL-OPTIONS ` naming the repository and its passphrase file.
-  std::string Opens() const { return "coffer -r " + repo_ + " --passphrase-file " + passphrase_file_ + " "; }
+  std::string Opens() const {
+    return "coffer -r " + repo_ + " --passphrase-file " + passphrase_file_ + " ";
+  }
 
   std::string script_;
   std::string passphrase_file_;
@@ -184,7 +190,8 @@ TEST_F(CompletionTest, OffersTheOptionsOfTheCommandAndTheGlobalOnes) {
   EXPECT_EQ(Complete("coffer backup --ex"), (Words{"--exclude", "--exclude-file"}));
   EXPECT_EQ(Complete("coffer --passphrase-"), (Words{"--passphrase-file", "--passphrase-fd"}));
   const Words ls = Complete("coffer ls -");
-  for (const char* option : {"--long", "-l", "--json", "--recursive", "--repo", "--quiet", "--help"}) {
+  for (const char* option :
+       {"--long", "-l", "--json", "--recursive", "--repo", "--quiet", "--help"}) {
     EXPECT_TRUE(ls.contains(option)) << option << " not in " << Join(ls);
   }
   EXPECT_FALSE(ls.contains("--exclude")) << Join(ls);
@@ -220,7 +227,8 @@ TEST_F(CompletionTest, OptionValuesAreFilesOrFolders) {
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   ASSERT_EQ(mkdir((dir + "/folder one").c_str(), 0755), 0);
   std::ofstream(dir + "/file one") << "x";
-  EXPECT_EQ(Complete("coffer --passphrase-file " + dir + "/f"), (Words{dir + "/file one", dir + "/folder one"}));
+  EXPECT_EQ(Complete("coffer --passphrase-file " + dir + "/f"),
+            (Words{dir + "/file one", dir + "/folder one"}));
   EXPECT_EQ(Complete("coffer backup --exclude-file=" + dir + "/fi"), (Words{dir + "/file one"}));
   EXPECT_EQ(Complete("coffer -r " + dir + "/f"), (Words{dir + "/folder one"}));
   EXPECT_EQ(Complete("coffer restore --target " + dir + "/f"), (Words{dir + "/folder one"}));
@@ -252,8 +260,12 @@ TEST_F(CompletionWithSnapshotsTest, OffersTheSnapshotsOfTheRepositoryOnTheLine) 
   const Words all = {First(), Second(), group_ + "/latest"};
   EXPECT_EQ(Complete(Opens() + "ls "), all);
   EXPECT_EQ(Complete(Opens() + "restore host/"), all);
-  EXPECT_EQ(Complete("coffer --repo=" + repo_ + " --passphrase-file=" + passphrase_file_ + " info "), all);
-  EXPECT_EQ(Complete("coffer ls ", {"COFFER_REPO=" + repo_, "COFFER_PASSPHRASE_FILE=" + passphrase_file_}), all);
+  EXPECT_EQ(
+      Complete("coffer --repo=" + repo_ + " --passphrase-file=" + passphrase_file_ + " info "),
+      all);
+  EXPECT_EQ(Complete("coffer ls ",
+                     {"COFFER_REPO=" + repo_, "COFFER_PASSPHRASE_FILE=" + passphrase_file_}),
+            all);
   EXPECT_EQ(Complete(Opens() + "forget " + First() + " "), all);
   EXPECT_EQ(Complete(Opens() + "verify --snapshot "), all);
   // bash completes only what follows the last ':' of the word.
@@ -273,7 +285,8 @@ TEST_F(CompletionWithSnapshotsTest, OffersThePathsInsideTheSnapshot) {
             (Words{in + "/dir with space/", in + "/dirt"}));
   EXPECT_EQ(Complete(Opens() + "cat " + group_ + "/latest " + in + "/dir\\ with\\ space/"),
             (Words{in + "/dir with space/inner file"}));
-  EXPECT_EQ(Complete(Opens() + "restore -t /tmp/x " + Second() + " " + in + "/o"), (Words{in + "/other"}));
+  EXPECT_EQ(Complete(Opens() + "restore -t /tmp/x " + Second() + " " + in + "/o"),
+            (Words{in + "/other"}));
   const std::string top = in.substr(0, in.find('/'));
   EXPECT_EQ(Complete(Opens() + "ls " + First() + " "), (Words{top + "/"}));
   // Nothing for a snapshot that is not there.

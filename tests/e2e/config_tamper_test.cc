@@ -152,10 +152,8 @@ TEST_F(ConfigTamperTest, AnUnencryptedRepositoryIsOpenedOnlyWithTheOption) {
   EXPECT_NE(init.err.find("--allow-unencrypted"), std::string::npos) << init.err;
 
   const std::string target = tmp_ / "restore";
-  for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"backup", "--group", group_, source_},
-                                             {"snapshots"},
-                                             {"verify"}}) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"backup", "--group", group_, source_}, {"snapshots"}, {"verify"}}) {
     SCOPED_TRACE(args[0]);
     std::vector<std::string> argv = {"-r", repo_};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -169,13 +167,15 @@ TEST_F(ConfigTamperTest, AnUnencryptedRepositoryIsOpenedOnlyWithTheOption) {
   }
   EXPECT_EQ(Count().snapshots, 0u);
 
-  Output backup = CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_});
+  Output backup =
+      CofferRaw({"-r", repo_, "--allow-unencrypted", "backup", "--group", group_, source_});
   ASSERT_EQ(backup.code, 0) << backup.all();
   Output restore = CofferRaw({"-r", repo_, "restore", "--target", target, group_ + "/latest"},
                              {"COFFER_ALLOW_UNENCRYPTED=1"});
   EXPECT_EQ(restore.code, 0) << restore.all();
   EXPECT_EQ(ReadFile(target + source_ + "/marker.txt"), ReadFile(source_ + "/marker.txt"));
-  Output refused = CofferRaw({"-r", repo_, "restore", "--target", tmp_ / "again", group_ + "/latest"});
+  Output refused =
+      CofferRaw({"-r", repo_, "restore", "--target", tmp_ / "again", group_ + "/latest"});
   EXPECT_EQ(refused.code, 4) << refused.all();
   Output verify = CofferRaw({"-r", repo_, "verify"}, {"COFFER_ALLOW_UNENCRYPTED=true"});
   EXPECT_EQ(verify.code, 0) << verify.all();

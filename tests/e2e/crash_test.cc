@@ -29,8 +29,8 @@ void MakeTree(const std::string& root, uint64_t seed, int big_files = 3) {
     mkdir(dir.c_str(), 0755);
     for (int f = 0; f < 20; ++f) {
       WriteFile(dir + "/small" + std::to_string(f),
-                "file " + std::to_string(f) + " of " + dir + " seed " + std::to_string(seed) + "\n" +
-                    RandomBytes(100 + f * 37, seed * 1000 + d * 50 + f));
+                "file " + std::to_string(f) + " of " + dir + " seed " + std::to_string(seed) +
+                    "\n" + RandomBytes(100 + f * 37, seed * 1000 + d * 50 + f));
     }
   }
 }
@@ -47,7 +47,8 @@ class CrashTest : public CofferTest, public ::testing::WithParamInterface<const 
     ASSERT_EQ(copy.code, 0) << copy.all();
     // Change the tree: new big files (new chunks), changed and new small files and dirs.
     for (int i = 0; i < 3; ++i) {
-      WriteFile(source_ + "/big" + std::to_string(i) + ".bin", RandomBytes(2 * 1024 * 1024 + 7, 77 + i));
+      WriteFile(source_ + "/big" + std::to_string(i) + ".bin",
+                RandomBytes(2 * 1024 * 1024 + 7, 77 + i));
     }
     MakeTree(source_ + "/added", 2, /*big_files=*/0);
     WriteFile(source_ + "/dir0/small0", "changed");
@@ -68,7 +69,8 @@ class CrashTest : public CofferTest, public ::testing::WithParamInterface<const 
 };
 
 TEST_P(CrashTest, KilledBackupLeavesEarlierSnapshotsAndNextBackupWorks) {
-  Output crashed = Coffer({"backup", "--group", group_, source_}, {std::string("COFFER_CRASH_AT=") + GetParam()});
+  Output crashed = Coffer({"backup", "--group", group_, source_},
+                          {std::string("COFFER_CRASH_AT=") + GetParam()});
   ASSERT_EQ(crashed.code, kSigkillStatus) << "the crash point was not reached: " << crashed.all();
 
   ExpectOnlyTheFirstSnapshotRestoresExactly();
@@ -100,7 +102,8 @@ INSTANTIATE_TEST_SUITE_P(AtEveryPoint, CrashTest,
 TEST_F(CofferTest, CrashDuringFirstBackupLeavesNoSnapshotAndNextBackupWorks) {
   std::string source = tmp_ / "src";
   MakeTree(source, 3);
-  Output crashed = Coffer({"backup", "--group", group_, source}, {"COFFER_CRASH_AT=chunk-stored:3"});
+  Output crashed =
+      Coffer({"backup", "--group", group_, source}, {"COFFER_CRASH_AT=chunk-stored:3"});
   ASSERT_EQ(crashed.code, kSigkillStatus) << crashed.all();
   EXPECT_TRUE(Snapshots().empty());
   Backup({source});

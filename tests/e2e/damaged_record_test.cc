@@ -67,7 +67,8 @@ class DamagedRecordTest : public CofferTest {
       Bytes value = *db.Get(kv::Column::kSnapshots, Key(group, time));
       ASSERT_GT(value.size(), 64u);
       value[32 + (value.size() - 32) / 2] ^= 0x20;
-      ASSERT_TRUE(db.Put(kv::Column::kSnapshots, Key(group, time), value, kv::Durability::kSynced).ok());
+      ASSERT_TRUE(
+          db.Put(kv::Column::kSnapshots, Key(group, time), value, kv::Durability::kSynced).ok());
     });
   }
 
@@ -160,8 +161,8 @@ TEST_F(DamagedRecordTest, VerifyNamesItAndVerifiesEveryOtherSnapshot) {
   for (size_t i : {0, 2, 3}) EXPECT_TRUE(list[i]["last_verify"]["ok"].get<bool>()) << list[i];
   EXPECT_TRUE(list[1]["last_verify"].is_null());
 
-  Output j = Coffer({"verify", "--json", "--snapshot", Name("host/a", kSecond), "--snapshot",
-                     "host/b/latest"});
+  Output j = Coffer(
+      {"verify", "--json", "--snapshot", Name("host/a", kSecond), "--snapshot", "host/b/latest"});
   EXPECT_EQ(j.code, 4) << j.all();
   auto result = nlohmann::json::parse(j.out);
   EXPECT_FALSE(result["ok"].get<bool>());
@@ -217,7 +218,8 @@ TEST_F(DamagedRecordTest, LsCatAndRestoreOfItFailWith4AndOfOthersWork) {
   FlipRecord("host/a", kSecond);
   const std::string damaged = Name("host/a", kSecond);
   for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"ls", damaged}, {"cat", damaged, File()},
+       {std::vector<std::string>{"ls", damaged},
+        {"cat", damaged, File()},
         {"restore", damaged, "--target", tmp_ / "damaged-restore"}}) {
     Output o = Coffer(args);
     EXPECT_EQ(o.code, 4) << args[0] << ": " << o.all();
@@ -270,7 +272,8 @@ TEST_F(DamagedRecordTest, GcRefusesUntilItIsForgotten) {
   Output gc = Coffer({"gc"});
   EXPECT_EQ(gc.code, 4) << gc.all();
   EXPECT_NE(gc.err.find("the snapshot record " + Name("host/a", kSecond) + " is damaged"),
-            std::string::npos) << gc.err;
+            std::string::npos)
+      << gc.err;
   EXPECT_NE(gc.err.find("coffer forget " + Name("host/a", kSecond)), std::string::npos) << gc.err;
   EXPECT_NE(gc.err.find("before deleting anything"), std::string::npos) << gc.err;
   EXPECT_EQ(ObjectCount(), before) << "gc deleted objects with a damaged record in the repository";
@@ -286,7 +289,8 @@ TEST_F(DamagedRecordTest, GcRefusesUntilItIsForgotten) {
 TEST_F(DamagedRecordTest, ARecordShorterThanAnIdIsListedAndForgotten) {
   Damage([&](kv::Database& db) {
     ASSERT_TRUE(db.Put(kv::Column::kSnapshots, Key("host/a", kSecond), Bytes(10, 0x5a),
-                       kv::Durability::kSynced).ok());
+                       kv::Durability::kSynced)
+                    .ok());
   });
   nlohmann::json list = SnapshotsJson(4);
   ASSERT_EQ(list.size(), 4u);
@@ -340,8 +344,10 @@ TEST_F(DamagedRecordTest, MountShowsEveryIntactSnapshot) {
   ASSERT_TRUE(Mounted(mnt));
   struct stat st;
   EXPECT_NE(stat((mnt + "/host/a/" + kSecond).c_str(), &st), 0) << "the damaged record is shown";
-  EXPECT_EQ(ReadFile(mnt + "/host/a/" + kFirst + source_ + "/file.txt"), "backed up at " + kFirst + "\n");
-  EXPECT_EQ(ReadFile(mnt + "/host/a/latest" + source_ + "/file.txt"), "backed up at " + kThird + "\n");
+  EXPECT_EQ(ReadFile(mnt + "/host/a/" + kFirst + source_ + "/file.txt"),
+            "backed up at " + kFirst + "\n");
+  EXPECT_EQ(ReadFile(mnt + "/host/a/latest" + source_ + "/file.txt"),
+            "backed up at " + kThird + "\n");
   EXPECT_EQ(ReadFile(mnt + "/host/b/latest" + source_ + "/file.txt"), "the other group\n");
   Output umount = CofferRaw({"umount", mnt});
   EXPECT_EQ(umount.code, 0) << umount.all();

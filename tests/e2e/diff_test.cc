@@ -125,9 +125,9 @@ TEST_F(DiffTest, ASnapshotWithItselfShowsNothingAndReadsNoTree) {
 TEST_F(DiffTest, APathInOneSnapshotOnlyIsAllAddedOrRemoved) {
   Output added = Coffer({"diff", before_, after_, etc_ + "/new dir"});
   ASSERT_EQ(added.code, 0) << added.all();
-  EXPECT_EQ(Lines(added.out), (std::vector<std::string>{"+ " + etc_ + "/new dir/",
-                                                        "+ " + etc_ + "/new dir/tab\\there",
-                                                        "2 added (4 B), 0 removed (0 B), 0 changed"}));
+  EXPECT_EQ(Lines(added.out), (std::vector<std::string>{
+                                  "+ " + etc_ + "/new dir/", "+ " + etc_ + "/new dir/tab\\there",
+                                  "2 added (4 B), 0 removed (0 B), 0 changed"}));
   Output removed = Coffer({"diff", before_, after_, "/" + etc_ + "/cron.d/old-job"});
   ASSERT_EQ(removed.code, 0) << removed.all();
   EXPECT_EQ(Lines(removed.out)[0], "- " + etc_ + "/cron.d/old-job");
@@ -141,7 +141,8 @@ TEST_F(DiffTest, BadCallsSayWhatIsWrong) {
   EXPECT_NE(unknown.err.find("2020-01-01T00:00:00Z"), std::string::npos) << unknown.err;
   Output nowhere = Coffer({"diff", before_, after_, "no/such/path"});
   EXPECT_EQ(nowhere.code, 1) << nowhere.all();
-  EXPECT_EQ(nowhere.err, "coffer: 'no/such/path' is in neither " + before_ + " nor " + after_ + "\n");
+  EXPECT_EQ(nowhere.err,
+            "coffer: 'no/such/path' is in neither " + before_ + " nor " + after_ + "\n");
   Output one_name = Coffer({"diff", before_});
   EXPECT_EQ(one_name.code, 2) << one_name.all();
   EXPECT_EQ(Lines(one_name.err).size(), 1u) << one_name.err;

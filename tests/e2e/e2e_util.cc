@@ -3,8 +3,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -133,13 +133,17 @@ void Pump(int in_fd, const std::string& data, bool close_in, int out_fd, int err
     }
     if (i_out >= 0 && fds[i_out].revents) {
       ssize_t k = read(out_fd, buf, sizeof buf);
-      if (k > 0) out->append(buf, static_cast<size_t>(k));
-      else if (k == 0 || errno != EINTR) out_open = false;
+      if (k > 0)
+        out->append(buf, static_cast<size_t>(k));
+      else if (k == 0 || errno != EINTR)
+        out_open = false;
     }
     if (i_err >= 0 && fds[i_err].revents) {
       ssize_t k = read(err_fd, buf, sizeof buf);
-      if (k > 0) err->append(buf, static_cast<size_t>(k));
-      else if (k == 0 || errno != EINTR) err_open = false;
+      if (k > 0)
+        err->append(buf, static_cast<size_t>(k));
+      else if (k == 0 || errno != EINTR)
+        err_open = false;
     }
   }
   if (in_open) close(in_fd);
@@ -159,7 +163,7 @@ int WaitExit(pid_t pid) {
 }  // namespace
 
 Output RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-           const std::string& stdin_data) {
+                  const std::string& stdin_data) {
   int in, out, err;
   pid_t pid = Spawn(argv, env, &in, &out, &err);
   Output result;
@@ -215,10 +219,13 @@ static std::vector<std::string>* g_files;
 std::vector<std::string> FilesBelow(const std::string& root) {
   std::vector<std::string> files;
   g_files = &files;
-  nftw(root.c_str(), [](const char* p, const struct stat* st, int type, struct FTW*) {
-    if (type == FTW_F && S_ISREG(st->st_mode)) g_files->push_back(p);
-    return 0;
-  }, 32, FTW_PHYS);
+  nftw(
+      root.c_str(),
+      [](const char* p, const struct stat* st, int type, struct FTW*) {
+        if (type == FTW_F && S_ISREG(st->st_mode)) g_files->push_back(p);
+        return 0;
+      },
+      32, FTW_PHYS);
   g_files = nullptr;
   return files;
 }
@@ -335,7 +342,6 @@ bool KillServersOf(const std::string& repo) {
   return testing::WaitUntil([&] { return ServersOf(repo).empty(); }, std::chrono::seconds(10));
 }
 
-
 int FlipMiddleOfBlobFiles(const std::string& db) {
   int flipped = 0;
   for (const auto& path : FilesBelow(db)) {
@@ -356,10 +362,12 @@ void ChangeStoppedDatabase(const std::string& repo,
   auto lock = RepoLock::Acquire(RepoLayout(repo).lock(), kWait, "end-to-end test");
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   Result<std::unique_ptr<kv::Database>> db = Status(Code::kBusy, "not opened yet");
-  testing::WaitUntil([&] {
-    db = kv::Database::Open(RepoLayout(repo).db());
-    return db.ok() || db.status().code() != Code::kBusy;
-  }, kWait);
+  testing::WaitUntil(
+      [&] {
+        db = kv::Database::Open(RepoLayout(repo).db());
+        return db.ok() || db.status().code() != Code::kBusy;
+      },
+      kWait);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   change(**db);
 }
@@ -400,16 +408,25 @@ bool MakeCert(const std::string& dir, const std::string& name) {
 }
 
 std::unique_ptr<Child> StartTlsServer(const std::string& repo, const std::string& cert_dir,
-                                      const std::vector<std::string>& options, std::string* address) {
+                                      const std::vector<std::string>& options,
+                                      std::string* address) {
   // Another process may take the port between our check and the server's
   // bind; then start again with another.
   for (int attempt = 0; attempt < 3; ++attempt) {
     int port = FreeLoopbackPort();
     if (port <= 0) return nullptr;
     *address = "tcp://127.0.0.1:" + std::to_string(port);
-    std::vector<std::string> argv = {COFFER_BINARY, "serve", "-r", repo, "--foreground",
-                                     "--listen", *address, "--tls-cert", cert_dir + "/server.crt",
-                                     "--tls-key", cert_dir + "/server.key"};
+    std::vector<std::string> argv = {COFFER_BINARY,
+                                     "serve",
+                                     "-r",
+                                     repo,
+                                     "--foreground",
+                                     "--listen",
+                                     *address,
+                                     "--tls-cert",
+                                     cert_dir + "/server.crt",
+                                     "--tls-key",
+                                     cert_dir + "/server.key"};
     argv.insert(argv.end(), options.begin(), options.end());
     auto server = std::make_unique<Child>(argv, std::vector<std::string>{});
     if (testing::WaitUntil([&] { return Listening(port) || kill(server->pid(), 0) != 0; },

@@ -31,7 +31,7 @@ struct Output {
 // COFFER_* variable, plus `env` ("NAME=value" entries, each replacing a
 // variable of that name), feeding `stdin_data`.
 Output RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-           const std::string& stdin_data = {});
+                  const std::string& stdin_data = {});
 
 // A process running in the background whose standard input is a pipe kept
 // open until CloseStdin(); output is collected by Wait().
@@ -63,7 +63,8 @@ bool MakeCert(const std::string& dir, const std::string& name);
 // started and waited for until it listens; its address in *address. Null if
 // it did not listen.
 std::unique_ptr<Child> StartTlsServer(const std::string& repo, const std::string& cert_dir,
-                                      const std::vector<std::string>& options, std::string* address);
+                                      const std::vector<std::string>& options,
+                                      std::string* address);
 
 // Whether the content of `path` contains `needle` (false if it cannot be
 // read): a condition for testing::WaitUntil on another process's log.
@@ -91,7 +92,8 @@ class CofferTest : public ::testing::Test {
   // `snapshots --json`, parsed; fails the test on error.
   nlohmann::json Snapshots();
   // `backup --json --group GROUP [extra] PATHS`, expecting exit 0; the parsed summary.
-  nlohmann::json Backup(const std::vector<std::string>& paths, const std::vector<std::string>& extra = {});
+  nlohmann::json Backup(const std::vector<std::string>& paths,
+                        const std::vector<std::string>& extra = {});
   // Restores SNAPSHOT into a fresh folder under the temp dir and returns it.
   std::string RestoreAll(const std::string& snapshot);
   // Differences between `source` and its restored copy below `target`.
@@ -105,7 +107,9 @@ class CofferTest : public ::testing::Test {
 };
 
 // A snapshot path (no leading slash) for an absolute source path.
-inline std::string InSnapshot(const std::string& abs) { return abs.substr(1); }
+inline std::string InSnapshot(const std::string& abs) {
+  return abs.substr(1);
+}
 
 // The arguments of process `pid` (empty if it is gone).
 std::vector<std::string> CommandLine(pid_t pid);
@@ -120,7 +124,8 @@ bool KillServersOf(const std::string& repo);
 // Runs `change` on the database of the repository `repo` as whoever holds
 // the repository can: its servers stopped, under its lock, waiting
 // (bounded) while a killed server, gone from /proc, still holds the files.
-void ChangeStoppedDatabase(const std::string& repo, const std::function<void(kv::Database&)>& change);
+void ChangeStoppedDatabase(const std::string& repo,
+                           const std::function<void(kv::Database&)>& change);
 
 // Flips the byte in the middle of every blob file (chunk data) under `db`;
 // returns how many files it changed.

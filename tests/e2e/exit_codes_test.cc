@@ -68,9 +68,11 @@ TEST_F(ExitCodesTest, TimeOutsideTheRangeOrOnADayThatDoesNotExistExitsWith2) {
 
   // Snapshot names on the command line go through the same check.
   for (std::string name : {group_ + "/2026-02-31T00:00:00Z", group_ + "/3000-01-01T00:00:00Z"}) {
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"ls", name}, {"forget", name}, {"protect", name},
-          {"restore", name, "--target", tmp_ / "t"}, {"verify", "--snapshot", name}}) {
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"ls", name},
+                                                 {"forget", name},
+                                                 {"protect", name},
+                                                 {"restore", name, "--target", tmp_ / "t"},
+                                                 {"verify", "--snapshot", name}}) {
       Output o = Coffer(args);
       EXPECT_EQ(o.code, 2) << args[0] << " " << name << ": " << o.all();
       EXPECT_NE(o.err.find("invalid time"), std::string::npos) << o.err;
@@ -85,8 +87,8 @@ TEST_F(ExitCodesTest, InitKdfParametersOutOfRangeExitWith2AndLeaveNothing) {
   const std::string existing = tmp_ / "empty";
   ASSERT_EQ(mkdir(existing.c_str(), 0700), 0);
   const std::vector<std::vector<std::string>> bad = {
-      {"--kdf-memory", "1K"},  {"--kdf-memory", "8191"}, {"--kdf-memory", "5G"},
-      {"--kdf-ops", "0"},      {"--kdf-ops", "65"},      {"--kdf-ops", "1000"},
+      {"--kdf-memory", "1K"}, {"--kdf-memory", "8191"}, {"--kdf-memory", "5G"},
+      {"--kdf-ops", "0"},     {"--kdf-ops", "65"},      {"--kdf-ops", "1000"},
   };
   for (const auto& option : bad) {
     for (const std::string& dir : {tmp_ / "new", existing}) {
@@ -108,8 +110,8 @@ TEST_F(ExitCodesTest, InitKdfParametersOutOfRangeExitWith2AndLeaveNothing) {
     EXPECT_EQ(entries, 0) << option[1] << ": the empty folder was written to";
   }
   // The ends of the ranges are taken.
-  Output low = CofferRaw({"-r", tmp_ / "low", "init", "--kdf-ops", "1", "--kdf-memory", "8K"},
-                         PassEnv());
+  Output low =
+      CofferRaw({"-r", tmp_ / "low", "init", "--kdf-ops", "1", "--kdf-memory", "8K"}, PassEnv());
   EXPECT_EQ(low.code, 0) << low.all();
 }
 
@@ -135,7 +137,8 @@ TEST_F(ExitCodesTest, NumbersTooLargeExitWith2) {
 }
 
 TEST_F(ExitCodesTest, InitChunkSizeOutsideTheRulesExitsWith2) {
-  for (std::string bad : {"4K,2K,8K", "1K,3K,8K", "1K,4K,16M", "1K,4K", "1K,4K,8K,16K", "1K,x,8K"}) {
+  for (std::string bad :
+       {"4K,2K,8K", "1K,3K,8K", "1K,4K,16M", "1K,4K", "1K,4K,8K,16K", "1K,x,8K"}) {
     Output o = CofferRaw({"-r", tmp_ / "other", "init", "--chunk-size", bad}, PassEnv());
     EXPECT_EQ(o.code, 2) << bad << ": " << o.all();
     EXPECT_NE(o.err.find("--chunk-size"), std::string::npos) << bad << ": " << o.err;
@@ -146,12 +149,13 @@ TEST_F(ExitCodesTest, InitChunkSizeOutsideTheRulesExitsWith2) {
 
 TEST_F(ExitCodesTest, InitChunkSizeSetsTheChunksOfBackups) {
   const std::string small = tmp_ / "small";
-  Output init = CofferRaw({"-r", small, "init", "--kdf-ops", "1", "--kdf-memory", "8K",
-                           "--chunk-size", "1K,4K,16K"}, PassEnv());
+  Output init = CofferRaw(
+      {"-r", small, "init", "--kdf-ops", "1", "--kdf-memory", "8K", "--chunk-size", "1K,4K,16K"},
+      PassEnv());
   ASSERT_EQ(init.code, 0) << init.all();
   WriteFile(tmp_ / "data", testing::RandomBytes(1 << 20, 7));
-  Output backup = CofferRaw({"-r", small, "backup", "--group", "host/x", "--json", tmp_ / "data"},
-                            PassEnv());
+  Output backup =
+      CofferRaw({"-r", small, "backup", "--group", "host/x", "--json", tmp_ / "data"}, PassEnv());
   ASSERT_EQ(backup.code, 0) << backup.all();
   // 1 MiB at a 4 KiB average: about 256 chunks; the default 1 MiB average gives a handful.
   const uint64_t chunks = nlohmann::json::parse(backup.out).value("chunks_added", uint64_t{0});
@@ -187,8 +191,8 @@ TEST_F(ExitCodesTest, FolderThatIsNoRepositoryExitsWith10) {
 TEST_F(ExitCodesTest, InitIntoANonEmptyFolderExitsWith1) {
   mkdir((tmp_ / "full").c_str(), 0755);
   WriteFile(tmp_ / "full/file", "x");
-  Output o = CofferRaw({"-r", tmp_ / "full", "init", "--kdf-ops", "1", "--kdf-memory", "8K"},
-                       PassEnv());
+  Output o =
+      CofferRaw({"-r", tmp_ / "full", "init", "--kdf-ops", "1", "--kdf-memory", "8K"}, PassEnv());
   EXPECT_EQ(o.code, 1) << o.all();
   EXPECT_EQ(ReadFile(tmp_ / "full/file"), "x");
 }
@@ -203,7 +207,8 @@ TEST_F(ExitCodesTest, PassphraseFromFileAndFdAreAccepted) {
   WriteFile(tmp_ / "pass", passphrase_ + "\n");
   Output file = CofferRaw({"-r", repo_, "--passphrase-file", tmp_ / "pass", "snapshots"});
   EXPECT_EQ(file.code, 0) << file.all();
-  Output env_file = CofferRaw({"-r", repo_, "snapshots"}, {"COFFER_PASSPHRASE_FILE=" + tmp_ / "pass"});
+  Output env_file =
+      CofferRaw({"-r", repo_, "snapshots"}, {"COFFER_PASSPHRASE_FILE=" + tmp_ / "pass"});
   EXPECT_EQ(env_file.code, 0) << env_file.all();
   Output fd = CofferRaw({"-r", repo_, "--passphrase-fd", "0", "snapshots"}, {}, passphrase_ + "\n");
   EXPECT_EQ(fd.code, 0) << fd.all();
@@ -249,12 +254,14 @@ TEST_F(ExitCodesTest, LockedRepositoryExitsWith11AndLockWaitSucceedsWhenFreed) {
   EXPECT_NE(locked.err.find("pid " + pid), std::string::npos) << locked.err;
   EXPECT_NE(locked.err.find("backup"), std::string::npos) << locked.err;
 
-  Child waiter({COFFER_BINARY, "-r", repo_, "--no-server", "--lock-wait", "30s", "snapshots", "--json"},
-               PassEnv());
+  Child waiter(
+      {COFFER_BINARY, "-r", repo_, "--no-server", "--lock-wait", "30s", "snapshots", "--json"},
+      PassEnv());
   // The waiter has reached the lock once it holds the lock file open.
   char real[PATH_MAX];
   ASSERT_NE(realpath((repo_ + "/lock").c_str(), real), nullptr);
-  EXPECT_TRUE(testing::WaitUntil([&] { return HasOpen(waiter.pid(), real); }, std::chrono::seconds(10)))
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return HasOpen(waiter.pid(), real); }, std::chrono::seconds(10)))
       << "the waiter never opened the lock file";
 
   holder.CloseStdin();

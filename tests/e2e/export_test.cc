@@ -48,7 +48,9 @@ constexpr uint64_t kBlock = vma_layout::kBlock;
 // vzdump names are local time: an hour ahead of UTC in winter, two in summer.
 const std::string kBerlin = "TZ=Europe/Berlin";
 
-std::string AsString(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string AsString(const Bytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
 
 Lines SplitLines(const std::string& text) {
   Lines out;
@@ -79,7 +81,9 @@ std::string Kind(const std::string& bytes) {
   if (bytes.size() >= 263 && bytes.compare(257, 5, "ustar") == 0) return "tar";
   return "?";
 }
-std::string KindOfFile(const std::string& path) { return Kind(ReadFile(path)); }
+std::string KindOfFile(const std::string& path) {
+  return Kind(ReadFile(path));
+}
 
 // `path` decompressed by the zstd or gzip program its magic asks for.
 std::string Decompressed(const std::string& path) {
@@ -118,11 +122,13 @@ VmaTestOptions ShuffledVm(std::vector<VmaTestDevice> devices, uint64_t seed, int
   vm.ctime = ctime;
   vm.devices = std::move(devices);
   vm.configs.push_back({"qemu-server.conf", Bytes{'b', 'o', 'o', 't', ':', ' ', 'c', '\n'}});
-  vm.configs.push_back({"qemu-server.fw", Bytes{'[', 'O', 'P', 'T', 'I', 'O', 'N', 'S', ']', '\n'}});
+  vm.configs.push_back(
+      {"qemu-server.fw", Bytes{'[', 'O', 'P', 'T', 'I', 'O', 'N', 'S', ']', '\n'}});
   std::vector<VmaTestCluster> order;
   for (size_t d = 0; d < vm.devices.size(); ++d) {
     const uint64_t clusters = (vm.devices[d].size + kCluster - 1) / kCluster;
-    for (uint64_t i = 0; i < clusters; ++i) order.push_back({static_cast<uint8_t>(d + 1), i, std::nullopt});
+    for (uint64_t i = 0; i < clusters; ++i)
+      order.push_back({static_cast<uint8_t>(d + 1), i, std::nullopt});
   }
   std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
   vm.order = order;
@@ -183,7 +189,8 @@ VmaContent ReadVmaIndependently(const std::string& vma) {
   auto blob = [&](size_t offset) -> std::string {
     if (offset == 0 || offset + 2 > blob_size) return {};
     const size_t at = blob_at + offset;
-    const size_t length = static_cast<uint8_t>(vma[at]) | size_t{static_cast<uint8_t>(vma[at + 1])} << 8;
+    const size_t length = static_cast<uint8_t>(vma[at]) | size_t{static_cast<uint8_t>(vma[at + 1])}
+                                                              << 8;
     if (offset + 2 + length > blob_size) return {};
     return vma.substr(at + 2, length);
   };
@@ -218,10 +225,12 @@ VmaContent ReadVmaIndependently(const std::string& vma) {
     Bytes extent(vma.begin() + static_cast<ptrdiff_t>(at),
                  vma.begin() + static_cast<ptrdiff_t>(at + vma_layout::kExtentHeader));
     testing::ResealVmaExtent(extent, 0);
-    if (AsString(extent).compare(vma_layout::kExtentMd5, 16, vma, at + vma_layout::kExtentMd5, 16) != 0) {
+    if (AsString(extent).compare(vma_layout::kExtentMd5, 16, vma, at + vma_layout::kExtentMd5,
+                                 16) != 0) {
       problem("the MD5 of the extent at byte " + std::to_string(at) + " is wrong");
     }
-    if (vma.compare(at + vma_layout::kExtentUuid, 16, uuid) != 0) problem("an extent of another uuid");
+    if (vma.compare(at + vma_layout::kExtentUuid, 16, uuid) != 0)
+      problem("an extent of another uuid");
     const size_t blocks = Be(vma, at + vma_layout::kExtentBlockCount, 2);
     size_t data = at + vma_layout::kExtentHeader;
     if (data + blocks * kBlock > vma.size()) {
@@ -239,7 +248,8 @@ VmaContent ReadVmaIndependently(const std::string& vma) {
         problem("a cluster of no device, or past its end");
         continue;
       }
-      if (seen[id][cluster]) problem("cluster " + std::to_string(cluster) + " of " + names[id] + " twice");
+      if (seen[id][cluster])
+        problem("cluster " + std::to_string(cluster) + " of " + names[id] + " twice");
       seen[id][cluster] = true;
       for (size_t b = 0; b < kCluster / kBlock; ++b) {
         if (!(mask >> b & 1)) continue;
@@ -268,7 +278,8 @@ VmaContent ReadVmaIndependently(const std::string& vma) {
 // Runs `argv` with standard output on a new pseudo-terminal (standard error
 // kept apart), as when a person types the command; draining the terminal so
 // that a command that writes there anyway finishes.
-Output RunOnTerminal(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+Output RunOnTerminal(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& extra_env) {
   Output result;
   const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
@@ -313,13 +324,17 @@ Output RunOnTerminal(const std::vector<std::string>& argv, const std::vector<std
     }
     if (fds[0].revents) {
       const ssize_t n = read(master, buf, sizeof buf);
-      if (n > 0) result.out.append(buf, static_cast<size_t>(n));
-      else if (n == 0 || errno != EINTR) tty_open = false;  // EIO: the command has closed it
+      if (n > 0)
+        result.out.append(buf, static_cast<size_t>(n));
+      else if (n == 0 || errno != EINTR)
+        tty_open = false;  // EIO: the command has closed it
     }
     if (fds[1].revents) {
       const ssize_t n = read(err[0], buf, sizeof buf);
-      if (n > 0) result.err.append(buf, static_cast<size_t>(n));
-      else if (n == 0 || errno != EINTR) err_open = false;
+      if (n > 0)
+        result.err.append(buf, static_cast<size_t>(n));
+      else if (n == 0 || errno != EINTR)
+        err_open = false;
     }
   }
   close(master);
@@ -339,7 +354,8 @@ class ExportTest : public CofferTest {
     stage_ = tmp_ / "stage";
     out_ = tmp_ / "out";
     cwd_ = tmp_ / "cwd";
-    for (const std::string* dir : {&dump_, &stage_, &out_, &cwd_}) ASSERT_EQ(mkdir(dir->c_str(), 0755), 0);
+    for (const std::string* dir : {&dump_, &stage_, &out_, &cwd_})
+      ASSERT_EQ(mkdir(dir->c_str(), 0755), 0);
   }
 
   void TearDown() override {
@@ -363,10 +379,11 @@ class ExportTest : public CofferTest {
 
   // `coffer export ARGS...` run in the folder `dir` (cwd_ by default), in
   // the time zone `tz`.
-  Output Export(const std::vector<std::string>& args, const std::string& tz = kBerlin, std::string dir = {}) {
+  Output Export(const std::vector<std::string>& args, const std::string& tz = kBerlin,
+                std::string dir = {}) {
     if (dir.empty()) dir = cwd_;
-    std::vector<std::string> argv = {"sh", "-c", "cd \"$0\" && exec \"$@\"", dir, COFFER_BINARY, "-r", repo_,
-                                     "export"};
+    std::vector<std::string> argv = {
+        "sh", "-c", "cd \"$0\" && exec \"$@\"", dir, COFFER_BINARY, "-r", repo_, "export"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env = PassEnv();
     env.push_back(tz);
@@ -404,7 +421,8 @@ class ExportTest : public CofferTest {
     for (const std::string& line : in_b) {
       if (!in_a.count(line) && shown++ < 16) out += "\n  only in " + b + ": " + line;
     }
-    return out.empty() ? "\n  ls -R --json lists no difference (inode numbers, link counts, ctimes or xattrs?)"
+    return out.empty() ? "\n  ls -R --json lists no difference (inode numbers, link counts, ctimes "
+                         "or xattrs?)"
                        : out;
   }
 
@@ -421,7 +439,6 @@ class ExportTest : public CofferTest {
     WriteFile(vma, AsString(testing::WriteVma(vm).bytes));
     return testing::MoveInto(testing::Compress(vma, tool), folder);
   }
-
 
   // The awkward container root of archive_fixtures.h, archived by GNU tar
   // with vzdump's flags and imported as ct/104/2026-12-01T01:00:00Z.
@@ -492,9 +509,12 @@ class ExportTest : public CofferTest {
 };
 
 // tar ... --compare, the export against a folder; its output.
-Output TarCompare(const std::string& archive, const std::string& dir, const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {"tar",    "--compare", "--numeric-owner", "--acls", "--xattrs",
-                                   "--xattrs-include=*", "-f", archive, "-C", dir};
+Output TarCompare(const std::string& archive, const std::string& dir,
+                  const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {"tar",    "--compare", "--numeric-owner",
+                                   "--acls", "--xattrs",  "--xattrs-include=*",
+                                   "-f",     archive,     "-C",
+                                   dir};
   argv.insert(argv.end(), extra.begin(), extra.end());
   Output o;
   o.code = testing::RunCommand(argv, &o.out);
@@ -504,15 +524,31 @@ Output TarCompare(const std::string& archive, const std::string& dir, const std:
 // Extracts `archive` as pct restore does (pve-container's
 // restore_tar_archive, its tar flags) into the new folder `target`; the
 // differences from `root`, sorted.
-Lines PctRestoreDifferences(const std::string& archive, const std::string& root, const std::string& target) {
+Lines PctRestoreDifferences(const std::string& archive, const std::string& root,
+                            const std::string& target) {
   EXPECT_EQ(mkdir(target.c_str(), 0755), 0);
   std::string out;
-  const int rc = testing::RunCommand(
-      {"tar", "xpf", archive, "--totals", "--one-file-system", "-p", "--sparse", "--numeric-owner", "--acls",
-       "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability",
-       "--warning=no-file-ignored", "--warning=no-xattr-write", "-C", target, "--skip-old-files", "--anchored",
-       "--exclude", "./dev/*"},
-      &out);
+  const int rc = testing::RunCommand({"tar",
+                                      "xpf",
+                                      archive,
+                                      "--totals",
+                                      "--one-file-system",
+                                      "-p",
+                                      "--sparse",
+                                      "--numeric-owner",
+                                      "--acls",
+                                      "--xattrs",
+                                      "--xattrs-include=user.*",
+                                      "--xattrs-include=security.capability",
+                                      "--warning=no-file-ignored",
+                                      "--warning=no-xattr-write",
+                                      "-C",
+                                      target,
+                                      "--skip-old-files",
+                                      "--anchored",
+                                      "--exclude",
+                                      "./dev/*"},
+                                     &out);
   EXPECT_EQ(rc, 0) << out;
   for (const std::string& line : SplitLines(out)) EXPECT_FALSE(line.starts_with("tar: ")) << line;
   Lines differences = testing::CompareTrees(root, target, /*compare_owners=*/true);
@@ -521,7 +557,9 @@ Lines PctRestoreDifferences(const std::string& archive, const std::string& root,
 }
 
 // The member names of a tar archive, in order, as GNU tar lists them.
-Lines TarMembers(const std::string& archive) { return SplitLines(testing::MustRun({"tar", "-tf", archive})); }
+Lines TarMembers(const std::string& archive) {
+  return SplitLines(testing::MustRun({"tar", "-tf", archive}));
+}
 
 TEST_F(ExportTest, AContainerImportedAgainFromItsExportIsTheSameTreeWhateverTheCompression) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: devices, foreign owners, file capabilities";
@@ -596,7 +634,8 @@ TEST_F(ExportTest, GnuTarFindsTheSourceRootInTheExportAndPctRestoreExtractsIt) {
     return out;
   };
   std::set<std::string> extra;
-  const std::set<std::string> exported_names = normalized(members), original_names = normalized(original);
+  const std::set<std::string> exported_names = normalized(members),
+                              original_names = normalized(original);
   std::set_difference(exported_names.begin(), exported_names.end(), original_names.begin(),
                       original_names.end(), std::inserter(extra, extra.end()));
   extra.erase("./etc/vzdump");
@@ -619,18 +658,20 @@ TEST_F(ExportTest, GnuTarFindsTheSourceRootInTheExportAndPctRestoreExtractsIt) {
   // was, and as vzdump's own archive gives it: without /dev, which pct
   // leaves to LXC, and with the etc that pct.conf made first, whose
   // metadata --skip-old-files then keeps from the later ./etc/ member.
-  const Lines expected = {"missing: dev/loop0",     "missing: dev/null",
-                          "missing: dev/odd",       "mtime differs: etc",
-                          "unexpected: etc/vzdump", "unexpected: etc/vzdump/pct.conf",
-                          "unexpected: etc/vzdump/pct.fw"};
+  const Lines expected = {
+      "missing: dev/loop0",           "missing: dev/null",      "missing: dev/odd",
+      "mtime differs: etc",           "unexpected: etc/vzdump", "unexpected: etc/vzdump/pct.conf",
+      "unexpected: etc/vzdump/pct.fw"};
   ASSERT_EQ(PctRestoreDifferences(ct.tar, ct.root, tmp_ / "original-restored"), expected)
       << "GNU tar extracts vzdump's own archive differently";
   const std::string target = tmp_ / "pct-restore";
   EXPECT_EQ(PctRestoreDifferences(exported, ct.root, target), expected);
-  EXPECT_EQ(ReadFile(target + "/etc/vzdump/pct.conf"), ReadFile(ct.config + "/etc/vzdump/pct.conf"));
+  EXPECT_EQ(ReadFile(target + "/etc/vzdump/pct.conf"),
+            ReadFile(ct.config + "/etc/vzdump/pct.conf"));
 
   // What CompareTrees checks, once more by name.
-  struct stat tool {}, alias {}, sbin_tool {}, sparse {}, all_hole {};
+  struct stat tool {
+  }, alias{}, sbin_tool{}, sparse{}, all_hole{};
   ASSERT_EQ(lstat((target + "/usr/bin/tool").c_str(), &tool), 0);
   ASSERT_EQ(lstat((target + "/usr/bin/tool-alias").c_str(), &alias), 0);
   ASSERT_EQ(lstat((target + "/usr/sbin/tool").c_str(), &sbin_tool), 0);
@@ -669,8 +710,8 @@ TEST_F(ExportTest, AVmOfThreeDisksOneAllZerosComesBackAsItsDisksAndConfigs) {
 // snapshot's in local time, its extension the compression's.
 TEST_F(ExportTest, TheDefaultNameIsVzdumpsInLocalTime) {
   ContainerArchive("vzdump-lxc-100-2026_07_15-02_00_00", "summer", "none", dump_);
-  VmArchive("vzdump-qemu-101-2026_01_15-03_00_00", ShuffledVm(TwoDisks(), 3, UtcSeconds(2026, 1, 15, 2, 0, 5)),
-            "none", dump_);
+  VmArchive("vzdump-qemu-101-2026_01_15-03_00_00",
+            ShuffledVm(TwoDisks(), 3, UtcSeconds(2026, 1, 15, 2, 0, 5)), "none", dump_);
   ASSERT_EQ(Import({dump_}).code, 0);
 
   struct Case {
@@ -679,13 +720,19 @@ TEST_F(ExportTest, TheDefaultNameIsVzdumpsInLocalTime) {
   };
   const std::vector<Case> cases = {
       {{"ct/100/latest"}, kBerlin, "vzdump-lxc-100-2026_07_15-02_00_00.tar.zst", "zstd"},
-      {{"ct/100/latest", "--compress", "gzip"}, "TZ=UTC", "vzdump-lxc-100-2026_07_15-00_00_00.tar.gz", "gzip"},
+      {{"ct/100/latest", "--compress", "gzip"},
+       "TZ=UTC",
+       "vzdump-lxc-100-2026_07_15-00_00_00.tar.gz",
+       "gzip"},
       {{"ct/100/latest", "--compress", "none"},
        "TZ=Asia/Tokyo",
        "vzdump-lxc-100-2026_07_15-09_00_00.tar",
        "tar"},
       {{"vm/101/latest"}, kBerlin, "vzdump-qemu-101-2026_01_15-03_00_00.vma.zst", "zstd"},
-      {{"vm/101/latest", "--compress", "gzip"}, kBerlin, "vzdump-qemu-101-2026_01_15-03_00_00.vma.gz", "gzip"},
+      {{"vm/101/latest", "--compress", "gzip"},
+       kBerlin,
+       "vzdump-qemu-101-2026_01_15-03_00_00.vma.gz",
+       "gzip"},
       {{"vm/101/latest", "--compress", "none"},
        "TZ=America/New_York",
        "vzdump-qemu-101-2026_01_14-21_00_00.vma",
@@ -723,8 +770,8 @@ TEST_F(ExportTest, TheDefaultNameIsVzdumpsInLocalTime) {
 // its extension says unless --compress says otherwise.
 TEST_F(ExportTest, AFolderGetsVzdumpsNameAndAFileItsOwnCompression) {
   ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "none", dump_);
-  VmArchive("vzdump-qemu-101-2026_12_01-03_00_00", ShuffledVm(TwoDisks(), 4, UtcSeconds(2026, 12, 1, 2, 0, 5)),
-            "none", dump_);
+  VmArchive("vzdump-qemu-101-2026_12_01-03_00_00",
+            ShuffledVm(TwoDisks(), 4, UtcSeconds(2026, 12, 1, 2, 0, 5)), "none", dump_);
   ASSERT_EQ(Import({dump_}).code, 0);
 
   for (const std::string& dir : {out_, out_ + "/"}) {
@@ -840,10 +887,10 @@ TEST_F(ExportTest, AnArchiveThatIsThereIsKeptUnlessForced) {
   EXPECT_EQ(Listing(cwd_), Lines{name}) << "a .dat is left";
 
   // --force replaces each with the archive.
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"ct/100/latest", "-o", file, "--force"},
-           {"ct/100/latest", "-o", out_, "--force"},
-           {"--force", "ct/100/latest"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"ct/100/latest", "-o", file, "--force"},
+                                             {"ct/100/latest", "-o", out_, "--force"},
+                                             {"--force", "ct/100/latest"}}) {
     Output o = Export(args);
     EXPECT_EQ(o.code, 0) << o.all();
   }
@@ -858,11 +905,13 @@ TEST_F(ExportTest, AnArchiveThatIsThereIsKeptUnlessForced) {
 // vzdump's notes and log beside the archive, so that Proxmox VE shows them
 // and an import of the folder brings them back.
 TEST_F(ExportTest, TheNoteAndTheLogGoBesideTheArchiveAndComeBackWithIt) {
-  const std::string ct = ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
+  const std::string ct =
+      ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
   WriteFile(ct + ".notes", "web server\nsecond line\n");
-  WriteFile(dump_ + "/vzdump-lxc-100-2026_12_01-02_00_00.log", "INFO: starting new backup job\nINFO: done\n");
-  VmArchive("vzdump-qemu-101-2026_12_01-03_00_00", ShuffledVm(TwoDisks(), 6, UtcSeconds(2026, 12, 1, 2, 0, 5)),
-            "zstd", dump_);
+  WriteFile(dump_ + "/vzdump-lxc-100-2026_12_01-02_00_00.log",
+            "INFO: starting new backup job\nINFO: done\n");
+  VmArchive("vzdump-qemu-101-2026_12_01-03_00_00",
+            ShuffledVm(TwoDisks(), 6, UtcSeconds(2026, 12, 1, 2, 0, 5)), "zstd", dump_);
   WriteFile(dump_ + "/vzdump-qemu-101-2026_12_01-03_00_00.log", "INFO: VM 101 done\n");
   ContainerArchive("vzdump-lxc-102-2026_12_01-02_30_00", "bare", "zstd", dump_);
   ASSERT_EQ(Import({dump_}).code, 0);
@@ -878,7 +927,8 @@ TEST_F(ExportTest, TheNoteAndTheLogGoBesideTheArchiveAndComeBackWithIt) {
                                   "vzdump-lxc-102-2026_12_01-02_30_00.tar.zst",
                                   "vzdump-qemu-101-2026_12_01-03_00_00.log",
                                   "vzdump-qemu-101-2026_12_01-03_00_00.vma.zst"}));
-  EXPECT_EQ(ReadFile(out_ + "/vzdump-lxc-100-2026_12_01-02_00_00.tar.zst.notes"), "web server\nsecond line\n");
+  EXPECT_EQ(ReadFile(out_ + "/vzdump-lxc-100-2026_12_01-02_00_00.tar.zst.notes"),
+            "web server\nsecond line\n");
   EXPECT_EQ(ReadFile(out_ + "/vzdump-lxc-100-2026_12_01-02_00_00.log"),
             "INFO: starting new backup job\nINFO: done\n");
   EXPECT_EQ(ReadFile(out_ + "/vzdump-qemu-101-2026_12_01-03_00_00.log"), "INFO: VM 101 done\n");
@@ -950,7 +1000,8 @@ TEST_F(ExportTest, OtherGroupsNeedAFormatAndAPlace) {
   Output vm_export = Export({"host/vmcopy/latest", "--format", "vma", "-o", out_ + "/copy.vma"});
   ASSERT_EQ(vm_export.code, 0) << vm_export.all();
   EXPECT_EQ(KindOfFile(out_ + "/copy.vma"), "vma");
-  ASSERT_EQ(Import({"--group", "vm/555", "--time", "2026-12-01T02:00:00Z", out_ + "/copy.vma"}).code, 0);
+  ASSERT_EQ(
+      Import({"--group", "vm/555", "--time", "2026-12-01T02:00:00Z", out_ + "/copy.vma"}).code, 0);
   EXPECT_EQ(Tree("vm/555/latest"), Tree("host/vmcopy/latest"))
       << ListingDifference("host/vmcopy/latest", "vm/555/latest");
 
@@ -958,7 +1009,8 @@ TEST_F(ExportTest, OtherGroupsNeedAFormatAndAPlace) {
   const std::string config_only = tmp_ / "config-only";
   ASSERT_EQ(mkdir(config_only.c_str(), 0755), 0);
   WriteFile(config_only + "/qemu-server.conf", "boot: c\n");
-  testing::MustRun({"tar", "cf", stage_ + "/config-only.tar", "-C", config_only, "./qemu-server.conf"});
+  testing::MustRun(
+      {"tar", "cf", stage_ + "/config-only.tar", "-C", config_only, "./qemu-server.conf"});
   ASSERT_EQ(Import({"--group", "host/noimg", stage_ + "/config-only.tar"}).code, 0);
   Output no_disk = Export({"host/noimg/latest", "--format", "vma", "-o", out_ + "/noimg.vma"});
   EXPECT_EQ(no_disk.code, 2) << no_disk.all();
@@ -988,8 +1040,8 @@ TEST_F(ExportTest, DamagedDataFailsAContainersExportAndLeavesNoArchive) {
 }
 
 TEST_F(ExportTest, DamagedDataFailsAVmsExportAndLeavesNoArchive) {
-  VmArchive("vzdump-qemu-101-2026_12_01-03_00_00", ShuffledVm(TwoDisks(), 8, UtcSeconds(2026, 12, 1, 2, 0, 5)),
-            "none", dump_);
+  VmArchive("vzdump-qemu-101-2026_12_01-03_00_00",
+            ShuffledVm(TwoDisks(), 8, UtcSeconds(2026, 12, 1, 2, 0, 5)), "none", dump_);
   ASSERT_EQ(Import({dump_}).code, 0);
   ASSERT_TRUE(KillServersOf(repo_));
   ASSERT_GT(FlipMiddleOfBlobFiles(repo_ + "/db"), 0) << "no blob files: chunk data is elsewhere";
@@ -1005,7 +1057,8 @@ TEST_F(ExportTest, DamagedDataFailsAVmsExportAndLeavesNoArchive) {
 TEST_F(ExportTest, AnUnknownSnapshotOrBadOptionIsRefusedAsEveryCommandRefusesIt) {
   ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "none", dump_);
   ASSERT_EQ(Import({dump_}).code, 0);
-  for (const char* snapshot : {"ct/100/2026-12-02T01:00:00Z", "ct/999/latest", "ct/100/yesterday"}) {
+  for (const char* snapshot :
+       {"ct/100/2026-12-02T01:00:00Z", "ct/999/latest", "ct/100/yesterday"}) {
     SCOPED_TRACE(snapshot);
     Output info = Coffer({"info", snapshot});
     ASSERT_NE(info.code, 0);
@@ -1013,12 +1066,12 @@ TEST_F(ExportTest, AnUnknownSnapshotOrBadOptionIsRefusedAsEveryCommandRefusesIt)
     EXPECT_EQ(o.code, info.code) << o.all();
     EXPECT_NE(o.err, "");
   }
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"ct/100/latest", "--compress", "bzip2"},
-           {"ct/100/latest", "--format", "zip"},
-           {"ct/100/latest", "--format"},
-           {"ct/100/latest", "-o"},
-           {}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"ct/100/latest", "--compress", "bzip2"},
+                                             {"ct/100/latest", "--format", "zip"},
+                                             {"ct/100/latest", "--format"},
+                                             {"ct/100/latest", "-o"},
+                                             {}}) {
     Output o = Export(args);
     EXPECT_EQ(o.code, 2) << o.all();
   }

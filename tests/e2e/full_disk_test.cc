@@ -27,7 +27,8 @@ class FullDiskTest : public CofferTest {
     mkdir(mount_.c_str(), 0700);
     // RocksDB recovers from a full disk once 64 MiB are free again, so the
     // filesystem must be larger than that.
-    if (mount("coffer-test", mount_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=160m,mode=0700") != 0) {
+    if (mount("coffer-test", mount_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+              "size=160m,mode=0700") != 0) {
       GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << strerror(errno);
     }
     mounted_ = true;

@@ -140,7 +140,8 @@ TEST_F(GcTest, BackupDuringTheMarkLosesNothing) {
   ASSERT_TRUE(marking.WaitReached()) << "gc never reached its mark";
 
   nlohmann::json backup = Backup({src});
-  EXPECT_EQ(backup.value("chunks_added", -1), 0) << "the backup should dedup against the old chunks";
+  EXPECT_EQ(backup.value("chunks_added", -1), 0)
+      << "the backup should dedup against the old chunks";
   marking.Release();
   Output done = gc->Wait();
   ASSERT_EQ(done.code, 0) << done.all();

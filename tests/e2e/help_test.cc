@@ -23,7 +23,8 @@ std::string Join(const Options& s) {
 Options LongOptions(const std::string& text) {
   Options out;
   static const std::regex re("--[a-z][a-z0-9-]*");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it) {
     out.insert(it->str());
   }
   return out;
@@ -40,9 +41,12 @@ Options HelpOptions(const std::vector<std::string>& args) {
   bool in = false;
   std::istringstream lines(o.out);
   for (std::string line; std::getline(lines, line);) {
-    if (line == "Options:") in = true;
-    else if (!line.empty() && line.back() == ':' && line[0] != ' ') in = false;
-    else if (in && line.starts_with("  -")) section += line.substr(0, line.find("  ", 2)) + "\n";
+    if (line == "Options:")
+      in = true;
+    else if (!line.empty() && line.back() == ':' && line[0] != ' ')
+      in = false;
+    else if (in && line.starts_with("  -"))
+      section += line.substr(0, line.find("  ", 2)) + "\n";
   }
   return LongOptions(section);
 }
@@ -100,8 +104,10 @@ TEST(HelpTest, GlobalOptionsInHelpMatchCofferManPage) {
   Options help = HelpOptions({});
   Options man = ManOptions("coffer.1", "GLOBAL OPTIONS");
   ASSERT_FALSE(man.empty());
-  EXPECT_TRUE(Minus(help, man).empty()) << "in coffer --help, not in coffer.1: " << Join(Minus(help, man));
-  EXPECT_TRUE(Minus(man, help).empty()) << "in coffer.1, not in coffer --help: " << Join(Minus(man, help));
+  EXPECT_TRUE(Minus(help, man).empty())
+      << "in coffer --help, not in coffer.1: " << Join(Minus(help, man));
+  EXPECT_TRUE(Minus(man, help).empty())
+      << "in coffer.1, not in coffer --help: " << Join(Minus(man, help));
 }
 
 class CommandHelpTest : public ::testing::TestWithParam<const char*> {};
@@ -115,18 +121,19 @@ TEST_P(CommandHelpTest, OptionsInHelpMatchTheCommandManPage) {
     ASSERT_FALSE(help.empty()) << "no options parsed from coffer " << cmd << " --help";
     ASSERT_FALSE(man.empty()) << "no options parsed from coffer-" << cmd << ".1";
   }
-  EXPECT_TRUE(Minus(help, man).empty())
-      << "in coffer " << cmd << " --help, not in coffer-" << cmd << ".1: " << Join(Minus(help, man));
-  EXPECT_TRUE(Minus(man, help).empty())
-      << "in coffer-" << cmd << ".1, not in coffer " << cmd << " --help: " << Join(Minus(man, help));
+  EXPECT_TRUE(Minus(help, man).empty()) << "in coffer " << cmd << " --help, not in coffer-" << cmd
+                                        << ".1: " << Join(Minus(help, man));
+  EXPECT_TRUE(Minus(man, help).empty()) << "in coffer-" << cmd << ".1, not in coffer " << cmd
+                                        << " --help: " << Join(Minus(man, help));
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
-                         ::testing::Values("init", "backup", "import", "export", "snapshots", "info", "ls",
-                                           "restore", "cat", "mount", "umount",
+                         ::testing::Values("init", "backup", "import", "export", "snapshots",
+                                           "info", "ls", "restore", "cat", "mount", "umount",
                                            "serve", "prune", "forget", "protect", "unprotect",
-                                           "verify", "restore-test", "gc", "sync", "repair", "vzdump-hook",
-                                           "run", "status", "scheduler", "completion"),
+                                           "verify", "restore-test", "gc", "sync", "repair",
+                                           "vzdump-hook", "run", "status", "scheduler",
+                                           "completion"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');  // not in a test name
@@ -167,10 +174,11 @@ TEST(HelpTest, EveryCommandHasAManPageListedInCoffer1) {
   std::ifstream in(std::string(COFFER_MAN_DIR) + "/coffer.1");
   std::stringstream ss;
   ss << in.rdbuf();
-  for (std::string cmd : {"init", "backup", "import", "export", "snapshots", "info", "ls", "restore", "cat",
-                          "mount", "umount", "serve",
-                          "prune", "forget", "protect", "unprotect", "verify", "restore-test", "gc",
-                          "repair", "vzdump-hook", "key", "run", "jobs", "status", "scheduler"}) {
+  for (std::string cmd :
+       {"init",    "backup",    "import", "export",       "snapshots", "info",   "ls",
+        "restore", "cat",       "mount",  "umount",       "serve",     "prune",  "forget",
+        "protect", "unprotect", "verify", "restore-test", "gc",        "repair", "vzdump-hook",
+        "key",     "run",       "jobs",   "status",       "scheduler"}) {
     EXPECT_NE(ss.str().find(ManEscaped("coffer-" + cmd)), std::string::npos) << cmd;
     std::ifstream page(std::string(COFFER_MAN_DIR) + "/coffer-" + cmd + ".1");
     EXPECT_TRUE(page.good()) << cmd;

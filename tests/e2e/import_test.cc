@@ -36,9 +36,9 @@ constexpr uint64_t kCluster = testing::vma_layout::kCluster;
 // Where vzdump names are read: an hour ahead of UTC in winter, two in summer.
 const std::string kBerlin = "TZ=Europe/Berlin";
 
-const Names kImportedFields = {"archive",    "snapshot",    "skipped",          "id",
-                               "bytes_read", "bytes_total", "bytes_added",      "files_total",
-                               "duration_seconds",          "incomplete"};
+const Names kImportedFields = {"archive",          "snapshot",    "skipped",     "id",
+                               "bytes_read",       "bytes_total", "bytes_added", "files_total",
+                               "duration_seconds", "incomplete"};
 const Names kSkippedFields = {"archive", "snapshot", "skipped"};
 
 std::vector<nlohmann::json> JsonLines(const std::string& text) {
@@ -66,7 +66,9 @@ Names Keys(const nlohmann::json& object) {
   return out;
 }
 
-std::string AsString(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string AsString(const Bytes& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
 
 // The position in the decompressed stream the man page promises: "at byte
 // N", or "after N decompressed bytes" where the decompressor failed.
@@ -80,10 +82,13 @@ bool NamesABytePosition(const std::string& message) {
 VmaTestOptions TwoDiskVm(uint64_t order_seed, uint8_t uuid_byte) {
   VmaTestOptions vm;
   vm.uuid[0] = uuid_byte;
-  vm.devices.push_back({"drive-scsi0", 160 * kCluster + 3 * 4096 + 17, testing::VmaPatternContent(1), {}, 0});
-  vm.devices.push_back({"drive-virtio1", 64 * kCluster + 512, testing::VmaPatternContent(2), {}, 0});
+  vm.devices.push_back(
+      {"drive-scsi0", 160 * kCluster + 3 * 4096 + 17, testing::VmaPatternContent(1), {}, 0});
+  vm.devices.push_back(
+      {"drive-virtio1", 64 * kCluster + 512, testing::VmaPatternContent(2), {}, 0});
   vm.configs.push_back({"qemu-server.conf", Bytes{'b', 'o', 'o', 't', ':', ' ', 'c', '\n'}});
-  vm.configs.push_back({"qemu-server.fw", Bytes{'[', 'O', 'P', 'T', 'I', 'O', 'N', 'S', ']', '\n'}});
+  vm.configs.push_back(
+      {"qemu-server.fw", Bytes{'[', 'O', 'P', 'T', 'I', 'O', 'N', 'S', ']', '\n'}});
   std::vector<VmaTestCluster> order;
   for (uint8_t device = 1; device <= 2; ++device) {
     const uint64_t clusters = (vm.devices[device - 1].size + kCluster - 1) / kCluster;
@@ -156,16 +161,16 @@ class ImportTest : public CofferTest {
     return testing::MoveInto(testing::Compress(vma, tool), folder);
   }
 
-
   // Restores `snapshot` and checks that each disk of `vm` is an image of
   // its exact size and bytes, beside the config files.
   void ExpectRestoredVm(const std::string& snapshot, const VmaTestOptions& vm) {
     const std::string target = RestoreAll(snapshot);
     std::vector<std::string> names;
-    for (const std::string& path : FilesBelow(target)) names.push_back(path.substr(target.size() + 1));
+    for (const std::string& path : FilesBelow(target))
+      names.push_back(path.substr(target.size() + 1));
     std::sort(names.begin(), names.end());
-    EXPECT_EQ(names, (std::vector<std::string>{"drive-scsi0.img", "drive-virtio1.img", "qemu-server.conf",
-                                               "qemu-server.fw"}));
+    EXPECT_EQ(names, (std::vector<std::string>{"drive-scsi0.img", "drive-virtio1.img",
+                                               "qemu-server.conf", "qemu-server.fw"}));
     for (const VmaTestDevice& device : vm.devices) {
       SCOPED_TRACE(device.name);
       const std::string image = ReadFile(target + "/" + device.name + ".img");
@@ -188,20 +193,24 @@ TEST_F(ImportTest, AFolderIsImportedOnceOldestFirstAtTheTimesInItsNames) {
   // By name, the containers would come first; by time, the groups interleave.
   const std::string january =
       ContainerArchive("vzdump-lxc-100-2026_01_15-02_00_00", "january", "gzip", dump_);
-  const std::string july = ContainerArchive("vzdump-lxc-100-2026_07_15-02_00_00", "july", "lzop", dump_);
+  const std::string july =
+      ContainerArchive("vzdump-lxc-100-2026_07_15-02_00_00", "july", "lzop", dump_);
   // 2026-10-25 02:30 happens twice in Berlin; the earlier is summer time.
   const std::string october =
       ContainerArchive("vzdump-lxc-100-2026_10_25-02_30_00", "october", "zstd", dump_);
   const VmaTestOptions vm = TwoDiskVm(1, 1);
   const std::string march = VmArchive("vzdump-qemu-101-2026_03_01-03_00_00", vm, "none", dump_);
-  const std::string august = VmArchive("vzdump-qemu-101-2026_08_01-03_00_00", TwoDiskVm(2, 2), "zstd", dump_);
-  ASSERT_TRUE(july.ends_with(".tar.lzo") && january.ends_with(".tar.gz") && october.ends_with(".tar.zst") &&
-              march.ends_with(".vma") && august.ends_with(".vma.zst"));
+  const std::string august =
+      VmArchive("vzdump-qemu-101-2026_08_01-03_00_00", TwoDiskVm(2, 2), "zstd", dump_);
+  ASSERT_TRUE(july.ends_with(".tar.lzo") && january.ends_with(".tar.gz") &&
+              october.ends_with(".tar.zst") && march.ends_with(".vma") &&
+              august.ends_with(".vma.zst"));
 
   // What vzdump puts beside its archives.
   WriteFile(july + ".notes", "web server\nsecond line\n");
   WriteFile(july + ".protected", "");
-  WriteFile(dump_ + "/vzdump-lxc-100-2026_07_15-02_00_00.log", "INFO: starting new backup job\nINFO: done\n");
+  WriteFile(dump_ + "/vzdump-lxc-100-2026_07_15-02_00_00.log",
+            "INFO: starting new backup job\nINFO: done\n");
   WriteFile(august + ".notes", "database VM");
   WriteFile(dump_ + "/vzdump-qemu-101-2026_08_01-03_00_00.log", "INFO: VM 101 done\n");
   // And what must not be imported: archives still being written, and
@@ -312,7 +321,8 @@ TEST_F(ImportTest, AVmRestoresAsItsDisksAndTheNextArchiveOfThemAddsAlmostNothing
   // The next day: the same disks, another uuid and cluster order, and
   // compressed. Every cluster is placed by disk and position, so none is new.
   const VmaTestOptions next_day = TwoDiskVm(2, 2);
-  const std::string second = VmArchive("vzdump-qemu-101-2026_12_02-03_00_00", next_day, "zstd", dump_);
+  const std::string second =
+      VmArchive("vzdump-qemu-101-2026_12_02-03_00_00", next_day, "zstd", dump_);
   Output again = Import({"--json", second});
   ASSERT_EQ(again.code, 0) << again.all();
   const nlohmann::json summary = JsonLines(again.out).at(0);
@@ -352,10 +362,10 @@ TEST_F(ImportTest, AContainerRestoresAsTheContainerWas) {
 
   // GNU tar finds nothing different.
   std::string out;
-  int rc = testing::RunCommand({"tar", "--compare", "--file=" + tar, "--directory=" + target,
-                                "--numeric-owner", "--acls", "--xattrs", "--xattrs-include=user.*",
-                                "--xattrs-include=security.capability"},
-                               &out);
+  int rc = testing::RunCommand(
+      {"tar", "--compare", "--file=" + tar, "--directory=" + target, "--numeric-owner", "--acls",
+       "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability"},
+      &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "");
 }
@@ -437,8 +447,10 @@ TEST_F(ImportTest, ADamagedArchiveIsNamedWithAPositionAndNothingOfItIsCommitted)
 }
 
 TEST_F(ImportTest, ADamagedArchiveInAFolderLeavesTheOthersImported) {
-  const std::string good = ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "good", "gzip", dump_);
-  const std::string bad = ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "bad", "gzip", stage_);
+  const std::string good =
+      ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "good", "gzip", dump_);
+  const std::string bad =
+      ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "bad", "gzip", stage_);
   const std::string whole = ReadFile(bad);
   const std::string cut = dump_ + bad.substr(bad.rfind('/'));
   WriteFile(cut, whole.substr(0, whole.size() - 100));
@@ -466,20 +478,24 @@ TEST_F(ImportTest, ADamagedArchiveInAFolderLeavesTheOthersImported) {
 // As for a damaged archive, the others given are still imported: a cron
 // job's second dump folder on a share that is not mounted.
 TEST_F(ImportTest, APathThatIsNotThereLeavesTheOthersImported) {
-  const std::string good = ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "good", "none", dump_);
+  const std::string good =
+      ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "good", "none", dump_);
   const std::string missing_folder = tmp_ / "not-mounted";
   const std::string missing_archive = tmp_ / "vzdump-lxc-100-2026_12_03-02_00_00.tar";
   Output o = Import({"--json", missing_folder, dump_, missing_archive});
   EXPECT_EQ(o.code, 1) << o.all();
   EXPECT_NE(o.err.find(missing_folder + ": No such file or directory"), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find(missing_archive + ": No such file or directory"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find(missing_archive + ": No such file or directory"), std::string::npos)
+      << o.err;
   EXPECT_TRUE(SaysImported(o.out, good)) << o.out;
   EXPECT_EQ(Snapshots().size(), 1u);
 }
 
 TEST_F(ImportTest, ANameThatSaysTheOtherFormatIsDamage) {
-  const std::string tar = ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "none", stage_);
-  const std::string vma = VmArchive("vzdump-qemu-101-2026_12_01-03_00_00", TwoDiskVm(1, 1), "none", stage_);
+  const std::string tar =
+      ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "none", stage_);
+  const std::string vma =
+      VmArchive("vzdump-qemu-101-2026_12_01-03_00_00", TwoDiskVm(1, 1), "none", stage_);
   const std::string tar_named_vma = stage_ + "/vzdump-qemu-101-2026_12_02-03_00_00.vma";
   const std::string vma_named_tar = stage_ + "/vzdump-lxc-100-2026_12_02-02_00_00.tar";
   ASSERT_EQ(rename(tar.c_str(), tar_named_vma.c_str()), 0);
@@ -509,8 +525,10 @@ TEST_F(ImportTest, TimeNoteAndLogNameOneSnapshot) {
   ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "one", "none", dump_);
   ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "two", "none", dump_);
   WriteFile(stage_ + "/job.log", "a log\n");
-  for (const auto& options : std::vector<std::vector<std::string>>{
-           {"--time", "2026-12-05T00:00:00Z"}, {"--note", "a note"}, {"--log", stage_ + "/job.log"}}) {
+  for (const auto& options :
+       std::vector<std::vector<std::string>>{{"--time", "2026-12-05T00:00:00Z"},
+                                             {"--note", "a note"},
+                                             {"--log", stage_ + "/job.log"}}) {
     std::vector<std::string> args = options;
     args.push_back(dump_);
     Output o = Import(args);
@@ -521,14 +539,16 @@ TEST_F(ImportTest, TimeNoteAndLogNameOneSnapshot) {
 }
 
 TEST_F(ImportTest, OptionsComeBeforeTheFilesBesideTheArchive) {
-  const std::string archive = ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
+  const std::string archive =
+      ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
   WriteFile(archive + ".notes", "notes from vzdump");
   WriteFile(dump_ + "/vzdump-lxc-100-2026_12_01-02_00_00.log", "vzdump's log\n");
   WriteFile(stage_ + "/job.log", "the job's own log\n");
-  Output o = Import({"--note", "given on the command line", "--log", stage_ + "/job.log", "--protect",
-                     "--tag", "weekly", "--tag", "offsite", archive});
+  Output o = Import({"--note", "given on the command line", "--log", stage_ + "/job.log",
+                     "--protect", "--tag", "weekly", "--tag", "offsite", archive});
   ASSERT_EQ(o.code, 0) << o.all();
-  EXPECT_NE(o.err.find(archive + ": snapshot ct/100/2026-12-01T01:00:00Z saved (id "), std::string::npos)
+  EXPECT_NE(o.err.find(archive + ": snapshot ct/100/2026-12-01T01:00:00Z saved (id "),
+            std::string::npos)
       << o.err;
   const nlohmann::json info = Info("ct/100/2026-12-01T01:00:00Z");
   EXPECT_EQ(info.value("note", ""), "given on the command line");
@@ -544,8 +564,10 @@ TEST_F(ImportTest, OptionsComeBeforeTheFilesBesideTheArchive) {
 }
 
 TEST_F(ImportTest, OfALogLongerThan4MiBItsEndIsKept) {
-  const std::string archive = ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
-  const std::string log = std::string(1000, 'a') + std::string((4 << 20) - 20, 'b') + "INFO: Finished Backup";
+  const std::string archive =
+      ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
+  const std::string log =
+      std::string(1000, 'a') + std::string((4 << 20) - 20, 'b') + "INFO: Finished Backup";
   WriteFile(dump_ + "/vzdump-lxc-100-2026_12_01-02_00_00.log", log);
   Output o = Import({archive});
   ASSERT_EQ(o.code, 0) << o.all();
@@ -557,7 +579,8 @@ TEST_F(ImportTest, OfALogLongerThan4MiBItsEndIsKept) {
 }
 
 TEST_F(ImportTest, InfoShowsTheNoteAndTheLogAndEveryFieldOfItsManPage) {
-  const std::string archive = ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
+  const std::string archive =
+      ContainerArchive("vzdump-lxc-100-2026_12_01-02_00_00", "ct", "zstd", dump_);
   WriteFile(archive + ".notes", "first line\nsecond line\n");
   WriteFile(dump_ + "/vzdump-lxc-100-2026_12_01-02_00_00.log", std::string(3000, 'x'));
   ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "bare", "zstd", dump_);
@@ -569,16 +592,23 @@ TEST_F(ImportTest, InfoShowsTheNoteAndTheLogAndEveryFieldOfItsManPage) {
   EXPECT_NE(text.out.find("snapshot   " + name + "\n"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("paths      " + archive + "\n"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("tags       daily\n"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("note       first line\n           second line\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("note       first line\n           second line\n"), std::string::npos)
+      << text.out;
   EXPECT_NE(text.out.find("log        2.9 KiB (coffer info --log " + name + " prints it)\n"),
             std::string::npos)
       << text.out;
 
   const nlohmann::json info = Info(name);
-  EXPECT_EQ(Keys(info), (Names{"name", "id", "group", "time", "tree", "hostname", "username", "paths", "tags",
-                               "files", "bytes", "bytes_read", "bytes_added", "duration_seconds",
-                               "incomplete", "protected", "note", "log_bytes", "note_damage",
-                               "last_restore_test"}));
+  EXPECT_EQ(Keys(info), (Names{"name",        "id",
+                               "group",       "time",
+                               "tree",        "hostname",
+                               "username",    "paths",
+                               "tags",        "files",
+                               "bytes",       "bytes_read",
+                               "bytes_added", "duration_seconds",
+                               "incomplete",  "protected",
+                               "note",        "log_bytes",
+                               "note_damage", "last_restore_test"}));
   EXPECT_EQ(info.value("name", ""), name);
   EXPECT_EQ(info.value("group", ""), "ct/100");
   EXPECT_EQ(info.value("time", ""), "2026-12-01T01:00:00Z");

@@ -33,7 +33,6 @@ class JobsTest : public JobsFixture {
   std::string RunLogText(const nlohmann::json& run) {
     return ReadFile(state_ + "/jobs/" + run["log"].get<std::string>());
   }
-
 };
 
 TEST_F(JobsTest, PathsJobMakesASnapshotThatJobsLogShows) {
@@ -78,12 +77,14 @@ TEST_F(JobsTest, FailingPreHookStoresNothingAndSaysWhy) {
 
 TEST_F(JobsTest, PreHookPastItsTimeoutIsKilledWithItsChildren) {
   const std::string pid_file = tmp_ / "sleep.pid";
-  WriteFilesJob("hook-timeout = \"2s\"\npre-hook = \"sleep 30 & echo $! > '" + pid_file + "'; wait\"\n");
+  WriteFilesJob("hook-timeout = \"2s\"\npre-hook = \"sleep 30 & echo $! > '" + pid_file +
+                "'; wait\"\n");
   const auto started = std::chrono::steady_clock::now();
   Output run = Jobs({"run", "files"});
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(25));
   EXPECT_EQ(run.code, 1) << run.all();
-  EXPECT_NE(run.out.find("pre-hook timed out after 2s and was killed"), std::string::npos) << run.all();
+  EXPECT_NE(run.out.find("pre-hook timed out after 2s and was killed"), std::string::npos)
+      << run.all();
   EXPECT_EQ(Snapshots().size(), 0u);
   EXPECT_FALSE(Alive(std::stoi(ReadFile(pid_file))));
 }
@@ -92,7 +93,8 @@ TEST_F(JobsTest, FailingPostHookIsAWarningAndKeepsTheSnapshot) {
   WriteFilesJob("post-hook = \"echo result=$COFFER_RESULT snapshot=$COFFER_SNAPSHOT; exit 1\"\n");
   Output run = Jobs({"run", "files"});
   EXPECT_EQ(run.code, 3) << run.all();
-  EXPECT_NE(run.out.find("files: warning: post-hook exited with status 1"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("files: warning: post-hook exited with status 1"), std::string::npos)
+      << run.out;
   nlohmann::json snapshots = Snapshots();
   ASSERT_EQ(snapshots.size(), 1u);
   nlohmann::json log = LogJson("files");
@@ -118,12 +120,14 @@ TEST_F(JobsTest, RetentionAfterEachSuccessKeepsTheLastTwo) {
   std::set<std::string> kept;
   for (const auto& s : snapshots) kept.insert(s["name"].get<std::string>());
   EXPECT_EQ(kept, (std::set<std::string>{log[1]["snapshot"], log[2]["snapshot"]}));
-  EXPECT_NE(RunLogText(log[2]).find("removed " + log[0]["snapshot"].get<std::string>()), std::string::npos);
+  EXPECT_NE(RunLogText(log[2]).find("removed " + log[0]["snapshot"].get<std::string>()),
+            std::string::npos);
 }
 
 TEST_F(JobsTest, CommandJobStoresTheCommandsOutput) {
-  WriteJobs("[jobs.db]\ncommand = \"printf 'CREATE TABLE app;'\"\nstdin-name = \"app.sql\"\n"
-            "group = \"host/db\"\n");
+  WriteJobs(
+      "[jobs.db]\ncommand = \"printf 'CREATE TABLE app;'\"\nstdin-name = \"app.sql\"\n"
+      "group = \"host/db\"\n");
   Output run = Jobs({"run", "db"});
   ASSERT_EQ(run.code, 0) << run.all();
   nlohmann::json snapshots = Snapshots();
@@ -134,7 +138,9 @@ TEST_F(JobsTest, CommandJobStoresTheCommandsOutput) {
 }
 
 TEST_F(JobsTest, FailingCommandStoresNothing) {
-  WriteJobs("[jobs.db]\ncommand = [\"/bin/sh\", \"-c\", \"printf partial; exit 2\"]\ngroup = \"host/db\"\n");
+  WriteJobs(
+      "[jobs.db]\ncommand = [\"/bin/sh\", \"-c\", \"printf partial; exit 2\"]\ngroup = "
+      "\"host/db\"\n");
   Output run = Jobs({"run", "db"});
   EXPECT_EQ(run.code, 1) << run.all();
   EXPECT_NE(run.out.find("exited with status 2"), std::string::npos) << run.all();
@@ -173,11 +179,13 @@ TEST_F(JobsTest, UnknownJobAndBadFileExitTwoAndRunNothing) {
 TEST_F(JobsTest, CheckReportsEveryProblemWithFileAndLine) {
   WriteFile(jobs_,
             "[jobs.web]\n"
-            "repository = \"" + repo_ + "\"\n"
-            "paths = [\"/etc\"]\n"
-            "schedule = \"mon..fry 02:00\"\n"
-            "keep-dayly = 7\n"
-            "hook-timeout = \"ten minutes\"\n");
+            "repository = \"" +
+                repo_ +
+                "\"\n"
+                "paths = [\"/etc\"]\n"
+                "schedule = \"mon..fry 02:00\"\n"
+                "keep-dayly = 7\n"
+                "hook-timeout = \"ten minutes\"\n");
   Output check = Jobs({"jobs", "check"});
   EXPECT_EQ(check.code, 2) << check.all();
   EXPECT_NE(check.err.find(jobs_ + ":4:"), std::string::npos) << check.err;
@@ -185,21 +193,25 @@ TEST_F(JobsTest, CheckReportsEveryProblemWithFileAndLine) {
   EXPECT_NE(check.err.find(jobs_ + ":5:"), std::string::npos) << check.err;
   EXPECT_NE(check.err.find(jobs_ + ":6:"), std::string::npos) << check.err;
 
-  WriteFilesJob("schedule = \"daily\"\n\n[jobs.db]\ncommand = \"true\"\nschedule = \"0 2 * * *\"\n");
+  WriteFilesJob(
+      "schedule = \"daily\"\n\n[jobs.db]\ncommand = \"true\"\nschedule = \"0 2 * * *\"\n");
   Output good = Jobs({"jobs", "check"});
   EXPECT_EQ(good.code, 0) << good.all();
   EXPECT_EQ(good.out, "2 jobs, all valid\n");
 }
 
 TEST_F(JobsTest, NextShowsRunsInLocalTime) {
-  WriteFilesJob("schedule = \"mon..fri 02:00\"\nrandom-delay = \"10m\"\n\n"
-                "[jobs.manual]\npaths = [\"/etc\"]\n");
+  WriteFilesJob(
+      "schedule = \"mon..fri 02:00\"\nrandom-delay = \"10m\"\n\n"
+      "[jobs.manual]\npaths = [\"/etc\"]\n");
   const std::vector<std::string> berlin = {"TZ=Europe/Berlin"};
   // Friday 2024-05-03 14:00 in Berlin: next Monday and Tuesday, summer time.
   Output next = Jobs({"jobs", "next", "--from", "2024-05-03T12:00:00Z", "--count", "2"}, berlin);
   ASSERT_EQ(next.code, 0) << next.all();
-  EXPECT_NE(next.out.find("files   Mon 2024-05-06 02:00:00 CEST  mon..fri 02:00 (+ up to 10m at random)"),
-            std::string::npos) << next.out;
+  EXPECT_NE(
+      next.out.find("files   Mon 2024-05-06 02:00:00 CEST  mon..fri 02:00 (+ up to 10m at random)"),
+      std::string::npos)
+      << next.out;
   EXPECT_NE(next.out.find("files   Tue 2024-05-07 02:00:00 CEST"), std::string::npos) << next.out;
   EXPECT_NE(next.out.find("manual  no schedule"), std::string::npos) << next.out;
 
@@ -239,7 +251,8 @@ TEST_F(JobsTest, FailureSendsTheNoticeWithTheLastSuccessAndSuccessSendsNone) {
   nlohmann::json sent = nlohmann::json::parse(ReadFile(notice));
   EXPECT_EQ(sent["job"], "files");
   EXPECT_EQ(sent["outcome"], "failure");
-  EXPECT_NE(sent["reason"].get<std::string>().find("pre-hook exited with status 4"), std::string::npos)
+  EXPECT_NE(sent["reason"].get<std::string>().find("pre-hook exited with status 4"),
+            std::string::npos)
       << sent.dump();
   EXPECT_TRUE(sent["last_success"].is_string()) << sent.dump();  // the first run's
   EXPECT_NE(sent["log_tail"].dump().find("the database is down"), std::string::npos) << sent.dump();
@@ -259,8 +272,9 @@ TEST_F(JobsTest, SystemdWritesUnitsThatSystemdAccepts) {
   ASSERT_EQ(mkdir(units.c_str(), 0755), 0);
   Output written = Jobs({"jobs", "systemd", "--dir", units});
   ASSERT_EQ(written.code, 0) << written.all();
-  EXPECT_NE(written.out.find("systemctl daemon-reload && systemctl enable --now coffer-job-files.timer"),
-            std::string::npos)
+  EXPECT_NE(
+      written.out.find("systemctl daemon-reload && systemctl enable --now coffer-job-files.timer"),
+      std::string::npos)
       << written.out;
   const std::string timer = ReadFile(units + "/coffer-job-files.timer");
   EXPECT_NE(timer.find("OnCalendar=Mon..Fri *-*-* 02:00:00\n"), std::string::npos) << timer;
@@ -272,8 +286,9 @@ TEST_F(JobsTest, SystemdWritesUnitsThatSystemdAccepts) {
   if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "systemd-analyze is not installed: the units are not verified";
   }
-  Output verified = RunProcess({"systemd-analyze", "verify", "--man=no", units + "/coffer-job-files.service",
-                                  units + "/coffer-job-files.timer"});
+  Output verified =
+      RunProcess({"systemd-analyze", "verify", "--man=no", units + "/coffer-job-files.service",
+                  units + "/coffer-job-files.timer"});
   EXPECT_EQ(verified.code, 0) << verified.all();
 
   // A job gone from the file takes its units with it.
@@ -324,19 +339,22 @@ TEST_F(JobsTest, RestoreTestRunSucceedsAndIsRecorded) {
   EXPECT_EQ(log[1]["outcome"], "success");
   const std::string name = Snapshots()[0]["name"];
   Output info = Coffer({"info", name});
-  EXPECT_TRUE(std::regex_search(info.out, std::regex("tested +\\S+ ok: 1 files restored"))) << info.out;
+  EXPECT_TRUE(std::regex_search(info.out, std::regex("tested +\\S+ ok: 1 files restored")))
+      << info.out;
   EXPECT_NE(RunLogText(log[1]).find("restore test of " + name), std::string::npos);
 }
 
 TEST_F(JobsTest, RestoreTestTakesTheJobsSampleSize) {
-  for (int i = 0; i < 12; ++i) WriteFile(data_ + "/sample-" + std::to_string(i), std::string(100 + i, 'x'));
+  for (int i = 0; i < 12; ++i)
+    WriteFile(data_ + "/sample-" + std::to_string(i), std::string(100 + i, 'x'));
   WriteFilesJob("restore-test-files = 3\n");
   ASSERT_EQ(Jobs({"run", "files"}).code, 0);
   Output run = Jobs({"run", "files", "--restore-test"}, {"TMPDIR=" + tmp_.path()});
   ASSERT_EQ(run.code, 0) << run.all();
   const std::string name = Snapshots()[0]["name"];
   Output info = Coffer({"info", name});
-  EXPECT_TRUE(std::regex_search(info.out, std::regex("tested +\\S+ ok: 3 files restored"))) << info.out;
+  EXPECT_TRUE(std::regex_search(info.out, std::regex("tested +\\S+ ok: 3 files restored")))
+      << info.out;
 }
 
 TEST_F(JobsTest, CheckWithoutASnapshotFails) {
@@ -364,7 +382,8 @@ TEST_F(JobsTest, DamagedChunkFailsTheVerifyRunAndSendsTheNotice) {
   });
   Output run = Jobs({"run", "files", "--verify"});
   EXPECT_EQ(run.code, 1) << run.all();
-  EXPECT_NE(run.out.find("files verify: failure: verify found damage in group host/jobs"), std::string::npos)
+  EXPECT_NE(run.out.find("files verify: failure: verify found damage in group host/jobs"),
+            std::string::npos)
       << run.all();
   EXPECT_NE(run.out.find("damaged chunk"), std::string::npos) << run.all();
   nlohmann::json log = LogJson("files");
@@ -374,7 +393,8 @@ TEST_F(JobsTest, DamagedChunkFailsTheVerifyRunAndSendsTheNotice) {
   EXPECT_EQ(log[1]["step"], "verify");
   nlohmann::json sent = nlohmann::json::parse(ReadFile(notice));
   EXPECT_EQ(sent["outcome"], "failure");
-  EXPECT_NE(sent["reason"].get<std::string>().find("damaged chunk"), std::string::npos) << sent.dump();
+  EXPECT_NE(sent["reason"].get<std::string>().find("damaged chunk"), std::string::npos)
+      << sent.dump();
   // The backup's success is not a verify's: this was the first verify.
   EXPECT_TRUE(sent["last_success"].is_null()) << sent.dump();
   // Noted in the snapshot as `coffer verify` notes it.
@@ -395,7 +415,8 @@ TEST_F(JobsTest, SystemdWritesTheVerifyAndRestoreTestUnits) {
   }
   EXPECT_NE(ReadFile(units + "/coffer-job-files-verify.service").find(" run files --verify\n"),
             std::string::npos);
-  EXPECT_NE(ReadFile(units + "/coffer-job-files-restore-test.service").find(" run files --restore-test\n"),
+  EXPECT_NE(ReadFile(units + "/coffer-job-files-restore-test.service")
+                .find(" run files --restore-test\n"),
             std::string::npos);
   if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "systemd-analyze is not installed: the units are not verified";

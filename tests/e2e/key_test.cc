@@ -187,7 +187,8 @@ TEST_F(KeyTest, AKeyOfAnotherRepositoryIsRefusedByItsId) {
                           {"COFFER_PASSPHRASE=other"});
   ASSERT_EQ(init.code, 0) << init.all();
   const std::string file = tmp_ / "other-key.txt";
-  ASSERT_EQ(CofferRaw({"-r", other, "key", "export", "-o", file}, {"COFFER_PASSPHRASE=other"}).code, 0);
+  ASSERT_EQ(CofferRaw({"-r", other, "key", "export", "-o", file}, {"COFFER_PASSPHRASE=other"}).code,
+            0);
   KillServersOf(other);
   Output refused = Key({"import", file}, "whatever");
   EXPECT_EQ(refused.code, 2) << refused.all();
@@ -230,8 +231,8 @@ TEST_F(KeyTest, SlotsAreAddedListedAndRemovedButNeverTheLast) {
 TEST_F(KeyTest, AKeyFileKeepsTheKeyOutOfTheRepository) {
   const std::string repo = tmp_ / "keyless", key_file = tmp_ / "repo.key";
   const std::vector<std::string> env = {"COFFER_PASSPHRASE=kept"};
-  Output init = CofferRaw({"-r", repo, "--key-file", key_file, "init", "--kdf-ops", "1",
-                           "--kdf-memory", "8K"}, env);
+  Output init = CofferRaw(
+      {"-r", repo, "--key-file", key_file, "init", "--kdf-ops", "1", "--kdf-memory", "8K"}, env);
   ASSERT_EQ(init.code, 0) << init.all();
   struct stat st {};
   ASSERT_EQ(stat(key_file.c_str(), &st), 0);
@@ -250,16 +251,21 @@ TEST_F(KeyTest, AKeyFileKeepsTheKeyOutOfTheRepository) {
     auto db = kv::Database::Open(RepoLayout(repo).db());
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     size_t slots = 0;
-    ASSERT_TRUE((*db)->Scan(kv::Column::kMeta, "key", [&](std::string_view, ByteView) {
-                       ++slots;
-                       return true;
-                     }).ok());
+    ASSERT_TRUE((*db)
+                    ->Scan(kv::Column::kMeta, "key",
+                           [&](std::string_view, ByteView) {
+                             ++slots;
+                             return true;
+                           })
+                    .ok());
     EXPECT_EQ(slots, 0u) << "a copy of the repository alone holds no key";
   }
 
   std::vector<std::string> change = with_key;
   change.push_back("COFFER_NEW_PASSPHRASE=changed");
-  ASSERT_EQ(CofferRaw({"-r", repo, "key", "passwd", "--kdf-ops", "1", "--kdf-memory", "8K"}, change).code, 0);
+  ASSERT_EQ(
+      CofferRaw({"-r", repo, "key", "passwd", "--kdf-ops", "1", "--kdf-memory", "8K"}, change).code,
+      0);
   EXPECT_EQ(CofferRaw({"-r", repo, "snapshots"}, with_key).code, 12);
   Output restore = CofferRaw({"-r", repo, "restore", "host/k/latest", "--target", tmp_ / "r"},
                              {"COFFER_PASSPHRASE=changed", "COFFER_KEY_FILE=" + key_file});

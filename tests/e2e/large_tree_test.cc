@@ -19,9 +19,9 @@
 namespace coffer::e2e {
 namespace {
 
+using testing::Mounted;
 using testing::RandomBytes;
 using testing::ReadFile;
-using testing::Mounted;
 using testing::WriteFile;
 
 constexpr int kFiles = 60'000;
@@ -122,7 +122,8 @@ TEST_F(LargeTreeTest, AFileOfManyThousandChunksRoundTripsThroughGcAndVerify) {
   // Small chunks, so that a 12 MiB file has ~24k of them: more than one
   // entry keeps inline.
   repo_ = tmp_ / "small-chunks";
-  Output init = Coffer({"init", "--kdf-ops", "1", "--kdf-memory", "8K", "--chunk-size", "256,512,1K"});
+  Output init =
+      Coffer({"init", "--kdf-ops", "1", "--kdf-memory", "8K", "--chunk-size", "256,512,1K"});
   ASSERT_EQ(init.code, 0) << init.all();
   WriteFile(source_ + "/disk.img", RandomBytes(12 << 20, 7));
   WriteFile(source_ + "/small.txt", "small\n");

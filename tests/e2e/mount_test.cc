@@ -17,9 +17,9 @@
 namespace coffer::e2e {
 namespace {
 
+using testing::Mounted;
 using testing::RandomBytes;
 using testing::ReadFile;
-using testing::Mounted;
 using testing::WriteFile;
 
 // Polls (bounded) until `mountpoint` is no longer in /proc/mounts.
@@ -86,8 +86,8 @@ TEST_F(MountTest, TarCompareOfTheSourceAgainstTheMountFindsNothing) {
   Output create = RunProcess({"tar", "--xattrs", "--xattrs-include=*", "--exclude=deep", "-cf",
                               archive, "-C", "/", source_.substr(1)});
   ASSERT_EQ(create.code, 0) << create.all();
-  Output compare = RunProcess({"tar", "--xattrs", "--xattrs-include=*", "--compare", "-f", archive,
-                               "-C", Latest()});
+  Output compare = RunProcess(
+      {"tar", "--xattrs", "--xattrs-include=*", "--compare", "-f", archive, "-C", Latest()});
   EXPECT_EQ(compare.code, 0) << compare.all();
   EXPECT_EQ(compare.out, "") << compare.all();
 }
@@ -126,7 +126,8 @@ TEST_F(MountTest, DamagedChunkGivesEioOnThatFileOnly) {
   ssize_t n = 0;
   uint64_t total = 0;
   while ((n = read(fd, buf.data(), buf.size())) > 0) {
-    EXPECT_EQ(content.compare(total, static_cast<size_t>(n), buf.data(), static_cast<size_t>(n)), 0);
+    EXPECT_EQ(content.compare(total, static_cast<size_t>(n), buf.data(), static_cast<size_t>(n)),
+              0);
     total += static_cast<uint64_t>(n);
   }
   EXPECT_LT(n, 0) << "the damaged file read to the end";
@@ -193,7 +194,8 @@ TEST_F(MountTest, LiveMountShowsNewSnapshots) {
     return stat(next.c_str(), &st) == 0 && stat(other_dir.c_str(), &st) == 0 &&
            latest_target == "2021-01-02T03:04:05Z";
   };
-  EXPECT_TRUE(testing::WaitUntil(visible, std::chrono::seconds(10))) << "after 10 s: latest -> " << latest_target;
+  EXPECT_TRUE(testing::WaitUntil(visible, std::chrono::seconds(10)))
+      << "after 10 s: latest -> " << latest_target;
   EXPECT_EQ(ReadFile(next + source_ + "/f"), "second");
   EXPECT_EQ(ReadFile(Latest() + source_ + "/f"), "second");
   EXPECT_EQ(ReadFile(other_dir + source_ + "/f"), "second");

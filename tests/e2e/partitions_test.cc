@@ -79,27 +79,30 @@ class PartitionMountTest : public CofferTest {
 
   // An ext4 filesystem of `size` bytes holding `folder`, written into
   // `image` at `offset`.
-  void PutExt4(const std::string& image, uint64_t offset, uint64_t size, const std::string& folder) {
+  void PutExt4(const std::string& image, uint64_t offset, uint64_t size,
+               const std::string& folder) {
     std::string fs = tmp_ / ("fs-" + std::to_string(offset));
     WriteFile(fs, "");
     ASSERT_EQ(truncate(fs.c_str(), static_cast<off_t>(size)), 0);
     Run({"mkfs.ext4", "-q", "-F", "-d", folder, fs});
-    Run({"dd", "if=" + fs, "of=" + image, "bs=1M", "seek=" + std::to_string(offset), "oflag=seek_bytes",
-         "conv=notrunc,sparse", "status=none"});
+    Run({"dd", "if=" + fs, "of=" + image, "bs=1M", "seek=" + std::to_string(offset),
+         "oflag=seek_bytes", "conv=notrunc,sparse", "status=none"});
     unlink(fs.c_str());
   }
 
   std::vector<SfdiskPartition> SfdiskSays(const std::string& image) {
     Output o = RunProcess({"sfdisk", "--json", image});
     EXPECT_EQ(o.code, 0) << o.all();
-    auto table = nlohmann::json::parse(o.out, nullptr, /*allow_exceptions=*/false)["partitiontable"];
+    auto table =
+        nlohmann::json::parse(o.out, nullptr, /*allow_exceptions=*/false)["partitiontable"];
     std::vector<SfdiskPartition> parts;
     for (const auto& p : table["partitions"]) {
       const std::string type = p["type"];
       if (type == "5" || type == "f" || type == "85") continue;  // extended: holds no filesystem
       const std::string node = p["node"];
       SfdiskPartition part;
-      part.number = static_cast<uint32_t>(std::stoul(node.substr(node.find_last_not_of("0123456789") + 1)));
+      part.number =
+          static_cast<uint32_t>(std::stoul(node.substr(node.find_last_not_of("0123456789") + 1)));
       part.offset = p["start"].get<uint64_t>() * 512;
       part.size = p["size"].get<uint64_t>() * 512;
       parts.push_back(part);
@@ -156,15 +159,18 @@ class PartitionMountTest : public CofferTest {
       EXPECT_EQ(sizes[name], p.size) << "ls -l " << dir << ": partition " << name;
       Output same = RunProcess({"cmp", "--ignore-initial=0:" + std::to_string(p.offset),
                                 "--bytes=" + std::to_string(p.size), dir + "/" + name, image});
-      EXPECT_EQ(same.code, 0) << "partition " << name << " differs from the image's bytes: " << same.all();
+      EXPECT_EQ(same.code, 0) << "partition " << name
+                              << " differs from the image's bytes: " << same.all();
     }
     for (const auto& [number, folder] : folders) {
       const std::string target = tmp_ / ("loop-" + std::to_string(loop_mounts_.size()));
       ASSERT_EQ(mkdir(target.c_str(), 0755), 0);
       loop_mounts_.push_back(target);
-      Output mount = RunProcess({"mount", "-o", "ro,loop", dir + "/" + std::to_string(number), target});
+      Output mount =
+          RunProcess({"mount", "-o", "ro,loop", dir + "/" + std::to_string(number), target});
       ASSERT_EQ(mount.code, 0) << mount.all();
-      Output diff = RunProcess({"diff", "-r", "--no-dereference", "-x", "lost+found", folder, target});
+      Output diff =
+          RunProcess({"diff", "-r", "--no-dereference", "-x", "lost+found", folder, target});
       EXPECT_EQ(diff.code, 0) << "partition " << number << " of " << image << ":\n" << diff.all();
       Output umount = RunProcess({"umount", target});
       EXPECT_EQ(umount.code, 0) << umount.all();
@@ -176,7 +182,8 @@ class PartitionMountTest : public CofferTest {
 };
 
 TEST_F(PartitionMountTest, LoopMountedPartitionsHoldTheGuestsFiles) {
-  const std::string a = tmp_ / "guest a", b = tmp_ / "guest-b", c = tmp_ / "guest c", d = tmp_ / "guest d";
+  const std::string a = tmp_ / "guest a", b = tmp_ / "guest-b", c = tmp_ / "guest c",
+                    d = tmp_ / "guest d";
   MakeFolder(a, 10);
   MakeFolder(b, 20);
   MakeFolder(c, 30);
@@ -187,7 +194,8 @@ TEST_F(PartitionMountTest, LoopMountedPartitionsHoldTheGuestsFiles) {
   ASSERT_EQ(mkdir((tmp_ / "disks").c_str(), 0755), 0);
   WriteFile(gpt, "");
   ASSERT_EQ(truncate(gpt.c_str(), 64 * kMiB), 0);
-  Run({"sgdisk", "-n", "1:2048:+24M", "-c", "1:first fs", "-n", "2:0:+24M", "-c", "2:second fs", gpt});
+  Run({"sgdisk", "-n", "1:2048:+24M", "-c", "1:first fs", "-n", "2:0:+24M", "-c", "2:second fs",
+       gpt});
   std::vector<SfdiskPartition> gpt_parts = SfdiskSays(gpt);
   ASSERT_EQ(gpt_parts.size(), 2u);
   PutExt4(gpt, gpt_parts[0].offset, gpt_parts[0].size, a);
@@ -207,8 +215,9 @@ TEST_F(PartitionMountTest, LoopMountedPartitionsHoldTheGuestsFiles) {
   ASSERT_EQ(mbr_parts[2].number, 6u);
   PutExt4(mbr, mbr_parts[0].offset, mbr_parts[0].size, c);
   WriteFile(tmp_ / "swap", RandomBytes(mbr_parts[1].size, 50));
-  Run({"dd", "if=" + tmp_ / "swap", "of=" + mbr, "bs=1M", "seek=" + std::to_string(mbr_parts[1].offset),
-       "oflag=seek_bytes", "conv=notrunc", "status=none"});
+  Run({"dd", "if=" + tmp_ / "swap", "of=" + mbr, "bs=1M",
+       "seek=" + std::to_string(mbr_parts[1].offset), "oflag=seek_bytes", "conv=notrunc",
+       "status=none"});
   PutExt4(mbr, mbr_parts[2].offset, mbr_parts[2].size, d);
 
   Backup({gpt, mbr}, {"--image"});
@@ -216,8 +225,9 @@ TEST_F(PartitionMountTest, LoopMountedPartitionsHoldTheGuestsFiles) {
   ASSERT_EQ(mount.code, 0) << mount.all();
 
   const std::string disks = mnt_ + "/" + group_ + "/latest" + tmp_.path() + "/disks";
-  EXPECT_EQ(NamesIn(disks), (std::vector<std::string>{"drive-scsi0.img", "drive-scsi0.img.partitions",
-                                                      "old-disk.img", "old-disk.img.partitions"}));
+  EXPECT_EQ(NamesIn(disks),
+            (std::vector<std::string>{"drive-scsi0.img", "drive-scsi0.img.partitions",
+                                      "old-disk.img", "old-disk.img.partitions"}));
   CheckPartitions(gpt, {{1, a}, {2, b}});
   CheckPartitions(mbr, {{1, c}, {6, d}});
 

@@ -46,7 +46,9 @@ class PruneTest : public CofferTest {
   const std::string elsa_ = "host/elsa";
 };
 
-std::string Name(const std::string& group, const std::string& time) { return group + "/" + time; }
+std::string Name(const std::string& group, const std::string& time) {
+  return group + "/" + time;
+}
 
 TEST_F(PruneTest, DryRunShowsEachSnapshotWithItsRuleAndRemovesNothing) {
   for (const auto& t : kPbsTimes) BackupAt(elsa_, t);
@@ -94,9 +96,15 @@ TEST_F(PruneTest, PruneRemovesExactlyWhatTheJsonPlanRemoves) {
     EXPECT_EQ(name, d["group"].get<std::string>() + "/" + d["time"].get<std::string>());
     EXPECT_EQ(d["id"].get<std::string>().size(), 64u) << d;
     if (d["keep"].get<bool>()) kept.insert(name);
-    if (name == Name(elsa_, "2018-11-15T11:59:15Z")) { EXPECT_EQ(d["reason"], "yearly"); }
-    if (name == Name(elsa_, "2019-12-04T11:59:15Z")) { EXPECT_EQ(d["reason"], "last"); }
-    if (!d["keep"].get<bool>()) { EXPECT_EQ(d["reason"], "") << d; }
+    if (name == Name(elsa_, "2018-11-15T11:59:15Z")) {
+      EXPECT_EQ(d["reason"], "yearly");
+    }
+    if (name == Name(elsa_, "2019-12-04T11:59:15Z")) {
+      EXPECT_EQ(d["reason"], "last");
+    }
+    if (!d["keep"].get<bool>()) {
+      EXPECT_EQ(d["reason"], "") << d;
+    }
   }
   EXPECT_EQ(kept, expect_kept);
 
@@ -142,7 +150,8 @@ TEST_F(PruneTest, NoKeepOptionKeepsEverythingAndSaysSo) {
     Output o = Run(args);
     ASSERT_EQ(o.code, 0) << o.all();
     EXPECT_NE(o.err.find("keeping every snapshot"), std::string::npos) << o.err;
-    EXPECT_NE(o.out.find("host/elsa/2019-12-01T00:00:00Z  keep    no policy"), std::string::npos) << o.out;
+    EXPECT_NE(o.out.find("host/elsa/2019-12-01T00:00:00Z  keep    no policy"), std::string::npos)
+        << o.out;
     EXPECT_EQ(SnapshotNames().size(), 2u);
   }
 }

@@ -46,7 +46,8 @@ void PrintTo(const RepeatableOption& option, std::ostream* out) {
   *out << option.command << " " << option.option;
 }
 
-class RepeatableOptionTest : public CofferTest, public ::testing::WithParamInterface<RepeatableOption> {
+class RepeatableOptionTest : public CofferTest,
+                             public ::testing::WithParamInterface<RepeatableOption> {
  public:
   void BackupExclude();
   void BackupExcludeFile();
@@ -128,15 +129,15 @@ void RepeatableOptionTest::BackupExcludeFile() {
   const std::string more_patterns = tmp_ / "log,names.exclude";  // a comma in a path
   testing::WriteFile(tmp_patterns, "*.tmp\n");
   testing::WriteFile(more_patterns, "*.log\na,b\n[cd]\n");
-  Output o = Coffer({"backup", "--group", "host/exclude-file", "--exclude-file", tmp_patterns, source_,
-                     "--exclude-file=" + more_patterns});
+  Output o = Coffer({"backup", "--group", "host/exclude-file", "--exclude-file", tmp_patterns,
+                     source_, "--exclude-file=" + more_patterns});
   ASSERT_EQ(o.code, 0) << o.all();
   EXPECT_EQ(StoredBelowSource("host/exclude-file/latest"), kKeptByTheExcludes);
 }
 
 void RepeatableOptionTest::BackupTag() {
-  Output o = Coffer({"backup", "--group", "host/tag", "--tag", "daily", source_, "--tag=a,b", "--tag",
-                     "[c,d]"});
+  Output o = Coffer(
+      {"backup", "--group", "host/tag", "--tag", "daily", source_, "--tag=a,b", "--tag", "[c,d]"});
   ASSERT_EQ(o.code, 0) << o.all();
   nlohmann::json snapshot = OnlySnapshotOf("host/tag");
   auto tags = snapshot["tags"].get<std::vector<std::string>>();
@@ -149,8 +150,8 @@ void RepeatableOptionTest::ImportTag() {
   const std::string archive = tmp_ / "src.tar";
   std::string out;
   ASSERT_EQ(testing::RunCommand({"tar", "-cf", archive, "-C", source_, "."}, &out), 0) << out;
-  Output o = Coffer({"import", "--group", "host/import-tag", "--tag", "daily", archive, "--tag=a,b", "--tag",
-                     "[c,d]"});
+  Output o = Coffer({"import", "--group", "host/import-tag", "--tag", "daily", archive, "--tag=a,b",
+                     "--tag", "[c,d]"});
   ASSERT_EQ(o.code, 0) << o.all();
   nlohmann::json snapshot = OnlySnapshotOf("host/import-tag");
   auto tags = snapshot["tags"].get<std::vector<std::string>>();
@@ -175,12 +176,14 @@ void RepeatableOptionTest::PruneGroup() {
 
   Output o = Coffer({"prune", "--group", "host/g1", "--keep-last", "1", "--group=host/g2"});
   ASSERT_EQ(o.code, 0) << o.all();
-  EXPECT_EQ(SnapshotNames(), (Names{"host/g1/2026-01-02T00:00:00Z", "host/g2/2026-01-02T00:00:00Z",
-                                    "host/g3/2026-01-01T00:00:00Z", "host/g3/2026-01-02T00:00:00Z"}));
+  EXPECT_EQ(SnapshotNames(),
+            (Names{"host/g1/2026-01-02T00:00:00Z", "host/g2/2026-01-02T00:00:00Z",
+                   "host/g3/2026-01-01T00:00:00Z", "host/g3/2026-01-02T00:00:00Z"}));
 }
 
 void RepeatableOptionTest::SyncGroup() {
-  for (const char* group : {"host/g1", "host/g2", "host/g3"}) BackupAt(group, "2026-01-01T00:00:00Z");
+  for (const char* group : {"host/g1", "host/g2", "host/g3"})
+    BackupAt(group, "2026-01-01T00:00:00Z");
   const std::string copy = tmp_ / "copy";
 
   // sync takes no arguments: the word after a group is refused, nothing made.
@@ -196,7 +199,8 @@ void RepeatableOptionTest::SyncGroup() {
   EXPECT_TRUE(KillServersOf(copy));
   ASSERT_EQ(listed.code, 0) << listed.all();
   Names copied;
-  for (const auto& s : nlohmann::json::parse(listed.out)) copied.insert(s["name"].get<std::string>());
+  for (const auto& s : nlohmann::json::parse(listed.out))
+    copied.insert(s["name"].get<std::string>());
   EXPECT_EQ(copied, (Names{"host/g1/2026-01-01T00:00:00Z", "host/g2/2026-01-01T00:00:00Z"}));
 }
 
@@ -227,9 +231,11 @@ void RepeatableOptionTest::ServeAppendOnlyTokenFile() {
   for (const std::string& file : {first, second, tmp_ / "server.crt", tmp_ / "server.key"}) {
     testing::WriteFile(file, "e2e-append-only-token-3c7d1a\n");
   }
-  const std::vector<std::string> serve = {"serve", "-r", repo_, "--foreground", "--listen",
-                                          "tcp://127.0.0.1:1", "--tls-cert", tmp_ / "server.crt",
-                                          "--tls-key", tmp_ / "server.key"};
+  const std::vector<std::string> serve = {"serve",      "-r",
+                                          repo_,        "--foreground",
+                                          "--listen",   "tcp://127.0.0.1:1",
+                                          "--tls-cert", tmp_ / "server.crt",
+                                          "--tls-key",  tmp_ / "server.key"};
   auto with = [&](std::vector<std::string> tail) {
     std::vector<std::string> args = serve;
     args.insert(args.end(), tail.begin(), tail.end());
@@ -241,7 +247,8 @@ void RepeatableOptionTest::ServeAppendOnlyTokenFile() {
   EXPECT_EQ(refused.code, 2) << refused.all();
   EXPECT_NE(refused.err.find("not expected: " + second), std::string::npos) << refused.err;
 
-  Output o = with({"--append-only-token-file", first, "--idle-exit", "0", "--append-only-token-file=" + second});
+  Output o = with({"--append-only-token-file", first, "--idle-exit", "0",
+                   "--append-only-token-file=" + second});
   EXPECT_EQ(o.code, 2) << o.all();
   EXPECT_NE(o.err.find("the append-only tokens in " + first + " and " + second + " are the same"),
             std::string::npos)
@@ -261,11 +268,14 @@ const std::vector<RepeatableOption> kRepeatableOptions = {
     {"sync", "--group", &RepeatableOptionTest::SyncGroup},
 };
 
-TEST_P(RepeatableOptionTest, TakesOneValuePerUse) { (this->*GetParam().check)(); }
+TEST_P(RepeatableOptionTest, TakesOneValuePerUse) {
+  (this->*GetParam().check)();
+}
 
-INSTANTIATE_TEST_SUITE_P(EveryRepeatableOption, RepeatableOptionTest, ::testing::ValuesIn(kRepeatableOptions),
-                         [](const auto& info) {
-                           std::string name = info.param.command + "_" + info.param.option.substr(2);
+INSTANTIATE_TEST_SUITE_P(EveryRepeatableOption, RepeatableOptionTest,
+                         ::testing::ValuesIn(kRepeatableOptions), [](const auto& info) {
+                           std::string name =
+                               info.param.command + "_" + info.param.option.substr(2);
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
@@ -292,9 +302,12 @@ std::vector<std::string> Section(const std::string& help, const std::string& tit
   bool in = false;
   std::istringstream lines(help);
   for (std::string line; std::getline(lines, line);) {
-    if (line == title) in = true;
-    else if (!line.empty() && line[0] != ' ') in = false;
-    else if (in && !line.empty()) out.push_back(line);
+    if (line == title)
+      in = true;
+    else if (!line.empty() && line[0] != ' ')
+      in = false;
+    else if (in && !line.empty())
+      out.push_back(line);
   }
   return out;
 }
@@ -332,14 +345,16 @@ TEST(RepeatableOptionTableTest, CoversEveryRepeatableOptionOfEveryCommand) {
       // CLI11 shows " ..." after an option that takes every word up to the
       // next option (a std::vector added with add_option).
       EXPECT_TRUE(entry.names.find(" ...") == std::string::npos)
-          << shown << " " << entry.names << " takes every word after it: add it with AddRepeatableOption";
+          << shown << " " << entry.names
+          << " takes every word after it: add it with AddRepeatableOption";
       if (entry.description.ends_with("(repeatable)")) {
         repeatable.insert((command.empty() ? "" : command[0]) + " " + LongName(entry.names));
       }
     }
   }
   Names in_table;
-  for (const RepeatableOption& row : kRepeatableOptions) in_table.insert(row.command + " " + row.option);
+  for (const RepeatableOption& row : kRepeatableOptions)
+    in_table.insert(row.command + " " + row.option);
   EXPECT_EQ(repeatable, in_table) << "every option whose --help says (repeatable) needs a row in "
                                      "kRepeatableOptions, and every row such an option";
 }

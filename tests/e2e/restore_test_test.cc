@@ -105,7 +105,8 @@ TEST_F(RestoreTestTest, ACleanSnapshotMatchesEveryFileAndTheOutcomeIsRecordedAnd
   Output text = Coffer({"restore-test", group_, "--files", "5", "--scratch", scratch_});
   EXPECT_EQ(text.code, 0) << text.all();
   EXPECT_EQ(text.out.substr(0, text.out.find(',')),
-            "restore test of " + SnapshotName() + ": 5 files") << text.out;
+            "restore test of " + SnapshotName() + ": 5 files")
+      << text.out;
   EXPECT_TRUE(text.out.ends_with(", all match\n")) << text.out;
   EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 1) << text.out;
   EXPECT_TRUE(Listing(scratch_).empty());
@@ -120,13 +121,15 @@ TEST_F(RestoreTestTest, ACleanSnapshotMatchesEveryFileAndTheOutcomeIsRecordedAnd
 
   Output info = Coffer({"info", group_ + "/latest"});
   EXPECT_EQ(info.code, 0) << info.all();
-  EXPECT_NE(info.out.find("\ntested     " + last["time"].get<std::string>() + " ok: 5 files restored"),
-            std::string::npos)
+  EXPECT_NE(
+      info.out.find("\ntested     " + last["time"].get<std::string>() + " ok: 5 files restored"),
+      std::string::npos)
       << info.out;
   Output list = Coffer({"snapshots"});
   EXPECT_EQ(list.code, 0) << list.all();
   EXPECT_NE(list.out.find("Restore-tested"), std::string::npos) << list.out;
-  EXPECT_NE(list.out.find(last["time"].get<std::string>().substr(0, 10) + " ok"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(last["time"].get<std::string>().substr(0, 10) + " ok"), std::string::npos)
+      << list.out;
 }
 
 TEST_F(RestoreTestTest, TheSampleSizeHonoursFilesAndPercent) {
@@ -170,7 +173,8 @@ TEST_F(RestoreTestTest, DamagedDataIsAMismatchWithItsPathExit4AndRecordedAsFaile
   std::string chunk_key;
   {
     LocalOpenOptions options{std::chrono::milliseconds(10000), "restore-test test"};
-    auto repo = OpenLocalRepository(repo_, options, [this] { return Result<std::string>(passphrase_); });
+    auto repo =
+        OpenLocalRepository(repo_, options, [this] { return Result<std::string>(passphrase_); });
     ASSERT_TRUE(repo.ok()) << repo.status().ToString();
     auto snap = (*repo)->FindSnapshot(SnapshotName());
     ASSERT_TRUE(snap.ok());
@@ -189,7 +193,8 @@ TEST_F(RestoreTestTest, DamagedDataIsAMismatchWithItsPathExit4AndRecordedAsFaile
   ASSERT_EQ(result["mismatches"].size(), 1u) << result.dump(2);
   EXPECT_EQ(result["mismatches"][0]["path"], victim);
   EXPECT_TRUE(result["mismatches"][0]["damaged"].get<bool>());
-  EXPECT_NE(result["mismatches"][0]["what"].get<std::string>().find("not restored"), std::string::npos);
+  EXPECT_NE(result["mismatches"][0]["what"].get<std::string>().find("not restored"),
+            std::string::npos);
   EXPECT_EQ(result["files_checked"], result["files_in_snapshot"]) << "the others were checked too";
 
   Output text = Coffer({"restore-test", group_, "--percent", "100", "--scratch", scratch_});
@@ -215,7 +220,8 @@ TEST_F(RestoreTestTest, TheDefaultScratchFolderIsInTmpdirAndRemoved) {
   Output o = Coffer({"restore-test", group_, "--json"}, {"TMPDIR=" + tmpdir});
   EXPECT_EQ(o.code, 0) << o.all();
   auto j = nlohmann::json::parse(o.out);
-  EXPECT_TRUE(j["scratch"].get<std::string>().starts_with(tmpdir + "/coffer-restore-test.")) << j["scratch"];
+  EXPECT_TRUE(j["scratch"].get<std::string>().starts_with(tmpdir + "/coffer-restore-test."))
+      << j["scratch"];
   EXPECT_TRUE(j["scratch_left"].is_null());
   EXPECT_TRUE(Listing(tmpdir).empty());
   // A scratch parent that does not exist: nothing runs, nothing is recorded.
@@ -262,7 +268,8 @@ TEST_F(RestoreTestTest, ADamagedNoteHoldingTheOutcomeIsReportedAndReplaced) {
   EXPECT_TRUE(j[0]["last_restore_test"].is_null());
   Output info = Coffer({"info", SnapshotName()});
   EXPECT_EQ(info.code, 4) << info.all();
-  EXPECT_NE(info.out.find("tested     unknown: the note is damaged"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("tested     unknown: the note is damaged"), std::string::npos)
+      << info.out;
 
   nlohmann::json again = RestoreTestJson({group_, "--files", "2"}, 0);
   EXPECT_TRUE(again["ok"].get<bool>());

@@ -75,7 +75,8 @@ class S3SyncTest : public CofferTest {
   }
   // The snapshots in the bucket, as any reader of it sees them.
   size_t SnapshotsInBucket(const std::string& prefix) {
-    auto bucket = s3::S3ObjectStore::Open(testing::S3rverSettings(s3_->endpoint()), {"offsite", prefix});
+    auto bucket =
+        s3::S3ObjectStore::Open(testing::S3rverSettings(s3_->endpoint()), {"offsite", prefix});
     EXPECT_TRUE(bucket.ok()) << bucket.status().ToString();
     if (!bucket.ok()) return 0;
     auto listed = (*bucket)->ListSnapshots("");
@@ -86,7 +87,8 @@ class S3SyncTest : public CofferTest {
     const std::string target = tmp_ / "restored";
     Output restored = With(dir, {"restore", Names(dir).back(), "--target", target});
     ASSERT_EQ(restored.code, 0) << restored.all();
-    EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0), std::vector<std::string>{});
+    EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0),
+              std::vector<std::string>{});
   }
   // `count` files of 8 KiB that do not compress or deduplicate.
   void AddIncompressibleFiles(int count) {
@@ -107,7 +109,8 @@ TEST_F(S3SyncTest, TheBucketAloneRestoresOnANewMachine) {
   testing::WriteFile(source_ + "/added later", "new");
   Backup({source_});
 
-  nlohmann::json pushed = Json(Keyless(repo_, {"sync", "--init", "--to", "s3://offsite/host1", "--json"}));
+  nlohmann::json pushed =
+      Json(Keyless(repo_, {"sync", "--init", "--to", "s3://offsite/host1", "--json"}));
   EXPECT_EQ(pushed["snapshots_copied"], 2);
   EXPECT_GT(pushed["bytes_copied"].get<uint64_t>(), 0u);
   EXPECT_EQ(pushed["requests_retried"], 0);
@@ -122,7 +125,8 @@ TEST_F(S3SyncTest, TheBucketAloneRestoresOnANewMachine) {
   // A new machine with the bucket's address, the credentials and the
   // passphrase: its own repository, restored and verified.
   const std::string fresh = tmp_ / "new";
-  nlohmann::json pulled = Json(Keyless(fresh, {"sync", "--init", "--from", "s3://offsite/host1", "--json"}));
+  nlohmann::json pulled =
+      Json(Keyless(fresh, {"sync", "--init", "--from", "s3://offsite/host1", "--json"}));
   EXPECT_EQ(pulled["snapshots_copied"], 2);
   EXPECT_EQ(Names(fresh), Names(repo_));
   RestoresLikeTheSource(fresh);
@@ -133,18 +137,21 @@ TEST_F(S3SyncTest, TheBucketAloneRestoresOnANewMachine) {
 TEST_F(S3SyncTest, ASyncKilledHalfWayShowsNothingAndTheNextSendsTheRest) {
   AddIncompressibleFiles(1500);  // 12 MiB: a dozen packs of 1 MiB
   Backup({source_});
-  ASSERT_EQ(Keyless(repo_, {"sync", "--init", "--to", "s3://offsite/k", "--group", "host/none"}).code, 0);
+  ASSERT_EQ(
+      Keyless(repo_, {"sync", "--init", "--to", "s3://offsite/k", "--group", "host/none"}).code, 0);
 
-  Output killed = Keyless(repo_, {"sync", "--to", "s3://offsite/k", "--pack-size", "1M"}, s3_->endpoint(),
-                          {"COFFER_CRASH_AT=sync-object-copied:1200"});
+  Output killed = Keyless(repo_, {"sync", "--to", "s3://offsite/k", "--pack-size", "1M"},
+                          s3_->endpoint(), {"COFFER_CRASH_AT=sync-object-copied:1200"});
   EXPECT_EQ(killed.code, 128 + SIGKILL) << killed.all();
   EXPECT_EQ(SnapshotsInBucket("k"), 0u);
 
-  nlohmann::json rest = Json(Keyless(repo_, {"sync", "--to", "s3://offsite/k", "--pack-size", "1M", "--json"}));
+  nlohmann::json rest =
+      Json(Keyless(repo_, {"sync", "--to", "s3://offsite/k", "--pack-size", "1M", "--json"}));
   EXPECT_EQ(rest["snapshots_copied"], 1);
   // The packs sent before the kill count, whether or not an index named them.
   EXPECT_GT(rest["objects_present"].get<uint64_t>(), 800u);
-  EXPECT_GT(rest["objects_present"].get<uint64_t>() + rest["objects_copied"].get<uint64_t>(), 1500u);
+  EXPECT_GT(rest["objects_present"].get<uint64_t>() + rest["objects_copied"].get<uint64_t>(),
+            1500u);
 
   const std::string fresh = tmp_ / "new";
   ASSERT_EQ(Keyless(fresh, {"sync", "--init", "--from", "s3://offsite/k"}).code, 0);
@@ -162,8 +169,8 @@ TEST_F(S3SyncTest, FailedRequestsAreRetriedAndAServerThatStaysDownChangesNothing
     return r.number % 4 == 3 ? kFaults[(r.number / 4) % 4] : Fault::kForward;
   });
   Backup({source_});
-  nlohmann::json pushed = Json(Keyless(repo_, {"sync", "--init", "--to", "s3://offsite/f", "--json"},
-                                       proxy->endpoint()));
+  nlohmann::json pushed = Json(
+      Keyless(repo_, {"sync", "--init", "--to", "s3://offsite/f", "--json"}, proxy->endpoint()));
   EXPECT_EQ(pushed["snapshots_copied"], 1);
   EXPECT_GT(pushed["requests_retried"].get<uint64_t>(), 2u);
 
@@ -182,7 +189,8 @@ TEST_F(S3SyncTest, FailedRequestsAreRetriedAndAServerThatStaysDownChangesNothing
 
   // Once it is back, the next sync completes the copy.
   proxy->SetPolicy(FaultProxy::ForwardAll());
-  nlohmann::json rest = Json(Keyless(repo_, {"sync", "--to", "s3://offsite/f", "--json"}, proxy->endpoint()));
+  nlohmann::json rest =
+      Json(Keyless(repo_, {"sync", "--to", "s3://offsite/f", "--json"}, proxy->endpoint()));
   EXPECT_EQ(rest["snapshots_copied"], 1);
   const std::string fresh = tmp_ / "new";
   ASSERT_EQ(Keyless(fresh, {"sync", "--init", "--from", "s3://offsite/f"}).code, 0);
@@ -244,8 +252,9 @@ TEST_F(S3SyncTest, ABucketMountsLikeARepository) {
   Output mounted = With(bucket, {"mount", mnt});
   ASSERT_EQ(mounted.code, 0) << mounted.all();
   ASSERT_TRUE(testing::Mounted(mnt));
-  EXPECT_EQ(testing::CompareTrees(source_, mnt + "/" + group_ + "/latest" + source_, geteuid() == 0),
-            std::vector<std::string>{});
+  EXPECT_EQ(
+      testing::CompareTrees(source_, mnt + "/" + group_ + "/latest" + source_, geteuid() == 0),
+      std::vector<std::string>{});
   Output unmounted = With(bucket, {"umount", mnt});
   EXPECT_EQ(unmounted.code, 0) << unmounted.all();
   EXPECT_FALSE(testing::Mounted(mnt));
@@ -278,7 +287,8 @@ TEST_F(S3SyncTest, BadSettingsAreOneLineAndTheirOwnExitCode) {
 
   Output pack_size = Keyless(repo_, {"sync", "--to", "s3://offsite/x", "--pack-size", "10K"});
   EXPECT_EQ(pack_size.code, 2) << pack_size.all();
-  for (const Output* o : {&unknown, &no_bucket, &no_credentials, &bad_address, &not_a_copy, &pack_size}) {
+  for (const Output* o :
+       {&unknown, &no_bucket, &no_credentials, &bad_address, &not_a_copy, &pack_size}) {
     EXPECT_EQ(std::count(o->err.begin(), o->err.end(), '\n'), 1) << o->err;
   }
 }

@@ -4,8 +4,8 @@
 // SIGTERM, with a hook that was running.
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include <chrono>
@@ -38,13 +38,15 @@ class SchedulerTest : public JobsFixture {
   // `files`'s record of runs.
   void RecordRun(const std::string& kind, int days_ago) {
     std::filesystem::create_directories(state_ + "/jobs");
-    const std::string when = UtcText(std::chrono::system_clock::now() - std::chrono::hours(24 * days_ago));
+    const std::string when =
+        UtcText(std::chrono::system_clock::now() - std::chrono::hours(24 * days_ago));
     std::ofstream(state_ + "/jobs/files.runs.jsonl", std::ios::app)
         << "{\"v\":1,\"job\":\"files\",\"kind\":\"" << kind << "\",\"start\":\"" << when
         << "\",\"end\":\"" << when << "\",\"outcome\":\"success\"}\n";
   }
   // `coffer scheduler ARGS` in the background, its standard error in a file.
-  std::unique_ptr<Child> StartScheduler(const std::vector<std::string>& args, const std::string& err) {
+  std::unique_ptr<Child> StartScheduler(const std::vector<std::string>& args,
+                                        const std::string& err) {
     std::string command = "exec '" + std::string(COFFER_BINARY) + "'";
     for (const std::string& arg : Argv(args)) command += " '" + arg + "'";
     command += " 2> '" + err + "'";
@@ -78,7 +80,8 @@ TEST_F(SchedulerTest, OnceCatchesUpAJobLastRunDaysAgoOnce) {
   EXPECT_NE(once.err.find("files: success"), std::string::npos) << once.err;
   EXPECT_NE(once.err.find("files: next run"), std::string::npos) << once.err;
   EXPECT_EQ(Snapshots().size(), 1u);  // once, not once per missed day
-  nlohmann::json log = nlohmann::json::parse(CofferRaw(Argv({"jobs", "log", "--json", "files"})).out);
+  nlohmann::json log =
+      nlohmann::json::parse(CofferRaw(Argv({"jobs", "log", "--json", "files"})).out);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1]["outcome"], "success");
 
@@ -99,9 +102,11 @@ TEST_F(SchedulerTest, OnceRunsAVerifyFromItsOwnSchedule) {
   ASSERT_EQ(once.code, 0) << once.all();
   EXPECT_NE(once.err.find("files verify: missed its run of"), std::string::npos) << once.err;
   EXPECT_NE(once.err.find("files verify: success"), std::string::npos) << once.err;
-  EXPECT_EQ(once.err.find("files: starting"), std::string::npos) << "the backup is not due\n" << once.err;
+  EXPECT_EQ(once.err.find("files: starting"), std::string::npos) << "the backup is not due\n"
+                                                                 << once.err;
   EXPECT_EQ(Snapshots().size(), 1u);
-  nlohmann::json log = nlohmann::json::parse(CofferRaw(Argv({"jobs", "log", "--json", "files"})).out);
+  nlohmann::json log =
+      nlohmann::json::parse(CofferRaw(Argv({"jobs", "log", "--json", "files"})).out);
   ASSERT_EQ(log.size(), 3u) << log.dump();
   EXPECT_EQ(log[2]["kind"], "verify");
   EXPECT_EQ(log[2]["outcome"], "success");
@@ -120,8 +125,9 @@ TEST_F(SchedulerTest, SighupReadsTheJobsFileAgain) {
       << ReadFile(err);
   WriteFilesJob("schedule = \"*-01-01 00:00\"\nverify = \"*-07-01 00:00\"\n");
   ASSERT_EQ(kill(daemon->pid(), SIGHUP), 0);
-  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(err, "reloaded the jobs file: 2 schedules"); },
-                                 std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return FileContains(err, "reloaded the jobs file: 2 schedules"); },
+                         std::chrono::seconds(20)))
       << ReadFile(err);
   EXPECT_NE(ReadFile(err).find("files verify: next run"), std::string::npos) << ReadFile(err);
   // A file that no longer parses keeps the jobs it had.
@@ -135,13 +141,13 @@ TEST_F(SchedulerTest, SighupReadsTheJobsFileAgain) {
 
 TEST_F(SchedulerTest, SigtermDuringAPreHookTakesTheHookDown) {
   const std::string hook_pid = tmp_ / "hook.pid";
-  WriteFilesJob("schedule = \"daily\"\ncatch-up = true\npre-hook = \"sleep 300 & echo $! > '" + hook_pid +
-                "'; wait\"\n");
+  WriteFilesJob("schedule = \"daily\"\ncatch-up = true\npre-hook = \"sleep 300 & echo $! > '" +
+                hook_pid + "'; wait\"\n");
   RecordRun("backup", 3);
   const std::string err = tmp_ / "scheduler.err";
   auto daemon = StartScheduler({"scheduler"}, err);
-  ASSERT_TRUE(testing::WaitUntil([&] { return FileContains(hook_pid, "\n"); },
-                                 std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return FileContains(hook_pid, "\n"); }, std::chrono::seconds(20)))
       << ReadFile(err);
   const pid_t sleeper = std::stoi(ReadFile(hook_pid));
   ASSERT_TRUE(Alive(sleeper));

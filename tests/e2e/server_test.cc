@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -62,7 +62,8 @@ uint64_t SizeBelow(const std::string& dir) {
 void MakeTree(const std::string& root, uint64_t seed, int big, size_t size) {
   mkdir(root.c_str(), 0755);
   for (int i = 0; i < big; ++i) {
-    WriteFile(root + "/big" + std::to_string(i) + ".bin", RandomBytes(size + 17 * i, seed * 100 + i));
+    WriteFile(root + "/big" + std::to_string(i) + ".bin",
+              RandomBytes(size + 17 * i, seed * 100 + i));
   }
   mkdir((root + "/small").c_str(), 0755);
   for (int f = 0; f < 10; ++f) {
@@ -79,7 +80,8 @@ class ServerTest : public CofferTest {
     socket_ = repo_ + "/serve.sock";
   }
   void TearDown() override {
-    EXPECT_TRUE(KillServersOf(repo_)) << "coffer serve processes of " << repo_ << " survived SIGKILL";
+    EXPECT_TRUE(KillServersOf(repo_))
+        << "coffer serve processes of " << repo_ << " survived SIGKILL";
   }
 
   std::vector<std::string> CofferArgv(const std::vector<std::string>& args) {
@@ -127,7 +129,8 @@ class ServerTest : public CofferTest {
     EXPECT_TRUE(testing::WaitUntil(
         [&] {
           struct stat st;
-          return LockHolder(repo_) == pid && lstat(socket_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+          return LockHolder(repo_) == pid && lstat(socket_.c_str(), &st) == 0 &&
+                 S_ISSOCK(st.st_mode);
         },
         std::chrono::seconds(10)))
         << "lock: " << ReadFile(repo_ + "/lock");
@@ -171,7 +174,8 @@ TEST_F(ServerTest, TwoBackupsOfDifferentGroupsStartedTogetherBothCommit) {
   ExpectRestoresExactly(name_a, a);
   ExpectRestoresExactly(name_b, b);
   // The server that lost the race exited: one server remains.
-  EXPECT_TRUE(testing::WaitUntil([&] { return ServersOf(repo_).size() == 1; }, std::chrono::seconds(5)))
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return ServersOf(repo_).size() == 1; }, std::chrono::seconds(5)))
       << ServersOf(repo_).size() << " servers";
 }
 
@@ -210,8 +214,8 @@ TEST_F(ServerTest, EightParallelReadersGetIdenticalOutput) {
   for (int i = 0; i < 8; ++i) {
     Output c = WaitBounded(*cats[i], std::chrono::seconds(30), "cat " + std::to_string(i));
     EXPECT_EQ(c.code, 0) << c.err;
-    EXPECT_TRUE(c.out == expected) << "cat " << i << " gave " << c.out.size() << " bytes, not the file's "
-                                   << expected.size();
+    EXPECT_TRUE(c.out == expected)
+        << "cat " << i << " gave " << c.out.size() << " bytes, not the file's " << expected.size();
     listed.push_back(WaitBounded(*lists[i], std::chrono::seconds(30), "ls " + std::to_string(i)));
     EXPECT_EQ(listed.back().code, 0) << listed.back().err;
   }
@@ -256,7 +260,7 @@ TEST_F(ServerTest, ServerKilledMidBackupFailsTheClientAndTheNextCommandStartsANe
   uint64_t before = SizeBelow(repo_ + "/db");
   auto backup = Start({"backup", "--group", group_, big});
   bool grew = testing::WaitUntil([&] { return SizeBelow(repo_ + "/db") >= before + 4 * kMiB; },
-                        std::chrono::seconds(20));
+                                 std::chrono::seconds(20));
   EXPECT_TRUE(grew) << "the server never received data";
   EXPECT_FALSE(Exited(backup->pid())) << "the backup finished before the server could be killed";
   kill(server->pid(), SIGKILL);
@@ -312,7 +316,8 @@ TEST_F(ServerTest, AServerWhoseRepositoryIsReplacedStopsWithoutTouchingTheNewOne
   std::filesystem::remove_all(repo_);
   Output init = Coffer({"init", "--kdf-ops", "1", "--kdf-memory", "8K"});
   ASSERT_EQ(init.code, 0) << init.all();
-  Output old = WaitBounded(*server, std::chrono::seconds(20), "the server of the removed repository");
+  Output old =
+      WaitBounded(*server, std::chrono::seconds(20), "the server of the removed repository");
   EXPECT_EQ(old.code, 1) << old.all();
   EXPECT_NE(old.err.find("was removed or replaced"), std::string::npos) << old.all();
 
@@ -324,8 +329,9 @@ TEST_F(ServerTest, AServerWhoseRepositoryIsReplacedStopsWithoutTouchingTheNewOne
 }
 
 TEST_F(ServerTest, SocketIsOnlyForItsOwnerEvenUnderUmask0) {
-  Output o = RunProcess({"sh", "-c", "umask 000; exec \"$0\" \"$@\"", COFFER_BINARY, "-r", repo_, "snapshots"},
-                        PassEnv());
+  Output o = RunProcess(
+      {"sh", "-c", "umask 000; exec \"$0\" \"$@\"", COFFER_BINARY, "-r", repo_, "snapshots"},
+      PassEnv());
   ASSERT_EQ(o.code, 0) << o.all();
   struct stat st;
   ASSERT_EQ(lstat(socket_.c_str(), &st), 0);
@@ -362,8 +368,8 @@ TEST_F(ServerTest, AServerStartedOnDemandHoldsNoneOfTheClientsSecrets) {
   const std::vector<std::string> secrets = {"COFFER_PASSPHRASE", "COFFER_PASSPHRASE_FILE",
                                             "COFFER_TOKEN", "COFFER_TOKEN_FILE"};
   // The passphrase itself, then a file naming it.
-  for (const std::string& passphrase : {"COFFER_PASSPHRASE=" + passphrase_,
-                                        "COFFER_PASSPHRASE_FILE=" + (tmp_ / "passphrase")}) {
+  for (const std::string& passphrase :
+       {"COFFER_PASSPHRASE=" + passphrase_, "COFFER_PASSPHRASE_FILE=" + (tmp_ / "passphrase")}) {
     std::vector<std::string> env = {passphrase, "COFFER_TOKEN=a-token-for-another-server",
                                     "COFFER_TOKEN_FILE=" + (tmp_ / "token")};
     Output o = CofferRaw({"-r", repo_, "snapshots"}, env);

@@ -66,9 +66,7 @@ class ServerTlsTest : public CofferTest {
     return CofferRaw(argv, env);
   }
   std::vector<std::string> TokenEnv() const { return {std::string("COFFER_TOKEN=") + kToken}; }
-  std::vector<std::string> AppendEnv() const {
-    return {"COFFER_TOKEN_FILE=" + append_token_file_};
-  }
+  std::vector<std::string> AppendEnv() const { return {"COFFER_TOKEN_FILE=" + append_token_file_}; }
   // `snapshots --json` through the full token.
   nlohmann::json ListWithFullToken() {
     Output list = Remote({"snapshots", "--json"}, TokenEnv());
@@ -97,9 +95,9 @@ class ServerTlsTest : public CofferTest {
 };
 
 TEST_F(ServerTlsTest, BackupSnapshotsAndCatThroughTheServer) {
-  Output backup = Remote({"backup", "--json", "--group", group_, "--time", "2026-01-02T03:04:05Z",
-                          source_},
-                         TokenEnv());
+  Output backup =
+      Remote({"backup", "--json", "--group", group_, "--time", "2026-01-02T03:04:05Z", source_},
+             TokenEnv());
   ASSERT_EQ(backup.code, 0) << backup.all();
   std::string snapshot = group_ + "/2026-01-02T03:04:05Z";
 
@@ -148,11 +146,11 @@ TEST_F(ServerTlsTest, ServeRefusesTcpWithoutCertificateKeyOrToken) {
   EXPECT_NE(o.err.find("needs --tls-cert FILE, --tls-key FILE and --token-file FILE"),
             std::string::npos)
       << o.err;
-  Output unix_with_tls = CofferRaw({"serve", "-r", repo2, "--foreground", "--tls-cert",
-                                    tmp_ / "server.crt"});
+  Output unix_with_tls =
+      CofferRaw({"serve", "-r", repo2, "--foreground", "--tls-cert", tmp_ / "server.crt"});
   EXPECT_EQ(unix_with_tls.code, 2) << unix_with_tls.all();
-  Output unix_with_token = CofferRaw({"serve", "-r", repo_, "--foreground",
-                                      "--append-only-token-file", append_token_file_});
+  Output unix_with_token = CofferRaw(
+      {"serve", "-r", repo_, "--foreground", "--append-only-token-file", append_token_file_});
   EXPECT_EQ(unix_with_token.code, 2) << unix_with_token.all();
 }
 
@@ -237,8 +235,8 @@ TEST_F(ServerTlsTest, AServerMayHaveOnlyAppendOnlyTokens) {
   StopServer();
   StartServer({"--append-only-token-file", append_token_file_});
   ASSERT_TRUE(server_);
-  Output backup = Remote({"backup", "--group", group_, "--time", "2026-01-02T03:04:05Z", source_},
-                         AppendEnv());
+  Output backup =
+      Remote({"backup", "--group", group_, "--time", "2026-01-02T03:04:05Z", source_}, AppendEnv());
   ASSERT_EQ(backup.code, 0) << backup.all();
   ExpectRefused(Remote({"forget", group_ + "/latest"}, AppendEnv()), "forget");
   Output full = Remote({"snapshots"}, TokenEnv());

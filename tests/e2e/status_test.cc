@@ -30,7 +30,8 @@ class StatusTest : public JobsFixture {
   }
   // A paths job of the data folder, with `extra` keys.
   std::string PathsJob(const std::string& name, const std::string& extra = "") {
-    return "[jobs." + name + "]\npaths = [\"" + data_ + "\"]\ngroup = \"host/status\"\n" + extra + "\n";
+    return "[jobs." + name + "]\npaths = [\"" + data_ + "\"]\ngroup = \"host/status\"\n" + extra +
+           "\n";
   }
   // Appends a run of `job` that started `ago` before now and took 12.5 s.
   void Record(const std::string& job, std::chrono::seconds ago, jobs::Outcome outcome,
@@ -45,7 +46,8 @@ class StatusTest : public JobsFixture {
       run.step = "backup";
       run.reason = reason;
     }
-    if (outcome != jobs::Outcome::kFailure) run.snapshot = "host/status/" + jobs::FormatUtc(run.start);
+    if (outcome != jobs::Outcome::kFailure)
+      run.snapshot = "host/status/" + jobs::FormatUtc(run.start);
     run.bytes_added = bytes;
     ASSERT_TRUE(jobs::AppendRunRecord(jobs::RunRecordPath(state_, job), run).ok());
   }
@@ -99,8 +101,9 @@ TEST_F(StatusTest, JsonShowsTheLastSuccessFailureReasonAndNextRunOfRealRuns) {
   EXPECT_EQ(broken["last_run"]["outcome"], "failure");
   EXPECT_TRUE(broken["last_success"].is_null());
   EXPECT_EQ(broken["last_failure"]["step"], "pre-hook");
-  EXPECT_NE(broken["last_failure"]["reason"].get<std::string>().find("pre-hook exited with status 4"),
-            std::string::npos)
+  EXPECT_NE(
+      broken["last_failure"]["reason"].get<std::string>().find("pre-hook exited with status 4"),
+      std::string::npos)
       << broken.dump();
   EXPECT_TRUE(broken["next_run"].is_null());  // no schedule
   EXPECT_TRUE(broken["stale_after_s"].is_null());
@@ -121,7 +124,8 @@ TEST_F(StatusTest, ALastSuccessOlderThanStaleAfterExitsFifteen) {
 
   Output status = Jobs({"status", "--json"});
   EXPECT_EQ(status.code, 15) << status.all();
-  EXPECT_NE(status.err.find("job old is stale: last success 47 hours ago (stale-after 1h)"), std::string::npos)
+  EXPECT_NE(status.err.find("job old is stale: last success 47 hours ago (stale-after 1h)"),
+            std::string::npos)
       << status.err;
   const nlohmann::json list = nlohmann::json::parse(status.out);
   const nlohmann::json old = Find(list, "old");
@@ -177,11 +181,14 @@ for family in text_string_to_metric_families(text):
 // python3 earlier in PATH, say pyenv's, may not have them).
 const char kPython[] = "/usr/bin/python3";
 
-bool HavePrometheusClient() { return RunProcess({kPython, "-c", "import prometheus_client.parser"}).code == 0; }
+bool HavePrometheusClient() {
+  return RunProcess({kPython, "-c", "import prometheus_client.parser"}).code == 0;
+}
 
 TEST_F(StatusTest, PrometheusTextfileParsesWithPrometheusClient) {
   if (!HavePrometheusClient()) {
-    GTEST_SKIP() << kPython << " cannot import prometheus_client: apt-get install python3-prometheus-client "
+    GTEST_SKIP() << kPython
+                 << " cannot import prometheus_client: apt-get install python3-prometheus-client "
                     "(scripts/dev.sh deps) to test the textfile";
   }
   WriteJobs(PathsJob("old", "schedule = \"daily\"\nstale-after = \"1h\"") + PathsJob("never"));
@@ -223,7 +230,8 @@ TEST_F(StatusTest, PrometheusTextfileParsesWithPrometheusClient) {
       "gauge coffer_job_stale{job=old} 1.0",
       "gauge coffer_job_stale{job=never} 0.0",
   };
-  for (const std::string& sample : want) EXPECT_TRUE(samples.count(sample)) << sample << "\n" << parsed.out;
+  for (const std::string& sample : want)
+    EXPECT_TRUE(samples.count(sample)) << sample << "\n" << parsed.out;
   // The next run is the only sample not written above; the never-run job has
   // only its stale flag: nothing unknown is written as 0.
   std::vector<std::string> rest;
@@ -231,7 +239,8 @@ TEST_F(StatusTest, PrometheusTextfileParsesWithPrometheusClient) {
     if (!want.count(sample)) rest.push_back(sample);
   }
   ASSERT_EQ(rest.size(), 1u) << parsed.out;
-  EXPECT_EQ(rest[0].rfind("gauge coffer_job_next_run_timestamp_seconds{job=old} ", 0), 0u) << rest[0];
+  EXPECT_EQ(rest[0].rfind("gauge coffer_job_next_run_timestamp_seconds{job=old} ", 0), 0u)
+      << rest[0];
   const double next = std::stod(rest[0].substr(rest[0].rfind(' ') + 1));
   EXPECT_GT(next, static_cast<double>(Unix(now_)));
   EXPECT_LE(next, static_cast<double>(Unix(now_ + 25h)));

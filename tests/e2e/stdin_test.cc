@@ -52,8 +52,8 @@ TEST_F(StdinTest, CommandKilledBySignalWritesNoSnapshot) {
 }
 
 TEST_F(StdinTest, CommandOutputIsStored) {
-  Output o = Coffer({"backup", "--group", group_, "--stdin-name", "greeting", "--stdin-from-command",
-                     "--", "printf", "hello"});
+  Output o = Coffer({"backup", "--group", group_, "--stdin-name", "greeting",
+                     "--stdin-from-command", "--", "printf", "hello"});
   ASSERT_EQ(o.code, 0) << o.all();
   Output cat = Coffer({"cat", group_ + "/latest", "greeting"});
   EXPECT_EQ(cat.code, 0) << cat.err;

@@ -65,10 +65,10 @@ class SyncTest : public CofferTest {
     ASSERT_TRUE(MakeCert(tmp_.path(), "server"));
     testing::WriteFile(tmp_ / "append.token", std::string(kAppendToken) + "\n");
     testing::WriteFile(tmp_ / "full.token", std::string(kToken) + "\n");
-    server_ = StartTlsServer(copy_, tmp_.path(),
-                             {"--append-only-token-file", tmp_ / "append.token", "--token-file",
-                              tmp_ / "full.token"},
-                             &address_);
+    server_ = StartTlsServer(
+        copy_, tmp_.path(),
+        {"--append-only-token-file", tmp_ / "append.token", "--token-file", tmp_ / "full.token"},
+        &address_);
     ASSERT_TRUE(server_) << "coffer serve did not listen on " << address_;
   }
 
@@ -96,7 +96,8 @@ TEST_F(SyncTest, ACopyMadeWithoutThePassphraseRestoresWithIt) {
   const std::string target = tmp_ / "restored";
   Output restored = At(copy_, {"restore", latest, "--target", target});
   ASSERT_EQ(restored.code, 0) << restored.all();
-  EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0), std::vector<std::string>{});
+  EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0),
+            std::vector<std::string>{});
 
   // Nothing new: nothing copied, nothing read.
   report = Json(Keyless(repo_, {"sync", "--to", copy_, "--json"}));
@@ -132,13 +133,15 @@ TEST_F(SyncTest, AFirstCopyOfEverythingIntoANewFolderCopiesItsFilesWhole) {
   EXPECT_EQ(Json(At(repo_, {"snapshots", "--json"}))[0]["protected"], true);
 
   // The keyless check counts the objects the copy reported.
-  nlohmann::json checked = Json(Keyless(copy_, {"verify", "--without-key", "--read-data", "--json"}));
+  nlohmann::json checked =
+      Json(Keyless(copy_, {"verify", "--without-key", "--read-data", "--json"}));
   EXPECT_EQ(checked["ok"], true);
   EXPECT_EQ(checked["objects_read"], report["objects_copied"]);
   const std::string target = tmp_ / "restored";
   Output restored = At(copy_, {"restore", names.back(), "--target", target});
   ASSERT_EQ(restored.code, 0) << restored.all();
-  EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0), std::vector<std::string>{});
+  EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0),
+            std::vector<std::string>{});
 
   // A replica: the next sync finds everything there, then copies what is new.
   report = Json(Keyless(repo_, {"sync", "--to", copy_, "--json"}));
@@ -205,14 +208,16 @@ TEST_F(SyncTest, ASyncKilledHalfWayShowsNothingAndTheNextSendsTheRest) {
   Output made = Keyless(repo_, {"sync", "--init", "--to", copy_, "--group", "host/none"});
   ASSERT_EQ(made.code, 0) << made.all();
 
-  Output killed = Keyless(repo_, {"sync", "--to", copy_}, {"COFFER_CRASH_AT=sync-object-copied:1200"});
+  Output killed =
+      Keyless(repo_, {"sync", "--to", copy_}, {"COFFER_CRASH_AT=sync-object-copied:1200"});
   EXPECT_EQ(killed.code, 128 + SIGKILL) << killed.all();
   EXPECT_TRUE(Names(copy_).empty());
 
   nlohmann::json rest = Json(Keyless(repo_, {"sync", "--to", copy_, "--json"}));
   EXPECT_EQ(rest["snapshots_copied"], 1);
   EXPECT_GT(rest["objects_present"].get<uint64_t>(), 400u);
-  const uint64_t total = rest["objects_present"].get<uint64_t>() + rest["objects_copied"].get<uint64_t>();
+  const uint64_t total =
+      rest["objects_present"].get<uint64_t>() + rest["objects_copied"].get<uint64_t>();
   EXPECT_GT(total, 1500u);
   EXPECT_EQ(Names(copy_), Names(repo_));
   Output verified = At(copy_, {"verify"});
@@ -228,8 +233,8 @@ TEST_F(SyncTest, PushedToAndPulledFromAServerOverTlsWithAnAppendOnlyToken) {
   testing::WriteFile(source_ + "/second", "second");
   Backup({source_});
 
-  const std::vector<std::string> peer = {"--peer-tls-ca", tmp_ / "server.crt",
-                                         "--peer-token-file", tmp_ / "append.token"};
+  const std::vector<std::string> peer = {"--peer-tls-ca", tmp_ / "server.crt", "--peer-token-file",
+                                         tmp_ / "append.token"};
   std::vector<std::string> push = {"sync", "--to", address_, "--json"};
   push.insert(push.end(), peer.begin(), peer.end());
   nlohmann::json pushed = Json(Keyless(repo_, push));
@@ -262,7 +267,8 @@ TEST_F(SyncTest, PushedToAndPulledFromAServerOverTlsWithAnAppendOnlyToken) {
   Output restored = At(offsite, {"restore", Names(offsite).back(), "--target", target});
   EXPECT_TRUE(KillServersOf(offsite));
   ASSERT_EQ(restored.code, 0) << restored.all();
-  EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0), std::vector<std::string>{});
+  EXPECT_EQ(testing::CompareTrees(source_, target + source_, geteuid() == 0),
+            std::vector<std::string>{});
 }
 
 TEST_F(SyncTest, TheCopysHolderChecksItWithoutThePassphrase) {

@@ -27,11 +27,14 @@ using testing::RandomBytes;
 using testing::ReadFile;
 using testing::WriteFile;
 
-std::string Key(const ObjectId& id) { return std::string(AsChars(id.view())); }
+std::string Key(const ObjectId& id) {
+  return std::string(AsChars(id.view()));
+}
 
 // "damaged chunk ID: SNAPSHOT:/PATH" lines as {"damaged chunk SNAPSHOT:/PATH", ...}
 // (ids are checked apart), and whether every line had that form.
-std::multiset<std::string> Reported(const std::string& out, std::map<std::string, std::string>* ids = nullptr) {
+std::multiset<std::string> Reported(const std::string& out,
+                                    std::map<std::string, std::string>* ids = nullptr) {
   std::multiset<std::string> lines;
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);) {
@@ -64,7 +67,8 @@ class VerifyTest : public CofferTest {
     WriteFile(source_ + "/big.bin", RandomBytes(3 << 20, 3));  // several chunks
     WriteFile(source_ + "/docs/readme.txt", "read me\n");
     for (int i = 0; i < 5; ++i) {
-      WriteFile(source_ + "/keep" + std::to_string(i) + ".txt", "kept intact " + std::to_string(i) + "\n");
+      WriteFile(source_ + "/keep" + std::to_string(i) + ".txt",
+                "kept intact " + std::to_string(i) + "\n");
     }
   }
 
@@ -86,7 +90,8 @@ class VerifyTest : public CofferTest {
   void WithRepository(const std::function<void(Repository&)>& fn) {
     StopServers();
     LocalOpenOptions options{kLockWait, "verify test"};
-    auto repo = OpenLocalRepository(repo_, options, [this] { return Result<std::string>(passphrase_); });
+    auto repo =
+        OpenLocalRepository(repo_, options, [this] { return Result<std::string>(passphrase_); });
     ASSERT_TRUE(repo.ok()) << repo.status().ToString();
     fn(**repo);
   }
@@ -109,7 +114,9 @@ class VerifyTest : public CofferTest {
       std::string target = tmp_ / ("one" + std::to_string(restores_++));
       Output o = Coffer({"restore", snapshot, InSnapshot(path), "--target", target});
       if (affected.count(rel)) {
-        EXPECT_EQ(o.code, 4) << rel << " restored although verify named it (missing or damaged data is exit 4): " << o.all();
+        EXPECT_EQ(o.code, 4)
+            << rel << " restored although verify named it (missing or damaged data is exit 4): "
+            << o.all();
         EXPECT_FALSE(ReadFile(target + path) == ReadFile(path)) << rel << " restored whole";
       } else {
         EXPECT_EQ(o.code, 0) << rel << ": " << o.all();
@@ -155,7 +162,8 @@ TEST_F(VerifyTest, NamesExactlyTheDamagedFilesAndEveryOtherFileRestores) {
     flip = FirstChunk(repo, *snap, source_ + "/flip.bin");
     swap_a = FirstChunk(repo, *snap, source_ + "/swap-a.txt");
     swap_b = FirstChunk(repo, *snap, source_ + "/swap-b.txt");
-    hidden = *ObjectId::FromBytes(AsBytes(repo.LookupPath(*snap, source_ + "/hidden")->subtree_id()));
+    hidden =
+        *ObjectId::FromBytes(AsBytes(repo.LookupPath(*snap, source_ + "/hidden")->subtree_id()));
   });
   Damage([&](kv::Database& db) {
     using kv::Column;
@@ -208,9 +216,11 @@ TEST_F(VerifyTest, NamesExactlyTheDamagedFilesAndEveryOtherFileRestores) {
     EXPECT_FALSE(d["error"].get<std::string>().empty());
     if (d["id"] == shared.hex()) {
       std::set<std::string> paths;
-      for (const auto& u : d["uses"]) paths.insert(u["snapshot"].get<std::string>() + ":" + u["path"].get<std::string>());
-      EXPECT_EQ(paths, (std::set<std::string>{At(first, "shared.txt"), At(first, "docs/shared-copy.txt"),
-                                              At(second, "shared.txt"), At(second, "docs/shared-copy.txt")}));
+      for (const auto& u : d["uses"])
+        paths.insert(u["snapshot"].get<std::string>() + ":" + u["path"].get<std::string>());
+      EXPECT_EQ(paths, (std::set<std::string>{
+                           At(first, "shared.txt"), At(first, "docs/shared-copy.txt"),
+                           At(second, "shared.txt"), At(second, "docs/shared-copy.txt")}));
     }
   }
   EXPECT_EQ(states, (std::set<std::string>{"missing chunk", "damaged chunk", "damaged tree"}));
@@ -222,7 +232,8 @@ TEST_F(VerifyTest, NamesExactlyTheDamagedFilesAndEveryOtherFileRestores) {
 
 TEST_F(VerifyTest, BitRotInBlobFilesIsNamedAndEverythingElseRestores) {
   for (int i = 0; i < 12; ++i) {
-    WriteFile(source_ + "/docs/blob" + std::to_string(i) + ".bin", RandomBytes(40000 + 7000 * i, 100 + i));
+    WriteFile(source_ + "/docs/blob" + std::to_string(i) + ".bin",
+              RandomBytes(40000 + 7000 * i, 100 + i));
   }
   std::string snap = Backup({source_})["snapshot"];
   StopServers();
@@ -263,7 +274,8 @@ TEST_F(VerifyTest, SampleOfZeroReadsTreesOnly) {
 
   Output all = Coffer({"verify", "--sample", "100%"});
   EXPECT_EQ(all.code, 4) << all.all();
-  EXPECT_EQ(Reported(all.out), (std::multiset<std::string>{"missing chunk " + At(snap, "flip.bin")}));
+  EXPECT_EQ(Reported(all.out),
+            (std::multiset<std::string>{"missing chunk " + At(snap, "flip.bin")}));
 }
 
 nlohmann::json LastVerifyOf(const nlohmann::json& snapshots, const std::string& name) {
@@ -340,7 +352,8 @@ TEST_F(VerifyTest, OlderThanSkipsRecentlyVerifiedSnapshots) {
 
   Output none = Coffer({"verify", "--older-than", "1d"});
   EXPECT_EQ(none.code, 0) << none.all();
-  EXPECT_NE(none.err.find("all 2 snapshots were verified within 1d"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("all 2 snapshots were verified within 1d"), std::string::npos)
+      << none.err;
 
   // Every verification so far is older than no time at all.
   Output old = Coffer({"verify", "--older-than", "0s", "--json"});
@@ -356,8 +369,10 @@ TEST_F(VerifyTest, OlderThanSkipsRecentlyVerifiedSnapshots) {
 TEST_F(VerifyTest, BadArgumentsExitWithUsageError) {
   Backup({source_});
   for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"verify", "--sample", "abc"}, {"verify", "--sample", "150"},
-        {"verify", "--sample", "-1"}, {"verify", "--snapshot", "no-such-group"},
+       {std::vector<std::string>{"verify", "--sample", "abc"},
+        {"verify", "--sample", "150"},
+        {"verify", "--sample", "-1"},
+        {"verify", "--snapshot", "no-such-group"},
         {"verify", "--older-than", "soon"}}) {
     Output o = Coffer(args);
     EXPECT_EQ(o.code, 2) << args.back() << ": " << o.all();

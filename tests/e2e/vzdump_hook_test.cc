@@ -108,8 +108,11 @@ class VzdumpHookTest : public CofferTest {
   // A VM with one disk of 20 clusters and its config.
   testing::VmaTestOptions Vm() {
     testing::VmaTestOptions vm;
-    vm.devices.push_back({"drive-scsi0", 20 * testing::vma_layout::kCluster + 4096,
-                          testing::VmaPatternContent(7), {}, 0});
+    vm.devices.push_back({"drive-scsi0",
+                          20 * testing::vma_layout::kCluster + 4096,
+                          testing::VmaPatternContent(7),
+                          {},
+                          0});
     const std::string conf = "boot: order=scsi0\nmemory: 2048\nscsi0: local-lvm:vm-102-disk-0\n";
     vm.configs.push_back({"qemu-server.conf", Bytes(conf.begin(), conf.end())});
     return vm;
@@ -202,9 +205,9 @@ TEST_F(VzdumpHookTest, WithDeleteAfterImportAVmArchiveIsVerifiedThenRemoved) {
 // environment, learns of it.
 TEST_F(VzdumpHookTest, ARepositoryWithAKeyFileIsOpenedWithTheConfigsKeyFile) {
   const std::string repo = tmp_ / "keyless", key_file = tmp_ / "repo.key";
-  Output init = CofferRaw({"-r", repo, "--key-file", key_file, "init", "--kdf-ops", "1",
-                           "--kdf-memory", "8K"},
-                          PassEnv());
+  Output init = CofferRaw(
+      {"-r", repo, "--key-file", key_file, "init", "--kdf-ops", "1", "--kdf-memory", "8K"},
+      PassEnv());
   ASSERT_EQ(init.code, 0) << init.all();
   const std::string archive = MakeCtArchive();
   WriteConfig(repo, "");

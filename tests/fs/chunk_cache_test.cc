@@ -77,9 +77,9 @@ constexpr uint64_t kImageChunk = 64 << 10;  // a disk image's chunk
 // readahead of chunks `from` to `to` (of `bytes` each) behind it, runs
 // `meanwhile` (which may start readers), then opens the gate; returns once
 // every load has run.
-void BehindABusyLoader(ChunkCache& cache, Gate& gate, uint8_t from, uint8_t to,
-                       const std::function<void()>& meanwhile = [] {},
-                       uint64_t bytes = kFileChunk) {
+void BehindABusyLoader(
+    ChunkCache& cache, Gate& gate, uint8_t from, uint8_t to,
+    const std::function<void()>& meanwhile = [] {}, uint64_t bytes = kFileChunk) {
   std::thread first([&] { (void)cache.Get(Id(1)); });
   const bool held = gate.AwaitWaiting(1);
   EXPECT_TRUE(held) << "the first load never started";
@@ -248,7 +248,8 @@ TEST(ChunkCacheTest, QueuedReadaheadIsFetchedInBatchesAndEachAnswerStandsAlone) 
   });
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, batches.Loader());
   BehindABusyLoader(cache, gate, 2, 7);
-  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{2, 2, 2})) << "two 1 MiB chunks make kMaxAheadBatchBytes";
+  EXPECT_EQ(batches.sizes(), (std::vector<size_t>{2, 2, 2}))
+      << "two 1 MiB chunks make kMaxAheadBatchBytes";
   EXPECT_FALSE(cache.Has(Id(3))) << "a failure is not cached";
   for (uint8_t n : {2, 4, 5, 6, 7}) {
     EXPECT_TRUE(cache.Has(Id(n))) << int(n);
@@ -315,7 +316,8 @@ TEST(ChunkCacheTest, SmallChunksGoThirtyTwoToABatch) {
   Gate gate;
   BatchSizes batches([](const ObjectId& id) -> Result<Bytes> { return Bytes(10, id.bytes[0]); });
   ChunkCache cache(64 << 20, gate.Loader(10), /*loaders=*/1, batches.Loader());
-  BehindABusyLoader(cache, gate, 2, 70, [] {}, kImageChunk);  // 69 chunks, 4.3 MiB
+  BehindABusyLoader(
+      cache, gate, 2, 70, [] {}, kImageChunk);  // 69 chunks, 4.3 MiB
   EXPECT_EQ(batches.sizes(), (std::vector<size_t>{32, 32, 5}));
   for (uint8_t n = 2; n <= 70; ++n) EXPECT_TRUE(cache.Has(Id(n))) << int(n);
 }
@@ -348,7 +350,8 @@ TEST(ChunkCacheTest, ALoaderThatAnswersTooFewFailsTheRestOnly) {
 }
 
 TEST(ChunkCacheTest, ExceptionFromLoaderBecomesAnError) {
-  ChunkCache cache(1 << 20, [](const ObjectId&) -> Result<Bytes> { throw std::runtime_error("boom"); });
+  ChunkCache cache(1 << 20,
+                   [](const ObjectId&) -> Result<Bytes> { throw std::runtime_error("boom"); });
   auto r = cache.Get(Id(9));
   EXPECT_FALSE(r.ok());
 }

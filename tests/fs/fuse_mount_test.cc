@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -97,11 +97,13 @@ class FuseMountTest : public ::testing::Test {
     notifier_ = std::make_unique<KernelNotifier>(session_->raw(), *fs_);
     fs_->SetKernelCache(notifier_.get());
     loop_ = std::thread([this] { (void)session_->Loop(); });
-    ASSERT_TRUE(
-        WaitUntil([&] { return access(In("big.bin").c_str(), R_OK) == 0; }, std::chrono::seconds(10)));
+    ASSERT_TRUE(WaitUntil([&] { return access(In("big.bin").c_str(), R_OK) == 0; },
+                          std::chrono::seconds(10)));
   }
 
-  std::string In(const std::string& rel) { return mnt_ + "/host/test/latest" + source_ + "/" + rel; }
+  std::string In(const std::string& rel) {
+    return mnt_ + "/host/test/latest" + source_ + "/" + rel;
+  }
 
   TempDir tmp_;
   std::unique_ptr<Repository> repo_;
@@ -126,7 +128,8 @@ TEST_F(FuseMountTest, AttributeQuestionsGetTheRightErrno) {
   EXPECT_EQ(lgetxattr(In("big.bin").c_str(), "security.selinux", value, sizeof value), -1);
   EXPECT_EQ(errno, ENODATA);
   // Where no entry of the directory has any: as a filesystem without them.
-  EXPECT_EQ(lgetxattr(In("plain/untagged.txt").c_str(), "security.selinux", value, sizeof value), -1);
+  EXPECT_EQ(lgetxattr(In("plain/untagged.txt").c_str(), "security.selinux", value, sizeof value),
+            -1);
   EXPECT_EQ(errno, ENOTSUP);
   EXPECT_EQ(getxattr(In("plain/untagged.txt").c_str(), "system.posix_acl_access", nullptr, 0), -1);
   EXPECT_EQ(errno, ENOTSUP);
@@ -191,7 +194,8 @@ TEST_F(FuseMountTest, BrowsingManyFilesKeepsTheInodeTableWithinItsShare) {
     ASSERT_EQ(lstat(In("plain/f" + std::to_string(i)).c_str(), &st), 0) << i;
   }
   // The kernel drops the names it was asked to and forgets their inodes.
-  EXPECT_TRUE(WaitUntil([&] { return fs_->inode_bytes() <= fs_->inode_budget(); }, std::chrono::seconds(10)))
+  EXPECT_TRUE(WaitUntil([&] { return fs_->inode_bytes() <= fs_->inode_budget(); },
+                        std::chrono::seconds(10)))
       << fs_->inode_bytes() << " bytes of inodes, budget " << fs_->inode_budget();
   EXPECT_LT(fs_->inode_count(), 1000u);
   // Dropped names are simply looked up again.

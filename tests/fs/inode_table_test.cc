@@ -15,7 +15,8 @@ NodePtr Entry(const std::string& name, pb::Entry::Type type = pb::Entry::FILE) {
 }
 
 uint64_t Add(InodeTable& table, const std::string& name, pb::Entry::Type type = pb::Entry::FILE) {
-  return table.Acquire("c:" + name, [&] { return Entry(name, type); }, /*pinned=*/false);
+  return table.Acquire(
+      "c:" + name, [&] { return Entry(name, type); }, /*pinned=*/false);
 }
 
 std::vector<std::string> Names(const std::vector<Eviction>& evictions) {

@@ -69,7 +69,9 @@ class PartitionTableTest : public ::testing::Test {
     std::string out;
     int code = testing::RunCommand(argv, &out, {}, input);
     ASSERT_EQ(code, 0) << argv[0] << " failed (" << code << "): " << out
-                       << (code == 127 ? "\n(scripts/dev.sh deps installs fdisk, gdisk and e2fsprogs)" : "");
+                       << (code == 127
+                               ? "\n(scripts/dev.sh deps installs fdisk, gdisk and e2fsprogs)"
+                               : "");
   }
 
   // What sfdisk reads from `image` (a file or a device): its partitions,
@@ -128,7 +130,8 @@ class PartitionTableTest : public ::testing::Test {
     return table.ok() ? Status::Ok() : table.status();
   }
 
-  void ExpectSame(const PartitionTable& table, const std::vector<Expected>& expected, uint64_t sector = 512) {
+  void ExpectSame(const PartitionTable& table, const std::vector<Expected>& expected,
+                  uint64_t sector = 512) {
     ASSERT_EQ(table.partitions.size(), expected.size());
     for (size_t i = 0; i < expected.size(); ++i) {
       const Partition& p = table.partitions[i];
@@ -184,8 +187,8 @@ class PartitionTableTest : public ::testing::Test {
   // names (one not ASCII) and different types.
   std::string GptWithGaps() {
     std::string image = NewImage("gpt.img", 16 * kMiB);
-    Run({"sgdisk", "-n", "1:2048:+1M", "-t", "1:8300", "-c", "1:root fs", "-n", "3:0:+2M", "-t", "3:0700",
-         "-c", "3:données ✓", "-n", "128:0:+1M", "-t", "128:ef00", image});
+    Run({"sgdisk", "-n", "1:2048:+1M", "-t", "1:8300", "-c", "1:root fs", "-n", "3:0:+2M", "-t",
+         "3:0700", "-c", "3:données ✓", "-n", "128:0:+1M", "-t", "128:ef00", image});
     return image;
   }
 
@@ -219,7 +222,8 @@ TEST_F(PartitionTableTest, GptEntriesAreNumberedByIndexWithNamesAndTypes) {
   EXPECT_EQ(table.partitions[1].number, 3u);
   EXPECT_EQ(table.partitions[1].name, "données ✓");
   EXPECT_EQ(table.partitions[2].number, 128u);
-  EXPECT_EQ(table.partitions[2].type_guid, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b") << "an EFI system partition";
+  EXPECT_EQ(table.partitions[2].type_guid, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+      << "an EFI system partition";
   // An intact primary: the backup at the end is never read.
   for (const auto& [offset, size] : reader_.reads) EXPECT_LE(offset + size, 34u * 512) << offset;
 }
@@ -305,7 +309,8 @@ TEST_F(PartitionTableTest, AGptImageCutShortIsRefused) {
 
 TEST_F(PartitionTableTest, MbrPartitionPastTheImagesEndIsRefused) {
   std::string image = NewImage("cut.img", 16 * kMiB);
-  Run({"sfdisk", "--quiet", image}, "label: dos\nstart=2048, size=8192, type=83\nstart=10240, type=83\n");
+  Run({"sfdisk", "--quiet", image},
+      "label: dos\nstart=2048, size=8192, type=83\nstart=10240, type=83\n");
   MustParse(image);
   ASSERT_EQ(truncate(image.c_str(), 12 * kMiB), 0);
   Status s = MustRefuse(image);
@@ -344,7 +349,8 @@ constexpr uint64_t kEbrOf6 = 16384 - 2048;
 TEST_F(PartitionTableTest, LogicalPartitionOutsideItsExtendedPartitionIsRefused) {
   std::string image = MbrWithLogicals();
   ASSERT_EQ(testing::ReadFile(image).substr(kEbrOf6 * 512 + 510, 2), "\x55\xaa") << "no EBR there";
-  Patch(image, kEbrOf6 * 512 + 446 + 12, Le32(40000));  // partition 6 now runs past the extended one
+  Patch(image, kEbrOf6 * 512 + 446 + 12,
+        Le32(40000));  // partition 6 now runs past the extended one
   Status s = MustRefuse(image);
   EXPECT_NE(s.message().find("partition 6"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("outside extended partition 3"), std::string::npos) << s.message();
@@ -396,20 +402,22 @@ TEST_F(PartitionTableTest, ReadErrorsArePassedOn) {
   ASSERT_GE(fd, 0);
   for (int fail_at = 0; fail_at < 3; ++fail_at) {
     int calls = 0;
-    auto table = ReadPartitionTable(16 * kMiB, [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
-      if (calls++ == fail_at) return Status::IoError("the disk is gone");
-      return static_cast<size_t>(pread(fd, out.data(), out.size(), static_cast<off_t>(offset)));
-    });
+    auto table = ReadPartitionTable(
+        16 * kMiB, [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
+          if (calls++ == fail_at) return Status::IoError("the disk is gone");
+          return static_cast<size_t>(pread(fd, out.data(), out.size(), static_cast<off_t>(offset)));
+        });
     ASSERT_FALSE(table.ok()) << "read " << fail_at << " failed unnoticed";
     EXPECT_EQ(table.status().code(), Code::kIoError);
     EXPECT_EQ(table.status().message(), "the disk is gone");
   }
   // An image shorter than its stated size, whose backup GPT must be read.
   Flip(image, 512 + 56);
-  auto cut = ReadPartitionTable(32 * kMiB, [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
-    ssize_t n = pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
-    return static_cast<size_t>(std::max<ssize_t>(0, n));
-  });
+  auto cut =
+      ReadPartitionTable(32 * kMiB, [&](uint64_t offset, std::span<uint8_t> out) -> Result<size_t> {
+        ssize_t n = pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
+        return static_cast<size_t>(std::max<ssize_t>(0, n));
+      });
   EXPECT_EQ(cut.status().code(), Code::kIoError) << cut.status().ToString();
   close(fd);
 }
@@ -423,11 +431,14 @@ TEST_F(PartitionTableTest, GptOfA4KSectorDisk) {
   }
   std::string image = NewImage("4k.img", 32 * kMiB);
   std::string device;
-  ASSERT_EQ(testing::RunCommand({"losetup", "--find", "--show", "--sector-size", "4096", image}, &device), 0)
+  ASSERT_EQ(
+      testing::RunCommand({"losetup", "--find", "--show", "--sector-size", "4096", image}, &device),
+      0)
       << device;
   device.erase(device.find_last_not_of("\n") + 1);
   std::string out;
-  int made = testing::RunCommand({"sgdisk", "-n", "1:0:+4M", "-c", "1:four k", "-n", "2:0:+8M", device}, &out);
+  int made = testing::RunCommand(
+      {"sgdisk", "-n", "1:0:+4M", "-c", "1:four k", "-n", "2:0:+8M", device}, &out);
   std::vector<Expected> expected = SfdiskSays(device);
   EXPECT_EQ(testing::RunCommand({"losetup", "--detach", device}, &out), 0) << out;
   ASSERT_EQ(made, 0) << out;

@@ -348,7 +348,8 @@ TEST_F(SnapshotFsTest, SequentialReaderHasTheNextChunksOpenedAhead) {
   EXPECT_EQ(ReadAt(*file, 0, 65536), big_.substr(0, 65536));
   fs_->WaitForReadahead();
   uint64_t loaded = fs_->chunk_cache().loads();
-  EXPECT_EQ(loaded, file->whole->starts.size() - 1) << "every chunk of the file should be open by now";
+  EXPECT_EQ(loaded, file->whole->starts.size() - 1)
+      << "every chunk of the file should be open by now";
   // The rest reads back identical, and opens nothing more.
   std::string all;
   for (uint64_t off = 0; off < big_.size(); off += 65536) all += ReadAt(*file, off, 65536);
@@ -477,7 +478,8 @@ TEST_F(SnapshotFsTest, DirectoryListingsStayWithinTheirShare) {
   for (int d = 0; d < 40; ++d) {
     std::string dir = source_ + "/sub/d" + std::to_string(d);
     ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-    for (int f = 0; f < 20; ++f) testing::WriteFile(dir + "/file-with-a-longish-name-" + std::to_string(f), "y");
+    for (int f = 0; f < 20; ++f)
+      testing::WriteFile(dir + "/file-with-a-longish-name-" + std::to_string(f), "y");
   }
   Backup(1 * kSecond);
   options_.cache_bytes = 256 << 10;  // 64 KiB for listings: far fewer than 40 of them
@@ -508,7 +510,8 @@ TEST_F(SnapshotFsTest, OpeningADirectoryReadsTheTreesBelowItAhead) {
   Snapshot snap = Backup(1 * kSecond);
   std::vector<ObjectId> below;
   for (int d = 0; d < 10; ++d) {
-    for (const std::string& rel : {"/sub/d" + std::to_string(d), "/sub/d" + std::to_string(d) + "/inner"}) {
+    for (const std::string& rel :
+         {"/sub/d" + std::to_string(d), "/sub/d" + std::to_string(d) + "/inner"}) {
       auto entry = repo_->LookupPath(snap, source_.substr(1) + rel);
       ASSERT_TRUE(entry.ok()) << rel;
       below.push_back(*ObjectId::FromBytes(AsBytes(entry->subtree_id())));
@@ -520,7 +523,8 @@ TEST_F(SnapshotFsTest, OpeningADirectoryReadsTheTreesBelowItAhead) {
   ASSERT_TRUE(fs_->OpenDir(sub->ino).ok());
   // From now on the store could not give those trees: the walk below sub
   // must find them read already.
-  for (const ObjectId& id : below) ASSERT_TRUE(repo_->store().Put(ObjectKind::kTree, id, Bytes(100, 0x5a)).ok());
+  for (const ObjectId& id : below)
+    ASSERT_TRUE(repo_->store().Put(ObjectKind::kTree, id, Bytes(100, 0x5a)).ok());
   for (int d = 0; d < 10; ++d) {
     EXPECT_EQ(List(InSnapshot(t1_, "sub/d" + std::to_string(d) + "/inner")),
               (std::vector<std::string>{".", "..", "file"}));
@@ -532,13 +536,15 @@ TEST_F(SnapshotFsTest, ADamagedTreeReadAheadFailsOnlyWhenTheWalkReachesIt) {
   Snapshot snap = Backup(1 * kSecond);
   auto d3 = repo_->LookupPath(snap, source_.substr(1) + "/sub/d3");
   ASSERT_TRUE(d3.ok());
-  ASSERT_TRUE(repo_->store()
-                  .Put(ObjectKind::kTree, *ObjectId::FromBytes(AsBytes(d3->subtree_id())), Bytes(100, 0x5a))
-                  .ok());
+  ASSERT_TRUE(
+      repo_->store()
+          .Put(ObjectKind::kTree, *ObjectId::FromBytes(AsBytes(d3->subtree_id())), Bytes(100, 0x5a))
+          .ok());
   StartFs();
   auto sub = Walk(InSnapshot(t1_, "sub"));
   ASSERT_TRUE(sub.ok());
-  ASSERT_TRUE(fs_->OpenDir(sub->ino).ok()) << "the read-ahead does not fail the directory being opened";
+  ASSERT_TRUE(fs_->OpenDir(sub->ino).ok())
+      << "the read-ahead does not fail the directory being opened";
   auto d3_attr = Walk(InSnapshot(t1_, "sub/d3"));
   ASSERT_TRUE(d3_attr.ok()) << "its entry in sub is intact";
   EXPECT_EQ(fs_->OpenDir(d3_attr->ino).status().code(), Code::kCorruption);
@@ -551,7 +557,8 @@ TEST_F(SnapshotFsTest, TreesReadAheadStayWithinHalfTheirShareAndAreKept) {
   for (int d = 0; d < 40; ++d) {
     std::string dir = source_ + "/sub/d" + std::to_string(d);
     ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-    for (int f = 0; f < 20; ++f) testing::WriteFile(dir + "/file-with-a-longish-name-" + std::to_string(f), "y");
+    for (int f = 0; f < 20; ++f)
+      testing::WriteFile(dir + "/file-with-a-longish-name-" + std::to_string(f), "y");
   }
   Snapshot snap = Backup(1 * kSecond);
   std::vector<ObjectId> below;
@@ -566,7 +573,8 @@ TEST_F(SnapshotFsTest, TreesReadAheadStayWithinHalfTheirShareAndAreKept) {
   ASSERT_TRUE(sub.ok());
   ASSERT_TRUE(fs_->OpenDir(sub->ino).ok());
   EXPECT_LE(fs_->tree_cache_bytes(), (1u << 20) / 8);
-  for (const ObjectId& id : below) ASSERT_TRUE(repo_->store().Put(ObjectKind::kTree, id, Bytes(100, 0x5a)).ok());
+  for (const ObjectId& id : below)
+    ASSERT_TRUE(repo_->store().Put(ObjectKind::kTree, id, Bytes(100, 0x5a)).ok());
   // The first directory read ahead is still there for the walk.
   auto d0 = Walk(InSnapshot(t1_, "sub/d0"));
   ASSERT_TRUE(d0.ok());
@@ -631,7 +639,8 @@ TEST_F(SnapshotFsTest, AHugeDirectoryIsReadOnePartAtATime) {
     EXPECT_EQ(a->st.st_size, i % 5000 == 0 ? 4 : 0) << i;
   }
   EXPECT_EQ(fs_->Lookup(dir_attr->ino, "000000").status().code(), Code::kNotFound);
-  EXPECT_EQ(fs_->Lookup(dir_attr->ino, "a-name-after-all-of-them").status().code(), Code::kNotFound);
+  EXPECT_EQ(fs_->Lookup(dir_attr->ino, "a-name-after-all-of-them").status().code(),
+            Code::kNotFound);
 
   // A listing with readdirplus: every name in order, and the cache stays far
   // below the whole directory however far the listing has gone.
@@ -679,7 +688,8 @@ TEST_F(SnapshotFsTest, AFileInExtentPartsIsReadOnePartAtATime) {
   // 6 MiB of data, a 4 MiB hole, 2 MiB of data: ~16k chunks.
   constexpr uint64_t kMiB = 1 << 20;
   const std::string image = source_ + "/image.raw";
-  const std::string head = testing::RandomBytes(6 * kMiB, 5), tail = testing::RandomBytes(2 * kMiB, 6);
+  const std::string head = testing::RandomBytes(6 * kMiB, 5),
+                    tail = testing::RandomBytes(2 * kMiB, 6);
   {
     int fd = ::open(image.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
     ASSERT_GE(fd, 0);
@@ -703,7 +713,8 @@ TEST_F(SnapshotFsTest, AFileInExtentPartsIsReadOnePartAtATime) {
     EXPECT_EQ(ReadAt(*file, at, 700), expected.substr(at, 700)) << "part boundary " << k;
   }
   std::string whole;
-  for (uint64_t at = 0; at < expected.size(); at += 128 << 10) whole += ReadAt(*file, at, 128 << 10);
+  for (uint64_t at = 0; at < expected.size(); at += 128 << 10)
+    whole += ReadAt(*file, at, 128 << 10);
   EXPECT_TRUE(whole == expected) << "sequential read differs";
   EXPECT_LE(file->recent_parts.size(), 3u);
 
@@ -793,16 +804,17 @@ class PartitionsTest : public SnapshotFsTest {
   }
 
   size_t LogLinesWith(const std::string& needle) {
-    return static_cast<size_t>(std::count_if(log_.begin(), log_.end(), [&](const std::string& line) {
-      return line.find(needle) != std::string::npos;
-    }));
+    return static_cast<size_t>(std::count_if(
+        log_.begin(), log_.end(),
+        [&](const std::string& line) { return line.find(needle) != std::string::npos; }));
   }
 };
 
 TEST_F(PartitionsTest, PartitionsOfADiskImageAreFilesBesideIt) {
   const std::string image = MakeMbrImage(source_ + "/disk.img");
   testing::WriteFile(source_ + "/notes.img", std::string(4096, 'n'));  // named so, but no table
-  testing::WriteFile(source_ + "/copy.bin", image);  // a table, but neither named nor stored as an image
+  testing::WriteFile(source_ + "/copy.bin",
+                     image);  // a table, but neither named nor stored as an image
   Backup(1 * kSecond);
   StartFs();
 
@@ -811,7 +823,8 @@ TEST_F(PartitionsTest, PartitionsOfADiskImageAreFilesBesideIt) {
   EXPECT_FALSE(Has(names, "notes.img.partitions"));
   EXPECT_FALSE(Has(names, "copy.bin.partitions"));
   EXPECT_EQ(Walk(InSnapshot(t1_, "copy.bin.partitions")).status().code(), Code::kNotFound);
-  EXPECT_EQ(List(InSnapshot(t1_, "disk.img.partitions")), (std::vector<std::string>{".", "..", "1", "5"}))
+  EXPECT_EQ(List(InSnapshot(t1_, "disk.img.partitions")),
+            (std::vector<std::string>{".", "..", "1", "5"}))
       << "the extended partition 2 holds no filesystem and is not shown";
 
   struct stat src;
@@ -825,7 +838,8 @@ TEST_F(PartitionsTest, PartitionsOfADiskImageAreFilesBesideIt) {
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->st.st_mode, S_IFREG | 0444u);
   EXPECT_EQ(static_cast<uint64_t>(first->st.st_size), kFirstSize);
-  EXPECT_EQ(static_cast<uint64_t>(Walk(InSnapshot(t1_, "disk.img.partitions/5"))->st.st_size), kLogicalSize);
+  EXPECT_EQ(static_cast<uint64_t>(Walk(InSnapshot(t1_, "disk.img.partitions/5"))->st.st_size),
+            kLogicalSize);
   EXPECT_EQ(fs_->GetAttr(first->ino)->st.st_size, first->st.st_size);
   EXPECT_EQ(Walk(InSnapshot(t1_, "disk.img.partitions/2")).status().code(), Code::kNotFound);
 
@@ -859,15 +873,18 @@ TEST_F(PartitionsTest, AnImageStoredInImageChunksNeedsNoName) {
   StartFs();
   const std::string parent = "host/test/" + t1_ + tmp_.path();
   EXPECT_TRUE(Has(ListAll(parent), "vm-100-disk-0.partitions"));
-  EXPECT_EQ(List(parent + "/vm-100-disk-0.partitions"), (std::vector<std::string>{".", "..", "1", "2"}));
+  EXPECT_EQ(List(parent + "/vm-100-disk-0.partitions"),
+            (std::vector<std::string>{".", "..", "1", "2"}));
   auto boot = Walk(parent + "/vm-100-disk-0.partitions/1");
   ASSERT_TRUE(boot.ok()) << boot.status().ToString();
   EXPECT_EQ(static_cast<uint64_t>(boot->st.st_size), 4 * kMiB);
-  EXPECT_LT(static_cast<uint64_t>(boot->st.st_blocks) * 512, 4 * kMiB) << "its hole counted as data";
+  EXPECT_LT(static_cast<uint64_t>(boot->st.st_blocks) * 512, 4 * kMiB)
+      << "its hole counted as data";
   auto file = OpenPath(parent + "/vm-100-disk-0.partitions/2");
   ASSERT_NE(file, nullptr);
   EXPECT_EQ(ReadAt(*file, 0, 8 * kMiB), image.substr(5 * kMiB, 8 * kMiB));
-  EXPECT_EQ(ReadAt(*file, 65536 - 3, 10), image.substr(5 * kMiB + 65536 - 3, 10)) << "across image chunks";
+  EXPECT_EQ(ReadAt(*file, 65536 - 3, 10), image.substr(5 * kMiB + 65536 - 3, 10))
+      << "across image chunks";
 }
 
 TEST_F(PartitionsTest, RandomReadsOfAPartitionOfferWholePagesOfThePartition) {
@@ -890,13 +907,15 @@ TEST_F(PartitionsTest, RandomReadsOfAPartitionOfferWholePagesOfThePartition) {
     EXPECT_LE(o.offset + o.data.size(), kFirstSize);
     bool at_end = o.offset + o.data.size() == kFirstSize;
     EXPECT_TRUE(o.data.size() % 4096 == 0 || at_end);
-    EXPECT_EQ(o.data, expected.substr(o.offset, o.data.size())) << "offered bytes differ at " << o.offset;
+    EXPECT_EQ(o.data, expected.substr(o.offset, o.data.size()))
+        << "offered bytes differ at " << o.offset;
   }
 }
 
 TEST_F(PartitionsTest, ARefusedTableShowsNothingAndIsReadOnce) {
   MakeMbrImage(source_ + "/disk.img");
-  PutAt(source_ + "/disk.img", 446 + 16 + 8, std::string("\x40\x00\x00\x00", 4));  // 2 now overlaps 1
+  PutAt(source_ + "/disk.img", 446 + 16 + 8,
+        std::string("\x40\x00\x00\x00", 4));  // 2 now overlaps 1
   Backup(1 * kSecond);
   StartFs();
   EXPECT_FALSE(Has(ListAll(InSnapshot(t1_, "")), "disk.img.partitions"));
@@ -913,7 +932,8 @@ TEST_F(PartitionsTest, ADamagedPrimaryGptIsReplacedByItsBackupAndLogged) {
   PutAt(source_ + "/disk.raw", 512 + 56, guid_byte);
   Backup(1 * kSecond);
   StartFs();
-  EXPECT_EQ(List(InSnapshot(t1_, "disk.raw.partitions")), (std::vector<std::string>{".", "..", "1", "2"}));
+  EXPECT_EQ(List(InSnapshot(t1_, "disk.raw.partitions")),
+            (std::vector<std::string>{".", "..", "1", "2"}));
   EXPECT_EQ(LogLinesWith("backup GPT"), 1u);
   auto file = OpenPath(InSnapshot(t1_, "disk.raw.partitions/2"));
   ASSERT_NE(file, nullptr);

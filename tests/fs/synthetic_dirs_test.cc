@@ -23,7 +23,8 @@ Snapshot Make(const Listed& listed) {
   Snapshot snap;
   snap.ref.group = listed.group;
   snap.ref.time_ns = listed.time_ns;
-  if (listed.damaged) snap.damage = Status::Corruption("snapshot " + listed.group + ": authentication failed");
+  if (listed.damaged)
+    snap.damage = Status::Corruption("snapshot " + listed.group + ": authentication failed");
   return snap;
 }
 
@@ -38,7 +39,8 @@ std::vector<std::string> Describe(const SyntheticDirs& dirs) {
     lines.push_back(type_name + " newest=" + std::to_string(type.newest));
     for (const auto& [group_name, group] : type.groups) {
       const std::string path = type_name + "/" + group_name;
-      lines.push_back(path + " newest=" + std::to_string(group.newest) + " latest=" + group.newest_name);
+      lines.push_back(path + " newest=" + std::to_string(group.newest) +
+                      " latest=" + group.newest_name);
       for (const auto& [time, snap] : group.by_time) {
         lines.push_back(path + "/" + time + " t=" + std::to_string(snap->ref.time_ns));
       }
@@ -52,7 +54,9 @@ struct Case {
   std::vector<Listed> snapshots;
   std::vector<std::string> expected;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 const std::vector<Case>& Cases() {
   static const std::vector<Case> cases = {
@@ -61,7 +65,8 @@ const std::vector<Case>& Cases() {
        {{"host/web1", 1 * kSecond}, {"host/web1", 61 * kSecond}},
        {"/ newest=61000000000", "host newest=61000000000",
         "host/web1 newest=61000000000 latest=1970-01-01T00:01:01Z",
-        "host/web1/1970-01-01T00:00:01Z t=1000000000", "host/web1/1970-01-01T00:01:01Z t=61000000000"}},
+        "host/web1/1970-01-01T00:00:01Z t=1000000000",
+        "host/web1/1970-01-01T00:01:01Z t=61000000000"}},
       {"ManyGroupsOfManyTypesEachWithItsOwnLatest",
        {{"vm/100", 3 * kSecond},
         {"host/web1", 2 * kSecond},
@@ -69,20 +74,16 @@ const std::vector<Case>& Cases() {
         {"host/db", 7 * kSecond},
         {"host/web1", 5 * kSecond},
         {"vm/100", 4 * kSecond}},
-       {"/ newest=9000000000",
-        "ct newest=9000000000",
+       {"/ newest=9000000000", "ct newest=9000000000",
         "ct/101 newest=9000000000 latest=1970-01-01T00:00:09Z",
-        "ct/101/1970-01-01T00:00:09Z t=9000000000",
-        "host newest=7000000000",
+        "ct/101/1970-01-01T00:00:09Z t=9000000000", "host newest=7000000000",
         "host/db newest=7000000000 latest=1970-01-01T00:00:07Z",
         "host/db/1970-01-01T00:00:07Z t=7000000000",
         "host/web1 newest=5000000000 latest=1970-01-01T00:00:05Z",
         "host/web1/1970-01-01T00:00:02Z t=2000000000",
-        "host/web1/1970-01-01T00:00:05Z t=5000000000",
-        "vm newest=4000000000",
+        "host/web1/1970-01-01T00:00:05Z t=5000000000", "vm newest=4000000000",
         "vm/100 newest=4000000000 latest=1970-01-01T00:00:04Z",
-        "vm/100/1970-01-01T00:00:03Z t=3000000000",
-        "vm/100/1970-01-01T00:00:04Z t=4000000000"}},
+        "vm/100/1970-01-01T00:00:03Z t=3000000000", "vm/100/1970-01-01T00:00:04Z t=4000000000"}},
       {"TwoSnapshotsInOneSecondShowTheOneListedLast",
        {{"host/web1", 5 * kSecond + 200'000'000}, {"host/web1", 5 * kSecond + 700'000'000}},
        {"/ newest=5700000000", "host newest=5700000000",
@@ -99,11 +100,14 @@ const std::vector<Case>& Cases() {
         "host/web 1.example-ü newest=6000000000 latest=1970-01-01T00:00:06Z",
         "host/web 1.example-ü/1970-01-01T00:00:06Z t=6000000000"}},
       {"DamagedRecordsAreLeftOutAndLatestIsTheNewestIntactOne",
-       {{"host/web1", 1 * kSecond}, {"host/web1", 2 * kSecond}, {"host/web1", 3 * kSecond, /*damaged=*/true},
+       {{"host/web1", 1 * kSecond},
+        {"host/web1", 2 * kSecond},
+        {"host/web1", 3 * kSecond, /*damaged=*/true},
         {"ct/200", 4 * kSecond, /*damaged=*/true}},
        {"/ newest=2000000000", "host newest=2000000000",
         "host/web1 newest=2000000000 latest=1970-01-01T00:00:02Z",
-        "host/web1/1970-01-01T00:00:01Z t=1000000000", "host/web1/1970-01-01T00:00:02Z t=2000000000"}},
+        "host/web1/1970-01-01T00:00:01Z t=1000000000",
+        "host/web1/1970-01-01T00:00:02Z t=2000000000"}},
       {"ASnapshotBefore1970StillHasALatest",
        {{"host/old", -10 * kSecond}},
        {"/ newest=0", "host newest=0", "host/old newest=-10000000000 latest=1969-12-31T23:59:50Z",
@@ -123,7 +127,9 @@ TEST_P(SyntheticDirsTest, GivesTheExpectedDirectories) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Lists, SyntheticDirsTest, ::testing::ValuesIn(Cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.name;
+                         });
 
 TEST(SyntheticDirsLookupTest, FindsTypesAndGroupsByPathOnly) {
   const SyntheticDirs dirs =

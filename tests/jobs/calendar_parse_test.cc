@@ -27,20 +27,26 @@ TEST_F(CalendarParseTest, ErrorsSayWhatAndWhere) {
       {"", "\"\": the schedule is empty"},
       {"   ", "\"   \": the schedule is empty"},
       {"mon..fry 02:00", "\"mon..fry 02:00\": unknown weekday \"fry\" at column 6"},
-      {"fri..mon", "\"fri..mon\": weekday range runs backwards (Monday is the first day; write e.g. "
-                   "\"fri..sun,mon\") at column 4"},
-      {"mon;tue", "\"mon;tue\": unexpected \";\", expected \",\", \"..\" or the end of the weekdays at column 4"},
+      {"fri..mon",
+       "\"fri..mon\": weekday range runs backwards (Monday is the first day; write e.g. "
+       "\"fri..sun,mon\") at column 4"},
+      {"mon;tue",
+       "\"mon;tue\": unexpected \";\", expected \",\", \"..\" or the end of the weekdays at column "
+       "4"},
       {"25:00", "\"25:00\": hour 25 is out of range 0..23 at column 1"},
       {"12:60", "\"12:60\": minute 60 is out of range 0..59 at column 4"},
       {"12:00:61", "\"12:00:61\": second 61 is out of range 0..59 at column 7"},
       {"12:00:00.5", "\"12:00:00.5\": fractional seconds are not supported at column 9"},
       {"12:", "\"12:\": unexpected end, expected a number or \"*\" for the minute at column 4"},
-      {"1:2:3:4", "\"1:2:3:4\": a time has at most three parts (hours:minutes:seconds) at column 6"},
+      {"1:2:3:4",
+       "\"1:2:3:4\": a time has at most three parts (hours:minutes:seconds) at column 6"},
       {"10..5:00", "\"10..5:00\": hour range 10..5 runs backwards at column 1"},
       {"*:0/0", "\"*:0/0\": repetition step 0 at column 5"},
       {"*:0/", "\"*:0/\": unexpected end, expected a repetition step after \"/\" at column 5"},
       {"*:12345", "\"*:12345\": number too long at column 3"},
-      {"*:1x", "\"*:1x\": unexpected \"x\", expected \",\", \"..\", \"/\" or the end of the minute at column 4"},
+      {"*:1x",
+       "\"*:1x\": unexpected \"x\", expected \",\", \"..\", \"/\" or the end of the minute at "
+       "column 4"},
       {"*-13-01", "\"*-13-01\": month 13 is out of range 1..12 at column 3"},
       {"*-*-32", "\"*-*-32\": day 32 is out of range 1..31 at column 5"},
       {"*-*-0", "\"*-*-0\": day 0 is out of range 1..31 at column 5"},
@@ -48,13 +54,15 @@ TEST_F(CalendarParseTest, ErrorsSayWhatAndWhere) {
       {"1-2-3-4", "\"1-2-3-4\": a date has at most three parts (years-months-days) at column 6"},
       {"*~01-02", "\"*~01-02\": \"~\" must separate the months from the days at column 5"},
       {"02:00 UTC",
-       "\"02:00 UTC\": unexpected \"UTC\": weekdays come first, and time zones are not supported at column 7"},
+       "\"02:00 UTC\": unexpected \"UTC\": weekdays come first, and time zones are not supported "
+       "at column 7"},
       {"02:00 *-*-01",
        "\"02:00 *-*-01\": unexpected \"*-*-01\": expected [weekdays] [[years-]months-days] "
        "[hours:minutes[:seconds]] at column 7"},
       {"daily 02:00", "\"daily 02:00\": unknown weekday \"daily\" at column 1"},
       {"a b c d",
-       "\"a b c d\": 4 parts are too many for a calendar event ([weekdays] [date] [time]) and not a cron line's 5 "
+       "\"a b c d\": 4 parts are too many for a calendar event ([weekdays] [date] [time]) and not "
+       "a cron line's 5 "
        "fields at column 7"},
       // Cron lines.
       {"61 * * * *", "\"61 * * * *\": minute 61 is out of range 0..59 at column 1"},
@@ -65,7 +73,9 @@ TEST_F(CalendarParseTest, ErrorsSayWhatAndWhere) {
       {"0 2 * * 8", "\"0 2 * * 8\": day of the week 8 is out of range 0..7 at column 9"},
       {"0 2 mon * *", "\"0 2 mon * *\": a name is not a day of the month at column 5"},
       {"*/0 * * * *", "\"*/0 * * * *\": repetition step 0 at column 3"},
-      {"0 2 ? * *", "\"0 2 ? * *\": unexpected \"?\", expected a number or \"*\" for the day of the month at column 5"},
+      {"0 2 ? * *",
+       "\"0 2 ? * *\": unexpected \"?\", expected a number or \"*\" for the day of the month at "
+       "column 5"},
       {"0 2 L * *", "\"0 2 L * *\": a name is not a day of the month at column 5"},
       {"@reboot", "\"@reboot\": unknown cron shorthand \"@reboot\" at column 1"},
   };
@@ -127,9 +137,9 @@ TEST_F(CalendarParseTest, PrintsSystemdNormalizedForm) {
 
 TEST_F(CalendarParseTest, SameScheduleWhateverTheSpelling) {
   const std::vector<std::pair<std::string_view, std::string_view>> pairs = {
-      {"daily", "*-*-* 00:00:00"}, {"DAILY", "00:00"},         {"0/15", "*:0/15"},
-      {"*/5", "*:0/5:0"},          {"weekly", "mon 00:00"},    {"0 0 * * *", "@midnight"},
-      {"mon-fri", "mon..fri"},     {"0 0 * * mon", "weekly"},  {"*-*~*", "*-*-*"},
+      {"daily", "*-*-* 00:00:00"}, {"DAILY", "00:00"},        {"0/15", "*:0/15"},
+      {"*/5", "*:0/5:0"},          {"weekly", "mon 00:00"},   {"0 0 * * *", "@midnight"},
+      {"mon-fri", "mon..fri"},     {"0 0 * * mon", "weekly"}, {"*-*~*", "*-*-*"},
   };
   for (const auto& [a, b] : pairs) {
     Result<Schedule> first = ParseSchedule(a);
@@ -144,9 +154,25 @@ TEST_F(CalendarParseTest, SameScheduleWhateverTheSpelling) {
 TEST_F(CalendarParseTest, PrintedFormFiresAtTheSameTimes) {
   UseZone("Europe/Berlin");
   const std::vector<std::string_view> texts = {
-      "daily", "weekly", "mon..fri 02:00", "*-*-01 03:00", "sat *-1..7 15:00", "0/15", "*:0/30", "quarterly",
-      "02:30", "*-*~1 23:00", "*-05~07/2", "0 2 * * *", "30 4 1,15 * 5", "*/10 9-17 * * mon-fri",
-      "0 0 1,15 * mon", "0 12 * jan,jul sun", "@weekly", "Mon *-05~07/1 12:34:56", "2026..2030/2-*-01 5:0",
+      "daily",
+      "weekly",
+      "mon..fri 02:00",
+      "*-*-01 03:00",
+      "sat *-1..7 15:00",
+      "0/15",
+      "*:0/30",
+      "quarterly",
+      "02:30",
+      "*-*~1 23:00",
+      "*-05~07/2",
+      "0 2 * * *",
+      "30 4 1,15 * 5",
+      "*/10 9-17 * * mon-fri",
+      "0 0 1,15 * mon",
+      "0 12 * jan,jul sun",
+      "@weekly",
+      "Mon *-05~07/1 12:34:56",
+      "2026..2030/2-*-01 5:0",
   };
   const TimePoint start = Utc("2026-01-01 00:00:00");
   const TimePoint end = Utc("2027-01-01 00:00:00");

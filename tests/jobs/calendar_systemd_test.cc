@@ -22,7 +22,9 @@ namespace {
 
 constexpr std::string_view kZone = "Europe/Berlin";
 
-std::string FindSystemdAnalyze() { return testing::FindProgram("systemd-analyze"); }
+std::string FindSystemdAnalyze() {
+  return testing::FindProgram("systemd-analyze");
+}
 
 struct Analysis {
   std::string normalized;
@@ -30,10 +32,12 @@ struct Analysis {
 };
 
 // What systemd-analyze says of `expression` after `base` in kZone.
-Analysis Analyze(const std::string& program, const std::string& expression, TimePoint base, int iterations) {
-  const std::string command = "TZ=" + std::string(kZone) + " " + program + " calendar --iterations=" +
-                              std::to_string(iterations) + " --base-time=@" +
-                              std::to_string(base.time_since_epoch().count()) + " '" + expression + "' 2>&1";
+Analysis Analyze(const std::string& program, const std::string& expression, TimePoint base,
+                 int iterations) {
+  const std::string command = "TZ=" + std::string(kZone) + " " + program +
+                              " calendar --iterations=" + std::to_string(iterations) +
+                              " --base-time=@" + std::to_string(base.time_since_epoch().count()) +
+                              " '" + expression + "' 2>&1";
   Analysis analysis;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return analysis;
@@ -69,7 +73,8 @@ class CalendarSystemdTest : public TimeZoneTest {
   void SetUp() override {
     TimeZoneTest::SetUp();
     program_ = FindSystemdAnalyze();
-    if (program_.empty()) GTEST_SKIP() << "systemd-analyze is not installed; the oracle is not consulted";
+    if (program_.empty())
+      GTEST_SKIP() << "systemd-analyze is not installed; the oracle is not consulted";
     UseZone(std::string(kZone).c_str());
   }
   std::string program_;
@@ -138,7 +143,8 @@ TEST_F(CalendarSystemdTest, AgreesOnNextRunsAndNormalizedForm) {
 TEST_F(CalendarSystemdTest, DiffersOnlyInTheSpringForwardGap) {
   const TimePoint base = Utc("2026-03-28 12:00:00");
   const Analysis analysis = Analyze(program_, "*-*-* 02:30:00", base, 2);
-  EXPECT_EQ(analysis.runs_utc, (std::vector<std::string>{"2026-03-30 00:30:00", "2026-03-31 00:30:00"}));
+  EXPECT_EQ(analysis.runs_utc,
+            (std::vector<std::string>{"2026-03-30 00:30:00", "2026-03-31 00:30:00"}));
   Result<Schedule> schedule = ParseSchedule("02:30");
   ASSERT_TRUE(schedule.ok());
   EXPECT_EQ(UtcText(*schedule->NextAfter(base)), "2026-03-29 01:00:00");

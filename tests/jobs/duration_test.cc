@@ -17,11 +17,11 @@ struct DurationCase {
 
 TEST(DurationTest, AddsUpTheParts) {
   const std::vector<DurationCase> cases = {
-      {"0", 0},           {"90", 90},          {"90s", 90},          {"10m", 600},
-      {"5min", 300},      {"1h30m", 5400},     {"1h 30min", 5400},   {"36h", 129600},
-      {"2d", 172800},     {"1.5h", 5400},      {"2 weeks", 1209600}, {"1w 2d 3h 4m 5s", 788645},
-      {" 7 seconds ", 7}, {"1hr", 3600},       {"1 hour", 3600},     {"1M", 2629800},
-      {"1y", 31557600},   {"0.5m", 30},        {"1h30", 3630},       {"3 days", 259200},
+      {"0", 0},           {"90", 90},      {"90s", 90},          {"10m", 600},
+      {"5min", 300},      {"1h30m", 5400}, {"1h 30min", 5400},   {"36h", 129600},
+      {"2d", 172800},     {"1.5h", 5400},  {"2 weeks", 1209600}, {"1w 2d 3h 4m 5s", 788645},
+      {" 7 seconds ", 7}, {"1hr", 3600},   {"1 hour", 3600},     {"1M", 2629800},
+      {"1y", 31557600},   {"0.5m", 30},    {"1h30", 3630},       {"3 days", 259200},
   };
   for (const DurationCase& c : cases) {
     Result<std::chrono::seconds> duration = ParseDuration(c.text);

@@ -51,7 +51,9 @@ Result<seconds> StandInDuration(std::string_view text) {
 
 const JobFileValidators kValidators{StandInSchedule, StandInDuration};
 
-Result<JobFile> Parse(std::string_view text) { return ParseJobFile(text, "jobs.toml", kValidators); }
+Result<JobFile> Parse(std::string_view text) {
+  return ParseJobFile(text, "jobs.toml", kValidators);
+}
 
 // The problems reported for `text`, one a line; none if it parses.
 Strings Problems(std::string_view text) {
@@ -93,7 +95,9 @@ repository = "/srv/backup"
 paths = ["/etc"]
 )";
 
-std::string WithKey(std::string_view line) { return std::string(kMinimalJob) + std::string(line) + "\n"; }
+std::string WithKey(std::string_view line) {
+  return std::string(kMinimalJob) + std::string(line) + "\n";
+}
 
 TEST(JobFileTest, IssueExampleReadsAsWritten) {
   Result<JobFile> file = Parse(kIssueExample);
@@ -313,17 +317,19 @@ TEST(JobFileTest, AServerInAJobReplacesTheDefaultRepository) {
 }
 
 TEST(JobFileTest, WhatAJobBacksUpCannotBeADefault) {
-  EXPECT_EQ(Problems(R"([defaults]
+  EXPECT_EQ(
+      Problems(R"([defaults]
 repository = "/srv/backup"
 paths = ["/etc"]
 [jobs.web]
 paths = ["/srv/www"]
 )"),
-            (Strings{"jobs.toml:3:1: paths cannot be in [defaults]: each job says what it backs up"}));
+      (Strings{"jobs.toml:3:1: paths cannot be in [defaults]: each job says what it backs up"}));
 }
 
 TEST(JobFileTest, ProblemsInDefaultsAreReportedOnce) {
-  EXPECT_EQ(Problems(R"([defaults]
+  EXPECT_EQ(
+      Problems(R"([defaults]
 keep-daily = "seven"
 repository = "/srv/backup"
 server = "tcp://host:1"
@@ -332,31 +338,40 @@ paths = ["/a"]
 [jobs.b]
 paths = ["/b"]
 )"),
-            (Strings{"jobs.toml:2:14: keep-daily must be a whole number ≥ 0, not \"seven\"",
-                     "jobs.toml:4:1: [defaults] gives both repository and server: give one of repository or "
-                     "server"}));
+      (Strings{
+          "jobs.toml:2:14: keep-daily must be a whole number ≥ 0, not \"seven\"",
+          "jobs.toml:4:1: [defaults] gives both repository and server: give one of repository or "
+          "server"}));
 }
 
 // ---- Problems, one of each kind ----
 
 TEST(JobFileTest, UnknownKeyIsNamedWithTheNearestKnownOne) {
-  EXPECT_EQ(Problems(WithKey("exlude = [\"*.tmp\"]")),
-            (Strings{"jobs.toml:4:1: unknown key \"exlude\" in job \"web\" (did you mean \"exclude\"?)"}));
+  EXPECT_EQ(
+      Problems(WithKey("exlude = [\"*.tmp\"]")),
+      (Strings{
+          "jobs.toml:4:1: unknown key \"exlude\" in job \"web\" (did you mean \"exclude\"?)"}));
   EXPECT_EQ(Problems(WithKey("keep_daily = 7")),
-            (Strings{"jobs.toml:4:1: unknown key \"keep_daily\" in job \"web\" (did you mean \"keep-daily\"?)"}));
+            (Strings{"jobs.toml:4:1: unknown key \"keep_daily\" in job \"web\" (did you mean "
+                     "\"keep-daily\"?)"}));
   EXPECT_EQ(Problems(WithKey("compression = \"zstd\"")),
             (Strings{"jobs.toml:4:1: unknown key \"compression\" in job \"web\""}));
-  EXPECT_EQ(Problems("[defaults]\nrepo = \"/srv/backup\"\n"),
-            (Strings{"jobs.toml:2:1: unknown key \"repo\" in [defaults] (did you mean \"repository\"?)"}));
+  EXPECT_EQ(
+      Problems("[defaults]\nrepo = \"/srv/backup\"\n"),
+      (Strings{
+          "jobs.toml:2:1: unknown key \"repo\" in [defaults] (did you mean \"repository\"?)"}));
 }
 
 TEST(JobFileTest, UnknownTopLevelTableOrKey) {
-  EXPECT_EQ(Problems(std::string(kMinimalJob) + "[job.db]\npaths = [\"/db\"]\n"),
-            (Strings{"jobs.toml:4:2: unknown table \"job\" (did you mean \"jobs\"?): a jobs file holds "
-                     "[jobs.NAME] tables and [defaults]"}));
-  EXPECT_EQ(Problems(std::string("repository = \"/srv\"\n") + std::string(kMinimalJob)),
-            (Strings{"jobs.toml:1:1: unknown key \"repository\" at the top level: keys go in a [jobs.NAME] "
-                     "table or in [defaults]"}));
+  EXPECT_EQ(
+      Problems(std::string(kMinimalJob) + "[job.db]\npaths = [\"/db\"]\n"),
+      (Strings{"jobs.toml:4:2: unknown table \"job\" (did you mean \"jobs\"?): a jobs file holds "
+               "[jobs.NAME] tables and [defaults]"}));
+  EXPECT_EQ(
+      Problems(std::string("repository = \"/srv\"\n") + std::string(kMinimalJob)),
+      (Strings{
+          "jobs.toml:1:1: unknown key \"repository\" at the top level: keys go in a [jobs.NAME] "
+          "table or in [defaults]"}));
 }
 
 TEST(JobFileTest, KeepCountMustBeAWholeNumber) {
@@ -371,13 +386,17 @@ TEST(JobFileTest, KeepCountMustBeAWholeNumber) {
 TEST(JobFileTest, BadScheduleQuotesTheValidator) {
   EXPECT_EQ(Problems(WithKey("schedule = \"mon..fry 02:00\"")),
             (Strings{"jobs.toml:4:12: bad schedule \"mon..fry 02:00\": not a calendar event"}));
-  EXPECT_EQ(Problems(WithKey("verify = \"every tuesday\"")),
-            (Strings{"jobs.toml:4:10: bad verify schedule \"every tuesday\": not a calendar event"}));
-  EXPECT_EQ(Problems(WithKey("restore-test = \"quaterly\"")),
-            (Strings{"jobs.toml:4:16: bad restore-test schedule \"quaterly\": not a calendar event"}));
-  EXPECT_EQ(Problems(WithKey("schedule = 2")),
-            (Strings{"jobs.toml:4:12: schedule must be a schedule such as \"daily\" or \"mon..fri 02:00\", "
-                     "not 2"}));
+  EXPECT_EQ(
+      Problems(WithKey("verify = \"every tuesday\"")),
+      (Strings{"jobs.toml:4:10: bad verify schedule \"every tuesday\": not a calendar event"}));
+  EXPECT_EQ(
+      Problems(WithKey("restore-test = \"quaterly\"")),
+      (Strings{"jobs.toml:4:16: bad restore-test schedule \"quaterly\": not a calendar event"}));
+  EXPECT_EQ(
+      Problems(WithKey("schedule = 2")),
+      (Strings{
+          "jobs.toml:4:12: schedule must be a schedule such as \"daily\" or \"mon..fri 02:00\", "
+          "not 2"}));
 }
 
 TEST(JobFileTest, BadDurationQuotesTheValidator) {
@@ -388,25 +407,32 @@ TEST(JobFileTest, BadDurationQuotesTheValidator) {
   EXPECT_EQ(Problems(WithKey("stale-after = -5")),
             (Strings{"jobs.toml:4:15: stale-after must be longer than 0, not -5"}));
   EXPECT_EQ(Problems(WithKey("random-delay = true")),
-            (Strings{"jobs.toml:4:16: random-delay must be a duration such as \"10m\" or \"1h30m\", not true"}));
+            (Strings{"jobs.toml:4:16: random-delay must be a duration such as \"10m\" or "
+                     "\"1h30m\", not true"}));
 }
 
 TEST(JobFileTest, JobWithoutRepository) {
-  EXPECT_EQ(Problems("[jobs.web]\npaths = [\"/etc\"]\n"),
-            (Strings{"jobs.toml:1:1: job \"web\" has no repository: give repository (or server), here or in "
-                     "[defaults]"}));
+  EXPECT_EQ(
+      Problems("[jobs.web]\npaths = [\"/etc\"]\n"),
+      (Strings{
+          "jobs.toml:1:1: job \"web\" has no repository: give repository (or server), here or in "
+          "[defaults]"}));
 }
 
 TEST(JobFileTest, RepositoryAndServerTogether) {
-  EXPECT_EQ(Problems(WithKey("server = \"tcp://backup:7070\"")),
-            (Strings{"jobs.toml:4:1: job \"web\" gives both repository and server: give one of repository or "
-                     "server"}));
+  EXPECT_EQ(
+      Problems(WithKey("server = \"tcp://backup:7070\"")),
+      (Strings{
+          "jobs.toml:4:1: job \"web\" gives both repository and server: give one of repository or "
+          "server"}));
 }
 
 TEST(JobFileTest, BothPathsAndCommand) {
-  EXPECT_EQ(Problems(WithKey("command = \"pg_dump app\"")),
-            (Strings{"jobs.toml:4:1: job \"web\" gives both paths and command: give one of paths, command or "
-                     "import"}));
+  EXPECT_EQ(
+      Problems(WithKey("command = \"pg_dump app\"")),
+      (Strings{
+          "jobs.toml:4:1: job \"web\" gives both paths and command: give one of paths, command or "
+          "import"}));
 }
 
 TEST(JobFileTest, RestoreTestSampleAsACountOrAPercentage) {
@@ -423,17 +449,23 @@ TEST(JobFileTest, RestoreTestSampleAsACountOrAPercentage) {
 
   EXPECT_EQ(Problems(WithKey("restore-test-files = 0")),
             (Strings{"jobs.toml:4:22: restore-test-files must be a whole number ≥ 1, not 0"}));
-  EXPECT_EQ(Problems(WithKey("restore-test-percent = 101")),
-            (Strings{"jobs.toml:4:24: restore-test-percent must be a percentage above 0 and at most 100, not "
-                     "101"}));
-  EXPECT_EQ(Problems(WithKey("restore-test-files = 10\nrestore-test-percent = 5")),
-            (Strings{"jobs.toml:5:1: job \"web\" gives both restore-test-files and restore-test-percent: give "
-                     "one of restore-test-files or restore-test-percent"}));
+  EXPECT_EQ(
+      Problems(WithKey("restore-test-percent = 101")),
+      (Strings{
+          "jobs.toml:4:24: restore-test-percent must be a percentage above 0 and at most 100, not "
+          "101"}));
+  EXPECT_EQ(
+      Problems(WithKey("restore-test-files = 10\nrestore-test-percent = 5")),
+      (Strings{
+          "jobs.toml:5:1: job \"web\" gives both restore-test-files and restore-test-percent: give "
+          "one of restore-test-files or restore-test-percent"}));
 }
 
 TEST(JobFileTest, NothingToBackUp) {
-  EXPECT_EQ(Problems("[jobs.web]\nrepository = \"/srv/backup\"\n"),
-            (Strings{"jobs.toml:1:1: job \"web\" has nothing to back up: give paths, command or import"}));
+  EXPECT_EQ(
+      Problems("[jobs.web]\nrepository = \"/srv/backup\"\n"),
+      (Strings{
+          "jobs.toml:1:1: job \"web\" has nothing to back up: give paths, command or import"}));
 }
 
 TEST(JobFileTest, EmptyPaths) {
@@ -444,17 +476,20 @@ TEST(JobFileTest, EmptyPaths) {
 TEST(JobFileTest, RelativePathsAreRefused) {
   EXPECT_EQ(Problems(WithKey("passphrase-file = \"pass\"")),
             (Strings{"jobs.toml:4:19: passphrase-file must be an absolute path, not \"pass\""}));
-  EXPECT_EQ(Problems("[jobs.web]\nrepository = \"/srv/backup\"\npaths = [\"/etc\", \"srv/www\"]\n"),
-            (Strings{"jobs.toml:3:18: every item of paths must be an absolute path, not \"srv/www\""}));
+  EXPECT_EQ(
+      Problems("[jobs.web]\nrepository = \"/srv/backup\"\npaths = [\"/etc\", \"srv/www\"]\n"),
+      (Strings{"jobs.toml:3:18: every item of paths must be an absolute path, not \"srv/www\""}));
   EXPECT_EQ(Problems("[jobs.web]\nrepository = \"backup\"\npaths = [\"/etc\"]\n"),
             (Strings{"jobs.toml:2:14: repository must be an absolute path, not \"backup\""}));
 }
 
 TEST(JobFileTest, UnknownNotifyOnValue) {
-  EXPECT_EQ(Problems(WithKey("notify-on = [\"failure\", \"fail\", \"always\"]")),
-            (Strings{"jobs.toml:4:25: unknown notify-on value \"fail\" (did you mean \"failure\"?): use "
-                     "failure, warning or success",
-                     "jobs.toml:4:33: unknown notify-on value \"always\": use failure, warning or success"}));
+  EXPECT_EQ(
+      Problems(WithKey("notify-on = [\"failure\", \"fail\", \"always\"]")),
+      (Strings{
+          "jobs.toml:4:25: unknown notify-on value \"fail\" (did you mean \"failure\"?): use "
+          "failure, warning or success",
+          "jobs.toml:4:33: unknown notify-on value \"always\": use failure, warning or success"}));
 }
 
 TEST(JobFileTest, WrongTomlTypes) {
@@ -465,7 +500,8 @@ TEST(JobFileTest, WrongTomlTypes) {
   EXPECT_EQ(Problems(WithKey("exclude = { pattern = \"*.tmp\" }")),
             (Strings{"jobs.toml:4:11: exclude must be a list of strings, not a table"}));
   EXPECT_EQ(Problems(WithKey("pre-hook = 1979-05-27")),
-            (Strings{"jobs.toml:4:12: pre-hook must be a command (a string for /bin/sh, or a list of strings), "
+            (Strings{"jobs.toml:4:12: pre-hook must be a command (a string for /bin/sh, or a list "
+                     "of strings), "
                      "not a date"}));
   EXPECT_EQ(Problems("jobs = 5\n"),
             (Strings{"jobs.toml:1:8: jobs must hold one table for each job ([jobs.NAME]), not 5"}));
@@ -475,23 +511,29 @@ TEST(JobFileTest, WrongTomlTypes) {
 
 TEST(JobFileTest, OtherBadValues) {
   EXPECT_EQ(Problems(WithKey("group = \"web1\"")),
-            (Strings{"jobs.toml:4:9: invalid group 'web1': no type (expected host/NAME, ct/VMID or vm/VMID)"}));
+            (Strings{"jobs.toml:4:9: invalid group 'web1': no type (expected host/NAME, ct/VMID or "
+                     "vm/VMID)"}));
   EXPECT_EQ(Problems(WithKey("notify-webhook = \"hooks.example.org\"")),
             (Strings{"jobs.toml:4:18: notify-webhook must be an http:// or https:// URL, not "
                      "\"hooks.example.org\""}));
-  EXPECT_EQ(Problems(WithKey("notify-mail = \"-oQ/tmp\"")),
-            (Strings{"jobs.toml:4:15: notify-mail must be a mail address (no spaces, not starting with '-'), "
-                     "not \"-oQ/tmp\""}));
+  EXPECT_EQ(
+      Problems(WithKey("notify-mail = \"-oQ/tmp\"")),
+      (Strings{
+          "jobs.toml:4:15: notify-mail must be a mail address (no spaces, not starting with '-'), "
+          "not \"-oQ/tmp\""}));
   EXPECT_EQ(Problems(WithKey("post-hook = []")),
             (Strings{"jobs.toml:4:13: post-hook must not be an empty list (\"\" means none)"}));
-  EXPECT_EQ(Problems("[jobs.\"my job\"]\nrepository = \"/srv\"\npaths = [\"/etc\"]\n"),
-            (Strings{"jobs.toml:1:7: bad job name \"my job\": use up to 64 letters, digits, '-', '_' and '.', "
-                     "starting with a letter or a digit"}));
+  EXPECT_EQ(
+      Problems("[jobs.\"my job\"]\nrepository = \"/srv\"\npaths = [\"/etc\"]\n"),
+      (Strings{
+          "jobs.toml:1:7: bad job name \"my job\": use up to 64 letters, digits, '-', '_' and '.', "
+          "starting with a letter or a digit"}));
 }
 
 TEST(JobFileTest, KeysThatDoNotApplyToTheJob) {
-  EXPECT_EQ(Problems("[jobs.db]\nrepository = \"/srv\"\ncommand = \"pg_dump\"\nexclude = [\"*.tmp\"]\n"),
-            (Strings{"jobs.toml:4:1: exclude is for a job with paths"}));
+  EXPECT_EQ(
+      Problems("[jobs.db]\nrepository = \"/srv\"\ncommand = \"pg_dump\"\nexclude = [\"*.tmp\"]\n"),
+      (Strings{"jobs.toml:4:1: exclude is for a job with paths"}));
   EXPECT_EQ(Problems(WithKey("stdin-name = \"dump.sql\"")),
             (Strings{"jobs.toml:4:1: stdin-name is for a job with command"}));
   EXPECT_EQ(Problems(WithKey("token-file = \"/etc/coffer/token\"")),
@@ -501,7 +543,8 @@ TEST(JobFileTest, KeysThatDoNotApplyToTheJob) {
 TEST(JobFileTest, TomlSyntaxErrorHasTomlsPosition) {
   Strings problems = Problems("[jobs.web]\nrepository = \"/srv/backup\"\npaths = [\"/etc\"\n");
   ASSERT_EQ(problems.size(), 1u);
-  EXPECT_TRUE(problems[0].starts_with("jobs.toml:3:17: ")) << problems[0];  // at the end of the file
+  EXPECT_TRUE(problems[0].starts_with("jobs.toml:3:17: "))
+      << problems[0];  // at the end of the file
 
   problems = Problems("[jobs.web]\nrepository = /srv/backup\n");
   ASSERT_EQ(problems.size(), 1u);
@@ -513,7 +556,8 @@ TEST(JobFileTest, TomlSyntaxErrorHasTomlsPosition) {
 }
 
 TEST(JobFileTest, EveryProblemIsReportedInTheOrderOfTheFile) {
-  EXPECT_EQ(Problems(R"([jobs.web]
+  EXPECT_EQ(
+      Problems(R"([jobs.web]
 repository = "/srv/backup"
 exlude = ["*.tmp"]
 paths = ["/etc"]
@@ -528,26 +572,31 @@ notify-on = ["sometimes"]
 
 [mystery]
 )"),
-            (Strings{
-                "jobs.toml:3:1: unknown key \"exlude\" in job \"web\" (did you mean \"exclude\"?)",
-                "jobs.toml:5:14: keep-daily must be a whole number ≥ 0, not \"seven\"",
-                "jobs.toml:6:12: bad schedule \"mon..fry 02:00\": not a calendar event",
-                "jobs.toml:7:19: passphrase-file must be an absolute path, not \"pass\"",
-                "jobs.toml:9:1: job \"db\" has no repository: give repository (or server), here or in [defaults]",
-                "jobs.toml:11:1: job \"db\" gives both paths and command: give one of paths, command or import",
-                "jobs.toml:12:14: unknown notify-on value \"sometimes\": use failure, warning or success",
-                "jobs.toml:14:2: unknown table \"mystery\": a jobs file holds [jobs.NAME] tables and [defaults]",
-            }));
+      (Strings{
+          "jobs.toml:3:1: unknown key \"exlude\" in job \"web\" (did you mean \"exclude\"?)",
+          "jobs.toml:5:14: keep-daily must be a whole number ≥ 0, not \"seven\"",
+          "jobs.toml:6:12: bad schedule \"mon..fry 02:00\": not a calendar event",
+          "jobs.toml:7:19: passphrase-file must be an absolute path, not \"pass\"",
+          "jobs.toml:9:1: job \"db\" has no repository: give repository (or server), here or in "
+          "[defaults]",
+          "jobs.toml:11:1: job \"db\" gives both paths and command: give one of paths, command or "
+          "import",
+          "jobs.toml:12:14: unknown notify-on value \"sometimes\": use failure, warning or success",
+          "jobs.toml:14:2: unknown table \"mystery\": a jobs file holds [jobs.NAME] tables and "
+          "[defaults]",
+      }));
 }
 
 TEST(JobFileTest, QuotedValuesStayOnOneLine) {
   Strings problems = Problems(WithKey("passphrase-file = \"pass\\nword\""));
   ASSERT_EQ(problems.size(), 1u);
-  EXPECT_EQ(problems[0], "jobs.toml:4:19: passphrase-file must be an absolute path, not \"pass\\x0aword\"");
+  EXPECT_EQ(problems[0],
+            "jobs.toml:4:19: passphrase-file must be an absolute path, not \"pass\\x0aword\"");
 }
 
 TEST(JobFileTest, MissingValidatorIsRefused) {
-  Result<JobFile> file = ParseJobFile(kMinimalJob, "jobs.toml", JobFileValidators{StandInSchedule, {}});
+  Result<JobFile> file =
+      ParseJobFile(kMinimalJob, "jobs.toml", JobFileValidators{StandInSchedule, {}});
   EXPECT_EQ(file.status().code(), Code::kFailedPrecondition);
 }
 
@@ -556,12 +605,13 @@ TEST(JobFileTest, MissingValidatorIsRefused) {
 // where it looks for whitespace; the reader refuses those places first.
 
 TEST(JobFileTest, NonAsciiTextInValuesAndCommentsReads) {
-  Result<JobFile> file = Parse("\xef\xbb\xbf# Sicherung f\u00fcr alle, \u00e9t\u00e9\n"
-                               "[jobs.web]  # \u0444\u0430\u0439\u043b\u044b\n"
-                               "repository = \"/srv/b\u00e4ckup\"\n"
-                               "paths = [\"/srv/\u00df\", '/\u00e9t\u00e9', \"\"\"/\u0443\"\"\"]\n"
-                               "pre-hook = \"\"\"\\\n  echo \\\"\u00fc\\\"\n  \u00fcber\"\"\"\n"
-                               "tags = ['\'\'\u3001\'\'\'']\n");
+  Result<JobFile> file = Parse(
+      "\xef\xbb\xbf# Sicherung f\u00fcr alle, \u00e9t\u00e9\n"
+      "[jobs.web]  # \u0444\u0430\u0439\u043b\u044b\n"
+      "repository = \"/srv/b\u00e4ckup\"\n"
+      "paths = [\"/srv/\u00df\", '/\u00e9t\u00e9', \"\"\"/\u0443\"\"\"]\n"
+      "pre-hook = \"\"\"\\\n  echo \\\"\u00fc\\\"\n  \u00fcber\"\"\"\n"
+      "tags = ['\'\'\u3001\'\'\'']\n");
   ASSERT_TRUE(file.ok()) << file.status().message();
   const Job& job = file->jobs.at(0);
   EXPECT_EQ(job.repository, "/srv/b\u00e4ckup");
@@ -576,10 +626,14 @@ TEST(JobFileTest, NonAsciiWhereTomlppMisreadsItIsRefused) {
   // toml++ reads a bare value up to a space, quotes and all.
   EXPECT_EQ(Problems(WithKey("keep-daily = 7[jobs.\"\u044c\"")),
             (Strings{"jobs.toml:4:22: a non-ASCII character outside a string or comment"}));
-  EXPECT_EQ(Problems(WithKey("\"f\u00fcr\" = 1")),
-            (Strings{"jobs.toml:4:3: a key with a non-ASCII character: the keys of a jobs file are ASCII"}));
-  EXPECT_EQ(Problems("[jobs.'w\u00e9b']\nrepository = \"/r\"\npaths = [\"/p\"]\n"),
-            (Strings{"jobs.toml:1:9: a key with a non-ASCII character: the keys of a jobs file are ASCII"}));
+  EXPECT_EQ(
+      Problems(WithKey("\"f\u00fcr\" = 1")),
+      (Strings{
+          "jobs.toml:4:3: a key with a non-ASCII character: the keys of a jobs file are ASCII"}));
+  EXPECT_EQ(
+      Problems("[jobs.'w\u00e9b']\nrepository = \"/r\"\npaths = [\"/p\"]\n"),
+      (Strings{
+          "jobs.toml:1:9: a key with a non-ASCII character: the keys of a jobs file are ASCII"}));
   EXPECT_EQ(Problems(WithKey("pre-hook = \"\"\"echo \\\n   \u00a7\"\"\"")),
             (Strings{"jobs.toml:5:4: a line continued with '\\' must go on with an ASCII character "
                      "(write others as \\uXXXX)"}));
@@ -598,8 +652,9 @@ TEST(JobFileTest, ReadsAFileAndNamesItInProblems) {
 
   testing::WriteFile(dir / "bad.toml", WithKey("exlude = []"));
   file = ReadJobFile(dir / "bad.toml", kValidators);
-  EXPECT_EQ(file.status().message(),
-            dir / "bad.toml" + ":4:1: unknown key \"exlude\" in job \"web\" (did you mean \"exclude\"?)");
+  EXPECT_EQ(
+      file.status().message(),
+      dir / "bad.toml" + ":4:1: unknown key \"exlude\" in job \"web\" (did you mean \"exclude\"?)");
 }
 
 TEST(JobFileTest, MissingFileIsNotFound) {

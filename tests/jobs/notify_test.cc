@@ -59,7 +59,9 @@ void WriteScript(const std::string& path, const std::string& body) {
   ASSERT_EQ(chmod(path.c_str(), 0755), 0);
 }
 
-bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+bool Exists(const std::string& path) {
+  return access(path.c_str(), F_OK) == 0;
+}
 
 // ---- The notice ------------------------------------------------------------
 
@@ -77,8 +79,10 @@ TEST(NoticeJson, ACheckSaysWhichInItsKindAndSubject) {
   Notice n = SampleNotice();
   n.kind = "restore-test";
   EXPECT_EQ(json::parse(NoticeJson(n))["kind"], "restore-test");
-  EXPECT_TRUE(NoticeSubject(n).starts_with("[coffer] web restore-test on web1: failed")) << NoticeSubject(n);
-  EXPECT_NE(NoticeText(n, kStarted).find("Run:          restore-test\n"), std::string::npos) << NoticeText(n, kStarted);
+  EXPECT_TRUE(NoticeSubject(n).starts_with("[coffer] web restore-test on web1: failed"))
+      << NoticeSubject(n);
+  EXPECT_NE(NoticeText(n, kStarted).find("Run:          restore-test\n"), std::string::npos)
+      << NoticeText(n, kStarted);
 }
 
 TEST(NoticeJson, AbsentSnapshotAndLastSuccessAreNull) {
@@ -169,9 +173,9 @@ TEST(ShouldNotify, FollowsNotifyOn) {
 
 TEST(CommandNotifier, GivesTheCommandTheJsonOnItsStandardInputAndItsEnvironment) {
   TempDir dir;
-  WriteScript(dir / "notify",
-              "cat > '" + (dir / "stdin") + "'\n" +
-                  "printf '%s %s' \"$COFFER_JOB\" \"$COFFER_OUTCOME\" > '" + (dir / "env") + "'\n");
+  WriteScript(dir / "notify", "cat > '" + (dir / "stdin") + "'\n" +
+                                  "printf '%s %s' \"$COFFER_JOB\" \"$COFFER_OUTCOME\" > '" +
+                                  (dir / "env") + "'\n");
   CommandNotifier notifier({dir / "notify"});
   ASSERT_TRUE(notifier.Send(SampleNotice()).ok());
   std::string received = ReadFile(dir / "stdin");
@@ -353,9 +357,8 @@ class TestHttpServer {
       request.headers[name] = value;
       at = end + 2;
     }
-    size_t length = request.headers.count("content-length")
-                        ? std::stoul(request.headers["content-length"])
-                        : 0;
+    size_t length =
+        request.headers.count("content-length") ? std::stoul(request.headers["content-length"]) : 0;
     request.body = data.substr(header_end + 4);
     while (request.body.size() < length) {
       ssize_t n = read(fd, buffer, sizeof buffer);
@@ -370,8 +373,9 @@ class TestHttpServer {
     }
     std::string body =
         status < 300 ? "ok\n" : "nope: status " + std::to_string(status) + "\nmore\n";
-    std::string response = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    std::string response = "HTTP/1.1 " + std::to_string(status) +
+                           " X\r\nContent-Length: " + std::to_string(body.size()) +
+                           "\r\nConnection: close\r\n\r\n" + body;
     (void)!write(fd, response.data(), response.size());
   }
 
@@ -432,8 +436,7 @@ TEST_F(WebhookTest, AServerThatAlwaysFailsIsAnErrorNamingItsStatus) {
   WebhookNotifier notifier(server.Url("/hook/secret"), no_waiting.Options());
   Status sent = notifier.Send(SampleNotice());
   ASSERT_FALSE(sent.ok());
-  EXPECT_NE(sent.message().find("HTTP 500: nope: status 500"), std::string::npos)
-      << sent.message();
+  EXPECT_NE(sent.message().find("HTTP 500: nope: status 500"), std::string::npos) << sent.message();
   EXPECT_EQ(sent.message().find("more"), std::string::npos) << sent.message();
   EXPECT_EQ(sent.message().find("secret"), std::string::npos) << sent.message();
   EXPECT_EQ(server.Requests().size(), 3u);  // once and twice again
@@ -489,7 +492,8 @@ json ParseMail(const std::string& path) {
        "print(json.dumps({'from': str(m['From']), 'to': [str(a) for a in m['To'].addresses],\n"
        "  'subject': str(m['Subject']), 'date': email.utils.parsedate_to_datetime(m['Date'])\n"
        "  .timestamp(), 'type': m.get_content_type(), 'charset': m.get_content_charset(),\n"
-       "  'auto': str(m['Auto-Submitted']), 'body': m.get_content(), 'defects': len(m.defects)}))\n",
+       "  'auto': str(m['Auto-Submitted']), 'body': m.get_content(), 'defects': "
+       "len(m.defects)}))\n",
        path},
       &out);
   EXPECT_EQ(rc, 0) << out;

@@ -4,10 +4,10 @@
 // The repository steps are a stand-in that records what it was asked.
 #include "jobs/runner.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -36,7 +36,8 @@ class StandInSteps : public RepositorySteps {
     if (done.groups.empty()) done.groups = {group};
     return done;
   }
-  Result<RetentionDone> Prune(const Job&, const std::vector<std::string>& groups, RunLog&) override {
+  Result<RetentionDone> Prune(const Job&, const std::vector<std::string>& groups,
+                              RunLog&) override {
     calls.push_back("prune " + groups.at(0));
     return RetentionDone{1, 2};
   }
@@ -63,7 +64,9 @@ class StandInSteps : public RepositorySteps {
   CheckDone check{3, 4096, "", ""};
 };
 
-std::vector<std::string> Shell(const std::string& script) { return {"/bin/sh", "-c", script}; }
+std::vector<std::string> Shell(const std::string& script) {
+  return {"/bin/sh", "-c", script};
+}
 
 class RunnerTest : public ::testing::Test {
  protected:
@@ -174,8 +177,9 @@ TEST_F(RunnerTest, OnlyTheNewestLogsAreKept) {
   context_.clock = &clock;
   std::vector<std::string> logs;
   for (int i = 0; i < 3; ++i) logs.push_back(RunJob(job_, context_).log);  // all in one second
-  EXPECT_EQ(logs, (std::vector<std::string>{"web/2024-05-06T020000Z.log", "web/2024-05-06T020000Z-2.log",
-                                            "web/2024-05-06T020000Z-3.log"}));
+  EXPECT_EQ(logs,
+            (std::vector<std::string>{"web/2024-05-06T020000Z.log", "web/2024-05-06T020000Z-2.log",
+                                      "web/2024-05-06T020000Z-3.log"}));
   const std::string folder = context_.state_dir.string() + "/jobs/";
   EXPECT_NE(access((folder + logs[0]).c_str(), F_OK), 0);
   EXPECT_EQ(access((folder + logs[1]).c_str(), F_OK), 0);
@@ -200,7 +204,8 @@ TEST_F(RunnerTest, SecondRunOfTheSameJobFailsWhileTheFirstRuns) {
   RunRecord second = RunJob(job_, context_);
   EXPECT_TRUE(second.already_running);
   EXPECT_EQ(second.outcome, Outcome::kFailure);
-  EXPECT_NE(second.reason.find("job web is already running (pid"), std::string::npos) << second.reason;
+  EXPECT_NE(second.reason.find("job web is already running (pid"), std::string::npos)
+      << second.reason;
   EXPECT_TRUE(steps_.calls.empty());
 
   Job other = job_;
@@ -253,8 +258,8 @@ TEST_F(HookTest, TimeoutKillsTheHookAndItsChildren) {
   const std::string pid_file = tmp_ / "child.pid";
   const std::string log_path = tmp_ / "log";
   UniqueFd log(open(log_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  Status status = RunHook(Shell("sleep 1000 & echo $! > '" + pid_file + "'; wait"), ChildEnvironment({}),
-                          log.get(), HookLimits{300ms, 5s});
+  Status status = RunHook(Shell("sleep 1000 & echo $! > '" + pid_file + "'; wait"),
+                          ChildEnvironment({}), log.get(), HookLimits{300ms, 5s});
   EXPECT_EQ(status.code(), Code::kAborted);
   EXPECT_NE(status.message().find("timed out after 300ms and was killed"), std::string::npos)
       << status.message();
@@ -275,7 +280,8 @@ TEST_F(HookTest, ExitStatusAndMissingProgramAreReasons) {
   EXPECT_EQ(failed.message(), "exited with status 7");
   Status missing = RunHook({"/nonexistent/hook"}, ChildEnvironment({}), -1, HookLimits{});
   EXPECT_FALSE(missing.ok());
-  EXPECT_NE(missing.message().find("cannot run /nonexistent/hook"), std::string::npos) << missing.message();
+  EXPECT_NE(missing.message().find("cannot run /nonexistent/hook"), std::string::npos)
+      << missing.message();
 }
 
 // Checks: the same lock, log and record as a backup, but only the check.
@@ -354,7 +360,9 @@ TEST_F(RunnerTest, CheckTakesTheJobsLock) {
 
 TEST_F(RunnerTest, StepsWithoutChecksFailTheCheck) {
   struct BackupOnly : RepositorySteps {
-    Result<BackupDone> Backup(const Job&, const std::string&, RunLog&) override { return BackupDone{}; }
+    Result<BackupDone> Backup(const Job&, const std::string&, RunLog&) override {
+      return BackupDone{};
+    }
     Result<RetentionDone> Prune(const Job&, const std::vector<std::string>&, RunLog&) override {
       return RetentionDone{};
     }
@@ -381,12 +389,13 @@ TEST(RunRecordTest, RoundTrip) {
   r.bytes_added = 1048576;
   r.log = "web/2024-05-06T020000Z.log";
   const std::string line = FormatRunRecord(r);
-  EXPECT_EQ(line,
-            R"({"v":1,"job":"web","kind":"backup","start":"2024-05-06T02:00:00Z","end":"2024-05-06T02:00:12Z",)"
-            R"("duration_s":12.345,"outcome":"warning","step":"post-hook",)"
-            R"("reason":"post-hook failed: exited with status 1",)"
-            R"("snapshot":"host/web1/2024-05-06T02:00:01Z","bytes_added":1048576,)"
-            R"("log":"web/2024-05-06T020000Z.log"})");
+  EXPECT_EQ(
+      line,
+      R"({"v":1,"job":"web","kind":"backup","start":"2024-05-06T02:00:00Z","end":"2024-05-06T02:00:12Z",)"
+      R"("duration_s":12.345,"outcome":"warning","step":"post-hook",)"
+      R"("reason":"post-hook failed: exited with status 1",)"
+      R"("snapshot":"host/web1/2024-05-06T02:00:01Z","bytes_added":1048576,)"
+      R"("log":"web/2024-05-06T020000Z.log"})");
   auto back = ParseRunRecord(line);
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(FormatRunRecord(*back), line);
@@ -399,7 +408,8 @@ TEST(RunRecordTest, RoundTrip) {
 
 TEST(RunRecordTest, LineWithoutKindIsABackup) {
   // As Coffer wrote them before checks ran as jobs.
-  auto old = ParseRunRecord(R"({"v":1,"job":"web","start":"2024-05-06T02:00:00Z","outcome":"success"})");
+  auto old =
+      ParseRunRecord(R"({"v":1,"job":"web","start":"2024-05-06T02:00:00Z","outcome":"success"})");
   ASSERT_TRUE(old.ok()) << old.status().message();
   EXPECT_EQ(old->kind, RunKind::kBackup);
   auto verify = ParseRunRecord(
@@ -421,10 +431,15 @@ TEST(RunRecordTest, DamagedLinesAreSkippedWithAWarning) {
   // a line of an unknown kind or with a kind that is not a string, then a
   // last line a crash cut short.
   text += "\x01\x02garbage\xff\n";
-  text += R"({"v":2,"job":"web","start":"2024-05-06T02:00:00Z","outcome":"success"})" "\n";
-  text += R"({"v":1,"job":"web","start":"2024-05-06T02:00:00Z"})" "\n";
-  text += R"({"v":1,"job":"web","kind":"defrag","start":"2024-05-06T02:00:00Z","outcome":"success"})" "\n";
-  text += R"({"v":1,"job":"web","kind":7,"start":"2024-05-06T02:00:00Z","outcome":"success"})" "\n";
+  text += R"({"v":2,"job":"web","start":"2024-05-06T02:00:00Z","outcome":"success"})"
+          "\n";
+  text += R"({"v":1,"job":"web","start":"2024-05-06T02:00:00Z"})"
+          "\n";
+  text +=
+      R"({"v":1,"job":"web","kind":"defrag","start":"2024-05-06T02:00:00Z","outcome":"success"})"
+      "\n";
+  text += R"({"v":1,"job":"web","kind":7,"start":"2024-05-06T02:00:00Z","outcome":"success"})"
+          "\n";
   text += good.substr(0, good.size() / 2);
   WriteFile(path, text);
 
@@ -432,7 +447,8 @@ TEST(RunRecordTest, DamagedLinesAreSkippedWithAWarning) {
   ASSERT_TRUE(history.ok());
   EXPECT_EQ(history->runs.size(), 1u);
   ASSERT_EQ(history->warnings.size(), 6u);
-  EXPECT_NE(history->warnings[0].find("web.runs.jsonl:2: skipped"), std::string::npos) << history->warnings[0];
+  EXPECT_NE(history->warnings[0].find("web.runs.jsonl:2: skipped"), std::string::npos)
+      << history->warnings[0];
   EXPECT_NE(history->warnings[3].find(":5: skipped: unknown kind \"defrag\""), std::string::npos)
       << history->warnings[3];
   EXPECT_NE(history->warnings[4].find(":6: skipped: \"kind\" is not a string"), std::string::npos)

@@ -150,8 +150,9 @@ class SchedulerTest : public TimeZoneTest {
   }
 
   bool Logged(const std::string& needle) const {
-    return std::any_of(log_.begin(), log_.end(),
-                       [&](const std::string& line) { return line.find(needle) != std::string::npos; });
+    return std::any_of(log_.begin(), log_.end(), [&](const std::string& line) {
+      return line.find(needle) != std::string::npos;
+    });
   }
   std::string AllLog() const {
     std::string all;
@@ -167,12 +168,13 @@ TEST_F(SchedulerTest, WeekdaysAt0200RunFiveTimesInAWeekAtTheirInstants) {
   FakeClock clock(Utc("2026-05-02 10:00:00"));
   FakeSleeper sleeper(clock, Utc("2026-05-09 10:00:00"));
   FakeStarter starter(clock);
-  Scheduler scheduler(JobFile{{MakeJob("web", "mon..fri 02:00")}}, {}, clock, sleeper, starter, Options());
+  Scheduler scheduler(JobFile{{MakeJob("web", "mon..fri 02:00")}}, {}, clock, sleeper, starter,
+                      Options());
   scheduler.Run();
-  EXPECT_EQ(Times(starter), (std::vector<std::string>{
-                                "2026-05-04 02:00:00 +0200", "2026-05-05 02:00:00 +0200",
-                                "2026-05-06 02:00:00 +0200", "2026-05-07 02:00:00 +0200",
-                                "2026-05-08 02:00:00 +0200"}));
+  EXPECT_EQ(Times(starter),
+            (std::vector<std::string>{"2026-05-04 02:00:00 +0200", "2026-05-05 02:00:00 +0200",
+                                      "2026-05-06 02:00:00 +0200", "2026-05-07 02:00:00 +0200",
+                                      "2026-05-08 02:00:00 +0200"}));
   EXPECT_TRUE(Logged("web: next run Mon 2026-05-04 02:00:00 +0200")) << AllLog();
   EXPECT_TRUE(Logged("web: next run Mon 2026-05-11 02:00:00 +0200")) << AllLog();
   EXPECT_TRUE(Logged("stopping")) << AllLog();
@@ -186,12 +188,13 @@ TEST_F(SchedulerTest, CatchUpAfterThreeDaysDownRunsOnceAtStart) {
   FakeSleeper sleeper(clock, Utc("2026-05-05 10:00:00"));
   FakeStarter starter(clock);
   const LastRuns last{{Task{"web"}, Utc("2026-05-01 00:00:00")}};
-  Scheduler scheduler(JobFile{{MakeJob("web", "02:00", /*catch_up=*/true)}}, last, clock, sleeper, starter,
-                      Options());
+  Scheduler scheduler(JobFile{{MakeJob("web", "02:00", /*catch_up=*/true)}}, last, clock, sleeper,
+                      starter, Options());
   ASSERT_EQ(scheduler.Planned().size(), 0u);  // nothing planned before Run
   scheduler.Run();
   // Once at start (not once per missed day), then at its time.
-  EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-05-04 12:00:00 +0200", "2026-05-05 02:00:00 +0200"}));
+  EXPECT_EQ(Times(starter),
+            (std::vector<std::string>{"2026-05-04 12:00:00 +0200", "2026-05-05 02:00:00 +0200"}));
   EXPECT_TRUE(Logged("web: missed its run of Mon 2026-05-04 02:00:00 +0200")) << AllLog();
   EXPECT_TRUE(Logged("(catching up)")) << AllLog();
 }
@@ -201,8 +204,8 @@ TEST_F(SchedulerTest, WithoutCatchUpMissedRunsAreSkipped) {
   FakeSleeper sleeper(clock, Utc("2026-05-05 10:00:00"));
   FakeStarter starter(clock);
   const LastRuns last{{Task{"web"}, Utc("2026-05-01 00:00:00")}};
-  Scheduler scheduler(JobFile{{MakeJob("web", "02:00", /*catch_up=*/false)}}, last, clock, sleeper, starter,
-                      Options());
+  Scheduler scheduler(JobFile{{MakeJob("web", "02:00", /*catch_up=*/false)}}, last, clock, sleeper,
+                      starter, Options());
   scheduler.Run();
   EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-05-05 02:00:00 +0200"}));
   EXPECT_FALSE(Logged("catching up")) << AllLog();
@@ -214,8 +217,8 @@ TEST_F(SchedulerTest, CatchUpNeedsAMissedRunAndALastRun) {
   FakeStarter starter(clock);
   // "ran" at today's 02:00; "never" never ran: neither has anything to catch up.
   const LastRuns last{{Task{"ran"}, Utc("2026-05-04 00:00:00")}};
-  Scheduler scheduler(JobFile{{MakeJob("ran", "02:00", true), MakeJob("never", "02:00", true)}}, last, clock,
-                      sleeper, starter, Options());
+  Scheduler scheduler(JobFile{{MakeJob("ran", "02:00", true), MakeJob("never", "02:00", true)}},
+                      last, clock, sleeper, starter, Options());
   scheduler.Run();
   EXPECT_TRUE(starter.started.empty()) << AllLog();
 }
@@ -225,8 +228,8 @@ TEST_F(SchedulerTest, RandomDelayIsWithinBoundsDrawnPerRunAndRepeatableWithASeed
     FakeClock clock(Utc("2026-05-01 10:00:00"));
     FakeSleeper sleeper(clock, Utc("2026-05-21 10:00:00"));
     FakeStarter starter(clock);
-    Scheduler scheduler(JobFile{{MakeJob("web", "02:00", false, minutes(10))}}, {}, clock, sleeper, starter,
-                        Options(seed));
+    Scheduler scheduler(JobFile{{MakeJob("web", "02:00", false, minutes(10))}}, {}, clock, sleeper,
+                        starter, Options(seed));
     scheduler.Run();
     std::vector<seconds> delays;
     for (const auto& s : starter.started) {
@@ -254,8 +257,8 @@ TEST_F(SchedulerTest, AFailingJobDoesNotStopTheOthers) {
   FakeSleeper sleeper(clock, Utc("2026-05-04 10:00:00"));
   FakeStarter starter(clock);
   starter.failing = {"db"};
-  Scheduler scheduler(JobFile{{MakeJob("db", "02:00"), MakeJob("web", "02:00")}}, {}, clock, sleeper, starter,
-                      Options());
+  Scheduler scheduler(JobFile{{MakeJob("db", "02:00"), MakeJob("web", "02:00")}}, {}, clock,
+                      sleeper, starter, Options());
   scheduler.Run();
   // Due together: one after the other, in the order of the jobs file, every day.
   std::vector<std::string> order;
@@ -273,9 +276,11 @@ TEST_F(SchedulerTest, AJobLongerThanItsIntervalIsNotStartedTwice) {
   starter.takes["sync"] = hours(2) + minutes(30);  // the 01:00 run ends at 03:30
   Scheduler scheduler(JobFile{{MakeJob("sync", "hourly")}}, {}, clock, sleeper, starter, Options());
   scheduler.Run();
-  EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-05-02 01:00:00 +0200", "2026-05-02 04:00:00 +0200",
-                                                      "2026-05-02 05:00:00 +0200"}));
-  EXPECT_TRUE(Logged("sync: still running at Sat 2026-05-02 03:00:00 +0200; that run is skipped")) << AllLog();
+  EXPECT_EQ(Times(starter),
+            (std::vector<std::string>{"2026-05-02 01:00:00 +0200", "2026-05-02 04:00:00 +0200",
+                                      "2026-05-02 05:00:00 +0200"}));
+  EXPECT_TRUE(Logged("sync: still running at Sat 2026-05-02 03:00:00 +0200; that run is skipped"))
+      << AllLog();
 }
 
 TEST_F(SchedulerTest, AJobAlreadyRunningElsewhereSkipsThatRun) {
@@ -287,8 +292,10 @@ TEST_F(SchedulerTest, AJobAlreadyRunningElsewhereSkipsThatRun) {
   Scheduler scheduler(JobFile{{MakeJob("web", "02:00")}}, last, clock, sleeper, starter, Options());
   scheduler.Run();
   EXPECT_EQ(starter.started.size(), 2u);  // once a day, each skipped
-  EXPECT_TRUE(Logged("web: already running (job web is already running (pid 4242)); the run of")) << AllLog();
-  EXPECT_EQ(scheduler.last_runs().at(Task{"web"}), Utc("2026-04-30 00:00:00"));  // no run of its own
+  EXPECT_TRUE(Logged("web: already running (job web is already running (pid 4242)); the run of"))
+      << AllLog();
+  EXPECT_EQ(scheduler.last_runs().at(Task{"web"}),
+            Utc("2026-04-30 00:00:00"));  // no run of its own
 }
 
 TEST_F(SchedulerTest, TheLastRunFromTheRecordSurvivesARestart) {
@@ -298,7 +305,8 @@ TEST_F(SchedulerTest, TheLastRunFromTheRecordSurvivesARestart) {
     FakeSleeper sleeper(clock, Utc("2026-05-02 10:00:00"));
     FakeStarter starter(clock);
     starter.state_dir = state.path();
-    Scheduler scheduler(JobFile{{MakeJob("web", "02:00", true)}}, {}, clock, sleeper, starter, Options());
+    Scheduler scheduler(JobFile{{MakeJob("web", "02:00", true)}}, {}, clock, sleeper, starter,
+                        Options());
     scheduler.Run();
     ASSERT_EQ(Times(starter), (std::vector<std::string>{"2026-05-02 02:00:00 +0200"}));
   }
@@ -311,7 +319,8 @@ TEST_F(SchedulerTest, TheLastRunFromTheRecordSurvivesARestart) {
     FakeClock clock(Utc("2026-05-02 12:00:00"));
     FakeSleeper sleeper(clock, Utc("2026-05-02 20:00:00"));
     FakeStarter starter(clock);
-    Scheduler scheduler(file, ReadLastRuns(state.path(), file, nullptr), clock, sleeper, starter, Options());
+    Scheduler scheduler(file, ReadLastRuns(state.path(), file, nullptr), clock, sleeper, starter,
+                        Options());
     scheduler.Run();
     EXPECT_TRUE(starter.started.empty()) << AllLog();
   }
@@ -320,7 +329,8 @@ TEST_F(SchedulerTest, TheLastRunFromTheRecordSurvivesARestart) {
     FakeClock clock(Utc("2026-05-04 12:00:00"));
     FakeSleeper sleeper(clock, Utc("2026-05-04 20:00:00"));
     FakeStarter starter(clock);
-    Scheduler scheduler(file, ReadLastRuns(state.path(), file, nullptr), clock, sleeper, starter, Options());
+    Scheduler scheduler(file, ReadLastRuns(state.path(), file, nullptr), clock, sleeper, starter,
+                        Options());
     scheduler.Run();
     EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-05-04 14:00:00 +0200"}));
   }
@@ -342,17 +352,20 @@ TEST_F(SchedulerTest, VerifyAndRestoreTestSchedulesRunAsTheirOwnTasks) {
   EXPECT_EQ(KindTimes(starter, RunKind::kBackup).size(), 11u) << AllLog();
   EXPECT_EQ(KindTimes(starter, RunKind::kVerify),
             (std::vector<std::string>{"2026-05-31 04:00:00 +0200", "2026-06-07 04:00:00 +0200"}));
-  EXPECT_EQ(KindTimes(starter, RunKind::kRestoreTest), (std::vector<std::string>{"2026-06-01 02:00:00 +0200"}));
-  const auto first_of_june = std::find_if(starter.started.begin(), starter.started.end(), [](const Started& s) {
-    return Local(s.at).starts_with("2026-06-01");
-  });
+  EXPECT_EQ(KindTimes(starter, RunKind::kRestoreTest),
+            (std::vector<std::string>{"2026-06-01 02:00:00 +0200"}));
+  const auto first_of_june =
+      std::find_if(starter.started.begin(), starter.started.end(),
+                   [](const Started& s) { return Local(s.at).starts_with("2026-06-01"); });
   ASSERT_NE(first_of_june, starter.started.end());
   EXPECT_EQ(first_of_june->kind, RunKind::kBackup) << "a tie runs the backup first";
   EXPECT_EQ((first_of_june + 1)->kind, RunKind::kRestoreTest);
   EXPECT_TRUE(Logged("web verify: next run Sun 2026-05-31 04:00:00 +0200")) << AllLog();
-  EXPECT_TRUE(Logged("web restore-test: starting the run of Mon 2026-06-01 02:00:00 +0200")) << AllLog();
+  EXPECT_TRUE(Logged("web restore-test: starting the run of Mon 2026-06-01 02:00:00 +0200"))
+      << AllLog();
   EXPECT_EQ(scheduler.last_runs().at(Task{"web", RunKind::kVerify}), Utc("2026-06-07 02:00:00"));
-  EXPECT_EQ(scheduler.last_runs().at(Task{"web", RunKind::kRestoreTest}), Utc("2026-06-01 00:00:00"));
+  EXPECT_EQ(scheduler.last_runs().at(Task{"web", RunKind::kRestoreTest}),
+            Utc("2026-06-01 00:00:00"));
 }
 
 TEST_F(SchedulerTest, EachKindCatchesUpFromItsOwnLastRun) {
@@ -408,7 +421,8 @@ TEST_F(SchedulerTest, SpringForwardRunsOnceAtTheChange) {
   FakeStarter starter(clock);
   Scheduler scheduler(JobFile{{MakeJob("web", "02:30")}}, {}, clock, sleeper, starter, Options());
   scheduler.Run();
-  EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-03-29 03:00:00 +0200", "2026-03-30 02:30:00 +0200"}));
+  EXPECT_EQ(Times(starter),
+            (std::vector<std::string>{"2026-03-29 03:00:00 +0200", "2026-03-30 02:30:00 +0200"}));
   EXPECT_EQ(starter.started[0].at, Utc("2026-03-29 01:00:00"));
 }
 
@@ -420,7 +434,8 @@ TEST_F(SchedulerTest, FallBackRunsOnceAtTheFirst0230) {
   FakeStarter starter(clock);
   Scheduler scheduler(JobFile{{MakeJob("web", "02:30")}}, {}, clock, sleeper, starter, Options());
   scheduler.Run();
-  EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-10-25 02:30:00 +0200", "2026-10-26 02:30:00 +0100"}));
+  EXPECT_EQ(Times(starter),
+            (std::vector<std::string>{"2026-10-25 02:30:00 +0200", "2026-10-26 02:30:00 +0100"}));
   EXPECT_EQ(starter.started[0].at, Utc("2026-10-25 00:30:00"));
 }
 
@@ -428,7 +443,8 @@ TEST_F(SchedulerTest, RunOnceRunsCatchUpsAndWhatIsDueNowOnly) {
   FakeClock clock(Utc("2026-05-04 00:00:30"));  // 02:00:30 local
   FakeSleeper sleeper(clock, Utc("2026-05-10 00:00:00"));
   FakeStarter starter(clock);
-  const LastRuns last{{Task{"late"}, Utc("2026-05-01 00:00:00")}, {Task{"skip"}, Utc("2026-05-01 00:00:00")}};
+  const LastRuns last{{Task{"late"}, Utc("2026-05-01 00:00:00")},
+                      {Task{"skip"}, Utc("2026-05-01 00:00:00")}};
   Scheduler scheduler(JobFile{{MakeJob("late", "03:00", true), MakeJob("skip", "03:00", false),
                                MakeJob("now", "02:00"), MakeJob("later", "04:00")}},
                       last, clock, sleeper, starter, Options());
@@ -458,7 +474,8 @@ TEST_F(SchedulerTest, ReloadKeepsTheOldJobsWhenTheFileIsBad) {
   SchedulerOptions options = Options();
   options.read_jobs = [&]() -> Result<JobFile> {
     if (reads++ == 0) {
-      return Status::InvalidArgument("jobs.toml:3:12: bad schedule\njobs.toml:7:1: unknown key \"pathz\"");
+      return Status::InvalidArgument(
+          "jobs.toml:3:12: bad schedule\njobs.toml:7:1: unknown key \"pathz\"");
     }
     return JobFile{{MakeJob("web", "02:00"), MakeJob("db", "03:00")}};
   };
@@ -471,7 +488,8 @@ TEST_F(SchedulerTest, ReloadKeepsTheOldJobsWhenTheFileIsBad) {
   EXPECT_TRUE(Logged("reloaded the jobs file: 2 schedules")) << AllLog();
   std::vector<std::string> order;
   for (const auto& s : starter.started) order.push_back(s.job + " " + Local(s.at));
-  EXPECT_EQ(order, (std::vector<std::string>{"web 2026-05-02 02:00:00 +0200", "web 2026-05-03 02:00:00 +0200",
+  EXPECT_EQ(order, (std::vector<std::string>{"web 2026-05-02 02:00:00 +0200",
+                                             "web 2026-05-03 02:00:00 +0200",
                                              "db 2026-05-03 03:00:00 +0200"}));
 }
 
@@ -480,8 +498,8 @@ TEST_F(SchedulerTest, AStopEndsTheLoopBeforeTheNextRun) {
   FakeSleeper sleeper(clock, Utc("2026-05-10 10:00:00"));
   sleeper.At(Utc("2026-05-02 01:00:00"), Wake::kStop);
   FakeStarter starter(clock);
-  Scheduler scheduler(JobFile{{MakeJob("web", "02:00"), MakeJob("manual", "")}}, {}, clock, sleeper, starter,
-                      Options());
+  Scheduler scheduler(JobFile{{MakeJob("web", "02:00"), MakeJob("manual", "")}}, {}, clock, sleeper,
+                      starter, Options());
   scheduler.Run();
   EXPECT_EQ(Times(starter), (std::vector<std::string>{"2026-05-02 02:00:00 +0200"}));
   EXPECT_EQ(clock.Now(), Utc("2026-05-02 01:00:00"));

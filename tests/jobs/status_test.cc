@@ -22,8 +22,8 @@ class StatusTest : public TimeZoneTest {
     job_.stale_after = 36h;
   }
 
-  RunRecord Run(const std::string& start, int seconds, Outcome outcome, const std::string& reason = "",
-                uint64_t bytes = 0) {
+  RunRecord Run(const std::string& start, int seconds, Outcome outcome,
+                const std::string& reason = "", uint64_t bytes = 0) {
     RunRecord run;
     run.job = job_.name;
     run.start = Utc(start);
@@ -64,9 +64,10 @@ TEST_F(StatusTest, WithoutStaleAfterNeverStaleAndWithoutScheduleNoNextRun) {
 }
 
 TEST_F(StatusTest, LastRunSuccessAndFailureComeFromTheRecord) {
-  history_.runs = {Run("2026-11-30 01:00:00", 60, Outcome::kSuccess, "", 100),
-                   Run("2026-12-01 01:00:00", 5, Outcome::kFailure, "pre-hook exited with status 4"),
-                   Run("2026-12-02 01:00:00", 30, Outcome::kSuccess, "", 2048)};
+  history_.runs = {
+      Run("2026-11-30 01:00:00", 60, Outcome::kSuccess, "", 100),
+      Run("2026-12-01 01:00:00", 5, Outcome::kFailure, "pre-hook exited with status 4"),
+      Run("2026-12-02 01:00:00", 30, Outcome::kSuccess, "", 2048)};
   JobStatus s = StatusOf(job_, history_, Utc("2026-12-02 10:00:00"));
   EXPECT_EQ(s.runs, 3u);
   ASSERT_TRUE(s.last_run);
@@ -85,8 +86,9 @@ TEST_F(StatusTest, LastRunSuccessAndFailureComeFromTheRecord) {
 }
 
 TEST_F(StatusTest, AWarningIsNotASuccessButTheLastFailure) {
-  history_.runs = {Run("2026-11-30 01:00:00", 60, Outcome::kSuccess),
-                   Run("2026-12-01 01:00:00", 60, Outcome::kWarning, "post-hook exited with status 1", 7)};
+  history_.runs = {
+      Run("2026-11-30 01:00:00", 60, Outcome::kSuccess),
+      Run("2026-12-01 01:00:00", 60, Outcome::kWarning, "post-hook exited with status 1", 7)};
   JobStatus s = StatusOf(job_, history_, Utc("2026-12-01 12:00:00"));
   EXPECT_EQ(s.last_success, Utc("2026-11-30 01:01:00"));
   ASSERT_TRUE(s.last_failure);
@@ -140,8 +142,9 @@ TEST_F(StatusTest, StaleWhenTheLastSuccessIsOlderThanStaleAfter) {
   job_.stale_after = 1h;
   history_.runs = {Run("2026-12-02 01:00:00", 60, Outcome::kSuccess),  // ends 01:01:00
                    Run("2026-12-02 01:30:00", 60, Outcome::kFailure, "backup failed")};
-  for (const StaleCase& c : {StaleCase{"2026-12-02 01:30:00", false}, StaleCase{"2026-12-02 02:01:00", false},
-                             StaleCase{"2026-12-02 02:01:01", true}, StaleCase{"2026-12-04 02:00:00", true}}) {
+  for (const StaleCase& c :
+       {StaleCase{"2026-12-02 01:30:00", false}, StaleCase{"2026-12-02 02:01:00", false},
+        StaleCase{"2026-12-02 02:01:01", true}, StaleCase{"2026-12-04 02:00:00", true}}) {
     EXPECT_EQ(StatusOf(job_, history_, Utc(c.now)).stale, c.stale) << c.now;
   }
 }
@@ -156,8 +159,9 @@ TEST_F(StatusTest, NextRunFollowsTheScheduleInLocalTimeAcrossAWeekend) {
 
 TEST_F(StatusTest, PrometheusTextOfARanAndANeverRanJob) {
   job_.random_delay = 10min;
-  history_.runs = {Run("2026-12-01 01:00:00", 5, Outcome::kFailure, "pre-hook exited with status 4"),
-                   Run("2026-12-02 01:00:00", 30, Outcome::kSuccess, "", 2048)};
+  history_.runs = {
+      Run("2026-12-01 01:00:00", 5, Outcome::kFailure, "pre-hook exited with status 4"),
+      Run("2026-12-02 01:00:00", 30, Outcome::kSuccess, "", 2048)};
   const TimePoint now = Utc("2026-12-02 10:00:00");
   JobStatus web = StatusOf(job_, history_, now);
   Job fresh;
@@ -168,45 +172,61 @@ TEST_F(StatusTest, PrometheusTextOfARanAndANeverRanJob) {
   const std::string failure = std::to_string(Utc("2026-12-01 01:00:05").time_since_epoch().count());
   const std::string next = std::to_string(Utc("2026-12-03 01:00:00").time_since_epoch().count());
   EXPECT_EQ(PrometheusText({web, db}),
-            "# HELP coffer_job_last_success_timestamp_seconds When the job's last successful run ended, in "
+            "# HELP coffer_job_last_success_timestamp_seconds When the job's last successful run "
+            "ended, in "
             "seconds since the epoch.\n"
             "# TYPE coffer_job_last_success_timestamp_seconds gauge\n"
-            "coffer_job_last_success_timestamp_seconds{job=\"web\"} " + success + "\n"
-            "# HELP coffer_job_last_failure_timestamp_seconds When the job's last failed run (or run with "
-            "warnings) ended, in seconds since the epoch.\n"
-            "# TYPE coffer_job_last_failure_timestamp_seconds gauge\n"
-            "coffer_job_last_failure_timestamp_seconds{job=\"web\"} " + failure + "\n"
-            "# HELP coffer_job_last_run_timestamp_seconds When the job's last run ended, in seconds since the "
-            "epoch.\n"
-            "# TYPE coffer_job_last_run_timestamp_seconds gauge\n"
-            "coffer_job_last_run_timestamp_seconds{job=\"web\"} " + success + "\n"
-            "# HELP coffer_job_last_run_success 1 if the job's last run succeeded, 0 if not.\n"
-            "# TYPE coffer_job_last_run_success gauge\n"
-            "coffer_job_last_run_success{job=\"web\"} 1\n"
-            "# HELP coffer_job_last_run_outcome The outcome of the job's last run: 1 for it, 0 for the others.\n"
-            "# TYPE coffer_job_last_run_outcome gauge\n"
-            "coffer_job_last_run_outcome{job=\"web\",outcome=\"success\"} 1\n"
-            "coffer_job_last_run_outcome{job=\"web\",outcome=\"warning\"} 0\n"
-            "coffer_job_last_run_outcome{job=\"web\",outcome=\"failure\"} 0\n"
-            "# HELP coffer_job_last_run_duration_seconds How long the job's last run took, in seconds.\n"
-            "# TYPE coffer_job_last_run_duration_seconds gauge\n"
-            "coffer_job_last_run_duration_seconds{job=\"web\"} 30.250\n"
-            "# HELP coffer_job_last_run_bytes_added What the job's last run added to the repository after "
-            "deduplication, in bytes.\n"
-            "# TYPE coffer_job_last_run_bytes_added gauge\n"
-            "coffer_job_last_run_bytes_added{job=\"web\"} 2048\n"
-            "# HELP coffer_job_stale_after_seconds The job's stale-after: how old its last success may be, in "
-            "seconds.\n"
-            "# TYPE coffer_job_stale_after_seconds gauge\n"
-            "coffer_job_stale_after_seconds{job=\"web\"} 129600\n"
-            "# HELP coffer_job_stale 1 if the job has a stale-after and no success within it, 0 if not.\n"
-            "# TYPE coffer_job_stale gauge\n"
-            "coffer_job_stale{job=\"web\"} 0\n"
-            "coffer_job_stale{job=\"db\"} 0\n"
-            "# HELP coffer_job_next_run_timestamp_seconds When the job's schedule runs it next, in seconds since "
-            "the epoch.\n"
-            "# TYPE coffer_job_next_run_timestamp_seconds gauge\n"
-            "coffer_job_next_run_timestamp_seconds{job=\"web\"} " + next + "\n");
+            "coffer_job_last_success_timestamp_seconds{job=\"web\"} " +
+                success +
+                "\n"
+                "# HELP coffer_job_last_failure_timestamp_seconds When the job's last failed run "
+                "(or run with "
+                "warnings) ended, in seconds since the epoch.\n"
+                "# TYPE coffer_job_last_failure_timestamp_seconds gauge\n"
+                "coffer_job_last_failure_timestamp_seconds{job=\"web\"} " +
+                failure +
+                "\n"
+                "# HELP coffer_job_last_run_timestamp_seconds When the job's last run ended, in "
+                "seconds since the "
+                "epoch.\n"
+                "# TYPE coffer_job_last_run_timestamp_seconds gauge\n"
+                "coffer_job_last_run_timestamp_seconds{job=\"web\"} " +
+                success +
+                "\n"
+                "# HELP coffer_job_last_run_success 1 if the job's last run succeeded, 0 if not.\n"
+                "# TYPE coffer_job_last_run_success gauge\n"
+                "coffer_job_last_run_success{job=\"web\"} 1\n"
+                "# HELP coffer_job_last_run_outcome The outcome of the job's last run: 1 for it, 0 "
+                "for the others.\n"
+                "# TYPE coffer_job_last_run_outcome gauge\n"
+                "coffer_job_last_run_outcome{job=\"web\",outcome=\"success\"} 1\n"
+                "coffer_job_last_run_outcome{job=\"web\",outcome=\"warning\"} 0\n"
+                "coffer_job_last_run_outcome{job=\"web\",outcome=\"failure\"} 0\n"
+                "# HELP coffer_job_last_run_duration_seconds How long the job's last run took, in "
+                "seconds.\n"
+                "# TYPE coffer_job_last_run_duration_seconds gauge\n"
+                "coffer_job_last_run_duration_seconds{job=\"web\"} 30.250\n"
+                "# HELP coffer_job_last_run_bytes_added What the job's last run added to the "
+                "repository after "
+                "deduplication, in bytes.\n"
+                "# TYPE coffer_job_last_run_bytes_added gauge\n"
+                "coffer_job_last_run_bytes_added{job=\"web\"} 2048\n"
+                "# HELP coffer_job_stale_after_seconds The job's stale-after: how old its last "
+                "success may be, in "
+                "seconds.\n"
+                "# TYPE coffer_job_stale_after_seconds gauge\n"
+                "coffer_job_stale_after_seconds{job=\"web\"} 129600\n"
+                "# HELP coffer_job_stale 1 if the job has a stale-after and no success within it, "
+                "0 if not.\n"
+                "# TYPE coffer_job_stale gauge\n"
+                "coffer_job_stale{job=\"web\"} 0\n"
+                "coffer_job_stale{job=\"db\"} 0\n"
+                "# HELP coffer_job_next_run_timestamp_seconds When the job's schedule runs it "
+                "next, in seconds since "
+                "the epoch.\n"
+                "# TYPE coffer_job_next_run_timestamp_seconds gauge\n"
+                "coffer_job_next_run_timestamp_seconds{job=\"web\"} " +
+                next + "\n");
 }
 
 TEST_F(StatusTest, PrometheusTextOfAFailedLastRunAndAStaleJob) {
@@ -216,21 +236,26 @@ TEST_F(StatusTest, PrometheusTextOfAFailedLastRunAndAStaleJob) {
   EXPECT_EQ(text.find("coffer_job_last_success_timestamp_seconds"), std::string::npos) << text;
   EXPECT_EQ(text.find("coffer_job_next_run_timestamp_seconds"), std::string::npos) << text;
   EXPECT_NE(text.find("coffer_job_last_run_success{job=\"web\"} 0\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("coffer_job_last_run_outcome{job=\"web\",outcome=\"failure\"} 1\n"), std::string::npos)
+  EXPECT_NE(text.find("coffer_job_last_run_outcome{job=\"web\",outcome=\"failure\"} 1\n"),
+            std::string::npos)
       << text;
-  EXPECT_NE(text.find("coffer_job_last_run_bytes_added{job=\"web\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("coffer_job_last_run_bytes_added{job=\"web\"} 0\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("coffer_job_stale{job=\"web\"} 1\n"), std::string::npos) << text;
 }
 
-TEST_F(StatusTest, NothingToSayIsAnEmptyText) { EXPECT_EQ(PrometheusText({}), ""); }
+TEST_F(StatusTest, NothingToSayIsAnEmptyText) {
+  EXPECT_EQ(PrometheusText({}), "");
+}
 
 TEST(EscapeLabelValueTest, BackslashQuoteAndLineFeedAreEscaped) {
   struct Case {
     std::string_view in, out;
   };
-  for (const Case& c : {Case{"web", "web"}, Case{"a\\b", "a\\\\b"}, Case{"say \"hi\"", "say \\\"hi\\\""},
-                        Case{"two\nlines", "two\\nlines"}, Case{"\\\"\n", "\\\\\\\"\\n"},
-                        Case{"tab\there", "tab\there"}, Case{"", ""}}) {
+  for (const Case& c :
+       {Case{"web", "web"}, Case{"a\\b", "a\\\\b"}, Case{"say \"hi\"", "say \\\"hi\\\""},
+        Case{"two\nlines", "two\\nlines"}, Case{"\\\"\n", "\\\\\\\"\\n"},
+        Case{"tab\there", "tab\there"}, Case{"", ""}}) {
     EXPECT_EQ(EscapeLabelValue(c.in), c.out) << c.in;
   }
 }
@@ -241,9 +266,12 @@ TEST_F(StatusTest, AJobNameIsEscapedInItsLabels) {
   job_.name = "we\"b\\1\n";
   history_.runs = {Run("2026-12-02 01:00:00", 1, Outcome::kSuccess)};
   const std::string text = PrometheusText({StatusOf(job_, history_, Utc("2026-12-02 10:00:00"))});
-  EXPECT_NE(text.find("coffer_job_last_run_success{job=\"we\\\"b\\\\1\\n\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("coffer_job_last_run_outcome{job=\"we\\\"b\\\\1\\n\",outcome=\"success\"} 1\n"),
+  EXPECT_NE(text.find("coffer_job_last_run_success{job=\"we\\\"b\\\\1\\n\"} 1\n"),
             std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("coffer_job_last_run_outcome{job=\"we\\\"b\\\\1\\n\",outcome=\"success\"} 1\n"),
+      std::string::npos)
       << text;
 }
 

@@ -74,22 +74,24 @@ Strings Values(const std::string& text, std::string_view key) {
 TEST(SystemdUnitsTest, ExampleJobGolden) {
   auto units = SystemdUnitsFor(ExampleJob(), DefaultOptions());
   ASSERT_TRUE(units.ok()) << units.status().ToString();
-  ASSERT_EQ(Names(*units), (Strings{"coffer-job-web.service", "coffer-job-web.timer",
-                                    "coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer"}));
-  EXPECT_EQ((*units)[0].text,
-            "# Written by coffer jobs systemd; edits are lost when it runs again.\n"
-            "[Unit]\n"
-            "Description=coffer backup of job web\n"
-            "Documentation=man:coffer(1)\n"
-            "\n"
-            "[Service]\n"
-            "Type=oneshot\n"
-            "ExecStart=/usr/bin/coffer --jobs /etc/coffer/jobs.toml --state-dir /var/lib/coffer run web\n"
-            "Nice=19\n"
-            "CPUSchedulingPolicy=batch\n"
-            "IOSchedulingClass=best-effort\n"
-            "IOSchedulingPriority=7\n"
-            "TimeoutStartSec=infinity\n");
+  ASSERT_EQ(Names(*units),
+            (Strings{"coffer-job-web.service", "coffer-job-web.timer",
+                     "coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer"}));
+  EXPECT_EQ(
+      (*units)[0].text,
+      "# Written by coffer jobs systemd; edits are lost when it runs again.\n"
+      "[Unit]\n"
+      "Description=coffer backup of job web\n"
+      "Documentation=man:coffer(1)\n"
+      "\n"
+      "[Service]\n"
+      "Type=oneshot\n"
+      "ExecStart=/usr/bin/coffer --jobs /etc/coffer/jobs.toml --state-dir /var/lib/coffer run web\n"
+      "Nice=19\n"
+      "CPUSchedulingPolicy=batch\n"
+      "IOSchedulingClass=best-effort\n"
+      "IOSchedulingPriority=7\n"
+      "TimeoutStartSec=infinity\n");
   EXPECT_EQ((*units)[1].text,
             "# Written by coffer jobs systemd; edits are lost when it runs again.\n"
             "[Unit]\n"
@@ -103,21 +105,22 @@ TEST(SystemdUnitsTest, ExampleJobGolden) {
             "\n"
             "[Install]\n"
             "WantedBy=timers.target\n");
-  EXPECT_EQ((*units)[2].text,
-            "# Written by coffer jobs systemd; edits are lost when it runs again.\n"
-            "[Unit]\n"
-            "Description=coffer restore test of job web\n"
-            "Documentation=man:coffer(1)\n"
-            "\n"
-            "[Service]\n"
-            "Type=oneshot\n"
-            "ExecStart=/usr/bin/coffer --jobs /etc/coffer/jobs.toml --state-dir /var/lib/coffer run web "
-            "--restore-test\n"
-            "Nice=19\n"
-            "CPUSchedulingPolicy=batch\n"
-            "IOSchedulingClass=best-effort\n"
-            "IOSchedulingPriority=7\n"
-            "TimeoutStartSec=infinity\n");
+  EXPECT_EQ(
+      (*units)[2].text,
+      "# Written by coffer jobs systemd; edits are lost when it runs again.\n"
+      "[Unit]\n"
+      "Description=coffer restore test of job web\n"
+      "Documentation=man:coffer(1)\n"
+      "\n"
+      "[Service]\n"
+      "Type=oneshot\n"
+      "ExecStart=/usr/bin/coffer --jobs /etc/coffer/jobs.toml --state-dir /var/lib/coffer run web "
+      "--restore-test\n"
+      "Nice=19\n"
+      "CPUSchedulingPolicy=batch\n"
+      "IOSchedulingClass=best-effort\n"
+      "IOSchedulingPriority=7\n"
+      "TimeoutStartSec=infinity\n");
   EXPECT_EQ((*units)[3].text,
             "# Written by coffer jobs systemd; edits are lost when it runs again.\n"
             "[Unit]\n"
@@ -140,7 +143,8 @@ TEST(SystemdUnitsTest, CronLineWithBothDayFieldsGivesTwoOnCalendarLines) {
   auto units = SystemdUnitsFor(job, DefaultOptions());
   ASSERT_TRUE(units.ok()) << units.status().ToString();
   ASSERT_EQ(Names(*units), (Strings{"coffer-job-web.service", "coffer-job-web.timer"}));
-  EXPECT_EQ(Values((*units)[1].text, "OnCalendar"), (Strings{"*-*-01 02:00:00", "Mon *-*-* 02:00:00"}));
+  EXPECT_EQ(Values((*units)[1].text, "OnCalendar"),
+            (Strings{"*-*-01 02:00:00", "Mon *-*-* 02:00:00"}));
 }
 
 TEST(SystemdUnitsTest, SchedulesDecideWhichUnits) {
@@ -154,18 +158,21 @@ TEST(SystemdUnitsTest, SchedulesDecideWhichUnits) {
   job.verify = "weekly";
   auto verify_only = SystemdUnitsFor(job, DefaultOptions());
   ASSERT_TRUE(verify_only.ok()) << verify_only.status().ToString();
-  ASSERT_EQ(Names(*verify_only), (Strings{"coffer-job-web-verify.service", "coffer-job-web-verify.timer"}));
+  ASSERT_EQ(Names(*verify_only),
+            (Strings{"coffer-job-web-verify.service", "coffer-job-web-verify.timer"}));
   EXPECT_EQ(Values((*verify_only)[0].text, "ExecStart"),
-            (Strings{"/usr/bin/coffer --jobs /etc/coffer/jobs.toml --state-dir /var/lib/coffer run web --verify"}));
+            (Strings{"/usr/bin/coffer --jobs /etc/coffer/jobs.toml --state-dir /var/lib/coffer run "
+                     "web --verify"}));
   EXPECT_EQ(Values((*verify_only)[1].text, "OnCalendar"), (Strings{"Mon *-*-* 00:00:00"}));
 
   job.schedule = "daily";
   job.restore_test = "quarterly";
   auto all = SystemdUnitsFor(job, DefaultOptions());
   ASSERT_TRUE(all.ok()) << all.status().ToString();
-  EXPECT_EQ(Names(*all), (Strings{"coffer-job-web.service", "coffer-job-web.timer", "coffer-job-web-verify.service",
-                                  "coffer-job-web-verify.timer", "coffer-job-web-restore-test.service",
-                                  "coffer-job-web-restore-test.timer"}));
+  EXPECT_EQ(Names(*all),
+            (Strings{"coffer-job-web.service", "coffer-job-web.timer",
+                     "coffer-job-web-verify.service", "coffer-job-web-verify.timer",
+                     "coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer"}));
 }
 
 TEST(SystemdUnitsTest, TimerFollowsCatchUpAndRandomDelay) {
@@ -221,20 +228,24 @@ TEST(SystemdUnitsTest, EscapesPercentDollarQuotesAndSpaces) {
   options.state_dir.clear();
   auto no_state = SystemdUnitsFor(ExampleJob(), options);
   ASSERT_TRUE(no_state.ok());
-  EXPECT_EQ(Values((*no_state)[0].text, "ExecStart"),
-            (Strings{"\"/opt/my tools/coffer\" --jobs \"/etc/coffer/100%%/jobs$$HOME.toml\" run web"}));
+  EXPECT_EQ(
+      Values((*no_state)[0].text, "ExecStart"),
+      (Strings{"\"/opt/my tools/coffer\" --jobs \"/etc/coffer/100%%/jobs$$HOME.toml\" run web"}));
 }
 
 TEST(SystemdUnitsTest, RefusesWhatUnitsCannotSay) {
   const auto refused = [](const Job& job, const SystemdUnitOptions& options) {
     auto units = SystemdUnitsFor(job, options);
-    return units.ok() ? "accepted" : std::string(CodeName(units.status().code())) + ": " + units.status().message();
+    return units.ok()
+               ? "accepted"
+               : std::string(CodeName(units.status().code())) + ": " + units.status().message();
   };
   SystemdUnitOptions options = DefaultOptions();
   options.coffer = "coffer";
   EXPECT_EQ(refused(ExampleJob(), options),
             "invalid argument: the coffer binary must be an absolute path, not \"coffer\"");
-  for (const char* path : {"/opt/$bin/coffer", "/opt/'bin'/coffer", "/opt/\"bin\"/coffer", "/opt/b\\in/coffer"}) {
+  for (const char* path :
+       {"/opt/$bin/coffer", "/opt/'bin'/coffer", "/opt/\"bin\"/coffer", "/opt/b\\in/coffer"}) {
     options.coffer = path;
     EXPECT_EQ(refused(ExampleJob(), options),
               "invalid argument: the coffer binary's path must not hold '$', quotes or '\\' "
@@ -246,10 +257,12 @@ TEST(SystemdUnitsTest, RefusesWhatUnitsCannotSay) {
   EXPECT_NE(refused(ExampleJob(), options), "accepted");
   options = DefaultOptions();
   options.state_dir = "/var/lib/cof\nfer";
-  EXPECT_EQ(refused(ExampleJob(), options), "invalid argument: the state folder must not hold control characters");
+  EXPECT_EQ(refused(ExampleJob(), options),
+            "invalid argument: the state folder must not hold control characters");
   options = DefaultOptions();
   options.user = "%u";
-  EXPECT_EQ(refused(ExampleJob(), options), "invalid argument: \"%u\" is not a user name systemd accepts");
+  EXPECT_EQ(refused(ExampleJob(), options),
+            "invalid argument: \"%u\" is not a user name systemd accepts");
   options.user = "1000";
   EXPECT_EQ(refused(ExampleJob(), options), "accepted");
 
@@ -261,7 +274,8 @@ TEST(SystemdUnitsTest, RefusesWhatUnitsCannotSay) {
   job = ExampleJob();
   job.restore_test = "every full moon";
   const std::string message = refused(job, DefaultOptions());
-  EXPECT_EQ(message.rfind("invalid argument: job web: restore-test \"every full moon\": ", 0), 0u) << message;
+  EXPECT_EQ(message.rfind("invalid argument: job web: restore-test \"every full moon\": ", 0), 0u)
+      << message;
 }
 
 TEST(SystemdUnitsTest, JobFileUnitsInOrderAndCollisionsRefused) {
@@ -279,9 +293,10 @@ TEST(SystemdUnitsTest, JobFileUnitsInOrderAndCollisionsRefused) {
   file.jobs.push_back(manual);
   auto units = SystemdUnitsFor(file, DefaultOptions());
   ASSERT_TRUE(units.ok()) << units.status().ToString();
-  EXPECT_EQ(Names(*units), (Strings{"coffer-job-web.service", "coffer-job-web.timer",
-                                    "coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer",
-                                    "coffer-job-db.service", "coffer-job-db.timer"}));
+  EXPECT_EQ(Names(*units),
+            (Strings{"coffer-job-web.service", "coffer-job-web.timer",
+                     "coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer",
+                     "coffer-job-db.service", "coffer-job-db.timer"}));
 
   Job clash = ExampleJob();
   clash.name = "web-restore-test";
@@ -290,7 +305,8 @@ TEST(SystemdUnitsTest, JobFileUnitsInOrderAndCollisionsRefused) {
   auto refused = SystemdUnitsFor(file, DefaultOptions());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("coffer-job-web-restore-test.service"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("coffer-job-web-restore-test.service"),
+            std::string::npos)
       << refused.status().message();
 }
 
@@ -303,7 +319,8 @@ std::string FirstLine(const std::string& path) {
 
 Strings Listing(const std::string& dir) {
   Strings names;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename());
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    names.push_back(entry.path().filename());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -316,10 +333,11 @@ TEST(WriteUnitsTest, WritesAtomicallyWithMode0644AndReplacesItsOwn) {
   const Status written = WriteUnits(*units, dir.path());
   umask(old_umask);
   ASSERT_TRUE(written.ok()) << written.ToString();
-  EXPECT_EQ(Listing(dir.path()), (Strings{"coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer",
-                                          "coffer-job-web.service", "coffer-job-web.timer"}));
+  EXPECT_EQ(Listing(dir.path()),
+            (Strings{"coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer",
+                     "coffer-job-web.service", "coffer-job-web.timer"}));
   for (const auto& unit : *units) {
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(stat((dir / unit.name).c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0644u) << unit.name;
     EXPECT_EQ(testing::ReadFile(dir / unit.name), unit.text);
@@ -333,7 +351,8 @@ TEST(WriteUnitsTest, WritesAtomicallyWithMode0644AndReplacesItsOwn) {
   std::vector<std::string> removed;
   ASSERT_TRUE(WriteUnits(*changed, dir.path(), &removed).ok());
   EXPECT_TRUE(removed.empty());
-  EXPECT_EQ(Values(testing::ReadFile(dir / "coffer-job-web.timer"), "OnCalendar"), (Strings{"*-*-* 00:00:00"}));
+  EXPECT_EQ(Values(testing::ReadFile(dir / "coffer-job-web.timer"), "OnCalendar"),
+            (Strings{"*-*-* 00:00:00"}));
   EXPECT_EQ(Listing(dir.path()).size(), 4u);
 }
 
@@ -351,8 +370,10 @@ TEST(WriteUnitsTest, RemovesOnlyStaleUnitsItWrote) {
 
   // Files that are not Coffer's, under names it would otherwise clean up.
   const std::string marker(kSystemdUnitMarker);
-  testing::WriteFile(dir / "coffer-job-mine.service", "[Unit]\nDescription=my own\n" + marker + "\n");
-  testing::WriteFile(dir / "coffer-job-mine.timer", "# " + marker + "\n[Timer]\nOnCalendar=daily\n");
+  testing::WriteFile(dir / "coffer-job-mine.service",
+                     "[Unit]\nDescription=my own\n" + marker + "\n");
+  testing::WriteFile(dir / "coffer-job-mine.timer",
+                     "# " + marker + "\n[Timer]\nOnCalendar=daily\n");
   testing::WriteFile(dir / "other.service", marker + "\n[Unit]\n");
   testing::WriteFile(dir / "coffer-job-old.conf", marker + "\n");
   testing::WriteFile(dir / "marked-target", marker + "\n");
@@ -368,11 +389,13 @@ TEST(WriteUnitsTest, RemovesOnlyStaleUnitsItWrote) {
   std::vector<std::string> removed;
   const Status status = WriteUnits(*after, dir.path(), &removed);
   ASSERT_TRUE(status.ok()) << status.ToString();
-  EXPECT_EQ(removed, (Strings{"coffer-job-db.service", "coffer-job-db.timer", "coffer-job-gone.timer",
-                              "coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer"}));
+  EXPECT_EQ(removed,
+            (Strings{"coffer-job-db.service", "coffer-job-db.timer", "coffer-job-gone.timer",
+                     "coffer-job-web-restore-test.service", "coffer-job-web-restore-test.timer"}));
   EXPECT_EQ(Listing(dir.path()),
-            (Strings{"coffer-job-link.timer", "coffer-job-mine.service", "coffer-job-mine.timer", "coffer-job-old.conf",
-                     "coffer-job-web.service", "coffer-job-web.timer", "marked-target", "other.service"}));
+            (Strings{"coffer-job-link.timer", "coffer-job-mine.service", "coffer-job-mine.timer",
+                     "coffer-job-old.conf", "coffer-job-web.service", "coffer-job-web.timer",
+                     "marked-target", "other.service"}));
 }
 
 TEST(WriteUnitsTest, NeverReplacesAFileItDidNotWrite) {
@@ -395,7 +418,9 @@ TEST(WriteUnitsTest, NeverReplacesAFileItDidNotWrite) {
 
 // --- systemd as the judge ---
 
-std::string FindSystemdAnalyze() { return testing::FindProgram("systemd-analyze"); }
+std::string FindSystemdAnalyze() {
+  return testing::FindProgram("systemd-analyze");
+}
 
 TEST(SystemdAnalyzeTest, VerifyAcceptsTheUnitsOfSeveralJobs) {
   const std::string analyze = FindSystemdAnalyze();
@@ -448,9 +473,11 @@ TEST(SystemdAnalyzeTest, VerifyAcceptsTheUnitsOfSeveralJobs) {
   EXPECT_EQ(out.find(units_dir), std::string::npos) << out;
 
   // The same path not escaped is noticed, so the check above means something.
-  testing::WriteFile(units_dir + "/coffer-job-broken.service",
-                     "[Service]\nType=oneshot\nExecStart=\"" + options.coffer.native() + "\" run x\n");
-  const int broken = testing::RunCommand({analyze, "verify", "--man=no", units_dir + "/coffer-job-broken.service"}, &out);
+  testing::WriteFile(
+      units_dir + "/coffer-job-broken.service",
+      "[Service]\nType=oneshot\nExecStart=\"" + options.coffer.native() + "\" run x\n");
+  const int broken = testing::RunCommand(
+      {analyze, "verify", "--man=no", units_dir + "/coffer-job-broken.service"}, &out);
   EXPECT_NE(broken, 0) << out;
   EXPECT_NE(out.find("coffer-job-broken.service: Command"), std::string::npos) << out;
 }
@@ -458,9 +485,10 @@ TEST(SystemdAnalyzeTest, VerifyAcceptsTheUnitsOfSeveralJobs) {
 TEST(SystemdAnalyzeTest, CalendarAcceptsEveryOnCalendarLine) {
   const std::string analyze = FindSystemdAnalyze();
   if (analyze.empty()) GTEST_SKIP() << "systemd-analyze is not installed; systemd is not consulted";
-  const Strings schedules = {"mon..fri 02:00", "quarterly", "daily", "weekly", "*-*-01 03:00", "sat *-1..7 15:00",
-                             "0/15", "0 2 * * *", "0 2 1 * mon", "*/10 9-17 1,15 * mon-fri", "@hourly",
-                             "*-*~1 23:00"};
+  const Strings schedules = {
+      "mon..fri 02:00",   "quarterly",  "daily",     "weekly",      "*-*-01 03:00",
+      "sat *-1..7 15:00", "0/15",       "0 2 * * *", "0 2 1 * mon", "*/10 9-17 1,15 * mon-fri",
+      "@hourly",          "*-*~1 23:00"};
   for (const std::string& text : schedules) {
     Job job = ExampleJob();
     job.restore_test.clear();
@@ -471,9 +499,12 @@ TEST(SystemdAnalyzeTest, CalendarAcceptsEveryOnCalendarLine) {
     ASSERT_FALSE(lines.empty()) << text;
     for (const std::string& line : lines) {
       std::string out;
-      EXPECT_EQ(testing::RunCommand({analyze, "calendar", line}, &out), 0) << text << " -> " << line << "\n" << out;
-      EXPECT_NE(out.find("Normalized form: " + line + "\n"), std::string::npos) << text << " -> " << line << "\n"
-                                                                                << out;
+      EXPECT_EQ(testing::RunCommand({analyze, "calendar", line}, &out), 0)
+          << text << " -> " << line << "\n"
+          << out;
+      EXPECT_NE(out.find("Normalized form: " + line + "\n"), std::string::npos)
+          << text << " -> " << line << "\n"
+          << out;
     }
   }
 }

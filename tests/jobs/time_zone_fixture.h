@@ -38,8 +38,8 @@ class TimeZoneTest : public ::testing::Test {
   // "2026-03-29 01:00:00" read as UTC.
   static TimePoint Utc(const std::string& text) {
     std::tm tm{};
-    const int fields = std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+    const int fields = std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
     EXPECT_EQ(fields, 6) << text;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;

@@ -95,7 +95,8 @@ void MakeContainerRoot(const std::string& root) {
 
   // Hard links: three names in two directories, and a pair in one.
   MakeFile(root + "/usr/bin/tool", RandomBytes(300000, 7), 0755);
-  Check(link((root + "/usr/bin/tool").c_str(), (root + "/usr/bin/tool-alias").c_str()) == 0, "link");
+  Check(link((root + "/usr/bin/tool").c_str(), (root + "/usr/bin/tool-alias").c_str()) == 0,
+        "link");
   Check(link((root + "/usr/bin/tool").c_str(), (root + "/usr/sbin/tool").c_str()) == 0, "link");
   MakeFile(root + "/etc/pair-a", "linked twice", 0600);
   Check(link((root + "/etc/pair-a").c_str(), (root + "/etc/pair-b").c_str()) == 0, "link");
@@ -149,10 +150,10 @@ void MakeContainerRoot(const std::string& root) {
 
   // Nanosecond times, directories last (what is made inside changes them).
   long nsec = 1;
-  for (const char* path : {"/etc/hostname", "/etc/shadow", "/home/owned", "/usr/bin/tool",
-                           "/var/lib/big.bin", "/var/lib/disk.img", "/dev/null", "/run/initctl",
-                           "/srv/acl-file", "/srv/shared/inherited", "/home/dangling", "/bin",
-                           "/usr/bin/tool-symlink"}) {
+  for (const char* path :
+       {"/etc/hostname", "/etc/shadow", "/home/owned", "/usr/bin/tool", "/var/lib/big.bin",
+        "/var/lib/disk.img", "/dev/null", "/run/initctl", "/srv/acl-file", "/srv/shared/inherited",
+        "/home/dangling", "/bin", "/usr/bin/tool-symlink"}) {
     SetTimes(root + path, 1'700'000'000 + nsec * 1000, 123'456'789 - nsec);
     ++nsec;
   }
@@ -181,13 +182,34 @@ void MakeVzdumpConfig(const std::string& dir) {
 void MakeVzdumpTar(const std::string& config_dir, const std::string& root, const std::string& out) {
   // pve-container src/PVE/VZDump/LXC.pm writes to standard output, which
   // goes to the compressor: "tar cpf - ...".
-  MustRun({"sh", "-c", "tar \"$@\" > \"$0\"", out, "cpf", "-", "--totals", "--one-file-system",
-           "-p", "--sparse", "--numeric-owner", "--acls", "--xattrs", "--xattrs-include=user.*",
-           "--xattrs-include=security.capability", "--warning=no-file-ignored",
-           "--warning=no-xattr-write", "--directory=" + config_dir, "./etc/vzdump/pct.conf",
-           "./etc/vzdump/pct.fw", "--directory=" + root, "--no-anchored", "--exclude=lost+found",
-           "--anchored", "--exclude=./tmp/?*", "--exclude=./var/tmp/?*",
-           "--exclude=./var/run/?*.pid", "./"});
+  MustRun({"sh",
+           "-c",
+           "tar \"$@\" > \"$0\"",
+           out,
+           "cpf",
+           "-",
+           "--totals",
+           "--one-file-system",
+           "-p",
+           "--sparse",
+           "--numeric-owner",
+           "--acls",
+           "--xattrs",
+           "--xattrs-include=user.*",
+           "--xattrs-include=security.capability",
+           "--warning=no-file-ignored",
+           "--warning=no-xattr-write",
+           "--directory=" + config_dir,
+           "./etc/vzdump/pct.conf",
+           "./etc/vzdump/pct.fw",
+           "--directory=" + root,
+           "--no-anchored",
+           "--exclude=lost+found",
+           "--anchored",
+           "--exclude=./tmp/?*",
+           "--exclude=./var/tmp/?*",
+           "--exclude=./var/run/?*.pid",
+           "./"});
 }
 
 std::string Compress(const std::string& path, const std::string& tool) {
@@ -225,7 +247,8 @@ std::string MakeSmallContainerArchive(const std::string& stage, const std::strin
   const std::string root = stage + "/" + name + ".root";
   const std::string config = stage + "/" + name + ".config";
   for (const std::string& dir : {root, root + "/etc", root + "/var"}) {
-    if (mkdir(dir.c_str(), 0755) != 0) throw std::runtime_error("mkdir " + dir + ": " + std::strerror(errno));
+    if (mkdir(dir.c_str(), 0755) != 0)
+      throw std::runtime_error("mkdir " + dir + ": " + std::strerror(errno));
   }
   WriteFile(root + "/etc/hostname", hostname + "\n");
   WriteFile(root + "/var/data.bin", RandomBytes(700000, 11));

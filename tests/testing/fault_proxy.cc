@@ -157,7 +157,8 @@ class Io {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       pollfd fds[2] = {{fd, events, 0}, {stop_fd_, POLLIN, 0}};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       const int ready = poll(fds, 2, static_cast<int>(std::max<int64_t>(left.count(), 0)));
       if (ready < 0 && errno == EINTR) continue;
       if (ready <= 0 || fds[1].revents != 0) return false;
@@ -249,15 +250,15 @@ class Io {
 std::string ErrorReply(int status, std::string_view reason, std::string_view code,
                        std::string_view message, const std::string& target, int number,
                        bool head_only) {
-  const std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" +
-                           std::string(code) + "</Code><Message>" + std::string(message) +
-                           "</Message><Resource>" + XmlEscape(target) +
-                           "</Resource><RequestId>fault-proxy" +
-                           (number >= 0 ? "-" + std::to_string(number) : "") +
-                           "</RequestId></Error>";
-  std::string reply = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-                      "\r\nContent-Type: application/xml\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  const std::string body =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + std::string(code) +
+      "</Code><Message>" + std::string(message) + "</Message><Resource>" + XmlEscape(target) +
+      "</Resource><RequestId>fault-proxy" + (number >= 0 ? "-" + std::to_string(number) : "") +
+      "</RequestId></Error>";
+  std::string reply =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+      "\r\nContent-Type: application/xml\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
   // A HEAD answer has the length of the body it would have, and no body.
   return head_only ? reply : reply + body;
 }
@@ -275,7 +276,9 @@ const char* FaultName(FaultProxy::Fault fault) {
   return "unknown fault";
 }
 
-std::ostream& operator<<(std::ostream& out, FaultProxy::Fault fault) { return out << FaultName(fault); }
+std::ostream& operator<<(std::ostream& out, FaultProxy::Fault fault) {
+  return out << FaultName(fault);
+}
 
 FaultProxy::Policy FaultProxy::ForwardAll() {
   return [](const Request&) { return Fault::kForward; };
@@ -350,14 +353,18 @@ FaultProxy::~FaultProxy() {
   close(stop_fd_);
 }
 
-std::string FaultProxy::endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string FaultProxy::endpoint() const {
+  return "http://127.0.0.1:" + std::to_string(port_);
+}
 
 void FaultProxy::RequireSignature(std::string secret_key) {
   std::lock_guard lock(policy_mutex_);
   secret_key_ = std::move(secret_key);
 }
 
-int FaultProxy::bad_signatures() const { return bad_signatures_.load(); }
+int FaultProxy::bad_signatures() const {
+  return bad_signatures_.load();
+}
 
 void FaultProxy::SetPolicy(Policy policy) {
   std::lock_guard lock(policy_mutex_);
@@ -461,18 +468,18 @@ void FaultProxy::Serve(int client_fd) try {
   if (method.empty() || target.empty() ||
       (length_field && !ParseContentLength(*length_field, &content_length))) {
     std::fprintf(stderr, "FaultProxy: a request it cannot parse; answered 400\n");
-    io.SendAll(client.fd(), ErrorReply(400, "Bad Request", "BadRequest",
-                                       "The fault proxy could not parse the request.", target, -1,
-                                       false));
+    io.SendAll(client.fd(),
+               ErrorReply(400, "Bad Request", "BadRequest",
+                          "The fault proxy could not parse the request.", target, -1, false));
     io.CloseGracefully(client.fd());
     return;
   }
   if (request.Find("transfer-encoding")) {
     std::fprintf(stderr, "FaultProxy: %s %s is chunked, which it does not support; answered 501\n",
                  method.c_str(), target.c_str());
-    io.SendAll(client.fd(), ErrorReply(501, "Not Implemented", "NotImplemented",
-                                       "The fault proxy needs a Content-Length body.", target, -1,
-                                       false));
+    io.SendAll(client.fd(),
+               ErrorReply(501, "Not Implemented", "NotImplemented",
+                          "The fault proxy needs a Content-Length body.", target, -1, false));
     io.CloseGracefully(client.fd());
     return;
   }
@@ -520,11 +527,9 @@ void FaultProxy::Serve(int client_fd) try {
                                          decision.number, head_only));
       io.CloseGracefully(client.fd());
       return;
-    case Fault::kDropBeforeReply:
-      return;  // the Socket closes it
+    case Fault::kDropBeforeReply: return;  // the Socket closes it
     case Fault::kForward:
-    case Fault::kDropMidReply:
-      break;
+    case Fault::kDropMidReply: break;
   }
 
   // A new upstream connection for this request alone.

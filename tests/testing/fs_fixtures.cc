@@ -32,18 +32,26 @@ TempDir::TempDir(std::string_view prefix, const std::string& parent) {
   path_ = pattern;
 }
 
-TempDir::~TempDir() { RemoveTree(path_); }
+TempDir::~TempDir() {
+  RemoveTree(path_);
+}
 
 void RemoveTree(const std::string& path) {
   // Make everything writable first: tests create read-only directories.
-  nftw(path.c_str(), [](const char* p, const struct stat* st, int type, struct FTW*) {
-    if (type == FTW_D || type == FTW_DNR) chmod(p, 0700);
-    return 0;
-  }, 64, FTW_PHYS);
-  nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) {
-    remove(p);
-    return 0;
-  }, 64, FTW_DEPTH | FTW_PHYS);
+  nftw(
+      path.c_str(),
+      [](const char* p, const struct stat* st, int type, struct FTW*) {
+        if (type == FTW_D || type == FTW_DNR) chmod(p, 0700);
+        return 0;
+      },
+      64, FTW_PHYS);
+  nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, struct FTW*) {
+        remove(p);
+        return 0;
+      },
+      64, FTW_DEPTH | FTW_PHYS);
 }
 
 void WriteFile(const std::string& path, std::string_view content) {
@@ -79,13 +87,15 @@ void MakeSparseFile(const std::string& path, uint64_t size, const std::vector<ui
   for (uint64_t off : data_at) {
     std::string data = RandomBytes(chunk, seed++);
     Check(pwrite(fd, data.data(), data.size(), static_cast<off_t>(off)) ==
-              static_cast<ssize_t>(data.size()), "pwrite");
+              static_cast<ssize_t>(data.size()),
+          "pwrite");
   }
   close(fd);
 }
 
 void SetXattr(const std::string& path, const std::string& name, const std::string& value) {
-  Check(lsetxattr(path.c_str(), name.c_str(), value.data(), value.size(), 0) == 0, "setxattr " + path);
+  Check(lsetxattr(path.c_str(), name.c_str(), value.data(), value.size(), 0) == 0,
+        "setxattr " + path);
 }
 
 static void SetTimes(const std::string& path, time_t sec, long nsec) {
@@ -102,7 +112,8 @@ void MakeKitchenSinkTree(const std::string& root) {
   WriteFile(root + "/latin1-\xe9\xff", "not UTF-8");
   WriteFile(root + "/" + std::string(255, 'n'), "longest name");
   WriteFile(root + "/with space & 'quotes'", "shell-hostile");
-  MakeSparseFile(root + "/sparse.img", 64ull * 1024 * 1024, {0, 20 * 1024 * 1024, 64ull * 1024 * 1024 - 4096}, 4096);
+  MakeSparseFile(root + "/sparse.img", 64ull * 1024 * 1024,
+                 {0, 20 * 1024 * 1024, 64ull * 1024 * 1024 - 4096}, 4096);
   WriteFile(root + "/setuid", "#!/bin/sh\n");
   chmod((root + "/setuid").c_str(), 04755);
   mkdir((root + "/sticky").c_str(), 01777);
@@ -195,10 +206,11 @@ void Collect(int dirfd, const std::string& rel, std::map<std::string, Node>& out
       std::string content;
       char buf[65536];
       ssize_t n;
-      while (f >= 0 && (n = read(f, buf, sizeof buf)) > 0) content.append(buf, static_cast<size_t>(n));
+      while (f >= 0 && (n = read(f, buf, sizeof buf)) > 0)
+        content.append(buf, static_cast<size_t>(n));
       if (f >= 0) close(f);
-      node.content_digest = std::to_string(std::hash<std::string>{}(content)) + ":" +
-                            std::to_string(content.size());
+      node.content_digest =
+          std::to_string(std::hash<std::string>{}(content)) + ":" + std::to_string(content.size());
     }
     out[path] = node;
     if (S_ISDIR(node.st.st_mode)) {

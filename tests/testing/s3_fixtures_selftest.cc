@@ -377,8 +377,9 @@ TEST_F(S3FixturesTest, ConcurrentRequestsAreEachServedAndCountedOnce) {
 TEST_F(S3FixturesTest, ProxyAnswersExpectContinueItself) {
   RawConnection connection(proxy_->port());
   ASSERT_TRUE(connection.connected());
-  const std::string head = "PUT /selftest/raw HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                           "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  const std::string head =
+      "PUT /selftest/raw HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n";
   ASSERT_TRUE(connection.Send(head));
   const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
   EXPECT_EQ(connection.Receive(go_on.size()), go_on);  // before any body byte was sent

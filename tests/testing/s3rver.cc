@@ -34,9 +34,13 @@ constexpr auto kStopGrace = std::chrono::seconds(5);
 constexpr int kProbeTimeoutMs = 2000;
 constexpr int kPortAttempts = 3;
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string Errno(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
-bool Executable(const std::string& path) { return !path.empty() && access(path.c_str(), X_OK) == 0; }
+bool Executable(const std::string& path) {
+  return !path.empty() && access(path.c_str(), X_OK) == 0;
+}
 
 sockaddr_in Loopback(int port) {
   sockaddr_in address{};
@@ -108,10 +112,11 @@ bool AnswersForBuckets(int port, const std::vector<std::string>& buckets) {
   const std::string host = "Host: 127.0.0.1:" + std::to_string(port) + "\r\n";
   if (buckets.empty()) {
     return StatusLineOf(port, "GET / HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n")
-               .starts_with("HTTP/1.1 200");
+        .starts_with("HTTP/1.1 200");
   }
   for (const std::string& bucket : buckets) {
-    const std::string request = "HEAD /" + bucket + " HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n";
+    const std::string request =
+        "HEAD /" + bucket + " HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n";
     if (!StatusLineOf(port, request).starts_with("HTTP/1.1 200")) return false;
   }
   return true;
@@ -158,13 +163,15 @@ bool WaitForExit(pid_t pid, std::chrono::milliseconds timeout) {
     return ready > 0;
   }
   // Kernels before 5.3 have no pidfd: look until it has exited.
-  return WaitUntil([pid] {
-    siginfo_t info{};
-    if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-      return errno != EINTR;  // not our child any more: nothing to wait for
-    }
-    return info.si_pid == pid;
-  }, timeout);
+  return WaitUntil(
+      [pid] {
+        siginfo_t info{};
+        if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+          return errno != EINTR;  // not our child any more: nothing to wait for
+        }
+        return info.si_pid == pid;
+      },
+      timeout);
 }
 
 }  // namespace
@@ -200,20 +207,26 @@ std::unique_ptr<S3rver> S3rver::Start(const std::string& data_dir,
 }
 
 S3rver::S3rver(std::string binary, std::string data_dir, std::vector<std::string> buckets, int port)
-    : binary_(std::move(binary)), data_dir_(std::move(data_dir)), buckets_(std::move(buckets)),
+    : binary_(std::move(binary)),
+      data_dir_(std::move(data_dir)),
+      buckets_(std::move(buckets)),
       port_(port) {}
 
-S3rver::~S3rver() { Stop(); }
+S3rver::~S3rver() {
+  Stop();
+}
 
-std::string S3rver::endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string S3rver::endpoint() const {
+  return "http://127.0.0.1:" + std::to_string(port_);
+}
 
 bool S3rver::Launch(std::string* why_not) {
   std::string ignored;
   if (!why_not) why_not = &ignored;
   // Everything the child needs is made before fork: between fork and exec
   // only async-signal-safe calls are allowed (the test may have threads).
-  std::vector<std::string> args = {binary_, "-d", data_dir_, "-a", "127.0.0.1",
-                                   "-p", std::to_string(port_)};
+  std::vector<std::string> args = {
+      binary_, "-d", data_dir_, "-a", "127.0.0.1", "-p", std::to_string(port_)};
   for (const std::string& bucket : buckets_) {
     args.push_back("--configure-bucket");
     args.push_back(bucket);
@@ -272,7 +285,8 @@ bool S3rver::Launch(std::string* why_not) {
     close_range(3, ~0U, 0);
     execve(argv[0], argv.data(), envp.data());
     static const char kExecFailed[] = "S3rver: execve of the s3rver binary failed\n";
-    [[maybe_unused]] const ssize_t ignored_write = write(STDERR_FILENO, kExecFailed, sizeof(kExecFailed) - 1);
+    [[maybe_unused]] const ssize_t ignored_write =
+        write(STDERR_FILENO, kExecFailed, sizeof(kExecFailed) - 1);
     _exit(127);
   }
   setpgid(pid, pid);  // also here, so a kill(-pid) right away cannot miss
@@ -283,10 +297,12 @@ bool S3rver::Launch(std::string* why_not) {
   // Waits until the server exits or answers on the port for every bucket.
   int status = 0;
   bool exited = false;
-  const bool settled = WaitUntil([&] {
-    exited = waitpid(pid_, &status, WNOHANG) == pid_;
-    return exited || AnswersForBuckets(port_, buckets_);
-  }, kStartTimeout);
+  const bool settled = WaitUntil(
+      [&] {
+        exited = waitpid(pid_, &status, WNOHANG) == pid_;
+        return exited || AnswersForBuckets(port_, buckets_);
+      },
+      kStartTimeout);
   if (exited) {
     *why_not = "s3rver on port " + std::to_string(port_) + " " + DescribeExit(status) +
                " before it answered: " + LogTail(log_fd_);

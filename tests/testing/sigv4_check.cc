@@ -66,7 +66,8 @@ std::string Encode(std::string_view s, bool keep_slash) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -86,8 +87,9 @@ std::string CanonicalQuery(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (param.empty()) continue;
     const size_t eq = param.find('=');
-    params.emplace_back(Encode(Decode(param.substr(0, eq)), false),
-                        eq == std::string_view::npos ? "" : Encode(Decode(param.substr(eq + 1)), false));
+    params.emplace_back(
+        Encode(Decode(param.substr(0, eq)), false),
+        eq == std::string_view::npos ? "" : Encode(Decode(param.substr(eq + 1)), false));
   }
   std::sort(params.begin(), params.end());
   std::string out;
@@ -132,7 +134,8 @@ std::string CheckSigV4(const SignedRequest& request, std::string_view secret_key
     return "a credential scope that is not KEYID/DATE/REGION/s3/aws4_request: " + credential;
   }
   const std::string date = header("x-amz-date");
-  if (date.size() != 16 || date.substr(0, 8) != scope_parts[1]) return "x-amz-date does not match the scope";
+  if (date.size() != 16 || date.substr(0, 8) != scope_parts[1])
+    return "x-amz-date does not match the scope";
   const std::string payload_hash = header("x-amz-content-sha256");
   if (payload_hash.empty()) return "no x-amz-content-sha256";
   if (payload_hash != "UNSIGNED-PAYLOAD" && payload_hash != Sha256Hex(request.body)) {
@@ -164,17 +167,18 @@ std::string CheckSigV4(const SignedRequest& request, std::string_view secret_key
 
   const size_t question = request.target.find('?');
   const std::string path = request.target.substr(0, question);
-  const std::string query = question == std::string::npos ? "" : request.target.substr(question + 1);
+  const std::string query =
+      question == std::string::npos ? "" : request.target.substr(question + 1);
   // S3 signs the path encoded once: decoded as sent, then encoded AWS's way.
   const std::string canonical = request.method + "\n" + Encode(Decode(path), true) + "\n" +
                                 CanonicalQuery(query) + "\n" + canonical_headers + "\n" +
                                 signed_list + "\n" + payload_hash;
   const std::string scope = scope_parts[1] + "/" + scope_parts[2] + "/s3/aws4_request";
-  const std::string to_sign = "AWS4-HMAC-SHA256\n" + date + "\n" + scope + "\n" + Sha256Hex(canonical);
-  const std::string key = Hmac(Hmac(Hmac(Hmac("AWS4" + std::string(secret_key), scope_parts[1]),
-                                         scope_parts[2]),
-                                    "s3"),
-                               "aws4_request");
+  const std::string to_sign =
+      "AWS4-HMAC-SHA256\n" + date + "\n" + scope + "\n" + Sha256Hex(canonical);
+  const std::string key =
+      Hmac(Hmac(Hmac(Hmac("AWS4" + std::string(secret_key), scope_parts[1]), scope_parts[2]), "s3"),
+           "aws4_request");
   const std::string expected = Hmac(key, to_sign);
   if (Hex(reinterpret_cast<const unsigned char*>(expected.data()), expected.size()) != signature) {
     return "the signature does not match; canonical request was:\n" + canonical;

@@ -30,8 +30,12 @@ class StubObjectStore : public ObjectStore {
     return std::vector<StoredSnapshot>();
   }
   Status DeleteSnapshot(const SnapshotRef&) override { return Status::NotFound("absent"); }
-  Status SetSnapshotProtected(const SnapshotRef&, bool) override { return Status::NotFound("absent"); }
-  Status SetSnapshotNote(const SnapshotRef&, ByteView) override { return Status::NotFound("absent"); }
+  Status SetSnapshotProtected(const SnapshotRef&, bool) override {
+    return Status::NotFound("absent");
+  }
+  Status SetSnapshotNote(const SnapshotRef&, ByteView) override {
+    return Status::NotFound("absent");
+  }
   Status SetSnapshotNeeds(const SnapshotRef&, const ObjectId&) override {
     return Status::NotFound("absent");
   }

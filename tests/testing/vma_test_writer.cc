@@ -187,7 +187,9 @@ class Writer {
 
 }  // namespace
 
-VmaTestArchive WriteVma(const VmaTestOptions& options) { return Writer(options).Write(); }
+VmaTestArchive WriteVma(const VmaTestOptions& options) {
+  return Writer(options).Write();
+}
 
 Bytes VmaDeviceImage(const VmaTestDevice& device) {
   Bytes image(device.size, 0);

@@ -37,15 +37,23 @@ inline constexpr size_t kHeaderMd5 = 32;
 inline constexpr size_t kBlobBufferOffset = 48;
 inline constexpr size_t kBlobBufferSize = 52;
 inline constexpr size_t kHeaderSize = 56;
-inline size_t ConfigName(size_t i) { return 2044 + 4 * i; }
-inline size_t ConfigData(size_t i) { return 3068 + 4 * i; }
-inline size_t DeviceInfo(size_t id) { return 4096 + 32 * id; }  // name offset; size at +8
+inline size_t ConfigName(size_t i) {
+  return 2044 + 4 * i;
+}
+inline size_t ConfigData(size_t i) {
+  return 3068 + 4 * i;
+}
+inline size_t DeviceInfo(size_t id) {
+  return 4096 + 32 * id;
+}  // name offset; size at +8
 inline constexpr size_t kExtentHeader = 512;
 inline constexpr size_t kExtentReserved = 4;
 inline constexpr size_t kExtentBlockCount = 6;
 inline constexpr size_t kExtentUuid = 8;
 inline constexpr size_t kExtentMd5 = 24;
-inline size_t ExtentSlot(size_t i) { return 40 + 8 * i; }
+inline size_t ExtentSlot(size_t i) {
+  return 40 + 8 * i;
+}
 }  // namespace vma_layout
 
 struct VmaTestDevice {

@@ -22,7 +22,9 @@ inline Bytes RandomBytes(size_t size, uint64_t seed) {
   return out;
 }
 
-inline Bytes Seed(uint8_t fill) { return Bytes(32, fill); }
+inline Bytes Seed(uint8_t fill) {
+  return Bytes(32, fill);
+}
 
 // Chunk lengths of `data` given all at once.
 inline std::vector<size_t> ChunkLengths(const FastCdc& cdc, ByteView data) {
@@ -36,6 +38,8 @@ inline std::vector<size_t> ChunkLengths(const FastCdc& cdc, ByteView data) {
 }
 
 // Small sizes so that tests see thousands of chunks in a few MiB.
-inline ChunkerParams SmallParams() { return {.min_size = 1024, .avg_size = 4096, .max_size = 16384}; }
+inline ChunkerParams SmallParams() {
+  return {.min_size = 1024, .avg_size = 4096, .max_size = 16384};
+}
 
 }  // namespace coffer::chunk::testing

@@ -53,15 +53,19 @@ std::vector<size_t> ChunkLengthsInPieces(const FastCdc& cdc, ByteView data, size
   return lengths;
 }
 
-TEST(ChunkerParamsTest, DefaultsAreValid) { EXPECT_TRUE(ChunkerParams{}.Validate().ok()); }
+TEST(ChunkerParamsTest, DefaultsAreValid) {
+  EXPECT_TRUE(ChunkerParams{}.Validate().ok());
+}
 
 TEST(ChunkerParamsTest, RejectsSizesOutOfOrder) {
-  EXPECT_EQ(ChunkerParams({.min_size = 4096, .avg_size = 4096, .max_size = 16384}).Validate().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(
+      ChunkerParams({.min_size = 4096, .avg_size = 4096, .max_size = 16384}).Validate().code(),
+      Code::kInvalidArgument);
   EXPECT_EQ(ChunkerParams({.min_size = 1024, .avg_size = 4096, .max_size = 4096}).Validate().code(),
             Code::kInvalidArgument);
-  EXPECT_EQ(ChunkerParams({.min_size = 8192, .avg_size = 4096, .max_size = 16384}).Validate().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(
+      ChunkerParams({.min_size = 8192, .avg_size = 4096, .max_size = 16384}).Validate().code(),
+      Code::kInvalidArgument);
 }
 
 TEST(ChunkerParamsTest, RejectsAverageThatIsNotAPowerOfTwo) {

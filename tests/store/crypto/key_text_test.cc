@@ -43,7 +43,9 @@ TEST(KeyTextTest, ToleratesWhatMailAndEditorsDoToText) {
 
 TEST(KeyTextTest, RefusesWhatIsNotOneWholeKey) {
   const std::string good = FormatKeyText({KeyTextKind::kExported, "ab", "", Record(81)});
-  auto message = [](const Result<KeyText>& r) { return r.ok() ? std::string("ok") : r.status().message(); };
+  auto message = [](const Result<KeyText>& r) {
+    return r.ok() ? std::string("ok") : r.status().message();
+  };
   EXPECT_NE(message(ParseKeyText("hello")).find("not a Coffer key file"), std::string::npos);
   EXPECT_NE(message(ParseKeyText(good.substr(0, good.size() - 26))).find("ends before"),
             std::string::npos);

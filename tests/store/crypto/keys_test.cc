@@ -9,7 +9,9 @@
 namespace coffer::crypto {
 namespace {
 
-Bytes ToBytes(ByteView v) { return Bytes(v.begin(), v.end()); }
+Bytes ToBytes(ByteView v) {
+  return Bytes(v.begin(), v.end());
+}
 
 class KeysTest : public ::testing::Test {
  protected:

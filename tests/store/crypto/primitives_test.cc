@@ -19,9 +19,9 @@ using testing::RandomBytes;
 
 // Lengths around BLAKE2b's 128-byte block, ChaCha20's 64-byte block, the
 // AVX2/AVX-512 widths (256, 512 bytes) and a chunk.
-const std::vector<size_t> kLengths = {0,   1,   15,  16,  63,   64,   65,    127,     128,
-                                      129, 255, 256, 257, 511,  512,  513,   1000,    4096,
-                                      4097, 65536, 65537, 1 << 20, (1 << 20) + 3};
+const std::vector<size_t> kLengths = {0,    1,    15,   16,    63,    64,      65,           127,
+                                      128,  129,  255,  256,   257,   511,     512,          513,
+                                      1000, 4096, 4097, 65536, 65537, 1 << 20, (1 << 20) + 3};
 
 ObjectId SodiumBlake2b(ByteView data, ByteView key) {
   ObjectId id;
@@ -141,9 +141,11 @@ TEST(XChaChaTest, AnEmptyMessageHasATagThatIsChecked) {
   XChaChaEncrypt(sealed.data(), nullptr, 0, a.ad, a.nonce.data(), a.key.data());
   EXPECT_EQ(sealed, SodiumSeal(a, {}));
   uint8_t unused = 0;
-  EXPECT_TRUE(XChaChaDecrypt(&unused, sealed.data(), sealed.size(), a.ad, a.nonce.data(), a.key.data()));
+  EXPECT_TRUE(
+      XChaChaDecrypt(&unused, sealed.data(), sealed.size(), a.ad, a.nonce.data(), a.key.data()));
   sealed[3] ^= 1;
-  EXPECT_FALSE(XChaChaDecrypt(&unused, sealed.data(), sealed.size(), a.ad, a.nonce.data(), a.key.data()));
+  EXPECT_FALSE(
+      XChaChaDecrypt(&unused, sealed.data(), sealed.size(), a.ad, a.nonce.data(), a.key.data()));
 }
 
 }  // namespace

@@ -145,10 +145,9 @@ TEST_P(SealerTamperTest, OpenFailsUnderAnotherKeySet) {
     Sealer other_sealer(*other, 3);
     EXPECT_EQ(other_sealer.Open(ObjectKind::kChunk, sealer_.IdOf(plain), sealed).status().code(),
               Code::kCorruption);
-    EXPECT_EQ(other_sealer.Open(ObjectKind::kChunk, other_sealer.IdOf(plain), sealed)
-                  .status()
-                  .code(),
-              Code::kCorruption);
+    EXPECT_EQ(
+        other_sealer.Open(ObjectKind::kChunk, other_sealer.IdOf(plain), sealed).status().code(),
+        Code::kCorruption);
   }
 }
 

@@ -82,7 +82,9 @@ TEST(SealerLevelTest, SmallEffortIsTwoLevelsHigher) {
   EXPECT_EQ(payload_size(strongest, Effort::kSmall), ZstdSize(plain, kMaxZstdLevel));
 }
 
-TEST_P(SealerTest, EmptyObjectRoundTrips) { ExpectRoundTrip({}); }
+TEST_P(SealerTest, EmptyObjectRoundTrips) {
+  ExpectRoundTrip({});
+}
 
 TEST_P(SealerTest, SmallObjectRoundTrips) {
   ExpectRoundTrip({'h', 'i'});

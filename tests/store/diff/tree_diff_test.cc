@@ -60,16 +60,20 @@ class TreeDiffTest : public ::testing::Test {
     const std::string under = source_.substr(1) + "/";
     std::vector<std::pair<std::string, Seen>> changes;
     auto read = [this](const ObjectId& id) { return repo_->ReadTreeObject(id); };
-    Status s = DiffTrees(before, after, read, [&](const Change& change) {
-      EXPECT_EQ(change.before == nullptr, change.kind == Change::kAdded) << change.path;
-      EXPECT_EQ(change.after == nullptr, change.kind == Change::kRemoved) << change.path;
-      // The folders above the source are not the test's: others' temporary
-      // folders come and go in them.
-      if (change.path.starts_with(under)) {
-        changes.emplace_back(change.path.substr(under.size()), Seen{change.kind, change.differences});
-      }
-      return Status::Ok();
-    }, &stats_);
+    Status s = DiffTrees(
+        before, after, read,
+        [&](const Change& change) {
+          EXPECT_EQ(change.before == nullptr, change.kind == Change::kAdded) << change.path;
+          EXPECT_EQ(change.after == nullptr, change.kind == Change::kRemoved) << change.path;
+          // The folders above the source are not the test's: others' temporary
+          // folders come and go in them.
+          if (change.path.starts_with(under)) {
+            changes.emplace_back(change.path.substr(under.size()),
+                                 Seen{change.kind, change.differences});
+          }
+          return Status::Ok();
+        },
+        &stats_);
     EXPECT_TRUE(s.ok()) << s.ToString();
     return changes;
   }
@@ -355,8 +359,9 @@ TEST_F(TreeDiffTest, AMissingTreeEndsTheWalkWithItsError) {
   };
   Status s = DiffTrees(before, after, failing, [](const Change&) { return Status::Ok(); });
   EXPECT_EQ(s.code(), Code::kNotFound) << s.ToString();
-  Status stopped = DiffTrees(before, after, [this](const ObjectId& id) { return repo_->ReadTreeObject(id); },
-                             [](const Change&) { return Status::IoError("stop"); });
+  Status stopped = DiffTrees(
+      before, after, [this](const ObjectId& id) { return repo_->ReadTreeObject(id); },
+      [](const Change&) { return Status::IoError("stop"); });
   EXPECT_EQ(stopped.message(), "stop");
 }
 

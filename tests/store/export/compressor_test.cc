@@ -15,7 +15,8 @@ using testing::TempDir;
 // runs of zeros, and a pattern repeated at a distance.
 std::string MixedData() {
   std::string data = testing::RandomBytes(1 << 20, 1);
-  for (int i = 0; data.size() < (3u << 20); ++i) data += "line " + std::to_string(i) + " of some text\n";
+  for (int i = 0; data.size() < (3u << 20); ++i)
+    data += "line " + std::to_string(i) + " of some text\n";
   data += std::string(1 << 20, '\0');
   data += data.substr(100, 700000);
   data += testing::RandomBytes(12345, 2);
@@ -28,7 +29,8 @@ struct Compressed {
 };
 
 // Compresses `data` handed over in writes of `piece` bytes (the last may be shorter).
-Compressed Compress(Compression compression, const std::string& data, size_t piece, unsigned threads = 0) {
+Compressed Compress(Compression compression, const std::string& data, size_t piece,
+                    unsigned threads = 0) {
   Compressed out;
   auto compressor = Compressor::Create(
       compression,
@@ -57,8 +59,10 @@ class CompressorTest : public ::testing::Test {
     const std::string in = tmp_ / "in", out = tmp_ / "out";
     testing::WriteFile(in, compressed);
     std::string said;
-    EXPECT_EQ(testing::RunCommand({program, "-t", "-q", in}, &said), 0) << program << " -t: " << said;
-    EXPECT_EQ(testing::RunCommand({"sh", "-c", "\"$0\" -dc \"$1\" > \"$2\"", program, in, out}, &said), 0)
+    EXPECT_EQ(testing::RunCommand({program, "-t", "-q", in}, &said), 0)
+        << program << " -t: " << said;
+    EXPECT_EQ(
+        testing::RunCommand({"sh", "-c", "\"$0\" -dc \"$1\" > \"$2\"", program, in, out}, &said), 0)
         << program << " -dc: " << said;
     EXPECT_EQ(said, "");
     return testing::ReadFile(out);

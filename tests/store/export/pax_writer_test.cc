@@ -56,7 +56,9 @@ Member File(std::string path, std::string content, uint32_t mode = 0644) {
   m.data = std::move(content);
   return m;
 }
-Member Dir(std::string path, uint32_t mode = 0755) { return Make(Type::kDirectory, std::move(path), mode); }
+Member Dir(std::string path, uint32_t mode = 0755) {
+  return Make(Type::kDirectory, std::move(path), mode);
+}
 Member Link(Type type, std::string path, std::string target) {
   Member m = Make(type, std::move(path), type == Type::kSymlink ? 0777 : 0644);
   m.header.linkpath = std::move(target);
@@ -72,7 +74,8 @@ Member Device(Type type, std::string path, uint32_t major, uint32_t minor, uint3
 // A file of `size` bytes whose data is `regions` (offset, bytes) and the
 // rest holes. The map is the caller's, as tar_export makes it: a file that
 // ends in a hole ends it with an empty region at its size.
-Member Sparse(std::string path, uint64_t size, const std::vector<std::pair<uint64_t, std::string>>& regions) {
+Member Sparse(std::string path, uint64_t size,
+              const std::vector<std::pair<uint64_t, std::string>>& regions) {
   Member m = Make(Type::kFile, std::move(path), 0644);
   m.header.size = size;
   m.header.sparse_map.emplace();
@@ -172,12 +175,13 @@ std::string Listed(std::string_view name) {
 void Extract(const std::string& archive, const std::string& dir) {
   ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << dir;
   int rc;
-  std::istringstream out(RunTar(
-      {"xpf", archive, "--numeric-owner", "--acls", "--xattrs", "--xattrs-include=*", "--sparse", "-C", dir},
-      &rc));
+  std::istringstream out(RunTar({"xpf", archive, "--numeric-owner", "--acls", "--xattrs",
+                                 "--xattrs-include=*", "--sparse", "-C", dir},
+                                &rc));
   EXPECT_EQ(rc, 0) << out.str();
   for (std::string line; std::getline(out, line);) {
-    if (line.find(": implausibly old time stamp ") == std::string::npos) ADD_FAILURE() << "tar: " << line;
+    if (line.find(": implausibly old time stamp ") == std::string::npos)
+      ADD_FAILURE() << "tar: " << line;
   }
 }
 
@@ -185,8 +189,9 @@ void Extract(const std::string& archive, const std::string& dir) {
 // contents, link targets, devices, ACLs, xattrs): nothing may differ.
 void ExpectSameAsExtracted(const std::string& archive, const std::string& dir,
                            const std::vector<std::string>& members = {}) {
-  std::vector<std::string> args = {
-      "--compare", "-f", archive, "-C", dir, "--numeric-owner", "--acls", "--xattrs", "--xattrs-include=*"};
+  std::vector<std::string> args = {"--compare", "-f",       archive,
+                                   "-C",        dir,        "--numeric-owner",
+                                   "--acls",    "--xattrs", "--xattrs-include=*"};
   args.insert(args.end(), members.begin(), members.end());
   int rc;
   const std::string out = RunTar(args, &rc);
@@ -404,8 +409,10 @@ TEST_F(PaxWriterTest, OwnersTimesDevicesAndLinksAreExtracted) {
   EXPECT_EQ(line(numeric, "./owners/huge"),
             "-rw-r--r-- 3000000000/3000000001 5 2024-12-06 00:00 ./owners/huge");
   EXPECT_EQ(line(named, "./owners/root"), "-rw-r--r-- root/root 5 2024-12-06 00:00 ./owners/root");
-  EXPECT_EQ(line(named, "./owners/mapped"), "-rw-r--r-- 100000/100000 5 2024-12-06 00:00 ./owners/mapped");
-  EXPECT_EQ(line(named, "./owners/named"), "-rw-r--r-- alice/staff 5 2024-12-06 00:00 ./owners/named");
+  EXPECT_EQ(line(named, "./owners/mapped"),
+            "-rw-r--r-- 100000/100000 5 2024-12-06 00:00 ./owners/mapped");
+  EXPECT_EQ(line(named, "./owners/named"),
+            "-rw-r--r-- alice/staff 5 2024-12-06 00:00 ./owners/named");
   EXPECT_EQ(line(named, "./owners/name-31"), "-rw-r--r-- " + std::string(31, 'u') + "/" +
                                                  std::string(31, 'g') +
                                                  " 5 2024-12-06 00:00 ./owners/name-31");
@@ -491,7 +498,8 @@ TEST_F(PaxWriterTest, HolesAreExtractedAsHoles) {
       Sparse("./big.img", big_size,
              {{0, random(4096, 1)}, {5 * kGiB, random(8192, 2)}, {9 * kGiB, random(4096, 3)}}),
       Sparse("./ends-in-hole", 3 * kMiB, {{0, random(8192, 4)}, {kMiB + 512, random(100, 5)}}),
-      Sparse("./begins-with-hole", 2 * kMiB + 10, {{kMiB, random(4096, 6)}, {2 * kMiB, random(10, 7)}}),
+      Sparse("./begins-with-hole", 2 * kMiB + 10,
+             {{kMiB, random(4096, 6)}, {2 * kMiB, random(10, 7)}}),
       Sparse("./all-hole", 10 * kMiB, {}),
       Sparse("./many-regions", 64 * kMiB, many_regions),
       File("./after", "the member after the sparse ones"),
@@ -501,7 +509,8 @@ TEST_F(PaxWriterTest, HolesAreExtractedAsHoles) {
   const std::string archive = Save(members);
   size_t data_bytes = 0;
   for (const Member& m : members) data_bytes += m.data.size();
-  EXPECT_LT(testing::ReadFile(archive).size(), data_bytes + (64 << 10)) << "holes were written as data";
+  EXPECT_LT(testing::ReadFile(archive).size(), data_bytes + (64 << 10))
+      << "holes were written as data";
 
   const std::vector<std::string> listing = Listing(archive);
   ASSERT_EQ(listing.size(), members.size());
@@ -536,9 +545,11 @@ TEST_F(PaxWriterTest, HolesAreExtractedAsHoles) {
   }
   EXPECT_EQ(Lstat(out + "/all-hole").st_blocks, 0);
   EXPECT_EQ(SeekData(out + "/begins-with-hole", 0, SEEK_DATA), static_cast<off_t>(kMiB));
-  EXPECT_EQ(SeekData(out + "/ends-in-hole", kMiB + 512, SEEK_HOLE), static_cast<off_t>(kMiB + 4096));
-  ExpectSameAsExtracted(archive, out,
-                        {"./ends-in-hole", "./begins-with-hole", "./all-hole", "./many-regions", "./after"});
+  EXPECT_EQ(SeekData(out + "/ends-in-hole", kMiB + 512, SEEK_HOLE),
+            static_cast<off_t>(kMiB + 4096));
+  ExpectSameAsExtracted(
+      archive, out,
+      {"./ends-in-hole", "./begins-with-hole", "./all-hole", "./many-regions", "./after"});
 }
 
 // GNU tar 1.34 reads every data region of a sparse file but the last in
@@ -547,8 +558,9 @@ TEST_F(PaxWriterTest, HolesAreExtractedAsHoles) {
 // second region from the wrong ones. PaxWriter refuses such a map; the
 // exporter widens regions to whole blocks first (WholeBlockRegions).
 TEST_F(PaxWriterTest, ADataRegionThatIsNotWholeBlocksIsRefused) {
-  Member odd = Sparse("./odd", 3 * kMiB,
-                      {{0, testing::RandomBytes(5000, 4)}, {kMiB + 512, testing::RandomBytes(100, 5)}});
+  Member odd =
+      Sparse("./odd", 3 * kMiB,
+             {{0, testing::RandomBytes(5000, 4)}, {kMiB + 512, testing::RandomBytes(100, 5)}});
   PaxWriter writer([](ByteView) { return Status::Ok(); });
   Status begun = writer.Begin(odd.header);
   EXPECT_EQ(begun.code(), Code::kInvalidArgument) << begun.ToString();
@@ -646,7 +658,8 @@ TEST_F(PaxWriterTest, XattrsAndAclsAreExtracted) {
   // A mask narrower than the group entry: the mode's group bits are the mask.
   Member acl_file = File("./acl-file", "acl", 0640);
   acl_file.header.records = {
-      {"SCHILY.acl.access", "user::rw-,user:1000:r-x,group::rwx,group:2000:rw-,mask::r--,other::---"}};
+      {"SCHILY.acl.access",
+       "user::rw-,user:1000:r-x,group::rwx,group:2000:rw-,mask::r--,other::---"}};
   members.push_back(acl_file);
   Member acl_dir = Dir("./acl-dir/", 0770);
   acl_dir.header.records = {
@@ -665,19 +678,22 @@ TEST_F(PaxWriterTest, XattrsAndAclsAreExtracted) {
   EXPECT_EQ(Xattr(xattrs, "user.nuls"), std::string("a\0b\0\0c\n=", 8));
   std::string out_text;
   ASSERT_EQ(testing::RunCommand(
-                {"getfattr", "--absolute-names", "--only-values", "-n", "user.all-bytes", xattrs}, &out_text),
+                {"getfattr", "--absolute-names", "--only-values", "-n", "user.all-bytes", xattrs},
+                &out_text),
             0);
   EXPECT_EQ(out_text, all_bytes);
   for (size_t length : {75, 76, 77, 974, 975, 976}) {
-    EXPECT_EQ(Xattr(out + "/xattr-" + std::to_string(length), "user.k"), std::string(length, 'v')) << length;
+    EXPECT_EQ(Xattr(out + "/xattr-" + std::to_string(length), "user.k"), std::string(length, 'v'))
+        << length;
   }
 
   const struct stat acl_stat = Lstat(out + "/acl-file");
   EXPECT_EQ(acl_stat.st_mode & 0777, 0640u) << "the group bits are not the mask";
   std::string facl;
-  ASSERT_EQ(testing::RunCommand(
-                {"getfacl", "--absolute-names", "--numeric", "--omit-header", out + "/acl-file"}, &facl),
-            0)
+  ASSERT_EQ(
+      testing::RunCommand(
+          {"getfacl", "--absolute-names", "--numeric", "--omit-header", out + "/acl-file"}, &facl),
+      0)
       << facl;
   EXPECT_EQ(facl,
             "user::rw-\n"
@@ -686,9 +702,10 @@ TEST_F(PaxWriterTest, XattrsAndAclsAreExtracted) {
             "group:2000:rw-\t#effective:r--\n"
             "mask::r--\n"
             "other::---\n\n");
-  ASSERT_EQ(testing::RunCommand(
-                {"getfacl", "--absolute-names", "--numeric", "--omit-header", out + "/acl-dir"}, &facl),
-            0)
+  ASSERT_EQ(
+      testing::RunCommand(
+          {"getfacl", "--absolute-names", "--numeric", "--omit-header", out + "/acl-dir"}, &facl),
+      0)
       << facl;
   EXPECT_EQ(facl,
             "user::rwx\n"
@@ -704,8 +721,9 @@ TEST_F(PaxWriterTest, XattrsAndAclsAreExtracted) {
   EXPECT_EQ(Lstat(out + "/acl-dir").st_mode & 0777, 0770u);
   // The listing has the header's mode: the mask in the group bits.
   const std::vector<std::string> listing = Listing(archive);
-  EXPECT_NE(std::find(listing.begin(), listing.end(), "-rw-r----- 0/0 3 2024-12-06 00:00 ./acl-file"),
-            listing.end());
+  EXPECT_NE(
+      std::find(listing.begin(), listing.end(), "-rw-r----- 0/0 3 2024-12-06 00:00 ./acl-file"),
+      listing.end());
   ExpectSameAsExtracted(archive, out);
 }
 
@@ -718,7 +736,8 @@ TEST_F(PaxWriterTest, DataLongerOrShorterThanTheHeaderSaysIsRefused) {
   {
     PaxWriter writer(append);
     ASSERT_TRUE(writer.Begin(File("./f", "0123456789").header).ok());
-    EXPECT_EQ(writer.WriteData(AsBytes(std::string_view("0123456789x"))).code(), Code::kInvalidArgument);
+    EXPECT_EQ(writer.WriteData(AsBytes(std::string_view("0123456789x"))).code(),
+              Code::kInvalidArgument);
     ASSERT_TRUE(writer.WriteData(AsBytes(std::string_view("01234"))).ok());
     EXPECT_EQ(writer.WriteData(AsBytes(std::string_view("567890"))).code(), Code::kInvalidArgument);
     ASSERT_TRUE(writer.WriteData(AsBytes(std::string_view("56789"))).ok());
@@ -746,8 +765,8 @@ TEST_F(PaxWriterTest, DataLongerOrShorterThanTheHeaderSaysIsRefused) {
   {
     // Members other than files have no data.
     PaxWriter writer(append);
-    for (const Member& m : {Dir("./d/"), Link(Type::kSymlink, "./l", "t"), Make(Type::kFifo, "./p", 0644),
-                            Link(Type::kHardLink, "./h", "./f")}) {
+    for (const Member& m : {Dir("./d/"), Link(Type::kSymlink, "./l", "t"),
+                            Make(Type::kFifo, "./p", 0644), Link(Type::kHardLink, "./h", "./f")}) {
       ASSERT_TRUE(writer.Begin(m.header).ok());
       EXPECT_EQ(writer.WriteData(AsBytes(std::string_view("x"))).code(), Code::kInvalidArgument)
           << m.header.path;
@@ -791,8 +810,9 @@ TEST_F(PaxWriterTest, CoffersImporterReadsTheArchive) {
   // (TarImportTest.DISABLED_ATimeBefore1970WithAFractionIsTheOneGnuTarExtracts).
   owned.header.mtime_ns = -315'619'200 * kSecond;
   owned.header.ctime_ns = kTime + 987'654'321;
-  owned.header.records = {{"SCHILY.xattr.user.binary", std::string("\0\x01\xff\n=", 5)},
-                          {"SCHILY.acl.access", "user::rw-,user:1000:r-x,group::rwx,mask::r--,other::---"}};
+  owned.header.records = {
+      {"SCHILY.xattr.user.binary", std::string("\0\x01\xff\n=", 5)},
+      {"SCHILY.acl.access", "user::rw-,user:1000:r-x,group::rwx,mask::r--,other::---"}};
   std::vector<Member> members = {
       Dir("./"),
       Dir("./dir/"),

@@ -42,11 +42,8 @@ Bytes Pattern(uint64_t size, uint32_t seed) {
     }
     switch (random() % 6) {
       case 0:
-      case 1:
-        break;  // zero
-      case 2:
-        image[start + length - 1] = 0x80;
-        break;
+      case 1: break;  // zero
+      case 2: image[start + length - 1] = 0x80; break;
       default:
         for (size_t i = 0; i < length; ++i) image[start + i] = static_cast<uint8_t>(random());
     }
@@ -100,7 +97,9 @@ std::vector<ClusterRef> Shuffled(const std::vector<Disk>& disks, uint32_t seed) 
   return order;
 }
 
-Bytes Text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes Text(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 Header HeaderFor(const std::vector<Disk>& disks) {
   Header header;

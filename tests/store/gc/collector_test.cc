@@ -168,7 +168,8 @@ TEST(CollectorTest, ADamagedTreeStopsTheCollectionBeforeAnythingIsDeleted) {
       << report.status().message();
   EXPECT_TRUE(Stored(*repo, "garbage"));
   // The collection was abandoned, so the next one may start.
-  ASSERT_TRUE(repo->store().Put(ObjectKind::kTree, root, *repo->store().Get(ObjectKind::kTree, root)).ok());
+  ASSERT_TRUE(
+      repo->store().Put(ObjectKind::kTree, root, *repo->store().Get(ObjectKind::kTree, root)).ok());
   EXPECT_EQ(CollectGarbage(*repo).status().code(), Code::kCorruption);
 }
 
@@ -197,7 +198,8 @@ TEST(CollectorTest, ADamagedSnapshotRecordStopsTheCollectionUntilItIsForgotten) 
   const std::string message = report.status().message();
   EXPECT_NE(message.find("before deleting anything"), std::string::npos) << message;
   EXPECT_NE(message.find("host/a/1970-01-01T00:03:20Z is damaged"), std::string::npos) << message;
-  EXPECT_NE(message.find("coffer forget host/a/1970-01-01T00:03:20Z"), std::string::npos) << message;
+  EXPECT_NE(message.find("coffer forget host/a/1970-01-01T00:03:20Z"), std::string::npos)
+      << message;
   EXPECT_TRUE(Stored(*repo, "garbage"));
   EXPECT_TRUE(Stored(*repo, "data of the damaged one"));
 

@@ -37,7 +37,8 @@ class ArchiveSourceTest : public ::testing::TestWithParam<const char*> {
  protected:
   // A VMA-like stream: magic, then data no tar reader takes for a header.
   std::string RawData() const {
-    return std::string("VMA\0\0\0\0\1", 8) + testing::RandomBytes(3 << 20, 11) + std::string(70000, '\0');
+    return std::string("VMA\0\0\0\0\1", 8) + testing::RandomBytes(3 << 20, 11) +
+           std::string(70000, '\0');
   }
   TempDir tmp_;
 };
@@ -101,20 +102,24 @@ class CompressedArchiveSourceTest : public ArchiveSourceTest {};
 
 TEST_P(CompressedArchiveSourceTest, AStreamCutShortIsDamageNamingTheFileAndPosition) {
   testing::WriteFile(tmp_ / "disk.vma", RawData());
-  const std::string compressed = testing::ReadFile(testing::Compress(tmp_ / "disk.vma", GetParam()));
+  const std::string compressed =
+      testing::ReadFile(testing::Compress(tmp_ / "disk.vma", GetParam()));
   testing::WriteFile(tmp_ / "cut", compressed.substr(0, compressed.size() * 2 / 3));
   auto source = ArchiveSource::Open(tmp_ / "cut");
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   auto read = ReadAll(**source);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), Code::kCorruption) << read.status().ToString();
-  EXPECT_NE(read.status().message().find(tmp_ / "cut"), std::string::npos) << read.status().message();
-  EXPECT_NE(read.status().message().find("decompressed bytes"), std::string::npos) << read.status().message();
+  EXPECT_NE(read.status().message().find(tmp_ / "cut"), std::string::npos)
+      << read.status().message();
+  EXPECT_NE(read.status().message().find("decompressed bytes"), std::string::npos)
+      << read.status().message();
 }
 
 TEST_P(CompressedArchiveSourceTest, AFlippedByteInTheCompressedStreamIsDamage) {
   testing::WriteFile(tmp_ / "disk.vma", RawData());
-  const std::string compressed = testing::ReadFile(testing::Compress(tmp_ / "disk.vma", GetParam()));
+  const std::string compressed =
+      testing::ReadFile(testing::Compress(tmp_ / "disk.vma", GetParam()));
   // In the middle of the data, and in the trailer (zstd's checksum, gzip's
   // CRC-32 and length, lzop's end marker).
   for (size_t at : {compressed.size() / 2, compressed.size() - 6}) {
@@ -202,8 +207,8 @@ TEST(ArchiveSourceOpenTest, GzipMembersInARowAreOneStream) {
   const std::string one = testing::RandomBytes(300000, 12), two = testing::RandomBytes(200000, 13);
   testing::WriteFile(tmp / "one", one);
   testing::WriteFile(tmp / "two", two);
-  const std::string members =
-      testing::ReadFile(testing::Compress(tmp / "one", "gzip")) + testing::ReadFile(testing::Compress(tmp / "two", "gzip"));
+  const std::string members = testing::ReadFile(testing::Compress(tmp / "one", "gzip")) +
+                              testing::ReadFile(testing::Compress(tmp / "two", "gzip"));
   auto source = ArchiveSource::OpenMemory(AsBytes(members), "members");
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_EQ((*source)->compression(), "gzip");
@@ -229,7 +234,8 @@ TEST(ArchiveSourceOpenTest, GzipMembersInARowAreOneStream) {
   auto bad = ReadAll(**source);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Code::kCorruption);
-  EXPECT_NE(bad.status().message().find("incorrect data check"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("incorrect data check"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(ArchiveSourceOpenTest, SkipToEndChecksWhatIsLeft) {

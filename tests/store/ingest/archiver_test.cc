@@ -100,7 +100,8 @@ TEST_F(ArchiverTest, AReBackupReadsXattrsAndSymlinksAgainOnlyWhenTheirCtimeMoved
   };
   EXPECT_EQ(xattr("kept"), "kept");
   EXPECT_EQ(xattr("changed"), "after");
-  EXPECT_EQ(repo_->LookupPath(second->snapshot, InSnapshot("link"))->symlink_target(), "target-after");
+  EXPECT_EQ(repo_->LookupPath(second->snapshot, InSnapshot("link"))->symlink_target(),
+            "target-after");
   EXPECT_EQ(repo_->LookupPath(second->snapshot, InSnapshot("steady"))->symlink_target(), "stays");
 
   // A third backup reuses what the second moved out of its parent's tree.
@@ -263,7 +264,8 @@ TEST_F(ImageBackupTest, ABlockDeviceNamedAsAPathIsReadAsItsContent) {
     if (out) pclose(out);
     if (!device.empty() && device.back() == '\n') device.pop_back();
   }
-  if (device.empty()) GTEST_SKIP() << "cannot attach a loop device (needs root and /dev/loop-control)";
+  if (device.empty())
+    GTEST_SKIP() << "cannot attach a loop device (needs root and /dev/loop-control)";
   struct Detach {
     std::string device;
     ~Detach() { (void)!system(("losetup --detach " + device).c_str()); }
@@ -319,7 +321,8 @@ TEST_F(ArchiverTest, StreamFailsWithoutSnapshotWhenTheProducerFails) {
   options.group = "host/db";
   options.time_ns = 1'000'000'000;
   Archiver archiver(*repo_, options, nullptr);
-  auto result = archiver.BackupStream(fds[0], "db.sql", [] { return Status::Aborted("pg_dump exited with status 1"); });
+  auto result = archiver.BackupStream(
+      fds[0], "db.sql", [] { return Status::Aborted("pg_dump exited with status 1"); });
   close(fds[0]);
   EXPECT_EQ(result.status().code(), Code::kAborted);
   EXPECT_TRUE(repo_->ListSnapshots()->empty());

@@ -49,7 +49,8 @@ class ImageBuilderTest : public ::testing::Test {
     auto builder = ImageBuilder::Create(session, image.size(), how, hashers);
     EXPECT_TRUE(builder.ok());
     for (uint64_t i : order) {
-      ByteView data = AsBytes(image).subspan(i * kImageChunkSize, ImageChunkLength(image.size(), i));
+      ByteView data =
+          AsBytes(image).subspan(i * kImageChunkSize, ImageChunkLength(image.size(), i));
       Status put = (*builder)->Put(i, data);
       EXPECT_TRUE(put.ok()) << put.ToString();
     }
@@ -101,7 +102,8 @@ class ImageBuilderTest : public ::testing::Test {
 TEST_F(ImageBuilderTest, ChunksInAnyOrderRestoreTheExactImageWithZerosAsHoles) {
   // Not a multiple of 64 KiB; a run of zero chunks in the middle and at the end.
   const uint64_t size = 300 * kImageChunkSize + 12345;
-  const std::string image = MakeImage(size, [](uint64_t i) { return (i >= 40 && i < 140) || i == 300; }, 1);
+  const std::string image = MakeImage(
+      size, [](uint64_t i) { return (i >= 40 && i < 140) || i == 300; }, 1);
   Snapshot snapshot = Store(image, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 7));
 
   const std::string path = Restored(snapshot);
@@ -121,7 +123,8 @@ TEST_F(ImageBuilderTest, ChunksInAnyOrderRestoreTheExactImageWithZerosAsHoles) {
 
 TEST_F(ImageBuilderTest, ChunksNeverPutAreHoles) {
   const uint64_t size = 10 * kImageChunkSize;
-  const std::string image = MakeImage(size, [](uint64_t i) { return i % 3 == 0; }, 2);
+  const std::string image = MakeImage(
+      size, [](uint64_t i) { return i % 3 == 0; }, 2);
   std::vector<uint64_t> nonzero;
   for (uint64_t i = 0; i < 10; ++i) {
     if (i % 3 != 0) nonzero.push_back(i);
@@ -136,7 +139,8 @@ TEST_F(ImageBuilderTest, ChunksNeverPutAreHoles) {
 
 TEST_F(ImageBuilderTest, TheSameImageInAnotherOrderOrReadInOrderStoresNothingNew) {
   const uint64_t size = 200 * kImageChunkSize;
-  const std::string image = MakeImage(size, [](uint64_t i) { return i % 10 == 0; }, 3);
+  const std::string image = MakeImage(
+      size, [](uint64_t i) { return i % 10 == 0; }, 3);
   Snapshot first = Store(image, ImageBuilder::Order::kAny, Shuffled(200, 1));
   WriteStats again;
   Snapshot second = Store(image, ImageBuilder::Order::kAny, Shuffled(200, 2), &again);
@@ -154,20 +158,24 @@ TEST_F(ImageBuilderTest, TheSameImageInAnotherOrderOrReadInOrderStoresNothingNew
 // the same tree, the same bytes, nothing new the second time.
 TEST_F(ImageBuilderTest, ChunksHashedOnWorkersMakeTheSameImage) {
   const uint64_t size = 300 * kImageChunkSize + 777;  // several hand-offs and a short last chunk
-  const std::string image = MakeImage(size, [](uint64_t i) { return i % 7 == 3 || i >= 290; }, 4);
-  Snapshot inline_built = Store(image, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 5));
+  const std::string image = MakeImage(
+      size, [](uint64_t i) { return i % 7 == 3 || i >= 290; }, 4);
+  Snapshot inline_built =
+      Store(image, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 5));
   Executor hashers(2, 2);
   WriteStats stats;
-  Snapshot on_workers = Store(image, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 6),
-                              &stats, &hashers);
+  Snapshot on_workers =
+      Store(image, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 6), &stats, &hashers);
   EXPECT_EQ(on_workers.record.root_tree_id(), inline_built.record.root_tree_id());
   EXPECT_EQ(stats.chunks_added.load(), 0u);
   EXPECT_EQ(testing::ReadFile(Restored(on_workers)), image);
 
-  const std::string other = MakeImage(size, [](uint64_t i) { return i % 5 == 0; }, 8);
-  Snapshot fresh = Store(other, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 9),
-                         &stats, &hashers);
-  EXPECT_EQ(stats.chunks_added.load(), ImageChunkCount(size) - 61) << "every chunk but the zero ones";
+  const std::string other = MakeImage(
+      size, [](uint64_t i) { return i % 5 == 0; }, 8);
+  Snapshot fresh =
+      Store(other, ImageBuilder::Order::kAny, Shuffled(ImageChunkCount(size), 9), &stats, &hashers);
+  EXPECT_EQ(stats.chunks_added.load(), ImageChunkCount(size) - 61)
+      << "every chunk but the zero ones";
   EXPECT_EQ(testing::ReadFile(Restored(fresh)), other);
 }
 
@@ -175,14 +183,16 @@ TEST_F(ImageBuilderTest, ChunksHashedOnWorkersMakeTheSameImage) {
 // its workers hold, which still refers to it.
 TEST_F(ImageBuilderTest, ABuilderGivenUpWaitsForItsWorkers) {
   const uint64_t size = 200 * kImageChunkSize;
-  const std::string image = MakeImage(size, [](uint64_t) { return false; }, 10);
+  const std::string image = MakeImage(
+      size, [](uint64_t) { return false; }, 10);
   Executor hashers(2, 2);
   WriteSession session(*repo_);
   {
     auto builder = ImageBuilder::Create(session, size, ImageBuilder::Order::kAny, &hashers);
     ASSERT_TRUE(builder.ok());
     for (uint64_t i : Shuffled(200, 11)) {
-      ASSERT_TRUE((*builder)->Put(i, AsBytes(image).subspan(i * kImageChunkSize, kImageChunkSize)).ok());
+      ASSERT_TRUE(
+          (*builder)->Put(i, AsBytes(image).subspan(i * kImageChunkSize, kImageChunkSize)).ok());
     }
   }  // destroyed with hand-offs queued and running
   ASSERT_TRUE(session.Flush().ok());

@@ -32,7 +32,9 @@ pb::Entry DirEntry(const std::string& name, const ObjectId& subtree) {
 }
 
 // d00 ... d19: names that sort as the numbers do.
-std::string DirName(int d) { return (d < 10 ? "d0" : "d") + std::to_string(d); }
+std::string DirName(int d) {
+  return (d < 10 ? "d0" : "d") + std::to_string(d);
+}
 
 // Trees stored as a backup stores them: root -> d00..d19 -> inner -> leaf,
 // and d07 also holds "big", a directory large enough to be split in parts.
@@ -50,8 +52,8 @@ class ParentTreesTest : public ::testing::Test {
     };
     pb::Tree big;
     for (int i = 0; i < 70000; ++i) {
-      *big.add_entries() =
-          FileEntry("a-file-whose-long-name-makes-the-directory-too-large-" + std::to_string(100000 + i));
+      *big.add_entries() = FileEntry("a-file-whose-long-name-makes-the-directory-too-large-" +
+                                     std::to_string(100000 + i));
     }
     ASSERT_FALSE(model::FitsInOneObject(big));
     pb::Tree root;

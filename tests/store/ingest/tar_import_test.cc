@@ -27,7 +27,9 @@ struct stat Lstat(const std::string& path) {
   return st;
 }
 
-int64_t MtimeNs(const struct stat& st) { return ToNanos(st.st_mtim); }
+int64_t MtimeNs(const struct stat& st) {
+  return ToNanos(st.st_mtim);
+}
 
 std::map<std::string, std::string> SourceXattrs(const std::string& path) {
   std::map<std::string, std::string> out;
@@ -98,7 +100,8 @@ class TarImportTest : public ::testing::Test {
     auto result = Import(archive);
     ASSERT_FALSE(result.ok()) << archive << " was imported";
     EXPECT_EQ(result.status().code(), Code::kCorruption) << result.status().ToString();
-    EXPECT_NE(result.status().message().find(archive), std::string::npos) << result.status().message();
+    EXPECT_NE(result.status().message().find(archive), std::string::npos)
+        << result.status().message();
     EXPECT_NE(result.status().message().find(expected_text), std::string::npos)
         << result.status().message();
     auto listed = repo_->ListSnapshots();
@@ -130,8 +133,9 @@ TEST_P(TarImportCompressionTest, TheRestoredContainerIsTheArchivedOne) {
   // Beyond it, what vzdump adds: its config files, in a directory the
   // archive implies without listing it.
   std::vector<std::string> diffs = testing::CompareTrees(root(), target, /*compare_owners=*/true);
-  EXPECT_EQ(diffs, (std::vector<std::string>{"unexpected: etc/vzdump", "unexpected: etc/vzdump/pct.conf",
-                                             "unexpected: etc/vzdump/pct.fw"}));
+  EXPECT_EQ(diffs,
+            (std::vector<std::string>{"unexpected: etc/vzdump", "unexpected: etc/vzdump/pct.conf",
+                                      "unexpected: etc/vzdump/pct.fw"}));
   for (const char* file : {"etc/vzdump/pct.conf", "etc/vzdump/pct.fw"}) {
     SCOPED_TRACE(file);
     struct stat want = Lstat(config() + "/" + file), got = Lstat(target + "/" + file);
@@ -178,10 +182,10 @@ TEST_P(TarImportCompressionTest, TheRestoredContainerIsTheArchivedOne) {
   // GNU tar itself finds nothing different (it compares modes, owners,
   // mtimes, sizes, contents, link targets, hard links and devices).
   std::string out;
-  int rc = testing::RunCommand({"tar", "--compare", "--file=" + tar(), "--directory=" + target,
-                                "--numeric-owner", "--acls", "--xattrs",
-                                "--xattrs-include=user.*", "--xattrs-include=security.capability"},
-                               &out);
+  int rc = testing::RunCommand(
+      {"tar", "--compare", "--file=" + tar(), "--directory=" + target, "--numeric-owner", "--acls",
+       "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability"},
+      &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "");
 }
@@ -289,8 +293,9 @@ TEST_F(TarImportTest, ALaterMemberOfTheSameNameWins) {
   testing::WriteFile(two + "/a", "second a, longer");
   mkdir((two + "/c").c_str(), 0755);
   testing::WriteFile(one + "/c", "a file that a directory replaces");
-  testing::MustRun({"tar", "cf", tmp_ / "dup.tar", "--format=posix", "--directory=" + one, "./dir", "./a", "./b", "./c",
-                    "--directory=" + two, "--no-recursion", "./dir", "./a", "./c"});
+  testing::MustRun({"tar", "cf", tmp_ / "dup.tar", "--format=posix", "--directory=" + one, "./dir",
+                    "./a", "./b", "./c", "--directory=" + two, "--no-recursion", "./dir", "./a",
+                    "./c"});
   auto imported = Import(tmp_ / "dup.tar");
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
   const Snapshot& s = imported->snapshot;
@@ -313,8 +318,8 @@ TEST_F(TarImportTest, ImpliedDirectoriesAreMadeAndLaterListingsReplaceThem) {
   struct timespec times[2] = {{1'234'567'890, 5}, {1'234'567'890, 5}};
   ASSERT_EQ(utimensat(AT_FDCWD, (src + "/a/b/c").c_str(), times, 0), 0);
   ASSERT_EQ(lchown((src + "/a").c_str(), 12345, 23456), 0);
-  testing::MustRun({"tar", "cf", tmp_ / "implied.tar", "--format=posix", "--directory=" + src, "./a/b/c",
-                    "--no-recursion", "./a"});
+  testing::MustRun({"tar", "cf", tmp_ / "implied.tar", "--format=posix", "--directory=" + src,
+                    "./a/b/c", "--no-recursion", "./a"});
   auto imported = Import(tmp_ / "implied.tar");
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
   auto b = repo_->LookupPath(imported->snapshot, "a/b");
@@ -334,8 +339,8 @@ TEST_F(TarImportTest, MembersTarWouldRefuseAreReportedAndLeftOut) {
   testing::WriteFile(src + "/good", "good");
   testing::WriteFile(src + "/evil", "escapes");
   // GNU tar stores "../evil" as given with --absolute-names.
-  testing::MustRun({"tar", "cf", tmp_ / "evil.tar", "--absolute-names", "--directory=" + src, "./good",
-                    "--transform=s,^./evil,../evil,", "./evil"});
+  testing::MustRun({"tar", "cf", tmp_ / "evil.tar", "--absolute-names", "--directory=" + src,
+                    "./good", "--transform=s,^./evil,../evil,", "./evil"});
   auto imported = Import(tmp_ / "evil.tar");
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
   ASSERT_EQ(imported->errors.size(), 1u);
@@ -350,7 +355,8 @@ TEST_F(TarImportTest, AnAclNamingAUserThisHostLacksIsReportedAndLeftOut) {
   mkdir(src.c_str(), 0755);
   testing::WriteFile(src + "/f", "acl");
   testing::MustRun({"setfacl", "-m", "u:daemon:r", src + "/f"});
-  testing::MustRun({"tar", "cf", tmp_ / "acl.tar", "--format=posix", "--acls", "--directory=" + src, "./f"});
+  testing::MustRun(
+      {"tar", "cf", tmp_ / "acl.tar", "--format=posix", "--acls", "--directory=" + src, "./f"});
   // GNU tar writes the name; one of the same length that no host has. The
   // pax records carry no checksum.
   std::string archive = testing::ReadFile(tmp_ / "acl.tar");
@@ -373,7 +379,8 @@ TEST_F(TarImportTest, WithoutPaxTimesTheCtimeIsTheMtime) {
   const std::string src = tmp_ / "src";
   mkdir(src.c_str(), 0755);
   testing::WriteFile(src + "/f", "old format");
-  testing::MustRun({"tar", "cf", tmp_ / "ustar.tar", "--format=ustar", "--directory=" + src, "./f"});
+  testing::MustRun(
+      {"tar", "cf", tmp_ / "ustar.tar", "--format=ustar", "--directory=" + src, "./f"});
   auto imported = Import(tmp_ / "ustar.tar");
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
   auto f = repo_->LookupPath(imported->snapshot, "f");
@@ -386,7 +393,8 @@ TEST_F(TarImportTest, AnArchiveWithoutMembersIsAnEmptySnapshot) {
   testing::MustRun({"tar", "cf", tmp_ / "empty.tar", "--files-from=/dev/null"});
   auto imported = Import(tmp_ / "empty.tar");
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
-  auto root = repo_->ReadTree(*ObjectId::FromBytes(AsBytes(imported->snapshot.record.root_tree_id())));
+  auto root =
+      repo_->ReadTree(*ObjectId::FromBytes(AsBytes(imported->snapshot.record.root_tree_id())));
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(root->entries_size(), 0);
 }
@@ -492,8 +500,9 @@ TEST_F(TarImportTest, OneTreeArchivedInTwoOrdersIsOneRootTree) {
 
   // By name, and the other way round: each group's first name, the member
   // holding its content, is another one.
-  const std::vector<std::string> by_name = {"./a/",   "./a/single", "./a/t",   "./a/w", "./a/x", "./b/",
-                                            "./b/c/", "./b/c/t",    "./b/c/z", "./b/t", "./b/y"};
+  const std::vector<std::string> by_name = {"./a/",    "./a/single", "./a/t",  "./a/w",
+                                            "./a/x",   "./b/",       "./b/c/", "./b/c/t",
+                                            "./b/c/z", "./b/t",      "./b/y"};
   const std::vector<std::string> reversed(by_name.rbegin(), by_name.rend());
   std::vector<ObjectId> roots;
   int64_t seconds = 1000;
@@ -503,8 +512,8 @@ TEST_F(TarImportTest, OneTreeArchivedInTwoOrdersIsOneRootTree) {
     const std::string list_file = tmp_ / "members";
     const std::string archive = tmp_ / ("order-" + std::to_string(seconds) + ".tar");
     testing::WriteFile(list_file, list);
-    testing::MustRun({"tar", "cf", archive, "--format=posix", "--numeric-owner", "--directory=" + src,
-                      "--no-recursion", "-T", list_file});
+    testing::MustRun({"tar", "cf", archive, "--format=posix", "--numeric-owner",
+                      "--directory=" + src, "--no-recursion", "-T", list_file});
     const std::string listing = testing::MustRun({"tar", "tf", archive});
     ASSERT_EQ(listing, list) << "tar did not keep the order";
     const std::string verbose = testing::MustRun({"tar", "tvf", archive});

@@ -96,7 +96,8 @@ TEST_F(VmaImportTest, EachDiskIsAnImageOfItsExactSizeBesideTheConfigs) {
   EXPECT_EQ(testing::ReadFile(restored + "/qemu-server.conf"), "boot:\n");
   EXPECT_EQ(testing::ReadFile(restored + "/qemu-server.fw"), "[OPTIONS]");
 
-  auto root = repo_->ReadTree(*ObjectId::FromBytes(AsBytes(result->snapshot.record.root_tree_id())));
+  auto root =
+      repo_->ReadTree(*ObjectId::FromBytes(AsBytes(result->snapshot.record.root_tree_id())));
   ASSERT_TRUE(root.ok());
   std::vector<std::string> names;
   for (const pb::Entry& e : root->entries()) names.push_back(e.name());

@@ -105,7 +105,9 @@ void ExpectCorruptAt(const Bytes& archive, uint64_t position, std::string_view w
   EXPECT_NE(status.message().find(what), std::string::npos) << status.message();
 }
 
-Bytes Text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes Text(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 // Three devices, sizes not multiples of 64 KiB, content with zero blocks and
 // zero clusters, and the two configs vzdump writes.

@@ -34,12 +34,16 @@ std::string ChunkKey(int i) {
   std::snprintf(key.data(), key.size(), "chunk-%08d", i);
   return key;
 }
-std::string SnapshotKey(int i) { return "host/a\0" + std::to_string(1000 + i); }
+std::string SnapshotKey(int i) {
+  return "host/a\0" + std::to_string(1000 + i);
+}
 
-constexpr int kChunks = 24;     // half stored in blob files, half inline
+constexpr int kChunks = 24;  // half stored in blob files, half inline
 constexpr int kSnapshots = 3;
 
-size_t ChunkSize(int i) { return i % 2 == 0 ? 6000 + 10 * i : 100 + i; }
+size_t ChunkSize(int i) {
+  return i % 2 == 0 ? 6000 + 10 * i : 100 + i;
+}
 
 // What a repository with a few backups holds: chunks in blob files and
 // inline, snapshot records, flushed in several steps so that the MANIFEST
@@ -49,12 +53,16 @@ void Populate(const std::string& dir) {
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   for (int s = 0; s < kSnapshots; ++s) {
     for (int i = s * kChunks / kSnapshots; i < (s + 1) * kChunks / kSnapshots; ++i) {
-      ASSERT_TRUE((*db)->Put(Column::kChunks, ChunkKey(i), Value(i, ChunkSize(i)),
-                             Durability::kBuffered).ok());
+      ASSERT_TRUE(
+          (*db)
+              ->Put(Column::kChunks, ChunkKey(i), Value(i, ChunkSize(i)), Durability::kBuffered)
+              .ok());
     }
     ASSERT_TRUE((*db)->Flush({Column::kChunks, Column::kTrees}).ok());
-    ASSERT_TRUE((*db)->Put(Column::kSnapshots, SnapshotKey(s), Value(100 + s, 200),
-                           Durability::kSynced).ok());
+    ASSERT_TRUE(
+        (*db)
+            ->Put(Column::kSnapshots, SnapshotKey(s), Value(100 + s, 200), Durability::kSynced)
+            .ok());
   }
 }
 
@@ -89,8 +97,10 @@ std::string Removed(const std::map<std::string, uintmax_t>& before, const std::s
   std::string out;
   for (const auto& [name, size] : before) {
     auto it = after.find(name);
-    if (it == after.end()) out += name + " removed; ";
-    else if (it->second != size) out += name + " changed; ";
+    if (it == after.end())
+      out += name + " removed; ";
+    else if (it->second != size)
+      out += name + " changed; ";
   }
   return out;
 }
@@ -227,10 +237,15 @@ TEST_F(DamagedDatabaseTest, FlippedManifestBytesAreRefusedOrHarmless) {
 
 TEST_F(DamagedDatabaseTest, DamagedCurrentIsRefusedAndRepaired) {
   const std::string good = ReadFile(pristine_ + "/CURRENT");
-  const std::vector<std::string> damaged = {
-      "", "\n", good.substr(0, good.size() - 1), good.substr(0, 10), "MANIFEST-999999\n",
-      "MANIFEST-\n", "garbage that is not a name\n", std::string(100, 'M') + "\n",
-      std::string("MANIFEST-0\0\0\n", 13)};
+  const std::vector<std::string> damaged = {"",
+                                            "\n",
+                                            good.substr(0, good.size() - 1),
+                                            good.substr(0, 10),
+                                            "MANIFEST-999999\n",
+                                            "MANIFEST-\n",
+                                            "garbage that is not a name\n",
+                                            std::string(100, 'M') + "\n",
+                                            std::string("MANIFEST-0\0\0\n", 13)};
   for (const std::string& content : damaged) {
     SCOPED_TRACE("CURRENT = '" + content + "'");
     std::string outcome =
@@ -262,8 +277,8 @@ TEST_F(DamagedDatabaseTest, DamagedOptionsIsRefusedOrHarmlessAndRepaired) {
   }
   for (uintmax_t keep : {uintmax_t{0}, size / 3, size / 2}) {
     SCOPED_TRACE(options + " cut to " + std::to_string(keep));
-    std::string outcome = OpenDamaged(
-        [&](const std::string& dir) { fs::resize_file(dir + "/" + options, keep); });
+    std::string outcome =
+        OpenDamaged([&](const std::string& dir) { fs::resize_file(dir + "/" + options, keep); });
     ASSERT_EQ(outcome, "refused");
     ++refused;
     ASSERT_EQ(RepairAndCheck(), "");

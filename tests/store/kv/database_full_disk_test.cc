@@ -126,7 +126,8 @@ TEST_F(DatabaseFullDiskTest, EveryWriteOnAFullDiskFailsCleanlyAndWritesResumeOnc
     committed.push_back(record);
     // Make room for the next round: drop this round's chunks.
     for (int k = 0; k < next_chunk; ++k) {
-      ASSERT_TRUE(db->Delete(Column::kChunks, "chunk-" + std::to_string(k), Durability::kBuffered).ok());
+      ASSERT_TRUE(
+          db->Delete(Column::kChunks, "chunk-" + std::to_string(k), Durability::kBuffered).ok());
     }
     ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
     ASSERT_TRUE(db->CompactAll({Column::kChunks}).ok());

@@ -26,7 +26,9 @@ Bytes RandomBytes(size_t n, uint32_t seed) {
   return out;
 }
 
-std::string Key(int i) { return "key-" + std::to_string(i); }
+std::string Key(int i) {
+  return "key-" + std::to_string(i);
+}
 
 class DatabaseTest : public ::testing::Test {
  protected:
@@ -160,8 +162,8 @@ TEST_F(DatabaseTest, ContainsAnswersForMemtableFlushedAndAbsentKeys) {
 TEST_F(DatabaseTest, ContainsFindsBlobValuesAfterReopen) {
   {
     auto db = CreateDb();
-    ASSERT_TRUE(db->Put(Column::kChunks, "blob", RandomBytes(1 << 20, 7),
-                        Durability::kBuffered).ok());
+    ASSERT_TRUE(
+        db->Put(Column::kChunks, "blob", RandomBytes(1 << 20, 7), Durability::kBuffered).ok());
     ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
   }
   auto db = OpenDb();  // cold block cache: the first lookup is Incomplete
@@ -176,8 +178,9 @@ TEST_F(DatabaseTest, ContainsDoesNotReadTheValuesOfKeysInBlobFiles) {
   {
     auto db = CreateDb();
     for (int i = 0; i < kKeys; ++i) {
-      ASSERT_TRUE(db->Put(Column::kChunks, "chunk-" + std::to_string(1000 + i), RandomBytes(64 << 10, i),
-                          Durability::kBuffered).ok());
+      ASSERT_TRUE(db->Put(Column::kChunks, "chunk-" + std::to_string(1000 + i),
+                          RandomBytes(64 << 10, i), Durability::kBuffered)
+                      .ok());
     }
     ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
   }
@@ -241,8 +244,8 @@ TEST_F(DatabaseTest, ConcurrentPutsFromFourThreadsAreAllReadable) {
     threads.emplace_back([&db, t] {
       for (int i = 0; i < kPerThread; ++i) {
         int n = t * kPerThread + i;
-        Status s = db->Put(Column::kChunks, Key(n), RandomBytes(5000 + n, n),
-                           Durability::kBuffered);
+        Status s =
+            db->Put(Column::kChunks, Key(n), RandomBytes(5000 + n, n), Durability::kBuffered);
         ASSERT_TRUE(s.ok()) << s.ToString();
       }
     });
@@ -257,8 +260,7 @@ TEST_F(DatabaseTest, ConcurrentPutsFromFourThreadsAreAllReadable) {
 
 TEST_F(DatabaseTest, ApproximateSizeGrowsAfterFlush) {
   auto db = CreateDb();
-  ASSERT_TRUE(db->Put(Column::kChunks, "big", RandomBytes(1 << 20, 3),
-                      Durability::kBuffered).ok());
+  ASSERT_TRUE(db->Put(Column::kChunks, "big", RandomBytes(1 << 20, 3), Durability::kBuffered).ok());
   ASSERT_TRUE(db->Flush({Column::kChunks}).ok());
   auto size = db->ApproximateSizeBytes();
   ASSERT_TRUE(size.ok()) << size.status().ToString();
@@ -275,8 +277,9 @@ TEST_F(DatabaseTest, CompactAllFreesTheBlobSpaceOfDeletedChunks) {
   for (int f = 0; f < kFlushes; ++f) {
     for (int v = 0; v < kPerFlush; ++v) {
       int n = f * kPerFlush + v;
-      ASSERT_TRUE(db->Put(Column::kChunks, Key(n), RandomBytes(kValueBytes, n),
-                          Durability::kBuffered).ok());
+      ASSERT_TRUE(
+          db->Put(Column::kChunks, Key(n), RandomBytes(kValueBytes, n), Durability::kBuffered)
+              .ok());
     }
     ASSERT_TRUE(db->Flush({Column::kChunks}).ok());  // a blob file each
   }
@@ -370,7 +373,9 @@ TEST_F(DatabaseTest, HundredsOfSmallCommitsLeaveFewFiles) {
     char key[32];
     std::snprintf(key, sizeof key, "host/a/%010d", i);
     ASSERT_TRUE(db->Put(Column::kSnapshots, key, AsBytes(key), Durability::kSynced).ok());
-    ASSERT_TRUE(db->Put(Column::kMeta, std::string("needs/") + key, AsBytes(key), Durability::kSynced).ok());
+    ASSERT_TRUE(
+        db->Put(Column::kMeta, std::string("needs/") + key, AsBytes(key), Durability::kSynced)
+            .ok());
   }
   EXPECT_LE(SstFiles(dir_), 2 * (32 + 1) + 2u);
   db.reset();
@@ -410,7 +415,8 @@ TEST_F(DatabaseTest, CopyToMakesAnIndependentDatabaseOfWhatWasWritten) {
     ASSERT_TRUE(value.ok()) << i << ": " << value.status().ToString();
     EXPECT_EQ(*value, blob) << i;
   }
-  EXPECT_EQ((*copy)->Get(Column::kMeta, "config").value(), Bytes({'s', 'e', 't', 't', 'i', 'n', 'g', 's'}));
+  EXPECT_EQ((*copy)->Get(Column::kMeta, "config").value(),
+            Bytes({'s', 'e', 't', 't', 'i', 'n', 'g', 's'}));
   EXPECT_EQ((*copy)->Get(Column::kMeta, "after").status().code(), Code::kNotFound);
   auto count = (*copy)->CountEntries(Column::kChunks);
   ASSERT_TRUE(count.ok()) << count.status().ToString();

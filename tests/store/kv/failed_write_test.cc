@@ -22,9 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Key(int i) { return "key-" + std::to_string(1000 + i); }
+std::string Key(int i) {
+  return "key-" + std::to_string(1000 + i);
+}
 // Large enough for a blob file, different for every key.
-Bytes Value(int i) { return Bytes(6000 + i, static_cast<uint8_t>(i)); }
+Bytes Value(int i) {
+  return Bytes(6000 + i, static_cast<uint8_t>(i));
+}
 
 TEST(FailedWriteTest, KeepsTheInUseMarkerAndTheNextOpenKeepsEveryAcknowledgedWrite) {
   const char* fault = std::getenv("COFFER_IO_FAULT");

@@ -32,12 +32,15 @@ std::string Le(uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(value >> (8 * i)));
   return out;
 }
-std::string Entry(uint16_t tag, uint16_t perm, uint32_t id) { return Le(tag, 2) + Le(perm, 2) + Le(id, 4); }
+std::string Entry(uint16_t tag, uint16_t perm, uint32_t id) {
+  return Le(tag, 2) + Le(perm, 2) + Le(id, 4);
+}
 
 TEST(PosixAclTest, TheEncodingIsTheKernelLayout) {
   const std::string expected = Le(2, 4) + Entry(0x01, 6, 0xffffffff) + Entry(0x02, 5, 1000) +
                                Entry(0x02, 4, 3000000000) + Entry(0x04, 7, 0xffffffff) +
-                               Entry(0x08, 6, 2000) + Entry(0x10, 4, 0xffffffff) + Entry(0x20, 0, 0xffffffff);
+                               Entry(0x08, 6, 2000) + Entry(0x10, 4, 0xffffffff) +
+                               Entry(0x20, 0, 0xffffffff);
   EXPECT_EQ(EncodeAclXattr(SortedAcl()), expected);
   auto decoded = DecodeAclXattr(expected);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
@@ -67,12 +70,14 @@ TEST(PosixAclTest, WhatTheKernelStoresDecodesAndEncodesBackToTheSameBytes) {
   const std::string file = tmp / "f";
   testing::WriteFile(file, "acl");
   std::string out;
-  ASSERT_EQ(testing::RunCommand(
-                {"setfacl", "-m", "u:1000:r-x,u:3000000000:r,g::rwx,g:2000:rw,m::r,o::-", file}, &out),
-            0)
+  ASSERT_EQ(
+      testing::RunCommand(
+          {"setfacl", "-m", "u:1000:r-x,u:3000000000:r,g::rwx,g:2000:rw,m::r,o::-", file}, &out),
+      0)
       << out;
   std::string value(4096, '\0');
-  const ssize_t n = lgetxattr(file.c_str(), std::string(kAccessAclXattr).c_str(), value.data(), value.size());
+  const ssize_t n =
+      lgetxattr(file.c_str(), std::string(kAccessAclXattr).c_str(), value.data(), value.size());
   ASSERT_GT(n, 0) << "no access ACL: does the filesystem support ACLs?";
   value.resize(static_cast<size_t>(n));
   auto decoded = DecodeAclXattr(value);

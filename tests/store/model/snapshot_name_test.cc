@@ -83,19 +83,19 @@ TEST(SnapshotNameTest, TimesOutsideTheStoredRangeAreRefused) {
     bool ok;
   };
   const Case kCases[] = {
-      {"1970-01-01T00:00:00Z", true},        // the first second
+      {"1970-01-01T00:00:00Z", true},  // the first second
       {"1970-01-01", true},
       {"1969-12-31T23:59:59Z", false},       // one before it
       {"1970-01-01T00:30:00+01:00", false},  // 1969-12-31T23:30:00Z
       {"1970-01-01T00:00:00-00:01", true},   // 1970-01-01T00:01:00Z
       {"0000-01-01T00:00:00Z", false},
-      {"1677-09-21T00:12:44Z", false},       // the int64's low end, still before the epoch
-      {"2262-04-11T23:47:16Z", true},        // the last second
-      {"2262-04-12T01:47:16+02:00", true},   // the same second
-      {"2262-04-11T23:47:17Z", false},       // one past it
+      {"1677-09-21T00:12:44Z", false},      // the int64's low end, still before the epoch
+      {"2262-04-11T23:47:16Z", true},       // the last second
+      {"2262-04-12T01:47:16+02:00", true},  // the same second
+      {"2262-04-11T23:47:17Z", false},      // one past it
       {"2262-04-11T23:47:16-00:01", false},
       {"2262-04-12", false},
-      {"3000-01-01T00:00:00Z", false},       // was stored as 1830 (overflow)
+      {"3000-01-01T00:00:00Z", false},  // was stored as 1830 (overflow)
       {"9999-12-31T23:59:59Z", false},
   };
   for (const Case& c : kCases) {
@@ -142,8 +142,8 @@ TEST(SnapshotNameTest, ParsesTheThreeKindsOfName) {
   EXPECT_EQ(prefix->kind, SnapshotSelector::Kind::kIdPrefix);
   EXPECT_EQ(prefix->id_prefix, "1a2b3c");
 
-  EXPECT_FALSE(ParseSnapshotName("abc").ok());      // too short a prefix
-  EXPECT_FALSE(ParseSnapshotName("xyz123").ok());   // not hex
+  EXPECT_FALSE(ParseSnapshotName("abc").ok());     // too short a prefix
+  EXPECT_FALSE(ParseSnapshotName("xyz123").ok());  // not hex
   EXPECT_FALSE(ParseSnapshotName("host/web1/noon").ok());
 }
 

@@ -191,7 +191,8 @@ TEST(TreeSplitTest, ChangedExtentsInTheMiddleOfAHugeFileChangeAtMostTwoParts) {
   auto after = SplitTree(tree, objects.Store());
   ASSERT_TRUE(before.ok() && after.ok());
   std::set<std::string> old_ids;
-  for (const pb::ExtentPart& part : before->entries(0).extent_parts()) old_ids.insert(part.tree_id());
+  for (const pb::ExtentPart& part : before->entries(0).extent_parts())
+    old_ids.insert(part.tree_id());
   int changed = 0;
   for (const pb::ExtentPart& part : after->entries(0).extent_parts()) {
     changed += old_ids.count(part.tree_id()) ? 0 : 1;

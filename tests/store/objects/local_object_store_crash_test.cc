@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "store/objects/local_object_store.h"
-#include "tests/testing/fs_fixtures.h"
 #include "tests/store/objects/test_objects.h"
+#include "tests/testing/fs_fixtures.h"
 
 extern char** environ;
 
@@ -36,7 +36,9 @@ const SnapshotRef kFirst = {"host/web1", 1'000, TestId(100'001)};
 const SnapshotRef kSecond = {"host/web1", 2'000, TestId(100'002)};
 
 // Sizes mix 2 MiB blobs with small inline values.
-size_t ChunkSize(uint32_t n) { return n % 3 == 0 ? 10 : (n % 3 == 1 ? 2 << 20 : 5000); }
+size_t ChunkSize(uint32_t n) {
+  return n % 3 == 0 ? 10 : (n % 3 == 1 ? 2 << 20 : 5000);
+}
 
 // Never returns: exits with a distinct code on any failure, or dies by SIGKILL.
 [[noreturn]] void RunChild(const std::string& dir) {

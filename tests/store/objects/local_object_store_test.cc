@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/testing/fs_fixtures.h"
 #include "tests/store/objects/test_objects.h"
+#include "tests/testing/fs_fixtures.h"
 
 namespace coffer {
 namespace {
@@ -31,7 +31,8 @@ class LocalObjectStoreTest : public ::testing::Test {
     store_ = std::move(store).value();
   }
   void Commit(const std::string& group, int64_t time, uint32_t n) {
-    Status s = store_->CommitSnapshot({group, time, TestId(n)}, TestValue(n, 40), kNoWriter, std::nullopt);
+    Status s =
+        store_->CommitSnapshot({group, time, TestId(n)}, TestValue(n, 40), kNoWriter, std::nullopt);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   std::vector<std::pair<std::string, int64_t>> Listed(std::string_view group) {
@@ -165,16 +166,20 @@ TEST_F(LocalObjectStoreTest, ListedSnapshotCarriesIdAndSealedRecord) {
 
 TEST_F(LocalObjectStoreTest, GroupWithNulIsRejected) {
   std::string bad("host\0x", 6);
-  EXPECT_EQ(store_->CommitSnapshot({bad, 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->CommitSnapshot({bad, 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(store_->ListSnapshots(bad).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(store_->CommitSnapshot({"", 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->CommitSnapshot({"", 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(),
+            Code::kInvalidArgument);
 }
 
 TEST_F(LocalObjectStoreTest, RecommittingSameSnapshotIsOkButAnotherAtSameTimeIsRejected) {
   Commit("host/a", 1, 1);
   Commit("host/a", 1, 1);
-  EXPECT_EQ(store_->CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40), kNoWriter, std::nullopt).code(),
-            Code::kAlreadyExists);
+  EXPECT_EQ(
+      store_->CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40), kNoWriter, std::nullopt)
+          .code(),
+      Code::kAlreadyExists);
   EXPECT_EQ(Listed("host/a").size(), 1u);
 }
 

@@ -80,7 +80,8 @@ TEST(NeedsListTest, RefusesEveryMalformedList) {
   b = good;
   b[1] = 3;
   refused(b, "unknown flags");
-  for (size_t cut : {size_t{0}, size_t{1}, size_t{20}, added_at - 1, added_at + 40, good.size() - 1}) {
+  for (size_t cut :
+       {size_t{0}, size_t{1}, size_t{20}, added_at - 1, added_at + 40, good.size() - 1}) {
     refused(Bytes(good.begin(), good.begin() + static_cast<long>(cut)), "cut short");
   }
   b = good;
@@ -254,7 +255,8 @@ TEST(NeedsListTest, ADamagedMissingOrInconsistentChainIsCorruption) {
   Bytes bytes = EncodeNeedsList(bad);
   store.stored[NeedsListId(bytes)] = bytes;
   auto read = ReadNeedsChain(NeedsListId(bytes), store.reader());
-  EXPECT_NE(read.status().message().find("removes objects its base does not need"), std::string::npos);
+  EXPECT_NE(read.status().message().find("removes objects its base does not need"),
+            std::string::npos);
   // ... and one that adds what it held.
   NeedsList again;
   again.base = base.back().id;

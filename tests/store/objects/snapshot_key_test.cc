@@ -16,9 +16,8 @@ TEST(SnapshotKeyTest, KeysSortByGroupThenTimeIncludingNegativeTimes) {
   const int64_t kMax = std::numeric_limits<int64_t>::max();
   // In the expected order.
   std::vector<std::pair<std::string, int64_t>> refs = {
-      {"host/a", kMin}, {"host/a", -5}, {"host/a", -1}, {"host/a", 0},
-      {"host/a", 1},    {"host/a", kMax}, {"host/ab", kMin}, {"host/ab", 3},
-      {"host/b", -7},
+      {"host/a", kMin}, {"host/a", -5},    {"host/a", -1}, {"host/a", 0},  {"host/a", 1},
+      {"host/a", kMax}, {"host/ab", kMin}, {"host/ab", 3}, {"host/b", -7},
   };
   std::vector<std::string> keys;
   for (const auto& [group, time] : refs) keys.push_back(SnapshotKey(group, time));

@@ -135,11 +135,14 @@ TEST_F(DamagedSnapshotTest, EachWayARecordFailsToOpenIsDamage) {
     EXPECT_TRUE(s.damaged()) << s.name();
     EXPECT_EQ(s.damage.code(), Code::kCorruption) << s.name();
   }
-  EXPECT_NE(all[1].damage.message().find("cannot decode"), std::string::npos) << all[1].damage.message();
-  EXPECT_NE(all[2].damage.message().find("wrong name"), std::string::npos) << all[2].damage.message();
+  EXPECT_NE(all[1].damage.message().find("cannot decode"), std::string::npos)
+      << all[1].damage.message();
+  EXPECT_NE(all[2].damage.message().find("wrong name"), std::string::npos)
+      << all[2].damage.message();
   EXPECT_NE(all[2].damage.message().find("1970-01-01T00:05:00Z"), std::string::npos)
       << "names where the record says it belongs: " << all[2].damage.message();
-  EXPECT_NE(all[3].damage.message().find("truncated"), std::string::npos) << all[3].damage.message();
+  EXPECT_NE(all[3].damage.message().find("truncated"), std::string::npos)
+      << all[3].damage.message();
 }
 
 TEST_F(DamagedSnapshotTest, ADamagedRecordIsFoundByNameLatestAndIndexIdButNotRead) {
@@ -155,7 +158,8 @@ TEST_F(DamagedSnapshotTest, ADamagedRecordIsFoundByNameLatestAndIndexIdButNotRea
     EXPECT_TRUE(found->damaged()) << name;
     Status readable = found->CheckReadable();
     EXPECT_EQ(readable.code(), Code::kCorruption);
-    EXPECT_TRUE(readable.message().starts_with("host/a/1970-01-01T00:03:20Z: ")) << readable.message();
+    EXPECT_TRUE(readable.message().starts_with("host/a/1970-01-01T00:03:20Z: "))
+        << readable.message();
     EXPECT_EQ(repo_->LookupPath(*found, "file").status().code(), Code::kCorruption);
   }
   // A backup builds on the newest snapshot it can read.

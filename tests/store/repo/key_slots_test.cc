@@ -260,10 +260,11 @@ TEST_F(KeySlotsTest, AKeyKeptOutsideTheRepositoryIsTheOnlyKeyThatOpensIt) {
   InitOptions other_options = testing::CheapInitOptions();
   other_options.key_in_repository = false;
   Bytes other_wrapped;
-  ASSERT_TRUE(InitLocalRepository(other_dir, other_options, "kept", [&](const Repository::NewKey& key) {
-                other_wrapped = key.wrapped;
-                return Status::Ok();
-              }).ok());
+  ASSERT_TRUE(
+      InitLocalRepository(other_dir, other_options, "kept", [&](const Repository::NewKey& key) {
+        other_wrapped = key.wrapped;
+        return Status::Ok();
+      }).ok());
   auto mismatched = Open("kept", other_wrapped);
   EXPECT_EQ(mismatched.status().code(), Code::kCorruption);
   EXPECT_NE(mismatched.status().message().find("another repository's"), std::string::npos)

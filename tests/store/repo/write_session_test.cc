@@ -45,7 +45,8 @@ TEST(WriteSessionTest, ManyThreadsAddingChunksAllLand) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = t; i < 400; i += 4) {
-        std::string data = testing::RandomBytes(1000 + static_cast<size_t>(i), static_cast<uint64_t>(i % 200));
+        std::string data =
+            testing::RandomBytes(1000 + static_cast<size_t>(i), static_cast<uint64_t>(i % 200));
         ids[static_cast<size_t>(i)] = *session.AddChunk(AsBytes(data));
       }
     });
@@ -53,7 +54,8 @@ TEST(WriteSessionTest, ManyThreadsAddingChunksAllLand) {
   for (auto& t : threads) t.join();
   ASSERT_TRUE(session.Flush().ok());
   for (int i = 0; i < 400; ++i) {
-    std::string data = testing::RandomBytes(1000 + static_cast<size_t>(i), static_cast<uint64_t>(i % 200));
+    std::string data =
+        testing::RandomBytes(1000 + static_cast<size_t>(i), static_cast<uint64_t>(i % 200));
     auto read = repo->ReadObject(ObjectKind::kChunk, ids[static_cast<size_t>(i)]);
     ASSERT_TRUE(read.ok()) << i;
     EXPECT_EQ(AsChars(*read), data);

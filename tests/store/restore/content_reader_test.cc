@@ -19,7 +19,9 @@ struct Piece {
   std::string data;
 };
 
-std::string IdBytes(const ObjectId& id) { return std::string(AsChars(ByteView(id.bytes))); }
+std::string IdBytes(const ObjectId& id) {
+  return std::string(AsChars(ByteView(id.bytes)));
+}
 
 pb::Extent Hole(uint64_t size) {
   pb::Extent e;
@@ -192,7 +194,8 @@ TEST_F(ContentReaderTest, ForEachExtentFetchesNoChunk) {
     extents.push_back(i % 3 == 2 ? Hole(7) : e);
   }
   for (const pb::Entry& entry :
-       {FileOf(std::vector<pb::Extent>(extents.begin(), extents.begin() + 20)), FileInParts(extents)}) {
+       {FileOf(std::vector<pb::Extent>(extents.begin(), extents.begin() + 20)),
+        FileInParts(extents)}) {
     SCOPED_TRACE(entry.name());
     auto listed = Extents(entry);
     ASSERT_TRUE(listed.ok()) << listed.status().ToString();
@@ -227,7 +230,8 @@ TEST_F(ContentReaderTest, AMissingChunkIsDamage) {
 
 TEST_F(ContentReaderTest, AMissingExtentPartIsDamage) {
   std::vector<pb::Extent> extents;
-  for (uint64_t i = 0; i < model::kMaxInlineExtents + 10; ++i) extents.push_back(Data(std::to_string(i)));
+  for (uint64_t i = 0; i < model::kMaxInlineExtents + 10; ++i)
+    extents.push_back(Data(std::to_string(i)));
   pb::Entry entry = FileInParts(extents);
   ASSERT_GE(entry.extent_parts_size(), 2);
   entry.mutable_extent_parts(1)->set_tree_id(IdBytes(AbsentId(0x77)));

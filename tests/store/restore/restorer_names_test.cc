@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include "store/repo/write_session.h"
 #include "store/model/tree.h"
+#include "store/repo/write_session.h"
 #include "store/restore/restorer.h"
 #include "tests/store/repo/repo_test_util.h"
 
@@ -82,7 +82,8 @@ TEST_F(RestorerNamesTest, ADotDotNamedOnThePathIsRefused) {
 TEST(CheckEntryNameTest, RefusesWhatIsNoFileName) {
   for (std::string bad : {std::string(), std::string("."), std::string(".."), std::string("a/b"),
                           std::string("..\0x", 4), std::string("a\0", 2)}) {
-    EXPECT_EQ(model::CheckEntryName(bad).code(), Code::kCorruption) << ::testing::PrintToString(bad);
+    EXPECT_EQ(model::CheckEntryName(bad).code(), Code::kCorruption)
+        << ::testing::PrintToString(bad);
   }
   for (std::string good : {"a", "...", ".hidden", "a b", "\xff\x01"}) {
     EXPECT_TRUE(model::CheckEntryName(good).ok()) << good;

@@ -112,7 +112,8 @@ TEST_F(RestorerTest, ADamagedChunkFailsOnlyTheFilesThatUseIt) {
 TEST_F(RestorerTest, FilesSpanningSeveralFetchWindowsRestoreWhole) {
   mkdir(source_.c_str(), 0755);
   for (int i = 0; i < 150; ++i) {
-    testing::WriteFile(source_ + "/small" + std::to_string(i), testing::RandomBytes(100 + 37 * i, i));
+    testing::WriteFile(source_ + "/small" + std::to_string(i),
+                       testing::RandomBytes(100 + 37 * i, i));
   }
   testing::WriteFile(source_ + "/zlarge", testing::RandomBytes(24 << 20, 1000));
   Snapshot snap = BackupSource();
@@ -137,7 +138,8 @@ TEST_F(RestorerTest, FilesSpanningSeveralFetchWindowsRestoreWhole) {
   EXPECT_EQ(damaged->errors[0].status.code(), Code::kCorruption);
   for (int i : {0, 75, 149}) {
     std::string name = "/small" + std::to_string(i);
-    EXPECT_EQ(testing::ReadFile(tmp_ / "again" + source_ + name), testing::ReadFile(source_ + name));
+    EXPECT_EQ(testing::ReadFile(tmp_ / "again" + source_ + name),
+              testing::ReadFile(source_ + name));
   }
 }
 

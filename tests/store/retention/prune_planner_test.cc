@@ -24,8 +24,8 @@ constexpr int64_t kNanos = 1'000'000'000;
 int64_t Time(const std::string& iso) {
   std::tm tm{};
   char zone = 0;
-  int n = std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &zone);
+  int n = std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon,
+                      &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &zone);
   EXPECT_TRUE(n == 7 && zone == 'Z') << iso;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -54,7 +54,8 @@ class PrunePlannerTest : public ::testing::Test {
     }
     return out;
   }
-  Names Kept(const Names& times, const KeepPolicy& policy, const std::set<std::string>& protected_times = {}) {
+  Names Kept(const Names& times, const KeepPolicy& policy,
+             const std::set<std::string>& protected_times = {}) {
     return Select(times, policy, true, protected_times);
   }
   Names Removed(const Names& times, const KeepPolicy& policy,
@@ -92,7 +93,8 @@ const Names kHourly = {"2019-11-15T09:39:15Z", "2019-11-15T10:49:15Z", "2019-11-
 TEST_F(PrunePlannerTest, PbsSimpleKeepLast) {
   EXPECT_EQ(Removed(kSimple, {.keep_last = 4}), Names{});
   EXPECT_EQ(Removed(kSimple, {.keep_last = 3}), (Names{"2019-12-02T11:59:15Z"}));
-  EXPECT_EQ(Removed(kSimple, {.keep_last = 2}), (Names{"2019-12-02T11:59:15Z", "2019-12-03T11:59:15Z"}));
+  EXPECT_EQ(Removed(kSimple, {.keep_last = 2}),
+            (Names{"2019-12-02T11:59:15Z", "2019-12-03T11:59:15Z"}));
   EXPECT_EQ(Removed(kSimple, {.keep_last = 1}),
             (Names{"2019-12-02T11:59:15Z", "2019-12-03T11:59:15Z", "2019-12-04T11:59:15Z"}));
 }
@@ -100,14 +102,17 @@ TEST_F(PrunePlannerTest, PbsSimpleKeepLast) {
 TEST_F(PrunePlannerTest, PbsSimpleMixed) {
   EXPECT_EQ(Removed(kSimple, {.keep_last = 2, .keep_daily = 2}), Names{});
   EXPECT_EQ(Removed(kSimple, {.keep_daily = 3}), (Names{"2019-12-04T11:59:15Z"}));
-  EXPECT_EQ(Removed(kSimple, {.keep_daily = 2}), (Names{"2019-12-02T11:59:15Z", "2019-12-04T11:59:15Z"}));
-  const Names all_but_newest = {"2019-12-02T11:59:15Z", "2019-12-03T11:59:15Z", "2019-12-04T11:59:15Z"};
+  EXPECT_EQ(Removed(kSimple, {.keep_daily = 2}),
+            (Names{"2019-12-02T11:59:15Z", "2019-12-04T11:59:15Z"}));
+  const Names all_but_newest = {"2019-12-02T11:59:15Z", "2019-12-03T11:59:15Z",
+                                "2019-12-04T11:59:15Z"};
   // All four are in one week, one month and one year.
   EXPECT_EQ(Removed(kSimple, {.keep_weekly = 5}), all_but_newest);
   EXPECT_EQ(Removed(kSimple, {.keep_daily = 1, .keep_weekly = 5}), all_but_newest);
   EXPECT_EQ(Removed(kSimple, {.keep_monthly = 6}), all_but_newest);
   EXPECT_EQ(Removed(kSimple, {.keep_yearly = 7}), all_but_newest);
-  EXPECT_EQ(Removed(kSimple, {.keep_weekly = 5, .keep_monthly = 6, .keep_yearly = 7}), all_but_newest);
+  EXPECT_EQ(Removed(kSimple, {.keep_weekly = 5, .keep_monthly = 6, .keep_yearly = 7}),
+            all_but_newest);
 }
 
 TEST_F(PrunePlannerTest, PbsSimple2) {
@@ -125,7 +130,8 @@ TEST_F(PrunePlannerTest, PbsSimple2) {
 TEST_F(PrunePlannerTest, PbsHourly) {
   EXPECT_EQ(Removed(kHourly, {.keep_hourly = 3}),
             (Names{"2019-11-15T10:49:15Z", "2019-11-15T11:39:15Z", "2019-11-15T11:49:15Z"}));
-  EXPECT_EQ(Kept(kHourly, {.keep_hourly = 2}), (Names{"2019-11-15T10:59:15Z", "2019-11-15T11:59:15Z"}));
+  EXPECT_EQ(Kept(kHourly, {.keep_hourly = 2}),
+            (Names{"2019-11-15T10:59:15Z", "2019-11-15T11:59:15Z"}));
 }
 
 TEST_F(PrunePlannerTest, PbsProtected) {
@@ -195,7 +201,8 @@ TEST_F(PrunePlannerTest, ProtectedSnapshotsDoNotFillAPeriodNorCount) {
   EXPECT_EQ(reasons["2019-12-01T12:00:00Z"], "");
   // An older snapshot of the protected one's day is still that day's daily.
   const Names same_day = {"2019-12-04T08:00:00Z", "2019-12-04T12:00:00Z"};
-  EXPECT_EQ(Reasons(same_day, {.keep_daily = 1}, {"2019-12-04T12:00:00Z"})["2019-12-04T08:00:00Z"], "daily");
+  EXPECT_EQ(Reasons(same_day, {.keep_daily = 1}, {"2019-12-04T12:00:00Z"})["2019-12-04T08:00:00Z"],
+            "daily");
   // A protected snapshot survives even behind the point where an option stops.
   EXPECT_EQ(Kept(days, {.keep_last = 1}, {"2019-12-01T12:00:00Z"}),
             (Names{"2019-12-01T12:00:00Z", "2019-12-04T12:00:00Z"}));
@@ -230,7 +237,8 @@ TEST_F(PrunePlannerTest, PeriodsWithoutSnapshotsDoNotCount) {
   const Names sparse = {"2019-10-01T12:00:00Z", "2019-12-01T12:00:00Z", "2019-12-04T12:00:00Z",
                         "2019-12-10T12:00:00Z"};
   EXPECT_EQ(Removed(sparse, {.keep_daily = 3}), (Names{"2019-10-01T12:00:00Z"}));
-  EXPECT_EQ(Kept(sparse, {.keep_monthly = 2}), (Names{"2019-10-01T12:00:00Z", "2019-12-10T12:00:00Z"}));
+  EXPECT_EQ(Kept(sparse, {.keep_monthly = 2}),
+            (Names{"2019-10-01T12:00:00Z", "2019-12-10T12:00:00Z"}));
 }
 
 TEST_F(PrunePlannerTest, PeriodsKeptByAnEarlierOptionAreSkipped) {
@@ -250,24 +258,30 @@ TEST_F(PrunePlannerTest, WeeksAreIsoWeeksAcrossTheYearBoundary) {
   // 2020-12-27 (Sunday) is in 2020-W52 and 2021-01-04 (Monday) starts 2021-W01.
   const Names days = {"2020-12-27T12:00:00Z", "2020-12-31T12:00:00Z", "2021-01-01T12:00:00Z",
                       "2021-01-04T12:00:00Z"};
-  EXPECT_EQ(Kept(days, {.keep_weekly = 2}), (Names{"2021-01-01T12:00:00Z", "2021-01-04T12:00:00Z"}));
+  EXPECT_EQ(Kept(days, {.keep_weekly = 2}),
+            (Names{"2021-01-01T12:00:00Z", "2021-01-04T12:00:00Z"}));
   EXPECT_EQ(Kept(days, {.keep_weekly = 3}),
             (Names{"2020-12-27T12:00:00Z", "2021-01-01T12:00:00Z", "2021-01-04T12:00:00Z"}));
   // By calendar month 2020-12-31 is the newest of December instead.
-  EXPECT_EQ(Kept(days, {.keep_monthly = 2}), (Names{"2020-12-31T12:00:00Z", "2021-01-04T12:00:00Z"}));
+  EXPECT_EQ(Kept(days, {.keep_monthly = 2}),
+            (Names{"2020-12-31T12:00:00Z", "2021-01-04T12:00:00Z"}));
   // 2019-12-30 (Monday) is already in 2020-W01.
   const Names turn = {"2019-12-29T12:00:00Z", "2019-12-30T12:00:00Z", "2020-01-02T12:00:00Z"};
   EXPECT_EQ(Kept(turn, {.keep_weekly = 1}), (Names{"2020-01-02T12:00:00Z"}));
-  EXPECT_EQ(Kept(turn, {.keep_weekly = 2}), (Names{"2019-12-29T12:00:00Z", "2020-01-02T12:00:00Z"}));
-  EXPECT_EQ(Kept(turn, {.keep_yearly = 2}), (Names{"2019-12-30T12:00:00Z", "2020-01-02T12:00:00Z"}));
+  EXPECT_EQ(Kept(turn, {.keep_weekly = 2}),
+            (Names{"2019-12-29T12:00:00Z", "2020-01-02T12:00:00Z"}));
+  EXPECT_EQ(Kept(turn, {.keep_yearly = 2}),
+            (Names{"2019-12-30T12:00:00Z", "2020-01-02T12:00:00Z"}));
 }
 
 TEST_F(PrunePlannerTest, LocalTimeDecidesTheDay) {
   // 22:30 UTC is 00:30 the next day at UTC+2.
   const Names times = {"2019-12-03T10:00:00Z", "2019-12-04T10:00:00Z", "2019-12-04T22:30:00Z"};
-  EXPECT_EQ(Kept(times, {.keep_daily = 2}), (Names{"2019-12-03T10:00:00Z", "2019-12-04T22:30:00Z"}));
+  EXPECT_EQ(Kept(times, {.keep_daily = 2}),
+            (Names{"2019-12-03T10:00:00Z", "2019-12-04T22:30:00Z"}));
   local_time_ = FixedOffsetTime(2 * 3600);
-  EXPECT_EQ(Kept(times, {.keep_daily = 2}), (Names{"2019-12-04T10:00:00Z", "2019-12-04T22:30:00Z"}));
+  EXPECT_EQ(Kept(times, {.keep_daily = 2}),
+            (Names{"2019-12-04T10:00:00Z", "2019-12-04T22:30:00Z"}));
   // West of UTC, 00:30 UTC on the 1st of a year is still the old year.
   const Names new_year = {"2019-06-01T12:00:00Z", "2020-01-01T00:30:00Z"};
   EXPECT_EQ(Reasons(new_year, {.keep_yearly = 2})["2019-06-01T12:00:00Z"], "yearly");
@@ -347,7 +361,8 @@ Names PlanGroups(const GroupedCase& c) {
        PlanPruneByGroup(candidates, c.policy, FixedOffsetTime(c.utc_offset_seconds))) {
     const GroupedSnapshot& s = c.snapshots.at(d.id);
     EXPECT_EQ(d.time_ns, Time(s.time)) << c.what;
-    out.push_back(s.group + " " + s.time + " " + (d.keep ? std::string(ReasonName(d.reason)) : "remove"));
+    out.push_back(s.group + " " + s.time + " " +
+                  (d.keep ? std::string(ReasonName(d.reason)) : "remove"));
   }
   return out;
 }
@@ -363,8 +378,9 @@ TEST(PlanPruneByGroupTest, EachGroupIsPlannedOnItsOwn) {
         {"db", "2019-12-03T11:00:00Z"}},
        {.keep_last = 1},
        0,
-       {"db 2019-12-03T11:00:00Z last", "db 2019-12-02T11:00:00Z remove", "db 2019-12-01T11:00:00Z remove",
-        "web 2019-12-02T10:00:00Z last", "web 2019-12-01T10:00:00Z remove"}},
+       {"db 2019-12-03T11:00:00Z last", "db 2019-12-02T11:00:00Z remove",
+        "db 2019-12-01T11:00:00Z remove", "web 2019-12-02T10:00:00Z last",
+        "web 2019-12-01T10:00:00Z remove"}},
       {"every group (the caller passes them all): a group of one snapshot keeps it",
        {{"host/b", "2019-12-02T10:00:00Z"},
         {"ct/100", "2019-12-01T10:00:00Z"},
@@ -384,8 +400,9 @@ TEST(PlanPruneByGroupTest, EachGroupIsPlannedOnItsOwn) {
         {"b", "2019-12-02T10:00:00Z"}},
        {.keep_last = 1},
        0,
-       {"a 2019-12-03T10:00:00Z damaged", "a 2019-12-02T10:00:00Z last", "a 2019-12-01T10:00:00Z remove",
-        "b 2019-12-02T10:00:00Z last", "b 2019-12-01T10:00:00Z remove"}},
+       {"a 2019-12-03T10:00:00Z damaged", "a 2019-12-02T10:00:00Z last",
+        "a 2019-12-01T10:00:00Z remove", "b 2019-12-02T10:00:00Z last",
+        "b 2019-12-01T10:00:00Z remove"}},
       {"a protected snapshot is kept in its group only",
        {{"a", "2019-12-01T10:00:00Z", true},
         {"a", "2019-12-02T10:00:00Z"},
@@ -395,28 +412,39 @@ TEST(PlanPruneByGroupTest, EachGroupIsPlannedOnItsOwn) {
         {"b", "2019-12-03T10:00:00Z"}},
        {.keep_last = 1},
        0,
-       {"a 2019-12-03T10:00:00Z last", "a 2019-12-02T10:00:00Z remove", "a 2019-12-01T10:00:00Z protected",
-        "b 2019-12-03T10:00:00Z last", "b 2019-12-02T10:00:00Z remove", "b 2019-12-01T10:00:00Z remove"}},
+       {"a 2019-12-03T10:00:00Z last", "a 2019-12-02T10:00:00Z remove",
+        "a 2019-12-01T10:00:00Z protected", "b 2019-12-03T10:00:00Z last",
+        "b 2019-12-02T10:00:00Z remove", "b 2019-12-01T10:00:00Z remove"}},
       {"no policy keeps every snapshot of every group",
-       {{"a", "2019-12-01T10:00:00Z"}, {"b", "2019-12-01T10:00:00Z"}, {"a", "2019-12-02T10:00:00Z"}},
+       {{"a", "2019-12-01T10:00:00Z"},
+        {"b", "2019-12-01T10:00:00Z"},
+        {"a", "2019-12-02T10:00:00Z"}},
        {},
        0,
        {"a 2019-12-02T10:00:00Z no policy", "a 2019-12-01T10:00:00Z no policy",
         "b 2019-12-01T10:00:00Z no policy"}},
       {"days are UTC's at offset 0: 22:30 is the same day as 10:00",
-       {{"a", "2019-12-03T10:00:00Z"}, {"a", "2019-12-04T10:00:00Z"}, {"a", "2019-12-04T22:30:00Z"},
-        {"b", "2019-12-04T22:30:00Z"}, {"b", "2019-12-04T10:00:00Z"}},
+       {{"a", "2019-12-03T10:00:00Z"},
+        {"a", "2019-12-04T10:00:00Z"},
+        {"a", "2019-12-04T22:30:00Z"},
+        {"b", "2019-12-04T22:30:00Z"},
+        {"b", "2019-12-04T10:00:00Z"}},
        {.keep_daily = 2},
        0,
-       {"a 2019-12-04T22:30:00Z daily", "a 2019-12-04T10:00:00Z remove", "a 2019-12-03T10:00:00Z daily",
-        "b 2019-12-04T22:30:00Z daily", "b 2019-12-04T10:00:00Z remove"}},
+       {"a 2019-12-04T22:30:00Z daily", "a 2019-12-04T10:00:00Z remove",
+        "a 2019-12-03T10:00:00Z daily", "b 2019-12-04T22:30:00Z daily",
+        "b 2019-12-04T10:00:00Z remove"}},
       {"days are local at UTC+2: 22:30 UTC is the next day, in every group",
-       {{"a", "2019-12-03T10:00:00Z"}, {"a", "2019-12-04T10:00:00Z"}, {"a", "2019-12-04T22:30:00Z"},
-        {"b", "2019-12-04T22:30:00Z"}, {"b", "2019-12-04T10:00:00Z"}},
+       {{"a", "2019-12-03T10:00:00Z"},
+        {"a", "2019-12-04T10:00:00Z"},
+        {"a", "2019-12-04T22:30:00Z"},
+        {"b", "2019-12-04T22:30:00Z"},
+        {"b", "2019-12-04T10:00:00Z"}},
        {.keep_daily = 2},
        2 * 3600,
-       {"a 2019-12-04T22:30:00Z daily", "a 2019-12-04T10:00:00Z daily", "a 2019-12-03T10:00:00Z remove",
-        "b 2019-12-04T22:30:00Z daily", "b 2019-12-04T10:00:00Z daily"}},
+       {"a 2019-12-04T22:30:00Z daily", "a 2019-12-04T10:00:00Z daily",
+        "a 2019-12-03T10:00:00Z remove", "b 2019-12-04T22:30:00Z daily",
+        "b 2019-12-04T10:00:00Z daily"}},
   };
   for (const GroupedCase& c : cases) {
     EXPECT_EQ(PlanGroups(c), c.decisions) << c.what;

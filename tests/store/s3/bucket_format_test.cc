@@ -26,8 +26,12 @@ void* operator new(size_t size) {
   throw std::bad_alloc();
 }
 // Not inlined: GCC would otherwise see free() of what `new` returned.
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p) noexcept {
+  std::free(p);
+}
+[[gnu::noinline]] void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
 
 namespace coffer::s3 {
 namespace {

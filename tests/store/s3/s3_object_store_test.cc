@@ -70,8 +70,10 @@ class S3ObjectStoreTest : public ::testing::Test {
     return proxy;
   }
   // Another client of a copy, reaching the server at `endpoint`.
-  std::unique_ptr<S3ObjectStore> OpenAt(const std::string& endpoint, const std::string& prefix = "copy") {
-    auto opened = S3ObjectStore::Open(S3rverSettings(endpoint), {kTestBucket, prefix}, SmallPackOptions());
+  std::unique_ptr<S3ObjectStore> OpenAt(const std::string& endpoint,
+                                        const std::string& prefix = "copy") {
+    auto opened =
+        S3ObjectStore::Open(S3rverSettings(endpoint), {kTestBucket, prefix}, SmallPackOptions());
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     return opened.ok() ? std::move(opened).value() : nullptr;
   }
@@ -114,8 +116,9 @@ TEST_F(S3ObjectStoreTest, EveryPackIsNamedByItsHashAndDescribesItself) {
     for (const PackEntry& e : *entries) {
       EXPECT_EQ(e.kind, ObjectKind::kChunk);
       EXPECT_EQ(e.length, kObjectSize);
-      EXPECT_EQ(Bytes(bytes->value().begin() + e.offset, bytes->value().begin() + e.offset + e.length),
-                *env_.store().Get(ObjectKind::kChunk, e.id));
+      EXPECT_EQ(
+          Bytes(bytes->value().begin() + e.offset, bytes->value().begin() + e.offset + e.length),
+          *env_.store().Get(ObjectKind::kChunk, e.id));
     }
     objects += entries->size();
   }
@@ -218,7 +221,9 @@ TEST_F(S3ObjectStoreTest, AChunkDamagedInItsPackDoesNotReadBack) {
   std::vector<Code> codes;
   ASSERT_TRUE(env_.store()
                   .GetManyChecked(ObjectKind::kChunk, ids,
-                                  [&](size_t, Result<ByteView> sealed) { codes.push_back(sealed.status().code()); })
+                                  [&](size_t, Result<ByteView> sealed) {
+                                    codes.push_back(sealed.status().code());
+                                  })
                   .ok());
   ASSERT_EQ(codes.size(), 3u);
   // Which object lies second in the pack is the store's choice: exactly one is damaged.
@@ -233,13 +238,13 @@ TEST_F(S3ObjectStoreTest, TransientFailuresAreRetriedUntilTheyPass) {
   auto opened = OpenAt(proxy->endpoint());
   ASSERT_NE(opened, nullptr);
   S3ObjectStore& store = *opened;
-  proxy->SetPolicy(FaultProxy::Sequence({Fault::kReply503, Fault::kDropBeforeReply, Fault::kReply500,
-                                         Fault::kDropMidReply}));
+  proxy->SetPolicy(FaultProxy::Sequence(
+      {Fault::kReply503, Fault::kDropBeforeReply, Fault::kReply500, Fault::kDropMidReply}));
   for (uint32_t n = 1; n <= 20; ++n) {
     ASSERT_TRUE(store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, kObjectSize)).ok());
   }
-  Status commit = store.CommitSnapshot({"host/a", 1, TestId(100)}, TestValue(100, 40), kNoWriter,
-                                       std::nullopt);
+  Status commit =
+      store.CommitSnapshot({"host/a", 1, TestId(100)}, TestValue(100, 40), kNoWriter, std::nullopt);
   ASSERT_TRUE(commit.ok()) << commit.ToString();
   EXPECT_EQ(store.retries(), 4u);
   // Reads are retried too, a range cut in the middle included.
@@ -260,8 +265,8 @@ TEST_F(S3ObjectStoreTest, AServerThatKeepsFailingEndsTheCommitAndShowsNothing) {
     ASSERT_TRUE(store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, kObjectSize)).ok());
   }
   proxy->SetPolicy([](const FaultProxy::Request&) { return Fault::kReply500; });
-  Status commit = store.CommitSnapshot({"host/a", 1, TestId(100)}, TestValue(100, 40), kNoWriter,
-                                       std::nullopt);
+  Status commit =
+      store.CommitSnapshot({"host/a", 1, TestId(100)}, TestValue(100, 40), kNoWriter, std::nullopt);
   EXPECT_EQ(commit.code(), Code::kIoError) << commit.ToString();
   EXPECT_NE(commit.message().find("tries"), std::string::npos) << commit.message();
   EXPECT_NE(commit.message().find("InternalError"), std::string::npos) << commit.message();
@@ -277,8 +282,8 @@ TEST_F(S3ObjectStoreTest, UnknownCredentialsAndAMissingBucketAreToldApart) {
   auto refused = S3ObjectStore::Open(wrong, {kTestBucket, "copy"}, SmallPackOptions());
   EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
   EXPECT_NE(refused.status().message().find("credentials"), std::string::npos);
-  auto missing = S3ObjectStore::Open(S3rverSettings(env_.server().endpoint()), {"no-such-bucket", ""},
-                                     SmallPackOptions());
+  auto missing = S3ObjectStore::Open(S3rverSettings(env_.server().endpoint()),
+                                     {"no-such-bucket", ""}, SmallPackOptions());
   EXPECT_EQ(missing.status().code(), Code::kNotFound) << missing.status().ToString();
   EXPECT_NE(missing.status().message().find("no-such-bucket"), std::string::npos);
 }
@@ -301,9 +306,9 @@ TEST_F(S3ObjectStoreTest, EveryRequestIsSignedAsAwsChecksIt) {
     ASSERT_TRUE(store.Put(ObjectKind::kChunk, TestId(n), TestValue(n, kObjectSize)).ok());
   }
   Commit(1, 100);  // through the env's client; this one commits too
-  ASSERT_TRUE(store.CommitSnapshot({"host/b", 2, TestId(101)}, TestValue(101, 40), kNoWriter,
-                                   std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      store.CommitSnapshot({"host/b", 2, TestId(101)}, TestValue(101, 40), kNoWriter, std::nullopt)
+          .ok());
   ASSERT_TRUE(store.RemoveKeySlot("key.1").ok());
   auto reader = S3ObjectStore::Open(settings, {kTestBucket, "copy"}, SmallPackOptions());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();

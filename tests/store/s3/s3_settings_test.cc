@@ -373,7 +373,7 @@ TEST_F(S3SettingsTest, MissingFilesAreNoError) {
 
 TEST_F(S3SettingsTest, WithoutFileVariablesTheFilesAreReadFromHome) {
   WriteIn(dir_, ".aws/credentials",
-             "[default]\naws_access_key_id = AKIAHOME\naws_secret_access_key = h\n");
+          "[default]\naws_access_key_id = AKIAHOME\naws_secret_access_key = h\n");
   WriteIn(dir_, ".aws/config", "[default]\nregion = ap-south-1\n");
   env_["HOME"] = dir_ / "";
   Result<S3Settings> settings = Load();

@@ -22,8 +22,7 @@ TEST(GrpcStatusTest, GrpcCodesMeanTheSameToOtherClients) {
   EXPECT_EQ(ToGrpcStatus(Status::InvalidArgument("")).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(ToGrpcStatus(Status::NoSpace("")).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(ToGrpcStatus(Status::AlreadyExists("")).error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(ToGrpcStatus(Status::AlreadyExists("")).error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(ToGrpcStatus(Status::Unsupported("")).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ToGrpcStatus(Status::Unauthenticated("")).error_code(),

@@ -27,7 +27,7 @@ template <typename Env>
 class ObjectStoreConformanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if constexpr (requires(Env& env) { env.why_not(); }) {
+    if constexpr (requires(Env & env) { env.why_not(); }) {
       if (!env_.ready()) GTEST_SKIP() << "no S3 server to test against: " << env_.why_not();
     }
   }
@@ -39,7 +39,8 @@ class ObjectStoreConformanceTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   void Commit(const std::string& group, int64_t time, uint32_t n, size_t size = 40) {
-    Status s = store().CommitSnapshot({group, time, TestId(n)}, TestValue(n, size), kNoWriter, std::nullopt);
+    Status s = store().CommitSnapshot({group, time, TestId(n)}, TestValue(n, size), kNoWriter,
+                                      std::nullopt);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   Listing Listed(std::string_view group) {
@@ -62,9 +63,12 @@ class ObjectStoreConformanceTest : public ::testing::Test {
 
 struct EnvNames {
   template <typename T>
-  static std::string GetName(int) { return T::kName; }
+  static std::string GetName(int) {
+    return T::kName;
+  }
 };
-using Envs = ::testing::Types<testing::LocalEnv, testing::RemoteEnv, testing::TlsEnv, testing::S3Env>;
+using Envs =
+    ::testing::Types<testing::LocalEnv, testing::RemoteEnv, testing::TlsEnv, testing::S3Env>;
 TYPED_TEST_SUITE(ObjectStoreConformanceTest, Envs, EnvNames);
 
 TYPED_TEST(ObjectStoreConformanceTest, CommittedObjectsSurviveReopen) {
@@ -153,10 +157,11 @@ TYPED_TEST(ObjectStoreConformanceTest, GetManyCheckedAnswersAsGetManyDoes) {
   this->Reopen();  // read from the files, not from memory
   std::vector<ObjectId> ids = {TestId(1), TestId(9), TestId(2)};
   std::vector<Result<Bytes>> got;
-  Status s = this->store().GetManyChecked(ObjectKind::kChunk, ids, [&](size_t, Result<ByteView> sealed) {
-    got.push_back(sealed.ok() ? Result<Bytes>(Bytes(sealed->begin(), sealed->end()))
-                              : Result<Bytes>(sealed.status()));
-  });
+  Status s =
+      this->store().GetManyChecked(ObjectKind::kChunk, ids, [&](size_t, Result<ByteView> sealed) {
+        got.push_back(sealed.ok() ? Result<Bytes>(Bytes(sealed->begin(), sealed->end()))
+                                  : Result<Bytes>(sealed.status()));
+      });
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(got.size(), 3u);
   ASSERT_TRUE(got[0].ok()) << got[0].status().ToString();
@@ -342,16 +347,20 @@ TYPED_TEST(ObjectStoreConformanceTest, LongListingKeepsOrderAndRecords) {
 
 TYPED_TEST(ObjectStoreConformanceTest, GroupWithNulIsRejected) {
   std::string bad("host\0x", 6);
-  EXPECT_EQ(this->store().CommitSnapshot({bad, 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store().CommitSnapshot({bad, 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(this->store().ListSnapshots(bad).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(this->store().CommitSnapshot({"", 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->store().CommitSnapshot({"", 1, TestId(1)}, {}, kNoWriter, std::nullopt).code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(this->store().DeleteSnapshot({bad, 1, TestId(1)}).code(), Code::kInvalidArgument);
 }
 
 TYPED_TEST(ObjectStoreConformanceTest, RecommittingSameSnapshotIsOkButAnotherAtSameTimeIsRejected) {
   this->Commit("host/a", 1, 1);
   this->Commit("host/a", 1, 1);
-  EXPECT_EQ(this->store().CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40), kNoWriter, std::nullopt).code(),
+  EXPECT_EQ(this->store()
+                .CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40), kNoWriter, std::nullopt)
+                .code(),
             Code::kAlreadyExists);
   EXPECT_EQ(this->Listed("host/a").size(), 1u);
 }
@@ -458,9 +467,8 @@ TYPED_TEST(ObjectStoreConformanceTest, NeedsListsAreStoredByTheirHashAndNamedByT
   const Bytes list = NeedsListBytes(1);
   const ObjectId id = NeedsListId(list);
   ASSERT_TRUE(this->store().Put(ObjectKind::kNeeds, id, list).ok());
-  ASSERT_TRUE(this->store()
-                  .CommitSnapshot({"host/a", 1, TestId(1)}, TestValue(1, 40), kNoWriter, id)
-                  .ok());
+  ASSERT_TRUE(
+      this->store().CommitSnapshot({"host/a", 1, TestId(1)}, TestValue(1, 40), kNoWriter, id).ok());
   this->Commit("host/a", 2, 2);
   this->Reopen();
   EXPECT_EQ(*this->store().Get(ObjectKind::kNeeds, id), list);
@@ -483,11 +491,12 @@ TYPED_TEST(ObjectStoreConformanceTest, ANeedsListThatIsNotItsHashIsRefused) {
   list.back() ^= 1;
   // A remote store may refuse it only when its batch is sent: by the commit.
   Status put = this->store().Put(ObjectKind::kNeeds, id, list);
-  Status commit = this->store().CommitSnapshot({"host/a", 1, TestId(1)}, TestValue(1, 40),
-                                               kNoWriter, id);
+  Status commit =
+      this->store().CommitSnapshot({"host/a", 1, TestId(1)}, TestValue(1, 40), kNoWriter, id);
   const Status& refused = put.ok() ? commit : put;
   EXPECT_EQ(refused.code(), Code::kInvalidArgument) << refused.ToString();
-  EXPECT_NE(refused.message().find("does not match its id"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("does not match its id"), std::string::npos)
+      << refused.message();
   this->Reopen();  // a remote store reports a refused batch to its next calls, too
   EXPECT_EQ(this->store().Get(ObjectKind::kNeeds, id).status().code(), Code::kNotFound);
   EXPECT_TRUE(this->Listed("host/a").empty());
@@ -520,7 +529,8 @@ TYPED_TEST(ObjectStoreGcConformanceTest, SweepDeletesExactlyWhatIsNotMarked) {
   for (uint32_t n = 1; n <= 5; ++n) this->ExpectValue(ObjectKind::kChunk, n, 5000);
   this->ExpectValue(ObjectKind::kTree, 11, 100);
   for (uint32_t n = 6; n <= 10; ++n) {
-    EXPECT_EQ(this->store().Get(ObjectKind::kChunk, TestId(n)).status().code(), Code::kNotFound) << n;
+    EXPECT_EQ(this->store().Get(ObjectKind::kChunk, TestId(n)).status().code(), Code::kNotFound)
+        << n;
   }
   EXPECT_EQ(this->store().Get(ObjectKind::kTree, TestId(12)).status().code(), Code::kNotFound);
 }
@@ -544,7 +554,8 @@ TYPED_TEST(ObjectStoreGcConformanceTest, SweepKeepsWhatARegisteredWriterFoundOrP
   this->ExpectValue(ObjectKind::kChunk, 1, 5000);
   this->ExpectValue(ObjectKind::kChunk, 3, 5000);
   EXPECT_EQ(this->store().Get(ObjectKind::kChunk, TestId(2)).status().code(), Code::kNotFound);
-  Status commit = this->store().CommitSnapshot({"host/a", 2, TestId(101)}, TestValue(101, 40), *writer, std::nullopt);
+  Status commit = this->store().CommitSnapshot({"host/a", 2, TestId(101)}, TestValue(101, 40),
+                                               *writer, std::nullopt);
   EXPECT_TRUE(commit.ok()) << commit.ToString();
 }
 
@@ -553,8 +564,11 @@ TYPED_TEST(ObjectStoreGcConformanceTest, CommitOfUnregisteredWriterAfterASweepIs
   auto start = this->store().BeginGc();
   ASSERT_TRUE(start.ok());
   ASSERT_TRUE(this->store().FinishGc(start->gc_id).ok());
-  EXPECT_EQ(this->store().CommitSnapshot({"host/a", 2, TestId(101)}, TestValue(101, 40), kNoWriter, std::nullopt).code(),
-            Code::kAborted);
+  EXPECT_EQ(
+      this->store()
+          .CommitSnapshot({"host/a", 2, TestId(101)}, TestValue(101, 40), kNoWriter, std::nullopt)
+          .code(),
+      Code::kAborted);
   EXPECT_EQ(this->Listed("host/a").size(), 1u);
 }
 

@@ -13,11 +13,11 @@
 #include <string>
 #include <thread>
 
-#include "tests/testing/stub_object_store.h"
 #include "store/service/limits.h"
 #include "store/service/service.grpc.pb.h"
 #include "tests/store/objects/test_objects.h"
 #include "tests/store/service/store_envs.h"
+#include "tests/testing/stub_object_store.h"
 
 namespace coffer::service {
 namespace {
@@ -238,7 +238,9 @@ TEST_F(ProtocolTest, SocketIsPrivateToItsOwner) {
 class FullDiskStore final : public testing::StubObjectStore {
  public:
   Status PutMeta(std::string_view, ByteView) override { return Status::NoSpace("disk full"); }
-  Status Put(ObjectKind, const ObjectId&, ByteView) override { return Status::NoSpace("disk full"); }
+  Status Put(ObjectKind, const ObjectId&, ByteView) override {
+    return Status::NoSpace("disk full");
+  }
 };
 
 // A server that checks objects (as `coffer serve` does for an unencrypted
@@ -257,7 +259,8 @@ TEST(ObjectCheckTest, ObjectThatFailsTheCheckRefusesItsWholeRequest) {
   }
   Status flushed = remote->Flush();
   EXPECT_EQ(flushed.code(), Code::kInvalidArgument) << flushed.ToString();
-  EXPECT_NE(flushed.message().find("does not match its id"), std::string::npos) << flushed.message();
+  EXPECT_NE(flushed.message().find("does not match its id"), std::string::npos)
+      << flushed.message();
   auto again = served.Connect();
   ASSERT_NE(again, nullptr);
   std::vector<ObjectId> ids = {TestId(11), TestId(12), TestId(13)};
@@ -307,7 +310,8 @@ TEST(RemoteObjectStoreErrorTest, FailedBackgroundBatchSurfacesOnEveryLaterCall) 
   for (uint32_t n = 0; n < 10; ++n) {
     ASSERT_TRUE(remote->Put(ObjectKind::kChunk, TestId(n), TestValue(n, 100)).ok());
   }
-  Status commit = remote->CommitSnapshot({"host/a", 1, TestId(99)}, TestValue(99, 40), kNoWriter, std::nullopt);
+  Status commit =
+      remote->CommitSnapshot({"host/a", 1, TestId(99)}, TestValue(99, 40), kNoWriter, std::nullopt);
   EXPECT_EQ(commit.code(), Code::kNoSpace) << commit.ToString();
   EXPECT_EQ(remote->Put(ObjectKind::kChunk, TestId(50), TestValue(50, 10)).code(), Code::kNoSpace);
   EXPECT_EQ(remote->ListSnapshots("").status().code(), Code::kNoSpace);

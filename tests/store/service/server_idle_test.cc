@@ -56,7 +56,10 @@ TEST_F(ServerIdleTest, ServeOutlivesAConnectedClientAndReturnsAfterItIsGone) {
   // Idle client: its keep-alive holds the server for several idle periods.
   EXPECT_EQ(served.wait_for(1s), std::future_status::timeout);
   ASSERT_TRUE((*remote)->Put(ObjectKind::kChunk, TestId(1), TestValue(1, 100)).ok());
-  ASSERT_TRUE((*remote)->CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40), kNoWriter, std::nullopt).ok());
+  ASSERT_TRUE(
+      (*remote)
+          ->CommitSnapshot({"host/a", 1, TestId(2)}, TestValue(2, 40), kNoWriter, std::nullopt)
+          .ok());
   remote->reset();
   ASSERT_EQ(served.wait_for(kDeadline), std::future_status::ready);
   EXPECT_TRUE(served.get().ok());

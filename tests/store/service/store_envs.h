@@ -32,7 +32,8 @@ class LocalEnv {
 
  private:
   void Open(bool create) {
-    auto store = create ? LocalObjectStore::Create(tmp_ / "db") : LocalObjectStore::Open(tmp_ / "db");
+    auto store =
+        create ? LocalObjectStore::Create(tmp_ / "db") : LocalObjectStore::Open(tmp_ / "db");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     local_ = std::move(store).value();
   }

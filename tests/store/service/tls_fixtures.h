@@ -30,7 +30,8 @@ inline TestCert MakeSelfSignedCert(const std::string& dir, const std::string& na
   std::string cmd =
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
       "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
-      "-keyout '" + out.key_file + "' -out '" + out.cert_file + "' >/dev/null 2>&1";
+      "-keyout '" +
+      out.key_file + "' -out '" + out.cert_file + "' >/dev/null 2>&1";
   int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << "openssl failed: " << cmd;
   if (rc == 0) {

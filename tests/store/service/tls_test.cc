@@ -84,7 +84,9 @@ TEST_F(TlsTest, ClientWithCaAndTokenPutsGetsCommitsAndLists) {
   ASSERT_TRUE(remote->Put(ObjectKind::kChunk, TestId(1), TestValue(1, 3 << 20)).ok());
   ASSERT_TRUE(remote->Put(ObjectKind::kTree, TestId(2), TestValue(2, 500)).ok());
   ASSERT_TRUE(remote->PutMeta("config", TestValue(3, 100)).ok());
-  ASSERT_TRUE(remote->CommitSnapshot({"host/tls", 7, TestId(4)}, TestValue(4, 40), kNoWriter, std::nullopt).ok());
+  ASSERT_TRUE(
+      remote->CommitSnapshot({"host/tls", 7, TestId(4)}, TestValue(4, 40), kNoWriter, std::nullopt)
+          .ok());
 
   auto chunk = remote->Get(ObjectKind::kChunk, TestId(1));
   ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
@@ -144,7 +146,8 @@ TEST_F(TlsTest, ClientWithoutTheServersCaFailsToConnectWithClearError) {
                                            TlsConnectOptions(coffer::testing::kTestToken, 1));
   ASSERT_FALSE(remote.ok());
   EXPECT_EQ(remote.status().code(), Code::kIoError);
-  EXPECT_TRUE(Contains(remote.status().message(), "cannot reach the server at " + served_.address()))
+  EXPECT_TRUE(
+      Contains(remote.status().message(), "cannot reach the server at " + served_.address()))
       << remote.status().message();
   EXPECT_TRUE(Contains(remote.status().message(), "certificate")) << remote.status().message();
 }
@@ -156,10 +159,12 @@ TEST_F(TlsTest, NoServerAtTheAddressIsAnIoErrorNotNotFound) {
   auto options = TlsConnectOptions();
   options.timeout = std::chrono::milliseconds(2000);
   auto remote = RemoteObjectStore::Connect(address, options);
-  WaitUntil([&] {
-    if (remote.ok()) remote = RemoteObjectStore::Connect(address, options);
-    return !remote.ok();
-  }, std::chrono::seconds(10));
+  WaitUntil(
+      [&] {
+        if (remote.ok()) remote = RemoteObjectStore::Connect(address, options);
+        return !remote.ok();
+      },
+      std::chrono::seconds(10));
   ASSERT_FALSE(remote.ok());
   EXPECT_EQ(remote.status().code(), Code::kIoError) << remote.status().ToString();
 }
@@ -180,10 +185,9 @@ TEST(TlsServerTest, TcpNeedsCertificateKeyAndToken) {
   // A key that is not the certificate's: gRPC refuses to listen.
   ServerOptions mismatched = TlsServerOptions();
   mismatched.tls_key_pem = coffer::testing::SharedTestCert(1).key_pem;
-  EXPECT_EQ(ObjectServer::Start(**local, coffer::testing::kLoopbackAnyPort, mismatched)
-                .status()
-                .code(),
-            Code::kIoError);
+  EXPECT_EQ(
+      ObjectServer::Start(**local, coffer::testing::kLoopbackAnyPort, mismatched).status().code(),
+      Code::kIoError);
 }
 
 TEST(TlsServerTest, UnixSocketsNeedNeitherTlsNorToken) {

@@ -379,7 +379,8 @@ TEST_F(TokenRolesTest, NoTokenLetsACallerOverTcpCopyTheRepositorysFiles) {
     ASSERT_NE(remote, nullptr);
     const std::string target = tmp_ / "copy";
     Result<FolderCopyReport> copied = remote->CopyRepositoryTo(target);
-    EXPECT_EQ(copied.status().code(), Code::kPermissionDenied) << token << ": " << copied.status().ToString();
+    EXPECT_EQ(copied.status().code(), Code::kPermissionDenied)
+        << token << ": " << copied.status().ToString();
     EXPECT_FALSE(std::filesystem::exists(target)) << token;
   }
   ExpectUnchanged();
@@ -413,7 +414,9 @@ TEST_F(TokenRolesTest, AConnectionCarriesTokensOfOneRole) {
 TEST(TokenRolesServerTest, ServerWithOnlyAppendOnlyTokens) {
   TempDir tmp;
   auto local = std::move(LocalObjectStore::Create(tmp / "db")).value();
-  ASSERT_TRUE(local->CommitSnapshot({"host/a", 7, TestId(1)}, TestValue(1, 40), kNoWriter, std::nullopt).ok());
+  ASSERT_TRUE(
+      local->CommitSnapshot({"host/a", 7, TestId(1)}, TestValue(1, 40), kNoWriter, std::nullopt)
+          .ok());
   ServerOptions options = TlsServerOptions();
   options.token.clear();
   options.append_only_tokens = {kAppendToken, "a-second-append-only-token"};
@@ -423,8 +426,8 @@ TEST(TokenRolesServerTest, ServerWithOnlyAppendOnlyTokens) {
   ASSERT_NE(remote, nullptr);
   EXPECT_TRUE(remote->ListSnapshots("").ok());
   EXPECT_EQ(remote->DeleteSnapshot({"host/a", 7, TestId(1)}).code(), Code::kPermissionDenied);
-  auto second = RemoteObjectStore::Connect(served.address(),
-                                           TlsConnectOptions("a-second-append-only-token"));
+  auto second =
+      RemoteObjectStore::Connect(served.address(), TlsConnectOptions("a-second-append-only-token"));
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ((*second)->BeginGc().status().code(), Code::kPermissionDenied);
   // The usual test token is no token of this server.

@@ -37,8 +37,12 @@ class FailingAfter final : public ObjectStore {
     ++puts_;
     return store_.Put(kind, id, sealed);
   }
-  Result<std::optional<Bytes>> GetMeta(std::string_view key) override { return store_.GetMeta(key); }
-  Status PutMeta(std::string_view key, ByteView value) override { return store_.PutMeta(key, value); }
+  Result<std::optional<Bytes>> GetMeta(std::string_view key) override {
+    return store_.GetMeta(key);
+  }
+  Status PutMeta(std::string_view key, ByteView value) override {
+    return store_.PutMeta(key, value);
+  }
   Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) override {
     return store_.ListMeta(prefix);
   }
@@ -177,7 +181,8 @@ TEST_F(SyncTest, AReplicaMadeWithoutTheKeyOpensAndRestoresWithIt) {
     // Its needs set at the copy is the one its trees reach there.
     auto chain = ReadNeedsChain(replica->store(), *s.needs);
     ASSERT_TRUE(chain.ok()) << chain.status().ToString();
-    auto walked = CollectNeeds(*replica, *ObjectId::FromBytes(AsBytes(s.record.root_tree_id())), {});
+    auto walked =
+        CollectNeeds(*replica, *ObjectId::FromBytes(AsBytes(s.record.root_tree_id())), {});
     ASSERT_TRUE(walked.ok()) << walked.status().ToString();
     EXPECT_EQ(chain->set, *walked);
   }
@@ -264,10 +269,9 @@ TEST_F(SyncTest, GroupsLatestAndDeleteChooseWhatIsCopiedAndMirrored) {
   std::vector<std::pair<std::string, int64_t>> listed;
   const std::vector<StoredSnapshot> at_copy = *copy_->ListSnapshots("");
   for (const auto& s : at_copy) listed.emplace_back(s.ref.group, s.ref.time_ns);
-  EXPECT_EQ(listed, (std::vector<std::pair<std::string, int64_t>>{
-                        {"host/db", 400'000'000'000},
-                        {"host/web", 100'000'000'000},
-                        {"host/web", 200'000'000'000}}));
+  EXPECT_EQ(listed, (std::vector<std::pair<std::string, int64_t>>{{"host/db", 400'000'000'000},
+                                                                  {"host/web", 100'000'000'000},
+                                                                  {"host/web", 200'000'000'000}}));
 
   // A snapshot protected at the copy stays there even so.
   ASSERT_TRUE(source_->Forget(at_source[0]).ok());
@@ -283,14 +287,17 @@ TEST_F(SyncTest, SnapshotsThatCannotBeCopiedWholeAreSkippedAndSaySo) {
   {
     auto stored = source_->store().ListSnapshots("host/old");
     ASSERT_TRUE(source_->store().DeleteSnapshot(older.ref).ok());
-    ASSERT_TRUE(source_->store().CommitSnapshot(older.ref, (*stored)[0].sealed, kNoWriter, std::nullopt).ok());
+    ASSERT_TRUE(source_->store()
+                    .CommitSnapshot(older.ref, (*stored)[0].sealed, kNoWriter, std::nullopt)
+                    .ok());
   }
   MakeReplica();
   SyncReport report = SyncNow();
   EXPECT_EQ(report.snapshots_copied, 1u);
   ASSERT_EQ(report.skipped.size(), 1u);
   EXPECT_NE(report.skipped[0].find("host/old/"), std::string::npos) << report.skipped[0];
-  EXPECT_NE(report.skipped[0].find("made before needs lists"), std::string::npos) << report.skipped[0];
+  EXPECT_NE(report.skipped[0].find("made before needs lists"), std::string::npos)
+      << report.skipped[0];
 }
 
 TEST_F(SyncTest, AnObjectMissingAtTheSourceLeavesItsSnapshotOutAndNothingHalfVisible) {
@@ -304,17 +311,20 @@ TEST_F(SyncTest, AnObjectMissingAtTheSourceLeavesItsSnapshotOutAndNothingHalfVis
   {
     auto db = kv::Database::Open(RepoLayout(tmp_ / "source").db());
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Delete(kv::Column::kChunks, std::string(AsChars(chunk.id.view())),
-                              kv::Durability::kSynced)
+    ASSERT_TRUE((*db)
+                    ->Delete(kv::Column::kChunks, std::string(AsChars(chunk.id.view())),
+                             kv::Durability::kSynced)
                     .ok());
   }
-  source_ = std::move(OpenLocalRepository(tmp_ / "source", {}, testing::Passphrase("correct horse")))
-                .value();
+  source_ =
+      std::move(OpenLocalRepository(tmp_ / "source", {}, testing::Passphrase("correct horse")))
+          .value();
   MakeReplica();
   SyncReport report = SyncNow();
   EXPECT_EQ(report.snapshots_copied, 0u);
   ASSERT_EQ(report.skipped.size(), 1u);
-  EXPECT_NE(report.skipped[0].find("chunk " + chunk.id.short_hex() + " it needs is missing at the source"),
+  EXPECT_NE(report.skipped[0].find("chunk " + chunk.id.short_hex() +
+                                   " it needs is missing at the source"),
             std::string::npos)
       << report.skipped[0];
   EXPECT_TRUE(copy_->ListSnapshots("")->empty());
@@ -348,8 +358,10 @@ TEST_F(SyncTest, TheKeylessCheckFindsWhatACopyLacks) {
   {
     auto db = kv::Database::Open(RepoLayout(tmp_ / "copy").db());
     ASSERT_TRUE(db.ok());
-    const kv::Column column = lost.kind == ObjectKind::kChunk ? kv::Column::kChunks : kv::Column::kTrees;
-    ASSERT_TRUE((*db)->Delete(column, std::string(AsChars(lost.id.view())), kv::Durability::kSynced).ok());
+    const kv::Column column =
+        lost.kind == ObjectKind::kChunk ? kv::Column::kChunks : kv::Column::kTrees;
+    ASSERT_TRUE(
+        (*db)->Delete(column, std::string(AsChars(lost.id.view())), kv::Durability::kSynced).ok());
   }
   OpenReplicaStore();
   auto found = CheckWithoutKey(*copy_, *listed);

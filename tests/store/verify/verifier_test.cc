@@ -286,7 +286,8 @@ TEST_F(VerifierTest, DamagedPartOfASplitDirectoryNamesTheDirectory) {
   ASSERT_EQ(result.damaged.size(), 1u);
   EXPECT_EQ(result.damaged[0].kind, ObjectKind::kTree);
   EXPECT_EQ(result.damaged[0].id, part);
-  EXPECT_EQ(UsesOf(result.damaged[0]), (std::set<std::string>{snap.name() + ":" + SnapPath("many")}));
+  EXPECT_EQ(UsesOf(result.damaged[0]),
+            (std::set<std::string>{snap.name() + ":" + SnapPath("many")}));
 }
 
 TEST_F(VerifierTest, DamagedRootTreeNamesTheWholeSnapshot) {
@@ -420,7 +421,8 @@ TEST_F(VerifierTest, ADamagedRecordIsSetAsideAndTheOthersAreVerified) {
   Snapshot second = Backup(2);
   Snapshot damaged = second;
   damaged.record.Clear();
-  damaged.damage = Status::Corruption("snapshot " + second.ref.id.short_hex() + ": authentication failed");
+  damaged.damage =
+      Status::Corruption("snapshot " + second.ref.id.short_hex() + ": authentication failed");
   VerifyResult result = Verify({first, damaged, damaged});
   EXPECT_FALSE(result.ok());
   EXPECT_TRUE(result.damaged.empty());
