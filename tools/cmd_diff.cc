@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "store/diff/tree_diff.h"
-#include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -97,21 +96,10 @@ Result<std::optional<pb::Entry>> FindEntry(Repository& repo, const Snapshot& sna
 }
 
 int RunDiff(const GlobalOptions& global, const DiffArgs& args) {
-  // Both names are checked before a passphrase is asked.
-  for (const std::string* name : {&args.before, &args.after}) {
-    if (auto parsed = model::ParseSnapshotName(*name); !parsed.ok()) return Fail(parsed.status());
-  }
-  Opened opened = OpenRepository(global);
+  OpenedSnapshots opened = OpenSnapshots(global, {args.before, args.after});
   if (!opened.repo) return opened.exit_code;
   Repository& repo = *opened.repo;
-  Snapshot snapshots[2];
-  const std::string* names[2] = {&args.before, &args.after};
-  for (int i = 0; i < 2; ++i) {
-    auto found = repo.FindSnapshot(*names[i]);
-    if (!found.ok()) return Fail(found.status());
-    if (Status readable = found->CheckReadable(); !readable.ok()) return Fail(readable);
-    snapshots[i] = std::move(found).value();
-  }
+  const std::vector<Snapshot>& snapshots = opened.snapshots;
 
   Totals totals;
   auto report = [&](const diff::Change& change) {

@@ -84,29 +84,39 @@ Opened OpenRepository(const GlobalOptions& global) {
   return opened;
 }
 
-OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name) {
-  OpenedSnapshot out;
-  if (auto sel = model::ParseSnapshotName(name); !sel.ok()) {
-    out.exit_code = Fail(sel.status());
-    return out;
+OpenedSnapshots OpenSnapshots(const GlobalOptions& global, const std::vector<std::string>& names) {
+  OpenedSnapshots out;
+  for (const std::string& name : names) {
+    if (auto sel = model::ParseSnapshotName(name); !sel.ok()) {
+      out.exit_code = Fail(sel.status());
+      return out;
+    }
   }
   Opened opened = OpenRepository(global);
   if (!opened.repo) {
     out.exit_code = opened.exit_code;
     return out;
   }
-  auto snapshot = opened.repo->FindSnapshot(name);
-  if (!snapshot.ok()) {
-    out.exit_code = Fail(snapshot.status());
-    return out;
-  }
-  if (Status readable = snapshot->CheckReadable(); !readable.ok()) {
-    out.exit_code = Fail(readable);  // a damaged record: exit 4
-    return out;
+  for (const std::string& name : names) {
+    auto snapshot = opened.repo->FindSnapshot(name);
+    if (!snapshot.ok()) {
+      out.exit_code = Fail(snapshot.status());
+      return out;
+    }
+    if (Status readable = snapshot->CheckReadable(); !readable.ok()) {
+      out.exit_code = Fail(readable);  // a damaged record: exit 4
+      return out;
+    }
+    out.snapshots.push_back(std::move(snapshot).value());
   }
   out.repo = std::move(opened.repo);
-  out.snapshot = std::move(snapshot).value();
   return out;
+}
+
+OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name) {
+  OpenedSnapshots opened = OpenSnapshots(global, {name});
+  if (!opened.repo) return {nullptr, {}, opened.exit_code};
+  return {std::move(opened.repo), std::move(opened.snapshots.front()), 0};
 }
 
 namespace {

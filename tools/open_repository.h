@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/crypto/keys.h"
 #include "store/repo/repository.h"
@@ -30,6 +31,14 @@ struct OpenedSnapshot {
   int exit_code = 0;  // non-zero when repo is null
 };
 OpenedSnapshot OpenSnapshot(const GlobalOptions& global, const std::string& name);
+// The same for several names (`coffer diff`): every name is validated before
+// the repository is opened, and the snapshots come in the order named.
+struct OpenedSnapshots {
+  std::unique_ptr<Repository> repo;
+  std::vector<Snapshot> snapshots;
+  int exit_code = 0;  // non-zero when repo is null
+};
+OpenedSnapshots OpenSnapshots(const GlobalOptions& global, const std::vector<std::string>& names);
 
 // The repository's store, without its keys (what `coffer key import` needs
 // when the key is lost); exits as OpenRepository does.

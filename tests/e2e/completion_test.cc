@@ -68,32 +68,6 @@ std::vector<std::string> CompWords(const std::string& line) {
   return words;
 }
 
-// The help text of `coffer COMMAND... --help`.
-std::string Help(const std::vector<std::string>& command) {
-  std::vector<std::string> argv = {COFFER_BINARY};
-  argv.insert(argv.end(), command.begin(), command.end());
-  argv.push_back("--help");
-  Output o = RunProcess(argv);
-  EXPECT_EQ(o.code, 0) << o.all();
-  return o.out;
-}
-
-// The lines of a --help text's section (`title` is e.g. "Options:").
-std::vector<std::string> Section(const std::string& help, const std::string& title) {
-  std::vector<std::string> out;
-  bool in = false;
-  std::istringstream lines(help);
-  for (std::string line; std::getline(lines, line);) {
-    if (line == title)
-      in = true;
-    else if (!line.empty() && line[0] != ' ')
-      in = false;
-    else if (in && !line.empty())
-      out.push_back(line);
-  }
-  return out;
-}
-
 Words SubcommandsInHelp(const std::string& help) {
   Words out;
   for (const std::string& line : Section(help, "Subcommands:")) {

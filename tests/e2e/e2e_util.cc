@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 
 #include "store/repo/layout.h"
@@ -228,6 +229,30 @@ std::vector<std::string> FilesBelow(const std::string& root) {
       32, FTW_PHYS);
   g_files = nullptr;
   return files;
+}
+
+std::string Help(const std::vector<std::string>& command) {
+  std::vector<std::string> argv = {COFFER_BINARY};
+  argv.insert(argv.end(), command.begin(), command.end());
+  argv.push_back("--help");
+  Output o = RunProcess(argv);
+  EXPECT_EQ(o.code, 0) << o.all();
+  return o.out;
+}
+
+std::vector<std::string> Section(const std::string& help, const std::string& title) {
+  std::vector<std::string> out;
+  bool in = false;
+  std::istringstream lines(help);
+  for (std::string line; std::getline(lines, line);) {
+    if (line == title)
+      in = true;
+    else if (!line.empty() && line[0] != ' ')
+      in = false;
+    else if (in && !line.empty())
+      out.push_back(line);
+  }
+  return out;
 }
 
 std::string Hex(const std::string& bytes) {

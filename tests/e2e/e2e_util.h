@@ -75,6 +75,11 @@ std::vector<std::string> FilesBelow(const std::string& root);
 
 std::string Hex(const std::string& bytes);
 
+// The help text of `coffer COMMAND... --help` (failing the test unless it exits 0).
+std::string Help(const std::vector<std::string>& command);
+// The lines of a --help text's section (`title` is e.g. "Options:").
+std::vector<std::string> Section(const std::string& help, const std::string& title);
+
 // A fixture with a fresh temporary folder and an encrypted repository in it,
 // made with cheap key derivation.
 class CofferTest : public ::testing::Test {

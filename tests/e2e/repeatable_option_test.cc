@@ -287,31 +287,6 @@ struct HelpEntry {
   std::string description;
 };
 
-std::string Help(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {COFFER_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back("--help");
-  Output o = RunProcess(argv);
-  EXPECT_EQ(o.code, 0) << o.all();
-  return o.out;
-}
-
-// The lines of a --help text's section (`title` is e.g. "Options:").
-std::vector<std::string> Section(const std::string& help, const std::string& title) {
-  std::vector<std::string> out;
-  bool in = false;
-  std::istringstream lines(help);
-  for (std::string line; std::getline(lines, line);) {
-    if (line == title)
-      in = true;
-    else if (!line.empty() && line[0] != ' ')
-      in = false;
-    else if (in && !line.empty())
-      out.push_back(line);
-  }
-  return out;
-}
-
 std::vector<HelpEntry> OptionEntries(const std::vector<std::string>& command) {
   std::vector<HelpEntry> out;
   for (const std::string& line : Section(Help(command), "Options:")) {
