@@ -372,6 +372,15 @@ _coffer() {
       [[ $above == *" "* ]] || break
       above=${above% *}
     done
+    # --help and --version are the command's and the top's: offer each once.
+    local -A offered=()
+    local -a once=()
+    local option
+    for option in "${COMPREPLY[@]}"; do
+      [[ -n ${offered[$option]} ]] || once+=("$option")
+      offered[$option]=1
+    done
+    COMPREPLY=("${once[@]}")
   elif ((${#positionals[@]} == 0)) && [[ -n ${_coffer_subcommands[$command]} ]]; then
     _coffer_offer "" "$cur" ${_coffer_subcommands[$command]}
   else

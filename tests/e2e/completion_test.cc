@@ -136,6 +136,11 @@ printf '%s\n' "${COMPREPLY[@]}"
     EXPECT_EQ(o.err, "") << line;
     Words out = Lines(o.out);
     out.erase("");
+    // A word offered twice is offered once too many (bash would list it twice).
+    EXPECT_EQ(out.size(), static_cast<size_t>(std::count(o.out.begin(), o.out.end(), '\n')) -
+                              (Lines(o.out).count("") ? 1 : 0))
+        << line << " offers a word twice:\n"
+        << o.out;
     return out;
   }
 
@@ -169,6 +174,7 @@ TEST_F(CompletionTest, OffersTheOptionsOfTheCommandAndTheGlobalOnes) {
     EXPECT_TRUE(ls.contains(option)) << option << " not in " << Join(ls);
   }
   EXPECT_FALSE(ls.contains("--exclude")) << Join(ls);
+  EXPECT_EQ(Complete("coffer diff --h"), (Words{"--help"}));  // the command's and the top's, once
   // An option value that looks like a command is not taken for one.
   EXPECT_EQ(Complete("coffer backup --group ls --ex"), (Words{"--exclude", "--exclude-file"}));
   EXPECT_EQ(Complete("coffer key export --q"), (Words{"--qr", "--qr-image", "--quiet"}));
