@@ -24,10 +24,6 @@ bool AnyOf(std::string_view value, std::initializer_list<std::string_view> value
   return std::find(values.begin(), values.end(), value) != values.end();
 }
 
-bool EndsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 // What the value of an option or a positional argument is, which says what
 // completing it offers:
 //   snapshot       a snapshot name of the repository (`coffer snapshots --json`)
@@ -48,11 +44,11 @@ std::string ValueKind(const CLI::Option& option, bool after_snapshot) {
       AnyOf(name, {"repo", "target", "scratch", "state-dir"})) {
     return "dir";
   }
-  if (AnyOf(value, {"FILE", "ARCHIVE", "DEST", "SRC"}) || EndsWith(name, "-file") ||
+  if (AnyOf(value, {"FILE", "ARCHIVE", "DEST", "SRC"}) || name.ends_with("-file") ||
       AnyOf(name, {"output", "qr-image", "log", "jobs", "tls-ca", "tls-cert", "tls-key"})) {
     return "file";
   }
-  if (EndsWith(name, "-fd")) return "fd";
+  if (name.ends_with("-fd")) return "fd";
   return "text";
 }
 

@@ -110,8 +110,7 @@ int RunDiff(const GlobalOptions& global, const DiffArgs& args) {
   auto read = [&repo](const ObjectId& id) { return repo.ReadTreeObject(id); };
   diff::DiffStats stats;
   Status walked;
-  std::string path;
-  for (const auto& part : model::SplitPath(args.path)) path += (path.empty() ? "" : "/") + part;
+  const std::string path = model::CleanPath(args.path);
   if (path.empty()) {
     auto old_root = ObjectId::FromBytes(AsBytes(snapshots[0].record.root_tree_id()));
     auto new_root = ObjectId::FromBytes(AsBytes(snapshots[1].record.root_tree_id()));

@@ -71,8 +71,7 @@ int RunLs(const GlobalOptions& global, const LsArgs& args) {
   Repository& repo = *opened.repo;
   auto entry = repo.LookupPath(opened.snapshot, args.path);
   if (!entry.ok()) return Fail(entry.status());
-  std::string prefix;
-  for (const auto& part : model::SplitPath(args.path)) prefix += (prefix.empty() ? "" : "/") + part;
+  const std::string prefix = model::CleanPath(args.path);
   if (entry->type() != pb::Entry::DIRECTORY) {
     PrintEntry(*entry, prefix, args);
     return kExitOk;

@@ -84,15 +84,16 @@ Opened OpenRepository(const GlobalOptions& global) {
   return opened;
 }
 
+Opened OpenRepositoryNaming(const GlobalOptions& global, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    if (auto sel = model::ParseSnapshotName(name); !sel.ok()) return {nullptr, Fail(sel.status())};
+  }
+  return OpenRepository(global);
+}
+
 OpenedSnapshots OpenSnapshots(const GlobalOptions& global, const std::vector<std::string>& names) {
   OpenedSnapshots out;
-  for (const std::string& name : names) {
-    if (auto sel = model::ParseSnapshotName(name); !sel.ok()) {
-      out.exit_code = Fail(sel.status());
-      return out;
-    }
-  }
-  Opened opened = OpenRepository(global);
+  Opened opened = OpenRepositoryNaming(global, names);
   if (!opened.repo) {
     out.exit_code = opened.exit_code;
     return out;

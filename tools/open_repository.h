@@ -22,6 +22,11 @@ struct Opened {
 };
 Opened OpenRepository(const GlobalOptions& global);
 
+// Validates every snapshot name in `names` (a bad one exits 2 before any
+// passphrase is asked), then opens the repository: what commands that name
+// snapshots do first.
+Opened OpenRepositoryNaming(const GlobalOptions& global, const std::vector<std::string>& names);
+
 // Validates the snapshot name (a bad one exits 2 before any passphrase is
 // asked), opens the repository and finds the snapshot, which must be
 // readable (a damaged record exits 4).

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "store/model/snapshot_name.h"
 #include "tools/exit_codes.h"
 #include "tools/open_repository.h"
 
@@ -26,13 +25,7 @@ bool StopsEveryRemoval(const Status& status) {
 ResolvedSnapshots ResolveSnapshots(const GlobalOptions& global,
                                    const std::vector<std::string>& names) {
   ResolvedSnapshots out;
-  for (const std::string& name : names) {
-    if (auto sel = model::ParseSnapshotName(name); !sel.ok()) {
-      out.exit_code = Fail(sel.status());
-      return out;
-    }
-  }
-  Opened opened = OpenRepository(global);
+  Opened opened = OpenRepositoryNaming(global, names);
   if (!opened.repo) {
     out.exit_code = opened.exit_code;
     return out;

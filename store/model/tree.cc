@@ -69,6 +69,12 @@ Status ForEachReference(const pb::Tree& tree,
   return Status::Ok();
 }
 
+std::string CleanPath(std::string_view path) {
+  std::string clean;
+  for (const std::string& part : SplitPath(path)) clean += (clean.empty() ? "" : "/") + part;
+  return clean;
+}
+
 std::vector<std::string> SplitPath(std::string_view path) {
   std::vector<std::string> parts;
   size_t i = 0;

@@ -40,5 +40,7 @@ Status ForEachReference(const pb::Tree& tree,
 
 // "a//b/c/" -> {"a", "b", "c"}; a leading slash is ignored.
 std::vector<std::string> SplitPath(std::string_view path);
+// "/a//b/c/" -> "a/b/c": a path inside a snapshot as stored and shown.
+std::string CleanPath(std::string_view path);
 
 }  // namespace coffer::model

@@ -86,5 +86,12 @@ TEST(TreeTest, SplitsPaths) {
   EXPECT_TRUE(SplitPath("").empty());
 }
 
+TEST(TreeTest, CleansPaths) {
+  EXPECT_EQ(CleanPath("/srv//data/"), "srv/data");
+  EXPECT_EQ(CleanPath("etc"), "etc");
+  EXPECT_EQ(CleanPath("/"), "");
+  EXPECT_EQ(CleanPath(""), "");
+}
+
 }  // namespace
 }  // namespace coffer::model
