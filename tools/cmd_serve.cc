@@ -242,6 +242,14 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
   options.check_object = *check;
   options.repository_format = kFormatVersion;
   options.idle_exit = *idle;
+  // A server for other hosts also answers its own host's commands on the
+  // repository's socket, as a server started on demand would: otherwise they
+  // could not start one (this process holds the database) and would need
+  // --server and a token for a repository folder they can read.
+  const std::string local_socket = service::DefaultServiceAddress(global.repo);
+  const bool serves_local_socket = parsed->kind == service::ServiceAddress::Kind::kTcp &&
+                                   service::ParseListenAddress(local_socket).ok();
+  if (serves_local_socket) options.local_socket = local_socket;
   // The handlers go in before the server listens: a SIGTERM sent as soon
   // as the port answers (by a supervisor, or a test) must stop it cleanly,
   // not kill it with the socket left behind.
@@ -266,7 +274,14 @@ int RunServe(const GlobalOptions& global, ServeArgs args) {
       close(null);
     }
   } else if (!global.quiet) {
-    fmt::print(stderr, "serving {} on {}\n", global.repo, (*server)->address().ToString());
+    fmt::print(stderr, "serving {} on {}{}\n", global.repo, (*server)->address().ToString(),
+               serves_local_socket ? " and " + local_socket : std::string());
+    if (parsed->kind == service::ServiceAddress::Kind::kTcp && !serves_local_socket) {
+      fmt::print(stderr,
+                 "coffer: {}/serve.sock is longer than a unix socket path may be ({} bytes); "
+                 "commands on this host reach this server only with --server and a token\n",
+                 global.repo, service::kMaxUnixPathBytes);
+    }
   }
   watch.Start();
   Status s = (*server)->Serve(*idle);
@@ -286,7 +301,8 @@ void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve a repository to other coffer commands");
   cmd->add_option("--listen", args->listen,
-                  "Address to serve on: unix:PATH (default REPO/serve.sock) or tcp://HOST:PORT");
+                  "Address to serve on: unix:PATH (default REPO/serve.sock) or tcp://HOST:PORT "
+                  "(which also serves REPO/serve.sock to this host)");
   cmd->add_option("--idle-exit", args->idle_exit,
                   "Exit after this long with no client (e.g. 30s; 0: never)")
       ->capture_default_str();

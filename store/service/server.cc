@@ -722,21 +722,18 @@ class ObjectServiceImpl final : public ObjectService::Service {
   std::atomic<int64_t> last_end_ns_;
 };
 
-Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
-                                                          const std::string& address,
-                                                          const ServerOptions& options) {
-  COFFER_ASSIGN_OR_RETURN(ServiceAddress parsed, ParseListenAddress(address));
-  COFFER_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
-                          ListenCredentials(parsed, options));
-  bool unix_socket = parsed.kind == ServiceAddress::Kind::kUnix;
-  std::unique_ptr<ObjectServer> server(new ObjectServer());
-  server->address_ = parsed;
-  server->service_ = std::make_unique<ObjectServiceImpl>(store, options, !unix_socket);
+namespace {
 
+// A gRPC server for `address` with Coffer's message sizes, windows and
+// threads, serving `service`. Null (and the reason) if it cannot listen.
+Result<std::unique_ptr<grpc::Server>> Listen(const ServiceAddress& address,
+                                             std::shared_ptr<grpc::ServerCredentials> creds,
+                                             grpc::Service* service, const ServerOptions& options,
+                                             int* selected_port) {
+  const bool unix_socket = address.kind == ServiceAddress::Kind::kUnix;
   grpc::ServerBuilder builder;
-  int selected_port = 0;
-  builder.AddListeningPort(parsed.GrpcTarget(), creds, &selected_port);
-  builder.RegisterService(server->service_.get());
+  builder.AddListeningPort(address.GrpcTarget(), std::move(creds), selected_port);
+  builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
   // Large HTTP/2 frames and windows: objects are megabytes, and 16 KiB
@@ -760,22 +757,64 @@ Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
   // umask is process-wide, so another thread creating a file meanwhile gets
   // stricter permissions too, which is harmless.
   mode_t old_umask = ::umask(0077);
-  server->server_ = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ::umask(old_umask);
-  if (!server->server_ || (!unix_socket && selected_port == 0)) {
-    return Status::IoError("cannot listen on " + parsed.ToString() +
+  if (!server || (!unix_socket && *selected_port == 0)) {
+    return Status::IoError("cannot listen on " + address.ToString() +
                            (unix_socket
                                 ? " (is the folder writable? the gRPC log above may say more)"
                                 : " (is the port in use, the certificate and key a pair? "
                                   "the gRPC log above may say more)"));
   }
-  if (!unix_socket) {
-    server->address_.port = selected_port;
-    return server;
+  if (unix_socket && ::chmod(address.path.c_str(), 0600) != 0) {
+    return Status::FromErrno(errno, "chmod " + address.path);
   }
-  if (::chmod(parsed.path.c_str(), 0600) != 0) {
-    return Status::FromErrno(errno, "chmod " + parsed.path);
+  return server;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
+                                                          const std::string& address,
+                                                          const ServerOptions& options) {
+  COFFER_ASSIGN_OR_RETURN(ServiceAddress parsed, ParseListenAddress(address));
+  COFFER_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                          ListenCredentials(parsed, options));
+  const bool unix_socket = parsed.kind == ServiceAddress::Kind::kUnix;
+  std::optional<ServiceAddress> local;
+  if (!options.local_socket.empty()) {
+    if (unix_socket) {
+      return Status::InvalidArgument("a local socket is for a tcp:// listener; " +
+                                     parsed.ToString() + " is one already");
+    }
+    COFFER_ASSIGN_OR_RETURN(local, ParseListenAddress(options.local_socket));
+    if (local->kind != ServiceAddress::Kind::kUnix) {
+      return Status::InvalidArgument("the local socket " + local->ToString() +
+                                     " is not a unix: address");
+    }
   }
+  std::unique_ptr<ObjectServer> server(new ObjectServer());
+  server->address_ = parsed;
+  server->local_address_ = local;
+  // The server's own destructor stops every listener started so far, should
+  // a later one fail.
+  auto add = [&](const ServiceAddress& where, std::shared_ptr<grpc::ServerCredentials> with,
+                 bool checks_tokens, int* port) -> Status {
+    Listener& listener = server->listeners_.emplace_back();
+    listener.service = std::make_unique<ObjectServiceImpl>(store, options, checks_tokens);
+    COFFER_ASSIGN_OR_RETURN(listener.server,
+                            Listen(where, std::move(with), listener.service.get(), options, port));
+    return Status::Ok();
+  };
+  // The local socket first: once the TCP port answers, so does the socket.
+  if (local) {
+    int unused_port = 0;
+    COFFER_RETURN_IF_ERROR(
+        add(*local, grpc::InsecureServerCredentials(), /*checks_tokens=*/false, &unused_port));
+  }
+  int selected_port = 0;
+  COFFER_RETURN_IF_ERROR(add(parsed, creds, /*checks_tokens=*/!unix_socket, &selected_port));
+  if (!unix_socket) server->address_.port = selected_port;
   return server;
 }
 
@@ -794,18 +833,31 @@ Status ObjectServer::Serve(std::chrono::milliseconds idle_exit) {
 }
 
 void ObjectServer::StopServing() {
-  if (stopped_ || !server_) return;
+  if (stopped_) return;
   stopped_ = true;
   // Calls in flight get a few seconds to finish; new calls are refused.
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server_->Wait();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  for (Listener& listener : listeners_) {
+    if (listener.server) listener.server->Shutdown(deadline);
+  }
+  for (Listener& listener : listeners_) {
+    if (listener.server) listener.server->Wait();
+  }
 }
 
 std::chrono::milliseconds ObjectServer::IdleFor() const {
-  return service_->IdleFor();
+  // Idle only as long as every listener has been.
+  std::optional<std::chrono::milliseconds> idle;
+  for (const Listener& listener : listeners_) {
+    auto own = listener.service->IdleFor();
+    idle = idle ? std::min(*idle, own) : own;
+  }
+  return idle.value_or(std::chrono::milliseconds(0));
 }
 int ObjectServer::active_calls() const {
-  return service_->active();
+  int active = 0;
+  for (const Listener& listener : listeners_) active += listener.service->active();
+  return active;
 }
 
 }  // namespace coffer::service

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,11 @@ struct ServerOptions {
   // `coffer serve` sets it for unencrypted repositories, whose object ids the
   // server can recompute (store/repo/local.h, UnencryptedObjectCheck).
   ObjectCheck check_object;
+  // For tcp:// only: also listen on this unix socket address (mode 0600,
+  // every caller with full rights), so that commands on the server's own
+  // host reach it as they reach a server started on demand, without a
+  // token. Empty: TCP alone.
+  std::string local_socket;
 };
 
 class ObjectServer {
@@ -93,14 +99,23 @@ class ObjectServer {
   int active_calls() const;
   // Where it listens (for tcp://HOST:0, with the port chosen).
   const ServiceAddress& address() const { return address_; }
+  // The unix socket it also listens on (ServerOptions::local_socket), if any.
+  const std::optional<ServiceAddress>& local_address() const { return local_address_; }
 
  private:
+  // One address served: its own service, because whether calls carry
+  // tokens depends on the address.
+  struct Listener {
+    std::unique_ptr<ObjectServiceImpl> service;
+    std::unique_ptr<grpc::Server> server;
+  };
+
   ObjectServer() = default;
   void StopServing();
 
   ServiceAddress address_;
-  std::unique_ptr<ObjectServiceImpl> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::optional<ServiceAddress> local_address_;
+  std::vector<Listener> listeners_;  // local_address_'s (if any), then address_'s
   std::atomic<bool> shutdown_requested_{false};
   bool stopped_ = false;
   static_assert(std::atomic<bool>::is_always_lock_free);

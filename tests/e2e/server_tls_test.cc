@@ -3,6 +3,7 @@
 // as a child process, and commands reach it with --server, --tls-ca and a
 // token, with no -r and no repository folder of their own. Loopback only.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -229,6 +230,40 @@ TEST_F(ServerTlsTest, AppendOnlyTokenAddsAndReadsButCannotRemoveAnything) {
   Output gc = Remote({"gc"}, TokenEnv());
   EXPECT_EQ(gc.code, 0) << gc.all();
   EXPECT_EQ(ListWithFullToken().size(), 2u);
+}
+
+// The server's own host needs no --server and no token: the TCP server
+// also answers on the repository's socket, with full rights, as a server
+// started on demand would (it could not start one: the database is held).
+TEST_F(ServerTlsTest, CommandsOnTheServersOwnHostUseTheRepositorySocketWithFullRights) {
+  Output remote_backup =
+      Remote({"backup", "--group", group_, "--time", "2026-01-02T03:04:05Z", source_}, AppendEnv());
+  ASSERT_EQ(remote_backup.code, 0) << remote_backup.all();
+
+  const std::string socket = repo_ + "/serve.sock";
+  struct stat st;
+  ASSERT_EQ(lstat(socket.c_str(), &st), 0) << socket;
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // What the remote client stored, seen locally; what is stored locally,
+  // seen remotely: one server.
+  nlohmann::json local = Snapshots();
+  ASSERT_EQ(local.size(), 1u) << local.dump();
+  Backup({source_}, {"--time", "2026-01-03T03:04:05Z"});
+  ASSERT_EQ(ListWithFullToken().size(), 2u);
+
+  // Full rights locally, where the append-only token is refused.
+  const std::string first = group_ + "/2026-01-02T03:04:05Z";
+  ExpectRefused(Remote({"forget", first}, AppendEnv()), "forget");
+  Output forget = Coffer({"forget", first});
+  EXPECT_EQ(forget.code, 0) << forget.all();
+  EXPECT_EQ(ListWithFullToken().size(), 1u);
+
+  // The socket goes with the server; the next command starts one of its own.
+  StopServer();
+  EXPECT_NE(lstat(socket.c_str(), &st), 0) << socket << " outlived its server";
+  EXPECT_EQ(Snapshots().size(), 1u);
 }
 
 TEST_F(ServerTlsTest, AServerMayHaveOnlyAppendOnlyTokens) {

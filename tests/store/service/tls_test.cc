@@ -206,6 +206,41 @@ TEST(TlsServerTest, UnixSocketsNeedNeitherTlsNorToken) {
   EXPECT_TRUE((*with_options)->Get(ObjectKind::kChunk, TestId(1)).ok());
 }
 
+TEST(TlsServerTest, ATcpServerMayAlsoServeALocalSocketWithoutTokens) {
+  TempDir tmp;
+  auto local = LocalObjectStore::Create(tmp / "db");
+  ASSERT_TRUE(local.ok());
+  ServerOptions options = TlsServerOptions();
+  options.local_socket = "unix:" + (tmp / "serve.sock");
+  auto server = ObjectServer::Start(**local, coffer::testing::kLoopbackAnyPort, options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ASSERT_TRUE((*server)->local_address().has_value());
+  EXPECT_EQ((*server)->local_address()->path, tmp / "serve.sock");
+
+  // No token over the socket, and it may do what only a full token may
+  // (meta records are written at once, objects in batches).
+  const Bytes note = TestValue(2, 10);
+  auto over_socket = RemoteObjectStore::Connect(options.local_socket, ConnectOptions{});
+  ASSERT_TRUE(over_socket.ok()) << over_socket.status().ToString();
+  ASSERT_TRUE((*over_socket)->PutMeta("note", note).ok());
+  // The same store over TCP, which still wants its token.
+  auto over_tcp = RemoteObjectStore::Connect((*server)->address().ToString(), TlsConnectOptions());
+  ASSERT_TRUE(over_tcp.ok()) << over_tcp.status().ToString();
+  auto got = (*over_tcp)->GetMeta("note");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, std::optional<Bytes>(note));
+  ConnectOptions wrong_token = TlsConnectOptions();
+  wrong_token.token = "not-the-token";
+  auto refused = RemoteObjectStore::Connect((*server)->address().ToString(), wrong_token);
+  EXPECT_FALSE(refused.ok() && (*refused)->GetMeta("note").ok());
+
+  // A unix listener is its own host's already: a second socket is refused.
+  ServerOptions twice;
+  twice.local_socket = "unix:" + (tmp / "other.sock");
+  auto unix_server = ObjectServer::Start(**local, "unix:" + (tmp / "main.sock"), twice);
+  EXPECT_EQ(unix_server.status().code(), Code::kInvalidArgument);
+}
+
 TEST(TlsAuthTest, BearerMatchesOnlyTheExactToken) {
   EXPECT_TRUE(BearerMatches("Bearer secret", "secret"));
   EXPECT_FALSE(BearerMatches("Bearer secreT", "secret"));
