@@ -37,6 +37,16 @@ rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = block_cache;
+  // A bloom filter over each memtable's keys: a backup asks whether every
+  // object it is about to seal is stored, and for a new one (all of a first
+  // backup) the answer was a skip-list search in each memtable: a first
+  // backup of the bench's system corpus took the server 1.55 s of user CPU with
+  // the filter against 1.70 s without. 1% of the write buffer is hundreds of
+  // bits per key there: almost no false positives.
+  auto filter_memtables = [&options] {
+    options.memtable_whole_key_filtering = true;
+    options.memtable_prefix_bloom_size_ratio = 0.01;
+  };
   switch (column) {
     case Column::kChunks:
       options.write_buffer_size = 16 * kMiB;
@@ -49,16 +59,19 @@ rocksdb::ColumnFamilyOptions MakeColumnOptions(Column column,
       // backup ~40% of the server's CPU, and each chunk written twice).
       // Database::CompactAll, which gc runs after its sweep, forces it.
       options.enable_blob_garbage_collection = false;
+      filter_memtables();
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       break;
     case Column::kTrees:
       options.write_buffer_size = 8 * kMiB;
+      filter_memtables();
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       break;
     case Column::kNeeds:
       // About the size of the trees (an id per chunk and subdirectory) and
       // looked up by id the same way.
       options.write_buffer_size = 4 * kMiB;
+      filter_memtables();
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       break;
     case Column::kMeta:
