@@ -101,6 +101,16 @@ def vm_status(pid, field):
     return None
 
 
+def proc_cpu_s(pid):
+    """User + system CPU seconds process `pid` has used so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def vm_hwm(pid):
     return vm_status(pid, "VmHWM")
 

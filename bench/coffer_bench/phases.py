@@ -30,7 +30,8 @@ def run_corpus(corpus, c):
 
     def backup_sample(tool, label):
         s, rss, cpu, size = tool.backup(label)
-        return {"time_s": s, "rss_kib": rss, "cpu_s": cpu, "repo_bytes": size}
+        return {"time_s": s, "rss_kib": rss, "cpu_s": cpu, "repo_bytes": size,
+                "serve_rss_kib": tool.serve_rss_kib}
 
     want = None  # the changed corpus's manifest: the first run checks the restores
     for run_no in range(1, runs + 1):
@@ -74,7 +75,8 @@ def run_corpus(corpus, c):
                 target = os.path.join(WORK, f"restore-{t}")
                 remove_tree(target)
                 s, rss, cpu = tool.restore(target)
-                raw[t]["restore"].append({"time_s": s, "rss_kib": rss, "cpu_s": cpu})
+                raw[t]["restore"].append({"time_s": s, "rss_kib": rss, "cpu_s": cpu,
+                                          "serve_rss_kib": tool.serve_rss_kib})
                 if t not in verified:
                     got = tree_manifest(target + corpus.path)
                     verified[t] = got == want

@@ -14,7 +14,7 @@ import time
 from .settings import PASSPHRASE, ROOT, WORK
 from .util import die, log, sh
 from .formats import fmt_mib
-from .measure import du, proc_cmdline, vm_hwm, vm_rss
+from .measure import du, proc_cmdline, proc_cpu_s, vm_hwm, vm_rss
 
 
 def have_pkg(pkg):
@@ -111,9 +111,29 @@ class Tool:
                        BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="yes")
         self.env = env
         self.nbackup = 0
+        self.serve_rss_kib = None  # of the on-demand server of the last command (run)
 
-    def run(self, label, cmd, cwd=None):
-        return self.r.measure(f"{self.name}-{label}", cmd, env=self.env, cwd=cwd)
+    def run(self, label, cmd, cwd=None, own_server=True):
+        """Measures one command: (wall s, peak RSS KiB, CPU s). A coffer command starts
+        the server it needs, as it would run alone (from cron, say): none is left from
+        the commands before it, and that server's CPU is added to the command's, as
+        restic and borg do all their work in one process. The server is then stopped,
+        so the repository's size is measured closed, not in the middle of a compaction.
+        Its peak RSS is in self.serve_rss_kib. With own_server=False (a phase that
+        started a server of its own for the command), none of this."""
+        name = f"{self.name}-{label}"
+        if self.name != "coffer" or not own_server:
+            return self.r.measure(name, cmd, env=self.env, cwd=cwd)
+        stop_coffer_serve(self.repo)
+        secs, rss, cpu = self.r.measure(name, cmd, env=self.env, cwd=cwd)
+        pid = coffer_serve_pid(self.repo)
+        server_cpu = proc_cpu_s(pid) if pid else 0.0
+        self.serve_rss_kib = vm_hwm(pid) if pid else None
+        stop_coffer_serve(self.repo)
+        if pid:
+            log(f"{name}: its coffer serve {fmt_mib(self.serve_rss_kib)} peak RSS, "
+                f"{server_cpu:.2f} s CPU")
+        return secs, rss, cpu + server_cpu
 
     def init(self):
         cmd = {"coffer": [self.coffer, "init"],
@@ -176,9 +196,9 @@ class Tool:
         server = CofferServer(self, self.r, label)
         try:
             if warm_cmd:
-                self.run(label + "-warm", warm_cmd)
+                self.run(label + "-warm", warm_cmd, own_server=False)
                 server.rebase()
-            res = self.run(label, cmd)
+            res = self.run(label, cmd, own_server=False)
         finally:
             srv = server.stop()
         log(f"{self.name}-{label}: coffer serve {fmt_mib(srv[0])} peak RSS, "
