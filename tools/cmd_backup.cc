@@ -216,8 +216,9 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code) {
       app.add_subcommand("backup", "Store a new snapshot of files, directories or a stream");
   cmd->add_option("PATH", args->paths,
                   "Files and directories to back up (with --stdin-from-command: the command)");
-  cmd->add_option("--group", args->group, "Backup group TYPE/NAME (default host/<hostname>)");
-  cmd->add_option("--time", args->time, "Snapshot time, ISO 8601 (default now)");
+  cmd->add_option("--group", args->group, "Backup group TYPE/NAME (default host/<hostname>)")
+      ->type_name("GROUP");
+  cmd->add_option("--time", args->time, "Snapshot time, ISO 8601 (default now)")->type_name("TIME");
   AddRepeatableOption(cmd, "--tag", "TAG", args->tags, "Tag the snapshot");
   AddRepeatableOption(cmd, "--exclude", "PATTERN", args->excludes, "Skip paths matching PATTERN");
   AddRepeatableOption(cmd, "--exclude-file", "FILE", args->exclude_files,
@@ -231,6 +232,7 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_flag("--json", args->json, "Print the summary as JSON on stdout");
   cmd->add_flag("--stdin", args->stdin_mode, "Back up standard input as one file");
   cmd->add_option("--stdin-name", args->stdin_name, "File name for --stdin (default stdin)")
+      ->type_name("NAME")
       ->capture_default_str();
   cmd->add_flag("--stdin-from-command", args->stdin_from_command,
                 "Run the command given as PATH... and back up its output; fail if it fails");

@@ -31,24 +31,17 @@ bool AnyOf(std::string_view value, std::initializer_list<std::string_view> value
 //   dir, file      a local folder, a local file or folder
 //   fd             a file descriptor: nothing, and never passed to the helper commands
 //   text           anything else: nothing is offered
-// It is read from the value's name: a positional's own (SNAPSHOT, PATH, FILE...)
-// or an option's type name (FILE, DIR, N...), and for options whose type name
-// is the generic TEXT, from the option's name.
+// It is read from the value's name alone: a positional's own (SNAPSHOT, PATH,
+// FILE...) or an option's type name (FILE, DIR, N...). Every option that takes
+// a value names it (CommandsNameEveryValue in the completion test), so a new
+// file option completes files without a line here.
 std::string ValueKind(const CLI::Option& option, bool after_snapshot) {
   const std::string value = option.get_positional() ? option.get_name() : option.get_type_name();
-  const std::vector<std::string>& long_names = option.get_lnames();
-  const std::string name = long_names.empty() ? "" : long_names.front();
   if (value.starts_with("SNAPSHOT")) return "snapshot";
   if (value == "PATH") return after_snapshot ? "snapshot-path" : "file";
-  if (AnyOf(value, {"DIR", "MOUNTPOINT"}) ||
-      AnyOf(name, {"repo", "target", "scratch", "state-dir"})) {
-    return "dir";
-  }
-  if (AnyOf(value, {"FILE", "ARCHIVE", "DEST", "SRC"}) || name.ends_with("-file") ||
-      AnyOf(name, {"output", "qr-image", "log", "jobs", "tls-ca", "tls-cert", "tls-key"})) {
-    return "file";
-  }
-  if (name.ends_with("-fd")) return "fd";
+  if (AnyOf(value, {"DIR", "MOUNTPOINT"})) return "dir";
+  if (AnyOf(value, {"FILE", "ARCHIVE", "DEST", "SRC"})) return "file";
+  if (value == "FD") return "fd";
   return "text";
 }
 

@@ -281,13 +281,16 @@ void RegisterExport(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->required();
   cmd->add_option("-o,--output", args->output,
                   "File, folder (the archive gets vzdump's name in it) or - for standard output "
-                  "(default: vzdump's name in the current folder)");
+                  "(default: vzdump's name in the current folder)")
+      ->type_name("DEST");
   cmd->add_option(
          "--compress", args->compress,
          "zstd, gzip or none (default: zstd; for -o FILE as its extension says; for - none)")
+      ->type_name("METHOD")
       ->check(CLI::IsMember({"zstd", "gzip", "none"}));
   cmd->add_option("--format", args->format,
                   "tar or vma (default: from the group, ct/ tar, vm/ vma)")
+      ->type_name("FORMAT")
       ->check(CLI::IsMember({"tar", "vma"}));
   cmd->add_flag("--force", args->force, "Replace an existing archive");
   cmd->callback([&global, args, exit_code] { *exit_code = RunExport(global, *args); });

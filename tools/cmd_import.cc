@@ -386,13 +386,17 @@ void RegisterImport(CLI::App& app, GlobalOptions& global, int* exit_code) {
                   "An archive, a folder of vzdump archives (imported in time order), or - for "
                   "standard input");
   cmd->add_option("--group", args->group,
-                  "Backup group (default from a vzdump name: ct/VMID or vm/VMID)");
+                  "Backup group (default from a vzdump name: ct/VMID or vm/VMID)")
+      ->type_name("GROUP");
   cmd->add_option("--time", args->time,
-                  "Snapshot time, ISO 8601 (default from a vzdump name, else now)");
+                  "Snapshot time, ISO 8601 (default from a vzdump name, else now)")
+      ->type_name("TIME");
   AddRepeatableOption(cmd, "--tag", "TAG", args->tags, "Tag the snapshot");
-  cmd->add_option("--note", args->note, "The snapshot's note (default: the archive's .notes file)");
+  cmd->add_option("--note", args->note, "The snapshot's note (default: the archive's .notes file)")
+      ->type_name("NOTE");
   cmd->add_option("--log", args->log_file,
-                  "Keep FILE as the snapshot's log (default: vzdump's BASENAME.log beside it)");
+                  "Keep FILE as the snapshot's log (default: vzdump's BASENAME.log beside it)")
+      ->type_name("FILE");
   cmd->add_flag("--protect", args->protect,
                 "Protect the snapshot from prune and forget (also when ARCHIVE.protected exists)");
   cmd->add_flag("--json", args->json, "Print one JSON line per archive on stdout");

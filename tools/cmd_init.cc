@@ -120,19 +120,24 @@ void RegisterInit(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<InitArgs>();
   CLI::App* cmd = app.add_subcommand("init", "Create a repository");
   cmd->add_option("--encryption", args->encryption, "repokey (default) or none")
+      ->type_name("MODE")
       ->check(CLI::IsMember({"repokey", "none"}))
       ->capture_default_str();
   cmd->add_option("--kdf-ops", args->kdf_ops, "Argon2id passes for the passphrase, 1 to 64")
+      ->type_name("N")
       ->capture_default_str();
   cmd->add_option("--kdf-memory", args->kdf_memory,
                   "Argon2id memory for the passphrase, 8K to 4G (e.g. 64M)")
+      ->type_name("SIZE")
       ->capture_default_str();
   cmd->add_option("--compression-level", args->compression_level, "zstd level, 1 to 19")
+      ->type_name("N")
       ->check(CLI::Range(1, 19))
       ->capture_default_str();
   cmd->add_option(
-      "--chunk-size", args->chunk_size,
-      "Content-defined chunk sizes MIN,AVG,MAX (default 256K,1M,4M; AVG a power of two)");
+         "--chunk-size", args->chunk_size,
+         "Content-defined chunk sizes MIN,AVG,MAX (default 256K,1M,4M; AVG a power of two)")
+      ->type_name("MIN,AVG,MAX");
   cmd->callback([&global, args, exit_code] { *exit_code = RunInit(global, *args); });
 }
 

@@ -287,11 +287,14 @@ void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto new_passphrase = [&args](CLI::App* cmd) {
     cmd->add_option("--new-passphrase-file", args->new_passphrase_file,
                     "Read the new passphrase from the first line of FILE (else "
-                    "COFFER_NEW_PASSPHRASE_FILE, COFFER_NEW_PASSPHRASE, or asked twice)");
+                    "COFFER_NEW_PASSPHRASE_FILE, COFFER_NEW_PASSPHRASE, or asked twice)")
+        ->type_name("FILE");
     cmd->add_option("--kdf-ops", args->kdf_ops, "Argon2id passes for the new passphrase, 1 to 64")
+        ->type_name("N")
         ->capture_default_str();
     cmd->add_option("--kdf-memory", args->kdf_memory,
                     "Argon2id memory for the new passphrase, 8K to 4G (e.g. 64M)")
+        ->type_name("SIZE")
         ->capture_default_str();
   };
 
@@ -299,12 +302,14 @@ void RegisterKey(CLI::App& app, GlobalOptions& global, int* exit_code) {
       "export",
       "Write the key itself, to keep outside the repository (a secret: it needs no passphrase)");
   exp->add_option("-o,--output", args->output,
-                  "Write to FILE (mode 0600) instead of standard output");
+                  "Write to FILE (mode 0600) instead of standard output")
+      ->type_name("FILE");
   exp->add_flag("--paper", args->paper,
                 "As text to print: numbered lines, each with its own checksum");
   exp->add_flag("--qr", args->qr, "With --paper: add a QR code of the same text (UTF-8 blocks)");
   exp->add_option("--qr-image", args->qr_image,
-                  "With --paper: also write the QR code as FILE.png or FILE.svg (mode 0600)");
+                  "With --paper: also write the QR code as FILE.png or FILE.svg (mode 0600)")
+      ->type_name("FILE");
   exp->add_flag("--force", args->force, "Replace the output files if they exist");
   exp->callback([&global, args, exit_code] { *exit_code = RunExport(global, *args); });
 

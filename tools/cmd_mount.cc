@@ -242,8 +242,10 @@ void RegisterMount(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_flag("--allow-other", args->allow_other,
                 "Let other users see the mount (modes and ACLs apply)");
   cmd->add_option("--cache-size", args->cache_size, "Memory for the mount's caches (e.g. 64M, 1G)")
+      ->type_name("SIZE")
       ->capture_default_str();
-  cmd->add_option("--group", args->group, "Show only this group (e.g. host/web1)");
+  cmd->add_option("--group", args->group, "Show only this group (e.g. host/web1)")
+      ->type_name("GROUP");
   cmd->callback([&global, args, exit_code] { *exit_code = RunMount(global, *args); });
 }
 

@@ -65,6 +65,7 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->required();
   cmd->add_option("PATH", args->path, "File or directory in the snapshot (default: all of it)");
   cmd->add_option("-t,--target", args->target, "Folder to restore into (created if missing)")
+      ->type_name("DIR")
       ->required();
   cmd->callback([&global, args, exit_code] { *exit_code = RunRestore(global, *args); });
 }

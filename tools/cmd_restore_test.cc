@@ -154,13 +154,17 @@ void RegisterRestoreTest(CLI::App& app, GlobalOptions& global, int* exit_code) {
                   "GROUP/TIME, GROUP/latest, an id prefix, or a GROUP (its latest snapshot)")
       ->required();
   CLI::Option* files = cmd->add_option("--files", args->files, "Sample N files (default: 50)")
+                           ->type_name("N")
                            ->check(CLI::PositiveNumber);
   cmd->add_option("--percent", args->percent, "Sample PERCENT of the files instead, e.g. 5")
+      ->type_name("PERCENT")
       ->excludes(files);
   cmd->add_option("--seed", args->seed, "Choose the sample with seed S (default: a random one)")
+      ->type_name("S")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--scratch", args->scratch,
-                  "Restore into a fresh folder inside DIR (default: $TMPDIR or /var/tmp)");
+                  "Restore into a fresh folder inside DIR (default: $TMPDIR or /var/tmp)")
+      ->type_name("DIR");
   cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
   cmd->callback([&global, args, exit_code] { *exit_code = RunRestoreTestCommand(global, *args); });
 }

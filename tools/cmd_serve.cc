@@ -302,22 +302,28 @@ void RegisterServe(CLI::App& app, GlobalOptions& global, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve a repository to other coffer commands");
   cmd->add_option("--listen", args->listen,
                   "Address to serve on: unix:PATH (default REPO/serve.sock) or tcp://HOST:PORT "
-                  "(which also serves REPO/serve.sock to this host)");
+                  "(which also serves REPO/serve.sock to this host)")
+      ->type_name("ADDRESS");
   cmd->add_option("--idle-exit", args->idle_exit,
                   "Exit after this long with no client (e.g. 30s; 0: never)")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("--tls-cert", args->tls_cert,
-                  "Certificate (PEM) of a tcp:// listener, signed by a CA its clients trust");
-  cmd->add_option("--tls-key", args->tls_key, "Private key (PEM) of the --tls-cert certificate");
+                  "Certificate (PEM) of a tcp:// listener, signed by a CA its clients trust")
+      ->type_name("FILE");
+  cmd->add_option("--tls-key", args->tls_key, "Private key (PEM) of the --tls-cert certificate")
+      ->type_name("FILE");
   cmd->add_option("--token-file", args->token_file,
-                  "File holding the full-rights token clients of a tcp:// listener may send");
+                  "File holding the full-rights token clients of a tcp:// listener may send")
+      ->type_name("FILE");
   AddRepeatableOption(cmd, "--append-only-token-file", "FILE", args->append_only_token_files,
                       "File holding a token that may only add and read snapshots, never forget, "
                       "prune or gc");
   cmd->add_flag("--foreground", args->foreground, "Stay in the foreground");
   cmd->add_option("--ready-fd", args->ready_fd,
-                  "Write one byte to file descriptor N once listening, or why not (used when "
-                  "coffer starts a server)");
+                  "Write one byte to file descriptor FD once listening, or why not (used when "
+                  "coffer starts a server)")
+      ->type_name("FD");
   cmd->callback([&global, args, exit_code] { *exit_code = RunServe(global, *args); });
 }
 

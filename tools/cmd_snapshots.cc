@@ -173,7 +173,7 @@ int RunSnapshots(const GlobalOptions& global, const SnapshotsArgs& args) {
 void RegisterSnapshots(CLI::App& app, GlobalOptions& global, int* exit_code) {
   auto args = std::make_shared<SnapshotsArgs>();
   CLI::App* cmd = app.add_subcommand("snapshots", "List snapshots");
-  cmd->add_option("--group", args->group, "Only snapshots of this group");
+  cmd->add_option("--group", args->group, "Only snapshots of this group")->type_name("GROUP");
   cmd->add_flag("--json", args->json, "Print a JSON array");
   cmd->callback([&global, args, exit_code] { *exit_code = RunSnapshots(global, *args); });
 }

@@ -330,9 +330,11 @@ void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
   AddRepeatableOption(cmd, "--snapshot", "SNAPSHOT", args->snapshots,
                       "Verify only SNAPSHOT, not all: GROUP/TIME, GROUP/latest or an id prefix");
   cmd->add_option("--sample", args->sample,
-                  "Check every tree but only PERCENT of the data chunks, chosen at random");
+                  "Check every tree but only PERCENT of the data chunks, chosen at random")
+      ->type_name("PERCENT");
   cmd->add_option("--older-than", args->older_than,
-                  "Only snapshots last verified longer ago than DURATION (e.g. 30d), or never");
+                  "Only snapshots last verified longer ago than DURATION (e.g. 30d), or never")
+      ->type_name("DURATION");
   cmd->add_flag("--without-key", args->without_key,
                 "Check without the passphrase that every object the snapshots need is stored (a "
                 "copy's holder can)");

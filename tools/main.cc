@@ -67,26 +67,33 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) global.command_line += (i ? " " : "") + std::string(argv[i]);
   app.add_option("-r,--repo", global.repo,
                  "Repository folder, or s3://BUCKET/PREFIX (a copy in object storage)")
+      ->type_name("DIR")
       ->envname("COFFER_REPO");
   app.add_option("--passphrase-file", global.passphrase_file,
                  "Read the passphrase from the first line of FILE")
+      ->type_name("FILE")
       ->envname("COFFER_PASSPHRASE_FILE");
   app.add_option("--passphrase-fd", global.passphrase_fd,
-                 "Read the passphrase from file descriptor N");
+                 "Read the passphrase from file descriptor FD")
+      ->type_name("FD");
   app.add_option("--lock-wait", global.lock_wait,
                  "How long to wait for a repository locked by another process (e.g. 30s, 5m)")
+      ->type_name("DURATION")
       ->capture_default_str();
   app.add_flag("-q,--quiet", global.quiet, "No progress and no summary, only errors");
   app.add_flag("--no-server", global.no_server,
                "Open the repository in this process instead of through its server");
   app.add_option("--server", global.server,
                  "Use the coffer serve at tcp://HOST:PORT (TLS, with a token) instead of -r")
+      ->type_name("ADDRESS")
       ->envname("COFFER_SERVER");
   app.add_option("--tls-ca", global.tls_ca,
                  "The CA certificate (PEM) that signed the --server's certificate")
+      ->type_name("FILE")
       ->envname("COFFER_TLS_CA");
   app.add_option("--token-file", global.token_file,
                  "Read the token for --server from FILE (default: COFFER_TOKEN)")
+      ->type_name("FILE")
       ->envname("COFFER_TOKEN_FILE");
   app.add_flag("--allow-unencrypted", global.allow_unencrypted,
                "Accept a repository that says it is unencrypted (made with init --encryption "
@@ -96,14 +103,17 @@ int main(int argc, char** argv) {
   app.add_option("--key-file", global.key_file,
                  "The repository's key kept in FILE, outside the repository (written by init "
                  "--key-file)")
+      ->type_name("FILE")
       ->envname("COFFER_KEY_FILE");
 
   app.add_option(
          "--jobs", global.jobs_file,
          "The jobs file of coffer run, jobs, scheduler and status (default /etc/coffer/jobs.toml)")
+      ->type_name("FILE")
       ->envname("COFFER_JOBS");
   app.add_option("--state-dir", global.state_dir,
                  "Where the record of job runs is kept (default /var/lib/coffer)")
+      ->type_name("DIR")
       ->envname("COFFER_STATE_DIR");
 
   int exit_code = kExitOk;

@@ -180,9 +180,8 @@ TEST_F(CompletionTest, OffersTheOptionsOfTheCommandAndTheGlobalOnes) {
   EXPECT_EQ(Complete("coffer key export --q"), (Words{"--qr", "--qr-image", "--quiet"}));
 }
 
-// The script's table of options is the parser's: every command's --help
-// lists exactly the options the script completes for it.
-TEST_F(CompletionTest, TheScriptKnowsEveryOptionOfEveryCommand) {
+// Every command and subcommand: {} for the top, {"key"}, {"key", "export"}...
+std::vector<std::vector<std::string>> AllCommands() {
   std::vector<std::vector<std::string>> commands = {{}};
   for (size_t i = 0; i < commands.size(); ++i) {
     for (const std::string& sub : SubcommandsInHelp(Help(commands[i]))) {
@@ -191,6 +190,13 @@ TEST_F(CompletionTest, TheScriptKnowsEveryOptionOfEveryCommand) {
       commands.push_back(command);
     }
   }
+  return commands;
+}
+
+// The script's table of options is the parser's: every command's --help
+// lists exactly the options the script completes for it.
+TEST_F(CompletionTest, TheScriptKnowsEveryOptionOfEveryCommand) {
+  const std::vector<std::vector<std::string>> commands = AllCommands();
   ASSERT_GE(commands.size(), 30u);
   for (const auto& command : commands) {
     std::string path = "coffer";
@@ -199,6 +205,27 @@ TEST_F(CompletionTest, TheScriptKnowsEveryOptionOfEveryCommand) {
     ASSERT_FALSE(help.empty()) << path;
     Output table = Bash(R"(printf '%s\n' ${_coffer_options[$1]})", {path});
     EXPECT_EQ(Lines(table.out), help) << "the options of " << path;
+  }
+}
+
+// What an option's value completes to is read from its name (FILE, DIR...),
+// so every option that takes a value names it, rather than leaving CLI11's
+// TEXT or INT (which --help would show, and which would complete nothing).
+TEST_F(CompletionTest, EveryOptionNamesItsValue) {
+  const std::set<std::string> generic = {"TEXT", "INT", "UINT", "FLOAT"};
+  for (const auto& command : AllCommands()) {
+    std::string path = "coffer";
+    for (const std::string& word : command) path += " " + word;
+    for (const std::string& line : Section(Help(command), "Options:")) {
+      if (!line.starts_with("  -")) continue;
+      // "  -o,--output DEST   Description": the value's name is the word after
+      // the names, up to a validator (":INT in [1 - 19]") or a default ("=3").
+      std::istringstream words(line.substr(0, line.find("  ", 2)));
+      std::string names, value;
+      words >> names >> value;
+      value = value.substr(0, value.find_first_of(":="));
+      EXPECT_FALSE(generic.contains(value)) << path << ": " << line;
+    }
   }
 }
 
