@@ -33,7 +33,7 @@ bool AnyOf(std::string_view value, std::initializer_list<std::string_view> value
 //   text           anything else: nothing is offered
 // It is read from the value's name alone: a positional's own (SNAPSHOT, PATH,
 // FILE...) or an option's type name (FILE, DIR, N...). Every option that takes
-// a value names it (CommandsNameEveryValue in the completion test), so a new
+// a value names it (EveryOptionNamesItsValue in the completion test), so a new
 // file option completes files without a line here.
 std::string ValueKind(const CLI::Option& option, bool after_snapshot) {
   const std::string value = option.get_positional() ? option.get_name() : option.get_type_name();

@@ -16,35 +16,33 @@ from .mount import MOUNT_FIGS, evaluate_mount_targets, mount_ratio, mount_report
 
 # Rows of the main table per phase: (label, key, formatter). Keys starting with "_" are
 # computed in report().
-BASE_ROWS = [("time", "time_s", fmt_s), ("CPU (user+sys; coffer: client + server)", "cpu_s", fmt_s),
-             ("peak RSS", "rss_kib", fmt_mib)]
+CPU_ROW = ("CPU (user+sys; coffer: client + server)", "cpu_s", fmt_s)
+BASE_ROWS = [("time", "time_s", fmt_s), CPU_ROW, ("peak RSS", "rss_kib", fmt_mib)]
 # Phases whose coffer command started its own server (Tool.run).
 SERVED_ROWS = BASE_ROWS + [("peak RSS of `coffer serve`", "serve_rss_kib", fmt_mib)]
 PHASE_ROWS = {
     "first": SERVED_ROWS + [("repo size", "repo_bytes", fmt_mb),
-                          ("throughput (corpus MB / time)", "_mbs", fmt_mbs),
-                          ("throughput / CPU ceiling, 1 core", "_ceil1", fmt_ratio),
-                          ("throughput / CPU ceiling, all cores", "_ceilN", fmt_ratio)],
+                            ("throughput (corpus MB / time)", "_mbs", fmt_mbs),
+                            ("throughput / CPU ceiling, 1 core", "_ceil1", fmt_ratio),
+                            ("throughput / CPU ceiling, all cores", "_ceilN", fmt_ratio)],
     "unchanged": SERVED_ROWS + [("repo size", "repo_bytes", fmt_mb)],
     "changed": SERVED_ROWS + [("repo size", "repo_bytes", fmt_mb)],
     "restore": SERVED_ROWS,
     "verify": [("time", "time_s", fmt_s),
                ("throughput (corpus MB / time)", "_mbs", fmt_mbs),
-               ("CPU (user+sys; coffer: client + server)", "cpu_s", fmt_s),
+               CPU_ROW,
                ("peak RSS", "rss_kib", fmt_mib),
                ("peak RSS of `coffer serve`", "serve_rss_kib", fmt_mib),
                ("throughput / CPU ceiling, 1 core", "_ceil1", fmt_ratio),
                ("throughput / CPU ceiling, all cores", "_ceilN", fmt_ratio)],
     "forget": BASE_ROWS,
     "gc": [("time", "time_s", fmt_s),
-           ("CPU (user+sys; coffer: client + server)", "cpu_s", fmt_s),
+           CPU_ROW,
            ("peak RSS", "rss_kib", fmt_mib),
            ("peak RSS of `coffer serve`", "serve_rss_kib", fmt_mib),
            ("repo size before", "repo_before_bytes", fmt_mb),
            ("repo size after", "repo_bytes", fmt_mb)],
-    "forget_gc": [("time", "time_s", fmt_s),
-                  ("CPU (user+sys; coffer: client + server)", "cpu_s", fmt_s),
-                  ("peak RSS", "rss_kib", fmt_mib)],
+    "forget_gc": [("time", "time_s", fmt_s), CPU_ROW, ("peak RSS", "rss_kib", fmt_mib)],
 }
 HIGHER_IS_BETTER = ("_mbs", "_ceil1", "_ceilN")
 PIPELINE = {"first": "backup_pipeline", "verify": "verify_pipeline"}
