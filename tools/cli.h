@@ -31,6 +31,10 @@ struct GlobalOptions {
   // wrapped key, store/crypto/key_text.h); `init` writes it there.
   std::string key_file;
   std::string command_line;  // shown to a process waiting for our lock
+  // Not an option: set by the commands that move much data (backup, import
+  // and the vzdump hook's, restore, verify), which hold the database
+  // themselves when no server runs (tools/server_client.h).
+  bool host_when_alone = false;
   // --jobs, COFFER_JOBS: the jobs file (empty: /etc/coffer/jobs.toml).
   std::string jobs_file;
   // --state-dir, COFFER_STATE_DIR: where the record of job runs is kept

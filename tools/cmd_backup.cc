@@ -236,7 +236,10 @@ void RegisterBackup(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->capture_default_str();
   cmd->add_flag("--stdin-from-command", args->stdin_from_command,
                 "Run the command given as PATH... and back up its output; fail if it fails");
-  cmd->callback([&global, args, exit_code] { *exit_code = RunBackup(global, *args); });
+  cmd->callback([&global, args, exit_code] {
+    global.host_when_alone = true;
+    *exit_code = RunBackup(global, *args);
+  });
 }
 
 }  // namespace coffer::tools

@@ -400,7 +400,10 @@ void RegisterImport(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_flag("--protect", args->protect,
                 "Protect the snapshot from prune and forget (also when ARCHIVE.protected exists)");
   cmd->add_flag("--json", args->json, "Print one JSON line per archive on stdout");
-  cmd->callback([&global, args, exit_code] { *exit_code = RunImport(global, *args); });
+  cmd->callback([&global, args, exit_code] {
+    global.host_when_alone = true;
+    *exit_code = RunImport(global, *args);
+  });
 }
 
 }  // namespace coffer::tools

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "store/base/crash_point.h"
 #include "store/restore/restorer.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
@@ -25,6 +26,7 @@ int RunRestore(const GlobalOptions& global, const RestoreArgs& args) {
   OpenedSnapshot opened = OpenSnapshot(global, args.snapshot);
   if (!opened.repo) return opened.exit_code;
   Repository& repo = *opened.repo;
+  PausePoint("restore-opened");  // a test holds a restore here, between two servers
 
   restore::RestoreOptions options;
   options.target = args.target;
@@ -67,7 +69,10 @@ void RegisterRestore(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("-t,--target", args->target, "Folder to restore into (created if missing)")
       ->type_name("DIR")
       ->required();
-  cmd->callback([&global, args, exit_code] { *exit_code = RunRestore(global, *args); });
+  cmd->callback([&global, args, exit_code] {
+    global.host_when_alone = true;
+    *exit_code = RunRestore(global, *args);
+  });
 }
 
 }  // namespace coffer::tools

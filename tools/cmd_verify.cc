@@ -342,7 +342,10 @@ void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
                 "With --without-key: also read every object back as stored, checked by the store's "
                 "checksums");
   cmd->add_flag("--json", args->json, "Print the result as JSON on stdout");
-  cmd->callback([&global, args, exit_code] { *exit_code = RunVerify(global, *args); });
+  cmd->callback([&global, args, exit_code] {
+    global.host_when_alone = true;
+    *exit_code = RunVerify(global, *args);
+  });
 }
 
 }  // namespace coffer::tools

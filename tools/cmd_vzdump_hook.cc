@@ -273,6 +273,7 @@ int BackupEnd(const GlobalOptions& global, const HookArgs& args) {
 
   auto setup = Configure(global, args);
   if (!setup.ok()) return Fail(setup.status());
+  setup->global.host_when_alone = true;  // an import, as `coffer import` is
   Opened opened = OpenRepository(setup->global);
   if (!opened.repo) return opened.exit_code;
   Repository& repo = *opened.repo;

@@ -45,6 +45,8 @@ ConnectedStore ConnectStore(const GlobalOptions& global) {
   }
   ServerClientOptions options{*wait,         global.command_line, global.no_server,
                               global.server, global.tls_ca,       global.token_file};
+  options.host_when_alone = global.host_when_alone;
+  options.quiet = global.quiet;
   auto store = ConnectRepository(global.repo, options);
   if (!store.ok()) {
     connected.exit_code = Fail(store.status(), FailedStep::kOpeningRepository);

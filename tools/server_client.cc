@@ -9,12 +9,18 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "store/base/unique_fd.h"
+#include "store/objects/forwarding_object_store.h"
+#include "store/repo/layout.h"
 #include "store/repo/local.h"
 #include "store/service/address.h"
 #include "store/service/auth.h"
 #include "store/service/remote_object_store.h"
+#include "store/service/server.h"
 
 namespace coffer::tools {
 namespace {
@@ -129,6 +135,100 @@ Result<std::unique_ptr<ObjectStore>> ConnectRemote(const ServerClientOptions& op
   return std::unique_ptr<ObjectStore>(std::move(remote));
 }
 
+// The repository's database opened in this command's process and served
+// on its socket from a thread, so that the command's own calls skip the
+// socket and the server process while other commands reach the database as
+// they reach any server. Closing it hands over: it waits until no writer
+// registered through it is still writing and no collection runs (they would
+// otherwise have to start again), refuses new ones from then on, stops
+// serving, lets the calls in flight finish, and closes the database. A
+// client still connected (a mount, or a backup about to register) starts a
+// server of its own on its next call.
+class HostingStore final : public ForwardingObjectStore {
+ public:
+  HostingStore(std::unique_ptr<ObjectStore> local, std::unique_ptr<service::ObjectServer> server,
+               bool quiet)
+      : ForwardingObjectStore(std::move(local)), server_(std::move(server)), quiet_(quiet) {
+    // Serve() only returns OK, once Shutdown() is called.
+    serving_ = std::thread([this] { (void)server_->Serve(std::chrono::milliseconds(0)); });
+  }
+
+  ~HostingStore() override {
+    bool told = false;
+    // Once no one writes, a backup or gc that starts in the moment before
+    // the socket closes is sent to a server of its own, not registered here.
+    while (!server_->CloseToNewWritersIf([this] { return !HasWritersOrCollection(); })) {
+      if (!told && !quiet_) {
+        fmt::print(stderr,
+                   "coffer: waiting for the commands writing to the repository through this one "
+                   "to finish\n");
+        told = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    server_->Shutdown();
+    serving_.join();
+    CloseTarget();
+    // Never destroyed, as in `coffer serve`: the process ends soon (one
+    // command, one process), and gRPC 1.51's ~Server can wait ten seconds
+    // after large replies (grpc/grpc#41050). Reachable from a static, so not
+    // a leak to a leak checker, and not destroyed during the process's exit.
+    static auto* const finished = new std::vector<service::ObjectServer*>;
+    finished->push_back(server_.release());
+  }
+
+ private:
+  std::unique_ptr<service::ObjectServer> server_;
+  std::thread serving_;
+  bool quiet_;
+};
+
+// Opens the database under the repository lock, without waiting for it, and
+// serves it on `address`. kBusy if another process holds the lock.
+Result<std::unique_ptr<ObjectStore>> HostRepository(const std::string& repo_dir,
+                                                    const std::string& address,
+                                                    const ServerClientOptions& options) {
+  COFFER_ASSIGN_OR_RETURN(
+      std::unique_ptr<ObjectStore> local,
+      OpenLocalStore(repo_dir, {std::chrono::milliseconds(0), options.command_line}));
+  service::ServerOptions served;
+  served.repository_format = kFormatVersion;
+  served.idle_exit = kAutoServerIdleExit;  // how often clients say they are still there
+  COFFER_ASSIGN_OR_RETURN(served.check_object, UnencryptedObjectCheck(*local));
+  COFFER_ASSIGN_OR_RETURN(std::unique_ptr<service::ObjectServer> server,
+                          service::ObjectServer::Start(*local, address, served));
+  return std::unique_ptr<ObjectStore>(
+      std::make_unique<HostingStore>(std::move(local), std::move(server), options.quiet));
+}
+
+// Starts a server and connects to it. One that lost the race for the lock,
+// or met a server still shutting down or a command still closing the
+// database it served, exits at once: then try again, within the lock wait
+// the user granted (at least a few seconds). kNotFound if none came up.
+Result<std::unique_ptr<service::RemoteObjectStore>> StartServerAndConnect(
+    const std::string& repo_dir, const std::string& address, const ServerClientOptions& options,
+    const service::ConnectOptions& connect) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::max<std::chrono::milliseconds>(options.lock_wait, std::chrono::seconds(10));
+  Result<std::unique_ptr<service::RemoteObjectStore>> remote =
+      Status::NotFound("no server for " + repo_dir);
+  while (std::chrono::steady_clock::now() < deadline) {
+    COFFER_RETURN_IF_ERROR(StartServer(repo_dir, options));
+    auto attempt_end =
+        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    while (std::chrono::steady_clock::now() < attempt_end) {
+      remote = service::RemoteObjectStore::Connect(address, connect);
+      if (remote.ok()) return remote;
+      if (remote.status().code() != Code::kNotFound && remote.status().code() != Code::kBusy) {
+        return remote.status();
+      }
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(20));  // the winner is opening the database
+    }
+  }
+  return Status::NotFound("no server for " + repo_dir);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_dir,
@@ -143,36 +243,28 @@ Result<std::unique_ptr<ObjectStore>> ConnectRepository(const std::string& repo_d
   }
   service::ConnectOptions connect;
   connect.client_name = options.command_line;
-  // A server that dies under a long-lived client (a mount) is started again.
-  // A backup that was writing fails at its commit instead (ObjectStore).
-  connect.restart_server = [repo_dir, options] {
+  // A server that dies under a long-lived client (a mount), or a command
+  // that served the database and ended, is followed by a server started
+  // here. A backup that was writing fails at its commit instead (ObjectStore).
+  connect.restart_server = [repo_dir, address, options, connect]() -> Status {
     static std::mutex one_at_a_time;
     std::lock_guard lock(one_at_a_time);
-    return StartServer(repo_dir, options);
+    service::ConnectOptions probe = connect;
+    probe.restart_server = nullptr;
+    return StartServerAndConnect(repo_dir, address, options, probe).status();
   };
   auto remote = service::RemoteObjectStore::Connect(address, connect);
   if (remote.ok()) return std::unique_ptr<ObjectStore>(std::move(remote).value());
   if (remote.status().code() != Code::kNotFound) return remote.status();
 
-  // Start a server and connect. One that lost the race for the lock, or met
-  // a server still shutting down, exits at once: then try again, within the
-  // lock wait the user granted (at least a few seconds).
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::max<std::chrono::milliseconds>(options.lock_wait, std::chrono::seconds(10));
-  while (std::chrono::steady_clock::now() < deadline) {
-    COFFER_RETURN_IF_ERROR(StartServer(repo_dir, options));
-    auto attempt_end =
-        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
-    while (std::chrono::steady_clock::now() < attempt_end) {
-      remote = service::RemoteObjectStore::Connect(address, connect);
-      if (remote.ok()) return std::unique_ptr<ObjectStore>(std::move(remote).value());
-      if (remote.status().code() != Code::kNotFound && remote.status().code() != Code::kBusy) {
-        return remote.status();
-      }
-      std::this_thread::sleep_for(
-          std::chrono::milliseconds(20));  // the winner is opening the database
-    }
+  if (options.host_when_alone) {
+    auto hosted = HostRepository(repo_dir, address, options);
+    // Busy: a server is starting, or another command serves the database.
+    if (hosted.ok() || hosted.status().code() != Code::kBusy) return hosted;
   }
+  remote = StartServerAndConnect(repo_dir, address, options, connect);
+  if (remote.ok()) return std::unique_ptr<ObjectStore>(std::move(remote).value());
+  if (remote.status().code() != Code::kNotFound) return remote.status();
   // No server came up: most likely a process holds the database in-process,
   // and this names it (exit 11).
   return OpenLocalStore(repo_dir, local);

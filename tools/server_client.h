@@ -6,6 +6,10 @@
 // none answers it starts `coffer serve` detached, which exits after it has
 // been idle for a while. Two commands starting servers at once race on the
 // repository lock: the loser exits quietly and both connect to the winner.
+// A command that moves much data (backup, import, restore, verify, a job)
+// and finds no server holds the database itself instead and serves the
+// socket while it runs; at its end it waits for the writers it serves, then
+// closes.
 //
 // With a remote server (--server tcp://HOST:PORT), a command connects to it
 // over TLS with a token, needs no repository folder here and starts nothing.
@@ -29,6 +33,11 @@ struct ServerClientOptions {
   std::string server;
   std::string tls_ca_file;  // --tls-ca, COFFER_TLS_CA; empty: the system's CAs
   std::string token_file;   // --token-file, COFFER_TOKEN_FILE; else COFFER_TOKEN
+  // When no server answers: open the database in this process and serve it
+  // to other commands while this one runs, rather than start `coffer serve`
+  // (commands that move much data: their calls then skip the socket).
+  bool host_when_alone = false;
+  bool quiet = false;  // --quiet: no word while a hosting command waits for others
 };
 
 // How long an automatically started server stays up with no client.

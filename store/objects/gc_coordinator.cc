@@ -161,6 +161,12 @@ void GcCoordinator::EndGc(uint64_t gc_id, bool swept) {
   MaybeClearLocked();
 }
 
+bool GcCoordinator::HasWritersOrCollection() {
+  std::lock_guard lock(mu_);
+  DropLapsedWritersLocked();
+  return !writers_.empty() || (gc_id_ != 0 && Clock::now() - gc_last_call_ < kGcAbandoned);
+}
+
 void GcCoordinator::DropLapsedWritersLocked() {
   const auto now = Clock::now();
   std::erase_if(writers_,

@@ -89,6 +89,11 @@ class GcCoordinator {
   // Ends the collection (swept or not).
   void EndGc(uint64_t gc_id, bool swept);
 
+  // Whether a writer is registered (and not lapsed) or a collection runs
+  // (and is not abandoned): a store that serves other processes must not
+  // close under them.
+  bool HasWritersOrCollection();
+
  private:
   struct Writer {
     std::optional<StoredSnapshot> pinned_parent;

@@ -93,6 +93,7 @@ class LocalObjectStore final : public ObjectStore {
   Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override;
   Result<GcResult> FinishGc(uint64_t gc_id) override;
   Status AbortGc(uint64_t gc_id) override;
+  bool HasWritersOrCollection() override { return gc_.HasWritersOrCollection(); }
 
   // Estimated bytes on disk (SST and blob files of every column family).
   Result<uint64_t> ApproximateSizeBytes();

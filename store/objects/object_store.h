@@ -201,6 +201,12 @@ class ObjectStore {
   virtual Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) = 0;
   virtual Result<GcResult> FinishGc(uint64_t gc_id) = 0;
   virtual Status AbortGc(uint64_t gc_id) = 0;
+
+  // Whether a writer registered here is still writing or a collection still
+  // runs. A command that serves its own database to other commands asks it
+  // before it closes (tools/server_client.h). False for a store that passes
+  // its calls on to another process or to object storage.
+  virtual bool HasWritersOrCollection() { return false; }
 };
 
 }  // namespace coffer

@@ -13,6 +13,7 @@
 
 #include "store/base/file_io.h"
 #include "store/objects/folder_copy.h"
+#include "store/objects/forwarding_object_store.h"
 #include "store/objects/local_object_store.h"
 #include "store/repo/layout.h"
 #include "store/repo/repo_lock.h"
@@ -143,75 +144,20 @@ Result<FolderCopyReport> CopyRepositoryFolder(LocalObjectStore& source, const st
 
 // A LocalObjectStore that owns the repository lock and gives it up only
 // after the database is closed.
-class LockedStore final : public ObjectStore, public FolderCopySource {
+class LockedStore final : public ForwardingObjectStore, public FolderCopySource {
  public:
   LockedStore(RepoLock lock, std::unique_ptr<LocalObjectStore> store)
-      : lock_(std::move(lock)), store_(std::move(store)) {}
-  ~LockedStore() override { store_.reset(); }
-
-  Result<std::optional<Bytes>> GetMeta(std::string_view key) override {
-    return store_->GetMeta(key);
-  }
-  Status PutMeta(std::string_view key, ByteView value) override {
-    return store_->PutMeta(key, value);
-  }
-  Result<std::vector<MetaRecord>> ListMeta(std::string_view prefix) override {
-    return store_->ListMeta(prefix);
-  }
-  Status RemoveKeySlot(std::string_view name) override { return store_->RemoveKeySlot(name); }
-  Result<std::vector<bool>> Contains(ObjectKind kind, std::span<const ObjectId> ids) override {
-    return store_->Contains(kind, ids);
-  }
-  Status Put(ObjectKind kind, const ObjectId& id, ByteView sealed) override {
-    return store_->Put(kind, id, sealed);
-  }
-  Result<Bytes> Get(ObjectKind kind, const ObjectId& id) override { return store_->Get(kind, id); }
-  Status GetMany(ObjectKind kind, std::span<const ObjectId> ids,
-                 const SealedVisitor& use) override {
-    return store_->GetMany(kind, ids, use);
-  }
-  Status GetManyChecked(ObjectKind kind, std::span<const ObjectId> ids,
-                        const SealedVisitor& use) override {
-    return store_->GetManyChecked(kind, ids, use);
-  }
-  Result<WriteId> BeginWrite(const std::optional<SnapshotRef>& parent) override {
-    return store_->BeginWrite(parent);
-  }
-  Status EndWrite(WriteId writer) override { return store_->EndWrite(writer); }
-  Status RefreshWriters(std::span<const WriteId> writers) override {
-    return store_->RefreshWriters(writers);
-  }
-  Status CommitSnapshot(const SnapshotRef& ref, ByteView sealed, WriteId writer,
-                        const std::optional<ObjectId>& needs) override {
-    return store_->CommitSnapshot(ref, sealed, writer, needs);
-  }
-  Result<std::vector<StoredSnapshot>> ListSnapshots(std::string_view group) override {
-    return store_->ListSnapshots(group);
-  }
-  Status DeleteSnapshot(const SnapshotRef& ref) override { return store_->DeleteSnapshot(ref); }
-  Status SetSnapshotProtected(const SnapshotRef& ref, bool is_protected) override {
-    return store_->SetSnapshotProtected(ref, is_protected);
-  }
-  Status SetSnapshotNote(const SnapshotRef& ref, ByteView sealed_note) override {
-    return store_->SetSnapshotNote(ref, sealed_note);
-  }
-  Status SetSnapshotNeeds(const SnapshotRef& ref, const ObjectId& needs) override {
-    return store_->SetSnapshotNeeds(ref, needs);
-  }
-  Result<GcStart> BeginGc() override { return store_->BeginGc(); }
-  Status AddGcMarks(uint64_t gc_id, std::span<const uint64_t> id_prefixes) override {
-    return store_->AddGcMarks(gc_id, id_prefixes);
-  }
-  Result<GcResult> FinishGc(uint64_t gc_id) override { return store_->FinishGc(gc_id); }
-  Status AbortGc(uint64_t gc_id) override { return store_->AbortGc(gc_id); }
+      : ForwardingObjectStore(std::move(store)), lock_(std::move(lock)) {}
+  ~LockedStore() override { CloseTarget(); }
 
   Result<FolderCopyReport> CopyRepositoryTo(const std::string& dir) override {
-    return CopyRepositoryFolder(*store_, dir);
+    return CopyRepositoryFolder(local(), dir);
   }
 
  private:
+  LocalObjectStore& local() { return static_cast<LocalObjectStore&>(target()); }  // as constructed
+
   RepoLock lock_;
-  std::unique_ptr<LocalObjectStore> store_;
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -261,6 +262,22 @@ enum class Needs {
 
 }  // namespace
 
+// Whether new writers and collections may still register (ObjectServer::
+// CloseToNewWritersIf). Registering holds `mu` shared from the check to the
+// registration, so closing (exclusive) never falls between the two.
+struct WriterGate {
+  std::shared_mutex mu;
+  bool closed = false;  // guarded by mu
+};
+
+// What a registration gets once the gate is closed: UNAVAILABLE without the
+// mark of a store status, which clients take for a server gone away (they
+// start a server of their own and repeat the call there).
+static grpc::Status ClosedToNewWriters() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the command serving this repository is closing it");
+}
+
 // The gRPC handlers. Each says what it needs of the caller's token, checks
 // the protocol version and the limits, calls the store and maps its Status;
 // exceptions stop here (INTERNAL).
@@ -269,8 +286,13 @@ class ObjectServiceImpl final : public ObjectService::Service {
   // `checks_tokens`: whether calls come over tcp://, where TokenChecker
   // binds a role to every connection; over a unix socket every caller has
   // full rights.
-  ObjectServiceImpl(ObjectStore& store, const ServerOptions& options, bool checks_tokens)
-      : store_(store), options_(options), checks_tokens_(checks_tokens), last_end_ns_(NowNs()) {}
+  ObjectServiceImpl(ObjectStore& store, const ServerOptions& options, bool checks_tokens,
+                    WriterGate& writer_gate)
+      : store_(store),
+        options_(options),
+        checks_tokens_(checks_tokens),
+        writer_gate_(writer_gate),
+        last_end_ns_(NowNs()) {}
 
   int active() const { return active_.load(); }
   std::chrono::milliseconds IdleFor() const {
@@ -581,6 +603,8 @@ class ObjectServiceImpl final : public ObjectService::Service {
 
   grpc::Status BeginWrite(grpc::ServerContext* ctx, const BeginWriteRequest* req,
                           BeginWriteResponse* resp) override {
+    std::shared_lock registering(writer_gate_.mu);
+    if (writer_gate_.closed) return ClosedToNewWriters();
     return Run(ctx, Needs::kAppend, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       std::optional<coffer::SnapshotRef> parent;
@@ -603,6 +627,8 @@ class ObjectServiceImpl final : public ObjectService::Service {
 
   grpc::Status BeginGc(grpc::ServerContext* ctx, const BeginGcRequest* req,
                        grpc::ServerWriter<BeginGcResponse>* writer) override {
+    std::shared_lock registering(writer_gate_.mu);
+    if (writer_gate_.closed) return ClosedToNewWriters();
     return Run(ctx, Needs::kFull, [&]() -> Status {
       COFFER_RETURN_IF_ERROR(CheckVersion(req->protocol_version()));
       COFFER_ASSIGN_OR_RETURN(GcStart start, store_.BeginGc());
@@ -718,6 +744,7 @@ class ObjectServiceImpl final : public ObjectService::Service {
   ObjectStore& store_;
   const ServerOptions options_;
   const bool checks_tokens_;
+  WriterGate& writer_gate_;
   std::atomic<int> active_{0};
   std::atomic<int64_t> last_end_ns_;
 };
@@ -801,7 +828,8 @@ Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
   auto add = [&](const ServiceAddress& where, std::shared_ptr<grpc::ServerCredentials> with,
                  bool checks_tokens, int* port) -> Status {
     Listener& listener = server->listeners_.emplace_back();
-    listener.service = std::make_unique<ObjectServiceImpl>(store, options, checks_tokens);
+    listener.service =
+        std::make_unique<ObjectServiceImpl>(store, options, checks_tokens, *server->writer_gate_);
     COFFER_ASSIGN_OR_RETURN(listener.server,
                             Listen(where, std::move(with), listener.service.get(), options, port));
     return Status::Ok();
@@ -818,8 +846,17 @@ Result<std::unique_ptr<ObjectServer>> ObjectServer::Start(ObjectStore& store,
   return server;
 }
 
+ObjectServer::ObjectServer() : writer_gate_(std::make_unique<WriterGate>()) {}
+
 ObjectServer::~ObjectServer() {
   StopServing();
+}
+
+bool ObjectServer::CloseToNewWritersIf(const std::function<bool()>& condition) {
+  std::unique_lock closing(writer_gate_->mu);
+  if (!condition()) return false;
+  writer_gate_->closed = true;
+  return true;
 }
 
 Status ObjectServer::Serve(std::chrono::milliseconds idle_exit) {

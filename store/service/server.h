@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,7 @@ class Server;
 namespace coffer::service {
 
 class ObjectServiceImpl;
+struct WriterGate;
 
 struct ServerOptions {
   // Reported to clients in Hello (store/repo/layout.h's kFormatVersion).
@@ -94,6 +96,14 @@ class ObjectServer {
   // Asks Serve() to return. Async-signal-safe.
   void Shutdown() { shutdown_requested_.store(true, std::memory_order_relaxed); }
 
+  // For a command that served its own database and now closes it: if
+  // `condition` holds (no writer registered, no collection running), refuses
+  // from now on every new BeginWrite and BeginGc as a server that went away
+  // would (the client starts a server of its own and repeats the call
+  // there) and returns true; else changes nothing and returns false. No
+  // registration falls between the check and the refusal.
+  bool CloseToNewWritersIf(const std::function<bool()>& condition);
+
   // Time since the last call ended, or zero while a call is in flight.
   std::chrono::milliseconds IdleFor() const;
   int active_calls() const;
@@ -110,12 +120,13 @@ class ObjectServer {
     std::unique_ptr<grpc::Server> server;
   };
 
-  ObjectServer() = default;
+  ObjectServer();
   void StopServing();
 
   ServiceAddress address_;
   std::optional<ServiceAddress> local_address_;
-  std::vector<Listener> listeners_;  // local_address_'s (if any), then address_'s
+  std::unique_ptr<WriterGate> writer_gate_;  // shared by the listeners' services
+  std::vector<Listener> listeners_;          // local_address_'s (if any), then address_'s
   std::atomic<bool> shutdown_requested_{false};
   bool stopped_ = false;
   static_assert(std::atomic<bool>::is_always_lock_free);

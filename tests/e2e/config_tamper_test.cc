@@ -183,7 +183,10 @@ TEST_F(ConfigTamperTest, AnUnencryptedRepositoryIsOpenedOnlyWithTheOption) {
 
 TEST_F(ConfigTamperTest, TheServerRefusesToOverwriteTheKeyOrTheConfig) {
   Backup({source_});
-  // The backup left its server running; talk to it as any client could.
+  // A listing starts a server and leaves it running (a backup holds the
+  // database itself); talk to it as any client could.
+  Output listed = Coffer({"snapshots"});
+  ASSERT_EQ(listed.code, 0) << listed.all();
   auto remote = service::RemoteObjectStore::Connect(service::DefaultServiceAddress(repo_));
   ASSERT_TRUE(remote.ok()) << remote.status().ToString();
   for (const char* key : {"key", "config", "config-mac"}) {

@@ -2,7 +2,10 @@
 // process against a real repository in a temporary folder.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <functional>
 #include <memory>
@@ -49,6 +52,31 @@ class Child {
  private:
   pid_t pid_ = -1;
   int stdin_fd_ = -1, stdout_fd_ = -1, stderr_fd_ = -1;
+};
+
+// A process stopped at a PausePoint: Env() for the process to hold,
+// WaitReached() until it is there, Release() to let it go on.
+class Pause {
+ public:
+  Pause(const std::string& dir, const std::string& name) : dir_(dir), name_(name) {
+    mkdir(dir.c_str(), 0700);
+    EXPECT_EQ(mkfifo((dir + "/" + name + ".release").c_str(), 0600), 0);
+  }
+  std::string Env() const { return "COFFER_PAUSE_AT=" + name_ + ":" + dir_; }
+  bool WaitReached() {
+    const std::string reached = dir_ + "/" + name_ + ".reached";
+    return testing::WaitUntil([&] { return access(reached.c_str(), F_OK) == 0; },
+                              std::chrono::seconds(60));
+  }
+  // Opening the FIFO for writing completes the paused process's open for reading.
+  void Release() {
+    int fd = open((dir_ + "/" + name_ + ".release").c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    close(fd);
+  }
+
+ private:
+  std::string dir_, name_;
 };
 
 // A port nobody listens on now, on 127.0.0.1 (the kernel picks it).

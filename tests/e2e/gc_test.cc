@@ -32,31 +32,6 @@ uint64_t DiskUsage(const std::string& dir) {
   return total;
 }
 
-// A process stopped at a PausePoint: Env() for the process to hold,
-// WaitReached() until it is there, Release() to let it go on.
-class Pause {
- public:
-  Pause(const std::string& dir, const std::string& name) : dir_(dir), name_(name) {
-    mkdir(dir.c_str(), 0700);
-    EXPECT_EQ(mkfifo((dir + "/" + name + ".release").c_str(), 0600), 0);
-  }
-  std::string Env() const { return "COFFER_PAUSE_AT=" + name_ + ":" + dir_; }
-  bool WaitReached() {
-    const std::string reached = dir_ + "/" + name_ + ".reached";
-    return testing::WaitUntil([&] { return access(reached.c_str(), F_OK) == 0; },
-                              std::chrono::seconds(60));
-  }
-  // Opening the FIFO for writing completes the paused process's open for reading.
-  void Release() {
-    int fd = open((dir_ + "/" + name_ + ".release").c_str(), O_WRONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    close(fd);
-  }
-
- private:
-  std::string dir_, name_;
-};
-
 class GcTest : public CofferTest {
  protected:
   void TearDown() override { EXPECT_TRUE(KillServersOf(repo_)); }

@@ -225,11 +225,13 @@ TEST_F(ServerTest, EightParallelReadersGetIdenticalOutput) {
 }
 
 TEST_F(ServerTest, ClientKilledMidBackupLeavesNoSnapshotAndTheServerServesOn) {
+  auto server_process = StartForegroundServer();
+  ASSERT_FALSE(HasFailure());
   std::string src = tmp_ / "src";
   MakeTree(src, 6, 1, 1 * kMiB);
   std::string first = Backup({src}).value("snapshot", "?");
   pid_t server = LockHolder(repo_);
-  ASSERT_GT(server, 0) << ReadFile(repo_ + "/lock");
+  ASSERT_EQ(server, server_process->pid()) << ReadFile(repo_ + "/lock");
   EXPECT_NE(ReadFile(repo_ + "/lock").find("(coffer serve)"), std::string::npos);
 
   std::string changed = tmp_ / "changed";
@@ -285,6 +287,98 @@ TEST_F(ServerTest, ServerKilledMidBackupFailsTheClientAndTheNextCommandStartsANe
   std::string next = Backup({small}, {"--time", "2030-01-01T00:00:00Z"}).value("snapshot", "?");
   EXPECT_EQ(Names(Snapshots()), (std::vector<std::string>{earlier, next}));
   ExpectRestoresExactly(next, small);
+}
+
+TEST_F(ServerTest, ABackupThatFindsNoServerHoldsTheDatabaseAndServesOtherCommands) {
+  std::string src = tmp_ / "src";
+  MakeTree(src, 11, 2, 1 * kMiB);
+  ASSERT_TRUE(ServersOf(repo_).empty());
+  Pause registered(tmp_ / "pause", "backup-registered");
+  auto backup = Start({"backup", "--json", "--group", group_, src}, {registered.Env()});
+  ASSERT_TRUE(registered.WaitReached());
+
+  // The backup holds the lock and answers on the socket; no server was started.
+  EXPECT_EQ(LockHolder(repo_), backup->pid()) << ReadFile(repo_ + "/lock");
+  Output listed = Coffer({"snapshots", "--json"});
+  EXPECT_EQ(listed.code, 0) << listed.all();
+  EXPECT_TRUE(ServersOf(repo_).empty()) << "a command started a server beside the backup";
+
+  registered.Release();
+  Output done = WaitBounded(*backup, std::chrono::seconds(30), "the backup");
+  ASSERT_EQ(done.code, 0) << done.all();
+  struct stat st;
+  EXPECT_NE(lstat(socket_.c_str(), &st), 0) << "the socket outlived the backup that served it";
+  // The database was closed and the lock given up: this opens it in-process.
+  Output after = Coffer({"--no-server", "--lock-wait", "0", "snapshots", "--json"});
+  EXPECT_EQ(after.code, 0) << after.all();
+  ExpectRestoresExactly(ParseObject(done).value("snapshot", "?"), src);
+}
+
+TEST_F(ServerTest, ABackupThatServesAnotherWaitsForItsCommitBeforeItCloses) {
+  std::string a = tmp_ / "a", b = tmp_ / "b";
+  MakeTree(a, 12, 2, 1 * kMiB);
+  MakeTree(b, 13, 2, 1 * kMiB);
+  Pause host_registered(tmp_ / "pause-a", "backup-registered");
+  Pause guest_registered(tmp_ / "pause-b", "backup-registered");
+  std::string host_err = tmp_ / "host.err";
+  // The host's error output goes to a file, to see it wait while it runs.
+  std::vector<std::string> env = PassEnv();
+  env.push_back(host_registered.Env());
+  std::vector<std::string> host_argv = {"sh", "-c", "exec \"$0\" \"$@\" 2>" + host_err,
+                                        COFFER_BINARY};
+  for (const std::string& arg : CofferArgv({"backup", "--json", "--group", "host/a", a})) {
+    if (arg != COFFER_BINARY) host_argv.push_back(arg);
+  }
+  auto host = std::make_unique<Child>(host_argv, env);
+  ASSERT_TRUE(host_registered.WaitReached());
+  auto guest = Start({"backup", "--json", "--group", "host/b", b}, {guest_registered.Env()});
+  ASSERT_TRUE(guest_registered.WaitReached());
+  EXPECT_EQ(LockHolder(repo_), host->pid()) << ReadFile(repo_ + "/lock");
+
+  // The host finishes its own backup, then waits: closing now would cost the
+  // guest its registration, and its commit would be refused.
+  host_registered.Release();
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return FileContains(host_err, "waiting for the commands writing"); },
+                         std::chrono::seconds(30)))
+      << ReadFile(host_err);
+  EXPECT_FALSE(Exited(host->pid()));
+  guest_registered.Release();
+  Output guest_done = WaitBounded(*guest, std::chrono::seconds(30), "the served backup");
+  Output host_done = WaitBounded(*host, std::chrono::seconds(30), "the hosting backup");
+  ASSERT_EQ(guest_done.code, 0) << guest_done.all();
+  ASSERT_EQ(host_done.code, 0) << host_done.all() << ReadFile(host_err);
+  std::string name_a = ParseObject(host_done).value("snapshot", "?");
+  std::string name_b = ParseObject(guest_done).value("snapshot", "?");
+  EXPECT_EQ(Names(Snapshots()), (std::vector<std::string>{name_a, name_b}));
+  ExpectRestoresExactly(name_a, a);
+  ExpectRestoresExactly(name_b, b);
+}
+
+TEST_F(ServerTest, AReaderOfAHostingBackupGoesOnWithAServerOfItsOwnWhenTheBackupEnds) {
+  std::string src = tmp_ / "src";
+  MakeTree(src, 14, 1, 1 * kMiB);
+  std::string earlier = Backup({src}).value("snapshot", "?");
+  ASSERT_TRUE(KillServersOf(repo_));
+  std::string more = tmp_ / "more";
+  MakeTree(more, 15, 1, 1 * kMiB);
+  Pause registered(tmp_ / "pause", "backup-registered");
+  auto backup = Start({"backup", "--json", "--group", "host/more", more}, {registered.Env()});
+  ASSERT_TRUE(registered.WaitReached());
+  // A restore connects to the backup's socket and is held before it reads.
+  Pause opened(tmp_ / "pause-restore", "restore-opened");
+  std::string target = tmp_ / "restored";
+  auto restore = Start({"restore", "--target", target, earlier}, {opened.Env()});
+  ASSERT_TRUE(opened.WaitReached());
+  registered.Release();
+  Output b = WaitBounded(*backup, std::chrono::seconds(30), "the hosting backup");
+  ASSERT_EQ(b.code, 0) << b.all();
+  // Its server is gone with it; the restore's next call starts one.
+  opened.Release();
+  Output r = WaitBounded(*restore, std::chrono::seconds(30), "the restore");
+  ASSERT_EQ(r.code, 0) << r.all();
+  for (const auto& d : Compare(src, target)) ADD_FAILURE() << d;
+  EXPECT_EQ(ServersOf(repo_).size(), 1u);
 }
 
 TEST_F(ServerTest, IdleServerExitsByItselfAfterItsLastClient) {
