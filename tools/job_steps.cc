@@ -75,13 +75,10 @@ Result<Repository*> ToolRepositorySteps::Open(const jobs::Job& job) {
     COFFER_ASSIGN_OR_RETURN(open.wrapped_key, ReadWrappedKeyFile(options.key_file));
   }
   COFFER_ASSIGN_OR_RETURN(auto wait, ParseDuration(options.lock_wait));
-  ServerClientOptions client{wait,           options.command_line, options.no_server,
-                             options.server, options.tls_ca,       options.token_file};
   // A job moves much data, as a backup does: with no server running it holds
   // the database itself and serves the commands that run beside it.
-  client.host_when_alone = true;
-  client.quiet = options.quiet;
-  auto store = ConnectRepository(options.repo, client);
+  options.host_when_alone = true;
+  auto store = ConnectRepository(options.repo, ServerClientOptionsFor(options, wait));
   if (!store.ok()) return store.status();
   COFFER_ASSIGN_OR_RETURN(
       repo_, Repository::Open(

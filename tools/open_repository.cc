@@ -22,6 +22,15 @@
 
 namespace coffer::tools {
 
+ServerClientOptions ServerClientOptionsFor(const GlobalOptions& global,
+                                           std::chrono::milliseconds lock_wait) {
+  ServerClientOptions options{lock_wait,     global.command_line, global.no_server,
+                              global.server, global.tls_ca,       global.token_file};
+  options.host_when_alone = global.host_when_alone;
+  options.quiet = global.quiet;
+  return options;
+}
+
 ConnectedStore ConnectStore(const GlobalOptions& global) {
   ConnectedStore connected;
   if (global.repo.empty() && global.server.empty()) {
@@ -43,11 +52,7 @@ ConnectedStore ConnectStore(const GlobalOptions& global) {
     connected.store = std::move(bucket).value();
     return connected;
   }
-  ServerClientOptions options{*wait,         global.command_line, global.no_server,
-                              global.server, global.tls_ca,       global.token_file};
-  options.host_when_alone = global.host_when_alone;
-  options.quiet = global.quiet;
-  auto store = ConnectRepository(global.repo, options);
+  auto store = ConnectRepository(global.repo, ServerClientOptionsFor(global, *wait));
   if (!store.ok()) {
     connected.exit_code = Fail(store.status(), FailedStep::kOpeningRepository);
     return connected;

@@ -3,6 +3,7 @@
 // A failure is reported here (Fail) and comes back as the exit code.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "store/crypto/keys.h"
 #include "store/repo/repository.h"
 #include "tools/cli.h"
+#include "tools/server_client.h"
 
 namespace coffer::tools {
 
@@ -44,6 +46,12 @@ struct OpenedSnapshots {
   int exit_code = 0;  // non-zero when repo is null
 };
 OpenedSnapshots OpenSnapshots(const GlobalOptions& global, const std::vector<std::string>& names);
+
+// How ConnectRepository (tools/server_client.h) reaches the repository that
+// `global` names: its server options, --no-server, and whether the command
+// holds the database itself when no server runs.
+ServerClientOptions ServerClientOptionsFor(const GlobalOptions& global,
+                                           std::chrono::milliseconds lock_wait);
 
 // The repository's store, without its keys (what `coffer key import` needs
 // when the key is lost); exits as OpenRepository does.
