@@ -42,9 +42,17 @@ reported=$(/usr/bin/coffer --version)
 [[ $reported == "coffer $version"* ]] || fail "coffer --version says '$reported', the package is $version"
 [ "$(readlink /usr/bin/coffer-vzdump-hook)" = coffer ] || fail "/usr/bin/coffer-vzdump-hook is not a link to coffer"
 [ "$(man -w coffer)" = /usr/share/man/man1/coffer.1.gz ] || fail "man -w coffer: $(man -w coffer 2>&1)"
-MANWIDTH=80 man coffer 2>/dev/null | grep -q "coffer sync" || fail "man coffer does not render"
-MANWIDTH=80 man coffer-sync 2>/dev/null | grep -q "OBJECT STORAGE" || fail "man coffer-sync does not render"
-MANWIDTH=80 man mount.coffer 2>/dev/null | grep -q "MOUNT(8) AND /ETC/FSTAB" || fail "man mount.coffer does not render"
+# Rendered whole before it is searched (grep -q would leave man writing into a
+# closed pipe, which pipefail counts as a failure), and searched with the
+# spaces a justified line may widen.
+renders() {  # renders PAGE REGEX
+  local page
+  page=$(MANWIDTH=80 man "$1" 2>/dev/null) || fail "man $1 fails"
+  grep -qE "$2" <<<"$page" || fail "man $1 does not render (no /$2/ in it)"
+}
+renders coffer "coffer +sync"
+renders coffer-sync "OBJECT +STORAGE"
+renders mount.coffer "MOUNT\(8\) +AND +/ETC/FSTAB"
 
 # Bash completion where bash-completion loads it from: the script the
 # installed coffer prints, and it completes a command name.
