@@ -136,7 +136,7 @@ Result<std::unique_ptr<ObjectStore>> ConnectRemote(const ServerClientOptions& op
 }
 
 // The repository's database opened in this command's process and served
-// on its socket from a thread, so that the command's own calls skip the
+// on its socket by gRPC's threads, so that the command's own calls skip the
 // socket and the server process while other commands reach the database as
 // they reach any server. Closing it hands over: it waits until no writer
 // registered through it is still writing and no collection runs (they would
@@ -148,10 +148,7 @@ class HostingStore final : public ForwardingObjectStore {
  public:
   HostingStore(std::unique_ptr<ObjectStore> local, std::unique_ptr<service::ObjectServer> server,
                bool quiet)
-      : ForwardingObjectStore(std::move(local)), server_(std::move(server)), quiet_(quiet) {
-    // Serve() only returns OK, once Shutdown() is called.
-    serving_ = std::thread([this] { (void)server_->Serve(std::chrono::milliseconds(0)); });
-  }
+      : ForwardingObjectStore(std::move(local)), server_(std::move(server)), quiet_(quiet) {}
 
   ~HostingStore() override {
     bool told = false;
@@ -166,8 +163,9 @@ class HostingStore final : public ForwardingObjectStore {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    server_->Shutdown();
-    serving_.join();
+    // Right after the refusal, not at a poll's next turn: a refused client's
+    // next connection must find no one here.
+    server_->StopServing();
     CloseTarget();
     // Never destroyed, as in `coffer serve`: the process ends soon (one
     // command, one process), and gRPC 1.51's ~Server can wait ten seconds
@@ -179,7 +177,6 @@ class HostingStore final : public ForwardingObjectStore {
 
  private:
   std::unique_ptr<service::ObjectServer> server_;
-  std::thread serving_;
   bool quiet_;
 };
 

@@ -52,6 +52,15 @@ bool ServerWasBusy(const grpc::Status& status) {
          status.error_message().find("larger than max") == std::string::npos;
 }
 
+// A server that stops (a command that hosted the database and ended, a
+// server exiting when idle) refuses new connections (UNAVAILABLE) and cancels
+// the calls that reached it after it began to stop (CANCELLED). This client
+// never cancels a call of its own, so either means the server is gone.
+bool ServerStopped(const grpc::Status& status) {
+  return IsTransportStatus(status) && (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                                       status.error_code() == grpc::StatusCode::CANCELLED);
+}
+
 // Runs `call` with a fresh context until the server had a thread for it
 // (backing off up to 100 ms between tries, for at most a minute). If the
 // server is gone and `restart` is set (a server started on demand), starts a
@@ -70,8 +79,7 @@ grpc::Status WithRetry(const std::function<Status()>& restart, Call&& call) {
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     }
     grpc::Status status = call(ctx);
-    if (restart && !restarted && status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-        IsTransportStatus(status)) {
+    if (restart && !restarted && ServerStopped(status)) {
       restarted = true;
       if (!restart().ok()) return status;
       continue;
@@ -166,7 +174,7 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
                              " (is it running, and is its certificate signed by the given CA?): " +
                              st.error_message());
     }
-    if (IsTransportStatus(st) && st.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    if (ServerStopped(st)) {
       return Status::NotFound("no server at " + parsed.ToString() + " (" + st.error_message() +
                               ")");
     }

@@ -95,6 +95,10 @@ class ObjectServer {
   Status Serve(std::chrono::milliseconds idle_exit);
   // Asks Serve() to return. Async-signal-safe.
   void Shutdown() { shutdown_requested_.store(true, std::memory_order_relaxed); }
+  // What Serve() does when it returns, at once, for an owner that serves
+  // without calling Serve() (gRPC answers from threads of its own): stops
+  // accepting calls and lets the calls in flight finish. Not beside Serve().
+  void StopServing();
 
   // For a command that served its own database and now closes it: if
   // `condition` holds (no writer registered, no collection running), refuses
@@ -121,7 +125,6 @@ class ObjectServer {
   };
 
   ObjectServer();
-  void StopServing();
 
   ServiceAddress address_;
   std::optional<ServiceAddress> local_address_;
