@@ -49,11 +49,15 @@ struct Producer {
 };
 
 Result<Producer> StartProducer(const std::vector<std::string>& argv) {
-  int fds[2];
+  int fds[2], exec_fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   Producer p;
   p.output.reset(fds[0]);
   UniqueFd write_end(fds[1]);
+  // Closed by a successful exec; carries errno if the exec fails, so that
+  // a command that cannot run is one error, told before any backup starts.
+  if (pipe2(exec_fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd exec_read(exec_fds[0]), exec_write(exec_fds[1]);
   p.name = argv[0];
   pid_t pid = fork();
   if (pid < 0) return Status::FromErrno(errno, "fork");
@@ -63,8 +67,19 @@ Result<Producer> StartProducer(const std::vector<std::string>& argv) {
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execvp(args[0], args.data());
-    fmt::print(stderr, "coffer: cannot run {}: {}\n", argv[0], std::strerror(errno));
+    const int err = errno;
+    (void)!write(exec_write.get(), &err, sizeof err);
     _exit(127);
+  }
+  exec_write.reset();
+  int exec_errno = 0;
+  ssize_t n;
+  while ((n = read(exec_read.get(), &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return Status::FromErrno(exec_errno, "cannot run " + argv[0]);
   }
   p.pid = pid;
   return p;
@@ -201,7 +216,8 @@ int RunBackup(const GlobalOptions& global, BackupArgs args) {
   }
   if (!global.quiet || args.json) PrintSummary(*result, args.json);
   if (!result->errors.empty()) {
-    fmt::print(stderr, "coffer: backup incomplete: {} entries could not be read\n",
+    fmt::print(stderr,
+               "coffer: backup incomplete: {} entries could not be read, or changed while read\n",
                result->errors.size());
     return kExitIncomplete;
   }

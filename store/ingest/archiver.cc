@@ -16,6 +16,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "store/base/crash_point.h"
 #include "store/base/executor.h"
@@ -36,6 +37,9 @@ namespace {
 struct FileContent {
   std::vector<pb::Extent> extents;
   uint64_t size = 0;
+  // Its size, mtime or ctime moved between the walk's stat and the end of
+  // the read: what was stored may mix old and new content.
+  bool changed_while_read = false;
 };
 
 // Files read one after another by one worker: a single hand-off between
@@ -105,6 +109,7 @@ class FileReader {
       : session_(session), cdc_(cdc), progress_(progress) {}
 
   Result<FileContent> Read(int fd, const struct stat& st) {
+    PausePoint("backup-file-read");  // tests change a file here, after its stat
     FileContent content;
     background_ = static_cast<uint64_t>(st.st_size) > kLargeFile;
     uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -131,6 +136,10 @@ class FileReader {
       if (got < hole - data) break;  // the file shrank while we read it
     }
     content.size = pos;
+    struct stat after;
+    content.changed_while_read = fstat(fd, &after) != 0 || after.st_size != st.st_size ||
+                                 ToNanos(after.st_mtim) != ToNanos(st.st_mtim) ||
+                                 ToNanos(after.st_ctim) != ToNanos(st.st_ctim);
     return content;
   }
 
@@ -221,10 +230,11 @@ class Walk {
   std::shared_ptr<PendingDir> WalkDir(UniqueFd dirfd, const std::string& path, pb::Tree* parent,
                                       dev_t root_dev);
   // `parent` is the entry in the parent snapshot's tree, which the walk owns:
-  // what is reused is moved out of it.
+  // what is reused is moved out of it. With `follow`, a symlink at `name` is
+  // visited as what it names (a PATH given with a trailing slash).
   Result<std::optional<PendingEntry>> Visit(int dirfd, const std::string& name,
                                             const std::string& path, pb::Entry* parent,
-                                            dev_t root_dev);
+                                            dev_t root_dev, bool follow = false);
   // A block device named on the command line, or a file with --image: its
   // content read here, in order, as a disk image (image_builder.h).
   Result<std::optional<PendingEntry>> VisitImage(const std::string& path, const std::string& name);
@@ -235,7 +245,7 @@ class Walk {
   // its content could not be read.
   std::optional<pb::Entry> Finish(PendingEntry& p);
   // Stores the trees of walked directories, oldest first, until at most
-  // `keep` entries are pending.
+  // `keep` entries are pending; with `keep` 0, every one, empty ones too.
   Status StorePending(size_t keep);
   Result<ObjectId> StoreVirtual(VirtualDir& dir);
   Result<BackupResult> Commit(const ObjectId& root, std::vector<std::string> paths,
@@ -295,9 +305,10 @@ void Walk::FlushBatch() {
 
 Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& name,
                                                 const std::string& path, pb::Entry* parent,
-                                                dev_t root_dev) {
+                                                dev_t root_dev, bool follow) {
+  const int nofollow = follow ? 0 : O_NOFOLLOW;
   struct stat st;
-  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(dirfd, name.c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
     Report(path, Status::FromErrno(errno, "stat"));
     return std::optional<PendingEntry>();
   }
@@ -310,14 +321,18 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
   FillMetadata(st, owners_, &p.entry);
   const bool same_inode = !options_.force && parent != nullptr && SameInode(*parent, type, st);
   const bool unchanged = same_inode && SameFile(*parent, st);
-  if (same_inode) {
-    *p.entry.mutable_xattrs() = std::move(*parent->mutable_xattrs());
-  } else if (Status s = ReadXattrs(dirfd, name, &p.entry); !s.ok()) {
-    Report(path, s);
-  }
+  // Attributes come from the open file or directory where there is one (a
+  // path costs the kernel a lookup), from the path otherwise.
+  auto read_xattrs = [&](int fd) {
+    if (same_inode) return;
+    Status s = fd >= 0 ? ReadXattrsOfOpenFile(fd, &p.entry) : ReadXattrs(dirfd, name, &p.entry);
+    if (!s.ok()) Report(path, s);
+  };
+  if (same_inode) *p.entry.mutable_xattrs() = std::move(*parent->mutable_xattrs());
 
   switch (type) {
     case pb::Entry::SYMLINK:
+      read_xattrs(-1);
       if (same_inode) {  // a symlink's target is never changed in place
         p.entry.set_allocated_symlink_target(parent->release_symlink_target());
       } else if (Status s = ReadSymlink(dirfd, name, &p.entry); !s.ok()) {
@@ -330,53 +345,65 @@ Result<std::optional<PendingEntry>> Walk::Visit(int dirfd, const std::string& na
       stats_.set_dirs(stats_.dirs() + 1);
       progress_.set_current(path);
       if (options_.one_file_system && st.st_dev != root_dev) {
+        read_xattrs(-1);
         p.subdir = std::make_shared<PendingDir>();  // the mount point, empty
         p.subdir->path = path;
         pending_.push_back(p.subdir);
         break;
       }
-      UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC));
       if (!fd.valid()) {
         Report(path, Status::FromErrno(errno, "open directory"));
         return std::optional<PendingEntry>();
       }
+      read_xattrs(fd.get());
       std::optional<pb::Tree> parent_tree = options_.force ? std::nullopt : LoadParentTree(parent);
       p.subdir = WalkDir(std::move(fd), path, parent_tree ? &*parent_tree : nullptr, root_dev);
       break;
     }
     case pb::Entry::FILE: {
       ++progress_.files;
-      stats_.set_files_total(stats_.files_total() + 1);
-      stats_.set_bytes_total(stats_.bytes_total() + static_cast<uint64_t>(st.st_size));
+      // Counted once it is sure to be stored: a file that cannot be opened
+      // is an error, not a new file.
+      const auto count = [&](bool is_new) {
+        stats_.set_files_total(stats_.files_total() + 1);
+        stats_.set_bytes_total(stats_.bytes_total() + static_cast<uint64_t>(st.st_size));
+        if (unchanged) {
+          stats_.set_files_unchanged(stats_.files_unchanged() + 1);
+        } else if (is_new) {
+          stats_.set_files_new(stats_.files_new() + 1);
+        } else {
+          stats_.set_files_changed(stats_.files_changed() + 1);
+        }
+      };
       if (unchanged) {
         *p.entry.mutable_extents() = std::move(*parent->mutable_extents());
-        stats_.set_files_unchanged(stats_.files_unchanged() + 1);
+        count(false);
         break;
-      }
-      if (parent != nullptr) {
-        stats_.set_files_changed(stats_.files_changed() + 1);
-      } else {
-        stats_.set_files_new(stats_.files_new() + 1);
       }
       auto key = std::make_pair(st.st_dev, st.st_ino);
       if (st.st_nlink > 1) {  // read a hardlinked file once
         if (auto it = hardlinks_.find(key); it != hardlinks_.end()) {
+          read_xattrs(-1);
           p.content = it->second;
+          count(parent == nullptr);
           break;
         }
       }
-      int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+      int flags = O_RDONLY | nofollow | O_CLOEXEC | O_NOCTTY;
       UniqueFd fd(openat(dirfd, name.c_str(), flags | O_NOATIME));
       if (!fd.valid() && errno == EPERM) fd.reset(openat(dirfd, name.c_str(), flags));
       if (!fd.valid()) {
         Report(path, Status::FromErrno(errno, "open"));
         return std::optional<PendingEntry>();
       }
+      count(parent == nullptr);
+      read_xattrs(fd.get());
       p.content = ReadLater(std::move(fd), st);
       if (st.st_nlink > 1) hardlinks_.emplace(key, *p.content);
       break;
     }
-    default: break;
+    default: read_xattrs(-1); break;  // a FIFO or a device is not opened
   }
   return std::optional<PendingEntry>(std::move(p));
 }
@@ -453,6 +480,12 @@ std::optional<pb::Entry> Walk::Finish(PendingEntry& p) {
     }
     for (const pb::Extent& e : content->extents) *p.entry.add_extents() = e;
     p.entry.set_size(content->size);
+    // Stored as read, as tar and borg do, and named: the snapshot is
+    // incomplete, and the next backup reads the file again (its mtime or
+    // ctime no longer match the stored ones).
+    if (content->changed_while_read) {
+      Report(p.path, Status::Aborted("changed while it was read; stored as read"));
+    }
   }
   if (p.subdir) {
     // Post-order: a subdirectory's tree is stored before its parent's.
@@ -508,7 +541,7 @@ std::shared_ptr<PendingDir> Walk::WalkDir(UniqueFd dirfd, const std::string& pat
 
 Status Walk::StorePending(size_t keep) {
   FlushBatch();  // the oldest directories may wait for the open batch
-  while (!pending_.empty() && pending_entries_ > keep) {
+  while (!pending_.empty() && (keep == 0 || pending_entries_ > keep)) {
     std::shared_ptr<PendingDir> dir = std::move(pending_.front());
     pending_.pop_front();
     pb::Tree tree;
@@ -541,10 +574,24 @@ Result<ObjectId> Walk::StoreVirtual(VirtualDir& dir) {
 
 Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
   auto start = std::chrono::steady_clock::now();
-  char cwd_buf[PATH_MAX];
-  std::string cwd = getcwd(cwd_buf, sizeof cwd_buf) ? cwd_buf : "/";
+  std::string cwd;
+  if (std::any_of(raw_paths.begin(), raw_paths.end(),
+                  [](const std::string& p) { return !p.starts_with("/"); })) {
+    char cwd_buf[PATH_MAX];
+    // Never guessed: a relative PATH taken from / would store other files.
+    if (getcwd(cwd_buf, sizeof cwd_buf) == nullptr) {
+      return Status::FromErrno(errno, "the current directory, which a relative PATH needs");
+    }
+    cwd = cwd_buf;
+  }
   std::vector<std::string> paths;
-  for (const auto& p : raw_paths) paths.push_back(AbsolutePath(p, cwd));
+  // A trailing slash resolves a symlink to the directory it names, as the
+  // kernel resolves such a path (/var/run/ is /run's content).
+  std::set<std::string> followed;
+  for (const auto& p : raw_paths) {
+    paths.push_back(AbsolutePath(p, cwd));
+    if (p.size() > 1 && p.ends_with('/')) followed.insert(paths.back());
+  }
   std::sort(paths.begin(), paths.end());
   paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   // A path inside another given path is already covered by it.
@@ -601,25 +648,30 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
       prefix += "/" + parts[i];
       auto [it, inserted] = node->dirs.try_emplace(parts[i]);
-      node = &it->second;
       if (inserted) {
+        // Followed: a directory above a PATH may be a symlink to one (/lib
+        // on a merged-/usr system); it is stored as the directory it names.
         struct stat st;
-        if (lstat(prefix.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-          Report(path, Status::FromErrno(errno ? errno : ENOTDIR, "stat " + prefix));
+        const int err = stat(prefix.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (err != 0) {
+          node->dirs.erase(it);  // nothing of this PATH is stored
+          Report(path, Status::FromErrno(err, "stat " + prefix));
           ok = false;
           break;
         }
-        FillMetadata(st, owners_, &node->meta);
+        FillMetadata(st, owners_, &it->second.meta);
       }
+      node = &it->second;
       const pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts[i]) : nullptr;
       parent_tree = LoadParentTree(old);
     }
     if (!ok) continue;
     std::string dir = prefix.empty() ? "/" : prefix;
     UniqueFd dirfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const bool follow = followed.contains(path);
     struct stat st;
     if (!dirfd.valid() ||
-        fstatat(dirfd.get(), parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        fstatat(dirfd.get(), parts.back().c_str(), &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
       Report(path, Status::FromErrno(errno, "stat"));
       continue;
     }
@@ -636,7 +688,8 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
       continue;
     }
     pb::Entry* old = parent_tree ? model::FindEntry(*parent_tree, parts.back()) : nullptr;
-    COFFER_ASSIGN_OR_RETURN(auto entry, Visit(dirfd.get(), parts.back(), path, old, st.st_dev));
+    COFFER_ASSIGN_OR_RETURN(auto entry,
+                            Visit(dirfd.get(), parts.back(), path, old, st.st_dev, follow));
     COFFER_RETURN_IF_ERROR(walk_error_);
     if (!entry) continue;
     node->leaves.emplace(parts.back(), std::move(*entry));

@@ -81,22 +81,34 @@ std::string ProcFdPath(int dirfd, const std::string& name) {
   return "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
 }
 
-Status ReadXattrs(int dirfd, const std::string& name, pb::Entry* entry) {
-  std::string path = ProcFdPath(dirfd, name);
-  std::vector<char> names(1024);
+namespace {
+
+// Reads every attribute through `list` (llistxattr-like) and `get`
+// (lgetxattr-like), sorted by name.
+template <typename List, typename Get>
+Status ReadXattrsWith(const List& list, const Get& get, pb::Entry* entry) {
+  // Most entries have no attributes, and the rest few short names: a
+  // buffer on the stack spares an allocation per entry.
+  char small[1024];
+  std::vector<char> large;
+  char* names = small;
+  size_t capacity = sizeof small;
   ssize_t len;
   for (;;) {
-    len = llistxattr(path.c_str(), names.data(), names.size());
+    len = list(names, capacity);
     if (len >= 0) break;
     if (errno == ENOTSUP) return Status::Ok();
     if (errno != ERANGE) return Status::FromErrno(errno, "listxattr");
-    len = llistxattr(path.c_str(), nullptr, 0);
+    len = list(nullptr, 0);
     if (len < 0) return Status::FromErrno(errno, "listxattr");
-    names.resize(static_cast<size_t>(len) + 1);
+    large.resize(static_cast<size_t>(len) + 1);
+    names = large.data();
+    capacity = large.size();
   }
+  if (len == 0) return Status::Ok();
   std::vector<std::string> keys;
   for (ssize_t i = 0; i < len;) {
-    std::string key(names.data() + i);
+    std::string key(names + i);
     i += static_cast<ssize_t>(key.size()) + 1;
     if (!key.empty()) keys.push_back(std::move(key));
   }
@@ -105,7 +117,7 @@ Status ReadXattrs(int dirfd, const std::string& name, pb::Entry* entry) {
     std::string value(256, '\0');
     bool present = true;
     for (;;) {
-      ssize_t n = lgetxattr(path.c_str(), key.c_str(), value.data(), value.size());
+      ssize_t n = get(key.c_str(), value.data(), value.size());
       if (n >= 0) {
         value.resize(static_cast<size_t>(n));
         break;
@@ -115,7 +127,7 @@ Status ReadXattrs(int dirfd, const std::string& name, pb::Entry* entry) {
         break;
       }
       if (errno != ERANGE) return Status::FromErrno(errno, "getxattr " + key);
-      n = lgetxattr(path.c_str(), key.c_str(), nullptr, 0);
+      n = get(key.c_str(), nullptr, 0);
       if (n < 0) return Status::FromErrno(errno, "getxattr " + key);
       value.resize(static_cast<size_t>(n));
     }
@@ -125,6 +137,25 @@ Status ReadXattrs(int dirfd, const std::string& name, pb::Entry* entry) {
     x->set_value(std::move(value));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ReadXattrs(int dirfd, const std::string& name, pb::Entry* entry) {
+  const std::string path = ProcFdPath(dirfd, name);
+  return ReadXattrsWith(
+      [&](char* names, size_t size) { return llistxattr(path.c_str(), names, size); },
+      [&](const char* key, void* value, size_t size) {
+        return lgetxattr(path.c_str(), key, value, size);
+      },
+      entry);
+}
+
+Status ReadXattrsOfOpenFile(int fd, pb::Entry* entry) {
+  return ReadXattrsWith(
+      [fd](char* names, size_t size) { return flistxattr(fd, names, size); },
+      [fd](const char* key, void* value, size_t size) { return fgetxattr(fd, key, value, size); },
+      entry);
 }
 
 }  // namespace coffer::ingest

@@ -38,6 +38,11 @@ Status ReadSymlink(int dirfd, const std::string& name, pb::Entry* entry);
 
 // Reads all extended attributes, sorted by name, without following symlinks.
 Status ReadXattrs(int dirfd, const std::string& name, pb::Entry* entry);
+// The same for a file or directory already open as `fd`. ReadXattrs's path
+// through /proc costs the kernel a lookup of five components per entry: a
+// walk that stats, opens and lists the attributes of /usr/share's 62,000
+// files took 0.79-1.0 s that way, 0.47-0.53 s from the open files.
+Status ReadXattrsOfOpenFile(int fd, pb::Entry* entry);
 
 // A path naming `name` in the directory open as `dirfd`, short whatever the depth.
 std::string ProcFdPath(int dirfd, const std::string& name);

@@ -71,8 +71,9 @@ TEST_F(StdinTest, CommandArgumentsStartingWithADashArePassedThrough) {
 TEST_F(StdinTest, MissingCommandFailsWithoutSnapshot) {
   Output o = Coffer({"backup", "--group", group_, "--stdin-from-command", "--",
                      "/nonexistent/coffer-no-such-command", "arg"});
-  EXPECT_NE(o.code, 0) << o.all();
-  EXPECT_NE(o.err.find("coffer-no-such-command"), std::string::npos) << o.err;
+  EXPECT_EQ(o.code, 1) << o.all();
+  EXPECT_EQ(o.err,
+            "coffer: cannot run /nonexistent/coffer-no-such-command: No such file or directory\n");
   EXPECT_TRUE(Snapshots().empty());
 }
 

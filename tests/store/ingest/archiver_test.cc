@@ -1,6 +1,7 @@
 #include "store/ingest/archiver.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,6 +112,59 @@ TEST_F(ArchiverTest, AReBackupReadsXattrsAndSymlinksAgainOnlyWhenTheirCtimeMoved
             repo_->LookupPath(second->snapshot, InSnapshot())->subtree_id());
 }
 
+// Attributes are read from the open file or directory where the walk opens
+// one, and from the path for what it does not open: a second name of a
+// hardlinked file, a symlink, a FIFO. Each kind must keep its own.
+TEST_F(ArchiverTest, XattrsAreReadForEveryKindOfEntry) {
+  testing::WriteFile(source_ + "/file", "content");
+  // Names longer in all than the first listing buffer (1 KiB), and a value
+  // longer than the first value buffer (256 bytes), within what ext4 keeps
+  // for one inode (a 4 KiB block).
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 24; ++i) {
+    many.emplace_back("user.a-rather-long-attribute-name-number-" + std::to_string(100 + i),
+                      i == 7 ? testing::RandomBytes(300, 7) : "v" + std::to_string(i));
+  }
+  for (const auto& [name, value] : many) testing::SetXattr(source_ + "/file", name, value);
+  mkdir((source_ + "/dir").c_str(), 0755);
+  testing::SetXattr(source_ + "/dir", "user.kind", "directory");
+  testing::WriteFile(source_ + "/linked", "shared");
+  testing::SetXattr(source_ + "/linked", "user.kind", "hardlinked");
+  ASSERT_EQ(link((source_ + "/linked").c_str(), (source_ + "/second-name").c_str()), 0);
+  ASSERT_EQ(symlink("file", (source_ + "/symlink").c_str()), 0);
+  ASSERT_EQ(mkfifo((source_ + "/fifo").c_str(), 0644), 0);
+  // Only trusted.* (root) may be set on a symlink or a FIFO.
+  const bool root = geteuid() == 0;
+  if (root) {
+    testing::SetXattr(source_ + "/symlink", "trusted.kind", "symlink");
+    testing::SetXattr(source_ + "/fifo", "trusted.kind", "fifo");
+  }
+
+  auto result = Backup({source_}, 1000);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->snapshot.record.stats().errors(), 0u);
+  auto xattrs = [&](const std::string& rel) {
+    std::vector<std::pair<std::string, std::string>> found;
+    auto entry = repo_->LookupPath(result->snapshot, InSnapshot(rel));
+    EXPECT_TRUE(entry.ok()) << rel;
+    if (entry.ok()) {
+      for (const auto& x : entry->xattrs()) found.emplace_back(x.name(), x.value());
+    }
+    return found;
+  };
+  EXPECT_EQ(xattrs("file"), many);  // sorted by name, as they were made
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(xattrs("dir"), (Pairs{{"user.kind", "directory"}}));
+  EXPECT_EQ(xattrs("linked"), (Pairs{{"user.kind", "hardlinked"}}));
+  EXPECT_EQ(xattrs("second-name"), (Pairs{{"user.kind", "hardlinked"}}));
+  if (root) {
+    EXPECT_EQ(xattrs("symlink"), (Pairs{{"trusted.kind", "symlink"}}));
+    EXPECT_EQ(xattrs("fifo"), (Pairs{{"trusted.kind", "fifo"}}));
+  } else {
+    GTEST_LOG_(INFO) << "not root: the symlink's and the FIFO's attributes are not checked";
+  }
+}
+
 TEST_F(ArchiverTest, ForceReadsEverythingAgain) {
   testing::WriteFile(source_ + "/f", "content");
   ASSERT_TRUE(Backup({source_}, 1000).ok());
@@ -192,6 +246,109 @@ TEST_F(ArchiverTest, AMissingPathIsReportedAndTheRestStored) {
   EXPECT_EQ(result->errors[0].path, tmp_ / "does-not-exist");
   EXPECT_TRUE(result->snapshot.record.incomplete());
   EXPECT_TRUE(repo_->LookupPath(result->snapshot, InSnapshot("here")).ok());
+}
+
+// An empty directory holds no entries: its tree must be stored all the
+// same, even when it is the last thing the walk visits.
+TEST_F(ArchiverTest, EmptyDirectoriesNamedOnTheCommandLineAreStored) {
+  std::string full = tmp_ / "a-full", empty = tmp_ / "b-empty", emptied = tmp_ / "c-emptied";
+  mkdir(full.c_str(), 0755);
+  mkdir(empty.c_str(), 0755);
+  mkdir(emptied.c_str(), 0755);
+  testing::WriteFile(full + "/f", "f");
+  testing::WriteFile(emptied + "/only.tmp", "t");
+  BackupOptions options;
+  options.excludes = {"*.tmp"};
+  int64_t seconds = 1000;
+  for (const std::vector<std::string>& paths :
+       {std::vector<std::string>{empty}, std::vector<std::string>{full, empty},
+        std::vector<std::string>{full, emptied}, std::vector<std::string>{empty, emptied}}) {
+    auto result = Backup(paths, ++seconds, options);
+    ASSERT_TRUE(result.ok()) << paths.size() << " paths, last " << paths.back() << ": "
+                             << result.status().ToString();
+    for (const std::string& path : paths) {
+      auto entry = repo_->LookupPath(result->snapshot, path.substr(1));
+      ASSERT_TRUE(entry.ok()) << path << ": " << entry.status().ToString();
+      auto id = ObjectId::FromBytes(AsBytes(entry->subtree_id()));
+      ASSERT_TRUE(id.has_value()) << path;
+      auto tree = repo_->ReadTree(*id);
+      ASSERT_TRUE(tree.ok()) << path << ": " << tree.status().ToString();
+      EXPECT_EQ(tree->entries_size(), path == full ? 1 : 0) << path;
+    }
+  }
+}
+
+TEST_F(ArchiverTest, ASymlinkAboveAPathIsStoredAsTheDirectoryItNames) {
+  std::string real = tmp_ / "real", link = tmp_ / "link";
+  mkdir(real.c_str(), 0750);
+  mkdir((real + "/dir").c_str(), 0755);
+  testing::WriteFile(real + "/dir/f", "f");
+  ASSERT_EQ(symlink("real", link.c_str()), 0);
+  auto result = Backup({link + "/dir"}, 1000);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_TRUE(result->errors.empty());
+  auto above = repo_->LookupPath(result->snapshot, link.substr(1));
+  ASSERT_TRUE(above.ok()) << above.status().ToString();
+  EXPECT_EQ(above->type(), pb::Entry::DIRECTORY);
+  EXPECT_EQ(above->mode() & 07777, 0750u);
+  EXPECT_TRUE(repo_->LookupPath(result->snapshot, link.substr(1) + "/dir/f").ok());
+}
+
+// As the kernel resolves paths: /var/run is the symlink, /var/run/ the
+// directory it names.
+TEST_F(ArchiverTest, ASymlinkGivenWithATrailingSlashIsStoredAsTheDirectoryItNames) {
+  std::string real = tmp_ / "real", link = tmp_ / "link";
+  mkdir(real.c_str(), 0755);
+  testing::WriteFile(real + "/f", "f");
+  ASSERT_EQ(symlink("real", link.c_str()), 0);
+
+  auto as_link = Backup({link}, 1000);
+  ASSERT_TRUE(as_link.ok()) << as_link.status().ToString();
+  auto entry = repo_->LookupPath(as_link->snapshot, link.substr(1));
+  ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+  EXPECT_EQ(entry->type(), pb::Entry::SYMLINK);
+
+  auto followed = Backup({link + "/"}, 1001);
+  ASSERT_TRUE(followed.ok()) << followed.status().ToString();
+  entry = repo_->LookupPath(followed->snapshot, link.substr(1));
+  ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+  EXPECT_EQ(entry->type(), pb::Entry::DIRECTORY);
+  auto file = repo_->LookupPath(followed->snapshot, link.substr(1) + "/f");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ(file->size(), 1u);
+}
+
+TEST_F(ArchiverTest, APathThatFailsAboveItLeavesNothingOfItBehind) {
+  testing::WriteFile(source_ + "/kept", "k");
+  testing::WriteFile(tmp_ / "a-file", "not a directory");
+  // Each failing PATH, and the directory above it the walk must not keep.
+  const std::pair<std::string, std::string> cases[] = {{tmp_ / "typo/deeper/file", tmp_ / "typo"},
+                                                       {tmp_ / "a-file/below", tmp_ / "a-file"}};
+  int64_t seconds = 1000;
+  for (const auto& [bad, above] : cases) {
+    auto result = Backup({bad, source_ + "/kept"}, ++seconds);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    ASSERT_EQ(result->errors.size(), 1u);
+    EXPECT_EQ(result->errors[0].path, bad);
+    EXPECT_FALSE(repo_->LookupPath(result->snapshot, above.substr(1)).ok())
+        << above << " is in the snapshot";
+    EXPECT_TRUE(repo_->LookupPath(result->snapshot, InSnapshot("kept")).ok());
+  }
+}
+
+TEST_F(ArchiverTest, ARelativePathWithoutACurrentDirectoryIsAnError) {
+  char before[PATH_MAX];
+  ASSERT_NE(getcwd(before, sizeof before), nullptr);
+  std::string gone = tmp_ / "gone";
+  mkdir(gone.c_str(), 0755);
+  ASSERT_EQ(chdir(gone.c_str()), 0);
+  ASSERT_EQ(rmdir(gone.c_str()), 0);
+  auto result = Backup({"etc/hostname"}, 1000);
+  ASSERT_EQ(chdir(before), 0);
+  EXPECT_FALSE(result.ok()) << "a relative PATH was taken from somewhere";
+  EXPECT_NE(result.status().message().find("current directory"), std::string::npos)
+      << result.status().ToString();
+  EXPECT_TRUE(repo_->ListSnapshots()->empty());
 }
 
 TEST_F(ArchiverTest, NothingToBackUpIsAnError) {
