@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "store/base/utf8.h"
+
 namespace coffer::tools {
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
@@ -102,18 +104,25 @@ std::string HumanDuration(int64_t nanos) {
 std::string EscapeName(std::string_view name) {
   std::string out;
   out.reserve(name.size());
-  for (unsigned char c : name) {
-    switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\\': out += "\\\\"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\x{:02x}", c);
-        } else {
-          out.push_back(static_cast<char>(c));  // UTF-8 passes through
-        }
+  for (size_t i = 0; i < name.size();) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else if (size_t length = c >= 0x80 ? Utf8SequenceLength(name, i) : 0;
+               length > 0 && !(c == 0xc2 && static_cast<unsigned char>(name[i + 1]) < 0xa0)) {
+      out.append(name.substr(i, length));  // UTF-8 as it is, but no C1 controls
+      i += length;
+      continue;
+    } else {
+      out += fmt::format("\\x{:02x}", c);
     }
+    ++i;
   }
   return out;
 }

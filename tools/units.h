@@ -20,7 +20,8 @@ Result<uint64_t> ParseSize(std::string_view text);
 
 std::string HumanBytes(uint64_t bytes);    // "1.2 GiB"
 std::string HumanDuration(int64_t nanos);  // "6.2 s", "2m05s", "1h02m03s"
-// Bytes as a person can read them: non-printable bytes as \n, \t, \xNN.
+// Bytes as a person can read them, one name per line: control bytes and
+// bytes that are not well-formed UTF-8 as \n, \t or \xNN, a backslash doubled.
 std::string EscapeName(std::string_view name);
 // "drwxr-xr-x" from an entry's type and mode.
 std::string ModeString(const pb::Entry& entry);

@@ -138,11 +138,18 @@ TEST(EscapeNameTest, ABackslashIsDoubledSoThatEscapesAreUnambiguous) {
   EXPECT_EQ(EscapeName("\\"), "\\\\");
 }
 
-TEST(EscapeNameTest, InvalidUtf8PassesThroughUnchanged) {
-  // Bytes at 0x80 and above are never escaped: names are shown as stored.
-  EXPECT_EQ(EscapeName("\xff\xfe"), "\xff\xfe");
-  EXPECT_EQ(EscapeName("a\xc3"), "a\xc3");  // a cut sequence
-  EXPECT_EQ(EscapeName("\x80"), "\x80");
+TEST(EscapeNameTest, BytesThatAreNotUtf8AreEscapedSoThatNamesStayApart) {
+  EXPECT_EQ(EscapeName("\xff\xfe"), "\\xff\\xfe");
+  EXPECT_EQ(EscapeName("a\xc3"), "a\\xc3");                  // a cut sequence
+  EXPECT_EQ(EscapeName("\xc3("), "\\xc3(");                  // a lead byte without its follower
+  EXPECT_EQ(EscapeName("\x80"), "\\x80");                    // a follower without a lead
+  EXPECT_EQ(EscapeName("\xc0\xaf"), "\\xc0\\xaf");           // an overlong '/'
+  EXPECT_EQ(EscapeName("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(EscapeName("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
+  EXPECT_EQ(EscapeName("\xc2\x9b"), "\\xc2\\x9b");  // C1 CSI: a terminal escape too
+  // Well-formed sequences of every length stay as they are.
+  EXPECT_EQ(EscapeName("\xc2\xa0\xe2\x82\xac\xf0\x9f\x92\xbe"),
+            "\xc2\xa0\xe2\x82\xac\xf0\x9f\x92\xbe");
 }
 
 std::string Mode(pb::Entry::Type type, uint32_t mode) {
