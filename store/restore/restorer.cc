@@ -21,6 +21,10 @@
 namespace coffer::restore {
 namespace {
 
+// POSIX ACLs, as the kernel names them among the extended attributes.
+constexpr const char* kAccessAcl = "system.posix_acl_access";
+constexpr const char* kDefaultAcl = "system.posix_acl_default";
+
 std::string ProcFdPath(int dirfd, const std::string& name) {
   return "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
 }
@@ -146,6 +150,19 @@ Status Run::ApplyMetadata(int fd, bool fd_is_path, const pb::Entry& entry) {
     int rc = fd_is_path ? chown(proc.c_str(), entry.uid(), entry.gid())
                         : fchown(fd, entry.uid(), entry.gid());
     if (rc != 0) return Status::FromErrno(errno, "chown");
+  }
+  // A POSIX ACL the entry had not, inherited from a default ACL of the
+  // directory it was created in (or left on a directory restored over),
+  // would grant what the snapshot does not: removed, before the mode is set.
+  for (const char* acl : {kAccessAcl, kDefaultAcl}) {
+    if (acl == kDefaultAcl && entry.type() != pb::Entry::DIRECTORY) continue;
+    const bool stored = std::any_of(entry.xattrs().begin(), entry.xattrs().end(),
+                                    [&](const pb::Xattr& x) { return x.name() == acl; });
+    if (stored) continue;
+    const int removed = fd_is_path ? removexattr(proc.c_str(), acl) : fremovexattr(fd, acl);
+    if (removed != 0 && errno != ENODATA && errno != ENOTSUP) {
+      return Status::FromErrno(errno, std::string("remove ") + acl);
+    }
   }
   // After chown, which clears setuid and setgid.
   int rc = fd_is_path ? chmod(proc.c_str(), entry.mode()) : fchmod(fd, entry.mode());

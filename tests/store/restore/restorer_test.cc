@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -65,6 +67,35 @@ TEST_F(RestorerTest, RoundTripReproducesEveryField) {
   auto diffs = testing::CompareTrees(source_, target + source_, geteuid() == 0);
   for (const auto& d : diffs) ADD_FAILURE() << d;
   EXPECT_TRUE(diffs.empty());
+}
+
+// A default ACL in the target would hand its entries to every file created
+// below it; what the snapshot did not have must not be granted.
+TEST_F(RestorerTest, AclsTheSnapshotDoesNotHaveAreNotInheritedFromTheTarget) {
+  std::filesystem::create_directories(source_ + "/dir/sub");
+  testing::WriteFile(source_ + "/dir/file", "secret");
+  ASSERT_EQ(chmod((source_ + "/dir/file").c_str(), 0640), 0);
+  Snapshot snap = BackupSource();
+  std::string target = tmp_ / "out";
+  std::filesystem::create_directories(target);
+  const std::string setfacl = "setfacl -d -m u:nobody:rwx '" + target + "' 2>&1";
+  if (std::system(setfacl.c_str()) != 0) GTEST_SKIP() << "setfacl (package acl) is not usable here";
+
+  auto result = RestoreTo(snap, target);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  for (const auto& e : result->errors) ADD_FAILURE() << e.path << ": " << e.status.ToString();
+  auto has = [](const std::string& path, const char* name) {
+    return getxattr(path.c_str(), name, nullptr, 0) >= 0;
+  };
+  const std::string restored = target + source_;
+  for (const std::string& path :
+       {restored, restored + "/dir", restored + "/dir/sub", restored + "/dir/file"}) {
+    EXPECT_FALSE(has(path, "system.posix_acl_access")) << path;
+    EXPECT_FALSE(has(path, "system.posix_acl_default")) << path;
+  }
+  struct stat st;
+  ASSERT_EQ(stat((restored + "/dir/file").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
 }
 
 TEST_F(RestorerTest, RestoresOneFileUnderItsPath) {
