@@ -12,14 +12,19 @@ from .settings import BENCH, ROOT, WORK
 from .util import die, log, remove_tree, sh
 
 
+def read_all_cmd(corpus_path):
+    """The command that reads every file of the corpus once (the "read" limit, and what
+    puts the corpus in the page cache)."""
+    return ["sh", "-c", f"tar cf - -C {shlex.quote(corpus_path)} . | cat > /dev/null"]
+
+
 def measure_limits(runner, corpus_path):
     out = {}
     out["find"] = runner.measure("limits-find", ["sh", "-c", f"find {shlex.quote(corpus_path)} "
                                                  "-ls > /dev/null"])
     if not runner.cold:  # read it once so the measured read is from the page cache
-        subprocess.run(["sh", "-c", f"tar cf - -C {shlex.quote(corpus_path)} . | cat > /dev/null"])
-    out["read"] = runner.measure("limits-read", ["sh", "-c", f"tar cf - -C "
-                                                 f"{shlex.quote(corpus_path)} . | cat > /dev/null"])
+        subprocess.run(read_all_cmd(corpus_path))
+    out["read"] = runner.measure("limits-read", read_all_cmd(corpus_path))
     dst = os.path.join(WORK, "cp-copy")
     shutil.rmtree(dst, ignore_errors=True)
     out["cp"] = runner.measure("limits-cp", ["cp", "-a", corpus_path, dst])

@@ -47,7 +47,7 @@ PHASE_TITLES = {
 # samples of the others would not fit in the two minutes a quick run is meant to take.
 SHORT_S = 10.0
 SHORT_SAMPLES = 3
-REPEATED = ("unchanged", "verify", "forget_gc")
+REPEATED = ("first", "unchanged", "verify", "forget_gc")
 QUICK_REPEATED = ("unchanged",)
 # fio's time-based runtime per random-read figure of the mount phases, in seconds.
 FIO_S = 20
