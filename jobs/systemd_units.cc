@@ -321,6 +321,9 @@ Status WriteUnits(const std::vector<UnitFile>& units, const std::filesystem::pat
       return Status::InvalidArgument("the unit " + unit.name + " is given twice");
     }
   }
+  struct stat folder;
+  if (stat(dir.c_str(), &folder) != 0) return Status::FromErrno(errno, dir.native());
+  if (!S_ISDIR(folder.st_mode)) return Status::FromErrno(ENOTDIR, dir.native());
   // Refuse to replace a file Coffer did not write, before writing anything.
   for (const UnitFile& unit : units) {
     bool exists = false;

@@ -24,6 +24,11 @@ int RunCat(const GlobalOptions& global, const CatArgs& args) {
     return Fail(Status::NotFound("'" + args.path + "' is not a regular file"));
   }
   Status s = restore::WriteFileContent(repo, *entry, STDOUT_FILENO);
+  if (s.code() == Code::kNoSpace) {
+    // cat writes nothing to the repository: what filled up is the output.
+    return Fail(
+        Status::IoError("cannot write " + args.path + " to standard output: " + s.message()));
+  }
   return s.ok() ? kExitOk : Fail(s.WithContext(args.path));
 }
 

@@ -257,6 +257,10 @@ int RunRemove(const GlobalOptions& global, const KeyArgs& args) {
 int RunList(const GlobalOptions& global) {
   Opened opened = OpenRepository(global);
   if (!opened.repo) return opened.exit_code;
+  if (!opened.repo->sealer().encrypted()) {
+    fmt::print("the repository is unencrypted: it has no key and no key slots\n");
+    return kExitOk;
+  }
   auto slots = opened.repo->ListKeySlots();
   if (!slots.ok()) return Fail(slots.status());
   if (opened.repo->opened_key_slot().empty()) {

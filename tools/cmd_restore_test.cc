@@ -3,6 +3,7 @@
 // it went in the snapshot's note.
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -155,13 +156,13 @@ void RegisterRestoreTest(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->required();
   CLI::Option* files = cmd->add_option("--files", args->files, "Sample N files (default: 50)")
                            ->type_name("N")
-                           ->check(CLI::PositiveNumber);
+                           ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   cmd->add_option("--percent", args->percent, "Sample PERCENT of the files instead, e.g. 5")
       ->type_name("PERCENT")
       ->excludes(files);
   cmd->add_option("--seed", args->seed, "Choose the sample with seed S (default: a random one)")
       ->type_name("S")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   cmd->add_option("--scratch", args->scratch,
                   "Restore into a fresh folder inside DIR (default: $TMPDIR or /var/tmp)")
       ->type_name("DIR");

@@ -334,7 +334,12 @@ void RegisterVerify(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->type_name("PERCENT");
   cmd->add_option("--older-than", args->older_than,
                   "Only snapshots last verified longer ago than DURATION (e.g. 30d), or never")
-      ->type_name("DURATION");
+      ->type_name("DURATION")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            return value.empty() ? std::string("a DURATION is needed, e.g. 30d") : std::string();
+          },
+          ""));
   cmd->add_flag("--without-key", args->without_key,
                 "Check without the passphrase that every object the snapshots need is stored (a "
                 "copy's holder can)");

@@ -3,7 +3,9 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -46,6 +48,13 @@ void TuneMalloc() {
 //                       type coffer (tools/mount_helper.h).
 bool InvokedAs(std::string_view argv0, std::string_view name) {
   return argv0.substr(argv0.rfind('/') + 1) == name;
+}
+
+// What is printed is the command's answer: losing it is a failure (exit 1),
+// not a success with nothing to show.
+int StandardOutputFailed(int err) {
+  fmt::print(stderr, "coffer: cannot write to standard output: {}\n", std::strerror(err));
+  return coffer::tools::kExitError;
 }
 
 }  // namespace
@@ -175,10 +184,24 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // A word where the command belongs is a command that does not exist.
+    const std::vector<std::string> rest = app.remaining();
+    if (app.get_subcommands().empty() && !rest.empty() && !rest.front().starts_with("-")) {
+      fmt::print(stderr, "coffer: unknown command '{}' (see coffer --help)\n", rest.front());
+      return kExitUsage;
+    }
     fmt::print(stderr, "coffer: {} (see coffer --help)\n", e.what());
     return kExitUsage;
+  } catch (const std::system_error& e) {
+    // fmt::print throws when standard output cannot take what is printed
+    // (a full disk, a closed terminal); whatever the command stored is kept.
+    return StandardOutputFailed(e.code().value());
   }
-  std::fflush(stdout);
+  // Buffered output that fails only now must not end in success either.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    const int failed = StandardOutputFailed(errno);
+    return exit_code != kExitOk ? exit_code : failed;
+  }
   if (mount_helper && exit_code != kExitOk) return kMountExitFailure;
   return exit_code;
 }

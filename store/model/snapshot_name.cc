@@ -152,7 +152,13 @@ Result<SnapshotSelector> ParseSnapshotName(std::string_view name) {
     return sel;
   }
   sel.group = std::string(name.substr(0, slash));
-  COFFER_RETURN_IF_ERROR(ValidateGroup(sel.group));
+  const Status group_valid = ValidateGroup(sel.group);
+  if (!group_valid.ok() && ValidateGroup(name).ok()) {
+    // A group alone (ct/104), as Proxmox Backup Server names a backup group.
+    return Status::InvalidArgument("'" + std::string(name) + "' is a group, not a snapshot: give " +
+                                   std::string(name) + "/latest or " + std::string(name) + "/TIME");
+  }
+  COFFER_RETURN_IF_ERROR(group_valid);
   std::string_view last = name.substr(slash + 1);
   if (last == "latest") {
     sel.kind = SnapshotSelector::Kind::kLatest;

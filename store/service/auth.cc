@@ -1,5 +1,7 @@
 #include "store/service/auth.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 namespace coffer::service {
@@ -8,7 +10,9 @@ Result<std::string> ReadCredentialFile(const std::string& path, std::string_view
   constexpr size_t kMaxBytes = 1 << 20;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Status::InvalidArgument("cannot read the " + std::string(what) + " file " + path);
+    // errno still says why the open failed (std::filebuf opens with fopen).
+    return Status::InvalidArgument("cannot read the " + std::string(what) + " file " + path + ": " +
+                                   std::strerror(errno));
   }
   std::string content;
   char buf[4096];
@@ -19,7 +23,10 @@ Result<std::string> ReadCredentialFile(const std::string& path, std::string_view
                                      " is larger than 1 MiB");
     }
   }
-  if (in.bad()) return Status::IoError("reading the " + std::string(what) + " file " + path);
+  if (in.bad()) {
+    return Status::IoError("cannot read the " + std::string(what) + " file " + path + ": " +
+                           std::strerror(errno));
+  }
   if (content.empty()) {
     return Status::InvalidArgument("the " + std::string(what) + " file " + path + " is empty");
   }

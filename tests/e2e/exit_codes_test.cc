@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include <gtest/gtest.h>
@@ -35,6 +37,37 @@ TEST_F(ExitCodesTest, NoCommandOrMissingArgumentExitsWith2) {
   EXPECT_EQ(Coffer({"ls"}).code, 2) << "SNAPSHOT is required";
   EXPECT_EQ(Coffer({"restore", "host/e2e/latest"}).code, 2) << "--target is required";
   EXPECT_EQ(Coffer({"backup", "--group", group_}).code, 2) << "no PATH";
+  Output unknown = Coffer({"frobnicate", "now"});
+  EXPECT_EQ(unknown.code, 2) << unknown.all();
+  EXPECT_EQ(unknown.err, "coffer: unknown command 'frobnicate' (see coffer --help)\n");
+}
+
+// What a command prints is its answer: output that cannot be written is a
+// failure with one line saying so, never a crash or a success.
+TEST_F(ExitCodesTest, StandardOutputThatCannotBeWrittenExitsWith1) {
+  std::string src = tmp_ / "src";
+  std::filesystem::create_directories(src);
+  std::string big(256 * 1024, 'x');  // more than stdio buffers
+  WriteFile(src + "/big", big);
+  for (int i = 0; i < 200; ++i) WriteFile(src + "/file-" + std::to_string(i), "f");
+  Backup({src});
+  const std::string snapshot = group_ + "/latest";
+  const std::vector<std::vector<std::string>> commands = {
+      {"snapshots"},
+      {"snapshots", "--json"},
+      {"ls", snapshot},
+      {"ls", "-R", snapshot},
+      {"diff", snapshot, snapshot},
+      {"cat", snapshot, src.substr(1) + "/big"}};
+  for (const auto& command : commands) {
+    std::vector<std::string> argv = {"sh",          "-c", "exec \"$0\" \"$@\" > /dev/full",
+                                     COFFER_BINARY, "-r", repo_};
+    argv.insert(argv.end(), command.begin(), command.end());
+    Output out = RunProcess(argv, PassEnv());
+    EXPECT_EQ(out.code, 1) << command[0] << ": " << out.all();
+    EXPECT_NE(out.err.find("standard output"), std::string::npos) << command[0] << ": " << out.err;
+    EXPECT_EQ(std::count(out.err.begin(), out.err.end(), '\n'), 1) << out.err;
+  }
 }
 
 TEST_F(ExitCodesTest, BadTimeExitsWith2) {
@@ -276,6 +309,35 @@ TEST_F(ExitCodesTest, LockedRepositoryExitsWith11AndLockWaitSucceedsWhenFreed) {
   EXPECT_EQ(cat.out, "written while locked\n");
 }
 
+// A file written to between the walk's stat and the end of its read: stored
+// as read, like tar and borg do, but named, and the snapshot incomplete.
+TEST_F(ExitCodesTest, AFileThatChangesWhileItIsReadIsNamedAndTheBackupExitsWith3) {
+  std::string src = tmp_ / "src";
+  std::filesystem::create_directories(src);
+  WriteFile(src + "/growing", std::string(1 << 20, 'a'));
+  Pause reading(tmp_ / "pause", "backup-file-read");
+  std::vector<std::string> env = PassEnv();
+  env.push_back(reading.Env());
+  Child backup(
+      {COFFER_BINARY, "-r", repo_, "--no-server", "backup", "--json", "--group", group_, src}, env);
+  ASSERT_TRUE(reading.WaitReached()) << "the backup never read the file";
+  {
+    std::ofstream more(src + "/growing", std::ios::app);
+    more << "written during the backup";
+  }
+  reading.Release();
+  Output done = backup.Wait();
+  EXPECT_EQ(done.code, 3) << done.all();
+  EXPECT_NE(done.err.find("growing: changed while it was read"), std::string::npos) << done.err;
+  auto summary = nlohmann::json::parse(done.out, nullptr, false);
+  EXPECT_TRUE(summary.value("incomplete", false)) << done.out;
+
+  // The next backup reads it again, whole.
+  nlohmann::json again = Backup({src});
+  EXPECT_EQ(again.value("files_changed", 0), 1) << again.dump();
+  for (const auto& d : Compare(src, RestoreAll(again.value("snapshot", "?")))) ADD_FAILURE() << d;
+}
+
 // Runs coffer as uid/gid 65534 when root (so that a mode-000 file is unreadable).
 class UnreadableTest : public CofferTest {
  protected:
@@ -345,6 +407,9 @@ TEST_F(UnreadableTest, UnreadableFileExitsWith3AndTheRestIsStored) {
   auto snaps = nlohmann::json::parse(list.out, nullptr, false);
   ASSERT_TRUE(snaps.is_array() && snaps.size() == 1) << list.out;
   EXPECT_TRUE(snaps[0].value("incomplete", false)) << list.out;
+  // The unreadable file is an error, not one of the files stored.
+  EXPECT_EQ(snaps[0].value("files", 0), 2) << list.out;
+  EXPECT_EQ(snaps[0].value("bytes", 0), 9) << list.out;
 
   std::string target = base_ + "/restore";
   mkdir(target.c_str(), 0755);

@@ -228,6 +228,15 @@ TEST_F(KeyTest, SlotsAreAddedListedAndRemovedButNeverTheLast) {
   ExpectRestoresExactly("recovery");
 }
 
+TEST_F(KeyTest, AnUnencryptedRepositoryListsNoKey) {
+  std::string plain = tmp_ / "plain";
+  Output init = CofferRaw({"-r", plain, "init", "--encryption", "none"});
+  ASSERT_EQ(init.code, 0) << init.all();
+  Output list = CofferRaw({"-r", plain, "--allow-unencrypted", "key", "list"});
+  EXPECT_EQ(list.code, 0) << list.all();
+  EXPECT_EQ(list.out, "the repository is unencrypted: it has no key and no key slots\n");
+}
+
 TEST_F(KeyTest, AKeyFileKeepsTheKeyOutOfTheRepository) {
   const std::string repo = tmp_ / "keyless", key_file = tmp_ / "repo.key";
   const std::vector<std::string> env = {"COFFER_PASSPHRASE=kept"};

@@ -149,7 +149,11 @@ TEST_F(RestoreTestTest, TheSampleSizeHonoursFilesAndPercent) {
   EXPECT_EQ(Coffer({"restore-test", group_, "--files", "3", "--percent", "5"}).code, 2);
   EXPECT_EQ(Coffer({"restore-test", group_, "--percent", "0"}).code, 2);
   EXPECT_EQ(Coffer({"restore-test", group_, "--percent", "101"}).code, 2);
-  EXPECT_EQ(Coffer({"restore-test", group_, "--files", "0"}).code, 2);
+  Output none = Coffer({"restore-test", group_, "--files", "0"});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_EQ(
+      none.err,
+      "coffer: --files: Value 0 not in range 1 to 18446744073709551615 (see coffer --help)\n");
 }
 
 TEST_F(RestoreTestTest, TheSameSeedPicksTheSameFiles) {

@@ -373,7 +373,8 @@ TEST_F(VerifyTest, BadArgumentsExitWithUsageError) {
         {"verify", "--sample", "150"},
         {"verify", "--sample", "-1"},
         {"verify", "--snapshot", "no-such-group"},
-        {"verify", "--older-than", "soon"}}) {
+        {"verify", "--older-than", "soon"},
+        {"verify", "--older-than", ""}}) {
     Output o = Coffer(args);
     EXPECT_EQ(o.code, 2) << args.back() << ": " << o.all();
     EXPECT_NE(o.err.find("coffer: "), std::string::npos) << o.err;

@@ -325,6 +325,17 @@ Strings Listing(const std::string& dir) {
   return names;
 }
 
+TEST(WriteUnitsTest, AFolderThatIsNotThereIsNamed) {
+  testing::TempDir dir;
+  auto units = SystemdUnitsFor(ExampleJob(), DefaultOptions());
+  ASSERT_TRUE(units.ok());
+  const std::string missing = dir / "missing";
+  const Status written = WriteUnits(*units, missing);
+  EXPECT_EQ(written.message(), missing + ": No such file or directory");
+  testing::WriteFile(dir / "a-file", "");
+  EXPECT_EQ(WriteUnits(*units, dir / "a-file").message(), (dir / "a-file") + ": Not a directory");
+}
+
 TEST(WriteUnitsTest, WritesAtomicallyWithMode0644AndReplacesItsOwn) {
   testing::TempDir dir;
   auto units = SystemdUnitsFor(ExampleJob(), DefaultOptions());

@@ -147,5 +147,20 @@ TEST(SnapshotNameTest, ParsesTheThreeKindsOfName) {
   EXPECT_FALSE(ParseSnapshotName("host/web1/noon").ok());
 }
 
+TEST(SnapshotNameTest, AGroupWhereASnapshotIsExpectedIsNamedAsOne) {
+  for (const char* group : {"ct/104", "host/web1"}) {
+    auto parsed = ParseSnapshotName(group);
+    ASSERT_FALSE(parsed.ok()) << group;
+    EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(parsed.status().message(), "'" + std::string(group) +
+                                             "' is a group, not a snapshot: give " + group +
+                                             "/latest or " + group + "/TIME");
+  }
+  // Not a group either: the group's own complaint.
+  auto bad = ParseSnapshotName("disk/x/latest");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unknown type"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace coffer::model
