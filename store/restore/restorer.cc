@@ -460,38 +460,43 @@ Result<UniqueFd> OpenTarget(const std::string& path) {
 
 Result<RestoreResult> Run::Go(const Snapshot& snapshot, std::string_view path) {
   COFFER_RETURN_IF_ERROR(snapshot.CheckReadable());
-  COFFER_ASSIGN_OR_RETURN(UniqueFd target, OpenTarget(options_.target));
-  target_ = std::make_shared<const UniqueFd>(std::move(target));
-
   std::vector<std::string> parts = model::SplitPath(path);
   auto root_id = ObjectId::FromBytes(AsBytes(snapshot.record.root_tree_id()));
   if (!root_id) return Status::Corruption("snapshot with a malformed root tree id");
   COFFER_ASSIGN_OR_RETURN(pb::Tree tree, repo_.ReadTree(*root_id));
 
-  // Walk down to the requested entry, creating its parents with their metadata
-  // (applied once everything below is in place).
+  // The requested entry is found before anything is created: a PATH that is
+  // not in the snapshot leaves no target folder behind.
+  std::vector<pb::Entry> along;  // from the root's child down to PATH's entry
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const pb::Entry* found = model::FindEntry(tree, parts[i]);
+    const bool last = i + 1 == parts.size();
+    if (found == nullptr || (!last && found->type() != pb::Entry::DIRECTORY)) {
+      return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
+    }
+    COFFER_RETURN_IF_ERROR(model::CheckEntryName(found->name()));
+    along.push_back(*found);
+    if (last) break;
+    auto id = ObjectId::FromBytes(AsBytes(found->subtree_id()));
+    if (!id) return Status::Corruption("directory with a malformed tree id");
+    COFFER_ASSIGN_OR_RETURN(tree, repo_.ReadTree(*id));
+  }
+
+  COFFER_ASSIGN_OR_RETURN(UniqueFd target, OpenTarget(options_.target));
+  target_ = std::make_shared<const UniqueFd>(std::move(target));
+  // The entry's parents are created with their metadata (applied once
+  // everything below is in place).
   std::vector<std::pair<DirPtr, pb::Entry>> parents;
   DirPtr dir = target_;
   std::string rel;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const pb::Entry* found = model::FindEntry(tree, parts[i]);
-    if (found == nullptr) {
-      return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
-    }
-    pb::Entry entry = *found;
-    COFFER_RETURN_IF_ERROR(model::CheckEntryName(entry.name()));
-    if (i + 1 == parts.size()) {
+  for (size_t i = 0; i < along.size(); ++i) {
+    pb::Entry& entry = along[i];
+    if (i + 1 == along.size()) {
       RestoreEntry(dir, entry, rel.empty() ? entry.name() : rel + "/" + entry.name());
       break;
     }
-    if (entry.type() != pb::Entry::DIRECTORY) {
-      return Status::NotFound("'" + std::string(path) + "' is not in " + snapshot.name());
-    }
     rel = rel.empty() ? entry.name() : rel + "/" + entry.name();
     COFFER_ASSIGN_OR_RETURN(UniqueFd opened, MakeAndOpenDirectory(dir->get(), entry.name(), rel));
-    auto id = ObjectId::FromBytes(AsBytes(entry.subtree_id()));
-    if (!id) return Status::Corruption("directory with a malformed tree id");
-    COFFER_ASSIGN_OR_RETURN(tree, repo_.ReadTree(*id));
     dir = std::make_shared<const UniqueFd>(std::move(opened));
     parents.emplace_back(dir, std::move(entry));
   }

@@ -110,12 +110,17 @@ TEST_F(RestorerTest, RestoresOneFileUnderItsPath) {
   EXPECT_NE(stat((target + source_ + "/plain.txt").c_str(), &st), 0) << "restored more than asked";
 }
 
-TEST_F(RestorerTest, MissingPathIsNotFound) {
+TEST_F(RestorerTest, MissingPathIsNotFoundAndCreatesNothing) {
   mkdir(source_.c_str(), 0755);
   testing::WriteFile(source_ + "/x", "");
   Snapshot snap = BackupSource();
-  auto result = RestoreTo(snap, tmp_ / "out", "no/such/path");
-  EXPECT_EQ(result.status().code(), Code::kNotFound);
+  const std::string target = tmp_ / "out";
+  for (const std::string& missing : {std::string("no/such/path"), source_.substr(1) + "/x/below"}) {
+    auto result = RestoreTo(snap, target, missing);
+    EXPECT_EQ(result.status().code(), Code::kNotFound) << missing;
+    struct stat st;
+    EXPECT_NE(lstat(target.c_str(), &st), 0) << "the target was created for " << missing;
+  }
 }
 
 TEST_F(RestorerTest, ADamagedChunkFailsOnlyTheFilesThatUseIt) {
