@@ -600,6 +600,22 @@ Result<BackupResult> Walk::Run(const std::vector<std::string>& raw_paths) {
       return q != p && (q == "/" || p.starts_with(q + "/"));
     });
   });
+  // Excludes apply to the named PATHs too, as restic's and borg's do: a PATH
+  // that is, or lies in, an excluded path is left out, before anything is
+  // registered.
+  if (!excludes_.empty()) {
+    std::erase_if(paths, [&](const std::string& p) {
+      std::string prefix;
+      for (const std::string& part : model::SplitPath(p)) {
+        prefix += "/" + part;
+        if (excludes_.Excluded(prefix, part)) return true;
+      }
+      return false;
+    });
+    if (paths.empty()) {
+      return Status::InvalidArgument("every PATH given is excluded by --exclude or --exclude-file");
+    }
+  }
 
   // Registered before anything is stored or reused, so a garbage collection
   // running meanwhile keeps the parent's objects even if it is pruned. A

@@ -238,6 +238,28 @@ TEST_F(ArchiverTest, ExcludedEntriesAreLeftOut) {
   EXPECT_FALSE(repo_->LookupPath(result->snapshot, InSnapshot("cache")).ok());
 }
 
+TEST_F(ArchiverTest, ExcludesApplyToTheNamedPathsAndWhatLiesInThem) {
+  testing::WriteFile(source_ + "/keep.txt", "k");
+  testing::WriteFile(source_ + "/named.tmp", "n");
+  mkdir((source_ + "/cache").c_str(), 0755);
+  testing::WriteFile(source_ + "/cache/inner", "i");
+  BackupOptions options;
+  options.excludes = {"*.tmp", "cache"};
+  auto result = Backup({source_ + "/keep.txt", source_ + "/named.tmp", source_ + "/cache/inner"},
+                       1000, options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_TRUE(result->errors.empty());
+  EXPECT_TRUE(repo_->LookupPath(result->snapshot, InSnapshot("keep.txt")).ok());
+  EXPECT_FALSE(repo_->LookupPath(result->snapshot, InSnapshot("named.tmp")).ok());
+  EXPECT_FALSE(repo_->LookupPath(result->snapshot, InSnapshot("cache")).ok());
+
+  auto nothing_left = Backup({source_ + "/named.tmp", source_ + "/cache"}, 1001, options);
+  ASSERT_FALSE(nothing_left.ok());
+  EXPECT_EQ(nothing_left.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(nothing_left.status().message().find("every PATH given is excluded"), std::string::npos)
+      << nothing_left.status().ToString();
+}
+
 TEST_F(ArchiverTest, AMissingPathIsReportedAndTheRestStored) {
   testing::WriteFile(source_ + "/here", "h");
   auto result = Backup({source_, tmp_ / "does-not-exist"}, 1000);
