@@ -170,6 +170,9 @@ bool HasNoSpaceOrControl(std::string_view s) {
   return std::none_of(s.begin(), s.end(),
                       [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
+bool IsTag(std::string_view s) {
+  return model::ValidateTag(s).ok();
+}
 bool IsUrl(std::string_view s) {
   std::string_view rest = s.starts_with("https://")  ? s.substr(8)
                           : s.starts_with("http://") ? s.substr(7)
@@ -192,6 +195,7 @@ constexpr TextRule kAnyText{};
 constexpr TextRule kAbsolutePath{IsAbsolutePath, "an absolute path"};
 constexpr TextRule kNotEmpty{IsNotEmpty, "a string that is not empty"};
 constexpr TextRule kFileName{IsFileName, "a file name without '/'"};
+constexpr TextRule kTag{IsTag, "1 to 128 bytes without a comma or a control character"};
 constexpr TextRule kUrl{IsUrl, "an http:// or https:// URL"};
 constexpr TextRule kMailAddress{IsMailAddress, "a mail address (no spaces, not starting with '-')"};
 constexpr TextRule kServerAddress{IsServerAddress, "an address tcp://HOST:PORT"};
@@ -502,7 +506,7 @@ const std::vector<KeySpec>& KeySpecs() {
       TextKey("stdin-name", &Job::stdin_name, kFileName, kJobOnly),
       TextKey("import", &Job::import, kAbsolutePath, kJobOnly),
       GroupKey(),
-      ListKey("tags", &Job::tags, kNotEmpty),
+      ListKey("tags", &Job::tags, kTag),
       ScheduleKey("schedule", &Job::schedule, "schedule"),
       BoolKey("catch-up", &Job::catch_up),
       DurationKey("random-delay", &Job::random_delay, 0),

@@ -152,6 +152,9 @@ int RunBackup(const GlobalOptions& global, BackupArgs args) {
   }
   if (args.group.empty()) args.group = "host/" + ShortHostname();
   if (Status s = model::ValidateGroup(args.group); !s.ok()) return Fail(s);
+  for (const std::string& tag : args.tags) {
+    if (Status s = model::ValidateTag(tag); !s.ok()) return Fail(s);
+  }
   for (const auto& file : args.exclude_files) {
     auto patterns = ingest::ReadExcludeFile(file);
     if (!patterns.ok()) return Fail(patterns.status());

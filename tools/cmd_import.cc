@@ -301,6 +301,9 @@ int RunImport(const GlobalOptions& global, const ImportArgs& args) {
   if (!args.group.empty()) {
     if (Status s = model::ValidateGroup(args.group); !s.ok()) return Fail(s);
   }
+  for (const std::string& tag : args.tags) {
+    if (Status s = model::ValidateTag(tag); !s.ok()) return Fail(s);
+  }
   if (!args.time.empty()) {
     if (auto t = model::ParseTime(args.time); !t.ok()) return Fail(t.status());
   }

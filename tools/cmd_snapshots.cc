@@ -110,7 +110,8 @@ void PrintRow(const Snapshot& s) {
     return;
   }
   const pb::Snapshot& r = s.record;
-  std::string tags = r.tags().empty() ? "" : "[" + JoinWith(r.tags(), ",") + "] ";
+  // Escaped: snapshots stored before tags were checked may hold any bytes.
+  std::string tags = r.tags().empty() ? "" : "[" + EscapeName(JoinWith(r.tags(), ",")) + "] ";
   fmt::print(kRow, s.ref.id.short_hex(), model::FormatTime(s.ref.time_ns), s.ref.group,
              r.stats().files_total(), HumanBytes(r.stats().bytes_total()), LastVerify(s),
              LastRestoreTest(s),

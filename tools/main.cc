@@ -190,7 +190,16 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "coffer: unknown command '{}' (see coffer --help)\n", rest.front());
       return kExitUsage;
     }
-    fmt::print(stderr, "coffer: {} (see coffer --help)\n", e.what());
+    // CLI11 words an option given twice as "--group: At Most 1 required but
+    // received 2"; a person reads it better as what to do.
+    const std::string_view what = e.what();
+    if (const size_t at = what.find(": At Most 1 required but received ");
+        at != std::string_view::npos && what.starts_with("-")) {
+      fmt::print(stderr, "coffer: {} may be given only once (see coffer --help)\n",
+                 what.substr(0, at));
+      return kExitUsage;
+    }
+    fmt::print(stderr, "coffer: {} (see coffer --help)\n", what);
     return kExitUsage;
   } catch (const std::system_error& e) {
     // fmt::print throws when standard output cannot take what is printed

@@ -135,6 +135,23 @@ Status ValidateGroup(std::string_view group) {
   return Status::Ok();
 }
 
+Status ValidateTag(std::string_view tag) {
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument("invalid tag '" + std::string(tag) + "': " + std::string(why));
+  };
+  if (tag.empty() || tag.size() > 128) return bad("a tag is 1 to 128 bytes");
+  if (tag.find(',') != std::string_view::npos) {
+    return bad("a tag holds no comma; give one --tag for each tag");
+  }
+  // Other bytes pass, UTF-8 or not (a Latin-1 terminal's tag): listings
+  // escape what is not printable UTF-8.
+  if (std::any_of(tag.begin(), tag.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return bad("a tag holds no control character");
+  }
+  return Status::Ok();
+}
+
 Result<SnapshotSelector> ParseSnapshotName(std::string_view name) {
   SnapshotSelector sel;
   size_t slash = name.rfind('/');

@@ -31,6 +31,10 @@ std::string FormatTime(int64_t time_ns);
 Result<int64_t> ParseTime(std::string_view text);
 
 Status ValidateGroup(std::string_view group);
+// A snapshot's tag: 1 to 128 bytes, no control character, no comma (the
+// listing separates tags with commas, and restic users write --tag a,b for
+// two tags, which Coffer asks for as two --tag options).
+Status ValidateTag(std::string_view tag);
 
 struct SnapshotSelector {
   enum class Kind { kExact, kLatest, kIdPrefix };

@@ -32,6 +32,12 @@ TEST_F(ExitCodesTest, UnknownOptionExitsWith2) {
   EXPECT_EQ(global.code, 2) << global.all();
 }
 
+TEST_F(ExitCodesTest, AnOptionThatTakesOneValueGivenTwiceExitsWith2) {
+  Output twice = Coffer({"backup", "--group", group_, "--group", "host/other", tmp_.path()});
+  EXPECT_EQ(twice.code, 2) << twice.all();
+  EXPECT_EQ(twice.err, "coffer: --group may be given only once (see coffer --help)\n");
+}
+
 TEST_F(ExitCodesTest, NoCommandOrMissingArgumentExitsWith2) {
   EXPECT_EQ(Coffer({}).code, 2);
   EXPECT_EQ(Coffer({"ls"}).code, 2) << "SNAPSHOT is required";
@@ -152,6 +158,12 @@ TEST_F(ExitCodesTest, BadValuesExitWith2) {
   EXPECT_EQ(Coffer({"--lock-wait", "soon", "snapshots"}).code, 2);
   EXPECT_EQ(Coffer({"backup", "--group", "no-slash", tmp_.path()}).code, 2);
   EXPECT_EQ(Coffer({"snapshots", "--group", "no-slash"}).code, 2);
+  Output tag = Coffer({"backup", "--group", group_, "--tag", "a,b", tmp_.path()});
+  EXPECT_EQ(tag.code, 2) << tag.all();
+  EXPECT_NE(tag.err.find("give one --tag for each tag"), std::string::npos) << tag.all();
+  Output excluded = Coffer({"backup", "--group", group_, "--exclude", "*", tmp_.path()});
+  EXPECT_EQ(excluded.code, 2) << excluded.all();
+  EXPECT_NE(excluded.err.find("every PATH given is excluded"), std::string::npos) << excluded.all();
   Output level = CofferRaw({"-r", tmp_ / "other", "init", "--compression-level", "20"}, PassEnv());
   EXPECT_EQ(level.code, 2) << level.all();
   Output mode = CofferRaw({"-r", tmp_ / "other", "init", "--encryption", "rot13"}, PassEnv());

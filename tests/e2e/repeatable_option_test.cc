@@ -137,12 +137,12 @@ void RepeatableOptionTest::BackupExcludeFile() {
 
 void RepeatableOptionTest::BackupTag() {
   Output o = Coffer(
-      {"backup", "--group", "host/tag", "--tag", "daily", source_, "--tag=a,b", "--tag", "[c,d]"});
+      {"backup", "--group", "host/tag", "--tag", "daily", source_, "--tag=a b", "--tag", "[c d]"});
   ASSERT_EQ(o.code, 0) << o.all();
   nlohmann::json snapshot = OnlySnapshotOf("host/tag");
   auto tags = snapshot["tags"].get<std::vector<std::string>>();
   std::sort(tags.begin(), tags.end());
-  EXPECT_EQ(tags, (std::vector<std::string>{"[c,d]", "a,b", "daily"})) << snapshot.dump();
+  EXPECT_EQ(tags, (std::vector<std::string>{"[c d]", "a b", "daily"})) << snapshot.dump();
   EXPECT_EQ(snapshot["paths"], nlohmann::json::array({source_})) << snapshot.dump();
 }
 
@@ -150,13 +150,13 @@ void RepeatableOptionTest::ImportTag() {
   const std::string archive = tmp_ / "src.tar";
   std::string out;
   ASSERT_EQ(testing::RunCommand({"tar", "-cf", archive, "-C", source_, "."}, &out), 0) << out;
-  Output o = Coffer({"import", "--group", "host/import-tag", "--tag", "daily", archive, "--tag=a,b",
-                     "--tag", "[c,d]"});
+  Output o = Coffer({"import", "--group", "host/import-tag", "--tag", "daily", archive, "--tag=a b",
+                     "--tag", "[c d]"});
   ASSERT_EQ(o.code, 0) << o.all();
   nlohmann::json snapshot = OnlySnapshotOf("host/import-tag");
   auto tags = snapshot["tags"].get<std::vector<std::string>>();
   std::sort(tags.begin(), tags.end());
-  EXPECT_EQ(tags, (std::vector<std::string>{"[c,d]", "a,b", "daily"})) << snapshot.dump();
+  EXPECT_EQ(tags, (std::vector<std::string>{"[c d]", "a b", "daily"})) << snapshot.dump();
   EXPECT_EQ(snapshot["paths"], nlohmann::json::array({archive})) << snapshot.dump();
 }
 

@@ -497,6 +497,9 @@ TEST(JobFileTest, WrongTomlTypes) {
             (Strings{"jobs.toml:4:12: catch-up must be true or false, not \"yes\""}));
   EXPECT_EQ(Problems(WithKey("tags = [\"a\", 5]")),
             (Strings{"jobs.toml:4:14: every item of tags must be a string, not 5"}));
+  EXPECT_EQ(Problems(WithKey("tags = [\"a,b\"]")),
+            (Strings{"jobs.toml:4:9: every item of tags must be 1 to 128 bytes without a comma "
+                     "or a control character, not \"a,b\""}));
   EXPECT_EQ(Problems(WithKey("exclude = { pattern = \"*.tmp\" }")),
             (Strings{"jobs.toml:4:11: exclude must be a list of strings, not a table"}));
   EXPECT_EQ(Problems(WithKey("pre-hook = 1979-05-27")),

@@ -125,6 +125,22 @@ TEST(SnapshotNameTest, ValidatesGroups) {
   EXPECT_FALSE(ValidateGroup("host/").ok());
 }
 
+TEST(SnapshotNameTest, ValidatesTags) {
+  for (std::string_view good :
+       {"nightly", "before upgrade", "Ünïcode-✓", "a/b=c", "latin1-t\xe9"}) {
+    EXPECT_TRUE(ValidateTag(good).ok()) << good;
+  }
+  const std::string long_tag(129, 't');
+  for (std::string_view bad :
+       {std::string_view(""), std::string_view(long_tag), std::string_view("a,b"),
+        std::string_view("line\nbreak"), std::string_view("tab\there"), std::string_view("del\x7f"),
+        std::string_view("bell\x07")}) {
+    Status s = ValidateTag(bad);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_NE(ValidateTag("a,b").message().find("one --tag for each tag"), std::string::npos);
+}
+
 TEST(SnapshotNameTest, ParsesTheThreeKindsOfName) {
   auto exact = ParseSnapshotName("host/web1/2026-11-24T02:00:00Z");
   ASSERT_TRUE(exact.ok());
