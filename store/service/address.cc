@@ -1,12 +1,44 @@
 #include "store/service/address.h"
 
+#include <fcntl.h>
+
+#include <cerrno>
 #include <charconv>
+#include <map>
+#include <mutex>
 
 namespace coffer::service {
 
 std::string ServiceAddress::GrpcTarget() const {
   if (kind == Kind::kUnix) return "unix:" + path;
   return host + ":" + std::to_string(port);
+}
+
+Result<std::string> ServiceAddress::ResolvedGrpcTarget() const {
+  constexpr std::string_view kReadAsUri = ",%?#";
+  if (kind != Kind::kUnix || path.find_first_of(kReadAsUri) == std::string::npos) {
+    return GrpcTarget();
+  }
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "."
+                             : slash == 0               ? "/"
+                                                        : path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name.find_first_of(kReadAsUri) != std::string::npos) {
+    return Status::InvalidArgument("socket " + path +
+                                   ": a socket's file name cannot hold ',', '%', '?' or '#'");
+  }
+  // Never closed: connections made later (a restarted server) name it too.
+  static std::mutex mutex;
+  static std::map<std::string, int> opened;
+  std::lock_guard lock(mutex);
+  auto it = opened.find(folder);
+  if (it == opened.end()) {
+    const int fd = open(folder.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno(errno, folder);
+    it = opened.emplace(folder, fd).first;
+  }
+  return "unix:/proc/self/fd/" + std::to_string(it->second) + "/" + name;
 }
 
 std::string ServiceAddress::ToString() const {

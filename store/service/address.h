@@ -26,6 +26,13 @@ struct ServiceAddress {
 
   // The target string gRPC understands ("unix:/path", "host:port").
   std::string GrpcTarget() const;
+  // The target to listen on or connect to. gRPC reads a unix: target as a
+  // URI: it decodes %XX, and its client splits the path at commas (a list
+  // of addresses), so a socket in a folder whose path holds one of ",%?#"
+  // is named through that folder, opened once per process, as
+  // unix:/proc/self/fd/N/NAME. kInvalidArgument if NAME itself holds one;
+  // the folder's errno if it cannot be opened.
+  Result<std::string> ResolvedGrpcTarget() const;
   // The address as the user wrote it.
   std::string ToString() const;
 };

@@ -152,7 +152,8 @@ Result<std::unique_ptr<RemoteObjectStore>> RemoteObjectStore::Connect(
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   store->rpc_ = std::make_unique<Rpc>();
-  store->rpc_->channel = grpc::CreateCustomChannel(parsed.GrpcTarget(), creds, args);
+  COFFER_ASSIGN_OR_RETURN(std::string target, parsed.ResolvedGrpcTarget());
+  store->rpc_->channel = grpc::CreateCustomChannel(target, creds, args);
   store->rpc_->stub = ObjectService::NewStub(store->rpc_->channel);
 
   HelloRequest req;

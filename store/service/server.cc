@@ -759,7 +759,8 @@ Result<std::unique_ptr<grpc::Server>> Listen(const ServiceAddress& address,
                                              int* selected_port) {
   const bool unix_socket = address.kind == ServiceAddress::Kind::kUnix;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address.GrpcTarget(), std::move(creds), selected_port);
+  COFFER_ASSIGN_OR_RETURN(std::string target, address.ResolvedGrpcTarget());
+  builder.AddListeningPort(target, std::move(creds), selected_port);
   builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));

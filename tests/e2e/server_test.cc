@@ -155,6 +155,32 @@ class ServerTest : public CofferTest {
   std::string socket_;
 };
 
+// gRPC's client reads "unix:PATH" as a URI: a comma split the path into
+// two addresses, so every command after the first failed as if the lock
+// were held by the server it had started itself.
+TEST_F(ServerTest, ARepositoryWhosePathHoldsACommaOrPercentIsServedLikeAnyOther) {
+  const std::string repo = tmp_ / "odd,repo%41";
+  const std::string source = tmp_ / "odd-source";
+  MakeTree(source, 7, 1, 100 * 1024);
+  auto coffer = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"-r", repo});
+    return CofferRaw(args, PassEnv());
+  };
+  Output init = coffer({"init", "--kdf-ops", "1", "--kdf-memory", "8K"});
+  ASSERT_EQ(init.code, 0) << init.all();
+  Output backup = coffer({"backup", "--group", "host/odd", source});
+  ASSERT_EQ(backup.code, 0) << backup.all();
+  // The listing starts a server and must reach it; the next one finds it.
+  for (int round = 0; round < 2; ++round) {
+    Output listed = coffer({"--lock-wait", "0", "snapshots", "--json"});
+    ASSERT_EQ(listed.code, 0) << "round " << round << ": " << listed.all();
+    EXPECT_EQ(nlohmann::json::parse(listed.out).size(), 1u) << listed.out;
+  }
+  Output again = coffer({"--lock-wait", "0", "backup", "--group", "host/odd", source});
+  EXPECT_EQ(again.code, 0) << again.all();
+  EXPECT_TRUE(KillServersOf(repo)) << "coffer serve of " << repo << " survived SIGKILL";
+}
+
 TEST_F(ServerTest, TwoBackupsOfDifferentGroupsStartedTogetherBothCommit) {
   std::string a = tmp_ / "a", b = tmp_ / "b";
   testing::MakeKitchenSinkTree(a);

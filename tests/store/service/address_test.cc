@@ -1,5 +1,9 @@
 #include "store/service/address.h"
 
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "store/objects/local_object_store.h"
@@ -37,6 +41,32 @@ TEST(ServiceAddressTest, SocketPathLongerThanSunPathIsRefusedClearly) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_NE(s.message().find("at most 107"), std::string::npos) << s.message();
   EXPECT_TRUE(ParseServiceAddress("unix:" + path.substr(1)).ok());  // exactly 107
+}
+
+TEST(ServiceAddressTest, ASocketInAFolderGrpcWouldReadAsAUriIsNamedThroughTheFolder) {
+  auto plain = ParseServiceAddress("unix:/srv/repo/serve.sock");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->ResolvedGrpcTarget().value(), "unix:/srv/repo/serve.sock");
+
+  testing::TempDir tmp;
+  const std::string folder = tmp / "a,b%41";
+  ASSERT_EQ(mkdir(folder.c_str(), 0700), 0);
+  auto odd = ParseServiceAddress("unix:" + folder + "/serve.sock");
+  ASSERT_TRUE(odd.ok());
+  Result<std::string> target = odd->ResolvedGrpcTarget();
+  ASSERT_TRUE(target.ok()) << target.status().ToString();
+  ASSERT_TRUE(target->starts_with("unix:/proc/self/fd/")) << *target;
+  EXPECT_TRUE(target->ends_with("/serve.sock")) << *target;
+  EXPECT_EQ(target->find_first_of(",%"), std::string::npos) << *target;
+  // The link names the folder itself.
+  const std::string link =
+      target->substr(5, target->size() - 5 - std::string("/serve.sock").size());
+  EXPECT_EQ(std::filesystem::read_symlink(link).string(), folder);
+  EXPECT_EQ(odd->ResolvedGrpcTarget().value(), *target) << "the folder is opened once";
+
+  auto odd_name = ParseServiceAddress("unix:" + tmp.path() + "/serve,1.sock");
+  ASSERT_TRUE(odd_name.ok());
+  EXPECT_EQ(odd_name->ResolvedGrpcTarget().status().code(), Code::kInvalidArgument);
 }
 
 TEST(ServiceAddressTest, DefaultIsServeSockInTheRepository) {
