@@ -95,6 +95,10 @@ class Run {
   void RestoreNode(const DirPtr& dir, const pb::Entry& entry, const std::string& rel);
   // A further link of a hard-linked file whose first link is `first`.
   Status LinkAgain(FirstLink& first, int dirfd, const std::string& name);
+  // For an entry with more than one link (a file, a FIFO, a device node or a
+  // symlink): links it to the name restored first for its inode and returns
+  // true, or, if it is the first, remembers it and returns false.
+  bool LinkedToAnEarlierName(const DirPtr& dir, const pb::Entry& entry, const std::string& rel);
   // The directory of `rel`, opened from the target without following symlinks.
   Result<UniqueFd> ReopenParent(const std::string& rel);
   Status RemoveExisting(int dirfd, const std::string& name);
@@ -304,31 +308,35 @@ Status Run::LinkAgain(FirstLink& first, int dirfd, const std::string& name) {
   return Status::Ok();
 }
 
-void Run::RestoreFile(const DirPtr& dir, const pb::Entry& entry, const std::string& rel) {
-  const std::string& name = entry.name();
-  const int dirfd = dir->get();
-  if (Status s = RemoveExisting(dirfd, name); !s.ok()) return Report(rel, s);
-  if (entry.nlink() > 1) {
-    auto key = std::make_pair(entry.device(), entry.inode());
-    auto it = first_link_.find(key);
-    if (it != first_link_.end()) {
-      Step(RestoreStep::kLink, rel);
-      FirstLink& first = it->second;
-      if (Status s = LinkAgain(first, dirfd, name); !s.ok()) Report(rel, s);
-      if (first.links_left > 0) --first.links_left;
-      if (first.links_left == 0) {  // every link is made: let its directory go
-        if (first.dir) --held_link_dirs_;
-        first_link_.erase(it);
-      }
-      return;
-    }
-    FirstLink first{nullptr, name, rel, entry.nlink() - 1};
+bool Run::LinkedToAnEarlierName(const DirPtr& dir, const pb::Entry& entry, const std::string& rel) {
+  if (entry.nlink() <= 1) return false;
+  auto key = std::make_pair(entry.device(), entry.inode());
+  auto it = first_link_.find(key);
+  if (it == first_link_.end()) {
+    FirstLink first{nullptr, entry.name(), rel, entry.nlink() - 1};
     if (held_link_dirs_ < kHeldLinkDirs) {
       first.dir = dir;
       ++held_link_dirs_;
     }
     first_link_.emplace(key, std::move(first));
+    return false;
   }
+  Step(RestoreStep::kLink, rel);
+  FirstLink& first = it->second;
+  if (Status s = LinkAgain(first, dir->get(), entry.name()); !s.ok()) Report(rel, s);
+  if (first.links_left > 0) --first.links_left;
+  if (first.links_left == 0) {  // every link is made: let its directory go
+    if (first.dir) --held_link_dirs_;
+    first_link_.erase(it);
+  }
+  return true;
+}
+
+void Run::RestoreFile(const DirPtr& dir, const pb::Entry& entry, const std::string& rel) {
+  const std::string& name = entry.name();
+  const int dirfd = dir->get();
+  if (Status s = RemoveExisting(dirfd, name); !s.ok()) return Report(rel, s);
+  if (LinkedToAnEarlierName(dir, entry, rel)) return;
   UniqueFd fd(
       openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return Report(rel, Status::FromErrno(errno, "create"));
@@ -397,6 +405,7 @@ void Run::RestoreNode(const DirPtr& dir, const pb::Entry& entry, const std::stri
   const std::string& name = entry.name();
   const int dirfd = dir->get();
   if (Status s = RemoveExisting(dirfd, name); !s.ok()) return Report(rel, s);
+  if (LinkedToAnEarlierName(dir, entry, rel)) return;
   int rc = 0;
   mode_t type = 0;
   switch (entry.type()) {

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -67,6 +69,36 @@ TEST_F(RestorerTest, RoundTripReproducesEveryField) {
   auto diffs = testing::CompareTrees(source_, target + source_, geteuid() == 0);
   for (const auto& d : diffs) ADD_FAILURE() << d;
   EXPECT_TRUE(diffs.empty());
+}
+
+// Hard links are not only files': a FIFO, a device node or a symlink with
+// two names was restored as two separate inodes.
+TEST_F(RestorerTest, HardLinksOfFifosSymlinksAndDeviceNodesAreLinksAgain) {
+  std::filesystem::create_directories(source_ + "/a");
+  std::filesystem::create_directories(source_ + "/b");
+  std::vector<std::pair<std::string, std::string>> pairs;  // (first, second), below source_
+  ASSERT_EQ(mkfifo((source_ + "/a/fifo").c_str(), 0640), 0);
+  pairs.emplace_back("a/fifo", "b/fifo2");
+  ASSERT_EQ(symlink("target", (source_ + "/a/link").c_str()), 0);
+  pairs.emplace_back("a/link", "a/link2");
+  if (mknod((source_ + "/a/null").c_str(), S_IFCHR | 0644, makedev(1, 3)) == 0) {
+    pairs.emplace_back("a/null", "b/null2");
+  }
+  for (const auto& [first, second] : pairs) {
+    ASSERT_EQ(link((source_ + "/" + first).c_str(), (source_ + "/" + second).c_str()), 0) << first;
+  }
+  Snapshot snap = BackupSource();
+  const std::string target = tmp_ / "out";
+  auto result = RestoreTo(snap, target);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  for (const auto& e : result->errors) ADD_FAILURE() << e.path << ": " << e.status.ToString();
+  for (const auto& [first, second] : pairs) {
+    struct stat one, two;
+    ASSERT_EQ(lstat((target + source_ + "/" + first).c_str(), &one), 0) << first;
+    ASSERT_EQ(lstat((target + source_ + "/" + second).c_str(), &two), 0) << second;
+    EXPECT_EQ(one.st_ino, two.st_ino) << first << " and " << second << " are not one inode";
+    EXPECT_EQ(one.st_nlink, 2u) << first;
+  }
 }
 
 // A default ACL in the target would hand its entries to every file created
