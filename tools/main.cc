@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> rest = app.remaining();
     if (app.get_subcommands().empty() && !rest.empty() && !rest.front().starts_with("-")) {
       fmt::print(stderr, "coffer: unknown command '{}' (see coffer --help)\n", rest.front());
-      return kExitUsage;
+      return mount_helper ? kMountExitUsage : kExitUsage;
     }
     // CLI11 words an option given twice as "--group: At Most 1 required but
     // received 2"; a person reads it better as what to do.
@@ -197,10 +197,10 @@ int main(int argc, char** argv) {
         at != std::string_view::npos && what.starts_with("-")) {
       fmt::print(stderr, "coffer: {} may be given only once (see coffer --help)\n",
                  what.substr(0, at));
-      return kExitUsage;
+      return mount_helper ? kMountExitUsage : kExitUsage;
     }
     fmt::print(stderr, "coffer: {} (see coffer --help)\n", what);
-    return kExitUsage;
+    return mount_helper ? kMountExitUsage : kExitUsage;
   } catch (const std::system_error& e) {
     // fmt::print throws when standard output cannot take what is printed
     // (a full disk, a closed terminal); whatever the command stored is kept.
@@ -211,6 +211,9 @@ int main(int argc, char** argv) {
     const int failed = StandardOutputFailed(errno);
     return exit_code != kExitOk ? exit_code : failed;
   }
-  if (mount_helper && exit_code != kExitOk) return kMountExitFailure;
+  // A bad -o value (cache-size=12Q) is a usage error to mount(8) too.
+  if (mount_helper && exit_code != kExitOk) {
+    return exit_code == kExitUsage ? kMountExitUsage : kMountExitFailure;
+  }
   return exit_code;
 }

@@ -38,6 +38,21 @@ TEST_F(ExitCodesTest, AnOptionThatTakesOneValueGivenTwiceExitsWith2) {
   EXPECT_EQ(twice.err, "coffer: --group may be given only once (see coffer --help)\n");
 }
 
+// mount(8) reads its helper's status: 1 for bad options, 32 for a mount
+// that failed.
+TEST_F(ExitCodesTest, MountCofferExitsOneForABadOptionValueAnd32ForAFailedMount) {
+  const std::string helper = tmp_ / "mount.coffer";
+  ASSERT_EQ(symlink(COFFER_BINARY, helper.c_str()), 0);
+  const std::string mountpoint = tmp_ / "mountpoint";
+  ASSERT_EQ(mkdir(mountpoint.c_str(), 0755), 0);
+  Output bad_value = RunProcess({helper, repo_, mountpoint, "-o", "cache-size=12Q"}, PassEnv());
+  EXPECT_EQ(bad_value.code, 1) << bad_value.all();
+  EXPECT_NE(bad_value.err.find("12Q"), std::string::npos) << bad_value.all();
+  testing::WriteFile(mountpoint + "/in-the-way", "x");
+  Output failed = RunProcess({helper, repo_, mountpoint}, PassEnv());
+  EXPECT_EQ(failed.code, 32) << failed.all();
+}
+
 TEST_F(ExitCodesTest, NoCommandOrMissingArgumentExitsWith2) {
   EXPECT_EQ(Coffer({}).code, 2);
   EXPECT_EQ(Coffer({"ls"}).code, 2) << "SNAPSHOT is required";
