@@ -212,6 +212,12 @@ Result<ReadData> FileReader::ReadContent(FileHandle& file, uint64_t offset, uint
               chunk.status().code() == Code::kCorruption ? "damaged chunk" : "cannot read chunk";
           log_(std::string(kind) + " " + what + " in " + file.path + ": " +
                chunk.status().message());
+          // A chunk the repository no longer has (damage, or a gc after the
+          // snapshot was forgotten) is EIO to the reader, not ENOENT: the
+          // file is there, its data is not.
+          if (chunk.status().code() == Code::kNotFound) {
+            return Status::IoError(chunk.status().message());
+          }
           return chunk.status();
         }
         uint64_t within = pos - run->starts[i];

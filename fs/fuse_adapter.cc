@@ -77,10 +77,8 @@ void Init(void* userdata, struct fuse_conn_info* conn) {
   enable(FUSE_CAP_ASYNC_READ);
   enable(FUSE_CAP_PARALLEL_DIROPS);
   // The kernel enforces stored ACLs (with default_permissions) when others
-  // may use the mount. Otherwise it does not ask for ACLs on every access,
-  // and entries without attributes may answer ENOTSUP (see GetXattr).
+  // may use the mount. Otherwise it does not ask for ACLs on every access.
   if (fs.options().enforce_acls) enable(FUSE_CAP_POSIX_ACL);
-  fs.SetKernelEnforcesAcls((conn->want & FUSE_CAP_POSIX_ACL) != 0);
   // Symlinks never change (`latest` gets a new inode for a new target), so
   // the kernel may keep their targets: a path through `latest` then costs no
   // readlink request per system call.
@@ -281,10 +279,11 @@ void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
       case Outcome::kValue: return ReplyXattrValue(req, lookup->value, size);
       case Outcome::kNoneHere:
         // Like a filesystem without attributes, so `ls -l` stops asking for
-        // labels and ACLs on every file; but when the kernel enforces ACLs it
-        // asks for them itself, and there ENOTSUP would deny access.
-        if (!(IsAclName(name) && Fs(req).kernel_enforces_acls()))
-          return (void)fuse_reply_err(req, ENOTSUP);
+        // security labels on every file. Never for an ACL: `ls` takes ENOTSUP
+        // for the whole filesystem (it keeps one answer per st_dev, and the
+        // mount has one), so an ACL elsewhere would lose its '+'; and where
+        // the kernel enforces ACLs, ENOTSUP would deny access.
+        if (!IsAclName(name)) return (void)fuse_reply_err(req, ENOTSUP);
         [[fallthrough]];
       case Outcome::kAbsent: return (void)fuse_reply_err(req, ENODATA);
     }

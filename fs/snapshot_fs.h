@@ -188,8 +188,9 @@ class SnapshotFs {
 
   // What GetXattr finds. kNoneHere: neither the entry nor any other entry of
   // its directory has extended attributes (a filesystem without them would
-  // say ENOTSUP, and `ls -l` then stops asking for every file); kAbsent: the
-  // entry has no attribute of that name (ENODATA).
+  // say ENOTSUP, and `ls -l` then stops asking for security labels; the FUSE
+  // side says ENODATA for ACLs all the same); kAbsent: the entry has no
+  // attribute of that name (ENODATA).
   struct XattrLookup {
     enum class Outcome { kValue, kAbsent, kNoneHere };
     Outcome outcome = Outcome::kNoneHere;
@@ -207,9 +208,6 @@ class SnapshotFs {
   void Log(const std::string& message) const { options_.log(message); }
 
   const FsOptions& options() const { return options_; }
-  // Whether the kernel took on ACL enforcement (set by the FUSE side at init).
-  void SetKernelEnforcesAcls(bool on) { kernel_acls_.store(on); }
-  bool kernel_enforces_acls() const { return kernel_acls_.load(); }
 
   const ChunkCache& chunk_cache() const { return chunks_; }
   size_t inode_count() const { return inodes_.size(); }
@@ -282,7 +280,6 @@ class SnapshotFs {
   LruCache<std::string, std::shared_ptr<const ImagePartitions>> tables_;
 
   std::atomic<KernelCache*> kernel_{nullptr};
-  std::atomic<bool> kernel_acls_{false};
   std::unique_ptr<FileReader> reader_;  // uses chunks_, trees_ and kernel_
 };
 

@@ -131,14 +131,34 @@ TEST_F(FuseMountTest, AttributeQuestionsGetTheRightErrno) {
   EXPECT_EQ(lgetxattr(In("plain/untagged.txt").c_str(), "security.selinux", value, sizeof value),
             -1);
   EXPECT_EQ(errno, ENOTSUP);
+  // But never for an ACL: ls would take ENOTSUP for the whole mount.
   EXPECT_EQ(getxattr(In("plain/untagged.txt").c_str(), "system.posix_acl_access", nullptr, 0), -1);
-  EXPECT_EQ(errno, ENOTSUP);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(getxattr(In("plain").c_str(), "system.posix_acl_default", nullptr, 0), -1);
+  EXPECT_EQ(errno, ENODATA);
   EXPECT_EQ(llistxattr(In("plain/untagged.txt").c_str(), value, sizeof value), 0);
   // The file itself still reads.
   int fd = open(In("plain/untagged.txt").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   EXPECT_EQ(Pread(fd, 0, 100), "nothing here");
   close(fd);
+}
+
+// `ls -l DIR` asks about DIR first; DIR's own directory has no attributes.
+// An ENOTSUP there made ls skip ACLs on the whole mount: no '+' anywhere.
+TEST_F(FuseMountTest, LsLongShowsThePlusOfAnAclBelowADirectoryWithoutAttributes) {
+  ASSERT_EQ(mkdir((source_ + "/plain/acl").c_str(), 0755), 0);
+  testing::WriteFile(source_ + "/plain/acl/shared.txt", "shared");
+  std::string out;
+  if (testing::RunCommand({"setfacl", "-m", "u:nobody:r", source_ + "/plain/acl/shared.txt"},
+                          &out) != 0) {
+    GTEST_SKIP() << "setfacl (package acl) is not usable here: " << out;
+  }
+  BackupAndMount();
+  for (const std::string& listed : {source_ + "/plain/acl", In("plain/acl")}) {
+    ASSERT_EQ(testing::RunCommand({"ls", "-l", listed}, &out), 0) << out;
+    EXPECT_NE(out.find("-rw-r--r--+ "), std::string::npos) << listed << ":\n" << out;
+  }
 }
 
 TEST_F(FuseMountTest, SequentialAndRandomReadsGiveTheFileBytes) {

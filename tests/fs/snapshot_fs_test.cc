@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "fs/file_reader.h"
+#include "store/gc/collector.h"
 #include "store/ingest/archiver.h"
 #include "store/model/snapshot_name.h"
 #include "store/model/tree.h"
@@ -529,6 +530,24 @@ TEST_F(SnapshotFsTest, OpeningADirectoryReadsTheTreesBelowItAhead) {
     EXPECT_EQ(List(InSnapshot(t1_, "sub/d" + std::to_string(d) + "/inner")),
               (std::vector<std::string>{".", "..", "file"}));
   }
+}
+
+// The mount does not hold the repository: a snapshot can be forgotten and
+// its chunks collected under a file held open in it. The file is still
+// there, its data is not: EIO (kIoError), not ENOENT, and a line logged.
+TEST_F(SnapshotFsTest, AChunkCollectedUnderAnOpenFileIsAnIoErrorNotAMissingFile) {
+  Snapshot snap = Backup(1 * kSecond);
+  StartFs();
+  auto file = OpenPath(InSnapshot(t1_, "big.bin"));
+  ASSERT_NE(file, nullptr);  // opened, nothing read or cached yet
+  ASSERT_TRUE(repo_->Forget(snap).ok());
+  auto collected = gc::CollectGarbage(*repo_);
+  ASSERT_TRUE(collected.ok()) << collected.status().ToString();
+  auto gone = fs_->Read(*file, file->whole->starts[1], 4096);
+  ASSERT_FALSE(gone.ok()) << "a collected chunk was read";
+  EXPECT_EQ(gone.status().code(), Code::kIoError) << gone.status().ToString();
+  ASSERT_FALSE(log_.empty());
+  EXPECT_NE(log_.back().find("big.bin"), std::string::npos) << log_.back();
 }
 
 TEST_F(SnapshotFsTest, ADamagedTreeReadAheadFailsOnlyWhenTheWalkReachesIt) {
