@@ -173,6 +173,11 @@ class Run {
       log_.Line(
           fmt::format("snapshot {} stored, {} bytes added", done->snapshot, done->bytes_added));
     }
+    if (done->archives_failed > 0) {
+      Warn("import", fmt::format("{} archives could not be imported (named in the log); the "
+                                 "others were",
+                                 done->archives_failed));
+    }
     if (done->unreadable > 0) {
       Warn("backup",
            fmt::format("backup incomplete: {} entries could not be read (listed in the log)",

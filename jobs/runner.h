@@ -89,6 +89,9 @@ struct BackupDone {
   std::vector<std::string> groups;  // the groups it stored to (retention's)
   uint64_t bytes_added = 0;
   size_t unreadable = 0;  // entries left out: the snapshot is incomplete
+  // Archives of an import folder that could not be imported (named in the
+  // log): the others were, and the next run tries these again.
+  size_t archives_failed = 0;
 };
 
 struct RetentionDone {

@@ -172,15 +172,26 @@ Result<jobs::BackupDone> ToolRepositorySteps::Backup(const jobs::Job& job, const
   if (job.source == jobs::SourceKind::kImport) {
     COFFER_ASSIGN_OR_RETURN(auto archives, VzdumpArchivesIn(job.import));
     if (archives.empty()) log.Line("no vzdump archives in " + job.import);
+    // As `coffer import FOLDER`: a damaged archive is named and the others
+    // are still imported, so one bad file does not hold back every later
+    // backup of every guest. Only when none could be imported is it a failure.
+    Status first_failure;
     for (const std::string& path : archives) {
       auto imported = ImportArchive(*repo, path, /*quiet=*/true, group, job.tags);
-      if (!imported.ok()) return imported.status().WithContext(path);
+      if (!imported.ok()) {
+        // The message names the archive already.
+        log.Line(imported.status().message());
+        if (first_failure.ok()) first_failure = imported.status();
+        ++done.archives_failed;
+        continue;
+      }
       if (!imported->result) {
         log.Line(fmt::format("{}: already imported as {}", path, imported->snapshot));
         continue;
       }
       take(*imported->result);
     }
+    if (done.archives_failed == archives.size() && !archives.empty()) return first_failure;
     return done;
   }
 

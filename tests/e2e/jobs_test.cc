@@ -61,6 +61,36 @@ TEST_F(JobsTest, PathsJobMakesASnapshotThatJobsLogShows) {
   EXPECT_NE(text.out.find("success"), std::string::npos) << text.out;
 }
 
+// One damaged archive in vzdump's dump folder held back every later archive
+// of every guest, and the run said nothing was stored though some was.
+TEST_F(JobsTest, AnImportJobNamesADamagedArchiveAndImportsTheOthers) {
+  const std::string dump = tmp_ / "dump";
+  ASSERT_EQ(mkdir(dump.c_str(), 0755), 0);
+  const std::string archive = tmp_ / "made-by-gnu-tar.tar";
+  std::string out;
+  ASSERT_EQ(testing::RunCommand({"tar", "-cf", archive, "-C", data_, "."}, &out), 0) << out;
+  const std::string whole = ReadFile(archive);
+  const std::string damaged = dump + "/vzdump-lxc-101-2026_12_02-02_00_00.tar";
+  WriteFile(dump + "/vzdump-lxc-101-2026_12_01-02_00_00.tar", whole);
+  WriteFile(damaged, whole.substr(0, 700));  // cut inside the first member
+  WriteFile(dump + "/vzdump-lxc-101-2026_12_03-02_00_00.tar", whole);
+  WriteJobs("[jobs.pve]\nimport = \"" + dump + "\"\n");
+
+  Output run = Jobs({"run", "pve"}, {"TZ=UTC"});  // the names' times are local times
+  EXPECT_EQ(run.code, 3) << run.all();
+  std::vector<std::string> names;
+  for (const auto& snapshot : Snapshots()) names.push_back(snapshot["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"ct/101/2026-12-01T02:00:00Z",
+                                             "ct/101/2026-12-03T02:00:00Z"}));
+  nlohmann::json log = LogJson("pve");
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0]["outcome"], "warning") << log.dump();
+  EXPECT_EQ(log[0]["snapshot"], "ct/101/2026-12-03T02:00:00Z") << log.dump();
+  const std::string text = RunLogText(log[0]);
+  EXPECT_NE(text.find(damaged), std::string::npos) << text;
+  EXPECT_EQ(text.find(damaged + ": " + damaged), std::string::npos) << "named twice:\n" << text;
+}
+
 TEST_F(JobsTest, FailingPreHookStoresNothingAndSaysWhy) {
   WriteFilesJob("pre-hook = \"echo the database is down >&2; exit 4\"\n");
   Output run = Jobs({"run", "files"});
