@@ -123,9 +123,10 @@ void SendJobNotices(const jobs::Job& job, const jobs::RunRecord& run,
   notice.bytes_added = run.bytes_added;
   notice.log_tail = run.log_tail;
   notice.last_success = LastSuccessBefore(state_dir, run);
-  // Each failure is logged by the sink; the summary adds nothing to that.
+  // Each failure is logged by the sink (a line that starts with "coffer: "
+  // already); the summary adds nothing to that.
   (void)jobs::SendNotices(notice, notifiers,
-                          [](std::string_view line) { fmt::print(stderr, "coffer: {}\n", line); });
+                          [](std::string_view line) { fmt::print(stderr, "{}\n", line); });
 }
 
 int RunOneJob(const GlobalOptions& global, const RunArgs& args) {

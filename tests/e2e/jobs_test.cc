@@ -293,6 +293,7 @@ TEST_F(JobsTest, ANoticeThatCannotBeDeliveredChangesNothing) {
   Output run = Jobs({"run", "files"});
   EXPECT_EQ(run.code, 0) << run.all();  // the job's own result
   EXPECT_NE(run.err.find("not delivered"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("coffer: coffer:"), std::string::npos) << run.err;
   EXPECT_EQ(Snapshots().size(), 1u);
 }
 
