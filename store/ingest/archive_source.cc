@@ -45,7 +45,11 @@ class CLocaleScope {
 
 std::string ErrorString(struct archive* a) {
   const char* message = archive_error_string(a);
-  return message != nullptr && *message != '\0' ? message : "unknown libarchive error";
+  // libarchive gives no message where a header ends before its own length
+  // says (a cut pax header, a cut or garbled GNU sparse map).
+  return message != nullptr && *message != '\0'
+             ? message
+             : "the archive is damaged or cut short there (libarchive gives no reason)";
 }
 
 // A warning that a name or owner name is not in the locale's charset: the

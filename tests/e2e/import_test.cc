@@ -446,6 +446,25 @@ TEST_F(ImportTest, ADamagedArchiveIsNamedWithAPositionAndNothingOfItIsCommitted)
   }
 }
 
+// libarchive says nothing about a pax header cut short; the message still
+// says what is wrong, not "unknown error".
+TEST_F(ImportTest, APaxHeaderCutShortSaysTheArchiveIsDamagedOrCutShort) {
+  const std::string folder = stage_ + "/pax";
+  ASSERT_EQ(mkdir(folder.c_str(), 0755), 0);
+  WriteFile(folder + "/a", "a\n");
+  const std::string full = stage_ + "/pax.tar";
+  std::string out;
+  ASSERT_EQ(testing::RunCommand({"tar", "--format=pax", "-cf", full, "-C", folder, "."}, &out), 0)
+      << out;
+  const std::string cut = stage_ + "/vzdump-lxc-305-2026_12_01-02_00_00.tar";
+  WriteFile(cut, ReadFile(full).substr(0, 512));  // the pax header's own header only
+  Output o = Import({cut});
+  EXPECT_EQ(o.code, 5) << o.all();
+  EXPECT_NE(o.err.find("damaged or cut short"), std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find("unknown"), std::string::npos) << o.err;
+  EXPECT_TRUE(SnapshotIds().empty());
+}
+
 TEST_F(ImportTest, ADamagedArchiveInAFolderLeavesTheOthersImported) {
   const std::string good =
       ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "good", "gzip", dump_);
