@@ -228,7 +228,21 @@ Result<Outcome> ImportOne(Repository& repo, const Archive& archive, const Import
     COFFER_ASSIGN_OR_RETURN(int64_t time_ns, model::ParseTime(time_text));
     COFFER_ASSIGN_OR_RETURN(auto existing, repo.ListSnapshots(group));
     for (const Snapshot& s : existing) {
-      if (s.ref.time_ns == time_ns) return Outcome{std::nullopt, s.name()};
+      if (s.ref.time_ns != time_ns) continue;
+      // Skipped only when it is this archive again (from any folder, in any
+      // compression): two guests' archives of one second given one --group
+      // must not leave one of them out unsaid.
+      const std::string stored =
+          s.record.paths_size() > 0 ? fs::path(s.record.paths(0)).filename().string() : "";
+      const auto stored_vzdump = ingest::ParseVzdumpName(stored);
+      const bool same =
+          stored.empty() ||
+          (stored_vzdump && archive.vzdump ? stored_vzdump->base == archive.vzdump->base
+                                           : stored == archive.file_name || archive.path == "-");
+      if (same) return Outcome{std::nullopt, s.name()};
+      return Status::AlreadyExists(fmt::format(
+          "{}: not imported: {} holds another archive ({}); give each guest its own group",
+          EscapeName(shown), s.name(), EscapeName(stored)));
     }
   }
   COFFER_ASSIGN_OR_RETURN(int64_t time_ns, ChooseTime(repo, group, time_text));

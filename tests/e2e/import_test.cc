@@ -465,6 +465,29 @@ TEST_F(ImportTest, APaxHeaderCutShortSaysTheArchiveIsDamagedOrCutShort) {
   EXPECT_TRUE(SnapshotIds().empty());
 }
 
+// One --group for a folder of two guests: archives of the same second went
+// to one snapshot name, and the second was "already in the repository".
+TEST_F(ImportTest, AnotherGuestsArchiveOfTheSameTimeInOneGroupIsRefusedNotSkipped) {
+  const std::string first =
+      ContainerArchive("vzdump-lxc-101-2026_12_01-02_00_00", "first", "zstd", dump_);
+  const std::string second =
+      ContainerArchive("vzdump-lxc-102-2026_12_01-02_00_00", "second", "gzip", dump_);
+  Output o = Import({"--json", "--group", "host/pve", dump_});
+  EXPECT_EQ(o.code, 1) << o.all();
+  EXPECT_TRUE(SaysImported(o.out, first)) << o.all();
+  EXPECT_NE(o.err.find(second + ": not imported: host/pve/2026-12-01T01:00:00Z holds another "
+                                "archive (vzdump-lxc-101-2026_12_01-02_00_00.tar.zst)"),
+            std::string::npos)
+      << o.err;
+  // The same archive again, from another folder: skipped.
+  const std::string again = stage_ + "/vzdump-lxc-101-2026_12_01-02_00_00.tar.zst";
+  WriteFile(again, ReadFile(first));
+  Output repeated = Import({"--group", "host/pve", again});
+  EXPECT_EQ(repeated.code, 0) << repeated.all();
+  EXPECT_NE(repeated.err.find("skipped"), std::string::npos) << repeated.all();
+  EXPECT_EQ(Snapshots().size(), 1u);
+}
+
 TEST_F(ImportTest, ADamagedArchiveInAFolderLeavesTheOthersImported) {
   const std::string good =
       ContainerArchive("vzdump-lxc-100-2026_12_02-02_00_00", "good", "gzip", dump_);
