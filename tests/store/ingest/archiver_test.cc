@@ -224,13 +224,20 @@ TEST_F(ArchiverTest, HolesAreNotStoredAsData) {
   EXPECT_EQ(total, 256ull << 20);
 }
 
-TEST_F(ArchiverTest, ExcludedEntriesAreLeftOut) {
-  testing::WriteFile(source_ + "/keep.txt", "k");
-  testing::WriteFile(source_ + "/skip.tmp", "s");
-  mkdir((source_ + "/cache").c_str(), 0755);
-  testing::WriteFile(source_ + "/cache/inner", "i");
+// keep.txt, `excluded_file` and cache/inner in the source, and the
+// excludes that leave only keep.txt of them.
+BackupOptions ExcludesAndATreeForThem(const std::string& source, const std::string& excluded_file) {
+  testing::WriteFile(source + "/keep.txt", "k");
+  testing::WriteFile(source + "/" + excluded_file, "x");
+  mkdir((source + "/cache").c_str(), 0755);
+  testing::WriteFile(source + "/cache/inner", "i");
   BackupOptions options;
   options.excludes = {"*.tmp", "cache"};
+  return options;
+}
+
+TEST_F(ArchiverTest, ExcludedEntriesAreLeftOut) {
+  const BackupOptions options = ExcludesAndATreeForThem(source_, "skip.tmp");
   auto result = Backup({source_}, 1000, options);
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(repo_->LookupPath(result->snapshot, InSnapshot("keep.txt")).ok());
@@ -239,12 +246,7 @@ TEST_F(ArchiverTest, ExcludedEntriesAreLeftOut) {
 }
 
 TEST_F(ArchiverTest, ExcludesApplyToTheNamedPathsAndWhatLiesInThem) {
-  testing::WriteFile(source_ + "/keep.txt", "k");
-  testing::WriteFile(source_ + "/named.tmp", "n");
-  mkdir((source_ + "/cache").c_str(), 0755);
-  testing::WriteFile(source_ + "/cache/inner", "i");
-  BackupOptions options;
-  options.excludes = {"*.tmp", "cache"};
+  const BackupOptions options = ExcludesAndATreeForThem(source_, "named.tmp");
   auto result = Backup({source_ + "/keep.txt", source_ + "/named.tmp", source_ + "/cache/inner"},
                        1000, options);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
