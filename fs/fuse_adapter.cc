@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fs/file_reader.h"
+#include "store/model/posix_acl.h"
 
 namespace coffer::fs {
 
@@ -267,7 +268,7 @@ void ReplyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
 }
 
 bool IsAclName(std::string_view name) {
-  return name == "system.posix_acl_access" || name == "system.posix_acl_default";
+  return name == model::kAccessAclXattr || name == model::kDefaultAclXattr;
 }
 
 void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {

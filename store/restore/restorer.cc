@@ -11,19 +11,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include "store/base/executor.h"
 #include "store/base/timespec.h"
 #include "store/base/unique_fd.h"
+#include "store/model/posix_acl.h"
 #include "store/model/tree.h"
 #include "store/restore/content_reader.h"
 
 namespace coffer::restore {
 namespace {
-
-// POSIX ACLs, as the kernel names them among the extended attributes.
-constexpr const char* kAccessAcl = "system.posix_acl_access";
-constexpr const char* kDefaultAcl = "system.posix_acl_default";
 
 std::string ProcFdPath(int dirfd, const std::string& name) {
   return "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
@@ -158,14 +157,15 @@ Status Run::ApplyMetadata(int fd, bool fd_is_path, const pb::Entry& entry) {
   // A POSIX ACL the entry had not, inherited from a default ACL of the
   // directory it was created in (or left on a directory restored over),
   // would grant what the snapshot does not: removed, before the mode is set.
-  for (const char* acl : {kAccessAcl, kDefaultAcl}) {
-    if (acl == kDefaultAcl && entry.type() != pb::Entry::DIRECTORY) continue;
+  for (std::string_view acl : {model::kAccessAclXattr, model::kDefaultAclXattr}) {
+    if (acl == model::kDefaultAclXattr && entry.type() != pb::Entry::DIRECTORY) continue;
     const bool stored = std::any_of(entry.xattrs().begin(), entry.xattrs().end(),
                                     [&](const pb::Xattr& x) { return x.name() == acl; });
     if (stored) continue;
-    const int removed = fd_is_path ? removexattr(proc.c_str(), acl) : fremovexattr(fd, acl);
+    const char* name = acl.data();  // the constants are string literals
+    const int removed = fd_is_path ? removexattr(proc.c_str(), name) : fremovexattr(fd, name);
     if (removed != 0 && errno != ENODATA && errno != ENOTSUP) {
-      return Status::FromErrno(errno, std::string("remove ") + acl);
+      return Status::FromErrno(errno, "remove " + std::string(acl));
     }
   }
   // After chown, which clears setuid and setgid.
