@@ -208,6 +208,16 @@ void PrintOutcome(const std::string& source, const Outcome& outcome, bool json) 
              HumanDuration(r.stats().duration_ns()));
 }
 
+// Whether a snapshot whose first path has the file name `stored` came from
+// `archive`: the same vzdump name (from any folder, in any compression), else
+// the same file name. Unknown (no path, standard input) counts as the same.
+bool StoredFrom(const std::string& stored, const Archive& archive) {
+  if (stored.empty() || archive.path == "-") return true;
+  const auto stored_vzdump = ingest::ParseVzdumpName(stored);
+  if (stored_vzdump && archive.vzdump) return stored_vzdump->base == archive.vzdump->base;
+  return stored == archive.file_name;
+}
+
 Result<Outcome> ImportOne(Repository& repo, const Archive& archive, const ImportArgs& args,
                           bool quiet) {
   const std::string shown = archive.path == "-" ? "standard input" : archive.path;
@@ -229,17 +239,11 @@ Result<Outcome> ImportOne(Repository& repo, const Archive& archive, const Import
     COFFER_ASSIGN_OR_RETURN(auto existing, repo.ListSnapshots(group));
     for (const Snapshot& s : existing) {
       if (s.ref.time_ns != time_ns) continue;
-      // Skipped only when it is this archive again (from any folder, in any
-      // compression): two guests' archives of one second given one --group
-      // must not leave one of them out unsaid.
+      // Skipped only when it is this archive again: two guests' archives of
+      // one second given one --group must not leave one of them out unsaid.
       const std::string stored =
           s.record.paths_size() > 0 ? fs::path(s.record.paths(0)).filename().string() : "";
-      const auto stored_vzdump = ingest::ParseVzdumpName(stored);
-      const bool same =
-          stored.empty() ||
-          (stored_vzdump && archive.vzdump ? stored_vzdump->base == archive.vzdump->base
-                                           : stored == archive.file_name || archive.path == "-");
-      if (same) return Outcome{std::nullopt, s.name()};
+      if (StoredFrom(stored, archive)) return Outcome{std::nullopt, s.name()};
       return Status::AlreadyExists(fmt::format(
           "{}: not imported: {} holds another archive ({}); give each guest its own group",
           EscapeName(shown), s.name(), EscapeName(stored)));
